@@ -1,0 +1,30 @@
+# spelunker: the two set-up commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: venv demo test docs bench clean
+
+# Create the environment once; re-install when the package metadata changes.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,docs]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	$(BIN)/python -m spelunker.demo --output demo_output
+
+test: venv
+	$(BIN)/python -m pytest
+
+docs: venv
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+
+bench: venv
+	$(BIN)/python benchmarks/bench_read.py
+
+clean:
+	rm -rf $(VENV) docs/_build demo_output .pytest_cache .hypothesis
