@@ -1,4 +1,8 @@
-"""spelunker: JWST Fine Guidance Sensor guide-star data."""
+"""spelunker: JWST Fine Guidance Sensor guide-star data.
+
+Read guider products with `read_guidestar` into a `GuideStarModel`;
+`spelunker.datasets` makes synthetic visits with known truth.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -7,4 +11,8 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+from spelunker.datamodels import GuideStarModel  # noqa: E402
+from spelunker.errors import SpelunkerError  # noqa: E402
+from spelunker.io import read_guidestar  # noqa: E402
+
+__all__ = ["__version__", "GuideStarModel", "SpelunkerError", "read_guidestar"]

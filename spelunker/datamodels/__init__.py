@@ -1,0 +1,17 @@
+"""spelunker's datamodels.
+
+Importing this module registers `GuideStarModel` with
+``stdatamodels.jwst.datamodels.open`` (and so ``jwst.datamodels.open``),
+which otherwise only knows its own classes and would open a saved
+GuideStarModel as a generic model.
+"""
+
+from stdatamodels.jwst import datamodels as _jwst_datamodels
+
+from .guidestar import GuideStarModel
+
+__all__ = ["GuideStarModel"]
+
+# stdatamodels chooses the class from the DATAMODL keyword through this table.
+# It is private, which is why pyproject.toml pins the stdatamodels minor series.
+_jwst_datamodels._defined_models.setdefault("GuideStarModel", GuideStarModel)

@@ -1,0 +1,93 @@
+"""GuideStarModel: the product every spelunker step reads and writes."""
+
+import numpy as np
+from astropy.table import QTable
+from astropy.time import Time
+from stdatamodels.jwst.datamodels import JwstDataModel
+
+__all__ = ["GuideStarModel"]
+
+
+class GuideStarModel(JwstDataModel):
+    """Stitched fine-guide frames of a visit (or program) and their results.
+
+    Attributes
+    ----------
+    data : numpy.ndarray
+        float32 (n_frames, 8, 8) frames in DN/s, in time order.
+    err : numpy.ndarray
+        float32 (n_frames, 8, 8) 1-sigma uncertainties (DN/s).
+    dq : numpy.ndarray
+        uint32 (n_frames, 8, 8) JWST data-quality bits per pixel and frame;
+        every non-finite pixel carries ``DO_NOT_USE``.
+    frames : numpy record array
+        One row per frame: ``mid_time_mjd`` (MJD, UTC), ``file_index`` (row
+        of ``files``), ``guidestar_index`` (row of ``guidestars``) and
+        ``frame_in_file``.
+    files : numpy record array
+        One row per guider product (name, program, observation, visit,
+        segment, detector, gs_id, EXP_TYPE, DATASTRT/DATAEND, frame count,
+        first frame and the source of its frame times).
+    guidestars : numpy record array
+        One row per distinct guide star (id, coordinates, FGS magnitude,
+        detector, interval start/stop, number of files and frames).
+    pointing_table, centroid_table : numpy record array
+        The products' POINTING and FGS CENTROID PACKET tables, concatenated,
+        with a ``file_index`` column.
+
+    Notes
+    -----
+    ``spelunker.read_guidestar`` builds this model from guider products.
+    Importing spelunker registers the class with ``jwst.datamodels.open``,
+    so a saved product reopens as a GuideStarModel.
+    """
+
+    schema_url = "http://spelunker.readthedocs.io/schemas/guidestar.schema"
+
+    def table_dtype(self, name):
+        """Return the numpy dtype the schema gives the table ``name``.
+
+        Parameters
+        ----------
+        name : str
+            Table attribute, e.g. ``"files"`` or ``"pointing_table"``.
+
+        Returns
+        -------
+        numpy.dtype
+            Structured dtype; ``[ascii, N]`` columns become ``SN``.
+        """
+        columns = self.schema["properties"][name]["datatype"]
+        fields = []
+        for column in columns:
+            kind = column["datatype"]
+            if isinstance(kind, list):
+                fields.append((column["name"], f"S{kind[1]}"))
+            else:
+                fields.append((column["name"], np.dtype(kind)))
+        return np.dtype(fields)
+
+    @property
+    def frame_times(self):
+        """Mid-frame times as an `astropy.time.Time` (scale ``utc``, format ``mjd``)."""
+        return Time(np.asarray(self.frames["mid_time_mjd"]), format="mjd", scale="utc")
+
+    def table(self, name):
+        """Return one of the model's tables as an `astropy.table.QTable`.
+
+        Parameters
+        ----------
+        name : str
+            Attribute name of the table, e.g. ``"files"``, ``"guidestars"``,
+            ``"frames"``, ``"pointing_table"``.
+
+        Returns
+        -------
+        astropy.table.QTable
+            A copy; string columns are decoded to ``str``.
+        """
+        table = QTable(np.asarray(getattr(self, name)))
+        for column in table.colnames:
+            if table[column].dtype.kind == "S":
+                table[column] = np.char.decode(np.asarray(table[column]), "ascii")
+        return table

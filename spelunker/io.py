@@ -1,0 +1,655 @@
+"""Read guider products and stitch them into one `GuideStarModel`.
+
+This is where a frame's time is decided (`frame_mid_times`) and where every
+input check lives: a file that cannot be used raises a `SpelunkerError`
+subclass naming the file and the problem, before anything is returned.
+"""
+
+import glob
+import json
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from stdatamodels.jwst.datamodels import JwstDataModel, dqflags
+from tqdm.auto import tqdm
+
+from spelunker.datamodels import GuideStarModel
+from spelunker.errors import (
+    CorruptFileError,
+    EmptySelectionError,
+    GuideStarInputError,
+    InconsistentVisitError,
+    MissingKeywordError,
+    WrongProductError,
+)
+
+__all__ = ["read_guidestar", "frame_mid_times", "FINE_GUIDE_EXP_TYPE"]
+
+log = logging.getLogger(__name__)
+
+FINE_GUIDE_EXP_TYPE = "FGS_FINEGUIDE"
+DO_NOT_USE = dqflags.pixel["DO_NOT_USE"]
+FRAME_SHAPE = (8, 8)
+
+# (attribute, primary-header keyword, datamodel meta path, required)
+_HEADER_FIELDS = (
+    ("exp_type", "EXP_TYPE", "exposure.type", True),
+    ("model_type", "DATAMODL", "model_type", False),
+    ("detector", "DETECTOR", "instrument.detector", False),
+    ("program", "PROGRAM", "observation.program_number", False),
+    ("observation", "OBSERVTN", "observation.observation_number", False),
+    ("visit", "VISIT", "observation.visit_number", False),
+    ("segment", "EXSEGNUM", "exposure.segment_number", False),
+    ("nints", "NINTS", "exposure.nints", False),
+    ("gs_id", "GDSTARID", "guidestar.gs_id", False),
+    ("gs_ra", "GS_RA", "guidestar.gs_ra", False),
+    ("gs_dec", "GS_DEC", "guidestar.gs_dec", False),
+    ("gs_mag", "GS_MAG", "guidestar.gs_mag", False),
+    ("gs_order", "GS_ORDER", "guidestar.gs_order", False),
+    ("data_start", "DATASTRT", "guidestar.data_start", True),
+    ("data_end", "DATAEND", "guidestar.data_end", True),
+)
+
+
+@dataclass
+class _Product:
+    """One guider product: its header fields and a way to load its arrays."""
+
+    name: str
+    source: object  # a Path or an open datamodel
+    header: dict
+    sci: np.ndarray = None
+    err: np.ndarray = None
+    dq: np.ndarray = None
+    tables: dict = field(default_factory=dict)
+
+    @property
+    def n_frames(self):
+        return self.sci.shape[0]
+
+
+def read_guidestar(inputs, *, progress=None):
+    """Read fine-guide products into one time-ordered `GuideStarModel`.
+
+    Parameters
+    ----------
+    inputs : str, path-like, GuiderCalModel, dict or list of these
+        A product path, a glob pattern, a directory (searched recursively
+        for ``*.fits``), an association (``.json`` path or loaded dict), an
+        open ``GuiderCalModel``, or a list mixing them.  Products named
+        explicitly must be calibrated fine-guide products; products found
+        through a glob or directory that are not (acquisition, track,
+        uncalibrated, science files) are skipped with a log message.
+    progress : bool or None, optional
+        Show a progress bar while reading; None (default) shows it on an
+        interactive terminal only.
+
+    Returns
+    -------
+    GuideStarModel
+        Frames in DN/s in time order with mid-frame UTC times, the files and
+        guide-star tables and the concatenated POINTING and CENTROID tables.
+        Duplicate copies of the same file name are read once.  No frame is
+        dropped or rescaled; non-finite pixels are flagged ``DO_NOT_USE``.
+
+    Raises
+    ------
+    spelunker.errors.SpelunkerError
+        `WrongProductError` (other EXP_TYPE, uncalibrated product, wrong
+        shape), `CorruptFileError`, `MissingKeywordError`,
+        `EmptySelectionError`, `InconsistentVisitError` (overlapping
+        segments, mixed detectors in one guide-star interval); the message
+        names the file and the problem.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from spelunker import datasets, read_guidestar
+    >>> visit = datasets.make_guidestar_files(tempfile.mkdtemp(), seed=1)
+    >>> model = read_guidestar(visit.files)
+    >>> model.data.shape
+    (6000, 8, 8)
+    """
+    products = _deduplicate(_collect_products(inputs))
+    if not products:
+        msg = f"no calibrated fine-guide (FGS_FINEGUIDE) product found in {_describe(inputs)}"
+        raise EmptySelectionError(msg)
+    products.sort(key=lambda p: (p.header["data_start"], p.name))
+    _check_overlaps(products)
+    _check_detectors(products)
+
+    n_total = sum(p.header["frames"] for p in products)
+    data = np.empty((n_total, *FRAME_SHAPE), dtype=np.float32)
+    err = np.empty((n_total, *FRAME_SHAPE), dtype=np.float32)
+    # Zero pages cost no memory until a file or a bad pixel writes to them.
+    dq = np.zeros((n_total, *FRAME_SHAPE), dtype=np.uint32)
+    mid_times = np.empty(n_total, dtype=np.float64)
+    time_sources = []
+    tables = {"pointing_table": [], "centroid_table": []}
+
+    start = 0
+    bar = tqdm(products, desc="reading guider products", unit="file", disable=_no_bar(progress))
+    for index, product in enumerate(bar):
+        _load_arrays(product)
+        stop = start + product.n_frames
+        data[start:stop] = product.sci
+        err[start:stop] = product.err
+        if product.dq is not None and np.any(product.dq):
+            dq[start:stop] |= product.dq.astype(np.uint32)
+        bad = ~np.isfinite(product.sci)
+        if bad.any():
+            dq[start:stop][bad] |= DO_NOT_USE
+            n_nan = int(bad.all(axis=(1, 2)).sum())
+            if n_nan:
+                log.warning("%s: %d frame(s) entirely non-finite, kept and flagged DO_NOT_USE",
+                            product.name, n_nan)
+        mid_times[start:stop], source = frame_mid_times(
+            product.header["data_start"], product.header["data_end"], product.n_frames,
+            centroid_times=_centroid_times(product), name=product.name,
+        )
+        time_sources.append(source)
+        for key in tables:
+            if product.tables.get(key) is not None:
+                tables[key].append((index, product.tables[key]))
+        # Release the file's arrays: only the stitched copy is kept.
+        product.sci = product.err = product.dq = None
+        product.tables = {}
+        start = stop
+
+    model = GuideStarModel()
+    model.data = data
+    model.err = err
+    model.dq = dq
+    _fill_tables(model, products, mid_times, time_sources, tables)
+    _fill_meta(model, products, time_sources)
+    log.info("read %d frames from %d file(s) of %d guide star(s), %s to %s (UTC)",
+             n_total, len(products), len(model.guidestars),
+             model.frame_times[0].isot, model.frame_times[-1].isot)
+    return model
+
+
+def frame_mid_times(data_start, data_end, n_frames, *, centroid_times=None, name="product"):
+    """Mid-frame times (MJD, UTC) of the frames of one guider product.
+
+    Guider products have no per-integration time table.  When the FGS
+    centroid packet table has exactly one time per frame, consistent with
+    the product's DATASTRT..DATAEND interval, those times are used.
+    Otherwise frame ``i`` of ``n`` is placed at
+    ``DATASTRT + (i + 0.5) * (DATAEND - DATASTRT) / n``: frames are taken to
+    fill the interval evenly, so the frame time is measured per file
+    rather than assumed.
+
+    Parameters
+    ----------
+    data_start, data_end : float
+        DATASTRT and DATAEND (MJD, UTC).
+    n_frames : int
+        Number of frames in the product.
+    centroid_times : numpy.ndarray of datetime64, optional
+        The centroid packet's ``centroid_time`` column, parsed.
+    name : str
+        File name used in log messages.
+
+    Returns
+    -------
+    mid_times : numpy.ndarray
+        float64 MJD (UTC), one per frame.
+    source : str
+        ``"centroid_packet"`` or ``"datastrt_dataend"``.
+
+    Examples
+    --------
+    >>> from spelunker.io import frame_mid_times
+    >>> t, source = frame_mid_times(60000.0, 60000.0 + 4 * 0.0538 / 86400, 4)
+    >>> source, round((t[1] - t[0]) * 86400, 4)
+    ('datastrt_dataend', 0.0538)
+    """
+    frame = (data_end - data_start) / n_frames
+    if centroid_times is not None and len(centroid_times) == n_frames:
+        mjd = (centroid_times - np.datetime64("1858-11-17T00:00:00", "us")) / np.timedelta64(86400, "s")
+        inside = (mjd >= data_start - frame) & (mjd <= data_end + frame)
+        if np.all(np.isfinite(mjd)) and np.all(np.diff(mjd) > 0) and np.all(inside):
+            return mjd.astype(np.float64), "centroid_packet"
+        log.warning("%s: centroid packet has one time per frame but they are not increasing "
+                    "within DATASTRT..DATAEND; using the DATASTRT/DATAEND mid-frame formula", name)
+    return data_start + (np.arange(n_frames) + 0.5) * frame, "datastrt_dataend"
+
+
+# --------------------------------------------------------------------------
+# Collecting products
+
+
+def _collect_products(inputs):
+    """Expand ``inputs`` into `_Product` objects holding header fields only."""
+    if isinstance(inputs, GuideStarModel):
+        msg = "input is already a GuideStarModel; read_guidestar takes guider products"
+        raise GuideStarInputError(msg)
+    if isinstance(inputs, JwstDataModel):
+        return [_product_from_model(inputs)]
+    if isinstance(inputs, dict):
+        return _collect_association(inputs, Path.cwd(), "association")
+    if isinstance(inputs, (list, tuple)):
+        return [p for item in inputs for p in _collect_products(item)]
+    if isinstance(inputs, (str, os.PathLike)):
+        text = os.fspath(inputs)
+        path = Path(text).expanduser()
+        if any(char in text for char in "*?["):
+            matches = sorted(glob.glob(os.path.expanduser(text), recursive=True))
+            return _collect_selection([Path(m) for m in matches if os.path.isfile(m)], text)
+        if path.is_dir():
+            return _collect_selection(sorted(path.rglob("*.fits")), str(path))
+        if path.suffix.lower() == ".json":
+            return _collect_association(_load_json(path), path.parent, str(path))
+        if not path.exists():
+            msg = f"{path}: no such file"
+            raise GuideStarInputError(msg)
+        return [_product_from_path(path)]
+    msg = f"cannot read guide-star data from an object of type {type(inputs).__name__}"
+    raise GuideStarInputError(msg)
+
+
+def _collect_selection(paths, description):
+    """Products found by a glob or directory: skip what is not fine-guide data."""
+    products, reasons = [], []
+    for path in paths:
+        try:
+            products.append(_product_from_path(path))
+        except GuideStarInputError as exc:
+            if _looks_like_fine_guide_cal(path) and not isinstance(exc, WrongProductError):
+                raise  # a damaged fine-guide product must not vanish from a visit
+            reasons.append(str(exc))
+            log.debug("skipped %s", exc)
+    if reasons:
+        log.info("%s: skipped %d file(s) that are not calibrated fine-guide products",
+                 description, len(reasons))
+    if not products:
+        examples = "; ".join(reasons[:3]) or "the selection is empty"
+        msg = (f"{description}: no calibrated fine-guide (FGS_FINEGUIDE) product among "
+               f"{len(paths)} FITS file(s) ({examples})")
+        raise EmptySelectionError(msg)
+    return products
+
+
+def _looks_like_fine_guide_cal(path):
+    return "_gs-fg_" in path.name and path.name.endswith("_cal.fits")
+
+
+def _load_json(path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        msg = f"{path}: cannot read association: {exc}"
+        raise GuideStarInputError(msg) from exc
+
+
+def _collect_association(asn, directory, description):
+    try:
+        members = [m for product in asn["products"] for m in product["members"]]
+        names = [m["expname"] for m in members]
+    except (KeyError, TypeError) as exc:
+        msg = f"{description}: not an association (needs products[].members[].expname)"
+        raise GuideStarInputError(msg) from exc
+    if not names:
+        msg = f"{description}: association has no members"
+        raise EmptySelectionError(msg)
+    return [_product_from_path(Path(directory) / name) for name in names]
+
+
+def _describe(inputs):
+    if isinstance(inputs, (list, tuple)):
+        return f"{len(inputs)} input(s)"
+    return repr(os.fspath(inputs)) if isinstance(inputs, (str, os.PathLike)) else "the input"
+
+
+def _product_from_path(path):
+    """Read a product's headers; raise if it is not usable fine-guide data."""
+    with _open_fits(path) as hdul:
+        header = _header_from_fits(path, hdul)
+        problem = _product_problem(path.name, header, sci_shape=_hdu_shape(hdul, "SCI"),
+                                   sci_kind=_hdu_kind(hdul, "SCI"))
+    if problem is not None:
+        raise problem
+    return _Product(name=path.name, source=path, header=header)
+
+
+def _product_from_model(model):
+    name = Path(model.meta.filename or "<GuiderCalModel>").name
+    header = {}
+    for attribute, keyword, meta_path, _required in _HEADER_FIELDS:
+        value = model.meta
+        for part in meta_path.split("."):
+            value = getattr(value, part, None)
+            if value is None:
+                break
+        header[attribute] = value
+    _check_required(name, header)
+    sci = np.asarray(model.data) if model.data is not None else None
+    problem = _product_problem(
+        name, header, sci_shape=None if sci is None else sci.shape,
+        sci_kind=None if sci is None else sci.dtype.kind,
+    )
+    if problem is not None:
+        raise problem
+    header["frames"] = sci.shape[0]
+    return _Product(name=name, source=model, header=header)
+
+
+def _open_fits(path):
+    """Open a FITS file, turning every kind of damage into `CorruptFileError`."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            hdul = fits.open(path, memmap=False, lazy_load_hdus=False)
+    except (OSError, ValueError, TypeError, IndexError, KeyError) as exc:
+        msg = f"{path}: not a readable FITS file ({exc})"
+        raise CorruptFileError(msg) from exc
+    for warning in caught:
+        text = str(warning.message)
+        if "truncated" in text.lower() or "corrupt" in text.lower():
+            hdul.close()
+            msg = f"{path}: FITS file is truncated or damaged ({text})"
+            raise CorruptFileError(msg)
+    size = path.stat().st_size
+    for index in range(len(hdul)):
+        info = hdul.fileinfo(index)
+        if info is not None and info["datLoc"] + info["datSpan"] > size:
+            hdul.close()
+            msg = (f"{path}: FITS file is truncated: HDU {index} needs "
+                   f"{info['datLoc'] + info['datSpan']} bytes, the file has {size}")
+            raise CorruptFileError(msg)
+    return hdul
+
+
+def _header_from_fits(path, hdul):
+    primary = hdul[0].header
+    header = {attribute: primary.get(keyword) for attribute, keyword, _, _ in _HEADER_FIELDS}
+    _check_required(path.name, header)
+    return header
+
+
+def _check_required(name, header):
+    for attribute, keyword, _, required in _HEADER_FIELDS:
+        if required and (header.get(attribute) is None or header.get(attribute) == ""):
+            msg = f"{name}: header keyword {keyword} is missing"
+            raise MissingKeywordError(msg)
+    for key, keyword in (("data_start", "DATASTRT"), ("data_end", "DATAEND")):
+        try:
+            header[key] = float(header[key])
+        except (TypeError, ValueError) as exc:
+            msg = f"{name}: header keyword {keyword} = {header[key]!r} is not a number (MJD)"
+            raise MissingKeywordError(msg) from exc
+        if not np.isfinite(header[key]):
+            msg = f"{name}: header keyword {keyword} = {header[key]!r} is not finite"
+            raise MissingKeywordError(msg)
+    if header["data_end"] <= header["data_start"]:
+        msg = (f"{name}: DATAEND ({header['data_end']}) is not after DATASTRT "
+               f"({header['data_start']})")
+        raise MissingKeywordError(msg)
+
+
+def _hdu_shape(hdul, name):
+    return hdul[name].shape if name in hdul else None
+
+
+def _hdu_kind(hdul, name):
+    if name not in hdul or hdul[name].header.get("BITPIX") is None:
+        return None
+    return "f" if hdul[name].header["BITPIX"] < 0 else "i"
+
+
+def _product_problem(name, header, *, sci_shape, sci_kind):
+    """Return the error that makes a product unusable, or None."""
+    exp_type = str(header["exp_type"]).strip().upper()
+    if exp_type != FINE_GUIDE_EXP_TYPE:
+        msg = (f"{name}: EXP_TYPE is {exp_type}, not {FINE_GUIDE_EXP_TYPE}; spelunker reads "
+               "fine-guide products (gs-fg) only")
+        return WrongProductError(msg)
+    uncalibrated = (
+        str(header.get("model_type") or "") == "GuiderRawModel"
+        or name.endswith("_uncal.fits")
+        or (sci_shape is not None and len(sci_shape) == 4)
+    )
+    if uncalibrated:
+        msg = (f"{name}: uncalibrated (level 1b) guider product; calibrate it first with "
+               f"`strun calwebb_guider {name}` and read the _cal.fits product")
+        return WrongProductError(msg)
+    if sci_shape is None or len(sci_shape) != 3 or tuple(sci_shape[1:]) != FRAME_SHAPE:
+        msg = (f"{name}: SCI has shape {sci_shape}; a fine-guide product has "
+               f"(n_frames, {FRAME_SHAPE[0]}, {FRAME_SHAPE[1]})")
+        return WrongProductError(msg)
+    if sci_shape[0] == 0:
+        msg = f"{name}: SCI holds no frames"
+        return WrongProductError(msg)
+    if sci_kind is not None and sci_kind != "f":
+        msg = f"{name}: SCI is integer data, not a calibrated count rate (DN/s)"
+        return WrongProductError(msg)
+    header["frames"] = sci_shape[0]
+    if header.get("nints") not in (None, sci_shape[0]):
+        log.warning("%s: NINTS=%s but SCI holds %d frames; using the %d frames present",
+                    name, header["nints"], sci_shape[0], sci_shape[0])
+    return None
+
+
+def _deduplicate(products):
+    """Keep one copy of each file name; refuse two different files of one name."""
+    kept = {}
+    for product in products:
+        previous = kept.get(product.name)
+        if previous is None:
+            kept[product.name] = product
+            continue
+        same = (previous.header["data_start"] == product.header["data_start"]
+                and previous.header["frames"] == product.header["frames"])
+        if not same:
+            msg = (f"{product.name}: two different files carry this name "
+                   f"({previous.source} and {product.source})")
+            raise InconsistentVisitError(msg)
+        log.info("%s: duplicate copy %s ignored", product.name, product.source)
+    return list(kept.values())
+
+
+def _check_overlaps(products):
+    for before, after in zip(products[:-1], products[1:]):
+        frame = (before.header["data_end"] - before.header["data_start"]) / before.header["frames"]
+        if after.header["data_start"] < before.header["data_end"] - 0.5 * frame:
+            msg = (f"{after.name}: overlaps {before.name} (starts at MJD "
+                   f"{after.header['data_start']:.8f}, before {before.name} ends at MJD "
+                   f"{before.header['data_end']:.8f}); overlapping segments cannot be stitched")
+            raise InconsistentVisitError(msg)
+
+
+def _interval_key(header):
+    return (str(header.get("gs_id")), header.get("program"), header.get("observation"),
+            header.get("visit"))
+
+
+def _check_detectors(products):
+    """One guide-star interval (consecutive files of one star and visit) uses one guider."""
+    for before, after in zip(products[:-1], products[1:]):
+        if _interval_key(before.header) != _interval_key(after.header):
+            continue
+        if before.header.get("detector") != after.header.get("detector"):
+            msg = (f"{after.name}: detector {after.header.get('detector')} differs from "
+                   f"{before.header.get('detector')} of {before.name} within one guide-star "
+                   f"interval (star {before.header.get('gs_id')})")
+            raise InconsistentVisitError(msg)
+
+
+# --------------------------------------------------------------------------
+# Loading arrays and building the model
+
+
+def _load_arrays(product):
+    """Load SCI, ERR, DQ and the two tables of one product into ``product``."""
+    if isinstance(product.source, JwstDataModel):
+        model = product.source
+        product.sci = np.asarray(model.data)
+        product.err = None if model.err is None else np.asarray(model.err)
+        product.dq = None if model.dq is None else np.asarray(model.dq)
+        product.tables = {"pointing_table": getattr(model, "pointing_table", None),
+                          "centroid_table": getattr(model, "centroid_table", None)}
+    else:
+        path = product.source
+        with _open_fits(path) as hdul:
+            try:
+                product.sci = np.asarray(hdul["SCI"].data)
+                product.err = np.asarray(hdul["ERR"].data) if "ERR" in hdul else None
+                product.dq = np.asarray(hdul["DQ"].data) if "DQ" in hdul else None
+                product.tables = {
+                    "pointing_table": _fits_table(hdul, "POINTING"),
+                    "centroid_table": _fits_table(hdul, "FGS CENTROID PACKET"),
+                }
+            except (OSError, ValueError, TypeError) as exc:
+                msg = f"{path}: data cannot be read ({exc})"
+                raise CorruptFileError(msg) from exc
+    name = product.name
+    if product.sci.shape[0] != product.header["frames"]:
+        msg = f"{name}: SCI changed shape while reading ({product.sci.shape})"
+        raise CorruptFileError(msg)
+    if product.err is None or product.err.size == 0:
+        msg = f"{name}: has no ERR array; a calibrated fine-guide product carries one"
+        raise WrongProductError(msg)
+    if product.err.shape != product.sci.shape:
+        msg = f"{name}: ERR shape {product.err.shape} differs from SCI shape {product.sci.shape}"
+        raise WrongProductError(msg)
+    if product.dq is not None and product.dq.size == 0:
+        product.dq = None
+    if product.dq is not None and product.dq.shape not in (FRAME_SHAPE, product.sci.shape):
+        msg = f"{name}: DQ shape {product.dq.shape} fits neither a frame nor SCI"
+        raise WrongProductError(msg)
+
+
+def _fits_table(hdul, extname):
+    if extname not in hdul or hdul[extname].data is None:
+        return None
+    return hdul[extname].data
+
+
+def _centroid_times(product):
+    table = product.tables.get("centroid_table")
+    if table is None or len(table) != product.n_frames:
+        return None
+    names = {n.lower(): n for n in table.dtype.names}
+    if "centroid_time" not in names:
+        return None
+    values = np.asarray(table[names["centroid_time"]])
+    if values.dtype.kind == "S":
+        values = np.char.decode(values, "ascii")
+    try:
+        return np.char.strip(values).astype("datetime64[us]")
+    except ValueError:
+        log.warning("%s: centroid_time values are not ISO times; ignoring them", product.name)
+        return None
+
+
+def _stack_tables(model, name, pieces):
+    """Concatenate per-file tables into the schema's dtype, adding ``file_index``."""
+    dtype = model.table_dtype(name)
+    total = sum(len(table) for _, table in pieces)
+    out = np.zeros(total, dtype=dtype)
+    start = 0
+    for file_index, table in pieces:
+        stop = start + len(table)
+        names = {n.lower(): n for n in table.dtype.names}
+        for column in dtype.names:
+            if column == "file_index":
+                out[column][start:stop] = file_index
+            elif column.lower() in names:
+                values = np.asarray(table[names[column.lower()]])
+                if values.dtype.kind == "U":
+                    values = np.char.encode(values, "ascii")
+                out[column][start:stop] = values
+            elif out.dtype[column].kind == "f":
+                out[column][start:stop] = np.nan
+        start = stop
+    return out
+
+
+def _fill_tables(model, products, mid_times, time_sources, tables):
+    gs_ids = []
+    for product in products:
+        gs_id = str(product.header.get("gs_id") or "UNKNOWN").strip()
+        product.header["gs_id"] = gs_id
+        if gs_id not in gs_ids:
+            gs_ids.append(gs_id)
+
+    files = np.zeros(len(products), dtype=model.table_dtype("files"))
+    frames = np.zeros(len(mid_times), dtype=model.table_dtype("frames"))
+    frames["mid_time_mjd"] = mid_times
+    first = 0
+    for index, (product, source) in enumerate(zip(products, time_sources)):
+        h = product.header
+        n = h["frames"]
+        files[index] = (
+            product.name, _as_int(h.get("program")), _as_int(h.get("observation")),
+            _as_int(h.get("visit")), _as_int(h.get("segment")), str(h.get("detector") or ""),
+            h["gs_id"], str(h["exp_type"]), h["data_start"], h["data_end"], n, first, source,
+        )
+        frames["file_index"][first:first + n] = index
+        frames["guidestar_index"][first:first + n] = gs_ids.index(h["gs_id"])
+        frames["frame_in_file"][first:first + n] = np.arange(n)
+        first += n
+
+    guidestars = np.zeros(len(gs_ids), dtype=model.table_dtype("guidestars"))
+    for index, gs_id in enumerate(gs_ids):
+        mine = [p for p in products if p.header["gs_id"] == gs_id]
+        h = mine[0].header
+        guidestars[index] = (
+            gs_id, _as_float(h.get("gs_ra")), _as_float(h.get("gs_dec")),
+            _as_float(h.get("gs_mag")), _as_int(h.get("gs_order")),
+            str(h.get("detector") or ""), min(p.header["data_start"] for p in mine),
+            max(p.header["data_end"] for p in mine), len(mine),
+            sum(p.header["frames"] for p in mine),
+        )
+    model.frames = frames
+    model.files = files
+    model.guidestars = guidestars
+    for name, pieces in tables.items():
+        if pieces:
+            setattr(model, name, _stack_tables(model, name, pieces))
+
+
+def _fill_meta(model, products, time_sources):
+    from spelunker import __version__
+
+    first = products[0].header
+    model.meta.telescope = "JWST"
+    model.meta.instrument.name = "FGS"
+    detectors = {p.header.get("detector") for p in products}
+    if len(detectors) == 1 and first.get("detector"):
+        model.meta.instrument.detector = first["detector"]
+    model.meta.exposure.type = FINE_GUIDE_EXP_TYPE
+    programs = {p.header.get("program") for p in products}
+    if len(programs) == 1 and first.get("program"):
+        model.meta.observation.program_number = str(first["program"])
+    model.meta.bunit_data = "DN/s"
+    model.meta.bunit_err = "DN/s"
+    model.meta.spelunker.version = __version__
+    model.meta.spelunker.time_scale = "utc"
+    sources = set(time_sources)
+    model.meta.spelunker.time_source = sources.pop() if len(sources) == 1 else "mixed"
+    model.meta.spelunker.n_files = len(products)
+    model.meta.spelunker.n_guidestars = len({p.header["gs_id"] for p in products})
+
+
+def _as_int(value):
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return -1
+
+
+def _as_float(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return np.nan
+
+
+def _no_bar(progress):
+    return None if progress is None else not progress
