@@ -28,7 +28,7 @@ from spelunker.errors import (
     WrongProductError,
 )
 
-__all__ = ["read_guidestar", "frame_mid_times", "FINE_GUIDE_EXP_TYPE"]
+__all__ = ["read_guidestar", "open_guidestar", "frame_mid_times", "FINE_GUIDE_EXP_TYPE"]
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +171,51 @@ def read_guidestar(inputs, *, progress=None):
              n_total, len(products), len(model.guidestars),
              model.frame_times[0].isot, model.frame_times[-1].isot)
     return model
+
+
+def open_guidestar(inputs, *, progress=None):
+    """Return a `GuideStarModel` for any input a spelunker step accepts.
+
+    Parameters
+    ----------
+    inputs : GuideStarModel, str, path-like, GuiderCalModel, dict or list
+        A GuideStarModel (returned as a deep copy, so the caller's model is
+        never modified), the path of a saved GuideStarModel product, or
+        anything `read_guidestar` reads.
+    progress : bool or None, optional
+        Passed to `read_guidestar`.
+
+    Returns
+    -------
+    GuideStarModel
+        A model the caller owns.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from spelunker import datasets
+    >>> from spelunker.io import open_guidestar
+    >>> visit = datasets.make_guidestar_files(tempfile.mkdtemp(), seed=1)
+    >>> model = open_guidestar(visit.files)
+    >>> open_guidestar(model) is model
+    False
+    """
+    if isinstance(inputs, GuideStarModel):
+        return inputs.copy()
+    if isinstance(inputs, (str, os.PathLike)) and _is_guidestar_product(Path(inputs)):
+        return GuideStarModel(inputs)
+    return read_guidestar(inputs, progress=progress)
+
+
+def _is_guidestar_product(path):
+    if path.suffix.lower() == ".asdf":
+        return True
+    if not path.is_file() or path.suffix.lower() != ".fits":
+        return False
+    try:
+        return fits.getval(path, "DATAMODL") == "GuideStarModel"
+    except (OSError, KeyError, ValueError):
+        return False
 
 
 def frame_mid_times(data_start, data_end, n_frames, *, centroid_times=None, name="product"):

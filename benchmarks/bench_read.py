@@ -1,0 +1,125 @@
+"""Benchmark: read a long visit (default 1,000,000 frames in 50 segment files).
+
+Each reader runs in a fresh subprocess (so peak RSS is its own), three times;
+medians are printed.  The baseline, measured in the same run, is the naive
+way: open every file as a ``GuiderCalModel`` and ``np.concatenate`` the
+arrays.  Targets (issue 2): spelunker's read <= 3 s and peak RSS <= 2x the
+size of SCI + ERR.
+
+    python benchmarks/bench_read.py [--n-frames 1000000] [--n-files 50] [--repeat 3]
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _worker(reader, directory):
+    """Run one reader in this process; print wall time and peak RSS as JSON."""
+    import numpy as np
+
+    files = sorted(Path(directory).glob("*_cal.fits"))
+    if reader == "imports":
+        import spelunker  # noqa: F401
+        from stdatamodels.jwst.datamodels import GuiderCalModel  # noqa: F401
+
+        start = time.perf_counter()
+        n_frames = 0
+    elif reader == "spelunker":
+        import spelunker
+
+        start = time.perf_counter()
+        model = spelunker.read_guidestar(files, progress=False)
+        n_frames = model.data.shape[0]
+    elif reader == "baseline":
+        from stdatamodels.jwst.datamodels import GuiderCalModel
+
+        start = time.perf_counter()
+        data, err = [], []
+        for path in files:
+            with GuiderCalModel(path) as product:
+                data.append(product.data)
+                err.append(product.err)
+        data = np.concatenate(data)
+        err = np.concatenate(err)
+        n_frames = data.shape[0]
+    else:
+        raise SystemExit(f"unknown reader {reader}")
+    wall = time.perf_counter() - start
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"wall": wall, "peak_mib": peak_kib / 1024, "n_frames": n_frames}))
+
+
+def _run(reader, directory):
+    output = subprocess.run(
+        [sys.executable, __file__, "--worker", reader, str(directory)],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-frames", type=int, default=1_000_000)
+    parser.add_argument("--n-files", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--directory", type=Path, default=None,
+                        help="where the synthetic visit is written (reused if complete)")
+    parser.add_argument("--worker", nargs=2, metavar=("READER", "DIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        _worker(*args.worker)
+        return
+
+    from spelunker import datasets
+
+    directory = args.directory or Path(tempfile.gettempdir()) / (
+        f"spelunker_bench_read_{args.n_frames}_{args.n_files}")
+    marker = directory / "complete"
+    if not marker.exists():
+        print(f"writing a {args.n_frames}-frame visit in {args.n_files} files to {directory} ...")
+        start = time.perf_counter()
+        directory.mkdir(parents=True, exist_ok=True)
+        datasets.make_guidestar_files(
+            directory, visits=[datasets.VisitSpec(n_frames=args.n_frames, n_segments=args.n_files)],
+            seed=2026)
+        marker.write_text("ok")
+        print(f"  generated in {time.perf_counter() - start:.1f} s")
+    sci_err_mib = args.n_frames * 8 * 8 * 4 * 2 / 2**20
+    total_mib = sum(p.stat().st_size for p in directory.glob("*.fits")) / 2**20
+    print(f"visit: {args.n_frames} frames, {args.n_files} files, {total_mib:.0f} MiB on disk, "
+          f"SCI+ERR {sci_err_mib:.0f} MiB in memory; {os.cpu_count()} cores")
+
+    results = {}
+    for reader in ("imports", "spelunker", "baseline"):
+        runs = [_run(reader, directory) for _ in range(args.repeat)]
+        results[reader] = {
+            "wall": statistics.median(r["wall"] for r in runs),
+            "peak_mib": statistics.median(r["peak_mib"] for r in runs),
+            "walls": [round(r["wall"], 2) for r in runs],
+        }
+        if reader != "imports" and runs[0]["n_frames"] != args.n_frames:
+            raise SystemExit(f"{reader} read {runs[0]['n_frames']} frames")
+
+    s, b, i = results["spelunker"], results["baseline"], results["imports"]
+    print(f"imports only          peak RSS {i['peak_mib']:7.0f} MiB")
+    print(f"spelunker read        median {s['wall']:6.2f} s  (runs {s['walls']})  "
+          f"peak RSS {s['peak_mib']:7.0f} MiB")
+    print(f"baseline (GuiderCalModel per file + concatenate) median {b['wall']:6.2f} s  "
+          f"(runs {b['walls']})  peak RSS {b['peak_mib']:7.0f} MiB")
+    print(f"speed ratio baseline/spelunker: {b['wall'] / s['wall']:.2f}x")
+    print(f"peak RSS / (SCI+ERR): spelunker {s['peak_mib'] / sci_err_mib:.2f} "
+          f"(target <= 2), baseline {b['peak_mib'] / sci_err_mib:.2f}")
+    print(f"targets: wall <= 3 s {'met' if s['wall'] <= 3 else 'MISSED'}; "
+          f"peak RSS <= 2x SCI+ERR {'met' if s['peak_mib'] <= 2 * sci_err_mib else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
