@@ -2,16 +2,65 @@
 
 Tests, docs, benchmarks and the demo all use these generators, so every
 number spelunker reports can be checked against the truth that made it.
+
+`simulate_frames` makes noisy 8x8 fine-guide frames in memory;
+`make_guidestar_files` writes whole visits as MAST-like calibrated
+(``_cal.fits``, `~stdatamodels.jwst.datamodels.GuiderCalModel`) or
+uncalibrated (``_uncal.fits``, `~stdatamodels.jwst.datamodels.GuiderRawModel`)
+products, one file per segment, and returns a `SyntheticVisit` whose
+``truth`` table holds the true parameters of every frame.  Signals
+(`Transit`, `FluxModulation`, `CentroidWobble`, `PsfWidthStep`, `NanFrames`,
+`CosmicRays`, `EdgeStar`, `HgaMove`) are injected on one time axis: seconds
+since the start of the first visit's data.  `sample_visit` is the fixed,
+cached demo visit.
+
+Timing follows the archive: in a file of ``n`` frames, frame ``i`` is centred
+at ``DATASTRT + (i + 0.5) * (DATAEND - DATASTRT) / n`` (MJD, UTC) and
+``DATAEND - DATASTRT = n * frame_time``; segments of one visit are contiguous.
 """
 
+import dataclasses
+import datetime
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import astropy.units as u
 import numpy as np
+import stdatamodels
+from astropy.io import fits
+from astropy.table import QTable
+from astropy.time import Time
+from stdatamodels.jwst.datamodels import GuiderCalModel, GuiderRawModel, dqflags
 
 from spelunker.fitting.model import gaussian2d
 
 __all__ = [
     "countrate_from_magnitude",
     "simulate_frames",
+    "Transit",
+    "FluxModulation",
+    "CentroidWobble",
+    "PsfWidthStep",
+    "NanFrames",
+    "CosmicRays",
+    "EdgeStar",
+    "HgaMove",
+    "VisitSpec",
+    "SyntheticVisit",
+    "make_guidestar_files",
+    "sample_visit",
+    "PIXEL_SCALE",
 ]
+
+log = logging.getLogger(__name__)
 
 #: Guider 1 count rate (DN/s) of an FGS magnitude 12 star.
 COUNTRATE_MAG12 = 5.9e6
@@ -21,6 +70,40 @@ GAIN = {"GUIDER1": 1.74, "GUIDER2": 1.57}
 
 #: Read noise of one frame's count-rate estimate, DN per pixel.
 READ_NOISE_DN = 12.0
+
+#: FGS pixel scale (arcsec per pixel).
+PIXEL_SCALE = 0.069
+
+#: Start of the first visit's data when `VisitSpec.start` is None (UTC).
+DEFAULT_START = "2022-12-04T01:35:36.000"
+
+#: Gap (seconds) between a visit's end and the next visit's default start.
+VISIT_GAP = 600.0
+
+#: Groups per integration of fine-guide data (NGROUPS of the real products).
+FINEGUIDE_NGROUPS = 8
+
+#: Cadence (seconds) of the synthetic POINTING table.
+POINTING_CADENCE = 1.0
+
+#: Cadence (seconds) of the on-board centroid packets for ``centroid_rows='packet'``.
+PACKET_CADENCE = 0.064
+
+#: The packet table runs this many seconds beyond each end of a file's data.
+PACKET_MARGIN = 0.5
+
+#: Illustrative delay (seconds) of a packet's observatory time after its centroid time.
+PACKET_LATENCY = 0.032
+
+#: Bias level (DN) of synthetic uncalibrated ramps.
+RAW_BIAS_DN = 12000.0
+
+_SIGNAL_SALT = {"gs": 1, "aux": 2, "file": 3}
+_SAMPLE_VERSION = 1
+
+
+# --------------------------------------------------------------------------
+# Frames
 
 
 def countrate_from_magnitude(fgs_mag):
@@ -39,7 +122,7 @@ def countrate_from_magnitude(fgs_mag):
     Examples
     --------
     >>> from spelunker.datasets import countrate_from_magnitude
-    >>> round(countrate_from_magnitude(13.3) / 1e6, 2)
+    >>> round(float(countrate_from_magnitude(13.3)) / 1e6, 2)
     1.78
     """
     return COUNTRATE_MAG12 * 10.0 ** (-0.4 * (np.asarray(fgs_mag, dtype=float) - 12.0))
@@ -133,11 +216,19 @@ def simulate_frames(
         sx[:, None, None], sy[:, None, None], th[:, None, None], bkg[:, None, None],
     )
     # Poisson noise on electrons collected in one integration, back to DN/s.
-    electrons = np.clip(model, 0.0, None) * gain * integration_time
+    # In place, to keep a large file's temporaries few (this runs per file).
+    electrons = np.clip(model, 0.0, None, out=model)
+    electrons *= gain
+    electrons *= integration_time
     read_noise_rate = READ_NOISE_DN / integration_time
-    variance = electrons / (gain * integration_time) ** 2 + read_noise_rate**2
-    data = rng.poisson(electrons) / (gain * integration_time)
-    data += rng.normal(0.0, read_noise_rate, data.shape)
+    err = electrons / (gain * integration_time) ** 2
+    err += read_noise_rate**2
+    np.sqrt(err, out=err)
+    counts = rng.poisson(electrons)
+    del model, electrons
+    data = rng.normal(0.0, read_noise_rate, counts.shape)
+    data += counts / (gain * integration_time)
+    del counts
     truth = {
         "amplitude": amplitude,
         "x_mean": xc,
@@ -148,4 +239,1063 @@ def simulate_frames(
         "offset": bkg,
         "flux": flux,
     }
-    return data.astype(np.float32), np.sqrt(variance).astype(np.float32), truth
+    return data.astype(np.float32), err.astype(np.float32), truth
+
+
+# --------------------------------------------------------------------------
+# Signals
+
+
+def _as_indices(indices, name):
+    values = np.atleast_1d(np.asarray(indices))
+    if values.size and (values.dtype.kind not in "iu" or np.any(values < 0)):
+        msg = (f"{name}: indices must be non-negative integers (global frame numbers), "
+               f"got {indices!r}")
+        raise ValueError(msg)
+    return tuple(sorted({int(v) for v in values.ravel()}))
+
+
+def _check_positive(value, name):
+    if not (np.isfinite(value) and value > 0):
+        msg = f"{name} must be a positive finite number, got {value!r}"
+        raise ValueError(msg)
+
+
+@dataclass(frozen=True)
+class Transit:
+    """A transit-like dip in the guide star's flux.
+
+    Parameters
+    ----------
+    mid_time : float
+        Centre of the dip (seconds since the start of the first visit's data).
+    duration : float
+        Total duration, first to last contact (seconds).
+    depth : float
+        Fractional flux loss at the bottom, ``0 <= depth < 1``.
+    ingress : float, optional
+        Duration of ingress and of egress (seconds); 0 (default) gives a box,
+        a positive value a trapezoid.  At most ``duration / 2``.
+
+    Examples
+    --------
+    >>> from spelunker.datasets import Transit
+    >>> Transit(mid_time=100.0, duration=40.0, depth=0.01).flux_factor([0.0, 100.0])
+    array([1.  , 0.99])
+    """
+
+    mid_time: float
+    duration: float
+    depth: float
+    ingress: float = 0.0
+
+    def __post_init__(self):
+        _check_positive(self.duration, "Transit.duration")
+        if not 0.0 <= self.depth < 1.0:
+            msg = f"Transit.depth must be in [0, 1), got {self.depth!r}"
+            raise ValueError(msg)
+        if not 0.0 <= self.ingress <= 0.5 * self.duration:
+            msg = f"Transit.ingress must be in [0, duration / 2], got {self.ingress!r}"
+            raise ValueError(msg)
+
+    def flux_factor(self, time):
+        """Multiplicative flux factor at ``time`` (seconds)."""
+        distance = np.abs(np.asarray(time, dtype=float) - self.mid_time)
+        half = 0.5 * self.duration
+        if self.ingress > 0:
+            fraction = np.clip((half - distance) / self.ingress, 0.0, 1.0)
+        else:
+            fraction = (distance <= half).astype(float)
+        return 1.0 - self.depth * fraction
+
+
+@dataclass(frozen=True)
+class FluxModulation:
+    """A sinusoidal modulation of the flux: ``1 + amplitude * sin(2 pi t / period + phase)``.
+
+    Parameters
+    ----------
+    period : float
+        Period (seconds).
+    amplitude : float
+        Fractional semi-amplitude, ``0 <= amplitude < 1``.
+    phase : float, optional
+        Phase (radians) at time 0.
+
+    Examples
+    --------
+    >>> from spelunker.datasets import FluxModulation
+    >>> float(FluxModulation(period=40.0, amplitude=0.01).flux_factor(10.0))
+    1.01
+    """
+
+    period: float
+    amplitude: float
+    phase: float = 0.0
+
+    def __post_init__(self):
+        _check_positive(self.period, "FluxModulation.period")
+        if not 0.0 <= self.amplitude < 1.0:
+            msg = f"FluxModulation.amplitude must be in [0, 1), got {self.amplitude!r}"
+            raise ValueError(msg)
+
+    def flux_factor(self, time):
+        """Multiplicative flux factor at ``time`` (seconds)."""
+        time = np.asarray(time, dtype=float)
+        return 1.0 + self.amplitude * np.sin(2.0 * np.pi * time / self.period + self.phase)
+
+
+@dataclass(frozen=True)
+class CentroidWobble:
+    """A sinusoidal motion of the star: ``amplitude * sin(2 pi t / period + phase)`` pixels.
+
+    Parameters
+    ----------
+    period : float
+        Period (seconds).
+    amplitude : float
+        Semi-amplitude (pixels).
+    axis : {'x', 'y', 'both'}
+        Axis that moves (x = column, y = row); ``'both'`` moves both axes
+        by the same amount (a diagonal oscillation).
+    phase : float, optional
+        Phase (radians) at time 0.
+
+    Examples
+    --------
+    >>> from spelunker.datasets import CentroidWobble
+    >>> dx, dy = CentroidWobble(period=4.0, amplitude=0.1, axis="x").offsets(1.0)
+    >>> float(dx), float(dy)
+    (0.1, 0.0)
+    """
+
+    period: float
+    amplitude: float
+    axis: str = "x"
+    phase: float = 0.0
+
+    def __post_init__(self):
+        _check_positive(self.period, "CentroidWobble.period")
+        if self.axis not in ("x", "y", "both"):
+            msg = f"CentroidWobble.axis must be 'x', 'y' or 'both', got {self.axis!r}"
+            raise ValueError(msg)
+
+    def offsets(self, time):
+        """Column and row offsets (pixels) at ``time`` (seconds)."""
+        time = np.asarray(time, dtype=float)
+        shift = self.amplitude * np.sin(2.0 * np.pi * time / self.period + self.phase)
+        zero = np.zeros_like(shift)
+        return (shift if self.axis in ("x", "both") else zero,
+                shift if self.axis in ("y", "both") else zero)
+
+
+@dataclass(frozen=True)
+class PsfWidthStep:
+    """A step in the PSF width, like a mirror tilt event.
+
+    From ``time`` on (seconds), ``x_stddev`` and ``y_stddev`` are multiplied
+    by ``factor``; the total flux is unchanged, so the amplitude drops by
+    ``factor**2``.
+
+    Examples
+    --------
+    >>> from spelunker.datasets import PsfWidthStep
+    >>> PsfWidthStep(time=10.0, factor=1.05).width_factor([5.0, 15.0])
+    array([1.  , 1.05])
+    """
+
+    time: float
+    factor: float
+
+    def __post_init__(self):
+        _check_positive(self.factor, "PsfWidthStep.factor")
+
+    def width_factor(self, time):
+        """Multiplicative width factor at ``time`` (seconds)."""
+        return np.where(np.asarray(time, dtype=float) >= self.time, self.factor, 1.0)
+
+
+@dataclass(frozen=True)
+class NanFrames:
+    """Frames (global indices, time order over all files) whose SCI and ERR are all NaN.
+
+    Examples
+    --------
+    >>> from spelunker.datasets import NanFrames
+    >>> NanFrames(indices=[7, 3]).indices
+    (3, 7)
+    """
+
+    indices: tuple
+
+    def __post_init__(self):
+        object.__setattr__(self, "indices", _as_indices(self.indices, "NanFrames"))
+
+
+@dataclass(frozen=True)
+class CosmicRays:
+    """One hot pixel added to each listed frame (global indices).
+
+    The pixel of each hit is drawn from the seed; ``amplitude`` is added to
+    it (DN/s).  ERR is left as the pipeline would leave it (unaware).
+
+    Examples
+    --------
+    >>> from spelunker.datasets import CosmicRays
+    >>> CosmicRays(indices=[5], amplitude=2e5).amplitude
+    200000.0
+    """
+
+    indices: tuple
+    amplitude: float = 1.0e5
+
+    def __post_init__(self):
+        object.__setattr__(self, "indices", _as_indices(self.indices, "CosmicRays"))
+        _check_positive(self.amplitude, "CosmicRays.amplitude")
+        object.__setattr__(self, "amplitude", float(self.amplitude))
+
+
+@dataclass(frozen=True)
+class EdgeStar:
+    """The star centred at or beyond the frame edge in the listed frames (global indices).
+
+    ``x_mean`` / ``y_mean`` (pixels; pixel centres at 0..7, edges at -0.5
+    and 7.5) replace the visit's centre in those frames; None keeps it.
+    Pointing jitter is still added.
+
+    Examples
+    --------
+    >>> from spelunker.datasets import EdgeStar
+    >>> EdgeStar(indices=range(10, 13)).x_mean
+    7.8
+    """
+
+    indices: tuple
+    x_mean: float | None = 7.8
+    y_mean: float | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "indices", _as_indices(self.indices, "EdgeStar"))
+
+
+@dataclass(frozen=True)
+class HgaMove:
+    """A high-gain-antenna move from ``start`` to ``stop`` (seconds).
+
+    The POINTING table's ``HGA_motion`` is ``'0'`` (moving) in rows whose
+    time falls in ``[start, stop]`` and ``'1'`` (finished) otherwise; files
+    that overlap the move get ``HGA_MOVE = T`` with HGA_STRT / HGA_STOP.
+    The frames themselves are not changed.
+
+    Examples
+    --------
+    >>> from spelunker.datasets import HgaMove
+    >>> HgaMove(start=60.0, stop=90.0).moving([50.0, 70.0])
+    array([False,  True])
+    """
+
+    start: float
+    stop: float
+
+    def __post_init__(self):
+        if not self.stop >= self.start:
+            msg = f"HgaMove.stop ({self.stop!r}) must not be before start ({self.start!r})"
+            raise ValueError(msg)
+
+    def moving(self, time):
+        """True where the antenna moves at ``time`` (seconds)."""
+        time = np.asarray(time, dtype=float)
+        return (time >= self.start) & (time <= self.stop)
+
+
+_SIGNAL_TYPES = (Transit, FluxModulation, CentroidWobble, PsfWidthStep, NanFrames,
+                 CosmicRays, EdgeStar, HgaMove)
+_INDEXED = (NanFrames, CosmicRays, EdgeStar)
+
+
+# --------------------------------------------------------------------------
+# Visits
+
+
+@dataclass(frozen=True)
+class VisitSpec:
+    """One guide-star interval (a visit's fine-guide data on one star).
+
+    Parameters
+    ----------
+    observation, visit : int
+        Observation and visit numbers (OBSERVTN, VISIT).
+    n_frames : int
+        Frames in the visit, over all segments.
+    n_segments : int
+        Number of segment files; frames are split as evenly as possible.
+    fgs_mag : float
+        FGS magnitude (GS_MAG); sets the count rate.
+    detector : {'GUIDER1', 'GUIDER2'}
+        Guider.
+    gs_id : str or None
+        Guide-star id (GDSTARID); None draws a realistic one from the seed,
+        different for every visit.
+    gs_ra, gs_dec : float or None
+        Guide-star coordinates (deg); None draws them from the seed near the
+        Large Magellanic Cloud.
+    frame_time : float
+        Seconds per frame (real products: 0.0538 or 0.0617).
+    start : str or None
+        Start of the visit's data (ISO UTC).  None: `DEFAULT_START` for the
+        first visit, `VISIT_GAP` seconds after the previous visit's end for
+        the others.
+    x_mean, y_mean, x_stddev, y_stddev, theta : float
+        PSF centre, widths (pixels) and angle (radians) before signals.
+    gs_order : int
+        GS_ORDER (index of the star in the list of candidates).
+
+    Examples
+    --------
+    >>> from spelunker.datasets import VisitSpec
+    >>> VisitSpec(n_frames=1000, n_segments=2).segment_sizes()
+    [500, 500]
+    """
+
+    observation: int = 1
+    visit: int = 1
+    n_frames: int = 6000
+    n_segments: int = 3
+    fgs_mag: float = 13.3
+    detector: str = "GUIDER1"
+    gs_id: str | None = None
+    gs_ra: float | None = None
+    gs_dec: float | None = None
+    frame_time: float = 0.0538
+    start: str | None = None
+    x_mean: float = 3.5
+    y_mean: float = 3.5
+    x_stddev: float = 0.70
+    y_stddev: float = 0.62
+    theta: float = 0.4
+    gs_order: int = 1
+
+    def __post_init__(self):
+        if int(self.n_frames) < 1 or int(self.n_segments) < 1:
+            msg = (f"VisitSpec: n_frames ({self.n_frames}) and n_segments ({self.n_segments}) "
+                   "must be >= 1")
+            raise ValueError(msg)
+        if self.n_segments > self.n_frames:
+            msg = f"VisitSpec: n_segments ({self.n_segments}) exceeds n_frames ({self.n_frames})"
+            raise ValueError(msg)
+        if self.n_segments > 999:
+            msg = f"VisitSpec: at most 999 segments (-segNNN), got {self.n_segments}"
+            raise ValueError(msg)
+        if self.detector not in GAIN:
+            msg = f"VisitSpec.detector must be one of {sorted(GAIN)}, got {self.detector!r}"
+            raise ValueError(msg)
+        _check_positive(self.frame_time, "VisitSpec.frame_time")
+        for name in ("observation", "visit"):
+            if not 0 < int(getattr(self, name)) < 1000:
+                msg = f"VisitSpec.{name} must be in 1..999, got {getattr(self, name)!r}"
+                raise ValueError(msg)
+
+    def segment_sizes(self):
+        """Frames per segment file (as even as possible, larger ones first)."""
+        base, extra = divmod(int(self.n_frames), int(self.n_segments))
+        return [base + (1 if k < extra else 0) for k in range(int(self.n_segments))]
+
+
+@dataclass
+class SyntheticVisit:
+    """Files written by `make_guidestar_files` and the truth of every frame.
+
+    Attributes
+    ----------
+    files : list of pathlib.Path
+        The products, in time order.
+    truth : astropy.table.QTable
+        One row per frame in time order: ``time`` (`~astropy.time.Time`,
+        UTC, mid-frame), ``file_index``, ``file_name``, ``gs_id``,
+        ``frame_in_file``, the seven PSF parameters ``amplitude`` (DN/s,
+        peak above background), ``x_mean``, ``y_mean``, ``x_stddev``,
+        ``y_stddev`` (pix), ``theta`` (rad), ``offset`` (DN/s, background
+        per pixel), ``flux`` (DN/s, total) and the flags ``nan_frame``,
+        ``cosmic_ray``, ``edge_star``.
+    visits : tuple of VisitSpec
+        The visits as generated (in time order, ``gs_id``, coordinates and
+        ``start`` filled in).
+    signals : tuple
+        The injected signals.
+    """
+
+    files: list
+    truth: QTable
+    visits: tuple = ()
+    signals: tuple = field(default_factory=tuple)
+
+
+@dataclass
+class _FilePlan:
+    """Everything needed to generate one file, decided before any is written."""
+
+    file_index: int
+    visit_index: int
+    spec: VisitSpec
+    segment: int
+    first_frame: int  # global frame index of this file's first frame
+    n_frames: int
+    start_mjd: float
+    end_mjd: float
+    start_s: float  # DATASTRT in seconds since the first visit's data start
+    name: str
+    subarray_start: tuple
+
+
+def _mjd_to_datetime64(mjd):
+    """MJD (UTC) to numpy datetime64[us], to the microsecond."""
+    mjd = np.asarray(mjd, dtype=float)
+    day = np.floor(mjd)
+    micro = np.round((mjd - day) * 86400e6).astype(np.int64)
+    epoch = np.datetime64("1858-11-17T00:00:00", "us")
+    return epoch + (day.astype(np.int64) * 86_400_000_000 + micro).astype("timedelta64[us]")
+
+
+def _iso(mjd, *, sep="T", digits=3):
+    """MJD to 'YYYY-MM-DD<sep>HH:MM:SS.sss' strings (rounded to ``digits``)."""
+    unit = {0: "s", 3: "ms", 6: "us"}[digits]
+    stamp = _mjd_to_datetime64(mjd)
+    scale = {"s": 1_000_000, "ms": 1000, "us": 1}[unit]
+    rounded = ((stamp.astype(np.int64) + scale // 2) // scale).astype(f"datetime64[{unit}]")
+    text = np.datetime_as_string(rounded, unit=unit)
+    if sep != "T":
+        text = np.char.replace(text, "T", sep)
+    return text
+
+
+def _file_stamp(end_mjd):
+    """yyyydddhhmmss of a file's data end (UTC, truncated to the second)."""
+    moment = _mjd_to_datetime64(end_mjd).astype("datetime64[s]").astype(datetime.datetime)
+    return moment.strftime("%Y%j%H%M%S")
+
+
+def _file_name(program, spec, segment, end_mjd, product):
+    segment_part = f"-seg{segment:03d}" if spec.n_segments > 1 else ""
+    return (f"jw{int(program):05d}{int(spec.observation):03d}{int(spec.visit):03d}_gs-fg_"
+            f"{_file_stamp(end_mjd)}{segment_part}_{product}.fits")
+
+
+def _random_gs_id(rng, south):
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    head = "S" if south else "N"
+    third = letters[rng.integers(len(letters))]
+    fourth = (letters + "0123456789")[rng.integers(36)]
+    return f"{head}{rng.integers(10)}{third}{fourth}{rng.integers(1_000_000):06d}"
+
+
+def _resolve_visits(visits, seed):
+    """Fill in start, gs_id and coordinates; return the visits in time order."""
+    if isinstance(visits, VisitSpec):
+        visits = [visits]
+    visits = list(visits)
+    if not visits:
+        msg = "make_guidestar_files: `visits` is empty"
+        raise ValueError(msg)
+    resolved = []
+    used_ids = {v.gs_id for v in visits if v.gs_id is not None}
+    previous_end = None
+    for index, spec in enumerate(visits):
+        if not isinstance(spec, VisitSpec):
+            msg = (f"make_guidestar_files: visits[{index}] is a {type(spec).__name__}, "
+                   "not a VisitSpec")
+            raise TypeError(msg)
+        rng = np.random.default_rng([int(seed), index, _SIGNAL_SALT["gs"]])
+        if spec.start is None:
+            start = (Time(DEFAULT_START, scale="utc") if previous_end is None
+                     else previous_end + VISIT_GAP * u.s)
+        else:
+            try:
+                start = Time(spec.start, scale="utc")
+            except ValueError as exc:
+                msg = (f"make_guidestar_files: visits[{index}].start {spec.start!r} "
+                       "is not an ISO time")
+                raise ValueError(msg) from exc
+        changes = {"start": start.isot}
+        dec = spec.gs_dec if spec.gs_dec is not None else -69.5 + rng.uniform(-0.4, 0.4)
+        ra = spec.gs_ra if spec.gs_ra is not None else 80.8 + rng.uniform(-1.0, 1.0)
+        changes["gs_dec"] = float(dec)
+        changes["gs_ra"] = float(ra)
+        if spec.gs_id is None:
+            gs_id = _random_gs_id(rng, south=dec < 0)
+            while gs_id in used_ids:
+                gs_id = _random_gs_id(rng, south=dec < 0)
+            used_ids.add(gs_id)
+            changes["gs_id"] = gs_id
+        resolved.append(dataclasses.replace(spec, **changes))
+        previous_end = start + spec.n_frames * spec.frame_time * u.s
+    resolved.sort(key=lambda v: Time(v.start, scale="utc").mjd)
+    for before, after in zip(resolved[:-1], resolved[1:]):
+        end = Time(before.start, scale="utc") + before.n_frames * before.frame_time * u.s
+        if Time(after.start, scale="utc") < end:
+            msg = (f"make_guidestar_files: visit (observation {after.observation}, visit "
+                   f"{after.visit}) starts at {after.start}, before the visit (observation "
+                   f"{before.observation}, visit {before.visit}) ends at {end.isot}")
+            raise ValueError(msg)
+    return resolved
+
+
+def _plan_files(visits, *, program, product, seed):
+    plans = []
+    first_mjd = Time(visits[0].start, scale="utc").mjd
+    global_first = 0
+    for visit_index, spec in enumerate(visits):
+        visit_mjd = Time(spec.start, scale="utc").mjd
+        visit_s = (visit_mjd - first_mjd) * 86400.0
+        sizes = spec.segment_sizes()
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        edges = visit_mjd + bounds * spec.frame_time / 86400.0
+        rng = np.random.default_rng([int(seed), visit_index, _SIGNAL_SALT["aux"]])
+        corner = (int(rng.integers(1, 2041)), int(rng.integers(1, 2041)))
+        for k, size in enumerate(sizes):
+            plans.append(_FilePlan(
+                file_index=len(plans), visit_index=visit_index, spec=spec, segment=k + 1,
+                first_frame=global_first + int(bounds[k]), n_frames=int(size),
+                start_mjd=float(edges[k]), end_mjd=float(edges[k + 1]),
+                start_s=visit_s + bounds[k] * spec.frame_time,
+                name=_file_name(program, spec, k + 1, float(edges[k + 1]), product),
+                subarray_start=corner,
+            ))
+        global_first += spec.n_frames
+    names = [p.name for p in plans]
+    if len(set(names)) != len(names):
+        duplicate = next(n for n in names if names.count(n) > 1)
+        msg = (f"make_guidestar_files: two files would be named {duplicate}; "
+               "give the visits distinct numbers")
+        raise ValueError(msg)
+    return plans
+
+
+def _check_signals(signals, n_total):
+    signals = tuple(signals)
+    for signal in signals:
+        if not isinstance(signal, _SIGNAL_TYPES):
+            msg = (f"make_guidestar_files: unknown signal {signal!r}; use one of "
+                   f"{', '.join(t.__name__ for t in _SIGNAL_TYPES)}")
+            raise TypeError(msg)
+        if isinstance(signal, _INDEXED) and signal.indices and signal.indices[-1] >= n_total:
+            msg = (f"make_guidestar_files: {type(signal).__name__} index {signal.indices[-1]} "
+                   f"is beyond the last frame ({n_total - 1})")
+            raise ValueError(msg)
+    return signals
+
+
+def _local(indices, first, n):
+    """Indices (sorted tuple, global) that fall in [first, first + n), made local."""
+    values = np.asarray(indices, dtype=np.int64)
+    lo, hi = np.searchsorted(values, [first, first + n])
+    return values[lo:hi] - first
+
+
+# --------------------------------------------------------------------------
+# One file
+
+
+def _simulate_file(plan, signals, *, background, jitter, seed):
+    """Frames and truth of one file; memory scales with this file only."""
+    spec, n = plan.spec, plan.n_frames
+    rng = np.random.default_rng([int(seed), plan.visit_index, plan.segment, _SIGNAL_SALT["file"]])
+    aux = np.random.default_rng([int(seed), plan.visit_index, plan.segment, _SIGNAL_SALT["aux"]])
+    time_s = plan.start_s + (np.arange(n) + 0.5) * spec.frame_time
+
+    flux_factor = np.ones(n)
+    width_factor = np.ones(n)
+    x = np.full(n, float(spec.x_mean))
+    y = np.full(n, float(spec.y_mean))
+    nan = np.zeros(n, bool)
+    cosmic = np.zeros(n, bool)
+    edge = np.zeros(n, bool)
+    hits = []
+    for signal in signals:
+        if isinstance(signal, (Transit, FluxModulation)):
+            flux_factor *= signal.flux_factor(time_s)
+        elif isinstance(signal, CentroidWobble):
+            dx, dy = signal.offsets(time_s)
+            x += dx
+            y += dy
+        elif isinstance(signal, PsfWidthStep):
+            width_factor *= signal.width_factor(time_s)
+        elif isinstance(signal, EdgeStar):
+            local = _local(signal.indices, plan.first_frame, n)
+            if signal.x_mean is not None:
+                x[local] = signal.x_mean
+            if signal.y_mean is not None:
+                y[local] = signal.y_mean
+            edge[local] = True
+        elif isinstance(signal, NanFrames):
+            nan[_local(signal.indices, plan.first_frame, n)] = True
+        elif isinstance(signal, CosmicRays):
+            local = _local(signal.indices, plan.first_frame, n)
+            cosmic[local] = True
+            hits.append((local, signal.amplitude))
+
+    data, err, truth = simulate_frames(
+        n,
+        fgs_mag=spec.fgs_mag - 2.5 * np.log10(flux_factor),
+        x_mean=x, y_mean=y,
+        x_stddev=spec.x_stddev * width_factor, y_stddev=spec.y_stddev * width_factor,
+        theta=spec.theta, background=background, jitter=jitter,
+        integration_time=spec.frame_time, detector=spec.detector, seed=rng,
+    )
+    rows, cols = data.shape[1:]
+    for local, amplitude in hits:
+        pixel = aux.integers(0, rows * cols, size=local.size)
+        data[local, pixel // cols, pixel % cols] += np.float32(amplitude)
+    data[nan] = np.nan
+    err[nan] = np.nan
+    truth.update(nan_frame=nan, cosmic_ray=cosmic, edge_star=edge, time_s=time_s)
+    return data, err, truth, aux
+
+
+def _pointing_table(plan, truth, signals, dtype, aux):
+    """POINTING rows every `POINTING_CADENCE` s from DATASTRT to at least DATAEND."""
+    spec, n = plan.spec, plan.n_frames
+    duration = n * spec.frame_time
+    n_rows = int(math.ceil(duration / POINTING_CADENCE)) + 1
+    offset_s = np.arange(n_rows) * POINTING_CADENCE
+    table = np.zeros(n_rows, dtype=dtype)
+    table["time"] = plan.start_mjd + offset_s / 86400.0
+    # Pointing errors (mas) from the true star offsets binned per row.
+    bins = np.minimum((truth["time_s"] - plan.start_s) // POINTING_CADENCE, n_rows - 1).astype(int)
+    count = np.maximum(np.bincount(bins, minlength=n_rows), 1)
+    dx = (truth["x_mean"] - spec.x_mean) * PIXEL_SCALE * 1e3
+    dy = (truth["y_mean"] - spec.y_mean) * PIXEL_SCALE * 1e3
+    mean_x = np.bincount(bins, dx, minlength=n_rows) / count
+    mean_y = np.bincount(bins, dy, minlength=n_rows) / count
+    rms = np.sqrt(np.bincount(bins, dx**2 + dy**2, minlength=n_rows) / count)
+    empty = np.bincount(bins, minlength=n_rows) == 0
+    if np.any(empty):  # the last row(s) past the data repeat the row before
+        last = np.maximum.accumulate(np.where(~empty, np.arange(n_rows), 0))
+        mean_x, mean_y, rms = mean_x[last], mean_y[last], rms[last]
+    table["jitter"] = rms
+    table["delta_ddc_ra"] = mean_x
+    table["delta_ddc_dec"] = mean_y
+    table["delta_v1_ra"] = mean_x + aux.normal(0.0, 0.05, n_rows)
+    table["delta_v1_dec"] = mean_y + aux.normal(0.0, 0.05, n_rows)
+    table["delta_j1_ra"] = mean_x + aux.normal(0.0, 0.05, n_rows)
+    table["delta_j1_dec"] = mean_y + aux.normal(0.0, 0.05, n_rows)
+    table["delta_aperture_pa"] = aux.normal(0.0, 0.1, n_rows)
+    table["delta_v3_pa"] = aux.normal(0.0, 0.1, n_rows)
+    table["delta_j3_pa"] = aux.normal(0.0, 0.1, n_rows)
+    moving = np.zeros(n_rows, bool)
+    row_s = plan.start_s + offset_s
+    for signal in signals:
+        if isinstance(signal, HgaMove):
+            moving |= signal.moving(row_s)
+    table["HGA_motion"] = np.where(moving, b"0", b"1")
+    return table
+
+
+def _centroid_table(plan, truth, dtype, aux, centroid_rows):
+    """FGS CENTROID PACKET rows, one per frame or on the on-board 64 ms cadence."""
+    spec, n = plan.spec, plan.n_frames
+    frame_days = spec.frame_time / 86400.0
+    if centroid_rows == "per_frame":
+        frame = np.arange(n)
+        mjd = plan.start_mjd + (frame + 0.5) * (plan.end_mjd - plan.start_mjd) / n
+    else:
+        span = n * spec.frame_time + 2 * PACKET_MARGIN
+        n_rows = int(span // PACKET_CADENCE) + 1
+        if n_rows == n:  # never let the packet count pass for one time per frame
+            n_rows += 1
+        offset = -PACKET_MARGIN + np.arange(n_rows) * PACKET_CADENCE
+        mjd = plan.start_mjd + offset / 86400.0
+        frame = np.clip(np.floor((mjd - plan.start_mjd) / frame_days), 0, n - 1).astype(int)
+    table = np.zeros(len(mjd), dtype=dtype)
+    table["centroid_time"] = _iso(mjd, sep=" ").astype("S23")
+    table["observatory_time"] = _iso(mjd + PACKET_LATENCY / 86400.0, sep=" ").astype("S23")
+    corner_x, corner_y = plan.subarray_start
+    noise = 0.002  # arcsec, on-board centroid noise
+    # Ideal-frame-like position (arcsec) of the true centre on the 2048 px detector.
+    table["guide_star_position_x"] = ((corner_x - 1 + truth["x_mean"][frame] - 1023.5)
+                                      * PIXEL_SCALE + aux.normal(0, noise, len(frame)))
+    table["guide_star_position_y"] = ((corner_y - 1 + truth["y_mean"][frame] - 1023.5)
+                                      * PIXEL_SCALE + aux.normal(0, noise, len(frame)))
+    gain = GAIN[spec.detector]
+    electrons = truth["flux"][frame] * spec.frame_time * gain
+    sky = 64 * (truth["offset"][frame] * spec.frame_time * gain + (READ_NOISE_DN * gain) ** 2)
+    snr = electrons / np.sqrt(electrons + sky)
+    table["guide_star_instrument_counts_per_sec"] = truth["flux"][frame] * (
+        1.0 + aux.normal(0.0, 1.0, len(frame)) / snr)
+    table["signal_to_noise_current_frame"] = snr
+    table["data_quality"] = 0
+    table["bad_pixel_flag"] = b"NONE"
+    table["bad_centroid_dq_flag"] = b"NONE"
+    table["cosmic_ray_hit_flag"] = np.where(truth["cosmic_ray"][frame], b"TRUE", b"FALSE")
+    table["sw_subwindow_loc_change_flag"] = b"FALSE"
+    table["guide_star_at_detector_subwindow_boundary_flag"] = np.where(
+        truth["edge_star"][frame], b"TRUE", b"FALSE")
+    table["subwindow_out_of_FOV_flag"] = b"FALSE"
+    return table
+
+
+def _fill_meta(model, plan, *, program, product, signals, pointing):
+    spec = plan.spec
+    meta = model.meta
+    meta.filename = plan.name
+    meta.origin = "spelunker.datasets"
+    meta.time_sys = "UTC"
+    meta.telescope = "JWST"
+    meta.instrument.name = "FGS"
+    meta.instrument.detector = spec.detector
+    meta.program.title = "Synthetic fine-guide data (spelunker.datasets)"
+    meta.observation.program_number = f"{int(program):05d}"
+    meta.observation.observation_number = f"{int(spec.observation):03d}"
+    meta.observation.visit_number = f"{int(spec.visit):03d}"
+    meta.observation.visit_id = (
+        f"{int(program):05d}{int(spec.observation):03d}{int(spec.visit):03d}")
+    start_iso = str(_iso(plan.start_mjd))
+    meta.observation.date = start_iso[:10]
+    meta.observation.time = start_iso[11:]
+    meta.observation.date_beg = start_iso
+    meta.observation.date_end = str(_iso(plan.end_mjd))
+    meta.exposure.type = "FGS_FINEGUIDE"
+    meta.exposure.readpatt = "FINEGUIDE"
+    meta.exposure.nints = plan.n_frames
+    meta.exposure.ngroups = FINEGUIDE_NGROUPS
+    meta.exposure.segment_number = plan.segment
+    meta.exposure.segment_total = spec.n_segments
+    meta.exposure.duration = plan.n_frames * spec.frame_time
+    meta.subarray.name = "8X8"
+    meta.subarray.xstart, meta.subarray.ystart = plan.subarray_start
+    meta.subarray.xsize = 8
+    meta.subarray.ysize = 8
+    # FASTAXIS / SLOWAXIS as in the real guider 1 and guider 2 headers.
+    axes = (-2, -1) if spec.detector == "GUIDER1" else (2, -1)
+    meta.subarray.fastaxis, meta.subarray.slowaxis = axes
+    meta.aperture.name = "FGS1_FULL" if spec.detector == "GUIDER1" else "FGS2_FULL"
+    meta.guidestar.gs_id = spec.gs_id
+    meta.guidestar.gs_ra = float(spec.gs_ra)
+    meta.guidestar.gs_dec = float(spec.gs_dec)
+    meta.guidestar.gs_mag = float(spec.fgs_mag)
+    meta.guidestar.gs_order = int(spec.gs_order)
+    meta.guidestar.gs_pcs_mode = "FINEGUIDE"
+    meta.guidestar.data_start = float(plan.start_mjd)
+    meta.guidestar.data_end = float(plan.end_mjd)
+    meta.bunit_data = "DN/s" if product == "cal" else "DN"
+    if product == "cal":
+        meta.bunit_err = "DN/s"
+    meta.jitter_average = float(np.mean(pointing["jitter"]))
+    meta.jitter_max = float(np.max(pointing["jitter"]))
+    meta.jitter_min = float(np.min(pointing["jitter"]))
+    end_s = plan.start_s + plan.n_frames * spec.frame_time
+    moves = [s for s in signals
+             if isinstance(s, HgaMove) and s.start <= end_s and s.stop >= plan.start_s]
+    meta.hga_move = bool(moves)
+    if moves:
+        first_mjd = plan.start_mjd - plan.start_s / 86400.0
+        move_start = first_mjd + min(m.start for m in moves) / 86400.0
+        move_stop = first_mjd + max(m.stop for m in moves) / 86400.0
+        meta.hga_start_time = str(_iso(move_start, sep=" ", digits=0))
+        meta.hga_stop_time = str(_iso(move_stop, sep=" ", digits=0))
+
+
+def _raw_ramps(data, frame_time, aux):
+    """uint16 (n, groups, rows, cols) up-the-ramp DN from count rates (NaN frames as 0)."""
+    rate = np.nan_to_num(data, nan=0.0).astype(np.float32)
+    step = np.float32(frame_time / FINEGUIDE_NGROUPS)
+    groups = np.arange(1, FINEGUIDE_NGROUPS + 1, dtype=np.float32)[None, :, None, None]
+    bias = aux.normal(RAW_BIAS_DN, 5.0, (data.shape[0], 1) + data.shape[1:]).astype(np.float32)
+    ramps = bias + rate[:, None] * step * groups
+    return np.clip(np.round(ramps), 0, 65535).astype(np.uint16)
+
+
+def _write_file(plan, data, err, dq, truth, signals, *, program, product, centroid_rows, aux,
+                folder):
+    """Write one product into ``folder`` under its final name; return the path."""
+    model_class = GuiderCalModel if product == "cal" else GuiderRawModel
+    # Validating every assignment re-reads schemas (about 0.15 s per file);
+    # the whole model is validated once before saving instead.
+    with model_class(validate_on_assignment=False) as model:
+        pointing = _pointing_table(plan, truth, signals, model.get_dtype("pointing_table"), aux)
+        centroid = _centroid_table(plan, truth, model.get_dtype("centroid_table"), aux,
+                                   centroid_rows)
+        if product == "cal":
+            model.data = data
+            model.err = err
+            model.dq = dq
+            ramps = None
+        else:
+            ramps = _raw_ramps(data, plan.spec.frame_time, aux)
+            model.data = np.zeros((1,) + ramps.shape[1:], np.float32)  # placeholder, see below
+        model.pointing_table = pointing
+        model.centroid_table = centroid
+        _fill_meta(model, plan, program=program, product=product, signals=signals,
+                   pointing=pointing)
+        model.validate()
+        path = folder / plan.name
+        model.save(path)
+    if ramps is not None:
+        # GuiderRawModel's schema casts SCI to float32; the archive's uncal
+        # products hold uint16, so put the real type on disk.
+        with fits.open(path, mode="update") as hdul:
+            hdul["SCI"].data = ramps
+    return path
+
+
+# --------------------------------------------------------------------------
+# Visits to files
+
+
+def make_guidestar_files(
+    directory,
+    *,
+    visits=(VisitSpec(),),
+    program=1534,
+    signals=(),
+    seed=0,
+    product="cal",
+    centroid_rows="packet",
+    background=20.0,
+    jitter=0.015,
+    bad_pixels=(),
+):
+    """Write seeded synthetic fine-guide products and return them with their truth.
+
+    One file per segment, named like MAST's
+    ``jw<ppppp><ooo><vvv>_gs-fg_<yyyydddhhmmss>[-segNNN]_<cal|uncal>.fits``
+    (the time stamp is the end of the file's data; ``-segNNN`` only when the
+    visit has several segments).  Files are generated and written one at a
+    time, each from its own random stream derived from ``seed``, so memory
+    stays bounded by one file and any file can be regenerated alone.  Each
+    file is written under a temporary name and renamed, so no partial file
+    ever carries a product name.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        Output folder (created if missing).  Existing files of the same
+        names are replaced.
+    visits : sequence of VisitSpec
+        The guide-star intervals; several visits may use different stars,
+        magnitudes and guiders (one program).
+    program : int
+        Program number (PROGRAM, file names).
+    signals : sequence
+        Signals to inject (`Transit`, `FluxModulation`, `CentroidWobble`,
+        `PsfWidthStep`, `NanFrames`, `CosmicRays`, `EdgeStar`, `HgaMove`).
+        Times are seconds since the start of the first visit's data, indices
+        are global frame numbers in time order.
+    seed : int
+        Random seed; the same seed gives the same data.
+    product : {'cal', 'uncal'}
+        ``'cal'``: `~stdatamodels.jwst.datamodels.GuiderCalModel` with float32
+        SCI / ERR (nints, 8, 8) in DN/s and uint32 DQ (8, 8).  ``'uncal'``:
+        `~stdatamodels.jwst.datamodels.GuiderRawModel` with uint16 SCI
+        (nints, 8 groups, 8, 8) ramps in DN; a realistic wrong input for
+        readers of calibrated data.
+    centroid_rows : {'packet', 'per_frame'}
+        ``'packet'``: the FGS CENTROID PACKET table has its own 64 ms cadence
+        over a slightly longer interval (its row count never equals NINTS);
+        ``'per_frame'``: one row per frame, ``centroid_time`` = the frame's
+        true mid-time rounded to the millisecond.
+    background : float
+        Background per pixel (DN/s).
+    jitter : float
+        RMS pointing jitter per axis (pixels).
+    bad_pixels : sequence of (row, column)
+        Pixels flagged ``DO_NOT_USE | HOT`` in every file's DQ (the SCI
+        values are left as simulated).
+
+    Returns
+    -------
+    SyntheticVisit
+        ``files`` in time order and the per-frame ``truth`` table.
+
+    Raises
+    ------
+    ValueError
+        Overlapping visits, indices beyond the last frame, or bad options.
+    TypeError
+        An object in ``signals`` or ``visits`` of the wrong type.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from spelunker import datasets
+    >>> visit = datasets.make_guidestar_files(
+    ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=300, n_segments=2)],
+    ...     signals=[datasets.NanFrames(indices=[5])], seed=1)
+    >>> for path in visit.files:
+    ...     print(path.name)
+    jw01534001001_gs-fg_2022338013544-seg001_cal.fits
+    jw01534001001_gs-fg_2022338013552-seg002_cal.fits
+    >>> len(visit.truth), bool(visit.truth["nan_frame"][5])
+    (300, True)
+    """
+    return _generate(directory, visits=visits, program=program, signals=signals, seed=seed,
+                     product=product, centroid_rows=centroid_rows, background=background,
+                     jitter=jitter, bad_pixels=bad_pixels, write=True)
+
+
+def _generate(directory, *, visits, program, signals, seed, product, centroid_rows, background,
+              jitter, bad_pixels, write):
+    if product not in ("cal", "uncal"):
+        msg = f"make_guidestar_files: product must be 'cal' or 'uncal', got {product!r}"
+        raise ValueError(msg)
+    if centroid_rows not in ("packet", "per_frame"):
+        msg = ("make_guidestar_files: centroid_rows must be 'packet' or 'per_frame', "
+               f"got {centroid_rows!r}")
+        raise ValueError(msg)
+    if not 0 < int(program) < 100000:
+        msg = f"make_guidestar_files: program must be in 1..99999, got {program!r}"
+        raise ValueError(msg)
+    seed = int(seed)
+    visits = _resolve_visits(visits, seed)
+    n_total = sum(v.n_frames for v in visits)
+    signals = _check_signals(signals, n_total)
+    plans = _plan_files(visits, program=program, product=product, seed=seed)
+
+    dq = np.zeros((8, 8), dtype=np.uint32)
+    for row, column in bad_pixels:
+        dq[int(row), int(column)] |= dqflags.pixel["DO_NOT_USE"] | dqflags.pixel["HOT"]
+
+    directory = Path(directory)
+    folder = None
+    if write:
+        directory.mkdir(parents=True, exist_ok=True)
+        # Written under the final name in a private folder (the model records
+        # its file name on save), then renamed into place.
+        folder = Path(tempfile.mkdtemp(prefix=".spelunker-", dir=directory))
+    columns = {name: [] for name in ("time_s", "amplitude", "x_mean", "y_mean", "x_stddev",
+                                     "y_stddev", "theta", "offset", "flux", "nan_frame",
+                                     "cosmic_ray", "edge_star")}
+    files = []
+    try:
+        for plan in plans:
+            data, err, truth, aux = _simulate_file(plan, signals, background=background,
+                                                   jitter=jitter, seed=seed)
+            for name, values in columns.items():
+                values.append(truth[name])
+            path = directory / plan.name
+            if write:
+                written = _write_file(plan, data, err, dq, truth, signals, program=program,
+                                      product=product, centroid_rows=centroid_rows, aux=aux,
+                                      folder=folder)
+                os.replace(written, path)
+                log.debug("wrote %s (%d frames)", path, plan.n_frames)
+            files.append(path)
+            del data, err
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+    if write:
+        log.info("wrote %d synthetic %s file(s), %d frames, to %s", len(files), product, n_total,
+                 directory)
+    truth = _truth_table(plans, columns)
+    return SyntheticVisit(files=files, truth=truth, visits=tuple(visits), signals=signals)
+
+
+def _truth_table(plans, columns):
+    n_per_file = np.array([p.n_frames for p in plans])
+    start = np.repeat([p.start_mjd for p in plans], n_per_file)
+    step = np.repeat([(p.end_mjd - p.start_mjd) / p.n_frames for p in plans], n_per_file)
+    frame_in_file = np.concatenate([np.arange(n) for n in n_per_file])
+    file_index = np.repeat(np.arange(len(plans)), n_per_file)
+    table = QTable()
+    table["time"] = Time(start, (frame_in_file + 0.5) * step, format="mjd", scale="utc")
+    table["file_index"] = file_index
+    table["file_name"] = np.array([p.name for p in plans])[file_index]
+    table["gs_id"] = np.array([p.spec.gs_id for p in plans])[file_index]
+    table["frame_in_file"] = frame_in_file
+    units = {"amplitude": u.DN / u.s, "x_mean": u.pix, "y_mean": u.pix, "x_stddev": u.pix,
+             "y_stddev": u.pix, "theta": u.rad, "offset": u.DN / u.s, "flux": u.DN / u.s}
+    # Pop each list of per-file pieces as it is joined, to keep the peak low.
+    for name, unit in units.items():
+        table[name] = u.Quantity(np.concatenate(columns.pop(name)), unit, copy=False)
+    for name in ("nan_frame", "cosmic_ray", "edge_star"):
+        table[name] = np.concatenate(columns.pop(name))
+    return table
+
+
+# --------------------------------------------------------------------------
+# The sample visit
+
+
+def _sample_arguments():
+    return dict(
+        visits=(VisitSpec(observation=1, visit=1, n_frames=6000, n_segments=3, fgs_mag=13.3),),
+        program=1534,
+        signals=(
+            Transit(mid_time=160.0, duration=60.0, depth=0.01, ingress=8.0),
+            CentroidWobble(period=3.0, amplitude=0.05, axis="x"),
+            FluxModulation(period=47.0, amplitude=0.003),
+        ),
+        seed=1534,
+        product="cal",
+        centroid_rows="packet",
+        background=20.0,
+        jitter=0.015,
+        bad_pixels=(),
+    )
+
+
+def _cache_dir():
+    root = os.environ.get("SPELUNKER_CACHE")
+    base = Path(root) if root else Path.home() / ".cache" / "spelunker"
+    return base / "sample_visit"
+
+
+def sample_visit(directory=None):
+    """The embedded sample visit: fixed, seeded, no network.
+
+    One visit of PID 1534 (guide star at FGS magnitude 13.3, guider 1), 3
+    segment files and 6,000 frames (about 5.4 minutes at 53.8 ms) with a 1
+    per cent transit centred at 160 s, a 0.05 px centroid wobble of 3 s period
+    in x and a 0.3 per cent flux modulation of 47 s period.  ``make demo``
+    uses it.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike, optional
+        Where to keep the files.  Default: ``$SPELUNKER_CACHE/sample_visit``,
+        else ``~/.cache/spelunker/sample_visit``.  Complete files already
+        there (listed in the folder's manifest with the right sizes) are
+        reused (the manifest also records the generator's source and the
+        stdatamodels version, so a changed generator rewrites them);
+        otherwise they are written again, each under a temporary name first.
+
+    Returns
+    -------
+    SyntheticVisit
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from spelunker.datasets import sample_visit
+    >>> visit = sample_visit(tempfile.mkdtemp())
+    >>> len(visit.files), len(visit.truth)
+    (3, 6000)
+    """
+    directory = Path(directory) if directory is not None else _cache_dir()
+    arguments = _sample_arguments()
+    # Any change to the arguments, to this generator or to stdatamodels
+    # (the file format) invalidates the cached files.
+    key = hashlib.sha256(repr((_SAMPLE_VERSION, arguments, stdatamodels.__version__)).encode()
+                         + Path(__file__).read_bytes()).hexdigest()
+    manifest_path = directory / "sample_visit.json"
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError):
+        manifest = None
+    if manifest is not None and manifest.get("key") == key:
+        sizes = manifest.get("files", {})
+        complete = bool(sizes) and all(
+            (directory / name).is_file() and (directory / name).stat().st_size == size
+            for name, size in sizes.items())
+        if complete:
+            visit = _generate(directory, write=False, **arguments)
+            if [p.name for p in visit.files] == list(sizes):
+                log.info("using the cached sample visit in %s", directory)
+                return visit
+    log.info("writing the sample visit to %s", directory)
+    visit = _generate(directory, write=True, **arguments)
+    manifest = {"key": key, "files": {p.name: p.stat().st_size for p in visit.files}}
+    temporary = directory / f".sample_visit-{uuid.uuid4().hex}.json"
+    temporary.write_text(json.dumps(manifest, indent=1))
+    os.replace(temporary, manifest_path)
+    return visit

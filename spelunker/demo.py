@@ -42,7 +42,8 @@ def main(argv=None):
         print(f"  {row['file_name']}  {row['n_frames']:6d} frames  {row['detector']}  "
               f"gs {row['gs_id']}  times from {row['time_source']}")
     print(f"frames:       {len(model.data)} ({np.mean(np.diff(times.mjd)) * 86400 * 1e3:.1f} ms apart)")
-    print(f"guide stars:  {', '.join(f'{s['gs_id']} (FGS mag {s['gs_mag']:.2f})' for s in stars)}")
+    star_list = ", ".join(f"{star['gs_id']} (FGS mag {star['gs_mag']:.2f})" for star in stars)
+    print(f"guide stars:  {star_list}")
     print(f"time span:    {times[0].isot} to {times[-1].isot} UTC ({span:.1f} s)")
 
     flux = np.nansum(model.data, axis=(1, 2))

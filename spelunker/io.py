@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
+from astropy.time import Time
 from stdatamodels.jwst.datamodels import JwstDataModel, dqflags
 from tqdm.auto import tqdm
 
@@ -167,9 +168,9 @@ def read_guidestar(inputs, *, progress=None):
     model.dq = dq
     _fill_tables(model, products, mid_times, time_sources, tables)
     _fill_meta(model, products, time_sources)
+    first_last = Time(mid_times[[0, -1]], format="mjd", scale="utc").isot
     log.info("read %d frames from %d file(s) of %d guide star(s), %s to %s (UTC)",
-             n_total, len(products), len(model.guidestars),
-             model.frame_times[0].isot, model.frame_times[-1].isot)
+             n_total, len(products), len(model.guidestars), first_last[0], first_last[1])
     return model
 
 
