@@ -163,10 +163,11 @@ def read_guidestar(inputs, *, progress=None):
         start = stop
 
     model = GuideStarModel()
-    model.data = data
-    model.err = err
-    model.dq = dq
-    _fill_tables(model, products, mid_times, time_sources, tables)
+    with model.trusted_assignment():
+        model.data = data
+        model.err = err
+        model.dq = dq
+        _fill_tables(model, products, mid_times, time_sources, tables)
     _fill_meta(model, products, time_sources)
     first_last = Time(mid_times[[0, -1]], format="mjd", scale="utc").isot
     log.info("read %d frames from %d file(s) of %d guide star(s), %s to %s (UTC)",
@@ -385,12 +386,17 @@ def _product_from_model(model):
     return _Product(name=name, source=model, header=header)
 
 
-def _open_fits(path):
-    """Open a FITS file, turning every kind of damage into `CorruptFileError`."""
+def _open_fits(path, *, check_complete=True):
+    """Open a FITS file, turning every kind of damage into `CorruptFileError`.
+
+    With ``check_complete`` every HDU header is read and the file must hold
+    all the data they announce; without it HDUs are read on access (for the
+    second pass over a file already checked).
+    """
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            hdul = fits.open(path, memmap=False, lazy_load_hdus=False)
+            hdul = fits.open(path, memmap=False, lazy_load_hdus=not check_complete)
     except (OSError, ValueError, TypeError, IndexError, KeyError) as exc:
         msg = f"{path}: not a readable FITS file ({exc})"
         raise CorruptFileError(msg) from exc
@@ -400,6 +406,8 @@ def _open_fits(path):
             hdul.close()
             msg = f"{path}: FITS file is truncated or damaged ({text})"
             raise CorruptFileError(msg)
+    if not check_complete:
+        return hdul
     size = path.stat().st_size
     for index in range(len(hdul)):
         info = hdul.fileinfo(index)
@@ -537,11 +545,11 @@ def _load_arrays(product):
         product.sci = np.asarray(model.data)
         product.err = None if model.err is None else np.asarray(model.err)
         product.dq = None if model.dq is None else np.asarray(model.dq)
-        product.tables = {"pointing_table": getattr(model, "pointing_table", None),
-                          "centroid_table": getattr(model, "centroid_table", None)}
+        product.tables = {"pointing_table": _plain_table(getattr(model, "pointing_table", None)),
+                          "centroid_table": _plain_table(getattr(model, "centroid_table", None))}
     else:
         path = product.source
-        with _open_fits(path) as hdul:
+        with _open_fits(path, check_complete=False) as hdul:
             try:
                 product.sci = np.asarray(hdul["SCI"].data)
                 product.err = np.asarray(hdul["ERR"].data) if "ERR" in hdul else None
@@ -573,7 +581,27 @@ def _load_arrays(product):
 def _fits_table(hdul, extname):
     if extname not in hdul or hdul[extname].data is None:
         return None
-    return hdul[extname].data
+    return _plain_table(hdul[extname].data)
+
+
+def _plain_table(table):
+    """A plain structured array of ``table``, with string columns left as bytes.
+
+    Going through the raw storage avoids astropy decoding every string of a
+    FITS table (seconds for a long visit); scaled columns (TZERO/TSCAL, e.g.
+    unsigned integers) are taken through astropy so their values are right.
+    """
+    if table is None or not isinstance(table, fits.FITS_rec):
+        return table
+    raw = table.view(np.ndarray)
+    scaled = [c.name for c in table.columns if c.bzero not in (None, 0) or c.bscale not in (None, 1)]
+    if not scaled:
+        return raw
+    out = np.empty(len(raw), dtype=[(n, raw.dtype[n] if n not in scaled else table.field(n).dtype)
+                                    for n in raw.dtype.names])
+    for name in raw.dtype.names:
+        out[name] = table.field(name) if name in scaled else raw[name]
+    return out
 
 
 def _centroid_times(product):

@@ -1,5 +1,7 @@
 """GuideStarModel: the product every spelunker step reads and writes."""
 
+import contextlib
+
 import numpy as np
 from astropy.table import QTable
 from astropy.time import Time
@@ -44,6 +46,23 @@ class GuideStarModel(JwstDataModel):
 
     schema_url = "http://spelunker.readthedocs.io/schemas/guidestar.schema"
 
+    @contextlib.contextmanager
+    def trusted_assignment(self):
+        """Assign arrays built from `table_dtype` without re-validating them.
+
+        stdatamodels validates every assignment by walking the value as a
+        FITS record array, which decodes every string: seconds for the
+        million-row tables of a long visit.  Code that builds arrays from the
+        schema's own dtypes wraps its assignments in this context; the
+        model validates as usual afterwards (and on save).
+        """
+        previous = self._validate_on_assignment
+        self._validate_on_assignment = False
+        try:
+            yield self
+        finally:
+            self._validate_on_assignment = previous
+
     def table_dtype(self, name):
         """Return the numpy dtype the schema gives the table ``name``.
 
@@ -86,8 +105,13 @@ class GuideStarModel(JwstDataModel):
         astropy.table.QTable
             A copy; string columns are decoded to ``str``.
         """
-        table = QTable(np.asarray(getattr(self, name)))
-        for column in table.colnames:
-            if table[column].dtype.kind == "S":
-                table[column] = np.char.decode(np.asarray(table[column]), "ascii")
+        source = getattr(self, name)
+        table = QTable()
+        for column in source.dtype.names:
+            # Column by column: a FITS record array's raw storage holds
+            # unsigned integers with their FITS offset.
+            values = np.asarray(source[column])
+            if values.dtype.kind == "S":
+                values = np.char.decode(values, "ascii")
+            table[column] = values
         return table
