@@ -1,0 +1,152 @@
+"""Input checks and the chunked, threaded driver shared by the fitters."""
+
+import logging
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from spelunker.fitting.model import PARAMETER_NAMES
+from spelunker.fitting.result import FitResult
+
+__all__ = []
+
+log = logging.getLogger(__name__)
+
+
+def check_inputs(data, err, dq, bad_dq_bits):
+    """Validate and normalise the frame arrays.
+
+    Returns ``(data, err, dq, dtype)`` where ``dtype`` is the float type the
+    kernels will see (float32 only when every float input is float32, so
+    nothing is ever down-cast).
+    """
+    data = np.asarray(data)
+    if data.ndim != 3:
+        msg = f"data must be 3-D (n_frames, ny, nx); got shape {data.shape}"
+        raise ValueError(msg)
+    if not (np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)):
+        msg = f"data must hold real numbers; got dtype {data.dtype}"
+        raise ValueError(msg)
+    dtypes = [data.dtype]
+    if err is not None:
+        err = np.asarray(err)
+        if err.shape != data.shape:
+            msg = f"err must have the shape of data {data.shape}; got {err.shape}"
+            raise ValueError(msg)
+        if not (np.issubdtype(err.dtype, np.integer) or np.issubdtype(err.dtype, np.floating)):
+            msg = f"err must hold real numbers; got dtype {err.dtype}"
+            raise ValueError(msg)
+        dtypes.append(err.dtype)
+    if dq is not None:
+        dq = np.asarray(dq)
+        if dq.shape not in (data.shape, data.shape[1:]):
+            msg = (
+                f"dq must have shape {data.shape[1:]} or {data.shape} (like data); "
+                f"got {dq.shape}"
+            )
+            raise ValueError(msg)
+        if not (np.issubdtype(dq.dtype, np.integer) or dq.dtype == np.bool_):
+            msg = f"dq must be an integer bit mask; got dtype {dq.dtype}"
+            raise ValueError(msg)
+    if isinstance(bad_dq_bits, bool) or not isinstance(bad_dq_bits, (int, np.integer)):
+        msg = f"bad_dq_bits must be an integer bit mask; got {bad_dq_bits!r}"
+        raise ValueError(msg)
+    if bad_dq_bits < 0:
+        msg = f"bad_dq_bits must be >= 0; got {bad_dq_bits}"
+        raise ValueError(msg)
+    # float32 of either byte order (FITS data are big-endian) stays float32.
+    single = all(d.kind == "f" and d.itemsize == 4 for d in dtypes)
+    dtype = np.float32 if single else np.float64
+    return data, err, dq, dtype
+
+
+def check_positive_int(value, name):
+    """Return ``value`` as an int, or raise ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        msg = f"{name} must be an integer >= 1; got {value!r}"
+        raise ValueError(msg)
+    return int(value)
+
+
+def bad_pixel_mask(dq, bad_dq_bits, start, stop, shape):
+    """Boolean (m or 1, ny, nx) mask of DQ-excluded pixels for frames start:stop."""
+    if dq is None or bad_dq_bits == 0:
+        return np.zeros((1,) + shape, dtype=np.bool_)
+    if dq.ndim == 2:
+        block = dq[None]
+    else:
+        block = dq[start:stop]
+    if block.dtype == np.bool_:
+        return np.ascontiguousarray(block) if bad_dq_bits & 1 else np.zeros_like(block)
+    # Compare in uint64 so any bit pattern of any integer dtype works.
+    bits = np.asarray(block).astype(np.uint64, copy=False)
+    return np.ascontiguousarray((bits & np.uint64(bad_dq_bits)) != 0)
+
+
+def run_blocks(kernel, extra_args, data, err, dq, bad_dq_bits, dtype, *,
+               ncpus, chunk_size, progress, desc):
+    """Run ``kernel`` over frame blocks, on ``ncpus`` threads, into a FitResult.
+
+    ``kernel(data, err, bad, use_err, *extra_args, out_par, out_err, out_chi2,
+    out_dof, out_iter, out_flags)`` must be a nogil numba function.
+    """
+    n, ny, nx = data.shape
+    # Parameter-major so that every result column is a contiguous row.
+    out_par = np.empty((7, n))
+    out_err = np.empty((7, n))
+    out_chi2 = np.empty(n)
+    out_dof = np.empty(n, dtype=np.int32)
+    out_iter = np.empty(n, dtype=np.int32)
+    out_flags = np.empty(n, dtype=np.uint32)
+    use_err = err is not None
+    dummy_err = np.ones((1, 1, 1), dtype=dtype)
+
+    # Blocks no larger than chunk_size, and at least one per thread.
+    block = max(1, min(chunk_size, math.ceil(n / ncpus))) if n else 1
+    starts = list(range(0, n, block))
+
+    def work(start):
+        stop = min(start + block, n)
+        d = np.ascontiguousarray(data[start:stop], dtype=dtype)
+        e = np.ascontiguousarray(err[start:stop], dtype=dtype) if use_err else dummy_err
+        bad = bad_pixel_mask(dq, bad_dq_bits, start, stop, (ny, nx))
+        kernel(
+            d, e, bad, use_err, *extra_args,
+            out_par[:, start:stop], out_err[:, start:stop], out_chi2[start:stop],
+            out_dof[start:stop], out_iter[start:stop], out_flags[start:stop],
+        )
+        return stop - start
+
+    bar = None
+    if progress and n:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n, desc=desc, unit="frame")
+    try:
+        if ncpus == 1 or len(starts) <= 1:
+            for start in starts:
+                done = work(start)
+                if bar is not None:
+                    bar.update(done)
+        else:
+            with ThreadPoolExecutor(max_workers=ncpus) as pool:
+                for done in pool.map(work, starts):
+                    if bar is not None:
+                        bar.update(done)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    result = FitResult()
+    for j, name in enumerate(PARAMETER_NAMES):
+        result[name] = out_par[j]
+    for j, name in enumerate(PARAMETER_NAMES):
+        result[name + "_err"] = out_err[j]
+    result["chi2"] = out_chi2
+    result["dof"] = out_dof
+    result["iterations"] = out_iter
+    result["flags"] = out_flags
+    n_clean = int(np.count_nonzero(out_flags == 0))
+    log.debug("%s: %d frames, %d clean", desc, n, n_clean)
+    return result

@@ -1,0 +1,803 @@
+"""Compiled per-frame kernels (numba) behind the fitting functions.
+
+Everything numba-compiled lives in this one module so that numba's on-disk
+cache (``cache=True``), which is keyed on the source file, is invalidated
+whenever any kernel changes.
+
+The kernels work on a contiguous block of frames and write into
+pre-allocated output arrays; they release the GIL (``nogil=True``) so the
+driver can run blocks on several threads.  They never raise for bad data:
+problems are reported through the flag bits (the values of
+`spelunker.fitting.flags.FitFlag`, repeated here as plain integers for
+numba).
+
+Parameter order is `spelunker.fitting.model.PARAMETER_NAMES`:
+``amplitude, x_mean, y_mean, x_stddev, y_stddev, theta, offset``.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+__all__ = []
+
+# FitFlag values (numba sees module-level ints as compile-time constants).
+NOT_CONVERGED = 1
+TOO_FEW_PIXELS = 2
+AT_BOUND = 4
+EDGE = 8
+CHI2_OUTLIER = 16
+NONFINITE = 32
+SINGULAR = 64
+NO_SIGNAL = 128
+
+NPAR = 7
+#: Minimum number of usable pixels for any fit.
+MIN_PIXELS = 10
+#: Pixels enter the moments only above this many noise sigmas.
+MOMENT_THRESHOLD = 2.0
+
+# Levenberg-Marquardt controls (damping in the Marquardt-scaled space).
+LAMBDA_START = 1e-3
+LAMBDA_MIN = 1e-12
+LAMBDA_MAX = 1e12
+#: Converged when an accepted step lowers chi2 by less than FTOL * chi2 ...
+FTOL = 1e-10
+#: ... or moves every parameter by less than XTOL of its conditional sigma ...
+XTOL = 1e-7
+#: ... or the next step would move every parameter by less than STEP_TOL of
+#: its conditional sigma (that step is then taken without re-evaluation) ...
+STEP_TOL = 1e-3
+#: ... or, when no step lowers chi2 any more, the scaled gradient is below GTOL.
+GTOL = 1e-5
+#: Smallest Cholesky pivot (squared, of the unit-diagonal normal matrix) for
+#: the covariance to count as non-singular.
+PIVOT_MIN = 1e-12
+
+# Only reassociation-type fast-math flags: NaN/inf handling must stay IEEE
+# because the kernels test for non-finite values.
+_FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
+
+
+@njit(cache=True, nogil=True)
+def _pack_frame(data, err, bad, k, kb, use_err, px, py, pd, psw, psig, pborder):
+    """Copy the usable pixels of frame ``k`` into flat work arrays.
+
+    Returns the number of usable pixels.  ``psig`` holds err and ``psw``
+    1/err (the square root of the inverse-variance weight); both are 1 when
+    ``use_err`` is False.
+    """
+    ny = data.shape[1]
+    nx = data.shape[2]
+    n = 0
+    for r in range(ny):
+        for c in range(nx):
+            v = float(data[k, r, c])
+            if not math.isfinite(v) or bad[kb, r, c]:
+                continue
+            sw = 1.0
+            e = 1.0
+            if use_err:
+                e = float(err[k, r, c])
+                if not (e > 0.0) or not math.isfinite(e):
+                    continue
+                sw = 1.0 / e
+                if not math.isfinite(sw):
+                    continue
+            px[n] = c
+            py[n] = r
+            pd[n] = v
+            psw[n] = sw
+            psig[n] = e
+            pborder[n] = r == 0 or r == ny - 1 or c == 0 or c == nx - 1
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _sorted_quantile(values, n, q):
+    """Quantile ``q`` of ``values[:n]``, sorting that slice in place.
+
+    Insertion sort: for the few dozen values of a guider frame it is several
+    times faster than a general-purpose sort.
+    """
+    for i in range(1, n):
+        v = values[i]
+        j = i - 1
+        while j >= 0 and values[j] > v:
+            values[j + 1] = values[j]
+            j -= 1
+        values[j + 1] = v
+    pos = q * (n - 1)
+    lo = int(math.floor(pos))
+    hi = min(lo + 1, n - 1)
+    frac = pos - lo
+    return values[lo] * (1.0 - frac) + values[hi] * frac
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _moments(px, py, pd, psig, pborder, n, use_err, robust, tmp, res):
+    """Robust background, centroid and second moments of packed pixels.
+
+    Fills ``res`` with ``[bkg, bkg_err, flux, flux_err, weight_sum, xc, yc,
+    mxx, myy, mxy, xc_err, yc_err]`` and returns True when some pixel lies
+    significantly above the background (``weight_sum > 0``).
+
+    The background is the median (the mean unless ``robust``: a quicker
+    start for the Gaussian fit, which fits the offset anyway) of the usable
+    border pixels, or the 20th percentile of all usable pixels when fewer
+    than 4 border pixels are usable.  Pixel noise is ``err`` or, without it, 1.4826 times the median
+    absolute deviation of those same pixels.  Centroid and second moments
+    use only pixels more than `MOMENT_THRESHOLD` noise sigmas above the
+    background (weights = background-subtracted values); ``flux`` is the
+    plain background-subtracted sum over all usable pixels.
+    """
+    nb = 0
+    var_bkg_pixels = 0.0
+    for i in range(n):
+        if pborder[i]:
+            tmp[nb] = pd[i]
+            var_bkg_pixels += psig[i] * psig[i]
+            nb += 1
+    if nb >= 4 and not robust:
+        bkg = 0.0
+        for i in range(nb):
+            bkg += tmp[i]
+        bkg /= nb
+        ns = nb
+    elif nb >= 4:
+        bkg = _sorted_quantile(tmp, nb, 0.5)
+        ns = nb
+    else:
+        var_bkg_pixels = 0.0
+        for i in range(n):
+            tmp[i] = pd[i]
+            var_bkg_pixels += psig[i] * psig[i]
+        bkg = _sorted_quantile(tmp, n, 0.2)
+        ns = n
+    noise0 = 0.0
+    if use_err:
+        var_bkg_pixels /= ns
+    else:
+        for i in range(ns):
+            tmp[i] = abs(tmp[i] - bkg)
+        noise0 = 1.4826 * _sorted_quantile(tmp, ns, 0.5)
+        var_bkg_pixels = noise0 * noise0
+
+    flux = 0.0
+    var_sum = 0.0
+    wsum = 0.0
+    sx = 0.0
+    sy = 0.0
+    # Branch-free loops (selects): noise pixels near the threshold would
+    # otherwise cost a branch misprediction each.  tmp[i] = moment weight.
+    for i in range(n):
+        s = psig[i] if use_err else noise0
+        v = pd[i] - bkg
+        flux += v
+        var_sum += s * s
+        w = v if v > max(MOMENT_THRESHOLD * s, 0.0) else 0.0
+        tmp[i] = w
+        wsum += w
+        sx += w * px[i]
+        sy += w * py[i]
+    # Variance of the median of ns values ~ (pi/2) sigma^2 / ns; the
+    # background error enters the flux n times over.
+    bkg_var = 0.5 * math.pi * var_bkg_pixels / ns
+    res[0] = bkg
+    res[1] = math.sqrt(bkg_var)
+    res[2] = flux
+    res[3] = math.sqrt(var_sum + n * n * bkg_var)
+    res[4] = wsum
+    if not (wsum > 0.0) or not math.isfinite(wsum):
+        return False
+    xc = sx / wsum
+    yc = sy / wsum
+    mxx = 0.0
+    myy = 0.0
+    mxy = 0.0
+    vx = 0.0
+    vy = 0.0
+    for i in range(n):
+        s = psig[i] if use_err else noise0
+        w = tmp[i]
+        var_used = s * s if w > 0.0 else 0.0
+        dx = px[i] - xc
+        dy = py[i] - yc
+        mxx += w * dx * dx
+        myy += w * dy * dy
+        mxy += w * dx * dy
+        vx += var_used * dx * dx
+        vy += var_used * dy * dy
+    res[5] = xc
+    res[6] = yc
+    res[7] = mxx / wsum
+    res[8] = myy / wsum
+    res[9] = mxy / wsum
+    res[10] = math.sqrt(vx) / wsum
+    res[11] = math.sqrt(vy) / wsum
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _shape_from_moments(mxx, myy, mxy):
+    """Major/minor standard deviations and major-axis angle of a covariance."""
+    half_tr = 0.5 * (mxx + myy)
+    half_diff = 0.5 * (mxx - myy)
+    root = math.sqrt(half_diff * half_diff + mxy * mxy)
+    major = half_tr + root
+    minor = half_tr - root
+    theta = 0.5 * math.atan2(2.0 * mxy, mxx - myy)
+    return math.sqrt(max(major, 0.0)), math.sqrt(max(minor, 0.0)), theta
+
+
+@njit(cache=True, nogil=True)
+def _wrap_angle(theta):
+    """Wrap an angle into [-pi/2, pi/2)."""
+    return (theta + 0.5 * math.pi) % math.pi - 0.5 * math.pi
+
+
+@njit(cache=True, nogil=True)
+def _is_edge(x, y, nx, ny, margin):
+    """True when (x, y) is within ``margin`` px of the frame's outer edge."""
+    return (
+        not (x >= -0.5 + margin)
+        or not (x <= nx - 0.5 - margin)
+        or not (y >= -0.5 + margin)
+        or not (y <= ny - 0.5 - margin)
+    )
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+def _evaluate(px, py, pd, psw, n, p, ebuf, jtj, jtr):
+    """Chi-square and normal equations of the model at ``p``.
+
+    Fills ``jtj = J^T W J`` and ``jtr = J^T W r`` (``r = data - model``,
+    ``W = diag(1/err**2)``) and returns ``chi2 = r^T W r``.  The Jacobian is
+    analytic; its rows are never stored: the 28 distinct products are
+    accumulated in scalars (about twice as fast as storing J and taking dot
+    products).  The exponentials are computed first in their own loop.
+    """
+    amp = p[0]
+    x0 = p[1]
+    y0 = p[2]
+    sx = p[3]
+    sy = p[4]
+    cth = math.cos(p[5])
+    sth = math.sin(p[5])
+    off = p[6]
+    isx2 = 1.0 / (sx * sx)
+    isy2 = 1.0 / (sy * sy)
+    isx = 1.0 / sx
+    isy = 1.0 / sy
+    dinv = isx2 - isy2
+    for i in range(n):
+        dx = px[i] - x0
+        dy = py[i] - y0
+        xr = cth * dx + sth * dy
+        yr = -sth * dx + cth * dy
+        ebuf[i] = math.exp(-0.5 * (xr * xr * isx2 + yr * yr * isy2))
+    s00 = s01 = s02 = s03 = s04 = s05 = s06 = 0.0
+    s11 = s12 = s13 = s14 = s15 = s16 = 0.0
+    s22 = s23 = s24 = s25 = s26 = 0.0
+    s33 = s34 = s35 = s36 = 0.0
+    s44 = s45 = s46 = 0.0
+    s55 = s56 = 0.0
+    s66 = 0.0
+    r0 = r1 = r2 = r3 = r4 = r5 = r6 = 0.0
+    chi2 = 0.0
+    for i in range(n):
+        dx = px[i] - x0
+        dy = py[i] - y0
+        # Rotated offsets: the model is amp * exp(-xr^2/2sx^2 - yr^2/2sy^2).
+        xr = cth * dx + sth * dy
+        yr = -sth * dx + cth * dy
+        e = ebuf[i]
+        w = psw[i]
+        ew = e * w
+        g = amp * ew
+        r = (pd[i] - amp * e - off) * w
+        chi2 += r * r
+        gx = g * xr * isx2
+        gy = g * yr * isy2
+        j0 = ew                      # d/d amplitude
+        j1 = gx * cth - gy * sth     # d/d x_mean
+        j2 = gx * sth + gy * cth     # d/d y_mean
+        j3 = gx * xr * isx           # d/d x_stddev = g xr^2 / sx^3
+        j4 = gy * yr * isy           # d/d y_stddev = g yr^2 / sy^3
+        j5 = -g * xr * yr * dinv     # d/d theta
+        j6 = w                       # d/d offset
+        s00 += j0 * j0
+        s01 += j0 * j1
+        s02 += j0 * j2
+        s03 += j0 * j3
+        s04 += j0 * j4
+        s05 += j0 * j5
+        s06 += j0 * j6
+        s11 += j1 * j1
+        s12 += j1 * j2
+        s13 += j1 * j3
+        s14 += j1 * j4
+        s15 += j1 * j5
+        s16 += j1 * j6
+        s22 += j2 * j2
+        s23 += j2 * j3
+        s24 += j2 * j4
+        s25 += j2 * j5
+        s26 += j2 * j6
+        s33 += j3 * j3
+        s34 += j3 * j4
+        s35 += j3 * j5
+        s36 += j3 * j6
+        s44 += j4 * j4
+        s45 += j4 * j5
+        s46 += j4 * j6
+        s55 += j5 * j5
+        s56 += j5 * j6
+        s66 += j6 * j6
+        r0 += j0 * r
+        r1 += j1 * r
+        r2 += j2 * r
+        r3 += j3 * r
+        r4 += j4 * r
+        r5 += j5 * r
+        r6 += j6 * r
+    jtj[0, 0] = s00
+    jtj[0, 1] = s01
+    jtj[0, 2] = s02
+    jtj[0, 3] = s03
+    jtj[0, 4] = s04
+    jtj[0, 5] = s05
+    jtj[0, 6] = s06
+    jtj[1, 1] = s11
+    jtj[1, 2] = s12
+    jtj[1, 3] = s13
+    jtj[1, 4] = s14
+    jtj[1, 5] = s15
+    jtj[1, 6] = s16
+    jtj[2, 2] = s22
+    jtj[2, 3] = s23
+    jtj[2, 4] = s24
+    jtj[2, 5] = s25
+    jtj[2, 6] = s26
+    jtj[3, 3] = s33
+    jtj[3, 4] = s34
+    jtj[3, 5] = s35
+    jtj[3, 6] = s36
+    jtj[4, 4] = s44
+    jtj[4, 5] = s45
+    jtj[4, 6] = s46
+    jtj[5, 5] = s55
+    jtj[5, 6] = s56
+    jtj[6, 6] = s66
+    for a in range(NPAR):
+        for b in range(a):
+            jtj[a, b] = jtj[b, a]
+    jtr[0] = r0
+    jtr[1] = r1
+    jtr[2] = r2
+    jtr[3] = r3
+    jtr[4] = r4
+    jtr[5] = r5
+    jtr[6] = r6
+    return chi2
+
+
+@njit(cache=True, nogil=True)
+def _cholesky(m, size, pivot_min):
+    """In-place lower Cholesky factor of ``m[:size, :size]``; False if not PD."""
+    for j in range(size):
+        s = m[j, j]
+        for k in range(j):
+            s -= m[j, k] * m[j, k]
+        if not (s > pivot_min):
+            return False
+        d = math.sqrt(s)
+        m[j, j] = d
+        for i in range(j + 1, size):
+            s = m[i, j]
+            for k in range(j):
+                s -= m[i, k] * m[j, k]
+            m[i, j] = s / d
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _cholesky_solve(lower, b, size):
+    """Solve ``L L^T x = b`` in place (``b`` becomes ``x``)."""
+    for i in range(size):
+        s = b[i]
+        for k in range(i):
+            s -= lower[i, k] * b[k]
+        b[i] = s / lower[i, i]
+    for i in range(size - 1, -1, -1):
+        s = b[i]
+        for k in range(i + 1, size):
+            s -= lower[k, i] * b[k]
+        b[i] = s / lower[i, i]
+
+
+@njit(cache=True, nogil=True)
+def _diag_scale(jtj, scale):
+    """Marquardt scales sqrt(diag(J^T W J)); 1 where the diagonal is 0."""
+    for a in range(NPAR):
+        d = jtj[a, a]
+        scale[a] = math.sqrt(d) if (d > 0.0 and math.isfinite(d)) else 1.0
+
+
+@njit(cache=True, nogil=True)
+def _lm_step(jtj, jtr, lam, active, scale, work, step):
+    """Damped Gauss-Newton step with the ``active`` parameters held fixed."""
+    for a in range(NPAR):
+        for b in range(NPAR):
+            if active[a] or active[b]:
+                work[a, b] = 0.0
+            else:
+                work[a, b] = jtj[a, b] / (scale[a] * scale[b])
+        if active[a]:
+            work[a, a] = 1.0
+            step[a] = 0.0
+        else:
+            work[a, a] += lam
+            step[a] = jtr[a] / scale[a]
+    if not _cholesky(work, NPAR, 0.0):
+        return False
+    _cholesky_solve(work, step, NPAR)
+    for a in range(NPAR):
+        step[a] /= scale[a]
+        if not math.isfinite(step[a]):
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _parameter_errors(jtj, scale, work, col, errors):
+    """1-sigma errors sqrt(diag((J^T W J)^-1)); False when singular.
+
+    On success ``work`` holds the Cholesky factor of the scaled normal
+    matrix (see `_flux_error`).
+    """
+    for a in range(NPAR):
+        for b in range(NPAR):
+            work[a, b] = jtj[a, b] / (scale[a] * scale[b])
+    if not _cholesky(work, NPAR, PIVOT_MIN):
+        return False
+    # diag(C^-1)[a] = sum_i (L^-1)[i, a]^2, column a of L^-1 from L col = e_a.
+    for a in range(NPAR):
+        for i in range(NPAR):
+            col[i] = 0.0
+        col[a] = 1.0
+        total = 0.0
+        for i in range(a, NPAR):
+            s = col[i]
+            for k in range(a, i):
+                s -= work[i, k] * col[k]
+            col[i] = s / work[i, i]
+            total += col[i] * col[i]
+        errors[a] = total
+    for a in range(NPAR):
+        errors[a] = math.sqrt(errors[a]) / scale[a]
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _flux_error(p, lower, scale, col):
+    """1-sigma error of the flux 2 pi A sx sy from the factor of `_parameter_errors`."""
+    two_pi = 2.0 * math.pi
+    for a in range(NPAR):
+        col[a] = 0.0
+    col[0] = two_pi * p[3] * p[4] / scale[0]
+    col[3] = two_pi * p[0] * p[4] / scale[3]
+    col[4] = two_pi * p[0] * p[3] / scale[4]
+    # var = g^T (L L^T)^-1 g = |L^-1 g|^2
+    total = 0.0
+    for i in range(NPAR):
+        s = col[i]
+        for k in range(i):
+            s -= lower[i, k] * col[k]
+        col[i] = s / lower[i, i]
+        total += col[i] * col[i]
+    return math.sqrt(total)
+
+
+@njit(cache=True, nogil=True)
+def _guess(res, nx, ny, lo, hi, p):
+    """Initial parameters from the moments in ``res`` (see `_moments`)."""
+    major, minor, theta = _shape_from_moments(res[7], res[8], res[9])
+    sx = min(max(major, 0.3), 3.0)
+    sy = min(max(minor, 0.3), 3.0)
+    p[0] = res[4] / (2.0 * math.pi * sx * sy)
+    p[1] = res[5]
+    p[2] = res[6]
+    p[3] = sx
+    p[4] = sy
+    p[5] = theta
+    p[6] = res[0]
+    for a in range(NPAR):
+        p[a] = min(max(p[a], lo[a]), hi[a])
+
+
+@njit(cache=True, nogil=True)
+def fit_gaussian_block(
+    data, err, bad, use_err, lo, hi, max_iter, chi2_limit, edge_margin, snr_min,
+    out_par, out_err, out_chi2, out_dof, out_iter, out_flags,
+):
+    """Levenberg-Marquardt fit of the 2-D Gaussian to every frame of a block.
+
+    Parameters
+    ----------
+    data, err : ndarray (m, ny, nx)
+        Frames and their 1-sigma errors (``err`` ignored unless ``use_err``).
+    bad : ndarray of bool (m or 1, ny, nx)
+        Pixels excluded by their DQ.
+    lo, hi : ndarray (7,)
+        Parameter bounds (inclusive); values are clamped into them.
+    max_iter : int
+        Maximum number of LM trial steps.
+    chi2_limit : ndarray (ny * nx + 1,)
+        Chi-square above which a fit with that many degrees of freedom is an
+        outlier (inf to disable).
+    edge_margin : float
+        Distance from the outer frame edge (px) inside which the centre
+        raises EDGE.
+    snr_min : float
+        A flux (2 pi A sx sy) below ``snr_min`` times its error raises
+        NO_SIGNAL.
+    out_* : ndarray
+        Outputs, (7, m) for parameters and errors, (m,) for the rest.
+    """
+    m = data.shape[0]
+    ny = data.shape[1]
+    nx = data.shape[2]
+    npix_max = ny * nx
+    px = np.empty(npix_max)
+    py = np.empty(npix_max)
+    pd = np.empty(npix_max)
+    psw = np.empty(npix_max)
+    psig = np.empty(npix_max)
+    pborder = np.empty(npix_max, dtype=np.bool_)
+    tmp = np.empty(npix_max)
+    res = np.empty(12)
+    ebuf = np.empty(npix_max)
+    jtj = np.empty((NPAR, NPAR))
+    jtr = np.empty(NPAR)
+    jtj_trial = np.empty((NPAR, NPAR))
+    jtr_trial = np.empty(NPAR)
+    work = np.empty((NPAR, NPAR))
+    scale = np.empty(NPAR)
+    step = np.empty(NPAR)
+    p = np.empty(NPAR)
+    trial = np.empty(NPAR)
+    errors = np.empty(NPAR)
+    col = np.empty(NPAR)
+    active = np.zeros(NPAR, dtype=np.bool_)
+    single_bad = bad.shape[0] == 1
+
+    for k in range(m):
+        kb = 0 if single_bad else k
+        for a in range(NPAR):
+            out_par[a, k] = np.nan
+            out_err[a, k] = np.nan
+        out_chi2[k] = np.nan
+        out_iter[k] = 0
+        n = _pack_frame(data, err, bad, k, kb, use_err, px, py, pd, psw, psig, pborder)
+        dof = n - NPAR
+        out_dof[k] = dof
+        if n < MIN_PIXELS or dof < 1:
+            out_flags[k] = TOO_FEW_PIXELS
+            continue
+        if not _moments(px, py, pd, psig, pborder, n, use_err, False, tmp, res):
+            out_flags[k] = NO_SIGNAL
+            continue
+        _guess(res, nx, ny, lo, hi, p)
+
+        flags = 0
+        chi2 = _evaluate(px, py, pd, psw, n, p, ebuf, jtj, jtr)
+        if not math.isfinite(chi2):
+            out_flags[k] = NONFINITE
+            continue
+        lam = LAMBDA_START
+        converged = False
+        it = 0
+        while it < max_iter:
+            it += 1
+            for a in range(NPAR):
+                active[a] = (p[a] <= lo[a] and jtr[a] < 0.0) or (
+                    p[a] >= hi[a] and jtr[a] > 0.0
+                )
+            _diag_scale(jtj, scale)
+            noise = math.sqrt(chi2 / dof) if chi2 > 0.0 else 1.0
+            if not _lm_step(jtj, jtr, lam, active, scale, work, step):
+                lam *= 10.0
+                if lam > LAMBDA_MAX:
+                    break
+                continue
+            smax = 0.0
+            for a in range(NPAR):
+                trial[a] = min(max(p[a] + step[a], lo[a]), hi[a])
+                smax = max(smax, abs(trial[a] - p[a]) * scale[a])
+            if smax <= STEP_TOL * noise and lam <= LAMBDA_START:
+                # A (nearly) Gauss-Newton step far below the statistical
+                # precision: take it and stop without another evaluation.
+                # chi2 and the normal matrix are those of the previous
+                # point, which differ by O(step**2).
+                for a in range(NPAR):
+                    p[a] = trial[a]
+                converged = True
+                break
+            chi2_trial = _evaluate(px, py, pd, psw, n, trial, ebuf, jtj_trial, jtr_trial)
+            if chi2_trial < chi2:
+                jtj, jtj_trial = jtj_trial, jtj
+                jtr, jtr_trial = jtr_trial, jtr
+                decrease = chi2 - chi2_trial
+                chi2 = chi2_trial
+                for a in range(NPAR):
+                    p[a] = trial[a]
+                lam = max(lam * 0.1, LAMBDA_MIN)
+                if decrease <= FTOL * chi2 or smax <= XTOL * noise:
+                    converged = True
+                    break
+            else:
+                # No decrease: either at the optimum (steps below rounding)
+                # or a poor step.  A negligible step means converged.
+                if smax <= XTOL * noise:
+                    converged = True
+                    break
+                lam *= 10.0
+                if lam > LAMBDA_MAX:
+                    break
+        if not converged:
+            # Accept a point where the projected scaled gradient vanishes.
+            gmax = 0.0
+            _diag_scale(jtj, scale)
+            for a in range(NPAR):
+                free = not ((p[a] <= lo[a] and jtr[a] < 0.0) or (p[a] >= hi[a] and jtr[a] > 0.0))
+                if free:
+                    gmax = max(gmax, abs(jtr[a]) / scale[a])
+            noise = math.sqrt(chi2 / dof) if chi2 > 0.0 else 1.0
+            if gmax <= GTOL * noise:
+                converged = True
+            else:
+                flags |= NOT_CONVERGED
+        out_iter[k] = it
+
+        _diag_scale(jtj, scale)
+        if _parameter_errors(jtj, scale, work, col, errors):
+            # Without err (unit weights) the pixel noise is estimated from
+            # the residuals, as curve_fit does with absolute_sigma=False.
+            factor = 1.0 if use_err else math.sqrt(chi2 / dof)
+            for a in range(NPAR):
+                out_err[a, k] = errors[a] * factor
+            # Significance of the flux (better determined than the
+            # amplitude, which trades off against the widths).
+            flux = 2.0 * math.pi * p[0] * p[3] * p[4]
+            if not (flux > snr_min * factor * _flux_error(p, work, scale, col)):
+                flags |= NO_SIGNAL
+        else:
+            flags |= SINGULAR
+        for a in range(NPAR):
+            if p[a] <= lo[a] or p[a] >= hi[a]:
+                flags |= AT_BOUND
+        if _is_edge(p[1], p[2], nx, ny, edge_margin):
+            flags |= EDGE
+        if not (p[0] > 0.0):
+            flags |= NO_SIGNAL
+        if chi2 > chi2_limit[dof]:
+            flags |= CHI2_OUTLIER
+
+        # Canonical form: x_stddev >= y_stddev, theta in [-pi/2, pi/2).
+        sx = abs(p[3])
+        sy = abs(p[4])
+        theta = p[5]
+        ex = out_err[3, k]
+        ey = out_err[4, k]
+        if sy > sx:
+            sx, sy = sy, sx
+            ex, ey = ey, ex
+            theta += 0.5 * math.pi
+        p[3] = sx
+        p[4] = sy
+        p[5] = _wrap_angle(theta)
+        out_err[3, k] = ex
+        out_err[4, k] = ey
+
+        for a in range(NPAR):
+            out_par[a, k] = p[a]
+            if not math.isfinite(p[a]) or not math.isfinite(out_err[a, k]):
+                flags |= NONFINITE
+        out_chi2[k] = chi2
+        if not math.isfinite(chi2):
+            flags |= NONFINITE
+        out_flags[k] = flags
+
+
+@njit(cache=True, nogil=True)
+def fit_moments_block(
+    data, err, bad, use_err, sigma_lo, sigma_hi, edge_margin, snr_min,
+    out_par, out_err, out_chi2, out_dof, out_iter, out_flags,
+):
+    """Moments ("quick") fit of every frame of a block (see `_moments`).
+
+    Outputs as `fit_gaussian_block`; chi2 is that of the implied Gaussian,
+    errors are given for x_mean, y_mean and offset only (NaN otherwise).
+    """
+    m = data.shape[0]
+    ny = data.shape[1]
+    nx = data.shape[2]
+    npix_max = ny * nx
+    px = np.empty(npix_max)
+    py = np.empty(npix_max)
+    pd = np.empty(npix_max)
+    psw = np.empty(npix_max)
+    psig = np.empty(npix_max)
+    pborder = np.empty(npix_max, dtype=np.bool_)
+    tmp = np.empty(npix_max)
+    res = np.empty(12)
+    single_bad = bad.shape[0] == 1
+
+    for k in range(m):
+        kb = 0 if single_bad else k
+        for a in range(NPAR):
+            out_par[a, k] = np.nan
+            out_err[a, k] = np.nan
+        out_chi2[k] = np.nan
+        out_iter[k] = 0
+        n = _pack_frame(data, err, bad, k, kb, use_err, px, py, pd, psw, psig, pborder)
+        dof = n - NPAR
+        out_dof[k] = dof
+        if n < MIN_PIXELS or dof < 1:
+            out_flags[k] = TOO_FEW_PIXELS
+            continue
+        if not _moments(px, py, pd, psig, pborder, n, use_err, True, tmp, res):
+            out_flags[k] = NO_SIGNAL
+            continue
+        flags = 0
+        major, minor, theta = _shape_from_moments(res[7], res[8], res[9])
+        sx = min(max(major, sigma_lo), sigma_hi)
+        sy = min(max(minor, sigma_lo), sigma_hi)
+        if sx != major or sy != minor:
+            flags |= AT_BOUND
+        flux = res[2]
+        amp = flux / (2.0 * math.pi * sx * sy)
+        if not (flux > snr_min * res[3]):
+            flags |= NO_SIGNAL
+        x0 = res[5]
+        y0 = res[6]
+        if _is_edge(x0, y0, nx, ny, edge_margin):
+            flags |= EDGE
+        theta = _wrap_angle(theta)
+        out_par[0, k] = amp
+        out_par[1, k] = x0
+        out_par[2, k] = y0
+        out_par[3, k] = sx
+        out_par[4, k] = sy
+        out_par[5, k] = theta
+        out_par[6, k] = res[0]
+        out_err[1, k] = res[10]
+        out_err[2, k] = res[11]
+        out_err[6, k] = res[1]
+
+        # chi2 of the implied Gaussian (informative only).
+        cth = math.cos(theta)
+        sth = math.sin(theta)
+        hx = 0.5 / (sx * sx)
+        hy = 0.5 / (sy * sy)
+        chi2 = 0.0
+        for i in range(n):
+            dx = px[i] - x0
+            dy = py[i] - y0
+            xr = cth * dx + sth * dy
+            yr = -sth * dx + cth * dy
+            model = amp * math.exp(-(xr * xr * hx + yr * yr * hy)) + res[0]
+            r = (pd[i] - model) * psw[i]
+            chi2 += r * r
+        out_chi2[k] = chi2
+        for a in range(NPAR):
+            if not math.isfinite(out_par[a, k]):
+                flags |= NONFINITE
+        if not (math.isfinite(res[10]) and math.isfinite(res[11]) and math.isfinite(res[1])):
+            flags |= NONFINITE
+        if not math.isfinite(chi2):
+            flags |= NONFINITE
+        out_flags[k] = flags

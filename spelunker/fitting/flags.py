@@ -1,0 +1,51 @@
+"""Quality flags of the per-frame fits.
+
+A fit is *clean* when its flags are 0: every parameter and uncertainty is
+then finite.  Any set bit means the row should not be trusted blindly (its
+values may be NaN).  The bits are stored as ``uint32`` in result tables.
+"""
+
+import enum
+
+__all__ = ["FitFlag"]
+
+
+class FitFlag(enum.IntFlag):
+    """Bitmask describing problems with one frame's fit (0 = clean fit).
+
+    Examples
+    --------
+    >>> from spelunker.fitting import FitFlag
+    >>> flags = FitFlag.EDGE | FitFlag.AT_BOUND
+    >>> int(flags)
+    12
+    >>> FitFlag.EDGE in FitFlag(12)
+    True
+    >>> [f.name for f in FitFlag(12)]
+    ['AT_BOUND', 'EDGE']
+    """
+
+    #: The optimiser stopped (``max_iterations`` reached, or no step could
+    #: reduce chi-square) before meeting its convergence criterion.
+    NOT_CONVERGED = 1
+    #: Fewer than 10 usable pixels, or fewer pixels than parameters + 1
+    #: (degrees of freedom < 1).  Parameters are NaN.
+    TOO_FEW_PIXELS = 2
+    #: A parameter ended on one of its bounds (centre at the edge of its
+    #: allowed range, width at 0.2 or 4 px, amplitude at 0).
+    AT_BOUND = 4
+    #: The centre lies within 1 px of the frame's outer edge, or outside it.
+    EDGE = 8
+    #: Chi-square is improbably high for its degrees of freedom
+    #: (p-value below ``chi2_pvalue``): cosmic ray, second star or a frame
+    #: that is not a star.  Only tested when uncertainties are given.
+    CHI2_OUTLIER = 16
+    #: A parameter, uncertainty or chi-square is not finite.
+    NONFINITE = 32
+    #: The normal matrix J^T W J is singular at the optimum: uncertainties
+    #: are NaN.
+    SINGULAR = 64
+    #: No significant star: flat, empty or negative frame, zero amplitude,
+    #: or a flux (2 pi A sx sy, or the background-subtracted sum for the
+    #: moments fit) below 5 times its uncertainty.
+    NO_SIGNAL = 128

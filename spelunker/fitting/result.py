@@ -1,0 +1,120 @@
+"""Per-frame fit results and their conversion to an astropy table."""
+
+import astropy.units as u
+import numpy as np
+from astropy.table import QTable
+
+from spelunker.fitting.model import PARAMETER_NAMES
+
+__all__ = ["FitResult", "fit_result_table", "PARAMETER_UNITS"]
+
+#: Unit of each model parameter (and of its uncertainty).
+PARAMETER_UNITS = {
+    "amplitude": u.DN / u.s,
+    "x_mean": u.pix,
+    "y_mean": u.pix,
+    "x_stddev": u.pix,
+    "y_stddev": u.pix,
+    "theta": u.rad,
+    "offset": u.DN / u.s,
+}
+
+#: Keys of a FitResult, in table column order.
+RESULT_KEYS = (
+    PARAMETER_NAMES
+    + tuple(name + "_err" for name in PARAMETER_NAMES)
+    + ("chi2", "dof", "iterations", "flags")
+)
+
+
+class FitResult(dict):
+    """Per-frame fit results: a dict of 1-D NumPy arrays, one entry per frame.
+
+    Keys (in this order):
+
+    - the seven parameters of `spelunker.fitting.model.PARAMETER_NAMES`
+      (float64; amplitude and offset in DN/s like the data, centres and
+      widths in pixels, theta in radians; canonical form);
+    - ``<name>_err``: their 1-sigma uncertainties (float64);
+    - ``chi2`` (float64), ``dof`` (int32), ``iterations`` (int32);
+    - ``flags`` (uint32), a `~spelunker.fitting.FitFlag` bit mask, 0 for a
+      clean fit.
+
+    Examples
+    --------
+    >>> from spelunker.datasets import simulate_frames
+    >>> from spelunker.fitting import fit_gaussian_frames
+    >>> data, err, truth = simulate_frames(5, seed=2)
+    >>> result = fit_gaussian_frames(data, err)
+    >>> result.n_frames, int(result.clean.sum())
+    (5, 5)
+    """
+
+    @property
+    def n_frames(self):
+        """Number of frames."""
+        return len(self["flags"])
+
+    @property
+    def clean(self):
+        """Boolean array: True where ``flags == 0``."""
+        return self["flags"] == 0
+
+    def __repr__(self):
+        return f"<FitResult: {self.n_frames} frames, {int(self.clean.sum())} clean>"
+
+
+def fit_result_table(result, time=None):
+    """Turn a fit result into an astropy QTable, one row per frame.
+
+    Parameters
+    ----------
+    result : FitResult or dict of array_like
+        Output of `fit_gaussian_frames` or `fit_moments_frames` (or any
+        mapping with the same keys).
+    time : astropy.time.Time, optional
+        Frame times; becomes the first column ``time`` when given.
+
+    Returns
+    -------
+    astropy.table.QTable
+        Columns ``time`` (optional), the seven parameters with units
+        (amplitude and offset DN/s, centres and widths pix, theta rad),
+        ``<name>_err`` with the same units, ``chi2``, ``dof``,
+        ``iterations`` and ``flags``.
+
+    Examples
+    --------
+    >>> from spelunker.datasets import simulate_frames
+    >>> from spelunker.fitting import fit_gaussian_frames, fit_result_table
+    >>> data, err, truth = simulate_frames(3, seed=1)
+    >>> table = fit_result_table(fit_gaussian_frames(data, err))
+    >>> len(table), table["x_mean"].unit
+    (3, Unit("pix"))
+    """
+    missing = [key for key in RESULT_KEYS if key not in result]
+    if missing:
+        msg = f"result lacks the keys {missing}"
+        raise ValueError(msg)
+    n = len(np.asarray(result["flags"]))
+    table = QTable()
+    if time is not None:
+        from astropy.time import Time
+
+        if not isinstance(time, Time):
+            msg = f"time must be an astropy Time; got {type(time).__name__}"
+            raise ValueError(msg)
+        if time.shape != (n,):
+            msg = f"time must have one entry per frame ({n}); got shape {time.shape}"
+            raise ValueError(msg)
+        table["time"] = time
+    for name in PARAMETER_NAMES:
+        table[name] = np.asarray(result[name], dtype=np.float64) * PARAMETER_UNITS[name]
+    for name in PARAMETER_NAMES:
+        key = name + "_err"
+        table[key] = np.asarray(result[key], dtype=np.float64) * PARAMETER_UNITS[name]
+    table["chi2"] = np.asarray(result["chi2"], dtype=np.float64)
+    table["dof"] = np.asarray(result["dof"], dtype=np.int32)
+    table["iterations"] = np.asarray(result["iterations"], dtype=np.int32)
+    table["flags"] = np.asarray(result["flags"], dtype=np.uint32)
+    return table
