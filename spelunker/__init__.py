@@ -1,6 +1,7 @@
 """spelunker: JWST Fine Guidance Sensor guide-star data.
 
 Read guider products with `read_guidestar` into a `GuideStarModel`;
+`GuideStarFitStep` fits the PSF of every frame (also ``strun spelunker_fit``);
 `spelunker.datasets` makes synthetic visits with known truth.
 """
 
@@ -14,5 +15,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 from spelunker.datamodels import GuideStarModel  # noqa: E402
 from spelunker.errors import SpelunkerError  # noqa: E402
 from spelunker.io import read_guidestar  # noqa: E402
+from spelunker.stpipe import GuideStarFitStep  # noqa: E402
 
-__all__ = ["__version__", "GuideStarModel", "SpelunkerError", "read_guidestar"]
+__all__ = ["__version__", "GuideStarModel", "SpelunkerError", "read_guidestar",
+           "GuideStarFitStep"]

@@ -1,0 +1,11 @@
+"""spelunker's JWST pipeline (stpipe) steps.
+
+Run them with ``strun <alias> <input>``, an ASDF parameter file, or
+``Step.call``; they need no CRDS configuration and make no network
+connection (see `spelunker.stpipe.core`).
+"""
+
+from .core import SpelunkerPipeline, SpelunkerStep
+from .guide_star_fit_step import GuideStarFitStep
+
+__all__ = ["SpelunkerStep", "SpelunkerPipeline", "GuideStarFitStep"]

@@ -1,0 +1,258 @@
+"""Base classes of spelunker's stpipe steps and pipelines.
+
+They subclass stpipe's `~stpipe.Step` and `~stpipe.Pipeline` directly
+rather than jwst's ``JwstStep`` / ``JwstPipeline``: what the jwst classes
+add is tied to the calibration pipeline and to CRDS (``CAL_VER`` set to the
+jwst version, the CRDS context that ``JwstPipeline.finalize_result`` always
+asks for, parameter look-ups by reading the input's metadata), and none of
+it applies to spelunker, which has no reference files and no ``pars-*``
+parameter files in CRDS.
+
+What the classes here do instead:
+
+- **No CRDS.**  ``get_config_from_reference`` returns an empty configuration
+  without asking CRDS for a ``pars-<step>`` file, ``_get_crds_parameters``
+  does not open the input, and ``finalize_result`` never asks for a CRDS
+  context.  With no CRDS cache configured, crds would otherwise end the
+  process (``sys.exit``) from inside ``Step.call``, ``strun`` or a pipeline.
+- **Logging.**  ``get_stpipe_loggers`` adds ``"spelunker"``, so the module
+  loggers of the whole package (``logging.getLogger(__name__)``) show under
+  ``strun`` and ``Step.call``.  ``Step.log`` is deprecated and not used.
+- **Inputs.**  ``_datamodels_open`` and `SpelunkerStep.open_input` open
+  anything `spelunker.io.open_guidestar` accepts: guider products, globs,
+  directories, associations, ``GuiderCalModel`` objects, a saved or open
+  `~spelunker.GuideStarModel`.
+- **File names.**  ``remove_suffix`` knows jwst's product suffixes
+  (``_cal``) and those of the spelunker steps, so ``strun`` turns
+  ``jw..._gs-fg_..._cal.fits`` into ``jw..._gs-fg_..._gsfit.fits``.
+"""
+
+import glob
+import logging
+import os
+
+from configobj import validate
+from stpipe import Pipeline, Step, config_parser
+
+from spelunker.datamodels import GuideStarModel
+from spelunker.io import open_guidestar
+
+__all__ = ["SpelunkerStep", "SpelunkerPipeline"]
+
+log = logging.getLogger(__name__)
+
+#: Loggers that stpipe configures for spelunker steps (``strun``, ``Step.call``).
+STPIPE_LOGGERS = (
+    "spelunker",
+    "stpipe",
+    "stdatamodels",
+    "jwst",
+    "stcal",
+    "CRDS",
+    "py.warnings",
+)
+
+# Keyword arguments stpipe passes to ``_datamodels_open`` for associations;
+# open_guidestar reads every member, so they do not apply.
+_STPIPE_OPEN_HINTS = ("asn_n_members", "asn_exptypes")
+
+
+class SpelunkerStep(Step):
+    """Base class of spelunker's steps: stpipe without CRDS.
+
+    Subclasses implement ``process`` and open their input with
+    `open_input`, which never modifies the caller's model.  Set
+    ``class_alias`` to a ``spelunker_`` name (aliases are global across
+    installed packages) and give every ``spec`` entry a comment: it becomes
+    the ``strun --help`` text.
+    """
+
+    spec = """
+    output_ext = string(default='.fits')  # Output file type (.fits or .asdf)
+    """
+
+    @classmethod
+    def get_config_from_reference(cls, dataset, disable=None, crds_observatory=None):
+        """Return an empty configuration: spelunker has no CRDS parameter files.
+
+        stpipe asks CRDS for a ``pars-<stepname>`` reference here (from
+        ``Step.call``, ``Pipeline.call`` and ``strun``).  spelunker ships its
+        parameter files with the package instead, so no look-up is made,
+        whatever ``disable`` and ``STPIPE_DISABLE_CRDS_STEPPARS`` say.
+
+        Parameters
+        ----------
+        dataset : object
+            The step's input (unused).
+        disable : bool or None, optional
+            Unused: the look-up is always disabled.
+        crds_observatory : str or None, optional
+            Unused.
+
+        Returns
+        -------
+        configobj.ConfigObj
+            Empty (for a pipeline, with an empty ``steps`` section).
+        """
+        log.debug("%s: no CRDS parameter look-up for spelunker steps", cls.__name__)
+        return cls._empty_config()
+
+    @classmethod
+    def _get_crds_parameters(cls, dataset):
+        # stpipe opens the input here only to build a CRDS query; spelunker
+        # makes none, so nothing is opened (a 1M-frame visit costs seconds).
+        return {}, "jwst"
+
+    @staticmethod
+    def get_stpipe_loggers():
+        """Return the names of the loggers stpipe configures.
+
+        Returns
+        -------
+        tuple of str
+            ``"spelunker"`` and the loggers of the JWST packages it uses.
+        """
+        return STPIPE_LOGGERS
+
+    @classmethod
+    def _datamodels_open(cls, init, **kwargs):
+        """Open ``init`` as a `~spelunker.GuideStarModel` (stpipe's ``open_model`` hook).
+
+        Parameters
+        ----------
+        init : object
+            Anything `spelunker.io.open_guidestar` accepts.
+        **kwargs
+            ``progress`` is passed on; stpipe's association hints
+            (``asn_n_members``, ``asn_exptypes``) are ignored because every
+            member of a guide-star association is read.
+
+        Returns
+        -------
+        GuideStarModel
+            A model the caller owns.
+        """
+        for hint in _STPIPE_OPEN_HINTS:
+            kwargs.pop(hint, None)
+        return open_guidestar(init, **kwargs)
+
+    def open_input(self, input_data, *, progress=None):
+        """Return the step's input as a `~spelunker.GuideStarModel` it may modify.
+
+        A standalone step (``Step.call``, ``strun``) gets a copy of a model
+        it is given, so the caller's model is never modified.  Inside a
+        spelunker pipeline the model passed from step to step is the
+        pipeline's own copy and is used as it is.
+
+        Parameters
+        ----------
+        input_data : object
+            Anything `spelunker.io.open_guidestar` accepts.
+        progress : bool or None, optional
+            Progress bar while reading guider products.
+
+        Returns
+        -------
+        GuideStarModel
+        """
+        if (
+            isinstance(input_data, GuideStarModel)
+            and isinstance(self.parent, SpelunkerPipeline)
+        ):
+            return input_data
+        return open_guidestar(self.make_input_path(input_data), progress=progress)
+
+    def set_primary_input(self, obj, exclusive=True):
+        """Name outputs after the first file of a list, glob or path-like input.
+
+        stpipe names outputs after a single path string or a model's
+        ``meta.filename``; spelunker steps also take lists of segment files,
+        `pathlib.Path` objects and glob patterns (whose characters must not
+        end up in an output file name).
+        """
+        if isinstance(obj, (list, tuple)) and obj:
+            obj = obj[0]
+        if isinstance(obj, os.PathLike):
+            obj = os.fspath(obj)
+        if isinstance(obj, str) and any(char in obj for char in "*?["):
+            matches = sorted(glob.glob(os.path.expanduser(obj), recursive=True))
+            obj = matches[0] if matches else None
+        super().set_primary_input(obj, exclusive=exclusive)
+
+    def finalize_result(self, result, reference_files_used):
+        """Log the spelunker version; no CRDS context is asked for.
+
+        Parameters
+        ----------
+        result : object
+            The step's result.
+        reference_files_used : list of tuple
+            Always empty for spelunker steps.
+        """
+        if self.parent is None and isinstance(result, GuideStarModel):
+            from spelunker import __version__
+
+            log.info("Results used spelunker version %s", __version__)
+
+    def remove_suffix(self, name):
+        """Remove a known product suffix (jwst's or a spelunker step's) from ``name``.
+
+        Parameters
+        ----------
+        name : str
+            File name without extension.
+
+        Returns
+        -------
+        name : str
+            ``name`` without its suffix.
+        separator : str
+            The separator that preceded the suffix (``"_"`` if none).
+        """
+        for suffix in spelunker_suffixes():
+            for separator in ("_", "-"):
+                ending = f"{separator}{suffix}"
+                if name.endswith(ending) and len(name) > len(ending):
+                    return name[: -len(ending)], separator
+        from jwst.lib.suffix import remove_suffix
+
+        return remove_suffix(name)
+
+
+class SpelunkerPipeline(Pipeline, SpelunkerStep):
+    """Base class of spelunker's pipelines: stpipe without CRDS.
+
+    Like jwst's ``JwstPipeline``, it is a `~stpipe.Pipeline` and a
+    `SpelunkerStep`, but ``finalize_result`` asks CRDS for nothing (jwst's
+    always asks for the CRDS context, which ends the process when no CRDS
+    cache is configured).  ``process`` should open its input once with
+    `SpelunkerStep.open_input`, which copies a caller's model; the steps then
+    work on that copy in place.
+    """
+
+
+def spelunker_suffixes():
+    """Default output suffixes of the spelunker steps imported so far.
+
+    Returns
+    -------
+    list of str
+        Read from each `SpelunkerStep` subclass's ``suffix`` default in its
+        spec (e.g. ``"gsfit"``), longest first.
+    """
+    validator = validate.Validator()
+    suffixes = set()
+    pending = [SpelunkerStep]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        check = (config_parser.load_spec_file(cls) or {}).get("suffix")
+        if not check:
+            continue
+        try:
+            value = validator.get_default_value(check)
+        except (KeyError, validate.ValidateError):
+            continue
+        if value:
+            suffixes.add(value)
+    return sorted(suffixes, key=len, reverse=True)

@@ -1,0 +1,339 @@
+"""stpipe plumbing: entry points, aliases, loggers, strun, and no CRDS or network."""
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import stpipe
+from numpy.testing import assert_array_equal
+from stpipe import crds_client, entry_points, utilities
+
+from spelunker import GuideStarModel, datasets
+from spelunker.stpipe import GuideStarFitStep, SpelunkerPipeline, SpelunkerStep
+from spelunker.stpipe.integration import get_steps
+
+VENV_BIN = Path(sys.executable).parent
+STRUN = VENV_BIN / "strun"
+STPIPE = VENV_BIN / "stpipe"
+
+# Loaded into every strun subprocess (PYTHONPATH): any socket connection or
+# name look-up raises and leaves a marker file behind.
+NETWORK_GUARD = '''
+import os
+import socket
+
+_MARKER = os.environ["SPELUNKER_TEST_NETWORK_MARKER"]
+
+
+def _refuse(*args, **kwargs):
+    with open(_MARKER, "a") as marker:
+        marker.write(repr(args[1:] if args else kwargs) + "\\n")
+    raise OSError("network access attempted in an offline test")
+
+
+socket.socket.connect = _refuse
+socket.socket.connect_ex = _refuse
+socket.getaddrinfo = _refuse
+socket.create_connection = _refuse
+'''
+
+
+@pytest.fixture(autouse=True)
+def _no_network_no_crds(monkeypatch, tmp_path):
+    """Fail loudly on any connection attempt or CRDS query; write nothing outside tmp_path."""
+    monkeypatch.chdir(tmp_path)
+
+    def refuse(*args, **kwargs):
+        msg = "network access attempted in an offline test"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+    def no_crds(*args, **kwargs):
+        msg = "CRDS was queried"
+        raise AssertionError(msg)
+
+    for name in ("get_reference_file", "get_multiple_reference_paths", "get_context_used",
+                 "get_svn_version"):
+        monkeypatch.setattr(crds_client, name, no_crds)
+    monkeypatch.delenv("CRDS_SERVER_URL", raising=False)
+
+
+@pytest.fixture(scope="module")
+def small_visit(tmp_path_factory):
+    """Two segment files of 300 frames (read-only)."""
+    directory = tmp_path_factory.mktemp("small_visit")
+    return datasets.make_guidestar_files(
+        directory, visits=[datasets.VisitSpec(n_frames=300, n_segments=2)], seed=21)
+
+
+def offline_env(tmp_path, *, steppars_disabled=False):
+    """Environment for a subprocess: no CRDS server, an empty CRDS cache, a network guard."""
+    guard_dir = tmp_path / "network_guard"
+    guard_dir.mkdir(exist_ok=True)
+    (guard_dir / "sitecustomize.py").write_text(NETWORK_GUARD)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRDS_")}
+    env.pop("STPIPE_DISABLE_CRDS_STEPPARS", None)
+    if steppars_disabled:
+        env["STPIPE_DISABLE_CRDS_STEPPARS"] = "true"
+    env["CRDS_PATH"] = str(tmp_path / "empty_crds_cache")
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(guard_dir)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env["SPELUNKER_TEST_NETWORK_MARKER"] = str(tmp_path / "network_attempts.txt")
+    return env
+
+
+def run_cli(tmp_path, *args, steppars_disabled=False, timeout=300):
+    result = subprocess.run(
+        [str(a) for a in args], cwd=tmp_path, env=offline_env(tmp_path,
+                                                              steppars_disabled=steppars_disabled),
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    marker = tmp_path / "network_attempts.txt"
+    assert not marker.exists(), f"network access attempted: {marker.read_text()}"
+    return result
+
+
+# --------------------------------------------------------------------------
+# Entry point and aliases
+
+
+def test_get_steps_matches_the_classes():
+    steps = get_steps()
+    assert steps, "get_steps() lists no step"
+    aliases = [alias for _, alias, _ in steps]
+    assert len(set(aliases)) == len(aliases)
+    for class_name, alias, is_pipeline in steps:
+        step_class = utilities.import_class(class_name)
+        assert issubclass(step_class, SpelunkerStep), class_name
+        assert step_class.class_alias == alias, class_name
+        assert alias.startswith("spelunker_"), alias
+        assert issubclass(step_class, stpipe.Pipeline) == is_pipeline, class_name
+        assert f"{step_class.__module__}.{step_class.__name__}".startswith("spelunker.")
+        assert utilities.resolve_step_class_alias(alias) == class_name
+
+
+def test_every_spelunker_step_class_is_registered():
+    import spelunker.stpipe as package
+
+    registered = {class_name.rsplit(".", 1)[1] for class_name, _, _ in get_steps()}
+    exported = {name for name in package.__all__
+                if isinstance(getattr(package, name), type)
+                and issubclass(getattr(package, name), SpelunkerStep)
+                and getattr(package, name).class_alias}
+    assert exported == registered
+
+
+def test_entry_point_is_installed_and_loads_without_warning(recwarn):
+    infos = [s for s in entry_points.get_steps() if s.package_name == "spelunker"]
+    assert not [w for w in recwarn if "stpipe.steps" in str(w.message)]
+    assert [(s.class_name, s.class_alias, s.is_pipeline) for s in infos] == get_steps()
+
+
+def test_stpipe_list_shows_the_aliases(tmp_path):
+    result = run_cli(tmp_path, STPIPE, "list")
+    assert result.returncode == 0, result.stderr
+    for class_name, alias, _ in get_steps():
+        assert f"{class_name} ({alias})" in result.stdout
+    assert "failed to load" not in result.stderr
+
+
+# --------------------------------------------------------------------------
+# Base-class behaviour
+
+
+def test_loggers_include_spelunker():
+    loggers = SpelunkerStep.get_stpipe_loggers()
+    assert "spelunker" in loggers
+    assert "stpipe" in loggers
+    assert GuideStarFitStep.get_stpipe_loggers() == loggers
+
+
+def test_config_from_reference_is_empty_even_when_crds_steppars_enabled(monkeypatch,
+                                                                       small_visit):
+    monkeypatch.delenv("STPIPE_DISABLE_CRDS_STEPPARS", raising=False)
+    config = GuideStarFitStep.get_config_from_reference(str(small_visit.files[0]))
+    assert dict(config) == {}
+    config = GuideStarFitStep.get_config_from_reference({"meta.instrument.name": "FGS"},
+                                                        disable=False, crds_observatory="jwst")
+    assert dict(config) == {}
+
+
+class _FitTwicePipeline(SpelunkerPipeline):
+    """Test pipeline: a quick fit and a Gaussian fit of the same frames."""
+
+    class_alias = "spelunker_test_fit_twice"
+    step_defs = {"quick": GuideStarFitStep, "gauss": GuideStarFitStep}
+
+    def process(self, input_data):
+        model = self.open_input(input_data)
+        model = self.quick.run(model)
+        return self.gauss.run(model)
+
+
+def test_pipeline_runs_without_crds(monkeypatch, small_visit):
+    monkeypatch.delenv("STPIPE_DISABLE_CRDS_STEPPARS", raising=False)
+    config = _FitTwicePipeline.get_config_from_reference(small_visit.files[0])
+    assert dict(config) == {"steps": {}}
+    model = _FitTwicePipeline.call(
+        small_visit.files, steps={"quick": {"method": "quick"}, "gauss": {"method": "gauss"}})
+    assert isinstance(model, GuideStarModel)
+    assert len(model.quick_fit) == len(model.gauss_fit) == 300
+    assert model.meta.spelunker.fit_method == "gauss"
+
+
+def test_pipeline_steps_share_one_copy_of_the_callers_model(small_visit):
+    from spelunker.io import open_guidestar
+
+    model = open_guidestar(small_visit.files, progress=False)
+    result = _FitTwicePipeline.call(model, steps={"quick": {"method": "quick"}})
+    assert result is not model
+    assert not model.hasattr("quick_fit") and not model.hasattr("gauss_fit")
+    assert result.hasattr("quick_fit") and result.hasattr("gauss_fit")
+
+
+def test_datamodels_open_reads_guider_products_and_saved_models(small_visit, tmp_path):
+    model = SpelunkerStep._datamodels_open(str(small_visit.files[0]), asn_n_members=1)
+    assert isinstance(model, GuideStarModel)
+    assert len(model.data) == 150
+    path = tmp_path / "visit_guidestar.fits"
+    model.save(path)
+    with SpelunkerStep._datamodels_open(path) as reopened:
+        assert isinstance(reopened, GuideStarModel)
+        assert_array_equal(reopened.data, model.data)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("jw01534001001_gs-fg_2022338013544-seg001_cal",
+         "jw01534001001_gs-fg_2022338013544-seg001"),
+        ("visit_gsfit", "visit"),
+        ("visit", "visit"),
+        ("gsfit", "gsfit"),
+    ],
+)
+def test_remove_suffix_knows_jwst_and_spelunker_suffixes(name, expected):
+    assert GuideStarFitStep().remove_suffix(name)[0] == expected
+
+
+def test_output_named_after_first_file_of_a_list_or_glob(small_visit, tmp_path):
+    step = GuideStarFitStep(output_dir=str(tmp_path), method="quick", save_results=True)
+    step.run([Path(p) for p in small_visit.files])
+    expected = tmp_path / small_visit.files[0].name.replace("_cal.fits", "_gsfit.fits")
+    assert expected.exists()
+    pattern = str(small_visit.files[0].parent / "*_cal.fits")
+    step = GuideStarFitStep(output_dir=str(tmp_path / "glob"), method="quick", save_results=True)
+    step.run(pattern)
+    assert [p.name for p in (tmp_path / "glob").iterdir()] == [expected.name]
+
+
+# --------------------------------------------------------------------------
+# strun
+
+
+def test_strun_fits_a_guider_file_offline(small_visit, tmp_path):
+    from jwst import datamodels
+
+    source = small_visit.files[0]
+    result = run_cli(tmp_path, STRUN, "spelunker_fit", source)
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = tmp_path / source.name.replace("_cal.fits", "_gsfit.fits")
+    assert output.exists(), sorted(p.name for p in tmp_path.iterdir())
+    with datamodels.open(output) as model:
+        assert isinstance(model, GuideStarModel)
+        assert len(model.gauss_fit) == len(model.data) == 150
+        assert model.meta.spelunker.fit_method == "gauss"
+        assert model.meta.spelunker.fit_status == "COMPLETE"
+        assert np.count_nonzero(model.gauss_fit["flags"] == 0) > 140
+    # module loggers of the package show under strun
+    assert "spelunker.io - INFO - read 150 frames" in result.stderr
+    assert "spelunker.stpipe.guide_star_fit_step - INFO - gauss fit: 150 frames" in result.stderr
+    assert "CRDS" not in result.stderr.replace("CRDS_", "")
+
+
+def test_strun_on_a_saved_model_with_options_and_config_file(small_visit, tmp_path):
+    from jwst import datamodels
+
+    from spelunker.io import open_guidestar
+
+    saved = tmp_path / "visit_guidestar.fits"
+    open_guidestar(small_visit.files, progress=False).save(saved)
+    config = tmp_path / "quick.asdf"
+    GuideStarFitStep(method="quick").export_config(config)
+
+    result = run_cli(tmp_path, STRUN, config, saved.name, "--bad_dq_bits=DO_NOT_USE+HOT",
+                     "--output_dir=out")
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = tmp_path / "out" / "visit_guidestar_gsfit.fits"
+    with datamodels.open(output) as model:
+        assert isinstance(model, GuideStarModel)
+        assert len(model.quick_fit) == 300
+        assert not model.hasattr("gauss_fit")
+        assert model.meta.spelunker.fit_method == "quick"
+
+    # Running again on the output replaces the suffix rather than adding one.
+    result = run_cli(tmp_path, STRUN, "spelunker_fit", output, "--ncpus=2", "--output_dir=out",
+                     steppars_disabled=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with datamodels.open(output) as model:
+        assert model.hasattr("quick_fit") and model.hasattr("gauss_fit")
+        assert model.meta.spelunker.fit_ncpus in (1, 2)
+
+
+def test_strun_help_lists_every_parameter(tmp_path):
+    result = run_cli(tmp_path, STRUN, "spelunker_fit", "--help")
+    assert result.returncode == 0, result.stderr
+    spec = GuideStarFitStep.load_spec_file()
+    for key in spec:
+        assert f"--{key}" in result.stdout, key
+    own = stpipe.config_parser.load_spec_file(GuideStarFitStep)
+    for key in own:
+        comment = own.inline_comments[key].lstrip("#").strip()
+        assert comment, f"spec parameter {key} has no comment"
+        first_words = " ".join(comment.split()[:3])
+        assert first_words in " ".join(result.stdout.split()), key
+
+
+def test_strun_reports_bad_parameters_and_inputs(small_visit, tmp_path):
+    result = run_cli(tmp_path, STRUN, "spelunker_fit", small_visit.files[0], "--method=bogus")
+    assert result.returncode != 0
+    assert "method" in result.stdout + result.stderr
+    assert "bogus" in result.stdout + result.stderr
+
+    result = run_cli(tmp_path, STRUN, "spelunker_fit", tmp_path / "missing_cal.fits")
+    assert result.returncode != 0
+    assert "missing_cal.fits: no such file" in result.stdout + result.stderr
+
+
+def test_strun_save_parameters_round_trip(small_visit, tmp_path):
+    pars = tmp_path / "pars.asdf"
+    result = run_cli(tmp_path, STRUN, "spelunker_fit", small_visit.files[0], "--method=quick",
+                     "--max_iterations=7", f"--save-parameters={pars}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    step = GuideStarFitStep.from_config_file(str(pars))
+    assert isinstance(step, GuideStarFitStep)
+    assert (step.method, step.max_iterations) == ("quick", 7)
+
+
+def test_network_guard_catches_connections(tmp_path):
+    """The subprocess guard used above really does see a connection attempt."""
+    script = tmp_path / "connect.py"
+    script.write_text(textwrap.dedent("""
+        import socket
+        try:
+            socket.create_connection(("127.0.0.1", 9), timeout=1)
+        except OSError:
+            pass
+    """))
+    subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=offline_env(tmp_path),
+                   check=True, timeout=60)
+    assert (tmp_path / "network_attempts.txt").exists()
