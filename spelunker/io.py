@@ -253,7 +253,7 @@ def frame_mid_times(data_start, data_end, n_frames, *, centroid_times=None, name
     --------
     >>> from spelunker.io import frame_mid_times
     >>> t, source = frame_mid_times(60000.0, 60000.0 + 4 * 0.0538 / 86400, 4)
-    >>> source, round((t[1] - t[0]) * 86400, 4)
+    >>> source, round(float(t[1] - t[0]) * 86400, 4)
     ('datastrt_dataend', 0.0538)
     """
     frame = (data_end - data_start) / n_frames
