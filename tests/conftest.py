@@ -1,9 +1,11 @@
 """Shared test fixtures: offline, seeded, no CRDS."""
 
 import os
+import socket
 
 import matplotlib
 import pytest
+from stpipe import crds_client
 
 matplotlib.use("Agg")
 
@@ -37,3 +39,26 @@ def reference_dir():
     if not path or not os.path.isdir(path):
         pytest.skip("SPELUNKER_REFERENCE_DIR not set: real reference headers unavailable")
     return path
+
+
+@pytest.fixture
+def no_network_no_crds(monkeypatch, tmp_path):
+    """Fail loudly on any connection attempt or CRDS query; work inside tmp_path.
+
+    Use it (``pytestmark = pytest.mark.usefixtures("no_network_no_crds")``)
+    in modules that must prove a code path is offline.
+    """
+    monkeypatch.chdir(tmp_path)
+
+    def refuse(*args, **kwargs):
+        msg = "network access or CRDS query attempted in an offline test"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    for name in ("get_reference_file", "get_multiple_reference_paths", "get_context_used",
+                 "get_svn_version"):
+        monkeypatch.setattr(crds_client, name, refuse)
+    monkeypatch.delenv("CRDS_SERVER_URL", raising=False)

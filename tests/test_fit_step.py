@@ -3,13 +3,12 @@
 import copy
 import logging
 import re
-import socket
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from stdatamodels.jwst.datamodels import dqflags
-from stpipe import crds_client
+
 from stpipe.exceptions import ValidationError
 
 from spelunker import GuideStarFitStep, GuideStarModel, datasets
@@ -24,22 +23,7 @@ FIT_COLUMNS = (
 )
 
 
-@pytest.fixture(autouse=True)
-def _no_network_no_crds(monkeypatch, tmp_path):
-    """Fail loudly on any connection attempt or CRDS query; write nothing outside tmp_path."""
-    monkeypatch.chdir(tmp_path)
-
-    def refuse(*args, **kwargs):
-        msg = "network access or CRDS query attempted in an offline test"
-        raise AssertionError(msg)
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    for name in ("get_reference_file", "get_multiple_reference_paths", "get_context_used"):
-        monkeypatch.setattr(crds_client, name, refuse)
-    monkeypatch.delenv("CRDS_SERVER_URL", raising=False)
+pytestmark = pytest.mark.usefixtures("no_network_no_crds")
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """stpipe plumbing: entry points, aliases, loggers, strun, and no CRDS or network."""
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 import stpipe
 from numpy.testing import assert_array_equal
-from stpipe import crds_client, entry_points, utilities
+from stpipe import entry_points, utilities
 
 from spelunker import GuideStarModel, datasets
 from spelunker.stpipe import GuideStarFitStep, SpelunkerPipeline, SpelunkerStep
@@ -43,28 +42,7 @@ socket.create_connection = _refuse
 '''
 
 
-@pytest.fixture(autouse=True)
-def _no_network_no_crds(monkeypatch, tmp_path):
-    """Fail loudly on any connection attempt or CRDS query; write nothing outside tmp_path."""
-    monkeypatch.chdir(tmp_path)
-
-    def refuse(*args, **kwargs):
-        msg = "network access attempted in an offline test"
-        raise AssertionError(msg)
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-
-    def no_crds(*args, **kwargs):
-        msg = "CRDS was queried"
-        raise AssertionError(msg)
-
-    for name in ("get_reference_file", "get_multiple_reference_paths", "get_context_used",
-                 "get_svn_version"):
-        monkeypatch.setattr(crds_client, name, no_crds)
-    monkeypatch.delenv("CRDS_SERVER_URL", raising=False)
+pytestmark = pytest.mark.usefixtures("no_network_no_crds")
 
 
 @pytest.fixture(scope="module")
