@@ -7,5 +7,6 @@ connection (see `spelunker.stpipe.core`).
 
 from .core import SpelunkerPipeline, SpelunkerStep
 from .guide_star_fit_step import GuideStarFitStep
+from .photometry_optimize_step import PhotometryOptimizeStep
 
-__all__ = ["SpelunkerStep", "SpelunkerPipeline", "GuideStarFitStep"]
+__all__ = ["SpelunkerStep", "SpelunkerPipeline", "GuideStarFitStep", "PhotometryOptimizeStep"]

@@ -20,4 +20,5 @@ def get_steps():
     """
     return [
         ("spelunker.stpipe.GuideStarFitStep", "spelunker_fit", False),
+        ("spelunker.stpipe.PhotometryOptimizeStep", "spelunker_photometry", False),
     ]
