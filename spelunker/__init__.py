@@ -15,7 +15,12 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 from spelunker.datamodels import GuideStarModel  # noqa: E402
 from spelunker.errors import SpelunkerError  # noqa: E402
 from spelunker.io import read_guidestar  # noqa: E402
-from spelunker.stpipe import GuideStarFitStep, PhotometryOptimizeStep  # noqa: E402
+from spelunker.stpipe import (  # noqa: E402
+    GuideStarFitStep,
+    GuideStarPipeline,
+    PeriodogramStep,
+    PhotometryOptimizeStep,
+)
 
 __all__ = ["__version__", "GuideStarModel", "SpelunkerError", "read_guidestar",
-           "GuideStarFitStep", "PhotometryOptimizeStep"]
+           "GuideStarFitStep", "PhotometryOptimizeStep", "PeriodogramStep", "GuideStarPipeline"]

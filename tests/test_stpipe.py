@@ -203,15 +203,26 @@ def test_remove_suffix_knows_jwst_and_spelunker_suffixes(name, expected):
     assert GuideStarFitStep().remove_suffix(name)[0] == expected
 
 
-def test_output_named_after_first_file_of_a_list_or_glob(small_visit, tmp_path):
-    step = GuideStarFitStep(output_dir=str(tmp_path), method="quick", save_results=True)
-    step.run([Path(p) for p in small_visit.files])
-    expected = tmp_path / small_visit.files[0].name.replace("_cal.fits", "_gsfit.fits")
-    assert expected.exists()
-    pattern = str(small_visit.files[0].parent / "*_cal.fits")
-    step = GuideStarFitStep(output_dir=str(tmp_path / "glob"), method="quick", save_results=True)
-    step.run(pattern)
-    assert [p.name for p in (tmp_path / "glob").iterdir()] == [expected.name]
+def test_output_named_after_first_file_of_a_list_glob_or_folder(small_visit, tmp_path):
+    # Several segments: the first file's name without its -segNNN.
+    first = small_visit.files[0].name
+    assert "-seg001_" in first
+    expected = first.replace("-seg001_cal.fits", "_gsfit.fits")
+    inputs = {
+        "list": [Path(p) for p in small_visit.files],
+        "glob": str(small_visit.files[0].parent / "*_cal.fits"),
+        "folder": str(small_visit.files[0].parent),
+    }
+    for kind, value in inputs.items():
+        step = GuideStarFitStep(output_dir=str(tmp_path / kind), method="quick",
+                                save_results=True)
+        step.run(value)
+        assert [p.name for p in (tmp_path / kind).iterdir()] == [expected], kind
+    # One segment: named after it, segment kept.
+    step = GuideStarFitStep(output_dir=str(tmp_path / "one"), method="quick", save_results=True)
+    step.run([small_visit.files[0]])
+    assert [p.name for p in (tmp_path / "one").iterdir()] == [
+        first.replace("_cal.fits", "_gsfit.fits")]
 
 
 # --------------------------------------------------------------------------

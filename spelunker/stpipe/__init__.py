@@ -7,6 +7,17 @@ connection (see `spelunker.stpipe.core`).
 
 from .core import SpelunkerPipeline, SpelunkerStep
 from .guide_star_fit_step import GuideStarFitStep
+from .guidestar_pipeline import GuideStarPipeline
+from .parameters import parameter_file
+from .periodogram_step import PeriodogramStep
 from .photometry_optimize_step import PhotometryOptimizeStep
 
-__all__ = ["SpelunkerStep", "SpelunkerPipeline", "GuideStarFitStep", "PhotometryOptimizeStep"]
+__all__ = [
+    "SpelunkerStep",
+    "SpelunkerPipeline",
+    "GuideStarFitStep",
+    "PhotometryOptimizeStep",
+    "PeriodogramStep",
+    "GuideStarPipeline",
+    "parameter_file",
+]

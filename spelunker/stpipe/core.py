@@ -30,6 +30,7 @@ What the classes here do instead:
 import glob
 import logging
 import os
+import re
 
 from configobj import validate
 from stpipe import Pipeline, Step, config_parser
@@ -167,9 +168,11 @@ class SpelunkerStep(Step):
 
         stpipe names outputs after a single path string or a model's
         ``meta.filename``; spelunker steps also take lists of segment files,
-        `pathlib.Path` objects and glob patterns (whose characters must not
-        end up in an output file name).
+        `pathlib.Path` objects, glob patterns (whose characters must not
+        end up in an output file name) and folders (named after their first
+        fine-guide file, else after the folder).
         """
+        several = isinstance(obj, (list, tuple)) and len(obj) > 1
         if isinstance(obj, (list, tuple)) and obj:
             obj = obj[0]
         if isinstance(obj, os.PathLike):
@@ -177,6 +180,15 @@ class SpelunkerStep(Step):
         if isinstance(obj, str) and any(char in obj for char in "*?["):
             matches = sorted(glob.glob(os.path.expanduser(obj), recursive=True))
             obj = matches[0] if matches else None
+            several = len(matches) > 1
+        if isinstance(obj, str) and os.path.isdir(obj):
+            # Name the products after the first fine-guide file of the folder.
+            matches = sorted(glob.glob(os.path.join(obj, "**", "*_gs-fg_*.fits"), recursive=True))
+            obj = matches[0] if matches else os.path.normpath(obj) + ".fits"
+            several = True
+        if isinstance(obj, str) and several:
+            # A product of several segments is not the first segment's.
+            obj = re.sub(r"-seg\d{3}(?=_)", "", obj)
         super().set_primary_input(obj, exclusive=exclusive)
 
     def finalize_result(self, result, reference_files_used):

@@ -21,4 +21,6 @@ def get_steps():
     return [
         ("spelunker.stpipe.GuideStarFitStep", "spelunker_fit", False),
         ("spelunker.stpipe.PhotometryOptimizeStep", "spelunker_photometry", False),
+        ("spelunker.stpipe.PeriodogramStep", "spelunker_periodogram", False),
+        ("spelunker.stpipe.GuideStarPipeline", "spelunker_pipeline", True),
     ]
