@@ -9,6 +9,7 @@ import glob
 import json
 import logging
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -701,6 +702,7 @@ def _fill_meta(model, products, time_sources):
     programs = {p.header.get("program") for p in products}
     if len(programs) == 1 and first.get("program"):
         model.meta.observation.program_number = str(first["program"])
+    model.meta.filename = _stitched_name(products)
     model.meta.bunit_data = "DN/s"
     model.meta.bunit_err = "DN/s"
     model.meta.spelunker.version = __version__
@@ -709,6 +711,14 @@ def _fill_meta(model, products, time_sources):
     model.meta.spelunker.time_source = sources.pop() if len(sources) == 1 else "mixed"
     model.meta.spelunker.n_files = len(products)
     model.meta.spelunker.n_guidestars = len({p.header["gs_id"] for p in products})
+
+
+def _stitched_name(products):
+    """Name of the stitched product: the first file's, without ``-segNNN`` if several."""
+    name = products[0].name
+    if len(products) > 1:
+        name = re.sub(r"-seg\d{3}(?=_)", "", name)
+    return name
 
 
 def _as_int(value):

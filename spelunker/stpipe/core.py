@@ -115,6 +115,19 @@ class SpelunkerStep(Step):
         """
         return STPIPE_LOGGERS
 
+    def run(self, *args, **kwargs):
+        """Run the step; several positional inputs are read as one visit.
+
+        ``strun spelunker_fit seg1.fits seg2.fits`` hands stpipe one
+        positional argument per file; they are passed on as one list, so a
+        visit's segments become one model.
+        """
+        if len(args) > 1:
+            args = (list(args),)
+            # strun has named the outputs after the first file alone.
+            self.set_primary_input(args[0], exclusive=False)
+        return super().run(*args, **kwargs)
+
     @classmethod
     def _datamodels_open(cls, init, **kwargs):
         """Open ``init`` as a `~spelunker.GuideStarModel` (stpipe's ``open_model`` hook).

@@ -1,0 +1,146 @@
+"""GuideStarPipeline: recovery of injected signals, the three ways to run it, parameter files."""
+
+import asdf
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from spelunker import GuideStarModel, GuideStarPipeline, datasets
+from spelunker.io import open_guidestar
+from spelunker.photometry import binned_scatter, frame_seconds, full_frame_flux
+from spelunker.stpipe import (
+    GuideStarFitStep,
+    PeriodogramStep,
+    PhotometryOptimizeStep,
+    parameter_file,
+)
+from spelunker.stpipe.parameters import PARAMETER_FILES
+
+from cli_helpers import STRUN, run_cli
+
+pytestmark = pytest.mark.usefixtures("no_network_no_crds")
+
+WOBBLE_PERIOD = 2.7  # s, centroid wobble along x
+FLUX_PERIOD = 5.3  # s, flux modulation
+
+
+@pytest.fixture(scope="module")
+def signal_visit(tmp_path_factory):
+    """~27 minutes of a mag-13 star with a centroid wobble and a flux modulation."""
+    return datasets.make_guidestar_files(
+        tmp_path_factory.mktemp("signal_visit"),
+        visits=[datasets.VisitSpec(n_frames=30000, n_segments=3, fgs_mag=13.0)],
+        signals=[datasets.CentroidWobble(period=WOBBLE_PERIOD, amplitude=0.02, axis="x"),
+                 datasets.FluxModulation(period=FLUX_PERIOD, amplitude=0.002)],
+        seed=404,
+    )
+
+
+@pytest.fixture(scope="module")
+def small_visit(tmp_path_factory):
+    return datasets.make_guidestar_files(
+        tmp_path_factory.mktemp("small_pipeline_visit"),
+        visits=[datasets.VisitSpec(n_frames=1200, n_segments=2)], seed=405)
+
+
+def top_peak(model, series):
+    peaks = model.table("periodogram_peaks")
+    row = peaks[(peaks["series"] == series) & (peaks["rank"] == 1)]
+    assert len(row) == 1, series
+    return row[0]
+
+
+def test_pipeline_recovers_injected_periods(signal_visit):
+    model = GuideStarPipeline.call(signal_visit.files, steps={"fit": {"ncpus": 2}})
+    assert isinstance(model, GuideStarModel)
+    assert np.mean(np.asarray(model.gauss_fit["flags"]) == 0) > 0.99
+
+    wobble = top_peak(model, "x_mean")
+    assert abs(wobble["period"] / WOBBLE_PERIOD - 1) < 1e-3
+    assert wobble["false_alarm_probability"] < 1e-3
+    flux = top_peak(model, "flux")
+    assert abs(flux["period"] / FLUX_PERIOD - 1) < 1e-3
+    assert flux["false_alarm_probability"] < 1e-3
+
+    # The optimised aperture beats the full-frame sum on binned scatter.
+    bin_size = model.meta.spelunker.photometry_bin_size
+    seconds = frame_seconds(model)
+    optimised = binned_scatter(np.asarray(model.lightcurve["flux"]), seconds, bin_size=bin_size)
+    full, _ = full_frame_flux(np.asarray(model.data), np.asarray(model.err))
+    assert optimised < binned_scatter(full, seconds, bin_size=bin_size)
+    assert model.aperture_mask.sum() < 64
+
+
+def test_pipeline_call_with_step_overrides_leaves_input_alone(small_visit):
+    source = open_guidestar(small_visit.files)
+    before = source.data.copy()
+    model = GuideStarPipeline.call(
+        source, steps={"fit": {"method": "quick"}, "photometry": {"bin_size": 5.0},
+                       "periodogram": {"n_peaks": 2}})
+    assert model is not source
+    assert_array_equal(source.data, before)
+    for name in ("quick_fit", "gauss_fit", "lightcurve", "periodogram"):
+        assert not source.hasattr(name), name
+    assert model.hasattr("quick_fit") and not model.hasattr("gauss_fit")
+    assert model.meta.spelunker.photometry_bin_size == 5.0
+    assert model.meta.spelunker.periodogram_source == "quick_fit"
+    assert set(model.table("periodogram_peaks")["rank"]) == {1, 2}
+
+
+def test_strun_alias_saves_the_pipeline_and_intermediate_products(small_visit, tmp_path):
+    from jwst import datamodels
+
+    result = run_cli(tmp_path, STRUN, "spelunker_pipeline", *small_visit.files,
+                     "--steps.fit.method=quick", "--steps.fit.save_results=true")
+    assert result.returncode == 0, result.stderr[-3000:]
+    stem = small_visit.files[0].name.replace("-seg001_cal.fits", "")
+    assert sorted(p.name for p in tmp_path.glob("*.fits")) == [f"{stem}_gsfit.fits",
+                                                              f"{stem}_gspipe.fits"]
+    with datamodels.open(tmp_path / f"{stem}_gspipe.fits") as model:
+        assert isinstance(model, GuideStarModel)
+        assert len(model.lightcurve) == len(model.quick_fit) == 1200
+        assert len(model.periodogram_peaks) > 0
+    assert "fit (quick): " in result.stderr and "periodogram x_mean" in result.stderr
+
+
+def test_strun_shipped_parameter_file_and_save_parameters_round_trip(small_visit, tmp_path):
+    saved = tmp_path / "mine.asdf"
+    result = run_cli(tmp_path, STRUN, parameter_file("quicklook"), *small_visit.files,
+                     "--steps.photometry.bin_size=7.5", f"--save-parameters={saved}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    stem = small_visit.files[0].name.replace("-seg001_cal.fits", "")
+    assert (tmp_path / f"{stem}_gspipe.fits").exists()
+
+    pipeline = GuideStarPipeline.from_config_file(str(saved))
+    assert pipeline.fit.method == "quick"
+    assert pipeline.photometry.bin_size == 7.5
+
+    rerun = tmp_path / "rerun"
+    rerun.mkdir()
+    result = run_cli(rerun, STRUN, saved, *small_visit.files)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with GuideStarModel(rerun / f"{stem}_gspipe.fits") as model:
+        assert model.meta.spelunker.photometry_bin_size == 7.5
+        assert model.hasattr("quick_fit")
+
+
+@pytest.mark.parametrize("profile", sorted(PARAMETER_FILES))
+def test_shipped_parameter_files_match_the_step_defaults(profile):
+    classes = {"fit": GuideStarFitStep, "photometry": PhotometryOptimizeStep,
+               "periodogram": PeriodogramStep}
+    with asdf.open(parameter_file(profile)) as shipped:
+        tree = shipped.tree
+        expected_class = GuideStarPipeline if profile in ("pipeline", "quicklook") else classes[
+            profile]
+        assert tree["class"] == f"spelunker.stpipe.{expected_class.__name__}"
+        step = expected_class.from_config_file(parameter_file(profile))
+        entries = [(step, tree["parameters"])]
+        for sub in tree.get("steps", []):
+            entries.append((getattr(step, sub["name"]), sub["parameters"]))
+        for instance, parameters in entries:
+            defaults = type(instance)().get_pars()
+            for name, value in parameters.items():
+                if profile == "quicklook" and name == "method":
+                    assert value == "quick"
+                    continue
+                assert defaults[name] == value, (profile, name)
