@@ -25,6 +25,8 @@ docs: venv
 
 bench: venv
 	$(BIN)/python benchmarks/bench_read.py
+	$(BIN)/python benchmarks/bench_fit.py
+	$(BIN)/python benchmarks/bench_pipeline.py
 
 clean:
 	rm -rf $(VENV) docs/_build demo_output .pytest_cache .hypothesis
