@@ -18,7 +18,7 @@ from spelunker.periodogram import ENGINES, lomb_scargle, series_from_model, stor
 from spelunker.stpipe.core import SpelunkerStep
 from spelunker.stpipe.guide_star_fit_step import run_fit, store_fit
 
-__all__ = ["PeriodogramStep"]
+__all__ = ["PeriodogramStep", "run_periodogram"]
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +92,8 @@ class PeriodogramStep(SpelunkerStep):
         fit_table, samples_per_peak, maximum_frequency, n_peaks, engine = (
             self._checked_parameters())
         model = self.open_input(input_data, progress=False)
-        fit_table = _ensure_fit_table(model, fit_table)
-        times, series, errors, source = series_from_model(model, fit_table=fit_table)
-        result = lomb_scargle(times, series, errors=errors, samples_per_peak=samples_per_peak,
-                              maximum_frequency=maximum_frequency, engine=engine,
-                              n_peaks=n_peaks)
-        store_periodogram(model, result, source=source, samples_per_peak=samples_per_peak)
-        _log_summary(result, source)
+        run_periodogram(model, fit_table=fit_table, samples_per_peak=samples_per_peak,
+                        maximum_frequency=maximum_frequency, n_peaks=n_peaks, engine=engine)
         return model
 
     def _checked_parameters(self):
@@ -134,6 +129,38 @@ class PeriodogramStep(SpelunkerStep):
             msg = f"{self.name}: n_peaks={self.n_peaks!r} must be an integer >= 1"
             raise ValueError(msg)
         return fit_table, samples_per_peak, maximum_frequency, int(n_peaks), engine
+
+
+def run_periodogram(model, *, fit_table="auto", samples_per_peak=5.0, maximum_frequency=None,
+                    n_peaks=5, engine="nifty"):
+    """Periodograms of every series of ``model``, stored in the model.
+
+    The computation behind `PeriodogramStep`, shared with the notebook API:
+    the fit table is computed first (quick fit, with a warning) if the model
+    has none, then `spelunker.periodogram.lomb_scargle` runs on the series of
+    `spelunker.periodogram.series_from_model` and
+    `spelunker.periodogram.store_periodogram` writes the tables.
+
+    Parameters
+    ----------
+    model : GuideStarModel
+        Modified in place.
+    fit_table : {'auto', 'gauss_fit', 'quick_fit'}, optional
+        Fit table whose parameters are analysed ('auto' prefers gauss_fit).
+    samples_per_peak, maximum_frequency, n_peaks, engine
+        As in `spelunker.periodogram.lomb_scargle`.
+
+    Returns
+    -------
+    spelunker.periodogram.PeriodogramResult
+    """
+    fit_table = _ensure_fit_table(model, fit_table)
+    times, series, errors, source = series_from_model(model, fit_table=fit_table)
+    result = lomb_scargle(times, series, errors=errors, samples_per_peak=samples_per_peak,
+                          maximum_frequency=maximum_frequency, engine=engine, n_peaks=n_peaks)
+    store_periodogram(model, result, source=source, samples_per_peak=samples_per_peak)
+    _log_summary(result, source)
+    return result
 
 
 def _ensure_fit_table(model, fit_table):
