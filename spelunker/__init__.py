@@ -15,6 +15,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 from spelunker.datamodels import GuideStarModel  # noqa: E402
 from spelunker.errors import SpelunkerError  # noqa: E402
 from spelunker.io import read_guidestar  # noqa: E402
+from spelunker.session import Spelunker, load  # noqa: E402
 from spelunker.stpipe import (  # noqa: E402
     GuideStarFitStep,
     GuideStarPipeline,
@@ -22,5 +23,5 @@ from spelunker.stpipe import (  # noqa: E402
     PhotometryOptimizeStep,
 )
 
-__all__ = ["__version__", "GuideStarModel", "SpelunkerError", "read_guidestar",
+__all__ = ["__version__", "GuideStarModel", "SpelunkerError", "read_guidestar", "load", "Spelunker",
            "GuideStarFitStep", "PhotometryOptimizeStep", "PeriodogramStep", "GuideStarPipeline"]

@@ -1,0 +1,400 @@
+"""The notebook API: ``spk = spelunker.load(pid=1534)``.
+
+A `Spelunker` session holds one `~spelunker.GuideStarModel` and offers the
+names of the original notebook tool (``fg_array``, ``fg_time``, ``fg_flux``,
+``gauss2d_fit``, ``quick_fit``, ``optimize_photometry``, ``periodogram``,
+``pgram_<parameter>``, ``fg_table``, ``object_properties``, ...).  Every
+computation is the function the pipeline steps call, run on the session's
+model, so a notebook and ``strun`` give the same numbers.
+"""
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from spelunker.io import read_guidestar
+
+__all__ = ["load", "Spelunker", "DEFAULT_DIRECTORY"]
+
+log = logging.getLogger(__name__)
+
+#: Where `load` downloads products when no ``dir`` is given (as the original tool).
+DEFAULT_DIRECTORY = "spelunker_results"
+
+_PARAMETERS = ("amplitude", "x_mean", "y_mean", "x_stddev", "y_stddev", "theta", "offset")
+
+
+def load(pid=None, obs_num=None, visit=None, calib_level=2, dir=None, token=None, *,  # noqa: A002
+         progress=None):
+    """Start a session, downloading and reading a program's guide-star data.
+
+    Parameters
+    ----------
+    pid : int or str, optional
+        JWST program ID.  Without it the session starts empty (use
+        `Spelunker.download` or `Spelunker.readfile` later).
+    obs_num, visit : int or str, optional
+        Observation and visit numbers to restrict the download.
+    calib_level : {2, 1}, optional
+        2 for calibrated (``_cal``) products, which spelunker reads; 1 for
+        uncalibrated (``_uncal``) ones, which are downloaded only.
+    dir : str or path-like, optional
+        Download folder (default ``spelunker_results``).
+    token : str, optional
+        MAST API token for exclusive-access data (default: the
+        ``MAST_API_TOKEN`` environment variable).  Never logged or written.
+    progress : bool or None, optional
+        Progress bars (default: on an interactive terminal).
+
+    Returns
+    -------
+    Spelunker
+
+    Examples
+    --------
+    >>> import spelunker
+    >>> spk = spelunker.load()          # an empty session, nothing downloaded
+    >>> spk.fg_array is None
+    True
+    """
+    session = Spelunker(dir, token=token, progress=progress)
+    if pid is not None:
+        session.download(pid, obs_num=obs_num, visit=visit, calib_level=calib_level)
+    return session
+
+
+class Spelunker:
+    """A notebook session on the guide-star data of a program, visit or files.
+
+    Create it with `spelunker.load`.  The data live in `model`, a
+    `~spelunker.GuideStarModel` that the pipeline steps also read and write;
+    `save` writes it.
+
+    Parameters
+    ----------
+    directory : str or path-like, optional
+        Download folder (default ``spelunker_results``).
+    token : str, optional
+        MAST API token (default: ``MAST_API_TOKEN``).
+    progress : bool or None, optional
+        Progress bars.
+    """
+
+    def __init__(self, directory=None, *, token=None, progress=None):
+        self.directory = Path(directory if directory is not None else DEFAULT_DIRECTORY)
+        self._token = token
+        self.progress = progress
+        self.model = None
+        self.files = []
+        self._properties = None
+
+    def __repr__(self):
+        frames = 0 if self.model is None else len(self.model.data)
+        token = "set" if self.mast_api_token else "not set"
+        return (f"<Spelunker {frames} frames from {len(self.files)} file(s) in "
+                f"{str(self.directory)!r}; MAST token {token}>")
+
+    # -- token -------------------------------------------------------------
+
+    @property
+    def mast_api_token(self):
+        """MAST API token: the one given, else ``MAST_API_TOKEN`` (never logged or saved)."""
+        return self._token or os.environ.get("MAST_API_TOKEN") or None
+
+    @mast_api_token.setter
+    def mast_api_token(self, value):
+        self._token = value
+
+    # -- getting data ------------------------------------------------------
+
+    def download(self, pid, obs_num=None, visit=None, calib_level=2):
+        """Find, download and read the fine-guide products of a program.
+
+        Files already complete in the download folder are not downloaded
+        again.  The session's data are replaced by the downloaded visit(s).
+
+        Parameters
+        ----------
+        pid : int or str
+            Program ID.
+        obs_num, visit : int or str, optional
+            Observation and visit numbers.
+        calib_level : {2, 1}, optional
+            Calibrated (2) or uncalibrated (1) products; level-1 products
+            are downloaded but not read (calibrate them with
+            ``calwebb_guider`` first).
+
+        Returns
+        -------
+        list of pathlib.Path
+            The local files.
+        """
+        from spelunker.archive.mast import download_products, find_guidestar_products
+
+        if calib_level not in (1, 2):
+            msg = f"calib_level={calib_level!r} must be 2 (calibrated) or 1 (uncalibrated)"
+            raise ValueError(msg)
+        products = find_guidestar_products(pid, observation=obs_num, visit=visit,
+                                           calib_level=calib_level, token=self.mast_api_token)
+        paths = download_products(products, self.directory, token=self.mast_api_token,
+                                  progress=self.progress)
+        if calib_level == 1:
+            log.warning("downloaded %d uncalibrated product(s) to %s; calibrate them with "
+                        "`strun calwebb_guider <file>` and read the _cal.fits files with "
+                        "readfile()", len(paths), self.directory)
+            self.files = list(paths)
+            return list(paths)
+        self.readfile(paths)
+        return list(paths)
+
+    def readfile(self, path):
+        """Read local fine-guide products (replacing the session's data).
+
+        Parameters
+        ----------
+        path : str, path-like or list
+            A file, a list, a glob pattern, a folder or an association (see
+            `spelunker.read_guidestar`).
+
+        Returns
+        -------
+        GuideStarModel
+        """
+        model = read_guidestar(path, progress=self.progress)
+        self._set_model(model)
+        return model
+
+    def select(self, start=None, stop=None):
+        """A new session on frames ``start:stop`` of this one (results are not carried over).
+
+        The original tool let users assign slices to ``fg_array``,
+        ``fg_time`` and ``fg_flux`` one by one; a session keeps them
+        consistent instead.
+
+        Parameters
+        ----------
+        start, stop : int, optional
+            Frame indices (Python slice semantics).
+
+        Returns
+        -------
+        Spelunker
+        """
+        model = self._require_model()
+        from spelunker.io import select_frames
+
+        other = Spelunker(self.directory, token=self._token, progress=self.progress)
+        other._set_model(select_frames(model, slice(start, stop)))
+        other.files = list(self.files)
+        return other
+
+    def _set_model(self, model):
+        self.model = model
+        self.files = [str(name) for name in model.table("files")["file_name"]]
+        self._properties = None
+
+    def _require_model(self):
+        if self.model is None:
+            msg = "the session holds no data yet: call download(pid, ...) or readfile(path) first"
+            raise RuntimeError(msg)
+        return self.model
+
+    def save(self, path):
+        """Write the session's GuideStarModel (all data and results) to ``path``."""
+        self._require_model().save(path)
+        return Path(path)
+
+    # -- arrays of the original tool ------------------------------------------
+
+    @property
+    def fg_array(self):
+        """Frames, float32 (n_frames, 8, 8) in DN/s, time ordered (None if empty)."""
+        return None if self.model is None else np.asarray(self.model.data)
+
+    @property
+    def fg_time(self):
+        """Mid-frame times, `astropy.time.Time` (UTC), or None."""
+        return None if self.model is None else self.model.frame_times
+
+    @property
+    def fg_flux(self):
+        """Light curve in DN/s: the optimised aperture after `optimize_photometry`,
+        else the sum of all pixels of each frame (None if empty)."""
+        if self.model is None:
+            return None
+        if self.model.hasattr("lightcurve"):
+            return np.asarray(self.model.lightcurve["flux"])
+        from spelunker.photometry import full_frame_flux
+
+        flux, _ = full_frame_flux(np.asarray(self.model.data))
+        return flux
+
+    @property
+    def photometry_mask(self):
+        """Aperture mask(s) from `optimize_photometry`: bool (8, 8), or
+        (n_guidestars, 8, 8) per guide star; None before."""
+        if self.model is None or not self.model.hasattr("aperture_mask"):
+            return None
+        masks = np.asarray(self.model.aperture_mask).astype(bool)
+        return masks[0] if len(masks) == 1 else masks
+
+    @property
+    def fg_table(self):
+        """One row per file: program, observation, visit, segment, detector, guide star, times."""
+        from spelunker.archive.names import fg_table
+
+        return fg_table(self._require_model())
+
+    @property
+    def object_properties(self):
+        """One row per guide star from the Guide Star Catalog (header values as fallback)."""
+        if self._properties is None:
+            from spelunker.archive.catalog import guide_star_properties
+
+            self._properties = guide_star_properties(self._require_model())
+        return self._properties
+
+    # -- analysis (the steps' functions) ----------------------------------------
+
+    def gauss2d_fit(self, ncpus=1, *, max_iterations=50):
+        """2-D Gaussian fit of every frame (as `~spelunker.GuideStarFitStep` method 'gauss').
+
+        Parameters
+        ----------
+        ncpus : int, optional
+            Threads.
+        max_iterations : int, optional
+            Iteration limit per frame.
+
+        Returns
+        -------
+        astropy.table.QTable
+            `gaussfit_results`: one row per frame with units and a time
+            column; ``flags != 0`` marks frames whose fit is not to be trusted.
+        """
+        self._fit("gauss", ncpus=ncpus, max_iterations=max_iterations)
+        return self.gaussfit_results
+
+    def quick_fit(self, ncpus=1):
+        """Moments fit of every frame (as `~spelunker.GuideStarFitStep` method 'quick').
+
+        Returns
+        -------
+        astropy.table.QTable
+            `quickfit_results`.
+        """
+        self._fit("quick", ncpus=ncpus)
+        return self.quickfit_results
+
+    def _fit(self, method, **options):
+        from spelunker.stpipe.guide_star_fit_step import run_fit, store_fit
+
+        model = self._require_model()
+        result, elapsed = run_fit(model, method, progress=bool(self.progress), **options)
+        store_fit(model, result, method, ncpus=options.get("ncpus"))
+        log.info("%s fit of %d frames in %.2f s", method, len(model.data), elapsed)
+
+    @property
+    def gaussfit_results(self):
+        """Table of the latest `gauss2d_fit` (None before)."""
+        return self._fit_results("gauss")
+
+    @property
+    def quickfit_results(self):
+        """Table of the latest `quick_fit` (None before)."""
+        return self._fit_results("quick")
+
+    def _fit_results(self, method):
+        from spelunker.stpipe.guide_star_fit_step import FIT_TABLES, fit_table
+
+        if self.model is None or not self.model.hasattr(FIT_TABLES[method]):
+            return None
+        return fit_table(self.model, method)
+
+    def optimize_photometry(self, bin_size=None, *, per_guidestar=False, mask=None,
+                            min_pixels=1, max_pixels=64):
+        """Optimal-aperture photometry (as `~spelunker.PhotometryOptimizeStep`).
+
+        Updates `fg_flux` and `photometry_mask`.
+
+        Parameters
+        ----------
+        bin_size : float, optional
+            Time bin (seconds) of the binned-scatter metric (default: the
+            step's).
+        per_guidestar : bool, optional
+            One aperture per guide star.
+        mask : array_like of bool, optional
+            A user aperture (8, 8): no search.
+        min_pixels, max_pixels : int, optional
+            Range of aperture sizes tried.
+
+        Returns
+        -------
+        astropy.table.QTable
+            The light curve (time, flux, flux_err in DN/s).
+        """
+        from spelunker.photometry import DEFAULT_BIN_SIZE, lightcurve_table, store_photometry
+        from spelunker.stpipe.photometry_optimize_step import run_photometry
+
+        model = self._require_model()
+        bin_size = DEFAULT_BIN_SIZE if bin_size is None else bin_size
+        result = run_photometry(model, bin_size=bin_size, per_guidestar=per_guidestar,
+                                mask=mask, n_pixels=np.arange(min_pixels, max_pixels + 1))
+        store_photometry(model, result)
+        return lightcurve_table(model)
+
+    def periodogram(self, *, fit_table="auto", samples_per_peak=5.0, maximum_frequency=None,
+                    n_peaks=5):
+        """Lomb-Scargle periodograms of every series (as `~spelunker.PeriodogramStep`).
+
+        Uses the Gaussian fit if there is one, else the quick fit (run now
+        if needed); the flux series is the current `fg_flux` light curve
+        when `optimize_photometry` has run.  Afterwards ``pgram_<series>``
+        holds (frequency, power) for each series.
+
+        Returns
+        -------
+        astropy.table.QTable
+            `pgram_results`: the strongest peaks of every series.
+        """
+        from spelunker.stpipe.periodogram_step import run_periodogram
+
+        run_periodogram(self._require_model(), fit_table=fit_table,
+                        samples_per_peak=samples_per_peak,
+                        maximum_frequency=maximum_frequency, n_peaks=n_peaks)
+        return self.pgram_results
+
+    @property
+    def pgram_results(self):
+        """Strongest periodogram peaks per series (None before `periodogram`)."""
+        if self.model is None or not self.model.hasattr("periodogram_peaks"):
+            return None
+        from spelunker.periodogram import periodogram_peaks_table
+
+        return periodogram_peaks_table(self.model)
+
+    def _pgram(self, series):
+        if self.model is None or not self.model.hasattr("periodogram"):
+            return None
+        table = np.asarray(self.model.periodogram)
+        return np.asarray(table["frequency"]), np.asarray(table[series])
+
+    pgram_amplitude = property(lambda self: self._pgram("amplitude"),
+                               doc="(frequency [Hz], power) of the amplitude series")
+    pgram_x_mean = property(lambda self: self._pgram("x_mean"),
+                            doc="(frequency [Hz], power) of the x centroid series")
+    pgram_y_mean = property(lambda self: self._pgram("y_mean"),
+                            doc="(frequency [Hz], power) of the y centroid series")
+    pgram_x_stddev = property(lambda self: self._pgram("x_stddev"),
+                              doc="(frequency [Hz], power) of the x width series")
+    pgram_y_stddev = property(lambda self: self._pgram("y_stddev"),
+                              doc="(frequency [Hz], power) of the y width series")
+    pgram_theta = property(lambda self: self._pgram("theta"),
+                           doc="(frequency [Hz], power) of the angle series")
+    pgram_offset = property(lambda self: self._pgram("offset"),
+                            doc="(frequency [Hz], power) of the background series")
+    pgram_flux = property(lambda self: self._pgram("flux"),
+                          doc="(frequency [Hz], power) of the light curve")

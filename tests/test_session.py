@@ -1,0 +1,106 @@
+"""The notebook API on local files: the same numbers as the steps, the original names."""
+
+import numpy as np
+import pytest
+from astropy.time import Time
+from numpy.testing import assert_allclose, assert_array_equal
+
+import spelunker
+from spelunker import GuideStarFitStep, GuideStarModel, PeriodogramStep, PhotometryOptimizeStep
+from spelunker.stpipe.guide_star_fit_step import fit_table
+
+PARAMETERS = ("amplitude", "x_mean", "y_mean", "x_stddev", "y_stddev", "theta", "offset")
+
+
+@pytest.fixture(scope="module")
+def visit(tmp_path_factory):
+    from spelunker import datasets
+
+    return datasets.make_guidestar_files(
+        tmp_path_factory.mktemp("session_visit"),
+        visits=[datasets.VisitSpec(n_frames=3000, n_segments=2)],
+        signals=[datasets.CentroidWobble(period=2.5, amplitude=0.03, axis="x")], seed=77)
+
+
+def test_empty_session_has_no_data(tmp_path):
+    spk = spelunker.load(dir=tmp_path)
+    assert spk.fg_array is None and spk.fg_time is None and spk.fg_flux is None
+    assert spk.gaussfit_results is None and spk.pgram_x_mean is None
+    with pytest.raises(RuntimeError, match="holds no data yet"):
+        spk.gauss2d_fit()
+    assert not (tmp_path / "spelunker_results").exists()
+
+
+def test_readfile_arrays(visit, tmp_path):
+    spk = spelunker.load(dir=tmp_path)
+    spk.readfile(visit.files)
+    assert spk.fg_array.shape == (3000, 8, 8)
+    assert isinstance(spk.fg_time, Time) and spk.fg_time.scale == "utc"
+    assert_allclose(spk.fg_flux, np.nansum(spk.fg_array, axis=(1, 2)), rtol=1e-6)
+    assert spk.files == [p.name for p in visit.files]
+
+
+def test_fits_match_the_step(visit, tmp_path):
+    spk = spelunker.load(dir=tmp_path)
+    spk.readfile(visit.files)
+    ours = spk.gauss2d_fit(ncpus=2)
+    assert ours is not None and len(ours) == 3000
+    assert "time" in ours.colnames
+    step_model = GuideStarFitStep.call(visit.files)
+    theirs = fit_table(step_model, "gauss")
+    for name in PARAMETERS + ("flags",):
+        assert_array_equal(np.asarray(ours[name]), np.asarray(theirs[name]), err_msg=name)
+    quick = spk.quick_fit()
+    assert len(quick) == 3000
+    step_quick = fit_table(GuideStarFitStep.call(visit.files, method="quick"), "quick")
+    assert_array_equal(np.asarray(quick["x_mean"]), np.asarray(step_quick["x_mean"]))
+
+
+def test_photometry_and_periodogram_match_the_steps(visit, tmp_path):
+    spk = spelunker.load(dir=tmp_path)
+    spk.readfile(visit.files)
+    raw = spk.fg_flux.copy()
+    spk.gauss2d_fit()
+    lightcurve = spk.optimize_photometry()
+    assert spk.photometry_mask.shape == (8, 8) and spk.photometry_mask.dtype == bool
+    assert_allclose(spk.fg_flux, spk.fg_array[:, spk.photometry_mask].sum(axis=1), rtol=1e-6)
+    assert not np.allclose(spk.fg_flux, raw)
+    assert_array_equal(np.asarray(lightcurve["flux"]), spk.fg_flux)
+
+    model = PhotometryOptimizeStep.call(GuideStarFitStep.call(visit.files))
+    assert_array_equal(np.asarray(model.lightcurve["flux"]), spk.fg_flux)
+
+    peaks = spk.periodogram()
+    assert peaks is not None and len(peaks) > 0
+    frequency, power = spk.pgram_x_mean
+    assert frequency.shape == power.shape and frequency[0] > 0
+    assert abs(1 / frequency[np.argmax(power)] / 2.5 - 1) < 2e-3
+    step = PeriodogramStep.call(model)
+    assert_allclose(power, np.asarray(step.periodogram["x_mean"]), rtol=1e-6)
+    for name in PARAMETERS + ("flux",):
+        assert getattr(spk, f"pgram_{name}") is not None
+
+
+def test_select_and_save(visit, tmp_path):
+    spk = spelunker.load(dir=tmp_path)
+    spk.readfile(visit.files)
+    spk.quick_fit()
+    part = spk.select(100, 600)
+    assert part.fg_array.shape == (500, 8, 8)
+    assert_array_equal(part.fg_array, spk.fg_array[100:600])
+    assert part.quickfit_results is None
+    path = spk.save(tmp_path / "session.fits")
+    with GuideStarModel(path) as model:
+        assert len(model.quick_fit) == 3000
+
+
+def test_repr_and_token_handling(monkeypatch, tmp_path):
+    monkeypatch.delenv("MAST_API_TOKEN", raising=False)
+    secret = "0123456789abcdef-secret-token"
+    spk = spelunker.load(dir=tmp_path, token=secret)
+    assert secret not in repr(spk) and "token set" in repr(spk)
+    assert spk.mast_api_token == secret
+    spk.mast_api_token = None
+    assert "not set" in repr(spk)
+    monkeypatch.setenv("MAST_API_TOKEN", secret)
+    assert spk.mast_api_token == secret
