@@ -1,0 +1,369 @@
+"""JWST product names: parse guider and exposure names, and the per-file table.
+
+Guider products are named
+``jw<ppppp><ooo><vvv>_gs-<mode>_<yyyydddhhmmss>[-segNNN]_<suffix>.fits``
+(program, observation, visit, guider mode, the end of the data in UTC to the
+second, the segment, the pipeline suffix ``cal`` / ``uncal`` / ...); the
+identification products are ``..._gs-id_<attempt>_<image|stacked>_<suffix>.fits``.
+Science exposures and the MAST folders (CAOM ``obs_id``) that guider products
+download into are named
+``jw<ppppp><ooo><vvv>_<gg><s><aa>_<eeeee>[-segNNN]_<detector>[_<suffix>.fits]``
+(visit group, parallel sequence id, activity in base 36, exposure number).
+A guider file name does not carry the visit group, sequence, activity,
+exposure or detector: its MAST folder, e.g.
+``jw01534005002_05101_00002_guider1``, does, so `parse_product_name` and
+`fg_table` accept it alongside.
+"""
+
+import logging
+import os
+import re
+
+import numpy as np
+from astropy.table import MaskedColumn, QTable, Table
+from astropy.time import Time
+
+__all__ = ["GUIDER_EXP_TYPES", "fg_table", "parse_product_name"]
+
+log = logging.getLogger(__name__)
+
+#: EXP_TYPE of each guider mode in the file name (``gs-id`` depends on the product).
+GUIDER_EXP_TYPES = {
+    "fg": "FGS_FINEGUIDE",
+    "track": "FGS_TRACK",
+    "acq1": "FGS_ACQ1",
+    "acq2": "FGS_ACQ2",
+    "id-image": "FGS_ID-IMAGE",
+    "id-stacked": "FGS_ID-STACK",
+}
+
+_ROOT = r"jw(?P<program>\d{5})(?P<observation>\d{3})(?P<visit>\d{3})"
+_SEGMENT = r"(?:-seg(?P<segment>\d{3}))?"
+_SUFFIX = r"(?P<suffix>[a-z][a-z0-9_]*)"
+
+_GUIDER = re.compile(
+    rf"^{_ROOT}_gs-(?P<mode>fg|track|acq1|acq2)_(?P<stamp>\d{{13}}){_SEGMENT}_{_SUFFIX}\.fits$")
+_GUIDER_ID = re.compile(
+    rf"^{_ROOT}_gs-id_(?P<attempt>\d+)_(?P<id_kind>image|stacked){_SEGMENT}_{_SUFFIX}\.fits$")
+_EXPOSURE = re.compile(
+    rf"^{_ROOT}_(?P<visit_group>\d{{2}})(?P<parallel_sequence>\d)(?P<activity>[0-9a-z]{{2}})"
+    rf"_(?P<exposure>\d{{5}}){_SEGMENT}"
+    r"(?:_(?P<detector>[a-z]+[0-9a-z]*)(?:_(?P<suffix>[a-z][a-z0-9_]*))?)?"
+    r"(?P<fits>\.fits)?$")
+
+_KEYS = ("kind", "name", "program", "observation", "visit", "mode", "exp_type", "timestamp",
+         "attempt", "segment", "suffix", "visit_group", "parallel_sequence", "activity",
+         "exposure", "detector", "obs_id")
+
+
+def _stamp_to_time(stamp, name):
+    """yyyydddhhmmss -> Time (UTC)."""
+    year, day, hour, minute, second = (int(stamp[0:4]), int(stamp[4:7]), int(stamp[7:9]),
+                                       int(stamp[9:11]), int(stamp[11:13]))
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    if not (1 <= day <= (366 if leap else 365) and hour < 24 and minute < 60 and second < 61):
+        msg = (f"{name!r}: time stamp {stamp!r} is not a valid yyyydddhhmmss "
+               "(year, day of year, hour, minute, second)")
+        raise ValueError(msg)
+    return Time(f"{year:04d}:{day:03d}:{hour:02d}:{minute:02d}:{second:02d}", format="yday",
+                scale="utc")
+
+
+def _parse_exposure_form(text, *, original):
+    match = _EXPOSURE.match(text)
+    if match is None:
+        return None
+    parts = match.groupdict()
+    if parts["fits"] and not parts["suffix"]:
+        return None  # a file needs both a detector and a suffix
+    if not parts["fits"] and parts["suffix"]:
+        return None  # a folder has no suffix
+    result = dict.fromkeys(_KEYS)
+    result.update(
+        kind="exposure" if parts["fits"] else "obs_id",
+        name=original,
+        program=int(parts["program"]),
+        observation=int(parts["observation"]),
+        visit=int(parts["visit"]),
+        visit_group=int(parts["visit_group"]),
+        parallel_sequence=int(parts["parallel_sequence"]),
+        activity=int(parts["activity"], 36),
+        exposure=int(parts["exposure"]),
+        segment=int(parts["segment"]) if parts["segment"] else None,
+        detector=parts["detector"].upper() if parts["detector"] else None,
+        suffix=parts["suffix"],
+    )
+    if not parts["fits"]:
+        result["obs_id"] = text
+    return result
+
+
+def _parse_guider_form(text, *, original):
+    match = _GUIDER.match(text)
+    id_match = None if match else _GUIDER_ID.match(text)
+    if match is None and id_match is None:
+        return None
+    parts = (match or id_match).groupdict()
+    result = dict.fromkeys(_KEYS)
+    result.update(
+        kind="guider",
+        name=original,
+        program=int(parts["program"]),
+        observation=int(parts["observation"]),
+        visit=int(parts["visit"]),
+        segment=int(parts["segment"]) if parts["segment"] else None,
+        suffix=parts["suffix"],
+    )
+    if match is not None:
+        result["mode"] = parts["mode"]
+        result["timestamp"] = _stamp_to_time(parts["stamp"], original)
+    else:
+        result["mode"] = f"id-{parts['id_kind']}"
+        result["attempt"] = int(parts["attempt"])
+    result["exp_type"] = GUIDER_EXP_TYPES[result["mode"]]
+    return result
+
+
+def _basename(value, what):
+    if not isinstance(value, (str, os.PathLike)):
+        msg = f"{what} must be a string or path, got {type(value).__name__}"
+        raise TypeError(msg)
+    text = os.fspath(value).strip().rstrip("/\\")
+    return re.split(r"[/\\]", text)[-1]
+
+
+def parse_product_name(name, obs_id=None):
+    """Split a JWST guider or exposure product name (or MAST folder) into its fields.
+
+    Parameters
+    ----------
+    name : str or os.PathLike
+        A file name or path: a guider product
+        (``jw01534005002_gs-fg_2023202104507_cal.fits``,
+        ``jw01534003001_gs-fg_2023125180012-seg002_uncal.fits``,
+        ``jw01029001001_gs-id_1_image_cal.fits``), a science exposure
+        (``jw01534005002_04101_00001-seg001_nis_calints.fits``) or a MAST
+        folder / CAOM obs_id (``jw01534005002_05101_00002_guider1``).
+    obs_id : str or os.PathLike, optional
+        The MAST folder the file was downloaded into; it supplies the visit
+        group, parallel sequence, activity, exposure and detector a guider
+        name lacks.  Its program, observation and visit must match the
+        name's.
+
+    Returns
+    -------
+    dict
+        ``kind`` (``'guider'``, ``'exposure'`` or ``'obs_id'``), ``name``,
+        ``program``, ``observation``, ``visit``, ``mode`` (``'fg'``,
+        ``'track'``, ``'acq1'``, ``'acq2'``, ``'id-image'``,
+        ``'id-stacked'``), ``exp_type``, ``timestamp`` (the end of the data,
+        `~astropy.time.Time`, UTC, to the second), ``attempt`` (ID
+        products), ``segment``, ``suffix``, ``visit_group``,
+        ``parallel_sequence``, ``activity``, ``exposure``, ``detector``
+        (upper case), ``obs_id``.  Fields a name does not carry are None.
+
+    Raises
+    ------
+    ValueError
+        The name (or ``obs_id``) does not follow the JWST naming, has an
+        invalid time stamp, or ``obs_id`` belongs to another visit.
+
+    Examples
+    --------
+    >>> from spelunker.archive.names import parse_product_name
+    >>> info = parse_product_name("jw01534003001_gs-fg_2023125180012-seg002_cal.fits")
+    >>> info["program"], info["observation"], info["visit"], info["segment"], info["suffix"]
+    (1534, 3, 1, 2, 'cal')
+    >>> info["timestamp"].isot, info["timestamp"].scale
+    ('2023-05-05T18:00:12.000', 'utc')
+    >>> info = parse_product_name("jw01534005002_gs-fg_2023202104507_cal.fits",
+    ...                           obs_id="jw01534005002_05101_00002_guider1")
+    >>> print(info["visit_group"], info["parallel_sequence"], info["activity"],
+    ...       info["exposure"], info["detector"], info["segment"])
+    5 1 1 2 GUIDER1 None
+    >>> parse_product_name("jw1534_gs-fg_cal.fits")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: 'jw1534_gs-fg_cal.fits' is not a JWST product name ...
+    """
+    text = _basename(name, "name")
+    result = _parse_guider_form(text, original=text) or _parse_exposure_form(text,
+                                                                             original=text)
+    if result is None:
+        msg = (f"{text!r} is not a JWST product name (expected "
+               "jw<ppppp><ooo><vvv>_gs-<mode>_<yyyydddhhmmss>[-segNNN]_<suffix>.fits, "
+               "jw<ppppp><ooo><vvv>_<gg><s><aa>_<eeeee>[-segNNN]_<detector>_<suffix>.fits "
+               "or the folder jw<ppppp><ooo><vvv>_<gg><s><aa>_<eeeee>_<detector>)")
+        raise ValueError(msg)
+    if obs_id is None:
+        return result
+    folder_text = _basename(obs_id, "obs_id")
+    folder = _parse_exposure_form(folder_text, original=folder_text)
+    if folder is None or folder["kind"] != "obs_id":
+        msg = (f"obs_id {folder_text!r} is not a JWST exposure folder name "
+               "(jw<ppppp><ooo><vvv>_<gg><s><aa>_<eeeee>[-segNNN]_<detector>)")
+        raise ValueError(msg)
+    for key in ("program", "observation", "visit"):
+        if folder[key] != result[key]:
+            msg = (f"obs_id {folder_text!r} ({key} {folder[key]}) does not belong to "
+                   f"{text!r} ({key} {result[key]})")
+            raise ValueError(msg)
+    for key in ("visit_group", "parallel_sequence", "activity", "exposure", "detector"):
+        if result[key] is None:
+            result[key] = folder[key]
+        elif folder[key] is not None and folder[key] != result[key]:
+            msg = (f"obs_id {folder_text!r} ({key} {folder[key]}) does not match "
+                   f"{text!r} ({key} {result[key]})")
+            raise ValueError(msg)
+    if result["segment"] is None:
+        result["segment"] = folder["segment"]
+    result["obs_id"] = folder_text
+    return result
+
+
+def _files_table(source):
+    if hasattr(source, "files") and callable(getattr(source, "table", None)):
+        return source.table("files")
+    if isinstance(source, Table):
+        return source
+    msg = (f"fg_table needs a GuideStarModel or its files table (model.table('files')), "
+           f"got {type(source).__name__}")
+    raise TypeError(msg)
+
+
+def _obs_id_for(obs_ids, index, file_name, n_files):
+    if obs_ids is None:
+        return None
+    if isinstance(obs_ids, dict):
+        value = obs_ids.get(file_name)
+        if value is None:
+            # Keys may be paths: match on the base name.
+            for key, candidate in obs_ids.items():
+                if _basename(key, "obs_ids key") == file_name:
+                    return candidate
+        return value
+    if len(obs_ids) != n_files:
+        msg = (f"fg_table: obs_ids has {len(obs_ids)} entries for {n_files} files; pass one "
+               "per file (None where unknown) or a {file_name: obs_id} mapping")
+        raise ValueError(msg)
+    return obs_ids[index]
+
+
+def fg_table(model, *, obs_ids=None):
+    """One row per guider product of a model, with the fields of its name (``fg_table``).
+
+    Parameters
+    ----------
+    model : GuideStarModel or astropy.table.Table
+        A model or its ``model.table('files')``.
+    obs_ids : dict or sequence, optional
+        The MAST folder (CAOM obs_id) of each file, e.g.
+        ``{'jw01534005002_gs-fg_2023202104507_cal.fits':
+        'jw01534005002_05101_00002_guider1'}`` or a list in file order
+        (None where unknown).  Folders supply the visit group, parallel
+        sequence, activity and exposure, which guider names lack.
+
+    Returns
+    -------
+    astropy.table.QTable
+        ``file_name``, ``obs_id`` ('' when unknown), ``program``,
+        ``observation``, ``visit``, ``visit_group``, ``parallel_sequence``,
+        ``activity``, ``exposure`` (masked when unknown), ``segment`` (from
+        the ``-segNNN`` of the name, else the header's EXSEGNUM; masked when
+        neither), ``detector``, ``gs_id``, ``exp_type``, ``data_start``,
+        ``data_end`` (`~astropy.time.Time`, UTC) and ``n_frames``.
+
+    Raises
+    ------
+    ValueError
+        An obs_id that does not match its file, or a wrong number of them.
+
+    Examples
+    --------
+    >>> from astropy.table import QTable
+    >>> from spelunker.archive.names import fg_table
+    >>> files = QTable({
+    ...     "file_name": ["jw01534005002_gs-fg_2023202104507_cal.fits"], "program": [1534],
+    ...     "observation": [5], "visit": [2], "segment": [1], "detector": ["GUIDER1"],
+    ...     "gs_id": ["S1HP081234"], "exp_type": ["FGS_FINEGUIDE"],
+    ...     "data_start_mjd": [60146.4405], "data_end_mjd": [60146.4480], "n_frames": [12000]})
+    >>> table = fg_table(files, obs_ids=["jw01534005002_05101_00002_guider1"])
+    >>> print(table["visit_group"][0], table["activity"][0], table["exposure"][0],
+    ...       table["segment"][0], table["data_end"][0].isot)
+    5 1 2 1 2023-07-21T10:45:07.200
+    """
+    files = _files_table(model)
+    n = len(files)
+    names = [str(v).strip() for v in np.asarray(files["file_name"])]
+    ints = {key: np.zeros(n, dtype=np.int32) for key in
+            ("program", "observation", "visit", "visit_group", "parallel_sequence",
+             "activity", "exposure", "segment")}
+    masks = {key: np.ones(n, dtype=bool) for key in ints}
+    obs_column = []
+    detectors = []
+    header_detectors = (np.asarray(files["detector"]) if "detector" in files.colnames
+                        else np.array([""] * n))
+    for index, file_name in enumerate(names):
+        obs_id = _obs_id_for(obs_ids, index, file_name, n)
+        try:
+            parsed = parse_product_name(file_name)
+        except ValueError:
+            parsed = None
+            log.debug("fg_table: %r is not a JWST product name; using header values only",
+                      file_name)
+        folder = None
+        if obs_id is not None:
+            if parsed is not None:
+                parsed = parse_product_name(file_name, obs_id=obs_id)
+                folder = parsed
+            else:
+                folder = parse_product_name(obs_id)
+                if folder["kind"] != "obs_id":
+                    msg = f"fg_table: obs_id {obs_id!r} of {file_name!r} is not a folder name"
+                    raise ValueError(msg)
+        info = parsed or folder or {}
+        for key in ("program", "observation", "visit"):
+            header_value = (int(np.asarray(files[key])[index]) if key in files.colnames
+                            else -1)
+            value = header_value if header_value >= 0 else info.get(key)
+            if value is not None and value >= 0:
+                ints[key][index], masks[key][index] = value, False
+        for key in ("visit_group", "parallel_sequence", "activity", "exposure"):
+            value = (folder or info).get(key)
+            if value is not None:
+                ints[key][index], masks[key][index] = value, False
+        segment = info.get("segment")
+        if segment is None and "segment" in files.colnames:
+            header_segment = int(np.asarray(files["segment"])[index])
+            segment = header_segment if header_segment > 0 else None
+        if segment is not None:
+            ints["segment"][index], masks["segment"][index] = segment, False
+        header_detector = str(header_detectors[index]).strip().upper()
+        folder_detector = (folder or {}).get("detector")
+        if header_detector and folder_detector and header_detector != folder_detector:
+            msg = (f"fg_table: obs_id {obs_id!r} names detector {folder_detector}, but "
+                   f"{file_name!r} was taken with {header_detector}")
+            raise ValueError(msg)
+        detectors.append(header_detector or folder_detector or "")
+        obs_column.append("" if obs_id is None else _basename(obs_id, "obs_id"))
+
+    table = QTable()
+    table["file_name"] = np.array(names, dtype=str)
+    table["obs_id"] = np.array(obs_column, dtype=str)
+    for key, values in ints.items():
+        table[key] = MaskedColumn(values, mask=masks[key])
+    table["detector"] = np.array(detectors, dtype=str)
+    table["gs_id"] = np.array([str(v).strip() for v in np.asarray(files["gs_id"])], dtype=str)
+    if "exp_type" in files.colnames:
+        table["exp_type"] = np.array([str(v).strip() for v in np.asarray(files["exp_type"])],
+                                     dtype=str)
+    start = Time(np.asarray(files["data_start_mjd"], dtype=float), format="mjd", scale="utc")
+    end = Time(np.asarray(files["data_end_mjd"], dtype=float), format="mjd", scale="utc")
+    start.format = end.format = "isot"
+    table["data_start"] = start
+    table["data_end"] = end
+    table["n_frames"] = np.asarray(files["n_frames"], dtype=np.int64)
+    table["activity"].description = "Activity number (base 36 in names)"
+    table["data_start"].info.description = "DATASTRT (UTC)"
+    table["data_end"].info.description = "DATAEND (UTC)"
+    return table
