@@ -1,0 +1,593 @@
+"""Finding and downloading guide-star products, against a local fake MAST.
+
+Everything goes through the real astroquery client and requests to
+`mast_server.FakeMast` on 127.0.0.1; only `test_live_mast_program_1534`
+(``--remote-data``) talks to the real archive.
+"""
+
+import logging
+import os
+import secrets
+import shutil
+import socket
+import time
+import warnings
+
+import numpy as np
+import pytest
+from astroquery.mast.discovery_portal import PortalAPI
+from mast_server import SERVICE, FakeMast, listing
+
+import spelunker
+from spelunker import datasets
+from spelunker.archive import (
+    ArchiveQueryError,
+    AuthenticationError,
+    DownloadError,
+    download_products,
+    find_guidestar_products,
+    mast_server,
+)
+from spelunker.archive import mast as archive_mast
+
+#: A token only this module knows, so a leak is easy to find.
+GOOD_TOKEN = "spk-" + secrets.token_hex(16)
+BAD_TOKEN = "spk-bad-" + secrets.token_hex(16)
+
+FAST = {"backoff": 0.01, "timeout": 5}
+
+
+# --------------------------------------------------------------------------
+# Fixtures
+
+
+@pytest.fixture(scope="module")
+def archive_files(tmp_path_factory):
+    """Synthetic products of two programs: the 'archive' the fake MAST serves.
+
+    Program 1534: observation 1 visit 1 (3 segments, GUIDER1) and observation
+    2 visit 1 (1 file, GUIDER2), both calibrated and uncalibrated; program
+    2079: one calibrated file.
+    """
+    root = tmp_path_factory.mktemp("archive")
+    visits = [datasets.VisitSpec(observation=1, visit=1, n_frames=300, n_segments=3),
+              datasets.VisitSpec(observation=2, visit=1, n_frames=100, n_segments=1,
+                                 detector="GUIDER2")]
+    cal = datasets.make_guidestar_files(root / "cal", visits=visits, seed=3).files
+    uncal = datasets.make_guidestar_files(root / "uncal", visits=visits, seed=3,
+                                          product="uncal").files
+    other = datasets.make_guidestar_files(
+        root / "other", visits=[datasets.VisitSpec(n_frames=100, n_segments=1)],
+        program=2079, seed=4).files
+    return {"cal": list(cal), "uncal": list(uncal), "other": list(other)}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_astroquery_column_configs(monkeypatch):
+    """astroquery caches column configs on the PortalAPI class: one per test."""
+    monkeypatch.setattr(PortalAPI, "_column_configs", {})
+    monkeypatch.delenv("MAST_API_TOKEN", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(request, monkeypatch):
+    """Offline tests may resolve and connect to 127.0.0.1 only (proof that no
+    astroquery or spelunker request escapes to the internet)."""
+    if request.node.get_closest_marker("remote_data"):
+        return
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if host not in ("127.0.0.1", "localhost"):
+            msg = f"offline test tried to resolve {host!r}"
+            raise AssertionError(msg)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.fixture
+def fake(archive_files):
+    """A running fake MAST listing and serving all synthetic products."""
+    server = FakeMast(tokens={GOOD_TOKEN})
+    server.add_files(archive_files["cal"] + archive_files["uncal"] + archive_files["other"])
+    with server:
+        yield server
+    assert server.errors == []
+
+
+@pytest.fixture
+def download_dir(tmp_path):
+    path = tmp_path / "downloads"
+    path.mkdir()
+    return path
+
+
+def _names(table):
+    return [str(n) for n in table["fileName"]]
+
+
+def _assert_clean(directory, expected_names):
+    """Exactly the expected products, no temporary or partial file."""
+    assert listing(directory) == sorted(expected_names)
+
+
+def _visit_products(fake, **kwargs):
+    return find_guidestar_products(1534, observation=1, visit=1, server=fake.url, **kwargs)
+
+
+# --------------------------------------------------------------------------
+# Queries
+
+
+def test_query_program(fake, archive_files):
+    table = find_guidestar_products(1534, server=fake.url)
+    assert _names(table) == [p.name for p in archive_files["cal"]]
+    for column in archive_mast.PRODUCT_COLUMNS:
+        assert column in table.colnames
+    assert np.all(np.diff(np.asarray(table["datastrt"], float)) > 0)
+    assert list(table["fileSize"]) == [p.stat().st_size for p in archive_files["cal"]]
+    assert set(table["exp_type"]) == {"FGS_FINEGUIDE"}
+    assert list(table["detector"]) == ["GUIDER1"] * 3 + ["GUIDER2"]
+    assert list(table["dataURI"]) == [f"mast:JWST/product/{n}" for n in _names(table)]
+    assert table.meta["program"] == 1534 and table.meta["calib_level"] == 2
+    # The request the real astroquery client sent: service, filter format.
+    (invoke,) = fake.endpoint_requests("invoke")
+    assert invoke.service == SERVICE
+    filters = {f["paramName"]: f["values"] for f in invoke.filters}
+    assert filters == {"program": ["1534", "01534"], "exp_type": ["FGS_FINEGUIDE"]}
+    assert {r.endpoint for r in fake.requests} == {"columnsconfig", "invoke"}
+
+
+def test_query_observation_and_visit(fake, archive_files):
+    first = find_guidestar_products(1534, observation=1, server=fake.url)
+    assert _names(first) == [p.name for p in archive_files["cal"][:3]]
+    assert [n.split("-seg")[1] for n in _names(first)] == ["001_cal.fits", "002_cal.fits",
+                                                             "003_cal.fits"]
+    visit = find_guidestar_products("01534", observation="001", visit=1, server=fake.url)
+    assert _names(visit) == _names(first)
+    second = find_guidestar_products(1534, observation=2, visit=1, server=fake.url)
+    assert _names(second) == [archive_files["cal"][3].name]
+    assert second["detector"][0] == "GUIDER2"
+    filters = {f["paramName"]: f["values"] for f in fake.endpoint_requests("invoke")[-1].filters}
+    assert filters["observtn"] == ["2", "002"] and filters["visit"] == ["1", "001"]
+
+    with pytest.raises(ArchiveQueryError, match="program 1534, observation 1, visit 2"):
+        find_guidestar_products(1534, observation=1, visit=2, server=fake.url)
+
+
+def test_query_calib_level(fake, archive_files):
+    uncal = find_guidestar_products(1534, calib_level=1, server=fake.url)
+    assert _names(uncal) == [p.name for p in archive_files["uncal"]]
+    assert list(uncal["fileSize"]) == [p.stat().st_size for p in archive_files["uncal"]]
+    cal = find_guidestar_products(1534, calib_level=2, server=fake.url)
+    assert all(n.endswith("_cal.fits") for n in _names(cal))
+    with pytest.raises(ValueError, match="calib_level"):
+        find_guidestar_products(1534, calib_level=3, server=fake.url)
+
+
+def test_query_uncal_names_derived_when_only_cal_listed(archive_files, download_dir):
+    """The keyword service may list only _cal products: _uncal names follow from them."""
+    with FakeMast() as fake:
+        fake.add_files(archive_files["cal"])
+        fake.add_files(archive_files["uncal"], list_rows=False)
+        table = find_guidestar_products(1534, observation=1, calib_level=1, server=fake.url)
+        assert _names(table) == [p.name for p in archive_files["uncal"][:3]]
+        assert table["fileSize"].mask.all() and table.meta["uncal_names_derived"]
+        paths = download_products(table, download_dir, server=fake.url, **FAST)
+    for path, source in zip(paths, archive_files["uncal"][:3], strict=True):
+        assert path.read_bytes() == source.read_bytes()
+    _assert_clean(download_dir, _names(table))
+
+
+def test_query_removes_duplicates_and_sorts(archive_files):
+    with FakeMast() as fake:
+        # Listed twice (once per science exposure) and out of time order.
+        fake.add_files(archive_files["cal"][::-1])
+        fake.add_files(archive_files["cal"])
+        table = find_guidestar_products(1534, server=fake.url)
+        assert len(fake.endpoint_requests("invoke")) == 1
+    assert _names(table) == [p.name for p in archive_files["cal"]]
+
+
+def test_query_exp_type(fake, archive_files):
+    track = "jw01534001001_gs-track_2022338013500_cal.fits"
+    fake.add_files(archive_files["cal"][:1], serve=False, fileName=track, exp_type="FGS_TRACK",
+                   dataURI=f"mast:JWST/product/{track}")
+    assert track not in _names(find_guidestar_products(1534, server=fake.url))
+    table = find_guidestar_products(1534, exp_type="FGS_TRACK", server=fake.url)
+    assert _names(table) == [track]
+    everything = find_guidestar_products(1534, exp_type=None, server=fake.url)
+    assert len(everything) == 5
+
+
+def test_query_paging(archive_files):
+    with FakeMast(max_pagesize=2) as fake:
+        fake.add_files(archive_files["cal"])
+        table = find_guidestar_products(1534, server=fake.url)
+        assert len(fake.endpoint_requests("invoke")) == 2
+    assert _names(table) == [p.name for p in archive_files["cal"]]
+
+
+def test_unknown_program(fake):
+    with pytest.raises(ArchiveQueryError, match="no FGS_FINEGUIDE guide-star products for "
+                                                "program 9999") as info:
+        find_guidestar_products(9999, server=fake.url)
+    assert fake.url in str(info.value)
+    with pytest.raises(ArchiveQueryError, match="program 1534, observation 7"):
+        find_guidestar_products(1534, observation=7, server=fake.url)
+    with pytest.raises(ValueError, match="program must be in 1..99999"):
+        find_guidestar_products(123456, server=fake.url)
+
+
+@pytest.mark.parametrize("fault", ["http500", "http503", "http429", "executing"])
+def test_query_recovers(fake, archive_files, fault):
+    fake.inject("invoke", fault)
+    table = find_guidestar_products(1534, server=fake.url, backoff=0.01)
+    assert len(table) == 4
+    assert [r.fault for r in fake.endpoint_requests("invoke")] == [fault, None]
+
+
+@pytest.mark.parametrize(("fault", "message"), [
+    ("http500", "HTTP 500"),
+    ("error_envelope", "Error converting data type"),
+    ("not_json", "malformed reply"),
+    ("slow", "timeout 0.5 s"),
+])
+def test_query_errors(fake, fault, message):
+    fake.inject("invoke", fault, times=10, delay=1.0)
+    with pytest.raises(ArchiveQueryError, match=message) as info:
+        find_guidestar_products(1534, server=fake.url, retries=1, backoff=0.01, timeout=0.5)
+    assert "program 1534" in str(info.value)
+
+
+def test_query_unreachable_server(fake):
+    url = fake.url
+    fake.stop()
+    with pytest.raises(ArchiveQueryError, match="could not reach MAST"):
+        find_guidestar_products(1534, server=url, retries=0, timeout=1)
+
+
+# --------------------------------------------------------------------------
+# Tokens
+
+
+def test_login_with_valid_token(fake, monkeypatch):
+    table = find_guidestar_products(1534, token=GOOD_TOKEN, server=fake.url)
+    assert len(table) == 4
+    (whoami,) = fake.endpoint_requests("whoami")
+    assert whoami.token_valid
+    # The token also comes from the environment.
+    fake.clear_log()
+    monkeypatch.setenv("MAST_API_TOKEN", GOOD_TOKEN)
+    find_guidestar_products(1534, server=fake.url)
+    assert fake.endpoint_requests("whoami")[0].token_valid
+
+
+@pytest.mark.parametrize("invalid_whoami", ["anon", "401"])
+def test_invalid_token(archive_files, invalid_whoami, monkeypatch):
+    with FakeMast(tokens={GOOD_TOKEN}, invalid_whoami=invalid_whoami) as fake:
+        fake.add_files(archive_files["cal"])
+        with pytest.raises(AuthenticationError, match="rejected the MAST API token") as info:
+            find_guidestar_products(1534, token=BAD_TOKEN, server=fake.url)
+        assert BAD_TOKEN not in str(info.value) and BAD_TOKEN not in repr(info.value)
+        assert info.value.__cause__ is None and info.value.__suppress_context__
+        monkeypatch.setenv("MAST_API_TOKEN", BAD_TOKEN)
+        with pytest.raises(AuthenticationError):
+            find_guidestar_products(1534, server=fake.url)
+        # No query is made with a rejected token.
+        assert fake.endpoint_requests("invoke") == []
+
+
+def test_token_never_leaks(fake, archive_files, download_dir, caplog, capfd):
+    """Not in log records (astroquery at DEBUG too), warnings, errors, reprs or files."""
+    caplog.set_level(1)
+    caplog.set_level(logging.DEBUG, logger="astroquery")
+    restricted = archive_files["other"]
+    fake.add_files(restricted, restricted=True)
+    caught = []
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        table = find_guidestar_products(2079, token=GOOD_TOKEN, server=fake.url)
+        paths = download_products(table, download_dir, token=GOOD_TOKEN, server=fake.url,
+                                  **FAST)
+        fake.inject(restricted[0].name, "http401")
+        shutil.rmtree(download_dir)
+        for call in (lambda: find_guidestar_products(2079, token=BAD_TOKEN, server=fake.url),
+                     lambda: download_products(table, download_dir, token=BAD_TOKEN,
+                                               server=fake.url, **FAST)):
+            with pytest.raises((AuthenticationError, DownloadError)) as info:
+                call()
+            caught.append(info.value)
+    # The redaction filter saw astroquery's request log (headers with the cookie).
+    assert any("<MAST token>" in r.getMessage() for r in caplog.records)
+    assert fake.downloads()[0].token_valid
+    out, err = capfd.readouterr()
+    texts = [r.getMessage() for r in caplog.records] + [caplog.text, out, err]
+    texts += [str(w.message) for w in warned]
+    texts += [str(e) for e in caught] + [repr(e) for e in caught]
+    texts += [repr(table), str(table.meta), repr(archive_mast._resolve_token(GOOD_TOKEN))]
+    texts += [str(getattr(e, "failures", "")) for e in caught]
+    for token in (GOOD_TOKEN, BAD_TOKEN):
+        assert not [t for t in texts if token in t]
+    for path in paths[0].parent.parent.rglob("*"):
+        if path.is_file():
+            assert GOOD_TOKEN.encode() not in path.read_bytes()
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        import pickle
+
+        pickle.dumps(archive_mast._resolve_token(GOOD_TOKEN))
+
+
+# --------------------------------------------------------------------------
+# Pointing astroquery at another server
+
+
+def test_mast_server_redirects_astroquery_and_restores(fake, archive_files, download_dir):
+    from astroquery.mast import Mast, conf
+    from astroquery.mast.services import ServiceAPI
+
+    before = (conf.server, PortalAPI.MAST_REQUEST_URL, PortalAPI.COLUMNS_CONFIG_URL,
+              ServiceAPI.REQUEST_URL, Mast._auth_obj.SESSION_INFO_URL)
+    assert fake.url not in before[0]
+    with mast_server(fake.url + "/") as url:
+        assert url == fake.url == conf.server
+        assert PortalAPI.MAST_REQUEST_URL == fake.url + "/api/v0/invoke"
+        assert Mast._auth_obj.SESSION_INFO_URL == fake.url + "/whoami"
+        # spelunker follows conf.server without a server argument ...
+        table = find_guidestar_products(1534, observation=2)
+        paths = download_products(table, download_dir, **FAST)
+        # ... and so does the astroquery singleton itself.
+        direct = Mast.service_request(SERVICE, {"columns": "*", "filters": [
+            {"paramName": "program", "values": ["01534"]}]})
+        assert len(direct) == len(archive_files["cal"]) + len(archive_files["uncal"])
+    after = (conf.server, PortalAPI.MAST_REQUEST_URL, PortalAPI.COLUMNS_CONFIG_URL,
+             ServiceAPI.REQUEST_URL, Mast._auth_obj.SESSION_INFO_URL)
+    assert after == before
+    assert [p.name for p in paths] == [archive_files["cal"][3].name]
+    assert {r.endpoint for r in fake.requests} == {"columnsconfig", "invoke", "download"}
+    with pytest.raises(RuntimeError), mast_server(fake.url):
+        raise RuntimeError
+    assert PortalAPI.MAST_REQUEST_URL == before[1]
+    with pytest.raises(ValueError, match="http"):
+        find_guidestar_products(1534, server="ftp://example.org")
+
+
+# --------------------------------------------------------------------------
+# Downloads
+
+
+def test_download_visit_then_cache(fake, archive_files, download_dir):
+    table = _visit_products(fake)
+    paths = download_products(table, download_dir, server=fake.url, **FAST)
+    assert [p.name for p in paths] == [p.name for p in archive_files["cal"][:3]]
+    for path, source in zip(paths, archive_files["cal"], strict=False):
+        assert path.parent == download_dir
+        assert path.read_bytes() == source.read_bytes()
+    _assert_clean(download_dir, _names(table))
+    assert len(fake.downloads()) == 3
+    model = spelunker.read_guidestar(paths)
+    assert model.data.shape == (300, 8, 8)
+    model.close()
+
+    # Second call: every file is cached at the expected size, no request at all.
+    fake.clear_log()
+    again = download_products(table, download_dir, server=fake.url, **FAST)
+    assert again == paths
+    assert fake.requests == []
+
+
+def test_download_replaces_wrong_size_cached_file(fake, archive_files, download_dir):
+    table = _visit_products(fake)
+    stale = download_dir / table["fileName"][1]
+    stale.write_bytes(b"partial from an older tool")
+    paths = download_products(table, download_dir, server=fake.url, **FAST)
+    assert paths[1].read_bytes() == archive_files["cal"][1].read_bytes()
+    assert len(fake.downloads()) == 3
+    _assert_clean(download_dir, _names(table))
+
+
+def test_download_removes_stale_temporary_files(fake, download_dir):
+    table = _visit_products(fake)
+    name = str(table["fileName"][0])
+    stale = download_dir / f".{name}.part-deadbeef0000"
+    stale.write_bytes(b"left by a killed process")
+    old = time.time() - 7200
+    os.utime(stale, (old, old))
+    download_products(table, download_dir, server=fake.url, **FAST)
+    _assert_clean(download_dir, _names(table))
+
+
+@pytest.mark.parametrize("fault", ["http500", "http503", "http429", "reset", "truncate",
+                                   "slow", "stall", "no_length"])
+def test_download_fault_then_success(fake, archive_files, download_dir, fault):
+    table = _visit_products(fake)
+    target = str(table["fileName"][1])
+    fake.inject(target, fault, delay=1.5)
+    paths = download_products(table, download_dir, server=fake.url, backoff=0.01, timeout=0.5)
+    assert paths[1].read_bytes() == archive_files["cal"][1].read_bytes()
+    expected = 1 if fault == "no_length" else 2
+    assert [r.fault for r in fake.downloads(target)] == [fault] + [None] * (expected - 1)
+    _assert_clean(download_dir, _names(table))
+
+
+@pytest.mark.parametrize(("fault", "message"), [
+    ("http401", "HTTP 401 .*need a MAST API token"),
+    ("http403", "HTTP 403"),
+    ("http404", "HTTP 404"),
+    ("wrong_size", r"lists \d+ bytes but the server sends \d+ bytes"),
+    ("short_file", r"lists \d+ bytes but the server sends \d+ bytes"),
+    ("not_json", "HTML page instead of the file"),
+])
+def test_download_fails_at_once(fake, download_dir, fault, message):
+    table = _visit_products(fake)
+    target = str(table["fileName"][0])
+    fake.inject(target, fault, times=10)
+    with pytest.raises(DownloadError, match=message) as info:
+        download_products(table, download_dir, server=fake.url, **FAST)
+    error = info.value
+    assert target in str(error) and list(error.failures) == [target]
+    assert len(fake.downloads(target)) == 1  # no retry
+    # The other files of the visit still complete.
+    assert [p.name for p in error.paths] == _names(table)[1:]
+    _assert_clean(download_dir, _names(table)[1:])
+
+
+def test_download_gives_up_after_retries(fake, download_dir):
+    table = _visit_products(fake)
+    target = str(table["fileName"][2])
+    fake.inject(target, "truncate", times=10)
+    with pytest.raises(DownloadError, match=f"{target}: failed after 3 attempts; last error: "
+                                            "ChunkedEncodingError") as info:
+        download_products(table, download_dir, server=fake.url, retries=2, **FAST)
+    assert len(fake.downloads(target)) == 3
+    assert len(info.value.paths) == 2
+    _assert_clean(download_dir, _names(table)[:2])
+
+
+def test_download_slow_server_times_out(fake, download_dir):
+    table = _visit_products(fake)[:1]
+    fake.inject("download", "slow", times=10, delay=2.0)
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match="no data within the timeout"):
+        download_products(table, download_dir, server=fake.url, retries=1, backoff=0.01,
+                          timeout=0.3)
+    assert time.monotonic() - start < 2.0
+    _assert_clean(download_dir, [])
+
+
+def test_download_unreachable_server(fake, download_dir):
+    table = _visit_products(fake)[:1]
+    url = fake.url
+    fake.stop()
+    with pytest.raises(DownloadError, match="ConnectionError"):
+        download_products(table, download_dir, server=url, retries=1, **FAST)
+    _assert_clean(download_dir, [])
+
+
+def test_download_restricted_file_needs_token(fake, archive_files, download_dir):
+    restricted = archive_files["other"]
+    fake.add_files(restricted, restricted=True)
+    table = find_guidestar_products(2079, server=fake.url)
+    with pytest.raises(DownloadError, match="exclusive-access data need a MAST API token"):
+        download_products(table, download_dir, server=fake.url, **FAST)
+    with pytest.raises(DownloadError, match="MAST rejected the token"):
+        download_products(table, download_dir, token=BAD_TOKEN, server=fake.url, **FAST)
+    _assert_clean(download_dir, [])
+    paths = download_products(table, download_dir, token=GOOD_TOKEN, server=fake.url, **FAST)
+    assert paths[0].read_bytes() == restricted[0].read_bytes()
+    assert [r.token_valid for r in fake.downloads()] == [None, False, True]
+
+
+@pytest.mark.parametrize("name", [
+    "../evil_cal.fits",
+    "../jw01534001001_gs-fg_2022338013723_cal.fits",
+    "/etc/jw01534001001_gs-fg_2022338013723_cal.fits",
+    "/tmp/evil_cal.fits",
+    "sub/jw01534001001_gs-fg_2022338013723_cal.fits",
+    "..\\jw01534001001_gs-fg_2022338013723_cal.fits",
+    "jw01534001001_gs-fg_2022338013723_cal.fits/..",
+    "jw01534001001_gs-fg_2022338013723..cal.fits",
+    ".bashrc",
+    "jw01534001001_gs-fg_2022338013723_cal.fits\n",
+    "jw01534001001_gs-fg_2022338013723_cal.fits\x00.sh",
+    "evil.sh",
+    "",
+])
+def test_bad_archive_file_names_are_refused(fake, archive_files, tmp_path, name):
+    directory = tmp_path / "downloads"
+    good = {"fileName": archive_files["cal"][0].name, "fileSize": 106560}
+    with pytest.raises(DownloadError, match="refusing archive file name"):
+        download_products([good, {"fileName": name, "fileSize": 10}], directory,
+                          server=fake.url, **FAST)
+    assert fake.downloads() == []
+    assert listing(tmp_path) == []  # refused before anything is created
+
+
+def test_bad_file_name_from_the_service_is_refused(fake, archive_files, tmp_path):
+    row = dict(fake.add_files(archive_files["cal"][:1], serve=False)[0])
+    fake.add_row(**{**row, "fileName": "../evil_cal.fits", "datastrt": row["datastrt"] + 1})
+    table = find_guidestar_products(1534, observation=1, server=fake.url)
+    assert "../evil_cal.fits" in _names(table)
+    with pytest.raises(DownloadError, match="'../evil_cal.fits'"):
+        download_products(table, tmp_path / "downloads", server=fake.url, **FAST)
+    assert fake.downloads() == []
+    assert listing(tmp_path) == []
+
+
+def test_download_input_forms(fake, archive_files, download_dir):
+    names = [p.name for p in archive_files["cal"][:2]]
+    # Bare names: no size to check a cached copy against, so always fetched.
+    paths = download_products(names + names[:1], download_dir, server=fake.url, **FAST)
+    assert [p.name for p in paths] == names
+    rows = [{"fileName": p.name, "fileSize": p.stat().st_size} for p in archive_files["cal"][:2]]
+    fake.clear_log()
+    assert download_products(rows, download_dir, server=fake.url, **FAST) == paths
+    assert fake.requests == []
+    with pytest.raises(DownloadError, match="different sizes"):
+        download_products([rows[0], {**rows[0], "fileSize": 5}], download_dir, server=fake.url)
+    _assert_clean(download_dir, names)
+
+
+def test_download_concurrency_and_progress(fake, archive_files, download_dir):
+    table = find_guidestar_products(1534, server=fake.url)
+    fake.inject("download", "slow", times=4, delay=0.3)
+
+    class Counter:
+        n = 0
+
+        def update(self, k):
+            self.n += k
+
+    counter = Counter()
+    download_products(table, download_dir, server=fake.url, max_workers=2, progress=counter,
+                      **FAST)
+    assert fake.max_active_downloads == 2
+    assert counter.n == sum(p.stat().st_size for p in archive_files["cal"])
+    with pytest.raises(ValueError, match="max_workers"):
+        download_products(table, download_dir, server=fake.url, max_workers=0)
+
+
+def test_keyboard_interrupt_in_a_worker_cleans_up(fake, download_dir):
+    table = _visit_products(fake)
+
+    class Interrupt:
+        def update(self, n):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        download_products(table, download_dir, server=fake.url, progress=Interrupt(), **FAST)
+    assert not [n for n in listing(download_dir) if ".part-" in n]
+    for path in download_dir.iterdir():  # anything left is complete
+        assert path.stat().st_size == int(table["fileSize"][_names(table).index(path.name)])
+
+
+def test_keyboard_interrupt_in_main_thread_cleans_up(fake, download_dir, monkeypatch):
+    table = _visit_products(fake)
+    fake.inject("download", "stall", times=3, delay=0.5)
+
+    def interrupted(futures):
+        time.sleep(0.2)  # the workers are inside their transfers
+        raise KeyboardInterrupt
+        yield
+
+    monkeypatch.setattr(archive_mast, "as_completed", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        download_products(table, download_dir, server=fake.url, backoff=0.01, timeout=5)
+    assert len(fake.downloads()) == 3  # each worker had started, then stopped
+    _assert_clean(download_dir, [])
+
+
+# --------------------------------------------------------------------------
+# The real archive
+
+
+@pytest.mark.remote_data
+def test_live_mast_program_1534(tmp_path):
+    table = find_guidestar_products(1534, observation=1, server="https://mast.stsci.edu")
+    assert len(table) >= 1
+    for name in table["fileName"]:
+        archive_mast.check_product_name(name)
+        assert name.startswith("jw01534001") and name.endswith("_cal.fits")
+    assert np.all(np.asarray(table["fileSize"], float) > 1e6)
+    assert set(table["exp_type"]) == {"FGS_FINEGUIDE"}
