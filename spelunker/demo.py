@@ -4,8 +4,9 @@ Takes the seeded synthetic sample visit (three segment files with an
 injected transit, a 3 s centroid wobble and a 47 s flux modulation; no
 network), runs the whole pipeline on it through ``strun`` with the shipped
 ASDF parameter file, prints a summary (frames, fit success rate, aperture,
-strongest periodogram peaks, products) and writes a PNG of the raw
-full-frame light curve next to the products.  ``make demo`` runs it.
+strongest periodogram peaks, products) and writes the visit report (figures
+and one self-contained HTML page) and a PNG of the light curve next to the
+products.  ``make demo`` runs it.
 """
 
 import argparse
@@ -13,8 +14,6 @@ import logging
 import subprocess
 import sys
 from pathlib import Path
-
-import numpy as np
 
 __all__ = ["main"]
 
@@ -37,7 +36,7 @@ def main(argv=None):
     args.output.mkdir(parents=True, exist_ok=True)
     strun = Path(sys.executable).parent / "strun"
     command = [str(strun), parameter_file(args.profile), *map(str, visit.files),
-               f"--output_dir={args.output}"]
+               f"--output_dir={args.output}", "--report=true"]
     print("running: strun", " ".join(Path(c).name if i < 2 else c
                                      for i, c in enumerate(command[1:], start=1)))
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -54,37 +53,22 @@ def main(argv=None):
     with GuideStarModel(products[0]) as model:
         print(f"\nsample visit: {len(visit.files)} files in {visit.files[0].parent}")
         print(summarize(model))
-        figure_path = _plot_raw_light_curve(model, args.output / "raw_light_curve.png")
+        figure_path = _plot_light_curve(model, args.output / "light_curve.png")
     print(f"\nproducts written: {products[0]}")
-    print(f"raw light curve:  {figure_path}")
+    for page in sorted(args.output.glob("*_report.html")):
+        print(f"visit report:     {page}")
+    print(f"light curve:      {figure_path}")
     return 0
 
 
-def _plot_raw_light_curve(model, path):
-    import matplotlib
+def _plot_light_curve(model, path):
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from spelunker.plotting import timeseries_binned_plot
 
-    from spelunker.photometry import frame_seconds, full_frame_flux
-
-    elapsed = frame_seconds(model)
-    flux, _ = full_frame_flux(np.asarray(model.data))
-    relative = flux / np.nanmedian(flux)
-    figure, axes = plt.subplots(figsize=(10, 4))
-    axes.plot(elapsed, relative, ",", color="0.6", label="frames")
-    n_bin = max(1, int(round(1.0 / np.median(np.diff(elapsed)))))
-    n_full = len(relative) // n_bin * n_bin
-    axes.plot(elapsed[:n_full].reshape(-1, n_bin).mean(axis=1),
-              np.nanmean(relative[:n_full].reshape(-1, n_bin), axis=1), "-", color="C0",
-              label="1 s bins")
-    start = model.frame_times[0].isot
-    axes.set_xlabel(f"time since {start} UTC (s)")
-    axes.set_ylabel("full-frame flux / median")
-    axes.set_title(f"raw light curve, guide star {model.table('guidestars')['gs_id'][0]}")
-    axes.legend(loc="lower left")
+    figure = Figure(figsize=(10, 4))
+    timeseries_binned_plot(model, bin_size=1.0, ax=figure.add_subplot())
     figure.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(figure)
     return path
 
 

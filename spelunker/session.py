@@ -398,3 +398,87 @@ class Spelunker:
                             doc="(frequency [Hz], power) of the background series")
     pgram_flux = property(lambda self: self._pgram("flux"),
                           doc="(frequency [Hz], power) of the light curve")
+
+    # -- figures, telemetry, animation, report (spelunker.plotting, spelunker.archive.engdb)
+
+    def timeseries_binned_plot(self, bin_size=None, *, ax=None, show_frames=True):
+        """Relative flux with time bins of ``bin_size`` seconds; returns the Axes.
+
+        See `spelunker.plotting.timeseries_binned_plot`.
+        """
+        from spelunker.plotting import DEFAULT_BIN_SIZE, timeseries_binned_plot
+
+        return timeseries_binned_plot(
+            self._require_model(), bin_size=DEFAULT_BIN_SIZE if bin_size is None else bin_size,
+            ax=ax, show_frames=show_frames)
+
+    def timeseries_list_plot(self, *, fit="auto", fig=None, flagged="mark"):
+        """The seven fit parameters and the flux in stacked panels; returns the Figure.
+
+        See `spelunker.plotting.timeseries_list_plot`.
+        """
+        from spelunker.plotting import timeseries_list_plot
+
+        return timeseries_list_plot(self._require_model(), fit=fit, fig=fig, flagged=flagged)
+
+    def periodogram_plot(self, *, fig=None, n_peaks=3):
+        """Power against period of every series (after `periodogram`); returns the Figure."""
+        from spelunker.plotting import periodogram_plot
+
+        return periodogram_plot(self._require_model(), fig=fig, n_peaks=n_peaks)
+
+    def frame_plot(self, index=None, *, ax=None, show_aperture=True):
+        """One frame (default: the median frame) with the aperture; returns the Axes."""
+        from spelunker.plotting import frame_plot
+
+        return frame_plot(self._require_model(), index, ax=ax, show_aperture=show_aperture)
+
+    def position_plot(self, *, ax=None, fit="auto"):
+        """Guide-star position from the fit; returns the Axes."""
+        from spelunker.plotting import position_plot
+
+        return position_plot(self._require_model(), ax=ax, fit=fit)
+
+    def mnemonics(self, mnemonic, start, end, *, ax=None):
+        """Engineering telemetry from the MAST engineering database, overlaid on ``ax``.
+
+        Uses the session's `mast_api_token` (or ``MAST_API_TOKEN``) and
+        ``ENG_BASE_URL``; see `spelunker.archive.engdb.mnemonics`.
+
+        Returns
+        -------
+        astropy.table.QTable
+            ``time`` (UTC) and ``value``.
+        """
+        from spelunker.archive.engdb import mnemonics
+
+        return mnemonics(mnemonic, start, end, token=self.mast_api_token, ax=ax)
+
+    def mnemonics_local(self, kind, *, ax=None):
+        """Events from the data themselves: 'GUIDESTAR', 'FILENAME' or 'HGA' (no token)."""
+        from spelunker.archive.engdb import mnemonics_local
+
+        return mnemonics_local(self._require_model(), kind, ax=ax)
+
+    def flux_spatial_timelapse_animation(self, start=0, stop=None, filename="movie.gif", *,
+                                         step=1, fps=10):
+        """Frames ``start:stop`` next to the light curve, as GIF (or MP4 with ffmpeg).
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+        """
+        from spelunker.plotting import flux_spatial_timelapse_animation
+
+        model = self._require_model()
+        stop = min(len(model.data), start + 100) if stop is None else stop
+        return flux_spatial_timelapse_animation(model, start, stop, filename, step=step, fps=fps)
+
+    def report(self, directory=None, *, title=None):
+        """Write the quick-look report (figures as PNG, one HTML page); returns its path."""
+        from spelunker.plotting import write_visit_report
+
+        return write_visit_report(self._require_model(),
+                                  self.directory if directory is None else directory,
+                                  title=title)

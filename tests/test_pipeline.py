@@ -144,3 +144,13 @@ def test_shipped_parameter_files_match_the_step_defaults(profile):
                     assert value == "quick"
                     continue
                 assert defaults[name] == value, (profile, name)
+
+
+def test_pipeline_report_option_writes_the_visit_report(small_visit, tmp_path):
+    GuideStarPipeline.call(small_visit.files, steps={"fit": {"method": "quick"}}, report=True,
+                           report_dir=str(tmp_path))
+    pages = sorted(tmp_path.glob("*_report.html"))
+    assert [p.name for p in pages] == ["jw01534001001_report.html"]
+    html = pages[0].read_text()
+    assert html.count("data:image/png;base64,") >= 4
+    assert len(list(tmp_path.glob("*.png"))) >= 4

@@ -104,3 +104,37 @@ def test_repr_and_token_handling(monkeypatch, tmp_path):
     assert "not set" in repr(spk)
     monkeypatch.setenv("MAST_API_TOKEN", secret)
     assert spk.mast_api_token == secret
+
+
+def test_session_figures_and_local_mnemonics(visit, tmp_path):
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    spk = spelunker.load(dir=tmp_path)
+    spk.readfile(visit.files)
+    spk.quick_fit()
+    spk.periodogram()
+    ax = spk.timeseries_binned_plot(5.0)
+    assert ax.get_lines(), "no light curve drawn"
+    figure = spk.timeseries_list_plot()
+    assert len(figure.axes) >= 8
+    assert spk.periodogram_plot().axes
+    assert spk.frame_plot().images
+    assert spk.position_plot().get_lines() or spk.position_plot().collections
+    files = spk.mnemonics_local("FILENAME")
+    assert len(files) == 2
+    gif = spk.flux_spatial_timelapse_animation(10, 20, tmp_path / "movie.gif")
+    with Image.open(gif) as image:
+        assert image.n_frames == 10
+    page = spk.report(tmp_path / "report")
+    assert page.exists() and page.suffix == ".html"
+    plt.close("all")
+
+
+def test_session_mnemonics_needs_a_token(visit, tmp_path, monkeypatch):
+    from spelunker.archive.engdb import EngdbError
+
+    monkeypatch.delenv("MAST_API_TOKEN", raising=False)
+    spk = spelunker.load(dir=tmp_path)
+    with pytest.raises(EngdbError, match="token"):
+        spk.mnemonics("SA_ZHGAUPST", 60000.0, 60000.1)

@@ -1,6 +1,7 @@
 """GuideStarPipeline: fit, photometry and periodogram of a visit in one run."""
 
 import logging
+import os
 
 import numpy as np
 
@@ -46,8 +47,10 @@ class GuideStarPipeline(SpelunkerPipeline):
 
     spec = """
     progress = boolean(default=False)  # Show progress bars while reading and fitting
+    report = boolean(default=False)  # Also write the quick-look report: the standard figures as PNG and one self-contained HTML page (<stem>_report.html)
+    report_dir = string(default=None)  # Folder of the report; default: output_dir, else the current folder
     suffix = string(default='gspipe')  # Suffix of the output file name
-    """
+    """  # noqa: E501
 
     step_defs = {
         "fit": GuideStarFitStep,
@@ -75,6 +78,11 @@ class GuideStarPipeline(SpelunkerPipeline):
         model = self.periodogram.run(model)
         for line in summarize(model).splitlines():
             log.info(line)
+        if self.report:
+            from spelunker.plotting import write_visit_report
+
+            page = write_visit_report(model, self.report_dir or self.output_dir or os.getcwd())
+            log.info("quick-look report: %s", page)
         return model
 
 

@@ -1,0 +1,52 @@
+"""Quick-look figures, animations and reports of guide-star data.
+
+- `timeseries_binned_plot`, `timeseries_list_plot`, `periodogram_plot`,
+  `frame_plot`, `position_plot`: plain functions on a
+  `~spelunker.GuideStarModel` that take ``ax``/``fig`` and return it.
+- `flux_spatial_timelapse_animation`: frames next to the light curve, as a
+  GIF (Pillow) or MP4 (ffmpeg).
+- `write_visit_report`: the standard figures as PNG and one self-contained
+  HTML page.
+
+Telemetry overlays (`spelunker.archive.engdb.mnemonics`,
+`~spelunker.archive.engdb.mnemonics_local`) draw on the Axes these
+functions return, at the right times (`TimeAxis`).
+"""
+
+from spelunker.plotting.animation import flux_spatial_timelapse_animation
+from spelunker.plotting.figures import (
+    DEFAULT_BIN_SIZE,
+    BinnedSeries,
+    TimeAxis,
+    as_time,
+    bin_series,
+    frame_plot,
+    periodogram_plot,
+    position_plot,
+    relative_flux,
+    set_time_axis,
+    time_axis,
+    timeseries_binned_plot,
+    timeseries_list_plot,
+    to_axis_time,
+)
+from spelunker.plotting.report import write_visit_report
+
+__all__ = [
+    "timeseries_binned_plot",
+    "timeseries_list_plot",
+    "periodogram_plot",
+    "frame_plot",
+    "position_plot",
+    "flux_spatial_timelapse_animation",
+    "write_visit_report",
+    "bin_series",
+    "BinnedSeries",
+    "relative_flux",
+    "TimeAxis",
+    "time_axis",
+    "set_time_axis",
+    "to_axis_time",
+    "as_time",
+    "DEFAULT_BIN_SIZE",
+]

@@ -1,0 +1,392 @@
+"""A self-contained HTML quick-look report of a visit."""
+
+import base64
+import html
+import io
+import logging
+from pathlib import Path
+
+import numpy as np
+from astropy.time import Time
+
+__all__ = ["write_visit_report", "REPORT_FIGURES"]
+
+log = logging.getLogger(__name__)
+
+#: The standard figures of a report: name, caption.
+REPORT_FIGURES = {
+    "lightcurve": "Relative flux of every frame and its binned mean, with file starts, "
+                  "guide-star changes and high-gain-antenna moves from the POINTING table.",
+    "parameters": "PSF parameters of every frame (flagged fits hidden, their times as red "
+                  "ticks) and the flux.",
+    "periodogram": "Lomb-Scargle periodograms of every series, strongest peaks marked.",
+    "frame": "Median frame with the photometric aperture outlined.",
+    "position": "Guide-star centre from the fit, coloured by time.",
+}
+
+#: Figures that span both columns of the page.
+_WIDE_FIGURES = ("lightcurve",)
+
+_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
+       margin: 1.5em auto; max-width: 1250px; color: #222; padding: 0 1em; }
+h1 { font-size: 1.5em; margin-bottom: 0.2em; }
+h2 { font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
+th, td { border: 1px solid #ccc; padding: 2px 7px; text-align: left; }
+th { background: #f0f0f0; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.figures { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; align-items: start; }
+figure { margin: 0; }
+figure.wide { grid-column: 1 / span 2; }
+figure img { width: 100%; height: auto; border: 1px solid #ddd; }
+figcaption { font-size: 0.85em; color: #555; }
+.note { color: #a33; font-size: 0.9em; }
+"""
+
+
+def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3, dpi=100):
+    """Write the standard figures (PNG) and one self-contained HTML page.
+
+    The page embeds every figure as a base64 ``data:`` URI and uses no
+    external file, style sheet or script, so it can be mailed or archived
+    alone.  It shows the files and guide stars, the fit success rate (and
+    the flags of the flagged fits), the aperture, the local events (file
+    starts, guide-star changes, HGA moves from the POINTING table) and the
+    strongest periodogram peaks.  Figures that need a missing table (no fit,
+    no periodogram) are left out with a note.  The figures are drawn on
+    `matplotlib.figure.Figure` objects, never through pyplot, so the report
+    works under ``strun``, in threads and with any matplotlib backend.
+
+    Parameters
+    ----------
+    model : GuideStarModel
+        One visit (or any set of frames), ideally after
+        `~spelunker.GuideStarPipeline`.  Not modified.
+    directory : str or os.PathLike
+        Output folder (created if missing).
+    title : str, optional
+        Page title; default ``"Guide-star report <stem>"``.
+    bin_size : float, optional
+        Bin of the light-curve figure (s); default the model's
+        ``meta.spelunker.photometry_bin_size``, else
+        `spelunker.plotting.DEFAULT_BIN_SIZE`.
+    n_peaks : int, optional
+        Periodogram peaks listed per series.
+    dpi : float, optional
+        Resolution of the PNG figures.
+
+    Returns
+    -------
+    pathlib.Path
+        The HTML page, ``<stem>_report.html`` where ``<stem>`` is
+        ``jw<program><observation><visit>`` of the files (``jw<program>``
+        for several visits); the PNGs are ``<stem>_<figure>.png`` next to
+        it (figures of `REPORT_FIGURES`).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import tempfile
+    >>> from spelunker import GuideStarPipeline, datasets
+    >>> from spelunker.plotting import write_visit_report
+    >>> visit = datasets.make_guidestar_files(
+    ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=1200, n_segments=2)], seed=3)
+    >>> model = GuideStarPipeline.call(visit.files, steps={"fit": {"method": "quick"}})
+    >>> page = write_visit_report(model, tempfile.mkdtemp())
+    >>> page.name, sorted(p.name for p in page.parent.glob("*.png"))[:2]
+    ('jw01534001001_report.html', ['jw01534001001_frame.png', 'jw01534001001_lightcurve.png'])
+    """
+    from spelunker.plotting.figures import DEFAULT_BIN_SIZE
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = _stem(model)
+    if bin_size is None:
+        bin_size = _meta(model, "photometry_bin_size") or DEFAULT_BIN_SIZE
+    title = title if title is not None else f"Guide-star report {stem}"
+
+    figures, notes = [], []
+    for name, caption in REPORT_FIGURES.items():
+        try:
+            png = _render(name, model, bin_size=float(bin_size), dpi=dpi)
+        except ValueError as exc:
+            notes.append(f"{name} figure left out: {exc}")
+            log.info("report: %s figure left out: %s", name, exc)
+            continue
+        path = directory / f"{stem}_{name}.png"
+        path.write_bytes(png)
+        figures.append((name, caption, path, png))
+
+    page = directory / f"{stem}_report.html"
+    page.write_text(_html(model, title, figures, notes, n_peaks=n_peaks), encoding="utf-8")
+    log.info("report: wrote %s with %d figure(s)", page, len(figures))
+    return page
+
+
+# --------------------------------------------------------------------------
+# Figures
+
+
+def _render(name, model, *, bin_size, dpi):
+    """Draw one standard figure on a pyplot-free Figure and return its PNG bytes."""
+    from matplotlib.figure import Figure
+
+    from spelunker.archive.engdb import mnemonics_local
+    from spelunker.plotting import figures
+
+    if name == "lightcurve":
+        fig = Figure(figsize=(11, 4.2))
+        ax = fig.add_subplot()
+        figures.timeseries_binned_plot(model, bin_size=bin_size, ax=ax)
+        for kind in ("FILENAME", "GUIDESTAR", "HGA"):
+            try:
+                mnemonics_local(model, kind, ax=ax)
+            except ValueError as exc:  # e.g. no POINTING table
+                log.debug("report: no %s events: %s", kind, exc)
+        ax.legend(loc="best", fontsize="small")
+    elif name == "parameters":
+        fig = Figure(figsize=(11, 14), layout="constrained")
+        figures.timeseries_list_plot(model, fig=fig)
+    elif name == "periodogram":
+        fig = Figure(figsize=(11, 10), layout="constrained")
+        figures.periodogram_plot(model, fig=fig)
+    elif name == "frame":
+        fig = Figure(figsize=(5.5, 4.5))
+        figures.frame_plot(model, ax=fig.add_subplot())
+    elif name == "position":
+        fig = Figure(figsize=(6.5, 5))
+        figures.position_plot(model, ax=fig.add_subplot())
+    else:  # pragma: no cover - REPORT_FIGURES and this function go together
+        msg = f"unknown report figure {name!r}"
+        raise ValueError(msg)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------
+# Page
+
+
+def _meta(model, name):
+    try:
+        value = getattr(model.meta.spelunker, name)
+    except AttributeError:
+        return None
+    return value
+
+
+def _stem(model):
+    if not model.hasattr("files") or len(model.files) == 0:
+        return "spelunker"
+    files = model.table("files")
+    visits = {(int(p), int(o), int(v)) for p, o, v in
+              zip(files["program"], files["observation"], files["visit"], strict=True)}
+    programs = {visit[0] for visit in visits}
+    if len(visits) == 1:
+        program, observation, visit = visits.pop()
+        return f"jw{program:05d}{observation:03d}{visit:03d}"
+    if len(programs) == 1:
+        return f"jw{programs.pop():05d}"
+    return "spelunker"
+
+
+def _iso(mjd):
+    return Time(float(mjd), format="mjd", scale="utc").isot
+
+
+def _table(header, rows, numeric=()):
+    out = ["<table>", "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"]
+    for row in rows:
+        cells = []
+        for k, value in enumerate(row):
+            attribute = ' class="num"' if k in numeric else ""
+            cells.append(f"<td{attribute}>{html.escape(str(value))}</td>")
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _summary(model):
+    items = []
+    if model.hasattr("frames") and len(model.frames):
+        mjd = np.asarray(model.frames["mid_time_mjd"], dtype=float)
+        first, last = Time(mjd[[mjd.argmin(), mjd.argmax()]], format="mjd", scale="utc")
+        span = (last - first).to_value("s")
+        items.append(f"{len(mjd)} frames over {span:.1f} s ({span / 60:.2f} min), "
+                     f"{first.isot} to {last.isot} UTC (mid-frame times)")
+    source = _meta(model, "time_source")
+    if source:
+        items.append(f"frame times from: {source}")
+    version = _meta(model, "version")
+    if version:
+        items.append(f"spelunker version: {version}")
+    return "<ul>" + "".join(f"<li>{html.escape(item)}</li>" for item in items) + "</ul>"
+
+
+def _files_section(model):
+    if not model.hasattr("files") or len(model.files) == 0:
+        return "<p>No files table.</p>"
+    files = model.table("files")
+    rows = [(k, row["file_name"], row["detector"], row["gs_id"], _iso(row["data_start_mjd"]),
+             _iso(row["data_end_mjd"]), int(row["n_frames"]), row["time_source"])
+            for k, row in enumerate(files)]
+    return _table(["#", "file", "detector", "guide star", "DATASTRT (UTC)", "DATAEND (UTC)",
+                   "frames", "frame times"], rows, numeric=(0, 6))
+
+
+def _guidestars_section(model):
+    if not model.hasattr("guidestars") or len(model.guidestars) == 0:
+        return "<p>No guide-star table.</p>"
+    stars = model.table("guidestars")
+    rows = [(k, row["gs_id"], f"{row['gs_ra']:.6f}", f"{row['gs_dec']:.6f}",
+             f"{row['gs_mag']:.2f}", row["detector"], _iso(row["start_mjd"]),
+             _iso(row["stop_mjd"]), int(row["n_files"]), int(row["n_frames"]))
+            for k, row in enumerate(stars)]
+    return _table(["#", "guide star", "RA (deg)", "Dec (deg)", "FGS mag", "detector",
+                   "start (UTC)", "stop (UTC)", "files", "frames"], rows,
+                  numeric=(0, 2, 3, 4, 8, 9))
+
+
+def _fit_section(model):
+    from spelunker.fitting import FitFlag
+    from spelunker.stpipe.guide_star_fit_step import FIT_TABLES
+
+    rows = []
+    for method, name in FIT_TABLES.items():
+        if not model.hasattr(name):
+            continue
+        flags = np.asarray(getattr(model, name)["flags"]).astype(np.int64)
+        total = len(flags)
+        clean = int(np.count_nonzero(flags == 0))
+        counts = [f"{flag.name} {int(np.count_nonzero(flags & int(flag)))}" for flag in FitFlag
+                  if np.any(flags & int(flag))]
+        rate = 100.0 * clean / total if total else float("nan")
+        rows.append((name, method, total, clean, f"{rate:.2f}%", ", ".join(counts) or "none"))
+    if not rows:
+        return "<p>No fit table (run GuideStarFitStep).</p>"
+    return _table(["table", "method", "frames", "clean fits", "success rate", "flags set"],
+                  rows, numeric=(2, 3, 4))
+
+
+def _aperture_section(model):
+    if not model.hasattr("aperture_mask"):
+        return "<p>No aperture (run PhotometryOptimizeStep); the figures use the full frame.</p>"
+    planes = np.asarray(model.aperture_mask)
+    if planes.ndim == 2:
+        planes = planes[None]
+    kind = _meta(model, "photometry_aperture") or "unknown"
+    bin_size = _meta(model, "photometry_bin_size")
+    parts = [f"<p>Aperture: {html.escape(str(kind))}"
+             + (f", chosen on {bin_size:g} s bins" if bin_size else "") + ".</p>"]
+    rows = []
+    search = np.asarray(model.aperture_search) if model.hasattr("aperture_search") else None
+    for plane in range(planes.shape[0]):
+        n_pixels = int(planes[plane].sum())
+        scatter = full = ""
+        if search is not None:
+            group = -1 if planes.shape[0] == 1 else plane
+            mine = search[search["guidestar_index"] == group] if np.any(
+                search["guidestar_index"] == group) else search
+            chosen = mine[mine["selected"] == 1]
+            if len(chosen):
+                scatter = f"{float(chosen['binned_scatter'][0]):.4g}"
+            whole = mine[mine["n_pixels"] == planes[plane].size]
+            if len(whole):
+                full = f"{float(whole['binned_scatter'][0]):.4g}"
+        rows.append((plane if planes.shape[0] > 1 else "all", n_pixels, scatter, full))
+    parts.append(_table(["guide star", "pixels in aperture", "binned relative scatter",
+                         "full frame (64 pixels)"], rows, numeric=(1, 2, 3)))
+    return "\n".join(parts)
+
+
+def _events_section(model):
+    from spelunker.archive.engdb import mnemonics_local
+
+    parts = []
+    try:
+        moves = mnemonics_local(model, "HGA")
+    except ValueError as exc:
+        parts.append(f"<p>HGA moves: {html.escape(str(exc))}.</p>")
+    else:
+        if len(moves):
+            rows = [(row["start"].isot, row["stop"].isot, f"{row['duration'].value:.1f}",
+                     "yes" if row["complete"] else "no (data start or end during the move)")
+                    for row in moves]
+            parts.append("<p>High-gain-antenna moves (POINTING table):</p>")
+            parts.append(_table(["start (UTC)", "stop (UTC)", "duration (s)", "complete"], rows,
+                                numeric=(2,)))
+        else:
+            parts.append("<p>No high-gain-antenna move in the POINTING table.</p>")
+    try:
+        changes = mnemonics_local(model, "GUIDESTAR")
+    except ValueError as exc:
+        parts.append(f"<p>Guide-star changes: {html.escape(str(exc))}.</p>")
+    else:
+        if len(changes):
+            rows = [(row["time"].isot, int(row["frame"]), row["previous_gs_id"], row["gs_id"])
+                    for row in changes]
+            parts.append("<p>Guide-star changes:</p>")
+            parts.append(_table(["time (UTC)", "first frame", "from", "to"], rows,
+                                numeric=(1,)))
+        else:
+            parts.append("<p>One guide star throughout.</p>")
+    return "\n".join(parts)
+
+
+def _peaks_section(model, n_peaks):
+    from spelunker.periodogram import periodogram_peaks_table
+
+    if not model.hasattr("periodogram_peaks"):
+        return "<p>No periodogram (run PeriodogramStep).</p>"
+    peaks = periodogram_peaks_table(model)
+    peaks = peaks[peaks["rank"] <= n_peaks]
+    rows = [(row["series"], int(row["rank"]), f"{row['period'].value:.5g}",
+             f"{row['frequency'].value:.5g}", f"{float(row['power']):.4g}",
+             f"{float(row['false_alarm_probability']):.2e}") for row in peaks]
+    if not rows:
+        return "<p>No periodogram peak.</p>"
+    source = _meta(model, "periodogram_source")
+    head = f"<p>Strongest {n_peaks} peaks per series" + (
+        f" (fit parameters from {html.escape(source)})" if source else "") + ":</p>"
+    return head + _table(["series", "rank", "period (s)", "frequency (Hz)", "power",
+                          "false-alarm probability"], rows, numeric=(1, 2, 3, 4, 5))
+
+
+def _html(model, title, figures, notes, *, n_peaks):
+    escaped = html.escape(title)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f"<title>{escaped}</title>",
+        f"<style>{_STYLE}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{escaped}</h1>",
+        _summary(model),
+        "<h2>Files</h2>", _files_section(model),
+        "<h2>Guide stars</h2>", _guidestars_section(model),
+        "<h2>Fit</h2>", _fit_section(model),
+        "<h2>Aperture</h2>", _aperture_section(model),
+        "<h2>Events</h2>", _events_section(model),
+        "<h2>Figures</h2>",
+    ]
+    for note in notes:
+        parts.append(f'<p class="note">{html.escape(note)}</p>')
+    parts.append('<div class="figures">')
+    for name, caption, path, png in figures:
+        data = base64.b64encode(png).decode("ascii")
+        wide = ' class="wide"' if name in _WIDE_FIGURES else ""
+        parts.append(
+            f'<figure id="{name}"{wide}><img alt="{html.escape(name)} figure" '
+            f'src="data:image/png;base64,{data}">'
+            f"<figcaption>{html.escape(caption)} ({html.escape(path.name)})</figcaption>"
+            "</figure>")
+    parts.append("</div>")
+    parts += ["<h2>Periodogram peaks</h2>", _peaks_section(model, n_peaks)]
+    parts += ["</body>", "</html>", ""]
+    return "\n".join(parts)

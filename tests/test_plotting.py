@@ -1,0 +1,325 @@
+"""Quick-look figures and animations: the data drawn, the labels and the units."""
+
+import matplotlib
+import numpy as np
+import pytest
+from astropy.time import Time
+from matplotlib.figure import Figure
+from numpy.testing import assert_allclose, assert_array_equal
+from PIL import Image
+
+from spelunker import GuideStarPipeline, datasets, read_guidestar
+from spelunker.periodogram import FIT_PARAMETERS
+from spelunker.photometry import full_frame_flux
+from spelunker.plotting import (
+    TimeAxis,
+    bin_series,
+    flux_spatial_timelapse_animation,
+    frame_plot,
+    periodogram_plot,
+    position_plot,
+    time_axis,
+    timeseries_binned_plot,
+    timeseries_list_plot,
+)
+from spelunker.plotting.figures import aperture_outline
+
+N_FRAMES = 1500
+FLAGGED = [5, 77, 300, 301, 1200]
+UNITS = {"amplitude": "DN/s", "x_mean": "pix", "y_mean": "pix", "x_stddev": "pix",
+         "y_stddev": "pix", "theta": "rad", "offset": "DN/s", "flux": "DN/s"}
+
+
+@pytest.fixture(scope="module")
+def visit(tmp_path_factory):
+    return datasets.make_guidestar_files(
+        tmp_path_factory.mktemp("plot_visit"),
+        visits=[datasets.VisitSpec(n_frames=N_FRAMES, n_segments=3)],
+        signals=[datasets.FluxModulation(period=9.0, amplitude=0.01),
+                 datasets.NanFrames(indices=[40])],
+        seed=8,
+    )
+
+
+@pytest.fixture(scope="module")
+def model(visit):
+    return GuideStarPipeline.call(visit.files, steps={"fit": {"method": "quick"}})
+
+
+@pytest.fixture(scope="module")
+def flagged_model(model):
+    """The model with some fits flagged (EDGE), as a bad fit would be."""
+    copy = model.copy()
+    table = np.array(copy.quick_fit)
+    table["flags"][FLAGGED] = 8
+    table["x_mean"][FLAGGED] = 99.0  # garbage that must not be drawn as a value
+    with copy.trusted_assignment():
+        copy.quick_fit = table
+    return copy
+
+
+def _seconds(model):
+    """Independent frame times: astropy differences from the first mid-frame time."""
+    times = Time(np.asarray(model.frames["mid_time_mjd"]), format="mjd", scale="utc")
+    return (times - times[0]).to_value("s"), times[0]
+
+
+def _line(ax, gid):
+    found = [line for line in ax.get_lines() if line.get_gid() == gid]
+    assert len(found) == 1, f"expected one line {gid!r}, found {len(found)}"
+    return found[0]
+
+
+# --------------------------------------------------------------------------
+# Binned light curve
+
+
+def test_binned_curve_equals_independent_binning(model):
+    bin_size = 4.0
+    ax = timeseries_binned_plot(model, bin_size=bin_size, ax=Figure().add_subplot())
+
+    seconds, first = _seconds(model)
+    flux = np.asarray(model.lightcurve["flux"], dtype=float)
+    relative = flux / np.nanmedian(flux)
+    groups = {}
+    for t, value in zip(seconds, relative, strict=True):
+        if np.isfinite(value):
+            groups.setdefault(int(t // bin_size), []).append((t, value))
+    expected_t = [np.mean([t for t, _ in groups[k]]) for k in sorted(groups)]
+    expected_v = [np.mean([v for _, v in groups[k]]) for k in sorted(groups)]
+
+    assert ax.get_xlabel() == f"time since {first.isot} UTC (s)"  # 81 s: seconds
+    assert ax.get_ylabel() == "relative flux (optimised aperture)"
+    bins = _line(ax, "bins")
+    x, y = np.asarray(bins.get_xdata()), np.asarray(bins.get_ydata())
+    keep = np.isfinite(y)
+    assert_allclose(x[keep], expected_t, rtol=0, atol=1e-6)
+    assert_allclose(y[keep], expected_v, rtol=1e-12)
+    frames = _line(ax, "frames")
+    assert_allclose(frames.get_xdata(), seconds, rtol=0, atol=1e-6)
+    assert_allclose(frames.get_ydata(), relative, rtol=1e-12)
+    assert np.isnan(frames.get_ydata()[40])  # the NaN frame stays out of its bin
+    assert time_axis(ax) == TimeAxis(first, "s")
+
+
+def test_binned_curve_without_lightcurve_uses_the_full_frame(visit):
+    model = read_guidestar(visit.files)
+    ax = timeseries_binned_plot(model, bin_size=10.0, ax=Figure().add_subplot())
+    assert ax.get_ylabel() == "relative flux (full frame)"
+    flux, _ = full_frame_flux(np.asarray(model.data), dq=np.asarray(model.dq))
+    assert_allclose(_line(ax, "frames").get_ydata(), flux / np.nanmedian(flux), rtol=1e-12)
+    assert not model.hasattr("lightcurve")  # the input is not modified
+
+
+@pytest.mark.parametrize(("span", "unit"), [(0.0, "s"), (119.0, "s"), (120.0, "min"),
+                                            (7199.0, "min"), (7200.0, "h"), (1e6, "h")])
+def test_time_unit_from_span(span, unit):
+    axis = TimeAxis.for_span(Time("2022-12-04T01:35:36", scale="utc"), span)
+    assert axis.unit == unit
+    assert axis.label == f"time since 2022-12-04T01:35:36.000 UTC ({unit})"
+    assert_allclose(axis.from_seconds([0.0, 3600.0], axis.reference),
+                    [0.0, 3600.0 / {"s": 1, "min": 60, "h": 3600}[unit]])
+
+
+def test_bin_series_rules():
+    times = np.array([0.0, 0.5, 1.0, 1.9, 7.0, 7.5])
+    values = np.array([1.0, 3.0, np.nan, 5.0, 2.0, np.nan])
+    binned = bin_series(times, values, 2.0)
+    assert_array_equal(binned.bin, [0, 3])  # empty and all-NaN bins dropped
+    assert_allclose(binned.value, [3.0, 2.0])
+    assert_allclose(binned.time, [(0.0 + 0.5 + 1.9) / 3, 7.0])
+    assert_array_equal(binned.count, [3, 1])
+    assert_allclose(binned.error[0], np.std([1.0, 3.0, 5.0], ddof=1) / np.sqrt(3))
+    assert np.isnan(binned.error[1])
+    for bad in (0, -1.0, np.nan, True, "ten"):
+        with pytest.raises(ValueError, match="bin_size"):
+            bin_series(times, values, bad)
+    with pytest.raises(ValueError, match="equal length"):
+        bin_series(times, values[:-1], 1.0)
+
+
+# --------------------------------------------------------------------------
+# Parameter panels
+
+
+def test_list_plot_panels_carry_fit_values_and_units(flagged_model):
+    fig = timeseries_list_plot(flagged_model, fig=Figure())
+    axes = fig.axes
+    assert len(axes) == 8
+    seconds, first = _seconds(flagged_model)
+    table = np.asarray(flagged_model.quick_fit)
+    bad = np.asarray(table["flags"]) != 0
+    assert bad[FLAGGED].all() and bad[40]  # ours, and the NaN frame's own flag
+    for ax, name in zip(axes, (*FIT_PARAMETERS, "flux"), strict=True):
+        assert ax.get_ylabel() == f"{name} ({UNITS[name]})"
+        values = _line(ax, "values")
+        assert_allclose(values.get_xdata(), seconds, rtol=0, atol=1e-6)  # 81 s: seconds
+        if name == "flux":
+            assert_allclose(values.get_ydata(), flagged_model.lightcurve["flux"], rtol=1e-12)
+            assert not [line for line in ax.get_lines() if line.get_gid() == "flagged"]
+            continue
+        expected = np.array(table[name], dtype=float)
+        expected[bad] = np.nan  # flagged fits are never drawn as values
+        assert_allclose(values.get_ydata(), expected, rtol=1e-12)
+        marks = _line(ax, "flagged")
+        assert_allclose(marks.get_xdata(), seconds[bad], rtol=0, atol=1e-6)
+        assert marks.get_color() == "red"
+    assert np.nanmax(_line(axes[1], "values").get_ydata()) < 8  # the 99 px garbage is hidden
+    assert axes[-1].get_xlabel() == f"time since {first.isot} UTC (s)"
+    assert f"{N_FRAMES - bad.sum()} of {N_FRAMES} fits clean" in axes[0].get_title()
+    assert all(ax.get_shared_x_axes().joined(ax, axes[0]) for ax in axes)
+
+
+def test_list_plot_hide_and_bins(flagged_model):
+    fig = timeseries_list_plot(flagged_model, fig=Figure(), flagged="hide", bin_size=10.0)
+    for ax in fig.axes:
+        assert not [line for line in ax.get_lines() if line.get_gid() == "flagged"]
+    seconds, _ = _seconds(flagged_model)
+    clean = np.array(flagged_model.quick_fit["y_mean"], dtype=float)
+    clean[np.asarray(flagged_model.quick_fit["flags"]) != 0] = np.nan
+    expected = bin_series(seconds, clean, 10.0)
+    assert_allclose(_line(fig.axes[2], "bins").get_ydata(), expected.value, rtol=1e-12)
+    with pytest.raises(ValueError, match="flagged"):
+        timeseries_list_plot(flagged_model, fig=Figure(), flagged="drop")
+    with pytest.raises(ValueError, match="fit="):
+        timeseries_list_plot(flagged_model, fig=Figure(), fit="psf")
+
+
+def test_list_plot_needs_a_fit(visit):
+    with pytest.raises(ValueError, match="GuideStarFitStep"):
+        timeseries_list_plot(read_guidestar(visit.files), fig=Figure())
+
+
+# --------------------------------------------------------------------------
+# Periodograms
+
+
+def test_periodogram_lines_equal_stored_power(model):
+    fig = periodogram_plot(model, fig=Figure())
+    stored = np.asarray(model.periodogram)
+    frequency = np.asarray(stored["frequency"], dtype=float)
+    peaks = np.asarray(model.periodogram_peaks)
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == [*FIT_PARAMETERS, "flux"]
+    for ax in axes:
+        name = ax.get_title()
+        line = _line(ax, "power")
+        assert ax.get_xscale() == "log"
+        assert_allclose(line.get_xdata(), 1.0 / frequency, rtol=1e-12)
+        assert_allclose(line.get_ydata(), stored[name], rtol=0, atol=0)
+        mine = peaks[(peaks["series"] == name.encode()) & (peaks["rank"] <= 3)]
+        marks = _line(ax, "peaks")
+        assert_allclose(marks.get_xdata(), mine["period"], rtol=1e-12)
+        assert_allclose(marks.get_ydata(), mine["power"], rtol=1e-12)
+    assert {ax.get_xlabel() for ax in axes[-2:]} == {"period (s)"}
+
+
+def test_periodogram_of_a_long_grid_keeps_its_peaks(model):
+    fig = periodogram_plot(model, fig=Figure(), max_points=500)
+    stored = np.asarray(model.periodogram)
+    line = _line(fig.axes[-1], "power")
+    assert len(line.get_ydata()) <= 501
+    assert np.max(line.get_ydata()) == np.nanmax(stored["flux"])
+
+
+# --------------------------------------------------------------------------
+# Frames and positions
+
+
+def _perimeter(mask):
+    padded = np.pad(mask, 1)
+    return int(np.count_nonzero(padded[1:, :] != padded[:-1, :])
+               + np.count_nonzero(padded[:, 1:] != padded[:, :-1]))
+
+
+def test_frame_plot_single_frame(model):
+    ax = frame_plot(model, 10, ax=Figure().add_subplot())
+    image = ax.images[0]
+    assert_array_equal(image.get_array(), np.asarray(model.data[10], dtype=float))
+    assert image.origin == "lower"
+    assert image.colorbar.ax.get_ylabel() == "DN/s"
+    mask = np.asarray(model.aperture_mask[0]) != 0
+    outline, = [c for c in ax.collections if c.get_gid() == "aperture"]
+    assert len(outline.get_segments()) == _perimeter(mask) > 0
+    assert outline.get_label() == f"aperture ({int(mask.sum())} pixels)"
+    centre = _line(ax, "centre")
+    assert_allclose([centre.get_xdata()[0], centre.get_ydata()[0]],
+                    [model.quick_fit["x_mean"][10], model.quick_fit["y_mean"][10]])
+    assert "frame 10" in ax.get_title()
+
+
+def test_frame_plot_median_frame(model):
+    ax = frame_plot(model, ax=Figure().add_subplot(), show_aperture=False)
+    data = np.asarray(model.data, dtype=float)
+    assert_allclose(ax.images[0].get_array(), np.nanmedian(data, axis=0), rtol=1e-12)
+    assert not [c for c in ax.collections if c.get_gid() == "aperture"]
+    assert ax.get_title().startswith(f"median of {N_FRAMES} frames")
+    for bad in (N_FRAMES, -N_FRAMES - 1, 2.0):
+        with pytest.raises(ValueError, match="index"):
+            frame_plot(model, bad, ax=Figure().add_subplot())
+
+
+def test_aperture_outline_of_an_l_shape():
+    mask = np.zeros((8, 8), bool)
+    mask[0, 0] = mask[0, 1] = mask[1, 0] = True
+    segments = aperture_outline(mask)
+    assert len(segments) == _perimeter(mask) == 8
+    assert any(np.allclose(s, [[-0.5, -0.5], [-0.5, 0.5]]) for s in segments)
+
+
+def test_position_plot_uses_clean_fits(flagged_model):
+    ax = position_plot(flagged_model, ax=Figure().add_subplot())
+    points, = [c for c in ax.collections if c.get_gid() == "positions"]
+    clean = np.asarray(flagged_model.quick_fit["flags"]) == 0
+    assert not clean[FLAGGED].any()
+    expected = np.column_stack([np.asarray(flagged_model.quick_fit["x_mean"])[clean],
+                                np.asarray(flagged_model.quick_fit["y_mean"])[clean]])
+    assert_allclose(points.get_offsets(), expected)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("x_mean (pix)", "y_mean (pix)")
+
+
+# --------------------------------------------------------------------------
+# Animation
+
+
+@pytest.mark.parametrize(("start", "stop", "step"), [(10, 40, 3), (0, 5, 1), (1490, 1500, 4)])
+def test_animation_has_the_requested_frames(model, tmp_path, start, stop, step):
+    path = flux_spatial_timelapse_animation(model, start, stop, tmp_path / "movie.gif",
+                                            step=step, fps=20)
+    with Image.open(path) as movie:
+        assert movie.format == "GIF"
+        assert movie.n_frames == len(range(start, stop, step))
+
+
+@pytest.mark.parametrize(("start", "stop", "step", "message"), [
+    (5, 5, 1, "non-empty range"),
+    (10, 2, 1, "non-empty range"),
+    (-1, 10, 1, "non-empty range"),
+    (0, N_FRAMES + 1, 1, "non-empty range"),
+    (0, 10, 0, "step=0"),
+    (0, 10.5, 1, "stop=10.5"),
+    (True, 10, 1, "start=True"),
+])
+def test_animation_bad_ranges(model, tmp_path, start, stop, step, message):
+    with pytest.raises(ValueError, match=message):
+        flux_spatial_timelapse_animation(model, start, stop, tmp_path / "m.gif", step=step)
+    assert not list(tmp_path.iterdir())
+
+
+def test_animation_mp4_without_ffmpeg(model, tmp_path, monkeypatch):
+    monkeypatch.setitem(matplotlib.rcParams, "animation.ffmpeg_path",
+                        str(tmp_path / "no-such-ffmpeg"))
+    with pytest.raises(RuntimeError, match="ffmpeg.*not installed.*\\.gif"):
+        flux_spatial_timelapse_animation(model, 0, 10, tmp_path / "movie.mp4")
+    assert not (tmp_path / "movie.mp4").exists()
+    with pytest.raises(ValueError, match=".gif.*.mp4"):
+        flux_spatial_timelapse_animation(model, 0, 10, tmp_path / "movie.avi")
+
+
+def test_animation_mp4_with_ffmpeg(model, tmp_path):
+    from matplotlib import animation
+
+    if not animation.writers.is_available("ffmpeg"):
+        pytest.skip("ffmpeg is not installed")
+    path = flux_spatial_timelapse_animation(model, 0, 12, tmp_path / "movie.mp4", step=2)
+    assert path.stat().st_size > 0
