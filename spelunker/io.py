@@ -207,7 +207,7 @@ def open_guidestar(inputs, *, progress=None):
     if isinstance(inputs, GuideStarModel):
         return inputs.copy()
     if isinstance(inputs, (str, os.PathLike)) and _is_guidestar_product(Path(inputs)):
-        return GuideStarModel(inputs)
+        return _open_saved_product(Path(inputs))
     return read_guidestar(inputs, progress=progress)
 
 
@@ -260,6 +260,7 @@ def select_frames(model, frames):
 
 
 def _is_guidestar_product(path):
+    """True for a saved GuideStarModel (FITS with DATAMODL, or any ASDF file)."""
     if path.suffix.lower() == ".asdf":
         return True
     if not path.is_file() or path.suffix.lower() != ".fits":
@@ -268,6 +269,38 @@ def _is_guidestar_product(path):
         return fits.getval(path, "DATAMODL") == "GuideStarModel"
     except (OSError, KeyError, ValueError):
         return False
+
+
+def _open_saved_product(path):
+    """Open a saved GuideStarModel, turning every failure into a clear error."""
+    if not path.is_file():
+        msg = f"{path}: no such file"
+        raise GuideStarInputError(msg)
+    if path.suffix.lower() == ".asdf":
+        import asdf
+
+        try:
+            with asdf.open(path, lazy_load=True) as handle:
+                model_type = handle.tree.get("meta", {}).get("model_type")
+        except Exception as exc:  # asdf raises many kinds for damaged files
+            msg = f"{path}: not a readable ASDF file ({exc})"
+            raise CorruptFileError(msg) from exc
+        if model_type != "GuideStarModel":
+            msg = (f"{path}: an ASDF file but not a saved GuideStarModel "
+                   f"(meta.model_type={model_type!r}); parameter files go to strun, not to a step")
+            raise WrongProductError(msg)
+    try:
+        model = GuideStarModel(path)
+        data = model.data
+        frames = model.frames
+    except Exception as exc:  # stdatamodels and astropy raise many kinds for damaged files
+        msg = f"{path}: saved GuideStarModel cannot be read ({type(exc).__name__}: {exc})"
+        raise CorruptFileError(msg) from exc
+    if data is None or np.ndim(data) != 3 or frames is None or len(frames) != len(data):
+        model.close()
+        msg = f"{path}: saved GuideStarModel has no frames or an inconsistent frames table"
+        raise CorruptFileError(msg)
+    return model
 
 
 def frame_mid_times(data_start, data_end, n_frames, *, centroid_times=None, name="product"):
@@ -357,8 +390,8 @@ def _collect_selection(paths, description):
         try:
             products.append(_product_from_path(path))
         except GuideStarInputError as exc:
-            if _looks_like_fine_guide_cal(path) and not isinstance(exc, WrongProductError):
-                raise  # a damaged fine-guide product must not vanish from a visit
+            if _looks_like_fine_guide_cal(path):
+                raise  # a damaged fine-guide segment must not vanish from a visit
             reasons.append(str(exc))
             log.debug("skipped %s", exc)
     if reasons:

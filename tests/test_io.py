@@ -317,3 +317,40 @@ def test_real_acquisition_pixels_are_refused(reference_dir):
     (path,) = sorted((Path(reference_dir) / "fgs_pixels").glob("*.fits"))
     with pytest.raises(WrongProductError, match=rf"{path.name}: EXP_TYPE is FGS_ACQ1"):
         read_guidestar(path)
+
+
+@pytest.mark.parametrize("damage", ["shape", "exp_type", "integer"])
+def test_damaged_fine_guide_segment_in_a_folder_is_not_skipped(three_segment_visit, tmp_path,
+                                                               damage):
+    files = copy_visit(three_segment_visit, tmp_path)
+    with fits.open(files[1], mode="update") as hdul:
+        if damage == "shape":
+            hdul["SCI"].data = np.zeros((500, 16, 16), dtype=np.float32)
+        elif damage == "exp_type":
+            hdul[0].header["EXP_TYPE"] = "FGS_TRACK"
+        else:
+            hdul["SCI"].data = np.zeros((500, 8, 8), dtype=np.int16)
+    with pytest.raises(WrongProductError, match=files[1].name):
+        read_guidestar(tmp_path)
+    with pytest.raises(WrongProductError, match=files[1].name):
+        read_guidestar(str(tmp_path / "*_cal.fits"))
+
+
+def test_saved_products_open_or_fail_clearly(three_segment_visit, tmp_path):
+    from spelunker.io import open_guidestar
+    from spelunker.stpipe import parameter_file
+
+    model = read_guidestar(three_segment_visit.files)
+    path = tmp_path / "visit_gspipe.fits"
+    model.save(path)
+    reopened = open_guidestar(path)
+    assert_array_equal(reopened.data, model.data)
+
+    truncated = tmp_path / "truncated_gspipe.fits"
+    truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(CorruptFileError, match="truncated_gspipe.fits"):
+        open_guidestar(truncated)
+    with pytest.raises(WrongProductError, match="not a saved GuideStarModel"):
+        open_guidestar(parameter_file("fit"))
+    with pytest.raises(GuideStarInputError, match="no such file"):
+        open_guidestar(tmp_path / "missing.asdf")
