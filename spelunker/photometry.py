@@ -59,6 +59,7 @@ __all__ = [
     "optimize_aperture",
     "aperture_flux",
     "full_frame_flux",
+    "usable_pixels",
     "binned_scatter",
     "frame_seconds",
     "read_aperture_mask",
@@ -261,8 +262,11 @@ def optimize_aperture(
         group_times = times if select is None else times[select]
         bins, n_bins, min_count = _time_bins(group_times, bin_size, where=where,
                                              strict=mask is None)
+        usable = usable_pixels(data.shape, dq=dq, bad_dq_bits=bits, select=select).ravel()
+        n_usable = max(int(usable.sum()), 1)
         if mask is None:
             reference = _reference_frame(data, dq, bits, select, reference_frames)
+            reference[~usable] = np.nan  # static bad pixels rank last, never enter
             order = _rank_pixels(reference)
         else:
             order = user_order
@@ -285,10 +289,11 @@ def optimize_aperture(
             chosen = int(sizes[0])
         search_rows.extend((label, int(size), float(value), int(size) == chosen)
                            for size, value in zip(sizes, tried))
+        full = scatter[(n_usable if mask is None else n_pix) - 1]
         summary_rows.append((label, int(np.size(bins)), chosen, float(scatter[chosen - 1]),
-                             float(scatter[n_pix - 1])))
-        log.debug("aperture%s: %d of %d pixels, binned scatter %.4g (all pixels: %.4g)",
-                  where, chosen, n_pix, scatter[chosen - 1], scatter[n_pix - 1])
+                             float(full)))
+        log.debug("aperture%s: %d of %d usable pixels, binned scatter %.4g (all usable: %.4g)",
+                  where, chosen, n_usable, scatter[chosen - 1], full)
     if mask is not None:
         masks[0] = mask
 
@@ -445,9 +450,59 @@ def full_frame_flux(data, err=None, *, dq=None, bad_dq_bits=1):
     if data.ndim != 3:
         msg = f"data must be (n_frames, rows, columns), got shape {data.shape}"
         raise ValueError(msg)
-    mask = np.ones(data.shape[1:], dtype=bool)
+    mask = usable_pixels(data.shape, dq=dq, bad_dq_bits=bad_dq_bits)
     flux, flux_err, _ = aperture_flux(data, err, mask=mask, dq=dq, bad_dq_bits=bad_dq_bits)
     return flux, flux_err
+
+
+def usable_pixels(shape, *, dq=None, bad_dq_bits=1, select=None):
+    """Pixels that are not flagged in every frame (static bad pixels excluded).
+
+    A pixel whose DQ carries ``bad_dq_bits`` in every frame (a hot or dead
+    pixel of the files' DQ plane) can never contribute to a light curve;
+    leaving it out of the full frame and of the ranked apertures keeps them
+    usable.  Pixels flagged in some frames only stay: those frames get NaN
+    flux instead.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(n_frames, rows, columns)`` of the frames.
+    dq : array_like or None, optional
+        DQ, ``(n_frames, rows, columns)`` or ``(rows, columns)``.
+    bad_dq_bits : int, optional
+        Bits that make a pixel unusable.
+    select : slice, array of int or None, optional
+        Frames to consider (default all).
+
+    Returns
+    -------
+    numpy.ndarray
+        bool ``(rows, columns)``, True for usable pixels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spelunker.photometry import usable_pixels
+    >>> dq = np.zeros((8, 8), np.uint32)
+    >>> dq[0, 0] = 1
+    >>> int(usable_pixels((5, 8, 8), dq=dq).sum())
+    63
+    """
+    frame_shape = tuple(shape[1:])
+    if dq is None or not bad_dq_bits:
+        return np.ones(frame_shape, dtype=bool)
+    dq = np.asarray(dq)
+    if dq.ndim == 2:
+        return (dq & bad_dq_bits) == 0
+    flagged = np.ones(frame_shape, dtype=bool)
+    index = np.arange(shape[0]) if select is None else np.arange(shape[0])[select]
+    for start in range(0, index.size, _CHUNK_FRAMES):
+        chunk = dq[index[start:start + _CHUNK_FRAMES]]
+        flagged &= np.all((chunk & bad_dq_bits) != 0, axis=0)
+        if not flagged.any():
+            break
+    return ~flagged
 
 
 def binned_scatter(flux, times, *, bin_size=DEFAULT_BIN_SIZE):

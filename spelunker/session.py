@@ -221,14 +221,15 @@ class Spelunker:
     @property
     def fg_flux(self):
         """Light curve in DN/s: the optimised aperture after `optimize_photometry`,
-        else the sum of all pixels of each frame (None if empty)."""
+        else the sum of the usable pixels of each frame (`spelunker.photometry.full_frame_flux`:
+        static bad pixels left out; frames with a flagged pixel NaN); None if empty."""
         if self.model is None:
             return None
         if self.model.hasattr("lightcurve"):
             return np.asarray(self.model.lightcurve["flux"])
         from spelunker.photometry import full_frame_flux
 
-        flux, _ = full_frame_flux(np.asarray(self.model.data))
+        flux, _ = full_frame_flux(np.asarray(self.model.data), dq=np.asarray(self.model.dq))
         return flux
 
     @property

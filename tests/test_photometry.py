@@ -614,3 +614,26 @@ def test_config_file_sets_parameters(two_star_model, tmp_path):
                                          per_guidestar=False)
     assert result.aperture_mask.shape == (1, 8, 8)
     assert result.meta.spelunker.photometry_aperture == "optimized"
+
+
+def test_static_bad_pixel_is_left_out_not_fatal(tmp_path):
+    """A pixel flagged in every frame (the files' DQ) must not blank the light curves."""
+    from spelunker import read_guidestar
+    from spelunker.photometry import full_frame_flux, optimize_aperture, usable_pixels
+
+    visit = datasets.make_guidestar_files(
+        tmp_path, visits=[datasets.VisitSpec(n_frames=2000, n_segments=2)],
+        bad_pixels=[(0, 0)], seed=12)
+    model = read_guidestar(visit.files)
+    data, err, dq = (np.asarray(model.data), np.asarray(model.err), np.asarray(model.dq))
+    usable = usable_pixels(data.shape, dq=dq)
+    assert not usable[0, 0] and usable.sum() == 63
+    full, _ = full_frame_flux(data, err, dq=dq)
+    assert np.all(np.isfinite(full))
+    assert_allclose(full, data.reshape(len(data), -1)[:, 1:].sum(axis=1, dtype=np.float64),
+                    rtol=1e-9)
+    times = np.arange(len(data)) * 0.0538
+    result = optimize_aperture(data, err, times=times, dq=dq, bin_size=5.0)
+    assert result.masks[0, 0, 0] == 0
+    assert np.all(np.isfinite(result.flux))
+    assert np.isfinite(result.summary["full_frame_scatter"][0])
