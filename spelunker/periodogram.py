@@ -46,6 +46,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Largest memory (bytes) a periodogram may need before `lomb_scargle` refuses it.
+MAX_MEMORY = 16e9
+
 #: The PSF parameters of a fit table that get a periodogram.
 FIT_PARAMETERS = ("amplitude", "x_mean", "y_mean", "x_stddev", "y_stddev", "theta", "offset")
 
@@ -185,6 +188,7 @@ def frequency_grid(times, *, samples_per_peak=5.0, minimum_frequency=None,
                f"fewer than 2 frequencies; lower minimum_frequency, raise "
                f"maximum_frequency or samples_per_peak")
         raise ValueError(msg)
+    _check_size(n_frequencies, 1, "nifty")  # refuse before allocating a huge grid
     return fmin + step * np.arange(n_frequencies)
 
 
@@ -304,7 +308,7 @@ def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak
         else:
             masks[name] = mask
 
-    _warn_if_large(len(frequency), len(masks), engine)
+    _check_size(len(frequency), len(masks), engine)
     for mask, names in _group_by_mask(masks):
         start = time.perf_counter()
         t = times[mask]
@@ -693,18 +697,24 @@ def _nifty_power(t, y, dy, frequency):
     return power
 
 
-def _warn_if_large(n_frequencies, n_series, engine):
-    """Warn before a computation whose memory would approach that of a laptop."""
-    if engine != "nifty" or not n_series:
+def _check_size(n_frequencies, n_series, engine):
+    """Refuse a grid whose memory would exceed `MAX_MEMORY`; warn above a quarter of it."""
+    if not n_series:
         return
     # Measured: a nifty-ls batch needs about 84 bytes per frequency and
     # series (finufft's complex outputs and fine grid); results are float32.
-    estimate = n_frequencies * (84 * min(n_series, _MAX_BATCH) + 4 * n_series)
-    if estimate > 4e9:
+    per_frequency = 84 * min(n_series, _MAX_BATCH) if engine == "nifty" else 16
+    estimate = n_frequencies * (per_frequency + 4 * n_series + 8)
+    advice = ("a long time span (several visits?) makes a fine grid: compute the periodogram "
+              "of one visit at a time (e.g. Spelunker.select or spelunker.io.select_frames), "
+              "or lower samples_per_peak or maximum_frequency")
+    if estimate > MAX_MEMORY:
+        msg = (f"the periodogram grid has {n_frequencies} frequencies for {n_series} series: "
+               f"about {estimate / 1e9:.0f} GB of memory; {advice}")
+        raise ValueError(msg)
+    if estimate > MAX_MEMORY / 4:
         log.warning("the periodogram grid has %d frequencies: about %.1f GB of memory is "
-                    "needed; a long time span (several visits?) makes a fine grid, so "
-                    "consider one visit at a time, a lower samples_per_peak or a lower "
-                    "maximum_frequency", n_frequencies, estimate / 1e9)
+                    "needed; %s", n_frequencies, estimate / 1e9, advice)
 
 
 def _astropy_power(t, y, dy, frequency):

@@ -475,3 +475,13 @@ def test_functions_reject_bad_input_clearly(fitted):
     # An irregular grid is fine for the exact engine.
     irregular = lomb_scargle(times, {"x": values}, frequency=[1.0, 2.0, 4.0], engine="astropy")
     assert irregular.power["x"].shape == (3,)
+
+
+def test_grid_too_large_for_memory_is_refused_clearly():
+    from spelunker.periodogram import lomb_scargle
+
+    # Two short visits 150 days apart: a grid of ~6e8 frequencies.
+    t = np.concatenate([np.arange(2000) * 0.0538, 150 * 86400 + np.arange(2000) * 0.0538])
+    y = np.random.default_rng(3).normal(size=t.size)
+    with pytest.raises(ValueError, match="one visit at a time"):
+        lomb_scargle(t, {name: y for name in ("x_mean", "y_mean", "flux")})
