@@ -70,7 +70,10 @@ class Spelunker:
 
     Create it with `spelunker.load`.  The data live in `model`, a
     `~spelunker.GuideStarModel` that the pipeline steps also read and write;
-    `save` writes it.
+    `save` writes it.  As in the original tool, the single-panel figure
+    methods and the telemetry overlays draw on the current pyplot Axes
+    unless given ``ax``; ``fg_array``, ``fg_time`` and ``fg_flux`` are read
+    from the model (use `select` for a subset of frames).
 
     Parameters
     ----------
@@ -84,7 +87,7 @@ class Spelunker:
 
     def __init__(self, directory=None, *, token=None, progress=None):
         self.directory = Path(directory if directory is not None else DEFAULT_DIRECTORY)
-        self._token = token
+        self._token = _hide(token)
         self.progress = progress
         self.model = None
         self.files = []
@@ -100,12 +103,18 @@ class Spelunker:
 
     @property
     def mast_api_token(self):
-        """MAST API token: the one given, else ``MAST_API_TOKEN`` (never logged or saved)."""
-        return self._token or os.environ.get("MAST_API_TOKEN") or None
+        """MAST API token: the one given, else ``MAST_API_TOKEN``.
+
+        Held in an object that hides it from reprs and refuses to be
+        pickled; never logged or written to a file.
+        """
+        if self._token is not None:
+            return self._token.reveal()
+        return os.environ.get("MAST_API_TOKEN") or None
 
     @mast_api_token.setter
     def mast_api_token(self, value):
-        self._token = value
+        self._token = _hide(value)
 
     # -- getting data ------------------------------------------------------
 
@@ -185,7 +194,8 @@ class Spelunker:
         model = self._require_model()
         from spelunker.io import select_frames
 
-        other = Spelunker(self.directory, token=self._token, progress=self.progress)
+        other = Spelunker(self.directory, progress=self.progress)
+        other._token = self._token
         other._set_model(select_frames(model, slice(start, stop)))
         other.files = list(self.files)
         return other
@@ -213,10 +223,18 @@ class Spelunker:
         """Frames, float32 (n_frames, 8, 8) in DN/s, time ordered (None if empty)."""
         return None if self.model is None else np.asarray(self.model.data)
 
+    @fg_array.setter
+    def fg_array(self, value):
+        _refuse_assignment("fg_array")
+
     @property
     def fg_time(self):
         """Mid-frame times, `astropy.time.Time` (UTC), or None."""
         return None if self.model is None else self.model.frame_times
+
+    @fg_time.setter
+    def fg_time(self, value):
+        _refuse_assignment("fg_time")
 
     @property
     def fg_flux(self):
@@ -231,6 +249,10 @@ class Spelunker:
 
         flux, _ = full_frame_flux(np.asarray(self.model.data), dq=np.asarray(self.model.dq))
         return flux
+
+    @fg_flux.setter
+    def fg_flux(self, value):
+        _refuse_assignment("fg_flux")
 
     @property
     def photometry_mask(self):
@@ -259,13 +281,13 @@ class Spelunker:
 
     # -- analysis (the steps' functions) ----------------------------------------
 
-    def gauss2d_fit(self, ncpus=1, *, max_iterations=50):
+    def gauss2d_fit(self, ncpus=None, *, max_iterations=50):
         """2-D Gaussian fit of every frame (as `~spelunker.GuideStarFitStep` method 'gauss').
 
         Parameters
         ----------
         ncpus : int, optional
-            Threads.
+            Threads (default: every CPU available to the process).
         max_iterations : int, optional
             Iteration limit per frame.
 
@@ -278,7 +300,7 @@ class Spelunker:
         self._fit("gauss", ncpus=ncpus, max_iterations=max_iterations)
         return self.gaussfit_results
 
-    def quick_fit(self, ncpus=1):
+    def quick_fit(self, ncpus=None):
         """Moments fit of every frame (as `~spelunker.GuideStarFitStep` method 'quick').
 
         Returns
@@ -293,6 +315,13 @@ class Spelunker:
         from spelunker.stpipe.guide_star_fit_step import run_fit, store_fit
 
         model = self._require_model()
+        available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+            os.cpu_count() or 1)
+        options["ncpus"] = available if options.get("ncpus") is None else min(
+            int(options["ncpus"]), available)
+        if options["ncpus"] < 1:
+            msg = f"ncpus={options['ncpus']!r} must be at least 1"
+            raise ValueError(msg)
         result, elapsed = run_fit(model, method, progress=bool(self.progress), **options)
         store_fit(model, result, method, ncpus=options.get("ncpus"))
         log.info("%s fit of %d frames in %.2f s", method, len(model.data), elapsed)
@@ -411,7 +440,7 @@ class Spelunker:
 
         return timeseries_binned_plot(
             self._require_model(), bin_size=DEFAULT_BIN_SIZE if bin_size is None else bin_size,
-            ax=ax, show_frames=show_frames)
+            ax=_current_axes(ax), show_frames=show_frames)
 
     def timeseries_list_plot(self, *, fit="auto", fig=None, flagged="mark"):
         """The seven fit parameters and the flux in stacked panels; returns the Figure.
@@ -432,13 +461,14 @@ class Spelunker:
         """One frame (default: the median frame) with the aperture; returns the Axes."""
         from spelunker.plotting import frame_plot
 
-        return frame_plot(self._require_model(), index, ax=ax, show_aperture=show_aperture)
+        return frame_plot(self._require_model(), index, ax=_current_axes(ax),
+                          show_aperture=show_aperture)
 
     def position_plot(self, *, ax=None, fit="auto"):
         """Guide-star position from the fit; returns the Axes."""
         from spelunker.plotting import position_plot
 
-        return position_plot(self._require_model(), ax=ax, fit=fit)
+        return position_plot(self._require_model(), ax=_current_axes(ax), fit=fit)
 
     def mnemonics(self, mnemonic, start, end, *, ax=None):
         """Engineering telemetry from the MAST engineering database, overlaid on ``ax``.
@@ -453,13 +483,13 @@ class Spelunker:
         """
         from spelunker.archive.engdb import mnemonics
 
-        return mnemonics(mnemonic, start, end, token=self.mast_api_token, ax=ax)
+        return mnemonics(mnemonic, start, end, token=self.mast_api_token, ax=_current_axes(ax))
 
     def mnemonics_local(self, kind, *, ax=None):
         """Events from the data themselves: 'GUIDESTAR', 'FILENAME' or 'HGA' (no token)."""
         from spelunker.archive.engdb import mnemonics_local
 
-        return mnemonics_local(self._require_model(), kind, ax=ax)
+        return mnemonics_local(self._require_model(), kind, ax=_current_axes(ax))
 
     def flux_spatial_timelapse_animation(self, start=0, stop=None, filename="movie.gif", *,
                                          step=1, fps=10):
@@ -483,3 +513,27 @@ class Spelunker:
         return write_visit_report(self._require_model(),
                                   self.directory if directory is None else directory,
                                   title=title)
+
+
+def _hide(token):
+    if token is None:
+        return None
+    from spelunker.archive.mast import _Secret
+
+    return token if isinstance(token, _Secret) else _Secret(str(token))
+
+
+def _refuse_assignment(name):
+    msg = (f"{name} is read from the session's GuideStarModel and cannot be assigned; to work "
+           f"on frames 1000 to 2000 use `spk = spk.select(1000, 2000)`, which keeps fg_array, "
+           f"fg_time and fg_flux consistent")
+    raise AttributeError(msg)
+
+
+def _current_axes(ax):
+    """As the original notebook tool: draw on the current pyplot Axes unless told otherwise."""
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    return plt.gca()

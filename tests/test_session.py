@@ -114,14 +114,15 @@ def test_session_figures_and_local_mnemonics(visit, tmp_path):
     spk.readfile(visit.files)
     spk.quick_fit()
     spk.periodogram()
-    ax = spk.timeseries_binned_plot(5.0)
+    ax = spk.timeseries_binned_plot(5.0, ax=plt.figure().add_subplot())
     assert ax.get_lines(), "no light curve drawn"
     figure = spk.timeseries_list_plot()
     assert len(figure.axes) >= 8
     assert spk.periodogram_plot().axes
-    assert spk.frame_plot().images
-    assert spk.position_plot().get_lines() or spk.position_plot().collections
-    files = spk.mnemonics_local("FILENAME")
+    assert spk.frame_plot(ax=plt.figure().add_subplot()).images
+    position = spk.position_plot(ax=plt.figure().add_subplot())
+    assert position.collections or position.get_lines()
+    files = spk.mnemonics_local("FILENAME", ax=plt.figure().add_subplot())
     assert len(files) == 2
     gif = spk.flux_spatial_timelapse_animation(10, 20, tmp_path / "movie.gif")
     with Image.open(gif) as image:
@@ -138,3 +139,28 @@ def test_session_mnemonics_needs_a_token(visit, tmp_path, monkeypatch):
     spk = spelunker.load(dir=tmp_path)
     with pytest.raises(EngdbError, match="token"):
         spk.mnemonics("SA_ZHGAUPST", 60000.0, 60000.1)
+
+
+def test_original_tool_habits_get_clear_answers(visit, tmp_path):
+    import pickle
+
+    import matplotlib.pyplot as plt
+
+    spk = spelunker.load(dir=tmp_path, token="hidden-token-value")
+    spk.readfile(visit.files)
+    for name in ("fg_array", "fg_time", "fg_flux"):
+        with pytest.raises(AttributeError, match=r"spk.select\(1000, 2000\)"):
+            setattr(spk, name, getattr(spk, name)[:10])
+    # Figures draw on the current Axes, as in the original notebooks.
+    figure, axes = plt.subplots()
+    assert spk.timeseries_binned_plot(5.0) is axes
+    plt.close(figure)
+    # The token is hidden from pickles and vars().
+    assert "hidden-token-value" not in repr(vars(spk))
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(spk)
+    # ncpus defaults to the CPUs available and is capped there.
+    spk.quick_fit(ncpus=64)
+    assert spk.model.meta.spelunker.fit_ncpus <= 64
+    with pytest.raises(ValueError, match="ncpus"):
+        spk.quick_fit(ncpus=0)
