@@ -244,11 +244,11 @@ def select_frames(model, frames):
         raise ValueError(msg)
     subset = GuideStarModel()
     subset.update(model)
-    for field in ("fit_method", "fit_status", "fit_ncpus", "fit_n_flagged",
-                  "photometry_bin_size", "photometry_aperture", "periodogram_source",
-                  "periodogram_samples_per_peak"):
-        if getattr(subset.meta.spelunker, field, None) is not None:
-            delattr(subset.meta.spelunker, field)
+    for result_field in ("fit_method", "fit_status", "fit_ncpus", "fit_n_flagged",
+                         "photometry_bin_size", "photometry_aperture", "periodogram_source",
+                         "periodogram_samples_per_peak"):
+        if getattr(subset.meta.spelunker, result_field, None) is not None:
+            delattr(subset.meta.spelunker, result_field)
     with subset.trusted_assignment():
         for name in ("data", "err", "dq"):
             setattr(subset, name, np.asarray(getattr(model, name))[index])
@@ -798,9 +798,19 @@ def _fill_meta(model, products, time_sources):
 def _stitched_name(products):
     """Name of the stitched product: the first file's, without ``-segNNN`` if several."""
     name = products[0].name
-    if len(products) > 1:
-        name = re.sub(r"-seg\d{3}(?=_)", "", name)
-    return name
+    return strip_segment(name) if len(products) > 1 else name
+
+
+def strip_segment(name):
+    """``name`` without its ``-segNNN`` part (the name of a visit of several segments).
+
+    Examples
+    --------
+    >>> from spelunker.io import strip_segment
+    >>> strip_segment("jw01534001001_gs-fg_2022338013723-seg001_cal.fits")
+    'jw01534001001_gs-fg_2022338013723_cal.fits'
+    """
+    return re.sub(r"-seg\d{3}(?=_)", "", name)
 
 
 def _as_int(value):

@@ -30,13 +30,12 @@ What the classes here do instead:
 import glob
 import logging
 import os
-import re
 
 from configobj import validate
 from stpipe import Pipeline, Step, config_parser
 
 from spelunker.datamodels import GuideStarModel
-from spelunker.io import open_guidestar
+from spelunker.io import open_guidestar, strip_segment
 
 __all__ = ["SpelunkerStep", "SpelunkerPipeline"]
 
@@ -201,7 +200,7 @@ class SpelunkerStep(Step):
             several = True
         if isinstance(obj, str) and several:
             # A product of several segments is not the first segment's.
-            obj = re.sub(r"-seg\d{3}(?=_)", "", obj)
+            obj = strip_segment(obj)
         super().set_primary_input(obj, exclusive=exclusive)
 
     def finalize_result(self, result, reference_files_used):

@@ -10,11 +10,16 @@ model has no fit table (through `run_fit` / `store_fit`, the same code as
 """
 
 import logging
-import math
 
 import numpy as np
 
-from spelunker.periodogram import ENGINES, lomb_scargle, series_from_model, store_periodogram
+from spelunker.periodogram import (
+    ENGINES,
+    _finite_float,
+    lomb_scargle,
+    series_from_model,
+    store_periodogram,
+)
 from spelunker.stpipe.core import SpelunkerStep
 from spelunker.stpipe.guide_star_fit_step import run_fit, store_fit
 
@@ -201,15 +206,8 @@ def _log_summary(result, source):
 
 
 def _number(step_name, parameter, value):
-    if isinstance(value, (bool, np.bool_)):
-        msg = f"{step_name}: {parameter}={value!r} must be a number"
-        raise ValueError(msg)
     try:
-        value = float(value)
-    except (TypeError, ValueError):
-        msg = f"{step_name}: {parameter}={value!r} must be a number"
+        return _finite_float(value, parameter)
+    except ValueError as exc:
+        msg = f"{step_name}: {exc}"
         raise ValueError(msg) from None
-    if not math.isfinite(value):
-        msg = f"{step_name}: {parameter}={value!r} must be finite"
-        raise ValueError(msg)
-    return value
