@@ -30,8 +30,8 @@ from spelunker.errors import (
     WrongProductError,
 )
 
-__all__ = ["read_guidestar", "open_guidestar", "select_frames", "frame_mid_times",
-           "FINE_GUIDE_EXP_TYPE"]
+__all__ = ["read_guidestar", "open_guidestar", "select_frames", "strip_segment", "frame_mid_times",
+           "iso_to_mjd", "FINE_GUIDE_EXP_TYPE"]
 
 log = logging.getLogger(__name__)
 
@@ -320,8 +320,9 @@ def frame_mid_times(data_start, data_end, n_frames, *, centroid_times=None, name
         DATASTRT and DATAEND (MJD, UTC).
     n_frames : int
         Number of frames in the product.
-    centroid_times : numpy.ndarray of datetime64, optional
-        The centroid packet's ``centroid_time`` column, parsed.
+    centroid_times : numpy.ndarray, optional
+        The centroid packet's ``centroid_time`` column as MJD (UTC), see
+        `iso_to_mjd`.
     name : str
         File name used in log messages.
 
@@ -341,7 +342,7 @@ def frame_mid_times(data_start, data_end, n_frames, *, centroid_times=None, name
     """
     frame = (data_end - data_start) / n_frames
     if centroid_times is not None and len(centroid_times) == n_frames:
-        mjd = (centroid_times - np.datetime64("1858-11-17T00:00:00", "us")) / np.timedelta64(86400, "s")
+        mjd = np.asarray(centroid_times, dtype=np.float64)
         inside = (mjd >= data_start - frame) & (mjd <= data_end + frame)
         if np.all(np.isfinite(mjd)) and np.all(np.diff(mjd) > 0) and np.all(inside):
             return mjd.astype(np.float64), "centroid_packet"
@@ -688,24 +689,71 @@ def _plain_table(table):
 
 
 def _centroid_times(product):
+    """The centroid packet's ``centroid_time`` as MJD (UTC) when it has one per frame."""
     table = product.tables.get("centroid_table")
     if table is None or len(table) != product.n_frames:
         return None
     names = {n.lower(): n for n in table.dtype.names}
     if "centroid_time" not in names:
         return None
-    values = np.asarray(table[names["centroid_time"]])
-    if values.dtype.kind == "S":
-        values = np.char.decode(values, "ascii")
-    try:
-        return np.char.strip(values).astype("datetime64[us]")
-    except ValueError:
+    mjd = iso_to_mjd(table[names["centroid_time"]])
+    if not np.all(np.isfinite(mjd)):
         log.warning("%s: centroid_time values are not ISO times; ignoring them", product.name)
         return None
+    return mjd
+
+
+def iso_to_mjd(values):
+    """MJD (float64, same scale) of ISO time strings such as ``2022-05-22 18:12:17.320``.
+
+    Parameters
+    ----------
+    values : array_like of str or bytes
+        ISO 8601 date-times (space or ``T`` between date and time).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 MJD; NaN for values that are not ISO times.
+
+    Examples
+    --------
+    >>> from spelunker.io import iso_to_mjd
+    >>> iso_to_mjd(["1858-11-18 00:00:00.000", "not a time"]).tolist()
+    [1.0, nan]
+    """
+    values = np.asarray(values)
+    if values.dtype.kind == "S":
+        values = np.char.decode(values, "ascii")
+    values = np.char.strip(values.astype(str))
+    epoch = np.datetime64("1858-11-17T00:00:00", "us")
+    try:
+        return (values.astype("datetime64[us]") - epoch) / np.timedelta64(86400, "s")
+    except ValueError:
+        out = np.full(values.shape, np.nan)
+        for index, value in enumerate(values.ravel()):
+            try:
+                out.flat[index] = (np.datetime64(value, "us") - epoch) / np.timedelta64(86400, "s")
+            except ValueError:
+                pass
+        return out
+
+
+def _flag_values(values):
+    """``TRUE``/``FALSE`` strings of the centroid packet as 1/0 (255 for anything else)."""
+    values = np.asarray(values)
+    if values.dtype.kind == "S":
+        values = np.char.decode(values, "ascii")
+    words = np.char.upper(np.char.strip(values.astype(str)))
+    return np.where(words == "TRUE", 1, np.where(words == "FALSE", 0, 255)).astype(np.uint8)
 
 
 def _stack_tables(model, name, pieces):
-    """Concatenate per-file tables into the schema's dtype, adding ``file_index``."""
+    """Concatenate per-file tables into the schema's dtype, adding ``file_index``.
+
+    Time strings become ``<column>_mjd`` floats and TRUE/FALSE flags 1/0, so
+    that a million-row table saves without encoding millions of strings.
+    """
     dtype = model.table_dtype(name)
     total = sum(len(table) for _, table in pieces)
     out = np.zeros(total, dtype=dtype)
@@ -714,15 +762,23 @@ def _stack_tables(model, name, pieces):
         stop = start + len(table)
         names = {n.lower(): n for n in table.dtype.names}
         for column in dtype.names:
+            kind = out.dtype[column].kind
+            source = column.lower()
             if column == "file_index":
                 out[column][start:stop] = file_index
-            elif column.lower() in names:
-                values = np.asarray(table[names[column.lower()]])
-                if values.dtype.kind == "U":
+            elif source.endswith("_mjd") and source[:-4] in names:
+                out[column][start:stop] = iso_to_mjd(table[names[source[:-4]]])
+            elif source in names:
+                values = np.asarray(table[names[source]])
+                if kind == "u" and values.dtype.kind in "SU":
+                    values = _flag_values(values)
+                elif values.dtype.kind == "U":
                     values = np.char.encode(values, "ascii")
                 out[column][start:stop] = values
-            elif out.dtype[column].kind == "f":
+            elif kind == "f":
                 out[column][start:stop] = np.nan
+            elif kind == "u" and out.dtype[column].itemsize == 1:
+                out[column][start:stop] = 255
         start = stop
     return out
 

@@ -121,6 +121,16 @@ def test_tables_are_concatenated_with_file_index(three_segment_visit):
     centroid_counts = np.bincount(model.centroid_table["file_index"], minlength=3)
     assert list(pointing_counts) == [p for p, _ in n_rows]
     assert list(centroid_counts) == [c for _, c in n_rows]
+    # Time strings become MJD (UTC) and TRUE/FALSE flags 1/0.
+    from astropy.time import Time
+
+    with fits.open(three_segment_visit.files[1]) as hdul:
+        raw = hdul["FGS CENTROID PACKET"].data
+        expected = Time(np.char.replace(raw["centroid_time"], " ", "T"), scale="utc").mjd
+        expected_flags = (np.char.strip(raw["cosmic_ray_hit_flag"]) == "TRUE").astype(np.uint8)
+    mine = model.centroid_table[model.centroid_table["file_index"] == 1]
+    assert_allclose(mine["centroid_time_mjd"], expected, rtol=0, atol=1e-9)
+    assert_array_equal(mine["cosmic_ray_hit_flag"], expected_flags)
 
 
 def test_saved_model_reopens_with_jwst_datamodels_open(three_segment_visit, tmp_path):

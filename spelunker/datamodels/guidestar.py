@@ -2,6 +2,7 @@
 
 import contextlib
 
+import astropy.units as u
 import numpy as np
 from astropy.table import QTable
 from astropy.time import Time
@@ -103,7 +104,9 @@ class GuideStarModel(JwstDataModel):
         Returns
         -------
         astropy.table.QTable
-            A copy; string columns are decoded to ``str``.
+            A copy; string columns are decoded to ``str``, and the columns
+            of the result tables carry their units (DN/s, pix, rad, Hz, s);
+            times stay MJD floats (``frame_times`` gives them as Time).
         """
         source = getattr(self, name)
         table = QTable()
@@ -113,5 +116,22 @@ class GuideStarModel(JwstDataModel):
             values = np.asarray(source[column])
             if values.dtype.kind == "S":
                 values = np.char.decode(values, "ascii")
-            table[column] = values
+            unit = _column_unit(name, column)
+            table[column] = values if unit is None else values * unit
         return table
+
+
+_FIT_UNITS = {"amplitude": u.DN / u.s, "offset": u.DN / u.s, "x_mean": u.pix, "y_mean": u.pix,
+              "x_stddev": u.pix, "y_stddev": u.pix, "theta": u.rad}
+_TABLE_UNITS = {
+    "gauss_fit": {**_FIT_UNITS, **{f"{k}_err": v for k, v in _FIT_UNITS.items()}},
+    "lightcurve": {"flux": u.DN / u.s, "flux_err": u.DN / u.s},
+    "periodogram": {"frequency": u.Hz},
+    "periodogram_peaks": {"frequency": u.Hz, "period": u.s},
+}
+_TABLE_UNITS["quick_fit"] = _TABLE_UNITS["gauss_fit"]
+
+
+def _column_unit(table, column):
+    """Physical unit of a column of one of the model's tables (None if dimensionless)."""
+    return _TABLE_UNITS.get(table, {}).get(column)
