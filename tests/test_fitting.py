@@ -400,3 +400,16 @@ def test_fit_result_table():
         fit_result_table(result, time=time[:5])
     with pytest.raises(ValueError, match="keys"):
         fit_result_table({"x_mean": result["x_mean"]})
+
+
+def test_model_follows_astropy_gaussian2d_convention():
+    """Same values as astropy's Gaussian2D (theta sign included) for a tilted, elongated PSF."""
+    from astropy.modeling.models import Const2D, Gaussian2D
+
+    from spelunker.fitting import gaussian2d
+
+    y, x = np.mgrid[0:8, 0:8].astype(float)
+    for theta in (-1.2, -0.3, 0.4, 1.1):
+        reference = (Gaussian2D(1000.0, 3.4, 3.7, 0.9, 0.55, theta) + Const2D(12.0))(x, y)
+        ours = gaussian2d(x, y, 1000.0, 3.4, 3.7, 0.9, 0.55, theta, 12.0)
+        np.testing.assert_allclose(ours, reference, rtol=1e-12, atol=1e-9)
