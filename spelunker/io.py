@@ -723,17 +723,20 @@ def iso_to_mjd(values):
     [1.0, nan]
     """
     values = np.asarray(values)
-    if values.dtype.kind == "S":
-        values = np.char.decode(values, "ascii")
-    values = np.char.strip(values.astype(str))
+    if values.dtype.kind not in "SU":
+        values = values.astype(str)
+    # numpy parses bytes directly: decoding a million FITS strings first
+    # would cost more than the parsing itself.
+    values = np.char.strip(values)
     epoch = np.datetime64("1858-11-17T00:00:00", "us")
     try:
         return (values.astype("datetime64[us]") - epoch) / np.timedelta64(86400, "s")
     except ValueError:
         out = np.full(values.shape, np.nan)
         for index, value in enumerate(values.ravel()):
+            text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
             try:
-                out.flat[index] = (np.datetime64(value, "us") - epoch) / np.timedelta64(86400, "s")
+                out.flat[index] = (np.datetime64(text, "us") - epoch) / np.timedelta64(86400, "s")
             except ValueError:
                 pass
         return out
@@ -742,10 +745,11 @@ def iso_to_mjd(values):
 def _flag_values(values):
     """``TRUE``/``FALSE`` strings of the centroid packet as 1/0 (255 for anything else)."""
     values = np.asarray(values)
-    if values.dtype.kind == "S":
-        values = np.char.decode(values, "ascii")
-    words = np.char.upper(np.char.strip(values.astype(str)))
-    return np.where(words == "TRUE", 1, np.where(words == "FALSE", 0, 255)).astype(np.uint8)
+    if values.dtype.kind not in "SU":
+        values = values.astype(str)
+    words = np.char.upper(np.char.strip(values))  # bytes stay bytes: no decoding
+    true, false = ("TRUE", "FALSE") if words.dtype.kind == "U" else (b"TRUE", b"FALSE")
+    return np.where(words == true, 1, np.where(words == false, 0, 255)).astype(np.uint8)
 
 
 def _stack_tables(model, name, pieces):

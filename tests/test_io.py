@@ -133,6 +133,20 @@ def test_tables_are_concatenated_with_file_index(three_segment_visit):
     assert_array_equal(mine["cosmic_ray_hit_flag"], expected_flags)
 
 
+def test_time_strings_and_flags_parse_from_bytes_and_text():
+    from spelunker.io import _flag_values, iso_to_mjd
+
+    times = np.array([b"1858-11-18 00:00:00.000 ", b" 2022-05-22T18:12:17.5", b"garbage"])
+    mjd = iso_to_mjd(times)
+    assert_allclose(mjd[:2], [1.0, 59721.0 + (18 * 3600 + 12 * 60 + 17.5) / 86400], rtol=0,
+                    atol=1e-11)
+    assert np.isnan(mjd[2])
+    assert_array_equal(iso_to_mjd(times.astype(str)), mjd)
+    flags = np.array([b"TRUE ", b"false", b"FALSE", b"NONE", b""])
+    assert_array_equal(_flag_values(flags), [1, 0, 0, 255, 255])
+    assert_array_equal(_flag_values(flags.astype(str)), [1, 0, 0, 255, 255])
+
+
 def test_saved_model_reopens_with_jwst_datamodels_open(three_segment_visit, tmp_path):
     from jwst import datamodels
 
