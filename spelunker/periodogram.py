@@ -231,6 +231,8 @@ def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak
         Half-width (Hz) of the neighbourhood in which a peak must be the
         highest point; default ``1 / baseline``, the frequency resolution,
         which also keeps the side lobes of a strong peak out of the list.
+        The baseline is that of each series' own valid points: a series
+        masked at the ends has broader peaks and side lobes farther apart.
 
     Returns
     -------
@@ -280,10 +282,7 @@ def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak
             msg = "give either frequency or minimum_frequency / maximum_frequency, not both"
             raise ValueError(msg)
         frequency = _checked_frequency(frequency, engine)
-    baseline = float(np.ptp(times))
-    if peak_separation is None:
-        peak_separation = 1.0 / baseline if baseline > 0 else 0.0
-    else:
+    if peak_separation is not None:
         peak_separation = _frequency_value(peak_separation, "peak_separation", zero=True)
     # A time shift leaves the power unchanged and keeps phases accurate.
     times = times - times.min()
@@ -332,14 +331,18 @@ def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak
              else np.full(len(frequency), np.nan, dtype=np.float32) for name in series}
     rows = []
     spacing = np.median(np.diff(frequency)) if len(frequency) > 1 else 0.0
-    window = max(1, int(round(peak_separation / spacing))) if spacing > 0 else 1
     for name in series:
         if name not in masks:
             continue
+        mask = masks[name]
+        separation = peak_separation
+        if separation is None:  # the resolution of this series: 1 / its own valid baseline
+            baseline = float(np.ptp(times[mask]))
+            separation = 1.0 / baseline if baseline > 0 else 0.0
+        window = max(1, int(round(separation / spacing))) if spacing > 0 else 1
         index = find_peaks(power[name], n_peaks=n_peaks, window=window)
         if not len(index):
             continue
-        mask = masks[name]
         fap = _false_alarm_probability(times[mask], series[name][mask],
                                        errors[name][mask] if weighted[name] else None,
                                        power[name][index].astype(float), frequency[-1])

@@ -36,7 +36,10 @@ The method, step by step:
 
 Bad data are never summed as zeros: a frame whose aperture contains a
 non-finite pixel, or a pixel with one of the ``bad_dq_bits`` set, has a NaN
-flux for that aperture and drops out of its bins.
+flux for that aperture and drops out of its bins.  The baseline reported
+with every search, and with a user aperture (``full_frame_scatter``), is
+the metric of the sum of the *usable* pixels: those not flagged in every
+frame and with a finite reference value.
 
 All N are evaluated at once, in chunks of frames: per chunk the pixel
 values of the frames are summed per time bin, and a cumulative sum over the
@@ -126,7 +129,9 @@ class ApertureResult:
         One row per group searched (``guidestar_index`` -1 for all frames
         together): ``n_frames``, the chosen ``n_pixels``, its
         ``binned_scatter`` and ``full_frame_scatter``, the same metric for
-        the sum of all pixels (the baseline).
+        the sum of all usable pixels (the baseline): pixels not flagged in
+        every frame and with a finite reference (median) value, with a
+        user aperture too.
     bin_size : float
         Time bin (seconds) of the metric.
     aperture : str
@@ -245,7 +250,6 @@ def optimize_aperture(
     groups = _check_groups(groups, n_frames)
     if mask is not None:
         mask = _check_mask(mask, shape)
-        user_order = np.argsort(~mask.ravel(), kind="stable")
         sizes = np.array([int(mask.sum())])
     else:
         sizes = _check_sizes(n_pixels, n_pix)
@@ -262,19 +266,34 @@ def optimize_aperture(
         group_times = times if select is None else times[select]
         bins, n_bins, min_count = _time_bins(group_times, bin_size, where=where,
                                              strict=mask is None)
-        usable = usable_pixels(data.shape, dq=dq, bad_dq_bits=bits, select=select).ravel()
-        n_usable = max(int(usable.sum()), 1)
+        reference = _reference_frame(data, dq, bits, select, reference_frames)
+        # Static bad pixels rank last and never enter; the usable pixels (not
+        # flagged in every frame, finite reference value) make the full frame.
+        static = ~usable_pixels(data.shape, dq=dq, bad_dq_bits=bits, select=select).ravel()
+        reference[static] = np.nan
+        usable = np.isfinite(reference)
+        n_usable = int(usable.sum())
+        baseline_order = None
         if mask is None:
-            reference = _reference_frame(data, dq, bits, select, reference_frames)
-            reference[~usable] = np.nan  # static bad pixels rank last, never enter
             order = _rank_pixels(reference)
         else:
-            order = user_order
+            # The user aperture first, then the other usable pixels: prefix
+            # n_usable is the full frame when the aperture holds only usable
+            # pixels; otherwise the full frame needs a pass of its own.
+            in_mask = mask.ravel()
+            order = np.argsort(np.where(in_mask, 0, np.where(usable, 1, 2)), kind="stable")
+            if np.any(in_mask & ~usable):
+                baseline_order = np.argsort(~usable, kind="stable")
         if n_bins:
             sums, counts = _binned_aperture_sums(data, dq, bits, select, bins, n_bins, order)
             scatter = _relative_scatter(sums, counts, min_count)
+            baseline = scatter
+            if baseline_order is not None and n_usable:
+                sums, counts = _binned_aperture_sums(data, dq, bits, select, bins, n_bins,
+                                                     baseline_order)
+                baseline = _relative_scatter(sums, counts, min_count)
         else:  # a user aperture on a series too short to bin: no metric
-            scatter = np.full(n_pix, np.nan)
+            scatter = baseline = np.full(n_pix, np.nan)
         tried = scatter[sizes - 1]
         if mask is None:
             if not np.any(np.isfinite(tried)):
@@ -289,7 +308,7 @@ def optimize_aperture(
             chosen = int(sizes[0])
         search_rows.extend((label, int(size), float(value), int(size) == chosen)
                            for size, value in zip(sizes, tried))
-        full = scatter[(n_usable if mask is None else n_pix) - 1]
+        full = baseline[n_usable - 1] if n_usable else np.nan
         summary_rows.append((label, int(np.size(bins)), chosen, float(scatter[chosen - 1]),
                              float(full)))
         log.debug("aperture%s: %d of %d usable pixels, binned scatter %.4g (all usable: %.4g)",

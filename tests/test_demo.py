@@ -1,22 +1,51 @@
 """`make demo`'s job: the pipeline through strun on the sample visit, offline."""
 
+import re
+from pathlib import Path
+
 import pytest
 
 from spelunker import GuideStarModel, demo
 
 pytestmark = pytest.mark.usefixtures("no_network_no_crds")
 
+# The Makefile's demo target runs `python -m spelunker.demo --output demo_output`:
+# the default profile (the shipped spelunker_pipeline.asdf, 2-D Gaussian fit).
+PROFILES = {
+    "make_demo": ([], "gauss", "gauss_fit"),
+    "quicklook": (["--profile", "quicklook"], "quick", "quick_fit"),
+}
 
-def test_demo_runs_the_pipeline_and_writes_products(tmp_path, capsys):
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_demo_runs_the_pipeline_and_writes_products(tmp_path, capsys, profile):
+    options, method, fit_table = PROFILES[profile]
     output = tmp_path / "demo_output"
-    assert demo.main(["--output", str(output), "--profile", "quicklook"]) == 0
+    assert demo.main(["--output", str(output), *options]) == 0
     printed = capsys.readouterr().out
+    lines = printed.splitlines()
     products = sorted(output.glob("*_gspipe.fits"))
     assert len(products) == 1
     with GuideStarModel(products[0]) as model:
         assert len(model.data) == 6000
-        assert len(model.quick_fit) == 6000 and len(model.lightcurve) == 6000
-    assert "fit (quick): 6000 of 6000 frames clean" in printed
-    assert "periodogram x_mean: 2.999 s" in printed  # the sample's 3 s wobble
+        assert len(getattr(model, fit_table)) == 6000 and len(model.lightcurve) == 6000
+
+    assert any(line.startswith("frames: 6000 from 3 file(s), 1 guide star(s), ")
+               for line in lines)
+    fit = [m for m in map(re.compile(rf"fit \({method}\): (\d+) of 6000 frames clean "
+                                     r"\(\d+\.\d\d%\)$").match, lines) if m]
+    assert len(fit) == 1 and int(fit[0].group(1)) >= 5940
+    aperture = [line for line in lines if line.startswith("aperture: ")]
+    assert len(aperture) == 1
+    assert re.match(r"aperture: \d+ brightest pixels, binned relative scatter ", aperture[0])
+    peaks = [line for line in lines if line.startswith("periodogram ")]
+    assert len(peaks) == 8  # the seven fit parameters and the light curve
+    assert any(line.startswith("periodogram x_mean: 2.999 s (FAP ") for line in peaks)
+    assert any(line.startswith("periodogram flux: ") and "47.46 s" in line for line in peaks)
+    written = [line.removeprefix("products written: ") for line in lines
+               if line.startswith("products written: ")]
+    assert len(written) == 1
+    assert Path(written[0]).is_file() and Path(written[0]).resolve() == products[0].resolve()
+
     assert sorted(output.glob("*_report.html"))
     assert (output / "light_curve.png").stat().st_size > 10_000

@@ -1,11 +1,12 @@
-"""The fitting benchmark script runs end to end on a tiny size."""
+"""The fitting and pipeline benchmark scripts run end to end on a tiny size."""
 
 import runpy
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_fit.py"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+SCRIPT = BENCHMARKS / "bench_fit.py"
 
 
 @pytest.mark.benchmark
@@ -19,3 +20,16 @@ def test_bench_fit_runs(capsys):
     # The compiled fit reproduces curve_fit's centres on the subset.
     x_line = next(line for line in out.splitlines() if line.strip().startswith("x_mean:"))
     assert float(x_line.split(":")[1].split()[0]) < 1e-5
+
+
+@pytest.mark.benchmark
+def test_bench_pipeline_runs(capsys):
+    module = runpy.run_path(str(BENCHMARKS / "bench_pipeline.py"))
+    module["main"](["--n-frames", "20000", "--repeat", "1", "--skip-strun"])
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("[1] Lomb-Scargle, 8 series x 20000 points, ") for line in lines)
+    assert any(line.startswith("[2] aperture search on 20000 frames: median ") for line in lines)
+    assert not any(line.startswith("[3]") for line in lines)  # --skip-strun
+    for label in ("spelunker (nifty-ls, batched): median", "astropy LombScargle default",
+                  "baseline full-frame sum of the same frames"):
+        assert any(label in line for line in lines), label

@@ -170,6 +170,28 @@ def test_peaks_are_distinct_maxima_not_side_lobes():
     assert abs(result.frequency[lobes[1]] - 1 / 1.7) > spacing
 
 
+def test_default_peak_separation_uses_each_series_own_valid_baseline():
+    # 4000 frames, but x_mean is valid only in the middle quarter: its peaks are
+    # four times broader than those of the full series and its side lobes four
+    # times farther out, so the window must come from its own 1000 frames.
+    times = np.arange(4000) * 0.0538
+    values = np.sin(2 * np.pi * times / 1.7) + 0.1 * np.sin(2 * np.pi * times / 0.61)
+    masked = np.full(times.shape, np.nan)
+    masked[1500:2500] = values[1500:2500]
+    result = lomb_scargle(times, {"x_mean": masked, "full": values}, n_peaks=2)
+    peaks = result.peaks
+    short = peaks[peaks["series"] == "x_mean"]
+    assert_allclose(short["period"].value, [1.7, 0.61], rtol=3e-3)
+    assert short["power"][1] < 0.02  # the weak signal, not a side lobe of the strong one
+    full = peaks[peaks["series"] == "full"]
+    assert_allclose(full["period"].value, [1.7, 0.61], rtol=1e-3)
+    # the same peaks as when the masked points are not given at all
+    alone = lomb_scargle(times[1500:2500], {"x_mean": values[1500:2500]}, n_peaks=2,
+                         frequency=result.frequency)
+    assert_array_equal(short["frequency"], alone.peaks["frequency"])
+    assert_allclose(short["power"], alone.peaks["power"], rtol=1e-5)
+
+
 # --------------------------------------------------------------------------
 # Engines
 

@@ -366,6 +366,54 @@ def test_user_mask_skips_the_search(frames_with_defects):
     assert_allclose(result.flux, flux, rtol=0, equal_nan=True)
 
 
+@pytest.mark.parametrize("bad_in_mask", [False, True], ids=["outside", "inside"])
+def test_user_mask_full_frame_baseline_leaves_out_a_pixel_flagged_in_every_frame(
+        frames_with_defects, bad_in_mask):
+    data, err, dq, times = frames_with_defects
+    dq = dq.copy()
+    bad = (3, 3) if bad_in_mask else (0, 7)
+    dq[:, bad[0], bad[1]] |= 1  # a static bad pixel of a 3-D DQ array
+    mask = np.zeros((8, 8), bool)
+    mask[2:6, 2:6] = True
+    result = optimize_aperture(data, err, times=times, dq=dq, bin_size=4.0, mask=mask)
+    # the baseline is the full_frame_flux light curve (the 63 usable pixels) ...
+    full, _ = full_frame_flux(data, dq=dq)
+    expected = binned_scatter(full, times, bin_size=4.0)
+    assert np.isfinite(expected)
+    assert_allclose(result.summary["full_frame_scatter"][0], expected, rtol=1e-9)
+    # ... the same as the optimised search reports
+    searched = optimize_aperture(data, err, times=times, dq=dq, bin_size=4.0)
+    assert_allclose(result.summary["full_frame_scatter"][0],
+                    searched.summary["full_frame_scatter"][0], rtol=1e-9)
+    # the user aperture itself is measured as given
+    user = binned_scatter(aperture_flux(data, mask=mask, dq=dq)[0], times, bin_size=4.0)
+    if bad_in_mask:
+        assert np.all(np.isnan(result.flux)) and np.isnan(user)
+        assert np.isnan(result.search["binned_scatter"][0])
+    else:
+        assert_allclose(result.search["binned_scatter"][0], user, rtol=1e-9)
+
+
+@pytest.mark.parametrize("user_mask", [False, True], ids=["optimized", "user"])
+def test_full_frame_baseline_leaves_out_a_pixel_nan_in_every_frame(frames_with_defects,
+                                                                    user_mask):
+    data, err, _, times = frames_with_defects
+    data = data.copy()
+    data[:, 0, 7] = np.nan  # lost in every frame, but no DQ flag says so
+    mask = None
+    if user_mask:
+        mask = np.zeros((8, 8), bool)
+        mask[2:6, 2:6] = True
+    result = optimize_aperture(data, err, times=times, bin_size=4.0, mask=mask)
+    others = np.ones((8, 8), bool)
+    others[0, 7] = False
+    expected = binned_scatter(aperture_flux(data, mask=others)[0], times, bin_size=4.0)
+    assert np.isfinite(expected)
+    assert_allclose(result.summary["full_frame_scatter"][0], expected, rtol=1e-9)
+    assert result.masks[0, 0, 7] == 0
+    assert np.isfinite(result.summary["binned_scatter"][0])
+
+
 @pytest.mark.parametrize("kind", ["npy", "fits", "fits_extension"])
 def test_read_aperture_mask(tmp_path, kind):
     mask = np.zeros((8, 8), np.uint8)
@@ -600,6 +648,22 @@ def test_step_logs_a_summary(model, caplog):
     assert f"optimised aperture of {n_chosen} pixels" in summary[0]
     assert "for all pixels" in summary[0] and "x lower" in summary[0]
     assert any("2 frame(s) with NaN flux" in m for m in messages)
+
+
+def test_dq_of_the_wrong_shape_is_ignored_with_a_warning(model, caplog):
+    from spelunker.stpipe.photometry_optimize_step import run_photometry
+
+    odd = model.copy()
+    odd.dq = np.ones((len(odd.data), 4, 4), np.uint32)  # would flag everything if used
+    with caplog.at_level(logging.WARNING, logger="spelunker"):
+        result = run_photometry(odd, bin_size=5.0)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
+                and r.name == "spelunker.stpipe.photometry_optimize_step"]
+    assert len(warnings) == 1
+    assert "DQ" in warnings[0] and "(3000, 4, 4)" in warnings[0] and "ignored" in warnings[0]
+    expected = optimize_aperture(model.data, model.err, times=frame_seconds(model), bin_size=5.0)
+    assert_array_equal(result.masks, expected.masks)
+    assert_allclose(result.flux, expected.flux, rtol=0, equal_nan=True)
 
 
 def test_config_file_sets_parameters(two_star_model, tmp_path):

@@ -15,6 +15,7 @@ from spelunker.stpipe import (
     PhotometryOptimizeStep,
     parameter_file,
 )
+from spelunker.stpipe.guidestar_pipeline import summarize
 from spelunker.stpipe.parameters import PARAMETER_FILES
 
 from cli_helpers import STRUN, run_cli
@@ -126,6 +127,28 @@ def test_strun_shipped_parameter_file_and_save_parameters_round_trip(small_visit
         assert model.hasattr("quick_fit")
 
 
+# Shipped parameter file -> suffix of its product and the tables it must add.
+PRODUCTS = {
+    "fit": ("gsfit", ["gauss_fit"]),
+    "photometry": ("gsphot", ["lightcurve", "aperture_search"]),
+    "periodogram": ("gspgram", ["quick_fit", "periodogram", "periodogram_peaks"]),
+    "pipeline": ("gspipe", ["gauss_fit", "lightcurve", "periodogram", "periodogram_peaks"]),
+}
+
+
+@pytest.mark.parametrize("profile", sorted(PRODUCTS))
+def test_strun_runs_each_shipped_parameter_file(small_visit, tmp_path, profile):
+    suffix, tables = PRODUCTS[profile]
+    result = run_cli(tmp_path, STRUN, parameter_file(profile), *small_visit.files)
+    assert result.returncode == 0, result.stderr[-3000:]
+    stem = small_visit.files[0].name.replace("-seg001_cal.fits", "")
+    assert sorted(p.name for p in tmp_path.glob("*.fits")) == [f"{stem}_{suffix}.fits"]
+    with GuideStarModel(tmp_path / f"{stem}_{suffix}.fits") as model:
+        assert len(model.data) == 1200
+        for name in tables:
+            assert model.hasattr(name), (profile, name)
+
+
 @pytest.mark.parametrize("profile", sorted(PARAMETER_FILES))
 def test_shipped_parameter_files_match_the_step_defaults(profile):
     classes = {"fit": GuideStarFitStep, "photometry": PhotometryOptimizeStep,
@@ -146,6 +169,25 @@ def test_shipped_parameter_files_match_the_step_defaults(profile):
                     assert value == "quick"
                     continue
                 assert defaults[name] == value, (profile, name)
+
+
+def test_summary_says_how_the_aperture_was_chosen(small_visit, tmp_path):
+    source = open_guidestar(small_visit.files)
+    mask = np.zeros((8, 8), np.uint8)
+    mask[3:5, 2:6] = 1
+    np.save(tmp_path / "mask.npy", mask)
+    user = PhotometryOptimizeStep.call(source, aperture_mask=str(tmp_path / "mask.npy"),
+                                       bin_size=5.0)
+    lines = [line for line in summarize(user).splitlines() if line.startswith("aperture: ")]
+    assert len(lines) == 1
+    assert lines[0].startswith("aperture: user aperture of 8 pixels, binned relative scatter")
+    assert "brightest" not in lines[0]
+    optimized = PhotometryOptimizeStep.call(source, bin_size=5.0)
+    lines = [line for line in summarize(optimized).splitlines()
+             if line.startswith("aperture: ")]
+    n_pixels = int(optimized.aperture_mask.sum())
+    assert len(lines) == 1
+    assert lines[0].startswith(f"aperture: {n_pixels} brightest pixels, binned relative scatter")
 
 
 def test_pipeline_report_option_writes_the_visit_report(small_visit, tmp_path):

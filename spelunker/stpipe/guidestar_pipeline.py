@@ -99,8 +99,10 @@ def summarize(model, *, n_peaks=3):
     Returns
     -------
     str
-        Frames, files and guide stars; fit success rate; aperture size and
-        binned scatter; the strongest periodogram peaks.
+        Frames, files and guide stars; fit success rate; aperture size (the
+        N brightest pixels, or a user aperture, as
+        ``meta.spelunker.photometry_aperture`` says) and binned scatter; the
+        strongest periodogram peaks.
     """
     lines = []
     times = model.frame_times[[0, -1]]
@@ -116,8 +118,16 @@ def summarize(model, *, n_peaks=3):
                          f"({100.0 * clean / max(len(flags), 1):.2f}%)")
     if model.hasattr("aperture_search"):
         search = np.asarray(model.aperture_search)
+        kind = model.meta.spelunker.photometry_aperture
         for row in search[search["selected"] == 1]:
-            lines.append(f"aperture: {row['n_pixels']} brightest pixels, binned relative scatter "
+            n_pixels = int(row["n_pixels"])
+            if kind == "user":
+                what = f"user aperture of {n_pixels} pixels"
+            elif kind in ("optimized", "optimized_per_guidestar"):
+                what = f"{n_pixels} brightest pixels"
+            else:  # a product that does not say how its aperture was chosen
+                what = f"aperture of {n_pixels} pixels"
+            lines.append(f"aperture: {what}, binned relative scatter "
                          f"{row['binned_scatter']:.3g} (guide star index {row['guidestar_index']})")
     if model.hasattr("periodogram_peaks"):
         peaks = np.asarray(model.periodogram_peaks)

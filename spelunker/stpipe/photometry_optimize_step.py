@@ -170,6 +170,9 @@ def run_photometry(model, *, bin_size=DEFAULT_BIN_SIZE, n_pixels=None, per_guide
         log.warning("input has no usable ERR array; flux_err will be NaN")
     dq = np.asarray(model.dq) if model.hasattr("dq") else None
     if dq is not None and dq.shape not in (data.shape, data.shape[1:]):
+        log.warning("input DQ has shape %s, neither that of the frames %s nor of one frame "
+                    "%s; it is ignored and only non-finite pixels count as bad", dq.shape,
+                    data.shape, data.shape[1:])
         dq = None
     times = frame_seconds(model)
     groups = None
