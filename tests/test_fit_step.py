@@ -1,12 +1,16 @@
 """GuideStarFitStep: inputs, results against truth, parameters, and the caller's model."""
 
 import copy
+import json
 import logging
 import re
+import shutil
+from pathlib import Path
 
 import astropy.units as u
 import numpy as np
 import pytest
+from astropy.time import Time
 from numpy.testing import assert_allclose, assert_array_equal
 from stdatamodels.jwst.datamodels import dqflags
 from stpipe.exceptions import ValidationError
@@ -141,6 +145,78 @@ def test_gauss_fit_of_files_matches_truth_and_flags_bad_frames(visit):
                     truth_of(visit, "x_stddev")[clean], rtol=0.05)
     assert np.all(np.isfinite(table["x_mean_err"][clean]))
     assert result.meta.spelunker.fit_n_flagged == int((~clean).sum())
+
+
+def test_gauss_fit_of_an_association_file(visit, tmp_path):
+    """A guider association JSON (members relative to it) gives the visit's fit."""
+    directory = tmp_path / "visit"
+    directory.mkdir()
+    for path in visit.files:
+        shutil.copy(path, directory / Path(path).name)
+    asn = {"asn_type": "guider", "asn_id": "a3001", "products": [
+        {"name": "visit", "members": [{"expname": Path(path).name, "exptype": "science"}
+                                      for path in visit.files]}]}
+    asn_path = directory / "visit_asn.json"
+    asn_path.write_text(json.dumps(asn))
+    from_asn = GuideStarFitStep.call(str(asn_path))
+    from_files = GuideStarFitStep.call(visit.files)
+    assert isinstance(from_asn, GuideStarModel)
+    assert len(from_asn.gauss_fit) == 600
+    assert_tables_equal(from_asn.gauss_fit, from_files.gauss_fit)
+    assert_array_equal(from_asn.frames["mid_time_mjd"], from_files.frames["mid_time_mjd"])
+    assert from_asn.meta.spelunker.fit_method == "gauss"
+    flags = np.asarray(from_asn.gauss_fit["flags"])
+    assert flags[10] & FitFlag.TOO_FEW_PIXELS and flags[200] & FitFlag.EDGE
+    clean = flags == 0
+    assert_allclose(np.asarray(from_asn.gauss_fit["x_mean"])[clean],
+                    truth_of(visit, "x_mean")[clean], atol=0.02)
+
+
+def test_gauss_fit_table_has_times_and_units(frames, visit):
+    result = GuideStarFitStep.call(frames, method="gauss")
+    table = fit_table(result, "gauss")
+    assert table.colnames == ["time", *FIT_COLUMNS]
+    assert isinstance(table["time"], Time) and table["time"].scale == "utc"
+    assert_allclose((table["time"] - visit.truth["time"]).to_value(u.s), 0.0, atol=1e-3)
+    assert np.all(np.diff(table["time"].mjd) > 0)
+    units = {"amplitude": u.DN / u.s, "offset": u.DN / u.s, "x_mean": u.pix,
+             "y_mean": u.pix, "x_stddev": u.pix, "y_stddev": u.pix, "theta": u.rad}
+    for name, unit in units.items():
+        assert table[name].unit == unit, name
+        assert table[name + "_err"].unit == unit, name
+    for name in ("chi2", "dof", "iterations", "flags"):
+        assert getattr(table[name], "unit", None) is None, name
+    assert_array_equal(table["x_mean"].to_value(u.pix), result.gauss_fit["x_mean"])
+    assert_array_equal(table["flags"], result.gauss_fit["flags"])
+    clean = np.asarray(table["flags"]) == 0
+    assert_allclose(table["x_mean"][clean].to_value(u.pix), truth_of(visit, "x_mean")[clean],
+                    atol=0.02)
+    with pytest.raises(ValueError, match="no quick_fit table"):
+        fit_table(result, "quick")
+
+
+def test_call_avoids_crds_without_the_environment_switch(frames, monkeypatch):
+    """The base step itself skips CRDS: STPIPE_DISABLE_CRDS_STEPPARS is not needed."""
+    from stpipe import crds_client
+
+    monkeypatch.delenv("STPIPE_DISABLE_CRDS_STEPPARS", raising=False)
+    queried = []
+
+    def refuse(name):
+        def crds_call(*args, **kwargs):
+            queried.append(name)
+            msg = f"crds_client.{name} called"
+            raise RuntimeError(msg)
+        return crds_call
+
+    for name in ("get_reference_file", "get_multiple_reference_paths", "get_context_used",
+                 "get_svn_version", "check_reference_open", "get_override_name",
+                 "reference_uri_to_cache_path"):
+        monkeypatch.setattr(crds_client, name, refuse(name))
+    result = GuideStarFitStep.call(frames, method="quick")
+    assert queried == []
+    assert len(result.quick_fit) == 600
+    assert result.meta.spelunker.fit_status == "COMPLETE"
 
 
 def test_results_of_files_model_and_saved_model_agree(visit, frames, tmp_path):

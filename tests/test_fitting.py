@@ -1,5 +1,7 @@
 """Tests of the frame fitters: accuracy, statistics, flags, canonical form."""
 
+import threading
+
 import astropy.units as u
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import least_squares
 
 from spelunker.datasets import simulate_frames
+from spelunker.fitting import _kernels
 from spelunker.fitting import (
     PARAMETER_NAMES,
     FitFlag,
@@ -87,13 +90,14 @@ def test_agrees_with_scipy_least_squares():
         dict(fgs_mag=16.0, x_mean=4.1, y_mean=3.3, x_stddev=0.75, y_stddev=0.6, theta=-0.3),
     ]
     for i, case in enumerate(cases):
-        data, err, truth = simulate_frames(100, seed=100 + i, jitter=0.2, **case)
+        data, err, truth = simulate_frames(350, seed=100 + i, jitter=0.2, **case)
         frames.append(data)
         errs.append(err)
         truths.append(np.stack([truth[n] for n in PARAMETER_NAMES], axis=1))
     data = np.concatenate(frames)
     err = np.concatenate(errs)
     p_true = np.concatenate(truths)
+    assert len(data) >= 1000  # so that 99.9% allows at most one frame
     result = fit_gaussian_frames(data, err)
     assert np.all(result["flags"] == 0)
 
@@ -261,6 +265,177 @@ def test_every_row_finite_or_flagged():
         assert clean[-50:].all()
 
 
+def test_cosmic_rays_and_off_edge_stars_are_always_flagged():
+    """Every cosmic ray of 20 to 1e4 sigma and every star off the edge is flagged.
+
+    Per magnitude: 500 frames of `simulate_frames` (star on a pixel corner,
+    the simulator's default) with one hit each, at a random pixel, of
+    20 - 1e4 times that pixel's noise (log-uniform), and 300 stars centred
+    at x = 7 .. 10 or -3 .. -1 (y anywhere in the frame); 40 other seeds
+    gave no unflagged frame either.  Measured limit, not tested here: a
+    hit of 20 - 50 sigma on the *peak* pixel of a faint star can be
+    absorbed into a narrower, brighter PSF with an unremarkable chi2 (at
+    mag 16 about 1 random-pixel hit in 1100 when the star is centred on a
+    pixel; at mag 17 about 1 in 340 even on a pixel corner).
+    """
+    rng = np.random.default_rng(2024)
+    n_cr, n_edge = 500, 300
+    for mag in (12.0, 16.0):
+        data, err, _ = simulate_frames(n_cr, fgs_mag=mag, seed=int(mag) + 300)
+        data = data.astype(np.float64)
+        frame = np.arange(n_cr)
+        row = rng.integers(0, 8, n_cr)
+        col = rng.integers(0, 8, n_cr)
+        strength = 10.0 ** rng.uniform(np.log10(20.0), 4.0, n_cr)
+        data[frame, row, col] += strength * err[frame, row, col]
+        hits = fit_gaussian_frames(data, err)
+        unflagged = np.flatnonzero(hits["flags"] == 0)
+        assert unflagged.size == 0, (mag, strength[unflagged], row[unflagged], col[unflagged])
+        # Nearly all are seen as what they are (all of 10,000 in trials).
+        assert np.mean(hits["flags"] & FitFlag.CHI2_OUTLIER != 0) > 0.99, mag
+
+        x_mean = np.concatenate([np.linspace(7.0, 10.0, n_edge // 2),
+                                 np.linspace(-3.0, -1.0, n_edge // 2)])
+        data, err, truth = simulate_frames(n_edge, fgs_mag=mag, x_mean=x_mean,
+                                           y_mean=rng.uniform(0.0, 7.0, n_edge),
+                                           seed=int(mag) + 301)
+        edge = fit_gaussian_frames(data, err)
+        unflagged = np.flatnonzero(edge["flags"] == 0)
+        assert unflagged.size == 0, (mag, truth["x_mean"][unflagged])
+        # Centres still on the frame but within 1 px of its edge: EDGE.
+        on_frame = (truth["x_mean"] <= 7.5) & (truth["x_mean"] >= -0.5)
+        assert np.all(edge["flags"][on_frame] & FitFlag.EDGE), mag
+
+
+def test_values_stay_inside_the_documented_bounds():
+    """sigma in [0.2, 4], centre within the frame +- 1 px, amplitude >= 0.
+
+    Wild stars (widths 0.05 - 8 px, centres well off the frame, any
+    brightness) and ordinary ones, on a non-square frame so that a swap of
+    the x and y bounds would show.  Checked on every finite value of the
+    Gaussian fit (clean or not) and on every clean row of both fitters.
+    """
+    n, ny, nx = 3000, 6, 11
+    rng = np.random.default_rng(17)
+    wild = np.arange(n) < n // 2
+    data, err, _ = simulate_frames(
+        n, fgs_mag=rng.uniform(8.0, 19.0, n),
+        x_mean=np.where(wild, rng.uniform(-4.0, nx + 3.0, n), rng.uniform(1.0, nx - 2.0, n)),
+        y_mean=np.where(wild, rng.uniform(-4.0, ny + 3.0, n), rng.uniform(1.0, ny - 2.0, n)),
+        x_stddev=np.where(wild, rng.uniform(0.05, 8.0, n), rng.uniform(0.4, 1.5, n)),
+        y_stddev=np.where(wild, rng.uniform(0.05, 8.0, n), rng.uniform(0.4, 1.5, n)),
+        theta=rng.uniform(-4.0, 4.0, n), background=rng.uniform(-50.0, 5e3, n),
+        shape=(ny, nx), seed=18,
+    )
+    gauss = fit_gaussian_frames(data, err)
+    quick = fit_moments_frames(data, err)
+
+    def check(result, rows):
+        def inside(name, low, high):
+            values = result[name][rows]
+            values = values[np.isfinite(values)]
+            assert values.size > 100, name  # not vacuous
+            assert np.all((values >= low) & (values <= high)), (name, values.min(), values.max())
+
+        inside("x_stddev", 0.2, 4.0)
+        inside("y_stddev", 0.2, 4.0)
+        inside("x_mean", -1.0, nx)
+        inside("y_mean", -1.0, ny)
+        inside("amplitude", 0.0, np.inf)
+
+    check(gauss, slice(None))
+    for result in (gauss, quick):
+        clean = result["flags"] == 0
+        assert clean.sum() > 100
+        for name in PARAMETER_NAMES:
+            assert np.all(np.isfinite(result[name][clean])), name
+        check(result, clean)
+    # The bounds were reached (the test would see them crossed), on the
+    # long axis of the frame too.
+    assert np.any(gauss["x_stddev"] == 4.0) and np.any(gauss["y_stddev"] == 0.2)
+    assert np.any(gauss["x_mean"] == nx) and np.any(gauss["x_mean"] == -1.0)
+    assert np.any(gauss["y_mean"] == ny) and np.any(gauss["y_mean"] == -1.0)
+    assert np.all(gauss["flags"][gauss["x_stddev"] == 4.0] & FitFlag.AT_BOUND)
+
+
+def test_very_wide_psf_is_flagged_at_bound():
+    data, err, _ = simulate_frames(300, fgs_mag=9.0, x_stddev=6.0, y_stddev=6.0, seed=91)
+    result = fit_gaussian_frames(data, err)
+    assert np.all(result["flags"] & FitFlag.AT_BOUND)
+    assert np.all(result["x_stddev"] == 4.0)  # the upper width bound
+    # The same stars with a guider-like width are clean.
+    data, err, _ = simulate_frames(300, fgs_mag=9.0, seed=91)
+    assert np.all(fit_gaussian_frames(data, err)["flags"] == 0)
+
+
+def test_kernel_flag_constants_match_fitflag():
+    """The compiled kernels repeat the FitFlag bits as plain integers: same values."""
+    for flag in FitFlag:
+        assert getattr(_kernels, flag.name) == int(flag), flag.name
+    assert len({int(flag) for flag in FitFlag}) == len(FitFlag)  # one bit each
+
+
+def test_iteration_cap_is_flagged():
+    assert FitFlag.ITERATION_CAP == 256
+    data, err, _ = simulate_frames(2000, fgs_mag=14.0, jitter=0.3, seed=92)
+    full = fit_gaussian_frames(data, err)
+    assert np.all(full["flags"] == 0)
+    assert full["iterations"].min() <= 3 < full["iterations"].max()
+
+    one = fit_gaussian_frames(data, err, max_iterations=1)
+    assert np.all(one["iterations"] == 1)
+    assert np.all(one["flags"] & FitFlag.ITERATION_CAP)
+
+    # A frame is capped exactly when it needs more than max_iterations;
+    # frames that converge within the cap are unaffected by it.
+    cap = 3
+    capped = fit_gaussian_frames(data, err, max_iterations=cap)
+    hit = capped["flags"] & FitFlag.ITERATION_CAP != 0
+    assert_array_equal(hit, full["iterations"] > cap)
+    assert np.all(capped["iterations"][hit] == cap)
+    for key in full:
+        assert_array_equal(capped[key][~hit], full[key][~hit], err_msg=key)
+    # The cap shows also where the final point then passes the gradient
+    # test (NOT_CONVERGED not set): such a row is never clean.
+    not_converged = capped["flags"] & FitFlag.NOT_CONVERGED != 0
+    assert np.any(hit & ~not_converged)
+    assert np.all(not_converged <= hit)  # here, every unconverged fit was capped
+
+
+def test_singular_normal_matrix_is_flagged():
+    """Only two usable columns: 6 measurable numbers for 7 parameters.
+
+    In each column the model is a 1-D Gaussian in y (height, centre, and a
+    width common to both columns) plus the offset, so J^T W J has rank 6
+    for any parameters.
+    """
+    data, err, _ = simulate_frames(100, fgs_mag=12.0, seed=93)
+    dq = np.ones((8, 8), dtype=np.uint32)
+    dq[:, 3:5] = 0
+    result = fit_gaussian_frames(data, err, dq=dq)
+    assert np.all(result["dof"] == 16 - 7)
+    assert np.all(result["flags"] & FitFlag.SINGULAR)
+    for name in ERR_NAMES:
+        assert np.all(np.isnan(result[name])), name
+    # The construction really is singular: numerical Jacobian at the
+    # fitted parameters over the usable pixels.
+    p = np.array([result[name][0] for name in PARAMETER_NAMES])
+    usable = dq == 0
+    jac = np.empty((usable.sum(), 7))
+    for a in range(7):
+        step = 1e-6 * max(1.0, abs(p[a]))
+        hi, lo = p.copy(), p.copy()
+        hi[a] += step
+        lo[a] -= step
+        jac[:, a] = (gaussian2d(COLS, ROWS, *hi) - gaussian2d(COLS, ROWS, *lo))[usable] / (2 * step)
+    jac /= err[0][usable][:, None]
+    jac /= np.linalg.norm(jac, axis=0)
+    singular_values = np.linalg.svd(jac, compute_uv=False)
+    assert singular_values[-1] < 1e-6 * singular_values[0]
+    # With every pixel usable the same frames are clean.
+    assert np.all(fit_gaussian_frames(data, err)["flags"] == 0)
+
+
 # --------------------------------------------------------------------------
 # Canonical form
 
@@ -308,6 +483,68 @@ def test_ncpus_give_identical_results():
         assert one.keys() == two.keys()
         for key in one:
             assert_array_equal(one[key], two[key], err_msg=key)
+
+
+KERNELS = {fit_gaussian_frames: "fit_gaussian_block", fit_moments_frames: "fit_moments_block"}
+
+
+def record_blocks(monkeypatch, fitter, *, meet=0):
+    """Wrap ``fitter``'s compiled kernel to record (block length, thread) per block.
+
+    With ``meet=k`` the first ``k`` blocks wait for each other at a barrier
+    before running: that only succeeds when ``k`` threads run them at once.
+    """
+    name = KERNELS[fitter]
+    kernel = getattr(_kernels, name)
+    calls = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(meet, timeout=20) if meet else None
+
+    def recording_kernel(data, *args):
+        with lock:
+            calls.append((data.shape[0], threading.get_ident()))
+            first = len(calls) <= meet
+        if first:
+            barrier.wait()  # BrokenBarrierError if the blocks ran one after another
+        return kernel(data, *args)
+
+    monkeypatch.setattr(_kernels, name, recording_kernel)
+    return calls
+
+
+@pytest.mark.parametrize("fitter", [fit_gaussian_frames, fit_moments_frames])
+def test_chunk_size_caps_the_block_length(monkeypatch, fitter):
+    data, err, _ = simulate_frames(1000, seed=52)
+    reference = fitter(data, err)
+    calls = record_blocks(monkeypatch, fitter)
+    result = fitter(data, err, chunk_size=64)
+    lengths = [length for length, _ in calls]
+    assert lengths == [64] * 15 + [40]
+    assert {ident for _, ident in calls} == {threading.get_ident()}  # ncpus=1: no pool
+    for key in reference:
+        assert_array_equal(result[key], reference[key], err_msg=key)
+    # Without chunk_size the whole batch is one block.
+    calls.clear()
+    fitter(data, err)
+    assert [length for length, _ in calls] == [1000]
+
+
+@pytest.mark.parametrize("fitter", [fit_gaussian_frames, fit_moments_frames])
+def test_ncpus_runs_blocks_on_that_many_threads(monkeypatch, fitter):
+    data, err, _ = simulate_frames(1000, seed=53)
+    reference = fitter(data, err)
+    calls = record_blocks(monkeypatch, fitter, meet=2)
+    result = fitter(data, err, ncpus=2, chunk_size=100)
+    assert sorted(length for length, _ in calls) == [100] * 10
+    threads = {ident for _, ident in calls}
+    assert len(threads) == 2 and threading.get_ident() not in threads
+    for key in reference:
+        assert_array_equal(result[key], reference[key], err_msg=key)
+    # At least one block per thread, even when chunk_size would allow one.
+    calls.clear()
+    fitter(data, err, ncpus=2)
+    assert sorted(length for length, _ in calls) == [500, 500]
+    assert len({ident for _, ident in calls}) == 2
 
 
 def test_quick_fit_agrees_with_truth_on_bright_stars():
@@ -371,13 +608,39 @@ def test_progress_bar(capsys):
         (dict(data=np.zeros((2, 8, 8)), max_iterations=0), "max_iterations"),
         (dict(data=np.zeros((2, 8, 8)), chunk_size=0), "chunk_size"),
         (dict(data=np.zeros((2, 8, 8)), chi2_pvalue=2.0), "chi2_pvalue"),
+        (dict(data=np.zeros((2, 8, 8)), chi2_pvalue="x"), "chi2_pvalue"),
+        (dict(data=np.zeros((2, 8, 8)), chi2_pvalue=np.nan), "chi2_pvalue"),
+        (dict(data=np.zeros((2, 8, 8)), chi2_pvalue=True), "chi2_pvalue"),
         (dict(data=np.zeros((2, 8, 8)), bad_dq_bits=-1), "bad_dq_bits"),
+        (dict(data=np.zeros((2, 8, 8)), bad_dq_bits=2**70), "bad_dq_bits"),
+        (dict(data=np.zeros((2, 8, 8)), bad_dq_bits=2**64,
+              dq=np.zeros((8, 8), dtype=np.uint64)), "bad_dq_bits"),
+        (dict(data=np.zeros((2, 8, 8)), bad_dq_bits="1"), "bad_dq_bits"),
     ],
 )
 def test_bad_parameters_raise(kwargs, name):
     data = kwargs.pop("data")
     with pytest.raises(ValueError, match=name):
         fit_gaussian_frames(data, **kwargs)
+
+
+@pytest.mark.parametrize("bad_dq_bits", [2**70, 2**64, -1])
+def test_quick_fit_rejects_bad_dq_bits(bad_dq_bits):
+    with pytest.raises(ValueError, match="bad_dq_bits"):
+        fit_moments_frames(np.zeros((2, 8, 8)), dq=np.zeros((8, 8), dtype=np.uint64),
+                           bad_dq_bits=bad_dq_bits)
+
+
+def test_widest_dq_mask_is_accepted():
+    """All 64 bits (and the top bit alone) select pixels of a uint64 DQ array."""
+    data, err, _ = simulate_frames(20, seed=82)
+    dq = np.zeros((8, 8), dtype=np.uint64)
+    dq[0, 0] = np.uint64(2**63)
+    for fitter in (fit_gaussian_frames, fit_moments_frames):
+        for bits in (2**64 - 1, 2**63, np.uint64(2**63)):
+            result = fitter(data, err, dq=dq, bad_dq_bits=bits)
+            assert np.all(result["dof"] == 64 - 1 - 7), (fitter.__name__, bits)
+        assert np.all(fitter(data, err, dq=dq, bad_dq_bits=1)["dof"] == 64 - 7)
 
 
 def test_fit_result_table():

@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spelunker.datasets import simulate_frames
-from spelunker.fitting import PARAMETER_NAMES, fit_gaussian_frames, fit_moments_frames
+from spelunker.fitting import PARAMETER_NAMES, FitFlag, fit_gaussian_frames, fit_moments_frames
 
 BATCH = 100
 KINDS = (
@@ -111,6 +111,13 @@ def check_rows(result, n, *, errors_required):
     assert np.all(result["x_stddev"][clean] >= result["y_stddev"][clean])
     theta = result["theta"][clean]
     assert np.all((theta >= -np.pi / 2) & (theta < np.pi / 2))
+    # The documented bounds (8x8 frames): widths 0.2 .. 4 px, centre within
+    # the frame's pixel centres +- 1 px, amplitude >= 0.
+    for name in ("x_stddev", "y_stddev"):
+        assert np.all((result[name][clean] >= 0.2) & (result[name][clean] <= 4.0)), name
+    for name in ("x_mean", "y_mean"):
+        assert np.all((result[name][clean] >= -1.0) & (result[name][clean] <= 8.0)), name
+    assert np.all(result["amplitude"][clean] >= 0.0)
 
 
 @settings(
@@ -138,6 +145,9 @@ def test_fitters_never_raise_and_never_return_unflagged_garbage(
         dq = rng.integers(0, 4, (BATCH, 8, 8)).astype(np.uint16) * (rng.random((BATCH, 8, 8)) < 0.1)
     gauss = fit_gaussian_frames(data, err, dq=dq, ncpus=ncpus, chunk_size=37)
     check_rows(gauss, BATCH, errors_required=True)
+    capped = gauss["flags"] & FitFlag.ITERATION_CAP != 0
+    assert np.all(gauss["iterations"] <= 50)
+    assert np.all(gauss["iterations"][capped] == 50)
     quick = fit_moments_frames(data, err, dq=dq, ncpus=ncpus, chunk_size=37)
     check_rows(quick, BATCH, errors_required=False)
     # Frames without any usable pixel must say so.

@@ -52,8 +52,8 @@ def check_inputs(data, err, dq, bad_dq_bits):
     if isinstance(bad_dq_bits, bool) or not isinstance(bad_dq_bits, (int, np.integer)):
         msg = f"bad_dq_bits must be an integer bit mask; got {bad_dq_bits!r}"
         raise ValueError(msg)
-    if bad_dq_bits < 0:
-        msg = f"bad_dq_bits must be >= 0; got {bad_dq_bits}"
+    if not 0 <= bad_dq_bits < 2**64:
+        msg = f"bad_dq_bits must be a bit mask in 0 .. 2**64 - 1; got {bad_dq_bits}"
         raise ValueError(msg)
     # float32 of either byte order (FITS data are big-endian) stays float32.
     single = all(d.kind == "f" and d.itemsize == 4 for d in dtypes)

@@ -31,6 +31,7 @@ CHI2_OUTLIER = 16
 NONFINITE = 32
 SINGULAR = 64
 NO_SIGNAL = 128
+ITERATION_CAP = 256
 
 NPAR = 7
 #: Minimum number of usable pixels for any fit.
@@ -534,7 +535,9 @@ def fit_gaussian_block(
     lo, hi : ndarray (7,)
         Parameter bounds (inclusive); values are clamped into them.
     max_iter : int
-        Maximum number of LM trial steps.
+        Maximum number of LM trial steps.  A frame that stops because it
+        has used them all raises ITERATION_CAP (and NOT_CONVERGED as well
+        unless its final point passes the projected-gradient test).
     chi2_limit : ndarray (ny * nx + 1,)
         Chi-square above which a fit with that many degrees of freedom is an
         outlier (inf to disable).
@@ -599,8 +602,14 @@ def fit_gaussian_block(
             continue
         lam = LAMBDA_START
         converged = False
+        capped = False
         it = 0
-        while it < max_iter:
+        while True:
+            if it >= max_iter:
+                # Stopped by the cap, not by a convergence test or by the
+                # damping running away.
+                capped = True
+                break
             it += 1
             for a in range(NPAR):
                 active[a] = (p[a] <= lo[a] and jtr[a] < 0.0) or (
@@ -647,6 +656,9 @@ def fit_gaussian_block(
                 lam *= 10.0
                 if lam > LAMBDA_MAX:
                     break
+        if capped:
+            # Visible even when the gradient test below accepts the point.
+            flags |= ITERATION_CAP
         if not converged:
             # Accept a point where the projected scaled gradient vanishes.
             gmax = 0.0

@@ -28,8 +28,11 @@ class FitFlag(enum.IntFlag):
     ['AT_BOUND', 'EDGE']
     """
 
-    #: The optimiser stopped (``max_iterations`` reached, or no step could
-    #: reduce chi-square) before meeting its convergence criterion.
+    #: The fit ended away from a verified optimum: the optimiser stopped
+    #: (``max_iterations`` reached, then also ITERATION_CAP, or no step could
+    #: reduce chi-square) before meeting its convergence criterion, and the
+    #: projected scaled gradient at the final point is not negligible
+    #: either.
     NOT_CONVERGED = 1
     #: Fewer than 10 usable pixels, or fewer pixels than parameters + 1
     #: (degrees of freedom < 1).  Parameters are NaN.
@@ -52,3 +55,11 @@ class FitFlag(enum.IntFlag):
     #: or a flux (2 pi A sx sy, or the background-subtracted sum for the
     #: moments fit) below 5 times its uncertainty.
     NO_SIGNAL = 128
+    #: The optimiser used all ``max_iterations`` steps without meeting its
+    #: convergence criterion (``iterations == max_iterations``).  Set
+    #: whatever the final point looks like: NOT_CONVERGED is added only
+    #: when that point also fails the projected-gradient test, so
+    #: ITERATION_CAP alone means "stopped by the cap at an apparent
+    #: optimum" and ITERATION_CAP | NOT_CONVERGED "stopped short".  Either
+    #: way the row is not clean; raise ``max_iterations`` if it is common.
+    ITERATION_CAP = 256

@@ -77,13 +77,14 @@ def fit_gaussian_frames(
         Data-quality bits of the pixels.
     bad_dq_bits : int, optional
         Pixels with ``dq & bad_dq_bits != 0`` are excluded (default 1,
-        DO_NOT_USE).  Pixels with non-finite data, or non-finite or
+        DO_NOT_USE); at most 64 bits (``0 <= bad_dq_bits < 2**64``).  Pixels with non-finite data, or non-finite or
         non-positive err, are always excluded.
     ncpus : int, optional
         Number of threads (the compiled kernel releases the GIL).  Results
         do not depend on it.
     max_iterations : int, optional
-        Maximum number of Levenberg-Marquardt trial steps per frame.
+        Maximum number of Levenberg-Marquardt trial steps per frame.  A
+        frame that uses them all is flagged ITERATION_CAP (see Notes).
     chunk_size : int, optional
         Frames per block; bounds the temporary memory (one block of each
         thread is converted at a time) and sets the progress-bar updates.
@@ -116,8 +117,13 @@ def fit_gaussian_frames(
     - Convergence: the next Gauss-Newton step would move no parameter by
       more than 1e-3 of its conditional standard error (the step is taken;
       chi2 and the errors are those of the point before it, equal to
-      O(1e-6)), or an accepted step lowered chi2 by less than 1e-10 chi2;
-      otherwise NOT_CONVERGED.  The result typically matches
+      O(1e-6)), or an accepted step lowered chi2 by less than 1e-10 chi2.
+      A frame that stops without either (no step lowers chi2 any more, or
+      ``max_iterations`` is reached) is accepted only if the projected
+      scaled gradient is below 1e-5 of the pixel noise, and is otherwise
+      flagged NOT_CONVERGED.  Reaching ``max_iterations`` always sets
+      ITERATION_CAP (``iterations == max_iterations``), also when the
+      gradient test then accepts the point.  The result typically matches
       `scipy.optimize.least_squares` to 1e-8 px (bright) - 1e-6 px (mag 17).
     - Uncertainties are the square roots of the diagonal of
       ``(J^T W J)^-1`` at the optimum.  With ``err`` they are *not* rescaled
@@ -145,8 +151,12 @@ def fit_gaussian_frames(
     ncpus = check_positive_int(ncpus, "ncpus")
     max_iterations = check_positive_int(max_iterations, "max_iterations")
     chunk_size = check_positive_int(chunk_size, "chunk_size")
-    if chi2_pvalue is not None and not (0.0 < chi2_pvalue < 1.0):
-        msg = f"chi2_pvalue must be in (0, 1) or None; got {chi2_pvalue!r}"
+    if chi2_pvalue is not None and (
+        isinstance(chi2_pvalue, (bool, np.bool_))
+        or not isinstance(chi2_pvalue, (int, float, np.integer, np.floating))
+        or not (0.0 < chi2_pvalue < 1.0)
+    ):
+        msg = f"chi2_pvalue must be a number in (0, 1) or None; got {chi2_pvalue!r}"
         raise ValueError(msg)
     _, ny, nx = data.shape
     lo = np.array([0.0, -CENTRE_MARGIN, -CENTRE_MARGIN, SIGMA_BOUNDS[0], SIGMA_BOUNDS[0],

@@ -24,7 +24,11 @@ given by :func:`canonical_shape`: ``x_stddev >= y_stddev`` (``x_stddev`` is
 the major axis) and ``-pi/2 <= theta < pi/2`` (``theta`` is the position
 angle of the major axis).  Guider PSFs are elongated by about 10 percent
 with the major axis some 0.2-0.7 rad from +x, well inside the interval, so
-the three series stay continuous for a stable PSF.
+the three series stay continuous for a stable PSF.  For a near-round PSF
+(``x_stddev`` ~ ``y_stddev``) theta is undetermined: the model barely
+depends on it, so its value is arbitrary (it may jump by up to pi/2 from
+frame to frame as the major axis swaps) and its uncertainty ``theta_err``
+is large.
 """
 
 import numpy as np

@@ -54,7 +54,8 @@ def fit_moments_frames(
         Data-quality bits; pixels with ``dq & bad_dq_bits != 0`` are
         excluded, as are non-finite data and non-finite or non-positive err.
     bad_dq_bits : int, optional
-        DQ bits that exclude a pixel (default 1, DO_NOT_USE).
+        DQ bits that exclude a pixel (default 1, DO_NOT_USE);
+        ``0 <= bad_dq_bits < 2**64``.
     ncpus : int, optional
         Number of threads.
     chunk_size : int, optional
@@ -73,7 +74,8 @@ def fit_moments_frames(
         diagnostic, not the minimum of a fit, so CHI2_OUTLIER is never set.
         ``iterations`` is 0.  Flags used: TOO_FEW_PIXELS, NO_SIGNAL (no
         pixel above the threshold, or flux below 5 times its error), EDGE,
-        AT_BOUND, NONFINITE.  A row with ``flags == 0`` has all seven
+        AT_BOUND, NONFINITE (never NOT_CONVERGED, ITERATION_CAP,
+        CHI2_OUTLIER or SINGULAR).  A row with ``flags == 0`` has all seven
         parameters finite.
 
     Examples
