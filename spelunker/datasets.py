@@ -948,6 +948,9 @@ def _fill_meta(model, plan, *, program, product, signals, pointing):
     meta.observation.visit_number = f"{int(spec.visit):03d}"
     meta.observation.visit_id = (
         f"{int(program):05d}{int(spec.observation):03d}{int(spec.visit):03d}")
+    # OBS_ID as in real guider headers: 'V' + VISIT_ID + 'P' + 13 digits ending in
+    # visit group 01, parallel sequence 1, activity 02 (PID 1029: V01029001001P0000000001102).
+    meta.observation.obs_id = f"V{meta.observation.visit_id}P0000000001102"
     start_iso = str(_iso(plan.start_mjd))
     meta.observation.date = start_iso[:10]
     meta.observation.time = start_iso[11:]

@@ -47,6 +47,7 @@ _HEADER_FIELDS = (
     ("program", "PROGRAM", "observation.program_number", False),
     ("observation", "OBSERVTN", "observation.observation_number", False),
     ("visit", "VISIT", "observation.visit_number", False),
+    ("obs_id", "OBS_ID", "observation.obs_id", False),
     ("segment", "EXSEGNUM", "exposure.segment_number", False),
     ("nints", "NINTS", "exposure.nints", False),
     ("gs_id", "GDSTARID", "guidestar.gs_id", False),
@@ -806,7 +807,8 @@ def _fill_tables(model, products, mid_times, time_sources, tables):
         n = h["frames"]
         files[index] = (
             product.name, _as_int(h.get("program")), _as_int(h.get("observation")),
-            _as_int(h.get("visit")), _as_int(h.get("segment")), str(h.get("detector") or ""),
+            _as_int(h.get("visit")), str(h.get("obs_id") or "").strip(),
+            _as_int(h.get("segment")), str(h.get("detector") or ""),
             h["gs_id"], str(h["exp_type"]), h["data_start"], h["data_end"], n, first, source,
         )
         frames["file_index"][first:first + n] = index

@@ -8,6 +8,7 @@ computation is the function the pipeline steps call, run on the session's
 model, so a notebook and ``strun`` give the same numbers.
 """
 
+import functools
 import logging
 import os
 from pathlib import Path
@@ -26,6 +27,37 @@ DEFAULT_DIRECTORY = "spelunker_results"
 _PARAMETERS = ("amplitude", "x_mean", "y_mean", "x_stddev", "y_stddev", "theta", "offset")
 
 
+def _folder_by_keyword(function):
+    """Answer the original tool's ``load('/path/', pid=1534)`` with a clear error.
+
+    The original took the folder as its first argument; here the first one
+    is ``pid`` (``load(1534)``), so Python would only say "got multiple
+    values for argument 'pid'".
+    """
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        if args and "pid" in kwargs and isinstance(args[0], (str, os.PathLike)):
+            msg = (f"spelunker.load: the first positional argument is the program ID, but "
+                   f"{args[0]!r} was given with pid={kwargs['pid']!r}; give the download "
+                   f"folder by keyword: spelunker.load(pid={kwargs['pid']!r}, "
+                   f"dir={os.fspath(args[0])!r})")
+            raise TypeError(msg)
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
+def _check_pid(pid):
+    """Refuse a folder given where the program ID goes (``load('/path/')``)."""
+    if isinstance(pid, os.PathLike) or (isinstance(pid, str) and pid.strip()
+                                         and not pid.strip().isdigit()):
+        msg = (f"spelunker.load: pid={os.fspath(pid)!r} is not a program ID; the download "
+               f"folder is given by keyword: spelunker.load(pid=1534, dir={os.fspath(pid)!r})")
+        raise TypeError(msg)
+
+
+@_folder_by_keyword
 def load(pid=None, obs_num=None, visit=None, calib_level=2, dir=None, token=None, *,  # noqa: A002
          progress=None):
     """Start a session, downloading and reading a program's guide-star data.
@@ -39,18 +71,28 @@ def load(pid=None, obs_num=None, visit=None, calib_level=2, dir=None, token=None
         Observation and visit numbers to restrict the download.
     calib_level : {2, 1}, optional
         2 for calibrated (``_cal``) products, which spelunker reads; 1 for
-        uncalibrated (``_uncal``) ones, which are downloaded only.
+        uncalibrated (``_uncal``) ones, which are downloaded into ``dir``
+        only (the session stays empty; see `Spelunker.download`).
     dir : str or path-like, optional
-        Download folder (default ``spelunker_results``).
+        Download folder (default ``spelunker_results``).  Give it by
+        keyword: unlike the original tool's, the first positional argument
+        is ``pid``.
     token : str, optional
         MAST API token for exclusive-access data (default: the
-        ``MAST_API_TOKEN`` environment variable).  Never logged or written.
+        ``MAST_API_TOKEN`` environment variable; an empty string counts as
+        none).  Never logged or written.
     progress : bool or None, optional
         Progress bars (default: on an interactive terminal).
 
     Returns
     -------
     Spelunker
+
+    Raises
+    ------
+    TypeError
+        A folder given where the program ID goes, as in the original tool's
+        ``load('/path/', pid=1534)``: the message says to pass ``dir=``.
 
     Examples
     --------
@@ -59,6 +101,7 @@ def load(pid=None, obs_num=None, visit=None, calib_level=2, dir=None, token=None
     >>> spk.fg_array is None
     True
     """
+    _check_pid(pid)
     session = Spelunker(dir, token=token, progress=progress)
     if pid is not None:
         session.download(pid, obs_num=obs_num, visit=visit, calib_level=calib_level)
@@ -83,6 +126,15 @@ class Spelunker:
         MAST API token (default: ``MAST_API_TOKEN``).
     progress : bool or None, optional
         Progress bars.
+
+    Attributes
+    ----------
+    model : GuideStarModel or None
+        The session's data and results.
+    files : list of str
+        Names of the products ``model`` was read from, in time order
+        (always the files of ``model``: uncalibrated downloads are not
+        listed, see `download`).
     """
 
     def __init__(self, directory=None, *, token=None, progress=None):
@@ -105,12 +157,14 @@ class Spelunker:
     def mast_api_token(self):
         """MAST API token: the one given, else ``MAST_API_TOKEN``.
 
-        Held in an object that hides it from reprs and refuses to be
-        pickled; never logged or written to a file.
+        An empty (or blank) value counts as none: ``spk.mast_api_token = ""``
+        falls back to ``MAST_API_TOKEN`` like ``None``.  Held in an object
+        that hides it from reprs and refuses to be pickled; never logged or
+        written to a file.
         """
         if self._token is not None:
             return self._token.reveal()
-        return os.environ.get("MAST_API_TOKEN") or None
+        return (os.environ.get("MAST_API_TOKEN") or "").strip() or None
 
     @mast_api_token.setter
     def mast_api_token(self, value):
@@ -122,7 +176,14 @@ class Spelunker:
         """Find, download and read the fine-guide products of a program.
 
         Files already complete in the download folder are not downloaded
-        again.  The session's data are replaced by the downloaded visit(s).
+        again.  With ``calib_level=2`` the session's data (`model`, `files`,
+        ``fg_array``, ...) are replaced by the downloaded visit(s).
+
+        Uncalibrated products (``calib_level=1``) are only downloaded: they
+        hold raw ramps, not count rates, so they are kept as files in
+        `directory` and the session's data stay as they were (a log message
+        says so).  Calibrate them with ``strun calwebb_guider <file>`` and
+        read the ``_cal.fits`` products with `readfile`.
 
         Parameters
         ----------
@@ -131,9 +192,7 @@ class Spelunker:
         obs_num, visit : int or str, optional
             Observation and visit numbers.
         calib_level : {2, 1}, optional
-            Calibrated (2) or uncalibrated (1) products; level-1 products
-            are downloaded but not read (calibrate them with
-            ``calwebb_guider`` first).
+            Calibrated (2) or uncalibrated (1) products.
 
         Returns
         -------
@@ -150,10 +209,11 @@ class Spelunker:
         paths = download_products(products, self.directory, token=self.mast_api_token,
                                   progress=self.progress)
         if calib_level == 1:
-            log.warning("downloaded %d uncalibrated product(s) to %s; calibrate them with "
-                        "`strun calwebb_guider <file>` and read the _cal.fits files with "
-                        "readfile()", len(paths), self.directory)
-            self.files = list(paths)
+            log.warning("downloaded %d uncalibrated product(s) into %s; they are kept as files "
+                        "and not read (the session's data are unchanged): uncalibrated guider "
+                        "products hold raw ramps and need calwebb_guider first: run `strun "
+                        "calwebb_guider <file>` and read the _cal.fits files with readfile()",
+                        len(paths), self.directory)
             return list(paths)
         self.readfile(paths)
         return list(paths)
@@ -265,7 +325,12 @@ class Spelunker:
 
     @property
     def fg_table(self):
-        """One row per file: program, observation, visit, segment, detector, guide star, times."""
+        """One row per file: program, observation, visit, visit group, parallel sequence,
+        activity (from the header OBS_ID), segment, detector, guide star, times.
+
+        See `spelunker.archive.names.fg_table`; the exposure number, which
+        only the MAST folder of a science exposure gives, is masked.
+        """
         from spelunker.archive.names import fg_table
 
         return fg_table(self._require_model())
@@ -516,11 +581,15 @@ class Spelunker:
 
 
 def _hide(token):
-    if token is None:
-        return None
+    """The token wrapped in a `_Secret`; None (fall back to MAST_API_TOKEN) if empty."""
     from spelunker.archive.mast import _Secret
 
-    return token if isinstance(token, _Secret) else _Secret(str(token))
+    if isinstance(token, _Secret):
+        token = token.reveal()
+    if token is None:
+        return None
+    token = str(token).strip()
+    return _Secret(token) if token else None
 
 
 def _refuse_assignment(name):

@@ -89,7 +89,7 @@ GUIDESTAR_FIELDS = (
 FAULTS = {
     "http500": "HTTP 500 Internal Server Error",
     "http503": "HTTP 503 Service Unavailable",
-    "http429": "HTTP 429 Too Many Requests (Retry-After: 0)",
+    "http429": "HTTP 429 Too Many Requests (Retry-After: `delay` whole seconds, default 0)",
     "http401": "HTTP 401 Unauthorized",
     "http403": "HTTP 403 Forbidden",
     "http404": "HTTP 404 Not Found",
@@ -440,7 +440,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return False
         if fault.kind.startswith("http"):
             status = int(fault.kind[4:])
-            headers = {"Retry-After": "0"} if status == 429 else None
+            headers = {"Retry-After": str(int(fault.delay))} if status == 429 else None
             self._send(status, f"<html><body>{status}</body></html>", "text/html", headers)
             return True
         if fault.kind == "not_json":

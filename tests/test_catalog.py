@@ -1,12 +1,15 @@
 """Guide Star Catalog look-ups, guide-star properties and product names (offline)."""
 
 import json
+import logging
 import time
 import warnings
+from pathlib import Path
 
 import astropy.units as u
 import numpy as np
 import pytest
+from astropy.io import fits
 from astropy.time import Time
 from gsc_server import FakeGSC, closed_port_url, gsc_reply
 from numpy.testing import assert_allclose, assert_array_equal
@@ -19,7 +22,7 @@ from spelunker.archive.catalog import (
     parse_catalog_reply,
     query_guide_star_catalog,
 )
-from spelunker.archive.names import fg_table, parse_product_name
+from spelunker.archive.names import fg_table, parse_obs_id, parse_product_name
 from spelunker.errors import SpelunkerError
 
 # Two invented guide stars near the LMC (ids in the GSC 2 style).
@@ -385,7 +388,8 @@ def test_fg_table_on_a_multi_segment_visit(three_segment_visit):
     model = read_guidestar(three_segment_visit.files)
     files = model.table("files")
     names = [path.name for path in three_segment_visit.files]
-    folder = "jw01534001001_03101_00002_guider1"
+    # The generator's OBS_ID is V01534001001P0000000001102: the folder must agree.
+    folder = "jw01534001001_01102_00002_guider1"
     table = fg_table(model, obs_ids={names[0]: folder, names[2]: folder})
     assert table.colnames == ["file_name", "obs_id", "program", "observation", "visit",
                               "visit_group", "parallel_sequence", "activity", "exposure",
@@ -396,9 +400,10 @@ def test_fg_table_on_a_multi_segment_visit(three_segment_visit):
     assert list(table["observation"]) == [1] * 3 and list(table["visit"]) == [1] * 3
     assert list(table["segment"]) == [1, 2, 3]
     assert list(table["obs_id"]) == [folder, "", folder]
-    assert list(table["visit_group"].mask) == [False, True, False]
+    # Visit group, sequence and activity of the middle file come from its header OBS_ID.
+    assert not table["visit_group"].mask.any() and not table["activity"].mask.any()
+    assert list(table["visit_group"]) == [1, 1, 1] and list(table["activity"]) == [2, 2, 2]
     assert list(table["exposure"].mask) == [False, True, False]
-    assert table["visit_group"][0] == 3 and table["activity"][2] == 1
     assert table["exposure"][0] == 2 and table["parallel_sequence"][0] == 1
     assert list(table["detector"]) == ["GUIDER1"] * 3
     assert len(set(table["gs_id"])) == 1 and table["gs_id"][0] == files["gs_id"][0]
@@ -413,9 +418,69 @@ def test_fg_table_on_a_multi_segment_visit(three_segment_visit):
         assert 0 <= (row["data_end"] - stamp).to_value(u.s) < 1
 
     plain = fg_table(files)
-    assert plain["visit_group"].mask.all() and plain["activity"].mask.all()
+    assert list(plain["visit_group"]) == [1, 1, 1] and list(plain["parallel_sequence"]) == [1] * 3
+    assert list(plain["activity"]) == [2, 2, 2] and plain["exposure"].mask.all()
     assert list(plain["obs_id"]) == ["", "", ""]
+    files.remove_column("obs_id")  # a table from before OBS_ID was read
+    older = fg_table(files)
+    assert older["visit_group"].mask.all() and older["activity"].mask.all()
+    with pytest.raises(ValueError, match=r"visit_group 3, but the header OBS_ID "
+                                         r"'V01534001001P0000000001102'"):
+        fg_table(model, obs_ids=[folder.replace("_01102_", "_03102_"), None, None])
     with pytest.raises(ValueError, match="obs_ids has 1 entries for 3 files"):
         fg_table(model, obs_ids=[folder])
     with pytest.raises(ValueError, match="GUIDER2"):
         fg_table(model, obs_ids=[folder.replace("guider1", "guider2"), None, None])
+
+
+def test_fg_table_ignores_an_unusable_header_obs_id(three_segment_visit, caplog):
+    files = read_guidestar(three_segment_visit.files).table("files")
+    files["obs_id"] = ["V01534001001P00000000011", "V01534002001P0000000001102",
+                       "V01534001001P000000000110z"]  # short, another observation, act '0z'
+    with caplog.at_level(logging.WARNING, logger="spelunker.archive.names"):
+        table = fg_table(files)
+    assert list(table["visit_group"].mask) == [True, True, False]
+    assert list(table["activity"].mask) == [True, True, False]
+    assert table["activity"][2] == 35  # base 36, as in file names
+    assert "not 'V' + VISIT_ID" in caplog.text and "observation 2" in caplog.text
+
+
+def test_parse_obs_id():
+    info = parse_obs_id("V01029001001P0000000001102")
+    assert info == {"obs_id": "V01029001001P0000000001102", "visit_id": "01029001001",
+                    "program": 1029, "observation": 1, "visit": 1, "visit_group": 1,
+                    "parallel_sequence": 1, "activity": 2}
+    info = parse_obs_id(" V01534005002P000000000411a ")  # activity 1a (base 36)
+    assert (info["program"], info["observation"], info["visit"], info["visit_group"],
+            info["parallel_sequence"], info["activity"]) == (1534, 5, 2, 4, 1, 46)
+    for bad in ("", "V01029001001P00000000011020", "01029001001P0000000001102",
+                "V0102900100P0000000001102", "jw01029001001_01102_00001_guider1", None):
+        with pytest.raises(ValueError, match="OBS_ID"):
+            parse_obs_id(bad)
+
+
+def test_real_headers_obs_id(reference_dir):
+    """OBS_ID of the real PID 1029 guider headers: VISIT_ID, then visit group, sequence and
+    activity (science exposures jw01029001001_01102_... and jw01029006001_01104_...)."""
+    expected = {"fgs_fineguide_guider1.fits": (1, 1, 1, 1, 2),
+                "fgs_fineguide_guider2.fits": (6, 1, 1, 1, 4),
+                "fgs_track_guider1.fits": (1, 1, 1, 1, 2),
+                "fgs_acq1_guider1.fits": (1, 1, 1, 1, 2)}
+    for name, values in expected.items():
+        header = fits.getheader(Path(reference_dir) / "fgs_headers" / name)
+        info = parse_obs_id(header["OBS_ID"])
+        assert info["visit_id"] == header["VISIT_ID"], name
+        assert (info["program"], info["observation"], info["visit"]) == (
+            int(header["PROGRAM"]), int(header["OBSERVTN"]), int(header["VISIT"])), name
+        assert (info["observation"], info["visit"], info["visit_group"],
+                info["parallel_sequence"], info["activity"]) == values, name
+
+
+@pytest.mark.remote_data
+def test_live_guide_star_catalog(tmp_path):
+    """One real Guide Star Catalog query: a guide star of PID 1534."""
+    record = query_guide_star_catalog("S1HP079555", cache_dir=tmp_path, timeout=30)
+    assert record["gaia_dr3_id"] == 4658077781376437888
+    assert abs(record["ra"] - 80.837585) < 1e-4 and abs(record["dec"] + 69.541124) < 1e-4
+    assert abs(record["J"] - 13.765) < 0.01 and abs(record["H"] - 12.907) < 0.01
+    assert list(tmp_path.glob("*.json"))  # cached

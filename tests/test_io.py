@@ -196,6 +196,25 @@ def test_inputs_glob_directory_association_and_models(three_segment_visit, tmp_p
         assert_array_equal(other.frames["mid_time_mjd"], reference.frames["mid_time_mjd"])
 
 
+def test_files_table_holds_the_header_obs_id(three_segment_visit, tmp_path):
+    obs_id = "V01534001001P0000000001102"  # as the generator writes it
+    model = read_guidestar(three_segment_visit.files, progress=False)
+    assert list(model.table("files")["obs_id"]) == [obs_id] * 3
+    with GuiderCalModel(three_segment_visit.files[0]) as opened:
+        from_model = read_guidestar([opened], progress=False)
+        assert list(from_model.table("files")["obs_id"]) == [obs_id]
+    # Saved and reopened with the rest of the files table.
+    path = tmp_path / "visit_gspipe.fits"
+    model.save(path)
+    with GuideStarModel(path) as reopened:
+        assert list(reopened.table("files")["obs_id"]) == [obs_id] * 3
+    # OBS_ID is optional: an empty string when the header lacks it.
+    files = copy_visit(three_segment_visit, tmp_path / "visit")
+    edit_header(files[1], OBS_ID=None)
+    model = read_guidestar(files, progress=False)
+    assert list(model.table("files")["obs_id"]) == [obs_id, "", obs_id]
+
+
 def test_duplicate_copies_are_read_once(three_segment_visit, tmp_path):
     first = copy_visit(three_segment_visit, tmp_path / "a")
     second = copy_visit(three_segment_visit, tmp_path / "b")

@@ -7,6 +7,7 @@ Everything goes through the real astroquery client and requests to
 
 import logging
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -15,6 +16,7 @@ import warnings
 
 import numpy as np
 import pytest
+from astropy.io import fits
 from astroquery.mast.discovery_portal import PortalAPI
 from mast_server import SERVICE, FakeMast, listing
 
@@ -91,6 +93,18 @@ def fake(archive_files):
     """A running fake MAST listing and serving all synthetic products."""
     server = FakeMast(tokens={GOOD_TOKEN})
     server.add_files(archive_files["cal"] + archive_files["uncal"] + archive_files["other"])
+    with server:
+        yield server
+    assert server.errors == []
+
+
+@pytest.fixture
+def uncal_fake(archive_files):
+    """A fake MAST listing only _cal products of program 1534 but serving the _uncal ones:
+    level-1 queries derive the _uncal names, whose sizes are then unknown."""
+    server = FakeMast()
+    server.add_files(archive_files["cal"])
+    server.add_files(archive_files["uncal"], list_rows=False)
     with server:
         yield server
     assert server.errors == []
@@ -319,6 +333,48 @@ def test_token_never_leaks(fake, archive_files, download_dir, caplog, capfd):
         pickle.dumps(archive_mast._resolve_token(GOOD_TOKEN))
 
 
+def test_token_masked_in_records_of_every_logger(fake, download_dir, caplog):
+    """Records of spelunker's child loggers and of urllib3, logged by any thread while a
+    download runs, are masked: a filter on a parent logger would not see them."""
+    caplog.set_level(1)
+    caplog.set_level(logging.DEBUG, logger="urllib3")
+    names = ["spelunker.archive.mast", "spelunker.archive.mast.worker",
+             "urllib3.connectionpool", "urllib3"]
+
+    class Leaky:
+        calls = 0
+
+        def update(self, n):  # runs in a download thread, during the transfer
+            if not self.calls:
+                for name in names:
+                    logging.getLogger(name).warning("Authorization: token %s", GOOD_TOKEN)
+                    logging.getLogger(name).debug(f"Cookie: mast_token={GOOD_TOKEN}")
+            self.calls += 1
+
+    table = _visit_products(fake)[:1]
+    download_products(table, download_dir, token=GOOD_TOKEN, server=fake.url,
+                      progress=Leaky(), **FAST)
+    leaked = [r for r in caplog.records if r.funcName == "update"]
+    assert len(leaked) == 2 * len(names)
+    assert all("<MAST token>" in r.getMessage() for r in leaked)
+    assert not [r for r in caplog.records if GOOD_TOKEN in r.getMessage()]
+    assert GOOD_TOKEN not in caplog.text
+    # Nothing is masked (or slowed down) once the request is over.
+    assert not isinstance(logging.getLogRecordFactory(), archive_mast._RedactingRecordFactory)
+    logging.getLogger("spelunker.archive.mast").warning("after %s", "done")
+    assert caplog.records[-1].getMessage() == "after done"
+
+
+def test_empty_token_falls_back_to_the_environment(fake, monkeypatch):
+    monkeypatch.setenv("MAST_API_TOKEN", GOOD_TOKEN)
+    find_guidestar_products(1534, token="", server=fake.url)
+    (whoami,) = fake.endpoint_requests("whoami")
+    assert whoami.token_valid
+    assert archive_mast._resolve_token("  ").reveal() == GOOD_TOKEN
+    monkeypatch.delenv("MAST_API_TOKEN")
+    assert archive_mast._resolve_token("") is None
+
+
 # --------------------------------------------------------------------------
 # Pointing astroquery at another server
 
@@ -377,14 +433,116 @@ def test_download_visit_then_cache(fake, archive_files, download_dir):
     assert fake.requests == []
 
 
+class _WatchLocalCopy:
+    """A progress target recording, during transfers, what a local copy holds:
+    'old', 'new' (the complete replacement), 'missing' or 'other'."""
+
+    def __init__(self, path, new):
+        self.path = path
+        self.old = path.read_bytes()
+        self.new = new
+        self.seen = []
+
+    def update(self, n):
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            data = None
+        self.seen.append("missing" if data is None else "old" if data == self.old
+                         else "new" if data == self.new else "other")
+
+    def check(self):
+        """The old copy was seen, and then only itself or its complete replacement."""
+        assert "old" in self.seen and set(self.seen) <= {"old", "new"}, self.seen
+
+
 def test_download_replaces_wrong_size_cached_file(fake, archive_files, download_dir):
     table = _visit_products(fake)
     stale = download_dir / table["fileName"][1]
     stale.write_bytes(b"partial from an older tool")
-    paths = download_products(table, download_dir, server=fake.url, **FAST)
+    watch = _WatchLocalCopy(stale, archive_files["cal"][1].read_bytes())
+    paths = download_products(table, download_dir, server=fake.url, progress=watch,
+                              max_workers=1, **FAST)
     assert paths[1].read_bytes() == archive_files["cal"][1].read_bytes()
     assert len(fake.downloads()) == 3
+    watch.check()
     _assert_clean(download_dir, _names(table))
+    # A failed download does not keep the wrong copy either.
+    stale.write_bytes(b"partial from an older tool")
+    fake.inject(stale.name, "http404")
+    with pytest.raises(DownloadError, match=stale.name):
+        download_products(table, download_dir, server=fake.url, **FAST)
+    _assert_clean(download_dir, [n for n in _names(table) if n != stale.name])
+
+
+def test_cached_copy_of_unknown_size_is_reused_when_complete(uncal_fake, archive_files,
+                                                              download_dir):
+    table = find_guidestar_products(1534, observation=1, calib_level=1, server=uncal_fake.url)
+    assert table["fileSize"].mask.all()
+    paths = download_products(table, download_dir, server=uncal_fake.url, **FAST)
+    assert len(uncal_fake.downloads()) == 3
+    uncal_fake.clear_log()
+    # Even with the archive failing, complete copies are used and nothing is lost.
+    uncal_fake.inject("download", "http500", times=20)
+    assert download_products(table, download_dir, server=uncal_fake.url, retries=0,
+                             **FAST) == paths
+    assert uncal_fake.requests == []
+    for path, source in zip(paths, archive_files["uncal"][:3], strict=True):
+        assert path.read_bytes() == source.read_bytes()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "cut_before_asdf", "other_segment", "not_fits",
+                                    "other_visit"])
+def test_unusable_cached_copy_of_unknown_size_is_replaced(uncal_fake, archive_files,
+                                                          download_dir, damage):
+    table = find_guidestar_products(1534, observation=1, calib_level=1, server=uncal_fake.url)
+    name, source = str(table["fileName"][0]), archive_files["uncal"][0]
+    assert source.name == name
+    local = download_dir / name
+    data = source.read_bytes()
+    if damage == "truncated":
+        local.write_bytes(data[: len(data) // 2])
+    elif damage == "cut_before_asdf":
+        with fits.open(source) as hdul:
+            local.write_bytes(data[: hdul["ASDF"].fileinfo()["hdrLoc"]])
+    elif damage == "other_segment":
+        local.write_bytes(archive_files["uncal"][1].read_bytes())
+    elif damage == "other_visit":
+        local.write_bytes(data)
+        with fits.open(local, mode="update") as hdul:
+            hdul[0].header["VISIT"] = "002"
+    else:
+        local.write_bytes(b"SIMPLE  = T" + b" " * 4000)
+    watch = _WatchLocalCopy(local, data)
+    (path,) = download_products(table[:1], download_dir, server=uncal_fake.url,
+                                progress=watch, **FAST)
+    assert path.read_bytes() == data
+    assert len(uncal_fake.downloads()) == 1
+    watch.check()
+    _assert_clean(download_dir, [name])
+
+
+def test_unusable_cached_copy_is_removed_when_its_download_fails(uncal_fake, archive_files,
+                                                                download_dir):
+    table = find_guidestar_products(1534, observation=1, calib_level=1, server=uncal_fake.url)
+    name = str(table["fileName"][0])
+    (download_dir / name).write_bytes(archive_files["uncal"][0].read_bytes()[:5000])
+    uncal_fake.inject(name, "http404")
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        download_products(table[:1], download_dir, server=uncal_fake.url, **FAST)
+    _assert_clean(download_dir, [])
+
+
+def test_directory_with_a_product_name_is_an_error(fake, download_dir):
+    table = _visit_products(fake)
+    name = str(table["fileName"][1])
+    (download_dir / name).mkdir()
+    with pytest.raises(DownloadError,
+                       match=re.escape(f"{download_dir / name} is a directory")) as info:
+        download_products(table, download_dir, server=fake.url, **FAST)
+    assert list(info.value.failures) == [name]
+    assert fake.downloads() == []
+    assert (download_dir / name).is_dir()
 
 
 def test_download_removes_stale_temporary_files(fake, download_dir):
@@ -403,7 +561,7 @@ def test_download_removes_stale_temporary_files(fake, download_dir):
 def test_download_fault_then_success(fake, archive_files, download_dir, fault):
     table = _visit_products(fake)
     target = str(table["fileName"][1])
-    fake.inject(target, fault, delay=1.5)
+    fake.inject(target, fault, delay=0 if fault == "http429" else 1.5)  # 429: Retry-After 0
     paths = download_products(table, download_dir, server=fake.url, backoff=0.01, timeout=0.5)
     assert paths[1].read_bytes() == archive_files["cal"][1].read_bytes()
     expected = 1 if fault == "no_length" else 2
@@ -548,6 +706,42 @@ def test_download_concurrency_and_progress(fake, archive_files, download_dir):
         download_products(table, download_dir, server=fake.url, max_workers=0)
 
 
+def test_progress_bar_is_written_to_stderr(fake, download_dir, capsys):
+    table = _visit_products(fake)
+    download_products(table, download_dir, server=fake.url, progress=True, **FAST)
+    out, err = capsys.readouterr()
+    assert "MAST download (3 files)" in err and "%|" in err
+    assert out == ""
+    shutil.rmtree(download_dir)
+    download_products(table, download_dir, server=fake.url, progress=False, **FAST)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_retry_delays_back_off_and_honour_retry_after(fake, download_dir, monkeypatch):
+    delays = []
+
+    def no_wait(cancel, delay):
+        delays.append(delay)
+        return cancel.is_set()
+
+    monkeypatch.setattr(archive_mast, "_wait", no_wait)
+    table = _visit_products(fake)[:1]
+    target = str(table["fileName"][0])
+    fake.inject(target, "http500", times=3)
+    download_products(table, download_dir, server=fake.url, retries=4, backoff=0.5, timeout=5)
+    assert delays == [0.5, 1.0, 2.0]
+
+    shutil.rmtree(download_dir)
+    delays.clear()
+    # A longer Retry-After wins over the backoff (up to 60 s); a shorter one does not
+    # shorten it.
+    for seconds in (7, 0, 120):
+        fake.inject(target, "http429", delay=seconds)
+    download_products(table, download_dir, server=fake.url, retries=4, backoff=0.5, timeout=5)
+    assert delays == [7.0, 1.0, 60.0]
+    assert [r.fault for r in fake.downloads(target)][-4:] == ["http429"] * 3 + [None]
+
+
 def test_keyboard_interrupt_in_a_worker_cleans_up(fake, download_dir):
     table = _visit_products(fake)
 
@@ -591,3 +785,24 @@ def test_live_mast_program_1534(tmp_path):
         assert name.startswith("jw01534001") and name.endswith("_cal.fits")
     assert np.all(np.asarray(table["fileSize"], float) > 1e6)
     assert set(table["exp_type"]) == {"FGS_FINEGUIDE"}
+
+
+@pytest.mark.remote_data
+def test_live_download_of_the_smallest_product(tmp_path):
+    """One real file: the smallest gs-fg product of PID 1534 observation 2 visit 1 (~8 MB)."""
+    from spelunker.archive.names import fg_table, parse_obs_id
+
+    server = "https://mast.stsci.edu"
+    table = find_guidestar_products(1534, observation=2, visit=1, server=server)
+    smallest = int(np.argmin(np.asarray(table["fileSize"], float)))
+    row = table[smallest]
+    (path,) = download_products(table[[smallest]], tmp_path, server=server, progress=False)
+    assert path.name == row["fileName"] and path.stat().st_size == int(row["fileSize"])
+    _assert_clean(tmp_path, [path.name])
+    model = spelunker.read_guidestar(path)
+    assert model.data.shape[1:] == (8, 8) and len(model.data) > 1000
+    obs_id = str(model.table("files")["obs_id"][0])
+    assert parse_obs_id(obs_id)["visit_id"] == "01534002001"
+    files = fg_table(model)
+    assert not files["visit_group"].mask[0] and not files["activity"].mask[0]
+    model.close()

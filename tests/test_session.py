@@ -22,13 +22,31 @@ def visit(tmp_path_factory):
         signals=[datasets.CentroidWobble(period=2.5, amplitude=0.03, axis="x")], seed=77)
 
 
-def test_empty_session_has_no_data(tmp_path):
-    spk = spelunker.load(dir=tmp_path)
+def test_empty_session_has_no_data(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spk = spelunker.load()  # default folder: ./spelunker_results
     assert spk.fg_array is None and spk.fg_time is None and spk.fg_flux is None
     assert spk.gaussfit_results is None and spk.pgram_x_mean is None
+    assert spk.files == [] and spk.model is None
     with pytest.raises(RuntimeError, match="holds no data yet"):
         spk.gauss2d_fit()
-    assert not (tmp_path / "spelunker_results").exists()
+    with pytest.raises(RuntimeError, match="holds no data yet"):
+        spk.fg_table
+    other = spelunker.load(dir=tmp_path / "elsewhere")
+    assert other.fg_array is None
+    # Nothing was created or written: no folder, no file.
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_folder_as_first_argument_gets_a_clear_error(tmp_path):
+    """The original's ``load('/path/', pid=1534)``: pid is the first argument here."""
+    with pytest.raises(TypeError, match=r"spelunker.load\(pid=1534, dir='.*'\)"):
+        spelunker.load(str(tmp_path), pid=1534)
+    with pytest.raises(TypeError, match="dir="):
+        spelunker.load(tmp_path, pid="1534", obs_num=2)
+    with pytest.raises(TypeError, match=r"is not a program ID.*dir="):
+        spelunker.load(str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_readfile_arrays(visit, tmp_path):
@@ -38,6 +56,37 @@ def test_readfile_arrays(visit, tmp_path):
     assert isinstance(spk.fg_time, Time) and spk.fg_time.scale == "utc"
     assert_allclose(spk.fg_flux, np.nansum(spk.fg_array, axis=(1, 2)), rtol=1e-6)
     assert spk.files == [p.name for p in visit.files]
+
+
+def test_fg_table_takes_visit_group_sequence_activity_from_obs_id(visit, tmp_path):
+    from astropy.io import fits
+
+    # The generator writes OBS_ID as real headers have it: visit group 01, sequence 1,
+    # activity 02.
+    assert fits.getval(visit.files[0], "OBS_ID") == "V01534001001P0000000001102"
+    spk = spelunker.load(dir=tmp_path)
+    spk.readfile(visit.files)
+    table = spk.fg_table
+    assert list(table["file_name"]) == spk.files
+    for name, value in (("visit_group", 1), ("parallel_sequence", 1), ("activity", 2)):
+        assert not table[name].mask.any(), name
+        assert list(table[name]) == [value, value], name
+    assert table["exposure"].mask.all()  # only a MAST folder gives it
+    assert list(table["segment"]) == [1, 2]
+
+    # A header without OBS_ID still reads; those columns are then masked.
+    copies = []
+    for path in visit.files:
+        copy = tmp_path / path.name
+        copy.write_bytes(path.read_bytes())
+        with fits.open(copy, mode="update") as hdul:
+            del hdul[0].header["OBS_ID"]
+        copies.append(copy)
+    spk.readfile(copies)
+    table = spk.fg_table
+    assert len(table) == 2 and list(table["observation"]) == [1, 1]
+    for name in ("visit_group", "parallel_sequence", "activity", "exposure"):
+        assert table[name].mask.all(), name
 
 
 def test_fits_match_the_step(visit, tmp_path):
@@ -104,6 +153,14 @@ def test_repr_and_token_handling(monkeypatch, tmp_path):
     assert "not set" in repr(spk)
     monkeypatch.setenv("MAST_API_TOKEN", secret)
     assert spk.mast_api_token == secret
+    # An empty token counts as none: MAST_API_TOKEN is used.
+    for empty in ("", "  "):
+        spk.mast_api_token = empty
+        assert spk.mast_api_token == secret
+        assert spelunker.load(dir=tmp_path, token=empty).mast_api_token == secret
+    monkeypatch.delenv("MAST_API_TOKEN")
+    spk.mast_api_token = ""
+    assert spk.mast_api_token is None and "not set" in repr(spk)
 
 
 def test_session_figures_and_local_mnemonics(visit, tmp_path):

@@ -59,6 +59,16 @@ def servers(archive, monkeypatch):
     assert mast.errors == []
 
 
+@pytest.fixture(scope="module")
+def uncal_observation_1(tmp_path_factory):
+    """The uncalibrated products of observation 1 of `archive` (same names, _uncal)."""
+    return datasets.make_guidestar_files(
+        tmp_path_factory.mktemp("session_archive_uncal"),
+        visits=[datasets.VisitSpec(observation=1, visit=1, n_frames=400, n_segments=2)],
+        signals=[datasets.CentroidWobble(period=3.1, amplitude=0.03, axis="x")],
+        seed=1534, product="uncal").files
+
+
 def observation_2_files(archive):
     return [p for p in archive.files if p.name.startswith("jw01534002001")]
 
@@ -91,6 +101,11 @@ def test_quickstart_flow_gives_the_step_numbers(servers, archive, tmp_path):
     table = spk.fg_table
     assert list(table["file_name"]) == [p.name for p in local]
     assert list(table["observation"]) == [2, 2] and list(table["segment"]) == [1, 2]
+    # From the headers' OBS_ID (V01534002001P0000000001102); the exposure needs a folder.
+    assert list(spk.model.table("files")["obs_id"]) == ["V01534002001P0000000001102"] * 2
+    assert not table["visit_group"].mask.any() and not table["activity"].mask.any()
+    assert list(table["visit_group"]) == [1, 1] and list(table["parallel_sequence"]) == [1, 1]
+    assert list(table["activity"]) == [2, 2] and table["exposure"].mask.all()
     stars = spk.object_properties
     spec = archive.visits[1]
     assert list(stars["gs_id"]) == [spec.gs_id]
@@ -113,6 +128,34 @@ def test_second_load_downloads_nothing(servers, tmp_path):
     assert_array_equal(second.fg_array, first.fg_array)
 
 
+def test_uncalibrated_download_keeps_the_session_consistent(servers, archive,
+                                                           uncal_observation_1, tmp_path,
+                                                           caplog):
+    """Level-1 products are kept as files; the session's model, files and arrays stay."""
+    mast, _ = servers
+    uncal_names = [p.name for p in uncal_observation_1]
+    assert uncal_names == [p.name.replace("_cal.", "_uncal.") for p in archive.files[:2]]
+    for path in uncal_observation_1:
+        mast.serve_file(path.name, path)  # listed only through their _cal rows
+    spk = spelunker.load(pid=1534, obs_num=2, visit=1, dir=tmp_path, token=TOKEN)
+    frames, files = spk.fg_array.copy(), list(spk.files)
+    with caplog.at_level(logging.WARNING, logger="spelunker"):
+        paths = spk.download(1534, obs_num=1, calib_level=1)
+    assert [p.name for p in paths] == uncal_names
+    for path, source in zip(paths, uncal_observation_1, strict=True):
+        assert path.read_bytes() == source.read_bytes()
+    assert spk.files == files == list(spk.fg_table["file_name"])
+    assert_array_equal(spk.fg_array, frames)
+    assert "calwebb_guider" in caplog.text and "unchanged" in caplog.text
+
+    # A second level-1 download reuses the complete files (the archive lists no size).
+    mast.clear_log()
+    assert spk.download(1534, obs_num=1, calib_level=1) == paths
+    empty = spelunker.load(pid=1534, obs_num=1, calib_level=1, dir=tmp_path, token=TOKEN)
+    assert mast.downloads() == []
+    assert empty.model is None and empty.files == [] and empty.fg_array is None
+
+
 def test_unknown_program_and_bad_token_are_clear_errors(servers, tmp_path):
     with pytest.raises(ArchiveQueryError, match="9999"):
         spelunker.load(pid=9999, dir=tmp_path, token=TOKEN)
@@ -131,8 +174,10 @@ def test_catalog_down_falls_back_to_headers(servers, archive, tmp_path, monkeypa
     assert abs(stars["ra"][0].to_value("deg") - archive.visits[0].gs_ra) < 1e-9
 
 
-def test_token_appears_nowhere(servers, tmp_path, caplog, capfd):
+def test_token_appears_nowhere(servers, tmp_path, caplog, capfd, monkeypatch):
     caplog.set_level(1)
+    # The catalog cache is written under tmp_path too, so it is scanned below.
+    monkeypatch.setenv("SPELUNKER_CACHE", str(tmp_path / "cache"))
     with warnings.catch_warnings(record=True) as warned:
         warnings.simplefilter("always")
         spk = spelunker.load(pid=1534, obs_num=1, dir=tmp_path / "data", token=TOKEN)
@@ -155,6 +200,7 @@ def test_token_appears_nowhere(servers, tmp_path, caplog, capfd):
         assert not [t for t in texts if token in t], token
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert saved in written and len(written) >= 2
+    assert [p for p in written if p.parent == tmp_path / "cache" / "gsc"], "no catalog cache"
     for path in written:
         assert TOKEN.encode() not in path.read_bytes(), path
     logging.getLogger("spelunker").debug("done")

@@ -9,11 +9,14 @@ or a test server.
 
 Tokens
     Exclusive-access data need a MAST API token (https://auth.mast.stsci.edu).
-    Both functions take ``token=`` or read ``MAST_API_TOKEN``.  The token is
-    only ever sent to the server: spelunker never logs, prints, stores or
-    puts it in an exception message, and while it is in use a filter on the
-    ``astroquery`` logger masks it in astroquery's own debug records (which
-    would otherwise show the session cookie).
+    Both functions take ``token=`` or read ``MAST_API_TOKEN`` (an empty
+    ``token=""`` counts as none and falls back to it).  The token is only
+    ever sent to the server: spelunker never logs, prints, stores or puts it
+    in an exception message, and while a request with it runs, every log
+    record created in the process (any logger: astroquery's debug records,
+    which would otherwise show the session cookie, urllib3, requests,
+    spelunker's modules, whatever handler receives them) has it masked as
+    ``<MAST token>``.
 
 Where files land
     Directly in the ``directory`` given to `download_products` (no
@@ -138,9 +141,14 @@ class _Secret:
 
 
 def _resolve_token(token):
-    """The token from the argument or MAST_API_TOKEN, as a `_Secret` (or None)."""
+    """The token from the argument or MAST_API_TOKEN, as a `_Secret` (or None).
+
+    An empty or blank token counts as none: it falls back to MAST_API_TOKEN.
+    """
     if isinstance(token, _Secret):
-        return token
+        token = token.reveal()
+    if isinstance(token, str) and not token.strip():
+        token = None
     if token is None:
         token = os.environ.get(TOKEN_ENV)
     if token is None:
@@ -152,39 +160,87 @@ def _resolve_token(token):
     return _Secret(token) if token else None
 
 
-class _RedactToken(logging.Filter):
-    """Mask a token in every record of the logger it is attached to."""
+_MASK = "<MAST token>"
 
-    def __init__(self, secret):
-        super().__init__()
-        self._secret = secret
 
-    def filter(self, record):
-        value = self._secret.reveal()
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):  # a malformed record: leave it to the handler
-            return True
-        if value in message:
-            record.msg = message.replace(value, "<MAST token>")
-            record.args = None
-        return True
+def _redact_record(record, values):
+    """Replace every value of ``values`` in a record's message by `_MASK`."""
+    if not values:
+        return
+    try:
+        message = record.getMessage()
+    except Exception:  # a malformed record (any error of a user's __str__): leave it
+        return
+    if any(value in message for value in values):
+        for value in values:
+            message = message.replace(value, _MASK)
+        record.msg = message
+        record.args = None
+
+
+class _RedactingRecordFactory:
+    """A log-record factory that masks the tokens in use, wrapping the previous one.
+
+    A filter on a logger sees only the records logged on that very logger
+    (not those of its children, which propagate to the parents' handlers
+    without passing the parents' filters), and a filter on handlers misses
+    handlers added later.  Masking records where they are created covers
+    every logger (``spelunker.archive.mast``, ``urllib3.connectionpool``,
+    ``astroquery``, ...) and every handler.
+    """
+
+    def __init__(self, previous):
+        self.previous = previous
+        self.values = ()
+
+    def __call__(self, *args, **kwargs):
+        record = self.previous(*args, **kwargs)
+        _redact_record(record, self.values)
+        return record
+
+
+_factory_lock = threading.Lock()
+_factory = None
+_active_tokens = {}  # token value -> number of requests using it
+
+
+def _update_factory():
+    """Install, update or uninstall the masking factory (call with _factory_lock held)."""
+    global _factory
+    values = tuple(_active_tokens)
+    if values and (_factory is None or logging.getLogRecordFactory() is not _factory):
+        # Not installed, or another factory was set since: go on top of the chain.
+        if _factory is not None:
+            _factory.values = ()
+        _factory = _RedactingRecordFactory(logging.getLogRecordFactory())
+        logging.setLogRecordFactory(_factory)
+    if _factory is not None:
+        _factory.values = values
+        if not values and logging.getLogRecordFactory() is _factory:
+            # Only undone if nobody installed another factory on top of ours;
+            # otherwise ours stays in the chain, masking nothing.
+            logging.setLogRecordFactory(_factory.previous)
+            _factory = None
 
 
 @contextlib.contextmanager
-def _redacted(secret, loggers=("astroquery", "spelunker")):
+def _redacted(secret):
+    """Mask ``secret`` in every log record created while the block runs (any thread)."""
     if secret is None:
         yield
         return
-    flt = _RedactToken(secret)
-    targets = [logging.getLogger(name) for name in loggers]
-    for logger in targets:
-        logger.addFilter(flt)
+    value = secret.reveal()
+    with _factory_lock:
+        _active_tokens[value] = _active_tokens.get(value, 0) + 1
+        _update_factory()
     try:
         yield
     finally:
-        for logger in targets:
-            logger.removeFilter(flt)
+        with _factory_lock:
+            _active_tokens[value] -= 1
+            if not _active_tokens[value]:
+                del _active_tokens[value]
+            _update_factory()
 
 
 # --------------------------------------------------------------------------
@@ -439,7 +495,8 @@ def find_guidestar_products(program, *, observation=None, visit=None, calib_leve
         EXP_TYPE to select (``FGS_FINEGUIDE``, ``FGS_TRACK``, ``FGS_ACQ1``,
         ...); None selects all guider products.
     token : str, optional
-        MAST API token for exclusive-access data; default ``$MAST_API_TOKEN``.
+        MAST API token for exclusive-access data; default (also for an empty
+        string) ``$MAST_API_TOKEN``.
         Checked through astroquery's login (``/whoami``).
     server : str, optional
         MAST base URL; default ``astroquery.mast.conf.server``
@@ -748,13 +805,68 @@ def _remove_stale_parts(directory, name, max_age):
             pass
 
 
-def _is_complete(path, size):
+#: EXP_TYPE values of each guider mode of `PRODUCT_NAME`.
+_MODE_EXP_TYPES = {"fg": ("FGS_FINEGUIDE",), "track": ("FGS_TRACK",), "acq1": ("FGS_ACQ1",),
+                   "acq2": ("FGS_ACQ2",), "id": ("FGS_ID-IMAGE", "FGS_ID-STACK")}
+
+
+def _identity(st):
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _cached_product_problem(path, name):
+    """Why a local file is not the complete product ``name``; None if it is.
+
+    Used for cached files whose size the archive does not list (derived
+    ``_uncal`` names, bare names).  The file must open as a FITS file whose
+    every HDU lies wholly inside it and whose last HDU is the ASDF extension
+    that ends every JWST product (so a copy cut at an HDU boundary fails
+    too); its primary header must be this product's: FILENAME (when
+    present) equal to ``name``, PROGRAM / OBSERVTN / VISIT those of the
+    name, EXP_TYPE that of the name's guider mode; it must have a SCI
+    extension, 3-D (``_cal``) or 4-D (``_uncal``) for fine-guide products.
+    Only headers are read.
+    """
+    from astropy.io import fits
+
+    mode = name.split("_gs-", 1)[1].split("_", 1)[0]
+    uncal = name.endswith("_uncal.fits")
     try:
-        st = path.lstat()
-    except FileNotFoundError:
-        return False, False
-    regular = stat.S_ISREG(st.st_mode)
-    return (regular and size is not None and st.st_size == size), True
+        size = path.stat().st_size
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with fits.open(path, memmap=False, lazy_load_hdus=False) as hdul:
+                for warning in caught:
+                    text = str(warning.message)
+                    if "truncat" in text.lower() or "corrupt" in text.lower():
+                        return f"damaged FITS file ({text[:200]})"
+                for index, hdu in enumerate(hdul):
+                    info = hdu.fileinfo()
+                    if info is not None and info["datLoc"] + info["datSpan"] > size:
+                        return f"truncated FITS file (HDU {index} ends past its {size} bytes)"
+                if len(hdul) < 2 or str(hdul[-1].header.get("EXTNAME", "")).strip() != "ASDF":
+                    return "incomplete JWST product (no ASDF extension at its end)"
+                header = hdul[0].header
+                filename = str(header.get("FILENAME", "") or "").strip()
+                if filename and filename != name:
+                    return f"its header FILENAME is {filename!r}"
+                for keyword, start, stop in (("PROGRAM", 2, 7), ("OBSERVTN", 7, 10),
+                                             ("VISIT", 10, 13)):
+                    value = str(header.get(keyword, "") or "").strip()
+                    if not value.isdigit() or int(value) != int(name[start:stop]):
+                        return f"its header {keyword} is {value!r}, the name's {name[start:stop]}"
+                exp_type = str(header.get("EXP_TYPE", "") or "").strip().upper()
+                if exp_type not in _MODE_EXP_TYPES[mode]:
+                    return f"its header EXP_TYPE is {exp_type!r}, not {_MODE_EXP_TYPES[mode][0]}"
+                if "SCI" not in hdul:
+                    return "it has no SCI extension"
+                ndim = hdul["SCI"].header.get("NAXIS")
+                if mode == "fg" and ndim != (4 if uncal else 3):
+                    return (f"its SCI extension has {ndim} axes, not {4 if uncal else 3} as a "
+                            f"{'_uncal' if uncal else '_cal'} fine-guide product")
+    except (OSError, ValueError, TypeError, IndexError, KeyError) as exc:
+        return f"not a readable FITS file ({type(exc).__name__}: {str(exc)[:200]})"
+    return None
 
 
 class _Progress:
@@ -786,6 +898,11 @@ class _Progress:
             self._own.close()
 
 
+def _wait(cancel, delay):
+    """Sleep ``delay`` seconds before a retry; True if the downloads were cancelled."""
+    return cancel.wait(delay)
+
+
 def _download_one(job):
     """Fetch one file with retries; return its path or raise _Fatal / _Retryable."""
     name = job["name"]
@@ -799,7 +916,7 @@ def _download_one(job):
                 delay = max(delay, min(last.retry_after, 60.0))
             log.info("Retrying %s in %.2g s (attempt %d of %d) after: %s", name, delay,
                      attempt + 1, retries + 1, last)
-            if cancel.wait(delay):
+            if _wait(cancel, delay):
                 raise _Cancelled
         if cancel.is_set():
             raise _Cancelled
@@ -891,31 +1008,40 @@ def download_products(products, directory, *, token=None, server=None, max_worke
     """Download guide-star products from MAST into ``directory``.
 
     Files land directly in ``directory`` under their archive names.  A file
-    already there with the size the archive lists is reused without any
-    request; one of another size is deleted and fetched again.  Each download
-    streams into a hidden temporary file (``.<name>.part-<random>``) in the
-    same directory and is renamed only once complete with the expected size
-    (the archive's ``fileSize`` and the reply's Content-Length): an
-    interrupted or failed download never leaves a partial file under the
-    product's name, and its temporary file is removed on every error path,
-    including KeyboardInterrupt.
+    already there is reused without any request when it has the size the
+    archive lists, or, when the archive lists no size (derived ``_uncal``
+    names, bare names), when it opens as a complete FITS file of this very
+    product (headers only: every HDU inside the file, the closing ASDF
+    extension, FILENAME, PROGRAM, OBSERVTN, VISIT and EXP_TYPE matching the
+    name, a SCI extension).  Any other local copy is downloaded again; it is
+    never deleted before its replacement is complete (the new file is
+    renamed over it), and removed only if the new download fails, so a
+    failed download never loses a usable file and never keeps an unusable
+    one.  Each download streams into a hidden temporary file
+    (``.<name>.part-<random>``) in the same directory and is renamed only
+    once complete with the expected size (the archive's ``fileSize`` and
+    the reply's Content-Length): an interrupted or failed download never
+    leaves a partial file under the product's name, and its temporary file
+    is removed on every error path, including KeyboardInterrupt.
 
     Connection errors, timeouts, truncated transfers and HTTP 429 / 5xx are
-    retried with exponential backoff (``backoff``, ``2 * backoff``, ...,
-    honouring Retry-After); HTTP 401, 403 and 404 and a size that differs
-    from the archive's fail at once.  A failed file does not stop the others.
+    retried with exponential backoff (``backoff``, ``2 * backoff``, ...; a
+    longer Retry-After in seconds is honoured, up to 60 s); HTTP 401, 403
+    and 404 and a size that differs from the archive's fail at once.  A
+    failed file does not stop the others.
 
     Parameters
     ----------
     products : astropy.table.Table, sequence of mappings or of str
         Rows with ``fileName`` and ``fileSize`` (as returned by
         `find_guidestar_products`), or bare file names (size then unknown:
-        checked against Content-Length only, and never reused from cache).
+        a download is checked against Content-Length, a cached copy as
+        described above).
     directory : str or os.PathLike
         Destination folder (created if missing).
     token : str, optional
-        MAST API token, sent as ``Authorization: token <T>``; default
-        ``$MAST_API_TOKEN``.
+        MAST API token, sent as ``Authorization: token <T>``; default (also
+        for an empty string) ``$MAST_API_TOKEN``.
     server : str, optional
         MAST base URL; default ``astroquery.mast.conf.server``.
     max_workers : int
@@ -939,8 +1065,9 @@ def download_products(products, directory, *, token=None, server=None, max_worke
     Raises
     ------
     DownloadError
-        A file name is not a bare guider product name (raised before any
-        request), or files failed after all retries; the message names each
+        A file name is not a bare guider product name or is taken by a
+        directory in ``directory`` (both raised before any request), or
+        files failed after all retries; the message names each
         file and its last error, ``failures`` maps them and ``paths`` lists
         the files that are complete.
 
@@ -963,24 +1090,45 @@ def download_products(products, directory, *, token=None, server=None, max_worke
     secret = _resolve_token(token)
     url = server + "/api/v0.1/Download/file"
 
+    folders = [name for name, _ in items
+               if (directory / name).is_dir() and not (directory / name).is_symlink()]
+    if folders:
+        msg = (f"cannot download into {directory}: "
+               + "; ".join(f"{directory / name} is a directory, not a file" for name in folders)
+               + "; move or remove it")
+        raise DownloadError(msg, failures=dict.fromkeys(folders, "a directory has its name"))
+
     done = {}
     todo = []
+    stale = {}  # name -> identity of a local copy found unusable, replaced once a new one is done
     for name, size in items:
         _remove_stale_parts(directory, name, max_age=max(600.0, 2 * float(timeout)))
         final = directory / name
-        complete, exists = _is_complete(final, size)
-        if complete:
+        try:
+            st = final.lstat()
+        except FileNotFoundError:
+            todo.append((name, size))
+            continue
+        regular = stat.S_ISREG(st.st_mode)
+        if size is not None and regular and st.st_size == size:
             log.debug("Using cached %s (%d bytes)", name, size)
             done[name] = final
             continue
-        if exists:
-            if size is None:
-                log.info("Fetching %s again: the archive lists no size to check the local "
-                         "copy against", name)
-            else:
-                log.warning("Deleting %s: %d bytes on disk, the archive lists %d", name,
-                            final.lstat().st_size, size)
-            final.unlink()
+        if size is None:
+            problem = (_cached_product_problem(final, name) if regular
+                       else "not a regular file")
+            if problem is None:
+                log.info("Using cached %s: the archive lists no size, but it is a complete "
+                         "FITS file of this product", name)
+                done[name] = final
+                continue
+        elif regular:
+            problem = f"{st.st_size} bytes on disk, the archive lists {size}"
+        else:
+            problem = "not a regular file"
+        log.warning("Downloading %s again (%s); the local copy stays until the new one is "
+                    "complete", name, problem)
+        stale[name] = _identity(st)
         todo.append((name, size))
     log.info("%d of %d products cached in %s; downloading %d from %s", len(done), len(items),
              directory, len(todo), server)
@@ -1032,6 +1180,13 @@ def download_products(products, directory, *, token=None, server=None, max_worke
         for s in sessions:
             s.close()
 
+    for name in failures:
+        # A local copy found unusable, and not replaced: do not keep it.
+        final = directory / name
+        with contextlib.suppress(FileNotFoundError):
+            if name in stale and _identity(final.lstat()) == stale[name]:
+                final.unlink()
+                log.warning("Removed the unusable local copy of %s", name)
     if failures:
         lines = "; ".join(f"{name}: {reason}" for name, reason in sorted(failures.items()))
         msg = (f"{len(failures)} of {len(items)} guide-star products could not be downloaded "

@@ -12,7 +12,10 @@ download into are named
 A guider file name does not carry the visit group, sequence, activity,
 exposure or detector: its MAST folder, e.g.
 ``jw01534005002_05101_00002_guider1``, does, so `parse_product_name` and
-`fg_table` accept it alongside.
+`fg_table` accept it alongside.  The guider header's OBS_ID keyword
+(``'V' + VISIT_ID + 'P' + 13 digits``, e.g. ``V01029001001P0000000001102``)
+ends in the visit group, parallel sequence and activity (not the exposure):
+`parse_obs_id` splits it and `fg_table` uses it when no folder is given.
 """
 
 import logging
@@ -23,7 +26,7 @@ import numpy as np
 from astropy.table import MaskedColumn, QTable, Table
 from astropy.time import Time
 
-__all__ = ["GUIDER_EXP_TYPES", "fg_table", "parse_product_name"]
+__all__ = ["GUIDER_EXP_TYPES", "fg_table", "parse_obs_id", "parse_product_name"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,13 @@ _EXPOSURE = re.compile(
     rf"_(?P<exposure>\d{{5}}){_SEGMENT}"
     r"(?:_(?P<detector>[a-z]+[0-9a-z]*)(?:_(?P<suffix>[a-z][a-z0-9_]*))?)?"
     r"(?P<fits>\.fits)?$")
+
+# Header OBS_ID: 'V' + VISIT_ID (program, observation, visit) + 'P' + 13 digits whose last
+# five are the visit group (2), parallel sequence (1) and activity (2, base 36).
+_HEADER_OBS_ID = re.compile(
+    r"^V(?P<program>\d{5})(?P<observation>\d{3})(?P<visit>\d{3})"
+    r"P(?P<prefix>\d{8})(?P<visit_group>\d{2})(?P<parallel_sequence>\d)"
+    r"(?P<activity>[0-9A-Za-z]{2})$")
 
 _KEYS = ("kind", "name", "program", "observation", "visit", "mode", "exp_type", "timestamp",
          "attempt", "segment", "suffix", "visit_group", "parallel_sequence", "activity",
@@ -221,6 +231,87 @@ def parse_product_name(name, obs_id=None):
     return result
 
 
+def parse_obs_id(obs_id):
+    """Split a guider header's OBS_ID keyword into its fields.
+
+    JWST headers carry ``OBS_ID = 'V' + VISIT_ID + 'P' + 13 digits``, where
+    VISIT_ID is program (5 digits), observation (3) and visit (3), and the
+    last five digits are the visit group (2), the parallel sequence id (1)
+    and the activity (2, base 36 as in file names).  For
+    ``V01029001001P0000000001102``: program 1029, observation 1, visit 1,
+    visit group 1, parallel sequence 1, activity 2, matching science
+    exposures named ``jw01029001001_01102_<exposure>_...``.  The exposure
+    number is not in OBS_ID.
+
+    Parameters
+    ----------
+    obs_id : str
+        The OBS_ID value.
+
+    Returns
+    -------
+    dict
+        ``obs_id``, ``visit_id`` (11 digits), ``program``, ``observation``,
+        ``visit``, ``visit_group``, ``parallel_sequence``, ``activity``
+        (integers).
+
+    Raises
+    ------
+    ValueError
+        The value does not have this form.
+
+    Examples
+    --------
+    >>> from spelunker.archive.names import parse_obs_id
+    >>> info = parse_obs_id("V01029001001P0000000001102")
+    >>> info["visit_id"], info["visit_group"], info["parallel_sequence"], info["activity"]
+    ('01029001001', 1, 1, 2)
+    """
+    text = str(obs_id).strip() if obs_id is not None else ""
+    match = _HEADER_OBS_ID.match(text)
+    if match is None:
+        msg = (f"OBS_ID {text!r} is not 'V' + VISIT_ID (11 digits) + 'P' + 13 digits "
+               "(e.g. 'V01029001001P0000000001102')")
+        raise ValueError(msg)
+    parts = match.groupdict()
+    return {
+        "obs_id": text,
+        "visit_id": text[1:12],
+        "program": int(parts["program"]),
+        "observation": int(parts["observation"]),
+        "visit": int(parts["visit"]),
+        "visit_group": int(parts["visit_group"]),
+        "parallel_sequence": int(parts["parallel_sequence"]),
+        "activity": int(parts["activity"].lower(), 36),
+    }
+
+
+def _header_obs_id_fields(value, file_name, row):
+    """Visit group, sequence and activity from a file's header OBS_ID, or None.
+
+    ``row`` holds the file's program, observation and visit (None when
+    unknown); an OBS_ID of another visit is ignored with a warning.
+    """
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        parsed = parse_obs_id(text)
+    except ValueError as exc:
+        log.warning("fg_table: %s: %s; its visit group, parallel sequence and activity are "
+                    "left masked", file_name, exc)
+        return None
+    for key in ("program", "observation", "visit"):
+        if row.get(key) is not None and parsed[key] != row[key]:
+            log.warning("fg_table: %s: header OBS_ID %r is of %s %d, the file of %s %d; its "
+                        "visit group, parallel sequence and activity are left masked",
+                        file_name, text, key, parsed[key], key, row[key])
+            return None
+    return parsed
+
+
 def _files_table(source):
     if hasattr(source, "files") and callable(getattr(source, "table", None)):
         return source.table("files")
@@ -261,14 +352,18 @@ def fg_table(model, *, obs_ids=None):
         ``{'jw01534005002_gs-fg_2023202104507_cal.fits':
         'jw01534005002_05101_00002_guider1'}`` or a list in file order
         (None where unknown).  Folders supply the visit group, parallel
-        sequence, activity and exposure, which guider names lack.
+        sequence, activity and exposure, which guider names lack.  Without
+        a folder, the visit group, parallel sequence and activity come from
+        the header's OBS_ID (the files table's ``obs_id`` column, see
+        `parse_obs_id`); a folder given wins and must agree with it.
 
     Returns
     -------
     astropy.table.QTable
         ``file_name``, ``obs_id`` ('' when unknown), ``program``,
         ``observation``, ``visit``, ``visit_group``, ``parallel_sequence``,
-        ``activity``, ``exposure`` (masked when unknown), ``segment`` (from
+        ``activity`` (from the folder, else the header OBS_ID; masked when
+        neither), ``exposure`` (from the folder; masked when unknown), ``segment`` (from
         the ``-segNNN`` of the name, else the header's EXSEGNUM; masked when
         neither), ``detector``, ``gs_id``, ``exp_type``, ``data_start``,
         ``data_end`` (`~astropy.time.Time`, UTC) and ``n_frames``.
@@ -276,7 +371,8 @@ def fg_table(model, *, obs_ids=None):
     Raises
     ------
     ValueError
-        An obs_id that does not match its file, or a wrong number of them.
+        An obs_id that does not match its file or its header OBS_ID, or a
+        wrong number of them.
 
     Examples
     --------
@@ -291,6 +387,11 @@ def fg_table(model, *, obs_ids=None):
     >>> print(table["visit_group"][0], table["activity"][0], table["exposure"][0],
     ...       table["segment"][0], table["data_end"][0].isot)
     5 1 2 1 2023-07-21T10:45:07.200
+    >>> files["obs_id"] = ["V01534005002P0000000005101"]  # the header's OBS_ID
+    >>> table = fg_table(files)
+    >>> print(table["visit_group"][0], table["parallel_sequence"][0], table["activity"][0],
+    ...       table["exposure"][0])
+    5 1 1 --
     """
     files = _files_table(model)
     n = len(files)
@@ -303,6 +404,8 @@ def fg_table(model, *, obs_ids=None):
     detectors = []
     header_detectors = (np.asarray(files["detector"]) if "detector" in files.colnames
                         else np.array([""] * n))
+    header_obs_ids = (np.asarray(files["obs_id"]) if "obs_id" in files.colnames
+                      else np.array([""] * n))
     for index, file_name in enumerate(names):
         obs_id = _obs_id_for(obs_ids, index, file_name, n)
         try:
@@ -328,8 +431,21 @@ def fg_table(model, *, obs_ids=None):
             value = header_value if header_value >= 0 else info.get(key)
             if value is not None and value >= 0:
                 ints[key][index], masks[key][index] = value, False
+        named = folder or info  # the folder's fields, or an exposure name's own
+        header = _header_obs_id_fields(
+            header_obs_ids[index], file_name,
+            {key: None if masks[key][index] else int(ints[key][index])
+             for key in ("program", "observation", "visit")})
         for key in ("visit_group", "parallel_sequence", "activity", "exposure"):
-            value = (folder or info).get(key)
+            value = named.get(key)
+            from_header = None if header is None else header.get(key)
+            if value is not None and from_header is not None and value != from_header:
+                given = f"obs_id {obs_id!r}" if folder is not None else repr(file_name)
+                msg = (f"fg_table: {given} gives {key} {value}, but the header OBS_ID "
+                       f"{header['obs_id']!r} of {file_name!r} gives {from_header}")
+                raise ValueError(msg)
+            if value is None:
+                value = from_header
             if value is not None:
                 ints[key][index], masks[key][index] = value, False
         segment = info.get("segment")
