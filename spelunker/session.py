@@ -572,7 +572,11 @@ class Spelunker:
         return flux_spatial_timelapse_animation(model, start, stop, filename, step=step, fps=fps)
 
     def report(self, directory=None, *, title=None):
-        """Write the quick-look report (figures as PNG, one HTML page); returns its path."""
+        """Write the quick-look report (figures as PNG, one HTML page per visit).
+
+        Returns the page to open: the visit's page, or for several visits
+        the index page linking theirs (`spelunker.plotting.write_visit_report`).
+        """
         from spelunker.plotting import write_visit_report
 
         return write_visit_report(self._require_model(),

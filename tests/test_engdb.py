@@ -1,7 +1,9 @@
 """Engineering telemetry through jwst.lib.engdb_tools against a local MAST EDB, and local events."""
 
+import json
 import logging
 import os
+import time
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -15,6 +17,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from spelunker import GuideStarPipeline, SpelunkerError, datasets
 from spelunker.archive.engdb import (
+    DEFAULT_TIMEOUT,
     EngdbError,
     engdb_service,
     hga_intervals,
@@ -22,10 +25,17 @@ from spelunker.archive.engdb import (
     mnemonics_local,
     plot_mnemonic,
 )
-from spelunker.plotting import time_axis, timeseries_binned_plot, to_axis_time
+from spelunker.plotting import (
+    TimeAxis,
+    set_time_axis,
+    time_axis,
+    timeseries_binned_plot,
+    to_axis_time,
+)
 
+from edb_server import REAL_TELEMETRY_FACTS, engdb_direct_series, running_engdb
 from edb_server import closed_port_url as _closed_port_url
-from edb_server import current_series, hga_series, running_engdb
+from edb_server import current_series, guide_position_series, hga_series, silent_server_url
 
 TOKEN = "test-token-1234"
 HGA_MOVE = (20.0, 35.0)  # s after the first visit's data start (POINTING)
@@ -89,6 +99,17 @@ def _serve_hga(server, t0):
     server.series["SA_ZHGAUPST"] = hga_series(t0.mjd, SERVED_MOVES)
 
 
+def _transitions(mjd, values):
+    """(start, stop) MJD of every MOVING run of served samples, by a plain loop."""
+    moves = []
+    for k in range(1, len(values)):
+        if values[k] == "MOVING" and values[k - 1] != "MOVING":
+            moves.append([mjd[k], None])
+        elif values[k] != "MOVING" and values[k - 1] == "MOVING":
+            moves[-1][1] = mjd[k]
+    return moves
+
+
 # --------------------------------------------------------------------------
 # The real client against the local server
 
@@ -118,21 +139,29 @@ def test_hga_intervals_match_served_transitions(edb_server, model, t0):
     assert table.meta["mnemonic"] == "SA_ZHGAUPST"
     assert TOKEN not in repr(table.meta)
 
+    # Every sample is served (AllPoints, 1.024 s cadence): many repeated states, two moves.
+    assert len(table) > 60 and list(table["value"]).count("MOVING") > 15
+    served = _transitions(served_mjd, served_values)
+    assert len(served) == 2
+    cadence = REAL_TELEMETRY_FACTS["SLOW_CADENCE_S"]
+    for (start_mjd, stop_mjd), (a, b) in zip(served, SERVED_MOVES, strict=True):
+        assert 0.0 <= (start_mjd - t0.mjd) * 86400.0 - a < cadence + 0.002
+        assert 0.0 <= (stop_mjd - t0.mjd) * 86400.0 - b < cadence + 0.002
     moves = hga_intervals(table)
-    expected_start = [_seconds(t0, a).mjd for a, _ in SERVED_MOVES]
-    expected_stop = [_seconds(t0, b).mjd for _, b in SERVED_MOVES]
-    assert_allclose(moves["start"].mjd, expected_start, rtol=0, atol=1e-8)
-    assert_allclose(moves["stop"].mjd, expected_stop, rtol=0, atol=1e-8)
+    assert_allclose(moves["start"].mjd, [a for a, _ in served], rtol=0, atol=1e-8)
+    assert_allclose(moves["stop"].mjd, [b for _, b in served], rtol=0, atol=1e-8)
     assert moves["complete"].tolist() == [True, True]
-    assert_allclose(moves["duration"].to_value("s"), [15.5, 4.6], atol=1e-3)
+    assert_allclose(moves["duration"].to_value("s"),
+                    [(b - a) * 86400.0 for a, b in served], atol=1e-3)
 
     # Shaded on the plot's time axis (minutes since the first frame), limits kept.
     spans = [p for p in ax.patches if p.get_gid() == "SA_ZHGAUPST"]
     assert len(spans) == 2
     assert time_axis(ax).unit == "min"
-    assert_allclose([p.get_x() * 60 for p in spans], [a for a, _ in SERVED_MOVES], atol=1e-3)
+    assert_allclose([p.get_x() * 60 for p in spans],
+                    [(a - t0.mjd) * 86400.0 for a, _ in served], atol=1e-3)
     assert_allclose([(p.get_x() + p.get_width()) * 60 for p in spans],
-                    [b for _, b in SERVED_MOVES], atol=1e-3)
+                    [(b - t0.mjd) * 86400.0 for _, b in served], atol=1e-3)
     assert ax.get_xlim() == limits
 
 
@@ -159,6 +188,56 @@ def test_numeric_mnemonic_is_a_line_of_the_served_values(edb_server, model, t0):
     assert np.count_nonzero(np.asarray(table["value"]) > 0.2) in (7, 8, 9)
 
 
+def test_sa_zfg_mnemonic_at_64_ms_is_a_line_of_the_served_values(edb_server, model, t0):
+    """A fine-guidance mnemonic at its real cadence: every 64 ms sample comes back and is drawn."""
+    edb_server.series["SA_ZFGGSPOSX"] = guide_position_series(t0.mjd, 40.0, track_start=2.0)
+    start, end = _seconds(t0, 0.0), _seconds(t0, 8.0)
+    ax = timeseries_binned_plot(model, ax=Figure().add_subplot())
+
+    table = mnemonics("SA_ZFGGSPOSX", start, end, token=TOKEN, base_url=edb_server.url, ax=ax)
+
+    served_mjd, served_values = edb_server.served("SA_ZFGGSPOSX", _datetime(start),
+                                                  _datetime(end))
+    assert len(table) == len(served_values) > 120  # 8 s at 64 ms, plus the brackets
+    steps = np.diff(table["time"].mjd) * 86400.0
+    assert_allclose(np.median(steps), 0.064, atol=0.0011)
+    assert np.all(np.abs(steps - 0.064) < 0.0016)
+    assert_allclose(table["time"].mjd, served_mjd, rtol=0, atol=1e-9)
+    assert_array_equal(table["value"], served_values)
+    values = np.asarray(table["value"])
+    # REAL: float32 values with 10 decimals, as in the recordings.
+    assert_array_equal(np.round(values.astype(np.float32).astype(float), 10), values)
+    assert (values[table["time"].mjd < _seconds(t0, 2.0).mjd] == 0.0).all()  # not tracking
+    twin, = [other for other in ax.figure.axes if other is not ax]
+    line, = [line for line in twin.get_lines() if line.get_gid() == "SA_ZFGGSPOSX"]
+    assert_array_equal(line.get_ydata(), served_values)
+    expected_x = (Time(served_mjd, format="mjd", scale="utc") - t0).to_value("s")
+    assert_allclose(line.get_xdata() * time_axis(ax).seconds_per_unit, expected_x, atol=1e-3)
+
+
+def test_overlays_on_the_returned_twin_land_at_the_same_times(edb_server, model, t0):
+    """The twin Axes of a numeric mnemonic carries the plot's time axis (not MJD)."""
+    edb_server.series["INIS_FWMTRCURR"] = current_series(t0.mjd, 90.0)
+    edb_server.series["SA_ZFGGSPOSX"] = guide_position_series(t0.mjd, 90.0)
+    ax = timeseries_binned_plot(model, ax=Figure().add_subplot())
+    table = mnemonics("INIS_FWMTRCURR", _seconds(t0, 0.0), _seconds(t0, 60.0), token=TOKEN,
+                      base_url=edb_server.url)
+    twin = plot_mnemonic(table, ax)
+    assert twin is not ax and time_axis(twin) == time_axis(ax)
+    assert time_axis(ax).unit == "min"
+
+    moves = mnemonics_local(model, "HGA", ax=twin)
+    span, = [p for p in twin.patches if p.get_gid() == "HGA"]
+    assert_allclose(span.get_x(), to_axis_time(ax, moves["start"])[0], rtol=0, atol=1e-9)
+    assert 0.0 < span.get_x() < 1.0  # minutes since the first frame, not MJD
+    position = mnemonics("SA_ZFGGSPOSX", _seconds(t0, 10.0), _seconds(t0, 12.0), token=TOKEN,
+                         base_url=edb_server.url, ax=twin)
+    second, = [other for other in ax.figure.axes if other not in (ax, twin)]
+    line, = second.get_lines()
+    assert_allclose(line.get_xdata(), to_axis_time(ax, position["time"]), rtol=0, atol=1e-9)
+    assert time_axis(second) == time_axis(ax)
+
+
 def test_plain_axes_get_mjd(edb_server, t0):
     edb_server.series["INIS_FWMTRCURR"] = current_series(t0.mjd, 20.0, pulses=())
     ax = Figure().add_subplot()
@@ -182,8 +261,10 @@ def test_token_and_server_from_the_environment(edb_server, t0, monkeypatch):
     _serve_hga(edb_server, t0)
     monkeypatch.setenv("MAST_API_TOKEN", TOKEN)
     monkeypatch.setenv("ENG_BASE_URL", edb_server.url)
-    table = mnemonics("SA_ZHGAUPST", _seconds(t0, -5.0), _seconds(t0, 60.0))
-    assert len(table) == 6
+    start, end = _seconds(t0, -5.0), _seconds(t0, 60.0)
+    table = mnemonics("SA_ZHGAUPST", start, end)
+    _, served_values = edb_server.served("SA_ZHGAUPST", _datetime(start), _datetime(end))
+    assert list(table["value"]) == served_values and len(table) > 60
     assert edb_server.downloads()[0][1] == f"token {TOKEN}"
 
 
@@ -277,12 +358,78 @@ def test_unreachable_server_is_a_clear_error(closed_port_url, model, t0):
     assert len(mnemonics_local(model, "GUIDESTAR", ax=ax)) == 1
 
 
-def test_text_timeout_from_the_environment_is_named(edb_server, t0, monkeypatch):
-    """jwst 3.0 passes ENG_TIMEOUT on as text (ENG_RETRIES too, only used over https)."""
+def test_timeout_from_the_environment_is_a_number(edb_server, t0, monkeypatch):
+    """jwst 3.0 passes ENG_TIMEOUT / ENG_RETRIES on as text; spelunker reads them as numbers."""
     _serve_hga(edb_server, t0)
     monkeypatch.setenv("ENG_TIMEOUT", "30")
-    with pytest.raises(EngdbError, match="ENG_TIMEOUT='30'.*unset"):
-        mnemonics("SA_ZHGAUPST", t0, _seconds(t0, 60.0), token=TOKEN, base_url=edb_server.url)
+    monkeypatch.setenv("ENG_RETRIES", "2")
+    service = engdb_service(token=TOKEN, base_url=edb_server.url)
+    assert service.timeout == 30.0 and service.retries == 2
+    table = mnemonics("SA_ZHGAUPST", t0, _seconds(t0, 60.0), session=service)
+    assert len(table) > 50
+    assert engdb_service(token=TOKEN, base_url=edb_server.url, timeout=5).timeout == 5.0
+    monkeypatch.delenv("ENG_TIMEOUT")
+    assert engdb_service(token=TOKEN, base_url=edb_server.url).timeout == DEFAULT_TIMEOUT < 600
+    for name, value in (("ENG_TIMEOUT", "soon"), ("ENG_TIMEOUT", "-3"), ("ENG_RETRIES", "many")):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(EngdbError, match=f"{name}='{value}' is not a"):
+            mnemonics("SA_ZHGAUPST", t0, _seconds(t0, 60.0), token=TOKEN,
+                      base_url=edb_server.url)
+        monkeypatch.delenv(name)
+
+
+@pytest.mark.parametrize("timeout", [0, -1.0, float("nan"), "soon", True])
+def test_bad_timeout_argument(timeout):
+    with pytest.raises(ValueError, match="timeout="):
+        engdb_service(token=TOKEN, base_url="http://127.0.0.1:9/", timeout=timeout)
+
+
+@pytest.mark.parametrize(("where", "url"), [("base_url", "127.0.0.1:8080/"),
+                                            ("ENG_BASE_URL", "mast.stsci.edu"),
+                                            ("ENG_BASE_URL", "localhost:8080")])
+def test_server_url_without_scheme_is_a_clear_error(where, url, t0, monkeypatch):
+    """requests would raise InvalidSchema / MissingSchema: say what to write instead."""
+    kwargs = {"token": TOKEN}
+    if where == "base_url":
+        kwargs["base_url"] = url
+    else:
+        monkeypatch.setenv("ENG_BASE_URL", url)
+    with pytest.raises(EngdbError, match=f"{where}='{url}' is not an http\\(s\\) URL.*https://"
+                       ) as caught:
+        mnemonics("SA_ZHGAUPST", t0, _seconds(t0, 60.0), **kwargs)
+    assert TOKEN not in str(caught.value)
+
+
+def test_unanswered_ping_times_out_clearly(t0):
+    """A server that accepts the connection and never answers: ReadTimeout on GET api/."""
+    with silent_server_url() as url:
+        began = time.monotonic()
+        with pytest.raises(EngdbError, match="did not answer GET .*api/ within 0.3 s") as caught:
+            mnemonics("SA_ZHGAUPST", t0, _seconds(t0, 60.0), token=TOKEN, base_url=url,
+                      timeout=0.3)
+        assert time.monotonic() - began < 5.0
+    assert url in str(caught.value) and TOKEN not in str(caught.value)
+
+
+def test_unanswered_query_times_out_clearly(edb_server, t0):
+    _serve_hga(edb_server, t0)
+    edb_server.stall.add("SA_ZHGAUPST")
+    service = engdb_service(token=TOKEN, base_url=edb_server.url, timeout=0.3)
+    with pytest.raises(EngdbError, match="did not answer within 0.3 s for mnemonic SA_ZHGAUPST"
+                       ) as caught:
+        mnemonics("SA_ZHGAUPST", t0, _seconds(t0, 60.0), session=service)
+    assert TOKEN not in str(caught.value)
+    with pytest.raises(ValueError, match="either session or"):
+        mnemonics("SA_ZHGAUPST", t0, _seconds(t0, 60.0), session=service, timeout=1.0)
+
+
+def test_other_request_failures_are_clear_errors(edb_server, t0):
+    """Any other requests failure of a query (here a URL no adapter serves) is an EngdbError."""
+    service = engdb_service(token=TOKEN, base_url=edb_server.url)
+    service._req.url = "ftp://127.0.0.1/api/v0.1/Download/file"
+    with pytest.raises(EngdbError, match="request to .* failed \\(InvalidSchema") as caught:
+        mnemonics("SA_ZHGAUPST", t0, _seconds(t0, 60.0), session=service)
+    assert TOKEN not in str(caught.value)
 
 
 def test_unknown_mnemonic_is_a_clear_error(edb_server, t0):
@@ -386,3 +533,58 @@ def test_verbatim_mast_reply(reference_dir, edb_server):
     assert_allclose(table["time"].mjd, reference["MJD"], rtol=0, atol=1e-9)
     assert_allclose(table["value"], reference["euvalue"], rtol=0, atol=0)
     assert os.fspath(path) not in repr(table.meta)
+
+
+def _reference_recording(reference_dir, name):
+    folder = Path(reference_dir) / "engdb" / "telemetry_jw01029_2022-05-22"
+    path = folder / f"{name.lower()}_data.json"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    sql_type = None
+    metadata = Path(reference_dir) / "engdb" / "mnemonic_metadata_subset.json"
+    if metadata.is_file():
+        for entry in json.loads(metadata.read_text())["TlmMnemonics"]:
+            if entry["TlmMnemonic"] == name:
+                sql_type = entry["SQLType"].split("(")[0].lower()
+    return engdb_direct_series(path, sql_type=sql_type)
+
+
+@pytest.mark.parametrize("bracket", [True, False])
+def test_real_recorded_telemetry(reference_dir, edb_server, bracket):
+    """The real SA_ZFGGSPOSX (64 ms, REAL) and SA_ZFGDETID (TINYINT) come back sample for sample."""
+    recorded = {}
+    for name in ("SA_ZFGGSPOSX", "SA_ZFGDETID"):
+        mnemonic, series, milliseconds = _reference_recording(reference_dir, name)
+        assert mnemonic == name
+        edb_server.series[name] = series
+        recorded[name] = (milliseconds, list(series.values))
+    assert edb_server.series["SA_ZFGDETID"].sql_type == "tinyint"
+    milliseconds = recorded["SA_ZFGGSPOSX"][0]
+    steps = np.diff(milliseconds)
+    assert set(np.unique(steps)) <= {63, 64, 65}  # the cadence the synthetic series copy
+
+    # Whole seconds inside the recording: the service works to the second.
+    start = Time(np.ceil(milliseconds[0] / 1000.0) + 2.0, format="unix", scale="utc")
+    end = Time(start.unix + 8.0, format="unix", scale="utc")
+    start_ms, end_ms = round(start.unix * 1000), round(end.unix * 1000)
+    reference = Time(milliseconds[0] / 1000.0, format="unix", scale="utc")
+    ax = Figure().add_subplot()
+    set_time_axis(ax, TimeAxis(reference, "s"))
+
+    for name, (times, values) in recorded.items():
+        table = mnemonics(name, start, end, token=TOKEN, base_url=edb_server.url, ax=ax,
+                          include_bracket_values=bracket)
+        inside = np.flatnonzero((times >= start_ms) & (times <= end_ms))
+        if bracket:  # MAST also sends the sample just before and just after the range
+            inside = np.concatenate(([inside[0] - 1], inside, [inside[-1] + 1]))
+        assert inside.size > 100
+        back_ms = np.round((table["time"].mjd - 40587.0) * 86_400_000.0).astype(np.int64)
+        assert_array_equal(back_ms, times[inside])
+        assert_array_equal(table["value"], np.asarray(values, dtype=float)[inside])
+        twin = ax.figure.axes[-1]
+        assert twin.get_ylabel() == name and time_axis(twin) == time_axis(ax)
+        line, = [line for line in twin.get_lines() if line.get_gid() == name]
+        assert_array_equal(line.get_ydata(), np.asarray(values, dtype=float)[inside])
+        assert_allclose(line.get_xdata(), (times[inside] - milliseconds[0]) / 1000.0, rtol=0,
+                        atol=2e-5)
+    assert set(recorded["SA_ZFGDETID"][1]) == {1}

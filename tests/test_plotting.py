@@ -1,5 +1,9 @@
 """Quick-look figures and animations: the data drawn, the labels and the units."""
 
+import json
+import shutil
+import subprocess
+
 import matplotlib
 import numpy as np
 import pytest
@@ -22,7 +26,9 @@ from spelunker.plotting import (
     timeseries_binned_plot,
     timeseries_list_plot,
 )
-from spelunker.plotting.figures import aperture_outline
+from spelunker.plotting import animation as animation_module
+from spelunker.plotting import relative_flux
+from spelunker.plotting.figures import aperture_of, aperture_outline
 
 N_FRAMES = 1500
 FLAGGED = [5, 77, 300, 301, 1200]
@@ -278,6 +284,37 @@ def test_position_plot_uses_clean_fits(flagged_model):
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("x_mean (pix)", "y_mean (pix)")
 
 
+def test_position_plot_refuses_a_fit_of_other_frames(model):
+    copy = model.copy()
+    with copy.trusted_assignment():
+        copy.quick_fit = np.array(copy.quick_fit)[:-7]
+    with pytest.raises(ValueError, match=f"quick_fit has {N_FRAMES - 7} rows but the model has "
+                                         f"{N_FRAMES} frames"):
+        position_plot(copy, ax=Figure().add_subplot())
+
+
+def test_relative_flux_of_selected_frames(visit, model, monkeypatch):
+    from spelunker import photometry
+
+    raw = read_guidestar(visit.files)  # no light curve: the full-frame sum
+    summed = []
+
+    def spy(data, **kwargs):
+        summed.append(len(data))
+        return full_frame_flux(data, **kwargs)
+
+    monkeypatch.setattr(photometry, "full_frame_flux", spy)
+    relative, flux, source = relative_flux(raw, frames=slice(100, 130))
+    assert summed == [30] and source == "full frame"
+    expected, _ = full_frame_flux(np.asarray(raw.data[100:130]), dq=np.asarray(raw.dq[100:130]))
+    assert_allclose(flux, expected, rtol=1e-12)
+    assert_allclose(relative, expected / np.median(expected), rtol=1e-12)
+    relative, flux, source = relative_flux(model, frames=[5, 6, 7])
+    lightcurve = np.asarray(model.lightcurve["flux"])[[5, 6, 7]]
+    assert source == "optimised aperture"
+    assert_allclose(relative, lightcurve / np.median(lightcurve), rtol=1e-12)
+
+
 # --------------------------------------------------------------------------
 # Animation
 
@@ -323,3 +360,87 @@ def test_animation_mp4_with_ffmpeg(model, tmp_path):
         pytest.skip("ffmpeg is not installed")
     path = flux_spatial_timelapse_animation(model, 0, 12, tmp_path / "movie.mp4", step=2)
     assert path.stat().st_size > 0
+    ffprobe = shutil.which("ffprobe")
+    if ffprobe is None:
+        pytest.skip("ffprobe is not installed: the MP4 was written, its frames not counted")
+    counted = subprocess.run(
+        [ffprobe, "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
+         "stream=nb_read_frames,codec_type", "-of", "json", str(path)],
+        check=True, capture_output=True, text=True, timeout=60)
+    stream, = json.loads(counted.stdout)["streams"]
+    assert stream["codec_type"] == "video"
+    assert int(stream["nb_read_frames"]) == len(range(0, 12, 2))
+
+
+@pytest.fixture(scope="module")
+def two_star_model(tmp_path_factory):
+    """Two visits on two guide stars at different pixels, one aperture per star."""
+    visit = datasets.make_guidestar_files(
+        tmp_path_factory.mktemp("two_star_visit"),
+        visits=[datasets.VisitSpec(visit=1, n_frames=400, n_segments=1, x_mean=2.6, y_mean=2.8),
+                datasets.VisitSpec(visit=2, n_frames=300, n_segments=1, x_mean=4.6, y_mean=4.4)],
+        seed=31,
+    )
+    return GuideStarPipeline.call(visit.files, steps={"fit": {"method": "quick"},
+                                                      "photometry": {"per_guidestar": True,
+                                                                     "bin_size": 2.0}})
+
+
+def test_animation_outlines_each_frames_own_aperture(two_star_model, tmp_path, monkeypatch):
+    """Across a guide-star change the outline follows the star of the frame shown."""
+    model = two_star_model
+    groups = np.asarray(model.frames["guidestar_index"])
+    masks = [aperture_of(model, star) for star in (0, 1)]
+    assert masks[0] is not None and masks[1] is not None and (masks[0] != masks[1]).any()
+    shown = []
+    draw = animation_module._Scene.draw
+
+    def spy(scene, k):
+        artists = draw(scene, k)
+        shown.append([np.asarray(segment) for segment in scene.aperture.get_segments()])
+        return artists
+
+    monkeypatch.setattr(animation_module._Scene, "draw", spy)
+    start, stop, step = 390, 410, 2
+    path = flux_spatial_timelapse_animation(model, start, stop, tmp_path / "change.gif", step=step)
+    with Image.open(path) as movie:
+        assert movie.n_frames == len(range(start, stop, step))
+    drawn = shown[-len(range(start, stop, step)):]  # the frames written to the file
+    for index, segments in zip(range(start, stop, step), drawn, strict=True):
+        expected = aperture_outline(masks[groups[index]])
+        assert len(segments) == len(expected), index
+        assert all(np.allclose(a, b) for a, b in zip(segments, expected, strict=True)), index
+    assert {groups[i] for i in range(start, stop, step)} == {0, 1}
+
+
+def test_animation_reads_only_its_clip_and_avoids_pyplot(visit, tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from spelunker import photometry
+
+    raw = read_guidestar(visit.files)  # no light curve: the clip's frames are summed
+    summed, curves = [], []
+    monkeypatch.setattr(photometry, "full_frame_flux",
+                        lambda data, **kwargs: summed.append(len(data)) or full_frame_flux(
+                            data, **kwargs))
+
+    def refuse(*args, **kwargs):
+        msg = "the animation used pyplot"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(plt, "figure", refuse)
+    monkeypatch.setattr(plt, "subplots", refuse)
+    draw = animation_module._Scene.draw
+
+    def spy(scene, k):
+        curves.append((scene.elapsed.copy(), scene.curve.copy()))
+        return draw(scene, k)
+
+    monkeypatch.setattr(animation_module._Scene, "draw", spy)
+    flux_spatial_timelapse_animation(raw, 600, 610, tmp_path / "clip.gif")
+    assert summed == [10]
+    elapsed, curve = curves[-1]
+    flux, _ = full_frame_flux(np.asarray(raw.data[600:610]), dq=np.asarray(raw.dq[600:610]))
+    assert_allclose(curve, flux / np.median(flux), rtol=1e-12)
+    seconds, _ = _seconds(raw)
+    assert_allclose(elapsed, seconds[600:610] - seconds[600], rtol=0, atol=1e-6)

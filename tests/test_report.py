@@ -1,17 +1,22 @@
 """The HTML visit report: self-contained, every figure embedded, the numbers right."""
 
 import base64
+import html
+import io
+import json
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
 
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose, assert_array_equal
 from PIL import Image
 
 from spelunker import GuideStarPipeline, datasets, read_guidestar
 from spelunker.plotting import write_visit_report
-from spelunker.plotting.report import REPORT_FIGURES
+from spelunker.plotting.report import REPORT_FIGURES, _render, _visit_model, _visits
 
 STEM = "jw01534001001"
 
@@ -122,30 +127,203 @@ def test_report_without_fit_leaves_figures_out(visit, tmp_path):
     assert "parameters figure left out" in text and "No fit table" in text
 
 
+# --------------------------------------------------------------------------
+# Several visits: one page per visit
+
+
+@pytest.fixture(scope="module")
+def two_visits(tmp_path_factory):
+    """Two visits of two guide stars at different places on the detector."""
+    return datasets.make_guidestar_files(
+        tmp_path_factory.mktemp("report_two_visits"),
+        visits=[datasets.VisitSpec(visit=1, n_frames=900, n_segments=2),
+                datasets.VisitSpec(visit=2, n_frames=800, n_segments=1, x_mean=3.0, y_mean=4.2)],
+        signals=[datasets.HgaMove(start=20.0, stop=31.0),
+                 datasets.CentroidWobble(period=3.0, amplitude=0.05, axis="x")],
+        seed=23,
+    )
+
+
+@pytest.fixture(scope="module")
+def two_visit_model(two_visits):
+    return GuideStarPipeline.call(two_visits.files, steps={"fit": {"method": "quick"}})
+
+
+@pytest.fixture(scope="module")
+def two_visit_report(two_visit_model, tmp_path_factory):
+    return write_visit_report(two_visit_model, tmp_path_factory.mktemp("two_visit_report"))
+
+
+def _embedded(page):
+    return {attrs["alt"].split()[0]: base64.b64decode(attrs["src"].split(",", 1)[1])
+            for tag, attrs in _parse(page).tags if tag == "img"}
+
+
+def test_two_visits_give_one_page_per_visit_and_an_index(two_visit_report, two_visit_model):
+    directory = two_visit_report.parent
+    stems = ["jw01534001001", "jw01534001002"]
+    assert two_visit_report.name == "jw01534_report.html"
+    assert sorted(p.name for p in directory.glob("*.html")) == sorted(
+        [two_visit_report.name, *(f"{stem}_report.html" for stem in stems)])
+    assert sorted(p.name for p in directory.glob("*.png")) == sorted(
+        f"{stem}_{name}.png" for stem in stems for name in REPORT_FIGURES)
+    index = _parse(two_visit_report)
+    assert [attrs["href"] for tag, attrs in index.tags if tag == "a"] == [
+        f"{stem}_report.html" for stem in stems]
+    assert not [tag for tag, _ in index.tags if tag in ("img", "script", "link")]
+
+    files = two_visit_model.table("files")
+    stars = two_visit_model.table("guidestars")
+    for number, stem in enumerate(stems, start=1):
+        page = directory / f"{stem}_report.html"
+        embedded = _embedded(page)  # every figure, each the visit's own PNG
+        assert sorted(embedded) == sorted(REPORT_FIGURES)
+        for name, png in embedded.items():
+            assert png == (directory / f"{stem}_{name}.png").read_bytes()
+        parsed = _parse(page)
+        assert not [attrs for tag, attrs in parsed.tags if "href" in attrs]
+        text = " ".join(parsed.text)
+        mine = files["visit"] == number
+        for name in files["file_name"]:
+            assert (name in text) == bool(mine[list(files["file_name"]).index(name)])
+        assert stars["gs_id"][number - 1] in text
+        assert stars["gs_id"][2 - number] not in text
+        assert "One guide star throughout" in text
+        assert f"{int(files['n_frames'][mine].sum())} frames over" in text
+    # Only the first visit holds the HGA move (the POINTING rows of its files).
+    assert "High-gain-antenna moves" in " ".join(_parse(directory / "jw01534001001_report.html")
+                                                  .text)
+    assert "No high-gain-antenna move" in " ".join(
+        _parse(directory / "jw01534001002_report.html").text)
+
+
+def test_visit_pages_show_the_visits_own_data(two_visit_report, two_visit_model, two_visits):
+    """The figures of a visit page are drawn from that visit's frames and results alone."""
+    model = two_visit_model
+    visits = _visits(model)
+    assert [key for key, _ in visits] == [(1534, 1, 1), (1534, 1, 2)]
+    frames = np.asarray(model.frames)
+    for (key, rows), first in zip(visits, (0, 900), strict=True):
+        part = _visit_model(model, rows)
+        n = len(part.data)
+        chosen = slice(first, first + n)
+        assert n == (900, 800)[key[2] - 1]
+        assert_array_equal(part.data, np.asarray(model.data)[chosen])
+        assert_array_equal(part.frames["mid_time_mjd"], frames["mid_time_mjd"][chosen])
+        assert set(part.frames["guidestar_index"]) == {0} and len(part.guidestars) == 1
+        assert part.table("guidestars")["gs_id"][0] == model.table("guidestars")["gs_id"][
+            key[2] - 1]
+        assert list(part.table("files")["first_frame"]) == list(
+            np.asarray(model.files["first_frame"])[rows] - first)
+        assert set(part.pointing_table["file_index"]) == set(range(len(rows)))
+        for column in ("x_mean", "flags"):
+            assert_array_equal(part.quick_fit[column], model.quick_fit[column][chosen])
+        assert_array_equal(part.lightcurve["flux"], model.lightcurve["flux"][chosen])
+        # The cheap figures equal those of the page, byte for byte.
+        stem = f"jw{key[0]:05d}{key[1]:03d}{key[2]:03d}"
+        for name in ("frame", "position"):
+            assert _render(name, part, bin_size=10.0, dpi=100) == (
+                two_visit_report.parent / f"{stem}_{name}.png").read_bytes()
+    assert len(model.data) == 1700  # the input is not modified
+    # The periodogram of a visit page is that of the visit's frames alone: the same as the
+    # pipeline run on the second visit's file only (same fit, same frequency grid).
+    part = _visit_model(model, visits[1][1])
+    alone = GuideStarPipeline.call(two_visits.files[2:], steps={"fit": {"method": "quick"}})
+    assert_allclose(part.periodogram["frequency"], alone.periodogram["frequency"], rtol=1e-12)
+    for name in ("x_mean", "amplitude", "y_stddev"):
+        assert_allclose(part.periodogram[name], alone.periodogram[name], rtol=0, atol=1e-6)
+    best = part.table("periodogram_peaks")
+    best = best[(best["series"] == "x_mean") & (best["rank"] == 1)]
+    assert abs(best["period"][0].value - 3.0) < 0.05  # the injected wobble
+
+
+def test_one_visit_keeps_one_page(report):
+    assert [p.name for p in report.parent.glob("*.html")] == [f"{STEM}_report.html"]
+
+
+# --------------------------------------------------------------------------
+# In a browser
+
+
 #: The documented command (docs/quicklook.rst) that checks the report in a browser.
-CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--no-first-run"]
+CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+WINDOW = (1400, 4000)
+
+#: Added to a copy of the page for ``--dump-dom``: after loading, the box of every image
+#: (page coordinates, CSS pixels) and the page size, written into the DOM.
+_MEASURE = """<script>
+window.addEventListener("load", function () {
+  var boxes = Array.prototype.map.call(document.images, function (img) {
+    var r = img.getBoundingClientRect();
+    return {alt: img.alt, left: r.left + window.scrollX, top: r.top + window.scrollY,
+            width: r.width, height: r.height, complete: img.complete,
+            natural: [img.naturalWidth, img.naturalHeight]};
+  });
+  var out = document.createElement("pre");
+  out.id = "spelunker-boxes";
+  out.textContent = JSON.stringify({boxes: boxes, ratio: window.devicePixelRatio,
+    height: document.documentElement.scrollHeight, viewport: window.innerHeight});
+  document.body.appendChild(out);
+});
+</script>"""
 
 
-def _has_colour(pixels, rgb, tolerance=3):
-    return bool(np.any(np.all(np.abs(pixels[..., :3].astype(int) - rgb) <= tolerance, axis=-1)))
+def _chromium(browser, tmp_path, name, *arguments):
+    command = [browser, *CHROMIUM[1:], f"--user-data-dir={tmp_path / ('profile-' + name)}",
+               f"--window-size={WINDOW[0]},{WINDOW[1]}", *arguments]
+    return subprocess.run(command, check=True, capture_output=True, timeout=120)
 
 
-def test_report_in_headless_chromium(report, tmp_path):
+def _layout(browser, page, tmp_path):
+    """Boxes of the page's images as Chromium lays the page out in the window."""
+    measured = tmp_path / "measured.html"
+    measured.write_text(page.read_text(encoding="utf-8").replace("</body>", _MEASURE + "</body>"),
+                        encoding="utf-8")
+    dom = _chromium(browser, tmp_path, "layout", "--dump-dom", measured.as_uri()).stdout
+    found = re.search(r'<pre id="spelunker-boxes">(.*?)</pre>', dom.decode("utf-8"), re.S)
+    assert found, "the measuring script did not run"
+    return json.loads(html.unescape(found[1]))
+
+
+def _blocks(pixels, size=8):
+    """Mean of size x size blocks: compares images resampled by different filters."""
+    rows, columns = pixels.shape[0] // size * size, pixels.shape[1] // size * size
+    return pixels[:rows, :columns].reshape(rows // size, size, columns // size, size,
+                                           -1).mean(axis=(1, 3))
+
+
+def test_report_in_headless_chromium_shows_every_figure(report, tmp_path):
+    """Screenshot of the page: every figure is drawn, whole, where the browser laid it out."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.skip("chromium is not installed (apt-get install chromium)")
+    layout = _layout(browser, report, tmp_path)
     screenshot = tmp_path / "report.png"
-    command = [browser, *CHROMIUM[1:], f"--user-data-dir={tmp_path / 'profile'}",
-               f"--screenshot={screenshot}", "--window-size=1400,4000", report.as_uri()]
-    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    _chromium(browser, tmp_path, "screenshot", f"--screenshot={screenshot}", report.as_uri())
     with Image.open(screenshot) as image:
-        assert image.size == (1400, 4000)
-        pixels = np.asarray(image.convert("RGB"))
-    # The page ends inside the window (so every figure is on the screenshot) ...
-    assert (pixels[-300:] == 255).all()
-    # ... and the figures were rendered: the viridis top of the frame colour bar and the
-    # blue (C0) of the time series are on it.
-    assert _has_colour(pixels, (253, 231, 37))
-    assert _has_colour(pixels, (31, 119, 180))
+        assert image.size == WINDOW
+        pixels = np.asarray(image.convert("RGB"), dtype=float)
+    assert layout["ratio"] == 1
+    # The page ends inside the window, so every figure is on the screenshot ...
+    assert layout["height"] <= min(layout["viewport"], WINDOW[1])
+    assert (pixels[layout["height"] + 5:] == 255).all()
+    # ... and each image region shows its figure: not blank, and the embedded PNG scaled to
+    # the box (compared on 8 x 8 blocks, as the browser's scaling filter is not PIL's).
+    boxes = {box["alt"].split()[0]: box for box in layout["boxes"]}
+    embedded = _embedded(report)
+    assert sorted(boxes) == sorted(embedded) == sorted(REPORT_FIGURES)
+    for name, box in boxes.items():
+        with Image.open(io.BytesIO(embedded[name])) as figure:
+            assert box["complete"] and box["natural"] == list(figure.size), name
+            left, top = int(np.ceil(box["left"])) + 1, int(np.ceil(box["top"])) + 1
+            right = int(np.floor(box["left"] + box["width"])) - 1
+            bottom = int(np.floor(box["top"] + box["height"])) - 1
+            assert right - left > 200 and bottom - top > 200 and bottom <= WINDOW[1], name
+            shown = pixels[top:bottom, left:right]
+            expected = np.asarray(figure.convert("RGB").resize((right - left, bottom - top),
+                                                               Image.BOX), dtype=float)
+        assert shown.std() > 5, f"{name}: blank region"
+        a, b = _blocks(shown).ravel(), _blocks(expected).ravel()
+        assert np.abs(a - b).mean() < 6, f"{name}: the screenshot does not show the figure"
+        assert np.corrcoef(a, b)[0, 1] > 0.8, f"{name}: the screenshot does not show the figure"

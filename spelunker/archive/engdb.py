@@ -17,14 +17,17 @@ The service needs a MAST token with access to the engineering database
 ``MAST_API_TOKEN`` environment variable.  The server is ``base_url``, else
 ``ENG_BASE_URL``, else https://mast.stsci.edu.  The token is sent only as
 the client's ``Authorization`` header: spelunker never logs, prints or
-stores it.  Without a token, or when the server cannot be reached or
-refuses the request, `EngdbError` says which.
+stores it.  Every request waits at most ``timeout`` seconds (default
+`DEFAULT_TIMEOUT`, or ``ENG_TIMEOUT``).  Without a token, with a server URL
+that is not http(s), or when the server cannot be reached, does not answer
+in time or refuses the request, `EngdbError` says which.
 
 `mnemonics_local` needs no token: it finds guide-star changes, file
 boundaries and high-gain-antenna moves in the model itself (the frames,
 files and POINTING tables) and draws them the same way.
 """
 
+import functools
 import logging
 import os
 
@@ -45,6 +48,7 @@ __all__ = [
     "LOCAL_KINDS",
     "HGA_MNEMONIC",
     "MAST_BASE_URL",
+    "DEFAULT_TIMEOUT",
 ]
 
 log = logging.getLogger(__name__)
@@ -54,6 +58,10 @@ HGA_MNEMONIC = "SA_ZHGAUPST"
 
 #: Server used when neither ``base_url`` nor ``ENG_BASE_URL`` is given.
 MAST_BASE_URL = "https://mast.stsci.edu"
+
+#: Seconds the client waits for each answer of the server (jwst's own default is 600 s),
+#: when neither ``timeout`` nor ``ENG_TIMEOUT`` is given.
+DEFAULT_TIMEOUT = 60.0
 
 #: Event kinds of `mnemonics_local`.
 LOCAL_KINDS = ("GUIDESTAR", "FILENAME", "HGA")
@@ -79,7 +87,7 @@ class EngdbError(SpelunkerError):
 # The service
 
 
-def engdb_service(*, token=None, base_url=None):
+def engdb_service(*, token=None, base_url=None, timeout=None):
     """Connect to the engineering database through MAST.
 
     Parameters
@@ -87,28 +95,41 @@ def engdb_service(*, token=None, base_url=None):
     token : str, optional
         MAST API token; default ``MAST_API_TOKEN``.
     base_url : str, optional
-        Server; default ``ENG_BASE_URL``, else https://mast.stsci.edu.
+        Server, an http(s) URL; default ``ENG_BASE_URL``, else
+        https://mast.stsci.edu.
+    timeout : float, optional
+        Seconds to wait for each answer of the server (the aliveness ping
+        and every query); default ``ENG_TIMEOUT`` when set, else
+        `DEFAULT_TIMEOUT`.
 
     Returns
     -------
     jwst.lib.engdb_mast.EngdbMast
         A connected service (it has answered ``GET <base_url>api/``); pass it
-        as ``session`` to `mnemonics` to reuse it.
+        as ``session`` to `mnemonics` to reuse it.  Its ``timeout`` is the
+        timeout above.
 
     Raises
     ------
     EngdbError
-        Without a token (nothing is sent), or when the server does not
-        answer.
+        Without a token (nothing is sent), for a server URL that is not
+        http(s), an ``ENG_TIMEOUT`` / ``ENG_RETRIES`` that is not a number,
+        or when the server does not answer (in time).  The message never
+        holds the token.
+    ValueError
+        For a ``timeout`` that is not a number > 0.
 
     Notes
     -----
     `jwst.lib.engdb_tools.ENGDB_Service` tries this MAST service and then
     STScI's internal direct service; spelunker asks MAST only, so an
     unreachable server gives one clear error instead of the internal
-    service's retries.  Any `jwst.lib.engdb_lib.EngdbABC` service (for
-    instance ``ENGDB_Service()`` inside STScI) can be passed to `mnemonics`
-    as ``session``.
+    service's retries.  The client is jwst's `~jwst.lib.engdb_mast.EngdbMast`
+    with its timeout and retries set as numbers (jwst 3.0 passes
+    ``ENG_TIMEOUT`` and ``ENG_RETRIES`` on as text, which requests refuses,
+    and waits 600 s by default).  Any `jwst.lib.engdb_lib.EngdbABC` service
+    (for instance ``ENGDB_Service()`` inside STScI) can be passed to
+    `mnemonics` as ``session``.
 
     Examples
     --------
@@ -119,33 +140,131 @@ def engdb_service(*, token=None, base_url=None):
     ...     print(str(error)[:52])
     no MAST API token for the engineering database (mnem
     """
+    import requests
+
     if token is None:
         token = os.environ.get("MAST_API_TOKEN")
     if token is None or not str(token).strip():
         msg = (f"no MAST API token for the engineering database (mnemonics): {_TOKEN_HELP}. "
                "Plots and mnemonics_local work without it")
         raise EngdbError(msg)
-    url = base_url or os.environ.get("ENG_BASE_URL") or MAST_BASE_URL
-    from jwst.lib.engdb_mast import EngdbMast
+    token = str(token).strip()
+    url = _base_url(base_url, token)
+    seconds = _timeout(timeout)
+    retries = _retries()
+    shown = url if url.endswith("/") else url + "/"
 
     try:
-        service = EngdbMast(base_url=url, token=str(token).strip())
-    except (ValueError, TypeError) as exc:
-        problem = _environment_problem(exc)
-        if problem is None:
-            raise
-        raise EngdbError(problem) from None
+        service = _client_class()(base_url=url, token=token, timeout=seconds, retries=retries)
+    except requests.exceptions.Timeout as exc:
+        msg = (f"the engineering database server {shown} did not answer GET {shown}api/ within "
+               f"{seconds:g} s ({type(exc).__name__}); check the network and base_url / "
+               "ENG_BASE_URL, or give a longer timeout")
+        raise EngdbError(_hide_token(msg, token)) from None
+    except requests.exceptions.RequestException as exc:
+        msg = (f"the engineering database server {shown} cannot be used: GET {shown}api/ failed "
+               f"({type(exc).__name__}: {_without_query(exc)}); check base_url / ENG_BASE_URL")
+        raise EngdbError(_hide_token(msg, token)) from None
     except RuntimeError as exc:
-        shown = url if url.endswith("/") else url + "/"
         msg = (f"the engineering database server {shown} cannot be reached or does not answer "
                f"GET {shown}api/ ({exc}); check the network and base_url / ENG_BASE_URL")
-        raise EngdbError(msg) from None
-    log.debug("engineering database: %s", service.base_url)
+        raise EngdbError(_hide_token(msg, token)) from None
+    log.debug("engineering database: %s (timeout %g s)", service.base_url, seconds)
     return service
 
 
-def mnemonics(mnemonic, start, end, *, token=None, base_url=None, ax=None, session=None,
-              include_bracket_values=True):
+@functools.cache
+def _client_class():
+    """jwst's EngdbMast with a numeric timeout and retry count, set before its first request."""
+    from jwst.lib.engdb_mast import EngdbMast
+
+    class SpelunkerEngdbMast(EngdbMast):
+        """`jwst.lib.engdb_mast.EngdbMast` with ``timeout`` (s) and ``retries`` as numbers."""
+
+        def __init__(self, base_url=None, token=None, *, timeout=DEFAULT_TIMEOUT, retries=None):
+            self._settings = (float(timeout), retries)
+            super().__init__(base_url=base_url, token=token)
+
+        def configure(self, base_url=None, token=None):
+            super().configure(base_url=base_url, token=token)
+            self.timeout = self._settings[0]
+            if self._settings[1] is not None:
+                self.retries = self._settings[1]
+
+    return SpelunkerEngdbMast
+
+
+def _base_url(base_url, token):
+    """The server URL (argument, ENG_BASE_URL or MAST), checked to be http(s)."""
+    from urllib.parse import urlsplit
+
+    if base_url:
+        url, origin = str(base_url).strip(), "base_url"
+    elif os.environ.get("ENG_BASE_URL", "").strip():
+        url, origin = os.environ["ENG_BASE_URL"].strip(), "ENG_BASE_URL"
+    else:
+        return MAST_BASE_URL
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        msg = (f"{origin}={url!r} is not an http(s) URL of the engineering database server: "
+               "write it with its scheme, e.g. 'https://mast.stsci.edu' (or "
+               "'http://127.0.0.1:8080/' for a local server)")
+        raise EngdbError(_hide_token(msg, token))
+    return url
+
+
+def _timeout(timeout):
+    """Seconds per request: the argument, else ENG_TIMEOUT, else DEFAULT_TIMEOUT."""
+    if timeout is not None:
+        seconds = _positive_seconds(timeout)
+        if seconds is None:
+            msg = f"timeout={timeout!r} must be a number of seconds > 0"
+            raise ValueError(msg)
+        return seconds
+    text = os.environ.get("ENG_TIMEOUT", "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT
+    seconds = _positive_seconds(text)
+    if seconds is None:
+        msg = (f"ENG_TIMEOUT={os.environ['ENG_TIMEOUT']!r} is not a number of seconds > 0; "
+               "correct or unset it, or pass timeout=")
+        raise EngdbError(msg)
+    return seconds
+
+
+def _positive_seconds(value):
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if np.isfinite(seconds) and seconds > 0 else None
+
+
+def _retries():
+    """ENG_RETRIES as an integer (jwst uses it for https), None when unset."""
+    text = os.environ.get("ENG_RETRIES", "").strip()
+    if not text:
+        return None
+    try:
+        retries = int(text)
+    except ValueError:
+        retries = -1
+    if retries < 0:
+        msg = (f"ENG_RETRIES={os.environ['ENG_RETRIES']!r} is not a whole number >= 0; "
+               "correct or unset it")
+        raise EngdbError(msg)
+    return retries
+
+
+def _hide_token(text, token):
+    """``text`` with the token, should it appear (e.g. pasted into a URL), masked."""
+    return text.replace(token, "***") if token else text
+
+
+def mnemonics(mnemonic, start, end, *, token=None, base_url=None, timeout=None, ax=None,
+              session=None, include_bracket_values=True):
     """Fetch one engineering mnemonic over a time range, and draw it on ``ax``.
 
     Parameters
@@ -159,13 +278,17 @@ def mnemonics(mnemonic, start, end, *, token=None, base_url=None, ax=None, sessi
     token : str, optional
         MAST API token; default ``MAST_API_TOKEN``.  Never logged or stored.
     base_url : str, optional
-        Server; default ``ENG_BASE_URL``, else https://mast.stsci.edu.
+        Server, an http(s) URL; default ``ENG_BASE_URL``, else
+        https://mast.stsci.edu.
+    timeout : float, optional
+        Seconds to wait for each answer; default ``ENG_TIMEOUT``, else
+        `DEFAULT_TIMEOUT` (see `engdb_service`).
     ax : matplotlib.axes.Axes, optional
         Draw the telemetry on it (`plot_mnemonic`).  On a spelunker plot the
         times are converted to its time axis; on other Axes x is MJD.
     session : jwst.lib.engdb_lib.EngdbABC, optional
-        A connected service (`engdb_service`) to reuse; ``token`` and
-        ``base_url`` must then be None.
+        A connected service (`engdb_service`) to reuse; ``token``,
+        ``base_url`` and ``timeout`` must then be None.
     include_bracket_values : bool, optional
         Keep the samples the service returns just before ``start`` and
         after ``end`` (MAST always sends them); they give the state at the
@@ -181,11 +304,13 @@ def mnemonics(mnemonic, start, end, *, token=None, base_url=None, ax=None, sessi
     Raises
     ------
     EngdbError
-        No token, server unreachable, token rejected (HTTP 401/403),
+        No token, a server URL that is not http(s), server unreachable or
+        not answering within the timeout, token rejected (HTTP 401/403),
         unknown mnemonic (HTTP 404) or an unreadable reply.
     ValueError
         For an empty mnemonic, unreadable times, ``end`` before ``start``,
-        or ``session`` together with ``token``/``base_url``.
+        a bad ``timeout``, or ``session`` together with
+        ``token``/``base_url``/``timeout``.
 
     Examples
     --------
@@ -214,34 +339,47 @@ def mnemonics(mnemonic, start, end, *, token=None, base_url=None, ax=None, sessi
     if end_time < start_time:
         msg = f"end ({end_time.isot}) is before start ({start_time.isot})"
         raise ValueError(msg)
-    if session is not None and (token is not None or base_url is not None):
-        msg = "give either session or token / base_url, not both"
+    if session is not None and (token is not None or base_url is not None
+                                or timeout is not None):
+        msg = "give either session or token / base_url / timeout, not both"
         raise ValueError(msg)
-    service = session if session is not None else engdb_service(token=token, base_url=base_url)
+    service = session if session is not None else engdb_service(
+        token=token, base_url=base_url, timeout=timeout)
     url = getattr(service, "base_url", None) or "the engineering database"
+    secret = str(getattr(service, "token", None) or "")
 
     try:
         result = service.get_values(name, start_time, end_time, include_obstime=True,
                                     include_bracket_values=include_bracket_values,
                                     zip_results=False)
     except requests.exceptions.HTTPError as exc:
-        raise EngdbError(_http_message(exc, name, url)) from None
+        raise EngdbError(_hide_token(_http_message(exc, name, url), secret)) from None
     except requests.exceptions.RetryError as exc:
         msg = (f"{url} kept answering errors for mnemonic {name} ({_without_query(exc)}); "
                f"if they were HTTP 401/403, the MAST token was rejected: {_TOKEN_HELP}")
-        raise EngdbError(msg) from None
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        raise EngdbError(_hide_token(msg, secret)) from None
+    except requests.exceptions.Timeout as exc:
+        waited = getattr(service, "timeout", None)
+        within = f" within {waited:g} s" if isinstance(waited, (int, float)) else " in time"
+        msg = (f"the engineering database {url} did not answer{within} for mnemonic {name} "
+               f"({type(exc).__name__}); ask for a shorter time range or give a longer timeout")
+        raise EngdbError(_hide_token(msg, secret)) from None
+    except requests.exceptions.ConnectionError as exc:
         msg = (f"lost the connection to the engineering database {url} while asking for "
                f"mnemonic {name} ({type(exc).__name__}); check the network and base_url / "
                "ENG_BASE_URL")
-        raise EngdbError(msg) from None
+        raise EngdbError(_hide_token(msg, secret)) from None
+    except requests.exceptions.RequestException as exc:
+        msg = (f"the request to the engineering database {url} for mnemonic {name} failed "
+               f"({type(exc).__name__}: {_without_query(exc)}); check base_url / ENG_BASE_URL")
+        raise EngdbError(_hide_token(msg, secret)) from None
     except (KeyError, ValueError, TypeError, IndexError) as exc:
         problem = _environment_problem(exc)
         if problem is not None:
             raise EngdbError(problem) from None
         msg = (f"the reply of {url} for mnemonic {name} is not the MAST CSV "
                f"(theTime,MJD,euvalue,sqldataType): {type(exc).__name__}: {exc}")
-        raise EngdbError(msg) from None
+        raise EngdbError(_hide_token(msg, secret)) from None
 
     table = _telemetry_table(result.obstime, result.value)
     table.meta.update(mnemonic=name, start=start_time.isot, end=end_time.isot, base_url=url)
@@ -252,14 +390,18 @@ def mnemonics(mnemonic, start, end, *, token=None, base_url=None, ax=None, sessi
 
 
 def _environment_problem(exc):
-    """A message when ENG_TIMEOUT / ENG_RETRIES are set (jwst 3.0 passes them on as text)."""
+    """A message when ENG_TIMEOUT / ENG_RETRIES are set and a given session fails on them.
+
+    jwst 3.0's own client passes them on as text; `engdb_service` sets them
+    as numbers, so this concerns sessions made elsewhere.
+    """
     names = [f"{name}={os.environ[name]!r}" for name in ("ENG_TIMEOUT", "ENG_RETRIES")
              if name in os.environ]
     if not names:
         return None
     return (f"the engineering database client failed with {' and '.join(names)} set "
             f"({type(exc).__name__}: {exc}): jwst.lib.engdb_mast reads these variables as text, "
-            "which requests and urllib3 refuse; unset them to use the defaults")
+            "which requests and urllib3 refuse; unset them or use spelunker's engdb_service")
 
 
 def _without_query(exc):
@@ -437,9 +579,11 @@ def plot_mnemonic(table, ax, *, mnemonic=None):
     matplotlib.axes.Axes
         The Axes drawn on: ``ax`` for shaded HGA intervals (patches
         ``gid='SA_ZHGAUPST'``) and string events, the new twin Axes (y label
-        = mnemonic, line ``gid=<mnemonic>``) for numeric values.
+        = mnemonic, line ``gid=<mnemonic>``) for numeric values.  The twin
+        shares the x axis and the `~spelunker.plotting.TimeAxis` of ``ax``,
+        so overlays drawn on it land at the same times.
     """
-    from spelunker.plotting.figures import to_axis_time
+    from spelunker.plotting.figures import set_time_axis, time_axis, to_axis_time
 
     name = (mnemonic or table.meta.get("mnemonic") or "telemetry").upper()
     values = np.asarray(table["value"])
@@ -450,6 +594,9 @@ def plot_mnemonic(table, ax, *, mnemonic=None):
         return ax
     if values.dtype.kind in "fiu":
         twin = ax.twinx()
+        axis = time_axis(ax)
+        if axis is not None:  # further overlays on the twin land at the same times
+            set_time_axis(twin, axis, label=False)
         with _keep_xlim(ax):
             twin.plot(to_axis_time(ax, table["time"]) if len(table) else [],
                       values.astype(float), "-", color="C2", linewidth=0.9, label=name, gid=name)

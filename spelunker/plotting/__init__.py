@@ -6,7 +6,7 @@
 - `flux_spatial_timelapse_animation`: frames next to the light curve, as a
   GIF (Pillow) or MP4 (ffmpeg).
 - `write_visit_report`: the standard figures as PNG and one self-contained
-  HTML page.
+  HTML page per visit.
 
 Telemetry overlays (`spelunker.archive.engdb.mnemonics`,
 `~spelunker.archive.engdb.mnemonics_local`) draw on the Axes these

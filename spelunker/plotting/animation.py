@@ -5,6 +5,7 @@ import operator
 from pathlib import Path
 
 import numpy as np
+from astropy.time import Time
 
 __all__ = ["flux_spatial_timelapse_animation", "ANIMATION_FORMATS"]
 
@@ -61,10 +62,15 @@ def flux_spatial_timelapse_animation(model, start, stop, filename="movie.gif", *
                                      fps=10, dpi=80, vmin=None, vmax=None):
     """Animate frames ``start:stop:step`` next to the light curve, with a moving marker.
 
-    Left: the frame (DN/s, one colour scale for the whole animation, the
-    aperture outlined); right: the relative flux of every frame from
-    ``start`` to ``stop`` (`~spelunker.plotting.relative_flux`) against time
-    since frame ``start``, with a marker and a line at the frame shown.
+    Left: the frame (DN/s, one colour scale for the whole animation) with
+    the aperture of that frame's own guide star outlined; right: the
+    relative flux of every frame from ``start`` to ``stop``
+    (`~spelunker.plotting.relative_flux` of those frames only: each guide
+    star divided by the median of its frames in the clip) against time since
+    frame ``start``, with a marker and a line at the frame shown.  Only the
+    frames of the clip are read and summed, so a short clip of a long visit
+    is quick.  The figure is a `matplotlib.figure.Figure` made without
+    pyplot, as in the visit report.
 
     Parameters
     ----------
@@ -119,12 +125,7 @@ def flux_spatial_timelapse_animation(model, start, stop, filename="movie.gif", *
     >>> Image.open(path).n_frames
     10
     """
-    import matplotlib.pyplot as plt
     from matplotlib import animation
-    from matplotlib.collections import LineCollection
-
-    from spelunker.photometry import frame_seconds
-    from spelunker.plotting.figures import _frame_image, aperture_outline, relative_flux
 
     if not model.hasattr("data") or np.ndim(model.data) != 3:
         msg = "the model has no (n_frames, rows, columns) data to animate"
@@ -133,55 +134,91 @@ def flux_spatial_timelapse_animation(model, start, stop, filename="movie.gif", *
     path = Path(filename)
     writer = _writer(path, fps)
 
-    data = np.asarray(model.data[frames.start:frames.stop])
-    shown = data[::frames.step]
-    finite = shown[np.isfinite(shown)]
-    if vmin is None:
-        vmin = float(np.percentile(finite, 0.5)) if finite.size else 0.0
-    if vmax is None:
-        vmax = float(np.percentile(finite, 99.9)) if finite.size else 1.0
-    if not vmax > vmin:
-        vmax = vmin + 1.0
-    relative, _, source = relative_flux(model)
-    seconds = frame_seconds(model)
-    elapsed = seconds[frames.start:frames.stop] - seconds[frames.start]
-    curve = relative[frames.start:frames.stop]
-    _, mask, _, _ = _frame_image(model, frames.start, None)
-
-    figure, (ax_image, ax_curve) = plt.subplots(
-        1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [1, 1.8]})
-    try:
-        image = ax_image.imshow(data[0], origin="lower", cmap="viridis", vmin=vmin, vmax=vmax,
-                                interpolation="nearest")
-        figure.colorbar(image, ax=ax_image, label="DN/s")
-        if mask is not None:
-            ax_image.add_collection(LineCollection(aperture_outline(mask), colors="white",
-                                                   linewidths=1.2))
-        ax_image.set_xlabel("x (column, pix)")
-        ax_image.set_ylabel("y (row, pix)")
-        title = ax_image.set_title("", fontsize="small")
-        ax_curve.plot(elapsed, curve, "-", color="0.5", linewidth=0.7)
-        marker, = ax_curve.plot([], [], "o", color="C3", markersize=6)
-        cursor = ax_curve.axvline(0.0, color="C3", linewidth=0.8)
-        ax_curve.set_xlabel(f"time since frame {frames.start} (s)")
-        ax_curve.set_ylabel(f"relative flux ({source})")
-        times = model.frame_times[frames.start:frames.stop] if model.hasattr("frames") else None
-
-        def draw(k):
-            index = frames[k]
-            local = index - frames.start
-            image.set_data(data[local])
-            marker.set_data([elapsed[local]], [curve[local]])
-            cursor.set_xdata([elapsed[local], elapsed[local]])
-            when = f"\n{times[local].isot} UTC" if times is not None else ""
-            title.set_text(f"frame {index}{when}")
-            return image, marker, cursor, title
-
-        movie = animation.FuncAnimation(figure, draw, frames=len(frames), init_func=lambda: (),
-                                        blit=False, repeat=False, cache_frame_data=False)
-        movie.save(path, writer=writer, dpi=dpi)
-    finally:
-        plt.close(figure)
+    scene = _Scene(model, frames, vmin=vmin, vmax=vmax)
+    movie = animation.FuncAnimation(scene.figure, scene.draw, frames=len(frames),
+                                    init_func=lambda: (), blit=False, repeat=False,
+                                    cache_frame_data=False)
+    movie.save(path, writer=writer, dpi=dpi)
     log.info("wrote %s: frames %d to %d, every %d (%d frames at %g fps)", path, frames.start,
              frames.stop, frames.step, len(frames), fps)
     return path
+
+
+class _Scene:
+    """The figure of the animation and the function that shows its k-th frame.
+
+    Reads only frames ``frames.start:frames.stop`` of the model.
+    """
+
+    def __init__(self, model, frames, *, vmin=None, vmax=None):
+        from matplotlib.collections import LineCollection
+        from matplotlib.figure import Figure
+
+        from spelunker.plotting.figures import (
+            _gs_ids,
+            _guidestar_index,
+            aperture_of,
+            aperture_outline,
+            relative_flux,
+        )
+
+        self.frames = frames
+        clip = slice(frames.start, frames.stop)
+        self.data = np.asarray(model.data[clip])
+        shown = self.data[::frames.step]
+        finite = shown[np.isfinite(shown)]
+        if vmin is None:
+            vmin = float(np.percentile(finite, 0.5)) if finite.size else 0.0
+        if vmax is None:
+            vmax = float(np.percentile(finite, 99.9)) if finite.size else 1.0
+        if not vmax > vmin:
+            vmax = vmin + 1.0
+        self.curve, _, source = relative_flux(model, frames=clip)
+        if model.hasattr("frames") and len(model.frames) == len(model.data):
+            mjd = np.asarray(model.frames["mid_time_mjd"][clip], dtype=float)
+            self.times = Time(mjd, format="mjd", scale="utc")
+            self.elapsed = (self.times - self.times[0]).to_value("s")
+        else:
+            self.times = None
+            self.elapsed = np.arange(len(self.data), dtype=float)
+        groups = _guidestar_index(model, len(model.data))[clip]
+        self.groups = groups
+        names = _gs_ids(model)
+        self.names = {int(g): names[int(g)] for g in np.unique(groups) if 0 <= g < len(names)}
+        self.outlines = {}
+        for group in np.unique(groups[::frames.step]):
+            mask = aperture_of(model, int(group))
+            self.outlines[int(group)] = [] if mask is None else aperture_outline(mask)
+
+        figure = Figure(figsize=(10, 4))
+        ax_image, ax_curve = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.8]})
+        self.figure, self.ax_image, self.ax_curve = figure, ax_image, ax_curve
+        self.image = ax_image.imshow(self.data[0], origin="lower", cmap="viridis", vmin=vmin,
+                                     vmax=vmax, interpolation="nearest")
+        figure.colorbar(self.image, ax=ax_image, label="DN/s")
+        self.aperture = LineCollection(self.outlines[int(groups[0])], colors="white",
+                                       linewidths=1.2, gid="aperture")
+        ax_image.add_collection(self.aperture)
+        ax_image.set_xlabel("x (column, pix)")
+        ax_image.set_ylabel("y (row, pix)")
+        self.title = ax_image.set_title("", fontsize="small")
+        ax_curve.plot(self.elapsed, self.curve, "-", color="0.5", linewidth=0.7, gid="curve")
+        self.marker, = ax_curve.plot([], [], "o", color="C3", markersize=6, gid="marker")
+        self.cursor = ax_curve.axvline(0.0, color="C3", linewidth=0.8)
+        unit = "s" if self.times is not None else "frames"
+        ax_curve.set_xlabel(f"time since frame {frames.start} ({unit})")
+        ax_curve.set_ylabel(f"relative flux ({source}, / median of the clip)")
+
+    def draw(self, k):
+        """Show the k-th frame of the animation (frame ``frames[k]`` of the model)."""
+        index = self.frames[k]
+        local = index - self.frames.start
+        group = int(self.groups[local])
+        self.image.set_data(self.data[local])
+        self.aperture.set_segments(self.outlines[group])
+        self.marker.set_data([self.elapsed[local]], [self.curve[local]])
+        self.cursor.set_xdata([self.elapsed[local], self.elapsed[local]])
+        when = f"\n{self.times[local].isot} UTC" if self.times is not None else ""
+        star = f" (guide star {self.names[group]})" if group in self.names else ""
+        self.title.set_text(f"frame {index}{star}{when}")
+        return self.image, self.aperture, self.marker, self.cursor, self.title

@@ -338,7 +338,7 @@ def _break_at_gaps(binned):
             np.insert(binned.value.astype(float), gaps, np.nan))
 
 
-def relative_flux(model):
+def relative_flux(model, *, frames=None):
     """The light curve of a model divided by its median, per guide star.
 
     The optimised-aperture ``lightcurve`` when the model has one (see
@@ -350,28 +350,53 @@ def relative_flux(model):
     Parameters
     ----------
     model : GuideStarModel
+    frames : slice or array_like of int, optional
+        Only these frames: the flux is computed for them alone (a clip of
+        a long visit does not sum every frame) and each guide star is
+        divided by the median of its frames among them.  Default: all.
 
     Returns
     -------
     relative : numpy.ndarray
-        float64 ``(n_frames,)``, NaN for frames without a flux.
+        float64 ``(n_selected,)``, NaN for frames without a flux.
     flux : numpy.ndarray
         The flux itself (DN/s).
     source : str
         ``'optimised aperture'`` or ``'full frame'``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from spelunker import datasets, read_guidestar
+    >>> from spelunker.plotting import relative_flux
+    >>> visit = datasets.make_guidestar_files(
+    ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=300, n_segments=1)], seed=3)
+    >>> relative, flux, source = relative_flux(read_guidestar(visit.files), frames=slice(10, 20))
+    >>> relative.shape, source
+    ((10,), 'full frame')
     """
     from spelunker.photometry import full_frame_flux
 
+    n_frames = len(model.data)
+    index = np.arange(n_frames) if frames is None else np.arange(n_frames)[frames]
     if model.hasattr("lightcurve"):
-        flux = np.asarray(model.lightcurve["flux"], dtype=float)
+        flux = np.asarray(model.lightcurve["flux"], dtype=float)[index]
         source = "optimised aperture"
     else:
+        if frames is None:
+            data = np.asarray(model.data)
+        elif isinstance(frames, slice):
+            data = np.asarray(model.data[frames])
+        else:
+            data = np.asarray(model.data)[index]
         dq = model.dq if model.hasattr("dq") and np.shape(model.dq) == np.shape(model.data) \
             else None
-        flux, _ = full_frame_flux(np.asarray(model.data), dq=dq)
+        if dq is not None and frames is not None:
+            dq = np.asarray(dq)[index]
+        flux, _ = full_frame_flux(data, dq=dq)
         source = "full frame"
     relative = np.full(flux.shape, np.nan)
-    groups = _guidestar_index(model, len(flux))
+    groups = _guidestar_index(model, n_frames)[index]
     for group in np.unique(groups):
         members = groups == group
         finite = members & np.isfinite(flux)
@@ -763,15 +788,34 @@ def _frame_image(model, index, guidestar):
         title = f"median of {used} frames"
     if names and group < len(names):
         title += f" (guide star {names[group]})"
-    mask = None
-    if model.hasattr("aperture_mask"):
-        planes = np.asarray(model.aperture_mask)
-        if planes.ndim == 2:
-            planes = planes[None]
-        plane = 0 if planes.shape[0] == 1 else group
-        if plane < planes.shape[0] and planes[plane].any():
-            mask = planes[plane] != 0
-    return image, mask, title, group
+    return image, aperture_of(model, group), title, group
+
+
+def aperture_of(model, guidestar):
+    """The photometric aperture of one guide star, or None.
+
+    Parameters
+    ----------
+    model : GuideStarModel
+    guidestar : int
+        Row of ``guidestars`` (the frames' ``guidestar_index``).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        Boolean ``(rows, columns)`` mask: the model's single aperture plane,
+        or the plane of that guide star when there is one per star; None
+        without ``aperture_mask`` or for an empty plane.
+    """
+    if not model.hasattr("aperture_mask"):
+        return None
+    planes = np.asarray(model.aperture_mask)
+    if planes.ndim == 2:
+        planes = planes[None]
+    plane = 0 if planes.shape[0] == 1 else int(guidestar)
+    if 0 <= plane < planes.shape[0] and planes[plane].any():
+        return planes[plane] != 0
+    return None
 
 
 def aperture_outline(mask):
@@ -914,7 +958,8 @@ def position_plot(model, *, ax=None, fit="auto"):
     Raises
     ------
     ValueError
-        For a model without a fit table, or without a clean fit.
+        For a model without a fit table, a fit table whose length differs
+        from the number of frames, or no clean fit.
 
     Examples
     --------
@@ -936,11 +981,16 @@ def position_plot(model, *, ax=None, fit="auto"):
     _require_frames(model)
     method = _fit_method(model, fit)
     table = fit_table(model, method, time=False)
+    seconds = frame_seconds(model)
+    if len(table) != len(seconds):
+        msg = (f"{FIT_TABLES[method]} has {len(table)} rows but the model has {len(seconds)} "
+               "frames: the fit does not belong to these frames (fit them again with "
+               "GuideStarFitStep)")
+        raise ValueError(msg)
     clean = np.asarray(table["flags"]) == 0
     if not clean.any():
         msg = f"{FIT_TABLES[method]} has no clean fit (every frame is flagged)"
         raise ValueError(msg)
-    seconds = frame_seconds(model)
     axis = TimeAxis.for_span(_first_time(model), float(np.ptp(seconds)))
     x = table["x_mean"].to_value(u.pix)[clean]
     y = table["y_mean"].to_value(u.pix)[clean]

@@ -46,9 +46,9 @@ figcaption { font-size: 0.85em; color: #555; }
 
 
 def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3, dpi=100):
-    """Write the standard figures (PNG) and one self-contained HTML page.
+    """Write the standard figures (PNG) and one self-contained HTML page per visit.
 
-    The page embeds every figure as a base64 ``data:`` URI and uses no
+    A page embeds every figure as a base64 ``data:`` URI and uses no
     external file, style sheet or script, so it can be mailed or archived
     alone.  It shows the files and guide stars, the fit success rate (and
     the flags of the flagged fits), the aperture, the local events (file
@@ -58,15 +58,22 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
     `matplotlib.figure.Figure` objects, never through pyplot, so the report
     works under ``strun``, in threads and with any matplotlib backend.
 
+    A model of several visits (program, observation, visit of its files)
+    gets one page per visit, each with the figures, tables and periodograms
+    of that visit's frames alone (the periodograms are computed again on
+    the visit's frames, with the model's oversampling and highest
+    frequency), and an index page linking them.
+
     Parameters
     ----------
     model : GuideStarModel
-        One visit (or any set of frames), ideally after
-        `~spelunker.GuideStarPipeline`.  Not modified.
+        One or more visits, ideally after `~spelunker.GuideStarPipeline`.
+        Not modified.
     directory : str or os.PathLike
         Output folder (created if missing).
     title : str, optional
-        Page title; default ``"Guide-star report <stem>"``.
+        Page title; default ``"Guide-star report <stem>"`` (with several
+        visits, each visit page is titled ``"<title> <stem>"``).
     bin_size : float, optional
         Bin of the light-curve figure (s); default the model's
         ``meta.spelunker.photometry_bin_size``, else
@@ -79,10 +86,13 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
     Returns
     -------
     pathlib.Path
-        The HTML page, ``<stem>_report.html`` where ``<stem>`` is
-        ``jw<program><observation><visit>`` of the files (``jw<program>``
-        for several visits); the PNGs are ``<stem>_<figure>.png`` next to
-        it (figures of `REPORT_FIGURES`).
+        The page to open.  One visit: its page ``<stem>_report.html``,
+        ``<stem>`` being ``jw<program><observation><visit>`` of the files;
+        the PNGs are ``<stem>_<figure>.png`` next to it (figures of
+        `REPORT_FIGURES`).  Several visits: the index page
+        ``jw<program>_report.html`` (``spelunker_report.html`` for several
+        programs) linking the visit pages ``<stem>_report.html`` written
+        next to it, each with its own ``<stem>_<figure>.png``.
 
     Examples
     --------
@@ -98,11 +108,32 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
     >>> page.name, sorted(p.name for p in page.parent.glob("*.png"))[:2]
     ('jw01534001001_report.html', ['jw01534001001_frame.png', 'jw01534001001_lightcurve.png'])
     """
-    from spelunker.plotting.figures import DEFAULT_BIN_SIZE
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    stem = _stem(model)
+    options = dict(bin_size=bin_size, n_peaks=n_peaks, dpi=dpi)
+    visits = _visits(model)
+    if len(visits) <= 1:
+        return _write_page(model, directory, stem=_stem(model), title=title, **options)
+
+    entries = []
+    for (program, observation, visit), rows in visits:
+        stem = f"jw{program:05d}{observation:03d}{visit:03d}"
+        part = _visit_model(model, rows)
+        page = _write_page(part, directory, stem=stem,
+                           title=None if title is None else f"{title} {stem}", **options)
+        entries.append((stem, page, part))
+    index = directory / f"{_stem(model)}_report.html"
+    index.write_text(_index_html(title if title is not None else
+                                 f"Guide-star reports {_stem(model)}", entries),
+                     encoding="utf-8")
+    log.info("report: wrote %s linking %d visit pages", index, len(entries))
+    return index
+
+
+def _write_page(model, directory, *, stem, title, bin_size, n_peaks, dpi):
+    """The figures and the self-contained page of one visit (or of a model without files)."""
+    from spelunker.plotting.figures import DEFAULT_BIN_SIZE
+
     if bin_size is None:
         bin_size = _meta(model, "photometry_bin_size") or DEFAULT_BIN_SIZE
     title = title if title is not None else f"Guide-star report {stem}"
@@ -123,6 +154,150 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
     page.write_text(_html(model, title, figures, notes, n_peaks=n_peaks), encoding="utf-8")
     log.info("report: wrote %s with %d figure(s)", page, len(figures))
     return page
+
+
+# --------------------------------------------------------------------------
+# Visits
+
+
+def _visits(model):
+    """``[((program, observation, visit), file rows), ...]`` in time order; [] without files."""
+    if not model.hasattr("files") or len(model.files) == 0 or not model.hasattr("frames"):
+        return []
+    files = model.table("files")
+    groups = {}
+    for row, key in enumerate(zip(files["program"], files["observation"], files["visit"],
+                                  strict=True)):
+        groups.setdefault(tuple(int(k) for k in key), []).append(row)
+    start = np.asarray(files["data_start_mjd"], dtype=float)
+    return sorted(groups.items(), key=lambda item: float(start[item[1]].min()))
+
+
+def _visit_model(model, file_rows):
+    """A new GuideStarModel of the frames of ``file_rows``, with their results.
+
+    Per-frame tables (frames, fit tables, light curve) and the files,
+    guide-star, POINTING and CENTROID tables are cut to the visit, with
+    their file and guide-star indices renumbered; the aperture planes and
+    the aperture search follow the guide stars; the periodograms are
+    computed again on the visit's frames.  ``model`` is not modified.
+    """
+    from spelunker.datamodels import GuideStarModel
+
+    keep = np.asarray(sorted(file_rows), dtype=np.int64)
+    frames = np.array(model.frames)
+    index = np.flatnonzero(np.isin(frames["file_index"], keep))
+    files = np.array(model.files)
+    file_map = np.full(len(files), -1, dtype=np.int64)
+    file_map[keep] = np.arange(keep.size)
+    stars = np.unique(frames["guidestar_index"][index]).astype(np.int64)
+    star_map = np.full(int(max(stars.max() + 1, len(model.guidestars)
+                               if model.hasattr("guidestars") else 0)), -1, dtype=np.int64)
+    star_map[stars] = np.arange(stars.size)
+
+    part = GuideStarModel()
+    part.update(model)
+    with part.trusted_assignment():
+        for name in ("data", "err", "dq"):
+            if model.hasattr(name):
+                values = np.asarray(getattr(model, name))
+                setattr(part, name, values[index] if len(values) == len(frames) else values)
+        cut = frames[index]
+        cut["file_index"] = file_map[cut["file_index"]]
+        cut["guidestar_index"] = star_map[cut["guidestar_index"]]
+        part.frames = cut
+        visit_files = files[keep]
+        visit_files["first_frame"] = np.searchsorted(index, files["first_frame"][keep])
+        part.files = visit_files
+        if model.hasattr("guidestars"):
+            part.guidestars = _visit_guidestars(np.array(model.guidestars), stars, cut,
+                                                visit_files)
+        for name in ("pointing_table", "centroid_table"):
+            if model.hasattr(name):
+                table = np.array(getattr(model, name))
+                table = table[np.isin(table["file_index"], keep)]
+                table["file_index"] = file_map[table["file_index"]]
+                setattr(part, name, table)
+        for name in ("gauss_fit", "quick_fit", "lightcurve"):
+            if model.hasattr(name):
+                setattr(part, name, np.array(getattr(model, name))[index])
+        if model.hasattr("aperture_mask"):
+            planes = np.asarray(model.aperture_mask)
+            per_star = planes.ndim == 3 and planes.shape[0] > 1
+            part.aperture_mask = planes[stars] if per_star else planes.copy()
+        if model.hasattr("aperture_search"):
+            search = np.array(model.aperture_search)
+            group = search["guidestar_index"]
+            mine = (group < 0) | np.isin(group, stars)
+            search = search[mine]
+            positive = search["guidestar_index"] >= 0
+            search["guidestar_index"][positive] = star_map[search["guidestar_index"][positive]]
+            part.aperture_search = search
+    part.meta.spelunker.n_files = int(keep.size)
+    part.meta.spelunker.n_guidestars = int(stars.size)
+    latest = {"gauss": "gauss_fit", "quick": "quick_fit"}.get(_meta(model, "fit_method"))
+    if latest is not None and part.hasattr(latest):
+        flags = np.asarray(getattr(part, latest)["flags"])
+        part.meta.spelunker.fit_n_flagged = int(np.count_nonzero(flags))
+    if model.hasattr("periodogram"):
+        _visit_periodogram(model, part)
+    return part
+
+
+def _visit_guidestars(stars_table, stars, frames, files):
+    table = stars_table[stars]
+    for row in range(stars.size):
+        mine = frames["guidestar_index"] == row
+        rows = np.unique(frames["file_index"][mine])
+        table["n_frames"][row] = int(np.count_nonzero(mine))
+        table["n_files"][row] = int(rows.size)
+        if rows.size:
+            table["start_mjd"][row] = float(np.min(files["data_start_mjd"][rows]))
+            table["stop_mjd"][row] = float(np.max(files["data_end_mjd"][rows]))
+    return table
+
+
+def _visit_periodogram(model, part):
+    """The periodograms of a visit's frames, on the model's oversampling and top frequency."""
+    from spelunker.periodogram import lomb_scargle, series_from_model, store_periodogram
+
+    source = _meta(model, "periodogram_source")
+    fit = source if source in ("gauss_fit", "quick_fit") and part.hasattr(source) else "auto"
+    samples_per_peak = _meta(model, "periodogram_samples_per_peak") or 5.0
+    frequency = np.asarray(model.periodogram["frequency"], dtype=float)
+    n_peaks = 5
+    if model.hasattr("periodogram_peaks") and len(model.periodogram_peaks):
+        n_peaks = int(np.max(np.asarray(model.periodogram_peaks["rank"])))
+    try:
+        times, series, errors, source = series_from_model(part, fit_table=fit)
+        result = lomb_scargle(times, series, errors=errors, samples_per_peak=samples_per_peak,
+                              maximum_frequency=float(np.nanmax(frequency)), n_peaks=n_peaks)
+    except ValueError as exc:
+        log.info("report: no periodogram of the visit's frames: %s", exc)
+        return
+    store_periodogram(part, result, source=source, samples_per_peak=samples_per_peak)
+
+
+def _index_html(title, entries):
+    """A page linking the visit pages (each of which is self-contained)."""
+    escaped = html.escape(title)
+    rows = []
+    for stem, page, part in entries:
+        mjd = np.asarray(part.frames["mid_time_mjd"], dtype=float)
+        stars = ", ".join(str(name) for name in part.table("guidestars")["gs_id"]) \
+            if part.hasattr("guidestars") else ""
+        link = f'<a href="{html.escape(page.name)}">{html.escape(stem)}</a>'
+        cells = [link, html.escape(str(len(mjd))), html.escape(_iso(mjd.min())),
+                 html.escape(_iso(mjd.max())), html.escape(stars)]
+        rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    header = "".join(f"<th>{name}</th>" for name in ("visit", "frames", "first frame (UTC)",
+                                                      "last frame (UTC)", "guide stars"))
+    return "\n".join([
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        f"<title>{escaped}</title>", f"<style>{_STYLE}</style>", "</head>", "<body>",
+        f"<h1>{escaped}</h1>",
+        f"<p>{len(entries)} visits; each page holds the figures and tables of one visit.</p>",
+        f"<table><tr>{header}</tr>", *rows, "</table>", "</body>", "</html>", ""])
 
 
 # --------------------------------------------------------------------------

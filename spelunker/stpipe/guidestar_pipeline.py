@@ -47,7 +47,7 @@ class GuideStarPipeline(SpelunkerPipeline):
 
     spec = """
     progress = boolean(default=False)  # Show progress bars while reading and fitting
-    report = boolean(default=False)  # Also write the quick-look report: the standard figures as PNG and one self-contained HTML page (<stem>_report.html)
+    report = boolean(default=False)  # Also write the quick-look report: the standard figures as PNG and one self-contained HTML page per visit (<stem>_report.html; several visits also get an index page)
     report_dir = string(default=None)  # Folder of the report; default: output_dir, else the current folder
     suffix = string(default='gspipe')  # Suffix of the output file name
     """  # noqa: E501
@@ -82,7 +82,7 @@ class GuideStarPipeline(SpelunkerPipeline):
             from spelunker.plotting import write_visit_report
 
             page = write_visit_report(model, self.report_dir or self.output_dir or os.getcwd())
-            log.info("quick-look report: %s", page)
+            log.info("quick-look report (open this page): %s", page)
         return model
 
 
