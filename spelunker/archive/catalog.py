@@ -34,6 +34,7 @@ import requests
 from astropy.table import MaskedColumn, QTable, Table
 from astropy.time import Time
 
+from spelunker.archive._checks import check_timeout
 from spelunker.errors import SpelunkerError
 
 __all__ = [
@@ -173,17 +174,6 @@ def _check_gs_id(gs_id):
         msg = f"guide-star id must be a non-empty string, got {gs_id!r}"
         raise ValueError(msg)
     return gs_id.strip()
-
-
-def _check_timeout(timeout):
-    try:
-        value = float(timeout)
-    except (TypeError, ValueError):
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        msg = f"timeout must be a positive number of seconds, got {timeout!r}"
-        raise ValueError(msg)
-    return value
 
 
 # --------------------------------------------------------------------------
@@ -440,7 +430,7 @@ def query_guide_star_catalog(gs_id, *, url=None, timeout=10.0, cache_dir=None, s
     same kind of record.
     """
     gs_id = _check_gs_id(gs_id)
-    timeout = _check_timeout(timeout)
+    timeout = check_timeout(timeout)
     service = _service_url(url)
     path = None
     if cache_dir is not False:
@@ -608,7 +598,7 @@ def guide_star_properties(model_or_guidestars_table, *, url=None, timeout=10.0, 
     """
     stars = _guidestar_rows(model_or_guidestars_table)
     if not offline:
-        timeout = _check_timeout(timeout)
+        timeout = check_timeout(timeout)
     service = _service_url(url)
     records = {}
     failures = {}

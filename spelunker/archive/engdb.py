@@ -36,6 +36,7 @@ from astropy import units as u
 from astropy.table import QTable
 from astropy.time import Time
 
+from spelunker.archive._checks import check_timeout
 from spelunker.errors import SpelunkerError
 
 __all__ = [
@@ -216,30 +217,16 @@ def _base_url(base_url, token):
 def _timeout(timeout):
     """Seconds per request: the argument, else ENG_TIMEOUT, else DEFAULT_TIMEOUT."""
     if timeout is not None:
-        seconds = _positive_seconds(timeout)
-        if seconds is None:
-            msg = f"timeout={timeout!r} must be a number of seconds > 0"
-            raise ValueError(msg)
-        return seconds
+        return check_timeout(timeout)
     text = os.environ.get("ENG_TIMEOUT", "").strip()
     if not text:
         return DEFAULT_TIMEOUT
-    seconds = _positive_seconds(text)
-    if seconds is None:
+    try:
+        return check_timeout(text, name="ENG_TIMEOUT")
+    except ValueError:
         msg = (f"ENG_TIMEOUT={os.environ['ENG_TIMEOUT']!r} is not a number of seconds > 0; "
                "correct or unset it, or pass timeout=")
-        raise EngdbError(msg)
-    return seconds
-
-
-def _positive_seconds(value):
-    if isinstance(value, (bool, np.bool_)):
-        return None
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return None
-    return seconds if np.isfinite(seconds) and seconds > 0 else None
+        raise EngdbError(msg) from None
 
 
 def _retries():

@@ -827,43 +827,37 @@ def _cached_product_problem(path, name):
     extension, 3-D (``_cal``) or 4-D (``_uncal``) for fine-guide products.
     Only headers are read.
     """
-    from astropy.io import fits
+    # The reader's own check that a FITS file is whole (readable headers,
+    # every HDU's data inside the file).
+    from spelunker.errors import CorruptFileError
+    from spelunker.io import _open_fits
 
     mode = name.split("_gs-", 1)[1].split("_", 1)[0]
     uncal = name.endswith("_uncal.fits")
     try:
-        size = path.stat().st_size
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            with fits.open(path, memmap=False, lazy_load_hdus=False) as hdul:
-                for warning in caught:
-                    text = str(warning.message)
-                    if "truncat" in text.lower() or "corrupt" in text.lower():
-                        return f"damaged FITS file ({text[:200]})"
-                for index, hdu in enumerate(hdul):
-                    info = hdu.fileinfo()
-                    if info is not None and info["datLoc"] + info["datSpan"] > size:
-                        return f"truncated FITS file (HDU {index} ends past its {size} bytes)"
-                if len(hdul) < 2 or str(hdul[-1].header.get("EXTNAME", "")).strip() != "ASDF":
-                    return "incomplete JWST product (no ASDF extension at its end)"
-                header = hdul[0].header
-                filename = str(header.get("FILENAME", "") or "").strip()
-                if filename and filename != name:
-                    return f"its header FILENAME is {filename!r}"
-                for keyword, start, stop in (("PROGRAM", 2, 7), ("OBSERVTN", 7, 10),
-                                             ("VISIT", 10, 13)):
-                    value = str(header.get(keyword, "") or "").strip()
-                    if not value.isdigit() or int(value) != int(name[start:stop]):
-                        return f"its header {keyword} is {value!r}, the name's {name[start:stop]}"
-                exp_type = str(header.get("EXP_TYPE", "") or "").strip().upper()
-                if exp_type not in _MODE_EXP_TYPES[mode]:
-                    return f"its header EXP_TYPE is {exp_type!r}, not {_MODE_EXP_TYPES[mode][0]}"
-                if "SCI" not in hdul:
-                    return "it has no SCI extension"
-                ndim = hdul["SCI"].header.get("NAXIS")
-                if mode == "fg" and ndim != (4 if uncal else 3):
-                    return (f"its SCI extension has {ndim} axes, not {4 if uncal else 3} as a "
-                            f"{'_uncal' if uncal else '_cal'} fine-guide product")
+        with _open_fits(path) as hdul:
+            if len(hdul) < 2 or str(hdul[-1].header.get("EXTNAME", "")).strip() != "ASDF":
+                return "incomplete JWST product (no ASDF extension at its end)"
+            header = hdul[0].header
+            filename = str(header.get("FILENAME", "") or "").strip()
+            if filename and filename != name:
+                return f"its header FILENAME is {filename!r}"
+            for keyword, start, stop in (("PROGRAM", 2, 7), ("OBSERVTN", 7, 10),
+                                         ("VISIT", 10, 13)):
+                value = str(header.get(keyword, "") or "").strip()
+                if not value.isdigit() or int(value) != int(name[start:stop]):
+                    return f"its header {keyword} is {value!r}, the name's {name[start:stop]}"
+            exp_type = str(header.get("EXP_TYPE", "") or "").strip().upper()
+            if exp_type not in _MODE_EXP_TYPES[mode]:
+                return f"its header EXP_TYPE is {exp_type!r}, not {_MODE_EXP_TYPES[mode][0]}"
+            if "SCI" not in hdul:
+                return "it has no SCI extension"
+            ndim = hdul["SCI"].header.get("NAXIS")
+            if mode == "fg" and ndim != (4 if uncal else 3):
+                return (f"its SCI extension has {ndim} axes, not {4 if uncal else 3} as a "
+                        f"{'_uncal' if uncal else '_cal'} fine-guide product")
+    except CorruptFileError as exc:
+        return str(exc)[:300]
     except (OSError, ValueError, TypeError, IndexError, KeyError) as exc:
         return f"not a readable FITS file ({type(exc).__name__}: {str(exc)[:200]})"
     return None

@@ -77,8 +77,9 @@ def fit_gaussian_frames(
         Data-quality bits of the pixels.
     bad_dq_bits : int, optional
         Pixels with ``dq & bad_dq_bits != 0`` are excluded (default 1,
-        DO_NOT_USE); at most 64 bits (``0 <= bad_dq_bits < 2**64``).  Pixels with non-finite data, or non-finite or
-        non-positive err, are always excluded.
+        DO_NOT_USE); at most 64 bits (``0 <= bad_dq_bits < 2**64``).
+        Pixels with non-finite data, or non-finite or non-positive err, are
+        always excluded.
     ncpus : int, optional
         Number of threads (the compiled kernel releases the GIL).  Results
         do not depend on it.

@@ -383,17 +383,11 @@ def relative_flux(model, *, frames=None):
         flux = np.asarray(model.lightcurve["flux"], dtype=float)[index]
         source = "optimised aperture"
     else:
-        if frames is None:
-            data = np.asarray(model.data)
-        elif isinstance(frames, slice):
-            data = np.asarray(model.data[frames])
-        else:
-            data = np.asarray(model.data)[index]
-        dq = model.dq if model.hasattr("dq") and np.shape(model.dq) == np.shape(model.data) \
-            else None
-        if dq is not None and frames is not None:
-            dq = np.asarray(dq)[index]
-        flux, _ = full_frame_flux(data, dq=dq)
+        # A slice selects a view, a list of frames copies only those frames.
+        selection = slice(None) if frames is None else frames
+        dq = np.asarray(model.dq)[selection] \
+            if model.hasattr("dq") and np.shape(model.dq) == np.shape(model.data) else None
+        flux, _ = full_frame_flux(np.asarray(model.data)[selection], dq=dq)
         source = "full frame"
     relative = np.full(flux.shape, np.nan)
     groups = _guidestar_index(model, n_frames)[index]
@@ -513,6 +507,23 @@ def timeseries_binned_plot(model, *, bin_size=DEFAULT_BIN_SIZE, ax=None, show_fr
     return ax
 
 
+def _frame_fit_table(model, fit):
+    """``(method, fit QTable, frame seconds)`` of a model whose fit table matches its frames."""
+    from spelunker.photometry import frame_seconds
+    from spelunker.stpipe.guide_star_fit_step import FIT_TABLES, fit_table
+
+    _require_frames(model)
+    method = _fit_method(model, fit)
+    table = fit_table(model, method, time=False)
+    seconds = frame_seconds(model)
+    if len(table) != len(seconds):
+        msg = (f"{FIT_TABLES[method]} has {len(table)} rows but the model has {len(seconds)} "
+               "frames: the fit does not belong to these frames (fit them again with "
+               "GuideStarFitStep)")
+        raise ValueError(msg)
+    return method, table, seconds
+
+
 def _fit_method(model, fit):
     from spelunker.stpipe.guide_star_fit_step import FIT_TABLES
 
@@ -586,19 +597,12 @@ def timeseries_list_plot(model, *, fit="auto", fig=None, flagged="mark", bin_siz
     from matplotlib import transforms
 
     from spelunker.periodogram import FIT_PARAMETERS
-    from spelunker.photometry import frame_seconds
-    from spelunker.stpipe.guide_star_fit_step import FIT_TABLES, fit_table
+    from spelunker.stpipe.guide_star_fit_step import FIT_TABLES
 
     if flagged not in ("mark", "hide"):
         msg = f"flagged={flagged!r} is not one of ['mark', 'hide']"
         raise ValueError(msg)
-    _require_frames(model)
-    method = _fit_method(model, fit)
-    table = fit_table(model, method, time=False)
-    seconds = frame_seconds(model)
-    if len(table) != len(seconds):
-        msg = f"{FIT_TABLES[method]} has {len(table)} rows; the model has {len(seconds)} frames"
-        raise ValueError(msg)
+    method, table, seconds = _frame_fit_table(model, fit)
     bad = np.asarray(table["flags"]) != 0
     relative, flux, source = relative_flux(model)
     del relative
@@ -975,18 +979,9 @@ def position_plot(model, *, ax=None, fit="auto"):
     >>> ax.get_xlabel(), ax.get_ylabel()
     ('x_mean (pix)', 'y_mean (pix)')
     """
-    from spelunker.photometry import frame_seconds
-    from spelunker.stpipe.guide_star_fit_step import FIT_TABLES, fit_table
+    from spelunker.stpipe.guide_star_fit_step import FIT_TABLES
 
-    _require_frames(model)
-    method = _fit_method(model, fit)
-    table = fit_table(model, method, time=False)
-    seconds = frame_seconds(model)
-    if len(table) != len(seconds):
-        msg = (f"{FIT_TABLES[method]} has {len(table)} rows but the model has {len(seconds)} "
-               "frames: the fit does not belong to these frames (fit them again with "
-               "GuideStarFitStep)")
-        raise ValueError(msg)
+    method, table, seconds = _frame_fit_table(model, fit)
     clean = np.asarray(table["flags"]) == 0
     if not clean.any():
         msg = f"{FIT_TABLES[method]} has no clean fit (every frame is flagged)"

@@ -259,7 +259,7 @@ def _visit_guidestars(stars_table, stars, frames, files):
 
 def _visit_periodogram(model, part):
     """The periodograms of a visit's frames, on the model's oversampling and top frequency."""
-    from spelunker.periodogram import lomb_scargle, series_from_model, store_periodogram
+    from spelunker.stpipe.periodogram_step import run_periodogram
 
     source = _meta(model, "periodogram_source")
     fit = source if source in ("gauss_fit", "quick_fit") and part.hasattr(source) else "auto"
@@ -269,13 +269,10 @@ def _visit_periodogram(model, part):
     if model.hasattr("periodogram_peaks") and len(model.periodogram_peaks):
         n_peaks = int(np.max(np.asarray(model.periodogram_peaks["rank"])))
     try:
-        times, series, errors, source = series_from_model(part, fit_table=fit)
-        result = lomb_scargle(times, series, errors=errors, samples_per_peak=samples_per_peak,
-                              maximum_frequency=float(np.nanmax(frequency)), n_peaks=n_peaks)
+        run_periodogram(part, fit_table=fit, samples_per_peak=samples_per_peak,
+                        maximum_frequency=float(np.nanmax(frequency)), n_peaks=n_peaks)
     except ValueError as exc:
         log.info("report: no periodogram of the visit's frames: %s", exc)
-        return
-    store_periodogram(part, result, source=source, samples_per_peak=samples_per_peak)
 
 
 def _index_html(title, entries):
