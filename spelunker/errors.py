@@ -1,23 +1,59 @@
-"""Exceptions raised by spelunker.
+"""Every exception (and warning) spelunker raises, in one place.
 
-Every error about unusable input is a `SpelunkerError`, so callers can catch
-the whole family; the subclasses say what kind of problem it was.  Messages
-always name the file (or parameter) and the problem.
+Every error spelunker raises about its input, its parameters or the
+services it talks to is a `SpelunkerError`, so callers can catch the whole
+family; the subclasses say what kind of problem it was.  Messages always
+name the file (or parameter, or service) and the problem.  The hierarchy::
+
+    SpelunkerError
+    +-- ParameterError (also ValueError)       a bad argument or step parameter
+    +-- GuideStarInputError (also ValueError)  an input that is not usable guide-star data
+    |   +-- WrongProductError                  another product type, level or shape
+    |   +-- CorruptFileError                   not FITS/ASDF, truncated, damaged
+    |   +-- MissingKeywordError                a header keyword the reader needs
+    |   +-- EmptySelectionError                a path, glob or folder selecting nothing
+    |   +-- InconsistentVisitError             segments that cannot be stitched
+    +-- ArchiveError                           a service could not give what was asked
+        +-- ArchiveQueryError                  a MAST query failed or found nothing
+        +-- AuthenticationError                MAST rejected the token
+        +-- DownloadError                      products could not be downloaded
+        +-- CatalogError                       the Guide Star Catalog gave no row
+        +-- EngdbError                         the engineering database failed
+
+Warnings: `CatalogFallbackWarning` (header values used where the catalog
+had none).
 """
 
 __all__ = [
     "SpelunkerError",
+    "ParameterError",
     "GuideStarInputError",
     "WrongProductError",
     "CorruptFileError",
     "MissingKeywordError",
     "EmptySelectionError",
     "InconsistentVisitError",
+    "ArchiveError",
+    "ArchiveQueryError",
+    "AuthenticationError",
+    "DownloadError",
+    "CatalogError",
+    "EngdbError",
+    "CatalogFallbackWarning",
 ]
 
 
 class SpelunkerError(Exception):
     """Base class of every error spelunker raises about its input."""
+
+
+class ParameterError(SpelunkerError, ValueError):
+    """A parameter of a function, step or session method has an unusable value.
+
+    The message names the parameter, the value given and what is allowed.
+    It is a `ValueError` too, so code written for the standard exception
+    keeps working.
+    """
 
 
 class GuideStarInputError(SpelunkerError, ValueError):
@@ -50,3 +86,67 @@ class InconsistentVisitError(GuideStarInputError):
     Raised for overlapping segments and for mixed detectors within one
     guide-star interval.
     """
+
+
+class ArchiveError(SpelunkerError):
+    """An archive service could not give what was asked for."""
+
+
+class ArchiveQueryError(ArchiveError):
+    """A MAST query failed or found no product."""
+
+
+class AuthenticationError(ArchiveError):
+    """MAST rejected the API token (the message never contains the token)."""
+
+
+class DownloadError(ArchiveError):
+    """Products could not be downloaded.
+
+    Attributes
+    ----------
+    failures : dict
+        File name -> reason, for every product that failed.
+    paths : list of pathlib.Path
+        The products that are complete on disk (downloaded or cached).
+    """
+
+    def __init__(self, message, *, failures=None, paths=None):
+        super().__init__(message)
+        self.failures = dict(failures or {})
+        self.paths = list(paths or [])
+
+
+class CatalogError(ArchiveError):
+    """The Guide Star Catalog could not give a row for a guide star.
+
+    Attributes
+    ----------
+    gs_id : str or None
+        The guide-star id asked for.
+    reason : str
+        ``'timeout'``, ``'connection'``, ``'http'``, ``'empty'`` (empty
+        reply), ``'no_row'`` (no row for that id) or ``'bad_reply'``.
+    url : str or None
+        The service queried.
+    """
+
+    def __init__(self, message, *, gs_id=None, reason="bad_reply", url=None):
+        super().__init__(message)
+        self.gs_id = gs_id
+        self.reason = reason
+        self.url = url
+
+
+class EngdbError(ArchiveError):
+    """The engineering database cannot be used.
+
+    The message says what is missing or wrong: the MAST token (absent or
+    rejected), the server (unreachable, or not answering like MAST), the
+    mnemonic (unknown) or the reply (not the MAST CSV).  Local plots and
+    `spelunker.events` do not need the database.
+    """
+
+
+class CatalogFallbackWarning(UserWarning):
+    """Catalog values were unavailable; header values were used instead."""

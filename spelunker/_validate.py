@@ -1,0 +1,224 @@
+"""Argument checks shared by the whole package (the one place they are written).
+
+Every check returns the value in its canonical type or raises
+`spelunker.errors.ParameterError` (a `ValueError` and a
+`~spelunker.errors.SpelunkerError`) whose message names the parameter, the
+value given and what is allowed.  ``where`` (a step or function name)
+prefixes the message when given.
+
+The module is private in the manner of photutils' ``_utils``: its functions
+are for spelunker's own modules, not for users.
+"""
+
+import math
+import os
+
+import numpy as np
+from astropy.nddata.bitmask import interpret_bit_flags
+from stdatamodels.jwst.datamodels import dqflags
+
+from spelunker.errors import ParameterError
+
+__all__ = [
+    "available_cpus",
+    "check_choice",
+    "check_cpus",
+    "check_finite_float",
+    "check_int_range",
+    "check_positive_float",
+    "check_positive_int",
+    "parse_dq_bits",
+]
+
+
+def _fail(where, text):
+    msg = f"{where}: {text}" if where else text
+    raise ParameterError(msg)
+
+
+def _is_bool(value):
+    return isinstance(value, (bool, np.bool_))
+
+
+def check_positive_int(value, name, *, where=None):
+    """Return ``value`` as an ``int >= 1``.
+
+    Examples
+    --------
+    >>> from spelunker._validate import check_positive_int
+    >>> check_positive_int(3, "n_peaks")
+    3
+    """
+    if _is_bool(value) or not isinstance(value, (int, np.integer)):
+        _fail(where, f"{name}={value!r} must be an integer >= 1")
+    if value < 1:
+        _fail(where, f"{name}={value!r} must be >= 1")
+    return int(value)
+
+
+def check_int_range(value, name, low, high, *, where=None):
+    """Return ``value`` as an int in ``low..high`` (inclusive).
+
+    Examples
+    --------
+    >>> from spelunker._validate import check_int_range
+    >>> check_int_range(8, "max_pixels", 1, 64)
+    8
+    """
+    if _is_bool(value) or not isinstance(value, (int, np.integer)):
+        _fail(where, f"{name}={value!r} must be an integer between {low} and {high}")
+    if not low <= value <= high:
+        _fail(where, f"{name}={value!r} must be between {low} and {high}")
+    return int(value)
+
+
+def check_finite_float(value, name, *, where=None):
+    """Return ``value`` as a finite float (booleans and strings refused).
+
+    Examples
+    --------
+    >>> from spelunker._validate import check_finite_float
+    >>> check_finite_float(2, "maximum_frequency")
+    2.0
+    """
+    if _is_bool(value):
+        _fail(where, f"{name}={value!r} must be a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        _fail(where, f"{name}={value!r} must be a number")
+    if not math.isfinite(number):
+        _fail(where, f"{name}={value!r} must be finite")
+    return number
+
+
+def check_positive_float(value, name, *, unit=None, where=None, parse_text=False):
+    """Return ``value`` as a finite float > 0.
+
+    Parameters
+    ----------
+    value : object
+        The value given.
+    name : str
+        Parameter name for the message.
+    unit : str, optional
+        Unit named in the message (``"seconds"``).
+    where : str, optional
+        Prefix of the message.
+    parse_text : bool, optional
+        Accept numbers written as text (``"2.5"``), e.g. from environment
+        variables or configuration files.
+
+    Examples
+    --------
+    >>> from spelunker._validate import check_positive_float
+    >>> check_positive_float("2.5", "timeout", unit="seconds", parse_text=True)
+    2.5
+    """
+    what = f"a number of {unit} > 0" if unit else "a finite number > 0"
+    number = math.nan
+    if not _is_bool(value) and (parse_text or not isinstance(value, (str, bytes))):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            pass
+    if not (math.isfinite(number) and number > 0):
+        _fail(where, f"{name}={value!r} must be {what}")
+    return number
+
+
+def check_choice(value, name, options, *, where=None):
+    """Return ``value`` (stripped, lower case) if it is one of ``options``.
+
+    Examples
+    --------
+    >>> from spelunker._validate import check_choice
+    >>> check_choice(" Gauss", "method", ("gauss", "quick"))
+    'gauss'
+    """
+    text = str(value).strip().lower() if isinstance(value, str) else None
+    if text not in options:
+        _fail(where, f"{name}={value!r} is not one of {list(options)}")
+    return text
+
+
+def available_cpus():
+    """Number of CPUs this process may run on (its affinity mask where there is one).
+
+    Examples
+    --------
+    >>> from spelunker._validate import available_cpus
+    >>> available_cpus() >= 1
+    True
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def check_cpus(value, *, name="ncpus", where=None, log=None):
+    """Return a thread count: ``value`` capped at `available_cpus`, None meaning all.
+
+    Strings of digits are accepted (``"2"``, as a notebook user may type),
+    other values must be integers >= 1.  ``log`` (a logger) gets a warning
+    when the value is capped.
+
+    Examples
+    --------
+    >>> from spelunker._validate import available_cpus, check_cpus
+    >>> check_cpus(None) == available_cpus()
+    True
+    """
+    available = available_cpus()
+    if value is None:
+        return available
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    count = check_positive_int(value, name, where=where)
+    if count > available:
+        if log is not None:
+            log.warning("%s%s=%d but only %d CPU(s) are available; using %d",
+                        f"{where}: " if where else "", name, count, available, available)
+        count = available
+    return count
+
+
+def parse_dq_bits(value, *, name="bad_dq_bits", where=None):
+    """Turn a ``bad_dq_bits`` parameter into an integer bit mask.
+
+    Parameters
+    ----------
+    value : int, str or None
+        An integer, or JWST DQ names (`stdatamodels.jwst.datamodels.dqflags`)
+        joined by ``+`` or ``,``, optionally preceded by ``~`` (every bit
+        except those).  None, ``''`` and ``'0'`` mean no bit.
+    name, where : str, optional
+        For the message.
+
+    Returns
+    -------
+    int
+        Non-negative 32-bit mask.
+
+    Examples
+    --------
+    >>> from spelunker._validate import parse_dq_bits
+    >>> parse_dq_bits("DO_NOT_USE+SATURATED")
+    3
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return 0
+    if _is_bool(value):
+        _fail(where, f"{name}={value!r}: give an integer or DQ flag names, not a boolean")
+    if isinstance(value, (int, np.integer)):
+        if value < 0:
+            _fail(where, f"{name}={value!r} must be >= 0")
+        return int(value) & 0xFFFFFFFF
+    try:
+        mask = interpret_bit_flags(str(value).strip(), flag_name_map=dqflags.pixel)
+    except (KeyError, ValueError, TypeError) as exc:
+        names = ", ".join(sorted(dqflags.pixel)[:6])
+        _fail(where, f"{name}={value!r} is not an integer or a combination of JWST DQ flag "
+                     f"names ({names}, ...): {exc}")
+    return (0 if mask is None else int(mask)) & 0xFFFFFFFF
