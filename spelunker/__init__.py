@@ -5,23 +5,18 @@ Read guider products with `read_guidestar` into a `GuideStarModel`;
 `spelunker.datasets` makes synthetic visits with known truth.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("spelunker")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
-
-from spelunker.datamodels import GuideStarModel  # noqa: E402
-from spelunker.errors import SpelunkerError  # noqa: E402
-from spelunker.io import read_guidestar  # noqa: E402
-from spelunker.session import Spelunker, load  # noqa: E402
-from spelunker.stpipe import (  # noqa: E402
+from spelunker._version import __version__
+from spelunker.datamodels import GuideStarModel
+from spelunker.errors import ParameterError, SpelunkerError
+from spelunker.io import read_guidestar
+from spelunker.session import Spelunker, load
+from spelunker.stpipe import (
     GuideStarFitStep,
     GuideStarPipeline,
     PeriodogramStep,
     PhotometryOptimizeStep,
 )
 
-__all__ = ["__version__", "GuideStarModel", "SpelunkerError", "read_guidestar", "load", "Spelunker",
+__all__ = ["__version__", "GuideStarModel", "SpelunkerError", "ParameterError", "read_guidestar",
+           "load", "Spelunker",
            "GuideStarFitStep", "PhotometryOptimizeStep", "PeriodogramStep", "GuideStarPipeline"]

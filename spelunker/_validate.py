@@ -49,10 +49,8 @@ def check_positive_int(value, name, *, where=None):
     >>> check_positive_int(3, "n_peaks")
     3
     """
-    if _is_bool(value) or not isinstance(value, (int, np.integer)):
+    if _is_bool(value) or not isinstance(value, (int, np.integer)) or value < 1:
         _fail(where, f"{name}={value!r} must be an integer >= 1")
-    if value < 1:
-        _fail(where, f"{name}={value!r} must be >= 1")
     return int(value)
 
 

@@ -15,6 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from spelunker import GuideStarModel, datasets
+from spelunker.plotting import summarize, timeseries_binned_plot
+from spelunker.stpipe import parameter_file
+
 __all__ = ["main"]
 
 
@@ -27,10 +31,6 @@ def main(argv=None):
                         help="shipped parameter file to run (default: pipeline)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-
-    from spelunker import GuideStarModel, datasets
-    from spelunker.stpipe import parameter_file
-    from spelunker.stpipe.guidestar_pipeline import summarize
 
     visit = datasets.sample_visit()
     args.output.mkdir(parents=True, exist_ok=True)
@@ -62,9 +62,7 @@ def main(argv=None):
 
 
 def _plot_light_curve(model, path):
-    from matplotlib.figure import Figure
-
-    from spelunker.plotting import timeseries_binned_plot
+    from matplotlib.figure import Figure  # matplotlib loads only when the figure is drawn
 
     figure = Figure(figsize=(10, 4))
     timeseries_binned_plot(model, bin_size=1.0, ax=figure.add_subplot())

@@ -20,6 +20,7 @@ from astropy.time import Time
 from stdatamodels.jwst.datamodels import JwstDataModel, dqflags
 from tqdm.auto import tqdm
 
+from spelunker._version import __version__
 from spelunker.datamodels import GuideStarModel
 from spelunker.errors import (
     CorruptFileError,
@@ -30,7 +31,7 @@ from spelunker.errors import (
     WrongProductError,
 )
 
-__all__ = ["read_guidestar", "open_guidestar", "select_frames", "strip_segment", "frame_mid_times",
+__all__ = ["read_guidestar", "open_guidestar", "strip_segment", "frame_mid_times",
            "iso_to_mjd", "FINE_GUIDE_EXP_TYPE"]
 
 log = logging.getLogger(__name__)
@@ -210,54 +211,6 @@ def open_guidestar(inputs, *, progress=None):
     if isinstance(inputs, (str, os.PathLike)) and _is_guidestar_product(Path(inputs)):
         return _open_saved_product(Path(inputs))
     return read_guidestar(inputs, progress=progress)
-
-
-def select_frames(model, frames):
-    """A new `GuideStarModel` holding a subset of the frames of ``model``.
-
-    Results (fit, photometry and periodogram tables) are not carried over:
-    they describe the whole series.  The files, guide-star, POINTING and
-    CENTROID tables are kept whole, so frame indices into them stay valid.
-
-    Parameters
-    ----------
-    model : GuideStarModel
-        Not modified.
-    frames : slice or array_like of int or bool
-        The frames to keep, in the order given.
-
-    Returns
-    -------
-    GuideStarModel
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from spelunker import datasets, read_guidestar
-    >>> from spelunker.io import select_frames
-    >>> visit = datasets.make_guidestar_files(tempfile.mkdtemp(), seed=1)
-    >>> len(select_frames(read_guidestar(visit.files), slice(0, 100)).data)
-    100
-    """
-    index = np.arange(len(model.data))[frames]
-    if index.size == 0:
-        msg = f"frames={frames!r} selects no frame of the {len(model.data)}"
-        raise ValueError(msg)
-    subset = GuideStarModel()
-    subset.update(model)
-    for result_field in ("fit_method", "fit_status", "fit_ncpus", "fit_n_flagged",
-                         "photometry_bin_size", "photometry_aperture", "periodogram_source",
-                         "periodogram_samples_per_peak"):
-        if getattr(subset.meta.spelunker, result_field, None) is not None:
-            delattr(subset.meta.spelunker, result_field)
-    with subset.trusted_assignment():
-        for name in ("data", "err", "dq"):
-            setattr(subset, name, np.asarray(getattr(model, name))[index])
-        subset.frames = np.asarray(model.frames)[index]
-        for name in ("files", "guidestars", "pointing_table", "centroid_table"):
-            if model.hasattr(name):
-                setattr(subset, name, np.array(getattr(model, name)))
-    return subset
 
 
 def _is_guidestar_product(path):
@@ -836,8 +789,6 @@ def _fill_tables(model, products, mid_times, time_sources, tables):
 
 
 def _fill_meta(model, products, time_sources):
-    from spelunker import __version__
-
     first = products[0].header
     model.meta.telescope = "JWST"
     model.meta.instrument.name = "FGS"

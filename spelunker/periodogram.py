@@ -1,8 +1,7 @@
 """Lomb-Scargle periodograms of guide-star time series.
 
 Plain functions on arrays and on a `~spelunker.GuideStarModel`; the
-`~spelunker.stpipe.periodogram_step.PeriodogramStep` and the notebook API
-both call them.
+`~spelunker.PeriodogramStep` and the notebook API both call them.
 
 - `frequency_grid`: the default grid, from ``1 / baseline`` to the Nyquist
   frequency of the *median* cadence (about 9 Hz for fine-guide data), in
@@ -19,16 +18,23 @@ both call them.
   frames left out, errors as weights) and the light curve's flux.
 - `store_periodogram`, `periodogram_table`, `periodogram_peaks_table`: the
   model's ``periodogram`` and ``periodogram_peaks`` tables.
+- `run_periodogram`: all of it on a model (fitting first if it has no fit
+  table), the computation behind the step.
 """
 
 import logging
 import time
 from dataclasses import dataclass, field
 
+import nifty_ls
 import numpy as np
 from astropy import units as u
 from astropy.table import QTable
 from astropy.time import Time
+from astropy.timeseries import LombScargle
+
+from spelunker._validate import check_finite_float, check_positive_float, check_positive_int
+from spelunker.fitting import ensure_fit_table
 
 __all__ = [
     "PERIODOGRAM_SERIES",
@@ -42,6 +48,7 @@ __all__ = [
     "store_periodogram",
     "periodogram_table",
     "periodogram_peaks_table",
+    "run_periodogram",
 ]
 
 log = logging.getLogger(__name__)
@@ -57,9 +64,6 @@ PERIODOGRAM_SERIES = (*FIT_PARAMETERS, "flux")
 
 #: Lomb-Scargle implementations `lomb_scargle` can use.
 ENGINES = ("nifty", "astropy")
-
-#: Fit tables `series_from_model` reads (``'auto'`` prefers the first present).
-_FIT_TABLES = ("gauss_fit", "quick_fit")
 
 #: Fewest valid points for which a periodogram is computed (mean + sinusoid
 #: is three parameters).
@@ -166,7 +170,7 @@ def frequency_grid(times, *, samples_per_peak=5.0, minimum_frequency=None,
     (2493, 9.2918, 9.2937)
     """
     times = _as_seconds(times, "times")
-    samples_per_peak = _positive_float(samples_per_peak, "samples_per_peak")
+    samples_per_peak = check_positive_float(samples_per_peak, "samples_per_peak")
     if samples_per_peak < 1:
         msg = f"samples_per_peak={samples_per_peak!r} must be >= 1"
         raise ValueError(msg)
@@ -269,7 +273,7 @@ def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak
     if engine not in ENGINES:
         msg = f"engine={engine!r} is not one of {list(ENGINES)}"
         raise ValueError(msg)
-    n_peaks = _positive_int(n_peaks, "n_peaks")
+    n_peaks = check_positive_int(n_peaks, "n_peaks")
     times = _as_seconds(times, "times")
     series = _as_series(series, len(times))
     errors = _as_errors(errors, series)
@@ -380,8 +384,8 @@ def find_peaks(power, *, n_peaks=5, window=1):
     >>> find_peaks([0, 3, 1, 2, 1, 5, 5, 0], window=2)
     array([5, 1])
     """
-    n_peaks = _positive_int(n_peaks, "n_peaks")
-    window = _positive_int(window, "window")
+    n_peaks = check_positive_int(n_peaks, "n_peaks")
+    window = check_positive_int(window, "window")
     power = np.asarray(power)
     if power.ndim != 1:
         msg = f"power must be 1-D, got shape {power.shape}"
@@ -456,7 +460,7 @@ def series_from_model(model, *, fit_table="auto"):
     >>> from spelunker.datasets import simulate_frames
     >>> from spelunker.fitting import fit_moments_frames
     >>> from spelunker.periodogram import FIT_PARAMETERS, series_from_model
-    >>> from spelunker.stpipe.guide_star_fit_step import store_fit
+    >>> from spelunker.fitting import store_fit
     >>> data, err, _ = simulate_frames(50, seed=1)
     >>> model = GuideStarModel(data=data, err=err)
     >>> model.frames = [(60000.0 + i * 0.0538 / 86400, 0, 0, i) for i in range(50)]
@@ -465,26 +469,12 @@ def series_from_model(model, *, fit_table="auto"):
     >>> source, sorted(series) == sorted(FIT_PARAMETERS), errors["theta"] is None
     ('quick_fit', True, True)
     """
-    if fit_table not in ("auto", *_FIT_TABLES):
-        msg = f"fit_table={fit_table!r} is not one of {['auto', *_FIT_TABLES]}"
-        raise ValueError(msg)
-    if fit_table == "auto":
-        present = [name for name in _FIT_TABLES if model.hasattr(name)]
-        if not present:
-            msg = ("the model has no gauss_fit or quick_fit table; run GuideStarFitStep "
-                   "(strun spelunker_fit) first")
-            raise ValueError(msg)
-        fit_table = present[0]
-    elif not model.hasattr(fit_table):
-        method = "gauss" if fit_table == "gauss_fit" else "quick"
-        msg = f"the model has no {fit_table} table; run GuideStarFitStep with method={method!r}"
-        raise ValueError(msg)
+    fit_table = model.fit_table_name(fit_table, name="fit_table")
     if not model.hasattr("frames"):
         msg = "the model has no frames table (frame times)"
         raise ValueError(msg)
-    frame_times = model.frame_times
-    n_frames = len(frame_times)
-    times = (frame_times - frame_times[0]).to_value(u.s) if n_frames else np.zeros(0)
+    times = model.frame_seconds()
+    n_frames = len(times)
 
     table = getattr(model, fit_table)
     _check_length(table, n_frames, fit_table)
@@ -681,10 +671,68 @@ def periodogram_peaks_table(model):
 # --- engines -------------------------------------------------------------------------------
 
 
+def run_periodogram(model, *, fit_table="auto", samples_per_peak=5.0, maximum_frequency=None,
+                    n_peaks=5, engine="nifty"):
+    """Periodograms of every series of ``model``, stored in the model.
+
+    The computation behind `~spelunker.PeriodogramStep`, shared with the
+    notebook API: the fit table is computed first (quick fit, with a
+    warning) if the model has none (`spelunker.fitting.ensure_fit_table`),
+    then `lomb_scargle` runs on the series of `series_from_model` and
+    `store_periodogram` writes the tables.
+
+    Parameters
+    ----------
+    model : GuideStarModel
+        Modified in place.
+    fit_table : {'auto', 'gauss_fit', 'quick_fit'}, optional
+        Fit table whose parameters are analysed ('auto' prefers gauss_fit).
+    samples_per_peak, maximum_frequency, n_peaks, engine
+        As in `lomb_scargle`.
+
+    Returns
+    -------
+    PeriodogramResult
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from spelunker import datasets, read_guidestar
+    >>> from spelunker.periodogram import run_periodogram
+    >>> visit = datasets.make_guidestar_files(
+    ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=400, n_segments=1)], seed=1)
+    >>> model = read_guidestar(visit.files)
+    >>> result = run_periodogram(model)   # runs the quick fit first
+    >>> model.meta.spelunker.periodogram_source
+    'quick_fit'
+    """
+    fit_table = ensure_fit_table(model, fit_table)
+    times, series, errors, source = series_from_model(model, fit_table=fit_table)
+    result = lomb_scargle(times, series, errors=errors, samples_per_peak=samples_per_peak,
+                          maximum_frequency=maximum_frequency, engine=engine, n_peaks=n_peaks)
+    store_periodogram(model, result, source=source, samples_per_peak=samples_per_peak)
+    _log_summary(result, source)
+    return result
+
+
+def _log_summary(result, source):
+    log.info("periodograms of %d series (parameters from %s) on %d frequencies, "
+             "%.4g to %.4g Hz", len(result.power), source, len(result.frequency),
+             result.frequency[0], result.frequency[-1])
+    peaks = result.peaks
+    for name in result.power:
+        rows = peaks[(peaks["series"] == name) & (peaks["rank"] == 1)]
+        if len(rows):
+            row = rows[0]
+            log.info("  %-9s strongest peak: period %.6g s (%.6g Hz), power %.3g, FAP %.2g",
+                     name, row["period"].value, row["frequency"].value, row["power"],
+                     row["false_alarm_probability"])
+        else:
+            log.info("  %-9s no peak (%d valid points)", name, result.n_points.get(name, 0))
+
+
 def _nifty_power(t, y, dy, frequency):
     """Batched nifty-ls power (float32), shape (n_series, n_frequencies)."""
-    import nifty_ls
-
     t = np.ascontiguousarray(t, dtype=np.float64)
     power = np.empty((len(y), len(frequency)), dtype=np.float32)
     for first in range(0, len(y), _MAX_BATCH):
@@ -709,7 +757,7 @@ def _check_size(n_frequencies, n_series, engine):
     per_frequency = 84 * min(n_series, _MAX_BATCH) if engine == "nifty" else 16
     estimate = n_frequencies * (per_frequency + 4 * n_series + 8)
     advice = ("a long time span (several visits?) makes a fine grid: compute the periodogram "
-              "of one visit at a time (e.g. Spelunker.select or spelunker.io.select_frames), "
+              "of one visit at a time (GuideStarModel.select_visit or spelunker.visits.split_visits), "
               "or lower samples_per_peak or maximum_frequency")
     if estimate > MAX_MEMORY:
         msg = (f"the periodogram grid has {n_frequencies} frequencies for {n_series} series: "
@@ -722,8 +770,6 @@ def _check_size(n_frequencies, n_series, engine):
 
 def _astropy_power(t, y, dy, frequency):
     """astropy's exact power, one series at a time, shape (n_series, n_frequencies)."""
-    from astropy.timeseries import LombScargle
-
     if len(t) * len(frequency) > 1e10:
         log.warning("engine 'astropy' is exact but slow: %d points x %d frequencies per "
                     "series; engine 'nifty' gives the same power to ~1e-9",
@@ -738,8 +784,6 @@ def _astropy_power(t, y, dy, frequency):
 
 def _false_alarm_probability(t, values, dy, power, maximum_frequency):
     """astropy's Baluev false-alarm probability of ``power`` (cheap: no periodogram)."""
-    from astropy.timeseries import LombScargle
-
     periodogram = LombScargle(t, values, dy, fit_mean=True, center_data=True,
                               normalization="standard")
     with np.errstate(over="ignore", under="ignore"):
@@ -898,41 +942,8 @@ def _frequency_value(value, name, *, zero=False):
         except u.UnitConversionError:
             msg = f"{name} must be a frequency, got unit {value.unit}"
             raise ValueError(msg) from None
-    value = _finite_float(value, name)
+    value = check_finite_float(value, name)
     if value < 0 or (value == 0 and not zero):
         msg = f"{name}={value!r} must be {'>= 0' if zero else 'positive'} (Hz)"
         raise ValueError(msg)
     return value
-
-
-def _finite_float(value, name):
-    if isinstance(value, (bool, np.bool_)):
-        msg = f"{name}={value!r} must be a number"
-        raise ValueError(msg)
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        msg = f"{name}={value!r} must be a number"
-        raise ValueError(msg) from None
-    if not np.isfinite(value):
-        msg = f"{name}={value!r} must be finite"
-        raise ValueError(msg)
-    return value
-
-
-def _positive_float(value, name):
-    value = _finite_float(value, name)
-    if value <= 0:
-        msg = f"{name}={value!r} must be positive"
-        raise ValueError(msg)
-    return value
-
-
-def _positive_int(value, name):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        msg = f"{name}={value!r} must be an integer >= 1"
-        raise ValueError(msg)
-    if value < 1:
-        msg = f"{name}={value!r} must be >= 1"
-        raise ValueError(msg)
-    return int(value)

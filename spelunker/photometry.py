@@ -8,9 +8,10 @@ aperture made of the N brightest pixels of the median frame and keeps the N
 whose light curve, binned in time, scatters least.
 
 The functions here work on plain arrays and know nothing of stpipe;
-`store_photometry` and `lightcurve_table` convert between a result and a
-`~spelunker.GuideStarModel` (`spelunker.stpipe.PhotometryOptimizeStep` and
-the notebook API share them).
+`run_photometry` runs the search on a `~spelunker.GuideStarModel`, and
+`store_photometry` and `lightcurve_table` convert between a result and the
+model (`spelunker.stpipe.PhotometryOptimizeStep` and the notebook API share
+them).
 
 The method, step by step:
 
@@ -53,9 +54,17 @@ chunk of frames in float64.
 import logging
 import math
 import os
+import warnings
 from dataclasses import dataclass
 
+import astropy.units as u
 import numpy as np
+from astropy.io import fits
+from astropy.table import QTable
+
+from spelunker._validate import check_positive_float, check_positive_int
+from spelunker.binning import DEFAULT_BIN_SIZE, time_bin_index
+from spelunker.errors import ParameterError
 
 __all__ = [
     "ApertureResult",
@@ -64,11 +73,11 @@ __all__ = [
     "full_frame_flux",
     "usable_pixels",
     "binned_scatter",
-    "frame_seconds",
+    "reference_frame",
+    "run_photometry",
     "read_aperture_mask",
     "store_photometry",
     "lightcurve_table",
-    "DEFAULT_BIN_SIZE",
     "DEFAULT_REFERENCE_FRAMES",
     "MIN_BINS",
     "MIN_BIN_FRACTION",
@@ -76,13 +85,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: Default time bin (seconds) of the light curve whose scatter chooses the aperture.
-#: At 16-19 frames/s a bin holds 160-190 frames, so the white noise of a bin
-#: mean is ~13x below that of one frame and the metric weighs the slow
-#: variations that matter in light curves; a 20-minute segment still gives
-#: over 100 bins.
-DEFAULT_BIN_SIZE = 10.0
 
 #: Default number of evenly spaced frames whose median is the reference frame.
 DEFAULT_REFERENCE_FRAMES = 20_000
@@ -186,7 +188,7 @@ def optimize_aperture(
         ``flux_err``.  None: ``flux_err`` is NaN.
     times : array_like
         ``(n_frames,)`` frame times in seconds (any zero point, e.g.
-        `frame_seconds` of a model); only differences matter.
+        `GuideStarModel.frame_seconds`); only differences matter.
     dq : array_like or None, optional
         Data-quality bits, ``(n_frames, rows, columns)`` or ``(rows,
         columns)`` for every frame.
@@ -254,7 +256,7 @@ def optimize_aperture(
     else:
         sizes = _check_sizes(n_pixels, n_pix)
     if reference_frames is not None:
-        reference_frames = _check_positive_int(reference_frames, "reference_frames")
+        reference_frames = check_positive_int(reference_frames, "reference_frames")
 
     labels = [-1] if groups is None else [int(g) for g in np.unique(groups)]
     n_masks = 1 if (groups is None or mask is not None) else labels[-1] + 1
@@ -266,7 +268,7 @@ def optimize_aperture(
         group_times = times if select is None else times[select]
         bins, n_bins, min_count = _time_bins(group_times, bin_size, where=where,
                                              strict=mask is None)
-        reference = _reference_frame(data, dq, bits, select, reference_frames)
+        reference = reference_frame(data, dq, bits, select, reference_frames)
         # Static bad pixels rank last and never enter; the usable pixels (not
         # flagged in every frame, finite reference value) make the full frame.
         static = ~usable_pixels(data.shape, dq=dq, bad_dq_bits=bits, select=select).ravel()
@@ -573,44 +575,72 @@ def binned_scatter(flux, times, *, bin_size=DEFAULT_BIN_SIZE):
     return float(_relative_scatter(sums, counts, min_count)[0])
 
 
-def frame_seconds(model):
-    """Mid-frame times of a `~spelunker.GuideStarModel` in seconds since its first frame.
+def run_photometry(model, *, bin_size=DEFAULT_BIN_SIZE, n_pixels=None, per_guidestar=False,
+                   mask=None, bad_dq_bits=1):
+    """Run `optimize_aperture` on the frames of a `~spelunker.GuideStarModel`.
 
-    Computed from the MJD (UTC) column of ``frames`` without building a
-    million-element `~astropy.time.Time`; when the series crosses a leap
-    second the exact astropy difference is used.
+    The computation behind `~spelunker.PhotometryOptimizeStep`, shared with
+    the notebook API; store the result with `store_photometry`.
 
     Parameters
     ----------
     model : GuideStarModel
-        A model with a ``frames`` table.
+        Frames (``data``, ``err``, ``dq``) and their times (``frames``); not
+        modified.
+    bin_size : float, optional
+        Time bin (seconds) of the metric.
+    n_pixels : int, sequence of int or None, optional
+        Aperture sizes to try; None tries all.
+    per_guidestar : bool, optional
+        One aperture per ``guidestar_index`` of the ``frames`` table.
+    mask : array_like of bool or None, optional
+        User aperture (no search).
+    bad_dq_bits : int, optional
+        DQ bits of unusable pixels.
 
     Returns
     -------
-    numpy.ndarray
-        float64 seconds, 0 at the earliest frame.
+    ApertureResult
 
-    Raises
-    ------
-    ValueError
-        When the model has no ``frames`` table.
+    Examples
+    --------
+    >>> import tempfile
+    >>> from spelunker import datasets, read_guidestar
+    >>> from spelunker.photometry import run_photometry
+    >>> visit = datasets.make_guidestar_files(
+    ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=1500, n_segments=1)],
+    ...     seed=1)
+    >>> result = run_photometry(read_guidestar(visit.files), bin_size=5.0)
+    >>> result.aperture, len(result.flux)
+    ('optimized', 1500)
     """
-    from astropy.time import Time
-
-    if not model.hasattr("frames"):
-        msg = "the model has no frames table, so no frame times"
+    data = np.asarray(model.data)
+    if data.ndim != 3 or data.shape[0] == 0:
+        msg = f"the input has no frames to measure (data shape {data.shape})"
         raise ValueError(msg)
-    mjd = np.asarray(model.frames["mid_time_mjd"], dtype=np.float64)
-    if mjd.size == 0:
-        return mjd.copy()
-    first, last = np.argmin(mjd), np.argmax(mjd)
-    seconds = (mjd - mjd[first]) * 86400.0
-    ends = Time(mjd[[first, last]], format="mjd", scale="utc")
-    exact = (ends[1] - ends[0]).to_value("s")
-    if abs(exact - seconds[last]) > 1e-3:  # a leap second inside the series
-        times = Time(mjd, format="mjd", scale="utc")
-        seconds = (times - ends[0]).to_value("s")
-    return seconds
+    err = np.asarray(model.err) if model.hasattr("err") else None
+    if err is not None and err.shape != data.shape:
+        log.warning("input ERR has shape %s, not that of the frames %s; flux_err will be NaN",
+                    err.shape, data.shape)
+        err = None
+    if err is None:
+        log.warning("input has no usable ERR array; flux_err will be NaN")
+    dq = np.asarray(model.dq) if model.hasattr("dq") else None
+    if dq is not None and dq.shape not in (data.shape, data.shape[1:]):
+        log.warning("input DQ has shape %s, neither that of the frames %s nor of one frame "
+                    "%s; it is ignored and only non-finite pixels count as bad", dq.shape,
+                    data.shape, data.shape[1:])
+        dq = None
+    groups = None
+    if per_guidestar:
+        groups = np.asarray(model.frames["guidestar_index"], dtype=np.int64)
+    log.info("photometry of %d frames: %s, %s s bins", len(data),
+             "user aperture" if mask is not None
+             else "one aperture per guide star" if per_guidestar else "one aperture",
+             f"{bin_size:g}")
+    return optimize_aperture(data, err, times=model.frame_seconds(), dq=dq,
+                             bad_dq_bits=bad_dq_bits, bin_size=bin_size, n_pixels=n_pixels,
+                             groups=groups, mask=mask)
 
 
 def read_aperture_mask(path, *, shape=(8, 8)):
@@ -783,9 +813,6 @@ def lightcurve_table(model):
     >>> lightcurve_table(model)["flux"].unit
     Unit("DN / s")
     """
-    import astropy.units as u
-    from astropy.table import QTable
-
     if not model.hasattr("lightcurve"):
         msg = "the model has no lightcurve table; run PhotometryOptimizeStep (or store_photometry)"
         raise ValueError(msg)
@@ -898,7 +925,7 @@ def _time_bins(times, bin_size, *, where, strict):
         msg = f"no frames{where}"
         raise ValueError(msg)
     start = times.min()
-    raw = np.floor((times - start) / bin_size).astype(np.int64)
+    raw = time_bin_index(times, bin_size)
     if raw.max() >= n:  # more bins than frames: number the occupied ones only
         _, bins = np.unique(raw, return_inverse=True)
         bins = bins.astype(np.int64).ravel()
@@ -927,10 +954,38 @@ def _time_bins(times, bin_size, *, where, strict):
     return bins, n_bins, min_count
 
 
-def _reference_frame(data, dq, bits, select, limit):
-    """NaN-safe median frame over at most ``limit`` evenly spaced frames of ``select``."""
-    import warnings
+def reference_frame(data, dq, bits, select, limit):
+    """NaN-safe median frame over at most ``limit`` evenly spaced frames of ``select``.
 
+    The reference image the aperture search ranks pixels by (step 1 of the
+    method above); `spelunker.plotting.frame_plot` shows the same image.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        ``(n_frames, rows, columns)`` frames.
+    dq : numpy.ndarray or None
+        Their DQ, ``(n_frames, rows, columns)`` or ``(rows, columns)``.
+    bits : int
+        DQ bits of unusable pixels (left out of the median).
+    select : slice, numpy.ndarray of int or None
+        The frames to use (None: all).
+    limit : int or None
+        Most frames used, evenly spaced (None: all).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``(rows * columns,)``; NaN for pixels with no usable value.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spelunker.photometry import reference_frame
+    >>> data = np.arange(3 * 2 * 2, dtype=float).reshape(3, 2, 2)
+    >>> reference_frame(data, None, 1, None, None).tolist()
+    [4.0, 5.0, 6.0, 7.0]
+    """
     if isinstance(select, slice):
         index = np.arange(select.start, select.stop)
     elif select is None:
@@ -1059,34 +1114,18 @@ def _check_times(times, n_frames):
 
 
 def _check_bin_size(bin_size):
-    try:
-        value = float(bin_size)
-    except (TypeError, ValueError):
-        msg = f"bin_size={bin_size!r} must be a number of seconds > 0"
-        raise ValueError(msg) from None
-    if isinstance(bin_size, (bool, np.bool_)) or not (np.isfinite(value) and value > 0):
-        msg = f"bin_size={bin_size!r} must be a finite number of seconds > 0"
-        raise ValueError(msg)
-    return value
+    return check_positive_float(bin_size, "bin_size", unit="seconds")
 
 
 def _check_bits(bits):
     if isinstance(bits, (bool, np.bool_)) or not isinstance(bits, (int, np.integer)):
         msg = (f"bad_dq_bits={bits!r} must be an integer bit mask "
-               "(spelunker.stpipe.guide_star_fit_step.parse_dq_bits converts names)")
-        raise ValueError(msg)
+               "(spelunker._validate.parse_dq_bits converts names)")
+        raise ParameterError(msg)
     if bits < 0:
         msg = f"bad_dq_bits={bits!r} must be >= 0"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     return int(bits)
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-            or value < 1:
-        msg = f"{name}={value!r} must be an integer >= 1"
-        raise ValueError(msg)
-    return int(value)
 
 
 def _check_groups(groups, n_frames):
@@ -1141,8 +1180,6 @@ def _check_mask(mask, shape):
 
 
 def _read_fits_image(path):
-    from astropy.io import fits
-
     with fits.open(path, memmap=False) as hdulist:
         for hdu in hdulist:
             if hdu.is_image and hdu.data is not None:
@@ -1159,8 +1196,6 @@ _SUMMARY_COLUMNS = (("guidestar_index", np.int32), ("n_frames", np.int64),
 
 
 def _table(rows, columns):
-    from astropy.table import QTable
-
     table = QTable()
     for k, (name, dtype) in enumerate(columns):
         table[name] = np.array([row[k] for row in rows], dtype=dtype)

@@ -15,7 +15,23 @@ from pathlib import Path
 
 import numpy as np
 
+from spelunker._validate import check_cpus
+from spelunker.archive.catalog import guide_star_properties
+from spelunker.binning import DEFAULT_BIN_SIZE
+from spelunker.datamodels import FIT_TABLES
+from spelunker.fitting import fit_table, run_fit, store_fit
 from spelunker.io import read_guidestar
+from spelunker.periodogram import periodogram_peaks_table, run_periodogram
+from spelunker.photometry import full_frame_flux, lightcurve_table, run_photometry, store_photometry
+from spelunker.plotting import (
+    flux_spatial_timelapse_animation,
+    frame_plot,
+    periodogram_plot,
+    position_plot,
+    timeseries_binned_plot,
+    timeseries_list_plot,
+    write_visit_report,
+)
 
 __all__ = ["load", "Spelunker", "DEFAULT_DIRECTORY"]
 
@@ -23,9 +39,6 @@ log = logging.getLogger(__name__)
 
 #: Where `load` downloads products when no ``dir`` is given (as the original tool).
 DEFAULT_DIRECTORY = "spelunker_results"
-
-_PARAMETERS = ("amplitude", "x_mean", "y_mean", "x_stddev", "y_stddev", "theta", "offset")
-
 
 def _folder_by_keyword(function):
     """Answer the original tool's ``load('/path/', pid=1534)`` with a clear error.
@@ -238,6 +251,9 @@ class Spelunker:
     def select(self, start=None, stop=None):
         """A new session on frames ``start:stop`` of this one (results are not carried over).
 
+        The files and guide-star tables of the new session keep the rows of
+        the selected frames (`spelunker.GuideStarModel.select`).
+
         The original tool let users assign slices to ``fg_array``,
         ``fg_time`` and ``fg_flux`` one by one; a session keeps them
         consistent instead.
@@ -252,12 +268,9 @@ class Spelunker:
         Spelunker
         """
         model = self._require_model()
-        from spelunker.io import select_frames
-
         other = Spelunker(self.directory, progress=self.progress)
         other._token = self._token
-        other._set_model(select_frames(model, slice(start, stop)))
-        other.files = list(self.files)
+        other._set_model(model.select(slice(start, stop)))
         return other
 
     def _set_model(self, model):
@@ -305,8 +318,6 @@ class Spelunker:
             return None
         if self.model.hasattr("lightcurve"):
             return np.asarray(self.model.lightcurve["flux"])
-        from spelunker.photometry import full_frame_flux
-
         flux, _ = full_frame_flux(np.asarray(self.model.data), dq=np.asarray(self.model.dq))
         return flux
 
@@ -339,8 +350,6 @@ class Spelunker:
     def object_properties(self):
         """One row per guide star from the Guide Star Catalog (header values as fallback)."""
         if self._properties is None:
-            from spelunker.archive.catalog import guide_star_properties
-
             self._properties = guide_star_properties(self._require_model())
         return self._properties
 
@@ -377,16 +386,8 @@ class Spelunker:
         return self.quickfit_results
 
     def _fit(self, method, **options):
-        from spelunker.stpipe.guide_star_fit_step import run_fit, store_fit
-
         model = self._require_model()
-        available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-            os.cpu_count() or 1)
-        options["ncpus"] = available if options.get("ncpus") is None else min(
-            int(options["ncpus"]), available)
-        if options["ncpus"] < 1:
-            msg = f"ncpus={options['ncpus']!r} must be at least 1"
-            raise ValueError(msg)
+        options["ncpus"] = check_cpus(options.get("ncpus"))
         result, elapsed = run_fit(model, method, progress=bool(self.progress), **options)
         store_fit(model, result, method, ncpus=options.get("ncpus"))
         log.info("%s fit of %d frames in %.2f s", method, len(model.data), elapsed)
@@ -402,8 +403,6 @@ class Spelunker:
         return self._fit_results("quick")
 
     def _fit_results(self, method):
-        from spelunker.stpipe.guide_star_fit_step import FIT_TABLES, fit_table
-
         if self.model is None or not self.model.hasattr(FIT_TABLES[method]):
             return None
         return fit_table(self.model, method)
@@ -431,9 +430,6 @@ class Spelunker:
         astropy.table.QTable
             The light curve (time, flux, flux_err in DN/s).
         """
-        from spelunker.photometry import DEFAULT_BIN_SIZE, lightcurve_table, store_photometry
-        from spelunker.stpipe.photometry_optimize_step import run_photometry
-
         model = self._require_model()
         bin_size = DEFAULT_BIN_SIZE if bin_size is None else bin_size
         result = run_photometry(model, bin_size=bin_size, per_guidestar=per_guidestar,
@@ -455,8 +451,6 @@ class Spelunker:
         astropy.table.QTable
             `pgram_results`: the strongest peaks of every series.
         """
-        from spelunker.stpipe.periodogram_step import run_periodogram
-
         run_periodogram(self._require_model(), fit_table=fit_table,
                         samples_per_peak=samples_per_peak,
                         maximum_frequency=maximum_frequency, n_peaks=n_peaks)
@@ -467,8 +461,6 @@ class Spelunker:
         """Strongest periodogram peaks per series (None before `periodogram`)."""
         if self.model is None or not self.model.hasattr("periodogram_peaks"):
             return None
-        from spelunker.periodogram import periodogram_peaks_table
-
         return periodogram_peaks_table(self.model)
 
     def _pgram(self, series):
@@ -501,8 +493,6 @@ class Spelunker:
 
         See `spelunker.plotting.timeseries_binned_plot`.
         """
-        from spelunker.plotting import DEFAULT_BIN_SIZE, timeseries_binned_plot
-
         return timeseries_binned_plot(
             self._require_model(), bin_size=DEFAULT_BIN_SIZE if bin_size is None else bin_size,
             ax=_current_axes(ax), show_frames=show_frames)
@@ -512,27 +502,19 @@ class Spelunker:
 
         See `spelunker.plotting.timeseries_list_plot`.
         """
-        from spelunker.plotting import timeseries_list_plot
-
         return timeseries_list_plot(self._require_model(), fit=fit, fig=fig, flagged=flagged)
 
     def periodogram_plot(self, *, fig=None, n_peaks=3):
         """Power against period of every series (after `periodogram`); returns the Figure."""
-        from spelunker.plotting import periodogram_plot
-
         return periodogram_plot(self._require_model(), fig=fig, n_peaks=n_peaks)
 
     def frame_plot(self, index=None, *, ax=None, show_aperture=True):
         """One frame (default: the median frame) with the aperture; returns the Axes."""
-        from spelunker.plotting import frame_plot
-
         return frame_plot(self._require_model(), index, ax=_current_axes(ax),
                           show_aperture=show_aperture)
 
     def position_plot(self, *, ax=None, fit="auto"):
         """Guide-star position from the fit; returns the Axes."""
-        from spelunker.plotting import position_plot
-
         return position_plot(self._require_model(), ax=_current_axes(ax), fit=fit)
 
     def mnemonics(self, mnemonic, start, end, *, ax=None):
@@ -565,8 +547,6 @@ class Spelunker:
         pathlib.Path
             The file written.
         """
-        from spelunker.plotting import flux_spatial_timelapse_animation
-
         model = self._require_model()
         stop = min(len(model.data), start + 100) if stop is None else stop
         return flux_spatial_timelapse_animation(model, start, stop, filename, step=step, fps=fps)
@@ -577,8 +557,6 @@ class Spelunker:
         Returns the page to open: the visit's page, or for several visits
         the index page linking theirs (`spelunker.plotting.write_visit_report`).
         """
-        from spelunker.plotting import write_visit_report
-
         return write_visit_report(self._require_model(),
                                   self.directory if directory is None else directory,
                                   title=title)
@@ -607,6 +585,6 @@ def _current_axes(ax):
     """As the original notebook tool: draw on the current pyplot Axes unless told otherwise."""
     if ax is not None:
         return ax
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # pyplot loads only when a figure is drawn
 
     return plt.gca()

@@ -18,7 +18,8 @@ from stpipe.exceptions import ValidationError
 from spelunker import GuideStarFitStep, GuideStarModel, datasets
 from spelunker.fitting import FitFlag, fit_moments_frames
 from spelunker.io import open_guidestar
-from spelunker.stpipe.guide_star_fit_step import fit_table, parse_dq_bits, store_fit
+from spelunker._validate import parse_dq_bits
+from spelunker.fitting import fit_table, store_fit
 
 FIT_COLUMNS = (
     "amplitude", "x_mean", "y_mean", "x_stddev", "y_stddev", "theta", "offset",
@@ -349,7 +350,7 @@ def test_parameters_set_on_an_instance_are_checked(frames, attribute, value, err
 def test_step_checks_parameters_it_is_not_validated_for(frames):
     """Inside a pipeline stpipe does not re-validate; the step's own checks apply."""
     cases = (("method", "bogus", "method='bogus'"),
-             ("ncpus", 0, "ncpus=0 must be >= 1"),
+             ("ncpus", 0, "ncpus=0 must be an integer >= 1"),
              ("max_iterations", 2.5, "max_iterations=2.5 must be an integer"))
     for attribute, value, words in cases:
         step = GuideStarFitStep()

@@ -27,7 +27,7 @@ from spelunker.periodogram import (
     series_from_model,
     store_periodogram,
 )
-from spelunker.stpipe.periodogram_step import PeriodogramStep
+from spelunker import PeriodogramStep
 
 WOBBLE_PERIOD = 2.2  # s, CentroidWobble along x
 FLUX_PERIOD = 1.3  # s, FluxModulation

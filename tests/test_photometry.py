@@ -11,21 +11,20 @@ from astropy.io import fits
 from numpy.testing import assert_allclose, assert_array_equal
 from stpipe.exceptions import ValidationError
 
-from spelunker import GuideStarModel, datasets
+from spelunker import GuideStarModel, PhotometryOptimizeStep, datasets
 from spelunker import photometry as ph
+from spelunker.binning import DEFAULT_BIN_SIZE
 from spelunker.io import open_guidestar
 from spelunker.photometry import (
-    DEFAULT_BIN_SIZE,
     aperture_flux,
     binned_scatter,
-    frame_seconds,
     full_frame_flux,
     lightcurve_table,
     optimize_aperture,
     read_aperture_mask,
+    run_photometry,
     store_photometry,
 )
-from spelunker.stpipe.photometry_optimize_step import PhotometryOptimizeStep
 
 pytestmark = pytest.mark.usefixtures("no_network_no_crds")
 
@@ -124,7 +123,7 @@ def brute_force(data, times, bin_size, *, dq=None, bad_dq_bits=1):
 
 
 def test_optimized_aperture_beats_the_full_frame_sum(model):
-    times = frame_seconds(model)
+    times = model.frame_seconds()
     result = optimize_aperture(model.data, model.err, times=times, dq=model.dq, bin_size=5.0)
     chosen = result.selected
     assert len(chosen) == 1 and chosen["guidestar_index"][0] == -1
@@ -325,7 +324,7 @@ def test_per_guidestar_gives_one_aperture_per_star(two_star_model):
     model = two_star_model
     groups = np.asarray(model.frames["guidestar_index"])
     assert_array_equal(np.unique(groups), [0, 1])
-    times = frame_seconds(model)
+    times = model.frame_seconds()
     result = optimize_aperture(model.data, model.err, times=times, dq=model.dq,
                                bin_size=5.0, groups=groups)
     assert result.masks.shape == (2, 8, 8)
@@ -450,7 +449,7 @@ def test_read_aperture_mask_errors(tmp_path):
 
 def test_store_photometry_and_lightcurve_table(model, tmp_path):
     copy_ = model.copy()
-    result = optimize_aperture(copy_.data, copy_.err, times=frame_seconds(copy_),
+    result = optimize_aperture(copy_.data, copy_.err, times=copy_.frame_seconds(),
                                dq=copy_.dq, bin_size=5.0)
     stored = store_photometry(copy_, result)
     assert stored.dtype == copy_.table_dtype("lightcurve")
@@ -476,12 +475,12 @@ def test_store_photometry_and_lightcurve_table(model, tmp_path):
 
 
 def test_frame_seconds(model):
-    seconds = frame_seconds(model)
+    seconds = model.frame_seconds()
     exact = (model.frame_times - model.frame_times[0]).to_value("s")
     assert_allclose(seconds, exact, rtol=0, atol=1e-5)
     assert seconds[0] == 0
     with pytest.raises(ValueError, match="no frames table"):
-        frame_seconds(GuideStarModel(data=np.zeros((3, 8, 8), np.float32)))
+        GuideStarModel(data=np.zeros((3, 8, 8), np.float32)).frame_seconds()
 
 
 # --------------------------------------------------------------------------
@@ -517,7 +516,7 @@ def test_step_leaves_the_input_unmodified_and_fills_the_tables(model):
     assert_same(before, snapshot(model))
     assert result is not model
     assert isinstance(result, GuideStarModel)
-    direct = optimize_aperture(model.data, model.err, times=frame_seconds(model),
+    direct = optimize_aperture(model.data, model.err, times=model.frame_seconds(),
                                dq=model.dq, bin_size=5.0)
     assert len(result.lightcurve) == 3000
     assert_allclose(result.lightcurve["flux"], direct.flux, rtol=0, equal_nan=True)
@@ -651,17 +650,15 @@ def test_step_logs_a_summary(model, caplog):
 
 
 def test_dq_of_the_wrong_shape_is_ignored_with_a_warning(model, caplog):
-    from spelunker.stpipe.photometry_optimize_step import run_photometry
-
     odd = model.copy()
     odd.dq = np.ones((len(odd.data), 4, 4), np.uint32)  # would flag everything if used
     with caplog.at_level(logging.WARNING, logger="spelunker"):
         result = run_photometry(odd, bin_size=5.0)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
-                and r.name == "spelunker.stpipe.photometry_optimize_step"]
+                and r.name == "spelunker.photometry"]
     assert len(warnings) == 1
     assert "DQ" in warnings[0] and "(3000, 4, 4)" in warnings[0] and "ignored" in warnings[0]
-    expected = optimize_aperture(model.data, model.err, times=frame_seconds(model), bin_size=5.0)
+    expected = optimize_aperture(model.data, model.err, times=model.frame_seconds(), bin_size=5.0)
     assert_array_equal(result.masks, expected.masks)
     assert_allclose(result.flux, expected.flux, rtol=0, equal_nan=True)
 

@@ -8,14 +8,14 @@ from numpy.testing import assert_array_equal
 
 from spelunker import GuideStarModel, GuideStarPipeline, datasets
 from spelunker.io import open_guidestar
-from spelunker.photometry import binned_scatter, frame_seconds, full_frame_flux
+from spelunker.photometry import binned_scatter, full_frame_flux
 from spelunker.stpipe import (
     GuideStarFitStep,
     PeriodogramStep,
     PhotometryOptimizeStep,
     parameter_file,
 )
-from spelunker.stpipe.guidestar_pipeline import summarize
+from spelunker.plotting import summarize
 from spelunker.stpipe.parameters import PARAMETER_FILES
 
 from cli_helpers import STRUN, run_cli
@@ -67,7 +67,7 @@ def test_pipeline_recovers_injected_periods(signal_visit):
 
     # The optimised aperture beats the full-frame sum on binned scatter.
     bin_size = model.meta.spelunker.photometry_bin_size
-    seconds = frame_seconds(model)
+    seconds = model.frame_seconds()
     optimised = binned_scatter(np.asarray(model.lightcurve["flux"]), seconds, bin_size=bin_size)
     full, _ = full_frame_flux(np.asarray(model.data), np.asarray(model.err))
     assert optimised < binned_scatter(full, seconds, bin_size=bin_size)

@@ -16,7 +16,8 @@ from PIL import Image
 
 from spelunker import GuideStarPipeline, datasets, read_guidestar
 from spelunker.plotting import write_visit_report
-from spelunker.plotting.report import REPORT_FIGURES, _render, _visit_model, _visits
+from spelunker.plotting.report import REPORT_FIGURES, _render
+from spelunker.visits import split_visits
 
 STEM = "jw01534001001"
 
@@ -200,11 +201,12 @@ def test_two_visits_give_one_page_per_visit_and_an_index(two_visit_report, two_v
 def test_visit_pages_show_the_visits_own_data(two_visit_report, two_visit_model, two_visits):
     """The figures of a visit page are drawn from that visit's frames and results alone."""
     model = two_visit_model
-    visits = _visits(model)
-    assert [key for key, _ in visits] == [(1534, 1, 1), (1534, 1, 2)]
+    visits = model.visits()
+    assert visits == [(1534, 1, 1), (1534, 1, 2)]
     frames = np.asarray(model.frames)
-    for (key, rows), first in zip(visits, (0, 900), strict=True):
-        part = _visit_model(model, rows)
+    parts = split_visits(model)
+    for key, part, first in zip(visits, parts, (0, 900), strict=True):
+        rows = np.flatnonzero(np.asarray(model.files["visit"]) == key[2])
         n = len(part.data)
         chosen = slice(first, first + n)
         assert n == (900, 800)[key[2] - 1]
@@ -227,7 +229,7 @@ def test_visit_pages_show_the_visits_own_data(two_visit_report, two_visit_model,
     assert len(model.data) == 1700  # the input is not modified
     # The periodogram of a visit page is that of the visit's frames alone: the same as the
     # pipeline run on the second visit's file only (same fit, same frequency grid).
-    part = _visit_model(model, visits[1][1])
+    part = parts[1]
     alone = GuideStarPipeline.call(two_visits.files[2:], steps={"fit": {"method": "quick"}})
     assert_allclose(part.periodogram["frequency"], alone.periodogram["frequency"], rtol=1e-12)
     for name in ("x_mean", "amplitude", "y_stddev"):

@@ -7,7 +7,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import spelunker
 from spelunker import GuideStarFitStep, GuideStarModel, PeriodogramStep, PhotometryOptimizeStep
-from spelunker.stpipe.guide_star_fit_step import fit_table
+from spelunker.fitting import fit_table
 
 PARAMETERS = ("amplitude", "x_mean", "y_mean", "x_stddev", "y_stddev", "theta", "offset")
 

@@ -20,7 +20,7 @@ from numpy.testing import assert_array_equal
 import spelunker
 from spelunker import GuideStarFitStep, PeriodogramStep, datasets
 from spelunker.archive import ArchiveQueryError, AuthenticationError
-from spelunker.stpipe.guide_star_fit_step import fit_table
+from spelunker.fitting import fit_table
 
 TOKEN = "spk-session-" + secrets.token_hex(16)
 BAD_TOKEN = "spk-session-bad-" + secrets.token_hex(16)

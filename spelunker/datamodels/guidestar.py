@@ -1,4 +1,11 @@
-"""GuideStarModel: the product every spelunker step reads and writes."""
+"""GuideStarModel: the product every spelunker step reads and writes.
+
+The model also owns the operations every layer needs on it: which fit table
+to read (`GuideStarModel.fit_table_name`), frame times as seconds since the
+start (`GuideStarModel.frame_seconds`), the visits it holds
+(`GuideStarModel.visits`) and subsets of its frames
+(`GuideStarModel.select`, `GuideStarModel.select_visit`).
+"""
 
 import contextlib
 
@@ -9,7 +16,25 @@ from astropy.table import QTable
 from astropy.time import Time
 from stdatamodels.jwst.datamodels import JwstDataModel
 
-__all__ = ["GuideStarModel"]
+from spelunker.errors import GuideStarInputError, ParameterError
+
+__all__ = ["GuideStarModel", "FIT_TABLES", "FRAME_RESULT_TABLES"]
+
+#: Fitting method -> the table of the model it writes.
+FIT_TABLES = {"gauss": "gauss_fit", "quick": "quick_fit"}
+
+#: Result tables with one row per frame (cut with the frames by `GuideStarModel.select`).
+FRAME_RESULT_TABLES = ("gauss_fit", "quick_fit", "lightcurve")
+
+#: Result tables that describe the whole series (never carried over to a subset).
+_SERIES_RESULT_TABLES = ("periodogram", "periodogram_peaks")
+
+#: ``meta.spelunker`` fields that describe results.
+_RESULT_META = ("fit_method", "fit_status", "fit_ncpus", "fit_n_flagged", "photometry_bin_size",
+                "photometry_aperture", "periodogram_source", "periodogram_samples_per_peak")
+
+#: Tables with a ``file_index`` column, cut with the files.
+_PER_FILE_TABLES = ("pointing_table", "centroid_table")
 
 
 class GuideStarModel(JwstDataModel):
@@ -141,6 +166,272 @@ class GuideStarModel(JwstDataModel):
         """Mid-frame times as an `astropy.time.Time` (scale ``utc``, format ``mjd``)."""
         return Time(np.asarray(self.frames["mid_time_mjd"]), format="mjd", scale="utc")
 
+    def frame_seconds(self):
+        """Mid-frame times in seconds since the earliest frame.
+
+        Computed from the MJD (UTC) column of ``frames`` without building a
+        million-element `~astropy.time.Time`; when the series crosses a
+        leap second the exact astropy difference is used.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 seconds, 0 at the earliest frame.
+
+        Raises
+        ------
+        spelunker.errors.GuideStarInputError
+            When the model has no ``frames`` table.
+
+        Examples
+        --------
+        >>> from spelunker import GuideStarModel
+        >>> model = GuideStarModel()
+        >>> model.frames = [(60000.0 + i * 0.5 / 86400, 0, 0, i) for i in range(3)]
+        >>> model.frame_seconds().round(6).tolist()
+        [0.0, 0.5, 1.0]
+        """
+        if not self.hasattr("frames"):
+            msg = "the model has no frames table, so no frame times"
+            raise GuideStarInputError(msg)
+        mjd = np.asarray(self.frames["mid_time_mjd"], dtype=np.float64)
+        if mjd.size == 0:
+            return mjd.copy()
+        first, last = np.argmin(mjd), np.argmax(mjd)
+        seconds = (mjd - mjd[first]) * 86400.0
+        ends = Time(mjd[[first, last]], format="mjd", scale="utc")
+        exact = (ends[1] - ends[0]).to_value("s")
+        if abs(exact - seconds[last]) > 1e-3:  # a leap second inside the series
+            times = Time(mjd, format="mjd", scale="utc")
+            seconds = (times - ends[0]).to_value("s")
+        return seconds
+
+    def fit_table_name(self, fit="auto", *, name="fit"):
+        """The fit table to read: the one every layer (periodogram, figures, report) uses.
+
+        Parameters
+        ----------
+        fit : {'auto', 'gauss', 'quick', 'gauss_fit', 'quick_fit'}, optional
+            A method or a table name; ``'auto'`` prefers the 2-D Gaussian
+            fit (``gauss_fit``), then the moments fit (``quick_fit``).
+        name : str, optional
+            The caller's name for the parameter, in error messages.
+
+        Returns
+        -------
+        str
+            ``'gauss_fit'`` or ``'quick_fit'``.
+
+        Raises
+        ------
+        spelunker.errors.ParameterError
+            For an unknown ``fit``.
+        spelunker.errors.GuideStarInputError
+            When the model does not have the table (or, for ``'auto'``, any
+            fit table); the message says which step to run.
+
+        Examples
+        --------
+        >>> from spelunker import GuideStarModel
+        >>> GuideStarModel().fit_table_name("quick")
+        Traceback (most recent call last):
+        ...
+        spelunker.errors.GuideStarInputError: the model has no quick_fit table; run GuideStarFitStep with method='quick'
+        """
+        names = {**{method: table for method, table in FIT_TABLES.items()},
+                 **{table: table for table in FIT_TABLES.values()}}
+        if not isinstance(fit, str) or (fit != "auto" and fit not in names):
+            msg = f"{name}={fit!r} is not one of {['auto', *names]}"
+            raise ParameterError(msg)
+        if fit == "auto":
+            for table in FIT_TABLES.values():
+                if self.hasattr(table):
+                    return table
+            msg = ("the model has no gauss_fit or quick_fit table; run GuideStarFitStep "
+                   "(strun spelunker_fit) first")
+            raise GuideStarInputError(msg)
+        table = names[fit]
+        if not self.hasattr(table):
+            method = next(m for m, t in FIT_TABLES.items() if t == table)
+            msg = f"the model has no {table} table; run GuideStarFitStep with method={method!r}"
+            raise GuideStarInputError(msg)
+        return table
+
+    def visits(self):
+        """The visits the model holds, in time order.
+
+        Returns
+        -------
+        list of tuple of int
+            ``(program, observation, visit)`` of each visit, from the
+            ``files`` table; empty for a model without files.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from spelunker import datasets, read_guidestar
+        >>> visit = datasets.make_guidestar_files(tempfile.mkdtemp(), seed=1)
+        >>> read_guidestar(visit.files).visits()
+        [(1534, 1, 1)]
+        """
+        return [key for key, _ in self._visit_file_rows()]
+
+    def _visit_file_rows(self):
+        if not self.hasattr("files") or len(self.files) == 0:
+            return []
+        files = self.files
+        keys = zip(np.asarray(files["program"]).tolist(), np.asarray(files["observation"]).tolist(),
+                   np.asarray(files["visit"]).tolist(), strict=True)
+        groups = {}
+        for row, key in enumerate(keys):
+            groups.setdefault(tuple(int(k) for k in key), []).append(row)
+        start = np.asarray(files["data_start_mjd"], dtype=float)
+        return sorted(groups.items(), key=lambda item: float(start[item[1]].min()))
+
+    def select_visit(self, program, observation, visit, *, keep_results=True):
+        """A new model holding the frames of one visit.
+
+        Parameters
+        ----------
+        program, observation, visit : int
+            The visit (see `visits`).
+        keep_results : bool, optional
+            Carry the per-frame results over (see `select`).
+
+        Returns
+        -------
+        GuideStarModel
+
+        Raises
+        ------
+        spelunker.errors.ParameterError
+            When the model holds no such visit (the message lists those it
+            holds).
+        """
+        key = (program, observation, visit)
+        for found, rows in self._visit_file_rows():
+            if found == key:
+                frames = np.flatnonzero(np.isin(np.asarray(self.frames["file_index"]), rows))
+                return self.select(frames, keep_results=keep_results)
+        msg = (f"the model holds no visit program {program}, observation {observation}, visit "
+               f"{visit}; it holds {self.visits()}")
+        raise ParameterError(msg)
+
+    def select(self, frames, *, keep_results=False):
+        """A new model holding a subset of the frames; the one way to cut a model.
+
+        The files, guide-star, POINTING and CENTROID tables keep the rows of
+        the selected frames' files and guide stars, renumbered; the
+        guide-star rows count the selected frames and files.  The model is
+        not modified.
+
+        Parameters
+        ----------
+        frames : slice or array_like of int or bool
+            The frames to keep, in the order given.
+        keep_results : bool, optional
+            Carry over the per-frame results (fit tables, light curve) cut
+            to the frames, and the apertures of the kept guide stars.  The
+            periodograms describe the whole series and are never carried
+            over.  Default: no result is carried over.
+
+        Returns
+        -------
+        GuideStarModel
+
+        Raises
+        ------
+        spelunker.errors.ParameterError
+            When ``frames`` is not a frame selection or selects no frame.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from spelunker import datasets, read_guidestar
+        >>> visit = datasets.make_guidestar_files(tempfile.mkdtemp(), seed=1)
+        >>> len(read_guidestar(visit.files).select(slice(0, 100)).data)
+        100
+        """
+        n_frames = len(self.data)
+        try:
+            index = np.arange(n_frames)[frames]
+        except (IndexError, TypeError, ValueError) as exc:
+            msg = f"frames={frames!r} is not a selection of the {n_frames} frames ({exc})"
+            raise ParameterError(msg) from None
+        index = np.atleast_1d(index)
+        if index.size == 0:
+            msg = f"frames={frames!r} selects no frame of the {n_frames}"
+            raise ParameterError(msg)
+        part = GuideStarModel()
+        part.update(self)
+        for field in _RESULT_META:
+            if not keep_results and getattr(part.meta.spelunker, field, None) is not None:
+                delattr(part.meta.spelunker, field)
+        with part.trusted_assignment():
+            for name in ("data", "err", "dq"):
+                if self.hasattr(name):
+                    values = np.asarray(getattr(self, name))
+                    setattr(part, name, values[index] if len(values) == n_frames else values)
+            self._select_tables(part, index, keep_results=keep_results)
+        return part
+
+    def _select_tables(self, part, index, *, keep_results):
+        """Fill ``part``'s tables with the rows of the frames ``index``, renumbered."""
+        if not self.hasattr("frames"):
+            return
+        cut = np.array(self.frames)[index]
+        old_files = np.unique(cut["file_index"]).astype(np.int64)
+        old_stars = np.unique(cut["guidestar_index"]).astype(np.int64)
+        n_files = len(self.files) if self.hasattr("files") else 0
+        n_stars = len(self.guidestars) if self.hasattr("guidestars") else 0
+        file_map = np.full(max(n_files, int(old_files.max()) + 1), -1, dtype=np.int64)
+        file_map[old_files] = np.arange(old_files.size)
+        star_map = np.full(max(n_stars, int(old_stars.max()) + 1), -1, dtype=np.int64)
+        star_map[old_stars] = np.arange(old_stars.size)
+        cut["file_index"] = file_map[cut["file_index"]]
+        cut["guidestar_index"] = star_map[cut["guidestar_index"]]
+        part.frames = cut
+        if n_files:
+            files = np.array(self.files)[old_files[old_files < n_files]]
+            _, first = np.unique(cut["file_index"], return_index=True)
+            files["first_frame"] = first[: len(files)]
+            part.files = files
+            part.meta.spelunker.n_files = int(len(files))
+        if n_stars:
+            part.guidestars = _count_guidestars(np.array(self.guidestars)[old_stars], cut,
+                                                part.files if n_files else None)
+            part.meta.spelunker.n_guidestars = int(old_stars.size)
+        for name in _PER_FILE_TABLES:
+            if self.hasattr(name):
+                table = np.array(getattr(self, name))
+                table = table[np.isin(table["file_index"], old_files)]
+                table["file_index"] = file_map[table["file_index"]]
+                setattr(part, name, table)
+        for name in (*FRAME_RESULT_TABLES, *_SERIES_RESULT_TABLES, "aperture_mask",
+                     "aperture_search"):
+            if part.hasattr(name):
+                delattr(part, name)
+        if not keep_results:
+            return
+        for name in FRAME_RESULT_TABLES:
+            if self.hasattr(name) and len(getattr(self, name)) == len(self.data):
+                setattr(part, name, np.array(getattr(self, name))[index])
+        if self.hasattr("aperture_mask"):
+            planes = np.asarray(self.aperture_mask)
+            per_star = planes.ndim == 3 and planes.shape[0] > 1
+            part.aperture_mask = planes[old_stars] if per_star else planes.copy()
+        if self.hasattr("aperture_search"):
+            search = np.array(self.aperture_search)
+            group = search["guidestar_index"]
+            search = search[(group < 0) | np.isin(group, old_stars)]
+            positive = search["guidestar_index"] >= 0
+            search["guidestar_index"][positive] = star_map[search["guidestar_index"][positive]]
+            part.aperture_search = search
+        fit = FIT_TABLES.get(getattr(self.meta.spelunker, "fit_method", None))
+        if fit is not None and part.hasattr(fit):
+            part.meta.spelunker.fit_n_flagged = int(np.count_nonzero(
+                np.asarray(getattr(part, fit)["flags"])))
+
     def table(self, name):
         """Return one of the model's tables as an `astropy.table.QTable`.
 
@@ -168,6 +459,19 @@ class GuideStarModel(JwstDataModel):
             unit = _column_unit(name, column)
             table[column] = values if unit is None else values * unit
         return table
+
+
+def _count_guidestars(stars, frames, files):
+    """Guide-star rows whose frame and file counts and interval describe ``frames``."""
+    for row in range(len(stars)):
+        mine = frames["guidestar_index"] == row
+        rows = np.unique(frames["file_index"][mine])
+        stars["n_frames"][row] = int(np.count_nonzero(mine))
+        stars["n_files"][row] = int(rows.size)
+        if rows.size and files is not None:
+            stars["start_mjd"][row] = float(np.min(files["data_start_mjd"][rows]))
+            stars["stop_mjd"][row] = float(np.max(files["data_end_mjd"][rows]))
+    return stars
 
 
 _FIT_UNITS = {"amplitude": u.DN / u.s, "offset": u.DN / u.s, "x_mean": u.pix, "y_mean": u.pix,

@@ -30,7 +30,7 @@ from spelunker.plotting.figures import (
     timeseries_list_plot,
     to_axis_time,
 )
-from spelunker.plotting.report import write_visit_report
+from spelunker.plotting.report import summarize, write_visit_report
 
 __all__ = [
     "timeseries_binned_plot",
@@ -40,6 +40,7 @@ __all__ = [
     "position_plot",
     "flux_spatial_timelapse_animation",
     "write_visit_report",
+    "summarize",
     "bin_series",
     "BinnedSeries",
     "relative_flux",

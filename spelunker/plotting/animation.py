@@ -7,6 +7,14 @@ from pathlib import Path
 import numpy as np
 from astropy.time import Time
 
+from spelunker.plotting.figures import (
+    aperture_of,
+    aperture_outline,
+    guidestar_names,
+    guidestar_of_frames,
+    relative_flux,
+)
+
 __all__ = ["flux_spatial_timelapse_animation", "ANIMATION_FORMATS"]
 
 log = logging.getLogger(__name__)
@@ -41,7 +49,7 @@ def _check_range(start, stop, step, n_frames):
 
 
 def _writer(path, fps):
-    from matplotlib import animation
+    from matplotlib import animation  # matplotlib loads only when an animation is made
 
     suffix = path.suffix.lower()
     if suffix not in ANIMATION_FORMATS:
@@ -125,7 +133,7 @@ def flux_spatial_timelapse_animation(model, start, stop, filename="movie.gif", *
     >>> Image.open(path).n_frames
     10
     """
-    from matplotlib import animation
+    from matplotlib import animation  # matplotlib loads only when an animation is made
 
     if not model.hasattr("data") or np.ndim(model.data) != 3:
         msg = "the model has no (n_frames, rows, columns) data to animate"
@@ -151,16 +159,9 @@ class _Scene:
     """
 
     def __init__(self, model, frames, *, vmin=None, vmax=None):
+        # matplotlib loads only when an animation is made.
         from matplotlib.collections import LineCollection
         from matplotlib.figure import Figure
-
-        from spelunker.plotting.figures import (
-            _gs_ids,
-            _guidestar_index,
-            aperture_of,
-            aperture_outline,
-            relative_flux,
-        )
 
         self.frames = frames
         clip = slice(frames.start, frames.stop)
@@ -181,9 +182,9 @@ class _Scene:
         else:
             self.times = None
             self.elapsed = np.arange(len(self.data), dtype=float)
-        groups = _guidestar_index(model, len(model.data))[clip]
+        groups = guidestar_of_frames(model, len(model.data))[clip]
         self.groups = groups
-        names = _gs_ids(model)
+        names = guidestar_names(model)
         self.names = {int(g): names[int(g)] for g in np.unique(groups) if 0 <= g < len(names)}
         self.outlines = {}
         for group in np.unique(groups[::frames.step]):

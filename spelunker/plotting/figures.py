@@ -23,18 +23,28 @@ overlay (`spelunker.archive.engdb.mnemonics`,
 `TimeAxis` (a plot made with matplotlib directly), overlays use MJD (UTC),
 as the original spelunker did.
 
-**Binning.**  `bin_series` is the one binning routine of the plots: bin
-``k`` holds the frames with ``k <= (t - t_first) / bin_size < k + 1``, the
-same bins as the aperture metric of `spelunker.photometry`.
+**Binning.**  The plots bin with `spelunker.binning.bin_series` (also
+exported here): bin ``k`` holds the frames with
+``k <= (t - t_first) / bin_size < k + 1``, the same bins as the aperture
+metric of `spelunker.photometry`.
 """
 
 import logging
-from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
 from astropy import units as u
 from astropy.time import Time
+
+from spelunker.binning import DEFAULT_BIN_SIZE, BinnedSeries, bin_series
+from spelunker.fitting import fit_table
+from spelunker.periodogram import (
+    FIT_PARAMETERS,
+    PERIODOGRAM_SERIES,
+    periodogram_peaks_table,
+    periodogram_table,
+)
+from spelunker.photometry import DEFAULT_REFERENCE_FRAMES, full_frame_flux, reference_frame
 
 __all__ = [
     "timeseries_binned_plot",
@@ -54,10 +64,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: Default time bin (s) of `timeseries_binned_plot`: the bin of the aperture
-#: metric (`spelunker.photometry.DEFAULT_BIN_SIZE`).
-DEFAULT_BIN_SIZE = 10.0
 
 #: Seconds per unit of the time axes.
 _SECONDS_PER = {"s": 1.0, "min": 60.0, "h": 3600.0}
@@ -252,85 +258,6 @@ def _first_time(model):
 # Binning and light curves
 
 
-#: Result of `bin_series`: one entry per non-empty bin.
-BinnedSeries = namedtuple("BinnedSeries", ["time", "value", "error", "count", "bin"])
-
-
-def bin_series(times, values, bin_size):
-    """Mean of ``values`` in time bins of ``bin_size``.
-
-    Bin ``k`` holds the samples with ``k <= (t - t_first) / bin_size <
-    k + 1``, ``t_first`` being the earliest time (the bins of
-    `spelunker.photometry`).  Non-finite values are left out; bins with no
-    finite value are dropped.
-
-    Parameters
-    ----------
-    times : array_like
-        ``(n,)`` finite times (any unit, e.g. seconds).
-    values : array_like
-        ``(n,)`` values.
-    bin_size : float
-        Bin width, in the unit of ``times``.
-
-    Returns
-    -------
-    BinnedSeries
-        ``time``: mean time of the values in each bin; ``value``: their
-        mean; ``error``: standard error of the mean (sample standard
-        deviation / sqrt(count), NaN for a bin of one value); ``count``:
-        number of values; ``bin``: the bin number ``k``.  Bins in time
-        order.
-
-    Raises
-    ------
-    ValueError
-        For mismatched or non-1-D inputs, non-finite times, or a
-        non-positive ``bin_size``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from spelunker.plotting import bin_series
-    >>> binned = bin_series(np.arange(6.0), [1.0, 3.0, np.nan, 5.0, 7.0, 9.0], 2.0)
-    >>> binned.time.tolist(), binned.value.tolist(), binned.count.tolist()
-    ([0.5, 3.0, 4.5], [2.0, 5.0, 8.0], [2, 1, 2])
-    """
-    times = np.asarray(times, dtype=float)
-    values = np.asarray(values, dtype=float)
-    if times.ndim != 1 or values.shape != times.shape:
-        msg = (f"times and values must be 1-D and of equal length; got shapes {times.shape} "
-               f"and {values.shape}")
-        raise ValueError(msg)
-    if not np.all(np.isfinite(times)):
-        msg = f"times holds {np.count_nonzero(~np.isfinite(times))} non-finite value(s)"
-        raise ValueError(msg)
-    try:
-        size = float(bin_size)
-    except (TypeError, ValueError):
-        size = float("nan")
-    if isinstance(bin_size, (bool, np.bool_)) or not (np.isfinite(size) and size > 0):
-        msg = f"bin_size={bin_size!r} must be a finite number > 0"
-        raise ValueError(msg)
-    good = np.isfinite(values)
-    if not good.any():
-        empty = np.zeros(0)
-        return BinnedSeries(empty, empty.copy(), empty.copy(), np.zeros(0, dtype=np.int64),
-                            np.zeros(0, dtype=np.int64))
-    index = np.floor((times - times.min()) / size).astype(np.int64)
-    # Number the occupied bins only: gaps of days cost nothing.
-    labels, inverse = np.unique(index[good], return_inverse=True)
-    inverse = inverse.ravel()
-    kept = values[good]
-    count = np.bincount(inverse, minlength=labels.size)
-    mean = np.bincount(inverse, kept, minlength=labels.size) / count
-    mean_time = np.bincount(inverse, times[good], minlength=labels.size) / count
-    squares = np.bincount(inverse, (kept - mean[inverse]) ** 2, minlength=labels.size)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        error = np.where(count > 1, np.sqrt(squares / np.maximum(count - 1, 1) / count), np.nan)
-    return BinnedSeries(mean_time, mean, error, count.astype(np.int64), labels.astype(np.int64))
-
-
 def _break_at_gaps(binned):
     """x and y of binned values, NaN between non-adjacent bins (no line across gaps)."""
     gaps = np.flatnonzero(np.diff(binned.bin) > 1) + 1
@@ -375,8 +302,6 @@ def relative_flux(model, *, frames=None):
     >>> relative.shape, source
     ((10,), 'full frame')
     """
-    from spelunker.photometry import full_frame_flux
-
     n_frames = len(model.data)
     index = np.arange(n_frames) if frames is None else np.arange(n_frames)[frames]
     if model.hasattr("lightcurve"):
@@ -390,7 +315,7 @@ def relative_flux(model, *, frames=None):
         flux, _ = full_frame_flux(np.asarray(model.data)[selection], dq=dq)
         source = "full frame"
     relative = np.full(flux.shape, np.nan)
-    groups = _guidestar_index(model, n_frames)[index]
+    groups = guidestar_of_frames(model, n_frames)[index]
     for group in np.unique(groups):
         members = groups == group
         finite = members & np.isfinite(flux)
@@ -399,13 +324,31 @@ def relative_flux(model, *, frames=None):
     return relative, flux, source
 
 
-def _guidestar_index(model, n_frames):
+def guidestar_of_frames(model, n_frames):
+    """Row of the guide-star table used by each frame (0 for all when the model has no frames table).
+
+    Examples
+    --------
+    >>> from spelunker import GuideStarModel
+    >>> from spelunker.plotting.figures import guidestar_of_frames
+    >>> guidestar_of_frames(GuideStarModel(), 3).tolist()
+    [0, 0, 0]
+    """
     if model.hasattr("frames") and len(model.frames) == n_frames:
         return np.asarray(model.frames["guidestar_index"], dtype=np.int64)
     return np.zeros(n_frames, dtype=np.int64)
 
 
-def _gs_ids(model):
+def guidestar_names(model):
+    """The ``gs_id`` of every row of the model's guide-star table (empty without one).
+
+    Examples
+    --------
+    >>> from spelunker import GuideStarModel
+    >>> from spelunker.plotting.figures import guidestar_names
+    >>> guidestar_names(GuideStarModel())
+    []
+    """
     if not model.hasattr("guidestars") or len(model.guidestars) == 0:
         return []
     return [str(name) for name in model.table("guidestars")["gs_id"]]
@@ -420,7 +363,7 @@ def _require_frames(model):
 def _new_axes(ax, **subplot_kw):
     if ax is not None:
         return ax
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # pyplot loads only when a new figure is asked for
 
     _, ax = plt.subplots(**subplot_kw)
     return ax
@@ -429,7 +372,7 @@ def _new_axes(ax, **subplot_kw):
 def _new_figure(fig, figsize):
     if fig is not None:
         return fig
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # pyplot loads only when a new figure is asked for
 
     return plt.figure(figsize=figsize, layout="constrained")
 
@@ -481,10 +424,8 @@ def timeseries_binned_plot(model, *, bin_size=DEFAULT_BIN_SIZE, ax=None, show_fr
     >>> ax.get_ylabel()
     'relative flux (optimised aperture)'
     """
-    from spelunker.photometry import frame_seconds
-
     _require_frames(model)
-    seconds = frame_seconds(model)
+    seconds = model.frame_seconds()
     relative, _, source = relative_flux(model)
     binned = bin_series(seconds, relative, bin_size)
     axis = _model_time_axis(model, ax, seconds)
@@ -498,7 +439,7 @@ def timeseries_binned_plot(model, *, bin_size=DEFAULT_BIN_SIZE, ax=None, show_fr
             markersize=3, linewidth=1.2, label=f"{float(bin_size):g} s bins", gid="bins")
     set_time_axis(ax, axis)
     ax.set_ylabel(f"relative flux ({source})")
-    names = _gs_ids(model)
+    names = guidestar_names(model)
     if names:
         ax.set_title("guide star " + ", ".join(names))
     ax.legend(loc="best", fontsize="small")
@@ -508,38 +449,17 @@ def timeseries_binned_plot(model, *, bin_size=DEFAULT_BIN_SIZE, ax=None, show_fr
 
 
 def _frame_fit_table(model, fit):
-    """``(method, fit QTable, frame seconds)`` of a model whose fit table matches its frames."""
-    from spelunker.photometry import frame_seconds
-    from spelunker.stpipe.guide_star_fit_step import FIT_TABLES, fit_table
-
+    """``(table name, fit QTable, frame seconds)`` of a model whose fit table matches its frames."""
     _require_frames(model)
-    method = _fit_method(model, fit)
-    table = fit_table(model, method, time=False)
-    seconds = frame_seconds(model)
+    name = model.fit_table_name(fit)
+    table = fit_table(model, name, time=False)
+    seconds = model.frame_seconds()
     if len(table) != len(seconds):
-        msg = (f"{FIT_TABLES[method]} has {len(table)} rows but the model has {len(seconds)} "
+        msg = (f"{name} has {len(table)} rows but the model has {len(seconds)} "
                "frames: the fit does not belong to these frames (fit them again with "
                "GuideStarFitStep)")
         raise ValueError(msg)
-    return method, table, seconds
-
-
-def _fit_method(model, fit):
-    from spelunker.stpipe.guide_star_fit_step import FIT_TABLES
-
-    names = {**{method: method for method in FIT_TABLES},
-             **{table: method for method, table in FIT_TABLES.items()}}
-    if fit == "auto":
-        for method, table in FIT_TABLES.items():
-            if model.hasattr(table):
-                return method
-        msg = ("the model has no gauss_fit or quick_fit table; run GuideStarFitStep "
-               "(strun spelunker_fit) first")
-        raise ValueError(msg)
-    if fit not in names:
-        msg = f"fit={fit!r} is not one of {['auto', *names]}"
-        raise ValueError(msg)
-    return names[fit]
+    return name, table, seconds
 
 
 def _unit_label(unit):
@@ -594,15 +514,12 @@ def timeseries_list_plot(model, *, fit="auto", fig=None, flagged="mark", bin_siz
     >>> [ax.get_ylabel().replace("\\n", " ") for ax in fig.axes[:2]]
     ['amplitude (DN/s)', 'x_mean (pix)']
     """
-    from matplotlib import transforms
-
-    from spelunker.periodogram import FIT_PARAMETERS
-    from spelunker.stpipe.guide_star_fit_step import FIT_TABLES
+    from matplotlib import transforms  # matplotlib loads only when a figure is drawn
 
     if flagged not in ("mark", "hide"):
         msg = f"flagged={flagged!r} is not one of ['mark', 'hide']"
         raise ValueError(msg)
-    method, table, seconds = _frame_fit_table(model, fit)
+    table_name, table, seconds = _frame_fit_table(model, fit)
     bad = np.asarray(table["flags"]) != 0
     relative, flux, source = relative_flux(model)
     del relative
@@ -635,8 +552,8 @@ def timeseries_list_plot(model, *, fit="auto", fig=None, flagged="mark", bin_siz
                   fontsize="x-small", color="0.3")
     axes[-1].set_xlabel(axis.label)
     n_bad = int(np.count_nonzero(bad))
-    names = _gs_ids(model)
-    title = f"{FIT_TABLES[method]}: {len(bad) - n_bad} of {len(bad)} fits clean"
+    names = guidestar_names(model)
+    title = f"{table_name}: {len(bad) - n_bad} of {len(bad)} fits clean"
     if n_bad and flagged == "mark":
         title += f", {n_bad} flagged (red ticks, values hidden)"
     elif n_bad:
@@ -692,7 +609,6 @@ def periodogram_plot(model, *, fig=None, max_points=_MAX_PERIODOGRAM_POINTS, n_p
     >>> [ax.get_title() for ax in fig.axes][:3], fig.axes[0].get_xscale()
     (['amplitude', 'x_mean', 'y_mean'], 'log')
     """
-    from spelunker.periodogram import PERIODOGRAM_SERIES, periodogram_peaks_table, periodogram_table
 
     table = periodogram_table(model)
     frequency = table["frequency"].to_value(u.Hz)
@@ -755,12 +671,10 @@ def _reduce_curve(x, y, max_points):
 
 def _frame_image(model, index, guidestar):
     """The image, its aperture plane and a title for `frame_plot` and the animation."""
-    from spelunker.photometry import DEFAULT_REFERENCE_FRAMES, _reference_frame
-
     data = model.data
     n_frames = len(data)
-    groups = _guidestar_index(model, n_frames)
-    names = _gs_ids(model)
+    groups = guidestar_of_frames(model, n_frames)
+    names = guidestar_names(model)
     if index is not None:
         if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
             msg = f"index={index!r} must be an integer frame number"
@@ -786,7 +700,7 @@ def _frame_image(model, index, guidestar):
             if members[-1] - members[0] + 1 == members.size else members
         dq = np.asarray(model.dq) if model.hasattr("dq") and np.shape(model.dq) == np.shape(data) \
             else None
-        image = _reference_frame(np.asarray(data), dq, 1, select, DEFAULT_REFERENCE_FRAMES)
+        image = reference_frame(np.asarray(data), dq, 1, select, DEFAULT_REFERENCE_FRAMES)
         image = image.reshape(np.shape(data)[1:])
         used = min(members.size, DEFAULT_REFERENCE_FRAMES)
         title = f"median of {used} frames"
@@ -909,7 +823,7 @@ def frame_plot(model, index=None, *, ax=None, show_aperture=True, guidestar=None
     >>> ax.images[0].get_array().shape, ax.images[0].colorbar.ax.get_ylabel()
     ((8, 8), 'DN/s')
     """
-    from matplotlib.collections import LineCollection
+    from matplotlib.collections import LineCollection  # matplotlib loads only when drawing
 
     image, mask, title, _ = _frame_image(model, index, guidestar)
     ax = _new_axes(ax, figsize=(5.5, 4.5))
@@ -979,12 +893,10 @@ def position_plot(model, *, ax=None, fit="auto"):
     >>> ax.get_xlabel(), ax.get_ylabel()
     ('x_mean (pix)', 'y_mean (pix)')
     """
-    from spelunker.stpipe.guide_star_fit_step import FIT_TABLES
-
-    method, table, seconds = _frame_fit_table(model, fit)
+    name, table, seconds = _frame_fit_table(model, fit)
     clean = np.asarray(table["flags"]) == 0
     if not clean.any():
-        msg = f"{FIT_TABLES[method]} has no clean fit (every frame is flagged)"
+        msg = f"{name} has no clean fit (every frame is flagged)"
         raise ValueError(msg)
     axis = TimeAxis.for_span(_first_time(model), float(np.ptp(seconds)))
     x = table["x_mean"].to_value(u.pix)[clean]
@@ -998,6 +910,6 @@ def position_plot(model, *, ax=None, fit="auto"):
     ax.set_aspect("equal", adjustable="datalim")
     ax.set_xlabel("x_mean (pix)")
     ax.set_ylabel("y_mean (pix)")
-    ax.set_title(f"centre from {FIT_TABLES[method]} ({int(clean.sum())} of {len(clean)} "
+    ax.set_title(f"centre from {name} ({int(clean.sum())} of {len(clean)} "
                  "frames clean)", fontsize="medium")
     return ax

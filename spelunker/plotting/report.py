@@ -1,4 +1,8 @@
-"""A self-contained HTML quick-look report of a visit."""
+"""A self-contained HTML quick-look report of a visit, and a text summary of a model.
+
+The report only reads models: a model of several visits is split with
+`spelunker.visits.split_visits`, which owns the per-visit results.
+"""
 
 import base64
 import html
@@ -9,7 +13,14 @@ from pathlib import Path
 import numpy as np
 from astropy.time import Time
 
-__all__ = ["write_visit_report", "REPORT_FIGURES"]
+from spelunker.binning import DEFAULT_BIN_SIZE
+from spelunker.datamodels import FIT_TABLES
+from spelunker.fitting import FitFlag
+from spelunker.periodogram import periodogram_peaks_table
+from spelunker.plotting import figures
+from spelunker.visits import split_visits
+
+__all__ = ["write_visit_report", "summarize", "REPORT_FIGURES"]
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +69,16 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
     `matplotlib.figure.Figure` objects, never through pyplot, so the report
     works under ``strun``, in threads and with any matplotlib backend.
 
-    A model of several visits (program, observation, visit of its files)
-    gets one page per visit, each with the figures, tables and periodograms
-    of that visit's frames alone (the periodograms are computed again on
-    the visit's frames, with the model's oversampling and highest
+    A model of several visits (program, observation, visit of its files),
+    or a list of visit models, gets one page per visit, each with the
+    figures, tables and periodograms of that visit's frames alone
+    (`spelunker.visits.split_visits` cuts the model and computes each
+    visit's periodograms with the model's oversampling and highest
     frequency), and an index page linking them.
 
     Parameters
     ----------
-    model : GuideStarModel
+    model : GuideStarModel or list of GuideStarModel
         One or more visits, ideally after `~spelunker.GuideStarPipeline`.
         Not modified.
     directory : str or os.PathLike
@@ -111,20 +123,19 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     options = dict(bin_size=bin_size, n_peaks=n_peaks, dpi=dpi)
-    visits = _visits(model)
-    if len(visits) <= 1:
-        return _write_page(model, directory, stem=_stem(model), title=title, **options)
+    parts = list(model) if isinstance(model, (list, tuple)) else split_visits(model)
+    if len(parts) == 1:
+        return _write_page(parts[0], directory, stem=_stem(parts), title=title, **options)
 
     entries = []
-    for (program, observation, visit), rows in visits:
-        stem = f"jw{program:05d}{observation:03d}{visit:03d}"
-        part = _visit_model(model, rows)
+    for part in parts:
+        stem = _stem([part])
         page = _write_page(part, directory, stem=stem,
                            title=None if title is None else f"{title} {stem}", **options)
         entries.append((stem, page, part))
-    index = directory / f"{_stem(model)}_report.html"
+    index = directory / f"{_stem(parts)}_report.html"
     index.write_text(_index_html(title if title is not None else
-                                 f"Guide-star reports {_stem(model)}", entries),
+                                 f"Guide-star reports {_stem(parts)}", entries),
                      encoding="utf-8")
     log.info("report: wrote %s linking %d visit pages", index, len(entries))
     return index
@@ -132,8 +143,6 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
 
 def _write_page(model, directory, *, stem, title, bin_size, n_peaks, dpi):
     """The figures and the self-contained page of one visit (or of a model without files)."""
-    from spelunker.plotting.figures import DEFAULT_BIN_SIZE
-
     if bin_size is None:
         bin_size = _meta(model, "photometry_bin_size") or DEFAULT_BIN_SIZE
     title = title if title is not None else f"Guide-star report {stem}"
@@ -154,125 +163,6 @@ def _write_page(model, directory, *, stem, title, bin_size, n_peaks, dpi):
     page.write_text(_html(model, title, figures, notes, n_peaks=n_peaks), encoding="utf-8")
     log.info("report: wrote %s with %d figure(s)", page, len(figures))
     return page
-
-
-# --------------------------------------------------------------------------
-# Visits
-
-
-def _visits(model):
-    """``[((program, observation, visit), file rows), ...]`` in time order; [] without files."""
-    if not model.hasattr("files") or len(model.files) == 0 or not model.hasattr("frames"):
-        return []
-    files = model.table("files")
-    groups = {}
-    for row, key in enumerate(zip(files["program"], files["observation"], files["visit"],
-                                  strict=True)):
-        groups.setdefault(tuple(int(k) for k in key), []).append(row)
-    start = np.asarray(files["data_start_mjd"], dtype=float)
-    return sorted(groups.items(), key=lambda item: float(start[item[1]].min()))
-
-
-def _visit_model(model, file_rows):
-    """A new GuideStarModel of the frames of ``file_rows``, with their results.
-
-    Per-frame tables (frames, fit tables, light curve) and the files,
-    guide-star, POINTING and CENTROID tables are cut to the visit, with
-    their file and guide-star indices renumbered; the aperture planes and
-    the aperture search follow the guide stars; the periodograms are
-    computed again on the visit's frames.  ``model`` is not modified.
-    """
-    from spelunker.datamodels import GuideStarModel
-
-    keep = np.asarray(sorted(file_rows), dtype=np.int64)
-    frames = np.array(model.frames)
-    index = np.flatnonzero(np.isin(frames["file_index"], keep))
-    files = np.array(model.files)
-    file_map = np.full(len(files), -1, dtype=np.int64)
-    file_map[keep] = np.arange(keep.size)
-    stars = np.unique(frames["guidestar_index"][index]).astype(np.int64)
-    star_map = np.full(int(max(stars.max() + 1, len(model.guidestars)
-                               if model.hasattr("guidestars") else 0)), -1, dtype=np.int64)
-    star_map[stars] = np.arange(stars.size)
-
-    part = GuideStarModel()
-    part.update(model)
-    with part.trusted_assignment():
-        for name in ("data", "err", "dq"):
-            if model.hasattr(name):
-                values = np.asarray(getattr(model, name))
-                setattr(part, name, values[index] if len(values) == len(frames) else values)
-        cut = frames[index]
-        cut["file_index"] = file_map[cut["file_index"]]
-        cut["guidestar_index"] = star_map[cut["guidestar_index"]]
-        part.frames = cut
-        visit_files = files[keep]
-        visit_files["first_frame"] = np.searchsorted(index, files["first_frame"][keep])
-        part.files = visit_files
-        if model.hasattr("guidestars"):
-            part.guidestars = _visit_guidestars(np.array(model.guidestars), stars, cut,
-                                                visit_files)
-        for name in ("pointing_table", "centroid_table"):
-            if model.hasattr(name):
-                table = np.array(getattr(model, name))
-                table = table[np.isin(table["file_index"], keep)]
-                table["file_index"] = file_map[table["file_index"]]
-                setattr(part, name, table)
-        for name in ("gauss_fit", "quick_fit", "lightcurve"):
-            if model.hasattr(name):
-                setattr(part, name, np.array(getattr(model, name))[index])
-        if model.hasattr("aperture_mask"):
-            planes = np.asarray(model.aperture_mask)
-            per_star = planes.ndim == 3 and planes.shape[0] > 1
-            part.aperture_mask = planes[stars] if per_star else planes.copy()
-        if model.hasattr("aperture_search"):
-            search = np.array(model.aperture_search)
-            group = search["guidestar_index"]
-            mine = (group < 0) | np.isin(group, stars)
-            search = search[mine]
-            positive = search["guidestar_index"] >= 0
-            search["guidestar_index"][positive] = star_map[search["guidestar_index"][positive]]
-            part.aperture_search = search
-    part.meta.spelunker.n_files = int(keep.size)
-    part.meta.spelunker.n_guidestars = int(stars.size)
-    latest = {"gauss": "gauss_fit", "quick": "quick_fit"}.get(_meta(model, "fit_method"))
-    if latest is not None and part.hasattr(latest):
-        flags = np.asarray(getattr(part, latest)["flags"])
-        part.meta.spelunker.fit_n_flagged = int(np.count_nonzero(flags))
-    if model.hasattr("periodogram"):
-        _visit_periodogram(model, part)
-    return part
-
-
-def _visit_guidestars(stars_table, stars, frames, files):
-    table = stars_table[stars]
-    for row in range(stars.size):
-        mine = frames["guidestar_index"] == row
-        rows = np.unique(frames["file_index"][mine])
-        table["n_frames"][row] = int(np.count_nonzero(mine))
-        table["n_files"][row] = int(rows.size)
-        if rows.size:
-            table["start_mjd"][row] = float(np.min(files["data_start_mjd"][rows]))
-            table["stop_mjd"][row] = float(np.max(files["data_end_mjd"][rows]))
-    return table
-
-
-def _visit_periodogram(model, part):
-    """The periodograms of a visit's frames, on the model's oversampling and top frequency."""
-    from spelunker.stpipe.periodogram_step import run_periodogram
-
-    source = _meta(model, "periodogram_source")
-    fit = source if source in ("gauss_fit", "quick_fit") and part.hasattr(source) else "auto"
-    samples_per_peak = _meta(model, "periodogram_samples_per_peak") or 5.0
-    frequency = np.asarray(model.periodogram["frequency"], dtype=float)
-    n_peaks = 5
-    if model.hasattr("periodogram_peaks") and len(model.periodogram_peaks):
-        n_peaks = int(np.max(np.asarray(model.periodogram_peaks["rank"])))
-    try:
-        run_periodogram(part, fit_table=fit, samples_per_peak=samples_per_peak,
-                        maximum_frequency=float(np.nanmax(frequency)), n_peaks=n_peaks)
-    except ValueError as exc:
-        log.info("report: no periodogram of the visit's frames: %s", exc)
 
 
 def _index_html(title, entries):
@@ -303,10 +193,9 @@ def _index_html(title, entries):
 
 def _render(name, model, *, bin_size, dpi):
     """Draw one standard figure on a pyplot-free Figure and return its PNG bytes."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # matplotlib loads only when a report is drawn
 
     from spelunker.archive.engdb import mnemonics_local
-    from spelunker.plotting import figures
 
     if name == "lightcurve":
         fig = Figure(figsize=(11, 4.2))
@@ -350,12 +239,11 @@ def _meta(model, name):
     return value
 
 
-def _stem(model):
-    if not model.hasattr("files") or len(model.files) == 0:
+def _stem(models):
+    """``jw<program><observation><visit>`` of one visit, ``jw<program>`` of several."""
+    visits = {key for model in models for key in model.visits()}
+    if not visits:
         return "spelunker"
-    files = model.table("files")
-    visits = {(int(p), int(o), int(v)) for p, o, v in
-              zip(files["program"], files["observation"], files["visit"], strict=True)}
     programs = {visit[0] for visit in visits}
     if len(visits) == 1:
         program, observation, visit = visits.pop()
@@ -423,9 +311,6 @@ def _guidestars_section(model):
 
 
 def _fit_section(model):
-    from spelunker.fitting import FitFlag
-    from spelunker.stpipe.guide_star_fit_step import FIT_TABLES
-
     rows = []
     for method, name in FIT_TABLES.items():
         if not model.hasattr(name):
@@ -509,8 +394,6 @@ def _events_section(model):
 
 
 def _peaks_section(model, n_peaks):
-    from spelunker.periodogram import periodogram_peaks_table
-
     if not model.hasattr("periodogram_peaks"):
         return "<p>No periodogram (run PeriodogramStep).</p>"
     peaks = periodogram_peaks_table(model)
@@ -562,3 +445,70 @@ def _html(model, title, figures, notes, *, n_peaks):
     parts += ["<h2>Periodogram peaks</h2>", _peaks_section(model, n_peaks)]
     parts += ["</body>", "</html>", ""]
     return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------
+# Text summary
+
+
+def summarize(model, *, n_peaks=3):
+    """A short text summary of a GuideStarModel and its results.
+
+    Parameters
+    ----------
+    model : GuideStarModel
+        A read model, with or without results.
+    n_peaks : int, optional
+        Periodogram peaks listed per series.
+
+    Returns
+    -------
+    str
+        Frames, files and guide stars; fit success rate; aperture size (the
+        N brightest pixels, or a user aperture, as
+        ``meta.spelunker.photometry_aperture`` says) and binned scatter; the
+        strongest periodogram peaks.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from spelunker import datasets, read_guidestar
+    >>> from spelunker.plotting import summarize
+    >>> visit = datasets.make_guidestar_files(tempfile.mkdtemp(), seed=1)
+    >>> summarize(read_guidestar(visit.files)).split(",")[0]
+    'frames: 2000 from 2 file(s)'
+    """
+    lines = []
+    times = model.frame_times[[0, -1]]
+    span = (times[1] - times[0]).to_value("s")
+    lines.append(f"frames: {len(model.data)} from {len(model.files)} file(s), "
+                 f"{len(model.guidestars)} guide star(s), {span:.1f} s "
+                 f"({times[0].isot} to {times[1].isot} UTC)")
+    for method, name in FIT_TABLES.items():
+        if model.hasattr(name):
+            flags = np.asarray(getattr(model, name)["flags"])
+            clean = np.count_nonzero(flags == 0)
+            lines.append(f"fit ({method}): {clean} of {len(flags)} frames clean "
+                         f"({100.0 * clean / max(len(flags), 1):.2f}%)")
+    if model.hasattr("aperture_search"):
+        search = np.asarray(model.aperture_search)
+        kind = model.meta.spelunker.photometry_aperture
+        for row in search[search["selected"] == 1]:
+            n_pixels = int(row["n_pixels"])
+            if kind == "user":
+                what = f"user aperture of {n_pixels} pixels"
+            elif kind in ("optimized", "optimized_per_guidestar"):
+                what = f"{n_pixels} brightest pixels"
+            else:  # a product that does not say how its aperture was chosen
+                what = f"aperture of {n_pixels} pixels"
+            lines.append(f"aperture: {what}, binned relative scatter "
+                         f"{row['binned_scatter']:.3g} (guide star index {row['guidestar_index']})")
+    if model.hasattr("periodogram_peaks"):
+        peaks = np.asarray(model.periodogram_peaks)
+        for series in dict.fromkeys(peaks["series"]):
+            mine = peaks[(peaks["series"] == series) & (peaks["rank"] <= n_peaks)]
+            text = ", ".join(f"{row['period']:.4g} s (FAP {row['false_alarm_probability']:.1e})"
+                             for row in mine)
+            lines.append(f"periodogram {series.decode() if isinstance(series, bytes) else series}: "
+                         f"{text}")
+    return "\n".join(lines)

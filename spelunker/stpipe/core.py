@@ -32,7 +32,10 @@ import logging
 import os
 
 from configobj import validate
+from jwst.lib.suffix import remove_suffix as jwst_remove_suffix
 from stpipe import Pipeline, Step, config_parser
+
+from spelunker._version import __version__
 
 from spelunker.datamodels import GuideStarModel
 from spelunker.io import open_guidestar, strip_segment
@@ -214,8 +217,6 @@ class SpelunkerStep(Step):
             Always empty for spelunker steps.
         """
         if self.parent is None and isinstance(result, GuideStarModel):
-            from spelunker import __version__
-
             log.info("Results used spelunker version %s", __version__)
 
     def remove_suffix(self, name):
@@ -238,9 +239,7 @@ class SpelunkerStep(Step):
                 ending = f"{separator}{suffix}"
                 if name.endswith(ending) and len(name) > len(ending):
                     return name[: -len(ending)], separator
-        from jwst.lib.suffix import remove_suffix
-
-        return remove_suffix(name)
+        return jwst_remove_suffix(name)
 
 
 class SpelunkerPipeline(Pipeline, SpelunkerStep):

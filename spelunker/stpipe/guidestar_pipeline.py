@@ -3,14 +3,13 @@
 import logging
 import os
 
-import numpy as np
-
+from spelunker.plotting import summarize, write_visit_report
 from spelunker.stpipe.core import SpelunkerPipeline
-from spelunker.stpipe.guide_star_fit_step import FIT_TABLES, GuideStarFitStep
+from spelunker.stpipe.guide_star_fit_step import GuideStarFitStep
 from spelunker.stpipe.periodogram_step import PeriodogramStep
 from spelunker.stpipe.photometry_optimize_step import PhotometryOptimizeStep
 
-__all__ = ["GuideStarPipeline", "summarize"]
+__all__ = ["GuideStarPipeline"]
 
 log = logging.getLogger(__name__)
 
@@ -79,62 +78,6 @@ class GuideStarPipeline(SpelunkerPipeline):
         for line in summarize(model).splitlines():
             log.info(line)
         if self.report:
-            from spelunker.plotting import write_visit_report
-
             page = write_visit_report(model, self.report_dir or self.output_dir or os.getcwd())
             log.info("quick-look report (open this page): %s", page)
         return model
-
-
-def summarize(model, *, n_peaks=3):
-    """A short text summary of a GuideStarModel and its results.
-
-    Parameters
-    ----------
-    model : GuideStarModel
-        A read model, with or without results.
-    n_peaks : int, optional
-        Periodogram peaks listed per series.
-
-    Returns
-    -------
-    str
-        Frames, files and guide stars; fit success rate; aperture size (the
-        N brightest pixels, or a user aperture, as
-        ``meta.spelunker.photometry_aperture`` says) and binned scatter; the
-        strongest periodogram peaks.
-    """
-    lines = []
-    times = model.frame_times[[0, -1]]
-    span = (times[1] - times[0]).to_value("s")
-    lines.append(f"frames: {len(model.data)} from {len(model.files)} file(s), "
-                 f"{len(model.guidestars)} guide star(s), {span:.1f} s "
-                 f"({times[0].isot} to {times[1].isot} UTC)")
-    for method, name in FIT_TABLES.items():
-        if model.hasattr(name):
-            flags = np.asarray(getattr(model, name)["flags"])
-            clean = np.count_nonzero(flags == 0)
-            lines.append(f"fit ({method}): {clean} of {len(flags)} frames clean "
-                         f"({100.0 * clean / max(len(flags), 1):.2f}%)")
-    if model.hasattr("aperture_search"):
-        search = np.asarray(model.aperture_search)
-        kind = model.meta.spelunker.photometry_aperture
-        for row in search[search["selected"] == 1]:
-            n_pixels = int(row["n_pixels"])
-            if kind == "user":
-                what = f"user aperture of {n_pixels} pixels"
-            elif kind in ("optimized", "optimized_per_guidestar"):
-                what = f"{n_pixels} brightest pixels"
-            else:  # a product that does not say how its aperture was chosen
-                what = f"aperture of {n_pixels} pixels"
-            lines.append(f"aperture: {what}, binned relative scatter "
-                         f"{row['binned_scatter']:.3g} (guide star index {row['guidestar_index']})")
-    if model.hasattr("periodogram_peaks"):
-        peaks = np.asarray(model.periodogram_peaks)
-        for series in dict.fromkeys(peaks["series"]):
-            mine = peaks[(peaks["series"] == series) & (peaks["rank"] <= n_peaks)]
-            text = ", ".join(f"{row['period']:.4g} s (FAP {row['false_alarm_probability']:.1e})"
-                             for row in mine)
-            lines.append(f"periodogram {series.decode() if isinstance(series, bytes) else series}: "
-                         f"{text}")
-    return "\n".join(lines)

@@ -1,29 +1,18 @@
 """PeriodogramStep: Lomb-Scargle periodograms of the PSF parameters and the flux.
 
-The step is thin: it opens its input as a `~spelunker.GuideStarModel` (a
-copy: the caller's model is never modified), runs the fit first if the
-model has no fit table (through `run_fit` / `store_fit`, the same code as
-`~spelunker.GuideStarFitStep`), reads the series with
-`spelunker.periodogram.series_from_model`, computes them with
-`spelunker.periodogram.lomb_scargle` and stores the result with
-`spelunker.periodogram.store_periodogram`.
+Glue in the manner of jwst's small steps: open the input (a copy), check the
+parameters, call `spelunker.periodogram.run_periodogram` (which fits first
+when the model has no fit table), return the model.
 """
 
 import logging
 
-import numpy as np
-
-from spelunker.periodogram import (
-    ENGINES,
-    _finite_float,
-    lomb_scargle,
-    series_from_model,
-    store_periodogram,
-)
+from spelunker._validate import check_choice, check_finite_float, check_positive_int
+from spelunker.errors import ParameterError
+from spelunker.periodogram import ENGINES, run_periodogram
 from spelunker.stpipe.core import SpelunkerStep
-from spelunker.stpipe.guide_star_fit_step import run_fit, store_fit
 
-__all__ = ["PeriodogramStep", "run_periodogram"]
+__all__ = ["PeriodogramStep"]
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +44,7 @@ class PeriodogramStep(SpelunkerStep):
     >>> import tempfile
     >>> from spelunker import datasets
     >>> from spelunker.periodogram import periodogram_peaks_table
-    >>> from spelunker.stpipe.periodogram_step import PeriodogramStep
+    >>> from spelunker import PeriodogramStep
     >>> visit = datasets.make_guidestar_files(
     ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=400, n_segments=1)],
     ...     signals=[datasets.CentroidWobble(period=2.0, amplitude=0.05)], seed=1)
@@ -102,112 +91,27 @@ class PeriodogramStep(SpelunkerStep):
         return model
 
     def _checked_parameters(self):
-        """Return the parameters, checked, or raise ValueError.
+        """Return the parameters, checked, or raise ParameterError.
 
         The spec validates parameters given to ``call``, ``strun`` or the
         constructor; attributes set on an instance afterwards are checked
         here.
         """
-        fit_table = str(self.fit_table).strip().lower()
-        if fit_table not in _FIT_TABLE_OPTIONS:
-            msg = (f"{self.name}: fit_table={self.fit_table!r} is not one of "
-                   f"{list(_FIT_TABLE_OPTIONS)}")
-            raise ValueError(msg)
-        engine = str(self.engine).strip().lower()
-        if engine not in ENGINES:
-            msg = f"{self.name}: engine={self.engine!r} is not one of {list(ENGINES)}"
-            raise ValueError(msg)
-        samples_per_peak = _number(self.name, "samples_per_peak", self.samples_per_peak)
+        name = self.name
+        fit_table = check_choice(self.fit_table, "fit_table", _FIT_TABLE_OPTIONS, where=name)
+        engine = check_choice(self.engine, "engine", ENGINES, where=name)
+        samples_per_peak = check_finite_float(self.samples_per_peak, "samples_per_peak",
+                                              where=name)
         if samples_per_peak < 1:
-            msg = f"{self.name}: samples_per_peak={self.samples_per_peak!r} must be >= 1"
-            raise ValueError(msg)
+            msg = f"{name}: samples_per_peak={self.samples_per_peak!r} must be >= 1"
+            raise ParameterError(msg)
         maximum_frequency = self.maximum_frequency
         if maximum_frequency is not None:
-            maximum_frequency = _number(self.name, "maximum_frequency", maximum_frequency)
+            maximum_frequency = check_finite_float(maximum_frequency, "maximum_frequency",
+                                                   where=name)
             if maximum_frequency <= 0:
-                msg = (f"{self.name}: maximum_frequency={self.maximum_frequency!r} must be "
+                msg = (f"{name}: maximum_frequency={self.maximum_frequency!r} must be "
                        f"positive (Hz), or None for the Nyquist frequency")
-                raise ValueError(msg)
-        n_peaks = self.n_peaks
-        if (isinstance(n_peaks, (bool, np.bool_)) or not isinstance(n_peaks, (int, np.integer))
-                or n_peaks < 1):
-            msg = f"{self.name}: n_peaks={self.n_peaks!r} must be an integer >= 1"
-            raise ValueError(msg)
-        return fit_table, samples_per_peak, maximum_frequency, int(n_peaks), engine
-
-
-def run_periodogram(model, *, fit_table="auto", samples_per_peak=5.0, maximum_frequency=None,
-                    n_peaks=5, engine="nifty"):
-    """Periodograms of every series of ``model``, stored in the model.
-
-    The computation behind `PeriodogramStep`, shared with the notebook API:
-    the fit table is computed first (quick fit, with a warning) if the model
-    has none, then `spelunker.periodogram.lomb_scargle` runs on the series of
-    `spelunker.periodogram.series_from_model` and
-    `spelunker.periodogram.store_periodogram` writes the tables.
-
-    Parameters
-    ----------
-    model : GuideStarModel
-        Modified in place.
-    fit_table : {'auto', 'gauss_fit', 'quick_fit'}, optional
-        Fit table whose parameters are analysed ('auto' prefers gauss_fit).
-    samples_per_peak, maximum_frequency, n_peaks, engine
-        As in `spelunker.periodogram.lomb_scargle`.
-
-    Returns
-    -------
-    spelunker.periodogram.PeriodogramResult
-    """
-    fit_table = _ensure_fit_table(model, fit_table)
-    times, series, errors, source = series_from_model(model, fit_table=fit_table)
-    result = lomb_scargle(times, series, errors=errors, samples_per_peak=samples_per_peak,
-                          maximum_frequency=maximum_frequency, engine=engine, n_peaks=n_peaks)
-    store_periodogram(model, result, source=source, samples_per_peak=samples_per_peak)
-    _log_summary(result, source)
-    return result
-
-
-def _ensure_fit_table(model, fit_table):
-    """Fit table to use; fits the frames first (with a warning) if the model lacks it."""
-    present = [name for name in ("gauss_fit", "quick_fit") if model.hasattr(name)]
-    if fit_table == "auto":
-        if present:
-            return present[0]
-        method, fit_table = "quick", "quick_fit"
-    elif fit_table in present:
-        return fit_table
-    else:
-        method = "gauss" if fit_table == "gauss_fit" else "quick"
-    log.warning("the input has no %s table: running the %s fit first (GuideStarFitStep "
-                "method=%r); the table is kept in the output", fit_table,
-                "moments (quick)" if method == "quick" else "2-D Gaussian", method)
-    result, elapsed = run_fit(model, method)
-    table = store_fit(model, result, method, ncpus=1)
-    log.info("%s fit of %d frames in %.2f s; %d flagged", method, len(table), elapsed,
-             int(np.count_nonzero(np.asarray(table["flags"]))))
-    return fit_table
-
-
-def _log_summary(result, source):
-    log.info("periodograms of %d series (parameters from %s) on %d frequencies, "
-             "%.4g to %.4g Hz", len(result.power), source, len(result.frequency),
-             result.frequency[0], result.frequency[-1])
-    peaks = result.peaks
-    for name in result.power:
-        rows = peaks[(peaks["series"] == name) & (peaks["rank"] == 1)]
-        if len(rows):
-            row = rows[0]
-            log.info("  %-9s strongest peak: period %.6g s (%.6g Hz), power %.3g, FAP %.2g",
-                     name, row["period"].value, row["frequency"].value, row["power"],
-                     row["false_alarm_probability"])
-        else:
-            log.info("  %-9s no peak (%d valid points)", name, result.n_points.get(name, 0))
-
-
-def _number(step_name, parameter, value):
-    try:
-        return _finite_float(value, parameter)
-    except ValueError as exc:
-        msg = f"{step_name}: {exc}"
-        raise ValueError(msg) from None
+                raise ParameterError(msg)
+        n_peaks = check_positive_int(self.n_peaks, "n_peaks", where=name)
+        return fit_table, samples_per_peak, maximum_frequency, n_peaks, engine

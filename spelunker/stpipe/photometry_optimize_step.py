@@ -1,28 +1,22 @@
 """PhotometryOptimizeStep: the guide star's light curve through an optimised aperture.
 
-The step is thin: it opens its input as a `~spelunker.GuideStarModel` (a
-copy: the caller's model is never modified), checks its parameters, calls
-`spelunker.photometry.optimize_aperture` (through `run_photometry`), stores
-the result with `spelunker.photometry.store_photometry` and logs a summary.
+Glue in the manner of jwst's small steps: open the input (a copy), check the
+parameters, call `spelunker.photometry.run_photometry`, store the result
+with `spelunker.photometry.store_photometry`, log a summary, return the model.
 """
 
 import logging
-import math
 import os
 import time
 
 import numpy as np
 
-from spelunker.photometry import (
-    DEFAULT_BIN_SIZE,
-    optimize_aperture,
-    read_aperture_mask,
-    store_photometry,
-)
+from spelunker._validate import check_int_range, check_positive_float, parse_dq_bits
+from spelunker.errors import ParameterError
+from spelunker.photometry import read_aperture_mask, run_photometry, store_photometry
 from spelunker.stpipe.core import SpelunkerStep
-from spelunker.stpipe.guide_star_fit_step import parse_dq_bits
 
-__all__ = ["PhotometryOptimizeStep", "run_photometry"]
+__all__ = ["PhotometryOptimizeStep"]
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +43,7 @@ class PhotometryOptimizeStep(SpelunkerStep):
     --------
     >>> import tempfile
     >>> from spelunker import datasets
-    >>> from spelunker.stpipe.photometry_optimize_step import PhotometryOptimizeStep
+    >>> from spelunker import PhotometryOptimizeStep
     >>> visit = datasets.make_guidestar_files(
     ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=1500, n_segments=1)],
     ...     seed=1)
@@ -100,90 +94,30 @@ class PhotometryOptimizeStep(SpelunkerStep):
         return model
 
     def _checked_parameters(self):
-        """Return ``(bin_size, sizes, mask_path, bad_dq_bits)`` or raise ValueError.
+        """Return ``(bin_size, sizes, mask_path, bad_dq_bits)`` or raise ParameterError.
 
         The spec validates parameters given to ``call``, ``strun`` or the
         constructor; attributes set on an instance afterwards (and values
         the spec cannot express, such as ``bin_size > 0``) are checked here.
         """
         name = self.name
-        bin_size = self.bin_size
-        if isinstance(bin_size, (bool, np.bool_)) or not isinstance(
-                bin_size, (int, float, np.integer, np.floating)) \
-                or not (math.isfinite(bin_size) and bin_size > 0):
-            msg = f"{name}: bin_size={bin_size!r} must be a finite number of seconds > 0"
-            raise ValueError(msg)
-        min_pixels = _pixel_count(name, "min_pixels", self.min_pixels)
-        max_pixels = _pixel_count(name, "max_pixels", self.max_pixels)
+        bin_size = check_positive_float(self.bin_size, "bin_size", unit="seconds", where=name)
+        min_pixels = check_int_range(self.min_pixels, "min_pixels", 1, 64, where=name)
+        max_pixels = check_int_range(self.max_pixels, "max_pixels", 1, 64, where=name)
         if min_pixels > max_pixels:
             msg = (f"{name}: min_pixels={min_pixels} is larger than max_pixels={max_pixels}; "
                    "no aperture size to try")
-            raise ValueError(msg)
+            raise ParameterError(msg)
         mask_path = self.aperture_mask
         if mask_path is not None:
             if not isinstance(mask_path, (str, os.PathLike)):
                 msg = f"{name}: aperture_mask={mask_path!r} must be a path (.npy or FITS)"
-                raise ValueError(msg)
+                raise ParameterError(msg)
             mask_path = os.fspath(mask_path)
             if mask_path.strip().lower() in ("", "none"):
                 mask_path = None
-        bad_bits = parse_dq_bits(self.bad_dq_bits)
-        return float(bin_size), np.arange(min_pixels, max_pixels + 1), mask_path, bad_bits
-
-
-def run_photometry(model, *, bin_size=DEFAULT_BIN_SIZE, n_pixels=None, per_guidestar=False,
-                   mask=None, bad_dq_bits=1):
-    """Run `spelunker.photometry.optimize_aperture` on the frames of ``model``.
-
-    Parameters
-    ----------
-    model : GuideStarModel
-        Frames (``data``, ``err``, ``dq``) and their times (``frames``); not
-        modified.
-    bin_size : float, optional
-        Time bin (seconds) of the metric.
-    n_pixels : int, sequence of int or None, optional
-        Aperture sizes to try; None tries all.
-    per_guidestar : bool, optional
-        One aperture per ``guidestar_index`` of the ``frames`` table.
-    mask : array_like of bool or None, optional
-        User aperture (no search).
-    bad_dq_bits : int, optional
-        DQ bits of unusable pixels.
-
-    Returns
-    -------
-    spelunker.photometry.ApertureResult
-    """
-    from spelunker.photometry import frame_seconds
-
-    data = np.asarray(model.data)
-    if data.ndim != 3 or data.shape[0] == 0:
-        msg = f"the input has no frames to measure (data shape {data.shape})"
-        raise ValueError(msg)
-    err = np.asarray(model.err) if model.hasattr("err") else None
-    if err is not None and err.shape != data.shape:
-        log.warning("input ERR has shape %s, not that of the frames %s; flux_err will be NaN",
-                    err.shape, data.shape)
-        err = None
-    if err is None:
-        log.warning("input has no usable ERR array; flux_err will be NaN")
-    dq = np.asarray(model.dq) if model.hasattr("dq") else None
-    if dq is not None and dq.shape not in (data.shape, data.shape[1:]):
-        log.warning("input DQ has shape %s, neither that of the frames %s nor of one frame "
-                    "%s; it is ignored and only non-finite pixels count as bad", dq.shape,
-                    data.shape, data.shape[1:])
-        dq = None
-    times = frame_seconds(model)
-    groups = None
-    if per_guidestar:
-        groups = np.asarray(model.frames["guidestar_index"], dtype=np.int64)
-    log.info("photometry of %d frames: %s, %s s bins", len(data),
-             "user aperture" if mask is not None
-             else "one aperture per guide star" if per_guidestar else "one aperture",
-             f"{bin_size:g}")
-    return optimize_aperture(data, err, times=times, dq=dq, bad_dq_bits=bad_dq_bits,
-                             bin_size=bin_size, n_pixels=n_pixels, groups=groups, mask=mask)
+        bad_bits = parse_dq_bits(self.bad_dq_bits, where=name)
+        return bin_size, np.arange(min_pixels, max_pixels + 1), mask_path, bad_bits
 
 
 def _read_mask(step_name, path):
@@ -195,16 +129,6 @@ def _read_mask(step_name, path):
     except ValueError as exc:
         msg = f"{step_name}: aperture_mask: {exc}"
         raise ValueError(msg) from None
-
-
-def _pixel_count(step_name, parameter, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        msg = f"{step_name}: {parameter}={value!r} must be an integer between 1 and 64"
-        raise ValueError(msg)
-    if not 1 <= value <= 64:
-        msg = f"{step_name}: {parameter}={value!r} must be between 1 and 64"
-        raise ValueError(msg)
-    return int(value)
 
 
 def _log_summary(result, n_frames, elapsed, mask_path):

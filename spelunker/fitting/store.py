@@ -1,0 +1,281 @@
+"""Fitting a `~spelunker.GuideStarModel`: run a fit, store it, read it back.
+
+The functions that `~spelunker.GuideStarFitStep`, the periodogram (which
+fits first when a model has no fit table) and the notebook session share:
+
+- `run_fit`: fit the model's frames with a method and time it;
+- `store_fit`: write a fit result into the model's ``gauss_fit`` or
+  ``quick_fit`` table and ``meta.spelunker.fit_*``;
+- `fit_table`: a stored fit table as a QTable with units and frame times;
+- `ensure_fit_table`: the fit table to analyse, fitting first if the model
+  has none;
+- `flag_counts`: how many frames carry each `FitFlag`.
+
+Which table a caller means (``'auto'``, a method or a table name) is
+answered by `spelunker.GuideStarModel.fit_table_name`.
+"""
+
+import logging
+import time
+
+import numpy as np
+
+from spelunker.datamodels import FIT_TABLES
+from spelunker.errors import ParameterError
+from spelunker.fitting.flags import FitFlag
+from spelunker.fitting.gaussian import fit_gaussian_frames
+from spelunker.fitting.moments import fit_moments_frames
+from spelunker.fitting.result import fit_result_table
+
+__all__ = ["run_fit", "store_fit", "fit_table", "ensure_fit_table", "flag_counts"]
+
+log = logging.getLogger(__name__)
+
+
+def _check_method(method):
+    if method not in FIT_TABLES:
+        msg = f"method={method!r} is not one of {sorted(FIT_TABLES)}"
+        raise ParameterError(msg)
+    return method
+
+
+def run_fit(model, method, *, ncpus=1, max_iterations=50, bad_dq_bits=1, progress=False):
+    """Fit the frames of ``model`` with ``method`` and time it.
+
+    Parameters
+    ----------
+    model : GuideStarModel
+        The frames (``data``, ``err``, ``dq``); not modified.
+    method : {'gauss', 'quick'}
+        `~spelunker.fitting.fit_gaussian_frames` or
+        `~spelunker.fitting.fit_moments_frames`.
+    ncpus : int, optional
+        Number of threads.
+    max_iterations : int, optional
+        Iteration limit of the Gaussian fit.
+    bad_dq_bits : int, optional
+        DQ bits of pixels left out of the fit.
+    progress : bool, optional
+        Progress bar.
+
+    Returns
+    -------
+    result : FitResult
+        The fitting function's result.
+    elapsed : float
+        Wall-clock seconds spent fitting.
+
+    Examples
+    --------
+    >>> from spelunker import GuideStarModel
+    >>> from spelunker.datasets import simulate_frames
+    >>> from spelunker.fitting import run_fit
+    >>> data, err, _ = simulate_frames(5, seed=1)
+    >>> result, seconds = run_fit(GuideStarModel(data=data, err=err), "quick")
+    >>> result.n_frames
+    5
+    """
+    _check_method(method)
+    data = np.asarray(model.data)
+    err = _usable_err(model)
+    dq = np.asarray(model.dq) if model.hasattr("dq") else None
+    log.info("fitting %d frames with method %r on %d thread(s)", len(data), method, ncpus)
+    start = time.perf_counter()
+    if method == "gauss":
+        result = fit_gaussian_frames(data, err, dq=dq, bad_dq_bits=bad_dq_bits, ncpus=ncpus,
+                                     max_iterations=max_iterations, progress=progress)
+    else:
+        result = fit_moments_frames(data, err, dq=dq, bad_dq_bits=bad_dq_bits, ncpus=ncpus,
+                                    progress=progress)
+    return result, time.perf_counter() - start
+
+
+def store_fit(model, result, method, *, ncpus=None):
+    """Write a per-frame fit result into ``model.gauss_fit`` or ``model.quick_fit``.
+
+    The one conversion from a `spelunker.fitting` result to the model's
+    table, shared by `~spelunker.GuideStarFitStep` and the notebook API.
+
+    Parameters
+    ----------
+    model : GuideStarModel
+        Modified in place: the table and ``meta.spelunker.fit_method``,
+        ``fit_status`` (``COMPLETE``), ``fit_n_flagged`` and, if given,
+        ``fit_ncpus``.
+    result : mapping
+        Result of `~spelunker.fitting.fit_gaussian_frames` or
+        `~spelunker.fitting.fit_moments_frames`: one array per table column
+        (``amplitude`` ... ``offset``, their ``_err``, ``chi2``, ``dof``,
+        ``iterations``, ``flags``), one value per frame.
+    method : {'gauss', 'quick'}
+        Selects the table: ``gauss_fit`` or ``quick_fit``.
+    ncpus : int, optional
+        Threads used by the fit, recorded in ``meta.spelunker.fit_ncpus``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The structured array stored (the schema's dtype).
+
+    Raises
+    ------
+    ValueError
+        For an unknown method, a missing column, or a column whose length
+        is not the number of frames.
+
+    Examples
+    --------
+    >>> from spelunker import GuideStarModel
+    >>> from spelunker.datasets import simulate_frames
+    >>> from spelunker.fitting import fit_moments_frames, store_fit
+    >>> data, err, _ = simulate_frames(5, seed=1)
+    >>> model = GuideStarModel(data=data, err=err)
+    >>> table = store_fit(model, fit_moments_frames(data, err), "quick")
+    >>> len(model.quick_fit), model.meta.spelunker.fit_method
+    (5, 'quick')
+    """
+    name = FIT_TABLES[_check_method(method)]
+    dtype = model.table_dtype(name)
+    n_frames = len(model.data)
+    table = np.zeros(n_frames, dtype=dtype)
+    for column in dtype.names:
+        try:
+            values = np.asarray(result[column])
+        except KeyError:
+            msg = f"fit result has no column {column!r} (needed for the {name} table)"
+            raise ValueError(msg) from None
+        if values.shape != (n_frames,):
+            msg = (f"fit result column {column!r} has shape {values.shape}; the model has "
+                   f"{n_frames} frames")
+            raise ValueError(msg)
+        if dtype[column].kind in "iu" and values.dtype.kind not in "iub":
+            if not np.all(np.isfinite(values) & (values == np.round(values))):
+                msg = f"fit result column {column!r} holds non-integer {values.dtype} values"
+                raise ValueError(msg)
+        table[column] = values
+    setattr(model, name, table)
+    spelunker_meta = model.meta.spelunker
+    spelunker_meta.fit_method = method
+    spelunker_meta.fit_status = "COMPLETE"
+    spelunker_meta.fit_n_flagged = int(np.count_nonzero(table["flags"]))
+    if ncpus is not None:
+        spelunker_meta.fit_ncpus = int(ncpus)
+    return table
+
+
+def fit_table(model, method="gauss", *, time=True):
+    """A stored fit table of ``model`` as a QTable with units (and frame times).
+
+    Parameters
+    ----------
+    model : GuideStarModel
+        A model that has been through `~spelunker.GuideStarFitStep` (or
+        `store_fit`).
+    method : {'gauss', 'quick', 'auto', 'gauss_fit', 'quick_fit'}, optional
+        Which table (see `spelunker.GuideStarModel.fit_table_name`).
+    time : bool, optional
+        Add the mid-frame times (`astropy.time.Time`, UTC) as column ``time``.
+
+    Returns
+    -------
+    astropy.table.QTable
+        `~spelunker.fitting.fit_result_table` of the stored table: amplitude
+        and offset (and their errors) in DN/s, centres and widths in pix,
+        theta in rad.
+
+    Raises
+    ------
+    ValueError
+        For an unknown method or a model without that table.
+
+    Examples
+    --------
+    >>> from spelunker import GuideStarModel
+    >>> from spelunker.datasets import simulate_frames
+    >>> from spelunker.fitting import fit_moments_frames, fit_table, store_fit
+    >>> data, err, _ = simulate_frames(5, seed=1)
+    >>> model = GuideStarModel(data=data, err=err)
+    >>> _ = store_fit(model, fit_moments_frames(data, err), "quick")
+    >>> fit_table(model, "quick", time=False)["x_mean"].unit
+    Unit("pix")
+    """
+    stored = getattr(model, model.fit_table_name(method))
+    # Field access: numpy.asarray of a FITS_rec that has been saved returns
+    # its raw storage, in which uint32 columns carry FITS's 2**31 offset.
+    columns = {column: np.asarray(stored[column]) for column in stored.dtype.names}
+    return fit_result_table(columns, time=model.frame_times if time else None)
+
+
+def ensure_fit_table(model, fit="auto"):
+    """The fit table to analyse; fits the frames first (with a warning) if the model lacks it.
+
+    Parameters
+    ----------
+    model : GuideStarModel
+        Modified in place when a fit has to be run (the table is kept).
+    fit : {'auto', 'gauss_fit', 'quick_fit', 'gauss', 'quick'}, optional
+        ``'auto'`` uses the table `spelunker.GuideStarModel.fit_table_name`
+        finds, or runs the quick (moments) fit when there is none.
+
+    Returns
+    -------
+    str
+        ``'gauss_fit'`` or ``'quick_fit'``.
+    """
+    if fit == "auto":
+        present = [name for name in FIT_TABLES.values() if model.hasattr(name)]
+        if present:
+            return present[0]
+        method = "quick"
+    else:
+        try:
+            return model.fit_table_name(fit, name="fit_table")
+        except ParameterError:
+            raise
+        except ValueError:  # the model lacks that table: fit it
+            method = fit if fit in FIT_TABLES else next(
+                m for m, t in FIT_TABLES.items() if t == fit)
+    name = FIT_TABLES[method]
+    log.warning("the input has no %s table: running the %s fit first (GuideStarFitStep "
+                "method=%r); the table is kept in the output", name,
+                "moments (quick)" if method == "quick" else "2-D Gaussian", method)
+    result, elapsed = run_fit(model, method)
+    table = store_fit(model, result, method, ncpus=1)
+    log.info("%s fit of %d frames in %.2f s; %d flagged", method, len(table), elapsed,
+             int(np.count_nonzero(np.asarray(table["flags"]))))
+    return name
+
+
+def flag_counts(flags):
+    """(name, count) of every flag bit set in ``flags``, by `FitFlag` name when it has one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spelunker.fitting import FitFlag, flag_counts
+    >>> flag_counts(np.array([0, FitFlag.EDGE, FitFlag.EDGE | FitFlag.AT_BOUND]))
+    [('AT_BOUND', 1), ('EDGE', 2)]
+    """
+    flags = np.asarray(flags).astype(np.uint32)
+    counts = []
+    for bit in range(32):
+        count = int(np.count_nonzero(flags & np.uint32(1 << bit)))
+        if count:
+            try:
+                name = FitFlag(1 << bit).name
+            except ValueError:
+                name = None
+            counts.append((name or f"bit {bit}", count))
+    return counts
+
+
+def _usable_err(model):
+    """The model's ERR, or None (unweighted fit) when it has no usable value."""
+    if not model.hasattr("err"):
+        log.warning("input has no ERR array; fitting without weights")
+        return None
+    err = np.asarray(model.err)
+    if err.shape != np.shape(model.data) or not np.any(np.isfinite(err) & (err > 0)):
+        log.warning("input ERR has no positive finite value; fitting without weights")
+        return None
+    return err
