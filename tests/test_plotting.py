@@ -294,7 +294,7 @@ def test_position_plot_refuses_a_fit_of_other_frames(model):
 
 
 def test_relative_flux_of_selected_frames(visit, model, monkeypatch):
-    from spelunker import photometry
+    from spelunker.plotting import figures
 
     raw = read_guidestar(visit.files)  # no light curve: the full-frame sum
     summed = []
@@ -303,7 +303,7 @@ def test_relative_flux_of_selected_frames(visit, model, monkeypatch):
         summed.append(len(data))
         return full_frame_flux(data, **kwargs)
 
-    monkeypatch.setattr(photometry, "full_frame_flux", spy)
+    monkeypatch.setattr(figures, "full_frame_flux", spy)
     relative, flux, source = relative_flux(raw, frames=slice(100, 130))
     assert summed == [30] and source == "full frame"
     expected, _ = full_frame_flux(np.asarray(raw.data[100:130]), dq=np.asarray(raw.dq[100:130]))
@@ -416,11 +416,11 @@ def test_animation_outlines_each_frames_own_aperture(two_star_model, tmp_path, m
 def test_animation_reads_only_its_clip_and_avoids_pyplot(visit, tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
-    from spelunker import photometry
+    from spelunker.plotting import figures
 
     raw = read_guidestar(visit.files)  # no light curve: the clip's frames are summed
     summed, curves = [], []
-    monkeypatch.setattr(photometry, "full_frame_flux",
+    monkeypatch.setattr(figures, "full_frame_flux",
                         lambda data, **kwargs: summed.append(len(data)) or full_frame_flux(
                             data, **kwargs))
 

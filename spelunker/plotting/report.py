@@ -476,7 +476,7 @@ def summarize(model, *, n_peaks=3):
     >>> from spelunker.plotting import summarize
     >>> visit = datasets.make_guidestar_files(tempfile.mkdtemp(), seed=1)
     >>> summarize(read_guidestar(visit.files)).split(",")[0]
-    'frames: 2000 from 2 file(s)'
+    'frames: 6000 from 3 file(s)'
     """
     lines = []
     times = model.frame_times[[0, -1]]
