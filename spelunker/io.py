@@ -14,6 +14,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asdf
 import numpy as np
 from astropy.io import fits
 from astropy.time import Time
@@ -231,8 +232,6 @@ def _open_saved_product(path):
         msg = f"{path}: no such file"
         raise GuideStarInputError(msg)
     if path.suffix.lower() == ".asdf":
-        import asdf
-
         try:
             with asdf.open(path, lazy_load=True) as handle:
                 model_type = handle.tree.get("meta", {}).get("model_type")

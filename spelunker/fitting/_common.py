@@ -5,6 +5,7 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from spelunker.fitting.model import PARAMETER_NAMES
 from spelunker.fitting.result import FitResult
@@ -61,14 +62,6 @@ def check_inputs(data, err, dq, bad_dq_bits):
     return data, err, dq, dtype
 
 
-def check_positive_int(value, name):
-    """Return ``value`` as an int, or raise ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        msg = f"{name} must be an integer >= 1; got {value!r}"
-        raise ValueError(msg)
-    return int(value)
-
-
 def bad_pixel_mask(dq, bad_dq_bits, start, stop, shape):
     """Boolean (m or 1, ny, nx) mask of DQ-excluded pixels for frames start:stop."""
     if dq is None or bad_dq_bits == 0:
@@ -120,8 +113,6 @@ def run_blocks(kernel, extra_args, data, err, dq, bad_dq_bits, dtype, *,
 
     bar = None
     if progress and n:
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=n, desc=desc, unit="frame")
     try:
         if ncpus == 1 or len(starts) <= 1:

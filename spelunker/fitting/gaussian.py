@@ -15,8 +15,9 @@ import logging
 import numpy as np
 from scipy import stats
 
+from spelunker._validate import check_positive_int
 from spelunker.fitting import _kernels
-from spelunker.fitting._common import check_inputs, check_positive_int, run_blocks
+from spelunker.fitting._common import check_inputs, run_blocks
 
 __all__ = ["fit_gaussian_frames", "SIGMA_BOUNDS", "CENTRE_MARGIN", "EDGE_MARGIN"]
 

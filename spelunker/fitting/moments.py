@@ -8,8 +8,9 @@ makes it a good first look and the starting point of the Gaussian fit.
 
 import logging
 
+from spelunker._validate import check_positive_int
 from spelunker.fitting import _kernels
-from spelunker.fitting._common import check_inputs, check_positive_int, run_blocks
+from spelunker.fitting._common import check_inputs, run_blocks
 from spelunker.fitting.gaussian import EDGE_MARGIN, SIGMA_BOUNDS, SNR_MIN
 
 __all__ = ["fit_moments_frames"]

@@ -3,6 +3,7 @@
 import astropy.units as u
 import numpy as np
 from astropy.table import QTable
+from astropy.time import Time
 
 from spelunker.fitting.model import PARAMETER_NAMES
 
@@ -99,8 +100,6 @@ def fit_result_table(result, time=None):
     n = len(np.asarray(result["flags"]))
     table = QTable()
     if time is not None:
-        from astropy.time import Time
-
         if not isinstance(time, Time):
             msg = f"time must be an astropy Time; got {type(time).__name__}"
             raise ValueError(msg)
