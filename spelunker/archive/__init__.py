@@ -6,14 +6,11 @@ astroquery at a mirror (`mast_server`).
 """
 
 from spelunker.archive.mast import (
-    ArchiveError,
-    ArchiveQueryError,
-    AuthenticationError,
-    DownloadError,
     download_products,
     find_guidestar_products,
     mast_server,
 )
+from spelunker.errors import ArchiveError, ArchiveQueryError, AuthenticationError, DownloadError
 
 __all__ = [
     "ArchiveError",

@@ -36,11 +36,10 @@ from astropy import units as u
 from astropy.table import QTable
 from astropy.time import Time
 
-from spelunker.archive._checks import check_timeout
-from spelunker.errors import SpelunkerError
+from spelunker._validate import check_positive_float
+from spelunker.errors import EngdbError
 
 __all__ = [
-    "EngdbError",
     "engdb_service",
     "mnemonics",
     "plot_mnemonic",
@@ -72,16 +71,6 @@ _POINTING_MOVING = "0"
 
 _TOKEN_HELP = ("create one at https://auth.mast.stsci.edu/token (with access to the JWST "
                "engineering database) and pass token=... or set MAST_API_TOKEN")
-
-
-class EngdbError(SpelunkerError):
-    """The engineering database cannot be used.
-
-    The message says what is missing or wrong: the MAST token (absent or
-    rejected), the server (unreachable, or not answering like MAST), the
-    mnemonic (unknown) or the reply (not the MAST CSV).  Local plots and
-    `mnemonics_local` do not need the database.
-    """
 
 
 # --------------------------------------------------------------------------
@@ -217,12 +206,12 @@ def _base_url(base_url, token):
 def _timeout(timeout):
     """Seconds per request: the argument, else ENG_TIMEOUT, else DEFAULT_TIMEOUT."""
     if timeout is not None:
-        return check_timeout(timeout)
+        return check_positive_float(timeout, "timeout", unit="seconds", parse_text=True)
     text = os.environ.get("ENG_TIMEOUT", "").strip()
     if not text:
         return DEFAULT_TIMEOUT
     try:
-        return check_timeout(text, name="ENG_TIMEOUT")
+        return check_positive_float(text, "ENG_TIMEOUT", unit="seconds", parse_text=True)
     except ValueError:
         msg = (f"ENG_TIMEOUT={os.environ['ENG_TIMEOUT']!r} is not a number of seconds > 0; "
                "correct or unset it, or pass timeout=")

@@ -43,16 +43,12 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
-from spelunker.errors import SpelunkerError
+from spelunker.errors import ArchiveQueryError, AuthenticationError, DownloadError
 
 __all__ = [
     "PRODUCT_COLUMNS",
     "PRODUCT_NAME",
     "SERVICE",
-    "ArchiveError",
-    "ArchiveQueryError",
-    "AuthenticationError",
-    "DownloadError",
     "check_product_name",
     "download_products",
     "find_guidestar_products",
@@ -80,39 +76,6 @@ _SUFFIX = {1: "uncal", 2: "cal"}
 _CHUNK = 64 * 1024
 _RETRY_STATUS = (429, 500, 502, 503, 504)
 _FATAL_STATUS = {401: "unauthorized", 403: "forbidden", 404: "not found"}
-
-
-# --------------------------------------------------------------------------
-# Errors
-
-
-class ArchiveError(SpelunkerError):
-    """An archive service could not give what was asked for."""
-
-
-class ArchiveQueryError(ArchiveError):
-    """A MAST query failed or found no product."""
-
-
-class AuthenticationError(ArchiveError):
-    """MAST rejected the API token (the message never contains the token)."""
-
-
-class DownloadError(ArchiveError):
-    """Products could not be downloaded.
-
-    Attributes
-    ----------
-    failures : dict
-        File name -> reason, for every product that failed.
-    paths : list of pathlib.Path
-        The products that are complete on disk (downloaded or cached).
-    """
-
-    def __init__(self, message, *, failures=None, paths=None):
-        super().__init__(message)
-        self.failures = dict(failures or {})
-        self.paths = list(paths or [])
 
 
 # --------------------------------------------------------------------------
@@ -719,7 +682,7 @@ def check_product_name(name):
     >>> check_product_name("../evil_cal.fits")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    spelunker.archive.mast.DownloadError: refusing archive file name '../evil_cal.fits': ...
+    spelunker.errors.DownloadError: refusing archive file name '../evil_cal.fits': ...
     """
     text = str(name) if name is not None else ""
     if (not text or "/" in text or "\\" in text or ".." in text or "\x00" in text
