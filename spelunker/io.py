@@ -9,7 +9,6 @@ import glob
 import json
 import logging
 import os
-import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +28,9 @@ from spelunker.errors import (
     MissingKeywordError,
     WrongProductError,
 )
+from spelunker.names import is_fine_guide_cal, strip_segment
 
-__all__ = ["read_guidestar", "open_guidestar", "select_frames", "strip_segment", "frame_mid_times",
+__all__ = ["read_guidestar", "open_guidestar", "select_frames", "frame_mid_times",
            "iso_to_mjd", "FINE_GUIDE_EXP_TYPE"]
 
 log = logging.getLogger(__name__)
@@ -392,7 +392,7 @@ def _collect_selection(paths, description):
         try:
             products.append(_product_from_path(path))
         except GuideStarInputError as exc:
-            if _looks_like_fine_guide_cal(path):
+            if is_fine_guide_cal(path.name):
                 raise  # a damaged fine-guide segment must not vanish from a visit
             reasons.append(str(exc))
             log.debug("skipped %s", exc)
@@ -405,10 +405,6 @@ def _collect_selection(paths, description):
                f"{len(paths)} FITS file(s) ({examples})")
         raise EmptySelectionError(msg)
     return products
-
-
-def _looks_like_fine_guide_cal(path):
-    return "_gs-fg_" in path.name and path.name.endswith("_cal.fits")
 
 
 def _load_json(path):
@@ -863,18 +859,6 @@ def _stitched_name(products):
     """Name of the stitched product: the first file's, without ``-segNNN`` if several."""
     name = products[0].name
     return strip_segment(name) if len(products) > 1 else name
-
-
-def strip_segment(name):
-    """``name`` without its ``-segNNN`` part (the name of a visit of several segments).
-
-    Examples
-    --------
-    >>> from spelunker.io import strip_segment
-    >>> strip_segment("jw01534001001_gs-fg_2022338013723-seg001_cal.fits")
-    'jw01534001001_gs-fg_2022338013723_cal.fits'
-    """
-    return re.sub(r"-seg\d{3}(?=_)", "", name)
 
 
 def _as_int(value):

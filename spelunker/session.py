@@ -328,10 +328,10 @@ class Spelunker:
         """One row per file: program, observation, visit, visit group, parallel sequence,
         activity (from the header OBS_ID), segment, detector, guide star, times.
 
-        See `spelunker.archive.names.fg_table`; the exposure number, which
+        See `spelunker.names.fg_table`; the exposure number, which
         only the MAST folder of a science exposure gives, is masked.
         """
-        from spelunker.archive.names import fg_table
+        from spelunker.names import fg_table
 
         return fg_table(self._require_model())
 

@@ -31,6 +31,7 @@ from spelunker.archive import (
     mast_server,
 )
 from spelunker.archive import mast as archive_mast
+from spelunker.names import check_product_name
 
 #: A token only this module knows, so a leak is easy to find.
 GOOD_TOKEN = "spk-" + secrets.token_hex(16)
@@ -781,7 +782,7 @@ def test_live_mast_program_1534(tmp_path):
     table = find_guidestar_products(1534, observation=1, server="https://mast.stsci.edu")
     assert len(table) >= 1
     for name in table["fileName"]:
-        archive_mast.check_product_name(name)
+        check_product_name(name)
         assert name.startswith("jw01534001") and name.endswith("_cal.fits")
     assert np.all(np.asarray(table["fileSize"], float) > 1e6)
     assert set(table["exp_type"]) == {"FGS_FINEGUIDE"}
@@ -790,7 +791,7 @@ def test_live_mast_program_1534(tmp_path):
 @pytest.mark.remote_data
 def test_live_download_of_the_smallest_product(tmp_path):
     """One real file: the smallest gs-fg product of PID 1534 observation 2 visit 1 (~8 MB)."""
-    from spelunker.archive.names import fg_table, parse_obs_id
+    from spelunker.names import fg_table, parse_obs_id
 
     server = "https://mast.stsci.edu"
     table = find_guidestar_products(1534, observation=2, visit=1, server=server)

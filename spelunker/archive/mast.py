@@ -44,12 +44,11 @@ from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
 from spelunker.errors import ArchiveQueryError, AuthenticationError, DownloadError
+from spelunker.names import MODE_EXP_TYPES, check_product_name, guider_name_fields
 
 __all__ = [
     "PRODUCT_COLUMNS",
-    "PRODUCT_NAME",
     "SERVICE",
-    "check_product_name",
     "download_products",
     "find_guidestar_products",
     "mast_server",
@@ -66,11 +65,6 @@ PRODUCT_COLUMNS = ("fileName", "dataURI", "fileSize", "program", "observtn", "vi
 
 #: Environment variable holding a MAST API token.
 TOKEN_ENV = "MAST_API_TOKEN"
-
-#: Guider product names: ``jw<ppppp><ooo><vvv>_gs-<mode>_<stamp>[-segNNN]_<cal|uncal>.fits``.
-#: Letters, digits, ``_`` and ``-`` only before ``.fits``: no separator, no ``..``.
-PRODUCT_NAME = re.compile(
-    r"jw\d{11}_gs-(?:fg|track|acq1|acq2|id)_[0-9A-Za-z_-]{1,60}_(?:cal|uncal)\.fits")
 
 _SUFFIX = {1: "uncal", 2: "cal"}
 _CHUNK = 64 * 1024
@@ -661,42 +655,6 @@ class _Cancelled(Exception):
     pass
 
 
-def check_product_name(name):
-    """Return ``name`` if it is a plain guider product file name, else raise.
-
-    Names come from the archive's reply and become local paths, so only a
-    bare ``jw..._gs-..._<cal|uncal>.fits`` name is accepted: no directory
-    part, no ``..``, no absolute path.
-
-    Raises
-    ------
-    DownloadError
-        The name could escape the download directory or is not a guider
-        product name.
-
-    Examples
-    --------
-    >>> from spelunker.archive.mast import check_product_name
-    >>> check_product_name("jw01534001001_gs-fg_2022338013723-seg001_cal.fits")
-    'jw01534001001_gs-fg_2022338013723-seg001_cal.fits'
-    >>> check_product_name("../evil_cal.fits")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    spelunker.errors.DownloadError: refusing archive file name '../evil_cal.fits': ...
-    """
-    text = str(name) if name is not None else ""
-    if (not text or "/" in text or "\\" in text or ".." in text or "\x00" in text
-            or os.path.isabs(text) or os.path.basename(text) != text):
-        msg = (f"refusing archive file name {text!r}: it is not a bare file name "
-               "(path separators, '..' or an absolute path)")
-        raise DownloadError(msg, failures={text: "unsafe file name"})
-    if not PRODUCT_NAME.fullmatch(text):
-        msg = (f"refusing archive file name {text!r}: not a JWST guider product name "
-               "(jw<ppppp><ooo><vvv>_gs-<mode>_<stamp>_<cal|uncal>.fits)")
-        raise DownloadError(msg, failures={text: "not a guider product name"})
-    return text
-
-
 def _size_of(value):
     if value is None or value is np.ma.masked:
         return None
@@ -768,11 +726,6 @@ def _remove_stale_parts(directory, name, max_age):
             pass
 
 
-#: EXP_TYPE values of each guider mode of `PRODUCT_NAME`.
-_MODE_EXP_TYPES = {"fg": ("FGS_FINEGUIDE",), "track": ("FGS_TRACK",), "acq1": ("FGS_ACQ1",),
-                   "acq2": ("FGS_ACQ2",), "id": ("FGS_ID-IMAGE", "FGS_ID-STACK")}
-
-
 def _identity(st):
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
@@ -795,8 +748,9 @@ def _cached_product_problem(path, name):
     from spelunker.errors import CorruptFileError
     from spelunker.io import _open_fits
 
-    mode = name.split("_gs-", 1)[1].split("_", 1)[0]
-    uncal = name.endswith("_uncal.fits")
+    fields = guider_name_fields(name)
+    mode = fields["mode"]
+    uncal = fields["level"] == "uncal"
     try:
         with _open_fits(path) as hdul:
             if len(hdul) < 2 or str(hdul[-1].header.get("EXTNAME", "")).strip() != "ASDF":
@@ -805,14 +759,15 @@ def _cached_product_problem(path, name):
             filename = str(header.get("FILENAME", "") or "").strip()
             if filename and filename != name:
                 return f"its header FILENAME is {filename!r}"
-            for keyword, start, stop in (("PROGRAM", 2, 7), ("OBSERVTN", 7, 10),
-                                         ("VISIT", 10, 13)):
+            for keyword, key, digits in (("PROGRAM", "program", 5),
+                                         ("OBSERVTN", "observation", 3), ("VISIT", "visit", 3)):
                 value = str(header.get(keyword, "") or "").strip()
-                if not value.isdigit() or int(value) != int(name[start:stop]):
-                    return f"its header {keyword} is {value!r}, the name's {name[start:stop]}"
+                if not value.isdigit() or int(value) != fields[key]:
+                    return (f"its header {keyword} is {value!r}, the name's "
+                            f"{fields[key]:0{digits}d}")
             exp_type = str(header.get("EXP_TYPE", "") or "").strip().upper()
-            if exp_type not in _MODE_EXP_TYPES[mode]:
-                return f"its header EXP_TYPE is {exp_type!r}, not {_MODE_EXP_TYPES[mode][0]}"
+            if exp_type not in MODE_EXP_TYPES[mode]:
+                return f"its header EXP_TYPE is {exp_type!r}, not {MODE_EXP_TYPES[mode][0]}"
             if "SCI" not in hdul:
                 return "it has no SCI extension"
             ndim = hdul["SCI"].header.get("NAXIS")
