@@ -162,9 +162,10 @@ class Spelunker:
         that hides it from reprs and refuses to be pickled; never logged or
         written to a file.
         """
-        if self._token is not None:
-            return self._token.reveal()
-        return (os.environ.get("MAST_API_TOKEN") or "").strip() or None
+        from spelunker.archive.tokens import resolve_token
+
+        secret = resolve_token(self._token)
+        return None if secret is None else secret.reveal()
 
     @mast_api_token.setter
     def mast_api_token(self, value):
@@ -585,15 +586,10 @@ class Spelunker:
 
 
 def _hide(token):
-    """The token wrapped in a `_Secret`; None (fall back to MAST_API_TOKEN) if empty."""
-    from spelunker.archive.mast import _Secret
+    """The token as a `spelunker.archive.tokens.Secret`; None (fall back to MAST_API_TOKEN) if empty."""
+    from spelunker.archive.tokens import as_secret
 
-    if isinstance(token, _Secret):
-        token = token.reveal()
-    if token is None:
-        return None
-    token = str(token).strip()
-    return _Secret(token) if token else None
+    return as_secret(token)
 
 
 def _refuse_assignment(name):

@@ -31,6 +31,7 @@ from spelunker.archive import (
     mast_server,
 )
 from spelunker.archive import mast as archive_mast
+from spelunker.archive import tokens
 from spelunker.names import check_product_name
 
 #: A token only this module knows, so a leak is easy to find.
@@ -321,7 +322,7 @@ def test_token_never_leaks(fake, archive_files, download_dir, caplog, capfd):
     texts = [r.getMessage() for r in caplog.records] + [caplog.text, out, err]
     texts += [str(w.message) for w in warned]
     texts += [str(e) for e in caught] + [repr(e) for e in caught]
-    texts += [repr(table), str(table.meta), repr(archive_mast._resolve_token(GOOD_TOKEN))]
+    texts += [repr(table), str(table.meta), repr(tokens.resolve_token(GOOD_TOKEN))]
     texts += [str(getattr(e, "failures", "")) for e in caught]
     for token in (GOOD_TOKEN, BAD_TOKEN):
         assert not [t for t in texts if token in t]
@@ -331,7 +332,7 @@ def test_token_never_leaks(fake, archive_files, download_dir, caplog, capfd):
     with pytest.raises(TypeError, match="cannot be pickled"):
         import pickle
 
-        pickle.dumps(archive_mast._resolve_token(GOOD_TOKEN))
+        pickle.dumps(tokens.resolve_token(GOOD_TOKEN))
 
 
 def test_token_masked_in_records_of_every_logger(fake, download_dir, caplog):
@@ -361,7 +362,7 @@ def test_token_masked_in_records_of_every_logger(fake, download_dir, caplog):
     assert not [r for r in caplog.records if GOOD_TOKEN in r.getMessage()]
     assert GOOD_TOKEN not in caplog.text
     # Nothing is masked (or slowed down) once the request is over.
-    assert not isinstance(logging.getLogRecordFactory(), archive_mast._RedactingRecordFactory)
+    assert tokens.masking_handlers() == []
     logging.getLogger("spelunker.archive.mast").warning("after %s", "done")
     assert caplog.records[-1].getMessage() == "after done"
 
@@ -371,9 +372,9 @@ def test_empty_token_falls_back_to_the_environment(fake, monkeypatch):
     find_guidestar_products(1534, token="", server=fake.url)
     (whoami,) = fake.endpoint_requests("whoami")
     assert whoami.token_valid
-    assert archive_mast._resolve_token("  ").reveal() == GOOD_TOKEN
+    assert tokens.resolve_token("  ").reveal() == GOOD_TOKEN
     monkeypatch.delenv("MAST_API_TOKEN")
-    assert archive_mast._resolve_token("") is None
+    assert tokens.resolve_token("") is None
 
 
 # --------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from astropy.table import QTable
 from astropy.time import Time
 
 from spelunker._validate import check_positive_float
+from spelunker.archive.tokens import TOKEN_ENV, as_secret, redact
 from spelunker.errors import EngdbError
 
 __all__ = [
@@ -132,13 +133,12 @@ def engdb_service(*, token=None, base_url=None, timeout=None):
     """
     import requests
 
-    if token is None:
-        token = os.environ.get("MAST_API_TOKEN")
-    if token is None or not str(token).strip():
+    secret = as_secret(token if token is not None else os.environ.get(TOKEN_ENV))
+    if secret is None:
         msg = (f"no MAST API token for the engineering database (mnemonics): {_TOKEN_HELP}. "
                "Plots and mnemonics_local work without it")
         raise EngdbError(msg)
-    token = str(token).strip()
+    token = secret.reveal()
     url = _base_url(base_url, token)
     seconds = _timeout(timeout)
     retries = _retries()
@@ -150,15 +150,15 @@ def engdb_service(*, token=None, base_url=None, timeout=None):
         msg = (f"the engineering database server {shown} did not answer GET {shown}api/ within "
                f"{seconds:g} s ({type(exc).__name__}); check the network and base_url / "
                "ENG_BASE_URL, or give a longer timeout")
-        raise EngdbError(_hide_token(msg, token)) from None
+        raise EngdbError(redact(msg, token)) from None
     except requests.exceptions.RequestException as exc:
         msg = (f"the engineering database server {shown} cannot be used: GET {shown}api/ failed "
                f"({type(exc).__name__}: {_without_query(exc)}); check base_url / ENG_BASE_URL")
-        raise EngdbError(_hide_token(msg, token)) from None
+        raise EngdbError(redact(msg, token)) from None
     except RuntimeError as exc:
         msg = (f"the engineering database server {shown} cannot be reached or does not answer "
                f"GET {shown}api/ ({exc}); check the network and base_url / ENG_BASE_URL")
-        raise EngdbError(_hide_token(msg, token)) from None
+        raise EngdbError(redact(msg, token)) from None
     log.debug("engineering database: %s (timeout %g s)", service.base_url, seconds)
     return service
 
@@ -199,7 +199,7 @@ def _base_url(base_url, token):
         msg = (f"{origin}={url!r} is not an http(s) URL of the engineering database server: "
                "write it with its scheme, e.g. 'https://mast.stsci.edu' (or "
                "'http://127.0.0.1:8080/' for a local server)")
-        raise EngdbError(_hide_token(msg, token))
+        raise EngdbError(redact(msg, token))
     return url
 
 
@@ -232,11 +232,6 @@ def _retries():
                "correct or unset it")
         raise EngdbError(msg)
     return retries
-
-
-def _hide_token(text, token):
-    """``text`` with the token, should it appear (e.g. pasted into a URL), masked."""
-    return text.replace(token, "***") if token else text
 
 
 def mnemonics(mnemonic, start, end, *, token=None, base_url=None, timeout=None, ax=None,
@@ -329,33 +324,33 @@ def mnemonics(mnemonic, start, end, *, token=None, base_url=None, timeout=None, 
                                     include_bracket_values=include_bracket_values,
                                     zip_results=False)
     except requests.exceptions.HTTPError as exc:
-        raise EngdbError(_hide_token(_http_message(exc, name, url), secret)) from None
+        raise EngdbError(redact(_http_message(exc, name, url), secret)) from None
     except requests.exceptions.RetryError as exc:
         msg = (f"{url} kept answering errors for mnemonic {name} ({_without_query(exc)}); "
                f"if they were HTTP 401/403, the MAST token was rejected: {_TOKEN_HELP}")
-        raise EngdbError(_hide_token(msg, secret)) from None
+        raise EngdbError(redact(msg, secret)) from None
     except requests.exceptions.Timeout as exc:
         waited = getattr(service, "timeout", None)
         within = f" within {waited:g} s" if isinstance(waited, (int, float)) else " in time"
         msg = (f"the engineering database {url} did not answer{within} for mnemonic {name} "
                f"({type(exc).__name__}); ask for a shorter time range or give a longer timeout")
-        raise EngdbError(_hide_token(msg, secret)) from None
+        raise EngdbError(redact(msg, secret)) from None
     except requests.exceptions.ConnectionError as exc:
         msg = (f"lost the connection to the engineering database {url} while asking for "
                f"mnemonic {name} ({type(exc).__name__}); check the network and base_url / "
                "ENG_BASE_URL")
-        raise EngdbError(_hide_token(msg, secret)) from None
+        raise EngdbError(redact(msg, secret)) from None
     except requests.exceptions.RequestException as exc:
         msg = (f"the request to the engineering database {url} for mnemonic {name} failed "
                f"({type(exc).__name__}: {_without_query(exc)}); check base_url / ENG_BASE_URL")
-        raise EngdbError(_hide_token(msg, secret)) from None
+        raise EngdbError(redact(msg, secret)) from None
     except (KeyError, ValueError, TypeError, IndexError) as exc:
         problem = _environment_problem(exc)
         if problem is not None:
             raise EngdbError(problem) from None
         msg = (f"the reply of {url} for mnemonic {name} is not the MAST CSV "
                f"(theTime,MJD,euvalue,sqldataType): {type(exc).__name__}: {exc}")
-        raise EngdbError(_hide_token(msg, secret)) from None
+        raise EngdbError(redact(msg, secret)) from None
 
     table = _telemetry_table(result.obstime, result.value)
     table.meta.update(mnemonic=name, start=start_time.isot, end=end_time.isot, base_url=url)

@@ -10,13 +10,13 @@ or a test server.
 Tokens
     Exclusive-access data need a MAST API token (https://auth.mast.stsci.edu).
     Both functions take ``token=`` or read ``MAST_API_TOKEN`` (an empty
-    ``token=""`` counts as none and falls back to it).  The token is only
-    ever sent to the server: spelunker never logs, prints, stores or puts it
-    in an exception message, and while a request with it runs, every log
-    record created in the process (any logger: astroquery's debug records,
-    which would otherwise show the session cookie, urllib3, requests,
-    spelunker's modules, whatever handler receives them) has it masked as
-    ``<MAST token>``.
+    ``token=""`` counts as none and falls back to it; `spelunker.archive.tokens`).
+    The token is only ever sent to the server: spelunker never logs, prints,
+    stores or puts it in an exception message, and while a request with it
+    runs, every log record handled in the process (any logger: astroquery's
+    debug records, which would otherwise show the session cookie, urllib3,
+    requests, spelunker's modules) has it masked as ``<MAST token>``
+    (`spelunker.archive.tokens.masked_logs`).
 
 Where files land
     Directly in the ``directory`` given to `download_products` (no
@@ -43,6 +43,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
+from spelunker.archive.tokens import TOKEN_ENV, masked_logs, resolve_token
 from spelunker.errors import ArchiveQueryError, AuthenticationError, DownloadError
 from spelunker.names import MODE_EXP_TYPES, check_product_name, guider_name_fields
 
@@ -63,141 +64,10 @@ SERVICE = "Mast.Jwst.Filtered.GuideStar"
 PRODUCT_COLUMNS = ("fileName", "dataURI", "fileSize", "program", "observtn", "visit",
                    "gdstarid", "datastrt", "dataend", "detector", "exp_type")
 
-#: Environment variable holding a MAST API token.
-TOKEN_ENV = "MAST_API_TOKEN"
-
 _SUFFIX = {1: "uncal", 2: "cal"}
 _CHUNK = 64 * 1024
 _RETRY_STATUS = (429, 500, 502, 503, 504)
 _FATAL_STATUS = {401: "unauthorized", 403: "forbidden", 404: "not found"}
-
-
-# --------------------------------------------------------------------------
-# Tokens
-
-
-class _Secret:
-    """A token that does not show itself in reprs, tracebacks or pickles."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value):
-        self._value = value
-
-    def reveal(self):
-        return self._value
-
-    def __repr__(self):
-        return "<MAST API token (hidden)>"
-
-    __str__ = __repr__
-
-    def __reduce__(self):
-        msg = "a MAST API token cannot be pickled"
-        raise TypeError(msg)
-
-
-def _resolve_token(token):
-    """The token from the argument or MAST_API_TOKEN, as a `_Secret` (or None).
-
-    An empty or blank token counts as none: it falls back to MAST_API_TOKEN.
-    """
-    if isinstance(token, _Secret):
-        token = token.reveal()
-    if isinstance(token, str) and not token.strip():
-        token = None
-    if token is None:
-        token = os.environ.get(TOKEN_ENV)
-    if token is None:
-        return None
-    if not isinstance(token, str):
-        msg = f"token must be a string (a MAST API token), got {type(token).__name__}"
-        raise TypeError(msg)
-    token = token.strip()
-    return _Secret(token) if token else None
-
-
-_MASK = "<MAST token>"
-
-
-def _redact_record(record, values):
-    """Replace every value of ``values`` in a record's message by `_MASK`."""
-    if not values:
-        return
-    try:
-        message = record.getMessage()
-    except Exception:  # a malformed record (any error of a user's __str__): leave it
-        return
-    if any(value in message for value in values):
-        for value in values:
-            message = message.replace(value, _MASK)
-        record.msg = message
-        record.args = None
-
-
-class _RedactingRecordFactory:
-    """A log-record factory that masks the tokens in use, wrapping the previous one.
-
-    A filter on a logger sees only the records logged on that very logger
-    (not those of its children, which propagate to the parents' handlers
-    without passing the parents' filters), and a filter on handlers misses
-    handlers added later.  Masking records where they are created covers
-    every logger (``spelunker.archive.mast``, ``urllib3.connectionpool``,
-    ``astroquery``, ...) and every handler.
-    """
-
-    def __init__(self, previous):
-        self.previous = previous
-        self.values = ()
-
-    def __call__(self, *args, **kwargs):
-        record = self.previous(*args, **kwargs)
-        _redact_record(record, self.values)
-        return record
-
-
-_factory_lock = threading.Lock()
-_factory = None
-_active_tokens = {}  # token value -> number of requests using it
-
-
-def _update_factory():
-    """Install, update or uninstall the masking factory (call with _factory_lock held)."""
-    global _factory
-    values = tuple(_active_tokens)
-    if values and (_factory is None or logging.getLogRecordFactory() is not _factory):
-        # Not installed, or another factory was set since: go on top of the chain.
-        if _factory is not None:
-            _factory.values = ()
-        _factory = _RedactingRecordFactory(logging.getLogRecordFactory())
-        logging.setLogRecordFactory(_factory)
-    if _factory is not None:
-        _factory.values = values
-        if not values and logging.getLogRecordFactory() is _factory:
-            # Only undone if nobody installed another factory on top of ours;
-            # otherwise ours stays in the chain, masking nothing.
-            logging.setLogRecordFactory(_factory.previous)
-            _factory = None
-
-
-@contextlib.contextmanager
-def _redacted(secret):
-    """Mask ``secret`` in every log record created while the block runs (any thread)."""
-    if secret is None:
-        yield
-        return
-    value = secret.reveal()
-    with _factory_lock:
-        _active_tokens[value] = _active_tokens.get(value, 0) + 1
-        _update_factory()
-    try:
-        yield
-    finally:
-        with _factory_lock:
-            _active_tokens[value] -= 1
-            if not _active_tokens[value]:
-                del _active_tokens[value]
-            _update_factory()
 
 
 # --------------------------------------------------------------------------
@@ -498,7 +368,7 @@ def find_guidestar_products(program, *, observation=None, visit=None, calib_leve
     if exp_type is not None:
         exp_type = str(exp_type).strip().upper()
     server = _resolve_server(server)
-    secret = _resolve_token(token)
+    secret = resolve_token(token)
     what = _describe(program, observation, visit)
 
     filters = [{"paramName": "program", "values": _id_values(program, 5)}]
@@ -515,7 +385,7 @@ def find_guidestar_products(program, *, observation=None, visit=None, calib_leve
     log.info("Querying %s at %s for %s", SERVICE, server, what)
     client = _mast_client(server, timeout, retries, backoff)
     try:
-        with _redacted(secret):
+        with masked_logs(secret):
             if secret is not None:
                 _login(client, secret, server)
             try:
@@ -999,7 +869,7 @@ def download_products(products, directory, *, token=None, server=None, max_worke
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     server = _resolve_server(server)
-    secret = _resolve_token(token)
+    secret = resolve_token(token)
     url = server + "/api/v0.1/Download/file"
 
     folders = [name for name, _ in items
@@ -1065,7 +935,7 @@ def download_products(products, directory, *, token=None, server=None, max_worke
     executor = ThreadPoolExecutor(max_workers=min(int(max_workers), len(todo)),
                                   thread_name_prefix="spelunker-download")
     try:
-        with _redacted(secret):
+        with masked_logs(secret):
             futures = {}
             for name, size in todo:
                 job = {"name": name, "size": size, "directory": directory, "url": url,
