@@ -31,7 +31,7 @@ from spelunker.errors import (
 from spelunker.names import is_fine_guide_cal, strip_segment
 
 __all__ = ["read_guidestar", "open_guidestar", "select_frames", "frame_mid_times",
-           "iso_to_mjd", "FINE_GUIDE_EXP_TYPE"]
+           "iso_to_mjd", "open_complete_fits", "FINE_GUIDE_EXP_TYPE"]
 
 log = logging.getLogger(__name__)
 
@@ -465,6 +465,49 @@ def _product_from_model(model):
         raise problem
     header["frames"] = sci.shape[0]
     return _Product(name=name, source=model, header=header)
+
+
+def open_complete_fits(path):
+    """Open a FITS file that must be whole: readable headers, every HDU's data inside it.
+
+    The reader's own integrity check, for other modules that must know a
+    file is complete before using it (e.g. a cached download).  Only the
+    headers are read.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    astropy.io.fits.HDUList
+        The open file; close it (use it in a ``with`` block).
+
+    Raises
+    ------
+    spelunker.errors.CorruptFileError
+        The file is not FITS, is truncated (also at an HDU boundary inside
+        an HDU's data) or is damaged.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from astropy.io import fits
+    >>> from spelunker.io import open_complete_fits
+    >>> path = Path(tempfile.mkdtemp()) / "small.fits"
+    >>> fits.PrimaryHDU([[1, 2], [3, 4]]).writeto(path)
+    >>> with open_complete_fits(path) as hdul:
+    ...     print(hdul[0].data.shape)
+    (2, 2)
+    >>> _ = path.write_bytes(path.read_bytes()[:2900])
+    >>> open_complete_fits(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    spelunker.errors.CorruptFileError: ...
+    """
+    return _open_fits(Path(path))
 
 
 def _open_fits(path, *, check_complete=True):

@@ -44,7 +44,13 @@ from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
 from spelunker.archive.tokens import TOKEN_ENV, masked_logs, resolve_token
-from spelunker.errors import ArchiveQueryError, AuthenticationError, DownloadError
+from spelunker.errors import (
+    ArchiveQueryError,
+    AuthenticationError,
+    CorruptFileError,
+    DownloadError,
+)
+from spelunker.io import open_complete_fits
 from spelunker.names import MODE_EXP_TYPES, check_product_name, guider_name_fields
 
 __all__ = [
@@ -613,16 +619,11 @@ def _cached_product_problem(path, name):
     extension, 3-D (``_cal``) or 4-D (``_uncal``) for fine-guide products.
     Only headers are read.
     """
-    # The reader's own check that a FITS file is whole (readable headers,
-    # every HDU's data inside the file).
-    from spelunker.errors import CorruptFileError
-    from spelunker.io import _open_fits
-
     fields = guider_name_fields(name)
     mode = fields["mode"]
     uncal = fields["level"] == "uncal"
     try:
-        with _open_fits(path) as hdul:
+        with open_complete_fits(path) as hdul:
             if len(hdul) < 2 or str(hdul[-1].header.get("EXTNAME", "")).strip() != "ASDF":
                 return "incomplete JWST product (no ASDF extension at its end)"
             header = hdul[0].header
