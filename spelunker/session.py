@@ -200,7 +200,7 @@ class Spelunker:
         list of pathlib.Path
             The local files.
         """
-        from spelunker.archive.mast import download_products, find_guidestar_products
+        from spelunker.archive import download_products, find_guidestar_products
 
         if calib_level not in (1, 2):
             msg = f"calib_level={calib_level!r} must be 2 (calibrated) or 1 (uncalibrated)"
@@ -586,7 +586,7 @@ class Spelunker:
 
 
 def _hide(token):
-    """The token as a `spelunker.archive.tokens.Secret`; None (fall back to MAST_API_TOKEN) if empty."""
+    """The token as a `~spelunker.archive.tokens.Secret`; None (use MAST_API_TOKEN) if empty."""
     from spelunker.archive.tokens import as_secret
 
     return as_secret(token)

@@ -30,6 +30,7 @@ from spelunker.archive import (
     find_guidestar_products,
     mast_server,
 )
+from spelunker.archive import download as archive_download
 from spelunker.archive import mast as archive_mast
 from spelunker.archive import tokens
 from spelunker.names import check_product_name
@@ -340,8 +341,8 @@ def test_token_masked_in_records_of_every_logger(fake, download_dir, caplog):
     download runs, are masked: a filter on a parent logger would not see them."""
     caplog.set_level(1)
     caplog.set_level(logging.DEBUG, logger="urllib3")
-    names = ["spelunker.archive.mast", "spelunker.archive.mast.worker",
-             "urllib3.connectionpool", "urllib3"]
+    names = ["spelunker.archive.mast", "spelunker.archive.download",
+             "spelunker.archive.mast.worker", "urllib3.connectionpool", "urllib3"]
 
     class Leaky:
         calls = 0
@@ -726,7 +727,7 @@ def test_retry_delays_back_off_and_honour_retry_after(fake, download_dir, monkey
         delays.append(delay)
         return cancel.is_set()
 
-    monkeypatch.setattr(archive_mast, "_wait", no_wait)
+    monkeypatch.setattr(archive_download, "_wait", no_wait)
     table = _visit_products(fake)[:1]
     target = str(table["fileName"][0])
     fake.inject(target, "http500", times=3)
@@ -767,7 +768,7 @@ def test_keyboard_interrupt_in_main_thread_cleans_up(fake, download_dir, monkeyp
         raise KeyboardInterrupt
         yield
 
-    monkeypatch.setattr(archive_mast, "as_completed", interrupted)
+    monkeypatch.setattr(archive_download, "as_completed", interrupted)
     with pytest.raises(KeyboardInterrupt):
         download_products(table, download_dir, server=fake.url, backoff=0.01, timeout=5)
     assert len(fake.downloads()) == 3  # each worker had started, then stopped
