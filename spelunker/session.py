@@ -548,14 +548,24 @@ class Spelunker:
             ``time`` (UTC) and ``value``.
         """
         from spelunker.archive.engdb import mnemonics
+        from spelunker.plotting.telemetry import plot_mnemonic
 
-        return mnemonics(mnemonic, start, end, token=self.mast_api_token, ax=_current_axes(ax))
+        table = mnemonics(mnemonic, start, end, token=self.mast_api_token)
+        plot_mnemonic(table, _current_axes(ax))
+        return table
 
     def mnemonics_local(self, kind, *, ax=None):
-        """Events from the data themselves: 'GUIDESTAR', 'FILENAME' or 'HGA' (no token)."""
-        from spelunker.archive.engdb import mnemonics_local
+        """Events from the data themselves: 'GUIDESTAR', 'FILENAME' or 'HGA' (no token).
 
-        return mnemonics_local(self._require_model(), kind, ax=_current_axes(ax))
+        Found by `spelunker.events.local_events`, drawn by
+        `spelunker.plotting.telemetry.plot_local_events`.
+        """
+        from spelunker.events import local_events
+        from spelunker.plotting.telemetry import plot_local_events
+
+        table = local_events(self._require_model(), kind)
+        plot_local_events(_current_axes(ax), table, kind)
+        return table
 
     def flux_spatial_timelapse_animation(self, start=0, stop=None, filename="movie.gif", *,
                                          step=1, fps=10):

@@ -31,6 +31,12 @@ from spelunker.plotting.figures import (
     to_axis_time,
 )
 from spelunker.plotting.report import write_visit_report
+from spelunker.plotting.telemetry import (
+    plot_events,
+    plot_intervals,
+    plot_local_events,
+    plot_mnemonic,
+)
 
 __all__ = [
     "timeseries_binned_plot",
@@ -40,6 +46,10 @@ __all__ = [
     "position_plot",
     "flux_spatial_timelapse_animation",
     "write_visit_report",
+    "plot_mnemonic",
+    "plot_local_events",
+    "plot_events",
+    "plot_intervals",
     "bin_series",
     "BinnedSeries",
     "relative_flux",

@@ -305,8 +305,9 @@ def _render(name, model, *, bin_size, dpi):
     """Draw one standard figure on a pyplot-free Figure and return its PNG bytes."""
     from matplotlib.figure import Figure
 
-    from spelunker.archive.engdb import mnemonics_local
+    from spelunker.events import local_events
     from spelunker.plotting import figures
+    from spelunker.plotting.telemetry import plot_local_events
 
     if name == "lightcurve":
         fig = Figure(figsize=(11, 4.2))
@@ -314,7 +315,7 @@ def _render(name, model, *, bin_size, dpi):
         figures.timeseries_binned_plot(model, bin_size=bin_size, ax=ax)
         for kind in ("FILENAME", "GUIDESTAR", "HGA"):
             try:
-                mnemonics_local(model, kind, ax=ax)
+                plot_local_events(ax, local_events(model, kind), kind)
             except ValueError as exc:  # e.g. no POINTING table
                 log.debug("report: no %s events: %s", kind, exc)
         ax.legend(loc="best", fontsize="small")
@@ -475,11 +476,11 @@ def _aperture_section(model):
 
 
 def _events_section(model):
-    from spelunker.archive.engdb import mnemonics_local
+    from spelunker.events import local_events
 
     parts = []
     try:
-        moves = mnemonics_local(model, "HGA")
+        moves = local_events(model, "HGA")
     except ValueError as exc:
         parts.append(f"<p>HGA moves: {html.escape(str(exc))}.</p>")
     else:
@@ -493,7 +494,7 @@ def _events_section(model):
         else:
             parts.append("<p>No high-gain-antenna move in the POINTING table.</p>")
     try:
-        changes = mnemonics_local(model, "GUIDESTAR")
+        changes = local_events(model, "GUIDESTAR")
     except ValueError as exc:
         parts.append(f"<p>Guide-star changes: {html.escape(str(exc))}.</p>")
     else:
