@@ -141,13 +141,11 @@ def resolve_token(token):
 
     Examples
     --------
-    >>> import os
     >>> from spelunker.archive.tokens import resolve_token
-    >>> resolve_token("abc123")
+    >>> resolve_token(" abc123 ")
     <MAST API token (hidden)>
-    >>> os.environ.pop("MAST_API_TOKEN", None) and None
-    >>> resolve_token("") is None
-    True
+    >>> resolve_token(" abc123 ").reveal()
+    'abc123'
     """
     if isinstance(token, Secret):
         token = token.reveal()
