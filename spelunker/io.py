@@ -9,7 +9,6 @@ import glob
 import json
 import logging
 import os
-import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,9 +30,10 @@ from spelunker.errors import (
     MissingKeywordError,
     WrongProductError,
 )
+from spelunker.names import is_fine_guide_cal, strip_segment
 
-__all__ = ["read_guidestar", "open_guidestar", "strip_segment", "frame_mid_times",
-           "iso_to_mjd", "FINE_GUIDE_EXP_TYPE"]
+__all__ = ["read_guidestar", "open_guidestar", "frame_mid_times", "iso_to_mjd",
+           "open_complete_fits", "FINE_GUIDE_EXP_TYPE"]
 
 log = logging.getLogger(__name__)
 
@@ -344,7 +344,7 @@ def _collect_selection(paths, description):
         try:
             products.append(_product_from_path(path))
         except GuideStarInputError as exc:
-            if _looks_like_fine_guide_cal(path):
+            if is_fine_guide_cal(path.name):
                 raise  # a damaged fine-guide segment must not vanish from a visit
             reasons.append(str(exc))
             log.debug("skipped %s", exc)
@@ -357,10 +357,6 @@ def _collect_selection(paths, description):
                f"{len(paths)} FITS file(s) ({examples})")
         raise EmptySelectionError(msg)
     return products
-
-
-def _looks_like_fine_guide_cal(path):
-    return "_gs-fg_" in path.name and path.name.endswith("_cal.fits")
 
 
 def _load_json(path):
@@ -421,6 +417,49 @@ def _product_from_model(model):
         raise problem
     header["frames"] = sci.shape[0]
     return _Product(name=name, source=model, header=header)
+
+
+def open_complete_fits(path):
+    """Open a FITS file that must be whole: readable headers, every HDU's data inside it.
+
+    The reader's own integrity check, for other modules that must know a
+    file is complete before using it (e.g. a cached download).  Only the
+    headers are read.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    astropy.io.fits.HDUList
+        The open file; close it (use it in a ``with`` block).
+
+    Raises
+    ------
+    spelunker.errors.CorruptFileError
+        The file is not FITS, is truncated (also at an HDU boundary inside
+        an HDU's data) or is damaged.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from astropy.io import fits
+    >>> from spelunker.io import open_complete_fits
+    >>> path = Path(tempfile.mkdtemp()) / "small.fits"
+    >>> fits.PrimaryHDU([[1, 2], [3, 4]]).writeto(path)
+    >>> with open_complete_fits(path) as hdul:
+    ...     print(hdul[0].data.shape)
+    (2, 2)
+    >>> _ = path.write_bytes(path.read_bytes()[:2900])
+    >>> open_complete_fits(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    spelunker.errors.CorruptFileError: ...
+    """
+    return _open_fits(Path(path))
 
 
 def _open_fits(path, *, check_complete=True):
@@ -813,18 +852,6 @@ def _stitched_name(products):
     """Name of the stitched product: the first file's, without ``-segNNN`` if several."""
     name = products[0].name
     return strip_segment(name) if len(products) > 1 else name
-
-
-def strip_segment(name):
-    """``name`` without its ``-segNNN`` part (the name of a visit of several segments).
-
-    Examples
-    --------
-    >>> from spelunker.io import strip_segment
-    >>> strip_segment("jw01534001001_gs-fg_2022338013723-seg001_cal.fits")
-    'jw01534001001_gs-fg_2022338013723_cal.fits'
-    """
-    return re.sub(r"-seg\d{3}(?=_)", "", name)
 
 
 def _as_int(value):

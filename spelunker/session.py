@@ -16,11 +16,16 @@ from pathlib import Path
 import numpy as np
 
 from spelunker._validate import check_cpus
+from spelunker.archive import download_products, find_guidestar_products
 from spelunker.archive.catalog import guide_star_properties
+from spelunker.archive.engdb import mnemonics
+from spelunker.archive.tokens import as_secret, resolve_token
 from spelunker.binning import DEFAULT_BIN_SIZE
 from spelunker.datamodels import FIT_TABLES
+from spelunker.events import local_events
 from spelunker.fitting import fit_table, run_fit, store_fit
 from spelunker.io import read_guidestar
+from spelunker.names import fg_table
 from spelunker.periodogram import periodogram_peaks_table, run_periodogram
 from spelunker.photometry import full_frame_flux, lightcurve_table, run_photometry, store_photometry
 from spelunker.plotting import (
@@ -32,6 +37,7 @@ from spelunker.plotting import (
     timeseries_list_plot,
     write_visit_report,
 )
+from spelunker.plotting.telemetry import plot_local_events, plot_mnemonic
 
 __all__ = ["load", "Spelunker", "DEFAULT_DIRECTORY"]
 
@@ -152,7 +158,7 @@ class Spelunker:
 
     def __init__(self, directory=None, *, token=None, progress=None):
         self.directory = Path(directory if directory is not None else DEFAULT_DIRECTORY)
-        self._token = _hide(token)
+        self._token = as_secret(token)
         self.progress = progress
         self.model = None
         self.files = []
@@ -175,13 +181,12 @@ class Spelunker:
         that hides it from reprs and refuses to be pickled; never logged or
         written to a file.
         """
-        if self._token is not None:
-            return self._token.reveal()
-        return (os.environ.get("MAST_API_TOKEN") or "").strip() or None
+        secret = resolve_token(self._token)
+        return None if secret is None else secret.reveal()
 
     @mast_api_token.setter
     def mast_api_token(self, value):
-        self._token = _hide(value)
+        self._token = as_secret(value)
 
     # -- getting data ------------------------------------------------------
 
@@ -212,8 +217,6 @@ class Spelunker:
         list of pathlib.Path
             The local files.
         """
-        from spelunker.archive.mast import download_products, find_guidestar_products
-
         if calib_level not in (1, 2):
             msg = f"calib_level={calib_level!r} must be 2 (calibrated) or 1 (uncalibrated)"
             raise ValueError(msg)
@@ -339,11 +342,9 @@ class Spelunker:
         """One row per file: program, observation, visit, visit group, parallel sequence,
         activity (from the header OBS_ID), segment, detector, guide star, times.
 
-        See `spelunker.archive.names.fg_table`; the exposure number, which
+        See `spelunker.names.fg_table`; the exposure number, which
         only the MAST folder of a science exposure gives, is masked.
         """
-        from spelunker.archive.names import fg_table
-
         return fg_table(self._require_model())
 
     @property
@@ -528,15 +529,19 @@ class Spelunker:
         astropy.table.QTable
             ``time`` (UTC) and ``value``.
         """
-        from spelunker.archive.engdb import mnemonics
-
-        return mnemonics(mnemonic, start, end, token=self.mast_api_token, ax=_current_axes(ax))
+        table = mnemonics(mnemonic, start, end, token=self.mast_api_token)
+        plot_mnemonic(table, _current_axes(ax))
+        return table
 
     def mnemonics_local(self, kind, *, ax=None):
-        """Events from the data themselves: 'GUIDESTAR', 'FILENAME' or 'HGA' (no token)."""
-        from spelunker.archive.engdb import mnemonics_local
+        """Events from the data themselves: 'GUIDESTAR', 'FILENAME' or 'HGA' (no token).
 
-        return mnemonics_local(self._require_model(), kind, ax=_current_axes(ax))
+        Found by `spelunker.events.local_events`, drawn by
+        `spelunker.plotting.telemetry.plot_local_events`.
+        """
+        table = local_events(self._require_model(), kind)
+        plot_local_events(_current_axes(ax), table, kind)
+        return table
 
     def flux_spatial_timelapse_animation(self, start=0, stop=None, filename="movie.gif", *,
                                          step=1, fps=10):
@@ -560,18 +565,6 @@ class Spelunker:
         return write_visit_report(self._require_model(),
                                   self.directory if directory is None else directory,
                                   title=title)
-
-
-def _hide(token):
-    """The token wrapped in a `_Secret`; None (fall back to MAST_API_TOKEN) if empty."""
-    from spelunker.archive.mast import _Secret
-
-    if isinstance(token, _Secret):
-        token = token.reveal()
-    if token is None:
-        return None
-    token = str(token).strip()
-    return _Secret(token) if token else None
 
 
 def _refuse_assignment(name):

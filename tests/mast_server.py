@@ -1,7 +1,7 @@
 """A local fake of the MAST services spelunker uses, for offline tests.
 
 `FakeMast` is a ``ThreadingHTTPServer`` on 127.0.0.1 (a free port) that
-answers what astroquery and `spelunker.archive.mast` request:
+answers what astroquery, `spelunker.archive.mast` and `spelunker.archive.download` request:
 
 ``POST /api/v0/invoke``
     the portal (form field ``request=<JSON>``); service

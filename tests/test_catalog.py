@@ -22,7 +22,7 @@ from spelunker.archive.catalog import (
     parse_catalog_reply,
     query_guide_star_catalog,
 )
-from spelunker.archive.names import fg_table, parse_obs_id, parse_product_name
+from spelunker.names import fg_table, parse_obs_id, parse_product_name
 from spelunker.errors import SpelunkerError
 
 # Two invented guide stars near the LMC (ids in the GSC 2 style).
@@ -437,7 +437,7 @@ def test_fg_table_ignores_an_unusable_header_obs_id(three_segment_visit, caplog)
     files = read_guidestar(three_segment_visit.files).table("files")
     files["obs_id"] = ["V01534001001P00000000011", "V01534002001P0000000001102",
                        "V01534001001P000000000110z"]  # short, another observation, act '0z'
-    with caplog.at_level(logging.WARNING, logger="spelunker.archive.names"):
+    with caplog.at_level(logging.WARNING, logger="spelunker.names"):
         table = fg_table(files)
     assert list(table["visit_group"].mask) == [True, True, False]
     assert list(table["activity"].mask) == [True, True, False]

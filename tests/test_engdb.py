@@ -16,17 +16,13 @@ from matplotlib.figure import Figure
 from numpy.testing import assert_allclose, assert_array_equal
 
 from spelunker import GuideStarPipeline, SpelunkerError, datasets
-from spelunker.archive.engdb import (
-    DEFAULT_TIMEOUT,
-    EngdbError,
-    engdb_service,
-    hga_intervals,
-    mnemonics,
-    mnemonics_local,
-    plot_mnemonic,
-)
+from spelunker.archive.engdb import DEFAULT_TIMEOUT, engdb_service, mnemonics
+from spelunker.errors import EngdbError
+from spelunker.events import hga_intervals, local_events
 from spelunker.plotting import (
     TimeAxis,
+    plot_local_events,
+    plot_mnemonic,
     set_time_axis,
     time_axis,
     timeseries_binned_plot,
@@ -120,7 +116,8 @@ def test_hga_intervals_match_served_transitions(edb_server, model, t0):
     ax = timeseries_binned_plot(model, ax=Figure().add_subplot())
     limits = ax.get_xlim()
 
-    table = mnemonics("sa_zhgaupst ", start, end, token=TOKEN, base_url=edb_server.url, ax=ax)
+    table = mnemonics("sa_zhgaupst ", start, end, token=TOKEN, base_url=edb_server.url)
+    plot_mnemonic(table, ax)
 
     # The client pinged, then asked for the mnemonic in MAST's URI form with the token.
     assert edb_server.requests[0][0] == "/api/"
@@ -171,7 +168,8 @@ def test_numeric_mnemonic_is_a_line_of_the_served_values(edb_server, model, t0):
     start, end = _seconds(t0, 10.0), _seconds(t0, 50.0)
 
     table = mnemonics("INIS_FWMTRCURR", start.mjd, end.mjd, token=TOKEN,
-                      base_url=edb_server.url, ax=ax)
+                      base_url=edb_server.url)
+    plot_mnemonic(table, ax)
 
     served_mjd, served_values = edb_server.served("INIS_FWMTRCURR", _datetime(start),
                                                   _datetime(end))
@@ -194,7 +192,8 @@ def test_sa_zfg_mnemonic_at_64_ms_is_a_line_of_the_served_values(edb_server, mod
     start, end = _seconds(t0, 0.0), _seconds(t0, 8.0)
     ax = timeseries_binned_plot(model, ax=Figure().add_subplot())
 
-    table = mnemonics("SA_ZFGGSPOSX", start, end, token=TOKEN, base_url=edb_server.url, ax=ax)
+    table = mnemonics("SA_ZFGGSPOSX", start, end, token=TOKEN, base_url=edb_server.url)
+    plot_mnemonic(table, ax)
 
     served_mjd, served_values = edb_server.served("SA_ZFGGSPOSX", _datetime(start),
                                                   _datetime(end))
@@ -226,12 +225,14 @@ def test_overlays_on_the_returned_twin_land_at_the_same_times(edb_server, model,
     assert twin is not ax and time_axis(twin) == time_axis(ax)
     assert time_axis(ax).unit == "min"
 
-    moves = mnemonics_local(model, "HGA", ax=twin)
+    moves = local_events(model, "HGA")
+    plot_local_events(twin, moves, "HGA")
     span, = [p for p in twin.patches if p.get_gid() == "HGA"]
     assert_allclose(span.get_x(), to_axis_time(ax, moves["start"])[0], rtol=0, atol=1e-9)
     assert 0.0 < span.get_x() < 1.0  # minutes since the first frame, not MJD
     position = mnemonics("SA_ZFGGSPOSX", _seconds(t0, 10.0), _seconds(t0, 12.0), token=TOKEN,
-                         base_url=edb_server.url, ax=twin)
+                         base_url=edb_server.url)
+    plot_mnemonic(position, twin)
     second, = [other for other in ax.figure.axes if other not in (ax, twin)]
     line, = second.get_lines()
     assert_allclose(line.get_xdata(), to_axis_time(ax, position["time"]), rtol=0, atol=1e-9)
@@ -242,7 +243,8 @@ def test_plain_axes_get_mjd(edb_server, t0):
     edb_server.series["INIS_FWMTRCURR"] = current_series(t0.mjd, 20.0, pulses=())
     ax = Figure().add_subplot()
     table = mnemonics("INIS_FWMTRCURR", t0, _seconds(t0, 10.0), token=TOKEN,
-                      base_url=edb_server.url, ax=ax)
+                      base_url=edb_server.url)
+    plot_mnemonic(table, ax)
     twin = ax.figure.axes[1]
     assert_allclose(twin.get_lines()[0].get_xdata(), table["time"].mjd, rtol=0, atol=1e-9)
 
@@ -292,7 +294,8 @@ def test_empty_reply_gives_an_empty_table(edb_server, t0):
     edb_server.raw["SA_ZFGDETID"] = "theTime,MJD,euvalue,sqldataType\r\n"
     ax = Figure().add_subplot()
     table = mnemonics("SA_ZFGDETID", t0, _seconds(t0, 5.0), token=TOKEN,
-                      base_url=edb_server.url, ax=ax)
+                      base_url=edb_server.url)
+    plot_mnemonic(table, ax)
     assert len(table) == 0 and table.colnames == ["time", "value"]
 
 
@@ -319,9 +322,12 @@ def test_no_token_is_a_clear_error_and_nothing_is_sent(edb_server, model, t0):
     assert edb_server.requests == []
     # Plots and local events work without any token.
     ax = timeseries_binned_plot(model, ax=Figure().add_subplot())
-    moves = mnemonics_local(model, "HGA", ax=ax)
+    moves = local_events(model, "HGA")
+    plot_local_events(ax, moves, "HGA")
     assert len(moves) == 1
-    assert len(mnemonics_local(model, "FILENAME", ax=ax)) == 3
+    events = local_events(model, "FILENAME")
+    plot_local_events(ax, events, "FILENAME")
+    assert len(events) == 3
 
 
 def test_bad_token_is_rejected_clearly(edb_server, t0):
@@ -355,7 +361,9 @@ def test_unreachable_server_is_a_clear_error(closed_port_url, model, t0):
     assert closed_port_url in str(caught.value)
     assert TOKEN not in str(caught.value)
     ax = timeseries_binned_plot(model, ax=Figure().add_subplot())
-    assert len(mnemonics_local(model, "GUIDESTAR", ax=ax)) == 1
+    events = local_events(model, "GUIDESTAR")
+    plot_local_events(ax, events, "GUIDESTAR")
+    assert len(events) == 1
 
 
 def test_timeout_from_the_environment_is_a_number(edb_server, t0, monkeypatch):
@@ -459,7 +467,8 @@ def test_bad_arguments(mnemonic, start, end, message):
 
 def test_filename_events_are_the_file_starts(model):
     ax = timeseries_binned_plot(model, ax=Figure().add_subplot())
-    table = mnemonics_local(model, "FILENAME", ax=ax)
+    table = local_events(model, "FILENAME")
+    plot_local_events(ax, table, "FILENAME")
     files = model.table("files")
     assert list(table["file_name"]) == list(files["file_name"])
     assert_allclose(table["time"].mjd, files["data_start_mjd"], rtol=0, atol=1e-9)
@@ -471,7 +480,8 @@ def test_filename_events_are_the_file_starts(model):
 
 def test_guidestar_events_are_the_star_changes(model):
     ax = timeseries_binned_plot(model, ax=Figure().add_subplot())
-    table = mnemonics_local(model, "guidestar", ax=ax)
+    table = local_events(model, "guidestar")
+    plot_local_events(ax, table, "guidestar")
     stars = model.table("guidestars")
     assert list(table["frame"]) == [N_FIRST_VISIT]
     assert list(table["gs_id"]) == [stars["gs_id"][1]]
@@ -484,7 +494,8 @@ def test_guidestar_events_are_the_star_changes(model):
 
 def test_hga_events_match_the_injected_move(model, visit):
     ax = timeseries_binned_plot(model, ax=Figure().add_subplot())
-    table = mnemonics_local(model, "HGA", ax=ax)
+    table = local_events(model, "HGA")
+    plot_local_events(ax, table, "HGA")
     assert len(table) == 1 and bool(table["complete"][0])
     data_start = Time(model.table("files")["data_start_mjd"][0], format="mjd", scale="utc")
     start = (table["start"][0] - data_start).to_value("s")
@@ -499,7 +510,7 @@ def test_hga_events_match_the_injected_move(model, visit):
 
 def test_unknown_local_kind():
     with pytest.raises(ValueError, match="GUIDESTAR"):
-        mnemonics_local(None, "MIRROR")
+        local_events(None, "MIRROR")
 
 
 @pytest.mark.parametrize(("values", "starts", "stops", "complete"), [
@@ -572,8 +583,9 @@ def test_real_recorded_telemetry(reference_dir, edb_server, bracket):
     set_time_axis(ax, TimeAxis(reference, "s"))
 
     for name, (times, values) in recorded.items():
-        table = mnemonics(name, start, end, token=TOKEN, base_url=edb_server.url, ax=ax,
+        table = mnemonics(name, start, end, token=TOKEN, base_url=edb_server.url,
                           include_bracket_values=bracket)
+        plot_mnemonic(table, ax)
         inside = np.flatnonzero((times >= start_ms) & (times <= end_ms))
         if bracket:  # MAST also sends the sample just before and just after the range
             inside = np.concatenate(([inside[0] - 1], inside, [inside[-1] + 1]))

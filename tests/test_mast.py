@@ -30,7 +30,10 @@ from spelunker.archive import (
     find_guidestar_products,
     mast_server,
 )
+from spelunker.archive import download as archive_download
 from spelunker.archive import mast as archive_mast
+from spelunker.archive import tokens
+from spelunker.names import check_product_name
 
 #: A token only this module knows, so a leak is easy to find.
 GOOD_TOKEN = "spk-" + secrets.token_hex(16)
@@ -320,7 +323,7 @@ def test_token_never_leaks(fake, archive_files, download_dir, caplog, capfd):
     texts = [r.getMessage() for r in caplog.records] + [caplog.text, out, err]
     texts += [str(w.message) for w in warned]
     texts += [str(e) for e in caught] + [repr(e) for e in caught]
-    texts += [repr(table), str(table.meta), repr(archive_mast._resolve_token(GOOD_TOKEN))]
+    texts += [repr(table), str(table.meta), repr(tokens.resolve_token(GOOD_TOKEN))]
     texts += [str(getattr(e, "failures", "")) for e in caught]
     for token in (GOOD_TOKEN, BAD_TOKEN):
         assert not [t for t in texts if token in t]
@@ -330,7 +333,7 @@ def test_token_never_leaks(fake, archive_files, download_dir, caplog, capfd):
     with pytest.raises(TypeError, match="cannot be pickled"):
         import pickle
 
-        pickle.dumps(archive_mast._resolve_token(GOOD_TOKEN))
+        pickle.dumps(tokens.resolve_token(GOOD_TOKEN))
 
 
 def test_token_masked_in_records_of_every_logger(fake, download_dir, caplog):
@@ -338,8 +341,8 @@ def test_token_masked_in_records_of_every_logger(fake, download_dir, caplog):
     download runs, are masked: a filter on a parent logger would not see them."""
     caplog.set_level(1)
     caplog.set_level(logging.DEBUG, logger="urllib3")
-    names = ["spelunker.archive.mast", "spelunker.archive.mast.worker",
-             "urllib3.connectionpool", "urllib3"]
+    names = ["spelunker.archive.mast", "spelunker.archive.download",
+             "spelunker.archive.mast.worker", "urllib3.connectionpool", "urllib3"]
 
     class Leaky:
         calls = 0
@@ -360,7 +363,7 @@ def test_token_masked_in_records_of_every_logger(fake, download_dir, caplog):
     assert not [r for r in caplog.records if GOOD_TOKEN in r.getMessage()]
     assert GOOD_TOKEN not in caplog.text
     # Nothing is masked (or slowed down) once the request is over.
-    assert not isinstance(logging.getLogRecordFactory(), archive_mast._RedactingRecordFactory)
+    assert tokens.masking_handlers() == []
     logging.getLogger("spelunker.archive.mast").warning("after %s", "done")
     assert caplog.records[-1].getMessage() == "after done"
 
@@ -370,9 +373,9 @@ def test_empty_token_falls_back_to_the_environment(fake, monkeypatch):
     find_guidestar_products(1534, token="", server=fake.url)
     (whoami,) = fake.endpoint_requests("whoami")
     assert whoami.token_valid
-    assert archive_mast._resolve_token("  ").reveal() == GOOD_TOKEN
+    assert tokens.resolve_token("  ").reveal() == GOOD_TOKEN
     monkeypatch.delenv("MAST_API_TOKEN")
-    assert archive_mast._resolve_token("") is None
+    assert tokens.resolve_token("") is None
 
 
 # --------------------------------------------------------------------------
@@ -724,7 +727,7 @@ def test_retry_delays_back_off_and_honour_retry_after(fake, download_dir, monkey
         delays.append(delay)
         return cancel.is_set()
 
-    monkeypatch.setattr(archive_mast, "_wait", no_wait)
+    monkeypatch.setattr(archive_download, "_wait", no_wait)
     table = _visit_products(fake)[:1]
     target = str(table["fileName"][0])
     fake.inject(target, "http500", times=3)
@@ -765,7 +768,7 @@ def test_keyboard_interrupt_in_main_thread_cleans_up(fake, download_dir, monkeyp
         raise KeyboardInterrupt
         yield
 
-    monkeypatch.setattr(archive_mast, "as_completed", interrupted)
+    monkeypatch.setattr(archive_download, "as_completed", interrupted)
     with pytest.raises(KeyboardInterrupt):
         download_products(table, download_dir, server=fake.url, backoff=0.01, timeout=5)
     assert len(fake.downloads()) == 3  # each worker had started, then stopped
@@ -781,7 +784,7 @@ def test_live_mast_program_1534(tmp_path):
     table = find_guidestar_products(1534, observation=1, server="https://mast.stsci.edu")
     assert len(table) >= 1
     for name in table["fileName"]:
-        archive_mast.check_product_name(name)
+        check_product_name(name)
         assert name.startswith("jw01534001") and name.endswith("_cal.fits")
     assert np.all(np.asarray(table["fileSize"], float) > 1e6)
     assert set(table["exp_type"]) == {"FGS_FINEGUIDE"}
@@ -790,7 +793,7 @@ def test_live_mast_program_1534(tmp_path):
 @pytest.mark.remote_data
 def test_live_download_of_the_smallest_product(tmp_path):
     """One real file: the smallest gs-fg product of PID 1534 observation 2 visit 1 (~8 MB)."""
-    from spelunker.archive.names import fg_table, parse_obs_id
+    from spelunker.names import fg_table, parse_obs_id
 
     server = "https://mast.stsci.edu"
     table = find_guidestar_products(1534, observation=2, visit=1, server=server)

@@ -190,7 +190,7 @@ def test_session_figures_and_local_mnemonics(visit, tmp_path):
 
 
 def test_session_mnemonics_needs_a_token(visit, tmp_path, monkeypatch):
-    from spelunker.archive.engdb import EngdbError
+    from spelunker.errors import EngdbError
 
     monkeypatch.delenv("MAST_API_TOKEN", raising=False)
     spk = spelunker.load(dir=tmp_path)

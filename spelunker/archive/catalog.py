@@ -34,13 +34,11 @@ import requests
 from astropy.table import MaskedColumn, QTable, Table
 from astropy.time import Time
 
-from spelunker.archive._checks import check_timeout
-from spelunker.errors import SpelunkerError
+from spelunker._validate import check_positive_float
+from spelunker.errors import CatalogError, CatalogFallbackWarning
 
 __all__ = [
     "DEFAULT_GSC_URL",
-    "CatalogError",
-    "CatalogFallbackWarning",
     "default_cache_dir",
     "guide_star_properties",
     "parse_catalog_reply",
@@ -72,31 +70,6 @@ _MISSING = {"", "nan", "null", "none", "na", "n/a", "--"}
 _MAG_RANGE = (-50.0, 50.0)
 # Reasons after which the service is assumed unreachable for the next stars.
 _UNREACHABLE = {"timeout", "connection"}
-
-
-class CatalogError(SpelunkerError):
-    """The Guide Star Catalog could not give a row for a guide star.
-
-    Attributes
-    ----------
-    gs_id : str or None
-        The guide-star id asked for.
-    reason : str
-        ``'timeout'``, ``'connection'``, ``'http'``, ``'empty'`` (empty
-        reply), ``'no_row'`` (no row for that id) or ``'bad_reply'``.
-    url : str or None
-        The service queried.
-    """
-
-    def __init__(self, message, *, gs_id=None, reason="bad_reply", url=None):
-        super().__init__(message)
-        self.gs_id = gs_id
-        self.reason = reason
-        self.url = url
-
-
-class CatalogFallbackWarning(UserWarning):
-    """Catalog values were unavailable; header values were used instead."""
 
 
 def _norm(name):
@@ -430,7 +403,7 @@ def query_guide_star_catalog(gs_id, *, url=None, timeout=10.0, cache_dir=None, s
     same kind of record.
     """
     gs_id = _check_gs_id(gs_id)
-    timeout = check_timeout(timeout)
+    timeout = check_positive_float(timeout, "timeout", unit="seconds", parse_text=True)
     service = _service_url(url)
     path = None
     if cache_dir is not False:
@@ -598,7 +571,7 @@ def guide_star_properties(model_or_guidestars_table, *, url=None, timeout=10.0, 
     """
     stars = _guidestar_rows(model_or_guidestars_table)
     if not offline:
-        timeout = check_timeout(timeout)
+        timeout = check_positive_float(timeout, "timeout", unit="seconds", parse_text=True)
     service = _service_url(url)
     records = {}
     failures = {}

@@ -1,62 +1,45 @@
-"""Find and download JWST guide-star products at MAST.
+"""Find JWST guide-star products at MAST.
 
 `find_guidestar_products` asks the MAST portal service
 ``Mast.Jwst.Filtered.GuideStar`` (through astroquery) which guider products a
-program, observation or visit has; `download_products` fetches them from
-``<server>/api/v0.1/Download/file`` into one flat directory, in parallel, with
-retries, size checks and a cache; `mast_server` points astroquery at a mirror
-or a test server.
+program, observation or visit has; `mast_server` points astroquery at a mirror
+or a test server.  Downloading the products is
+`spelunker.archive.download.download_products`.
 
 Tokens
     Exclusive-access data need a MAST API token (https://auth.mast.stsci.edu).
     Both functions take ``token=`` or read ``MAST_API_TOKEN`` (an empty
-    ``token=""`` counts as none and falls back to it).  The token is only
-    ever sent to the server: spelunker never logs, prints, stores or puts it
-    in an exception message, and while a request with it runs, every log
-    record created in the process (any logger: astroquery's debug records,
-    which would otherwise show the session cookie, urllib3, requests,
-    spelunker's modules, whatever handler receives them) has it masked as
-    ``<MAST token>``.
-
-Where files land
-    Directly in the ``directory`` given to `download_products` (no
-    ``mastDownload/JWST/<obs_id>/`` tree): guide-star product names are unique
-    across the archive, and a flat folder is what
-    `spelunker.read_guidestar` reads.
+    ``token=""`` counts as none and falls back to it; `spelunker.archive.tokens`).
+    The token is only ever sent to the server: spelunker never logs, prints,
+    stores or puts it in an exception message, and while a request with it
+    runs, every log record handled in the process (any logger: astroquery's
+    debug records, which would otherwise show the session cookie, urllib3,
+    requests, spelunker's modules) has it masked as ``<MAST token>``
+    (`spelunker.archive.tokens.masked_logs`).
 """
 
 import contextlib
 import logging
 import math
-import os
 import re
-import secrets
-import stat
-import threading
-import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from pathlib import Path
 
 import numpy as np
 import requests
+from astropy.table import MaskedColumn, Table
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
-from spelunker.errors import SpelunkerError
+from spelunker.archive.tokens import TOKEN_ENV, masked_logs, resolve_token
+from spelunker.errors import ArchiveQueryError, AuthenticationError
 
 __all__ = [
     "PRODUCT_COLUMNS",
-    "PRODUCT_NAME",
+    "RETRY_STATUS",
     "SERVICE",
-    "ArchiveError",
-    "ArchiveQueryError",
-    "AuthenticationError",
-    "DownloadError",
-    "check_product_name",
-    "download_products",
     "find_guidestar_products",
     "mast_server",
+    "resolve_server",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,188 +51,42 @@ SERVICE = "Mast.Jwst.Filtered.GuideStar"
 PRODUCT_COLUMNS = ("fileName", "dataURI", "fileSize", "program", "observtn", "visit",
                    "gdstarid", "datastrt", "dataend", "detector", "exp_type")
 
-#: Environment variable holding a MAST API token.
-TOKEN_ENV = "MAST_API_TOKEN"
-
-#: Guider product names: ``jw<ppppp><ooo><vvv>_gs-<mode>_<stamp>[-segNNN]_<cal|uncal>.fits``.
-#: Letters, digits, ``_`` and ``-`` only before ``.fits``: no separator, no ``..``.
-PRODUCT_NAME = re.compile(
-    r"jw\d{11}_gs-(?:fg|track|acq1|acq2|id)_[0-9A-Za-z_-]{1,60}_(?:cal|uncal)\.fits")
+#: HTTP statuses worth retrying (also by `spelunker.archive.download`).
+RETRY_STATUS = (429, 500, 502, 503, 504)
 
 _SUFFIX = {1: "uncal", 2: "cal"}
-_CHUNK = 64 * 1024
-_RETRY_STATUS = (429, 500, 502, 503, 504)
-_FATAL_STATUS = {401: "unauthorized", 403: "forbidden", 404: "not found"}
-
-
-# --------------------------------------------------------------------------
-# Errors
-
-
-class ArchiveError(SpelunkerError):
-    """An archive service could not give what was asked for."""
-
-
-class ArchiveQueryError(ArchiveError):
-    """A MAST query failed or found no product."""
-
-
-class AuthenticationError(ArchiveError):
-    """MAST rejected the API token (the message never contains the token)."""
-
-
-class DownloadError(ArchiveError):
-    """Products could not be downloaded.
-
-    Attributes
-    ----------
-    failures : dict
-        File name -> reason, for every product that failed.
-    paths : list of pathlib.Path
-        The products that are complete on disk (downloaded or cached).
-    """
-
-    def __init__(self, message, *, failures=None, paths=None):
-        super().__init__(message)
-        self.failures = dict(failures or {})
-        self.paths = list(paths or [])
-
-
-# --------------------------------------------------------------------------
-# Tokens
-
-
-class _Secret:
-    """A token that does not show itself in reprs, tracebacks or pickles."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value):
-        self._value = value
-
-    def reveal(self):
-        return self._value
-
-    def __repr__(self):
-        return "<MAST API token (hidden)>"
-
-    __str__ = __repr__
-
-    def __reduce__(self):
-        msg = "a MAST API token cannot be pickled"
-        raise TypeError(msg)
-
-
-def _resolve_token(token):
-    """The token from the argument or MAST_API_TOKEN, as a `_Secret` (or None).
-
-    An empty or blank token counts as none: it falls back to MAST_API_TOKEN.
-    """
-    if isinstance(token, _Secret):
-        token = token.reveal()
-    if isinstance(token, str) and not token.strip():
-        token = None
-    if token is None:
-        token = os.environ.get(TOKEN_ENV)
-    if token is None:
-        return None
-    if not isinstance(token, str):
-        msg = f"token must be a string (a MAST API token), got {type(token).__name__}"
-        raise TypeError(msg)
-    token = token.strip()
-    return _Secret(token) if token else None
-
-
-_MASK = "<MAST token>"
-
-
-def _redact_record(record, values):
-    """Replace every value of ``values`` in a record's message by `_MASK`."""
-    if not values:
-        return
-    try:
-        message = record.getMessage()
-    except Exception:  # a malformed record (any error of a user's __str__): leave it
-        return
-    if any(value in message for value in values):
-        for value in values:
-            message = message.replace(value, _MASK)
-        record.msg = message
-        record.args = None
-
-
-class _RedactingRecordFactory:
-    """A log-record factory that masks the tokens in use, wrapping the previous one.
-
-    A filter on a logger sees only the records logged on that very logger
-    (not those of its children, which propagate to the parents' handlers
-    without passing the parents' filters), and a filter on handlers misses
-    handlers added later.  Masking records where they are created covers
-    every logger (``spelunker.archive.mast``, ``urllib3.connectionpool``,
-    ``astroquery``, ...) and every handler.
-    """
-
-    def __init__(self, previous):
-        self.previous = previous
-        self.values = ()
-
-    def __call__(self, *args, **kwargs):
-        record = self.previous(*args, **kwargs)
-        _redact_record(record, self.values)
-        return record
-
-
-_factory_lock = threading.Lock()
-_factory = None
-_active_tokens = {}  # token value -> number of requests using it
-
-
-def _update_factory():
-    """Install, update or uninstall the masking factory (call with _factory_lock held)."""
-    global _factory
-    values = tuple(_active_tokens)
-    if values and (_factory is None or logging.getLogRecordFactory() is not _factory):
-        # Not installed, or another factory was set since: go on top of the chain.
-        if _factory is not None:
-            _factory.values = ()
-        _factory = _RedactingRecordFactory(logging.getLogRecordFactory())
-        logging.setLogRecordFactory(_factory)
-    if _factory is not None:
-        _factory.values = values
-        if not values and logging.getLogRecordFactory() is _factory:
-            # Only undone if nobody installed another factory on top of ours;
-            # otherwise ours stays in the chain, masking nothing.
-            logging.setLogRecordFactory(_factory.previous)
-            _factory = None
-
-
-@contextlib.contextmanager
-def _redacted(secret):
-    """Mask ``secret`` in every log record created while the block runs (any thread)."""
-    if secret is None:
-        yield
-        return
-    value = secret.reveal()
-    with _factory_lock:
-        _active_tokens[value] = _active_tokens.get(value, 0) + 1
-        _update_factory()
-    try:
-        yield
-    finally:
-        with _factory_lock:
-            _active_tokens[value] -= 1
-            if not _active_tokens[value]:
-                del _active_tokens[value]
-            _update_factory()
 
 
 # --------------------------------------------------------------------------
 # Servers
 
 
-def _resolve_server(server):
-    """The server base URL: the argument or ``astroquery.mast.conf.server``."""
+def resolve_server(server):
+    """The MAST base URL: the argument or ``astroquery.mast.conf.server``, checked.
+
+    Parameters
+    ----------
+    server : str or None
+        A base URL, or None for astroquery's configured server.
+
+    Returns
+    -------
+    str
+        The URL without trailing ``/``.
+
+    Raises
+    ------
+    ValueError
+        The URL is not http(s).
+
+    Examples
+    --------
+    >>> from spelunker.archive.mast import resolve_server
+    >>> resolve_server("http://127.0.0.1:8765/")
+    'http://127.0.0.1:8765'
+    """
     if server is None:
+        # astroquery is heavy and optional until MAST is used.
         from astroquery.mast import conf
 
         server = conf.server
@@ -317,7 +154,8 @@ def mast_server(url):
     >>> PortalAPI.MAST_REQUEST_URL == conf.server + "/api/v0/invoke"
     True
     """
-    server = _resolve_server(url)
+    server = resolve_server(url)
+    # astroquery is heavy and optional until MAST is used.
     import astroquery.mast as aq_mast
     from astroquery.mast.discovery_portal import PortalAPI
     from astroquery.mast.services import ServiceAPI
@@ -336,7 +174,7 @@ def mast_server(url):
             for attr, value in _service_urls(server).items():
                 patch(ServiceAPI, attr, value)
             for name in ("Mast", "Observations", "Catalogs", "MastMissions"):
-                auth = getattr(getattr(aq_mast, name, None), "_auth_obj", None)
+                _, _, auth = _astroquery_parts(getattr(aq_mast, name, None))
                 if auth is not None and hasattr(auth, "SESSION_INFO_URL"):
                     patch(auth, "SESSION_INFO_URL", server + "/whoami")
             yield server
@@ -357,27 +195,41 @@ class _TimeoutAdapter(HTTPAdapter):
                             **kwargs)
 
 
+def _astroquery_parts(client):
+    """The HTTP session, portal connection and login object of an astroquery MAST client.
+
+    astroquery has no public route to them: its ``MastClass`` (and
+    ``ObservationsClass``...) keep them as ``_session``,
+    ``_portal_api_connection`` and ``_auth_obj``.  They are needed to give the
+    session retries and timeouts, aim the portal and login URLs at a server,
+    see login statuses and drop the cookies afterwards; this is the only
+    place that names them.  Missing parts are None.
+    """
+    return (getattr(client, "_session", None), getattr(client, "_portal_api_connection", None),
+            getattr(client, "_auth_obj", None))
+
+
 def _mast_client(server, timeout, retries, backoff):
     """A fresh astroquery ``MastClass`` aimed at ``server``, with its own session.
 
     A private instance keeps the token out of the shared ``astroquery.mast.Mast``
     session and makes concurrent calls independent.
     """
+    # astroquery is heavy and optional until MAST is used.
     from astroquery.mast import MastClass
 
     client = MastClass()
-    session = client._session
+    session, portal, auth = _astroquery_parts(client)
     retry = Retry(total=retries, connect=retries, read=retries, status=retries, other=0,
-                  allowed_methods=None, status_forcelist=_RETRY_STATUS,
+                  allowed_methods=None, status_forcelist=RETRY_STATUS,
                   backoff_factor=backoff, raise_on_status=False,
                   respect_retry_after_header=True)
     adapter = _TimeoutAdapter((timeout, timeout), max_retries=retry)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
-    portal = client._portal_api_connection
     for attr, value in _portal_urls(server).items():
         setattr(portal, attr, value)
-    client._auth_obj.SESSION_INFO_URL = server + "/whoami"
+    auth.SESSION_INFO_URL = server + "/whoami"
     return client
 
 
@@ -426,6 +278,7 @@ def _describe(program, observation, visit):
 
 def _login(client, secret, server):
     """Log the client in with the token; AuthenticationError if MAST refuses it."""
+    # astroquery is heavy and optional until MAST is used.
     from astroquery.exceptions import LoginError
 
     where = f"MAST at {server}"
@@ -434,7 +287,8 @@ def _login(client, secret, server):
     def record_status(response, *args, **kwargs):
         statuses.append(response.status_code)
 
-    hooks = client._session.hooks["response"]
+    session, _, _ = _astroquery_parts(client)
+    hooks = session.hooks["response"]
     hooks.append(record_status)
     try:
         client.login(token=secret.reveal())
@@ -540,8 +394,8 @@ def find_guidestar_products(program, *, observation=None, visit=None, calib_leve
         raise ValueError(msg)
     if exp_type is not None:
         exp_type = str(exp_type).strip().upper()
-    server = _resolve_server(server)
-    secret = _resolve_token(token)
+    server = resolve_server(server)
+    secret = resolve_token(token)
     what = _describe(program, observation, visit)
 
     filters = [{"paramName": "program", "values": _id_values(program, 5)}]
@@ -553,12 +407,13 @@ def find_guidestar_products(program, *, observation=None, visit=None, calib_leve
         filters.append({"paramName": "exp_type", "values": [exp_type]})
     params = {"columns": "*", "filters": filters}
 
+    # astroquery is heavy and optional until MAST is used.
     from astroquery.exceptions import NoResultsWarning, RemoteServiceError
 
     log.info("Querying %s at %s for %s", SERVICE, server, what)
     client = _mast_client(server, timeout, retries, backoff)
     try:
-        with _redacted(secret):
+        with masked_logs(secret):
             if secret is not None:
                 _login(client, secret, server)
             try:
@@ -584,8 +439,9 @@ def find_guidestar_products(program, *, observation=None, visit=None, calib_leve
                        f"{type(exc).__name__} (after {retries} retries, timeout {timeout} s)")
                 raise ArchiveQueryError(msg) from None
     finally:
-        client._session.cookies.clear()
-        client._session.close()
+        session, _, _ = _astroquery_parts(client)
+        session.cookies.clear()
+        session.close()
 
     return _select_products(table, program=program, observation=observation, visit=visit,
                             calib_level=calib_level, exp_type=exp_type, what=what,
@@ -595,8 +451,6 @@ def find_guidestar_products(program, *, observation=None, visit=None, calib_leve
 def _select_products(table, *, program, observation, visit, calib_level, exp_type, what,
                      server):
     """Filter, complete, de-duplicate and sort the service's rows."""
-    from astropy.table import MaskedColumn, Table
-
     kind = f"{exp_type} " if exp_type else ""
     if len(table) == 0 or "fileName" not in table.colnames:
         msg = (f"MAST has no {kind}guide-star products for {what} "
@@ -678,513 +532,3 @@ def _select_products(table, *, program, observation, visit, calib_level, exp_typ
                        "uncal_names_derived": derived})
     log.info("Found %d guide-star products for %s", len(table), what)
     return table
-
-
-# --------------------------------------------------------------------------
-# Download
-
-
-class _Retryable(Exception):
-    def __init__(self, message, retry_after=None):
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class _Fatal(Exception):
-    pass
-
-
-class _Cancelled(Exception):
-    pass
-
-
-def check_product_name(name):
-    """Return ``name`` if it is a plain guider product file name, else raise.
-
-    Names come from the archive's reply and become local paths, so only a
-    bare ``jw..._gs-..._<cal|uncal>.fits`` name is accepted: no directory
-    part, no ``..``, no absolute path.
-
-    Raises
-    ------
-    DownloadError
-        The name could escape the download directory or is not a guider
-        product name.
-
-    Examples
-    --------
-    >>> from spelunker.archive.mast import check_product_name
-    >>> check_product_name("jw01534001001_gs-fg_2022338013723-seg001_cal.fits")
-    'jw01534001001_gs-fg_2022338013723-seg001_cal.fits'
-    >>> check_product_name("../evil_cal.fits")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    spelunker.archive.mast.DownloadError: refusing archive file name '../evil_cal.fits': ...
-    """
-    text = str(name) if name is not None else ""
-    if (not text or "/" in text or "\\" in text or ".." in text or "\x00" in text
-            or os.path.isabs(text) or os.path.basename(text) != text):
-        msg = (f"refusing archive file name {text!r}: it is not a bare file name "
-               "(path separators, '..' or an absolute path)")
-        raise DownloadError(msg, failures={text: "unsafe file name"})
-    if not PRODUCT_NAME.fullmatch(text):
-        msg = (f"refusing archive file name {text!r}: not a JWST guider product name "
-               "(jw<ppppp><ooo><vvv>_gs-<mode>_<stamp>_<cal|uncal>.fits)")
-        raise DownloadError(msg, failures={text: "not a guider product name"})
-    return text
-
-
-def _size_of(value):
-    if value is None or value is np.ma.masked:
-        return None
-    try:
-        size = float(value)
-    except (TypeError, ValueError):
-        return None
-    if not math.isfinite(size) or size < 0:
-        return None
-    return int(size)
-
-
-def _product_items(products):
-    """(name, expected size or None) per product, validated and de-duplicated."""
-    from astropy.table import Row, Table
-
-    if isinstance(products, (str, os.PathLike, dict, Row)):
-        products = [products]
-    if isinstance(products, Table):
-        if "fileName" not in products.colnames:
-            msg = "the products table has no 'fileName' column"
-            raise DownloadError(msg)
-        sizes = (products["fileSize"] if "fileSize" in products.colnames
-                 else [None] * len(products))
-        pairs = list(zip(products["fileName"], sizes, strict=True))
-    else:
-        pairs = []
-        for item in products:
-            if isinstance(item, (str, os.PathLike)):
-                pairs.append((os.fspath(item), None))
-            else:
-                try:
-                    name = item["fileName"]
-                except (KeyError, TypeError, IndexError):
-                    msg = f"a product has no 'fileName': {item!r}"
-                    raise DownloadError(msg) from None
-                try:
-                    size = item["fileSize"]
-                except (KeyError, TypeError, IndexError):
-                    size = None
-                pairs.append((name, size))
-    items = {}
-    for name, size in pairs:
-        name = check_product_name(None if name is None or name is np.ma.masked else str(name))
-        size = _size_of(size)
-        if name in items and items[name] != size and size is not None:
-            if items[name] is None:
-                items[name] = size
-            else:
-                msg = f"{name} is listed twice with different sizes ({items[name]}, {size})"
-                raise DownloadError(msg, failures={name: "conflicting sizes"})
-        items.setdefault(name, size)
-    return list(items.items())
-
-
-def _part_name(name):
-    return f".{name}.part-{secrets.token_hex(6)}"
-
-
-def _remove_stale_parts(directory, name, max_age):
-    """Delete temporary files of ``name`` left by a killed process (older than max_age s)."""
-    now = time.time()
-    for part in directory.glob(f".{name}.part-*"):
-        try:
-            if now - part.stat().st_mtime > max_age:
-                part.unlink()
-                log.info("Removed stale temporary file %s", part.name)
-        except FileNotFoundError:
-            pass
-
-
-#: EXP_TYPE values of each guider mode of `PRODUCT_NAME`.
-_MODE_EXP_TYPES = {"fg": ("FGS_FINEGUIDE",), "track": ("FGS_TRACK",), "acq1": ("FGS_ACQ1",),
-                   "acq2": ("FGS_ACQ2",), "id": ("FGS_ID-IMAGE", "FGS_ID-STACK")}
-
-
-def _identity(st):
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
-
-
-def _cached_product_problem(path, name):
-    """Why a local file is not the complete product ``name``; None if it is.
-
-    Used for cached files whose size the archive does not list (derived
-    ``_uncal`` names, bare names).  The file must open as a FITS file whose
-    every HDU lies wholly inside it and whose last HDU is the ASDF extension
-    that ends every JWST product (so a copy cut at an HDU boundary fails
-    too); its primary header must be this product's: FILENAME (when
-    present) equal to ``name``, PROGRAM / OBSERVTN / VISIT those of the
-    name, EXP_TYPE that of the name's guider mode; it must have a SCI
-    extension, 3-D (``_cal``) or 4-D (``_uncal``) for fine-guide products.
-    Only headers are read.
-    """
-    # The reader's own check that a FITS file is whole (readable headers,
-    # every HDU's data inside the file).
-    from spelunker.errors import CorruptFileError
-    from spelunker.io import _open_fits
-
-    mode = name.split("_gs-", 1)[1].split("_", 1)[0]
-    uncal = name.endswith("_uncal.fits")
-    try:
-        with _open_fits(path) as hdul:
-            if len(hdul) < 2 or str(hdul[-1].header.get("EXTNAME", "")).strip() != "ASDF":
-                return "incomplete JWST product (no ASDF extension at its end)"
-            header = hdul[0].header
-            filename = str(header.get("FILENAME", "") or "").strip()
-            if filename and filename != name:
-                return f"its header FILENAME is {filename!r}"
-            for keyword, start, stop in (("PROGRAM", 2, 7), ("OBSERVTN", 7, 10),
-                                         ("VISIT", 10, 13)):
-                value = str(header.get(keyword, "") or "").strip()
-                if not value.isdigit() or int(value) != int(name[start:stop]):
-                    return f"its header {keyword} is {value!r}, the name's {name[start:stop]}"
-            exp_type = str(header.get("EXP_TYPE", "") or "").strip().upper()
-            if exp_type not in _MODE_EXP_TYPES[mode]:
-                return f"its header EXP_TYPE is {exp_type!r}, not {_MODE_EXP_TYPES[mode][0]}"
-            if "SCI" not in hdul:
-                return "it has no SCI extension"
-            ndim = hdul["SCI"].header.get("NAXIS")
-            if mode == "fg" and ndim != (4 if uncal else 3):
-                return (f"its SCI extension has {ndim} axes, not {4 if uncal else 3} as a "
-                        f"{'_uncal' if uncal else '_cal'} fine-guide product")
-    except CorruptFileError as exc:
-        return str(exc)[:300]
-    except (OSError, ValueError, TypeError, IndexError, KeyError) as exc:
-        return f"not a readable FITS file ({type(exc).__name__}: {str(exc)[:200]})"
-    return None
-
-
-class _Progress:
-    """Thread-safe byte counter feeding a tqdm bar or a user's ``update(n)`` object."""
-
-    def __init__(self, progress, total, n_files):
-        self._lock = threading.Lock()
-        self._own = None
-        if progress is None or isinstance(progress, bool):
-            from tqdm import tqdm
-
-            self._own = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
-                             desc=f"MAST download ({n_files} files)", leave=False,
-                             disable=None if progress is None else not progress)
-            self._target = self._own
-        elif hasattr(progress, "update"):
-            self._target = progress
-        else:
-            msg = "progress must be None, True, False or an object with an update(n) method"
-            raise TypeError(msg)
-
-    def update(self, n):
-        if n:
-            with self._lock:
-                self._target.update(n)
-
-    def close(self):
-        if self._own is not None:
-            self._own.close()
-
-
-def _wait(cancel, delay):
-    """Sleep ``delay`` seconds before a retry; True if the downloads were cancelled."""
-    return cancel.wait(delay)
-
-
-def _download_one(job):
-    """Fetch one file with retries; return its path or raise _Fatal / _Retryable."""
-    name = job["name"]
-    retries, backoff = job["retries"], job["backoff"]
-    cancel = job["cancel"]
-    last = None
-    for attempt in range(retries + 1):
-        if attempt:
-            delay = backoff * 2 ** (attempt - 1)
-            if last is not None and last.retry_after is not None:
-                delay = max(delay, min(last.retry_after, 60.0))
-            log.info("Retrying %s in %.2g s (attempt %d of %d) after: %s", name, delay,
-                     attempt + 1, retries + 1, last)
-            if _wait(cancel, delay):
-                raise _Cancelled
-        if cancel.is_set():
-            raise _Cancelled
-        try:
-            return _attempt(job)
-        except _Retryable as exc:
-            last = exc
-    msg = f"failed after {retries + 1} attempts; last error: {last}"
-    raise _Fatal(msg)
-
-
-def _attempt(job):
-    """One GET of one file into a temporary name, renamed when complete."""
-    name, size, directory = job["name"], job["size"], job["directory"]
-    final = directory / name
-    tmp = directory / _part_name(name)
-    progress, cancel = job["progress"], job["cancel"]
-    received = 0
-    try:
-        session = job["session"]()
-        headers = {"Accept-Encoding": "identity"}
-        if job["secret"] is not None:
-            headers["Authorization"] = f"token {job['secret'].reveal()}"
-        with session.get(job["url"], params={"uri": f"mast:JWST/product/{name}"},
-                         headers=headers, stream=True,
-                         timeout=(job["timeout"], job["timeout"])) as resp:
-            status = resp.status_code
-            if status in _FATAL_STATUS:
-                if status in (401, 403):
-                    hint = ("MAST rejected the token" if job["secret"] is not None else
-                            f"exclusive-access data need a MAST API token (token= or {TOKEN_ENV})")
-                    raise _Fatal(f"HTTP {status} ({_FATAL_STATUS[status]}): {hint}")
-                raise _Fatal(f"HTTP 404 (not found): MAST has no file mast:JWST/product/{name}")
-            if status in _RETRY_STATUS or 500 <= status < 600:
-                after = resp.headers.get("Retry-After", "")
-                raise _Retryable(f"HTTP {status} {resp.reason}",
-                                 retry_after=float(after) if after.isdigit() else None)
-            if status != 200:
-                raise _Fatal(f"unexpected HTTP {status} {resp.reason}")
-            if resp.headers.get("Content-Type", "").lower().startswith("text/html"):
-                raise _Fatal("the server sent an HTML page instead of the file")
-            length = resp.headers.get("Content-Length")
-            length = int(length) if length and length.isdigit() else None
-            if size is not None and length is not None and length != size:
-                raise _Fatal(f"MAST lists {size} bytes but the server sends {length} bytes")
-            limit = size if size is not None else length
-            with open(tmp, "xb") as fh:
-                for chunk in resp.iter_content(_CHUNK):
-                    if cancel.is_set():
-                        raise _Cancelled
-                    fh.write(chunk)
-                    received += len(chunk)
-                    progress.update(len(chunk))
-                    if limit is not None and received > limit:
-                        raise _Fatal(f"the server sent more than the expected {limit} bytes")
-                fh.flush()
-                os.fsync(fh.fileno())
-        if length is not None and received != length:
-            raise _Retryable(f"incomplete transfer: {received} of {length} bytes")
-        if size is not None and received != size:
-            raise _Retryable(f"incomplete transfer: {received} of {size} bytes (no Content-Length)")
-        os.replace(tmp, final)
-        tmp = None
-        log.debug("Downloaded %s (%d bytes)", name, received)
-        return final
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-            requests.exceptions.ChunkedEncodingError) as exc:
-        raise _Retryable(_error_text(exc)) from None
-    except requests.exceptions.RequestException as exc:
-        raise _Fatal(_error_text(exc)) from None
-    except OSError as exc:
-        raise _Fatal(f"cannot write into {directory}: {exc.strerror or exc}") from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            progress.update(-received)
-
-
-def _error_text(exc):
-    """A short description of a requests exception (these never hold headers)."""
-    if isinstance(exc, requests.exceptions.Timeout):
-        return f"{type(exc).__name__}: no data within the timeout"
-    return f"{type(exc).__name__}: {str(exc)[:300]}"
-
-
-def download_products(products, directory, *, token=None, server=None, max_workers=4,
-                      retries=4, backoff=0.5, timeout=60, progress=None):
-    """Download guide-star products from MAST into ``directory``.
-
-    Files land directly in ``directory`` under their archive names.  A file
-    already there is reused without any request when it has the size the
-    archive lists, or, when the archive lists no size (derived ``_uncal``
-    names, bare names), when it opens as a complete FITS file of this very
-    product (headers only: every HDU inside the file, the closing ASDF
-    extension, FILENAME, PROGRAM, OBSERVTN, VISIT and EXP_TYPE matching the
-    name, a SCI extension).  Any other local copy is downloaded again; it is
-    never deleted before its replacement is complete (the new file is
-    renamed over it), and removed only if the new download fails, so a
-    failed download never loses a usable file and never keeps an unusable
-    one.  Each download streams into a hidden temporary file
-    (``.<name>.part-<random>``) in the same directory and is renamed only
-    once complete with the expected size (the archive's ``fileSize`` and
-    the reply's Content-Length): an interrupted or failed download never
-    leaves a partial file under the product's name, and its temporary file
-    is removed on every error path, including KeyboardInterrupt.
-
-    Connection errors, timeouts, truncated transfers and HTTP 429 / 5xx are
-    retried with exponential backoff (``backoff``, ``2 * backoff``, ...; a
-    longer Retry-After in seconds is honoured, up to 60 s); HTTP 401, 403
-    and 404 and a size that differs from the archive's fail at once.  A
-    failed file does not stop the others.
-
-    Parameters
-    ----------
-    products : astropy.table.Table, sequence of mappings or of str
-        Rows with ``fileName`` and ``fileSize`` (as returned by
-        `find_guidestar_products`), or bare file names (size then unknown:
-        a download is checked against Content-Length, a cached copy as
-        described above).
-    directory : str or os.PathLike
-        Destination folder (created if missing).
-    token : str, optional
-        MAST API token, sent as ``Authorization: token <T>``; default (also
-        for an empty string) ``$MAST_API_TOKEN``.
-    server : str, optional
-        MAST base URL; default ``astroquery.mast.conf.server``.
-    max_workers : int
-        Files downloaded at once.
-    retries : int
-        Further attempts per file after a retryable failure.
-    backoff : float
-        Seconds before the first retry, doubling after each further one.
-    timeout : float
-        Seconds to wait for the server to connect or send the next data.
-    progress : None, bool or object with ``update(n)``
-        None: a tqdm bar of bytes when stderr is a terminal; True / False:
-        always / never; or an object (e.g. a ``tqdm``) whose ``update`` gets
-        byte counts (negative when a failed attempt is rolled back).
-
-    Returns
-    -------
-    list of pathlib.Path
-        The local files, in the order of ``products`` (duplicates once).
-
-    Raises
-    ------
-    DownloadError
-        A file name is not a bare guider product name or is taken by a
-        directory in ``directory`` (both raised before any request), or
-        files failed after all retries; the message names each
-        file and its last error, ``failures`` maps them and ``paths`` lists
-        the files that are complete.
-
-    Examples
-    --------
-    >>> from spelunker.archive import download_products, find_guidestar_products
-    >>> products = find_guidestar_products(1534, observation=1, visit=1)  # doctest: +SKIP
-    >>> paths = download_products(products, "guidestars")  # doctest: +SKIP
-    """
-    items = _product_items(products)
-    if int(max_workers) < 1:
-        msg = f"max_workers must be >= 1, got {max_workers!r}"
-        raise ValueError(msg)
-    if int(retries) < 0:
-        msg = f"retries must be >= 0, got {retries!r}"
-        raise ValueError(msg)
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    server = _resolve_server(server)
-    secret = _resolve_token(token)
-    url = server + "/api/v0.1/Download/file"
-
-    folders = [name for name, _ in items
-               if (directory / name).is_dir() and not (directory / name).is_symlink()]
-    if folders:
-        msg = (f"cannot download into {directory}: "
-               + "; ".join(f"{directory / name} is a directory, not a file" for name in folders)
-               + "; move or remove it")
-        raise DownloadError(msg, failures=dict.fromkeys(folders, "a directory has its name"))
-
-    done = {}
-    todo = []
-    stale = {}  # name -> identity of a local copy found unusable, replaced once a new one is done
-    for name, size in items:
-        _remove_stale_parts(directory, name, max_age=max(600.0, 2 * float(timeout)))
-        final = directory / name
-        try:
-            st = final.lstat()
-        except FileNotFoundError:
-            todo.append((name, size))
-            continue
-        regular = stat.S_ISREG(st.st_mode)
-        if size is not None and regular and st.st_size == size:
-            log.debug("Using cached %s (%d bytes)", name, size)
-            done[name] = final
-            continue
-        if size is None:
-            problem = (_cached_product_problem(final, name) if regular
-                       else "not a regular file")
-            if problem is None:
-                log.info("Using cached %s: the archive lists no size, but it is a complete "
-                         "FITS file of this product", name)
-                done[name] = final
-                continue
-        elif regular:
-            problem = f"{st.st_size} bytes on disk, the archive lists {size}"
-        else:
-            problem = "not a regular file"
-        log.warning("Downloading %s again (%s); the local copy stays until the new one is "
-                    "complete", name, problem)
-        stale[name] = _identity(st)
-        todo.append((name, size))
-    log.info("%d of %d products cached in %s; downloading %d from %s", len(done), len(items),
-             directory, len(todo), server)
-    if not todo:
-        return [done[name] for name, _ in items]
-
-    total = None if any(s is None for _, s in todo) else sum(s for _, s in todo)
-    bar = _Progress(progress, total, len(todo))
-    cancel = threading.Event()
-    local = threading.local()
-    sessions = []
-    sessions_lock = threading.Lock()
-
-    def session():
-        if getattr(local, "session", None) is None:
-            local.session = requests.Session()
-            with sessions_lock:
-                sessions.append(local.session)
-        return local.session
-
-    failures = {}
-    executor = ThreadPoolExecutor(max_workers=min(int(max_workers), len(todo)),
-                                  thread_name_prefix="spelunker-download")
-    try:
-        with _redacted(secret):
-            futures = {}
-            for name, size in todo:
-                job = {"name": name, "size": size, "directory": directory, "url": url,
-                       "secret": secret, "timeout": float(timeout), "retries": int(retries),
-                       "backoff": float(backoff), "progress": bar, "cancel": cancel,
-                       "session": session}
-                futures[executor.submit(_download_one, job)] = name
-            for future in as_completed(futures):
-                name = futures[future]
-                try:
-                    done[name] = future.result()
-                except _Fatal as exc:
-                    failures[name] = str(exc)
-                    log.error("Download of %s failed: %s", name, exc)
-    except BaseException:
-        # KeyboardInterrupt or a bug: stop the workers (each removes its own
-        # temporary file) before letting the exception through.
-        cancel.set()
-        executor.shutdown(wait=True, cancel_futures=True)
-        raise
-    finally:
-        executor.shutdown(wait=True)
-        bar.close()
-        for s in sessions:
-            s.close()
-
-    for name in failures:
-        # A local copy found unusable, and not replaced: do not keep it.
-        final = directory / name
-        with contextlib.suppress(FileNotFoundError):
-            if name in stale and _identity(final.lstat()) == stale[name]:
-                final.unlink()
-                log.warning("Removed the unusable local copy of %s", name)
-    if failures:
-        lines = "; ".join(f"{name}: {reason}" for name, reason in sorted(failures.items()))
-        msg = (f"{len(failures)} of {len(items)} guide-star products could not be downloaded "
-               f"from {server} into {directory}: {lines}")
-        raise DownloadError(msg, failures=failures,
-                            paths=[done[name] for name, _ in items if name in done])
-    return [done[name] for name, _ in items]

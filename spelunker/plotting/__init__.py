@@ -8,8 +8,9 @@
 - `write_visit_report`: the standard figures as PNG and one self-contained
   HTML page per visit.
 
-Telemetry overlays (`spelunker.archive.engdb.mnemonics`,
-`~spelunker.archive.engdb.mnemonics_local`) draw on the Axes these
+Telemetry and event overlays (`plot_mnemonic` for
+`spelunker.archive.engdb.mnemonics`, `plot_local_events` for
+`spelunker.events.local_events`) draw on the Axes these
 functions return, at the right times (`TimeAxis`).
 """
 
@@ -31,6 +32,12 @@ from spelunker.plotting.figures import (
     to_axis_time,
 )
 from spelunker.plotting.report import summarize, write_visit_report
+from spelunker.plotting.telemetry import (
+    plot_events,
+    plot_intervals,
+    plot_local_events,
+    plot_mnemonic,
+)
 
 __all__ = [
     "timeseries_binned_plot",
@@ -41,6 +48,10 @@ __all__ = [
     "flux_spatial_timelapse_animation",
     "write_visit_report",
     "summarize",
+    "plot_mnemonic",
+    "plot_local_events",
+    "plot_events",
+    "plot_intervals",
     "bin_series",
     "BinnedSeries",
     "relative_flux",

@@ -17,8 +17,8 @@ Figure for multi-panel plots).  They never modify the model.
 **Time axes.**  Time-series plots use time since the first frame in s, min
 or h (chosen from the span, `TimeAxis.for_span`), labelled with the UTC time
 of the first frame.  The plot records its `TimeAxis` on the Axes, and every
-overlay (`spelunker.archive.engdb.mnemonics`,
-`~spelunker.archive.engdb.mnemonics_local`) converts its times with
+overlay (`spelunker.plotting.telemetry`: telemetry from
+`spelunker.archive.engdb.mnemonics`, events from `spelunker.events`) converts its times with
 `to_axis_time`, so telemetry lands at the right place.  On Axes without a
 `TimeAxis` (a plot made with matplotlib directly), overlays use MJD (UTC),
 as the original spelunker did.
@@ -45,6 +45,7 @@ from spelunker.periodogram import (
     periodogram_table,
 )
 from spelunker.photometry import DEFAULT_REFERENCE_FRAMES, full_frame_flux, reference_frame
+from spelunker.times import as_utc_time as as_time
 
 __all__ = [
     "timeseries_binned_plot",
@@ -81,50 +82,6 @@ _MAX_PERIODOGRAM_POINTS = 100_000
 
 # --------------------------------------------------------------------------
 # Times and time axes
-
-
-def as_time(value, *, name="time"):
-    """Convert a time to an `~astropy.time.Time` in UTC.
-
-    Parameters
-    ----------
-    value : astropy.time.Time, float, array_like of float or str
-        A Time (any scale), MJD (UTC) numbers, or ISO strings (UTC).
-    name : str, optional
-        Name used in error messages.
-
-    Returns
-    -------
-    astropy.time.Time
-        Scale ``utc``.
-
-    Raises
-    ------
-    ValueError
-        When ``value`` cannot be read as a time, or is not finite.
-
-    Examples
-    --------
-    >>> from spelunker.plotting import as_time
-    >>> as_time(60000.5).isot
-    '2023-02-25T12:00:00.000'
-    >>> float(as_time("2023-02-25T12:00:00").mjd)
-    60000.5
-    """
-    if isinstance(value, Time):
-        return value.utc
-    try:
-        if isinstance(value, str) or (np.ndim(value) > 0
-                                      and np.asarray(value).dtype.kind in "USO"):
-            return Time(value, scale="utc")
-        mjd = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as exc:
-        msg = f"{name}={value!r} is neither an astropy Time, an MJD number nor an ISO time ({exc})"
-        raise ValueError(msg) from None
-    if not np.all(np.isfinite(mjd)):
-        msg = f"{name}={value!r} is not finite"
-        raise ValueError(msg)
-    return Time(mjd, format="mjd", scale="utc")
 
 
 @dataclass(frozen=True)

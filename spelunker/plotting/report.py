@@ -15,9 +15,11 @@ from astropy.time import Time
 
 from spelunker.binning import DEFAULT_BIN_SIZE
 from spelunker.datamodels import FIT_TABLES
+from spelunker.events import local_events
 from spelunker.fitting import FitFlag
 from spelunker.periodogram import periodogram_peaks_table
 from spelunker.plotting import figures
+from spelunker.plotting.telemetry import plot_local_events
 from spelunker.visits import split_visits
 
 __all__ = ["write_visit_report", "summarize", "REPORT_FIGURES"]
@@ -195,7 +197,6 @@ def _render(name, model, *, bin_size, dpi):
     """Draw one standard figure on a pyplot-free Figure and return its PNG bytes."""
     from matplotlib.figure import Figure  # matplotlib loads only when a report is drawn
 
-    from spelunker.archive.engdb import mnemonics_local
 
     if name == "lightcurve":
         fig = Figure(figsize=(11, 4.2))
@@ -203,7 +204,7 @@ def _render(name, model, *, bin_size, dpi):
         figures.timeseries_binned_plot(model, bin_size=bin_size, ax=ax)
         for kind in ("FILENAME", "GUIDESTAR", "HGA"):
             try:
-                mnemonics_local(model, kind, ax=ax)
+                plot_local_events(ax, local_events(model, kind), kind)
             except ValueError as exc:  # e.g. no POINTING table
                 log.debug("report: no %s events: %s", kind, exc)
         ax.legend(loc="best", fontsize="small")
@@ -360,11 +361,9 @@ def _aperture_section(model):
 
 
 def _events_section(model):
-    from spelunker.archive.engdb import mnemonics_local
-
     parts = []
     try:
-        moves = mnemonics_local(model, "HGA")
+        moves = local_events(model, "HGA")
     except ValueError as exc:
         parts.append(f"<p>HGA moves: {html.escape(str(exc))}.</p>")
     else:
@@ -378,7 +377,7 @@ def _events_section(model):
         else:
             parts.append("<p>No high-gain-antenna move in the POINTING table.</p>")
     try:
-        changes = mnemonics_local(model, "GUIDESTAR")
+        changes = local_events(model, "GUIDESTAR")
     except ValueError as exc:
         parts.append(f"<p>Guide-star changes: {html.escape(str(exc))}.</p>")
     else:

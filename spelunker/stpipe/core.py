@@ -38,7 +38,8 @@ from stpipe import Pipeline, Step, config_parser
 from spelunker._version import __version__
 
 from spelunker.datamodels import GuideStarModel
-from spelunker.io import open_guidestar, strip_segment
+from spelunker.io import open_guidestar
+from spelunker.names import FINE_GUIDE_GLOB, strip_segment
 
 __all__ = ["SpelunkerStep", "SpelunkerPipeline"]
 
@@ -198,7 +199,7 @@ class SpelunkerStep(Step):
             several = len(matches) > 1
         if isinstance(obj, str) and os.path.isdir(obj):
             # Name the products after the first fine-guide file of the folder.
-            matches = sorted(glob.glob(os.path.join(obj, "**", "*_gs-fg_*.fits"), recursive=True))
+            matches = sorted(glob.glob(os.path.join(obj, "**", FINE_GUIDE_GLOB), recursive=True))
             obj = matches[0] if matches else os.path.normpath(obj) + ".fits"
             several = True
         if isinstance(obj, str) and several:

@@ -16,6 +16,13 @@ exposure or detector: its MAST folder, e.g.
 (``'V' + VISIT_ID + 'P' + 13 digits``, e.g. ``V01029001001P0000000001102``)
 ends in the visit group, parallel sequence and activity (not the exposure):
 `parse_obs_id` splits it and `fg_table` uses it when no folder is given.
+
+This module is the one place that knows this grammar: the reader
+(`spelunker.io`), the pipeline steps and the archive clients ask it
+(`PRODUCT_NAME`, `check_product_name`, `is_fine_guide_cal`,
+`FINE_GUIDE_GLOB`, `strip_segment`, `MODE_EXP_TYPES`).  It imports nothing
+from the rest of spelunker but `spelunker.errors`, so the lowest layers can
+use it.
 """
 
 import logging
@@ -26,7 +33,21 @@ import numpy as np
 from astropy.table import MaskedColumn, QTable, Table
 from astropy.time import Time
 
-__all__ = ["GUIDER_EXP_TYPES", "fg_table", "parse_obs_id", "parse_product_name"]
+from spelunker.errors import DownloadError
+
+__all__ = [
+    "FINE_GUIDE_GLOB",
+    "GUIDER_EXP_TYPES",
+    "MODE_EXP_TYPES",
+    "PRODUCT_NAME",
+    "check_product_name",
+    "fg_table",
+    "guider_name_fields",
+    "is_fine_guide_cal",
+    "parse_obs_id",
+    "parse_product_name",
+    "strip_segment",
+]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +60,25 @@ GUIDER_EXP_TYPES = {
     "id-image": "FGS_ID-IMAGE",
     "id-stacked": "FGS_ID-STACK",
 }
+
+#: EXP_TYPE values of each guider mode as written in a file name (``gs-<mode>``).
+MODE_EXP_TYPES = {
+    "fg": ("FGS_FINEGUIDE",),
+    "track": ("FGS_TRACK",),
+    "acq1": ("FGS_ACQ1",),
+    "acq2": ("FGS_ACQ2",),
+    "id": (GUIDER_EXP_TYPES["id-image"], GUIDER_EXP_TYPES["id-stacked"]),
+}
+
+#: Guider product names as the archive serves them (match with ``fullmatch``):
+#: ``jw<ppppp><ooo><vvv>_gs-<mode>_<stamp>[-segNNN]_<cal|uncal>.fits``.  Letters,
+#: digits, ``_`` and ``-`` only before ``.fits``: no separator, no ``..``.
+PRODUCT_NAME = re.compile(
+    r"jw(?P<program>\d{5})(?P<observation>\d{3})(?P<visit>\d{3})"
+    r"_gs-(?P<mode>fg|track|acq1|acq2|id)_[0-9A-Za-z_-]{1,60}_(?P<level>cal|uncal)\.fits")
+
+#: Glob pattern selecting fine-guide products (any level) in a folder.
+FINE_GUIDE_GLOB = "*_gs-fg_*.fits"
 
 _ROOT = r"jw(?P<program>\d{5})(?P<observation>\d{3})(?P<visit>\d{3})"
 _SEGMENT = r"(?:-seg(?P<segment>\d{3}))?"
@@ -64,6 +104,132 @@ _HEADER_OBS_ID = re.compile(
 _KEYS = ("kind", "name", "program", "observation", "visit", "mode", "exp_type", "timestamp",
          "attempt", "segment", "suffix", "visit_group", "parallel_sequence", "activity",
          "exposure", "detector", "obs_id")
+
+
+def strip_segment(name):
+    """``name`` without its ``-segNNN`` part (the name of a visit of several segments).
+
+    Parameters
+    ----------
+    name : str
+        A product name or path.
+
+    Returns
+    -------
+    str
+        The same text without the segment part.
+
+    Examples
+    --------
+    >>> from spelunker.names import strip_segment
+    >>> strip_segment("jw01534001001_gs-fg_2022338013723-seg001_cal.fits")
+    'jw01534001001_gs-fg_2022338013723_cal.fits'
+    """
+    return re.sub(r"-seg\d{3}(?=_)", "", name)
+
+
+def is_fine_guide_cal(name):
+    """Whether a file name looks like a calibrated fine-guide product (``_gs-fg_..._cal.fits``).
+
+    Only the name is looked at; the reader checks the headers.
+
+    Parameters
+    ----------
+    name : str or os.PathLike
+        A file name or path.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from spelunker.names import is_fine_guide_cal
+    >>> is_fine_guide_cal("jw01534001001_gs-fg_2022338013723-seg001_cal.fits")
+    True
+    >>> is_fine_guide_cal("jw01534001001_gs-track_2022338013723_cal.fits")
+    False
+    """
+    text = os.path.basename(os.fspath(name))
+    return "_gs-fg_" in text and text.endswith("_cal.fits")
+
+
+def check_product_name(name):
+    """Return ``name`` if it is a plain guider product file name, else raise.
+
+    Names come from the archive's reply and become local paths, so only a
+    bare ``jw..._gs-..._<cal|uncal>.fits`` name (`PRODUCT_NAME`) is
+    accepted: no directory part, no ``..``, no absolute path.
+
+    Parameters
+    ----------
+    name : str
+        A file name from the archive.
+
+    Returns
+    -------
+    str
+        ``name``.
+
+    Raises
+    ------
+    spelunker.errors.DownloadError
+        The name could escape the download directory or is not a guider
+        product name.
+
+    Examples
+    --------
+    >>> from spelunker.names import check_product_name
+    >>> check_product_name("jw01534001001_gs-fg_2022338013723-seg001_cal.fits")
+    'jw01534001001_gs-fg_2022338013723-seg001_cal.fits'
+    >>> check_product_name("../evil_cal.fits")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    spelunker.errors.DownloadError: refusing archive file name '../evil_cal.fits': ...
+    """
+    text = str(name) if name is not None else ""
+    if (not text or "/" in text or "\\" in text or ".." in text or "\x00" in text
+            or os.path.isabs(text) or os.path.basename(text) != text):
+        msg = (f"refusing archive file name {text!r}: it is not a bare file name "
+               "(path separators, '..' or an absolute path)")
+        raise DownloadError(msg, failures={text: "unsafe file name"})
+    if not PRODUCT_NAME.fullmatch(text):
+        msg = (f"refusing archive file name {text!r}: not a JWST guider product name "
+               "(jw<ppppp><ooo><vvv>_gs-<mode>_<stamp>_<cal|uncal>.fits)")
+        raise DownloadError(msg, failures={text: "not a guider product name"})
+    return text
+
+
+def guider_name_fields(name):
+    """Program, observation, visit, mode and level of a `check_product_name` name.
+
+    Parameters
+    ----------
+    name : str
+        A name accepted by `check_product_name`.
+
+    Returns
+    -------
+    dict
+        ``program``, ``observation``, ``visit`` (int), ``mode`` (``'fg'``,
+        ``'track'``, ``'acq1'``, ``'acq2'``, ``'id'``, a key of
+        `MODE_EXP_TYPES`) and ``level`` (``'cal'`` or ``'uncal'``).
+
+    Raises
+    ------
+    spelunker.errors.DownloadError
+        As `check_product_name`.
+
+    Examples
+    --------
+    >>> from spelunker.names import guider_name_fields
+    >>> fields = guider_name_fields("jw01534001002_gs-fg_2022338013723-seg001_uncal.fits")
+    >>> fields["program"], fields["visit"], fields["mode"], fields["level"]
+    (1534, 2, 'fg', 'uncal')
+    """
+    parts = PRODUCT_NAME.fullmatch(check_product_name(name)).groupdict()
+    return {"program": int(parts["program"]), "observation": int(parts["observation"]),
+            "visit": int(parts["visit"]), "mode": parts["mode"], "level": parts["level"]}
 
 
 def _stamp_to_time(stamp, name):
@@ -180,7 +346,7 @@ def parse_product_name(name, obs_id=None):
 
     Examples
     --------
-    >>> from spelunker.archive.names import parse_product_name
+    >>> from spelunker.names import parse_product_name
     >>> info = parse_product_name("jw01534003001_gs-fg_2023125180012-seg002_cal.fits")
     >>> info["program"], info["observation"], info["visit"], info["segment"], info["suffix"]
     (1534, 3, 1, 2, 'cal')
@@ -262,7 +428,7 @@ def parse_obs_id(obs_id):
 
     Examples
     --------
-    >>> from spelunker.archive.names import parse_obs_id
+    >>> from spelunker.names import parse_obs_id
     >>> info = parse_obs_id("V01029001001P0000000001102")
     >>> info["visit_id"], info["visit_group"], info["parallel_sequence"], info["activity"]
     ('01029001001', 1, 1, 2)
@@ -377,7 +543,7 @@ def fg_table(model, *, obs_ids=None):
     Examples
     --------
     >>> from astropy.table import QTable
-    >>> from spelunker.archive.names import fg_table
+    >>> from spelunker.names import fg_table
     >>> files = QTable({
     ...     "file_name": ["jw01534005002_gs-fg_2023202104507_cal.fits"], "program": [1534],
     ...     "observation": [5], "visit": [2], "segment": [1], "detector": ["GUIDER1"],
