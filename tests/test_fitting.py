@@ -1,5 +1,6 @@
 """Tests of the frame fitters: accuracy, statistics, flags, canonical form."""
 
+import sys
 import threading
 
 import astropy.units as u
@@ -495,7 +496,8 @@ def record_blocks(monkeypatch, fitter, *, meet=0):
     before running: that only succeeds when ``k`` threads run them at once.
     """
     name = KERNELS[fitter]
-    kernel = getattr(_kernels, name)
+    module = sys.modules[fitter.__module__]  # the fitter calls the kernel by this name
+    kernel = getattr(module, name)
     calls = []
     lock = threading.Lock()
     barrier = threading.Barrier(meet, timeout=20) if meet else None
@@ -508,7 +510,7 @@ def record_blocks(monkeypatch, fitter, *, meet=0):
             barrier.wait()  # BrokenBarrierError if the blocks ran one after another
         return kernel(data, *args)
 
-    monkeypatch.setattr(_kernels, name, recording_kernel)
+    monkeypatch.setattr(module, name, recording_kernel)
     return calls
 
 

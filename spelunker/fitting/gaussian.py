@@ -16,8 +16,8 @@ import numpy as np
 from scipy import stats
 
 from spelunker._validate import check_positive_int
-from spelunker.fitting import _kernels
 from spelunker.fitting._common import check_inputs, run_blocks
+from spelunker.fitting._kernels import fit_gaussian_block
 
 __all__ = ["fit_gaussian_frames", "SIGMA_BOUNDS", "CENTRE_MARGIN", "EDGE_MARGIN"]
 
@@ -170,7 +170,7 @@ def fit_gaussian_frames(
         log.info("fit_gaussian_frames: no err given, fitting with unit weights")
     extra = (lo, hi, max_iterations, limits, EDGE_MARGIN, SNR_MIN)
     return run_blocks(
-        _kernels.fit_gaussian_block, extra, data, err, dq, bad_dq_bits, dtype,
+        fit_gaussian_block, extra, data, err, dq, bad_dq_bits, dtype,
         ncpus=ncpus, chunk_size=chunk_size, progress=progress, desc="gauss fit",
     )
 

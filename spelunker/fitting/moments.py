@@ -9,8 +9,8 @@ makes it a good first look and the starting point of the Gaussian fit.
 import logging
 
 from spelunker._validate import check_positive_int
-from spelunker.fitting import _kernels
 from spelunker.fitting._common import check_inputs, run_blocks
+from spelunker.fitting._kernels import fit_moments_block
 from spelunker.fitting.gaussian import EDGE_MARGIN, SIGMA_BOUNDS, SNR_MIN
 
 __all__ = ["fit_moments_frames"]
@@ -93,6 +93,6 @@ def fit_moments_frames(
     chunk_size = check_positive_int(chunk_size, "chunk_size")
     extra = (SIGMA_BOUNDS[0], SIGMA_BOUNDS[1], EDGE_MARGIN, SNR_MIN)
     return run_blocks(
-        _kernels.fit_moments_block, extra, data, err, dq, bad_dq_bits, dtype,
+        fit_moments_block, extra, data, err, dq, bad_dq_bits, dtype,
         ncpus=ncpus, chunk_size=chunk_size, progress=progress, desc="quick fit",
     )
