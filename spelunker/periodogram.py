@@ -49,6 +49,7 @@ __all__ = [
     "periodogram_table",
     "periodogram_peaks_table",
     "run_periodogram",
+    "periodogram_groups",
 ]
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,9 @@ FIT_PARAMETERS = ("amplitude", "x_mean", "y_mean", "x_stddev", "y_stddev", "thet
 
 #: Every series of the model's ``periodogram`` table, in column order.
 PERIODOGRAM_SERIES = (*FIT_PARAMETERS, "flux")
+
+#: Columns of the ``periodogram`` table that are not power.
+_TABLE_KEYS = ("visit_index", "guidestar_index", "frequency")
 
 #: Lomb-Scargle implementations `lomb_scargle` can use.
 ENGINES = ("nifty", "astropy")
@@ -506,20 +510,21 @@ def series_from_model(model, *, fit_table="auto"):
 
 
 def store_periodogram(model, result, *, source, samples_per_peak):
-    """Write a `PeriodogramResult` into the model's ``periodogram`` and ``periodogram_peaks``.
+    """Write periodograms into the model's ``periodogram`` and ``periodogram_peaks`` tables.
 
-    The one conversion from a result to the model's tables, shared by
-    `~spelunker.stpipe.periodogram_step.PeriodogramStep` and the notebook
-    API.  Series of `PERIODOGRAM_SERIES` missing from the result get NaN
-    power.
+    The one conversion from results to the model's tables, shared by
+    `~spelunker.PeriodogramStep` and the notebook API.  Series of
+    `PERIODOGRAM_SERIES` missing from a result get NaN power.
 
     Parameters
     ----------
     model : GuideStarModel
         Modified in place: both tables and ``meta.spelunker.periodogram_source``
         and ``periodogram_samples_per_peak``.
-    result : PeriodogramResult
-        Result of `lomb_scargle` on series named as in `PERIODOGRAM_SERIES`.
+    result : PeriodogramResult or list of (int, int, PeriodogramResult)
+        One result (stored as visit 0, guide star 0), or one per group:
+        ``(visit_index, guidestar_index, result)`` as `run_periodogram`
+        makes them.
     source : str or None
         Fit table the parameters came from (``'gauss_fit'`` or
         ``'quick_fit'``); None records nothing.
@@ -549,8 +554,31 @@ def store_periodogram(model, result, *, source, samples_per_peak):
     >>> len(model.periodogram) == len(result.frequency), bool(np.isnan(table["theta"]).all())
     (True, True)
     """
+    groups = [(0, 0, result)] if isinstance(result, PeriodogramResult) else list(result)
+    tables, peak_tables = [], []
+    for visit_index, guidestar_index, group_result in groups:
+        table, peaks = _group_tables(model, group_result)
+        table["visit_index"] = peaks["visit_index"] = visit_index
+        table["guidestar_index"] = peaks["guidestar_index"] = guidestar_index
+        tables.append(table)
+        peak_tables.append(peaks)
+    table = np.concatenate(tables) if tables else np.zeros(0, model.table_dtype("periodogram"))
+    peaks = np.concatenate(peak_tables) if peak_tables else np.zeros(
+        0, model.table_dtype("periodogram_peaks"))
+    with model.trusted_assignment():
+        model.periodogram = table
+        model.periodogram_peaks = peaks
+    if source is not None:
+        model.meta.spelunker.periodogram_source = str(source)
+    if samples_per_peak is not None:
+        model.meta.spelunker.periodogram_samples_per_peak = float(samples_per_peak)
+    return table, peaks
+
+
+def _group_tables(model, result):
+    """The periodogram and peak rows (schema dtypes) of one result."""
     dtype = model.table_dtype("periodogram")
-    columns = [name for name in dtype.names if name != "frequency"]
+    columns = [name for name in dtype.names if name not in _TABLE_KEYS]
     unknown = sorted(set(result.power) - set(columns))
     if unknown:
         msg = f"the periodogram table has no column for series {unknown}; columns: {columns}"
@@ -586,14 +614,6 @@ def store_periodogram(model, result, *, source, samples_per_peak):
         peaks["period"] = u.Quantity(source_peaks["period"], u.s).value
         peaks["power"] = np.asarray(source_peaks["power"])
         peaks["false_alarm_probability"] = np.asarray(source_peaks["false_alarm_probability"])
-
-    with model.trusted_assignment():
-        model.periodogram = table
-        model.periodogram_peaks = peaks
-    if source is not None:
-        model.meta.spelunker.periodogram_source = str(source)
-    if samples_per_peak is not None:
-        model.meta.spelunker.periodogram_samples_per_peak = float(samples_per_peak)
     return table, peaks
 
 
@@ -609,9 +629,11 @@ def periodogram_table(model):
     Returns
     -------
     astropy.table.QTable
-        ``frequency`` (Hz) and one float32 power column per series of
-        `PERIODOGRAM_SERIES` (dimensionless, NaN where the series was not
-        available); ``meta`` holds ``source`` and ``samples_per_peak``.
+        ``visit_index`` and ``guidestar_index`` (the group of each row, see
+        `run_periodogram`), ``frequency`` (Hz) and one float32 power column
+        per series of `PERIODOGRAM_SERIES` (dimensionless, NaN where the
+        series was not available); ``meta`` holds ``source`` and
+        ``samples_per_peak``.
 
     Raises
     ------
@@ -624,9 +646,11 @@ def periodogram_table(model):
         raise ValueError(msg)
     stored = model.periodogram
     table = QTable()
+    for name in ("visit_index", "guidestar_index"):
+        table[name] = np.asarray(stored[name], dtype=np.int64)
     table["frequency"] = np.asarray(stored["frequency"], dtype=float) * u.Hz
     for name in stored.dtype.names:
-        if name != "frequency":
+        if name not in _TABLE_KEYS:
             table[name] = np.asarray(stored[name])
     table.meta["source"] = model.meta.spelunker.periodogram_source
     table.meta["samples_per_peak"] = model.meta.spelunker.periodogram_samples_per_peak
@@ -644,8 +668,9 @@ def periodogram_peaks_table(model):
     Returns
     -------
     astropy.table.QTable
-        ``series`` (str), ``rank``, ``frequency`` (Hz), ``period`` (s),
-        ``power``, ``false_alarm_probability``.
+        ``visit_index``, ``guidestar_index`` (the group), ``series`` (str),
+        ``rank``, ``frequency`` (Hz), ``period`` (s), ``power``,
+        ``false_alarm_probability``.
 
     Raises
     ------
@@ -664,22 +689,76 @@ def periodogram_peaks_table(model):
                np.asarray(stored["rank"]), np.asarray(stored["frequency"]),
                np.asarray(stored["power"]), np.asarray(stored["false_alarm_probability"]),
                strict=True)
-    return _peaks_qtable([(str(name), int(rank), float(freq), float(power), float(fap))
-                          for name, rank, freq, power, fap in rows])
+    table = _peaks_qtable([(str(name), int(rank), float(freq), float(power), float(fap))
+                           for name, rank, freq, power, fap in rows])
+    table.add_column(np.asarray(stored["guidestar_index"], dtype=np.int64), index=0,
+                     name="guidestar_index")
+    table.add_column(np.asarray(stored["visit_index"], dtype=np.int64), index=0,
+                     name="visit_index")
+    return table
 
 
 # --- engines -------------------------------------------------------------------------------
 
 
+def periodogram_groups(model):
+    """The frames of each periodogram of a model: one group per visit and guide star.
+
+    A periodogram never spans several visits (its grid would be set by the
+    gaps between them), nor several guide stars: their series have other
+    levels and positions, and the steps between them would leak red noise
+    into every frequency.  Within a group, gaps (re-acquisitions of the
+    same star, missing segments) are left as they are: Lomb-Scargle needs
+    no even sampling.
+
+    Parameters
+    ----------
+    model : GuideStarModel
+        A model with a ``frames`` table.
+
+    Returns
+    -------
+    list of (int, int, numpy.ndarray)
+        ``(visit_index, guidestar_index, frames)`` in time order:
+        ``visit_index`` is the position in `spelunker.GuideStarModel.visits`,
+        ``guidestar_index`` the row of the guide-star table, ``frames`` the
+        frame indices.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from spelunker import datasets, read_guidestar
+    >>> from spelunker.periodogram import periodogram_groups
+    >>> visit = datasets.make_guidestar_files(
+    ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(visit=1, n_frames=300, n_segments=1),
+    ...                                 datasets.VisitSpec(visit=2, n_frames=200, n_segments=1)],
+    ...     seed=1)
+    >>> [(v, g, len(frames)) for v, g, frames in periodogram_groups(read_guidestar(visit.files))]
+    [(0, 0, 300), (1, 1, 200)]
+    """
+    visits = model.frame_visits()
+    stars = np.asarray(model.frames["guidestar_index"], dtype=np.int64)
+    keys = visits * (int(stars.max(initial=0)) + 1) + stars
+    _, first = np.unique(keys, return_index=True)
+    groups = []
+    for start in np.sort(first):
+        members = np.flatnonzero(keys == keys[start])
+        groups.append((int(visits[start]), int(stars[start]), members))
+    return groups
+
+
 def run_periodogram(model, *, fit_table="auto", samples_per_peak=5.0, maximum_frequency=None,
                     n_peaks=5, engine="nifty"):
-    """Periodograms of every series of ``model``, stored in the model.
+    """Periodograms of every series of ``model``, one per visit and guide star, stored in it.
 
     The computation behind `~spelunker.PeriodogramStep`, shared with the
     notebook API: the fit table is computed first (quick fit, with a
     warning) if the model has none (`spelunker.fitting.ensure_fit_table`),
-    then `lomb_scargle` runs on the series of `series_from_model` and
-    `store_periodogram` writes the tables.
+    then `lomb_scargle` runs on the series of `series_from_model`, on the
+    frames of each group of `periodogram_groups` (its grid bounded by the
+    group's own span and cadence), and `store_periodogram` writes the tables.
+    With several groups, a group too short for a periodogram is left out
+    with a warning.
 
     Parameters
     ----------
@@ -692,7 +771,13 @@ def run_periodogram(model, *, fit_table="auto", samples_per_peak=5.0, maximum_fr
 
     Returns
     -------
-    PeriodogramResult
+    list of (int, int, PeriodogramResult)
+        ``(visit_index, guidestar_index, result)`` of every group computed.
+
+    Raises
+    ------
+    ValueError
+        When no group can have a periodogram (the message says why).
 
     Examples
     --------
@@ -702,23 +787,43 @@ def run_periodogram(model, *, fit_table="auto", samples_per_peak=5.0, maximum_fr
     >>> visit = datasets.make_guidestar_files(
     ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=400, n_segments=1)], seed=1)
     >>> model = read_guidestar(visit.files)
-    >>> result = run_periodogram(model)   # runs the quick fit first
-    >>> model.meta.spelunker.periodogram_source
-    'quick_fit'
+    >>> groups = run_periodogram(model)   # runs the quick fit first
+    >>> model.meta.spelunker.periodogram_source, len(groups)
+    ('quick_fit', 1)
     """
     fit_table = ensure_fit_table(model, fit_table)
     times, series, errors, source = series_from_model(model, fit_table=fit_table)
-    result = lomb_scargle(times, series, errors=errors, samples_per_peak=samples_per_peak,
-                          maximum_frequency=maximum_frequency, engine=engine, n_peaks=n_peaks)
-    store_periodogram(model, result, source=source, samples_per_peak=samples_per_peak)
-    _log_summary(result, source)
-    return result
+    groups = periodogram_groups(model)
+    results = []
+    for visit_index, guidestar_index, frames in groups:
+        label = f"visit {visit_index}, guide star {guidestar_index}"
+        try:
+            result = lomb_scargle(
+                times[frames] - times[frames[0]],
+                {name: values[frames] for name, values in series.items()},
+                errors={name: None if error is None else error[frames]
+                        for name, error in errors.items()},
+                samples_per_peak=samples_per_peak, maximum_frequency=maximum_frequency,
+                engine=engine, n_peaks=n_peaks)
+        except ValueError as exc:
+            if len(groups) == 1:
+                raise
+            log.warning("no periodogram for %s (%d frames): %s", label, len(frames), exc)
+            continue
+        _log_summary(result, source, label if len(groups) > 1 else None)
+        results.append((visit_index, guidestar_index, result))
+    if not results:
+        msg = (f"none of the {len(groups)} visit/guide-star intervals can have a periodogram; "
+               "see the warnings above")
+        raise ValueError(msg)
+    store_periodogram(model, results, source=source, samples_per_peak=samples_per_peak)
+    return results
 
 
-def _log_summary(result, source):
-    log.info("periodograms of %d series (parameters from %s) on %d frequencies, "
-             "%.4g to %.4g Hz", len(result.power), source, len(result.frequency),
-             result.frequency[0], result.frequency[-1])
+def _log_summary(result, source, label):
+    log.info("periodograms of %d series (parameters from %s)%s on %d frequencies, "
+             "%.4g to %.4g Hz", len(result.power), source, f" for {label}" if label else "",
+             len(result.frequency), result.frequency[0], result.frequency[-1])
     peaks = result.peaks
     for name in result.power:
         rows = peaks[(peaks["series"] == name) & (peaks["rank"] == 1)]

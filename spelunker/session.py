@@ -444,8 +444,12 @@ class Spelunker:
 
         Uses the Gaussian fit if there is one, else the quick fit (run now
         if needed); the flux series is the current `fg_flux` light curve
-        when `optimize_photometry` has run.  Afterwards ``pgram_<series>``
-        holds (frequency, power) for each series.
+        when `optimize_photometry` has run.  One periodogram is computed per
+        visit and guide star (`spelunker.periodogram.periodogram_groups`).
+        Afterwards ``pgram_<series>`` holds (frequency, power) for each
+        series, or, for a program of several visits or guide stars, a list
+        of them in time order (``pgram_results`` says which visit and star
+        each peak belongs to).
 
         Returns
         -------
@@ -465,10 +469,15 @@ class Spelunker:
         return periodogram_peaks_table(self.model)
 
     def _pgram(self, series):
+        """(frequency, power) of one periodogram; a list of them, one per visit and guide star."""
         if self.model is None or not self.model.hasattr("periodogram"):
             return None
         table = np.asarray(self.model.periodogram)
-        return np.asarray(table["frequency"]), np.asarray(table[series])
+        keys = table["visit_index"].astype(np.int64) * 65536 + table["guidestar_index"]
+        _, first = np.unique(keys, return_index=True)
+        curves = [(np.asarray(table["frequency"][keys == keys[start]]),
+                   np.asarray(table[series][keys == keys[start]])) for start in np.sort(first)]
+        return curves[0] if len(curves) == 1 else curves
 
     pgram_amplitude = property(lambda self: self._pgram("amplitude"),
                                doc="(frequency [Hz], power) of the amplitude series")

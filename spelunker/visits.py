@@ -3,14 +3,14 @@
 A visit is (program, observation, visit).  `spelunker.GuideStarModel.visits`
 lists those a model holds and `spelunker.GuideStarModel.select_visit` cuts
 one out; `split_visits` gives one model per visit with its own results,
-periodograms included (a periodogram never spans several visits).
+periodograms included (a periodogram never spans several visits:
+`spelunker.periodogram.periodogram_groups`).
 """
 
 import logging
 
 import numpy as np
 
-from spelunker.periodogram import run_periodogram
 
 __all__ = ["split_visits"]
 
@@ -21,16 +21,17 @@ def split_visits(model, *, keep_results=True):
     """One model per visit of ``model``, in time order, each with its own results.
 
     Per-frame results (fit tables, light curve) and the apertures are cut to
-    each visit (`spelunker.GuideStarModel.select`).  A model with
-    periodograms gets them computed again on each visit's frames alone,
-    with the model's oversampling, highest frequency and number of peaks.
+    each visit (`spelunker.GuideStarModel.select_visit`); the periodograms,
+    which are computed per visit and guide star
+    (`spelunker.periodogram.periodogram_groups`), follow their visit.
+    Nothing is computed again.
 
     Parameters
     ----------
     model : GuideStarModel
         Not modified.
     keep_results : bool, optional
-        Carry the results over (and recompute the periodograms).
+        Carry the results over.
 
     Returns
     -------
@@ -52,24 +53,33 @@ def split_visits(model, *, keep_results=True):
     keys = model.visits()
     if len(keys) <= 1:
         return [model]
-    parts = [model.select_visit(*key, keep_results=keep_results) for key in keys]
-    if keep_results and model.hasattr("periodogram"):
-        for part in parts:
-            _visit_periodogram(model, part)
+    parts = []
+    for position, key in enumerate(keys):
+        part = model.select_visit(*key, keep_results=keep_results)
+        if keep_results:
+            _carry_periodograms(model, part, position)
+        parts.append(part)
     return parts
 
 
-def _visit_periodogram(model, part):
-    """The periodograms of a visit's frames, on the model's oversampling and top frequency."""
-    source = getattr(model.meta.spelunker, "periodogram_source", None)
-    fit = source if source in ("gauss_fit", "quick_fit") and part.hasattr(source) else "auto"
-    samples_per_peak = getattr(model.meta.spelunker, "periodogram_samples_per_peak", None) or 5.0
-    frequency = np.asarray(model.periodogram["frequency"], dtype=float)
-    n_peaks = 5
-    if model.hasattr("periodogram_peaks") and len(model.periodogram_peaks):
-        n_peaks = int(np.max(np.asarray(model.periodogram_peaks["rank"])))
-    try:
-        run_periodogram(part, fit_table=fit, samples_per_peak=samples_per_peak,
-                        maximum_frequency=float(np.nanmax(frequency)), n_peaks=n_peaks)
-    except ValueError as exc:
-        log.info("no periodogram of the visit's frames: %s", exc)
+def _carry_periodograms(model, part, position):
+    """Give ``part`` (visit ``position`` of ``model``) the periodogram rows of its visit."""
+    if not model.hasattr("periodogram"):
+        return
+    stars = np.unique(np.asarray(model.frames["guidestar_index"])[
+        model.frame_visits() == position]).astype(np.int64)
+    star_map = np.full(int(stars.max()) + 1, -1, dtype=np.int64)
+    star_map[stars] = np.arange(stars.size)
+    with part.trusted_assignment():
+        for name in ("periodogram", "periodogram_peaks"):
+            if not model.hasattr(name):
+                continue
+            table = np.array(getattr(model, name))
+            table = table[table["visit_index"] == position]
+            table["guidestar_index"] = star_map[table["guidestar_index"]]
+            table["visit_index"] = 0
+            setattr(part, name, table)
+    for field in ("periodogram_source", "periodogram_samples_per_peak"):
+        value = getattr(model.meta.spelunker, field, None)
+        if value is not None:
+            setattr(part.meta.spelunker, field, value)

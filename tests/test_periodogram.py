@@ -325,7 +325,8 @@ def test_unusable_series_give_nan_power_and_no_peaks(caplog):
     store_periodogram(model, result, source=None, samples_per_peak=5)
     table = periodogram_table(model)
     assert table["frequency"].unit == u.Hz
-    assert table.colnames == ["frequency", *PERIODOGRAM_SERIES]
+    assert table.colnames == ["visit_index", "guidestar_index", "frequency", *PERIODOGRAM_SERIES]
+    assert set(table["visit_index"]) == {0} and set(table["guidestar_index"]) == {0}
     for name in ("theta", "offset", "flux", "amplitude"):
         assert np.isnan(table[name]).all(), name
     assert_array_equal(table["x_mean"], result.power["x_mean"])

@@ -276,6 +276,31 @@ class GuideStarModel(JwstDataModel):
         """
         return [key for key, _ in self._visit_file_rows()]
 
+    def frame_visits(self):
+        """Position in `visits` of the visit of every frame.
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 ``(n_frames,)``; zeros for a model without files.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from spelunker import datasets, read_guidestar
+        >>> visit = datasets.make_guidestar_files(tempfile.mkdtemp(), seed=1)
+        >>> set(read_guidestar(visit.files).frame_visits().tolist())
+        {0}
+        """
+        n_frames = len(self.frames) if self.hasattr("frames") else 0
+        rows = self._visit_file_rows()
+        if not rows:
+            return np.zeros(n_frames, dtype=np.int64)
+        file_visit = np.zeros(len(self.files), dtype=np.int64)
+        for position, (_, file_rows) in enumerate(rows):
+            file_visit[file_rows] = position
+        return file_visit[np.asarray(self.frames["file_index"], dtype=np.int64)]
+
     def _visit_file_rows(self):
         if not self.hasattr("files") or len(self.files) == 0:
             return []

@@ -544,8 +544,9 @@ def periodogram_plot(model, *, fig=None, max_points=_MAX_PERIODOGRAM_POINTS, n_p
     matplotlib.figure.Figure
         One Axes per series that has a periodogram (the seven fit parameters
         and the flux, in `spelunker.periodogram.PERIODOGRAM_SERIES` order),
-        period (s) on a log axis; the curve is the line ``gid='power'`` and
-        the peaks ``gid='peaks'``.
+        period (s) on a log axis; each periodogram (one per visit and guide
+        star, labelled when there are several) is a line ``gid='power'`` and
+        the peaks are ``gid='peaks'``.
 
     Raises
     ------
@@ -568,36 +569,42 @@ def periodogram_plot(model, *, fig=None, max_points=_MAX_PERIODOGRAM_POINTS, n_p
     """
 
     table = periodogram_table(model)
-    frequency = table["frequency"].to_value(u.Hz)
     names = [name for name in PERIODOGRAM_SERIES
              if name in table.colnames and np.any(np.isfinite(np.asarray(table[name])))]
     if not names:
         msg = "every series of the periodogram table is NaN: nothing to plot"
         raise ValueError(msg)
     peaks = periodogram_peaks_table(model) if model.hasattr("periodogram_peaks") else None
-    positive = frequency > 0
-    period = 1.0 / frequency[positive]
+    groups = _periodogram_groups(table, peaks, model)
 
     fig = _new_figure(fig, (11, 2.4 * ((len(names) + 1) // 2) + 0.6))
     n_rows = (len(names) + 1) // 2
     axes = np.atleast_1d(fig.subplots(n_rows, 2, sharex=True, squeeze=False)).ravel()
     for ax, name in zip(axes, names, strict=False):
-        power = np.asarray(table[name], dtype=float)[positive]
-        x, y = _reduce_curve(period, power, max_points)
-        ax.plot(x, y, "-", color="C0", linewidth=0.7, label=name, gid="power")
-        ax.set_xscale("log")
-        ax.set_title(name, fontsize="medium")
-        ax.set_ylabel("power")
-        if peaks is not None:
-            mine = peaks[(peaks["series"] == name) & (peaks["rank"] <= n_peaks)]
+        for colour, (label, rows, group_peaks) in enumerate(groups):
+            frequency = table["frequency"][rows].to_value(u.Hz)
+            positive = frequency > 0
+            power = np.asarray(table[name][rows], dtype=float)[positive]
+            x, y = _reduce_curve(1.0 / frequency[positive], power, max_points)
+            ax.plot(x, y, "-", color=f"C{colour % 10}", linewidth=0.7,
+                    label=label or name, gid="power")
+            if group_peaks is None:
+                continue
+            mine = group_peaks[(group_peaks["series"] == name)
+                               & (group_peaks["rank"] <= n_peaks)]
             if len(mine):
                 periods = mine["period"].to_value(u.s)
                 ax.plot(periods, np.asarray(mine["power"], dtype=float), "v", color="C3",
-                        markersize=5, label="peaks", gid="peaks")
+                        markersize=5, label="peaks" if colour == 0 else None, gid="peaks")
                 best = int(np.argmin(np.asarray(mine["rank"])))
                 ax.annotate(f"{periods[best]:.4g} s", (periods[best], float(mine["power"][best])),
                             textcoords="offset points", xytext=(4, 2), fontsize="x-small",
                             color="C3")
+        ax.set_xscale("log")
+        ax.set_title(name, fontsize="medium")
+        ax.set_ylabel("power")
+        if len(groups) > 1:
+            ax.legend(loc="upper right", fontsize="x-small")
     for ax in axes[len(names):]:
         ax.set_visible(False)
     for ax in axes[max(0, len(names) - 2):len(names)]:
@@ -607,6 +614,28 @@ def periodogram_plot(model, *, fig=None, max_points=_MAX_PERIODOGRAM_POINTS, n_p
     fig.suptitle("Lomb-Scargle periodograms" + (f" ({source})" if source else ""),
                  fontsize="medium")
     return fig
+
+
+def _periodogram_groups(table, peaks, model):
+    """``[(label, rows, peaks)]`` of each periodogram (visit and guide star) of a model."""
+    keys = np.stack([np.asarray(table["visit_index"]), np.asarray(table["guidestar_index"])], 1)
+    unique, first = np.unique(keys, axis=0, return_index=True)
+    unique = unique[np.argsort(first)]
+    visits, stars = model.visits(), guidestar_names(model)
+    groups = []
+    for visit_index, star in unique:
+        rows = np.flatnonzero((keys[:, 0] == visit_index) & (keys[:, 1] == star))
+        label = None
+        if len(unique) > 1:
+            visit = visits[visit_index] if visit_index < len(visits) else None
+            label = (f"obs {visit[1]} visit {visit[2]}" if visit else f"visit {visit_index}")
+            label += f", {stars[star]}" if star < len(stars) else f", star {star}"
+        mine = None
+        if peaks is not None:
+            mine = peaks[(peaks["visit_index"] == visit_index)
+                         & (peaks["guidestar_index"] == star)]
+        groups.append((label, rows, mine))
+    return groups
 
 
 def _reduce_curve(x, y, max_points):

@@ -397,16 +397,19 @@ def _peaks_section(model, n_peaks):
         return "<p>No periodogram (run PeriodogramStep).</p>"
     peaks = periodogram_peaks_table(model)
     peaks = peaks[peaks["rank"] <= n_peaks]
-    rows = [(row["series"], int(row["rank"]), f"{row['period'].value:.5g}",
-             f"{row['frequency'].value:.5g}", f"{float(row['power']):.4g}",
-             f"{float(row['false_alarm_probability']):.2e}") for row in peaks]
+    stars = figures.guidestar_names(model)
+    rows = [(stars[row["guidestar_index"]] if row["guidestar_index"] < len(stars)
+             else int(row["guidestar_index"]), row["series"], int(row["rank"]),
+             f"{row['period'].value:.5g}", f"{row['frequency'].value:.5g}",
+             f"{float(row['power']):.4g}", f"{float(row['false_alarm_probability']):.2e}")
+            for row in peaks]
     if not rows:
         return "<p>No periodogram peak.</p>"
     source = _meta(model, "periodogram_source")
-    head = f"<p>Strongest {n_peaks} peaks per series" + (
+    head = f"<p>Strongest {n_peaks} peaks per series and guide star" + (
         f" (fit parameters from {html.escape(source)})" if source else "") + ":</p>"
-    return head + _table(["series", "rank", "period (s)", "frequency (Hz)", "power",
-                          "false-alarm probability"], rows, numeric=(1, 2, 3, 4, 5))
+    return head + _table(["guide star", "series", "rank", "period (s)", "frequency (Hz)",
+                          "power", "false-alarm probability"], rows, numeric=(2, 3, 4, 5, 6))
 
 
 def _html(model, title, figures, notes, *, n_peaks):
@@ -504,10 +507,16 @@ def summarize(model, *, n_peaks=3):
                          f"{row['binned_scatter']:.3g} (guide star index {row['guidestar_index']})")
     if model.hasattr("periodogram_peaks"):
         peaks = np.asarray(model.periodogram_peaks)
-        for series in dict.fromkeys(peaks["series"]):
-            mine = peaks[(peaks["series"] == series) & (peaks["rank"] <= n_peaks)]
-            text = ", ".join(f"{row['period']:.4g} s (FAP {row['false_alarm_probability']:.1e})"
-                             for row in mine)
-            lines.append(f"periodogram {series.decode() if isinstance(series, bytes) else series}: "
-                         f"{text}")
+        groups = list(dict.fromkeys(zip(peaks["visit_index"].tolist(),
+                                        peaks["guidestar_index"].tolist(), strict=True)))
+        for visit_index, star in groups:
+            where = f" (visit {visit_index}, guide star {star})" if len(groups) > 1 else ""
+            group = peaks[(peaks["visit_index"] == visit_index)
+                          & (peaks["guidestar_index"] == star)]
+            for series in dict.fromkeys(group["series"]):
+                mine = group[(group["series"] == series) & (group["rank"] <= n_peaks)]
+                text = ", ".join(f"{row['period']:.4g} s (FAP "
+                                 f"{row['false_alarm_probability']:.1e})" for row in mine)
+                name = series.decode() if isinstance(series, bytes) else series
+                lines.append(f"periodogram {name}{where}: {text}")
     return "\n".join(lines)
