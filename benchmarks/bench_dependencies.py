@@ -14,7 +14,8 @@ matplotlib holds the GIL: (a) rendering the frames of the animation of
 `~spelunker.plotting.flux_spatial_timelapse_animation` to PNG buffers, half
 the frames in each worker; (b) the per-visit pages of
 `~spelunker.plotting.write_visit_report` for a model of several visits, one
-visit per worker.  Each is run with ``multiprocess.Pool`` (dill) and with
+visit per worker.  Each is run with ``multiprocess.Pool`` (dill; left out
+when multiprocess is not installed) and with
 the standard library's ``concurrent.futures.ProcessPoolExecutor`` (fork
 context, module-level functions), the pool start-up included in the time.
 Workers receive indices only: the model is inherited through fork, never
@@ -50,8 +51,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import dill  # noqa: E402
-import multiprocess  # noqa: E402
 import numpy as np  # noqa: E402
 from photutils.aperture import (  # noqa: E402
     ApertureStats,
@@ -66,6 +65,13 @@ from spelunker.fitting import fit_gaussian_frames, fit_moments_frames  # noqa: E
 from spelunker.photometry import aperture_flux  # noqa: E402
 from spelunker.plotting.animation import _Scene  # noqa: E402
 from spelunker.plotting.report import _visit_model, _visits, _write_page  # noqa: E402
+
+try:  # optional, so that the script still runs once the dependency is dropped
+    import dill
+    import multiprocess
+except ImportError:
+    import pickle as dill
+    multiprocess = None
 
 BACKGROUND = 20.0
 
@@ -281,13 +287,15 @@ def part_processes(args):
     _STATE["directory"].mkdir()
     assert len(_STATE["visits"]) == args.visits
     render_frames([0])  # warm-up: fonts, colormaps and the first draw in this process
-    print(f"\n== processes vs one process: {os.cpu_count()} CPUs, start method "
-          f"{multiprocess.get_start_method()} (multiprocess) / fork (stdlib), "
+    pools = ("multiprocess", "stdlib", "threads") if multiprocess else ("stdlib", "threads")
+    method = (f"{multiprocess.get_start_method()} (multiprocess) / fork (stdlib)" if multiprocess
+              else "fork (stdlib); multiprocess not installed")
+    print(f"\n== processes vs one process: {os.cpu_count()} CPUs, start method {method}, "
           f"median of {args.repeat} ==")
 
     # Start-up of a 2-worker pool (map of a no-op) and the cost of pickling frames.
     startup = median_times({kind: lambda kind=kind: _with_pool(kind, _noop, [0, 1])
-                            for kind in ("multiprocess", "stdlib", "threads")}, args.repeat)
+                            for kind in pools}, args.repeat)
     print("pool of 2, start + map(no-op) + join: "
           + ", ".join(f"{kind} {t * 1e3:.0f} ms" for kind, t in startup.items()))
     data = np.asarray(model.data)
@@ -297,12 +305,13 @@ def part_processes(args):
     start = time.perf_counter()
     index_blob = dill.dumps(list(range(n_anim)))
     index_s = time.perf_counter() - start
-    print(f"dill.dumps of the model's {len(data)} frames: {len(blob) / 1e6:.1f} MB in "
+    print(f"{dill.__name__}.dumps of the model's {len(data)} frames: {len(blob) / 1e6:.1f} MB in "
           f"{dill_s * 1e3:.1f} ms ({len(blob) / 1e6 / max(dill_s, 1e-9):,.0f} MB/s); "
           f"of {n_anim} indices: {len(index_blob)} bytes in {index_s * 1e6:.0f} us")
 
     # (a) animation frames; (b) report pages.  Check the outputs agree.
-    kinds = ("serial", "threads", "multiprocess", "stdlib")
+    kinds = ("serial", "threads", "multiprocess", "stdlib") if multiprocess else (
+        "serial", "threads", "stdlib")
     outputs = {}
 
     def anim(kind):
