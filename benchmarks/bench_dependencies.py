@@ -22,8 +22,9 @@ Workers receive indices only: the model is inherited through fork, never
 pickled.  The start-up of a 2-process pool and the cost of pickling the
 frames with dill (what passing arrays instead of indices would cost) are
 reported separately.  This part uses the private ``_Scene`` of
-`spelunker.plotting.animation` and ``_visit_model``/``_write_page`` of
-`spelunker.plotting.report` to split the work: a prototype, not package code.
+`spelunker.plotting.animation` (one animation frame at a time), and
+`spelunker.visits.split_visits` with `write_visit_report` (one page per
+visit), to split the work: a prototype, not package code.
 
 Every method runs in turn in each of ``--repeat`` rounds and the median is
 reported, because the shared 2-core machines are noisy.
@@ -64,7 +65,8 @@ from spelunker.datasets import simulate_frames  # noqa: E402
 from spelunker.fitting import fit_gaussian_frames, fit_moments_frames  # noqa: E402
 from spelunker.photometry import aperture_flux  # noqa: E402
 from spelunker.plotting.animation import _Scene  # noqa: E402
-from spelunker.plotting.report import _visit_model, _visits, _write_page  # noqa: E402
+from spelunker.plotting import write_visit_report  # noqa: E402
+from spelunker.visits import split_visits  # noqa: E402
 
 try:  # optional, so that the script still runs once the dependency is dropped
     import dill
@@ -240,12 +242,8 @@ def render_frames(ks):
 
 def report_visit(i):
     """Write the page (figures and HTML) of visit ``i`` of the model; returns its path."""
-    model, directory = _STATE["model"], _STATE["directory"]
-    (program, observation, visit), rows = _STATE["visits"][i]
-    stem = f"jw{program:05d}{observation:03d}{visit:03d}"
-    part = _visit_model(model, rows)
-    return str(_write_page(part, directory, stem=stem, title=None, bin_size=None,
-                           n_peaks=3, dpi=100))
+    part = _STATE["visits"][i]
+    return str(write_visit_report(part, _STATE["directory"], dpi=100))
 
 
 def _noop(i):
@@ -283,7 +281,7 @@ def part_processes(args):
         logging.disable(logging.NOTSET)
     n_anim = args.anim_frames
     _STATE.update(model=model, frames=range(0, 2 * n_anim, 2), dpi=80,
-                  visits=_visits(model), directory=workdir / "report")
+                  visits=split_visits(model), directory=workdir / "report")
     _STATE["directory"].mkdir()
     assert len(_STATE["visits"]) == args.visits
     render_frames([0])  # warm-up: fonts, colormaps and the first draw in this process
