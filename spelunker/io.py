@@ -28,11 +28,13 @@ from spelunker.errors import (
     GuideStarInputError,
     InconsistentVisitError,
     MissingKeywordError,
+    ParameterError,
     WrongProductError,
 )
 from spelunker.names import is_fine_guide_cal, strip_segment
 
-__all__ = ["read_guidestar", "open_guidestar", "frame_mid_times", "iso_to_mjd",
+__all__ = ["read_guidestar", "read_visits", "open_visits", "VisitInput", "open_guidestar",
+           "frame_mid_times", "iso_to_mjd",
            "open_complete_fits", "FINE_GUIDE_EXP_TYPE"]
 
 log = logging.getLogger(__name__)
@@ -79,7 +81,7 @@ class _Product:
         return self.sci.shape[0]
 
 
-def read_guidestar(inputs, *, progress=None):
+def read_guidestar(inputs, *, visit=None, progress=None):
     """Read fine-guide products into one time-ordered `GuideStarModel`.
 
     Parameters
@@ -91,6 +93,11 @@ def read_guidestar(inputs, *, progress=None):
         explicitly must be calibrated fine-guide products; products found
         through a glob or directory that are not (acquisition, track,
         uncalibrated, science files) are skipped with a log message.
+    visit : tuple of int, optional
+        ``(program, observation, visit)``: read only that visit's products
+        (the others are not opened beyond their headers).  Without it,
+        every product is stitched into one series, whatever visits they
+        belong to; `read_visits` gives one model per visit instead.
     progress : bool or None, optional
         Show a progress bar while reading; None (default) shows it on an
         interactive terminal only.
@@ -110,7 +117,8 @@ def read_guidestar(inputs, *, progress=None):
         shape), `CorruptFileError`, `MissingKeywordError`,
         `EmptySelectionError`, `InconsistentVisitError` (overlapping
         segments, mixed detectors in one guide-star interval); the message
-        names the file and the problem.
+        names the file and the problem; `ParameterError` for a ``visit``
+        the inputs do not hold (the message lists those they hold).
 
     Examples
     --------
@@ -121,6 +129,151 @@ def read_guidestar(inputs, *, progress=None):
     >>> model.data.shape
     (6000, 8, 8)
     """
+    products = _checked_products(inputs)
+    if visit is not None:
+        groups = dict(_visit_groups(products))
+        key = _visit_key(visit)
+        if key not in groups:
+            msg = (f"visit={visit!r}: {_describe(inputs)} holds no product of program "
+                   f"{key[0]}, observation {key[1]}, visit {key[2]}; it holds "
+                   f"{sorted(groups)}")
+            raise ParameterError(msg)
+        products = groups[key]
+    elif len({_product_visit(p) for p in products}) > 1:
+        log.info("stitching %d visits into one series; read_visits gives one model per visit",
+                 len({_product_visit(p) for p in products}))
+    return _read_products(products, progress=progress)
+
+
+def read_visits(inputs, *, progress=None):
+    """Read fine-guide products into one `GuideStarModel` per visit, in time order.
+
+    A visit is (program, observation, visit).  Every product is checked
+    (headers) before any is read, as by `read_guidestar`.  The models are
+    read one after the other; use `open_visits` to hold only one visit in
+    memory at a time.
+
+    Parameters
+    ----------
+    inputs : str, path-like, GuiderCalModel, dict or list of these
+        As for `read_guidestar`.
+    progress : bool or None, optional
+        Progress bar while reading.
+
+    Returns
+    -------
+    list of GuideStarModel
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from spelunker import datasets
+    >>> from spelunker.io import read_visits
+    >>> visit = datasets.make_guidestar_files(
+    ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(visit=1, n_frames=300, n_segments=1),
+    ...                                 datasets.VisitSpec(visit=2, n_frames=200, n_segments=2)],
+    ...     seed=1)
+    >>> [(model.visits()[0], len(model.data)) for model in read_visits(visit.files)]
+    [((1534, 1, 1), 300), ((1534, 1, 2), 200)]
+    """
+    return [visit.read(progress=progress) for visit in open_visits(inputs)]
+
+
+class VisitInput:
+    """One visit of an input, not yet read: what `open_visits` returns.
+
+    Attributes
+    ----------
+    key : tuple of int
+        ``(program, observation, visit)``.
+    names : list of str
+        The products of the visit, in time order.
+    n_frames : int
+        Frames of the visit.
+    """
+
+    def __init__(self, key, names, n_frames, reader):
+        self.key = key
+        self.names = names
+        self.n_frames = n_frames
+        self._reader = reader
+
+    def __repr__(self):
+        program, observation, visit = self.key
+        return (f"<VisitInput program {program} observation {observation} visit {visit}: "
+                f"{len(self.names)} file(s), {self.n_frames} frames>")
+
+    @property
+    def name(self):
+        """File name of the visit's stitched series (the first product's, without ``-segNNN``)."""
+        return strip_segment(self.names[0]) if len(self.names) > 1 else self.names[0]
+
+    def read(self, *, progress=None):
+        """Read the visit's frames into a new `GuideStarModel`."""
+        return self._reader(progress)
+
+
+def open_visits(inputs, *, progress=None):
+    """The visits of an input, checked but not read: one `VisitInput` per visit.
+
+    Guider products are checked from their headers (as by `read_guidestar`)
+    and grouped by (program, observation, visit); each `VisitInput.read`
+    reads one visit's arrays, so a program can be processed one visit at a
+    time in the memory of its largest visit.  A `GuideStarModel` (in memory
+    or saved) is cut into its visits with
+    `GuideStarModel.select_visit` (results carried over); it is not
+    modified.
+
+    Parameters
+    ----------
+    inputs : object
+        Anything `open_guidestar` accepts.
+    progress : bool or None, optional
+        Progress bar while reading a saved product.
+
+    Returns
+    -------
+    list of VisitInput
+        In time order.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from spelunker import datasets
+    >>> from spelunker.io import open_visits
+    >>> visit = datasets.make_guidestar_files(
+    ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(visit=1, n_frames=300, n_segments=1),
+    ...                                 datasets.VisitSpec(visit=2, n_frames=200, n_segments=2)],
+    ...     seed=1)
+    >>> [(v.key, v.n_frames) for v in open_visits(visit.files)]
+    [((1534, 1, 1), 300), ((1534, 1, 2), 200)]
+    """
+    if isinstance(inputs, GuideStarModel) or (
+            isinstance(inputs, (str, os.PathLike)) and _is_guidestar_product(Path(inputs))):
+        model = open_guidestar(inputs, progress=progress)
+        keys = model.visits()
+        names = [str(name) for name in model.table("files")["file_name"]] if keys else []
+        if len(keys) <= 1:
+            return [VisitInput(keys[0] if keys else (-1, -1, -1),
+                               [model.meta.filename or "model"], len(model.data),
+                               lambda progress: model)]
+        visits = []
+        for position, key in enumerate(keys):
+            frames = np.count_nonzero(model.frame_visits() == position)
+            mine = [name for name, row in zip(names, model.table("files"), strict=True)
+                    if (int(row["program"]), int(row["observation"]), int(row["visit"])) == key]
+            visits.append(VisitInput(key, mine, int(frames),
+                                     lambda progress, key=key: model.select_visit(
+                                         *key, keep_results=True)))
+        return visits
+    products = _checked_products(inputs)
+    return [VisitInput(key, [p.name for p in group], sum(p.header["frames"] for p in group),
+                       lambda progress, group=group: _read_products(group, progress=progress))
+            for key, group in _visit_groups(products)]
+
+
+def _checked_products(inputs):
+    """The products of ``inputs`` after the header checks, in time order."""
     products = _deduplicate(_collect_products(inputs))
     if not products:
         msg = f"no calibrated fine-guide (FGS_FINEGUIDE) product found in {_describe(inputs)}"
@@ -128,7 +281,36 @@ def read_guidestar(inputs, *, progress=None):
     products.sort(key=lambda p: (p.header["data_start"], p.name))
     _check_overlaps(products)
     _check_detectors(products)
+    return products
 
+
+def _product_visit(product):
+    header = product.header
+    return (_as_int(header.get("program")), _as_int(header.get("observation")),
+            _as_int(header.get("visit")))
+
+
+def _visit_groups(products):
+    """``[(key, products)]`` by visit, in time order of each visit's first product."""
+    groups = {}
+    for product in products:
+        groups.setdefault(_product_visit(product), []).append(product)
+    return list(groups.items())
+
+
+def _visit_key(visit):
+    try:
+        key = tuple(int(str(part).strip()) for part in visit)
+    except (TypeError, ValueError):
+        key = ()
+    if len(key) != 3:
+        msg = f"visit={visit!r} must be (program, observation, visit), e.g. (1534, 1, 1)"
+        raise ParameterError(msg)
+    return key
+
+
+def _read_products(products, *, progress=None):
+    """Read and stitch checked ``products`` (time ordered) into a new model."""
     n_total = sum(p.header["frames"] for p in products)
     data = np.empty((n_total, *FRAME_SHAPE), dtype=np.float32)
     err = np.empty((n_total, *FRAME_SHAPE), dtype=np.float32)

@@ -575,7 +575,7 @@ def binned_scatter(flux, times, *, bin_size=DEFAULT_BIN_SIZE):
     return float(_relative_scatter(sums, counts, min_count)[0])
 
 
-def run_photometry(model, *, bin_size=DEFAULT_BIN_SIZE, n_pixels=None, per_guidestar=False,
+def run_photometry(model, *, bin_size=DEFAULT_BIN_SIZE, n_pixels=None, per_guidestar=True,
                    mask=None, bad_dq_bits=1):
     """Run `optimize_aperture` on the frames of a `~spelunker.GuideStarModel`.
 
@@ -592,7 +592,10 @@ def run_photometry(model, *, bin_size=DEFAULT_BIN_SIZE, n_pixels=None, per_guide
     n_pixels : int, sequence of int or None, optional
         Aperture sizes to try; None tries all.
     per_guidestar : bool, optional
-        One aperture per ``guidestar_index`` of the ``frames`` table.
+        One aperture per ``guidestar_index`` of the ``frames`` table (the
+        default) when the model holds several guide stars: stars of other
+        brightness and at other places on the detector need their own.
+        With one star, or False, one aperture serves every frame.
     mask : array_like of bool or None, optional
         User aperture (no search).
     bad_dq_bits : int, optional
@@ -634,6 +637,8 @@ def run_photometry(model, *, bin_size=DEFAULT_BIN_SIZE, n_pixels=None, per_guide
     groups = None
     if per_guidestar:
         groups = np.asarray(model.frames["guidestar_index"], dtype=np.int64)
+        if np.unique(groups).size < 2:  # one star: one aperture for all frames
+            per_guidestar, groups = False, None
     log.info("photometry of %d frames: %s, %s s bins", len(data),
              "user aperture" if mask is not None
              else "one aperture per guide star" if per_guidestar else "one aperture",

@@ -408,7 +408,7 @@ class Spelunker:
             return None
         return fit_table(self.model, method)
 
-    def optimize_photometry(self, bin_size=None, *, per_guidestar=False, mask=None,
+    def optimize_photometry(self, bin_size=None, *, per_guidestar=True, mask=None,
                             min_pixels=1, max_pixels=64):
         """Optimal-aperture photometry (as `~spelunker.PhotometryOptimizeStep`).
 
@@ -420,7 +420,8 @@ class Spelunker:
             Time bin (seconds) of the binned-scatter metric (default: the
             step's).
         per_guidestar : bool, optional
-            One aperture per guide star.
+            One aperture per guide star when the session holds several (the
+            default, as `~spelunker.PhotometryOptimizeStep`).
         mask : array_like of bool, optional
             A user aperture (8, 8): no search.
         min_pixels, max_pixels : int, optional

@@ -14,7 +14,14 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from PIL import Image
 
-from spelunker import GuideStarPipeline, datasets, read_guidestar
+from spelunker import (
+    GuideStarFitStep,
+    GuideStarPipeline,
+    PeriodogramStep,
+    PhotometryOptimizeStep,
+    datasets,
+    read_guidestar,
+)
 from spelunker.plotting import write_visit_report
 from spelunker.plotting.report import REPORT_FIGURES, _render
 from spelunker.visits import split_visits
@@ -147,7 +154,9 @@ def two_visits(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def two_visit_model(two_visits):
-    return GuideStarPipeline.call(two_visits.files, steps={"fit": {"method": "quick"}})
+    """A model of two visits with every result (the steps run on the whole program)."""
+    model = GuideStarFitStep.call(read_guidestar(two_visits.files), method="quick")
+    return PeriodogramStep.call(PhotometryOptimizeStep.call(model))
 
 
 @pytest.fixture(scope="module")

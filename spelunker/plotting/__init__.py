@@ -31,7 +31,7 @@ from spelunker.plotting.figures import (
     timeseries_list_plot,
     to_axis_time,
 )
-from spelunker.plotting.report import summarize, write_visit_report
+from spelunker.plotting.report import summarize, write_report_index, write_visit_report
 from spelunker.plotting.telemetry import (
     plot_events,
     plot_intervals,
@@ -48,6 +48,7 @@ __all__ = [
     "flux_spatial_timelapse_animation",
     "write_visit_report",
     "summarize",
+    "write_report_index",
     "plot_mnemonic",
     "plot_local_events",
     "plot_events",

@@ -8,6 +8,7 @@ import base64
 import html
 import io
 import logging
+from collections import namedtuple
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,8 @@ from spelunker.plotting import figures
 from spelunker.plotting.telemetry import plot_local_events
 from spelunker.visits import split_visits
 
-__all__ = ["write_visit_report", "summarize", "REPORT_FIGURES"]
+__all__ = ["write_visit_report", "write_report_index", "report_entry", "ReportEntry",
+           "summarize", "REPORT_FIGURES"]
 
 log = logging.getLogger(__name__)
 
@@ -134,13 +136,8 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
         stem = _stem([part])
         page = _write_page(part, directory, stem=stem,
                            title=None if title is None else f"{title} {stem}", **options)
-        entries.append((stem, page, part))
-    index = directory / f"{_stem(parts)}_report.html"
-    index.write_text(_index_html(title if title is not None else
-                                 f"Guide-star reports {_stem(parts)}", entries),
-                     encoding="utf-8")
-    log.info("report: wrote %s linking %d visit pages", index, len(entries))
-    return index
+        entries.append(report_entry(part, page))
+    return write_report_index(entries, directory, title=title)
 
 
 def _write_page(model, directory, *, stem, title, bin_size, n_peaks, dpi):
@@ -167,26 +164,71 @@ def _write_page(model, directory, *, stem, title, bin_size, n_peaks, dpi):
     return page
 
 
-def _index_html(title, entries):
-    """A page linking the visit pages (each of which is self-contained)."""
+#: One line of a report index: a visit page and what it shows.
+ReportEntry = namedtuple("ReportEntry", ["stem", "page", "n_frames", "start", "stop", "stars"])
+
+
+def report_entry(model, page):
+    """The `ReportEntry` of a visit page written by `write_visit_report` for ``model``.
+
+    Parameters
+    ----------
+    model : GuideStarModel
+        The visit the page shows.
+    page : pathlib.Path
+        The page.
+
+    Returns
+    -------
+    ReportEntry
+    """
+    mjd = np.asarray(model.frames["mid_time_mjd"], dtype=float)
+    stars = ", ".join(str(name) for name in model.table("guidestars")["gs_id"]) \
+        if model.hasattr("guidestars") else ""
+    return ReportEntry(_stem([model]), Path(page), len(mjd), _iso(mjd.min()), _iso(mjd.max()),
+                       stars)
+
+
+def write_report_index(entries, directory, *, title=None):
+    """Write the index page linking visit pages (each of which is self-contained).
+
+    Parameters
+    ----------
+    entries : list of ReportEntry
+        The visit pages (`report_entry`), in the order to list them.
+    directory : str or os.PathLike
+        Folder of the pages.
+    title : str, optional
+        Page title; default ``"Guide-star reports <jwPPPPP>"``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``jw<program>_report.html`` (``spelunker_report.html`` for several
+        programs).
+    """
+    programs = {entry.stem[:7] for entry in entries}
+    stem = programs.pop() if len(programs) == 1 else "spelunker"
+    title = title if title is not None else f"Guide-star reports {stem}"
     escaped = html.escape(title)
     rows = []
-    for stem, page, part in entries:
-        mjd = np.asarray(part.frames["mid_time_mjd"], dtype=float)
-        stars = ", ".join(str(name) for name in part.table("guidestars")["gs_id"]) \
-            if part.hasattr("guidestars") else ""
-        link = f'<a href="{html.escape(page.name)}">{html.escape(stem)}</a>'
-        cells = [link, html.escape(str(len(mjd))), html.escape(_iso(mjd.min())),
-                 html.escape(_iso(mjd.max())), html.escape(stars)]
+    for entry in entries:
+        link = f'<a href="{html.escape(entry.page.name)}">{html.escape(entry.stem)}</a>'
+        cells = [link, html.escape(str(entry.n_frames)), html.escape(entry.start),
+                 html.escape(entry.stop), html.escape(entry.stars)]
         rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     header = "".join(f"<th>{name}</th>" for name in ("visit", "frames", "first frame (UTC)",
                                                       "last frame (UTC)", "guide stars"))
-    return "\n".join([
+    index = Path(directory) / f"{stem}_report.html"
+    index.write_text("\n".join([
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
         f"<title>{escaped}</title>", f"<style>{_STYLE}</style>", "</head>", "<body>",
         f"<h1>{escaped}</h1>",
         f"<p>{len(entries)} visits; each page holds the figures and tables of one visit.</p>",
-        f"<table><tr>{header}</tr>", *rows, "</table>", "</body>", "</html>", ""])
+        f"<table><tr>{header}</tr>", *rows, "</table>", "</body>", "</html>", ""]),
+        encoding="utf-8")
+    log.info("report: wrote %s linking %d visit pages", index, len(entries))
+    return index
 
 
 # --------------------------------------------------------------------------

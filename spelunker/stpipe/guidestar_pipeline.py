@@ -3,7 +3,10 @@
 import logging
 import os
 
-from spelunker.plotting import summarize, write_visit_report
+from spelunker.errors import ParameterError
+from spelunker.io import open_visits
+from spelunker.plotting import summarize, write_report_index, write_visit_report
+from spelunker.plotting.report import report_entry
 from spelunker.stpipe.core import SpelunkerPipeline
 from spelunker.stpipe.guide_star_fit_step import GuideStarFitStep
 from spelunker.stpipe.periodogram_step import PeriodogramStep
@@ -19,9 +22,12 @@ class GuideStarPipeline(SpelunkerPipeline):
 
     Runs `GuideStarFitStep` (``steps.fit``), `PhotometryOptimizeStep`
     (``steps.photometry``) and `PeriodogramStep` (``steps.periodogram``) on
-    one `~spelunker.GuideStarModel` and saves one product with the suffix
-    ``gspipe``.  Each step's own product is saved too when its
-    ``save_results`` is set (``--steps.fit.save_results=true``).
+    each visit (program, observation, visit) of its input and saves one
+    product per visit with the suffix ``gspipe``
+    (``jw<ppppp><ooo><vvv>_gs-fg_<first stamp>_gspipe.fits``).  Visits are
+    read and processed one at a time, so memory is that of the largest
+    visit.  Each step's own product is saved too when its ``save_results``
+    is set (``--steps.fit.save_results=true``).
 
     The package ships parameter files for it (see
     `spelunker.stpipe.parameter_file`): ``spelunker_pipeline.asdf`` (the
@@ -58,7 +64,7 @@ class GuideStarPipeline(SpelunkerPipeline):
     }
 
     def process(self, input_data):
-        """Run the three steps on ``input_data`` and return the model.
+        """Run the three steps on each visit of ``input_data``.
 
         Parameters
         ----------
@@ -67,17 +73,61 @@ class GuideStarPipeline(SpelunkerPipeline):
 
         Returns
         -------
-        GuideStarModel
-            With the fit table, the light curve and aperture, and the
-            periodograms.
+        GuideStarModel or list
+            One visit: the model, with the fit table, the light curve and
+            aperture, and the periodograms (stpipe saves it).  Several
+            visits: one model per visit, in time order; when results are
+            saved (``strun``, ``save_results``) each visit's product is
+            written as soon as it is done and the list holds the product
+            paths instead, so memory stays that of one visit.
         """
-        model = self.open_input(input_data, progress=bool(self.progress))
+        visits = open_visits(self.make_input_path(input_data), progress=bool(self.progress))
+        if len(visits) == 1:
+            model = self._run_visit(visits[0].read(progress=bool(self.progress)))
+            if self.report:
+                self._report([model])
+            return model
+        if self.output_file:
+            msg = (f"{self.name}: output_file={self.output_file!r} names one product, but the "
+                   f"input holds {len(visits)} visits ({[v.key for v in visits]}); give "
+                   "output_dir instead (each visit gets its own product)")
+            raise ParameterError(msg)
+        log.info("%d visits: one product each (%s)", len(visits),
+                 ", ".join(f"obs {v.key[1]} visit {v.key[2]}" for v in visits))
+        results, entries = [], []
+        for visit in visits:
+            log.info("visit program %d, observation %d, visit %d: %d frames in %d file(s)",
+                     *visit.key, visit.n_frames, len(visit.names))
+            model = self._run_visit(visit.read(progress=bool(self.progress)))
+            model.meta.filename = visit.name
+            if self.report:
+                entries.extend(self._report([model]))
+            if self.save_results:
+                results.append(self.save_model(model, output_file=visit.name, force=True))
+                model.close()
+            else:
+                results.append(model)
+        if self.report:
+            page = write_report_index(entries, self._report_dir())
+            log.info("quick-look report index (open this page): %s", page)
+        return results
+
+    def _run_visit(self, model):
         model = self.fit.run(model)
         model = self.photometry.run(model)
         model = self.periodogram.run(model)
         for line in summarize(model).splitlines():
             log.info(line)
-        if self.report:
-            page = write_visit_report(model, self.report_dir or self.output_dir or os.getcwd())
-            log.info("quick-look report (open this page): %s", page)
         return model
+
+    def _report_dir(self):
+        return self.report_dir or self.output_dir or os.getcwd()
+
+    def _report(self, models):
+        """Write the report page of each visit model; returns their index entries."""
+        entries = []
+        for model in models:
+            page = write_visit_report(model, self._report_dir())
+            log.info("quick-look report (open this page): %s", page)
+            entries.append(report_entry(model, page))
+        return entries

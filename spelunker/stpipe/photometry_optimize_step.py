@@ -28,8 +28,8 @@ class PhotometryOptimizeStep(SpelunkerStep):
     aperture is the N brightest pixels of the median frame; the step keeps
     the N whose light curve, binned in ``bin_size`` seconds, has the
     smallest relative scatter (`spelunker.photometry.optimize_aperture`).
-    With ``per_guidestar`` each guide star of the input gets its own
-    aperture; with ``aperture_mask`` a user aperture is used as it is.
+    An input of several guide stars (a program, re-acquisitions) gets one
+    aperture per guide star unless ``per_guidestar`` is False; with ``aperture_mask`` a user aperture is used as it is.
 
     The input is anything `spelunker.io.open_guidestar` reads (calibrated
     fine-guide products, a glob, a directory, an association, a
@@ -58,7 +58,7 @@ class PhotometryOptimizeStep(SpelunkerStep):
     bin_size = float(default=10.0)  # Time bin (seconds) of the light curve whose relative scatter is minimised. 10 s holds 160-190 frames at 16-19 Hz, so frame-to-frame noise averages down ~13x and the slow variations that matter in light curves dominate, while a 20-minute segment still gives over 100 bins; use a smaller value for series shorter than about a minute
     min_pixels = integer(min=1, default=1)  # Smallest aperture tried (number of brightest pixels)
     max_pixels = integer(min=1, max=64, default=64)  # Largest aperture tried (64 = the whole 8x8 frame)
-    per_guidestar = boolean(default=False)  # One aperture per guide star of the input (rows of the guidestars table) instead of one for all frames
+    per_guidestar = boolean(default=True)  # One aperture per guide star of the input (rows of the guidestars table) when it holds several: stars of different brightness and place on the detector need their own; False: one aperture for all frames
     aperture_mask = string(default=None)  # Path to a user aperture, a .npy file or a FITS image of shape (8, 8) with 1 for pixels in the aperture; skips the search
     bad_dq_bits = pass(default='DO_NOT_USE')  # DQ bits of unusable pixels: an integer, or JWST DQ names joined by '+' or ','; a frame whose aperture holds such a pixel (or a non-finite one) gets a NaN flux
     progress = boolean(default=False)  # Show a progress bar while reading guider products
