@@ -426,15 +426,20 @@ def _open_saved_product(path):
             raise WrongProductError(msg)
     try:
         model = GuideStarModel(path)
-        data = model.data
         frames = model.frames
+        # A pipeline product may leave the frames out (they are in its input files).
+        data = model.data if model.hasattr("data") else None
     except Exception as exc:  # stdatamodels and astropy raise many kinds for damaged files
         msg = f"{path}: saved GuideStarModel cannot be read ({type(exc).__name__}: {exc})"
         raise CorruptFileError(msg) from exc
-    if data is None or np.ndim(data) != 3 or frames is None or len(frames) != len(data):
+    if frames is None or len(frames) == 0 or (
+            data is not None and (np.ndim(data) != 3 or len(frames) != len(data))):
         model.close()
-        msg = f"{path}: saved GuideStarModel has no frames or an inconsistent frames table"
+        msg = f"{path}: saved GuideStarModel has no frames table or one inconsistent with its frames"
         raise CorruptFileError(msg)
+    if data is None:
+        log.info("%s: a product without frames (results and tables only); the frames are in "
+                 "the files of its files table", path.name)
     return model
 
 

@@ -617,10 +617,8 @@ def run_photometry(model, *, bin_size=DEFAULT_BIN_SIZE, n_pixels=None, per_guide
     >>> result.aperture, len(result.flux)
     ('optimized', 1500)
     """
+    model.require_frames("photometry")
     data = np.asarray(model.data)
-    if data.ndim != 3 or data.shape[0] == 0:
-        msg = f"the input has no frames to measure (data shape {data.shape})"
-        raise ValueError(msg)
     err = np.asarray(model.err) if model.hasattr("err") else None
     if err is not None and err.shape != data.shape:
         log.warning("input ERR has shape %s, not that of the frames %s; flux_err will be NaN",
@@ -639,13 +637,39 @@ def run_photometry(model, *, bin_size=DEFAULT_BIN_SIZE, n_pixels=None, per_guide
         groups = np.asarray(model.frames["guidestar_index"], dtype=np.int64)
         if np.unique(groups).size < 2:  # one star: one aperture for all frames
             per_guidestar, groups = False, None
+    times = model.frame_seconds()
+    if mask is None:
+        bin_size = _bin_size_for_spans(times, groups, check_positive_float(
+            bin_size, "bin_size", unit="seconds"))
     log.info("photometry of %d frames: %s, %s s bins", len(data),
              "user aperture" if mask is not None
              else "one aperture per guide star" if per_guidestar else "one aperture",
              f"{bin_size:g}")
-    return optimize_aperture(data, err, times=model.frame_seconds(), dq=dq,
-                             bad_dq_bits=bad_dq_bits, bin_size=bin_size, n_pixels=n_pixels,
-                             groups=groups, mask=mask)
+    return optimize_aperture(data, err, times=times, dq=dq, bad_dq_bits=bad_dq_bits,
+                             bin_size=bin_size, n_pixels=n_pixels, groups=groups, mask=mask)
+
+
+def _bin_size_for_spans(times, groups, bin_size):
+    """``bin_size``, or a smaller one (with a warning) when a series is too short for it.
+
+    The search needs `MIN_BINS` usable bins in every series (each guide
+    star's with ``groups``); when one is too short (a short visit or
+    guide-star interval), the bin becomes the largest that gives them, as
+    long as a bin still holds a few frames.
+    """
+    series = [times] if groups is None else [times[groups == label] for label in
+                                              np.unique(groups)]
+    if all(s.size > 1 and _bin_layout(s, bin_size)[3] >= MIN_BINS for s in series):
+        return bin_size
+    shortest = min(float(np.ptp(s)) if s.size else 0.0 for s in series)
+    limit = shortest / (2.5 * MIN_BINS)
+    cadence = float(np.median(np.diff(np.sort(times)))) if times.size > 1 else np.inf
+    if limit >= bin_size or limit < 4 * cadence:
+        return bin_size  # no bin size helps: optimize_aperture says why
+    log.warning("the shortest light curve (guide star interval) spans %.4g s: bin_size "
+                "reduced from %g s to %.3g s so that it gives %d usable bins", shortest,
+                bin_size, limit, MIN_BINS)
+    return limit
 
 
 def read_aperture_mask(path, *, shape=(8, 8)):
@@ -919,6 +943,22 @@ def _relative_scatter(sums, counts, min_count):
     return scatter
 
 
+def _bin_layout(times, bin_size):
+    """``(bins, n_bins, min_count, n_usable, typical)`` of ``times`` in ``bin_size`` bins."""
+    raw = time_bin_index(times, bin_size)
+    if raw.max() >= times.size:  # more bins than frames: number the occupied ones only
+        _, bins = np.unique(raw, return_inverse=True)
+        bins = bins.astype(np.int64).ravel()
+    else:
+        bins = raw
+    n_bins = int(bins.max()) + 1
+    total = np.bincount(bins, minlength=n_bins)
+    typical = float(np.median(total[total > 0]))
+    min_count = max(2, math.ceil(MIN_BIN_FRACTION * typical))
+    n_usable = int(np.count_nonzero(total >= min_count))
+    return bins, n_bins, min_count, n_usable, typical
+
+
 def _time_bins(times, bin_size, *, where, strict):
     """Bin index of every frame, the number of bins and the usable-bin threshold.
 
@@ -929,25 +969,14 @@ def _time_bins(times, bin_size, *, where, strict):
     if n == 0:
         msg = f"no frames{where}"
         raise ValueError(msg)
-    start = times.min()
-    raw = time_bin_index(times, bin_size)
-    if raw.max() >= n:  # more bins than frames: number the occupied ones only
-        _, bins = np.unique(raw, return_inverse=True)
-        bins = bins.astype(np.int64).ravel()
-    else:
-        bins = raw
-    n_bins = int(bins.max()) + 1
-    total = np.bincount(bins, minlength=n_bins)
-    typical = float(np.median(total[total > 0]))
-    span = float(times.max() - start)
+    bins, n_bins, min_count, n_usable, typical = _bin_layout(times, bin_size)
+    span = float(times.max() - times.min())
     if typical < 2:
         step = float(np.median(np.diff(np.sort(times)))) if n > 1 else float("nan")
         msg = (f"bin_size={bin_size:g} s holds {typical:g} frame per bin{where} (median); at "
                f"least 2 are needed: use a bin_size of a few seconds (the frames are "
                f"{step:.3g} s apart)")
         raise ValueError(msg)
-    min_count = max(2, math.ceil(MIN_BIN_FRACTION * typical))
-    n_usable = int(np.count_nonzero(total >= min_count))
     if n_usable < MIN_BINS:
         msg = (f"the light curve{where} spans {span:.4g} s ({n} frames): bin_size={bin_size:g} "
                f"s gives {n_usable} usable bin(s), at least {MIN_BINS} are needed; use a "

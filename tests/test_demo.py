@@ -27,7 +27,7 @@ def test_demo_runs_the_pipeline_and_writes_products(tmp_path, capsys, profile):
     products = sorted(output.glob("*_gspipe.fits"))
     assert len(products) == 1
     with GuideStarModel(products[0]) as model:
-        assert len(model.data) == 6000
+        assert len(model.frames) == 6000 and not model.hasattr("data")  # frames stay in the inputs
         assert len(getattr(model, fit_table)) == 6000 and len(model.lightcurve) == 6000
 
     assert any(line.startswith("frames: 6000 from 3 file(s), 1 guide star(s), ")

@@ -15,7 +15,14 @@ from astropy.time import Time
 from matplotlib.figure import Figure
 from numpy.testing import assert_allclose, assert_array_equal
 
-from spelunker import GuideStarPipeline, SpelunkerError, datasets
+from spelunker import (
+    GuideStarFitStep,
+    PeriodogramStep,
+    PhotometryOptimizeStep,
+    SpelunkerError,
+    datasets,
+    read_guidestar,
+)
 from spelunker.archive.engdb import DEFAULT_TIMEOUT, engdb_service, mnemonics
 from spelunker.errors import EngdbError
 from spelunker.events import hga_intervals, local_events
@@ -74,7 +81,9 @@ def visit(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model(visit):
-    return GuideStarPipeline.call(visit.files, steps={"fit": {"method": "quick"}})
+    """Both visits in one model with every result (the steps run on the whole input)."""
+    fitted = GuideStarFitStep.call(read_guidestar(visit.files), method="quick")
+    return PeriodogramStep.call(PhotometryOptimizeStep.call(fitted))
 
 
 @pytest.fixture

@@ -631,9 +631,16 @@ def test_parameters_set_on_an_instance_are_checked(model):
         step.process(model)
 
 
-def test_step_too_short_series_suggests_a_smaller_bin_size(model):
-    with pytest.raises(ValueError, match="smaller bin_size"):
-        PhotometryOptimizeStep.call(model, bin_size=60.0)
+def test_step_too_short_series_gets_a_smaller_bin_size(model, caplog):
+    """A series too short for the bins (a short visit) gets the largest bin that works."""
+    with caplog.at_level(logging.WARNING, logger="spelunker"):
+        result = PhotometryOptimizeStep.call(model, bin_size=60.0)
+    span = float(np.ptp(model.frame_seconds()))
+    assert "bin_size reduced from 60 s" in caplog.text
+    assert_allclose(result.meta.spelunker.photometry_bin_size, span / 10, rtol=1e-12)
+    direct = optimize_aperture(model.data, model.err, times=model.frame_seconds(),
+                               bin_size=span / 10)
+    assert_array_equal(result.aperture_mask, direct.masks)
 
 
 def test_step_logs_a_summary(model, caplog):

@@ -12,7 +12,13 @@ from matplotlib.figure import Figure
 from numpy.testing import assert_allclose, assert_array_equal
 from PIL import Image
 
-from spelunker import GuideStarPipeline, datasets, read_guidestar
+from spelunker import (
+    GuideStarFitStep,
+    GuideStarPipeline,
+    PhotometryOptimizeStep,
+    datasets,
+    read_guidestar,
+)
 from spelunker.periodogram import FIT_PARAMETERS
 from spelunker.photometry import full_frame_flux
 from spelunker.plotting import (
@@ -381,9 +387,9 @@ def two_star_model(tmp_path_factory):
                 datasets.VisitSpec(visit=2, n_frames=300, n_segments=1, x_mean=4.6, y_mean=4.4)],
         seed=31,
     )
-    return GuideStarPipeline.call(visit.files, steps={"fit": {"method": "quick"},
-                                                      "photometry": {"per_guidestar": True,
-                                                                     "bin_size": 2.0}})
+    # The steps on the whole input: one model of both visits.
+    model = GuideStarFitStep.call(read_guidestar(visit.files), method="quick")
+    return PhotometryOptimizeStep.call(model, per_guidestar=True, bin_size=2.0)
 
 
 def test_animation_outlines_each_frames_own_aperture(two_star_model, tmp_path, monkeypatch):

@@ -8,6 +8,8 @@ start (`GuideStarModel.frame_seconds`), the visits it holds
 """
 
 import contextlib
+import os
+from pathlib import Path
 
 import astropy.units as u
 import numpy as np
@@ -90,13 +92,37 @@ class GuideStarModel(JwstDataModel):
         finally:
             self._validate_on_assignment = previous
 
+    @contextlib.contextmanager
+    def without_frames(self):
+        """Hold the model without its frames (``data``, ``err``, ``dq``) inside the block.
+
+        What a product without frames is saved from: its frames are in the
+        guider products its ``files`` table names.  The arrays are back when
+        the block ends.
+        """
+        held = {name: getattr(self, name) for name in ("data", "err", "dq") if self.hasattr(name)}
+        try:
+            for name in held:
+                delattr(self, name)
+            yield self
+        finally:
+            with self.trusted_assignment():
+                for name, values in held.items():
+                    setattr(self, name, values)
+
     def save(self, path, dir_path=None, *args, **kwargs):
         """Save the model to a FITS or ASDF file (see ``stdatamodels.DataModel.save``).
 
-        String columns are written straight from their ASCII bytes.  Left to
-        itself, stdatamodels decodes every string of every table while
-        validating, and astropy then encodes them back one by one: about a
-        second per million rows of the on-board CENTROID table.
+        The file is written under a temporary name and renamed when
+        complete, so a failed save leaves no partial product.  In a FITS
+        file every table carries its units (``TUNITn``) and its time
+        columns are labelled as MJD in UTC (``TIMESYS``, ``MJDREF``,
+        ``TIMEUNIT``, ``TCTYPn``), so ``astropy.table.Table.read(path,
+        hdu="FRAMES", astropy_native=True)`` gives `~astropy.time.Time`
+        columns and units without spelunker.  String columns are written
+        straight from their ASCII bytes (stdatamodels would decode and
+        encode every string of the million-row CENTROID table, about a
+        second per million rows).
 
         Parameters
         ----------
@@ -112,9 +138,37 @@ class GuideStarModel(JwstDataModel):
         -------
         str
             The path written.
+
+        Raises
+        ------
+        spelunker.errors.ParameterError
+            For a file name that is not ``.fits`` or ``.asdf``, or a folder
+            that does not exist or is not writable (checked before
+            writing).
         """
-        with self._string_columns_as_bytes():
-            return super().save(path, dir_path, *args, **kwargs)
+        head, tail = os.path.split(path(self.meta.filename) if callable(path) else os.fspath(path))
+        head = dir_path or head
+        output = Path(head or ".") / tail
+        if output.suffix not in (".fits", ".asdf"):
+            msg = f"{output}: a GuideStarModel is saved as .fits or .asdf, not {output.suffix!r}"
+            raise ParameterError(msg)
+        folder = output.parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            msg = f"{output}: the folder {folder} does not exist or is not writable"
+            raise ParameterError(msg)
+        if output.is_dir():
+            msg = f"{output}: is a folder; give a file name ending in .fits or .asdf"
+            raise ParameterError(msg)
+        partial = folder / f".{output.stem}.part{output.suffix}"
+        try:
+            with self._string_columns_as_bytes():
+                super().save(str(partial), None, *args, **kwargs)
+            if output.suffix == ".fits":
+                _label_fits_tables(partial, self)
+            os.replace(partial, output)
+        finally:
+            partial.unlink(missing_ok=True)
+        return str(output) if head else tail
 
     @contextlib.contextmanager
     def _string_columns_as_bytes(self):
@@ -165,6 +219,37 @@ class GuideStarModel(JwstDataModel):
     def frame_times(self):
         """Mid-frame times as an `astropy.time.Time` (scale ``utc``, format ``mjd``)."""
         return Time(np.asarray(self.frames["mid_time_mjd"]), format="mjd", scale="utc")
+
+    def require_frames(self, purpose):
+        """Raise a clear error when the model holds no frames (``data``).
+
+        A pipeline product saved without its frames (``save_frames`` off)
+        holds the results and tables only; what needs pixels (fits,
+        photometry, frame images) must read the guider products its
+        ``files`` table names.
+
+        Parameters
+        ----------
+        purpose : str
+            What needs the frames, for the message (``"fitting"``).
+
+        Raises
+        ------
+        spelunker.errors.GuideStarInputError
+
+        Examples
+        --------
+        >>> from spelunker import GuideStarModel
+        >>> GuideStarModel().require_frames("fitting")
+        Traceback (most recent call last):
+        ...
+        spelunker.errors.GuideStarInputError: fitting needs the frames, but the model holds none (a product saved without frames?); read the guider products of its files table
+        """
+        data = self.data if self.hasattr("data") else None
+        if data is None or np.ndim(data) != 3 or len(data) == 0:
+            msg = (f"{purpose} needs the frames, but the model holds none (a product saved "
+                   "without frames?); read the guider products of its files table")
+            raise GuideStarInputError(msg)
 
     def frame_seconds(self):
         """Mid-frame times in seconds since the earliest frame.
@@ -508,6 +593,50 @@ _TABLE_UNITS = {
     "periodogram_peaks": {"frequency": u.Hz, "period": u.s},
 }
 _TABLE_UNITS["quick_fit"] = _TABLE_UNITS["gauss_fit"]
+
+#: Time columns of the tables: MJD in UTC.
+_TIME_COLUMNS = {
+    "frames": ("mid_time_mjd",),
+    "files": ("data_start_mjd", "data_end_mjd"),
+    "guidestars": ("start_mjd", "stop_mjd"),
+    "pointing_table": ("time",),
+    "centroid_table": ("observatory_time_mjd", "centroid_time_mjd"),
+}
+_TABLE_UNITS["pointing_table"] = {
+    "jitter": u.mas, **{f"delta_{axis}_{coordinate}": u.mas for axis in ("ddc", "v1", "j1")
+                        for coordinate in ("ra", "dec")}}
+_TABLE_UNITS["centroid_table"] = {"guide_star_position_x": u.arcsec,
+                                  "guide_star_position_y": u.arcsec}
+
+
+def _fits_unit(unit):
+    """``unit`` in the FITS standard's spelling; DN (data numbers) are its ``adu``."""
+    return (unit * u.adu / u.DN).to_string("fits") if u.DN in unit.bases else \
+        unit.to_string("fits")
+
+
+def _label_fits_tables(path, model):
+    """Write the units and the time labels of every table HDU of a saved FITS product."""
+    hdus = {definition["fits_hdu"]: name for name, definition in model.schema["properties"].items()
+            if "datatype" in definition and isinstance(definition.get("datatype"), list)
+            and "fits_hdu" in definition}
+    with fits.open(path, mode="update", memmap=False) as hdulist:
+        for hdu in hdulist:
+            name = hdus.get(hdu.name)
+            if name is None or not isinstance(hdu, fits.BinTableHDU):
+                continue
+            times = _TIME_COLUMNS.get(name, ())
+            for number, column in enumerate(hdu.columns.names, start=1):
+                unit = _column_unit(name, column)
+                if unit is not None:
+                    hdu.header[f"TUNIT{number}"] = _fits_unit(unit)
+                if column in times:
+                    hdu.header[f"TUNIT{number}"] = "d"
+                    hdu.header[f"TCTYP{number}"] = "UTC"
+            if times:
+                hdu.header["TIMESYS"] = ("UTC", "time scale of the time columns (MJD)")
+                hdu.header["MJDREF"] = (0.0, "time columns are MJD: reference MJD 0")
+                hdu.header["TIMEUNIT"] = ("d", "unit of the time columns")
 
 
 def _column_unit(table, column):

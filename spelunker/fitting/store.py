@@ -76,6 +76,7 @@ def run_fit(model, method, *, ncpus=1, max_iterations=50, bad_dq_bits=1, progres
     5
     """
     _check_method(method)
+    model.require_frames("fitting")
     data = np.asarray(model.data)
     err = _usable_err(model)
     dq = np.asarray(model.dq) if model.hasattr("dq") else None

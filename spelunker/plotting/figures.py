@@ -259,12 +259,15 @@ def relative_flux(model, *, frames=None):
     >>> relative.shape, source
     ((10,), 'full frame')
     """
-    n_frames = len(model.data)
-    index = np.arange(n_frames) if frames is None else np.arange(n_frames)[frames]
     if model.hasattr("lightcurve"):
+        n_frames = len(model.lightcurve)
+        index = np.arange(n_frames) if frames is None else np.arange(n_frames)[frames]
         flux = np.asarray(model.lightcurve["flux"], dtype=float)[index]
         source = "optimised aperture"
     else:
+        model.require_frames("the full-frame flux")
+        n_frames = len(model.data)
+        index = np.arange(n_frames) if frames is None else np.arange(n_frames)[frames]
         # A slice selects a view, a list of frames copies only those frames.
         selection = slice(None) if frames is None else frames
         dq = np.asarray(model.dq)[selection] \
@@ -657,6 +660,7 @@ def _reduce_curve(x, y, max_points):
 
 def _frame_image(model, index, guidestar):
     """The image, its aperture plane and a title for `frame_plot` and the animation."""
+    model.require_frames("a frame image")
     data = model.data
     n_frames = len(data)
     groups = guidestar_of_frames(model, n_frames)

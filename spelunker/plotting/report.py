@@ -525,7 +525,7 @@ def summarize(model, *, n_peaks=3):
     lines = []
     times = model.frame_times[[0, -1]]
     span = (times[1] - times[0]).to_value("s")
-    lines.append(f"frames: {len(model.data)} from {len(model.files)} file(s), "
+    lines.append(f"frames: {len(model.frames)} from {len(model.files)} file(s), "
                  f"{len(model.guidestars)} guide star(s), {span:.1f} s "
                  f"({times[0].isot} to {times[1].isot} UTC)")
     for method, name in FIT_TABLES.items():
