@@ -9,6 +9,7 @@ start (`GuideStarModel.frame_seconds`), the visits it holds
 
 import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 import astropy.units as u
@@ -159,15 +160,15 @@ class GuideStarModel(JwstDataModel):
         if output.is_dir():
             msg = f"{output}: is a folder; give a file name ending in .fits or .asdf"
             raise ParameterError(msg)
-        partial = folder / f".{output.stem}.part{output.suffix}"
-        try:
+        # The final name inside a temporary folder beside it: the product
+        # records its own file name, and the rename is atomic.
+        with tempfile.TemporaryDirectory(prefix=f".{output.stem}.", dir=folder) as scratch:
+            partial = Path(scratch) / output.name
             with self._string_columns_as_bytes():
                 super().save(str(partial), None, *args, **kwargs)
             if output.suffix == ".fits":
                 _label_fits_tables(partial, self)
             os.replace(partial, output)
-        finally:
-            partial.unlink(missing_ok=True)
         return str(output) if head else tail
 
     @contextlib.contextmanager
