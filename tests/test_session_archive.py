@@ -19,7 +19,7 @@ from astroquery.mast import conf
 from astroquery.mast.discovery_portal import PortalAPI
 from gsc_server import FakeGSC, gsc_reply
 from mast_server import FakeMast
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 
 import spelunker
 from spelunker import GuideStarFitStep, PeriodogramStep, datasets, read_guidestar
@@ -279,6 +279,11 @@ def test_program_of_three_visits(program_mast, program, tmp_path):
             assert_array_equal(np.asarray(one.quickfit_results[name]),
                                np.asarray(quick[name][start:stop]))
         assert one.pgram_results is None
+        # Computed per visit: the visit's own periodogram is the whole's curve of that visit.
+        one.periodogram()
+        position = PROGRAM_VISITS.index((1534, observation, visit))
+        for mine, whole_curve in zip(one.pgram_x_mean, spk.pgram_x_mean[position], strict=True):
+            assert_allclose(mine, whole_curve, rtol=1e-6)
     assert list(spk.select_visit(1, 2).fg_table["observation"]) == [1]
     # Digit strings (and zero padding) as the original tool's users pass them.
     assert_array_equal(spk.select_visit("1", "002", program="1534").fg_array,
