@@ -203,14 +203,15 @@ class Spelunker:
         them in time order; `visits` lists them and `select_visit` cuts one.
 
         Offline, a program downloaded before re-opens from the folder: when
-        MAST cannot be reached (no connection, the server down, a timeout),
-        the products of the program (observation, visit) already complete in
-        `directory`, at any depth (`spelunker.archive.download.cached_products`:
-        also the original tool's ``mastDownload/JWST/<obs_id>/`` tree), are
-        used instead, with a logged warning that they come from the folder
-        and MAST was not reached, so whether the folder holds every product
-        was not checked.  Other archive errors (no such program, a rejected
-        token, a failing service) are raised as they are.
+        MAST cannot be reached (no network, nothing answering at its
+        address, a timeout), the products of the program (observation,
+        visit) already complete in `directory`, at any depth
+        (`spelunker.archive.download.cached_products`: also the original
+        tool's ``mastDownload/JWST/<obs_id>/`` tree), are used instead, with
+        a logged warning that they come from the folder and MAST was not
+        reached, so whether the folder holds every product was not checked.
+        Other archive errors (no such program, a rejected token, a service
+        answering with an HTTP error) are raised as they are.
 
         Uncalibrated products (``calib_level=1``) are only downloaded: they
         hold raw ramps, not count rates, so they are kept as files in
