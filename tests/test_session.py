@@ -249,15 +249,17 @@ def test_select_visit_of_two_programs(two_programs, tmp_path):
         spk.select_visit(1, 1)
     assert "program 1535, observation 1, visit 1" in str(info.value)
 
-    spk.optimize_photometry(bin_size=1.0, max_pixels=12)
-    flux, mask = spk.fg_flux, spk.photometry_mask
+    spk.optimize_photometry(bin_size=1.0, max_pixels=12, per_guidestar=True)
+    flux, masks = spk.fg_flux, spk.photometry_mask
+    assert masks.shape == (2, 8, 8)  # one aperture per guide star, one star per visit
     second = spk.select_visit(1, "1", program="01535")
     assert second.visits == [(1535, 1, 1)]
     assert second.files == [two_programs[1].name]
     assert_array_equal(second.fg_array, spk.fg_array[120:])
-    # The light curve and the aperture are carried over.
+    # The light curve and the visit's guide-star aperture are carried over.
     assert_array_equal(second.fg_flux, flux[120:])
-    assert_array_equal(second.photometry_mask, mask)
+    assert_array_equal(second.photometry_mask, masks[1])
     assert second.directory == spk.directory
     first = spk.select_visit(1, 1, program=1534)
     assert_array_equal(first.fg_flux, flux[:120])
+    assert_array_equal(first.photometry_mask, masks[0])
