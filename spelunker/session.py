@@ -14,14 +14,17 @@ import os
 from pathlib import Path
 
 import numpy as np
+import requests
 
-from spelunker._validate import check_cpus
-from spelunker.archive import download_products, find_guidestar_products
+from spelunker._validate import check_cpus, check_int_range
+from spelunker.archive import ArchiveQueryError, download_products, find_guidestar_products
 from spelunker.archive.catalog import guide_star_properties
+from spelunker.archive.download import cached_products
 from spelunker.archive.engdb import mnemonics
 from spelunker.archive.tokens import as_secret, resolve_token
 from spelunker.binning import DEFAULT_BIN_SIZE
 from spelunker.datamodels import FIT_TABLES
+from spelunker.errors import ParameterError
 from spelunker.events import local_events
 from spelunker.fitting import fit_table, run_fit, store_fit
 from spelunker.io import read_guidestar
@@ -195,7 +198,20 @@ class Spelunker:
 
         Files already complete in the download folder are not downloaded
         again.  With ``calib_level=2`` the session's data (`model`, `files`,
-        ``fg_array``, ...) are replaced by the downloaded visit(s).
+        ``fg_array``, ...) are replaced by the downloaded visit(s): for a
+        program of several visits, the per-frame attributes run over all of
+        them in time order; `visits` lists them and `select_visit` cuts one.
+
+        Offline, a program downloaded before re-opens from the folder: when
+        MAST cannot be reached (no network, nothing answering at its
+        address, a timeout), the products of the program (observation,
+        visit) already complete in `directory`, at any depth
+        (`spelunker.archive.download.cached_products`: also the original
+        tool's ``mastDownload/JWST/<obs_id>/`` tree), are used instead, with
+        a logged warning that they come from the folder and MAST was not
+        reached, so whether the folder holds every product was not checked.
+        Other archive errors (no such program, a rejected token, a service
+        answering with an HTTP error) are raised as they are.
 
         Uncalibrated products (``calib_level=1``) are only downloaded: they
         hold raw ramps, not count rates, so they are kept as files in
@@ -216,14 +232,39 @@ class Spelunker:
         -------
         list of pathlib.Path
             The local files.
+
+        Raises
+        ------
+        spelunker.errors.ArchiveQueryError
+            MAST has no such products, failed, or could not be reached while
+            the folder holds none of them (the message then says both).
+        spelunker.errors.AuthenticationError
+            MAST rejected the token.
+        spelunker.errors.DownloadError
+            Products could not be downloaded.
+
+        Examples
+        --------
+        >>> import spelunker
+        >>> spk = spelunker.load(dir="guidestars")             # doctest: +SKIP
+        >>> paths = spk.download(1534, obs_num=2, visit=1)     # doctest: +SKIP
+        >>> spk.visits                                          # doctest: +SKIP
+        [(1534, 2, 1)]
         """
         if calib_level not in (1, 2):
             msg = f"calib_level={calib_level!r} must be 2 (calibrated) or 1 (uncalibrated)"
             raise ValueError(msg)
-        products = find_guidestar_products(pid, observation=obs_num, visit=visit,
-                                           calib_level=calib_level, token=self.mast_api_token)
-        paths = download_products(products, self.directory, token=self.mast_api_token,
-                                  progress=self.progress)
+        try:
+            products = find_guidestar_products(pid, observation=obs_num, visit=visit,
+                                               calib_level=calib_level,
+                                               token=self.mast_api_token)
+        except ArchiveQueryError as error:
+            if not self._mast_unreachable(error):
+                raise
+            paths = self._cached_instead(error, pid, obs_num, visit, calib_level)
+        else:
+            paths = download_products(products, self.directory, token=self.mast_api_token,
+                                      progress=self.progress)
         if calib_level == 1:
             log.warning("downloaded %d uncalibrated product(s) into %s; they are kept as files "
                         "and not read (the session's data are unchanged): uncalibrated guider "
@@ -233,6 +274,39 @@ class Spelunker:
             return list(paths)
         self.readfile(paths)
         return list(paths)
+
+    @staticmethod
+    def _mast_unreachable(error):
+        """Whether ``error`` (from `find_guidestar_products`) means MAST could not be reached.
+
+        ``spelunker.archive.mast`` raises it ``from None`` inside the handler
+        of the failed request (connection refused, name resolution, timeout,
+        also while checking the token), so that exception remains its
+        ``__context__``; "no product found", an HTTP error status and a
+        malformed reply have no such context.
+        """
+        cause = error.__context__
+        return (isinstance(cause, (requests.exceptions.RequestException, TimeoutError))
+                and not isinstance(cause, (requests.exceptions.HTTPError,
+                                           requests.exceptions.JSONDecodeError)))
+
+    def _cached_instead(self, error, pid, obs_num, visit, calib_level):
+        """The products already in `directory`, used when MAST cannot be reached."""
+        paths = cached_products(self.directory, pid, observation=obs_num, visit=visit,
+                                calib_level=calib_level)
+        what = ", ".join(f"{name} {value}" for name, value in
+                         (("program", pid), ("observation", obs_num), ("visit", visit))
+                         if value is not None)
+        kind = "calibrated" if calib_level == 2 else "uncalibrated"
+        if not paths:
+            msg = (f"{error}; and nothing usable was found in the download folder "
+                   f"{self.directory}: it holds no complete {kind} fine-guide product of "
+                   f"{what} (looked in its sub-folders too)")
+            raise ArchiveQueryError(msg) from error
+        log.warning("MAST was not reached (%s): reading %d %s product(s) of %s from the "
+                    "download folder %s instead; whether it holds every product could not "
+                    "be checked", error, len(paths), kind, what, self.directory)
+        return paths
 
     def readfile(self, path):
         """Read local fine-guide products (replacing the session's data).
@@ -274,6 +348,94 @@ class Spelunker:
         other = Spelunker(self.directory, progress=self.progress)
         other._token = self._token
         other._set_model(model.select(slice(start, stop)))
+        return other
+
+    @property
+    def visits(self):
+        """The visits the session holds: ``[(program, observation, visit), ...]`` in time order.
+
+        Empty for an empty session.  The per-frame attributes (``fg_array``,
+        ``fg_time``, ``fg_flux``, the fit tables) run over all of them;
+        `select_visit` gives a session on one.
+
+        Examples
+        --------
+        >>> import spelunker
+        >>> spelunker.load().visits
+        []
+        """
+        return [] if self.model is None else self.model.visits()
+
+    def select_visit(self, observation, visit, *, program=None):
+        """A new session holding one visit, with its per-frame results.
+
+        The frames, files and guide-star tables of the visit, and the
+        per-frame results already computed (fit tables, light curve and
+        apertures: `spelunker.GuideStarModel.select_visit` with
+        ``keep_results=True``); periodograms, which describe a whole series,
+        are not carried over.  This session is not modified.
+
+        Parameters
+        ----------
+        observation, visit : int or str
+            Observation and visit numbers (``1`` or ``'1'``, ``'001'``).
+        program : int or str, optional
+            Program number; by default the program of the only visit held
+            with these numbers.
+
+        Returns
+        -------
+        Spelunker
+
+        Raises
+        ------
+        spelunker.errors.ParameterError
+            A number that is not a positive integer (or digits), or no
+            single visit held matches; the message lists the visits held.
+        RuntimeError
+            The session holds no data.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import spelunker
+        >>> from spelunker import datasets
+        >>> program = datasets.make_guidestar_files(
+        ...     tempfile.mkdtemp(), seed=1,
+        ...     visits=[datasets.VisitSpec(observation=1, n_frames=30, n_segments=1),
+        ...             datasets.VisitSpec(observation=2, n_frames=20, n_segments=1)])
+        >>> spk = spelunker.load(dir=tempfile.mkdtemp())
+        >>> _ = spk.readfile(program.files)
+        >>> spk.visits
+        [(1534, 1, 1), (1534, 2, 1)]
+        >>> second = spk.select_visit("2", 1)
+        >>> second.visits, second.fg_array.shape
+        ([(1534, 2, 1)], (20, 8, 8))
+        """
+        model = self._require_model()
+        where = "Spelunker.select_visit"
+        numbers = {}
+        for name, value, digits in (("program", program, 5), ("observation", observation, 3),
+                                    ("visit", visit, 3)):
+            if value is None and name == "program":
+                continue
+            if isinstance(value, str) and value.strip().isdigit():
+                value = int(value.strip())
+            numbers[name] = check_int_range(value, name, 1, 10**digits - 1, where=where)
+        held = model.visits()
+        matches = [key for key in held if key[1:] == (numbers["observation"], numbers["visit"])
+                   and numbers.get("program", key[0]) == key[0]]
+        if len(matches) != 1:
+            asked = ", ".join(f"{name} {value}" for name, value in numbers.items())
+            listed = "; ".join(f"program {p}, observation {o}, visit {v}" for p, o, v in held)
+            problem = (f"is held in programs {', '.join(str(key[0]) for key in matches)}: give "
+                       f"program=" if matches else "is not held")
+            msg = (f"{where}: {asked} {problem}; the session holds "
+                   f"{len(held)} visit(s): {listed or 'none'}")
+            raise ParameterError(msg)
+        other = Spelunker(self.directory, progress=self.progress)
+        other._token = self._token
+        other._set_model(model.select_visit(*matches[0], keep_results=True))
         return other
 
     def _set_model(self, model):

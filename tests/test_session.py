@@ -6,7 +6,14 @@ from astropy.time import Time
 from numpy.testing import assert_allclose, assert_array_equal
 
 import spelunker
-from spelunker import GuideStarFitStep, GuideStarModel, PeriodogramStep, PhotometryOptimizeStep
+from spelunker import (
+    GuideStarFitStep,
+    GuideStarModel,
+    PeriodogramStep,
+    PhotometryOptimizeStep,
+    datasets,
+)
+from spelunker.errors import ParameterError
 from spelunker.fitting import fit_table
 
 PARAMETERS = ("amplitude", "x_mean", "y_mean", "x_stddev", "y_stddev", "theta", "offset")
@@ -14,8 +21,6 @@ PARAMETERS = ("amplitude", "x_mean", "y_mean", "x_stddev", "y_stddev", "theta", 
 
 @pytest.fixture(scope="module")
 def visit(tmp_path_factory):
-    from spelunker import datasets
-
     return datasets.make_guidestar_files(
         tmp_path_factory.mktemp("session_visit"),
         visits=[datasets.VisitSpec(n_frames=3000, n_segments=2)],
@@ -27,7 +32,7 @@ def test_empty_session_has_no_data(tmp_path, monkeypatch):
     spk = spelunker.load()  # default folder: ./spelunker_results
     assert spk.fg_array is None and spk.fg_time is None and spk.fg_flux is None
     assert spk.gaussfit_results is None and spk.pgram_x_mean is None
-    assert spk.files == [] and spk.model is None
+    assert spk.files == [] and spk.model is None and spk.visits == []
     with pytest.raises(RuntimeError, match="holds no data yet"):
         spk.gauss2d_fit()
     with pytest.raises(RuntimeError, match="holds no data yet"):
@@ -221,3 +226,40 @@ def test_original_tool_habits_get_clear_answers(visit, tmp_path):
     assert spk.model.meta.spelunker.fit_ncpus <= 64
     with pytest.raises(ValueError, match="ncpus"):
         spk.quick_fit(ncpus=0)
+
+
+@pytest.fixture(scope="module")
+def two_programs(tmp_path_factory):
+    """Observation 1 visit 1 of programs 1534 (120 frames) and 1535 (80 frames), a day apart."""
+    folder = tmp_path_factory.mktemp("session_two_programs")
+    first = datasets.make_guidestar_files(
+        folder, visits=[datasets.VisitSpec(n_frames=120, n_segments=1)], seed=5)
+    second = datasets.make_guidestar_files(
+        folder, program=1535, seed=6,
+        visits=[datasets.VisitSpec(n_frames=80, n_segments=1, start="2022-12-05T00:00:00")])
+    return first.files + second.files
+
+
+def test_select_visit_of_two_programs(two_programs, tmp_path):
+    spk = spelunker.load(dir=tmp_path)
+    spk.readfile(two_programs)
+    assert spk.visits == [(1534, 1, 1), (1535, 1, 1)]
+    with pytest.raises(ParameterError, match=r"observation 1, visit 1 is held in programs "
+                                             r"1534, 1535: give program=") as info:
+        spk.select_visit(1, 1)
+    assert "program 1535, observation 1, visit 1" in str(info.value)
+
+    spk.optimize_photometry(bin_size=1.0, max_pixels=12, per_guidestar=True)
+    flux, masks = spk.fg_flux, spk.photometry_mask
+    assert masks.shape == (2, 8, 8)  # one aperture per guide star, one star per visit
+    second = spk.select_visit(1, "1", program="01535")
+    assert second.visits == [(1535, 1, 1)]
+    assert second.files == [two_programs[1].name]
+    assert_array_equal(second.fg_array, spk.fg_array[120:])
+    # The light curve and the visit's guide-star aperture are carried over.
+    assert_array_equal(second.fg_flux, flux[120:])
+    assert_array_equal(second.photometry_mask, masks[1])
+    assert second.directory == spk.directory
+    first = spk.select_visit(1, 1, program=1534)
+    assert_array_equal(first.fg_flux, flux[:120])
+    assert_array_equal(first.photometry_mask, masks[0])

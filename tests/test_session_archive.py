@@ -2,11 +2,15 @@
 
 ``spelunker.load(pid=..., obs_num=..., visit=...)`` runs the real astroquery
 client and requests against `mast_server.FakeMast` and `gsc_server.FakeGSC`
-on 127.0.0.1.
+on 127.0.0.1; a program of several visits, and its offline re-open from the
+download folder when MAST cannot be reached (a stopped server, or a port on
+127.0.0.1 nobody listens on).
 """
 
 import logging
 import secrets
+import shutil
+import socket
 import warnings
 
 import numpy as np
@@ -15,11 +19,12 @@ from astroquery.mast import conf
 from astroquery.mast.discovery_portal import PortalAPI
 from gsc_server import FakeGSC, gsc_reply
 from mast_server import FakeMast
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 
 import spelunker
-from spelunker import GuideStarFitStep, PeriodogramStep, datasets
+from spelunker import GuideStarFitStep, PeriodogramStep, datasets, read_guidestar
 from spelunker.archive import ArchiveQueryError, AuthenticationError
+from spelunker.errors import ParameterError
 from spelunker.fitting import fit_table
 
 TOKEN = "spk-session-" + secrets.token_hex(16)
@@ -204,3 +209,187 @@ def test_token_appears_nowhere(servers, tmp_path, caplog, capfd, monkeypatch):
     for path in written:
         assert TOKEN.encode() not in path.read_bytes(), path
     logging.getLogger("spelunker").debug("done")
+
+
+# -- a program of several visits; offline re-open --------------------------------
+
+PROGRAM_VISITS = [(1534, 1, 1), (1534, 1, 2), (1534, 2, 1)]
+
+
+@pytest.fixture(scope="module")
+def program(tmp_path_factory):
+    """Program 1534 in 3 visits of 2 observations: 300 (2 segments), 200 and 250 frames."""
+    return datasets.make_guidestar_files(
+        tmp_path_factory.mktemp("session_program"),
+        visits=[datasets.VisitSpec(observation=1, visit=1, n_frames=300, n_segments=2),
+                datasets.VisitSpec(observation=1, visit=2, n_frames=200, n_segments=1),
+                datasets.VisitSpec(observation=2, visit=1, n_frames=250, n_segments=1,
+                                   detector="GUIDER2")],
+        signals=[datasets.CentroidWobble(period=2.0, amplitude=0.03, axis="y")], seed=2079)
+
+
+@pytest.fixture
+def program_mast(program, monkeypatch):
+    """A fake MAST serving `program` (public), aimed at by astroquery's ``conf.server``."""
+    monkeypatch.setattr(PortalAPI, "_column_configs", {})
+    monkeypatch.delenv("MAST_API_TOKEN", raising=False)
+    mast = FakeMast(tokens={TOKEN})
+    mast.add_files(program.files)
+    with mast:
+        monkeypatch.setattr(conf, "server", mast.url)
+        yield mast
+    assert mast.errors == []
+
+
+@pytest.fixture
+def dead_url():
+    """A URL on 127.0.0.1 that refuses connections (bound, never listening)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def visit_files(program, observation, visit):
+    return [p for p in program.files if p.name.startswith(f"jw01534{observation:03d}{visit:03d}")]
+
+
+def test_program_of_three_visits(program_mast, program, tmp_path):
+    spk = spelunker.load(pid=1534, dir=tmp_path)
+    # The per-frame attributes run over the whole program, in time order.
+    assert spk.visits == PROGRAM_VISITS
+    assert spk.files == [p.name for p in program.files]
+    assert spk.fg_array.shape == (750, 8, 8) and spk.fg_time.shape == (750,)
+    assert np.all(np.diff(spk.fg_time.mjd) > 0)
+    whole = read_guidestar(program.files)
+    assert_array_equal(spk.fg_array, np.asarray(whole.data))
+
+    quick = spk.quick_fit()
+    spk.periodogram()
+    assert spk.pgram_results is not None
+    starts = {(1, 1): (0, 300), (1, 2): (300, 500), (2, 1): (500, 750)}
+    for (observation, visit), (start, stop) in starts.items():
+        one = spk.select_visit(observation, visit)
+        assert one.visits == [(1534, observation, visit)]
+        assert one.files == [p.name for p in visit_files(program, observation, visit)]
+        assert_array_equal(one.fg_array, spk.fg_array[start:stop])
+        assert_array_equal(one.fg_time.mjd, spk.fg_time.mjd[start:stop])
+        assert_array_equal(one.fg_flux, spk.fg_flux[start:stop])
+        # The per-frame results are carried over; a periodogram of the whole is not.
+        for name in ("x_mean", "y_mean", "amplitude"):
+            assert_array_equal(np.asarray(one.quickfit_results[name]),
+                               np.asarray(quick[name][start:stop]))
+        assert one.pgram_results is None
+        # Computed per visit: the visit's own periodogram is the whole's curve of that visit.
+        one.periodogram()
+        position = PROGRAM_VISITS.index((1534, observation, visit))
+        for mine, whole_curve in zip(one.pgram_x_mean, spk.pgram_x_mean[position], strict=True):
+            assert_allclose(mine, whole_curve, rtol=1e-6)
+    assert list(spk.select_visit(1, 2).fg_table["observation"]) == [1]
+    # Digit strings (and zero padding) as the original tool's users pass them.
+    assert_array_equal(spk.select_visit("1", "002", program="1534").fg_array,
+                       spk.fg_array[300:500])
+    # The session itself is not cut.
+    assert spk.visits == PROGRAM_VISITS and spk.fg_array.shape == (750, 8, 8)
+
+
+def test_select_visit_errors_list_the_visits_held(program_mast, tmp_path):
+    spk = spelunker.load(pid=1534, dir=tmp_path)
+    held = ("program 1534, observation 1, visit 1; program 1534, observation 1, visit 2; "
+            "program 1534, observation 2, visit 1")
+    with pytest.raises(ParameterError, match="observation 2, visit 2 is not held") as info:
+        spk.select_visit(2, 2)
+    assert held in str(info.value) and "3 visit(s)" in str(info.value)
+    with pytest.raises(ParameterError, match="program 1535, observation 1, visit 1 is not held"):
+        spk.select_visit(1, 1, program=1535)
+    for bad in ("one", 0, True, 1.5):
+        with pytest.raises(ParameterError, match="observation="):
+            spk.select_visit(bad, 1)
+    with pytest.raises(ParameterError, match="held"):
+        spk.select_visit(2, 1).select_visit(1, 1)
+    with pytest.raises(RuntimeError, match="holds no data yet"):
+        spelunker.load(dir=tmp_path).select_visit(1, 1)
+
+
+def test_second_load_with_mast_stopped_reads_the_folder(program_mast, program, tmp_path,
+                                                        caplog):
+    first = spelunker.load(pid=1534, dir=tmp_path, token=TOKEN)
+    assert len(program_mast.downloads()) == 4
+    program_mast.stop()  # MAST is gone: nothing listens on its port any more
+    with caplog.at_level(logging.WARNING, logger="spelunker"):
+        second = spelunker.load(pid=1534, dir=tmp_path, token=TOKEN)
+    assert second.files == first.files
+    assert second.visits == PROGRAM_VISITS
+    assert_array_equal(second.fg_array, first.fg_array)
+    assert_array_equal(second.fg_time.mjd, first.fg_time.mjd)
+    assert "MAST was not reached" in caplog.text and str(tmp_path) in caplog.text
+    assert "4 calibrated product(s) of program 1534" in caplog.text
+
+    # One observation, one visit: only their products are read.
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="spelunker"):
+        one = spelunker.load(pid=1534, obs_num="1", visit=2, dir=tmp_path)
+    assert one.visits == [(1534, 1, 2)]
+    assert_array_equal(one.fg_array, first.fg_array[300:500])
+    assert "program 1534, observation 1, visit 2" in caplog.text
+
+
+def test_offline_load_makes_no_request(program_mast, program, dead_url, tmp_path,
+                                       monkeypatch):
+    first = spelunker.load(pid=1534, obs_num=1, dir=tmp_path)
+    assert first.visits == PROGRAM_VISITS[:2]
+    program_mast.clear_log()
+    monkeypatch.setattr(conf, "server", dead_url)
+    second = spelunker.load(pid=1534, obs_num=1, dir=tmp_path)
+    assert program_mast.requests == []
+    assert second.files == first.files
+    assert_array_equal(second.fg_array, first.fg_array)
+    assert_array_equal(second.fg_flux, first.fg_flux)
+    # Observation 2 was never downloaded: nothing usable in the folder.
+    with pytest.raises(ArchiveQueryError, match="could not reach MAST") as info:
+        spelunker.load(pid=1534, obs_num=2, dir=tmp_path)
+    assert "nothing usable was found in the download folder" in str(info.value)
+    assert "program 1534, observation 2" in str(info.value)
+    assert isinstance(info.value.__cause__, ArchiveQueryError)
+    assert program_mast.requests == []
+
+
+def test_offline_load_of_the_original_tools_folder(program, dead_url, tmp_path, monkeypatch,
+                                                   caplog):
+    """``mastDownload/JWST/<obs_id>/<file>``, a product in the folder of each exposure."""
+    monkeypatch.setattr(PortalAPI, "_column_configs", {})
+    monkeypatch.setattr(conf, "server", dead_url)
+    tree = tmp_path / "mastDownload" / "JWST"
+    for exposure in (1, 2):
+        for observation, visit in ((1, 1), (1, 2)):
+            folder = tree / f"jw01534{observation:03d}{visit:03d}_02101_{exposure:05d}_guider1"
+            folder.mkdir(parents=True)
+            for path in visit_files(program, observation, visit):
+                shutil.copy2(path, folder / path.name)
+    with caplog.at_level(logging.WARNING, logger="spelunker"):
+        spk = spelunker.load(pid=1534, obs_num=1, dir=tmp_path)
+    assert spk.visits == PROGRAM_VISITS[:2]
+    assert spk.files == [p.name for p in program.files[:3]]
+    assert_array_equal(spk.fg_array, np.asarray(read_guidestar(program.files[:3]).data))
+    assert "MAST was not reached" in caplog.text
+    # Observation 2 is not there.
+    with pytest.raises(ArchiveQueryError, match="nothing usable was found"):
+        spelunker.load(pid=1534, obs_num=2, dir=tmp_path)
+    with pytest.raises(ArchiveQueryError, match="nothing usable was found"):
+        spelunker.load(pid=1534, dir=tmp_path / "never_created")
+    assert not (tmp_path / "never_created").exists()
+
+
+def test_only_an_unreachable_mast_falls_back_to_the_folder(program_mast, program, tmp_path):
+    """No product found, or a failing service: the error, even with products in the folder."""
+    for path in program.files:
+        shutil.copy2(path, tmp_path / path.name)
+    with pytest.raises(ArchiveQueryError, match="MAST has no FGS_FINEGUIDE guide-star products"):
+        spelunker.load(pid=1534, obs_num=3, dir=tmp_path)
+    program_mast.inject("invoke", "http503", times=10)
+    with pytest.raises(ArchiveQueryError, match="HTTP 503") as info:
+        spelunker.load(pid=1534, dir=tmp_path)
+    assert "download folder" not in str(info.value)
+    program_mast.clear_log()
+    with pytest.raises(AuthenticationError):
+        spelunker.load(pid=1534, dir=tmp_path, token=BAD_TOKEN)
+    assert program_mast.downloads() == []

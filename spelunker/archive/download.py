@@ -16,6 +16,13 @@ Where files land
     ``mastDownload/JWST/<obs_id>/`` tree): guide-star product names are unique
     across the archive, and a flat folder is what
     `spelunker.read_guidestar` reads.
+
+The cache without MAST
+    `cached_products` finds the complete products of a program (observation,
+    visit) already in a folder, at any depth (also the original tool's
+    ``mastDownload/JWST/<obs_id>/`` tree), without asking MAST: the notebook
+    session re-opens a downloaded program with it when MAST cannot be
+    reached.
 """
 
 import contextlib
@@ -35,16 +42,24 @@ from astropy.table import Row, Table
 from tqdm import tqdm
 
 from spelunker.archive.mast import RETRY_STATUS, resolve_server
+from spelunker._validate import check_int_range
 from spelunker.archive.tokens import TOKEN_ENV, masked_logs, resolve_token
 from spelunker.errors import CorruptFileError, DownloadError
 from spelunker.io import open_complete_fits
-from spelunker.names import MODE_EXP_TYPES, check_product_name, guider_name_fields
+from spelunker.names import (
+    FINE_GUIDE_GLOB,
+    MODE_EXP_TYPES,
+    check_product_name,
+    guider_name_fields,
+    parse_product_name,
+)
 
-__all__ = ["download_products"]
+__all__ = ["cached_products", "download_products"]
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 64 * 1024
+_LEVEL_SUFFIX = {1: "uncal", 2: "cal"}
 _FATAL_STATUS = {401: "unauthorized", 403: "forbidden", 404: "not found"}
 
 
@@ -504,3 +519,113 @@ def download_products(products, directory, *, token=None, server=None, max_worke
         raise DownloadError(msg, failures=failures,
                             paths=[done[name] for name, _ in items if name in done])
     return [done[name] for name, _ in items]
+
+
+def _id_number(value, name, digits):
+    """A program / observation / visit number: an int or a string of digits ('001')."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    return check_int_range(value, name, 1, 10**digits - 1, where="cached_products")
+
+
+def cached_products(directory, program, *, observation=None, visit=None, calib_level=2):
+    """The complete fine-guide products of a program already in a folder (no request).
+
+    Looks through ``directory`` and its sub-folders (so both the flat
+    folder `download_products` fills and the original tool's
+    ``mastDownload/JWST/<obs_id>/<file>`` tree are covered) for fine-guide
+    products (``jw..._gs-fg_..._cal.fits``, or ``_uncal.fits`` with
+    ``calib_level=1``) whose name (`spelunker.names.parse_product_name`)
+    has this program, and this observation and visit when given.  Each
+    file must be a complete product of its name, as for a cached download
+    whose size the archive does not list (headers only: every HDU inside
+    the file, the closing ASDF extension, FILENAME, PROGRAM, OBSERVTN,
+    VISIT and EXP_TYPE matching the name, a SCI extension of the right
+    shape); a file that is not is left out with a logged warning.  A
+    product found several times (the original tool downloads a product
+    into the folder of every exposure that lists it) is returned once: the
+    copy nearest the top of ``directory`` that is complete.
+
+    Only the folder is looked at: whether it holds *every* product of the
+    program only MAST can tell.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        The download folder.  A folder that does not exist holds nothing.
+    program : int or str
+        Program number (``1534`` or ``'01534'``).
+    observation, visit : int or str, optional
+        Observation and visit numbers; None selects all.
+    calib_level : {2, 1}, optional
+        Calibrated (``_cal``) or uncalibrated (``_uncal``) products.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The products, sorted by file name (program, observation, visit,
+        then the end of the data): `spelunker.read_guidestar` reads them in
+        time order.  Empty when the folder holds none.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        A number that is not an integer (or digits) in range, or another
+        ``calib_level``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from spelunker import datasets
+    >>> from spelunker.archive.download import cached_products
+    >>> folder = tempfile.mkdtemp()
+    >>> visits = [datasets.VisitSpec(observation=1, n_frames=20, n_segments=1),
+    ...           datasets.VisitSpec(observation=2, n_frames=20, n_segments=1)]
+    >>> _ = datasets.make_guidestar_files(folder, visits=visits, seed=1)
+    >>> [p.name[:13] for p in cached_products(folder, 1534)]
+    ['jw01534001001', 'jw01534002001']
+    >>> [p.name[:13] for p in cached_products(folder, "1534", observation="2")]
+    ['jw01534002001']
+    >>> cached_products(folder, 1535)
+    []
+    """
+    program = _id_number(program, "program", 5)
+    observation = None if observation is None else _id_number(observation, "observation", 3)
+    visit = None if visit is None else _id_number(visit, "visit", 3)
+    suffix = _LEVEL_SUFFIX[check_int_range(calib_level, "calib_level", 1, 2,
+                                           where="cached_products")]
+    directory = Path(directory)
+    if not directory.is_dir():
+        log.debug("No cached products: %s is not a folder", directory)
+        return []
+    wanted = {"program": program, "observation": observation, "visit": visit}
+    copies = {}
+    for path in directory.rglob(FINE_GUIDE_GLOB):
+        try:
+            info = parse_product_name(path.name)
+        except ValueError:
+            log.debug("Ignoring %s: not a product name", path)
+            continue
+        if (info["kind"] != "guider" or info["mode"] != "fg" or info["suffix"] != suffix
+                or any(value is not None and info[key] != value
+                       for key, value in wanted.items())
+                or not path.is_file()):
+            continue
+        copies.setdefault(path.name, []).append(path)
+    found = []
+    for name, paths in copies.items():
+        paths.sort(key=lambda p: (len(p.relative_to(directory).parts), str(p)))
+        for path in paths:
+            problem = _cached_product_problem(path, name)
+            if problem is None:
+                found.append(path)
+                if len(paths) > 1:
+                    log.debug("%s is in %s %d times; using %s", name, directory, len(paths),
+                              path)
+                break
+            log.warning("Leaving out %s: not a complete product (%s)", path, problem)
+    found.sort(key=lambda p: (p.name, str(p)))
+    log.info("%d cached fine-guide product(s) of program %d%s%s in %s", len(found), program,
+             "" if observation is None else f", observation {observation}",
+             "" if visit is None else f", visit {visit}", directory)
+    return found
