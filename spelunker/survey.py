@@ -30,7 +30,7 @@ Resuming
 Memory
     One task holds one visit: a `~distributed.LocalCluster` is started with
     one thread per worker, so a worker's peak memory is that of one visit
-    (about 1.3 kB per frame with the quick-look profile, see
+    (2.2 GB for a 1,000,000-frame visit with the quick-look profile, see
     ``docs/survey.rst``).  On an existing cluster, start the workers with
     ``--nthreads 1`` (or give each thread that much memory).
 """
