@@ -6,7 +6,10 @@ profile, files read where they are, no download) on a fresh LocalCluster of
 1 worker, then of ``--workers`` workers, in the same run.  Printed: the wall
 time of each survey (cluster start-up included), the ratio (target >= 1.7x
 with 2 workers on the 2-core machines), visits per hour per worker, the
-median task time per visit and the peak RSS of each worker process.
+median task wall and CPU time per visit and the peak RSS of each worker
+process.  The machine must be otherwise idle: with other work on the cores
+the ratio measures the contention, not the survey (compare the task CPU
+time with its wall time).
 
     python benchmarks/bench_survey.py [--visits 8] [--n-frames 100000] [--workers 2]
     python benchmarks/bench_survey.py --visits 1 --n-frames 1000000 --serial-only
@@ -53,10 +56,12 @@ def survey(data, output, workers):
     for row in table:
         peaks[row["worker"]] = max(peaks.get(row["worker"], 0.0), float(row["worker_peak_rss"]))
     elapsed = np.asarray(table["elapsed"], dtype=float)
+    cpu = np.asarray(table["cpu_time"], dtype=float)
     per_hour = len(table) / (wall / 3600.0) / workers
     print(f"{workers} worker(s): {len(table)} visits in {wall:.1f} s wall "
           f"({per_hour:.0f} visits/hour/worker; task time per visit median "
-          f"{statistics.median(elapsed):.1f} s, sum {elapsed.sum():.0f} s); peak RSS per worker "
+          f"{statistics.median(elapsed):.1f} s, CPU {statistics.median(cpu):.1f} s); "
+          f"peak RSS per worker "
           + ", ".join(f"{mb:.0f} MB" for mb in sorted(peaks.values())))
     return wall, table
 
@@ -78,8 +83,11 @@ def main():
               "files on disk)")
         serial, table = survey(data, Path(tmp) / "one", 1)
         frames = int(np.sum(table["n_frames"]))
-        print(f"  per visit: {serial / args.visits:.1f} s wall; "
-              f"{serial / frames * 1e6:.1f} us per frame (1 worker)")
+        product_mb = float(np.median(table["product_bytes"])) / 1e6
+        cpu = float(np.sum(table["cpu_time"]))
+        print(f"  per visit: {serial / args.visits:.1f} s wall; {serial / frames * 1e6:.1f} us "
+              f"wall and {cpu / frames * 1e6:.1f} us CPU per frame (1 worker); product "
+              f"{product_mb:.0f} MB ({product_mb * 1e6 / args.n_frames:.0f} bytes per frame)")
         if args.serial_only:
             return
         parallel, _ = survey(data, Path(tmp) / "many", args.workers)

@@ -140,6 +140,7 @@ COLUMNS = (
     ("status", "str", None, "ok or error"),
     ("error", "str", None, "why the visit failed (empty when ok)"),
     ("elapsed", "float", "s", "wall time of the visit's task"),
+    ("cpu_time", "float", "s", "CPU time of the worker process during the task"),
     ("worker", "str", None, "host:pid of the process that ran the visit"),
     ("worker_peak_rss", "float", "MB", "peak RSS of that process when the visit ended"),
     ("finished", "str", None, "when the visit's task ended (UTC, ISO)"),
@@ -564,7 +565,7 @@ def run_visit(task, *, output, config_file=None, download_dir=None, token=None, 
     >>> row["status"], row["n_frames"], row["product"].endswith(task.product_name)
     ('ok', 200, True)
     """
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     output = Path(output)
     config_file = str(config_file or parameter_file("quicklook"))
     row = _empty_row(task.program, task.observation, task.visit)
@@ -603,7 +604,8 @@ def run_visit(task, *, output, config_file=None, download_dir=None, token=None, 
     finally:
         if model is not None:
             model.close()
-    row.update(elapsed=time.perf_counter() - started, worker=f"{socket.gethostname()}:{os.getpid()}",
+    row.update(elapsed=time.perf_counter() - started, cpu_time=time.process_time() - cpu_started,
+               worker=f"{socket.gethostname()}:{os.getpid()}",
                worker_peak_rss=_peak_rss_mb(), finished=Time.now().isot)
     _write_row(output, row)
     return row
