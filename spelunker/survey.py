@@ -146,8 +146,6 @@ COLUMNS = (
     ("finished", "str", None, "when the visit's task ended (UTC, ISO)"),
 )
 
-_TYPES = {name: kind for name, kind, _, _ in COLUMNS}
-
 
 # --------------------------------------------------------------------------
 # Visits
@@ -405,6 +403,8 @@ def visit_summary(model):
         `spelunker.photometry.MIN_BINS` usable bins) and, per series of
         `spelunker.periodogram.PERIODOGRAM_SERIES`, the period, power and
         false-alarm probability of the strongest peak (NaN without one).
+        A model without a light curve or periodograms (steps skipped by the
+        parameter file) gets NaN there.
 
     Examples
     --------
@@ -431,8 +431,10 @@ def visit_summary(model):
         sigma = np.sqrt(x_sigma * y_sigma)
     sigma = sigma[np.isfinite(sigma)]
     rms_x, rms_y = _rms(_values(fit["x_mean"])[clean]), _rms(_values(fit["y_mean"])[clean])
-    flux = np.asarray(model.lightcurve["flux"], dtype=float)
-    scatter = binned_scatter(flux, model.frame_seconds(), bin_size=SCATTER_BIN)
+    scatter = math.nan
+    if model.hasattr("lightcurve"):  # a parameter file may skip the photometry
+        flux = np.asarray(model.lightcurve["flux"], dtype=float)
+        scatter = binned_scatter(flux, model.frame_seconds(), bin_size=SCATTER_BIN)
     start = float(np.min(np.asarray(files["data_start_mjd"], dtype=float)))
     end = float(np.max(np.asarray(files["data_end_mjd"], dtype=float)))
     summary = {
@@ -453,9 +455,11 @@ def visit_summary(model):
         "psf_sigma": float(np.median(sigma)) if sigma.size else math.nan,
         "flux_scatter_60s": scatter * 1e6,
     }
-    peaks = periodogram_peaks_table(model)
-    names = np.asarray(peaks["series"]).astype(str)
-    power = _values(peaks["power"])
+    if model.hasattr("periodogram_peaks"):  # a parameter file may skip the periodograms
+        peaks = periodogram_peaks_table(model)
+        names, power = np.asarray(peaks["series"]).astype(str), _values(peaks["power"])
+    else:
+        peaks, names, power = None, np.zeros(0, dtype=str), np.zeros(0)
     for series in PERIODOGRAM_SERIES:
         # The strongest peak of the series (over guide stars, if the table has several).
         rows = np.flatnonzero((names == series) & np.isfinite(power))

@@ -17,9 +17,9 @@ from astroquery.mast.discovery_portal import PortalAPI
 from distributed import LocalCluster
 from mast_server import FakeMast
 
-from spelunker import GuideStarModel, datasets
+from spelunker import GuideStarFitStep, GuideStarModel, datasets
 from spelunker.errors import ParameterError, SurveyError
-from spelunker.survey import COLUMNS, main, plan_survey, run_survey
+from spelunker.survey import COLUMNS, main, plan_survey, run_survey, visit_summary
 
 N_FRAMES = 300  # at 1 s per frame: 5 bins of 60 s for the binned scatter
 CORRUPT = (1541, 1, 2)
@@ -236,3 +236,15 @@ def test_empty_folder_is_a_survey_error(tmp_path):
         run_survey(tmp_path / "out", input_dir=tmp_path)
     with pytest.raises(SurveyError, match="is not a folder"):
         run_survey(tmp_path / "out", input_dir=tmp_path / "missing")
+
+
+def test_summary_of_a_fit_only_model(programs):
+    model = GuideStarFitStep.call([str(p) for p in visit_files(programs, (1541, 1, 1))],
+                                  method="quick")
+    summary = visit_summary(model)
+    assert summary["n_frames"] == N_FRAMES and summary["fit_table"] == "quick_fit"
+    assert 0.010 < summary["centroid_rms_y"] < 0.020
+    assert np.isnan(summary["flux_scatter_60s"]) and np.isnan(summary["peak_period_flux"])
+    assert set(summary) == {name for name, *_ in COLUMNS[4:]} - {
+        "product", "product_bytes", "parameter_file", "status", "error", "elapsed", "cpu_time",
+        "worker", "worker_peak_rss", "finished"}
