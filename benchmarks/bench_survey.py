@@ -83,7 +83,7 @@ def main():
               "files on disk)")
         serial, table = survey(data, Path(tmp) / "one", 1)
         frames = int(np.sum(table["n_frames"]))
-        product_mb = float(np.median(table["product_bytes"])) / 1e6
+        product_mb = float(np.median(np.asarray(table["product_bytes"], dtype=float))) / 1e6
         cpu = float(np.sum(table["cpu_time"]))
         print(f"  per visit: {serial / args.visits:.1f} s wall; {serial / frames * 1e6:.1f} us "
               f"wall and {cpu / frames * 1e6:.1f} us CPU per frame (1 worker); product "
