@@ -19,6 +19,7 @@ name the file (or parameter, or service) and the problem.  The hierarchy::
         +-- DownloadError                      products could not be downloaded
         +-- CatalogError                       the Guide Star Catalog gave no row
         +-- EngdbError                         the engineering database failed
+    +-- SurveyError                            a survey has nothing to run
 
 Warnings: `CatalogFallbackWarning` (header values used where the catalog
 had none).
@@ -39,6 +40,7 @@ __all__ = [
     "DownloadError",
     "CatalogError",
     "EngdbError",
+    "SurveyError",
     "CatalogFallbackWarning",
 ]
 
@@ -145,6 +147,16 @@ class EngdbError(ArchiveError):
     rejected), the server (unreachable, or not answering like MAST), the
     mnemonic (unknown) or the reply (not the MAST CSV).  Local plots and
     `spelunker.events` do not need the database.
+    """
+
+
+class SurveyError(SpelunkerError):
+    """A survey (`spelunker.survey.run_survey`) cannot run.
+
+    Raised before any visit runs, e.g. for an input folder that is not a
+    folder or holds no selected fine-guide product.  A visit that fails
+    during a survey does not raise: its row in the survey table has
+    ``status='error'`` and the reason.
     """
 
 
