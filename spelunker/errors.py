@@ -95,7 +95,20 @@ class ArchiveError(SpelunkerError):
 
 
 class ArchiveQueryError(ArchiveError):
-    """A MAST query failed or found no product."""
+    """A MAST query failed or found no product.
+
+    Attributes
+    ----------
+    reason : str
+        ``'unreachable'`` (no answer: connection refused, name resolution,
+        timeout), ``'http'`` (an error status), ``'bad_reply'`` (not the
+        service's reply), ``'service'`` (the service reported an error) or
+        ``'not_found'`` (no product for the selection).
+    """
+
+    def __init__(self, message, *, reason="service"):
+        super().__init__(message)
+        self.reason = reason
 
 
 class AuthenticationError(ArchiveError):

@@ -14,7 +14,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import requests
 
 from spelunker._validate import check_cpus, check_int_range
 from spelunker.archive import ArchiveQueryError, download_products, find_guidestar_products
@@ -277,18 +276,8 @@ class Spelunker:
 
     @staticmethod
     def _mast_unreachable(error):
-        """Whether ``error`` (from `find_guidestar_products`) means MAST could not be reached.
-
-        ``spelunker.archive.mast`` raises it ``from None`` inside the handler
-        of the failed request (connection refused, name resolution, timeout,
-        also while checking the token), so that exception remains its
-        ``__context__``; "no product found", an HTTP error status and a
-        malformed reply have no such context.
-        """
-        cause = error.__context__
-        return (isinstance(cause, (requests.exceptions.RequestException, TimeoutError))
-                and not isinstance(cause, (requests.exceptions.HTTPError,
-                                           requests.exceptions.JSONDecodeError)))
+        """Whether ``error`` (from `find_guidestar_products`) means MAST could not be reached."""
+        return getattr(error, "reason", None) == "unreachable"
 
     def _cached_instead(self, error, pid, obs_num, visit, calib_level):
         """The products already in `directory`, used when MAST cannot be reached."""

@@ -296,14 +296,14 @@ def _login(client, secret, server):
         status = statuses[-1] if statuses else None
         if status is not None and status >= 500:
             msg = f"could not check the MAST API token: {where} answered HTTP {status}"
-            raise ArchiveQueryError(msg) from None
+            raise ArchiveQueryError(msg, reason="http") from None
         msg = (f"{where} rejected the MAST API token (from the token argument or "
                f"{TOKEN_ENV}{f'; HTTP {status}' if status and status != 200 else ''}); "
                "check it, or create a new one at https://auth.mast.stsci.edu/token")
         raise AuthenticationError(msg) from None
     except requests.exceptions.RequestException as exc:
         msg = f"could not check the MAST API token with {where}: {type(exc).__name__}"
-        raise ArchiveQueryError(msg) from None
+        raise ArchiveQueryError(msg, reason="unreachable") from None
     finally:
         hooks.remove(record_status)
 
@@ -428,16 +428,16 @@ def find_guidestar_products(program, *, observation=None, visit=None, calib_leve
                 code = getattr(exc.response, "status_code", "?")
                 msg = (f"MAST service {SERVICE} at {server} failed for {what}: HTTP {code} "
                        f"(after {retries} retries)")
-                raise ArchiveQueryError(msg) from None
+                raise ArchiveQueryError(msg, reason="http") from None
             except (requests.exceptions.JSONDecodeError, ValueError, KeyError,
                     TypeError) as exc:
                 msg = (f"MAST service {SERVICE} at {server} sent a malformed reply for "
                        f"{what}: {type(exc).__name__}: {str(exc)[:200]}")
-                raise ArchiveQueryError(msg) from None
+                raise ArchiveQueryError(msg, reason="bad_reply") from None
             except (requests.exceptions.RequestException, TimeoutError) as exc:
                 msg = (f"could not reach MAST service {SERVICE} at {server} for {what}: "
                        f"{type(exc).__name__} (after {retries} retries, timeout {timeout} s)")
-                raise ArchiveQueryError(msg) from None
+                raise ArchiveQueryError(msg, reason="unreachable") from None
     finally:
         session, _, _ = _astroquery_parts(client)
         session.cookies.clear()
@@ -456,7 +456,7 @@ def _select_products(table, *, program, observation, visit, calib_level, exp_typ
         msg = (f"MAST has no {kind}guide-star products for {what} "
                f"(service {SERVICE} at {server}); check the numbers, or whether the data "
                "are public yet")
-        raise ArchiveQueryError(msg)
+        raise ArchiveQueryError(msg, reason="not_found")
     table = Table(table, masked=True, copy=True)
 
     def ints(name):
@@ -498,7 +498,7 @@ def _select_products(table, *, program, observation, visit, calib_level, exp_typ
     if not level.any():
         msg = (f"MAST has no {kind}guide-star products at calib_level {calib_level} "
                f"(_{suffix}.fits) for {what} (service {SERVICE} at {server})")
-        raise ArchiveQueryError(msg)
+        raise ArchiveQueryError(msg, reason="not_found")
     table = table[level]
 
     # One row per file name (a product can be listed once per science exposure).
