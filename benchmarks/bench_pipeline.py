@@ -12,6 +12,10 @@ same run, medians of ``--repeat`` runs (the 2-core machines are noisy):
 3. The whole pipeline through ``strun spelunker_pipeline`` on a
    1,000,000-frame visit (50 segment files) in a subprocess -- target
    <= 20 s wall and peak RSS <= 3 GB; baseline: reading the same visit.
+4. The same on a program of 3 visits (that visit and two of 250,000 frames
+   on other stars): 3 products, peak RSS that of the largest visit
+   (<= 2.5 GB; baseline: the largest visit alone) and products no larger
+   than their inputs.
 
     python benchmarks/bench_pipeline.py [--n-frames 1000000] [--repeat 3] [--skip-strun]
 """
@@ -90,7 +94,7 @@ def bench_aperture(n_frames, repeat):
           f"(search / full-frame sum = {ours / full:.1f}x)")
 
 
-def bench_strun(n_frames, n_files, repeat):
+def _visit_files(n_frames, n_files):
     from spelunker import datasets
 
     directory = Path(tempfile.gettempdir()) / f"spelunker_bench_read_{n_frames}_{n_files}"
@@ -100,21 +104,73 @@ def bench_strun(n_frames, n_files, repeat):
             directory, visits=[datasets.VisitSpec(n_frames=n_frames, n_segments=n_files)],
             seed=2026)
         (directory / "complete").write_text("ok")
-    files = sorted(str(p) for p in directory.glob("*_cal.fits"))
-    output = Path(tempfile.mkdtemp(prefix="spelunker_bench_pipeline_"))
+    return sorted(str(p) for p in directory.glob("*_cal.fits"))
+
+
+def _strun_peak(files, output, *options):
+    """Wall time and peak RSS (MiB) of ``strun spelunker_pipeline files`` in a subprocess."""
     strun = str(Path(sys.executable).parent / "strun")
+    script = ("import resource, subprocess, sys, time, json; s=time.perf_counter(); "
+              "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+              "print(json.dumps([time.perf_counter()-s, "
+              "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024]))")
+    result = subprocess.run(
+        [sys.executable, "-c", script, strun, "spelunker_pipeline", *files,
+         f"--output_dir={output}", *options], check=True, capture_output=True, text=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def bench_program(n_frames, n_files, repeat):
+    """A program of 3 visits (the 1M-frame visit and two of a quarter of it, other stars).
+
+    Peak RSS against the largest visit alone, and product bytes against input bytes.
+    """
+    from spelunker import datasets
+
+    big = _visit_files(n_frames, n_files)
+    directory = Path(tempfile.gettempdir()) / f"spelunker_bench_program_{n_frames}"
+    if not (directory / "complete").exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        quarter = n_frames // 4
+        datasets.make_guidestar_files(directory, visits=[
+            datasets.VisitSpec(observation=2, visit=1, n_frames=quarter,
+                               n_segments=max(1, n_files // 4), fgs_mag=14.5,
+                               start="2022-12-06T00:00:00", x_mean=3.1, y_mean=4.2),
+            datasets.VisitSpec(observation=3, visit=1, n_frames=quarter,
+                               n_segments=max(1, n_files // 4), fgs_mag=12.2,
+                               detector="GUIDER2", start="2022-12-07T00:00:00")], seed=2027)
+        (directory / "complete").write_text("ok")
+    files = big + sorted(str(p) for p in directory.glob("*_cal.fits"))
+    program_runs, program_peaks, alone_peaks = [], [], []
+    for _ in range(repeat):
+        output = Path(tempfile.mkdtemp(prefix="spelunker_bench_program_"))
+        wall, peak = _strun_peak(files, output, "--steps.fit.ncpus=2")
+        program_runs.append(wall)
+        program_peaks.append(peak)
+        alone_peaks.append(_strun_peak(big, Path(tempfile.mkdtemp()), "--steps.fit.ncpus=2")[1])
+    products = sorted(output.glob("*_gspipe.fits"))
+    in_bytes = sum(os.path.getsize(f) for f in files)
+    out_bytes = sum(p.stat().st_size for p in products)
+    frames = n_frames + 2 * (n_frames // 4)
+    peak, alone = statistics.median(program_peaks), statistics.median(alone_peaks)
+    print(f"[4] strun spelunker_pipeline on a program of 3 visits ({frames} frames, 3 guide "
+          f"stars): median wall {statistics.median(program_runs):.1f} s, peak RSS {peak:.0f} "
+          f"MiB; the largest visit alone: {alone:.0f} MiB (ratio {peak / alone:.2f})")
+    print(f"    products: {len(products)} ({', '.join(p.name for p in products)}); "
+          f"{out_bytes / 1e6:.0f} MB for {in_bytes / 1e6:.0f} MB of input "
+          f"({out_bytes / in_bytes:.2f}x; {out_bytes / frames:.0f} bytes per frame)")
+    print(f"    targets: 3 products {'met' if len(products) == 3 else 'MISSED'}; peak RSS <= "
+          f"2.5 GB {'met' if peak <= 2.5 * 1024 else 'MISSED'}; products <= inputs "
+          f"{'met' if out_bytes <= in_bytes else 'MISSED'}")
+
+
+def bench_strun(n_frames, n_files, repeat):
+    files = _visit_files(n_frames, n_files)
+    output = Path(tempfile.mkdtemp(prefix="spelunker_bench_pipeline_"))
     env_note = "STPIPE_DISABLE_CRDS_STEPPARS" in os.environ
     pipeline_runs, read_runs, peaks = [], [], []
     for _ in range(repeat):
-        script = ("import resource, subprocess, sys, time, json; s=time.perf_counter(); "
-                  "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
-                  "print(json.dumps([time.perf_counter()-s, "
-                  "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024]))")
-        result = subprocess.run(
-            [sys.executable, "-c", script, strun, "spelunker_pipeline", *files,
-             f"--output_dir={output}", "--steps.fit.ncpus=2"],
-            check=True, capture_output=True, text=True)
-        wall, peak = json.loads(result.stdout.strip().splitlines()[-1])
+        wall, peak = _strun_peak(files, output, "--steps.fit.ncpus=2")
         pipeline_runs.append(wall)
         peaks.append(peak)
         read_script = ("import time, sys, spelunker; s=time.perf_counter(); "
@@ -142,12 +198,15 @@ def main(argv=None):
     parser.add_argument("--n-files", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-strun", action="store_true")
+    parser.add_argument("--skip-program", action="store_true")
     args = parser.parse_args(argv)
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()}")
     bench_periodogram(args.n_frames, args.repeat)
     bench_aperture(args.n_frames, args.repeat)
     if not args.skip_strun:
         bench_strun(args.n_frames, args.n_files, args.repeat)
+    if not args.skip_program:
+        bench_program(args.n_frames, args.n_files, args.repeat)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process: {peak:.0f} MiB")
 
