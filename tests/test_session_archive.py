@@ -264,8 +264,14 @@ def test_program_of_three_visits(program_mast, program, tmp_path):
     assert_array_equal(spk.fg_array, np.asarray(whole.data))
 
     quick = spk.quick_fit()
+    spk.optimize_photometry()
+    # One aperture per guide star of the program (each visit has its own star).
+    stars = spk.model.table("guidestars")
+    assert len(stars) == 3 and spk.photometry_mask.shape == (3, 8, 8)
+    assert spk.model.meta.spelunker.photometry_aperture == "optimized_per_guidestar"
     spk.periodogram()
     assert spk.pgram_results is not None
+    assert set(spk.pgram_results["visit_index"]) == {0, 1, 2}
     starts = {(1, 1): (0, 300), (1, 2): (300, 500), (2, 1): (500, 750)}
     for (observation, visit), (start, stop) in starts.items():
         one = spk.select_visit(observation, visit)

@@ -54,18 +54,10 @@ class GuideStarFitStep(SpelunkerStep):
     """  # noqa: E501
 
     def process(self, input_data):
-        """Fit the frames of ``input_data`` and return a new GuideStarModel.
+        """Fit the frames of ``input_data`` (anything `spelunker.io.open_guidestar` reads).
 
-        Parameters
-        ----------
-        input_data : object
-            Anything `spelunker.io.open_guidestar` accepts.
-
-        Returns
-        -------
-        GuideStarModel
-            A copy of the input with the ``gauss_fit`` or ``quick_fit``
-            table and ``meta.spelunker.fit_*`` filled in.
+        Returns a copy of the input with the ``gauss_fit`` or ``quick_fit``
+        table and ``meta.spelunker.fit_*`` filled in.
         """
         # The spec checks values given to call/strun; attributes set on an
         # instance afterwards are checked here.

@@ -66,22 +66,14 @@ class GuideStarPipeline(SpelunkerPipeline):
     }
 
     def process(self, input_data):
-        """Run the three steps on each visit of ``input_data``.
+        """Run the three steps on each visit of ``input_data`` (anything `open_guidestar` reads).
 
-        Parameters
-        ----------
-        input_data : object
-            Anything `spelunker.io.open_guidestar` accepts.
-
-        Returns
-        -------
-        GuideStarModel or list
-            One visit: the model, with the fit table, the light curve and
-            aperture, and the periodograms (stpipe saves it).  Several
-            visits: one model per visit, in time order; when results are
-            saved (``strun``, ``save_results``) each visit's product is
-            written as soon as it is done and the list holds the product
-            paths instead, so memory stays that of one visit.
+        One visit: returns the model, with the fit table, the light curve and
+        aperture, and the periodograms (stpipe saves it).  Several visits:
+        one model per visit, in time order; when results are saved
+        (``strun``, ``save_results``) each visit's product is written as
+        soon as it is done and the list holds the product paths instead, so
+        memory stays that of one visit.
         """
         visits = open_visits(self.make_input_path(input_data), progress=bool(self.progress))
         if len(visits) == 1:

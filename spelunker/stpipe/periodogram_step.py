@@ -69,19 +69,11 @@ class PeriodogramStep(SpelunkerStep):
     """  # noqa: E501
 
     def process(self, input_data):
-        """Compute the periodograms of ``input_data`` and return a new GuideStarModel.
+        """Periodograms of ``input_data`` (anything `spelunker.io.open_guidestar` reads).
 
-        Parameters
-        ----------
-        input_data : object
-            Anything `spelunker.io.open_guidestar` accepts.
-
-        Returns
-        -------
-        GuideStarModel
-            A copy of the input with the ``periodogram`` and
-            ``periodogram_peaks`` tables and ``meta.spelunker.periodogram_*``
-            filled in (and a fit table if one had to be computed).
+        Returns a copy of the input with the ``periodogram`` and
+        ``periodogram_peaks`` tables and ``meta.spelunker.periodogram_*``
+        filled in (and a fit table if one had to be computed).
         """
         fit_table, samples_per_peak, maximum_frequency, n_peaks, engine = (
             self._checked_parameters())

@@ -66,18 +66,10 @@ class PhotometryOptimizeStep(SpelunkerStep):
     """  # noqa: E501
 
     def process(self, input_data):
-        """Measure the light curve of ``input_data`` and return a new GuideStarModel.
+        """Measure the light curve of ``input_data`` (anything `spelunker.io.open_guidestar` reads).
 
-        Parameters
-        ----------
-        input_data : object
-            Anything `spelunker.io.open_guidestar` accepts.
-
-        Returns
-        -------
-        GuideStarModel
-            A copy of the input with ``lightcurve``, ``aperture_mask``,
-            ``aperture_search`` and ``meta.spelunker.photometry_*`` filled in.
+        Returns a copy of the input with ``lightcurve``, ``aperture_mask``,
+        ``aperture_search`` and ``meta.spelunker.photometry_*`` filled in.
         """
         bin_size, sizes, mask_path, bad_bits = self._checked_parameters()
         mask = None
