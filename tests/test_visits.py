@@ -266,3 +266,11 @@ def test_save_checks_the_path_first_and_leaves_no_partial_file(whole, tmp_path):
     with pytest.raises(ParameterError, match="is a folder"):
         whole.save(str(tmp_path / "folder.fits"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.fits"]
+
+
+def test_strun_on_a_folder_named_relative_to_the_current_directory(program, tmp_path):
+    folder = program.files[0].parent
+    result = run_cli(folder.parent, STRUN, "spelunker_fit", folder.name, "--method=quick",
+                     f"--output_dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(list(tmp_path.glob("*_gsfit.fits"))) == 1

@@ -179,6 +179,17 @@ class SpelunkerStep(Step):
             return input_data
         return open_guidestar(self.make_input_path(input_data), progress=progress)
 
+    def make_input_path(self, file_path):
+        """The input path: as given when it names something, else in ``input_dir`` (stpipe's rule).
+
+        stpipe prefixes ``input_dir`` to any path without a folder part,
+        which would turn ``strun spelunker_pipeline visit`` (a folder in the
+        current directory) into ``visit/visit``.
+        """
+        if isinstance(file_path, str) and os.path.exists(file_path):
+            return file_path
+        return super().make_input_path(file_path)
+
     def set_primary_input(self, obj, exclusive=True):
         """Name outputs after the first file of a list, glob or path-like input.
 
