@@ -11,6 +11,7 @@ from spelunker.errors import ParameterError, SpelunkerError
 from spelunker.io import read_guidestar
 from spelunker.session import Spelunker, load
 from spelunker.stpipe import (
+    GuideStarEventStep,
     GuideStarFitStep,
     GuideStarPipeline,
     PeriodogramStep,
@@ -19,4 +20,5 @@ from spelunker.stpipe import (
 
 __all__ = ["__version__", "GuideStarModel", "SpelunkerError", "ParameterError", "read_guidestar",
            "load", "Spelunker",
-           "GuideStarFitStep", "PhotometryOptimizeStep", "PeriodogramStep", "GuideStarPipeline"]
+           "GuideStarFitStep", "PhotometryOptimizeStep", "PeriodogramStep", "GuideStarEventStep",
+           "GuideStarPipeline"]

@@ -24,9 +24,18 @@ from astropy import units as u
 from astropy.table import QTable
 from astropy.time import Time
 
+from spelunker.changepoints import find_steps
+from spelunker.periodogram import periodogram_groups
+from spelunker.photometry import full_frame_flux
 from spelunker.times import as_utc_time
 
 __all__ = [
+    "EVENT_COLUMNS",
+    "EVENT_KINDS",
+    "STEP_SERIES",
+    "find_events",
+    "store_events",
+    "events_table",
     "HGA_MNEMONIC",
     "LOCAL_KINDS",
     "check_kind",
@@ -328,3 +337,334 @@ def local_events(model, kind):
     table = finder[kind](model)
     log.debug("local_events(%s): %d row(s)", kind, len(table))
     return table
+
+
+# --------------------------------------------------------------------------
+# The events table: every event found in a model's series and tables
+
+
+def find_events(model, *, fit_table="auto", bin_size=1.0, window=10, threshold=5.5,
+                gap=1.0, coincidence=2.0):
+    """Every technical event in a model: tilts, centroid jumps, HGA moves, star changes, gaps.
+
+    The series of each guide-star interval of each visit
+    (`spelunker.periodogram.periodogram_groups`) are searched apart, so no
+    event is claimed across a gap or a change of star.
+
+    - ``tilt``: a lasting step in ``x_stddev`` and/or ``y_stddev`` (a mirror
+      segment tilt changes the PSF width within about a second), with the
+      centroid steps at the same time (within ``coincidence`` seconds);
+    - ``centroid_jump``: a step in ``x_mean``/``y_mean`` with no width step;
+    - ``flux_excursion``: a step of the light curve (``lightcurve`` flux, or
+      the fit's amplitude) and the opposite step that ends it (a dip, a
+      flare), with its depth; a step that is not undone is a
+      ``flux_excursion`` to the end of the interval;
+    - ``hga_move``: high-gain-antenna moves from the POINTING tables
+      (``HGA_motion``; no token needed);
+    - ``guide_star_change``: the first frame of a new guide star;
+    - ``gap``: consecutive frames more than ``gap`` seconds and 5 cadences
+      apart.
+
+    Steps are found by `spelunker.changepoints.find_steps` on the fit's
+    clean frames (flags 0).
+
+    Parameters
+    ----------
+    model : GuideStarModel
+        A model with a frames table and (for steps) a fit table.  Not
+        modified.
+    fit_table : {'auto', 'gauss_fit', 'quick_fit'}, optional
+        The fit whose parameters are searched; without a fit table only the
+        table events (HGA, star changes, gaps) are found.
+    bin_size, window, threshold : optional
+        Of `spelunker.changepoints.find_steps`.
+    gap : float, optional
+        Shortest gap reported (s).
+    coincidence : float, optional
+        Steps of several parameters closer than this (s) are one event.
+
+    Returns
+    -------
+    astropy.table.QTable
+        One row per event in time order; columns of `EVENT_COLUMNS`:
+        ``kind``, ``start``/``end`` (`~astropy.time.Time`, UTC),
+        ``frame_start``/``frame_end``, ``parameters`` (comma-separated),
+        ``delta_<series>`` and ``delta_<series>_err`` (the change of each
+        series, with units; NaN when not affected), ``significance``
+        (sigma), ``duration`` (s) and ``source``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from spelunker import GuideStarFitStep, datasets, read_guidestar
+    >>> from spelunker.events import find_events
+    >>> visit = datasets.make_guidestar_files(
+    ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=6000, n_segments=1)],
+    ...     signals=[datasets.PsfWidthStep(time=150.0, factor=1.05)], seed=4)
+    >>> model = GuideStarFitStep.call(read_guidestar(visit.files), method="quick")
+    >>> events = find_events(model)
+    >>> tilt = events[events["kind"] == "tilt"][0]
+    >>> bool(abs((tilt["start"] - model.frame_times[0]).to_value("s") - 150.0) < 2.0)
+    True
+    """
+    rows = []
+    times = model.frame_seconds()
+    mjd = np.asarray(model.frames["mid_time_mjd"], dtype=float)
+    name = None
+    if any(model.hasattr(t) for t in ("gauss_fit", "quick_fit")):
+        name = model.fit_table_name(fit_table, name="fit_table")
+    for _, _, frames in periodogram_groups(model):
+        if name is not None:
+            rows.extend(_step_events(model, name, times, frames, bin_size=bin_size,
+                                     window=window, threshold=threshold,
+                                     coincidence=coincidence))
+    rows.extend(_gap_events(times, gap))
+    rows.extend(_star_change_events(model))
+    if model.hasattr("pointing_table") and len(model.pointing_table):
+        rows.extend(_hga_events(model, mjd))
+    return _events_qtable(rows, mjd)
+
+
+#: Series searched for steps, and their units.
+STEP_SERIES = {"x_mean": u.pix, "y_mean": u.pix, "x_stddev": u.pix, "y_stddev": u.pix,
+               "flux": u.DN / u.s}
+
+#: Event kinds of `find_events`.
+EVENT_KINDS = ("tilt", "centroid_jump", "flux_excursion", "hga_move", "guide_star_change",
+               "gap")
+
+
+def _series(model, name, frames):
+    table = getattr(model, name)
+    clean = np.asarray(table["flags"])[frames] == 0
+    series = {}
+    for column in ("x_mean", "y_mean", "x_stddev", "y_stddev"):
+        values = np.array(table[column], dtype=float)[frames]
+        values[~clean] = np.nan
+        series[column] = values
+    if model.hasattr("lightcurve") and len(model.lightcurve) == len(model.frames):
+        series["flux"] = np.array(model.lightcurve["flux"], dtype=float)[frames]
+    elif model.hasattr("data"):  # no light curve yet: the sum of the usable pixels
+        dq = np.asarray(model.dq)[frames] if model.hasattr("dq") and np.shape(
+            model.dq) == np.shape(model.data) else None
+        series["flux"], _ = full_frame_flux(np.asarray(model.data)[frames], dq=dq)
+    return series
+
+
+def _step_events(model, name, times, frames, *, bin_size, window, threshold, coincidence):
+    series = _series(model, name, frames)
+    found = {key: find_steps(times[frames], values, bin_size=bin_size, window=window,
+                             threshold=threshold) for key, values in series.items()}
+    rows = []
+    # Width steps make tilts; centroid steps join the tilt they coincide with.
+    width = sorted((float(s["time"]), key, s) for key in ("x_stddev", "y_stddev")
+                   for s in found[key])
+    centroid = [(float(s["time"]), key, s) for key in ("x_mean", "y_mean") for s in found[key]]
+    used = set()
+    for cluster in _clusters(width, coincidence):
+        members = list(cluster)
+        for k, item in enumerate(centroid):
+            if k not in used and any(abs(item[0] - t) <= coincidence for t, _, _ in cluster):
+                members.append(item)
+                used.add(k)
+        rows.append(_step_row("tilt", members, frames))
+    rest = sorted(item for k, item in enumerate(centroid) if k not in used)
+    for cluster in _clusters(rest, coincidence):
+        rows.append(_step_row("centroid_jump", list(cluster), frames))
+    if "flux" in found:
+        # A flux step at a tilt is the aperture losing or gaining light: part of the tilt.
+        tilts = [row for row in rows if row["kind"] == "tilt"]
+        lone = []
+        for step in found["flux"]:
+            at = [row for row in tilts if abs(float(step["time"]) - row["time"]) <= coincidence]
+            if at:
+                at[0]["deltas"]["flux"] = (float(step["delta"]), float(step["delta_err"]),
+                                           float(step["significance"]))
+            else:
+                lone.append(step)
+        rows.extend(_excursions(np.array(lone, dtype=found["flux"].dtype), "flux", frames))
+    return rows
+
+
+def _clusters(items, coincidence):
+    """Groups of time-sorted ``(time, key, step)`` items closer than ``coincidence``."""
+    clusters = []
+    for item in sorted(items, key=lambda entry: entry[0]):
+        if clusters and item[0] - clusters[-1][-1][0] <= coincidence:
+            clusters[-1].append(item)
+        else:
+            clusters.append([item])
+    return clusters
+
+
+def _step_row(kind, members, frames):
+    first = min(members, key=lambda entry: entry[0])[2]
+    frame = int(frames[int(first["frame"])])
+    deltas = {}
+    for _, key, step in members:
+        if key not in deltas or abs(step["significance"]) > abs(deltas[key][2]):
+            deltas[key] = (float(step["delta"]), float(step["delta_err"]),
+                           float(step["significance"]))
+    return dict(kind=kind, frame_start=frame, frame_end=frame, deltas=deltas,
+                significance=max(d[2] for d in deltas.values()), source="fit",
+                time=float(first["time"]))
+
+
+def _excursions(steps, key, frames):
+    """Pairs of opposite flux steps (a dip, a flare); an unpaired step runs to the end."""
+    rows = []
+    k = 0
+    while k < len(steps):
+        step = steps[k]
+        end = frames[-1]
+        if k + 1 < len(steps) and np.sign(steps[k + 1]["delta"]) != np.sign(step["delta"]):
+            end = frames[int(steps[k + 1]["frame"]) - 1]
+            k += 1
+        rows.append(dict(kind="flux_excursion", frame_start=int(frames[int(step["frame"])]),
+                         frame_end=int(end),
+                         deltas={key: (float(step["delta"]), float(step["delta_err"]),
+                                       float(step["significance"]))},
+                         significance=float(step["significance"]), source="light curve"))
+        k += 1
+    return rows
+
+
+def _gap_events(times, gap):
+    if times.size < 2:
+        return []
+    steps = np.diff(times)
+    cadence = float(np.median(steps))
+    big = np.flatnonzero(steps > max(gap, 5 * cadence))
+    return [dict(kind="gap", frame_start=int(k), frame_end=int(k + 1), deltas={},
+                 significance=np.nan, source="frame times") for k in big]
+
+
+def _star_change_events(model):
+    index = np.asarray(model.frames["guidestar_index"], dtype=np.int64)
+    changes = np.flatnonzero(np.diff(index) != 0) + 1
+    return [dict(kind="guide_star_change", frame_start=int(k), frame_end=int(k), deltas={},
+                 significance=np.nan, source="frames table") for k in changes]
+
+
+def _hga_events(model, mjd):
+    moves = hga_moves(model)
+    rows = []
+    for row in moves:
+        start, stop = float(row["start"].mjd), float(row["stop"].mjd)
+        rows.append(dict(kind="hga_move", frame_start=int(np.searchsorted(mjd, start)),
+                         frame_end=max(int(np.searchsorted(mjd, stop)) - 1, 0), deltas={},
+                         significance=np.nan, source="POINTING HGA_motion",
+                         start=start, stop=stop))
+    return rows
+
+
+def _events_qtable(rows, mjd):
+    """The events as a QTable (time order) with the columns of `EVENT_COLUMNS`."""
+    n_frames = mjd.size
+    table = QTable()
+    rows = sorted(rows, key=lambda row: (row.get("start", mjd[min(row["frame_start"],
+                                                                  n_frames - 1)]),
+                                         row["kind"]))
+    starts = [row.get("start", mjd[min(row["frame_start"], n_frames - 1)]) for row in rows]
+    ends = [row.get("stop", mjd[min(row["frame_end"], n_frames - 1)]) for row in rows]
+    table["kind"] = np.array([row["kind"] for row in rows], dtype="U24")
+    table["start"] = Time(np.array(starts, dtype=float), format="mjd", scale="utc")
+    table["end"] = Time(np.array(ends, dtype=float), format="mjd", scale="utc")
+    table["start"].format = table["end"].format = "isot"
+    table["frame_start"] = np.array([row["frame_start"] for row in rows], dtype=np.int64)
+    table["frame_end"] = np.array([row["frame_end"] for row in rows], dtype=np.int64)
+    table["duration"] = ((np.array(ends, dtype=float) - np.array(starts, dtype=float))
+                         * 86400.0) * u.s
+    table["parameters"] = np.array([",".join(sorted(row["deltas"])) for row in rows],
+                                   dtype="U64")
+    for key, unit in STEP_SERIES.items():
+        table[f"delta_{key}"] = np.array([row["deltas"].get(key, (np.nan,) * 3)[0]
+                                          for row in rows], dtype=float) * unit
+        table[f"delta_{key}_err"] = np.array([row["deltas"].get(key, (np.nan,) * 3)[1]
+                                              for row in rows], dtype=float) * unit
+    table["significance"] = np.array([row["significance"] for row in rows], dtype=float)
+    table["source"] = np.array([row["source"] for row in rows], dtype="U24")
+    return table
+
+
+#: Columns of the events table, in order.
+EVENT_COLUMNS = ("kind", "start", "end", "frame_start", "frame_end", "duration", "parameters",
+                 *(f"delta_{key}{suffix}" for key in STEP_SERIES for suffix in ("", "_err")),
+                 "significance", "source")
+
+
+def store_events(model, events):
+    """Write a `find_events` table into the model's ``events`` table.
+
+    Parameters
+    ----------
+    model : GuideStarModel
+        Modified in place.
+    events : astropy.table.QTable
+        As `find_events` returns it.
+
+    Returns
+    -------
+    numpy.ndarray
+        The structured array stored (the schema's dtype).
+
+    Examples
+    --------
+    >>> from spelunker import GuideStarModel
+    >>> from spelunker.events import events_table, find_events, store_events
+    >>> model = GuideStarModel()
+    >>> model.frames = [(60000.0 + i / 86400, 0, 0, i) for i in range(5)]
+    >>> stored = store_events(model, find_events(model))
+    >>> len(events_table(model))
+    0
+    """
+    dtype = model.table_dtype("events")
+    stored = np.zeros(len(events), dtype=dtype)
+    for column in dtype.names:
+        if column == "start_mjd":
+            stored[column] = events["start"].utc.mjd if len(events) else []
+        elif column == "end_mjd":
+            stored[column] = events["end"].utc.mjd if len(events) else []
+        else:
+            values = events[column]
+            values = values.value if isinstance(values, u.Quantity) else np.asarray(values)
+            stored[column] = np.char.encode(values.astype(str), "ascii") \
+                if dtype[column].kind == "S" else values
+    with model.trusted_assignment():
+        model.events = stored
+    return stored
+
+
+def events_table(model):
+    """The model's stored events as a QTable (`find_events`'s columns, Time and units).
+
+    Raises
+    ------
+    ValueError
+        When the model has no events table (run GuideStarEventStep).
+    """
+    if not model.hasattr("events"):
+        msg = "the model has no events table; run GuideStarEventStep (strun spelunker_events)"
+        raise ValueError(msg)
+    stored = model.events
+    table = QTable()
+    table["kind"] = _text(stored["kind"])
+    for name, column in (("start", "start_mjd"), ("end", "end_mjd")):
+        table[name] = Time(np.asarray(stored[column], dtype=float), format="mjd", scale="utc")
+        table[name].format = "isot"
+    table["frame_start"] = np.asarray(stored["frame_start"], dtype=np.int64)
+    table["frame_end"] = np.asarray(stored["frame_end"], dtype=np.int64)
+    table["duration"] = (np.asarray(stored["end_mjd"], dtype=float)
+                         - np.asarray(stored["start_mjd"], dtype=float)) * 86400.0 * u.s
+    table["parameters"] = _text(stored["parameters"])
+    for key, unit in STEP_SERIES.items():
+        for suffix in ("", "_err"):
+            table[f"delta_{key}{suffix}"] = np.asarray(stored[f"delta_{key}{suffix}"]) * unit
+    table["significance"] = np.asarray(stored["significance"], dtype=float)
+    table["source"] = _text(stored["source"])
+    return table
+
+
+def _text(values):
+    values = np.asarray(values)
+    return np.char.decode(values, "ascii") if values.dtype.kind == "S" else values.astype(str)

@@ -10,6 +10,7 @@ from spelunker import GuideStarModel, GuideStarPipeline, datasets
 from spelunker.io import open_guidestar
 from spelunker.photometry import binned_scatter, full_frame_flux
 from spelunker.stpipe import (
+    GuideStarEventStep,
     GuideStarFitStep,
     PeriodogramStep,
     PhotometryOptimizeStep,
@@ -132,7 +133,9 @@ PRODUCTS = {
     "fit": ("gsfit", ["gauss_fit"]),
     "photometry": ("gsphot", ["lightcurve", "aperture_search"]),
     "periodogram": ("gspgram", ["quick_fit", "periodogram", "periodogram_peaks"]),
-    "pipeline": ("gspipe", ["gauss_fit", "lightcurve", "periodogram", "periodogram_peaks"]),
+    "events": ("gsevents", ["quick_fit", "events"]),
+    "pipeline": ("gspipe", ["gauss_fit", "lightcurve", "periodogram", "periodogram_peaks",
+                            "events"]),
 }
 
 
@@ -154,7 +157,7 @@ def test_strun_runs_each_shipped_parameter_file(small_visit, tmp_path, profile):
 @pytest.mark.parametrize("profile", sorted(PARAMETER_FILES))
 def test_shipped_parameter_files_match_the_step_defaults(profile):
     classes = {"fit": GuideStarFitStep, "photometry": PhotometryOptimizeStep,
-               "periodogram": PeriodogramStep}
+               "periodogram": PeriodogramStep, "events": GuideStarEventStep}
     with asdf.open(parameter_file(profile)) as shipped:
         tree = shipped.tree
         expected_class = GuideStarPipeline if profile in ("pipeline", "quicklook") else classes[

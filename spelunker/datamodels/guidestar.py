@@ -30,7 +30,7 @@ FIT_TABLES = {"gauss": "gauss_fit", "quick": "quick_fit"}
 FRAME_RESULT_TABLES = ("gauss_fit", "quick_fit", "lightcurve")
 
 #: Result tables that describe the whole series (never carried over to a subset).
-_SERIES_RESULT_TABLES = ("periodogram", "periodogram_peaks")
+_SERIES_RESULT_TABLES = ("periodogram", "periodogram_peaks", "events")
 
 #: ``meta.spelunker`` fields that describe results.
 _RESULT_META = ("fit_method", "fit_status", "fit_ncpus", "fit_n_flagged", "photometry_bin_size",
@@ -592,6 +592,9 @@ _TABLE_UNITS = {
     "lightcurve": {"flux": u.DN / u.s, "flux_err": u.DN / u.s},
     "periodogram": {"frequency": u.Hz},
     "periodogram_peaks": {"frequency": u.Hz, "period": u.s},
+    "events": {f"delta_{key}{suffix}": unit for key, unit in (
+        ("x_mean", u.pix), ("y_mean", u.pix), ("x_stddev", u.pix), ("y_stddev", u.pix),
+        ("flux", u.DN / u.s)) for suffix in ("", "_err")},
 }
 _TABLE_UNITS["quick_fit"] = _TABLE_UNITS["gauss_fit"]
 
@@ -602,6 +605,7 @@ _TIME_COLUMNS = {
     "guidestars": ("start_mjd", "stop_mjd"),
     "pointing_table": ("time",),
     "centroid_table": ("observatory_time_mjd", "centroid_time_mjd"),
+    "events": ("start_mjd", "end_mjd"),
 }
 _TABLE_UNITS["pointing_table"] = {
     "jitter": u.mas, **{f"delta_{axis}_{coordinate}": u.mas for axis in ("ddc", "v1", "j1")

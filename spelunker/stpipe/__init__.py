@@ -6,6 +6,7 @@ connection (see `spelunker.stpipe.core`).
 """
 
 from .core import SpelunkerPipeline, SpelunkerStep
+from .event_step import GuideStarEventStep
 from .guide_star_fit_step import GuideStarFitStep
 from .guidestar_pipeline import GuideStarPipeline
 from .parameters import parameter_file
@@ -18,6 +19,7 @@ __all__ = [
     "GuideStarFitStep",
     "PhotometryOptimizeStep",
     "PeriodogramStep",
+    "GuideStarEventStep",
     "GuideStarPipeline",
     "parameter_file",
 ]

@@ -9,6 +9,7 @@ from spelunker.io import open_visits
 from spelunker.plotting import summarize, write_report_index, write_visit_report
 from spelunker.plotting.report import report_entry
 from spelunker.stpipe.core import SpelunkerPipeline
+from spelunker.stpipe.event_step import GuideStarEventStep
 from spelunker.stpipe.guide_star_fit_step import GuideStarFitStep
 from spelunker.stpipe.periodogram_step import PeriodogramStep
 from spelunker.stpipe.photometry_optimize_step import PhotometryOptimizeStep
@@ -63,6 +64,7 @@ class GuideStarPipeline(SpelunkerPipeline):
         "fit": GuideStarFitStep,
         "photometry": PhotometryOptimizeStep,
         "periodogram": PeriodogramStep,
+        "events": GuideStarEventStep,
     }
 
     def process(self, input_data):
@@ -117,6 +119,7 @@ class GuideStarPipeline(SpelunkerPipeline):
         model = self.fit.run(model)
         model = self.photometry.run(model)
         model = self.periodogram.run(model)
+        model = self.events.run(model)
         for line in summarize(model).splitlines():
             log.info(line)
         return model

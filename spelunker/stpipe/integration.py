@@ -22,5 +22,6 @@ def get_steps():
         ("spelunker.stpipe.GuideStarFitStep", "spelunker_fit", False),
         ("spelunker.stpipe.PhotometryOptimizeStep", "spelunker_photometry", False),
         ("spelunker.stpipe.PeriodogramStep", "spelunker_periodogram", False),
+        ("spelunker.stpipe.GuideStarEventStep", "spelunker_events", False),
         ("spelunker.stpipe.GuideStarPipeline", "spelunker_pipeline", True),
     ]

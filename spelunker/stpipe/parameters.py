@@ -11,6 +11,7 @@ PARAMETER_FILES = {
     "fit": "spelunker_fit.asdf",
     "photometry": "spelunker_photometry.asdf",
     "periodogram": "spelunker_periodogram.asdf",
+    "events": "spelunker_events.asdf",
 }
 
 
@@ -22,7 +23,8 @@ def parameter_file(profile="pipeline"):
     profile : str
         ``"pipeline"`` (GuideStarPipeline defaults: 2-D Gaussian fit),
         ``"quicklook"`` (GuideStarPipeline with the moments fit), or one
-        step's defaults: ``"fit"``, ``"photometry"``, ``"periodogram"``.
+        step's defaults: ``"fit"``, ``"photometry"``, ``"periodogram"``,
+        ``"events"``.
 
     Returns
     -------
