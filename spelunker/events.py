@@ -482,7 +482,8 @@ def _step_events(model, name, times, frames, *, bin_size, window, threshold, coi
                                            float(step["significance"]))
             else:
                 lone.append(step)
-        rows.extend(_excursions(np.array(lone, dtype=found["flux"].dtype), "flux", frames))
+        rows.extend(_excursions(np.array(lone, dtype=found["flux"].dtype), "flux", frames,
+                                merge=2 * window * bin_size))
     return rows
 
 
@@ -510,21 +511,38 @@ def _step_row(kind, members, frames):
                 time=float(first["time"]))
 
 
-def _excursions(steps, key, frames):
-    """Pairs of opposite flux steps (a dip, a flare); an unpaired step runs to the end."""
+def _excursions(steps, key, frames, merge):
+    """Flux excursions: a step and the opposite one that ends it (a dip, a flare).
+
+    Same-sign steps closer than ``merge`` seconds are one change (a slow
+    ingress); a change that is not undone runs to the end of the interval.
+    """
+    changes = []
+    for step in steps:
+        if changes and np.sign(step["delta"]) == np.sign(changes[-1]["delta"]) and \
+                step["time"] - changes[-1]["last"] <= merge:
+            changes[-1]["delta"] += float(step["delta"])
+            changes[-1]["error"] = float(np.hypot(changes[-1]["error"], step["delta_err"]))
+            changes[-1]["significance"] = max(changes[-1]["significance"],
+                                              float(step["significance"]))
+            changes[-1]["last"] = float(step["time"])
+            changes[-1]["end_frame"] = int(step["frame"])
+            continue
+        changes.append(dict(delta=float(step["delta"]), error=float(step["delta_err"]),
+                            significance=float(step["significance"]), last=float(step["time"]),
+                            frame=int(step["frame"]), end_frame=int(step["frame"])))
     rows = []
     k = 0
-    while k < len(steps):
-        step = steps[k]
+    while k < len(changes):
+        change = changes[k]
         end = frames[-1]
-        if k + 1 < len(steps) and np.sign(steps[k + 1]["delta"]) != np.sign(step["delta"]):
-            end = frames[int(steps[k + 1]["frame"]) - 1]
+        if k + 1 < len(changes) and np.sign(changes[k + 1]["delta"]) != np.sign(change["delta"]):
+            end = frames[changes[k + 1]["end_frame"]]
             k += 1
-        rows.append(dict(kind="flux_excursion", frame_start=int(frames[int(step["frame"])]),
+        rows.append(dict(kind="flux_excursion", frame_start=int(frames[change["frame"]]),
                          frame_end=int(end),
-                         deltas={key: (float(step["delta"]), float(step["delta_err"]),
-                                       float(step["significance"]))},
-                         significance=float(step["significance"]), source="light curve"))
+                         deltas={key: (change["delta"], change["error"], change["significance"])},
+                         significance=change["significance"], source="light curve"))
         k += 1
     return rows
 

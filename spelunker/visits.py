@@ -63,7 +63,9 @@ def split_visits(model, *, keep_results=True):
 
 
 def _carry_periodograms(model, part, position):
-    """Give ``part`` (visit ``position`` of ``model``) the periodogram rows of its visit."""
+    """Give ``part`` (visit ``position`` of ``model``) the periodograms and events of its visit."""
+    if model.hasattr("events"):
+        _carry_events(model, part, position)
     if not model.hasattr("periodogram"):
         return
     stars = np.unique(np.asarray(model.frames["guidestar_index"])[
@@ -83,3 +85,14 @@ def _carry_periodograms(model, part, position):
         value = getattr(model.meta.spelunker, field, None)
         if value is not None:
             setattr(part.meta.spelunker, field, value)
+
+
+def _carry_events(model, part, position):
+    """The events that start in visit ``position``, their frames counted from its first."""
+    frames = np.flatnonzero(model.frame_visits() == position)
+    events = np.array(model.events)
+    events = events[(events["frame_start"] >= frames[0]) & (events["frame_start"] <= frames[-1])]
+    events["frame_start"] -= frames[0]
+    events["frame_end"] = np.clip(events["frame_end"] - frames[0], 0, frames.size - 1)
+    with part.trusted_assignment():
+        part.events = events

@@ -16,11 +16,11 @@ from astropy.time import Time
 
 from spelunker.binning import DEFAULT_BIN_SIZE
 from spelunker.datamodels import FIT_TABLES
-from spelunker.events import local_events
+from spelunker.events import events_table, local_events
 from spelunker.fitting import FitFlag
 from spelunker.periodogram import periodogram_peaks_table
 from spelunker.plotting import figures
-from spelunker.plotting.telemetry import plot_local_events
+from spelunker.plotting.telemetry import plot_event_table, plot_local_events
 from spelunker.visits import split_visits
 
 __all__ = ["write_visit_report", "write_report_index", "report_entry", "ReportEntry",
@@ -244,15 +244,23 @@ def _render(name, model, *, bin_size, dpi):
         fig = Figure(figsize=(11, 4.2))
         ax = fig.add_subplot()
         figures.timeseries_binned_plot(model, bin_size=bin_size, ax=ax)
-        for kind in ("FILENAME", "GUIDESTAR", "HGA"):
+        kinds = ("FILENAME",) if model.hasattr("events") else ("FILENAME", "GUIDESTAR", "HGA")
+        for kind in kinds:
             try:
                 plot_local_events(ax, local_events(model, kind), kind)
             except ValueError as exc:  # e.g. no POINTING table
                 log.debug("report: no %s events: %s", kind, exc)
+        if model.hasattr("events"):
+            plot_event_table(ax, events_table(model))
         ax.legend(loc="best", fontsize="small")
     elif name == "parameters":
         fig = Figure(figsize=(11, 14), layout="constrained")
         figures.timeseries_list_plot(model, fig=fig)
+        if model.hasattr("events") and len(model.events):
+            table = events_table(model)
+            for ax in fig.axes:
+                plot_event_table(ax, table)
+            fig.axes[0].legend(loc="upper right", fontsize="x-small")
     elif name == "periodogram":
         fig = Figure(figsize=(11, 10), layout="constrained")
         figures.periodogram_plot(model, fig=fig)
@@ -403,6 +411,8 @@ def _aperture_section(model):
 
 
 def _events_section(model):
+    if model.hasattr("events"):
+        return _events_table_section(model)
     parts = []
     try:
         moves = local_events(model, "HGA")
@@ -432,6 +442,30 @@ def _events_section(model):
         else:
             parts.append("<p>One guide star throughout.</p>")
     return "\n".join(parts)
+
+
+def _events_table_section(model):
+    """The events found by GuideStarEventStep, one row each."""
+    table = events_table(model)
+    if not len(table):
+        return "<p>No technical event found (GuideStarEventStep).</p>"
+    counts = {}
+    for kind in table["kind"]:
+        counts[str(kind)] = counts.get(str(kind), 0) + 1
+    rows = []
+    for row in table:
+        changes = ", ".join(
+            f"{key} {row[f'delta_{key}'].value:+.4g} +- {row[f'delta_{key}_err'].value:.2g}"
+            for key in str(row["parameters"]).split(",") if key)
+        significance = row["significance"]
+        rows.append((row["kind"], row["start"].isot, f"{row['duration'].value:.1f}",
+                     int(row["frame_start"]), changes or "-",
+                     f"{significance:.1f}" if significance == significance else "-",
+                     row["source"]))
+    head = "<p>" + html.escape(", ".join(f"{n} {kind}" for kind, n in counts.items())) + \
+        " (GuideStarEventStep; changes in pix or DN/s):</p>"
+    return head + _table(["kind", "start (UTC)", "duration (s)", "first frame", "changes",
+                          "significance (sigma)", "source"], rows, numeric=(2, 3, 5))
 
 
 def _peaks_section(model, n_peaks):

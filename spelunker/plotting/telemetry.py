@@ -17,11 +17,13 @@ Axes that already shows data are kept.
 import logging
 
 import numpy as np
+from astropy.table import QTable
 
 from spelunker.events import HGA_MNEMONIC, check_kind, hga_intervals
 from spelunker.plotting.figures import set_time_axis, time_axis, to_axis_time
 
-__all__ = ["plot_events", "plot_intervals", "plot_local_events", "plot_mnemonic"]
+__all__ = ["plot_events", "plot_intervals", "plot_local_events", "plot_mnemonic",
+           "plot_event_table"]
 
 log = logging.getLogger(__name__)
 
@@ -237,3 +239,62 @@ def plot_mnemonic(table, ax, *, mnemonic=None):
         ax.annotate(value, (line.get_xdata()[0], 1.0), xycoords=("data", "axes fraction"),
                     rotation=90, va="top", ha="right", fontsize="x-small", color="C4")
     return ax
+
+
+#: Style of each kind of `spelunker.events.find_events` on a time-series plot.
+_EVENT_STYLES = {
+    "tilt": {"label": "tilt event", "color": "C6", "gid": "tilt", "linestyle": "-"},
+    "centroid_jump": {"label": "centroid jump", "color": "C9", "gid": "centroid_jump",
+                      "linestyle": "-."},
+    "flux_excursion": {"label": "flux excursion", "color": "C2", "gid": "flux_excursion"},
+    "hga_move": {"label": "HGA move", "color": "C1", "gid": "hga_move"},
+    "guide_star_change": {"label": "guide-star change", "color": "C3",
+                          "gid": "guide_star_change", "linestyle": "--"},
+    "gap": {"label": "gap", "color": "0.6", "gid": "gap"},
+}
+
+#: Kinds drawn as shaded spans (the others are lines at their start).
+_SPAN_KINDS = ("flux_excursion", "hga_move", "gap")
+
+
+def plot_event_table(ax, events):
+    """Draw the events of `spelunker.events.find_events` on a time-series plot, with a legend.
+
+    Lines at tilts, centroid jumps and guide-star changes; shaded spans over
+    flux excursions, HGA moves and gaps; one legend entry per kind.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        A plot of `spelunker.plotting` (its time axis) or any Axes (MJD).
+    events : astropy.table.Table
+        The events table.
+
+    Returns
+    -------
+    list of matplotlib.artist.Artist
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropy.table import QTable
+    >>> from astropy.time import Time
+    >>> from matplotlib.figure import Figure
+    >>> from spelunker.plotting.telemetry import plot_event_table
+    >>> events = QTable({"kind": ["tilt"], "start": Time([60000.5], format="mjd"),
+    ...                  "end": Time([60000.5], format="mjd")})
+    >>> len(plot_event_table(Figure().add_subplot(), events))
+    1
+    """
+    artists = []
+    kinds = list(dict.fromkeys(str(kind) for kind in events["kind"]))
+    for kind in kinds:
+        style = _EVENT_STYLES.get(kind, {"label": kind, "color": "k", "gid": kind})
+        mine = events[np.asarray(events["kind"]).astype(str) == kind]
+        if kind in _SPAN_KINDS:
+            spans = QTable({"start": mine["start"], "stop": mine["end"]})
+            artists.extend(plot_intervals(ax, spans, label=style["label"], color=style["color"],
+                                          gid=style["gid"]))
+        else:
+            artists.extend(plot_events(ax, mine["start"], **style))
+    return artists
