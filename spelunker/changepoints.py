@@ -5,7 +5,9 @@
 
 1. **Bins.**  The series is averaged in bins of ``bin_size`` seconds (1 s:
    16-19 frames) with `spelunker.binning.time_bin_index`; non-finite values
-   (flagged fits) are left out.  Runs of well-filled bins make segments; a
+   (flagged fits) and outliers (more than 5 robust standard deviations from
+   their bin's mean: a zeroed pixel at the star's peak, a cosmic ray the fit
+   did not flag) are left out.  Runs of well-filled bins make segments; a
    gap (an empty or half-empty bin) ends a segment, so no step is ever
    claimed across a gap.
 2. **Noise.**  The scatter of one bin mean, ``sigma``, from the median
@@ -40,6 +42,10 @@ STEP_COLUMNS = (("time", np.float64), ("frame", np.int64), ("delta", np.float64)
 
 #: A bin joins a segment when it holds at least this fraction of a typical bin's values.
 _MIN_FILL = 0.5
+
+#: Samples further than this many robust standard deviations from their bin's mean are
+#: outliers, left out of the bins.
+_CLIP = 5.0
 
 
 def find_steps(times, values, *, bin_size=1.0, window=10, threshold=5.5):
@@ -103,6 +109,14 @@ def find_steps(times, values, *, bin_size=1.0, window=10, threshold=5.5):
     n_bins = int(index[-1]) + 1
     counts = np.bincount(index[valid], minlength=n_bins)
     sums = np.bincount(index[valid], values[valid], minlength=n_bins)
+    # Samples far from their bin's mean (a zeroed pixel at the peak, a cosmic
+    # ray the fit did not flag) are left out before the bins are averaged.
+    residual = values - sums[index] / np.maximum(counts[index], 1)
+    spread = 1.4826 * np.nanmedian(np.abs(residual[valid]))
+    if spread > 0:
+        valid &= np.abs(residual) <= _CLIP * spread
+        counts = np.bincount(index[valid], minlength=n_bins)
+        sums = np.bincount(index[valid], values[valid], minlength=n_bins)
     full = counts >= _MIN_FILL * np.median(counts[counts > 0])
     means = np.where(full, sums / np.maximum(counts, 1), np.nan)
     steps = []

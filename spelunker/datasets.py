@@ -49,6 +49,7 @@ __all__ = [
     "FluxModulation",
     "CentroidWobble",
     "PsfWidthStep",
+    "LowPixels",
     "NanFrames",
     "CosmicRays",
     "EdgeStar",
@@ -395,7 +396,8 @@ class PsfWidthStep:
 
     From ``time`` on (seconds), ``x_stddev`` and ``y_stddev`` are multiplied
     by ``factor``; the total flux is unchanged, so the amplitude drops by
-    ``factor**2``.
+    ``factor**2``.  A segment tilt also moves the centroid: ``dx`` and
+    ``dy`` (pixels, default 0) are added to it from ``time`` on.
 
     Examples
     --------
@@ -406,6 +408,8 @@ class PsfWidthStep:
 
     time: float
     factor: float
+    dx: float = 0.0
+    dy: float = 0.0
 
     def __post_init__(self):
         _check_positive(self.factor, "PsfWidthStep.factor")
@@ -413,6 +417,51 @@ class PsfWidthStep:
     def width_factor(self, time):
         """Multiplicative width factor at ``time`` (seconds)."""
         return np.where(np.asarray(time, dtype=float) >= self.time, self.factor, 1.0)
+
+    def offsets(self, time):
+        """Column and row offsets (pixels) of the centroid at ``time`` (seconds)."""
+        after = np.asarray(time, dtype=float) >= self.time
+        return np.where(after, self.dx, 0.0), np.where(after, self.dy, 0.0)
+
+
+@dataclass(frozen=True)
+class LowPixels:
+    """Pixels at zero or below, as in real fine-guide frames.
+
+    About 11% of the frames of a real PID 1534 visit hold a pixel <= 0
+    (exact zeros and negatives down to about -13 DN/s).  In a fraction
+    ``fraction`` of the frames one random pixel is set to 0 (``zero_share``
+    of them) or to a value drawn uniformly from ``[lowest, 0)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spelunker.datasets import LowPixels
+    >>> frames, values = LowPixels(fraction=0.5).frames(np.arange(1000.0),
+    ...                                                  np.random.default_rng(1))
+    >>> 400 < frames.size < 600, bool(np.all(values <= 0))
+    (True, True)
+    """
+
+    fraction: float = 0.11
+    zero_share: float = 0.5
+    lowest: float = -13.0
+
+    def __post_init__(self):
+        if not 0 <= self.fraction <= 1 or not 0 <= self.zero_share <= 1:
+            msg = "LowPixels.fraction and zero_share must lie in [0, 1]"
+            raise ValueError(msg)
+        if not self.lowest < 0:
+            msg = f"LowPixels.lowest={self.lowest!r} must be negative"
+            raise ValueError(msg)
+
+    def frames(self, time, rng):
+        """Indices of the frames (of ``time``) that get a low pixel, and its values."""
+        n = np.size(time)
+        frames = np.flatnonzero(rng.random(n) < self.fraction)
+        values = np.where(rng.random(frames.size) < self.zero_share, 0.0,
+                          rng.uniform(self.lowest, 0.0, frames.size))
+        return frames, values
 
 
 @dataclass(frozen=True)
@@ -508,7 +557,7 @@ class HgaMove:
         return (time >= self.start) & (time <= self.stop)
 
 
-_SIGNAL_TYPES = (Transit, FluxModulation, CentroidWobble, PsfWidthStep, NanFrames,
+_SIGNAL_TYPES = (Transit, FluxModulation, CentroidWobble, PsfWidthStep, LowPixels, NanFrames,
                  CosmicRays, EdgeStar, HgaMove)
 _INDEXED = (NanFrames, CosmicRays, EdgeStar)
 
@@ -810,6 +859,7 @@ def _simulate_file(plan, signals, *, background, jitter, seed):
     cosmic = np.zeros(n, bool)
     edge = np.zeros(n, bool)
     hits = []
+    low = []
     for signal in signals:
         if isinstance(signal, (Transit, FluxModulation)):
             flux_factor *= signal.flux_factor(time_s)
@@ -819,6 +869,11 @@ def _simulate_file(plan, signals, *, background, jitter, seed):
             y += dy
         elif isinstance(signal, PsfWidthStep):
             width_factor *= signal.width_factor(time_s)
+            dx, dy = signal.offsets(time_s)
+            x += dx
+            y += dy
+        elif isinstance(signal, LowPixels):
+            low.append(signal.frames(time_s, aux))
         elif isinstance(signal, EdgeStar):
             local = _local(signal.indices, plan.first_frame, n)
             if signal.x_mean is not None:
@@ -845,9 +900,15 @@ def _simulate_file(plan, signals, *, background, jitter, seed):
     for local, amplitude in hits:
         pixel = aux.integers(0, rows * cols, size=local.size)
         data[local, pixel // cols, pixel % cols] += np.float32(amplitude)
+    low_frame = np.zeros(n, bool)
+    for frames, values in low:
+        pixel = aux.integers(0, rows * cols, size=frames.size)
+        data[frames, pixel // cols, pixel % cols] = values.astype(np.float32)
+        low_frame[frames] = True
     data[nan] = np.nan
     err[nan] = np.nan
-    truth.update(nan_frame=nan, cosmic_ray=cosmic, edge_star=edge, time_s=time_s)
+    truth.update(nan_frame=nan, cosmic_ray=cosmic, edge_star=edge, low_pixel=low_frame,
+                 time_s=time_s)
     return data, err, truth, aux
 
 

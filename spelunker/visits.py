@@ -88,10 +88,17 @@ def _carry_periodograms(model, part, position):
 
 
 def _carry_events(model, part, position):
-    """The events that start in visit ``position``, their frames counted from its first."""
+    """The events within visit ``position``, their frames counted from its first.
+
+    A gap to the next visit and the change of star at a visit's first frame
+    are boundaries between visits, not events of either.
+    """
     frames = np.flatnonzero(model.frame_visits() == position)
     events = np.array(model.events)
-    events = events[(events["frame_start"] >= frames[0]) & (events["frame_start"] <= frames[-1])]
+    kinds = np.char.strip(np.asarray(events["kind"]).astype(str))
+    inside = (events["frame_start"] >= frames[0]) & (events["frame_end"] <= frames[-1])
+    inside &= ~((kinds == "guide_star_change") & (events["frame_start"] == frames[0]))
+    events = events[inside]
     events["frame_start"] -= frames[0]
     events["frame_end"] = np.clip(events["frame_end"] - frames[0], 0, frames.size - 1)
     with part.trusted_assignment():

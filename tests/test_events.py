@@ -1,0 +1,180 @@
+"""Technical events: the step detector, the events table and GuideStarEventStep."""
+
+import logging
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from spelunker import (
+    GuideStarEventStep,
+    GuideStarFitStep,
+    GuideStarModel,
+    GuideStarPipeline,
+    ParameterError,
+    datasets,
+    read_guidestar,
+)
+from spelunker.changepoints import find_steps
+from spelunker.datasets import simulate_frames
+from spelunker.events import events_table, find_events, hga_moves
+from spelunker.fitting import fit_gaussian_frames
+from spelunker.plotting import write_visit_report
+from spelunker.visits import split_visits
+
+pytestmark = pytest.mark.usefixtures("no_network_no_crds")
+
+CADENCE = 0.0538
+
+
+def _clean(result, name):
+    values = np.array(result[name], dtype=float)
+    values[np.asarray(result["flags"]) != 0] = np.nan
+    return values
+
+
+# --------------------------------------------------------------------------
+# The step detector
+
+
+def test_a_step_is_found_at_its_time_with_its_size():
+    rng = np.random.default_rng(3)
+    times = np.arange(30000) * CADENCE
+    values = 0.7 + rng.normal(0, 0.01, times.size) + 0.012 * (times >= 700.3)
+    (step,) = find_steps(times, values)
+    assert abs(step["time"] - 700.3) < 2.0
+    assert_allclose(step["delta"], 0.012, atol=4 * step["delta_err"])
+    assert step["significance"] > 5.5
+    assert step["frame"] == np.searchsorted(times, step["time"])
+
+
+def test_white_noise_and_gaps_give_no_step():
+    rng = np.random.default_rng(4)
+    times = np.arange(200_000) * CADENCE  # 3 hours
+    values = rng.normal(0, 1.0, times.size)
+    assert len(find_steps(times, values)) == 0
+    # A level change across a gap is not a step: the gap ends the segment.
+    times = np.concatenate((times[:10_000], times[10_000:] + 300.0))
+    values = rng.normal(0, 0.01, times.size) + 0.5 * (np.arange(times.size) >= 10_000)
+    assert len(find_steps(times, values)) == 0
+
+
+def test_step_options_are_checked():
+    times = np.arange(100) * CADENCE
+    with pytest.raises(ParameterError, match="window=0"):
+        find_steps(times, times, window=0)
+    with pytest.raises(ParameterError, match="increasing order"):
+        find_steps(times[::-1], times)
+    with pytest.raises(ParameterError, match="equal length"):
+        find_steps(times, times[:-1])
+
+
+@pytest.mark.parametrize(("fgs_mag", "size"), [(12.0, 0.005), (16.0, 0.015)])
+def test_width_steps_of_five_binned_sigma_are_found_within_two_seconds(fgs_mag, size):
+    """Fitted frames: every trial's step (>= 5 sigma of a 1 s bin mean) is found."""
+    rng = np.random.default_rng(int(fgs_mag))
+    n = 2400
+    times = np.arange(n) * CADENCE
+    for _ in range(8):
+        t_step = rng.uniform(40.0, 90.0)
+        width = 0.70 + size * (times >= t_step)
+        data, err, _ = simulate_frames(n, fgs_mag=fgs_mag, x_stddev=width,
+                                       seed=int(rng.integers(2**31)))
+        values = _clean(fit_gaussian_frames(data, err, ncpus=2), "x_stddev")
+        steps = find_steps(times, values)
+        assert size / steps["sigma_bin"][0] >= 5 if len(steps) else False
+        assert np.min(np.abs(steps["time"] - t_step)) <= 2.0
+
+
+@pytest.mark.parametrize("fgs_mag", [12.0, 16.0])
+def test_clean_frames_give_no_false_step(fgs_mag):
+    """An hour of clean fitted frames per magnitude: no step in any parameter."""
+    n = 67_000
+    data, err, _ = simulate_frames(n, fgs_mag=fgs_mag, seed=int(fgs_mag) + 100)
+    result = fit_gaussian_frames(data, err, ncpus=2)
+    times = np.arange(n) * CADENCE
+    for name in ("x_mean", "y_mean", "x_stddev", "y_stddev"):
+        assert len(find_steps(times, _clean(result, name))) == 0, name
+
+
+# --------------------------------------------------------------------------
+# Events of a visit
+
+
+@pytest.fixture(scope="module")
+def eventful(tmp_path_factory):
+    """Two visits: two tilts, an HGA move, low pixels; a gap and a guide-star change between."""
+    return datasets.make_guidestar_files(
+        tmp_path_factory.mktemp("eventful"),
+        visits=[datasets.VisitSpec(visit=1, n_frames=9000, n_segments=2, fgs_mag=13.0),
+                datasets.VisitSpec(visit=2, n_frames=3000, n_segments=1, fgs_mag=14.0)],
+        signals=[datasets.PsfWidthStep(time=150.0, factor=1.03, dx=0.02),
+                 datasets.PsfWidthStep(time=330.0, factor=1.01),
+                 datasets.HgaMove(start=250.0, stop=262.0),
+                 datasets.LowPixels(fraction=0.11)],
+        seed=14)
+
+
+@pytest.fixture(scope="module")
+def fitted(eventful):
+    return GuideStarFitStep.call(read_guidestar(eventful.files), method="gauss", ncpus=2)
+
+
+def test_find_events_finds_every_injected_event(fitted):
+    events = find_events(fitted)
+    t0 = fitted.frame_times[0]
+    seconds = (events["start"] - t0).to_value("s")
+    tilts = events[events["kind"] == "tilt"]
+    assert len(tilts) == 2
+    assert_allclose((tilts["start"] - t0).to_value("s"), [150.0, 330.0], atol=2.0)
+    assert "x_mean" in tilts["parameters"][0] and "x_stddev" in tilts["parameters"][0]
+    assert_allclose(tilts["delta_x_mean"][0].value, 0.02, atol=0.005)
+    # Widths 0.70 px times 1.03 and 1.01: steps of 0.021 and 0.007 px.
+    assert_allclose(tilts["delta_x_stddev"].value, [0.021, 0.007], rtol=0.3)
+    # HGA moves: the intervals of the POINTING table itself, within its 1 s cadence of the truth.
+    moves = events[events["kind"] == "hga_move"]
+    pointing = hga_moves(fitted)
+    assert len(moves) == len(pointing) == 1
+    assert_allclose(moves["start"].mjd, pointing["start"].mjd, rtol=0, atol=1e-9)
+    assert_allclose(moves["end"].mjd, pointing["stop"].mjd, rtol=0, atol=1e-9)
+    assert_allclose((moves["start"] - t0).to_value("s"), [250.0], atol=1.0)
+    # Between the visits: one gap and one change of star at the first frame of visit 2.
+    for kind in ("gap", "guide_star_change"):
+        assert list(events["kind"]).count(kind) == 1, kind
+    change = events[events["kind"] == "guide_star_change"][0]
+    assert change["frame_start"] == 9000
+    gap = events[events["kind"] == "gap"][0]
+    assert gap["frame_start"] == 8999 and gap["duration"].to_value("s") > 500
+    # Nothing else: no false event in 11 minutes of data with low pixels.
+    assert sorted(set(events["kind"])) == ["gap", "guide_star_change", "hga_move", "tilt"]
+    assert np.all(np.diff(seconds) >= 0)
+
+
+def test_event_step_stores_logs_and_carries_events(fitted, caplog, tmp_path):
+    with caplog.at_level(logging.INFO, logger="spelunker"):
+        result = GuideStarEventStep.call(fitted)
+    assert not fitted.hasattr("events")  # the input is not modified
+    stored = events_table(result)
+    assert list(stored["kind"]) == list(find_events(fitted)["kind"])
+    summary = [r.getMessage() for r in caplog.records if r.name == "spelunker.stpipe.event_step"]
+    assert summary[0].startswith("events: 5 found") and "tilt 2" in summary[0], summary
+    path = tmp_path / "events.fits"
+    result.save(str(path))
+    with GuideStarModel(str(path)) as saved:
+        again = events_table(saved)
+    assert_allclose(again["start"].mjd, stored["start"].mjd, rtol=0, atol=1e-9)
+    assert list(again["parameters"]) == list(stored["parameters"])
+    # One visit each: the tilts and the HGA move stay with visit 1, renumbered frames.
+    first, second = split_visits(result)
+    assert sorted(events_table(first)["kind"]) == ["hga_move", "tilt", "tilt"]
+    assert len(events_table(second)) == 0
+    page = write_visit_report(first, tmp_path / "report")
+    text = page.read_text()
+    assert "tilt" in text and "GuideStarEventStep" in text
+
+
+def test_pipeline_runs_the_event_step(eventful):
+    first_visit = [f for f in eventful.files if "jw01534001001" in f.name]
+    model = GuideStarPipeline.call(first_visit, steps={"fit": {"method": "quick"}})
+    kinds = list(events_table(model)["kind"])
+    assert kinds.count("tilt") == 2 and kinds.count("hga_move") == 1
