@@ -411,9 +411,7 @@ def _aperture_section(model):
 
 
 def _events_section(model):
-    if model.hasattr("events"):
-        return _events_table_section(model)
-    parts = []
+    parts = [_events_table_section(model)] if model.hasattr("events") else []
     try:
         moves = local_events(model, "HGA")
     except ValueError as exc:
