@@ -69,6 +69,7 @@ from spelunker.errors import (
     SpelunkerError,
     SurveyError,
 )
+from spelunker.events import EVENT_KINDS, events_table
 from spelunker.names import FINE_GUIDE_GLOB, is_fine_guide_cal, parse_product_name, strip_segment
 from spelunker.periodogram import PERIODOGRAM_SERIES, periodogram_peaks_table
 from spelunker.photometry import binned_scatter
@@ -133,6 +134,8 @@ COLUMNS = (
     ("flux_scatter_60s", "float", "ppm",
      "relative scatter of the light curve in 60 s bins (photometry.binned_scatter)"),
     *_peak_columns(),
+    *((f"n_events_{kind}", "int", None, f"{kind.replace('_', ' ')} events (GuideStarEventStep)")
+      for kind in EVENT_KINDS),
     ("product", "str", None, "path of the visit's _gspipe.fits product"),
     ("product_bytes", "int", "byte", "size of the product"),
     ("parameter_file", "str", None, "parameter file of the pipeline run"),
@@ -467,6 +470,10 @@ def visit_summary(model):
                             ("fap", "false_alarm_probability")):
             value = math.nan if best is None else float(_values(peaks[key])[best])
             summary[f"peak_{column}_{series}"] = value
+    # Counts per kind; -1 when the parameter file skipped the event step.
+    kinds = list(events_table(model)["kind"]) if model.hasattr("events") else None
+    for kind in EVENT_KINDS:
+        summary[f"n_events_{kind}"] = -1 if kinds is None else kinds.count(kind)
     return summary
 
 

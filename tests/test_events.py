@@ -20,6 +20,7 @@ from spelunker.datasets import simulate_frames
 from spelunker.events import events_table, find_events, hga_moves
 from spelunker.fitting import fit_gaussian_frames
 from spelunker.plotting import write_visit_report
+from spelunker.survey import visit_summary
 from spelunker.visits import split_visits
 
 pytestmark = pytest.mark.usefixtures("no_network_no_crds")
@@ -173,8 +174,10 @@ def test_event_step_stores_logs_and_carries_events(fitted, caplog, tmp_path):
     assert "tilt" in text and "GuideStarEventStep" in text
 
 
-def test_pipeline_runs_the_event_step(eventful):
+def test_pipeline_runs_the_event_step_and_the_survey_row_counts_them(eventful):
     first_visit = [f for f in eventful.files if "jw01534001001" in f.name]
     model = GuideStarPipeline.call(first_visit, steps={"fit": {"method": "quick"}})
     kinds = list(events_table(model)["kind"])
     assert kinds.count("tilt") == 2 and kinds.count("hga_move") == 1
+    row = visit_summary(model)
+    assert (row["n_events_tilt"], row["n_events_hga_move"], row["n_events_gap"]) == (2, 1, 0)
