@@ -62,7 +62,7 @@ def find_steps(times, values, *, bin_size=1.0, window=10, threshold=5.5):
     window : int, optional
         Bins on each side of a boundary whose means are compared.
     threshold : float, optional
-        Smallest significance (|z|) of a step.
+        Smallest significance (``|z|``) of a step.
 
     Returns
     -------
@@ -70,7 +70,7 @@ def find_steps(times, values, *, bin_size=1.0, window=10, threshold=5.5):
         Structured, one row per step in time order (`STEP_COLUMNS`):
         ``time`` of the first sample after the step (s), its index
         ``frame``, ``delta`` (after minus before), ``delta_err`` (1 sigma),
-        ``significance`` (|z|) and ``sigma_bin``, the scatter of one bin
+        ``significance`` (``|z|``) and ``sigma_bin``, the scatter of one bin
         mean of that segment.
 
     Raises
