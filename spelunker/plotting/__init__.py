@@ -23,6 +23,9 @@ from spelunker.plotting.figures import (
     bin_series,
     frame_plot,
     periodogram_plot,
+    plot_event_table,
+    plot_events,
+    plot_intervals,
     position_plot,
     relative_flux,
     set_time_axis,
@@ -32,12 +35,7 @@ from spelunker.plotting.figures import (
     to_axis_time,
 )
 from spelunker.plotting.report import summarize, write_report_index, write_visit_report
-from spelunker.plotting.telemetry import (
-    plot_events,
-    plot_intervals,
-    plot_local_events,
-    plot_mnemonic,
-)
+from spelunker.plotting.telemetry import plot_local_events, plot_mnemonic
 
 __all__ = [
     "timeseries_binned_plot",
@@ -53,6 +51,7 @@ __all__ = [
     "plot_local_events",
     "plot_events",
     "plot_intervals",
+    "plot_event_table",
     "bin_series",
     "BinnedSeries",
     "relative_flux",

@@ -34,9 +34,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from astropy import units as u
+from astropy.table import QTable
 from astropy.time import Time
 
 from spelunker.binning import DEFAULT_BIN_SIZE, BinnedSeries, bin_series
+from spelunker.events import events_table
 from spelunker.fitting import fit_table
 from spelunker.periodogram import (
     FIT_PARAMETERS,
@@ -62,6 +64,9 @@ __all__ = [
     "to_axis_time",
     "as_time",
     "DEFAULT_BIN_SIZE",
+    "plot_events",
+    "plot_intervals",
+    "plot_event_table",
 ]
 
 log = logging.getLogger(__name__)
@@ -212,6 +217,185 @@ def _first_time(model):
 
 
 # --------------------------------------------------------------------------
+# Marks at times: events and telemetry overlays
+
+
+class KeepXlim:
+    """Context manager: restore the x limits after drawing overlays on an Axes with data.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> from spelunker.plotting.figures import KeepXlim
+    >>> ax = Figure().add_subplot()
+    >>> _ = ax.plot([0, 1], [0, 1])
+    >>> with KeepXlim(ax):
+    ...     _ = ax.axvline(5.0)
+    >>> bool(ax.get_xlim()[1] < 5)
+    True
+    """
+
+    def __init__(self, ax):
+        self.ax = ax
+        self.limits = None
+
+    def __enter__(self):
+        self.limits = self.ax.get_xlim() if self.ax.has_data() else None
+        return self
+
+    def __exit__(self, *exc):
+        if self.limits is not None:
+            self.ax.set_xlim(self.limits)
+        return False
+
+
+def plot_intervals(ax, intervals, *, label, color, gid):
+    """Shade each ``start``-``stop`` interval of a table on ``ax``.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Target.
+    intervals : astropy.table.Table
+        ``start`` and ``stop`` columns (Time or MJD), e.g. from
+        `spelunker.events.hga_intervals`.
+    label : str
+        Legend label (on the first span only).
+    color : str
+        Matplotlib colour.
+    gid : str
+        Group id of the patches (to find them in the figure).
+
+    Returns
+    -------
+    list of matplotlib.patches.Polygon
+        The spans.
+
+    Examples
+    --------
+    >>> from astropy.table import Table
+    >>> from matplotlib.figure import Figure
+    >>> from spelunker.plotting import plot_intervals
+    >>> ax = Figure().add_subplot()
+    >>> moves = Table({"start": [60000.1], "stop": [60000.2]})
+    >>> len(plot_intervals(ax, moves, label="HGA", color="C1", gid="HGA"))
+    1
+    """
+    if len(intervals) == 0:
+        return []
+    starts = to_axis_time(ax, intervals["start"])
+    stops = to_axis_time(ax, intervals["stop"])
+    patches = []
+    with KeepXlim(ax):
+        for k, (x0, x1) in enumerate(zip(starts, stops, strict=True)):
+            patches.append(ax.axvspan(x0, x1, color=color, alpha=0.25, linewidth=0,
+                                      label=label if k == 0 else None, gid=gid))
+    return patches
+
+
+def plot_events(ax, times, *, label, color, gid, linestyle="--"):
+    """Draw a vertical line on ``ax`` at each time.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Target.
+    times : astropy.time.Time or array_like of float
+        Times (or MJD).
+    label : str
+        Legend label (on the first line only).
+    color : str
+        Matplotlib colour.
+    gid : str
+        Group id of the lines.
+    linestyle : str, optional
+        Matplotlib line style.
+
+    Returns
+    -------
+    list of matplotlib.lines.Line2D
+        The lines.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> from spelunker.plotting import plot_events
+    >>> ax = Figure().add_subplot()
+    >>> len(plot_events(ax, [60000.1, 60000.2], label="file start", color="0.4",
+    ...                 gid="FILENAME"))
+    2
+    """
+    if len(times) == 0:
+        return []
+    lines = []
+    with KeepXlim(ax):
+        for k, x in enumerate(to_axis_time(ax, times)):
+            lines.append(ax.axvline(x, color=color, linestyle=linestyle, linewidth=1.0,
+                                    label=label if k == 0 else None, gid=gid))
+    return lines
+
+
+
+#: Style of each kind of `spelunker.events.find_events` on a time-series plot.
+_EVENT_STYLES = {
+    "tilt": {"label": "tilt event", "color": "C6", "gid": "tilt", "linestyle": "-"},
+    "centroid_jump": {"label": "centroid jump", "color": "C9", "gid": "centroid_jump",
+                      "linestyle": "-."},
+    "flux_excursion": {"label": "flux excursion", "color": "C2", "gid": "flux_excursion"},
+    "hga_move": {"label": "HGA move", "color": "C1", "gid": "hga_move"},
+    "guide_star_change": {"label": "guide-star change", "color": "C3",
+                          "gid": "guide_star_change", "linestyle": "--"},
+    "gap": {"label": "gap", "color": "0.6", "gid": "gap"},
+}
+
+#: Kinds drawn as shaded spans (the others are lines at their start).
+_SPAN_KINDS = ("flux_excursion", "hga_move", "gap")
+
+
+def plot_event_table(ax, events):
+    """Draw the events of `spelunker.events.find_events` on a time-series plot, with a legend.
+
+    Lines at tilts, centroid jumps and guide-star changes; shaded spans over
+    flux excursions, HGA moves and gaps; one legend entry per kind.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        A plot of `spelunker.plotting` (its time axis) or any Axes (MJD).
+    events : astropy.table.Table
+        The events table.
+
+    Returns
+    -------
+    list of matplotlib.artist.Artist
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropy.table import QTable
+    >>> from astropy.time import Time
+    >>> from matplotlib.figure import Figure
+    >>> from spelunker.plotting import plot_event_table
+    >>> events = QTable({"kind": ["tilt"], "start": Time([60000.5], format="mjd"),
+    ...                  "end": Time([60000.5], format="mjd")})
+    >>> len(plot_event_table(Figure().add_subplot(), events))
+    1
+    """
+    artists = []
+    kinds = list(dict.fromkeys(str(kind) for kind in events["kind"]))
+    for kind in kinds:
+        style = _EVENT_STYLES.get(kind, {"label": kind, "color": "k", "gid": kind})
+        mine = events[np.asarray(events["kind"]).astype(str) == kind]
+        if kind in _SPAN_KINDS:
+            spans = QTable({"start": mine["start"], "stop": mine["end"]})
+            artists.extend(plot_intervals(ax, spans, label=style["label"], color=style["color"],
+                                          gid=style["gid"]))
+        else:
+            artists.extend(plot_events(ax, mine["start"], **style))
+    return artists
+
+
+# --------------------------------------------------------------------------
 # Binning and light curves
 
 
@@ -341,7 +525,8 @@ def _new_figure(fig, figsize):
 # Plots
 
 
-def timeseries_binned_plot(model, *, bin_size=DEFAULT_BIN_SIZE, ax=None, show_frames=True):
+def timeseries_binned_plot(model, *, bin_size=DEFAULT_BIN_SIZE, ax=None, show_frames=True,
+                           events=True):
     """Relative flux of every frame and its mean in time bins.
 
     Parameters
@@ -356,6 +541,9 @@ def timeseries_binned_plot(model, *, bin_size=DEFAULT_BIN_SIZE, ax=None, show_fr
         carries a `TimeAxis`, it is reused.
     show_frames : bool, optional
         Draw the single frames (grey dots) under the bins.
+    events : bool, optional
+        Mark the model's technical events (its ``events`` table, from
+        `~spelunker.GuideStarEventStep`) with `plot_event_table`.
 
     Returns
     -------
@@ -398,6 +586,8 @@ def timeseries_binned_plot(model, *, bin_size=DEFAULT_BIN_SIZE, ax=None, show_fr
     ax.plot(axis.from_seconds(bin_x, origin), bin_y, "-o", color="C0",
             markersize=3, linewidth=1.2, label=f"{float(bin_size):g} s bins", gid="bins")
     set_time_axis(ax, axis)
+    if events and model.hasattr("events"):
+        plot_event_table(ax, events_table(model))
     ax.set_ylabel(f"relative flux ({source})")
     names = guidestar_names(model)
     if names:
@@ -428,7 +618,8 @@ def _unit_label(unit):
     return unit.to_string("generic").replace(" / ", "/")
 
 
-def timeseries_list_plot(model, *, fit="auto", fig=None, flagged="mark", bin_size=None):
+def timeseries_list_plot(model, *, fit="auto", fig=None, flagged="mark", bin_size=None,
+                         events=True):
     """The seven PSF parameters and the flux in stacked panels sharing the time axis.
 
     Parameters
@@ -447,6 +638,9 @@ def timeseries_list_plot(model, *, fit="auto", fig=None, flagged="mark", bin_siz
         ``gid='flagged'``).
     bin_size : float, optional
         Also draw the means in bins of this many seconds (`bin_series`).
+    events : bool, optional
+        Mark the model's technical events on every panel (`plot_event_table`;
+        legend on the top panel).
 
     Returns
     -------
@@ -521,6 +715,11 @@ def timeseries_list_plot(model, *, fit="auto", fig=None, flagged="mark", bin_siz
     if names:
         title = f"guide star {', '.join(names)} - {title}"
     axes[0].set_title(title, fontsize="medium")
+    if events and model.hasattr("events") and len(model.events):
+        table = events_table(model)
+        for ax in axes:
+            plot_event_table(ax, table)
+        axes[0].legend(loc="upper right", fontsize="x-small")
     fig.align_ylabels(axes)
     return fig
 

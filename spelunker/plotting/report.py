@@ -20,7 +20,7 @@ from spelunker.events import events_table, local_events
 from spelunker.fitting import FitFlag
 from spelunker.periodogram import periodogram_peaks_table
 from spelunker.plotting import figures
-from spelunker.plotting.telemetry import plot_event_table, plot_local_events
+from spelunker.plotting.telemetry import plot_local_events
 from spelunker.visits import split_visits
 
 __all__ = ["write_visit_report", "write_report_index", "report_entry", "ReportEntry",
@@ -250,17 +250,10 @@ def _render(name, model, *, bin_size, dpi):
                 plot_local_events(ax, local_events(model, kind), kind)
             except ValueError as exc:  # e.g. no POINTING table
                 log.debug("report: no %s events: %s", kind, exc)
-        if model.hasattr("events"):
-            plot_event_table(ax, events_table(model))
         ax.legend(loc="best", fontsize="small")
     elif name == "parameters":
         fig = Figure(figsize=(11, 14), layout="constrained")
         figures.timeseries_list_plot(model, fig=fig)
-        if model.hasattr("events") and len(model.events):
-            table = events_table(model)
-            for ax in fig.axes:
-                plot_event_table(ax, table)
-            fig.axes[0].legend(loc="upper right", fontsize="x-small")
     elif name == "periodogram":
         fig = Figure(figsize=(11, 10), layout="constrained")
         figures.periodogram_plot(model, fig=fig)

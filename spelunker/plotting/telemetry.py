@@ -17,13 +17,18 @@ Axes that already shows data are kept.
 import logging
 
 import numpy as np
-from astropy.table import QTable
 
 from spelunker.events import HGA_MNEMONIC, check_kind, hga_intervals
-from spelunker.plotting.figures import set_time_axis, time_axis, to_axis_time
+from spelunker.plotting.figures import (
+    KeepXlim,
+    plot_events,
+    plot_intervals,
+    set_time_axis,
+    time_axis,
+    to_axis_time,
+)
 
-__all__ = ["plot_events", "plot_intervals", "plot_local_events", "plot_mnemonic",
-           "plot_event_table"]
+__all__ = ["plot_local_events", "plot_mnemonic"]
 
 log = logging.getLogger(__name__)
 
@@ -33,109 +38,6 @@ _LOCAL_STYLES = {
     "FILENAME": {"label": "file start", "color": "0.4", "gid": "FILENAME", "linestyle": ":"},
     "HGA": {"label": "HGA moving (POINTING)", "color": "C1", "gid": "HGA"},
 }
-
-
-class _KeepXlim:
-    """Restore the x limits after drawing overlays on an Axes that already shows data."""
-
-    def __init__(self, ax):
-        self.ax = ax
-        self.limits = None
-
-    def __enter__(self):
-        self.limits = self.ax.get_xlim() if self.ax.has_data() else None
-        return self
-
-    def __exit__(self, *exc):
-        if self.limits is not None:
-            self.ax.set_xlim(self.limits)
-        return False
-
-
-def plot_intervals(ax, intervals, *, label, color, gid):
-    """Shade each ``start``-``stop`` interval of a table on ``ax``.
-
-    Parameters
-    ----------
-    ax : matplotlib.axes.Axes
-        Target.
-    intervals : astropy.table.Table
-        ``start`` and ``stop`` columns (Time or MJD), e.g. from
-        `spelunker.events.hga_intervals`.
-    label : str
-        Legend label (on the first span only).
-    color : str
-        Matplotlib colour.
-    gid : str
-        Group id of the patches (to find them in the figure).
-
-    Returns
-    -------
-    list of matplotlib.patches.Polygon
-        The spans.
-
-    Examples
-    --------
-    >>> from astropy.table import Table
-    >>> from matplotlib.figure import Figure
-    >>> from spelunker.plotting.telemetry import plot_intervals
-    >>> ax = Figure().add_subplot()
-    >>> moves = Table({"start": [60000.1], "stop": [60000.2]})
-    >>> len(plot_intervals(ax, moves, label="HGA", color="C1", gid="HGA"))
-    1
-    """
-    if len(intervals) == 0:
-        return []
-    starts = to_axis_time(ax, intervals["start"])
-    stops = to_axis_time(ax, intervals["stop"])
-    patches = []
-    with _KeepXlim(ax):
-        for k, (x0, x1) in enumerate(zip(starts, stops, strict=True)):
-            patches.append(ax.axvspan(x0, x1, color=color, alpha=0.25, linewidth=0,
-                                      label=label if k == 0 else None, gid=gid))
-    return patches
-
-
-def plot_events(ax, times, *, label, color, gid, linestyle="--"):
-    """Draw a vertical line on ``ax`` at each time.
-
-    Parameters
-    ----------
-    ax : matplotlib.axes.Axes
-        Target.
-    times : astropy.time.Time or array_like of float
-        Times (or MJD).
-    label : str
-        Legend label (on the first line only).
-    color : str
-        Matplotlib colour.
-    gid : str
-        Group id of the lines.
-    linestyle : str, optional
-        Matplotlib line style.
-
-    Returns
-    -------
-    list of matplotlib.lines.Line2D
-        The lines.
-
-    Examples
-    --------
-    >>> from matplotlib.figure import Figure
-    >>> from spelunker.plotting.telemetry import plot_events
-    >>> ax = Figure().add_subplot()
-    >>> len(plot_events(ax, [60000.1, 60000.2], label="file start", color="0.4",
-    ...                 gid="FILENAME"))
-    2
-    """
-    if len(times) == 0:
-        return []
-    lines = []
-    with _KeepXlim(ax):
-        for k, x in enumerate(to_axis_time(ax, times)):
-            lines.append(ax.axvline(x, color=color, linestyle=linestyle, linewidth=1.0,
-                                    label=label if k == 0 else None, gid=gid))
-    return lines
 
 
 def plot_local_events(ax, table, kind):
@@ -225,7 +127,7 @@ def plot_mnemonic(table, ax, *, mnemonic=None):
         axis = time_axis(ax)
         if axis is not None:  # further overlays on the twin land at the same times
             set_time_axis(twin, axis, label=False)
-        with _KeepXlim(ax):
+        with KeepXlim(ax):
             twin.plot(to_axis_time(ax, table["time"]) if len(table) else [],
                       values.astype(float), "-", color="C2", linewidth=0.9, label=name, gid=name)
         twin.set_ylabel(name, color="C2")
@@ -239,62 +141,3 @@ def plot_mnemonic(table, ax, *, mnemonic=None):
         ax.annotate(value, (line.get_xdata()[0], 1.0), xycoords=("data", "axes fraction"),
                     rotation=90, va="top", ha="right", fontsize="x-small", color="C4")
     return ax
-
-
-#: Style of each kind of `spelunker.events.find_events` on a time-series plot.
-_EVENT_STYLES = {
-    "tilt": {"label": "tilt event", "color": "C6", "gid": "tilt", "linestyle": "-"},
-    "centroid_jump": {"label": "centroid jump", "color": "C9", "gid": "centroid_jump",
-                      "linestyle": "-."},
-    "flux_excursion": {"label": "flux excursion", "color": "C2", "gid": "flux_excursion"},
-    "hga_move": {"label": "HGA move", "color": "C1", "gid": "hga_move"},
-    "guide_star_change": {"label": "guide-star change", "color": "C3",
-                          "gid": "guide_star_change", "linestyle": "--"},
-    "gap": {"label": "gap", "color": "0.6", "gid": "gap"},
-}
-
-#: Kinds drawn as shaded spans (the others are lines at their start).
-_SPAN_KINDS = ("flux_excursion", "hga_move", "gap")
-
-
-def plot_event_table(ax, events):
-    """Draw the events of `spelunker.events.find_events` on a time-series plot, with a legend.
-
-    Lines at tilts, centroid jumps and guide-star changes; shaded spans over
-    flux excursions, HGA moves and gaps; one legend entry per kind.
-
-    Parameters
-    ----------
-    ax : matplotlib.axes.Axes
-        A plot of `spelunker.plotting` (its time axis) or any Axes (MJD).
-    events : astropy.table.Table
-        The events table.
-
-    Returns
-    -------
-    list of matplotlib.artist.Artist
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from astropy.table import QTable
-    >>> from astropy.time import Time
-    >>> from matplotlib.figure import Figure
-    >>> from spelunker.plotting.telemetry import plot_event_table
-    >>> events = QTable({"kind": ["tilt"], "start": Time([60000.5], format="mjd"),
-    ...                  "end": Time([60000.5], format="mjd")})
-    >>> len(plot_event_table(Figure().add_subplot(), events))
-    1
-    """
-    artists = []
-    kinds = list(dict.fromkeys(str(kind) for kind in events["kind"]))
-    for kind in kinds:
-        style = _EVENT_STYLES.get(kind, {"label": kind, "color": "k", "gid": kind})
-        mine = events[np.asarray(events["kind"]).astype(str) == kind]
-        if kind in _SPAN_KINDS:
-            spans = QTable({"start": mine["start"], "stop": mine["end"]})
-            artists.extend(plot_intervals(ax, spans, label=style["label"], color=style["color"],
-                                          gid=style["gid"]))
-        else:
-            artists.extend(plot_events(ax, mine["start"], **style))
-    return artists
