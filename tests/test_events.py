@@ -181,3 +181,21 @@ def test_pipeline_runs_the_event_step_and_the_survey_row_counts_them(eventful):
     assert kinds.count("tilt") == 2 and kinds.count("hga_move") == 1
     row = visit_summary(model)
     assert (row["n_events_tilt"], row["n_events_hga_move"], row["n_events_gap"]) == (2, 1, 0)
+
+
+def test_time_series_figures_mark_the_events(fitted):
+    from matplotlib.figure import Figure
+
+    from spelunker.plotting import timeseries_binned_plot, timeseries_list_plot
+
+    model = GuideStarEventStep.call(fitted)
+    ax = timeseries_binned_plot(model, ax=Figure().add_subplot())
+    gids = [artist.get_gid() for artist in ax.lines + ax.patches]
+    assert gids.count("tilt") == 2 and gids.count("hga_move") == 1 and "gap" in gids
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert "tilt event" in labels and "HGA move" in labels
+    fig = timeseries_list_plot(model, fig=Figure())
+    for panel in fig.axes:
+        assert [line.get_gid() for line in panel.lines].count("tilt") == 2
+    plain = timeseries_binned_plot(model, ax=Figure().add_subplot(), events=False)
+    assert "tilt" not in [line.get_gid() for line in plain.lines]
