@@ -18,7 +18,10 @@
    ``window`` bins after and before it, in units of its uncertainty
    ``sigma * sqrt(2 / window)`` (cumulative sums: linear time).
 4. **Steps.**  Local maxima of ``|z|`` above ``threshold`` at least
-   ``window`` bins apart.  Each is placed to the frame by the split that best
+   ``window`` bins apart whose change is abrupt: over the two windows, two
+   levels fit the bins better than a straight line by a chi-square of 25.
+   A smooth variation (a variable star, a drift, an ingress of several
+   seconds) is close to a line there and is not a step.  Each is placed to the frame by the split that best
    fits two levels, and sized by the difference of the two windows' means.
 
 With the defaults (1 s bins, windows of 10 bins, threshold 5.5), white noise
@@ -42,6 +45,10 @@ STEP_COLUMNS = (("time", np.float64), ("frame", np.int64), ("delta", np.float64)
 
 #: A bin joins a segment when it holds at least this fraction of a typical bin's values.
 _MIN_FILL = 0.5
+
+#: How much better (chi-square, in units of the bin scatter) two levels must fit the
+#: two windows than a straight line for a change to be a step.
+_STEP_OVER_LINE = 25.0
 
 #: Samples further than this many robust standard deviations from their bin's mean are
 #: outliers, left out of the bins.
@@ -159,19 +166,40 @@ def _segment_steps(level, first, sigma, window, threshold):
     before = (cumulative[boundary] - cumulative[boundary - window]) / window
     error = sigma * np.sqrt(2.0 / window)
     z = (after - before) / error
+    # A step is abrupt: over the two windows, two levels fit the bins much
+    # better than a straight line does.  A smooth variation (a variable star,
+    # a drift, an ingress of several seconds) is close to a line there.
+    abrupt = _step_beats_line(level, boundary, window, after, before, sigma)
     order = np.argsort(-np.abs(z), kind="stable")
-    taken = []
+    taken, seen = [], []
     for k in order:
         if abs(z[k]) < threshold:
             break
-        if all(abs(int(boundary[k]) - b) >= window for b in taken):
-            taken.append(int(boundary[k]))
+        b = int(boundary[k])
+        if any(abs(b - other) < window for other in seen):
+            continue  # the shoulder of a stronger maximum, kept or not
+        seen.append(b)
+        if abrupt[k]:
+            taken.append(b)
     found = []
     for b in taken:
         k = b - window
         found.append((first + b, float(after[k] - before[k]), float(error), float(abs(z[k])),
                       sigma))
     return found
+
+
+def _step_beats_line(level, boundary, window, after, before, sigma):
+    """Whether two levels beat a line by ``_STEP_OVER_LINE`` (chi-square) over the windows."""
+    n = 2 * window
+    positions = np.arange(level.size, dtype=float)
+    sums = [np.concatenate(([0.0], np.cumsum(values))) for values in
+            (level, level ** 2, positions, positions ** 2, positions * level)]
+    low, high = boundary - window, boundary + window
+    s_y, s_yy, s_x, s_xx, s_xy = (total[high] - total[low] for total in sums)
+    sse_line = s_yy - s_y ** 2 / n - (s_xy - s_x * s_y / n) ** 2 / (s_xx - s_x ** 2 / n)
+    sse_step = s_yy - window * (after ** 2 + before ** 2)
+    return (sse_line - sse_step) / sigma ** 2 >= _STEP_OVER_LINE
 
 
 def _place(times, values, valid, index, boundary, window, delta, means):

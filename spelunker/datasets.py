@@ -100,7 +100,7 @@ PACKET_LATENCY = 0.032
 RAW_BIAS_DN = 12000.0
 
 _SIGNAL_SALT = {"gs": 1, "aux": 2, "file": 3}
-_SAMPLE_VERSION = 1
+_SAMPLE_VERSION = 2
 
 
 # --------------------------------------------------------------------------
@@ -1288,6 +1288,8 @@ def _sample_arguments():
             Transit(mid_time=160.0, duration=60.0, depth=0.01, ingress=8.0),
             CentroidWobble(period=3.0, amplitude=0.05, axis="x"),
             FluxModulation(period=47.0, amplitude=0.003),
+            HgaMove(start=95.0, stop=107.0),
+            PsfWidthStep(time=250.0, factor=1.03, dx=0.01),
         ),
         seed=1534,
         product="cal",

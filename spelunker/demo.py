@@ -1,10 +1,11 @@
 """``python -m spelunker.demo``: the main job on the embedded sample visit.
 
 Takes the seeded synthetic sample visit (three segment files with an
-injected transit, a 3 s centroid wobble and a 47 s flux modulation; no
-network), runs the whole pipeline on it through ``strun`` with the shipped
-ASDF parameter file, prints a summary (frames, fit success rate, aperture,
-strongest periodogram peaks, products) and writes the visit report (figures
+injected transit, a 3 s centroid wobble, a 47 s flux modulation, a
+high-gain-antenna move and a mirror tilt event; no network), runs the
+whole pipeline on it through ``strun`` with the shipped ASDF parameter
+file, prints a summary (frames, fit success rate, aperture, strongest
+periodogram peaks, technical events, products) and writes the visit report (figures
 and one self-contained HTML page) and a PNG of the light curve next to the
 products.  ``make demo`` runs it.
 """

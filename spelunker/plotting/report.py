@@ -536,7 +536,7 @@ def summarize(model, *, n_peaks=3):
         Frames, files and guide stars; fit success rate; aperture size (the
         N brightest pixels, or a user aperture, as
         ``meta.spelunker.photometry_aperture`` says) and binned scatter; the
-        strongest periodogram peaks.
+        strongest periodogram peaks; the technical events (the first ten).
 
     Examples
     --------
@@ -586,4 +586,16 @@ def summarize(model, *, n_peaks=3):
                                  f"{row['false_alarm_probability']:.1e})" for row in mine)
                 name = series.decode() if isinstance(series, bytes) else series
                 lines.append(f"periodogram {name}{where}: {text}")
+    if model.hasattr("events"):
+        events = events_table(model)
+        counts = {}
+        for kind in events["kind"]:
+            counts[str(kind)] = counts.get(str(kind), 0) + 1
+        lines.append(f"events: {len(events)}" + (" (" + ", ".join(
+            f"{n} {kind}" for kind, n in counts.items()) + ")" if counts else ""))
+        t0 = model.frame_times[0]
+        for row in events[:10]:
+            lines.append(f"  {row['kind']} at {(row['start'] - t0).to_value('s'):.1f} s "
+                         f"({row['start'].isot} UTC), {row['duration'].to_value('s'):.1f} s"
+                         + (f", {row['parameters']}" if row["parameters"] else ""))
     return "\n".join(lines)
