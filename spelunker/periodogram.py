@@ -961,8 +961,8 @@ def _baseline_and_cadence(times):
     steps = steps[steps > 0]
     if not len(steps):
         msg = (f"the series is too short for a periodogram: {len(np.unique(times))} distinct "
-               f"time(s) (frames); at least {_MIN_PERIODOGRAM_TIMES} evenly spaced times are "
-               "needed")
+               f"time(s) (frames), and at least two distinct values are needed "
+               f"({_MIN_PERIODOGRAM_TIMES} evenly spaced ones for the default frequency grid)")
         raise ValueError(msg)
     return float(ordered[-1] - ordered[0]), float(np.median(steps))
 

@@ -85,7 +85,15 @@ class GuideStarModel(JwstDataModel):
             raise GuideStarInputError(msg)
         try:
             super().__init__(init, **kwargs)
+            if os.fspath(init).lower().endswith(".asdf"):
+                # ASDF blocks load on access: read them now, as FITS is read,
+                # so that a truncated file fails here and not at first use.
+                for name in ("data", "err", "dq", "frames", "files"):
+                    if self.hasattr(name):
+                        np.asarray(getattr(self, name))
         except Exception as exc:  # stdatamodels, astropy and asdf raise many kinds
+            with contextlib.suppress(Exception):  # a half-opened model may hold the file
+                self.close()
             msg = (f"{os.fspath(init)}: saved GuideStarModel cannot be read; the file is "
                    f"truncated or damaged ({type(exc).__name__}: {exc})")
             raise CorruptFileError(msg) from exc
