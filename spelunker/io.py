@@ -657,13 +657,17 @@ def _product_from_path(path):
     if path.suffix.lower() == ".asdf":
         raise _spelunker_product_error(path)
     with _open_fits(path) as hdul:
-        if str(hdul[0].header.get("DATAMODL", "")).strip() == "GuideStarModel":
-            raise _spelunker_product_error(path)
-        for extname in ("SCI", "ERR", "DQ"):
-            _check_image_hdu(path.name, hdul, extname)
-        header = _header_from_fits(path, hdul)
-        problem = _product_problem(path.name, header, sci_shape=_hdu_shape(hdul, "SCI"),
-                                   sci_kind=_hdu_kind(hdul, "SCI"))
+        try:
+            if str(hdul[0].header.get("DATAMODL", "")).strip() == "GuideStarModel":
+                raise _spelunker_product_error(path)
+            for extname in ("SCI", "ERR", "DQ"):
+                _check_image_hdu(path.name, hdul, extname)
+            header = _header_from_fits(path, hdul)
+            problem = _product_problem(path.name, header, sci_shape=_hdu_shape(hdul, "SCI"),
+                                       sci_kind=_hdu_kind(hdul, "SCI"))
+        except fits.VerifyError as exc:
+            msg = f"{path}: FITS header is damaged ({exc})"
+            raise CorruptFileError(msg) from exc
     if problem is not None:
         raise problem
     return _Product(name=path.name, source=path, header=header)
@@ -950,8 +954,11 @@ def _load_arrays(product):
                     "pointing_table": _fits_table(hdul, "POINTING"),
                     "centroid_table": _fits_table(hdul, "FGS CENTROID PACKET"),
                 }
-            except (OSError, ValueError, TypeError) as exc:
-                msg = f"{path}: data cannot be read ({exc})"
+            except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+                    fits.VerifyError) as exc:
+                # astropy's kinds for damaged extensions (a table header it cannot
+                # parse gives a KeyError, an unrecognised extension no ``data``).
+                msg = f"{path}: data cannot be read ({type(exc).__name__}: {exc})"
                 raise CorruptFileError(msg) from exc
     name = product.name
     if product.sci.shape[0] != product.header["frames"]:
@@ -1198,10 +1205,12 @@ def _stitched_name(products):
 
 
 def _as_int(value):
+    """An int32 table value of a header field; -1 (unknown) for anything else."""
     try:
-        return int(str(value).strip())
+        number = int(str(value).strip())
     except (TypeError, ValueError):
         return -1
+    return number if -2**31 <= number < 2**31 else -1
 
 
 def _as_float(value):
