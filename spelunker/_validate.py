@@ -12,6 +12,7 @@ are for spelunker's own modules, not for users.
 
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 from astropy.nddata.bitmask import interpret_bit_flags
@@ -25,6 +26,8 @@ __all__ = [
     "check_cpus",
     "check_finite_float",
     "check_int_range",
+    "check_output_dir",
+    "check_output_file",
     "check_positive_float",
     "check_positive_int",
     "parse_dq_bits",
@@ -220,3 +223,99 @@ def parse_dq_bits(value, *, name="bad_dq_bits", where=None):
         _fail(where, f"{name}={value!r} is not an integer or a combination of JWST DQ flag "
                      f"names ({names}, ...): {exc}")
     return (0 if mask is None else int(mask)) & 0xFFFFFFFF
+
+
+def check_output_file(value, name, *, suffixes=None, where=None):
+    """Return ``value`` as a `~pathlib.Path` a file can be written to, before any work.
+
+    The path must not be a folder, its folder must exist and be writable,
+    and (with ``suffixes``) its ending must be one of them.  Nothing is
+    created.
+
+    Parameters
+    ----------
+    value : str or os.PathLike
+        The output file.
+    name : str
+        Parameter name for the message.
+    suffixes : sequence of str, optional
+        Allowed endings, lower case with the dot (``(".gif", ".mp4")``).
+    where : str, optional
+        Prefix of the message.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from spelunker._validate import check_output_file
+    >>> folder = tempfile.mkdtemp()
+    >>> check_output_file(folder + "/movie.gif", "filename", suffixes=(".gif",)).name
+    'movie.gif'
+    >>> check_output_file(folder, "filename")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    spelunker.errors.ParameterError: filename=...: is a folder; give a file name
+    """
+    if _is_bool(value) or not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
+        _fail(where, f"{name}={value!r} must be a file path")
+    path = Path(value).expanduser()
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        _fail(where, f"{name}={str(path)!r}: the file must end in one of {list(suffixes)}")
+    if path.is_dir():
+        _fail(where, f"{name}={str(path)!r}: is a folder; give a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        _fail(where, f"{name}={str(path)!r}: the folder {str(folder)!r} {what}; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        _fail(where, f"{name}={str(path)!r}: the folder {str(folder)!r} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        _fail(where, f"{name}={str(path)!r}: the file exists and is not writable")
+    return path
+
+
+def check_output_dir(value, name, *, create=True, where=None):
+    """Return ``value`` as a `~pathlib.Path` of a writable folder, before any work.
+
+    Parameters
+    ----------
+    value : str or os.PathLike
+        The output folder.
+    name : str
+        Parameter name for the message.
+    create : bool, optional
+        Create the folder (and its parents) when it is missing.
+    where : str, optional
+        Prefix of the message.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from spelunker._validate import check_output_dir
+    >>> folder = os.path.join(tempfile.mkdtemp(), "report")
+    >>> check_output_dir(folder, "directory").is_dir()
+    True
+    """
+    if _is_bool(value) or not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
+        _fail(where, f"{name}={value!r} must be a folder path")
+    path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        _fail(where, f"{name}={str(path)!r}: is a file, not a folder")
+    if not path.exists():
+        if not create:
+            _fail(where, f"{name}={str(path)!r}: the folder does not exist")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            _fail(where, f"{name}={str(path)!r}: the folder cannot be created "
+                         f"({exc.strerror or exc})")
+    if not os.access(path, os.W_OK | os.X_OK):
+        _fail(where, f"{name}={str(path)!r}: the folder is not writable")
+    return path

@@ -40,6 +40,7 @@ from astropy.table import QTable
 from astropy.time import Time
 from stdatamodels.jwst.datamodels import GuiderCalModel, GuiderRawModel, dqflags
 
+from spelunker._validate import check_output_dir
 from spelunker.fitting.model import gaussian2d
 
 __all__ = [
@@ -1133,7 +1134,9 @@ def make_guidestar_files(
     ----------
     directory : str or os.PathLike
         Output folder (created if missing).  Existing files of the same
-        names are replaced.
+        names are replaced.  A file, or a folder that cannot be created or
+        written, raises `~spelunker.errors.ParameterError` before anything
+        is simulated.
     visits : sequence of VisitSpec
         The guide-star intervals; several visits may use different stars,
         magnitudes and guiders (one program).
@@ -1221,7 +1224,9 @@ def _generate(directory, *, visits, program, signals, seed, product, centroid_ro
     directory = Path(directory)
     folder = None
     if write:
-        directory.mkdir(parents=True, exist_ok=True)
+        # A file, or a folder that cannot be created or written, is refused
+        # before anything is simulated.
+        directory = check_output_dir(directory, "directory", where="make_guidestar_files")
         # Written under the final name in a private folder (the model records
         # its file name on save), then renamed into place.
         folder = Path(tempfile.mkdtemp(prefix=".spelunker-", dir=directory))

@@ -7,6 +7,8 @@ name the file (or parameter, or service) and the problem.  The hierarchy::
 
     SpelunkerError
     +-- ParameterError (also ValueError)       a bad argument or step parameter
+    |   +-- StepParameterError                 a step parameter refused by its spec
+    |                                          (also stpipe's ValidationError)
     +-- GuideStarInputError (also ValueError)  an input that is not usable guide-star data
     |   +-- WrongProductError                  another product type, level or shape
     |   +-- CorruptFileError                   not FITS/ASDF, truncated, damaged
@@ -25,9 +27,12 @@ Warnings: `CatalogFallbackWarning` (header values used where the catalog
 had none).
 """
 
+from stpipe.exceptions import ValidationError as _StpipeValidationError
+
 __all__ = [
     "SpelunkerError",
     "ParameterError",
+    "StepParameterError",
     "GuideStarInputError",
     "WrongProductError",
     "CorruptFileError",
@@ -55,6 +60,18 @@ class ParameterError(SpelunkerError, ValueError):
     The message names the parameter, the value given and what is allowed.
     It is a `ValueError` too, so code written for the standard exception
     keeps working.
+    """
+
+
+class StepParameterError(ParameterError, _StpipeValidationError):
+    """A step or pipeline parameter that its ``spec`` refuses.
+
+    Raised by every spelunker step and pipeline (``Step.call``, ``strun``,
+    ``Step(...)``) instead of stpipe's bare spec error.  The message names
+    the step, the parameter, the value given and the allowed values or
+    range.  It is a `ParameterError` (catch that), and also stpipe's
+    ``ValidationError``, so code and ``strun`` written for stpipe keep
+    working.
     """
 
 

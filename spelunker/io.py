@@ -5,6 +5,7 @@ input check lives: a file that cannot be used raises a `SpelunkerError`
 subclass naming the file and the problem, before anything is returned.
 """
 
+import functools
 import glob
 import json
 import logging
@@ -34,7 +35,7 @@ from spelunker.errors import (
 from spelunker.names import is_fine_guide_cal, strip_segment
 
 __all__ = ["read_guidestar", "read_visits", "open_visits", "VisitInput", "open_guidestar",
-           "frame_mid_times", "iso_to_mjd",
+           "frame_mid_times", "iso_to_mjd", "expand_glob",
            "open_complete_fits", "FINE_GUIDE_EXP_TYPE"]
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 FINE_GUIDE_EXP_TYPE = "FGS_FINEGUIDE"
 DO_NOT_USE = dqflags.pixel["DO_NOT_USE"]
 FRAME_SHAPE = (8, 8)
+
+#: DATASTRT and DATAEND outside this MJD range (1995 to 2132) are refused.
+MJD_RANGE = (50000.0, 100000.0)
 
 # (attribute, primary-header keyword, datamodel meta path, required)
 _HEADER_FIELDS = (
@@ -109,15 +113,22 @@ def read_guidestar(inputs, *, visit=None, progress=None):
         guide-star tables and the concatenated POINTING and CENTROID tables.
         Duplicate copies of the same file name are read once.  No frame is
         dropped or rescaled; non-finite pixels are flagged ``DO_NOT_USE``.
+        Products of several programs are stitched with a logged warning
+        (several visits of one program with an INFO message).
 
     Raises
     ------
     spelunker.errors.SpelunkerError
         `WrongProductError` (other EXP_TYPE, uncalibrated product, wrong
         shape), `CorruptFileError`, `MissingKeywordError`,
-        `EmptySelectionError`, `InconsistentVisitError` (overlapping
-        segments, mixed detectors in one guide-star interval); the message
-        names the file and the problem; `ParameterError` for a ``visit``
+        `EmptySelectionError` (also for an empty path ``''``),
+        `InconsistentVisitError` (overlapping segments, mixed detectors in
+        one guide-star interval); the message names the file and the
+        problem.  A floating-point DQ holding values that are not whole
+        non-negative numbers (NaN, -1, 1.5) is a `CorruptFileError`;
+        DATASTRT/DATAEND outside MJD 50000..100000 a `MissingKeywordError`;
+        a spelunker product (a saved `GuideStarModel`) a `WrongProductError`
+        saying to open it with `open_guidestar`.  `ParameterError` for a ``visit``
         the inputs do not hold (the message lists those they hold).
 
     Examples
@@ -140,8 +151,14 @@ def read_guidestar(inputs, *, visit=None, progress=None):
             raise ParameterError(msg)
         products = groups[key]
     elif len({_product_visit(p) for p in products}) > 1:
-        log.info("stitching %d visits into one series; read_visits gives one model per visit",
-                 len({_product_visit(p) for p in products}))
+        programs = sorted({_product_visit(p)[0] for p in products})
+        if len(programs) > 1:
+            log.warning("stitching products of %d programs (%s) into one series; "
+                        "read_visits gives one model per visit", len(programs),
+                        ", ".join(str(program) for program in programs))
+        else:
+            log.info("stitching %d visits into one series; read_visits gives one model per "
+                     "visit", len({_product_visit(p) for p in products}))
     return _read_products(products, progress=progress)
 
 
@@ -429,6 +446,8 @@ def _open_saved_product(path):
         frames = model.frames
         # A pipeline product may leave the frames out (they are in its input files).
         data = model.data if model.hasattr("data") else None
+    except GuideStarInputError:
+        raise  # GuideStarModel(path) has named the file and the problem
     except Exception as exc:  # stdatamodels and astropy raise many kinds for damaged files
         msg = f"{path}: saved GuideStarModel cannot be read ({type(exc).__name__}: {exc})"
         raise CorruptFileError(msg) from exc
@@ -508,9 +527,15 @@ def _collect_products(inputs):
         return [p for item in inputs for p in _collect_products(item)]
     if isinstance(inputs, (str, os.PathLike)):
         text = os.fspath(inputs)
+        if isinstance(text, bytes):
+            text = os.fsdecode(text)
+        if not text.strip():
+            msg = (f"an empty path ({text!r}) names no product; give a file, a glob pattern "
+                   "or a folder (use '.' for the current folder)")
+            raise EmptySelectionError(msg)
         path = Path(text).expanduser()
         if any(char in text for char in "*?["):
-            matches = sorted(glob.glob(os.path.expanduser(text), recursive=True))
+            matches = expand_glob(text)
             return _collect_selection([Path(m) for m in matches if os.path.isfile(m)], text)
         if path.is_dir():
             return _collect_selection(sorted(path.rglob("*.fits")), str(path))
@@ -522,6 +547,59 @@ def _collect_products(inputs):
         return [_product_from_path(path)]
     msg = f"cannot read guide-star data from an object of type {type(inputs).__name__}"
     raise GuideStarInputError(msg)
+
+
+def expand_glob(pattern):
+    """The paths a glob pattern matches, sorted; ``**`` never follows symbolic links.
+
+    `glob.glob` with ``recursive=True`` descends into symbolic links to
+    folders, so a link loop (a link to a parent folder) makes it run
+    forever.  Here the part of the pattern from its first wildcard on is
+    matched with `pathlib.Path.glob`, whose ``**`` does not enter linked
+    folders (as reading a folder does); a link named by the pattern's
+    fixed part, or by a single-level wildcard, is still followed.
+
+    Parameters
+    ----------
+    pattern : str or os.PathLike
+        A glob pattern (``~`` is expanded); ``**`` matches any number of
+        folders.
+
+    Returns
+    -------
+    list of str
+        Matching paths (files and folders), sorted.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from spelunker.io import expand_glob
+    >>> top = tempfile.mkdtemp()
+    >>> os.makedirs(os.path.join(top, "a", "b"))
+    >>> open(os.path.join(top, "a", "b", "x_cal.fits"), "w").close()
+    >>> os.symlink(top, os.path.join(top, "a", "loop"))  # a link loop
+    >>> [os.path.relpath(p, top) for p in expand_glob(os.path.join(top, "**", "*_cal.fits"))]
+    ['a/b/x_cal.fits']
+    """
+    text = os.path.expanduser(os.fspath(pattern))
+    if "**" not in text:
+        return sorted(glob.glob(text))  # no recursion: no link loop to fall into
+    parts = Path(text).parts
+    fixed = 0
+    while fixed < len(parts) and not any(char in parts[fixed] for char in "*?["):
+        fixed += 1
+    root = Path(*parts[:fixed]) if fixed else Path(".")
+    rest = Path(*parts[fixed:])
+    if not root.is_dir():
+        return []
+    matches = []
+    for match in root.glob(str(rest)):
+        # glob.glob's convention: names starting with '.' match only a pattern saying so.
+        if any(part.startswith(".") for part in match.relative_to(root).parts) and not any(
+                part.startswith(".") for part in rest.parts):
+            continue
+        matches.append(str(match))
+    return sorted(matches)
 
 
 def _collect_selection(paths, description):
@@ -575,13 +653,60 @@ def _describe(inputs):
 
 def _product_from_path(path):
     """Read a product's headers; raise if it is not usable fine-guide data."""
+    _check_file_name(path)
+    if path.suffix.lower() == ".asdf":
+        raise _spelunker_product_error(path)
     with _open_fits(path) as hdul:
-        header = _header_from_fits(path, hdul)
-        problem = _product_problem(path.name, header, sci_shape=_hdu_shape(hdul, "SCI"),
-                                   sci_kind=_hdu_kind(hdul, "SCI"))
+        try:
+            if str(hdul[0].header.get("DATAMODL", "")).strip() == "GuideStarModel":
+                raise _spelunker_product_error(path)
+            for extname in ("SCI", "ERR", "DQ"):
+                _check_image_hdu(path.name, hdul, extname)
+            header = _header_from_fits(path, hdul)
+            problem = _product_problem(path.name, header, sci_shape=_hdu_shape(hdul, "SCI"),
+                                       sci_kind=_hdu_kind(hdul, "SCI"))
+        except fits.VerifyError as exc:
+            msg = f"{path}: FITS header is damaged ({exc})"
+            raise CorruptFileError(msg) from exc
     if problem is not None:
         raise problem
     return _Product(name=path.name, source=path, header=header)
+
+
+def _spelunker_product_error(path):
+    msg = (f"{path}: this is a spelunker product (a saved GuideStarModel or an ASDF file), "
+           "not a guider product: open it with spelunker.io.open_guidestar(path) or "
+           "spelunker.GuideStarModel(path) (spelunker.load and the steps accept it too)")
+    return WrongProductError(msg)
+
+
+def _check_file_name(path):
+    """Refuse file names the ``files`` table cannot hold (ASCII, its column width)."""
+    name = path.name
+    if not name.isascii():
+        msg = (f"{path}: the file name is not ASCII; FITS tables (the files table of the "
+               f"model) hold ASCII names only: rename the file (its folder may be non-ASCII)")
+        raise GuideStarInputError(msg)
+    width = _file_name_width()
+    if len(name) > width:
+        msg = (f"{path}: the file name has {len(name)} characters, the files table holds "
+               f"{width}; rename the file (MAST names have about 45)")
+        raise GuideStarInputError(msg)
+
+
+@functools.lru_cache(maxsize=1)
+def _file_name_width():
+    """Width of the ``file_name`` column of the files table (the schema's)."""
+    return GuideStarModel().table_dtype("files")["file_name"].itemsize
+
+
+def _check_image_hdu(name, hdul, extname):
+    """Refuse a SCI, ERR or DQ extension that is not an image (e.g. a table)."""
+    if extname in hdul and not isinstance(hdul[extname], (fits.ImageHDU, fits.PrimaryHDU,
+                                                          fits.CompImageHDU)):
+        msg = (f"{name}: the {extname} extension is a {type(hdul[extname]).__name__}, not an "
+               "image; a fine-guide product holds (n_frames, 8, 8) images")
+        raise WrongProductError(msg)
 
 
 def _product_from_model(model):
@@ -594,6 +719,7 @@ def _product_from_model(model):
             if value is None:
                 break
         header[attribute] = value
+    _check_file_name(Path(name))
     _check_required(name, header)
     sci = np.asarray(model.data) if model.data is not None else None
     problem = _product_problem(
@@ -704,6 +830,11 @@ def _check_required(name, header):
             raise MissingKeywordError(msg) from exc
         if not np.isfinite(header[key]):
             msg = f"{name}: header keyword {keyword} = {header[key]!r} is not finite"
+            raise MissingKeywordError(msg)
+        low, high = MJD_RANGE
+        if not low <= header[key] <= high:
+            msg = (f"{name}: header keyword {keyword} = {header[key]!r} is not an MJD of "
+                   f"the JWST era ({low:g} to {high:g})")
             raise MissingKeywordError(msg)
     if header["data_end"] <= header["data_start"]:
         msg = (f"{name}: DATAEND ({header['data_end']}) is not after DATASTRT "
@@ -823,8 +954,11 @@ def _load_arrays(product):
                     "pointing_table": _fits_table(hdul, "POINTING"),
                     "centroid_table": _fits_table(hdul, "FGS CENTROID PACKET"),
                 }
-            except (OSError, ValueError, TypeError) as exc:
-                msg = f"{path}: data cannot be read ({exc})"
+            except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+                    fits.VerifyError) as exc:
+                # astropy's kinds for damaged extensions (a table header it cannot
+                # parse gives a KeyError, an unrecognised extension no ``data``).
+                msg = f"{path}: data cannot be read ({type(exc).__name__}: {exc})"
                 raise CorruptFileError(msg) from exc
     name = product.name
     if product.sci.shape[0] != product.header["frames"]:
@@ -838,9 +972,38 @@ def _load_arrays(product):
         raise WrongProductError(msg)
     if product.dq is not None and product.dq.size == 0:
         product.dq = None
+    if product.dq is not None:
+        product.dq = _dq_bits(name, product.dq)
     if product.dq is not None and product.dq.shape not in (FRAME_SHAPE, product.sci.shape):
         msg = f"{name}: DQ shape {product.dq.shape} fits neither a frame nor SCI"
         raise WrongProductError(msg)
+
+
+def _dq_bits(name, dq):
+    """DQ as uint32 bit flags; refuse values that are not flags.
+
+    Integer arrays are taken as they are (a negative int32 is the flag word
+    with bit 31 set).  Floating-point arrays are accepted when every value
+    is a whole number in ``0 .. 2**32 - 1``; a fraction, a NaN or a
+    negative value has no meaning as flags, so the file is refused rather
+    than cast (NaN and -1 would become 'every flag set').
+    """
+    kind = dq.dtype.kind
+    if kind in "ui" or kind == "b":
+        return dq.astype(np.uint32)
+    if kind == "f":
+        values = dq.astype(np.float64)
+        bad = ~np.isfinite(values) | (values < 0) | (values > 0xFFFFFFFF) | (
+            np.mod(np.where(np.isfinite(values), values, 0.0), 1.0) != 0)
+        if bad.any():
+            examples = ", ".join(repr(float(v)) for v in np.unique(values[bad])[:3])
+            msg = (f"{name}: DQ is a floating-point array with {int(bad.sum())} value(s) that "
+                   f"are not bit flags (whole numbers 0 to 2**32-1), e.g. {examples}; "
+                   "the DQ extension is damaged")
+            raise CorruptFileError(msg)
+        return values.astype(np.uint32)
+    msg = f"{name}: DQ has data type {dq.dtype}, not integer bit flags"
+    raise CorruptFileError(msg)
 
 
 def _fits_table(hdul, extname):
@@ -1042,10 +1205,12 @@ def _stitched_name(products):
 
 
 def _as_int(value):
+    """An int32 table value of a header field; -1 (unknown) for anything else."""
     try:
-        return int(str(value).strip())
+        number = int(str(value).strip())
     except (TypeError, ValueError):
         return -1
+    return number if -2**31 <= number < 2**31 else -1
 
 
 def _as_float(value):

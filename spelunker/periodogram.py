@@ -184,6 +184,12 @@ def frequency_grid(times, *, samples_per_peak=5.0, minimum_frequency=None,
             else _frequency_value(minimum_frequency, "minimum_frequency"))
     fmax = (0.5 / cadence if maximum_frequency is None
             else _frequency_value(maximum_frequency, "maximum_frequency"))
+    if fmax <= fmin and minimum_frequency is None and maximum_frequency is None:
+        msg = (f"the series is too short for a periodogram: {len(np.unique(times))} distinct "
+               f"times over {baseline:.4g} s, so the lowest frequency it resolves (1/baseline, "
+               f"{fmin:.4g} Hz) is not below its Nyquist frequency ({fmax:.4g} Hz); at least "
+               f"{_MIN_PERIODOGRAM_TIMES} evenly spaced times (frames) are needed")
+        raise ValueError(msg)
     if fmax <= fmin:
         msg = (f"maximum frequency {fmax:.6g} Hz is not above the minimum frequency "
                f"{fmin:.6g} Hz (baseline {baseline:.6g} s, median cadence {cadence:.6g} s)")
@@ -945,12 +951,18 @@ def _as_seconds(times, name):
     return times
 
 
+#: Evenly spaced times a default frequency grid needs (1/baseline below the Nyquist frequency).
+_MIN_PERIODOGRAM_TIMES = 4
+
+
 def _baseline_and_cadence(times):
     ordered = np.sort(times)
     steps = np.diff(ordered)
     steps = steps[steps > 0]
     if not len(steps):
-        msg = f"the times need at least two distinct values, got {len(np.unique(times))}"
+        msg = (f"the series is too short for a periodogram: {len(np.unique(times))} distinct "
+               f"time(s) (frames), and at least two distinct values are needed "
+               f"({_MIN_PERIODOGRAM_TIMES} evenly spaced ones for the default frequency grid)")
         raise ValueError(msg)
     return float(ordered[-1] - ordered[0]), float(np.median(steps))
 

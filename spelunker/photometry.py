@@ -971,11 +971,22 @@ def _time_bins(times, bin_size, *, where, strict):
         raise ValueError(msg)
     bins, n_bins, min_count, n_usable, typical = _bin_layout(times, bin_size)
     span = float(times.max() - times.min())
+    cadence = float(np.median(np.diff(np.sort(times)))) if n > 1 else float("nan")
+    largest = span / (2.5 * MIN_BINS)  # the largest bin giving MIN_BINS usable bins
+    if (typical < 2 or n_usable < MIN_BINS) and not largest >= 2 * cadence:
+        # No bin size works: a bin must hold 2 frames and MIN_BINS bins must fit.
+        needed = int(np.ceil(5 * MIN_BINS)) + 1
+        msg = (f"the light curve{where} is too short to bin: {n} frame(s) over {span:.4g} s; "
+               f"the scatter of the binned light curve needs {MIN_BINS} usable bins of at "
+               f"least 2 frames, i.e. a series of at least {needed} frames")
+        if strict or n < 2:
+            raise ValueError(msg)
+        log.warning("%s; no binned scatter computed", msg)
+        return bins, 0, min_count
     if typical < 2:
-        step = float(np.median(np.diff(np.sort(times)))) if n > 1 else float("nan")
         msg = (f"bin_size={bin_size:g} s holds {typical:g} frame per bin{where} (median); at "
                f"least 2 are needed: use a bin_size of a few seconds (the frames are "
-               f"{step:.3g} s apart)")
+               f"{cadence:.3g} s apart)")
         raise ValueError(msg)
     if n_usable < MIN_BINS:
         msg = (f"the light curve{where} spans {span:.4g} s ({n} frames): bin_size={bin_size:g} "

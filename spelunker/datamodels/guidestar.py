@@ -19,7 +19,7 @@ from astropy.table import QTable
 from astropy.time import Time
 from stdatamodels.jwst.datamodels import JwstDataModel
 
-from spelunker.errors import GuideStarInputError, ParameterError
+from spelunker.errors import CorruptFileError, GuideStarInputError, ParameterError
 
 __all__ = ["GuideStarModel", "FIT_TABLES", "FRAME_RESULT_TABLES"]
 
@@ -75,6 +75,28 @@ class GuideStarModel(JwstDataModel):
     """
 
     schema_url = "http://spelunker.readthedocs.io/schemas/guidestar.schema"
+
+    def __init__(self, init=None, **kwargs):
+        if not isinstance(init, (str, os.PathLike)):
+            super().__init__(init, **kwargs)
+            return
+        if not os.path.isfile(init):
+            msg = f"{os.fspath(init)}: no such file (a saved GuideStarModel was expected)"
+            raise GuideStarInputError(msg)
+        try:
+            super().__init__(init, **kwargs)
+            if os.fspath(init).lower().endswith(".asdf"):
+                # ASDF blocks load on access: read them now, as FITS is read,
+                # so that a truncated file fails here and not at first use.
+                for name in ("data", "err", "dq", "frames", "files"):
+                    if self.hasattr(name):
+                        np.asarray(getattr(self, name))
+        except Exception as exc:  # stdatamodels, astropy and asdf raise many kinds
+            with contextlib.suppress(Exception):  # a half-opened model may hold the file
+                self.close()
+            msg = (f"{os.fspath(init)}: saved GuideStarModel cannot be read; the file is "
+                   f"truncated or damaged ({type(exc).__name__}: {exc})")
+            raise CorruptFileError(msg) from exc
 
     @contextlib.contextmanager
     def trusted_assignment(self):

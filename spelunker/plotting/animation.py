@@ -2,11 +2,14 @@
 
 import logging
 import operator
+import os
 from pathlib import Path
 
 import numpy as np
 from astropy.time import Time
 
+from spelunker._validate import check_output_file, check_positive_float
+from spelunker.errors import ParameterError
 from spelunker.plotting.figures import (
     aperture_of,
     aperture_outline,
@@ -26,12 +29,12 @@ ANIMATION_FORMATS = {".gif": "pillow", ".mp4": "ffmpeg"}
 def _frame_number(value, name):
     if isinstance(value, (bool, np.bool_)):
         msg = f"{name}={value!r} must be an integer frame number"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     try:
         return operator.index(value)
     except TypeError:
         msg = f"{name}={value!r} must be an integer frame number"
-        raise ValueError(msg) from None
+        raise ParameterError(msg) from None
 
 
 def _check_range(start, stop, step, n_frames):
@@ -40,11 +43,11 @@ def _check_range(start, stop, step, n_frames):
     step = _frame_number(step, "step")
     if step < 1:
         msg = f"step={step} must be >= 1"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     if not 0 <= start < stop <= n_frames:
         msg = (f"frames start={start} to stop={stop} are not a non-empty range within the "
                f"{n_frames} frames of the model (0 <= start < stop <= {n_frames})")
-        raise ValueError(msg)
+        raise ParameterError(msg)
     return range(start, stop, step)
 
 
@@ -55,7 +58,7 @@ def _writer(path, fps):
     if suffix not in ANIMATION_FORMATS:
         msg = (f"filename {str(path)!r}: an animation is written as .gif (Pillow) or .mp4 "
                "(ffmpeg); choose one of these endings")
-        raise ValueError(msg)
+        raise ParameterError(msg)
     if suffix == ".mp4":
         if not animation.writers.is_available("ffmpeg"):
             msg = (f"cannot write {str(path)!r}: MP4 needs ffmpeg, which is not installed (not "
@@ -109,9 +112,10 @@ def flux_spatial_timelapse_animation(model, start, stop, filename="movie.gif", *
 
     Raises
     ------
-    ValueError
-        For a bad frame range or step, or a file name that is neither .gif
-        nor .mp4.
+    spelunker.errors.ParameterError
+        (a `ValueError`) for a bad frame range, step, ``fps`` or ``dpi``, a
+        file name that is neither .gif nor .mp4, a folder, or a file in a
+        missing or read-only folder; raised before anything is drawn.
     RuntimeError
         For an .mp4 file when ffmpeg is not installed (the message suggests
         a .gif); raised before anything is drawn.
@@ -137,10 +141,15 @@ def flux_spatial_timelapse_animation(model, start, stop, filename="movie.gif", *
 
     if not model.hasattr("data") or np.ndim(model.data) != 3:
         msg = "the model has no (n_frames, rows, columns) data to animate"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     frames = _check_range(start, stop, step, len(model.data))
-    path = Path(filename)
-    writer = _writer(path, fps)
+    fps = check_positive_float(fps, "fps")
+    dpi = check_positive_float(dpi, "dpi")
+    if not isinstance(filename, (str, os.PathLike)):
+        msg = f"filename={filename!r} must be a file path ending in .gif or .mp4"
+        raise ParameterError(msg)
+    writer = _writer(Path(filename), fps)  # the ending (and ffmpeg) first
+    path = check_output_file(filename, "filename")
 
     scene = _Scene(model, frames, vmin=vmin, vmax=vmax)
     movie = animation.FuncAnimation(scene.figure, scene.draw, frames=len(frames),

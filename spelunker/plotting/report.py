@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from astropy.time import Time
 
+from spelunker._validate import check_output_dir
 from spelunker.binning import DEFAULT_BIN_SIZE
 from spelunker.datamodels import FIT_TABLES
 from spelunker.events import events_table, local_events
@@ -86,7 +87,9 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
         One or more visits, ideally after `~spelunker.GuideStarPipeline`.
         Not modified.
     directory : str or os.PathLike
-        Output folder (created if missing).
+        Output folder (created if missing); a file, or a folder that cannot
+        be created or written, raises `~spelunker.errors.ParameterError`
+        before anything is drawn.
     title : str, optional
         Page title; default ``"Guide-star report <stem>"`` (with several
         visits, each visit page is titled ``"<title> <stem>"``).
@@ -124,8 +127,7 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
     >>> page.name, sorted(p.name for p in page.parent.glob("*.png"))[:2]
     ('jw01534001001_report.html', ['jw01534001001_frame.png', 'jw01534001001_lightcurve.png'])
     """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = check_output_dir(directory, "directory", where="write_visit_report")
     options = dict(bin_size=bin_size, n_peaks=n_peaks, dpi=dpi)
     parts = list(model) if isinstance(model, (list, tuple)) else split_visits(model)
     if len(parts) == 1:

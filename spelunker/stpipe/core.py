@@ -22,23 +22,30 @@ What the classes here do instead:
   anything `spelunker.io.open_guidestar` accepts: guider products, globs,
   directories, associations, ``GuiderCalModel`` objects, a saved or open
   `~spelunker.GuideStarModel`.
+- **Parameters.**  A parameter the ``spec`` refuses (``ncpus=0``,
+  ``method='foo'``, an unknown name), given to ``Step(...)``, ``Step.call``,
+  a pipeline or ``strun``, raises `~spelunker.errors.StepParameterError`
+  (a `~spelunker.errors.ParameterError`, and stpipe's ``ValidationError``)
+  naming the step, the parameter, the value and what is allowed.
 - **File names.**  ``remove_suffix`` knows jwst's product suffixes
   (``_cal``) and those of the spelunker steps, so ``strun`` turns
   ``jw..._gs-fg_..._cal.fits`` into ``jw..._gs-fg_..._gsfit.fits``.
 """
 
-import glob
 import logging
 import os
+import re
 
 from configobj import validate
 from jwst.lib.suffix import remove_suffix as jwst_remove_suffix
 from stpipe import Pipeline, Step, config_parser
+from stpipe.exceptions import ValidationError
 
 from spelunker._version import __version__
 
 from spelunker.datamodels import GuideStarModel
-from spelunker.io import open_guidestar
+from spelunker.errors import StepParameterError
+from spelunker.io import expand_glob, open_guidestar
 from spelunker.names import FINE_GUIDE_GLOB, strip_segment
 
 __all__ = ["SpelunkerStep", "SpelunkerPipeline"]
@@ -74,6 +81,43 @@ class SpelunkerStep(Step):
     spec = """
     output_ext = string(default='.fits')  # Output file type (.fits or .asdf)
     """
+
+    def __init__(self, *args, **kwargs):
+        try:
+            super().__init__(*args, **kwargs)
+        except ValidationError as exc:
+            if isinstance(exc, StepParameterError):
+                raise
+            raise _parameter_error(type(self), exc, _parameters(args, kwargs)) from None
+
+    @classmethod
+    def from_config_section(cls, config, *args, **kwargs):
+        """Create the step from a configuration section (stpipe's), with clear parameter errors.
+
+        Parameters
+        ----------
+        config : configobj.Section
+            The step's parameters.
+        *args, **kwargs
+            As for `stpipe.Step.from_config_section`.
+
+        Returns
+        -------
+        SpelunkerStep
+
+        Raises
+        ------
+        spelunker.errors.StepParameterError
+            A parameter the spec refuses: the message names the step, the
+            parameter, the value given and what is allowed.
+        """
+        given = config.dict() if hasattr(config, "dict") else dict(config)
+        try:
+            return super().from_config_section(config, *args, **kwargs)
+        except ValidationError as exc:
+            if isinstance(exc, StepParameterError):
+                raise
+            raise _parameter_error(cls, exc, given) from None
 
     @classmethod
     def get_config_from_reference(cls, dataset, disable=None, crds_observatory=None):
@@ -205,12 +249,12 @@ class SpelunkerStep(Step):
         if isinstance(obj, os.PathLike):
             obj = os.fspath(obj)
         if isinstance(obj, str) and any(char in obj for char in "*?["):
-            matches = sorted(glob.glob(os.path.expanduser(obj), recursive=True))
+            matches = expand_glob(obj)
             obj = matches[0] if matches else None
             several = len(matches) > 1
         if isinstance(obj, str) and os.path.isdir(obj):
             # Name the products after the first fine-guide file of the folder.
-            matches = sorted(glob.glob(os.path.join(obj, "**", FINE_GUIDE_GLOB), recursive=True))
+            matches = expand_glob(os.path.join(obj, "**", FINE_GUIDE_GLOB))
             obj = matches[0] if matches else os.path.normpath(obj) + ".fits"
             several = True
         if isinstance(obj, str) and several:
@@ -264,6 +308,79 @@ class SpelunkerPipeline(Pipeline, SpelunkerStep):
     `SpelunkerStep.open_input`, which copies a caller's model; the steps then
     work on that copy in place.
     """
+
+
+_CONFIG_PARAMETER = re.compile(r"Config parameter '([^']*)': (.*)")
+_EXTRA_VALUE = re.compile(r"Extra value '([^']*)' in (.*)")
+
+
+def _parameters(args, kwargs):
+    """The parameters given to ``Step.__init__`` (stpipe's positional order)."""
+    skip = ("name", "parent", "config_file", "_validate_kwds")
+    return {key: value for key, value in kwargs.items() if key not in skip}
+
+
+def _lookup(section, keys):
+    for key in keys:
+        if not hasattr(section, "get"):
+            return None
+        section = section.get(key)
+    return section
+
+
+def _allowed(check):
+    """What a configobj ``check`` (``integer(min=1, default=1)``) allows, in words."""
+    if not isinstance(check, str):
+        return None
+    try:
+        function, args, kwargs, _default = validate.Validator()._parse_with_caching(check)
+    except Exception:  # an unparsable check is shown as written
+        return check
+    if function == "option":
+        return "one of " + ", ".join(repr(option) for option in args)
+    limits = dict(zip(("min", "max"), args, strict=False))
+    limits.update({key: value for key, value in kwargs.items() if key in ("min", "max")})
+    kind = {"integer": "an integer", "float": "a number", "boolean": "True or False",
+            "string": "a string", "list": "a list", "int_list": "a list of integers",
+            "float_list": "a list of numbers", "string_list": "a list of strings"}.get(
+                function, function)
+    low, high = limits.get("min"), limits.get("max")
+    if low is not None and high is not None:
+        return f"{kind} from {low} to {high}"
+    if low is not None:
+        return f"{kind} >= {low}"
+    if high is not None:
+        return f"{kind} <= {high}"
+    return kind
+
+
+def _parameter_error(cls, exc, given):
+    """stpipe's spec ``ValidationError`` as a `StepParameterError` naming what is allowed."""
+    try:
+        spec = cls.load_spec_file()
+    except Exception:  # never hide the real error behind a spec problem
+        spec = None
+    names = sorted(key for key in (spec or {}) if not hasattr(spec[key], "keys"))
+    lines = []
+    for line in str(exc).splitlines():
+        parameter, extra = _CONFIG_PARAMETER.match(line), _EXTRA_VALUE.match(line)
+        if parameter is not None:
+            path, problem = parameter.groups()
+            keys = path.split("/")
+            name = ".".join(keys)
+            value = _lookup(given, keys)
+            allowed = _allowed(_lookup(spec, keys))
+            text = f"parameter {name}={value!r} is refused ({problem.rstrip('.')})"
+            if allowed:
+                text += f"; allowed: {allowed}"
+            lines.append(text)
+        elif extra is not None:
+            lines.append(f"unknown parameter {extra.group(1)!r} (in {extra.group(2)}); the "
+                         f"parameters are {', '.join(names)}")
+        elif line.strip():
+            lines.append(line.strip())
+    msg = f"{cls.__name__}: " + "; ".join(lines)
+    return StepParameterError(msg)
 
 
 def spelunker_suffixes():
