@@ -19,7 +19,7 @@
    ``sigma * sqrt(2 / window)`` (cumulative sums: linear time).
 4. **Steps.**  Local maxima of ``|z|`` above ``threshold`` at least
    ``window`` bins apart whose change is abrupt: over the two windows, two
-   levels fit the bins better than a straight line by a chi-square of 25.
+   levels fit the bins better than a straight line by a chi-square of 9.
    A smooth variation (a variable star, a drift, an ingress of several
    seconds) is close to a line there and is not a step.  Each is placed to the frame by the split that best
    fits two levels, and sized by the difference of the two windows' means.
@@ -48,7 +48,7 @@ _MIN_FILL = 0.5
 
 #: How much better (chi-square, in units of the bin scatter) two levels must fit the
 #: two windows than a straight line for a change to be a step.
-_STEP_OVER_LINE = 25.0
+_STEP_OVER_LINE = 9.0
 
 #: Samples further than this many robust standard deviations from their bin's mean are
 #: outliers, left out of the bins.
