@@ -34,6 +34,7 @@ from astropy.time import Time
 from astropy.timeseries import LombScargle
 
 from spelunker._validate import check_finite_float, check_positive_float, check_positive_int
+from spelunker.errors import GuideStarInputError
 from spelunker.fitting import ensure_fit_table
 
 __all__ = [
@@ -189,7 +190,7 @@ def frequency_grid(times, *, samples_per_peak=5.0, minimum_frequency=None,
                f"times over {baseline:.4g} s, so the lowest frequency it resolves (1/baseline, "
                f"{fmin:.4g} Hz) is not below its Nyquist frequency ({fmax:.4g} Hz); at least "
                f"{_MIN_PERIODOGRAM_TIMES} evenly spaced times (frames) are needed")
-        raise ValueError(msg)
+        raise GuideStarInputError(msg)
     if fmax <= fmin:
         msg = (f"maximum frequency {fmax:.6g} Hz is not above the minimum frequency "
                f"{fmin:.6g} Hz (baseline {baseline:.6g} s, median cadence {cadence:.6g} s)")
@@ -963,7 +964,7 @@ def _baseline_and_cadence(times):
         msg = (f"the series is too short for a periodogram: {len(np.unique(times))} distinct "
                f"time(s) (frames), and at least two distinct values are needed "
                f"({_MIN_PERIODOGRAM_TIMES} evenly spaced ones for the default frequency grid)")
-        raise ValueError(msg)
+        raise GuideStarInputError(msg)
     return float(ordered[-1] - ordered[0]), float(np.median(steps))
 
 

@@ -64,7 +64,7 @@ from astropy.table import QTable
 
 from spelunker._validate import check_positive_float, check_positive_int
 from spelunker.binning import DEFAULT_BIN_SIZE, time_bin_index
-from spelunker.errors import ParameterError
+from spelunker.errors import GuideStarInputError, ParameterError
 
 __all__ = [
     "ApertureResult",
@@ -980,7 +980,7 @@ def _time_bins(times, bin_size, *, where, strict):
                f"the scatter of the binned light curve needs {MIN_BINS} usable bins of at "
                f"least 2 frames, i.e. a series of at least {needed} frames")
         if strict or n < 2:
-            raise ValueError(msg)
+            raise GuideStarInputError(msg)
         log.warning("%s; no binned scatter computed", msg)
         return bins, 0, min_count
     if typical < 2:

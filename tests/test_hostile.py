@@ -310,12 +310,12 @@ def tiny_visits(tmp_path_factory):
 @pytest.mark.parametrize("n_frames", [1, 2, 3])
 def test_very_short_visits_say_they_are_too_short(tiny_visits, n_frames):
     files = tiny_visits[n_frames].files
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(SpelunkerError) as info:
         GuideStarPipeline.call(files, steps={"fit": {"method": "quick"}}, configure_log=False)
     message = str(info.value)
     assert "too short" in message and f"{n_frames} frame(s)" in message
     assert "nan s" not in message and "at most" not in message
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(SpelunkerError) as info:
         PeriodogramStep.call(files, configure_log=False)
     message = str(info.value)
     assert "too short for a periodogram" in message
