@@ -43,22 +43,54 @@ def test_empty_session_has_no_data(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_folder_as_first_argument_gets_a_clear_error(tmp_path):
-    """The original's ``load('/path/', pid=1534)``: pid is the first argument here."""
-    with pytest.raises(TypeError, match=r"spelunker.load\(pid=1534, dir='.*'\)"):
-        spelunker.load(str(tmp_path), pid=1534)
-    with pytest.raises(TypeError, match="dir="):
-        spelunker.load(tmp_path, pid="1534", obs_num=2)
-    with pytest.raises(TypeError, match=r"is not a program ID.*dir="):
-        spelunker.load(str(tmp_path))
+def test_folder_as_first_argument_as_the_original(visit, tmp_path, monkeypatch):
+    """The original's ``load('/path/', pid=1534)``: the folder is the first argument."""
+    monkeypatch.chdir(tmp_path)
+    spk = spelunker.load(str(visit.files[0].parent))
+    assert spk.directory == visit.files[0].parent and spk.model is None
+    assert spelunker.load(tmp_path / "other").directory == tmp_path / "other"
+    assert spelunker.load(dir=None).directory.name == "spelunker_results"
+    with pytest.raises(ParameterError, match="not both"):
+        spelunker.load(tmp_path, pid=1534, parallel_sequence_id=1, parallel_sequnence_id=1)
+    with pytest.raises(ParameterError, match="must be a number"):
+        spelunker.load(tmp_path, pid=1534, visit_group="first")
+    # Nothing was created or written.
     assert list(tmp_path.iterdir()) == []
+
+
+def test_readfile_of_a_program_in_the_folder(visit, tmp_path):
+    """The original's ``readfile(pid=..., obs_num=..., visit=...)`` reads the folder, no MAST."""
+    layout = tmp_path / "spelunker_outputs" / "mastDownload" / "JWST"
+    for path in visit.files:
+        target = layout / path.name.replace("_cal.fits", "")
+        target.mkdir(parents=True)
+        (target / path.name).write_bytes(path.read_bytes())
+    spk = spelunker.load(str(tmp_path))
+    model = spk.readfile(pid=1534, obs_num=1, visit=1)
+    assert len(model.data) == 3000 and spk.files == [p.name for p in visit.files]
+    assert_array_equal(spk.fg_array, spelunker.load(tmp_path).readfile(visit.files).data)
+    positional = spelunker.load(tmp_path)
+    positional.readfile(1534, "1", "001")
+    assert_array_equal(positional.fg_time, spk.fg_time)
+    with pytest.raises(ParameterError, match="no complete calibrated .* program 1534, "
+                                             "observation 2"):
+        spk.readfile(pid=1534, obs_num=2)
+    with pytest.raises(ParameterError, match="not both"):
+        spk.readfile(visit.files, pid=1534)
+    with pytest.raises(ParameterError, match="give files"):
+        spk.readfile()
 
 
 def test_readfile_arrays(visit, tmp_path):
     spk = spelunker.load(dir=tmp_path)
     spk.readfile(visit.files)
     assert spk.fg_array.shape == (3000, 8, 8)
-    assert isinstance(spk.fg_time, Time) and spk.fg_time.scale == "utc"
+    # fg_time: MJD (UTC) floats as the original; fg_time_utc: the same times as Time
+    assert isinstance(spk.fg_time_utc, Time) and spk.fg_time_utc.scale == "utc"
+    assert spk.fg_time.dtype == np.float64 and spk.fg_time.shape == (3000,)
+    assert_array_equal(spk.fg_time, spk.fg_time_utc.mjd)
+    assert_array_equal(spk.fg_time, np.asarray(spk.model.frames["mid_time_mjd"]))
+    assert np.all(np.diff(spk.fg_time) > 0)
     assert_allclose(spk.fg_flux, np.nansum(spk.fg_array, axis=(1, 2)), rtol=1e-6)
     assert spk.files == [p.name for p in visit.files]
 
@@ -124,8 +156,12 @@ def test_photometry_and_periodogram_match_the_steps(visit, tmp_path):
     model = PhotometryOptimizeStep.call(GuideStarFitStep.call(visit.files))
     assert_array_equal(np.asarray(model.lightcurve["flux"]), spk.fg_flux)
 
-    peaks = spk.periodogram()
+    axes = spk.periodogram()
+    assert len(axes) >= 7 and all(ax.get_lines() for ax in axes)
+    peaks = spk.pgram_results
     assert peaks is not None and len(peaks) > 0
+    assert_array_equal(np.asarray(peaks["frequency"]),
+                       np.asarray(PeriodogramStep.call(model).periodogram_peaks["frequency"]))
     frequency, power = spk.pgram_x_mean
     assert frequency.shape == power.shape and frequency[0] > 0
     assert abs(1 / frequency[np.argmax(power)] / 2.5 - 1) < 2e-3
@@ -176,16 +212,20 @@ def test_session_figures_and_local_mnemonics(visit, tmp_path):
     spk.readfile(visit.files)
     spk.quick_fit()
     spk.periodogram()
-    ax = spk.timeseries_binned_plot(5.0, ax=plt.figure().add_subplot())
+    ax = spk.timeseries_binned_plot(bin_size=5.0, ax=plt.figure().add_subplot())
     assert ax.get_lines(), "no light curve drawn"
-    figure = spk.timeseries_list_plot()
-    assert len(figure.axes) >= 8
+    axes = spk.timeseries_list_plot()
+    assert len(axes) >= 8 and all(hasattr(one, "plot") for one in axes)
     assert spk.periodogram_plot().axes
     assert spk.frame_plot(ax=plt.figure().add_subplot()).images
     position = spk.position_plot(ax=plt.figure().add_subplot())
     assert position.collections or position.get_lines()
-    files = spk.mnemonics_local("FILENAME", ax=plt.figure().add_subplot())
-    assert len(files) == 2
+    target = plt.figure().add_subplot()
+    assert spk.mnemonics_local("FILENAME", ax=target) is target
+    assert len(spk.local_events) == 2 and len(target.get_lines()) == 2
+    times, names = spk.filename_mnemonics
+    assert names == spk.files and times[0] == pytest.approx(spk.fg_time[0], abs=1e-6)
+    assert len(spk.mnemonics_local("FILENAME", plot=False)) == 2
     gif = spk.flux_spatial_timelapse_animation(10, 20, tmp_path / "movie.gif")
     with Image.open(gif) as image:
         assert image.n_frames == 10
@@ -211,11 +251,11 @@ def test_original_tool_habits_get_clear_answers(visit, tmp_path):
     spk = spelunker.load(dir=tmp_path, token="hidden-token-value")
     spk.readfile(visit.files)
     for name in ("fg_array", "fg_time", "fg_flux"):
-        with pytest.raises(AttributeError, match=r"spk.select\(1000, 2000\)"):
-            setattr(spk, name, getattr(spk, name)[:10])
+        with pytest.raises(ParameterError, match=r"spk.select\(start, stop\)"):
+            setattr(spk, name, getattr(spk, name)[:10] + 1.0)
     # Figures draw on the current Axes, as in the original notebooks.
     figure, axes = plt.subplots()
-    assert spk.timeseries_binned_plot(5.0) is axes
+    assert spk.timeseries_binned_plot(bin_size=5.0) is axes
     plt.close(figure)
     # The token is hidden from pickles and vars().
     assert "hidden-token-value" not in repr(vars(spk))
