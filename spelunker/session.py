@@ -53,6 +53,20 @@ log = logging.getLogger(__name__)
 #: Where `load` downloads products when no ``dir`` is given (as the original tool).
 DEFAULT_DIRECTORY = "spelunker_results"
 
+#: The original tool's download folder (``./spelunker_outputs``), used when it exists and
+#: `DEFAULT_DIRECTORY` does not.
+ORIGINAL_DIRECTORY = "spelunker_outputs"
+
+
+def _default_directory():
+    """``./spelunker_results``, or the original tool's ``./spelunker_outputs`` if only it exists."""
+    if not os.path.isdir(DEFAULT_DIRECTORY) and os.path.isdir(ORIGINAL_DIRECTORY):
+        log.info("using the original tool's download folder %s (no %s here)",
+                 ORIGINAL_DIRECTORY, DEFAULT_DIRECTORY)
+        return Path(ORIGINAL_DIRECTORY)
+    return Path(DEFAULT_DIRECTORY)
+
+
 #: The original tool's filter keywords of `load` and `Spelunker.download`, and the
 #: `spelunker.names.fg_table` column each one filters on.
 FILTER_KEYWORDS = {
@@ -92,9 +106,11 @@ def load(dir=None, pid=None, obs_num=None, visit=None, visit_group=None,  # noqa
     Parameters
     ----------
     dir : str or path-like, optional
-        Download folder (default ``spelunker_results``).  Products already
-        there, also in the original tool's ``mastDownload/JWST/<obs_id>/``
-        layout, are not downloaded again.
+        Download folder (default ``spelunker_results``, or the original
+        tool's ``spelunker_outputs`` when only that one exists in the
+        current directory).  Products already there, also in the original
+        tool's ``mastDownload/JWST/<obs_id>/`` layout, are not downloaded
+        again.
     pid : int or str, optional
         JWST program ID.  Without it the session starts empty (use
         `Spelunker.download` or `Spelunker.readfile` later).
@@ -187,7 +203,7 @@ class Spelunker:
     """
 
     def __init__(self, directory=None, *, token=None, progress=None):
-        self.directory = Path(directory if directory is not None else DEFAULT_DIRECTORY)
+        self.directory = Path(directory) if directory is not None else _default_directory()
         self._token = as_secret(token)
         self.progress = progress
         self.model = None
