@@ -1040,7 +1040,7 @@ int or str, optional
         model = self._frames_model(fg_time, fg_flux, start_time, end_time,
                                    where="timeseries_binned_plot")
         if bin_size is None and _given(n_bins):
-            n_bins = check_int_range(n_bins, "n_bins", 1, None, where="timeseries_binned_plot")
+            n_bins = check_int_range(n_bins, "n_bins", 1, 10**9, where="timeseries_binned_plot")
             seconds = np.asarray(model.frame_seconds(), dtype=float)
             step = float(np.nanmedian(np.diff(seconds))) if len(seconds) > 1 else 1.0
             bin_size = n_bins * step

@@ -303,3 +303,135 @@ def test_select_visit_of_two_programs(two_programs, tmp_path):
     first = spk.select_visit(1, 1, program=1534)
     assert_array_equal(first.fg_flux, flux[:120])
     assert_array_equal(first.photometry_mask, masks[0])
+
+
+def test_slice_assignment_keeps_the_session_consistent(visit, tmp_path):
+    """``spk.fg_array = spk.fg_array[a:b]`` (the original's notebooks) cuts everything alike."""
+    spk = spelunker.load(tmp_path)
+    spk.readfile(visit.files)
+    full = spelunker.load(tmp_path)
+    full.readfile(visit.files)
+    spk.quick_fit()
+    times, flux = spk.fg_time.copy(), spk.fg_flux.copy()
+    spk.fg_array = spk.fg_array[1000:2500]  # across the two files
+    assert spk.fg_array.shape == (1500, 8, 8)
+    assert_array_equal(spk.fg_time, times[1000:2500])
+    assert_array_equal(spk.fg_flux, flux[1000:2500])
+    assert len(spk.files) == 2 and len(spk.quickfit_results) == 1500  # results cut alike
+    assert_array_equal(np.asarray(spk.quickfit_results["x_mean"]),
+                       np.asarray(full.quick_fit()["x_mean"])[1000:2500])
+    spk.fg_flux = spk.fg_flux[0:1500]  # already so: nothing changes
+    assert spk.fg_array.shape == (1500, 8, 8)
+    spk.fg_time = spk.fg_time[500:]  # times pick frames too
+    assert_array_equal(spk.fg_time, times[1500:2500])
+    assert spk.files == [visit.files[1].name]
+    spk.fg_flux = spk.fg_flux[::2]  # any selection in order
+    assert_array_equal(spk.fg_time, times[1500:2500:2])
+    spk.fg_time = full.fg_time_utc[1500:1600:2]  # a Time works as well
+    assert_array_equal(spk.fg_time, times[1500:1600:2])
+    with pytest.raises(ParameterError, match="not fg_array values"):
+        spk.fg_array = full.fg_array[0:10]  # frames the session no longer holds
+
+
+def test_fits_of_arrays_are_the_steps_fit_of_those_frames(visit, tmp_path):
+    spk = spelunker.load(tmp_path)
+    spk.readfile(visit.files)
+    step = fit_table(GuideStarFitStep.call(visit.files))
+    part = spk.gauss2d_fit(spk.fg_array[200:700], ncpus=2)
+    assert len(part) == 500 and len(spk.fg_array) == 3000  # the session keeps its frames
+    assert spk.gaussfit_results is not None and len(spk.gaussfit_results) == 500
+    for name in PARAMETERS + ("flags",):
+        assert_array_equal(np.asarray(part[name]), np.asarray(step[name])[200:700])
+    assert_array_equal(part["time"].mjd, spk.fg_time[200:700])
+    quick = spk.quick_fit(spk.fg_array[0:100])
+    step_quick = fit_table(GuideStarFitStep.call(visit.files, method="quick"), "quick")
+    assert_array_equal(np.asarray(quick["x_mean"]), np.asarray(step_quick["x_mean"])[:100])
+    # The whole session again: the model's own table, full length.
+    assert len(spk.gauss2d_fit(ncpus=2)) == 3000 and len(spk.gaussfit_results) == 3000
+    # A single frame, and frames that are not the session's (fitted on their own).
+    assert len(spk.gauss2d_fit(spk.fg_array[5])) == 1
+    shifted = np.roll(spk.fg_array[:20], 1, axis=2)
+    own = spk.gauss2d_fit(shifted, ncpus=1)
+    assert len(own) == 20 and "time" not in own.colnames
+    assert_allclose(np.asarray(own["x_mean"]), np.asarray(step["x_mean"])[:20] + 1, atol=0.05)
+    with pytest.raises(ParameterError, match="not frames"):
+        spk.gauss2d_fit(np.zeros((3, 4)))
+    # save=True writes the table as the original's gaussfits folder, in ECSV
+    spk.quick_fit(save=True)
+    saved = tmp_path / "quickfits" / "1534_quickfits.ecsv"
+    from astropy.table import QTable
+    assert_array_equal(np.asarray(QTable.read(saved)["x_mean"]),
+                       np.asarray(spk.quickfit_results["x_mean"]))
+
+
+def test_original_plot_arguments(visit, tmp_path):
+    import matplotlib.pyplot as plt
+
+    spk = spelunker.load(tmp_path)
+    spk.readfile(visit.files)
+    figure, axes = plt.subplots()
+    assert spk.timeseries_binned_plot(spk.fg_time, spk.fg_flux) is axes
+    whole = [line.get_xydata() for line in axes.get_lines()]
+    other = plt.figure().add_subplot()
+    spk.timeseries_binned_plot(spk.fg_time[:1000], spk.fg_flux[:1000], ax=other)
+    assert max(len(line.get_xdata()) for line in other.get_lines()) < max(map(len, whole))
+    window = plt.figure().add_subplot()
+    spk.timeseries_binned_plot(start_time=spk.fg_time[100], end_time=spk.fg_time[299],
+                               n_bins=50, ax=window)
+    assert max(len(line.get_xdata()) for line in window.get_lines()) == 200
+    with pytest.raises(ParameterError, match="fg_flux must be the session's"):
+        spk.timeseries_binned_plot(spk.fg_time, spk.fg_flux * 2)
+    # periodogram(table, time) of the session's fit; save=True writes figure and peaks
+    spk.quick_fit()
+    axes = spk.periodogram(spk.quickfit_results, spk.fg_time, save=True)
+    assert len(axes) >= 7
+    assert (tmp_path / "1534_pgram_results.png").stat().st_size > 0
+    assert (tmp_path / "1534_pgram_results.ecsv").exists()
+    assert spk.periodogram(plot=False) is None and spk.pgram_results is not None
+    with pytest.raises(ParameterError, match="gaussfit_results or quickfit_results"):
+        spk.periodogram(spk.quickfit_results[:10])
+    # timeseries_list_plot of a user's table of some frames
+    from astropy.table import Table
+    table = Table({name: np.asarray(spk.quickfit_results[name])[10:60] for name in PARAMETERS})
+    panels = spk.timeseries_list_plot(table, spk.fg_time[10:60])
+    assert len(panels) >= 7
+    drawn = [line for line in panels[1].get_lines() if len(line.get_xdata()) == 50]
+    assert drawn, "the table's 50 frames are drawn"
+    with pytest.raises(ParameterError, match="50 rows but 3000 frames"):
+        spk.timeseries_list_plot(table)
+    plt.close("all")
+
+
+def test_filters_of_the_original(tmp_path):
+    """visit_group, activity_number, dir_seg, guider, ... filter the files read."""
+    made = datasets.make_guidestar_files(
+        tmp_path / "data", visits=[datasets.VisitSpec(n_frames=200, n_segments=2)], seed=5)
+    spk = spelunker.load(tmp_path / "data")
+    spk.readfile(made.files)
+    table = spk.fg_table
+    from spelunker.session import _filter_model, _filters
+
+    second = _filter_model(spk.model, _filters(dir_seg="2"))
+    assert len(second.data) == table["n_frames"][1]
+    kept = _filter_model(spk.model, _filters(visit_group=int(table["visit_group"][0]),
+                                             activity_number=int(table["activity"][0]),
+                                             parallel_sequence_id=1, guider="guider1"))
+    assert len(kept.data) == 200
+    with pytest.raises(ParameterError, match="leave none of the 2 file"):
+        _filter_model(spk.model, _filters(guider=2))
+    with pytest.raises(ParameterError, match="leave none"):
+        _filter_model(spk.model, _filters(exposure_number=1))  # no folder: unknown exposure
+
+
+def test_progress_bars_on_in_interactive_sessions(tmp_path, monkeypatch):
+    import sys
+
+    spk = spelunker.load(tmp_path)
+    monkeypatch.setitem(sys.modules, "ipykernel", sys)  # as in a Jupyter kernel
+    assert spk._progress() is True
+    monkeypatch.delitem(sys.modules, "ipykernel")
+    monkeypatch.setattr(sys, "stderr", open(tmp_path / "log", "w"))  # noqa: SIM115
+    if not hasattr(sys, "ps1"):
+        assert spk._progress() is False
+    sys.stderr.close()
+    assert spelunker.load(tmp_path, progress=False)._progress() is False
