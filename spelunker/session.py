@@ -14,7 +14,9 @@ import os
 import sys
 from pathlib import Path
 
+import astropy.units as u
 import numpy as np
+from astropy.table import QTable
 from astropy.time import Time
 
 from spelunker._validate import check_cpus, check_int_range
@@ -578,10 +580,89 @@ int or str, optional
             raise RuntimeError(msg)
         return self.model
 
-    def save(self, path):
-        """Write the session's GuideStarModel (all data and results) to ``path``."""
-        self._require_model().save(path)
-        return Path(path)
+    def save(self, path=None, *, suffix=None):
+        """Write the session: the whole model to ``path``, or the original tool's outputs.
+
+        ``spk.save('session_gs.fits')`` (a path-like, or a name ending in
+        ``.fits`` or ``.asdf``) writes the session's GuideStarModel, all
+        data and results; it reopens with `readfile` or
+        ``jwst.datamodels.open``.
+
+        ``spk.save()`` or ``spk.save('prefix')`` (the original tool's
+        ``save(suffix)``) writes, per guide star, into `directory`:
+        ``[<prefix>_]<gs_id>_<start>.ecsv`` with the time (MJD UTC,
+        mid-frame), the flux (DN/s) and, after `gauss2d_fit`, the Gaussian
+        fit of every frame; ``..._quickfit.ecsv`` after `quick_fit`; and
+        ``..._pgram.ecsv`` (the periodogram peaks) after `periodogram`.
+        ECSV keeps units and flags, which the original's text files lost.
+
+        Parameters
+        ----------
+        path : str or path-like, optional
+            File of the model, or the original's file-name prefix.
+        suffix : str, optional
+            The prefix by keyword, as the original's ``save(suffix=...)``.
+
+        Returns
+        -------
+        pathlib.Path or list of pathlib.Path
+            The file(s) written.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import spelunker
+        >>> from spelunker import datasets
+        >>> visit = datasets.make_guidestar_files(
+        ...     tempfile.mkdtemp(), seed=1, visits=[datasets.VisitSpec(n_frames=40, n_segments=1)])
+        >>> spk = spelunker.load(tempfile.mkdtemp())
+        >>> _ = spk.readfile(visit.files)
+        >>> [path.suffix for path in spk.save("run1")]
+        ['.ecsv']
+        """
+        model = self._require_model()
+        if _given(path) and (isinstance(path, os.PathLike)
+                             or str(path).lower().endswith((".fits", ".asdf"))):
+            if suffix is not None:
+                msg = "save: give a model file (path) or the original's prefix (suffix), not both"
+                raise ParameterError(msg)
+            model.save(path)
+            return Path(path)
+        prefix = suffix if suffix is not None else (path if _given(path) else None)
+        return self._save_outputs(model, prefix)
+
+    def _save_outputs(self, model, prefix):
+        """The original tool's ``save(suffix)``: per guide star series, in ECSV."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stars = np.asarray(model.frames["guidestar_index"], dtype=np.int64)
+        table = model.table("guidestars") if model.hasattr("guidestars") else None
+        times, flux = self.fg_time_utc, self.fg_flux
+        gauss, quick = self.gaussfit_results, self.quickfit_results
+        n = len(model.data)
+        written = []
+        for star in np.unique(stars):
+            rows = stars == star
+            gs_id = str(table["gs_id"][star]).strip() if table is not None else f"star{star}"
+            start = times[rows][0].strftime("%Y%m%dT%H%M%S")
+            stem = f"{prefix + '_' if prefix else ''}{gs_id}_{start}"
+            series = QTable({"time": times[rows], "flux": flux[rows] * u.DN / u.s})
+            if gauss is not None and len(gauss) == n:
+                for name in gauss.colnames:
+                    if name != "time":
+                        series[name] = gauss[name][rows]
+            written.append(self._write(series, f"{stem}.ecsv"))
+            if quick is not None and len(quick) == n:
+                written.append(self._write(quick[rows], f"{stem}_quickfit.ecsv"))
+            peaks = self.pgram_results
+            if peaks is not None:
+                written.append(self._write(peaks, f"{stem}_pgram.ecsv"))
+        return written
+
+    def _write(self, table, name):
+        path = self.directory / name
+        table.write(path, format="ascii.ecsv", overwrite=True)
+        log.info("wrote %s", path)
+        return path
 
     # -- arrays of the original tool ------------------------------------------
 

@@ -435,3 +435,26 @@ def test_progress_bars_on_in_interactive_sessions(tmp_path, monkeypatch):
         assert spk._progress() is False
     sys.stderr.close()
     assert spelunker.load(tmp_path, progress=False)._progress() is False
+
+
+def test_save_as_the_original_and_as_a_model(visit, tmp_path):
+    from astropy.table import QTable
+
+    spk = spelunker.load(tmp_path)
+    spk.readfile(visit.files)
+    spk.gauss2d_fit(ncpus=2)
+    spk.quick_fit()
+    spk.periodogram(plot=False)
+    written = spk.save("wasp")
+    names = sorted(path.name for path in written)
+    assert len(names) == 3 and all(name.startswith("wasp_") for name in names)
+    series = QTable.read(next(p for p in written if not p.stem.endswith(("quickfit", "pgram"))))
+    assert_array_equal(series["time"].mjd, spk.fg_time)
+    assert series["flux"].unit == "DN / s"
+    assert_array_equal(np.asarray(series["x_mean"]), np.asarray(spk.gaussfit_results["x_mean"]))
+    assert_array_equal(np.asarray(series["flags"]), np.asarray(spk.gaussfit_results["flags"]))
+    assert spk.save(suffix="x")[0].name.startswith("x_")
+    model_file = spk.save(tmp_path / "session_gs.fits")
+    assert GuideStarModel(str(model_file)).hasattr("gauss_fit")
+    with pytest.raises(ParameterError, match="not both"):
+        spk.save("a.fits", suffix="x")
