@@ -916,22 +916,28 @@ int or str, optional
             return None
         return fit_table(self.model, method)
 
-    def optimize_photometry(self, bin_size=None, *, per_guidestar=True, mask=None,
-                            min_pixels=1, max_pixels=64):
+    def optimize_photometry(self, mask=None, min_pixel=None, max_pixel=None, n_bin=None, *,
+                            bin_size=None, per_guidestar=True, min_pixels=1, max_pixels=64):
         """Optimal-aperture photometry (as `~spelunker.PhotometryOptimizeStep`).
 
-        Updates `fg_flux` and `photometry_mask`.
+        Updates `fg_flux` and `photometry_mask`.  The positional arguments
+        are the original tool's.
 
         Parameters
         ----------
+        mask : array_like of bool, optional
+            A user aperture (8, 8): no search.
+        min_pixel, max_pixel : int, optional
+            The original's names of ``min_pixels`` and ``max_pixels``.
+        n_bin : int, optional
+            The original's bin of the scatter metric, in frames (the bin is
+            ``n_bin`` times the median frame interval); ``bin_size`` wins.
         bin_size : float, optional
             Time bin (seconds) of the binned-scatter metric (default: the
             step's).
         per_guidestar : bool, optional
             One aperture per guide star when the session holds several (the
             default, as `~spelunker.PhotometryOptimizeStep`).
-        mask : array_like of bool, optional
-            A user aperture (8, 8): no search.
         min_pixels, max_pixels : int, optional
             Range of aperture sizes tried.
 
@@ -939,13 +945,80 @@ int or str, optional
         -------
         astropy.table.QTable
             The light curve (time, flux, flux_err in DN/s).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import spelunker
+        >>> from spelunker import datasets
+        >>> visit = datasets.make_guidestar_files(
+        ...     tempfile.mkdtemp(), seed=1, visits=[datasets.VisitSpec(n_frames=300, n_segments=1)])
+        >>> spk = spelunker.load(tempfile.mkdtemp())
+        >>> _ = spk.readfile(visit.files)
+        >>> curve = spk.optimize_photometry(None, 1, 30, 100)
+        >>> spk.photometry_mask.shape, str(curve["flux"].unit)
+        ((8, 8), 'DN / s')
         """
         model = self._require_model()
+        min_pixels = min_pixel if _given(min_pixel) else min_pixels
+        max_pixels = max_pixel if _given(max_pixel) else max_pixels
+        if bin_size is None and _given(n_bin):
+            bin_size = check_int_range(n_bin, "n_bin", 1, 10**9,
+                                       where="optimize_photometry") * _frame_interval(model)
         bin_size = DEFAULT_BIN_SIZE if bin_size is None else bin_size
         result = run_photometry(model, bin_size=bin_size, per_guidestar=per_guidestar,
-                                mask=mask, n_pixels=np.arange(min_pixels, max_pixels + 1))
+                                mask=mask if _given(mask) else None,
+                                n_pixels=np.arange(min_pixels, max_pixels + 1))
         store_photometry(model, result)
         return lightcurve_table(model)
+
+    def time_to_sec(self, fg_time=None):
+        """Seconds since the first time (the original's ``time_to_sec``).
+
+        Parameters
+        ----------
+        fg_time : array_like or astropy.time.Time, optional
+            MJD (UTC) floats or Times; default: the session's frames
+            (`spelunker.GuideStarModel.frame_seconds`).
+
+        Returns
+        -------
+        numpy.ndarray
+
+        Examples
+        --------
+        >>> import spelunker
+        >>> spelunker.load().time_to_sec([60000.0, 60000.5]).tolist()
+        [0.0, 43200.0]
+        """
+        if not _given(fg_time):
+            return np.asarray(self._require_model().frame_seconds(), dtype=float)
+        times = as_utc_time(fg_time)
+        return np.atleast_1d((times - times[0]).to_value(u.s)).astype(float)
+
+    def object_properties_func(self):
+        """The original's name of `object_properties` (a table, one row per guide star)."""
+        return self.object_properties
+
+    def table(self):
+        """The original's name of `fg_table` (one row per file)."""
+        return self.fg_table
+
+    def timelapse_animation(self, fg_array=None, start=0, stop=-1, interval=100,
+                            filename="movie.gif"):
+        """The original's frames-only animation: here frames with the light curve.
+
+        Drawn as `flux_spatial_timelapse_animation` (the frames next to the
+        light curve); ``stop=-1`` (the original's default) means 100 frames
+        from ``start``.
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+        """
+        return self.flux_spatial_timelapse_animation(
+            fg_array, None, None, start, None if stop == -1 else stop, interval, filename)
 
     def periodogram(self, table=None, time=None, save=False, plot=True, *, fit_table="auto",
                     samples_per_peak=5.0, maximum_frequency=None, n_peaks=5):
@@ -1122,9 +1195,7 @@ int or str, optional
                                    where="timeseries_binned_plot")
         if bin_size is None and _given(n_bins):
             n_bins = check_int_range(n_bins, "n_bins", 1, 10**9, where="timeseries_binned_plot")
-            seconds = np.asarray(model.frame_seconds(), dtype=float)
-            step = float(np.nanmedian(np.diff(seconds))) if len(seconds) > 1 else 1.0
-            bin_size = n_bins * step
+            bin_size = n_bins * _frame_interval(model)
         return timeseries_binned_plot(
             model, bin_size=DEFAULT_BIN_SIZE if bin_size is None else bin_size,
             ax=_current_axes(ax), show_frames=show_frames)
@@ -1502,6 +1573,12 @@ def _locate(current, value, *, atol=None):
             return None
         index[j] = last = rows[k]
     return index
+
+
+def _frame_interval(model):
+    """Median seconds between frames (1 for a single frame)."""
+    seconds = np.asarray(model.frame_seconds(), dtype=float)
+    return float(np.nanmedian(np.diff(seconds))) if len(seconds) > 1 else 1.0
 
 
 def _values(column):

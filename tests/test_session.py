@@ -458,3 +458,24 @@ def test_save_as_the_original_and_as_a_model(visit, tmp_path):
     assert GuideStarModel(str(model_file)).hasattr("gauss_fit")
     with pytest.raises(ParameterError, match="not both"):
         spk.save("a.fits", suffix="x")
+
+
+def test_original_helpers(visit, tmp_path):
+    from PIL import Image
+
+    spk = spelunker.load(tmp_path)
+    spk.readfile(visit.files)
+    assert_allclose(spk.time_to_sec(), (spk.fg_time - spk.fg_time[0]) * 86400.0, atol=1e-6)
+    assert_allclose(spk.time_to_sec(spk.fg_time[10:20]),
+                    (spk.fg_time[10:20] - spk.fg_time[10]) * 86400.0, atol=1e-6)
+    assert list(spk.table()["file_name"]) == spk.files
+    # optimize_photometry with the original's positional arguments and its bin in frames
+    ours = spk.optimize_photometry(None, 1, 30, 100)
+    again = spelunker.load(tmp_path)
+    again.readfile(visit.files)
+    frame = float(np.median(np.diff(again.time_to_sec())))
+    same = again.optimize_photometry(bin_size=100 * frame, max_pixels=30)
+    assert_array_equal(np.asarray(ours["flux"]), np.asarray(same["flux"]))
+    gif = spk.timelapse_animation(None, 5, 15, 100, tmp_path / "frames.gif")
+    with Image.open(gif) as image:
+        assert image.n_frames == 10
