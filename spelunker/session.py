@@ -1,4 +1,4 @@
-"""The notebook API: ``spk = spelunker.load(pid=1534)``.
+"""The notebook API: ``spk = spelunker.load(pid=1534)``, a drop-in for the original tool.
 
 A `Spelunker` session holds one `~spelunker.GuideStarModel` and offers the
 names of the original notebook tool (``fg_array``, ``fg_time``, ``fg_flux``,
@@ -182,17 +182,20 @@ class Spelunker:
     `~spelunker.GuideStarModel` that the pipeline steps also read and write;
     `save` writes it.  As in the original tool, the single-panel figure
     methods and the telemetry overlays draw on the current pyplot Axes
-    unless given ``ax``; ``fg_array``, ``fg_time`` and ``fg_flux`` are read
-    from the model (use `select` for a subset of frames).
+    unless given ``ax`` and return the Axes they drew on (the tables stay on
+    attributes); ``fg_array``, ``fg_time`` and ``fg_flux`` are read from the
+    model, and assigning a selection of one of them cuts the whole session
+    (as `select`).  docs/migrating.rst lists every call of the original.
 
     Parameters
     ----------
     directory : str or path-like, optional
-        Download folder (default ``spelunker_results``).
+        Download folder (default ``spelunker_results``, or the original's
+        ``spelunker_outputs`` when only that one exists).
     token : str, optional
         MAST API token (default: ``MAST_API_TOKEN``).
     progress : bool or None, optional
-        Progress bars.
+        Progress bars (default: on in interactive sessions).
 
     Attributes
     ----------
@@ -202,6 +205,13 @@ class Spelunker:
         Names of the products ``model`` was read from, in time order
         (always the files of ``model``: uncalibrated downloads are not
         listed, see `download`).
+    mnemonics_event, mnemonics_event_hga, mnemonics_event_nisfil : astropy.table.QTable
+        Set by `mnemonics`: the telemetry, the HGA moves, the NIRISS filter
+        wheel current (as the original's attributes).
+    guidestar_mnemonics, filename_mnemonics, hga_mnemonics : tuple
+        Set by `mnemonics_local`: (times in MJD, values), as the original.
+    local_events : astropy.table.QTable
+        Set by `mnemonics_local`: the events found.
     """
 
     def __init__(self, directory=None, *, token=None, progress=None):
