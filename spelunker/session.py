@@ -222,6 +222,9 @@ class Spelunker:
         self.files = []
         self._properties = None
         self._partial_fits = {}
+        self.mnemonics_event = self.mnemonics_event_hga = self.mnemonics_event_nisfil = None
+        self.guidestar_mnemonics = self.filename_mnemonics = self.hga_mnemonics = None
+        self.local_events = None
 
     def __repr__(self):
         frames = 0 if self.model is None else len(self.model.data)
