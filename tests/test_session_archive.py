@@ -401,3 +401,26 @@ def test_only_an_unreachable_mast_falls_back_to_the_folder(program_mast, program
     with pytest.raises(AuthenticationError):
         spelunker.load(pid=1534, dir=tmp_path, token=BAD_TOKEN)
     assert program_mast.downloads() == []
+
+
+def test_original_load_arguments(program_mast, program, tmp_path, monkeypatch):
+    """``load(dir, pid, ..., guider=..., dir_seg=..., save=True)`` as the original tool."""
+    spk = spelunker.load(str(tmp_path), pid=1534, guider=2, save=True)
+    assert spk.visits == [(1534, 2, 1)] and len(spk.fg_time) == 250
+    arrays = tmp_path / "data_arrays"
+    assert_array_equal(np.load(arrays / "pid_1534_fg_time.npy"), spk.fg_time)
+    assert np.load(arrays / "pid_1534_fg_array.npy").shape == (250, 8, 8)
+    segment = spelunker.load(tmp_path, pid=1534, obs_num=1, visit=1, dir_seg="002")
+    assert segment.files == [visit_files(program, 1, 1)[1].name]
+    # the original's string defaults ('None') and the 1.1.x keyword spelling
+    same = spelunker.load(tmp_path, 1534, "1", "1", "None", parallel_sequnence_id=1)
+    assert same.visits == [(1534, 1, 1)]
+    with pytest.raises(ParameterError, match="leave none"):
+        spelunker.load(tmp_path, pid=1534, obs_num=1, guider=2)
+    # an integer first is the program (the former spelunker.load(1534)), default folder
+    monkeypatch.chdir(tmp_path)
+    assert spelunker.load(1534, obs_num=2).visits == [(1534, 2, 1)]
+    assert (tmp_path / "spelunker_results").is_dir()
+    # every product came from MAST once per folder: the loads into tmp_path reused it
+    assert len(program_mast.downloads()) == len(program.files) + 1
+    assert program_mast.downloads()[-1].file == visit_files(program, 2, 1)[0].name
