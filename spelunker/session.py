@@ -1092,7 +1092,7 @@ int or str, optional
                         maximum_frequency=maximum_frequency, n_peaks=n_peaks)
         axes = None
         if plot or save:
-            figure = periodogram_plot(model, fig=_new_pyplot_figure() if plot else None)
+            figure = periodogram_plot(model, fig=None if plot else _detached_figure())
             axes = np.asarray(figure.axes)
             if save:
                 stem = f"{self._program_label()}_pgram_results"
@@ -1306,9 +1306,7 @@ int or str, optional
                 model = model.select(np.flatnonzero(keep), keep_results=True)
         else:
             model = self._frames_model(fg_time, None, start_time, end_time, where=where)
-        figure = timeseries_list_plot(model, fit=fit,
-                                      fig=_new_pyplot_figure() if fig is None else fig,
-                                      flagged=flagged)
+        figure = timeseries_list_plot(model, fit=fit, fig=fig, flagged=flagged)
         return np.asarray(figure.axes)
 
     def periodogram_plot(self, *, fig=None, n_peaks=3):
@@ -1631,11 +1629,11 @@ def _result_of_table(table, where):
     return result
 
 
-def _new_pyplot_figure():
-    """A new pyplot figure, as the original tool's figures (shown inline in notebooks)."""
-    import matplotlib.pyplot as plt  # pyplot loads only when a figure is drawn
+def _detached_figure():
+    """A figure outside pyplot (saved, never shown)."""
+    from matplotlib.figure import Figure  # matplotlib loads only when a figure is drawn
 
-    return plt.figure()
+    return Figure(figsize=(11, 10), layout="constrained")
 
 
 def _current_axes(ax):

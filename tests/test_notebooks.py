@@ -299,6 +299,7 @@ def programs(tmp_path_factory):
 def notebook_servers(programs, monkeypatch, tmp_path):
     """MAST, the Guide Star Catalog and the EDB on 127.0.0.1; the kernel's folder is tmp_path."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SPELUNKER_CACHE", str(tmp_path / "cache"))  # this test's catalog replies
     monkeypatch.setattr(PortalAPI, "_column_configs", {})
     for name in ("MAST_API_TOKEN", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.delenv(name, raising=False)
