@@ -34,7 +34,6 @@ from gsc_server import FakeGSC, gsc_reply
 from mast_server import FakeMast
 from numpy.testing import assert_allclose, assert_array_equal
 
-import spelunker
 from spelunker import GuideStarFitStep, PeriodogramStep, datasets, read_guidestar
 from spelunker.fitting import fit_table
 
