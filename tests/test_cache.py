@@ -6,8 +6,8 @@ import shutil
 import pytest
 
 from spelunker import datasets
-from spelunker.archive.download import cached_products
-from spelunker.errors import ParameterError
+from spelunker.archive.download import _original_layout_copy, cached_products, download_products
+from spelunker.errors import DownloadError, ParameterError
 
 pytestmark = pytest.mark.usefixtures("no_network_no_crds")
 
@@ -130,3 +130,31 @@ def test_a_file_under_another_products_name_is_left_out(program, tmp_path, caplo
 def test_bad_numbers_are_parameter_errors(tmp_path, args, kwargs, match):
     with pytest.raises(ParameterError, match=match):
         cached_products(tmp_path, *args, **kwargs)
+
+
+def test_download_reuses_the_original_layout(program, tmp_path, caplog):
+    """`download_products` takes complete copies in ``mastDownload/JWST/<obs_id>/`` as cached."""
+    visit = [path for path in program.files if "jw01534001002" in path.name]
+    outputs = tmp_path / "spelunker_outputs" / "mastDownload" / "JWST"
+    layout = [copy_into([path], outputs / path.name.replace("_cal.fits", ""))[0]
+              for path in visit]
+    rows = [{"fileName": path.name, "fileSize": path.stat().st_size} for path in visit]
+    with caplog.at_level(logging.INFO, logger="spelunker.archive.download"):
+        paths = download_products(rows, tmp_path, server="http://127.0.0.1:9", retries=0)
+    assert [str(path) for path in paths] == [str(path) for path in layout]
+    assert not list(tmp_path.glob("*.fits"))  # nothing downloaded, nothing copied
+    assert "original tool's download layout" in caplog.text
+    # also without a size listed (a complete FITS file of the product), and at the top level
+    top = tmp_path / "top"
+    copy_into(visit, top / "mastDownload" / "JWST" / "jw01534001002_02101_00001_guider1")
+    found = download_products([path.name for path in visit], top, server="http://127.0.0.1:9",
+                              retries=0)
+    assert [path.parent.name for path in found] == ["jw01534001002_02101_00001_guider1"]
+    # a copy of another size is not used (it would be downloaded again)
+    with caplog.at_level(logging.WARNING):
+        assert _original_layout_copy(tmp_path, visit[0].name, rows[0]["fileSize"] + 1) is None
+    assert "Not using" in caplog.text and f"the archive lists {rows[0]['fileSize'] + 1}" in \
+        caplog.text
+    # a name that is no product is refused before any lookup
+    with pytest.raises(DownloadError):
+        download_products(["../escape_cal.fits"], tmp_path, server="http://127.0.0.1:9")

@@ -43,22 +43,54 @@ def test_empty_session_has_no_data(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_folder_as_first_argument_gets_a_clear_error(tmp_path):
-    """The original's ``load('/path/', pid=1534)``: pid is the first argument here."""
-    with pytest.raises(TypeError, match=r"spelunker.load\(pid=1534, dir='.*'\)"):
-        spelunker.load(str(tmp_path), pid=1534)
-    with pytest.raises(TypeError, match="dir="):
-        spelunker.load(tmp_path, pid="1534", obs_num=2)
-    with pytest.raises(TypeError, match=r"is not a program ID.*dir="):
-        spelunker.load(str(tmp_path))
+def test_folder_as_first_argument_as_the_original(visit, tmp_path, monkeypatch):
+    """The original's ``load('/path/', pid=1534)``: the folder is the first argument."""
+    monkeypatch.chdir(tmp_path)
+    spk = spelunker.load(str(visit.files[0].parent))
+    assert spk.directory == visit.files[0].parent and spk.model is None
+    assert spelunker.load(tmp_path / "other").directory == tmp_path / "other"
+    assert spelunker.load(dir=None).directory.name == "spelunker_results"
+    with pytest.raises(ParameterError, match="not both"):
+        spelunker.load(tmp_path, pid=1534, parallel_sequence_id=1, parallel_sequnence_id=1)
+    with pytest.raises(ParameterError, match="must be a number"):
+        spelunker.load(tmp_path, pid=1534, visit_group="first")
+    # Nothing was created or written.
     assert list(tmp_path.iterdir()) == []
+
+
+def test_readfile_of_a_program_in_the_folder(visit, tmp_path):
+    """The original's ``readfile(pid=..., obs_num=..., visit=...)`` reads the folder, no MAST."""
+    layout = tmp_path / "spelunker_outputs" / "mastDownload" / "JWST"
+    for path in visit.files:
+        target = layout / path.name.replace("_cal.fits", "")
+        target.mkdir(parents=True)
+        (target / path.name).write_bytes(path.read_bytes())
+    spk = spelunker.load(str(tmp_path))
+    model = spk.readfile(pid=1534, obs_num=1, visit=1)
+    assert len(model.data) == 3000 and spk.files == [p.name for p in visit.files]
+    assert_array_equal(spk.fg_array, spelunker.load(tmp_path).readfile(visit.files).data)
+    positional = spelunker.load(tmp_path)
+    positional.readfile(1534, "1", "001")
+    assert_array_equal(positional.fg_time, spk.fg_time)
+    with pytest.raises(ParameterError, match="no complete calibrated .* program 1534, "
+                                             "observation 2"):
+        spk.readfile(pid=1534, obs_num=2)
+    with pytest.raises(ParameterError, match="not both"):
+        spk.readfile(visit.files, pid=1534)
+    with pytest.raises(ParameterError, match="give files"):
+        spk.readfile()
 
 
 def test_readfile_arrays(visit, tmp_path):
     spk = spelunker.load(dir=tmp_path)
     spk.readfile(visit.files)
     assert spk.fg_array.shape == (3000, 8, 8)
-    assert isinstance(spk.fg_time, Time) and spk.fg_time.scale == "utc"
+    # fg_time: MJD (UTC) floats as the original; fg_time_utc: the same times as Time
+    assert isinstance(spk.fg_time_utc, Time) and spk.fg_time_utc.scale == "utc"
+    assert spk.fg_time.dtype == np.float64 and spk.fg_time.shape == (3000,)
+    assert_array_equal(spk.fg_time, spk.fg_time_utc.mjd)
+    assert_array_equal(spk.fg_time, np.asarray(spk.model.frames["mid_time_mjd"]))
+    assert np.all(np.diff(spk.fg_time) > 0)
     assert_allclose(spk.fg_flux, np.nansum(spk.fg_array, axis=(1, 2)), rtol=1e-6)
     assert spk.files == [p.name for p in visit.files]
 
@@ -124,8 +156,12 @@ def test_photometry_and_periodogram_match_the_steps(visit, tmp_path):
     model = PhotometryOptimizeStep.call(GuideStarFitStep.call(visit.files))
     assert_array_equal(np.asarray(model.lightcurve["flux"]), spk.fg_flux)
 
-    peaks = spk.periodogram()
+    axes = spk.periodogram()
+    assert len(axes) >= 7 and all(ax.get_lines() for ax in axes)
+    peaks = spk.pgram_results
     assert peaks is not None and len(peaks) > 0
+    assert_array_equal(np.asarray(peaks["frequency"]),
+                       np.asarray(PeriodogramStep.call(model).periodogram_peaks["frequency"]))
     frequency, power = spk.pgram_x_mean
     assert frequency.shape == power.shape and frequency[0] > 0
     assert abs(1 / frequency[np.argmax(power)] / 2.5 - 1) < 2e-3
@@ -176,16 +212,20 @@ def test_session_figures_and_local_mnemonics(visit, tmp_path):
     spk.readfile(visit.files)
     spk.quick_fit()
     spk.periodogram()
-    ax = spk.timeseries_binned_plot(5.0, ax=plt.figure().add_subplot())
+    ax = spk.timeseries_binned_plot(bin_size=5.0, ax=plt.figure().add_subplot())
     assert ax.get_lines(), "no light curve drawn"
-    figure = spk.timeseries_list_plot()
-    assert len(figure.axes) >= 8
+    axes = spk.timeseries_list_plot()
+    assert len(axes) >= 8 and all(hasattr(one, "plot") for one in axes)
     assert spk.periodogram_plot().axes
     assert spk.frame_plot(ax=plt.figure().add_subplot()).images
     position = spk.position_plot(ax=plt.figure().add_subplot())
     assert position.collections or position.get_lines()
-    files = spk.mnemonics_local("FILENAME", ax=plt.figure().add_subplot())
-    assert len(files) == 2
+    target = plt.figure().add_subplot()
+    assert spk.mnemonics_local("FILENAME", ax=target) is target
+    assert len(spk.local_events) == 2 and len(target.get_lines()) == 2
+    times, names = spk.filename_mnemonics
+    assert names == spk.files and times[0] == pytest.approx(spk.fg_time[0], abs=1e-6)
+    assert len(spk.mnemonics_local("FILENAME", plot=False)) == 2
     gif = spk.flux_spatial_timelapse_animation(10, 20, tmp_path / "movie.gif")
     with Image.open(gif) as image:
         assert image.n_frames == 10
@@ -211,11 +251,11 @@ def test_original_tool_habits_get_clear_answers(visit, tmp_path):
     spk = spelunker.load(dir=tmp_path, token="hidden-token-value")
     spk.readfile(visit.files)
     for name in ("fg_array", "fg_time", "fg_flux"):
-        with pytest.raises(AttributeError, match=r"spk.select\(1000, 2000\)"):
-            setattr(spk, name, getattr(spk, name)[:10])
+        with pytest.raises(ParameterError, match=r"spk.select\(start, stop\)"):
+            setattr(spk, name, getattr(spk, name)[:10] + 1.0)
     # Figures draw on the current Axes, as in the original notebooks.
     figure, axes = plt.subplots()
-    assert spk.timeseries_binned_plot(5.0) is axes
+    assert spk.timeseries_binned_plot(bin_size=5.0) is axes
     plt.close(figure)
     # The token is hidden from pickles and vars().
     assert "hidden-token-value" not in repr(vars(spk))
@@ -263,3 +303,179 @@ def test_select_visit_of_two_programs(two_programs, tmp_path):
     first = spk.select_visit(1, 1, program=1534)
     assert_array_equal(first.fg_flux, flux[:120])
     assert_array_equal(first.photometry_mask, masks[0])
+
+
+def test_slice_assignment_keeps_the_session_consistent(visit, tmp_path):
+    """``spk.fg_array = spk.fg_array[a:b]`` (the original's notebooks) cuts everything alike."""
+    spk = spelunker.load(tmp_path)
+    spk.readfile(visit.files)
+    full = spelunker.load(tmp_path)
+    full.readfile(visit.files)
+    spk.quick_fit()
+    times, flux = spk.fg_time.copy(), spk.fg_flux.copy()
+    spk.fg_array = spk.fg_array[1000:2500]  # across the two files
+    assert spk.fg_array.shape == (1500, 8, 8)
+    assert_array_equal(spk.fg_time, times[1000:2500])
+    assert_array_equal(spk.fg_flux, flux[1000:2500])
+    assert len(spk.files) == 2 and len(spk.quickfit_results) == 1500  # results cut alike
+    assert_array_equal(np.asarray(spk.quickfit_results["x_mean"]),
+                       np.asarray(full.quick_fit()["x_mean"])[1000:2500])
+    spk.fg_flux = spk.fg_flux[0:1500]  # already so: nothing changes
+    assert spk.fg_array.shape == (1500, 8, 8)
+    spk.fg_time = spk.fg_time[500:]  # times pick frames too
+    assert_array_equal(spk.fg_time, times[1500:2500])
+    assert spk.files == [visit.files[1].name]
+    spk.fg_flux = spk.fg_flux[::2]  # any selection in order
+    assert_array_equal(spk.fg_time, times[1500:2500:2])
+    spk.fg_time = full.fg_time_utc[1500:1600:2]  # a Time works as well
+    assert_array_equal(spk.fg_time, times[1500:1600:2])
+    with pytest.raises(ParameterError, match="not fg_array values"):
+        spk.fg_array = full.fg_array[0:10]  # frames the session no longer holds
+
+
+def test_fits_of_arrays_are_the_steps_fit_of_those_frames(visit, tmp_path):
+    spk = spelunker.load(tmp_path)
+    spk.readfile(visit.files)
+    step = fit_table(GuideStarFitStep.call(visit.files))
+    part = spk.gauss2d_fit(spk.fg_array[200:700], ncpus=2)
+    assert len(part) == 500 and len(spk.fg_array) == 3000  # the session keeps its frames
+    assert spk.gaussfit_results is not None and len(spk.gaussfit_results) == 500
+    for name in PARAMETERS + ("flags",):
+        assert_array_equal(np.asarray(part[name]), np.asarray(step[name])[200:700])
+    assert_array_equal(part["time"].mjd, spk.fg_time[200:700])
+    quick = spk.quick_fit(spk.fg_array[0:100])
+    step_quick = fit_table(GuideStarFitStep.call(visit.files, method="quick"), "quick")
+    assert_array_equal(np.asarray(quick["x_mean"]), np.asarray(step_quick["x_mean"])[:100])
+    # The whole session again: the model's own table, full length.
+    assert len(spk.gauss2d_fit(ncpus=2)) == 3000 and len(spk.gaussfit_results) == 3000
+    # A single frame, and frames that are not the session's (fitted on their own).
+    assert len(spk.gauss2d_fit(spk.fg_array[5])) == 1
+    shifted = np.roll(spk.fg_array[:20], 1, axis=2)
+    own = spk.gauss2d_fit(shifted, ncpus=1)
+    assert len(own) == 20 and "time" not in own.colnames
+    assert_allclose(np.asarray(own["x_mean"]), np.asarray(step["x_mean"])[:20] + 1, atol=0.05)
+    with pytest.raises(ParameterError, match="not frames"):
+        spk.gauss2d_fit(np.zeros((3, 4)))
+    # save=True writes the table as the original's gaussfits folder, in ECSV
+    spk.quick_fit(save=True)
+    saved = tmp_path / "quickfits" / "1534_quickfits.ecsv"
+    from astropy.table import QTable
+    assert_array_equal(np.asarray(QTable.read(saved)["x_mean"]),
+                       np.asarray(spk.quickfit_results["x_mean"]))
+
+
+def test_original_plot_arguments(visit, tmp_path):
+    import matplotlib.pyplot as plt
+
+    spk = spelunker.load(tmp_path)
+    spk.readfile(visit.files)
+    figure, axes = plt.subplots()
+    assert spk.timeseries_binned_plot(spk.fg_time, spk.fg_flux) is axes
+    whole = [line.get_xydata() for line in axes.get_lines()]
+    other = plt.figure().add_subplot()
+    spk.timeseries_binned_plot(spk.fg_time[:1000], spk.fg_flux[:1000], ax=other)
+    assert max(len(line.get_xdata()) for line in other.get_lines()) < max(map(len, whole))
+    window = plt.figure().add_subplot()
+    spk.timeseries_binned_plot(start_time=spk.fg_time[100], end_time=spk.fg_time[299],
+                               n_bins=50, ax=window)
+    assert max(len(line.get_xdata()) for line in window.get_lines()) == 200
+    with pytest.raises(ParameterError, match="fg_flux must be the session's"):
+        spk.timeseries_binned_plot(spk.fg_time, spk.fg_flux * 2)
+    # periodogram(table, time) of the session's fit; save=True writes figure and peaks
+    spk.quick_fit()
+    axes = spk.periodogram(spk.quickfit_results, spk.fg_time, save=True)
+    assert len(axes) >= 7
+    assert (tmp_path / "1534_pgram_results.png").stat().st_size > 0
+    assert (tmp_path / "1534_pgram_results.ecsv").exists()
+    assert spk.periodogram(plot=False) is None and spk.pgram_results is not None
+    with pytest.raises(ParameterError, match="gaussfit_results or quickfit_results"):
+        spk.periodogram(spk.quickfit_results[:10])
+    # timeseries_list_plot of a user's table of some frames
+    from astropy.table import Table
+    table = Table({name: np.asarray(spk.quickfit_results[name])[10:60] for name in PARAMETERS})
+    panels = spk.timeseries_list_plot(table, spk.fg_time[10:60])
+    assert len(panels) >= 7
+    drawn = [line for line in panels[1].get_lines() if len(line.get_xdata()) == 50]
+    assert drawn, "the table's 50 frames are drawn"
+    with pytest.raises(ParameterError, match="50 rows but 3000 frames"):
+        spk.timeseries_list_plot(table)
+    plt.close("all")
+
+
+def test_filters_of_the_original(tmp_path):
+    """visit_group, activity_number, dir_seg, guider, ... filter the files read."""
+    made = datasets.make_guidestar_files(
+        tmp_path / "data", visits=[datasets.VisitSpec(n_frames=200, n_segments=2)], seed=5)
+    spk = spelunker.load(tmp_path / "data")
+    spk.readfile(made.files)
+    table = spk.fg_table
+    from spelunker.session import _filter_model, _filters
+
+    second = _filter_model(spk.model, _filters(dir_seg="2"))
+    assert len(second.data) == table["n_frames"][1]
+    kept = _filter_model(spk.model, _filters(visit_group=int(table["visit_group"][0]),
+                                             activity_number=int(table["activity"][0]),
+                                             parallel_sequence_id=1, guider="guider1"))
+    assert len(kept.data) == 200
+    with pytest.raises(ParameterError, match="leave none of the 2 file"):
+        _filter_model(spk.model, _filters(guider=2))
+    with pytest.raises(ParameterError, match="leave none"):
+        _filter_model(spk.model, _filters(exposure_number=1))  # no folder: unknown exposure
+
+
+def test_progress_bars_on_in_interactive_sessions(tmp_path, monkeypatch):
+    import sys
+
+    spk = spelunker.load(tmp_path)
+    monkeypatch.setitem(sys.modules, "ipykernel", sys)  # as in a Jupyter kernel
+    assert spk._progress() is True
+    monkeypatch.delitem(sys.modules, "ipykernel")
+    monkeypatch.setattr(sys, "stderr", open(tmp_path / "log", "w"))  # noqa: SIM115
+    if not hasattr(sys, "ps1"):
+        assert spk._progress() is False
+    sys.stderr.close()
+    assert spelunker.load(tmp_path, progress=False)._progress() is False
+
+
+def test_save_as_the_original_and_as_a_model(visit, tmp_path):
+    from astropy.table import QTable
+
+    spk = spelunker.load(tmp_path)
+    spk.readfile(visit.files)
+    spk.gauss2d_fit(ncpus=2)
+    spk.quick_fit()
+    spk.periodogram(plot=False)
+    written = spk.save("wasp")
+    names = sorted(path.name for path in written)
+    assert len(names) == 3 and all(name.startswith("wasp_") for name in names)
+    series = QTable.read(next(p for p in written if not p.stem.endswith(("quickfit", "pgram"))))
+    assert_array_equal(series["time"].mjd, spk.fg_time)
+    assert series["flux"].unit == "DN / s"
+    assert_array_equal(np.asarray(series["x_mean"]), np.asarray(spk.gaussfit_results["x_mean"]))
+    assert_array_equal(np.asarray(series["flags"]), np.asarray(spk.gaussfit_results["flags"]))
+    assert spk.save(suffix="x")[0].name.startswith("x_")
+    model_file = spk.save(tmp_path / "session_gs.fits")
+    assert GuideStarModel(str(model_file)).hasattr("gauss_fit")
+    with pytest.raises(ParameterError, match="not both"):
+        spk.save("a.fits", suffix="x")
+
+
+def test_original_helpers(visit, tmp_path):
+    from PIL import Image
+
+    spk = spelunker.load(tmp_path)
+    spk.readfile(visit.files)
+    assert_allclose(spk.time_to_sec(), (spk.fg_time - spk.fg_time[0]) * 86400.0, atol=1e-6)
+    assert_allclose(spk.time_to_sec(spk.fg_time[10:20]),
+                    (spk.fg_time[10:20] - spk.fg_time[10]) * 86400.0, atol=1e-6)
+    assert list(spk.table()["file_name"]) == spk.files
+    # optimize_photometry with the original's positional arguments and its bin in frames
+    ours = spk.optimize_photometry(None, 1, 30, 100)
+    again = spelunker.load(tmp_path)
+    again.readfile(visit.files)
+    frame = float(np.median(np.diff(again.time_to_sec())))
+    same = again.optimize_photometry(bin_size=100 * frame, max_pixels=30)
+    assert_array_equal(np.asarray(ours["flux"]), np.asarray(same["flux"]))
+    gif = spk.timelapse_animation(None, 5, 15, 100, tmp_path / "frames.gif")
+    with Image.open(gif) as image:
+        assert image.n_frames == 10

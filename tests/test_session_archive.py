@@ -96,7 +96,9 @@ def test_quickstart_flow_gives_the_step_numbers(servers, archive, tmp_path):
                        np.asarray(fit_table(GuideStarFitStep.call(
                            [str(p) for p in local], method="quick"), "quick")["x_mean"]))
 
-    peaks = spk.periodogram()
+    axes = spk.periodogram()
+    assert len(axes) >= 7 and axes[1].get_xscale() == "log"
+    peaks = spk.pgram_results
     frequency, power = spk.pgram_x_mean
     assert abs(1 / frequency[np.argmax(power)] / 3.1 - 1) < 2e-3
     step_pgram = PeriodogramStep.call(step_model)
@@ -259,7 +261,7 @@ def test_program_of_three_visits(program_mast, program, tmp_path):
     assert spk.visits == PROGRAM_VISITS
     assert spk.files == [p.name for p in program.files]
     assert spk.fg_array.shape == (750, 8, 8) and spk.fg_time.shape == (750,)
-    assert np.all(np.diff(spk.fg_time.mjd) > 0)
+    assert np.all(np.diff(spk.fg_time) > 0)
     whole = read_guidestar(program.files)
     assert_array_equal(spk.fg_array, np.asarray(whole.data))
 
@@ -278,7 +280,7 @@ def test_program_of_three_visits(program_mast, program, tmp_path):
         assert one.visits == [(1534, observation, visit)]
         assert one.files == [p.name for p in visit_files(program, observation, visit)]
         assert_array_equal(one.fg_array, spk.fg_array[start:stop])
-        assert_array_equal(one.fg_time.mjd, spk.fg_time.mjd[start:stop])
+        assert_array_equal(one.fg_time, spk.fg_time[start:stop])
         assert_array_equal(one.fg_flux, spk.fg_flux[start:stop])
         # The per-frame results are carried over; a periodogram of the whole is not.
         for name in ("x_mean", "y_mean", "amplitude"):
@@ -326,7 +328,7 @@ def test_second_load_with_mast_stopped_reads_the_folder(program_mast, program, t
     assert second.files == first.files
     assert second.visits == PROGRAM_VISITS
     assert_array_equal(second.fg_array, first.fg_array)
-    assert_array_equal(second.fg_time.mjd, first.fg_time.mjd)
+    assert_array_equal(second.fg_time, first.fg_time)
     assert "MAST was not reached" in caplog.text and str(tmp_path) in caplog.text
     assert "4 calibrated product(s) of program 1534" in caplog.text
 
@@ -399,3 +401,26 @@ def test_only_an_unreachable_mast_falls_back_to_the_folder(program_mast, program
     with pytest.raises(AuthenticationError):
         spelunker.load(pid=1534, dir=tmp_path, token=BAD_TOKEN)
     assert program_mast.downloads() == []
+
+
+def test_original_load_arguments(program_mast, program, tmp_path, monkeypatch):
+    """``load(dir, pid, ..., guider=..., dir_seg=..., save=True)`` as the original tool."""
+    spk = spelunker.load(str(tmp_path), pid=1534, guider=2, save=True)
+    assert spk.visits == [(1534, 2, 1)] and len(spk.fg_time) == 250
+    arrays = tmp_path / "data_arrays"
+    assert_array_equal(np.load(arrays / "pid_1534_fg_time.npy"), spk.fg_time)
+    assert np.load(arrays / "pid_1534_fg_array.npy").shape == (250, 8, 8)
+    segment = spelunker.load(tmp_path, pid=1534, obs_num=1, visit=1, dir_seg="002")
+    assert segment.files == [visit_files(program, 1, 1)[1].name]
+    # the original's string defaults ('None') and the 1.1.x keyword spelling
+    same = spelunker.load(tmp_path, 1534, "1", "1", "None", parallel_sequnence_id=1)
+    assert same.visits == [(1534, 1, 1)]
+    with pytest.raises(ParameterError, match="leave none"):
+        spelunker.load(tmp_path, pid=1534, obs_num=1, guider=2)
+    # an integer first is the program (the former spelunker.load(1534)), default folder
+    monkeypatch.chdir(tmp_path)
+    assert spelunker.load(1534, obs_num=2).visits == [(1534, 2, 1)]
+    assert (tmp_path / "spelunker_results").is_dir()
+    # every product came from MAST once per folder: the loads into tmp_path reused it
+    assert len(program_mast.downloads()) == len(program.files) + 1
+    assert program_mast.downloads()[-1].file == visit_files(program, 2, 1)[0].name

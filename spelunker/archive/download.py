@@ -27,6 +27,7 @@ The cache without MAST
 
 import contextlib
 import logging
+import glob
 import math
 import os
 import secrets
@@ -196,6 +197,41 @@ def _cached_product_problem(path, name):
     return None
 
 
+#: Where the original spelunker tool (and astroquery) put downloads, below a folder:
+#: ``mastDownload/JWST/<obs_id>/<name>``, also inside the original's
+#: ``spelunker_outputs`` (or any one) sub-folder.
+_ORIGINAL_LAYOUTS = ("mastDownload/JWST/*/{name}", "*/mastDownload/JWST/*/{name}")
+
+
+def _original_layout_copy(directory, name, size):
+    """A complete copy of ``name`` in the original tool's layout below ``directory``, or None.
+
+    Complete as a cached copy in ``directory`` itself: the size the archive
+    lists, or, without one, a complete FITS file of this product
+    (`_cached_product_problem`).  The copy nearest the top wins.
+    """
+    for pattern in _ORIGINAL_LAYOUTS:
+        for path in sorted(directory.glob(pattern.format(name=glob.escape(name)))):
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            if size is not None and st.st_size == size:
+                log.info("Using %s (the original tool's download layout): %d bytes, as the "
+                         "archive lists", path, size)
+                return path
+            if size is None and _cached_product_problem(path, name) is None:
+                log.info("Using %s (the original tool's download layout): a complete FITS "
+                         "file of this product", path)
+                return path
+            log.warning("Not using %s (the original tool's download layout): %s", path,
+                        f"{st.st_size} bytes, the archive lists {size}" if size is not None
+                        else _cached_product_problem(path, name))
+    return None
+
+
 class _Progress:
     """Thread-safe byte counter feeding a tqdm bar or a user's ``update(n)`` object."""
 
@@ -338,7 +374,12 @@ def download_products(products, directory, *, token=None, server=None, max_worke
     names, bare names), when it opens as a complete FITS file of this very
     product (headers only: every HDU inside the file, the closing ASDF
     extension, FILENAME, PROGRAM, OBSERVTN, VISIT and EXP_TYPE matching the
-    name, a SCI extension).  Any other local copy is downloaded again; it is
+    name, a SCI extension).  A file missing from ``directory`` itself is
+    also looked for, under the same conditions, in the original spelunker
+    tool's (and astroquery's) layout ``directory/mastDownload/JWST/<obs_id>/``
+    (also one sub-folder deeper, as the original's ``spelunker_outputs``):
+    a complete copy there is used where it is, not downloaded again.  Any
+    other local copy is downloaded again; it is
     never deleted before its replacement is complete (the new file is
     renamed over it), and removed only if the new download fails, so a
     failed download never loses a usable file and never keeps an unusable
@@ -432,7 +473,11 @@ def download_products(products, directory, *, token=None, server=None, max_worke
         try:
             st = final.lstat()
         except FileNotFoundError:
-            todo.append((name, size))
+            found = _original_layout_copy(directory, name, size)
+            if found is not None:
+                done[name] = found
+            else:
+                todo.append((name, size))
             continue
         regular = stat.S_ISREG(st.st_mode)
         if size is not None and regular and st.st_size == size:
