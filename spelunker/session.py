@@ -28,8 +28,17 @@ from spelunker.archive.tokens import as_secret, resolve_token
 from spelunker.binning import DEFAULT_BIN_SIZE
 from spelunker.datamodels import FIT_TABLES, GuideStarModel
 from spelunker.errors import ParameterError
-from spelunker.events import HGA_MNEMONIC, hga_intervals, local_events
-from spelunker.fitting import fit_table, run_fit, store_fit
+from spelunker.events import (
+    EVENT_KINDS,
+    HGA_MNEMONIC,
+    LOCAL_KINDS,
+    events_table,
+    find_events,
+    hga_intervals,
+    local_events,
+    store_events,
+)
+from spelunker.fitting import ensure_fit_table, fit_table, run_fit, store_fit
 from spelunker.fitting.model import PARAMETER_NAMES
 from spelunker.fitting.result import PARAMETER_UNITS, FitResult
 from spelunker.io import read_guidestar
@@ -45,6 +54,7 @@ from spelunker.plotting import (
     timeseries_list_plot,
     write_visit_report,
 )
+from spelunker.plotting import plot_event_table
 from spelunker.plotting.telemetry import plot_local_events, plot_mnemonic
 from spelunker.times import as_utc_time
 
@@ -1368,8 +1378,40 @@ int or str, optional
             return table
         return plot_mnemonic(table, _current_axes(ax))
 
+    def find_events(self, *, fit_table="auto", **options):
+        """Technical events of the session's frames (as `~spelunker.GuideStarEventStep`).
+
+        Tilts, centroid jumps, flux excursions, HGA moves, guide-star changes
+        and gaps (`spelunker.events.find_events`; ``options`` are its
+        ``bin_size``, ``window``, ``threshold``, ``gap``, ``coincidence``).
+        The quick fit runs first if the session has no fit.
+
+        Returns
+        -------
+        astropy.table.QTable
+            `events`: one row per event.
+        """
+        model = self._require_model()
+        if model.hasattr("data"):
+            fit_table = ensure_fit_table(model, fit_table)
+        store_events(model, find_events(model, fit_table=fit_table, **options))
+        return self.events
+
+    @property
+    def events(self):
+        """The technical events found by `find_events` (or in a product read), None before."""
+        if self.model is None or not self.model.hasattr("events"):
+            return None
+        return events_table(self.model)
+
     def mnemonics_local(self, mnemonic, plot=True, *, ax=None):
         """Events from the data themselves: 'GUIDESTAR', 'FILENAME' or 'HGA' (no token).
+
+        Also ``'EVENTS'`` (every technical event of `find_events`, found now
+        if the session has none) or one of its kinds (``'TILT'``,
+        ``'CENTROID_JUMP'``, ``'FLUX_EXCURSION'``, ``'HGA_MOVE'``,
+        ``'GUIDE_STAR_CHANGE'``, ``'GAP'``): the table is then that of
+        `events`, drawn with a legend.
 
         Found by `spelunker.events.local_events`, drawn by
         `spelunker.plotting.telemetry.plot_local_events` on the current
@@ -1408,6 +1450,16 @@ int or str, optional
         2
         """
         kind = str(mnemonic).strip().upper()
+        if kind not in LOCAL_KINDS and (kind == "EVENTS" or kind.lower() in EVENT_KINDS):
+            table = self.events if self.events is not None else self.find_events()
+            if kind != "EVENTS":
+                table = table[table["kind"] == kind.lower()]
+            self.local_events = table
+            if not plot:
+                return table
+            axes = _current_axes(ax)
+            plot_event_table(axes, table)
+            return axes
         table = local_events(self._require_model(), kind)
         self.local_events = table
         if kind == "HGA":

@@ -199,3 +199,22 @@ def test_time_series_figures_mark_the_events(fitted):
         assert [line.get_gid() for line in panel.lines].count("tilt") == 2
     plain = timeseries_binned_plot(model, ax=Figure().add_subplot(), events=False)
     assert "tilt" not in [line.get_gid() for line in plain.lines]
+
+
+def test_the_notebook_session_finds_and_draws_the_events(eventful, tmp_path):
+    import spelunker
+    from matplotlib.figure import Figure
+
+    spk = spelunker.load(str(tmp_path))
+    spk.readfile([f for f in eventful.files if "jw01534001001" in f.name])
+    assert spk.events is None
+    spk.quick_fit()
+    events = spk.find_events()
+    assert sorted(events["kind"]) == ["hga_move", "tilt", "tilt"]
+    same = find_events(spk.model)
+    assert list(same["kind"]) == list(events["kind"])
+    ax = spk.mnemonics_local("TILT", ax=Figure().add_subplot())
+    assert [line.get_gid() for line in ax.lines].count("tilt") == 2
+    assert len(spk.mnemonics_local("events", plot=False)) == 3
+    hga = spk.mnemonics_local("HGA", plot=False)  # the original's kinds still work
+    assert len(hga) == 1
