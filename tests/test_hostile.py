@@ -10,8 +10,6 @@ file or parameter and the problem.
 import logging
 import os
 import shutil
-import signal
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -43,25 +41,9 @@ from spelunker.periodogram import frequency_grid
 from spelunker.plotting import animation as animation_module
 from spelunker.plotting import flux_spatial_timelapse_animation, write_visit_report
 from tests.cli_helpers import STRUN, run_cli
+from tests.guards import deadline
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-
-
-@contextmanager
-def deadline(seconds):
-    """Fail (instead of hanging the suite) when the block runs longer than ``seconds``."""
-
-    def expire(signum, frame):
-        msg = f"did not return within {seconds} s"
-        raise AssertionError(msg)
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,7 @@ every run) and bounded: 2,100 in all (1,000 mutations, 500 truncations,
 
 import io
 import logging
-import signal
 import warnings
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -22,6 +20,7 @@ from hypothesis import strategies as st
 
 from spelunker import GuideStarModel, datasets, read_guidestar
 from spelunker.errors import SpelunkerError
+from tests.guards import deadline
 
 N_FRAMES = 16
 #: Seconds one read may take before it counts as a hang.
@@ -50,21 +49,6 @@ header_values = st.one_of(
     st.booleans(),
     st.sampled_from(["FGS_FINEGUIDE", "FGS_TRACK", "GuideStarModel", "GuiderRawModel", ""]),
 )
-
-
-@contextmanager
-def hang_guard(seconds):
-    def expire(signum, frame):
-        msg = f"the reader did not return within {seconds} s"
-        raise AssertionError(msg)
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 class Template(tuple):
@@ -180,7 +164,7 @@ def _damage(data, damage):
 
 def _check_read(path):
     """Read ``path``: a correct model or a SpelunkerError, nothing else."""
-    with hang_guard(HANG_SECONDS), warnings.catch_warnings():
+    with deadline(HANG_SECONDS), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # warnings are a user's to see, not failures here
         try:
             model = read_guidestar(path, progress=False)
