@@ -22,6 +22,8 @@ name the file (or parameter, or service) and the problem.  The hierarchy::
         +-- CatalogError                       the Guide Star Catalog gave no row
         +-- EngdbError                         the engineering database failed
     +-- SurveyError                            a survey has nothing to run
+    +-- ScienceInputError (also ValueError)    a science product or set of integration
+                                               times that cannot be used
 
 Warnings: `CatalogFallbackWarning` (header values used where the catalog
 had none).
@@ -46,6 +48,7 @@ __all__ = [
     "CatalogError",
     "EngdbError",
     "SurveyError",
+    "ScienceInputError",
     "CatalogFallbackWarning",
 ]
 
@@ -187,6 +190,16 @@ class SurveyError(SpelunkerError):
     folder or holds no selected fine-guide product.  A visit that fails
     during a survey does not raise: its row in the survey table has
     ``status='error'`` and the reason.
+    """
+
+
+class ScienceInputError(SpelunkerError, ValueError):
+    """A science product or set of integration times that cannot be used.
+
+    Raised for a science product without an ``INT_TIMES`` table (or with
+    times that are not finite or not increasing), for integrations whose end
+    is not after their start, and for barycentric times asked without the
+    target direction or JWST's position.
     """
 
 
