@@ -14,6 +14,13 @@ products, one file per segment, and returns a `SyntheticVisit` whose
 since the start of the first visit's data.  `sample_visit` is the fixed,
 cached demo visit.
 
+`make_science_product` writes a synthetic science exposure (a NIRSpec
+``_rateints.fits`` / ``_calints.fits`` `~stdatamodels.jwst.datamodels.CubeModel`)
+whose integrations cover a synthetic guide-star visit, with an ``INT_TIMES``
+table in UTC and in barycentric TDB and a white-light curve that shares a
+known systematic with the guide star; `sample_science` is the one matching
+`sample_visit`.
+
 Timing follows the archive: in a file of ``n`` frames, frame ``i`` is centred
 at ``DATASTRT + (i + 0.5) * (DATAEND - DATASTRT) / n`` (MJD, UTC) and
 ``DATAEND - DATASTRT = n * frame_time``; segments of one visit are contiguous.
@@ -26,6 +33,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -35,10 +43,12 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 import stdatamodels
+from astropy import constants
+from astropy.coordinates import SkyCoord, get_body_barycentric
 from astropy.io import fits
 from astropy.table import QTable
 from astropy.time import Time
-from stdatamodels.jwst.datamodels import GuiderCalModel, GuiderRawModel, dqflags
+from stdatamodels.jwst.datamodels import CubeModel, GuiderCalModel, GuiderRawModel, dqflags
 
 from spelunker._validate import check_output_dir
 from spelunker.fitting.model import gaussian2d
@@ -59,6 +69,9 @@ __all__ = [
     "SyntheticVisit",
     "make_guidestar_files",
     "sample_visit",
+    "SyntheticScience",
+    "make_science_product",
+    "sample_science",
     "PIXEL_SCALE",
 ]
 
@@ -1305,10 +1318,10 @@ def _sample_arguments():
     )
 
 
-def _cache_dir():
+def _cache_dir(name="sample_visit"):
     root = os.environ.get("SPELUNKER_CACHE")
     base = Path(root) if root else Path.home() / ".cache" / "spelunker"
-    return base / "sample_visit"
+    return base / name
 
 
 def sample_visit(directory=None):
@@ -1370,3 +1383,522 @@ def sample_visit(directory=None):
     temporary.write_text(json.dumps(manifest, indent=1))
     os.replace(temporary, manifest_path)
     return visit
+
+
+# --------------------------------------------------------------------------
+# A science exposure guided by a synthetic visit
+
+#: White-light count rate (DN/s) of the synthetic science target out of transit.
+SCIENCE_COUNTRATE = 1.0e6
+
+#: Shape (rows, columns) of one integration of the synthetic science product.
+SCIENCE_SHAPE = (8, 16)
+
+#: Distance (km) of the synthetic JWST orbit from the Earth, on the anti-Sun side.
+L2_DISTANCE_KM = 1.5e6
+
+#: Seconds either side of MJD-AVG for the header velocity (central difference).
+VELOCITY_STEP = 60.0
+
+_SCIENCE_KINDS = ("rateints", "calints")
+_PRODUCT_IDS = re.compile(r"^jw(?P<program>\d{5})(?P<observation>\d{3})(?P<visit>\d{3})_")
+_SCIENCE_VERSION = 1
+
+
+@dataclass
+class SyntheticScience:
+    """A science product written by `make_science_product` and its truth.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The written ``_rateints.fits`` / ``_calints.fits`` file.
+    int_times : astropy.table.QTable
+        One row per integration, as the file's ``INT_TIMES``:
+        ``integration_number`` (1-based), ``start``, ``mid``, ``end``
+        (`~astropy.time.Time`, UTC) and ``start_bjd``, ``mid_bjd``,
+        ``end_bjd`` (`~astropy.time.Time`, TDB, barycentric: the times the
+        light would reach the solar-system barycentre).  The values are the
+        file's numbers.
+    flux : astropy.units.Quantity
+        True white-light flux of each integration (DN/s) without noise:
+        ``SCIENCE_COUNTRATE * transit * (1 + coefficient * (s_k - mean(s)))``.
+    observed : astropy.units.Quantity
+        The noisy light curve (DN/s): ``flux`` plus the noise, the sum of
+        SCI over each integration.
+    systematic : str
+        The guide-star truth column the light curve shares (e.g. ``'x_mean'``).
+    coefficient : float
+        Fractional flux change per unit of that column (per pixel for
+        ``x_mean``).
+    target : astropy.coordinates.SkyCoord
+        The science target (ICRS).
+    ephemeris : dict
+        The header's JWST ephemeris: ``time`` (MJD UTC, = MJD-AVG),
+        ``spatial_x_bary``, ``spatial_y_bary``, ``spatial_z_bary`` (km) and
+        ``velocity_x_bary``, ``velocity_y_bary``, ``velocity_z_bary``
+        (km/s), barycentric, ICRS axes; ``reference_frame`` and ``type``.
+    binned_systematic : numpy.ndarray
+        ``s_k``: the mean of the truth column ``systematic`` over the
+        guide-star frames whose mid-time falls in integration ``k``
+        (``int_start <= t < int_end``).
+    frames_per_integration : numpy.ndarray
+        Number of guide-star frames in each integration.
+    transit : Transit
+        The science target's transit, on the visit's time axis (seconds
+        since the start of the first visit's data).
+    noise : float
+        Relative 1-sigma noise per integration (of `SCIENCE_COUNTRATE`).
+    """
+
+    path: Path
+    int_times: QTable
+    flux: u.Quantity
+    observed: u.Quantity
+    systematic: str
+    coefficient: float
+    target: SkyCoord
+    ephemeris: dict
+    binned_systematic: np.ndarray = None
+    frames_per_integration: np.ndarray = None
+    transit: Transit = None
+    noise: float = 0.0
+
+
+def _jwst_barycentric_km(time):
+    """Barycentric position (km, shape (3, n)) of an L2-like JWST orbit at ``time``.
+
+    The orbit is the Earth plus `L2_DISTANCE_KM` along the Sun-Earth line,
+    away from the Sun (astropy's built-in ephemeris, no download).
+    """
+    tdb = time.tdb
+    earth = get_body_barycentric("earth", tdb, ephemeris="builtin").xyz.to_value(u.km)
+    sun = get_body_barycentric("sun", tdb, ephemeris="builtin").xyz.to_value(u.km)
+    away = earth - sun
+    away = away / np.linalg.norm(away, axis=0)
+    return earth + L2_DISTANCE_KM * away
+
+
+def _bjd_tdb_mjd(time, direction):
+    """Barycentric TDB (MJD-form numbers) of UTC ``time`` seen towards ``direction``."""
+    position = _jwst_barycentric_km(time)
+    delay = direction @ position / constants.c.to_value(u.km / u.s)
+    return (time.tdb + delay * u.s).mjd
+
+
+def _science_target(target):
+    if isinstance(target, SkyCoord):
+        return target.icrs
+    try:
+        ra, dec = (float(value) for value in target)
+    except (TypeError, ValueError):
+        msg = f"make_science_product: target must be a SkyCoord or (ra, dec) in deg, got {target!r}"
+        raise ValueError(msg) from None
+    if not (np.isfinite(ra) and -90.0 <= dec <= 90.0):
+        msg = f"make_science_product: target (ra, dec) = ({ra!r}, {dec!r}) is not a sky position"
+        raise ValueError(msg)
+    return SkyCoord(ra=ra * u.deg, dec=dec * u.deg, frame="icrs")
+
+
+def _visit_ids(visit):
+    """(program, observation, visit) of the first guide-star visit."""
+    match = _PRODUCT_IDS.match(Path(visit.files[0]).name) if visit.files else None
+    if match is None:
+        msg = ("make_science_product: cannot read the program from the visit's file names "
+               f"({[Path(f).name for f in visit.files][:1]}); expected jwPPPPPOOOVVV_...")
+        raise ValueError(msg)
+    spec = visit.visits[0]
+    return int(match["program"]), int(spec.observation), int(spec.visit)
+
+
+def _science_profile():
+    """Fixed white-light footprint on the (8, 16) integration, summing to 1."""
+    rows, columns = SCIENCE_SHAPE
+    across = np.exp(-0.5 * ((np.arange(rows) - 0.5 * (rows - 1)) / 1.2) ** 2)
+    along = 1.0 + 0.5 * np.sin(np.pi * (np.arange(columns) + 0.5) / columns)
+    profile = across[:, None] * along[None, :]
+    return profile / profile.sum()
+
+
+def _plan_science(visit, *, integration_time, n_integrations, start_offset, target, systematic,
+                  coefficient, depth, noise, seed, kind):
+    """Everything of a science product but the file: (SyntheticScience, data, err, meta)."""
+    where = "make_science_product"
+    if not isinstance(visit, SyntheticVisit):
+        msg = f"{where}: visit must be a SyntheticVisit, got {type(visit).__name__}"
+        raise TypeError(msg)
+    if kind not in _SCIENCE_KINDS:
+        msg = f"{where}: kind must be one of {_SCIENCE_KINDS}, got {kind!r}"
+        raise ValueError(msg)
+    _check_positive(integration_time, f"{where}: integration_time")
+    if not (np.isfinite(start_offset) and start_offset >= 0):
+        msg = f"{where}: start_offset must be a finite number >= 0 (seconds), got {start_offset!r}"
+        raise ValueError(msg)
+    if not (np.isfinite(coefficient) and np.isfinite(noise) and noise >= 0):
+        msg = (f"{where}: coefficient must be finite and noise finite and >= 0, got "
+               f"coefficient={coefficient!r}, noise={noise!r}")
+        raise ValueError(msg)
+    if systematic not in visit.truth.colnames or systematic == "time":
+        msg = (f"{where}: systematic={systematic!r} is not a column of the visit's truth "
+               f"table ({', '.join(visit.truth.colnames[5:])})")
+        raise ValueError(msg)
+    column = visit.truth[systematic]
+    values = np.asarray(getattr(column, "value", column))
+    if values.dtype.kind not in "fiu":
+        msg = f"{where}: systematic={systematic!r} is not a numeric truth column"
+        raise ValueError(msg)
+    target = _science_target(target)
+    program, observation, visit_number = _visit_ids(visit)
+
+    # The integrations lie inside the first guide-star visit.
+    spec = visit.visits[0]
+    n_frames = int(spec.n_frames)
+    data_start = Time(spec.start, scale="utc")
+    available = n_frames * spec.frame_time - start_offset
+    n_fit = int(math.floor(available / integration_time + 1e-9)) if available > 0 else 0
+    if n_integrations is None:
+        n_integrations = n_fit
+        if n_fit < 1:
+            msg = (f"{where}: no integration of {integration_time} s fits in the guide-star "
+                   f"visit: it holds {n_frames * spec.frame_time:.3f} s of data and the "
+                   f"integrations start {start_offset} s after its start")
+            raise ValueError(msg)
+    elif int(n_integrations) != n_integrations or n_integrations < 1:
+        msg = f"{where}: n_integrations must be None or an integer >= 1, got {n_integrations!r}"
+        raise ValueError(msg)
+    elif n_integrations > n_fit:
+        msg = (f"{where}: {n_integrations} integrations of {integration_time} s starting "
+               f"{start_offset} s after the guide-star data start need "
+               f"{start_offset + n_integrations * integration_time:.3f} s, but the guide-star "
+               f"visit holds {n_frames * spec.frame_time:.3f} s of data (at most {n_fit} fit)")
+        raise ValueError(msg)
+    n_integrations = int(n_integrations)
+
+    # Integration edges (UTC) as the file will hold them.
+    offsets = start_offset + np.arange(n_integrations + 1) * integration_time
+    edges = data_start + offsets * u.s
+    mids = data_start + (offsets[:-1] + 0.5 * integration_time) * u.s
+    edge_mjd = edges.mjd
+    mid_mjd = mids.mjd
+    start_mjd, end_mjd = edge_mjd[:-1], edge_mjd[1:]
+
+    # Bin the guide-star truth onto the integrations: start <= mid-frame < end.
+    frame_mjd = visit.truth["time"][:n_frames].mjd
+    index = np.searchsorted(start_mjd, frame_mjd, side="right") - 1
+    inside = (index >= 0) & (frame_mjd < end_mjd[np.clip(index, 0, None)])
+    counts = np.bincount(index[inside], minlength=n_integrations)
+    if np.any(counts == 0):
+        first = int(np.flatnonzero(counts == 0)[0])
+        msg = (f"{where}: integration {first + 1} holds no guide-star frame; use an "
+               f"integration_time longer than the frame time ({spec.frame_time} s)")
+        raise ValueError(msg)
+    sums = np.bincount(index[inside], values[:n_frames][inside].astype(float),
+                       minlength=n_integrations)
+    binned = sums / counts
+
+    # Light curve: transit (at mid-integration) times the shared systematic, plus noise.
+    duration = n_integrations * integration_time
+    transit = Transit(mid_time=float(start_offset + 0.5 * duration), duration=0.25 * duration,
+                      depth=float(depth), ingress=0.025 * duration)
+    visit_s = (data_start - Time(visit.visits[0].start, scale="utc")).to_value(u.s)
+    mid_s = visit_s + offsets[:-1] + 0.5 * integration_time
+    flux = (SCIENCE_COUNTRATE * transit.flux_factor(mid_s)
+            * (1.0 + coefficient * (binned - binned.mean())))
+    rng = np.random.default_rng(int(seed))
+    sigma = noise * SCIENCE_COUNTRATE
+    observed = flux + rng.normal(0.0, sigma, n_integrations) if sigma > 0 else flux.copy()
+    profile = _science_profile()
+    data = (observed[:, None, None] * profile[None]).astype(np.float32)
+    err = np.broadcast_to(sigma * np.sqrt(profile), data.shape).astype(np.float32)
+
+    # Barycentric times, independent of the rest of spelunker.
+    direction = target.cartesian.xyz.value
+    bjd = {name: _bjd_tdb_mjd(times, direction) for name, times in
+           (("start", edges[:-1]), ("mid", mids), ("end", edges[1:]))}
+    exposure_mid = 0.5 * (edge_mjd[0] + edge_mjd[-1])
+    mid_time = Time(exposure_mid, format="mjd", scale="utc")
+    around = mid_time + np.array([-VELOCITY_STEP, 0.0, VELOCITY_STEP]) * u.s
+    position = _jwst_barycentric_km(around)
+    velocity = (position[:, 2] - position[:, 0]) / (2.0 * VELOCITY_STEP)
+    ephemeris = {"time": float(exposure_mid), "reference_frame": "EME2000", "type": "PREDICTED"}
+    for k, axis in enumerate("xyz"):
+        ephemeris[f"spatial_{axis}_bary"] = float(position[k, 1])
+    for k, axis in enumerate("xyz"):
+        ephemeris[f"velocity_{axis}_bary"] = float(velocity[k])
+    exposure_bjd = _bjd_tdb_mjd(Time([edge_mjd[0], exposure_mid, edge_mjd[-1]], format="mjd",
+                                     scale="utc"), direction)
+
+    table = QTable()
+    table["integration_number"] = np.arange(1, n_integrations + 1)
+    table["start"] = Time(start_mjd, format="mjd", scale="utc")
+    table["mid"] = Time(mid_mjd, format="mjd", scale="utc")
+    table["end"] = Time(end_mjd, format="mjd", scale="utc")
+    for name in ("start", "mid", "end"):
+        table[f"{name}_bjd"] = Time(bjd[name], format="mjd", scale="tdb")
+
+    name = (f"jw{program:05d}{observation:03d}{visit_number:03d}_04101_00001-seg001_nrs1_"
+            f"{kind}.fits")
+    science = SyntheticScience(
+        path=Path(name), int_times=table, flux=u.Quantity(flux, u.DN / u.s),
+        observed=u.Quantity(data.sum(axis=(1, 2), dtype=float), u.DN / u.s),
+        systematic=systematic, coefficient=float(coefficient), target=target,
+        ephemeris=ephemeris, binned_systematic=binned, frames_per_integration=counts,
+        transit=transit, noise=float(noise))
+    meta = {"program": program, "observation": observation, "visit": visit_number,
+            "integration_time": float(integration_time), "exposure_bjd": exposure_bjd}
+    return science, data, err, meta
+
+
+def _write_science(folder, science, data, err, meta):
+    """Write the CubeModel into ``folder`` under its final name; return the path."""
+    table = science.int_times
+    n = len(table)
+    with CubeModel(validate_on_assignment=False) as model:
+        model.data = data
+        model.err = err
+        model.dq = np.zeros(data.shape, dtype=np.uint32)
+        int_times = np.zeros(n, dtype=model.get_dtype("int_times"))
+        int_times["integration_number"] = table["integration_number"]
+        for name in ("start", "mid", "end"):
+            int_times[f"int_{name}_MJD_UTC"] = table[name].mjd
+            int_times[f"int_{name}_BJD_TDB"] = table[f"{name}_bjd"].mjd
+        model.int_times = int_times
+
+        m = model.meta
+        m.filename = science.path.name
+        m.origin = "spelunker.datasets"
+        m.telescope = "JWST"
+        m.time_sys = "UTC"
+        m.bunit_data = "DN/s"
+        m.bunit_err = "DN/s"
+        m.program.title = "Synthetic science exposure (spelunker.datasets)"
+        m.observation.program_number = f"{meta['program']:05d}"
+        m.observation.observation_number = f"{meta['observation']:03d}"
+        m.observation.visit_number = f"{meta['visit']:03d}"
+        m.observation.visit_id = (f"{meta['program']:05d}{meta['observation']:03d}"
+                                  f"{meta['visit']:03d}")
+        m.observation.visit_group = "04"
+        m.observation.sequence_id = "1"
+        m.observation.activity_id = "01"
+        m.observation.exposure_number = "00001"
+        start_iso = str(_iso(table["start"][0].mjd))
+        m.observation.date = start_iso[:10]
+        m.observation.time = start_iso[11:]
+        m.observation.date_beg = start_iso
+        m.observation.date_end = str(_iso(table["end"][-1].mjd))
+        m.instrument.name = "NIRSPEC"
+        m.instrument.detector = "NRS1"
+        m.instrument.filter = "CLEAR"
+        m.instrument.grating = "PRISM"
+        m.instrument.fixed_slit = "S1600A1"
+        m.target.catalog_name = "SYNTHETIC-TRANSIT"
+        m.target.ra = float(science.target.ra.deg)
+        m.target.dec = float(science.target.dec.deg)
+        exposure = m.exposure
+        exposure.type = "NRS_BRIGHTOBJ"
+        exposure.nints = n
+        exposure.integration_start = 1
+        exposure.integration_end = n
+        exposure.segment_number = 1
+        exposure.segment_total = 1
+        exposure.integration_time = meta["integration_time"]
+        exposure.duration = n * meta["integration_time"]
+        exposure.start_time = float(table["start"][0].mjd)
+        exposure.end_time = float(table["end"][-1].mjd)
+        exposure.mid_time = float(science.ephemeris["time"])
+        exposure.start_time_mjd = exposure.start_time
+        exposure.mid_time_mjd = exposure.mid_time
+        exposure.end_time_mjd = exposure.end_time
+        bjd = meta["exposure_bjd"]
+        exposure.start_time_tdb, exposure.mid_time_tdb, exposure.end_time_tdb = (
+            float(v) for v in bjd)
+        for key, value in science.ephemeris.items():
+            setattr(m.ephemeris, key, value)
+        model.validate()
+        path = Path(folder) / science.path.name
+        model.save(path)
+    return path
+
+
+def make_science_product(
+    directory,
+    visit,
+    *,
+    integration_time=2.0,
+    n_integrations=None,
+    start_offset=10.0,
+    target=(286.0, -41.3),
+    systematic="x_mean",
+    coefficient=0.02,
+    depth=0.005,
+    noise=2e-4,
+    seed=0,
+    kind="rateints",
+):
+    """Write a synthetic science exposure guided by a synthetic guide-star visit.
+
+    One NIRSpec bright-object time-series product, named like MAST's
+    ``jw<ppppp><ooo><vvv>_04101_00001-seg001_nrs1_<kind>.fits`` with the
+    program, observation and visit of the guide-star visit, as a
+    `~stdatamodels.jwst.datamodels.CubeModel`: SCI (nints, 8, 16) float32
+    in DN/s whose sum over each integration is the noisy white-light curve,
+    ERR, DQ (zeros) and an ``INT_TIMES`` table in UTC and barycentric TDB.
+
+    The integrations are contiguous, ``integration_time`` seconds each,
+    the first starting ``start_offset`` seconds after the start of the
+    first guide-star visit's data; all of them lie inside that visit.  The
+    light curve is ``SCIENCE_COUNTRATE * transit(t) * (1 + coefficient *
+    (s_k - mean(s)))`` plus Gaussian noise, where ``s_k`` is the mean of the
+    visit's truth column ``systematic`` over the guide-star frames whose
+    mid-time falls in integration ``k`` (``start <= t < end``), so binning
+    the guide-star truth onto the integrations gives it back exactly.
+
+    Barycentric times use only astropy: JWST is placed on an L2-like orbit
+    ``r = r_earth + 1.5e6 km * unit(r_earth - r_sun)`` (built-in
+    ephemeris, offline) and ``BJD_TDB = TDB(t) + r . n / c`` with ``n`` the
+    unit vector towards the target.  The header ephemeris (JWST_X/Y/Z in
+    km, JWST_DX/DY/DZ in km/s by central difference of +-60 s) is that
+    orbit at MJD-AVG.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        Output folder (created if missing); the file is written under a
+        temporary name and renamed, replacing a file of the same name.
+    visit : SyntheticVisit
+        The guide-star visit, from `make_guidestar_files` or `sample_visit`.
+    integration_time : float, optional
+        Seconds per integration (EFFINTTM); at least one guide-star frame
+        must fall in each integration.
+    n_integrations : int or None, optional
+        Number of integrations; None: as many as fit in the visit.
+    start_offset : float, optional
+        Seconds from the start of the guide-star data to the first
+        integration.
+    target : (float, float) or astropy.coordinates.SkyCoord, optional
+        Science target (ICRS right ascension and declination, degrees).
+    systematic : str, optional
+        Truth column of the visit that the light curve shares.
+    coefficient : float, optional
+        Fractional flux change per unit of ``systematic`` (per pixel).
+    depth : float, optional
+        Transit depth; the trapezoidal transit is centred on the middle of
+        the exposure, lasts a quarter of it, with ingress and egress of a
+        tenth of its duration each.
+    noise : float, optional
+        Relative Gaussian noise per integration (of `SCIENCE_COUNTRATE`).
+    seed : int, optional
+        Seed of the noise.
+    kind : {'rateints', 'calints'}, optional
+        Product type in the file name.
+
+    Returns
+    -------
+    SyntheticScience
+
+    Raises
+    ------
+    ValueError
+        Integrations that do not fit in the visit, or hold no guide-star
+        frame, an unknown ``systematic`` or ``kind``, or other bad options
+        (`~spelunker.errors.ParameterError` for an unusable ``directory``).
+    TypeError
+        ``visit`` is not a `SyntheticVisit`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from spelunker import datasets
+    >>> visit = datasets.make_guidestar_files(
+    ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=600, n_segments=1)])
+    >>> science = datasets.make_science_product(tempfile.mkdtemp(), visit,
+    ...                                         integration_time=4.0)
+    >>> science.path.name
+    'jw01534001001_04101_00001-seg001_nrs1_rateints.fits'
+    >>> len(science.int_times), science.systematic
+    (5, 'x_mean')
+    """
+    directory = check_output_dir(directory, "directory", where="make_science_product")
+    science, data, err, meta = _plan_science(
+        visit, integration_time=integration_time, n_integrations=n_integrations,
+        start_offset=start_offset, target=target, systematic=systematic,
+        coefficient=coefficient, depth=depth, noise=noise, seed=seed, kind=kind)
+    folder = Path(tempfile.mkdtemp(prefix=".spelunker-", dir=directory))
+    try:
+        written = _write_science(folder, science, data, err, meta)
+        path = directory / science.path.name
+        os.replace(written, path)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    science.path = path
+    log.info("wrote the synthetic science product %s (%d integrations)", path, len(data))
+    return science
+
+
+def _sample_science_arguments():
+    return dict(integration_time=1.0, n_integrations=None, start_offset=10.0,
+                target=(286.0, -41.3), systematic="x_mean", coefficient=0.02, depth=0.005,
+                noise=2e-4, seed=1534, kind="rateints")
+
+
+def sample_science(directory=None):
+    """The science product matching `sample_visit`: fixed, seeded, no network.
+
+    312 integrations of 1 s, the first starting 10 s after the start of the
+    guide-star data, of a NIRSpec bright-object time series (target at RA
+    286.0, Dec -41.3 deg; file of about 0.5 MB), with a 0.5 per cent
+    transit in the middle and a flux systematic of 2 per cent per pixel of
+    the guide star's ``x_mean``, so the 3 s centroid wobble of the sample
+    visit shows in the light curve.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike, optional
+        Where to keep the file.  Default: ``$SPELUNKER_CACHE/sample_science``,
+        else ``~/.cache/spelunker/sample_science``.  A complete file already
+        there (listed in the folder's manifest with its size, for the same
+        generator and stdatamodels version) is reused; otherwise it is
+        written again.  The guide-star files are not needed (`sample_visit`
+        writes them).
+
+    Returns
+    -------
+    SyntheticScience
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from spelunker.datasets import sample_science
+    >>> science = sample_science(tempfile.mkdtemp())
+    >>> len(science.int_times), science.systematic
+    (312, 'x_mean')
+    """
+    directory = Path(directory) if directory is not None else _cache_dir("sample_science")
+    arguments = _sample_science_arguments()
+    visit_arguments = _sample_arguments()
+    key = hashlib.sha256(repr((_SCIENCE_VERSION, _SAMPLE_VERSION, visit_arguments, arguments,
+                               stdatamodels.__version__)).encode()
+                         + Path(__file__).read_bytes()).hexdigest()
+    manifest_path = directory / "sample_science.json"
+    # The truth of the sample visit, without writing its files.
+    visit = _generate(_cache_dir(), write=False, **visit_arguments)
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError):
+        manifest = None
+    if manifest is not None and manifest.get("key") == key:
+        sizes = manifest.get("files", {})
+        science, _, _, _ = _plan_science(visit, **arguments)
+        path = directory / science.path.name
+        complete = path.is_file() and path.stat().st_size == sizes.get(path.name)
+        if list(sizes) == [path.name] and complete:
+            log.info("using the cached sample science product in %s", directory)
+            science.path = path
+            return science
+    log.info("writing the sample science product to %s", directory)
+    science = make_science_product(directory, visit, **arguments)
+    manifest = {"key": key, "files": {science.path.name: science.path.stat().st_size}}
+    temporary = directory / f".sample_science-{uuid.uuid4().hex}.json"
+    temporary.write_text(json.dumps(manifest, indent=1))
+    os.replace(temporary, manifest_path)
+    return science
