@@ -1521,7 +1521,7 @@ def _science_profile():
 
 
 def _plan_science(visit, *, integration_time, n_integrations, start_offset, target, systematic,
-                  coefficient, depth, noise, seed, kind):
+                  coefficient, depth, noise, seed, kind, transit_time=None):
     """Everything of a science product but the file: (SyntheticScience, data, err, meta)."""
     where = "make_science_product"
     if not isinstance(visit, SyntheticVisit):
@@ -1598,7 +1598,13 @@ def _plan_science(visit, *, integration_time, n_integrations, start_offset, targ
 
     # Light curve: transit (at mid-integration) times the shared systematic, plus noise.
     duration = n_integrations * integration_time
-    transit = Transit(mid_time=float(start_offset + 0.5 * duration), duration=0.25 * duration,
+    if transit_time is None:
+        transit_time = 0.5 * duration
+    elif not (np.isfinite(transit_time) and 0.0 <= transit_time <= duration):
+        msg = (f"{where}: transit_time must be None or seconds from the first integration's "
+               f"start within the exposure (0..{duration:g}), got {transit_time!r}")
+        raise ValueError(msg)
+    transit = Transit(mid_time=float(start_offset + transit_time), duration=0.25 * duration,
                       depth=float(depth), ingress=0.025 * duration)
     visit_s = (data_start - Time(visit.visits[0].start, scale="utc")).to_value(u.s)
     mid_s = visit_s + offsets[:-1] + 0.5 * integration_time
@@ -1734,6 +1740,7 @@ def make_science_product(
     noise=2e-4,
     seed=0,
     kind="rateints",
+    transit_time=None,
 ):
     """Write a synthetic science exposure guided by a synthetic guide-star visit.
 
@@ -1782,15 +1789,17 @@ def make_science_product(
     coefficient : float, optional
         Fractional flux change per unit of ``systematic`` (per pixel).
     depth : float, optional
-        Transit depth; the trapezoidal transit is centred on the middle of
-        the exposure, lasts a quarter of it, with ingress and egress of a
-        tenth of its duration each.
+        Transit depth; the trapezoidal transit lasts a quarter of the
+        exposure, with ingress and egress of a tenth of its duration each.
     noise : float, optional
         Relative Gaussian noise per integration (of `SCIENCE_COUNTRATE`).
     seed : int, optional
         Seed of the noise.
     kind : {'rateints', 'calints'}, optional
         Product type in the file name.
+    transit_time : float or None, optional
+        Seconds from the start of the first integration to mid-transit;
+        None: the middle of the exposure.
 
     Returns
     -------
@@ -1822,7 +1831,8 @@ def make_science_product(
     science, data, err, meta = _plan_science(
         visit, integration_time=integration_time, n_integrations=n_integrations,
         start_offset=start_offset, target=target, systematic=systematic,
-        coefficient=coefficient, depth=depth, noise=noise, seed=seed, kind=kind)
+        coefficient=coefficient, depth=depth, noise=noise, seed=seed, kind=kind,
+        transit_time=transit_time)
     folder = Path(tempfile.mkdtemp(prefix=".spelunker-", dir=directory))
     try:
         written = _write_science(folder, science, data, err, meta)
@@ -1837,8 +1847,8 @@ def make_science_product(
 
 def _sample_science_arguments():
     return dict(integration_time=1.0, n_integrations=None, start_offset=10.0,
-                target=(286.0, -41.3), systematic="x_mean", coefficient=0.02, depth=0.005,
-                noise=2e-4, seed=1534, kind="rateints")
+                target=(286.0, -41.3), systematic="x_mean", coefficient=0.05, depth=0.003,
+                noise=2e-4, seed=1534, kind="rateints", transit_time=60.0)
 
 
 def sample_science(directory=None):
@@ -1846,10 +1856,12 @@ def sample_science(directory=None):
 
     312 integrations of 1 s, the first starting 10 s after the start of the
     guide-star data, of a NIRSpec bright-object time series (target at RA
-    286.0, Dec -41.3 deg; file of about 0.5 MB), with a 0.5 per cent
-    transit in the middle and a flux systematic of 2 per cent per pixel of
-    the guide star's ``x_mean``, so the 3 s centroid wobble of the sample
-    visit shows in the light curve.
+    286.0, Dec -41.3 deg; file of about 0.5 MB), with a 0.3 per cent
+    transit 60 s after the first integration starts (away from the guide
+    star's own transit, 160 s into its data) and a flux systematic of 5 per
+    cent per pixel of the guide star's ``x_mean``, so the 3 s centroid wobble
+    of the sample visit shows in the light curve: ``x_mean`` binned onto the
+    integrations is the regressor most correlated with it.
 
     Parameters
     ----------

@@ -133,6 +133,14 @@ def test_noiseless_light_curve(visit, tmp_path):
     depth = 1 - flux / np.median(flux)
     assert depth.max() == pytest.approx(0.005, abs=1e-3)
     assert 0.15 < np.mean(depth > 0.003) < 0.35
+    centre = np.average(np.arange(depth.size), weights=np.clip(depth, 0, None))
+    assert abs(centre - 0.5 * (depth.size - 1)) < 1.0
+    # transit_time moves it: mid-transit 10 s after the first integration starts.
+    early = datasets.make_science_product(tmp_path / "early", visit, integration_time=1.0,
+                                          noise=0.0, transit_time=10.0)
+    depth = 1 - early.flux.to_value(u.DN / u.s) / np.median(early.flux.to_value(u.DN / u.s))
+    centre = np.average(np.arange(depth.size) + 0.5, weights=np.clip(depth, 0, None))
+    assert abs(centre - 10.0) < 1.0
 
 
 def test_barycentric_times(science, model):
@@ -180,6 +188,7 @@ def test_light_curve_shares_the_binned_systematic(visit, science, model):
     ({"systematic": "brightness"}, "not a column"),
     ({"kind": "cal"}, "kind"),
     ({"target": (10.0, 95.0)}, "not a sky position"),
+    ({"transit_time": -1.0}, "transit_time must be"),
 ])
 def test_bad_arguments(visit, tmp_path, options, message):
     options = {"integration_time": INTEGRATION_TIME, "start_offset": START_OFFSET, **options}
