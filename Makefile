@@ -28,6 +28,7 @@ bench: venv
 	$(BIN)/python benchmarks/bench_fit.py
 	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python benchmarks/bench_dependencies.py
+	$(BIN)/python benchmarks/bench_science.py
 
 clean:
 	rm -rf $(VENV) docs/_build demo_output .pytest_cache .hypothesis
