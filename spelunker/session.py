@@ -27,7 +27,7 @@ from spelunker.archive.engdb import mnemonics
 from spelunker.archive.tokens import as_secret, resolve_token
 from spelunker.binning import DEFAULT_BIN_SIZE
 from spelunker.datamodels import FIT_TABLES, GuideStarModel
-from spelunker.errors import ParameterError
+from spelunker.errors import ParameterError, ScienceInputError
 from spelunker.events import (
     EVENT_KINDS,
     HGA_MNEMONIC,
@@ -55,7 +55,10 @@ from spelunker.plotting import (
     write_visit_report,
 )
 from spelunker.plotting import plot_event_table
+from spelunker.plotting.science import science_regressors_plot
 from spelunker.plotting.telemetry import plot_local_events, plot_mnemonic
+from spelunker.science import (DEFAULT_REGRESSORS, bin_to_integrations, science_light_curve,
+                               to_lightkurve, to_timeseries)
 from spelunker.times import as_utc_time
 
 __all__ = ["load", "Spelunker", "DEFAULT_DIRECTORY", "FILTER_KEYWORDS"]
@@ -222,6 +225,10 @@ class Spelunker:
         Set by `mnemonics_local`: (times in MJD, values), as the original.
     local_events : astropy.table.QTable
         Set by `mnemonics_local`: the events found.
+    science_binned : astropy.timeseries.TimeSeries
+        Set by `bin_to_science`: the guide-star series per science integration.
+    science_figure : matplotlib.figure.Figure
+        Set by `bin_to_science`: the science light curve against the regressors.
     """
 
     def __init__(self, directory=None, *, token=None, progress=None):
@@ -235,6 +242,7 @@ class Spelunker:
         self.mnemonics_event = self.mnemonics_event_hga = self.mnemonics_event_nisfil = None
         self.guidestar_mnemonics = self.filename_mnemonics = self.hga_mnemonics = None
         self.local_events = None
+        self.science_binned = self.science_figure = None
 
     def __repr__(self):
         frames = 0 if self.model is None else len(self.model.data)
@@ -1403,6 +1411,78 @@ int or str, optional
         if self.model is None or not self.model.hasattr("events"):
             return None
         return events_table(self.model)
+
+    def bin_to_science(self, science, *, series=None, fit_table="auto", plot=True, flux=None,
+                       regressors=DEFAULT_REGRESSORS, fig=None, **options):
+        """Bin the guide-star series onto a science exposure's integrations, in BJD_TDB.
+
+        What the original tool's TSO tutorial did by hand
+        (``bin_fgs_to_science``), with the times right: the frames are
+        binned in UTC onto the integrations of the science product's
+        ``INT_TIMES`` and each row is timed at its integration's mid-time in
+        BJD_TDB (`spelunker.science.bin_to_integrations`).  The quick fit
+        runs first if the session has no fit.
+
+        Parameters
+        ----------
+        science : str, os.PathLike, stdatamodels model, table or tuple
+            A science product with ``INT_TIMES`` (``*_rateints.fits``,
+            ``*_calints.fits``, ``*_x1dints.fits``), or ``(start, end)``
+            times with ``scale``, ``target`` and ``observer`` in ``options``.
+        series : sequence of str, optional
+            The series to bin (default: all).
+        fit_table : {'auto', 'gauss', 'quick'}, optional
+        plot : bool, optional
+            Draw `spelunker.plotting.science.science_regressors_plot` (stored
+            as ``science_figure``) with the science light curve: ``flux``,
+            or the sum of each integration of a ``*ints`` image product.
+        flux : array_like, optional
+            The science light curve, one value per integration.
+        regressors : sequence of str, optional
+            The guide-star series of the figure.
+        fig : matplotlib.figure.Figure, optional
+        **options
+            ``median``, ``events``, ``scale``, ``target``, ``observer`` of
+            `~spelunker.science.bin_to_integrations`.
+
+        Returns
+        -------
+        astropy.timeseries.TimeSeries
+            One row per integration (also kept as ``science_binned``).
+        """
+        model = self._require_model()
+        if model.hasattr("data"):
+            fit_table = ensure_fit_table(model, fit_table)
+        binned = bin_to_integrations(model, science, series=series, fit=fit_table, **options)
+        self.science_binned = binned
+        self.science_figure = None
+        if plot:
+            if flux is None and not isinstance(science, tuple):
+                try:
+                    flux = science_light_curve(science)
+                except ScienceInputError as exc:
+                    log.warning("no science light curve to draw (%s); pass flux=", exc)
+            if flux is not None:
+                self.science_figure = science_regressors_plot(binned, flux,
+                                                              regressors=regressors, fig=fig)
+        return binned
+
+    def to_timeseries(self, *, fit_table="auto", **options):
+        """The guide-star series, one row per frame (`spelunker.science.to_timeseries`)."""
+        return to_timeseries(self._require_model(), fit=fit_table, **options)
+
+    def to_lightkurve(self, *, fit_table="auto", binned=False, **options):
+        """The guide-star light curve as a lightkurve ``LightCurve``.
+
+        One row per frame, or per science integration with ``binned=True``
+        (after `bin_to_science`); see `spelunker.science.to_lightkurve`.
+        """
+        if binned:
+            if self.science_binned is None:
+                msg = "binned=True needs bin_to_science(...) first"
+                raise ParameterError(msg)
+            return to_lightkurve(self.science_binned)
+        return to_lightkurve(self._require_model(), fit=fit_table, **options)
 
     def mnemonics_local(self, mnemonic, plot=True, *, ax=None):
         """Events from the data themselves: 'GUIDESTAR', 'FILENAME' or 'HGA' (no token).

@@ -8,6 +8,9 @@
 - `write_visit_report`: the standard figures as PNG and one self-contained
   HTML page per visit.
 
+`science_regressors_plot` draws a science light curve against the
+guide-star series binned onto its integrations (`spelunker.science`).
+
 Telemetry and event overlays (`plot_mnemonic` for
 `spelunker.archive.engdb.mnemonics`, `plot_local_events` for
 `spelunker.events.local_events`) draw on the Axes these
@@ -34,6 +37,7 @@ from spelunker.plotting.figures import (
     timeseries_list_plot,
     to_axis_time,
 )
+from spelunker.plotting.science import science_regressors_plot
 from spelunker.plotting.report import summarize, write_report_index, write_visit_report
 from spelunker.plotting.telemetry import plot_local_events, plot_mnemonic
 
@@ -47,6 +51,7 @@ __all__ = [
     "write_visit_report",
     "summarize",
     "write_report_index",
+    "science_regressors_plot",
     "plot_mnemonic",
     "plot_local_events",
     "plot_events",

@@ -1,0 +1,149 @@
+"""The science light curve against the guide-star regressors, on one time axis.
+
+`science_regressors_plot` draws a science light curve (one value per
+integration) above the guide-star series binned onto the same integrations
+(`spelunker.science.bin_to_integrations`), in stacked panels sharing the
+time axis (hours of BJD_TDB since the first integration).  Each regressor
+panel gives its correlation with the science light curve and the most
+correlated one is drawn in colour; integrations flagged by an event
+(``event_<kind>`` columns) are shaded in every panel.
+"""
+
+import logging
+
+import numpy as np
+from astropy import units as u
+
+from spelunker.errors import ParameterError
+from spelunker.events import EVENT_KINDS
+from spelunker.science import DEFAULT_REGRESSORS, design_matrix
+
+__all__ = ["science_regressors_plot"]
+
+log = logging.getLogger(__name__)
+
+#: Shading colour of each event kind.
+_EVENT_COLORS = dict(zip(EVENT_KINDS, ("C3", "C1", "C4", "C2", "C5", "C6", "C7", "C8")))
+
+
+def _event_spans(flags):
+    """``(first, last)`` row ranges of the runs of True in ``flags``."""
+    flags = np.asarray(flags, dtype=bool)
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
+
+
+def science_regressors_plot(binned, flux, *, regressors=DEFAULT_REGRESSORS, flux_err=None,
+                            fig=None, events=True, label="science"):
+    """Plot a science light curve and the guide-star regressors against time.
+
+    Parameters
+    ----------
+    binned : astropy.timeseries.TimeSeries
+        `spelunker.science.bin_to_integrations` of the same integrations.
+    flux : array_like or astropy.units.Quantity
+        The science light curve, one value per integration (e.g.
+        `spelunker.science.science_light_curve`); drawn relative to its
+        median.
+    regressors : sequence of str, optional
+        The guide-star columns to draw (default
+        `spelunker.science.DEFAULT_REGRESSORS`); those the table lacks are
+        left out.
+    flux_err : array_like, optional
+        Uncertainty of ``flux``.
+    fig : matplotlib.figure.Figure, optional
+        Figure to draw into (default: a new one).
+    events : bool, optional
+        Shade the integrations flagged by an event.
+    label : str, optional
+        Name of the science light curve.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel for the light curve and one per regressor; the figure's
+        ``spelunker_correlation`` attribute holds each regressor's
+        correlation with the light curve, and the most correlated
+        regressor's panel has the gid ``'best-regressor'``.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        When ``flux`` has not one value per integration.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropy.time import Time
+    >>> from astropy.timeseries import TimeSeries
+    >>> from matplotlib.figure import Figure
+    >>> from spelunker.plotting.science import science_regressors_plot
+    >>> table = TimeSeries(time=Time(60000 + np.arange(50) / 8640, format="mjd", scale="tdb"))
+    >>> table["x_mean"] = np.sin(np.arange(50) / 5)
+    >>> table["y_mean"] = np.cos(np.arange(50) / 3)
+    >>> fig = science_regressors_plot(table, 1 + 0.01 * table["x_mean"], fig=Figure())
+    >>> max(fig.spelunker_correlation, key=fig.spelunker_correlation.get)
+    'x_mean'
+    """
+    flux_value = np.asarray(getattr(flux, "value", flux), dtype=float)
+    if flux_value.shape != (len(binned),):
+        msg = (f"flux has shape {flux_value.shape}; one value per integration of the binned "
+               f"table ({len(binned)}) is needed")
+        raise ParameterError(msg)
+    matrix = design_matrix(binned, columns=regressors)
+    correlation = matrix.correlation(flux_value)
+    best = max(correlation, key=lambda name: abs(np.nan_to_num(correlation[name])))
+    hours = (binned.time - binned.time[0]).to_value(u.h)
+    if fig is None:
+        import matplotlib.pyplot as plt  # pyplot loads only when a new figure is asked for
+
+        fig = plt.figure(figsize=(9, 1.9 * (1 + len(matrix.names)) + 0.6), layout="constrained")
+    axes = fig.subplots(1 + len(matrix.names), 1, sharex=True, squeeze=False)[:, 0]
+    median = np.nanmedian(flux_value)
+    relative = flux_value / median
+    errors = None if flux_err is None else np.asarray(getattr(flux_err, "value", flux_err),
+                                                      dtype=float) / median
+    axes[0].errorbar(hours, relative, yerr=errors, fmt=".", color="k", markersize=3,
+                     elinewidth=0.5, label=label)
+    axes[0].set_ylabel(f"{label}\n(relative flux)")
+    for ax, name in zip(axes[1:], matrix.names):
+        values = u.Quantity(binned[name])
+        err = u.Quantity(binned[f"{name}_err"]).value if f"{name}_err" in binned.colnames \
+            else None
+        color = "C0" if name == best else "0.45"
+        ax.errorbar(hours, values.value, yerr=err, fmt=".", color=color, markersize=3,
+                    elinewidth=0.5)
+        unit = f" [{values.unit.to_string()}]" if values.unit not in (None, u.one) else ""
+        ax.set_ylabel(f"{name}{unit}")
+        text = f"r = {correlation[name]:+.2f}" + ("  (highest |r|)" if name == best else "")
+        ax.text(0.01, 0.92, text, transform=ax.transAxes, va="top", fontsize="small",
+                fontweight="bold" if name == best else "normal")
+        if name == best:
+            ax.set_gid("best-regressor")
+    if events:
+        _shade_events(axes, binned, hours)
+    first = binned.time[0]
+    axes[-1].set_xlabel(f"time since BJD_TDB {first.jd:.6f} [h]")
+    axes[0].set_title("Science light curve and guide-star regressors (integration cadence)")
+    fig.spelunker_correlation = correlation
+    return fig
+
+
+def _shade_events(axes, binned, hours):
+    """Shade the runs of integrations flagged by each event kind, in every panel."""
+    if len(hours) == 0:
+        return
+    step = np.median(np.diff(hours)) if len(hours) > 1 else 0.0
+    for kind in EVENT_KINDS:
+        column = f"event_{kind}"
+        if column not in binned.colnames or not np.any(binned[column]):
+            continue
+        for number, (first, last) in enumerate(_event_spans(binned[column])):
+            for index, ax in enumerate(axes):
+                ax.axvspan(hours[first] - step / 2, hours[last] + step / 2, alpha=0.25,
+                           color=_EVENT_COLORS[kind], linewidth=0, gid=f"event-{kind}",
+                           label=kind.replace("_", " ") if number == 0 and index == 0
+                           else None)
+    if any(patch.get_gid() and patch.get_gid().startswith("event-")
+           for patch in axes[0].patches):
+        axes[0].legend(loc="lower left", fontsize="small")
