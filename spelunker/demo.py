@@ -7,7 +7,11 @@ whole pipeline on it through ``strun`` with the shipped ASDF parameter
 file, prints a summary (frames, fit success rate, aperture, strongest
 periodogram peaks, technical events, products) and writes the visit report (figures
 and one self-contained HTML page) and a PNG of the light curve next to the
-products.  ``make demo`` runs it.
+products.  It then bins the guide-star series onto the integrations of the
+matching synthetic science product (``datasets.sample_science``, a light curve
+sharing the guide star's centroid wobble), prints each regressor's
+correlation with the science light curve and draws them on one BJD_TDB axis.
+``make demo`` runs it.
 """
 
 import argparse
@@ -17,7 +21,8 @@ import sys
 from pathlib import Path
 
 from spelunker import GuideStarModel, datasets
-from spelunker.plotting import summarize, timeseries_binned_plot
+from spelunker.plotting import science_regressors_plot, summarize, timeseries_binned_plot
+from spelunker.science import bin_to_integrations, design_matrix, science_light_curve
 from spelunker.stpipe import parameter_file
 
 __all__ = ["main"]
@@ -55,11 +60,33 @@ def main(argv=None):
         print(f"\nsample visit: {len(visit.files)} files in {visit.files[0].parent}")
         print(summarize(model))
         figure_path = _plot_light_curve(model, args.output / "light_curve.png")
+        science_path = _science(model, args.output)
     print(f"\nproducts written: {products[0]}")
     for page in sorted(args.output.glob("*_report.html")):
         print(f"visit report:     {page}")
     print(f"light curve:      {figure_path}")
+    print(f"science figure:   {science_path}")
     return 0
+
+
+def _science(model, output):
+    """Bin onto the sample science product; print the correlations; draw the figure."""
+    from matplotlib.figure import Figure  # matplotlib loads only when the figure is drawn
+
+    science = datasets.sample_science(output / "science")
+    binned = bin_to_integrations(model, science.path)
+    flux = science_light_curve(science.path)
+    correlation = design_matrix(binned).correlation(flux)
+    print(f"\nscience product: {science.path.name}, {len(binned)} integrations, "
+          f"times from {binned.meta['TIMESRC']} (BJD_TDB)")
+    print(f"guide-star frames per integration: {int(binned['n_frames'].min())}-"
+          f"{int(binned['n_frames'].max())}")
+    for name, value in sorted(correlation.items(), key=lambda item: -abs(item[1])):
+        print(f"correlation with the science light curve: {name} {value:+.3f}")
+    figure = science_regressors_plot(binned, flux, fig=Figure(figsize=(10, 8)))
+    path = output / "science_regressors.png"
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    return path
 
 
 def _plot_light_curve(model, path):

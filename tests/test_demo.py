@@ -49,3 +49,12 @@ def test_demo_runs_the_pipeline_and_writes_products(tmp_path, capsys, profile):
 
     assert sorted(output.glob("*_report.html"))
     assert (output / "light_curve.png").stat().st_size > 10_000
+
+    # The science part: the sample science product shares the guide star's x_mean wobble.
+    correlations = [line.removeprefix("correlation with the science light curve: ").split()
+                    for line in lines if line.startswith("correlation with the science")]
+    assert [name for name, _ in correlations][0] == "x_mean"
+    assert abs(float(correlations[0][1])) > 0.5 > max(abs(float(v)) for _, v in correlations[1:])
+    assert any(re.match(r"science product: jw\S+_rateints\.fits, 312 integrations, times from "
+                        r"INT_TIMES", line) for line in lines)
+    assert (output / "science_regressors.png").stat().st_size > 10_000
