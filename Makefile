@@ -29,6 +29,7 @@ bench: venv
 	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python benchmarks/bench_dependencies.py
 	$(BIN)/python benchmarks/bench_science.py
+	$(BIN)/python benchmarks/bench_times.py
 
 clean:
 	rm -rf $(VENV) docs/_build demo_output .pytest_cache .hypothesis
