@@ -26,6 +26,7 @@ left out of every statistic of that frame's series and counted in
 import logging
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +40,7 @@ from astropy.timeseries import TimeSeries
 from numba import njit
 
 from spelunker._validate import check_output_file
-from spelunker.errors import ParameterError, ScienceInputError
+from spelunker.errors import GuideStarInputError, ParameterError, ScienceInputError, SpelunkerError
 from spelunker.events import EVENT_KINDS
 from spelunker.fitting.result import PARAMETER_UNITS
 from spelunker.times import (Ephemeris, as_utc_time, barycentric_times, bjd_from_int_times,
@@ -83,6 +84,13 @@ _ONBOARD_SERIES = {"centroid_x": ("centroid_table", "guide_star_position_x", u.a
                    "jitter": ("pointing_table", "jitter", u.mas)}
 
 _TIME_SCALES = ("utc", "tdb", "bjd_tdb")
+
+#: Largest |BJD_TDB - UTC| (s) of an INT_TIMES row: TDB - UTC (69.2 s) plus the light
+#: travel time from JWST to the barycentre (at most ~513 s), with a margin.
+_MAX_BJD_MINUS_UTC = 700.0
+
+#: Overlap (days) of consecutive integrations tolerated as rounding: 1 ms.
+_OVERLAP_TOLERANCE = 1e-3 / 86400.0
 
 
 # --------------------------------------------------------------------------
@@ -137,7 +145,24 @@ def _target_coord(target, *, name="target"):
     except (TypeError, ValueError):
         msg = f"{name}={target!r} is neither a SkyCoord nor an (ra, dec) pair in degrees"
         raise ParameterError(msg) from None
-    return SkyCoord(ra * u.deg, dec * u.deg, frame="icrs")
+    try:
+        return SkyCoord(ra * u.deg, dec * u.deg, frame="icrs")
+    except ValueError as exc:  # e.g. a declination beyond +-90 deg
+        msg = f"{name}={target!r} is not a sky position ({exc})"
+        raise ParameterError(msg) from None
+
+
+def _times_call(function, *args, **kwargs):
+    """Call a `spelunker.times` conversion, its plain ValueError made a ParameterError.
+
+    Those errors name the unusable target, observer or time in their message.
+    """
+    try:
+        return function(*args, **kwargs)
+    except ValueError as exc:
+        if isinstance(exc, SpelunkerError):
+            raise
+        raise ParameterError(str(exc)) from None
 
 
 def _header_target(header, source):
@@ -163,7 +188,34 @@ def _int_times_array(table, source):
     if columns["integration_number"].size == 0:
         msg = f"{source}: the INT_TIMES table is empty"
         raise ScienceInputError(msg)
+    number = columns["integration_number"]
+    bad = np.flatnonzero(~np.isfinite(number) | (number != np.round(number)))
+    if bad.size:
+        msg = (f"{source}: INT_TIMES integration_number is not a whole number in {bad.size} "
+               f"row(s) (first: row {bad[0]}, {number[bad[0]]})")
+        raise ScienceInputError(msg)
+    for edge in ("start", "mid", "end"):
+        offset = (columns[f"int_{edge}_BJD_TDB"] - columns[f"int_{edge}_MJD_UTC"]) * 86400.0
+        with np.errstate(invalid="ignore"):
+            wrong = np.flatnonzero(np.abs(offset) > _MAX_BJD_MINUS_UTC)  # NaN: checked later
+        if wrong.size:
+            msg = (f"{source}: INT_TIMES int_{edge}_BJD_TDB differs from int_{edge}_MJD_UTC by "
+                   f"{offset[wrong[0]]:.6g} s in {wrong.size} row(s) (first: row {wrong[0]}); "
+                   f"BJD_TDB - UTC is within +-{_MAX_BJD_MINUS_UTC:.0f} s (TDB - UTC plus the "
+                   "light travel time), so the column does not hold BJD_TDB - 2400000.5 "
+                   "(zeros: not computed?); give the integration start and end times with "
+                   "target= and observer= instead")
+            raise ScienceInputError(msg)
     return columns
+
+
+def _damage(caught):
+    """The first astropy warning (of those ``caught``) saying a FITS file is truncated."""
+    for warning in caught:
+        text = str(warning.message)
+        if "truncated" in text or "corrupted" in text:
+            return " ".join(text.split())
+    return None
 
 
 def _read_science_file(path):
@@ -172,20 +224,33 @@ def _read_science_file(path):
     if not path.is_file():
         msg = f"science product {str(path)!r} does not exist"
         raise ScienceInputError(msg)
-    try:
-        with fits.open(path, memmap=False) as hdulist:
-            header = hdulist[0].header.copy()
-            if "INT_TIMES" not in hdulist:
-                msg = (f"{path.name}: no INT_TIMES extension (a product with one time per "
-                       "integration: *_rateints, *_calints, *_x1dints ...); give the "
-                       "integration start and end times instead")
-                raise ScienceInputError(msg)
-            table = Table(hdulist["INT_TIMES"].data)
-    except ScienceInputError:
-        raise
-    except (OSError, ValueError, TypeError) as exc:
-        msg = f"{path.name}: cannot read it as a FITS science product ({exc})"
-        raise ScienceInputError(msg) from None
+    problem, has_int_times = None, False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with fits.open(path, memmap=False) as hdulist:
+                header = hdulist[0].header.copy()
+                has_int_times = "INT_TIMES" in hdulist
+                table = Table(hdulist["INT_TIMES"].data) if has_int_times else None
+        except (OSError, ValueError, TypeError) as exc:
+            problem = exc
+    damage = _damage(caught)
+    if problem is not None:
+        reason = f"truncated or damaged: {damage}; {problem}" if damage else str(problem)
+        msg = f"{path.name}: cannot read it as a FITS science product ({reason})"
+        raise ScienceInputError(msg)
+    if not has_int_times:
+        if damage:
+            msg = (f"{path.name}: the file is truncated or damaged ({damage}); no INT_TIMES "
+                   "extension could be read")
+        else:
+            msg = (f"{path.name}: no INT_TIMES extension (a product with one time per "
+                   "integration: *_rateints, *_calints, *_x1dints ...); give the "
+                   "integration start and end times instead")
+        raise ScienceInputError(msg)
+    for warning in caught:  # recorded to read them; shown as usual when no error says it
+        warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                               warning.lineno)
     return _int_times_array(table, path.name), header, path.name
 
 
@@ -209,6 +274,9 @@ def _check_intervals(start, end, source):
         msg = (f"{source}: integration start and end times must be 1-D and of equal length; "
                f"got shapes {start.shape} and {end.shape}")
         raise ScienceInputError(msg)
+    if start.size == 0:
+        msg = f"{source}: no integrations (the start and end times are empty)"
+        raise ScienceInputError(msg)
     bad = np.flatnonzero(end <= start)
     if bad.size:
         msg = (f"{source}: {bad.size} integration(s) end at or before they start "
@@ -216,6 +284,13 @@ def _check_intervals(start, end, source):
         raise ScienceInputError(msg)
     if start.size > 1 and np.any(np.diff(start) < 0):
         msg = f"{source}: the integrations are not in time order"
+        raise ScienceInputError(msg)
+    overlap = np.flatnonzero(end[:-1] - start[1:] > _OVERLAP_TOLERANCE)
+    if overlap.size:
+        first = overlap[0]
+        msg = (f"{source}: {overlap.size} integration(s) overlap the next one (first: index "
+               f"{first} by {(end[first] - start[first + 1]) * 86400.0:.6g} s; duplicated "
+               "rows?): a guide-star frame would be counted in two integrations")
         raise ScienceInputError(msg)
 
 
@@ -250,9 +325,13 @@ def integration_times(science, *, scale="utc", target=None, observer=None):
     Raises
     ------
     spelunker.errors.ScienceInputError
-        For a product without ``INT_TIMES``, times that are not finite,
-        integrations that end before they start or are out of order, or
-        barycentric times asked for without a target or observer.
+        For a product without ``INT_TIMES`` (or truncated), no integrations,
+        times that are not finite, integrations that end before they start,
+        are out of order or overlap (by more than 1 ms), ``int_*_BJD_TDB``
+        columns more than 700 s from UTC (not BJD_TDB), or barycentric
+        times asked for without a target or observer.
+    spelunker.errors.ParameterError
+        For an unusable ``scale``, ``target`` or ``observer``.
 
     Examples
     --------
@@ -309,6 +388,11 @@ def _as_time(values, scale, name):
     except (TypeError, ValueError):
         msg = f"integration {name} times {values!r} are neither astropy Time nor MJD numbers"
         raise ScienceInputError(msg) from None
+    bad = np.flatnonzero(~np.isfinite(mjd))
+    if bad.size:
+        msg = (f"arrays: the integration {name} times are not all finite ({bad.size} value(s); "
+               f"first: index {bad[0]})")
+        raise ScienceInputError(msg)
     return Time(mjd, format="mjd", scale="tdb" if scale == "bjd_tdb" else scale)
 
 
@@ -317,16 +401,16 @@ def _from_arrays(science, *, scale, target, observer):
         msg = f"scale={scale!r} is not one of {', '.join(map(repr, _TIME_SCALES))}"
         raise ParameterError(msg)
     start, end = (_as_time(values, scale, name) for values, name in zip(science, ("start", "end")))
-    if start.ndim == 0:
-        start, end = start.reshape(1), end.reshape(1)
+    start = start.reshape(1) if start.ndim == 0 else start
+    end = end.reshape(1) if end.ndim == 0 else end
     if target is None or observer is None:
         msg = ("integration times given as arrays need target= (the science target's "
                "coordinates) and observer= (JWST's position: an Ephemeris, e.g. "
                "spelunker.times.Ephemeris.from_header(science_file)) to be put in BJD_TDB")
         raise ScienceInputError(msg)
     if scale == "bjd_tdb":
-        start_utc = utc_from_barycentric(start, target, observer=observer)
-        end_utc = utc_from_barycentric(end, target, observer=observer)
+        start_utc = _times_call(utc_from_barycentric, start, target, observer=observer)
+        end_utc = _times_call(utc_from_barycentric, end, target, observer=observer)
     else:
         start_utc, end_utc = start.utc, end.utc
     _check_intervals(start_utc.mjd, end_utc.mjd, "arrays")
@@ -334,7 +418,7 @@ def _from_arrays(science, *, scale, target, observer):
     if scale == "bjd_tdb":
         mid_bjd = start.tdb + (end.tdb - start.tdb) * 0.5
     else:
-        mid_bjd = barycentric_times(mid_utc, target, observer=observer)
+        mid_bjd = _times_call(barycentric_times, mid_utc, target, observer=observer)
     return IntegrationTimes(number=np.arange(1, len(start_utc) + 1), start=start_utc,
                             end=end_utc, mid_bjd=mid_bjd, source="arrays",
                             time_source="observer", target=target)
@@ -373,7 +457,9 @@ def frame_times_bjd(model, science=None, *, target=None, observer=None):
     spelunker.errors.ScienceInputError
         When no source applies.
     """
+    _frame_mjd(model)
     frames = model.frame_times
+    int_times_problem = None
     if science is not None and observer is None:
         try:
             if isinstance(science, (str, Path)) or hasattr(science, "__fspath__"):
@@ -388,21 +474,27 @@ def frame_times_bjd(model, science=None, *, target=None, observer=None):
             log.info("frame times in BJD_TDB from the INT_TIMES of %s", name)
             return bjd
         except ScienceInputError as exc:
+            int_times_problem = str(exc)
             log.info("no INT_TIMES route (%s); trying the ephemeris", exc)
     target = _target_coord(target)
     source = "observer"
     if observer is None and science is not None:
-        observer = Ephemeris.from_header(science)
+        try:
+            observer = Ephemeris.from_header(science)
+        except ScienceInputError as exc:  # say why neither route applies
+            msg = (f"frame times in BJD_TDB: no usable INT_TIMES ({int_times_problem}), and "
+                   f"{exc}")
+            raise ScienceInputError(msg) from None
         source = f"ephemeris of {observer.source}"
         if target is None:
-            header = fits.getheader(science) if isinstance(science, (str, Path)) \
-                else _model_header(science)
+            path = isinstance(science, (str, Path)) or hasattr(science, "__fspath__")
+            header = fits.getheader(science) if path else _model_header(science)
             target = _header_target(header, str(science))
     if target is None or observer is None:
         msg = ("frame times in BJD_TDB need a science product with INT_TIMES, or the "
                "target's coordinates (target=) and JWST's position (observer=)")
         raise ScienceInputError(msg)
-    bjd = barycentric_times(frames, target, observer=observer)
+    bjd = _times_call(barycentric_times, frames, target, observer=observer)
     bjd.info.meta = {"time_source": source}
     return bjd
 
@@ -456,22 +548,24 @@ def guidestar_series(model, *, fit="auto"):
     Raises
     ------
     spelunker.errors.GuideStarInputError
-        When the model has no frames table.
+        When the model has no frames table, or a fit or photometry table
+        without one row per frame.
     """
-    mjd = np.asarray(model.frames["mid_time_mjd"], dtype=float)
+    mjd = _frame_mjd(model)
+    timed = np.isfinite(mjd)
     flagged = np.zeros(mjd.size, dtype=bool)
     series = {}
     name = _fit_name(model, fit)
     if name is not None:
-        table = getattr(model, name)
+        table = _per_frame(model, name, mjd.size)
         flagged = np.asarray(table["flags"]) != 0
         for column in _FIT_SERIES:
             values = np.asarray(table[column], dtype=float)
-            series[column] = _Series(mjd, values, ~flagged & np.isfinite(values), flagged,
-                                     PARAMETER_UNITS[column], name)
+            series[column] = _Series(mjd, values, ~flagged & np.isfinite(values) & timed,
+                                     flagged, PARAMETER_UNITS[column], name)
     if model.hasattr("lightcurve"):
-        values = np.asarray(model.lightcurve["flux"], dtype=float)
-        series["flux"] = _Series(mjd, values, ~flagged & np.isfinite(values), flagged,
+        values = np.asarray(_per_frame(model, "lightcurve", mjd.size)["flux"], dtype=float)
+        series["flux"] = _Series(mjd, values, ~flagged & np.isfinite(values) & timed, flagged,
                                  u.DN / u.s, "lightcurve")
     for key, (table_name, column, unit) in _ONBOARD_SERIES.items():
         if not model.hasattr(table_name) or len(getattr(model, table_name)) == 0:
@@ -486,6 +580,26 @@ def guidestar_series(model, *, fit="auto"):
         no_flags = np.zeros(times.size, dtype=bool)
         series[key] = _Series(times, values, good, no_flags, unit, table_name)
     return series
+
+
+def _frame_mjd(model):
+    """The frames' mid-times (MJD UTC), or a clear error for a model without frames."""
+    frames = model.frames if model.hasattr("frames") else None
+    if frames is None:
+        msg = ("the model has no frames table (the frame times); read the guider products "
+               "(spelunker.load, GuideStarFitStep)")
+        raise GuideStarInputError(msg)
+    return np.asarray(frames["mid_time_mjd"], dtype=float)
+
+
+def _per_frame(model, name, n_frames):
+    """A per-frame table of the model, checked to hold one row per frame."""
+    table = getattr(model, name)
+    if len(table) != n_frames:
+        msg = (f"the model's {name} table has {len(table)} rows for {n_frames} frames; "
+               "it does not belong to these frames (run the step again)")
+        raise GuideStarInputError(msg)
+    return table
 
 
 def _frame_flags(model, fit):
@@ -552,7 +666,7 @@ def _ranges(mjd, start, end):
 
 def _sorted(series):
     order = None
-    if series.mjd.size > 1 and np.any(np.diff(series.mjd) < 0):
+    if series.mjd.size > 1 and not np.all(series.mjd[1:] >= series.mjd[:-1]):  # NaN: last
         order = np.argsort(series.mjd, kind="stable")
     if order is None:
         return series
@@ -604,6 +718,8 @@ def bin_to_integrations(model, science, *, series=None, fit="auto", median=True,
         For unusable integration times (see `integration_times`).
     spelunker.errors.ParameterError
         For a series the model does not hold.
+    spelunker.errors.GuideStarInputError
+        For a model without frames, or without any series to bin.
 
     Examples
     --------
@@ -623,8 +739,16 @@ def bin_to_integrations(model, science, *, series=None, fit="auto", median=True,
     available = guidestar_series(model, fit=fit)
     if series is None:
         names = list(available)
+        if not names:
+            msg = ("the model holds no series to bin (no fit, photometry, centroid or pointing "
+                   "table); run GuideStarFitStep first")
+            raise GuideStarInputError(msg)
     else:
-        names = [series] if isinstance(series, str) else list(series)
+        try:
+            names = [series] if isinstance(series, str) else list(series)
+        except TypeError:
+            msg = f"series={series!r} is neither a series name nor a sequence of them"
+            raise ParameterError(msg) from None
         missing = [name for name in names if name not in available]
         if missing:
             msg = (f"series={missing!r}: the model holds no such series; available: "
@@ -636,10 +760,11 @@ def bin_to_integrations(model, science, *, series=None, fit="auto", median=True,
     result["integration_number"] = integrations.number
     result["start_utc"] = integrations.start
     result["end_utc"] = integrations.end
-    frame_mjd = np.asarray(model.frames["mid_time_mjd"], dtype=float)
+    frame_mjd = _frame_mjd(model)
     frame_order = np.argsort(frame_mjd, kind="stable")
     lo, hi = _ranges(frame_mjd[frame_order], start, end)
     result["n_frames"] = hi - lo
+    _log_coverage(integrations, frame_mjd[frame_order], hi - lo)
     frame_flags = _frame_flags(model, fit)[frame_order].astype(np.int64)
     flagged_total = np.concatenate([[0], np.cumsum(frame_flags)])
     flagged = flagged_total[hi] - flagged_total[lo]
@@ -670,6 +795,29 @@ def bin_to_integrations(model, science, *, series=None, fit="auto", median=True,
     log.info("binned %d series onto %d integrations of %s", len(names), len(integrations),
              integrations.source)
     return result
+
+
+def _log_coverage(integrations, frame_mjd, n_frames):
+    """Say in the log what the binning cannot show: frames or integrations left empty."""
+    timed = frame_mjd[np.isfinite(frame_mjd)]
+    if timed.size < frame_mjd.size:
+        log.warning("%d guide-star frame(s) have no finite mid-time: they are in no "
+                    "integration", frame_mjd.size - timed.size)
+    repeated = np.count_nonzero(np.diff(timed) == 0)
+    if repeated:
+        log.warning("%d guide-star frame(s) share their mid-time with another frame (stitched "
+                    "twice?); each is counted", repeated)
+    empty = np.count_nonzero(n_frames == 0)
+    if empty == n_frames.size:
+        frames = (f"MJD {timed[0]:.6f} to {timed[-1]:.6f} UTC" if timed.size
+                  else "none with a finite time")
+        log.warning("none of the %d integrations of %s (MJD %.6f to %.6f UTC) holds a "
+                    "guide-star frame (frames: %s): every binned value is NaN",
+                    n_frames.size, integrations.source, integrations.start.mjd[0],
+                    integrations.end.mjd[-1], frames)
+    elif empty:
+        log.info("%d of the %d integrations of %s hold no guide-star frame (NaN rows)",
+                 empty, n_frames.size, integrations.source)
 
 
 def _flag_events(result, events, start, end):
@@ -770,18 +918,31 @@ class Regressors:
         -------
         dict
             Regressor name -> correlation coefficient, over the rows where
-            the regressors are valid and ``flux`` is finite.
+            the regressors are valid and ``flux`` is finite (NaN, with a
+            warning, when fewer than 3 such rows).
         """
-        flux = np.asarray(getattr(flux, "value", flux), dtype=float)
+        if isinstance(flux, Time):
+            msg = "flux is an astropy Time; give the light curve (one value per integration)"
+            raise ParameterError(msg)
+        try:
+            flux = np.asarray(getattr(flux, "value", flux), dtype=float)
+        except (TypeError, ValueError):
+            msg = f"flux must be numbers, one per integration; got {type(flux).__name__}"
+            raise ParameterError(msg) from None
         if flux.shape != (self.values.shape[0],):
             msg = (f"flux has shape {flux.shape}; one value per integration "
                    f"({self.values.shape[0]}) is needed")
             raise ParameterError(msg)
         rows = self.valid & np.isfinite(flux)
+        if np.count_nonzero(rows) < 3:
+            log.warning("correlation: only %d integration(s) have a finite flux and every "
+                        "regressor; no correlation (NaN)", np.count_nonzero(rows))
+            return dict.fromkeys(self.names, np.nan)
         centred = flux[rows] - flux[rows].mean()
         result = {}
         for index, name in enumerate(self.names):
             column = self.values[rows, index]
+            column = column - column.mean()  # zero over the valid rows, not over these
             norm = np.sqrt(np.sum(centred**2) * np.sum(column**2))
             result[name] = float(np.sum(centred * column) / norm) if norm > 0 else np.nan
         return result
@@ -806,7 +967,8 @@ def design_matrix(binned, *, columns=DEFAULT_REGRESSORS):
     Raises
     ------
     spelunker.errors.ParameterError
-        When none of ``columns`` can be used, or no row has every regressor.
+        When none of ``columns`` can be used, one is not numeric, no row has
+        every regressor, or ``binned`` has no ``time`` column.
 
     Examples
     --------
@@ -820,13 +982,21 @@ def design_matrix(binned, *, columns=DEFAULT_REGRESSORS):
     >>> regressors.values[:, 0].round(3).tolist()
     [-1.342, -0.447, 0.447, 1.342]
     """
+    time = _table_time(binned, "binned")
+    columns = [columns] if isinstance(columns, str) else columns
     names, arrays, means, stds = [], [], [], []
     for name in columns:
         if name not in binned.colnames:
             log.warning("design_matrix: the table has no column %r; left out", name)
             continue
-        column = u.Quantity(binned[name])
-        values = np.asarray(column.value, dtype=float)
+        try:
+            values = np.asarray(u.Quantity(binned[name]).value, dtype=float)
+        except (TypeError, ValueError):
+            msg = f"columns: {name!r} is not a numeric column; it cannot be a regressor"
+            raise ParameterError(msg) from None
+        if values.ndim != 1:
+            msg = f"columns: {name!r} has shape {values.shape}; a regressor is one number a row"
+            raise ParameterError(msg)
         finite = np.isfinite(values)
         if not finite.any() or np.nanstd(values) == 0:
             log.warning("design_matrix: %r is constant or empty over the integrations; "
@@ -852,7 +1022,19 @@ def design_matrix(binned, *, columns=DEFAULT_REGRESSORS):
         means.append(mean * unit)
         stds.append(std * unit)
     return Regressors(values=values, names=tuple(names), valid=valid, mean=tuple(means),
-                      std=tuple(stds), time=binned.time)
+                      std=tuple(stds), time=time)
+
+
+def _table_time(table, name):
+    """The ``time`` (astropy Time) of a binned table: a TimeSeries or one read back."""
+    time = table.time if isinstance(table, TimeSeries) else None
+    if time is None and "time" in getattr(table, "colnames", ()):
+        time = table["time"]
+    if not isinstance(time, Time):
+        msg = (f"{name}={type(table).__name__}: not a table with a time column (astropy Time); "
+               "give the table bin_to_integrations returns (or QTable.read of it)")
+        raise ParameterError(msg)
+    return time
 
 
 # --------------------------------------------------------------------------
@@ -871,7 +1053,8 @@ def science_light_curve(science):
     Returns
     -------
     astropy.units.Quantity
-        One value per integration (NaN pixels skipped), in the product's
+        One value per integration (NaN pixels skipped; NaN, with a warning,
+        for an integration without any finite pixel), in the product's
         ``BUNIT`` when it is a unit astropy reads, else dimensionless.
 
     Raises
@@ -881,17 +1064,30 @@ def science_light_curve(science):
     """
     if isinstance(science, (str, Path)) or hasattr(science, "__fspath__"):
         name = Path(science).name
-        try:
-            with fits.open(science, memmap=False) as hdulist:
-                data = np.asarray(hdulist["SCI"].data, dtype=float)
-                unit = hdulist["SCI"].header.get("BUNIT", "")
-        except (OSError, KeyError, ValueError) as exc:
-            msg = f"{name}: no SCI array to sum ({exc})"
-            raise ScienceInputError(msg) from None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                with fits.open(science, memmap=False) as hdulist:
+                    data = np.asarray(hdulist["SCI"].data, dtype=float)
+                    unit = hdulist["SCI"].header.get("BUNIT", "")
+            except (OSError, KeyError, ValueError) as exc:
+                damage = _damage(caught)
+                reason = f"the file is truncated or damaged: {damage}; {exc}" if damage \
+                    else str(exc)
+                msg = f"{name}: no SCI array to sum ({reason})"
+                raise ScienceInputError(msg) from None
+        for warning in caught:  # recorded to read them; shown as usual when no error says it
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
     else:
-        name = getattr(science.meta, "filename", None) or type(science).__name__
-        data = np.asarray(science.data, dtype=float)
-        unit = getattr(science.meta, "bunit_data", None) or ""
+        meta, data = getattr(science, "meta", None), getattr(science, "data", None)
+        if meta is None or data is None:
+            msg = (f"science={type(science).__name__}: neither a path nor a science model "
+                   "with data (*_rateints, *_calints)")
+            raise ScienceInputError(msg)
+        name = getattr(meta, "filename", None) or type(science).__name__
+        data = np.asarray(data, dtype=float)
+        unit = getattr(meta, "bunit_data", None) or ""
     if data.ndim != 3:
         msg = f"{name}: SCI has shape {data.shape}; one image per integration (3-D) is needed"
         raise ScienceInputError(msg)
@@ -901,7 +1097,13 @@ def science_light_curve(science):
         log.warning("%s: BUNIT %r is not a unit astropy reads; the sums are dimensionless",
                     name, unit)
         unit = u.one
-    return np.nansum(data, axis=(1, 2)) * unit
+    sums = np.nansum(data, axis=(1, 2))
+    blank = np.flatnonzero(~np.any(np.isfinite(data), axis=(1, 2)))
+    if blank.size:  # a sum of nothing is no flux of 0
+        sums[blank] = np.nan
+        log.warning("%s: %d integration(s) have no finite pixel (first: index %d); their "
+                    "sums are NaN", name, blank.size, blank[0])
+    return sums * unit
 
 
 def to_timeseries(model, *, fit="auto", science=None, target=None, observer=None):
@@ -920,13 +1122,22 @@ def to_timeseries(model, *, fit="auto", science=None, target=None, observer=None
     astropy.timeseries.TimeSeries
         ``time``; the fit parameters and ``flux``/``flux_err`` with units;
         ``flagged`` (nonzero fit flag).
+
+    Raises
+    ------
+    spelunker.errors.GuideStarInputError
+        For a model without frames, or without a fit and photometry.
     """
+    available = guidestar_series(model, fit=fit)
+    if not any(one.source not in ("centroid_table", "pointing_table")
+               for one in available.values()):
+        msg = "the model holds no fit and no photometry; run GuideStarFitStep first"
+        raise GuideStarInputError(msg)
     if science is None and observer is None:
         times = model.frame_times
     else:
         times = frame_times_bjd(model, science, target=target, observer=observer)
     table = TimeSeries(time=times)
-    available = guidestar_series(model, fit=fit)
     flagged = np.zeros(len(times), dtype=bool)
     for name, one in available.items():
         if one.source in ("centroid_table", "pointing_table"):
@@ -946,7 +1157,8 @@ def to_lightkurve(source, *, fit="auto", science=None, target=None, observer=Non
     ----------
     source : spelunker.GuideStarModel or astropy.timeseries.TimeSeries
         A model with photometry (one row per frame), or a
-        `bin_to_integrations` table (one row per integration).
+        `bin_to_integrations` table (one row per integration; also as read
+        back by ``QTable.read``).
     fit, science, target, observer : optional
         For a model; see `to_timeseries`.
 
@@ -959,18 +1171,20 @@ def to_lightkurve(source, *, fit="auto", science=None, target=None, observer=Non
     Raises
     ------
     spelunker.errors.ParameterError
-        When there is no ``flux`` (run PhotometryOptimizeStep).
+        When there is no ``flux`` (run PhotometryOptimizeStep), or a table
+        has no ``time`` column.
     ImportError
         When lightkurve is not installed (``pip install 'spelunker[lightkurve]'``).
     """
-    table = source if isinstance(source, (TimeSeries, QTable)) else to_timeseries(
+    table = source if isinstance(source, Table) else to_timeseries(
         source, fit=fit, science=science, target=target, observer=observer)
+    time = _table_time(table, "source")
     if "flux" not in table.colnames:
         msg = "no flux column: run the photometry (PhotometryOptimizeStep) first"
         raise ParameterError(msg)
     lightkurve = _lightkurve()
     flux_err = table["flux_err"] if "flux_err" in table.colnames else None
-    curve = lightkurve.LightCurve(time=table.time, flux=table["flux"], flux_err=flux_err)
+    curve = lightkurve.LightCurve(time=time, flux=table["flux"], flux_err=flux_err)
     for name in table.colnames:
         if name not in ("time", "flux", "flux_err") and not isinstance(table[name], Time):
             curve[name] = table[name]
@@ -992,7 +1206,7 @@ def write_table(table, path, *, overwrite=False):
     ----------
     table : astropy.table.Table
     path : str or os.PathLike
-        Ending ``.ecsv``, ``.fits`` or ``.fits.gz``... (``.fits`` only).
+        Ending ``.ecsv`` or ``.fits`` (any case; ``.fits.gz`` is refused).
     overwrite : bool, optional
 
     Returns
@@ -1002,25 +1216,35 @@ def write_table(table, path, *, overwrite=False):
     Raises
     ------
     spelunker.errors.ParameterError
-        For an unwritable path, another ending, or an existing file without
-        ``overwrite``.
+        For an unwritable path, another ending, an existing file without
+        ``overwrite``, or a table (or column) the format cannot hold.
     """
+    if not isinstance(table, Table):
+        msg = f"table={type(table).__name__}: not an astropy Table"
+        raise ParameterError(msg)
     path = check_output_file(path, "path", suffixes=(".ecsv", ".fits"))
     if path.exists() and not overwrite:
         msg = f"path={str(path)!r} exists; pass overwrite=True to replace it"
         raise ParameterError(msg)
     out = table.copy(copy_data=False)
-    if path.suffix.lower() == ".fits":
+    fmt = "ascii.ecsv" if path.suffix.lower() == ".ecsv" else "fits"
+    if fmt == "fits":
         for name in out.colnames:
             unit = getattr(out[name], "unit", None)
             if unit is not None and u.DN in unit.bases:
                 out[name] = u.Quantity(out[name]).value * (unit * u.adu / u.DN)
+        # A QTable: astropy's FITS writer cannot replace the indexed time column of a
+        # TimeSeries (e.g. Regressors.to_table) with its jd1/jd2 columns.
+        out = QTable(out, copy=False)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
                                          suffix=path.suffix)
     os.close(handle)
     try:
-        out.write(temporary, overwrite=True, format="ascii.ecsv"
-                  if path.suffix.lower() == ".ecsv" else "fits")
+        try:
+            out.write(temporary, overwrite=True, format=fmt)
+        except (TypeError, ValueError) as exc:
+            msg = f"path={str(path)!r}: the table cannot be written as {fmt} ({exc})"
+            raise ParameterError(msg) from None
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):

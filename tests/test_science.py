@@ -16,10 +16,10 @@ from astropy.timeseries import TimeSeries
 from numpy.testing import assert_allclose, assert_array_equal
 
 from spelunker import GuideStarModel
-from spelunker.errors import ParameterError, ScienceInputError
+from spelunker.errors import GuideStarInputError, ParameterError, ScienceInputError
 from spelunker.science import (DEFAULT_REGRESSORS, INT_TIMES_COLUMNS, bin_to_integrations,
-                               design_matrix, integration_times, to_lightkurve, to_timeseries,
-                               write_table)
+                               design_matrix, frame_times_bjd, integration_times,
+                               science_light_curve, to_lightkurve, to_timeseries, write_table)
 
 START = 60100.25
 DAY = 86400.0
@@ -342,6 +342,195 @@ def test_to_timeseries_frames(model):
     assert len(table) == len(model.frames) and table.time.scale == "utc"
     assert table["x_stddev"].unit == u.pix and table["flux_err"].unit == u.DN / u.s
     assert table["flagged"].sum() == 60
+
+
+# --------------------------------------------------------------------------
+# Hostile inputs: a spelunker error naming the problem, never a wrong number
+
+
+def test_hostile_integration_arrays_are_refused_clearly(model):
+    observer = {"target": (286.0, -41.3), "observer": "geocenter"}
+    with pytest.raises(ScienceInputError, match="arrays: no integrations"):
+        integration_times(([], []), **observer)
+    with pytest.raises(ScienceInputError, match="arrays: no integrations"):
+        integration_times(([], []), scale="bjd_tdb", **observer)
+    for scale in ("utc", "bjd_tdb"):  # astropy's own "finite doubles" error before
+        with pytest.raises(ScienceInputError, match="start times are not all finite .*index 1"):
+            integration_times(([START, np.nan], [START + 1 / DAY, START + 3 / DAY]),
+                              scale=scale, **observer)
+    one = Time(START, format="mjd", scale="utc")
+    two = Time([START + 1 / DAY, START + 2 / DAY], format="mjd", scale="utc")
+    with pytest.raises(ScienceInputError, match="equal length; got shapes \\(1,\\) and \\(2,\\)"):
+        integration_times((one, two), **observer)
+    # A bad target or observer: spelunker's ParameterError, not astropy's ValueError.
+    with pytest.raises(ParameterError, match="target=\\(0, 100\\) is not a sky position"):
+        integration_times(([START], [START + 1 / DAY]), target=(0, 100), observer="geocenter")
+    with pytest.raises(ParameterError, match="observer='moon'"):
+        bin_to_integrations(model, ([START], [START + 1 / DAY]), target=(0, 10),
+                            observer="moon")
+    with pytest.raises(ParameterError, match="observer='moon'"):
+        frame_times_bjd(model, target=(0, 10), observer="moon")
+    with pytest.raises(ParameterError, match="series=3 is neither"):
+        bin_to_integrations(model, integrations(), series=3)
+
+
+def test_int_times_tables_holding_garbage_are_refused(model):
+    table = integrations()
+    table["int_mid_BJD_TDB"] = 0.0  # BJD not computed: was taken as MJD 0 (year 1858)
+    with pytest.raises(ScienceInputError, match="int_mid_BJD_TDB differs from int_mid_MJD_UTC"):
+        bin_to_integrations(model, table)
+    table = integrations()
+    table["int_start_BJD_TDB"] += 2400000.5  # JD, not MJD
+    with pytest.raises(ScienceInputError, match="does not hold BJD_TDB - 2400000.5"):
+        integration_times(table)
+    table = integrations()
+    table["integration_number"] = np.asarray(table["integration_number"], dtype=float)
+    table["integration_number"][2] = np.nan  # was cast to -9223372036854775808
+    with pytest.raises(ScienceInputError, match="integration_number is not a whole number"):
+        integration_times(table)
+    starts = np.arange(0.0, 20.0, 2.0)
+    with pytest.raises(ScienceInputError, match="9 integration\\(s\\) overlap the next one"):
+        bin_to_integrations(model, int_times_table(starts, starts + 3.0))
+    repeated = np.r_[starts, starts[-1]]  # a duplicated row: its frames were counted twice
+    with pytest.raises(ScienceInputError, match="overlap the next one \\(first: index 9"):
+        bin_to_integrations(model, int_times_table(repeated, repeated + 2.0))
+    # Touching integrations, and a rounding-sized overlap, are fine.
+    ends = starts + 2.0
+    ends[3] += 1e-4
+    assert len(integration_times(int_times_table(starts, ends))) == 10
+
+
+def test_integrations_outside_the_frames_are_nan_and_logged(model, caplog):
+    starts = 1e5 + np.arange(0.0, 20.0, 2.0)
+    with caplog.at_level(logging.WARNING, logger="spelunker.science"):
+        binned = bin_to_integrations(model, int_times_table(starts, starts + 2.0))
+    assert_array_equal(binned["n_frames"], 0)
+    assert_array_equal(binned["x_mean_n"], 0)
+    assert np.isnan(binned["x_mean"].value).all() and np.isnan(binned["flux"].value).all()
+    assert "none of the 10 integrations" in caplog.text
+    assert "every binned value is NaN" in caplog.text
+
+
+def test_models_without_frames_series_or_matching_tables(model):
+    table = integrations()
+    with pytest.raises(GuideStarInputError, match="no frames table"):
+        bin_to_integrations(GuideStarModel(), table)
+    bare = GuideStarModel()
+    bare.frames = model.frames
+    with pytest.raises(GuideStarInputError, match="holds no series to bin"):
+        bin_to_integrations(bare, table)
+    with pytest.raises(GuideStarInputError, match="no fit and no photometry"):
+        to_timeseries(bare)
+    short = make_model(n=500)
+    short.gauss_fit = short.gauss_fit[:400]
+    with pytest.raises(GuideStarInputError, match="gauss_fit table has 400 rows for 500 frames"):
+        bin_to_integrations(short, table)
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_frames_without_a_time_or_with_a_repeated_one(shuffle, caplog):
+    model = make_model(n=2000, shuffle=shuffle)
+    frames = model.frames.copy()
+    frames["mid_time_mjd"][1000] = np.nan
+    frames["mid_time_mjd"][5] = frames["mid_time_mjd"][6]
+    model.frames = frames
+    with caplog.at_level(logging.WARNING, logger="spelunker.science"):
+        binned = bin_to_integrations(model, integrations())
+    table = integrations()
+    times = np.asarray(frames["mid_time_mjd"])
+    good = np.asarray(model.gauss_fit["flags"]) == 0
+    for name in ("x_mean", "flux"):
+        values = np.asarray((model.lightcurve if name == "flux" else model.gauss_fit)[name],
+                            dtype=float)
+        mean, _, _, count = naive(times, values, good, table["int_start_MJD_UTC"],
+                                  table["int_end_MJD_UTC"])
+        assert_array_equal(binned[f"{name}_n"], count)  # a NaN time was binned somewhere
+        assert_allclose(binned[name].value, mean, rtol=1e-12, equal_nan=True)
+    assert "1 guide-star frame(s) have no finite mid-time" in caplog.text
+    assert "1 guide-star frame(s) share their mid-time" in caplog.text
+
+
+def test_science_files_damaged_or_without_images(model, tmp_path):
+    from astropy.io import fits
+
+    table = integrations()
+    cube = np.ones((len(table), 3, 3))
+    cube[4] = np.nan
+    path = tmp_path / "jw01366003001_04101_00001-seg001_nrs1_rateints.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(cube, name="SCI"),
+                  fits.BinTableHDU(table, name="INT_TIMES")]).writeto(path)
+    # An integration without any finite pixel sums to NaN, not to a flux of 0.
+    flux = science_light_curve(path)
+    assert np.isnan(flux[4]) and np.all(flux[np.arange(len(flux)) != 4].value == 9.0)
+    with pytest.raises(ScienceInputError, match="science=ndarray: neither a path nor"):
+        science_light_curve(cube)
+    # Cut inside the INT_TIMES header: was "no INT_TIMES extension".
+    raw = path.read_bytes()
+    cut = tmp_path / "cut_rateints.fits"
+    cut.write_bytes(raw[:raw.rindex(b"XTENSION") + 200])
+    with pytest.raises(ScienceInputError, match="cut_rateints.fits: the file is truncated"):
+        integration_times(cut)
+    with pytest.raises(ScienceInputError, match="no usable INT_TIMES .*truncated.*and "
+                                                "cut_rateints.fits: no usable JWST ephemeris"):
+        frame_times_bjd(model, cut)
+    cut.write_bytes(raw[:5000])  # inside SCI
+    with pytest.raises(ScienceInputError, match="no SCI array to sum \\(the file is truncated"):
+        science_light_curve(cut)
+
+
+def test_design_matrix_and_correlation_on_hostile_columns(binned, tmp_path, caplog):
+    assert design_matrix(binned, columns="x_mean").names == ("x_mean",)  # not 'x', '_', ...
+    with pytest.raises(ParameterError, match="'start_utc' is not a numeric column"):
+        design_matrix(binned, columns=["x_mean", "start_utc"])
+    with pytest.raises(ParameterError, match="not a table with a time column"):
+        design_matrix(np.ones(3))
+    path = write_table(binned, tmp_path / "binned.ecsv")
+    back = design_matrix(QTable.read(path))  # a plain QTable: no .time attribute
+    assert_allclose(back.values, design_matrix(binned).values, rtol=1e-12)
+    assert back.time.scale == "tdb"
+    regressors = design_matrix(binned)
+    rng = np.random.default_rng(2)
+    flux = 3 * regressors.values[:, 0] + rng.standard_normal(len(binned))
+    flux[::2] = np.nan
+    rows = regressors.valid & np.isfinite(flux)
+    for index, name in enumerate(regressors.names):  # Pearson over the rows both have
+        expected = np.corrcoef(flux[rows], regressors.values[rows, index])[0, 1]
+        assert regressors.correlation(flux)[name] == pytest.approx(expected, rel=1e-12)
+    with caplog.at_level(logging.WARNING, logger="spelunker.science"):
+        nothing = regressors.correlation(np.full(len(binned), np.nan))
+    assert np.isnan(list(nothing.values())).all() and "no correlation" in caplog.text
+    with pytest.raises(ParameterError, match="flux must be numbers"):
+        regressors.correlation(["a"] * len(binned))
+    with pytest.raises(ParameterError, match="flux is an astropy Time"):
+        regressors.correlation(binned.time)
+
+
+def test_write_table_of_regressors_and_of_unwritable_tables(binned, tmp_path):
+    table = design_matrix(binned).to_table()
+    path = write_table(table, tmp_path / "regressors.fits")  # was astropy's ValueError
+    back = QTable.read(path, astropy_native=True)
+    assert back["time"].scale == "tdb"
+    assert_allclose(back["x_mean"], table["x_mean"], rtol=1e-15)
+    with pytest.raises(ParameterError, match="table=ndarray: not an astropy Table"):
+        write_table(np.ones(3), tmp_path / "array.ecsv")
+    odd = binned.copy()
+    odd["object"] = [object()] * len(odd)
+    for name in ("odd.ecsv", "odd.fits"):
+        with pytest.raises(ParameterError, match=f"{name}'?: the table cannot be written"):
+            write_table(odd, tmp_path / name)
+    with pytest.raises(ParameterError, match="folder .* does not exist"):
+        write_table(binned, tmp_path / "missing" / "binned.ecsv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["regressors.fits"]  # no partial file
+
+
+def test_to_lightkurve_of_a_table_read_back(binned, tmp_path):
+    pytest.importorskip("lightkurve")
+    path = write_table(binned, tmp_path / "binned.ecsv")
+    curve = to_lightkurve(QTable.read(path))
+    assert curve.time.scale == "tdb" and curve.flux.unit == u.DN / u.s
+    assert_allclose(curve.flux.value, binned["flux"].value, equal_nan=True)
+    with pytest.raises(ParameterError, match="not a table with a time column"):
+        to_lightkurve(Table({"flux": [1.0, 2.0]}))
 
 
 @pytest.mark.benchmark
