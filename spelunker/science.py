@@ -258,7 +258,9 @@ def _model_header(model):
     """The keywords this module reads, from a stdatamodels model's meta."""
     header = fits.Header()
     meta = model.meta
-    pairs = {"TARG_RA": ("target", "ra"), "TARG_DEC": ("target", "dec")}
+    pairs = {"TARG_RA": ("target", "ra"), "TARG_DEC": ("target", "dec"),
+             "INTSTART": ("exposure", "integration_start"),
+             "INTEND": ("exposure", "integration_end")}
     for keyword, (group, attribute) in pairs.items():
         value = getattr(getattr(meta, group, None), attribute, None)
         if value is not None:
@@ -301,7 +303,9 @@ def integration_times(science, *, scale="utc", target=None, observer=None):
     ----------
     science : str, os.PathLike, stdatamodels model, table or tuple
         A science product with an ``INT_TIMES`` table (path or open model,
-        e.g. ``*_rateints.fits``), an ``INT_TIMES``-like table, or a pair
+        e.g. ``*_rateints.fits``; of a segment, ``-seg002``..., only the
+        rows of its own integrations, ``INTSTART`` to ``INTEND``, are
+        used), an ``INT_TIMES``-like table, or a pair
         ``(start, end)`` of integration start and end times (astropy Time or
         MJD numbers in ``scale``).
     scale : {'utc', 'tdb', 'bjd_tdb'}, optional
@@ -364,7 +368,33 @@ def integration_times(science, *, scale="utc", target=None, observer=None):
     raise ScienceInputError(msg)
 
 
+def _segment_rows(columns, header, name):
+    """The INT_TIMES rows of this segment's integrations (``INTSTART`` to ``INTEND``).
+
+    A segment of a long exposure (``-seg002``...) may carry the INT_TIMES of
+    the whole exposure; its own integrations are ``INTSTART`` to ``INTEND``
+    (1-based, inclusive), as its SCI planes are.
+    """
+    first, last = header.get("INTSTART"), header.get("INTEND")
+    if not all(isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+               for value in (first, last)):
+        return columns
+    number = columns["integration_number"]
+    keep = (number >= first) & (number <= last)
+    if keep.all():
+        return columns
+    if np.count_nonzero(keep) != last - first + 1:
+        msg = (f"{name}: the product holds integrations {first} to {last} (INTSTART, INTEND) "
+               f"but its INT_TIMES table has {np.count_nonzero(keep)} of them (integrations "
+               f"{np.nanmin(number):.0f} to {np.nanmax(number):.0f})")
+        raise ScienceInputError(msg)
+    log.info("%s: INT_TIMES holds %d integrations; this segment's are %d to %d (INTSTART, "
+             "INTEND)", name, number.size, first, last)
+    return {column: values[keep] for column, values in columns.items()}
+
+
 def _from_int_times(columns, header, name, target):
+    columns = _segment_rows(columns, header, name)
     start, end = columns["int_start_MJD_UTC"], columns["int_end_MJD_UTC"]
     _check_intervals(start, end, name)
     mid_bjd = columns["int_mid_BJD_TDB"]

@@ -546,3 +546,29 @@ def test_bench_science_runs(capsys):
     assert any(line.strip().startswith("ratio spelunker / baseline:") for line in lines)
     difference = next(line for line in lines if "max |difference|" in line)
     assert float(difference.rsplit(":", 1)[1]) < 1e-12
+
+
+def test_a_segment_uses_its_own_integrations(model, binned, tmp_path):
+    # A segment may carry the INT_TIMES of the whole exposure: INTSTART..INTEND are its own.
+    from astropy.io import fits
+    from astropy.table import Table as FitsTable
+
+    table = integrations()
+    n = len(table)
+    hdus = fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.zeros((n - 3, 2, 2)), name="SCI"),
+                         fits.table_to_hdu(FitsTable(table))])
+    hdus[2].name = "INT_TIMES"
+    hdus[0].header["INTSTART"], hdus[0].header["INTEND"] = 3, n - 1
+    path = tmp_path / "jw01366003001_04101_00001-seg002_nrs1_rateints.fits"
+    hdus.writeto(path)
+    segment = bin_to_integrations(model, path, target=(286.0, -41.3))
+    assert_array_equal(segment["integration_number"], np.arange(3, n))
+    assert_allclose(segment["x_mean"].value, binned["x_mean"].value[2:n - 1], rtol=1e-12,
+                    equal_nan=True)
+    assert_array_equal(segment["n_frames"], binned["n_frames"][2:n - 1])
+    # Integrations the table does not hold: refused, naming the file.
+    fits.setval(path, "INTEND", value=n + 4)
+    with pytest.raises(ScienceInputError, match=rf"seg002_nrs1_rateints.fits: the product holds "
+                                                rf"integrations 3 to {n + 4}"):
+        bin_to_integrations(model, path)
+
