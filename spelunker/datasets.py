@@ -1357,32 +1357,49 @@ def sample_visit(directory=None):
     """
     directory = Path(directory) if directory is not None else _cache_dir()
     arguments = _sample_arguments()
-    # Any change to the arguments, to this generator or to stdatamodels
-    # (the file format) invalidates the cached files.
-    key = hashlib.sha256(repr((_SAMPLE_VERSION, arguments, stdatamodels.__version__)).encode()
-                         + Path(__file__).read_bytes()).hexdigest()
+    key = _cache_key(_SAMPLE_VERSION, arguments)
     manifest_path = directory / "sample_visit.json"
+    names = _cached_files(manifest_path, key)
+    if names:
+        visit = _generate(directory, write=False, **arguments)
+        if [p.name for p in visit.files] == names:
+            log.info("using the cached sample visit in %s", directory)
+            return visit
+    log.info("writing the sample visit to %s", directory)
+    visit = _generate(directory, write=True, **arguments)
+    _write_manifest(manifest_path, key, visit.files)
+    return visit
+
+
+def _cache_key(*parts):
+    """Key of a cached sample: any change to ``parts``, to this generator or to
+    stdatamodels (the file format) invalidates it."""
+    return hashlib.sha256(repr((*parts, stdatamodels.__version__)).encode()
+                          + Path(__file__).read_bytes()).hexdigest()
+
+
+def _cached_files(manifest_path, key):
+    """Names of the files a manifest lists, when its key is ``key`` and every file
+    beside it is complete (the size recorded); otherwise an empty list."""
     try:
         manifest = json.loads(manifest_path.read_text())
     except (OSError, ValueError):
-        manifest = None
-    if manifest is not None and manifest.get("key") == key:
-        sizes = manifest.get("files", {})
-        complete = bool(sizes) and all(
-            (directory / name).is_file() and (directory / name).stat().st_size == size
-            for name, size in sizes.items())
-        if complete:
-            visit = _generate(directory, write=False, **arguments)
-            if [p.name for p in visit.files] == list(sizes):
-                log.info("using the cached sample visit in %s", directory)
-                return visit
-    log.info("writing the sample visit to %s", directory)
-    visit = _generate(directory, write=True, **arguments)
-    manifest = {"key": key, "files": {p.name: p.stat().st_size for p in visit.files}}
-    temporary = directory / f".sample_visit-{uuid.uuid4().hex}.json"
+        return []
+    if not isinstance(manifest, dict) or manifest.get("key") != key:
+        return []
+    sizes = manifest.get("files", {})
+    directory = manifest_path.parent
+    complete = all((directory / name).is_file() and (directory / name).stat().st_size == size
+                   for name, size in sizes.items())
+    return list(sizes) if complete else []
+
+
+def _write_manifest(manifest_path, key, paths):
+    """Record ``paths`` and their sizes under ``key``, atomically."""
+    manifest = {"key": key, "files": {Path(p).name: Path(p).stat().st_size for p in paths}}
+    temporary = manifest_path.parent / f".{manifest_path.stem}-{uuid.uuid4().hex}.json"
     temporary.write_text(json.dumps(manifest, indent=1))
     os.replace(temporary, manifest_path)
-    return visit
 
 
 # --------------------------------------------------------------------------
@@ -1888,29 +1905,18 @@ def sample_science(directory=None):
     directory = Path(directory) if directory is not None else _cache_dir("sample_science")
     arguments = _sample_science_arguments()
     visit_arguments = _sample_arguments()
-    key = hashlib.sha256(repr((_SCIENCE_VERSION, _SAMPLE_VERSION, visit_arguments, arguments,
-                               stdatamodels.__version__)).encode()
-                         + Path(__file__).read_bytes()).hexdigest()
+    key = _cache_key(_SCIENCE_VERSION, _SAMPLE_VERSION, visit_arguments, arguments)
     manifest_path = directory / "sample_science.json"
     # The truth of the sample visit, without writing its files.
     visit = _generate(_cache_dir(), write=False, **visit_arguments)
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, ValueError):
-        manifest = None
-    if manifest is not None and manifest.get("key") == key:
-        sizes = manifest.get("files", {})
+    names = _cached_files(manifest_path, key)
+    if names:
         science, _, _, _ = _plan_science(visit, **arguments)
-        path = directory / science.path.name
-        complete = path.is_file() and path.stat().st_size == sizes.get(path.name)
-        if list(sizes) == [path.name] and complete:
+        if names == [science.path.name]:
             log.info("using the cached sample science product in %s", directory)
-            science.path = path
+            science.path = directory / science.path.name
             return science
     log.info("writing the sample science product to %s", directory)
     science = make_science_product(directory, visit, **arguments)
-    manifest = {"key": key, "files": {science.path.name: science.path.stat().st_size}}
-    temporary = directory / f".sample_science-{uuid.uuid4().hex}.json"
-    temporary.write_text(json.dumps(manifest, indent=1))
-    os.replace(temporary, manifest_path)
+    _write_manifest(manifest_path, key, [science.path])
     return science

@@ -43,8 +43,8 @@ from spelunker._validate import check_output_file
 from spelunker.errors import GuideStarInputError, ParameterError, ScienceInputError, SpelunkerError
 from spelunker.events import EVENT_KINDS
 from spelunker.fitting.result import PARAMETER_UNITS
-from spelunker.times import (Ephemeris, as_utc_time, barycentric_times, bjd_from_int_times,
-                             utc_from_barycentric)
+from spelunker.times import (INT_TIMES_COLUMNS, Ephemeris, barycentric_times,
+                             bjd_from_int_times, utc_from_barycentric)
 
 __all__ = [
     "DEFAULT_REGRESSORS",
@@ -63,12 +63,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: The columns of a science product's ``INT_TIMES`` table (stdatamodels ``int_times``);
-#: the BJD_TDB columns hold MJD-form numbers (BJD - 2400000.5).
-INT_TIMES_COLUMNS = ("integration_number", "int_start_MJD_UTC", "int_mid_MJD_UTC",
-                     "int_end_MJD_UTC", "int_start_BJD_TDB", "int_mid_BJD_TDB",
-                     "int_end_BJD_TDB")
 
 #: Default regressors of `design_matrix`: the centroid (pointing drift and
 #: jitter move the science spectrum or image), the PSF widths (wavefront
@@ -347,22 +341,24 @@ def integration_times(science, *, scale="utc", target=None, observer=None):
     (2, 'observer', 'tdb')
     """
     target = _target_coord(target)
+    if isinstance(science, tuple) and len(science) == 2:
+        return _from_arrays(science, scale=scale, target=target, observer=observer)
+    return _from_int_times(*_read_int_times(science), target)
+
+
+def _read_int_times(science):
+    """``(columns, header, name)`` of the INT_TIMES of a product path, a model or a table."""
     if isinstance(science, (str, Path)) or hasattr(science, "__fspath__"):
-        columns, header, name = _read_science_file(science)
-        return _from_int_times(columns, header, name, target)
+        return _read_science_file(science)
     if hasattr(science, "meta") and hasattr(science, "hasattr"):  # a stdatamodels model
         name = getattr(science.meta, "filename", None) or type(science).__name__
         int_times = getattr(science, "int_times", None) if science.hasattr("int_times") else None
         if int_times is None or len(int_times) == 0:
             msg = f"{name}: the model has no INT_TIMES table (int_times)"
             raise ScienceInputError(msg)
-        return _from_int_times(_int_times_array(int_times, name), _model_header(science),
-                               name, target)
-    if isinstance(science, tuple) and len(science) == 2:
-        return _from_arrays(science, scale=scale, target=target, observer=observer)
+        return _int_times_array(int_times, name), _model_header(science), name
     if hasattr(science, "dtype") or hasattr(science, "colnames"):
-        return _from_int_times(_int_times_array(science, "the INT_TIMES table"),
-                               fits.Header(), "INT_TIMES table", target)
+        return _int_times_array(science, "the INT_TIMES table"), fits.Header(), "INT_TIMES table"
     msg = (f"science={science!r} is neither a science product (path or model with INT_TIMES), "
            "an INT_TIMES table nor a (start, end) pair of times")
     raise ScienceInputError(msg)
@@ -492,14 +488,8 @@ def frame_times_bjd(model, science=None, *, target=None, observer=None):
     int_times_problem = None
     if science is not None and observer is None:
         try:
-            if isinstance(science, (str, Path)) or hasattr(science, "__fspath__"):
-                columns, header, name = _read_science_file(science)
-            else:
-                times = integration_times(science)
-                columns = {"int_mid_MJD_UTC": times.mid.mjd,
-                           "int_mid_BJD_TDB": times.mid_bjd.mjd}
-                name = times.source
-            bjd = bjd_from_int_times(frames, _int_times_table(columns))
+            columns, _, name = _read_int_times(science)
+            bjd = bjd_from_int_times(frames, columns)
             bjd.info.meta = {"time_source": f"INT_TIMES of {name}"}
             log.info("frame times in BJD_TDB from the INT_TIMES of %s", name)
             return bjd
@@ -527,18 +517,6 @@ def frame_times_bjd(model, science=None, *, target=None, observer=None):
     bjd = _times_call(barycentric_times, frames, target, observer=observer)
     bjd.info.meta = {"time_source": source}
     return bjd
-
-
-def _int_times_table(columns):
-    table = Table()
-    for column in INT_TIMES_COLUMNS:
-        if column in columns:
-            table[column] = np.asarray(columns[column], dtype=float)
-    if "int_start_MJD_UTC" not in table.colnames:  # mid-times only: use them for every point
-        for edge in ("start", "end"):
-            table[f"int_{edge}_MJD_UTC"] = table["int_mid_MJD_UTC"]
-            table[f"int_{edge}_BJD_TDB"] = table["int_mid_BJD_TDB"]
-    return table
 
 
 # --------------------------------------------------------------------------

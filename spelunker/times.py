@@ -68,6 +68,7 @@ from spelunker.errors import ScienceInputError
 
 __all__ = [
     "EPHEMERIS_VALID_SECONDS",
+    "INT_TIMES_COLUMNS",
     "INT_TIMES_EXTRAPOLATION_SECONDS",
     "Ephemeris",
     "as_utc_time",
@@ -187,8 +188,13 @@ _MODEL_ATTRIBUTES = {
 _MODEL_EPOCH_KEYWORDS = ("EPH_TIME", "EXPMID")
 
 #: The columns `bjd_from_int_times` reads.
-_INT_TIMES_UTC = ("int_start_MJD_UTC", "int_mid_MJD_UTC", "int_end_MJD_UTC")
-_INT_TIMES_BJD = ("int_start_BJD_TDB", "int_mid_BJD_TDB", "int_end_BJD_TDB")
+#: The columns of a science product's ``INT_TIMES`` table (stdatamodels ``int_times``);
+#: the BJD_TDB columns hold MJD-form numbers (BJD - 2400000.5).
+INT_TIMES_COLUMNS = ("integration_number", "int_start_MJD_UTC", "int_mid_MJD_UTC",
+                     "int_end_MJD_UTC", "int_start_BJD_TDB", "int_mid_BJD_TDB",
+                     "int_end_BJD_TDB")
+_INT_TIMES_UTC = INT_TIMES_COLUMNS[1:4]
+_INT_TIMES_BJD = INT_TIMES_COLUMNS[4:]
 
 
 def _tai_parts(utc):

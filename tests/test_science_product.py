@@ -124,3 +124,13 @@ def test_notebook_session_bin_to_science(model, science, tmp_path):
                key=lambda k: abs(session.science_figure.spelunker_correlation[k])) == "x_mean"
     frames = session.to_timeseries()
     assert len(frames) == len(model.frames)
+
+
+def test_int_times_route_of_an_open_model_equals_the_files(model, science):
+    from stdatamodels.jwst.datamodels import CubeModel
+
+    from_path = frame_times_bjd(model, science.path)
+    with CubeModel(science.path) as opened:
+        from_model = frame_times_bjd(model, opened)
+    assert from_model.info.meta["time_source"] == f"INT_TIMES of {science.path.name}"
+    assert_allclose((from_model - from_path).to_value(u.s), 0, atol=1e-9)

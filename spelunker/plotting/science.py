@@ -14,17 +14,13 @@ import logging
 import numpy as np
 from astropy import units as u
 
-from spelunker.errors import ParameterError
 from spelunker.events import EVENT_KINDS
+from spelunker.plotting.figures import _EVENT_STYLES
 from spelunker.science import DEFAULT_REGRESSORS, design_matrix
 
 __all__ = ["science_regressors_plot"]
 
 log = logging.getLogger(__name__)
-
-#: Shading colour of each event kind.
-_EVENT_COLORS = dict(zip(EVENT_KINDS, ("C3", "C1", "C4", "C2", "C5", "C6", "C7", "C8")))
-
 
 def _event_spans(flags):
     """``(first, last)`` row ranges of the runs of True in ``flags``."""
@@ -85,13 +81,9 @@ def science_regressors_plot(binned, flux, *, regressors=DEFAULT_REGRESSORS, flux
     >>> max(fig.spelunker_correlation, key=fig.spelunker_correlation.get)
     'x_mean'
     """
-    flux_value = np.asarray(getattr(flux, "value", flux), dtype=float)
-    if flux_value.shape != (len(binned),):
-        msg = (f"flux has shape {flux_value.shape}; one value per integration of the binned "
-               f"table ({len(binned)}) is needed")
-        raise ParameterError(msg)
     matrix = design_matrix(binned, columns=regressors)
-    correlation = matrix.correlation(flux_value)
+    correlation = matrix.correlation(flux)  # checks flux: one number per integration
+    flux_value = np.asarray(getattr(flux, "value", flux), dtype=float)
     best = max(correlation, key=lambda name: abs(np.nan_to_num(correlation[name])))
     hours = (binned.time - binned.time[0]).to_value(u.h)
     if fig is None:
@@ -141,8 +133,9 @@ def _shade_events(axes, binned, hours):
         for number, (first, last) in enumerate(_event_spans(binned[column])):
             for index, ax in enumerate(axes):
                 ax.axvspan(hours[first] - step / 2, hours[last] + step / 2, alpha=0.25,
-                           color=_EVENT_COLORS[kind], linewidth=0, gid=f"event-{kind}",
-                           label=kind.replace("_", " ") if number == 0 and index == 0
+                           color=_EVENT_STYLES[kind]["color"], linewidth=0,
+                           gid=f"event-{kind}",
+                           label=_EVENT_STYLES[kind]["label"] if number == 0 and index == 0
                            else None)
     if any(patch.get_gid() and patch.get_gid().startswith("event-")
            for patch in axes[0].patches):
