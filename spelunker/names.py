@@ -33,7 +33,7 @@ import numpy as np
 from astropy.table import MaskedColumn, QTable, Table
 from astropy.time import Time
 
-from spelunker.errors import DownloadError
+from spelunker.errors import DownloadError, ParameterError
 
 __all__ = [
     "FINE_GUIDE_GLOB",
@@ -42,11 +42,16 @@ __all__ = [
     "PRODUCT_NAME",
     "check_product_name",
     "fg_table",
+    "ID_DIGITS",
     "guider_name_fields",
+    "id_number",
     "is_fine_guide_cal",
     "parse_obs_id",
     "parse_product_name",
+    "parse_selection",
+    "parse_visit_id",
     "strip_segment",
+    "visit_id",
 ]
 
 log = logging.getLogger(__name__)
@@ -104,6 +109,136 @@ _HEADER_OBS_ID = re.compile(
 _KEYS = ("kind", "name", "program", "observation", "visit", "mode", "exp_type", "timestamp",
          "attempt", "segment", "suffix", "visit_group", "parallel_sequence", "activity",
          "exposure", "detector", "obs_id")
+
+
+#: Digits of each part of a visit id (``jw<ppppp><ooo><vvv>``).
+ID_DIGITS = {"program": 5, "observation": 3, "visit": 3}
+
+_VISIT_ID = re.compile(r"^(?:jw|V)?(?P<program>\d{5})(?P<observation>\d{3})(?P<visit>\d{3})$")
+
+
+def id_number(value, kind, *, name=None, where=None):
+    """A program, observation or visit number from an int or a string of digits.
+
+    The one parser of these numbers: the MAST query, the download cache,
+    the survey and the notebook session all call it.
+
+    Parameters
+    ----------
+    value : int or str
+        ``1534``, ``'1534'``, ``'01534'`` or ``' 1 '``.
+    kind : {'program', 'observation', 'visit'}
+        Which number: programs have 5 digits, observations and visits 3.
+    name : str, optional
+        The parameter's name in the message (default ``kind``).
+    where : str, optional
+        The function or step named at the start of the message.
+
+    Returns
+    -------
+    int
+        In 1..99999 (program) or 1..999 (observation, visit).
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        Not a whole number (booleans, None, floats, other text) or out of
+        range.
+
+    Examples
+    --------
+    >>> from spelunker.names import id_number
+    >>> id_number("01534", "program"), id_number(2, "visit")
+    (1534, 2)
+    """
+    digits = ID_DIGITS[kind]
+    name = name or kind
+    number = None
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        number = int(value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    if number is None or not 0 < number < 10**digits:
+        text = f"{name}={value!r} must be a whole number in 1..{10**digits - 1}"
+        msg = f"{where}: {text}" if where else text
+        raise ParameterError(msg)
+    return number
+
+
+def visit_id(program, observation, visit):
+    """The visit id ``jw<ppppp><ooo><vvv>`` of a program, observation and visit.
+
+    Examples
+    --------
+    >>> from spelunker.names import visit_id
+    >>> visit_id(1534, 1, 2)
+    'jw01534001002'
+    """
+    numbers = [id_number(value, kind) for value, kind in
+               zip((program, observation, visit), ID_DIGITS, strict=True)]
+    return "jw{:05d}{:03d}{:03d}".format(*numbers)
+
+
+def parse_visit_id(text):
+    """(program, observation, visit) of a visit id: ``jw01534001002``, ``01534001002``.
+
+    The header's ``VISIT_ID`` (11 digits) and the ``V`` form of ``OBS_ID``'s
+    start are accepted too.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``text`` is not a visit id.
+
+    Examples
+    --------
+    >>> from spelunker.names import parse_visit_id
+    >>> parse_visit_id("jw01534001002")
+    (1534, 1, 2)
+    """
+    match = _VISIT_ID.match(str(text).strip()) if isinstance(text, str) else None
+    if match is None:
+        msg = f"{text!r} is not a visit id 'jw' + program (5 digits) + observation (3) + visit (3)"
+        raise ParameterError(msg)
+    return tuple(int(match[kind]) for kind in ID_DIGITS)
+
+
+def parse_selection(value, length, *, name, where=None):
+    """(program, observation[, visit]) from a tuple or ``'P:O[:V]'`` text.
+
+    Parameters
+    ----------
+    value : str or sequence
+        ``'1534:1'``, ``'1534:1:2'``, ``(1534, 1)`` or ``(1534, 1, 2)``.
+    length : {2, 3}
+        2 for an observation, 3 for a visit.
+    name : str
+        The parameter's name in the message.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        The wrong number of parts, or a part that is not a number in range.
+
+    Examples
+    --------
+    >>> from spelunker.names import parse_selection
+    >>> parse_selection("1534:1:2", 3, name="visits")
+    (1534, 1, 2)
+    """
+    if isinstance(value, str):
+        parts = value.split(":")
+    elif isinstance(value, (tuple, list)):
+        parts = list(value)
+    else:
+        parts = None
+    if parts is None or len(parts) != length:
+        form = "PROGRAM:OBSERVATION" if length == 2 else "PROGRAM:OBSERVATION:VISIT"
+        text = f"{name}={value!r} must be {form} (or a tuple of {length} numbers)"
+        msg = f"{where}: {text}" if where else text
+        raise ParameterError(msg)
+    return tuple(id_number(part, kind, name=name, where=where)
+                 for part, kind in zip(parts, ID_DIGITS, strict=False))
 
 
 def strip_segment(name):

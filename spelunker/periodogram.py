@@ -743,15 +743,7 @@ def periodogram_groups(model):
     >>> [(v, g, len(frames)) for v, g, frames in periodogram_groups(read_guidestar(visit.files))]
     [(0, 0, 300), (1, 1, 200)]
     """
-    visits = model.frame_visits()
-    stars = np.asarray(model.frames["guidestar_index"], dtype=np.int64)
-    keys = visits * (int(stars.max(initial=0)) + 1) + stars
-    _, first = np.unique(keys, return_index=True)
-    groups = []
-    for start in np.sort(first):
-        members = np.flatnonzero(keys == keys[start])
-        groups.append((int(visits[start]), int(stars[start]), members))
-    return groups
+    return model.frame_groups()
 
 
 def run_periodogram(model, *, fit_table="auto", samples_per_peak=5.0, maximum_frequency=None,

@@ -21,7 +21,7 @@ from stdatamodels.jwst.datamodels import JwstDataModel
 
 from spelunker.errors import CorruptFileError, GuideStarInputError, ParameterError
 
-__all__ = ["GuideStarModel", "FIT_TABLES", "FRAME_RESULT_TABLES"]
+__all__ = ["GuideStarModel", "FIT_TABLES", "FRAME_RESULT_TABLES", "group_rows"]
 
 #: Fitting method -> the table of the model it writes.
 FIT_TABLES = {"gauss": "gauss_fit", "quick": "quick_fit"}
@@ -38,6 +38,39 @@ _RESULT_META = ("fit_method", "fit_status", "fit_ncpus", "fit_n_flagged", "photo
 
 #: Tables with a ``file_index`` column, cut with the files.
 _PER_FILE_TABLES = ("pointing_table", "centroid_table")
+
+
+def group_rows(visit_index, guidestar_index):
+    """Rows of a table grouped by visit and guide star, in order of first appearance.
+
+    The one grouping of frames (and of the rows of per-frame, periodogram
+    and peak tables) by visit and guide star: a periodogram, a figure panel
+    or a session method never spans two visits or two guide stars.
+
+    Parameters
+    ----------
+    visit_index, guidestar_index : array-like of int
+        One value per row: the position in `GuideStarModel.visits` and the
+        row of the guide-star table.
+
+    Returns
+    -------
+    list of (int, int, numpy.ndarray)
+        ``(visit_index, guidestar_index, rows)``, ordered by each group's
+        first row.
+
+    Examples
+    --------
+    >>> from spelunker.datamodels.guidestar import group_rows
+    >>> [(v, g, rows.tolist()) for v, g, rows in group_rows([0, 0, 1, 0], [0, 0, 1, 1])]
+    [(0, 0, [0, 1]), (1, 1, [2]), (0, 1, [3])]
+    """
+    visits = np.asarray(visit_index, dtype=np.int64)
+    stars = np.asarray(guidestar_index, dtype=np.int64)
+    keys = visits * (int(stars.max(initial=0)) + 1) + stars
+    _, first = np.unique(keys, return_index=True)
+    return [(int(visits[start]), int(stars[start]), np.flatnonzero(keys == keys[start]))
+            for start in np.sort(first)]
 
 
 class GuideStarModel(JwstDataModel):
@@ -408,6 +441,29 @@ class GuideStarModel(JwstDataModel):
         for position, (_, file_rows) in enumerate(rows):
             file_visit[file_rows] = position
         return file_visit[np.asarray(self.frames["file_index"], dtype=np.int64)]
+
+    def frame_groups(self):
+        """The frames of each visit and guide star, in time order.
+
+        Returns
+        -------
+        list of (int, int, numpy.ndarray)
+            ``(visit_index, guidestar_index, frames)``: the position in
+            `visits`, the row of the guide-star table and the frame indices
+            (see `group_rows`).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from spelunker import datasets, read_guidestar
+        >>> visit = datasets.make_guidestar_files(
+        ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(visit=1, n_frames=300, n_segments=1),
+        ...                                 datasets.VisitSpec(visit=2, n_frames=200, n_segments=1)],
+        ...     seed=1)
+        >>> [(v, g, len(frames)) for v, g, frames in read_guidestar(visit.files).frame_groups()]
+        [(0, 0, 300), (1, 1, 200)]
+        """
+        return group_rows(self.frame_visits(), self.frames["guidestar_index"])
 
     def _visit_file_rows(self):
         if not self.hasattr("files") or len(self.files) == 0:
