@@ -47,6 +47,7 @@ from spelunker.periodogram import (
     periodogram_table,
 )
 from spelunker.photometry import DEFAULT_REFERENCE_FRAMES, full_frame_flux, reference_frame
+from spelunker.plotting.styles import EVENT_STYLES
 from spelunker.times import as_utc_time as as_time
 
 __all__ = [
@@ -335,19 +336,6 @@ def plot_events(ax, times, *, label, color, gid, linestyle="--"):
     return lines
 
 
-
-#: Style of each kind of `spelunker.events.find_events` on a time-series plot.
-_EVENT_STYLES = {
-    "tilt": {"label": "tilt event", "color": "C6", "gid": "tilt", "linestyle": "-"},
-    "centroid_jump": {"label": "centroid jump", "color": "C9", "gid": "centroid_jump",
-                      "linestyle": "-."},
-    "flux_excursion": {"label": "flux excursion", "color": "C2", "gid": "flux_excursion"},
-    "hga_move": {"label": "HGA move", "color": "C1", "gid": "hga_move"},
-    "guide_star_change": {"label": "guide-star change", "color": "C3",
-                          "gid": "guide_star_change", "linestyle": "--"},
-    "gap": {"label": "gap", "color": "0.6", "gid": "gap"},
-}
-
 #: Kinds drawn as shaded spans (the others are lines at their start).
 _SPAN_KINDS = ("flux_excursion", "hga_move", "gap")
 
@@ -384,7 +372,7 @@ def plot_event_table(ax, events):
     artists = []
     kinds = list(dict.fromkeys(str(kind) for kind in events["kind"]))
     for kind in kinds:
-        style = _EVENT_STYLES.get(kind, {"label": kind, "color": "k", "gid": kind})
+        style = EVENT_STYLES.get(kind, {"label": kind, "color": "k", "gid": kind})
         mine = events[np.asarray(events["kind"]).astype(str) == kind]
         if kind in _SPAN_KINDS:
             spans = QTable({"start": mine["start"], "stop": mine["end"]})

@@ -15,7 +15,7 @@ import numpy as np
 from astropy import units as u
 
 from spelunker.events import EVENT_KINDS
-from spelunker.plotting.figures import _EVENT_STYLES
+from spelunker.plotting.styles import EVENT_STYLES
 from spelunker.science import DEFAULT_REGRESSORS, design_matrix
 
 __all__ = ["science_regressors_plot"]
@@ -133,9 +133,9 @@ def _shade_events(axes, binned, hours):
         for number, (first, last) in enumerate(_event_spans(binned[column])):
             for index, ax in enumerate(axes):
                 ax.axvspan(hours[first] - step / 2, hours[last] + step / 2, alpha=0.25,
-                           color=_EVENT_STYLES[kind]["color"], linewidth=0,
+                           color=EVENT_STYLES[kind]["color"], linewidth=0,
                            gid=f"event-{kind}",
-                           label=_EVENT_STYLES[kind]["label"] if number == 0 and index == 0
+                           label=EVENT_STYLES[kind]["label"] if number == 0 and index == 0
                            else None)
     if any(patch.get_gid() and patch.get_gid().startswith("event-")
            for patch in axes[0].patches):
