@@ -6,6 +6,7 @@ integrations; the synthetic science product is exercised in
 """
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from astropy.timeseries import TimeSeries
 from numpy.testing import assert_allclose, assert_array_equal
 
 from spelunker import GuideStarModel
+from spelunker.atomic import TEMPORARY_PREFIX
 from spelunker.errors import GuideStarInputError, ParameterError, ScienceInputError
 from spelunker.science import (DEFAULT_REGRESSORS, INT_TIMES_COLUMNS, bin_to_integrations,
                                design_matrix, frame_times_bjd, integration_times,
@@ -523,6 +525,24 @@ def test_write_table_of_regressors_and_of_unwritable_tables(binned, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["regressors.fits"]  # no partial file
 
 
+def test_write_table_writes_through_the_atomic_writer(binned, tmp_path, monkeypatch):
+    path = write_table(binned, tmp_path / "binned.ecsv")
+    before = path.read_bytes()
+    written = []
+
+    def failing_write(self, target, **options):  # dies halfway, as a full disk would
+        written.append(Path(target).name)
+        Table.__dict__["write"].__get__(self, type(self))(target, **options)
+        raise ValueError("disk full")
+
+    monkeypatch.setattr(QTable, "write", failing_write)
+    with pytest.raises(ParameterError, match="the table cannot be written"):
+        write_table(binned, path, overwrite=True)
+    assert written and written[0].startswith(TEMPORARY_PREFIX)  # spelunker.atomic's names
+    assert path.read_bytes() == before  # the old file is intact
+    assert [p.name for p in tmp_path.iterdir()] == ["binned.ecsv"]
+
+
 def test_to_lightkurve_of_a_table_read_back(binned, tmp_path):
     pytest.importorskip("lightkurve")
     path = write_table(binned, tmp_path / "binned.ecsv")
@@ -536,7 +556,6 @@ def test_to_lightkurve_of_a_table_read_back(binned, tmp_path):
 @pytest.mark.benchmark
 def test_bench_science_runs(capsys):
     import runpy
-    from pathlib import Path
 
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_science.py"
     runpy.run_path(str(script))["main"](["--n-frames", "20000", "--n-integrations", "200",

@@ -215,9 +215,10 @@ def _frame_flags(model, fit):
 
 
 def _fit_name(model, fit):
+    """The model's fit table for ``fit``; None for ``'auto'`` on a model without a fit."""
     try:
         return model.fit_table_name(fit)
-    except ValueError:
+    except GuideStarInputError:
         if fit != "auto":
             raise
         return None
