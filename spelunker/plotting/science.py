@@ -14,6 +14,7 @@ import logging
 import numpy as np
 from astropy import units as u
 
+from spelunker.errors import ParameterError, ScienceInputError
 from spelunker.events import EVENT_KINDS
 from spelunker.plotting.styles import EVENT_STYLES
 from spelunker.science import DEFAULT_REGRESSORS, design_matrix
@@ -39,14 +40,18 @@ def science_regressors_plot(binned, flux, *, regressors=DEFAULT_REGRESSORS, flux
         `spelunker.science.bin_to_integrations` of the same integrations.
     flux : array_like or astropy.units.Quantity
         The science light curve, one value per integration (e.g.
-        `spelunker.science.science_light_curve`); drawn relative to its
-        median.
+        `spelunker.science.science_light_curve`); drawn relative to the
+        median of its finite values, or as given (with a note on the panel
+        and a warning in the log) when that median is zero or negative
+        (residuals, a background-subtracted curve), where relative flux
+        means nothing.
     regressors : sequence of str, optional
         The guide-star columns to draw (default
         `spelunker.science.DEFAULT_REGRESSORS`); those the table lacks are
         left out.
     flux_err : array_like, optional
-        Uncertainty of ``flux``.
+        Uncertainty of ``flux``, one value per integration (scaled as
+        ``flux``).
     fig : matplotlib.figure.Figure, optional
         Figure to draw into (default: a new one).
     events : bool, optional
@@ -65,15 +70,17 @@ def science_regressors_plot(binned, flux, *, regressors=DEFAULT_REGRESSORS, flux
     Raises
     ------
     spelunker.errors.ParameterError
-        When ``flux`` has not one value per integration.
+        When ``flux`` or ``flux_err`` has not one number per integration.
+    spelunker.errors.ScienceInputError
+        When no value of ``flux`` is finite (nothing to draw).
 
     Examples
     --------
+    >>> from spelunker.plotting.science import science_regressors_plot
+    >>> from matplotlib.figure import Figure
     >>> import numpy as np
     >>> from astropy.time import Time
     >>> from astropy.timeseries import TimeSeries
-    >>> from matplotlib.figure import Figure
-    >>> from spelunker.plotting.science import science_regressors_plot
     >>> table = TimeSeries(time=Time(60000 + np.arange(50) / 8640, format="mjd", scale="tdb"))
     >>> table["x_mean"] = np.sin(np.arange(50) / 5)
     >>> table["y_mean"] = np.cos(np.arange(50) / 3)
@@ -81,9 +88,10 @@ def science_regressors_plot(binned, flux, *, regressors=DEFAULT_REGRESSORS, flux
     >>> max(fig.spelunker_correlation, key=fig.spelunker_correlation.get)
     'x_mean'
     """
+    _require_finite(flux, label)
     matrix = design_matrix(binned, columns=regressors)
     correlation = matrix.correlation(flux)  # checks flux: one number per integration
-    flux_value = np.asarray(getattr(flux, "value", flux), dtype=float)
+    curve, errors, ylabel, note = _light_curve(flux, flux_err, label)
     best = max(correlation, key=lambda name: abs(np.nan_to_num(correlation[name])))
     hours = (binned.time - binned.time[0]).to_value(u.h)
     if fig is None:
@@ -91,13 +99,12 @@ def science_regressors_plot(binned, flux, *, regressors=DEFAULT_REGRESSORS, flux
 
         fig = plt.figure(figsize=(9, 1.9 * (1 + len(matrix.names)) + 0.6), layout="constrained")
     axes = fig.subplots(1 + len(matrix.names), 1, sharex=True, squeeze=False)[:, 0]
-    median = np.nanmedian(flux_value)
-    relative = flux_value / median
-    errors = None if flux_err is None else np.asarray(getattr(flux_err, "value", flux_err),
-                                                      dtype=float) / median
-    axes[0].errorbar(hours, relative, yerr=errors, fmt=".", color="k", markersize=3,
+    axes[0].errorbar(hours, curve, yerr=errors, fmt=".", color="k", markersize=3,
                      elinewidth=0.5, label=label)
-    axes[0].set_ylabel(f"{label}\n(relative flux)")
+    axes[0].set_ylabel(ylabel)
+    if note:
+        axes[0].text(0.99, 0.92, note, transform=axes[0].transAxes, ha="right", va="top",
+                     fontsize="small", gid="flux-note")
     for ax, name in zip(axes[1:], matrix.names):
         values = u.Quantity(binned[name])
         err = u.Quantity(binned[f"{name}_err"]).value if f"{name}_err" in binned.colnames \
@@ -119,6 +126,48 @@ def science_regressors_plot(binned, flux, *, regressors=DEFAULT_REGRESSORS, flux
     axes[0].set_title("Science light curve and guide-star regressors (integration cadence)")
     fig.spelunker_correlation = correlation
     return fig
+
+
+def _require_finite(flux, label):
+    """Refuse a numeric light curve without any finite value: there is nothing to draw."""
+    values = np.asarray(getattr(flux, "value", flux))
+    if np.issubdtype(values.dtype, np.number) and values.size \
+            and not np.isfinite(values).any():
+        msg = (f"flux ({label!r}): none of its {values.size} values is finite (an "
+               "integration without any finite pixel sums to NaN); there is no light curve "
+               "to draw")
+        raise ScienceInputError(msg)
+
+
+def _light_curve(flux, flux_err, label):
+    """The values, errors, y label and note of the light-curve panel.
+
+    Relative to the median of the finite values when that median is
+    positive; otherwise (a zero or negative median, e.g. residuals or a
+    background-subtracted curve) relative flux means nothing and the flux is
+    drawn as given, with a note.
+    """
+    values = np.asarray(getattr(flux, "value", flux), dtype=float)  # checked by correlation
+    errors = None
+    if flux_err is not None:
+        try:
+            errors = np.asarray(getattr(flux_err, "value", flux_err), dtype=float)
+        except (TypeError, ValueError):
+            msg = f"flux_err must be numbers, one per integration; got {type(flux_err).__name__}"
+            raise ParameterError(msg) from None
+        if errors.shape != values.shape:
+            msg = (f"flux_err has shape {errors.shape}; one value per integration "
+                   f"({values.size}) is needed, as for flux")
+            raise ParameterError(msg)
+    median = np.median(values[np.isfinite(values)])
+    if median > 0:
+        return (values / median, None if errors is None else errors / median,
+                f"{label}\n(relative flux)", None)
+    unit = getattr(flux, "unit", None)
+    unit = f" [{unit.to_string()}]" if unit not in (None, u.one) else ""
+    log.warning("science_regressors_plot: the median of flux (%r) is %g; relative flux "
+                "means nothing, the flux is drawn as given", label, median)
+    return values, errors, f"{label}{unit}\n(flux)", f"median {median:.3g}: flux as given"
 
 
 def _shade_events(axes, binned, hours):

@@ -159,10 +159,10 @@ def design_matrix(binned, *, columns=DEFAULT_REGRESSORS):
 
     Examples
     --------
+    >>> from spelunker.science import design_matrix
     >>> import numpy as np
     >>> from astropy.time import Time
     >>> from astropy.timeseries import TimeSeries
-    >>> from spelunker.science import design_matrix
     >>> table = TimeSeries(time=Time(60000 + np.arange(4) / 86400, format="mjd", scale="tdb"))
     >>> table["x_mean"] = [1.0, 2.0, 3.0, 4.0]
     >>> regressors = design_matrix(table, columns=["x_mean"])
