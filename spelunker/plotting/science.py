@@ -6,7 +6,9 @@ integration) above the guide-star series binned onto the same integrations
 time axis (hours of BJD_TDB since the first integration).  Each regressor
 panel gives its correlation with the science light curve and the most
 correlated one is drawn in colour; integrations flagged by an event
-(``event_<kind>`` columns) are shaded in every panel.
+(``event_<kind>`` columns) are shaded in every panel.  The light curve is
+drawn relative to its median, or as given when that median is zero or
+negative; a light curve without any finite value is refused.
 """
 
 import logging
@@ -22,6 +24,7 @@ from spelunker.science import DEFAULT_REGRESSORS, design_matrix
 __all__ = ["science_regressors_plot"]
 
 log = logging.getLogger(__name__)
+
 
 def _event_spans(flags):
     """``(first, last)`` row ranges of the runs of True in ``flags``."""
@@ -112,8 +115,7 @@ def science_regressors_plot(binned, flux, *, regressors=DEFAULT_REGRESSORS, flux
         color = "C0" if name == best else "0.45"
         ax.errorbar(hours, values.value, yerr=err, fmt=".", color=color, markersize=3,
                     elinewidth=0.5)
-        unit = f" [{values.unit.to_string()}]" if values.unit not in (None, u.one) else ""
-        ax.set_ylabel(f"{name}{unit}")
+        ax.set_ylabel(f"{name}{_unit_suffix(values.unit)}")
         text = f"r = {correlation[name]:+.2f}" + ("  (highest |r|)" if name == best else "")
         ax.text(0.01, 0.92, text, transform=ax.transAxes, va="top", fontsize="small",
                 fontweight="bold" if name == best else "normal")
@@ -163,11 +165,15 @@ def _light_curve(flux, flux_err, label):
     if median > 0:
         return (values / median, None if errors is None else errors / median,
                 f"{label}\n(relative flux)", None)
-    unit = getattr(flux, "unit", None)
-    unit = f" [{unit.to_string()}]" if unit not in (None, u.one) else ""
     log.warning("science_regressors_plot: the median of flux (%r) is %g; relative flux "
                 "means nothing, the flux is drawn as given", label, median)
-    return values, errors, f"{label}{unit}\n(flux)", f"median {median:.3g}: flux as given"
+    return (values, errors, f"{label}{_unit_suffix(getattr(flux, 'unit', None))}\n(flux)",
+            f"median {median:.3g}: flux as given")
+
+
+def _unit_suffix(unit):
+    """`` [unit]`` for a y label, or nothing for no unit or a dimensionless one."""
+    return f" [{unit.to_string()}]" if unit not in (None, u.one) else ""
 
 
 def _shade_events(axes, binned, hours):
