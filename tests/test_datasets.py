@@ -24,6 +24,8 @@ from spelunker.datasets import (
     Transit,
     VisitSpec,
 )
+from spelunker.errors import ParameterError
+from spelunker.instrument import PIXEL_SCALE
 
 NAME = re.compile(
     r"^jw(?P<program>\d{5})(?P<observation>\d{3})(?P<visit>\d{3})_gs-fg_(?P<stamp>\d{13})"
@@ -358,7 +360,7 @@ def test_per_frame_centroid_rows_give_each_frame_time(wobbling):
         # On-board positions (arcsec) follow the star at 0.069"/pixel.
         slope_x = np.polyfit(mine["x_mean"].value, table["guide_star_position_x"], 1)[0]
         slope_y = np.polyfit(mine["y_mean"].value, table["guide_star_position_y"], 1)[0]
-        assert_allclose([slope_x, slope_y], datasets.PIXEL_SCALE, rtol=0.02)
+        assert_allclose([slope_x, slope_y], PIXEL_SCALE, rtol=0.02)
 
 
 # --- seeds, visits, products --------------------------------------------------------
@@ -452,7 +454,7 @@ def test_uncal_product_is_a_guider_raw_model(tmp_path):
     ("kwargs", "error", "match"),
     [
         ({"signals": [NanFrames(indices=[500])]}, ValueError, "beyond the last frame"),
-        ({"signals": ["transit"]}, TypeError, "unknown signal"),
+        ({"signals": ["transit"]}, ParameterError, "unknown signal"),
         ({"product": "rate"}, ValueError, "product"),
         ({"centroid_rows": "some"}, ValueError, "centroid_rows"),
         ({"visits": [VisitSpec(n_frames=100, start="2023-01-01T00:00:00"),

@@ -58,7 +58,8 @@ def _check_in_range(value, name, low, high, *, where, include_high=True):
     number = check_finite_float(value, name, where=where)
     inside = low <= number <= high if include_high else low <= number < high
     if not inside:
-        _fail(where, f"{name}={value!r} must be in [{low:g}, {high:g}{']' if include_high else ')'}")
+        closing = "]" if include_high else ")"
+        _fail(where, f"{name}={value!r} must be in [{low:g}, {high:g}{closing}")
 
 
 def _as_indices(indices, where):
@@ -393,10 +394,10 @@ def check_signals(signals, n_total, *, where="make_guidestar_files"):
     Examples
     --------
     >>> from spelunker.datasets.signals import NanFrames, check_signals
-    >>> check_signals([NanFrames(indices=[20])], 10)
+    >>> check_signals([NanFrames(indices=[20])], 10)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    spelunker.errors.ParameterError: make_guidestar_files: NanFrames index 20 is beyond the last frame (9)
+    spelunker.errors.ParameterError: make_guidestar_files: NanFrames index 20 is beyond ... (9)
     """
     if isinstance(signals, (str, bytes)) or not np.iterable(signals):
         _fail(where, f"signals={signals!r} must be a sequence of signals")
