@@ -23,7 +23,7 @@ from spelunker.datasets.plan import VisitSpec, plan_files, random_stream, resolv
 from spelunker.datasets.signals import (CentroidWobble, CosmicRays, EdgeStar, FluxModulation,
                                         LowPixels, NanFrames, PsfWidthStep, Transit,
                                         check_signals)
-from spelunker.datasets.simulator import simulate_frames
+from spelunker.datasets.simulator import check_seed, simulate_frames
 from spelunker.datasets.writers import write_guider_file
 from spelunker.errors import ParameterError
 from spelunker.instrument import FRAME_SHAPE
@@ -290,7 +290,7 @@ def generate(directory, *, visits, program, signals, seed, product, centroid_row
     centroid_rows = check_choice(centroid_rows, "centroid_rows", ("packet", "per_frame"),
                                  where=_WHERE)
     program = id_number(program, "program", where=_WHERE)
-    seed = check_int_range(seed, "seed", 0, 2**64 - 1, where=_WHERE)
+    seed = check_seed(seed, where=_WHERE)
     check_finite_float(background, "background", where=_WHERE)
     if check_finite_float(jitter, "jitter", where=_WHERE) < 0:
         raise ParameterError(f"{_WHERE}: jitter={jitter!r} must be >= 0 (pixels)")

@@ -22,13 +22,14 @@ from astropy.table import QTable
 from astropy.time import Time
 from stdatamodels.jwst.datamodels import CubeModel
 
-from spelunker._validate import (check_choice, check_finite_float, check_int_range,
-                                 check_output_dir, check_positive_float, check_positive_int)
+from spelunker._validate import (check_choice, check_finite_float, check_output_dir,
+                                 check_positive_float, check_positive_int)
 from spelunker.atomic import atomic_file
-from spelunker.datasets._common import iso_time, set_identity
+from spelunker.datasets._common import set_identity
 from spelunker.datasets.guidestar_files import SyntheticVisit
 from spelunker.datasets.orbit import bjd_tdb_mjd, ephemeris
 from spelunker.datasets.signals import Transit
+from spelunker.datasets.simulator import check_seed
 from spelunker.errors import ParameterError
 from spelunker.names import parse_visit_id, visit_id
 
@@ -206,7 +207,7 @@ def plan_science(visit, *, integration_time, n_integrations, start_offset, targe
     check_finite_float(coefficient, "coefficient", where=_WHERE)
     if not check_finite_float(noise, "noise", where=_WHERE) >= 0:
         _fail(f"noise must be finite and >= 0, got {noise!r}")
-    seed = check_int_range(seed, "seed", 0, 2**64 - 1, where=_WHERE)
+    seed = check_seed(seed, where=_WHERE)
     values = _systematic_values(visit, systematic)
     target = _science_target(target)
     program, observation, visit_number = _visit_numbers(visit)

@@ -24,6 +24,7 @@ __all__ = [
     "GAIN",
     "READ_NOISE_DN",
     "check_detector",
+    "check_seed",
     "countrate_from_magnitude",
     "simulate_frames",
 ]
@@ -51,6 +52,22 @@ def check_detector(value, name="detector", *, where=None):
         text = f"{name} must be one of {sorted(GAIN)}, got {value!r}"
         raise ParameterError(f"{where}: {text}" if where else text)
     return value
+
+
+def check_seed(value, *, where=None):
+    """Return ``value`` as an int if it is a whole number >= 0 (a seed of every generator).
+
+    Examples
+    --------
+    >>> from spelunker.datasets.simulator import check_seed
+    >>> check_seed(1534)
+    1534
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or (
+            value < 0):
+        text = f"seed={value!r} must be an integer >= 0"
+        raise ParameterError(f"{where}: {text}" if where else text)
+    return int(value)
 
 
 def countrate_from_magnitude(fgs_mag):
