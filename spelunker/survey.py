@@ -61,7 +61,6 @@ from tqdm import tqdm
 from spelunker._validate import available_cpus, check_positive_int
 from spelunker.archive import download_products, find_guidestar_products
 from spelunker.archive.tokens import redact, resolve_token
-from spelunker.datasets import PIXEL_SCALE
 from spelunker.errors import (
     ArchiveError,
     GuideStarInputError,
@@ -70,6 +69,7 @@ from spelunker.errors import (
     SurveyError,
 )
 from spelunker.events import EVENT_KINDS, events_table
+from spelunker.instrument import PIXEL_SCALE
 from spelunker.names import FINE_GUIDE_GLOB, is_fine_guide_cal, parse_product_name, strip_segment
 from spelunker.periodogram import PERIODOGRAM_SERIES, periodogram_peaks_table
 from spelunker.photometry import binned_scatter
@@ -399,7 +399,7 @@ def visit_summary(model):
         magnitude, detector(s), start / end (UTC), files, frames, the fit
         table read, the fraction of clean fits (flags 0), the centroid rms in
         x and y over clean fits (pixels and mas, at
-        `spelunker.datasets.PIXEL_SCALE`), the median PSF sigma
+        `spelunker.instrument.PIXEL_SCALE`), the median PSF sigma
         (``sqrt(x_stddev * y_stddev)``), the light curve's relative scatter in
         `SCATTER_BIN` bins (ppm; NaN for fewer than
         `spelunker.photometry.MIN_BINS` usable bins) and, per series of

@@ -24,6 +24,8 @@ from spelunker.datasets import (
     Transit,
     VisitSpec,
 )
+from spelunker.errors import ParameterError
+from spelunker.instrument import PIXEL_SCALE
 
 NAME = re.compile(
     r"^jw(?P<program>\d{5})(?P<observation>\d{3})(?P<visit>\d{3})_gs-fg_(?P<stamp>\d{13})"
@@ -358,7 +360,7 @@ def test_per_frame_centroid_rows_give_each_frame_time(wobbling):
         # On-board positions (arcsec) follow the star at 0.069"/pixel.
         slope_x = np.polyfit(mine["x_mean"].value, table["guide_star_position_x"], 1)[0]
         slope_y = np.polyfit(mine["y_mean"].value, table["guide_star_position_y"], 1)[0]
-        assert_allclose([slope_x, slope_y], datasets.PIXEL_SCALE, rtol=0.02)
+        assert_allclose([slope_x, slope_y], PIXEL_SCALE, rtol=0.02)
 
 
 # --- seeds, visits, products --------------------------------------------------------
@@ -452,7 +454,7 @@ def test_uncal_product_is_a_guider_raw_model(tmp_path):
     ("kwargs", "error", "match"),
     [
         ({"signals": [NanFrames(indices=[500])]}, ValueError, "beyond the last frame"),
-        ({"signals": ["transit"]}, TypeError, "unknown signal"),
+        ({"signals": ["transit"]}, ParameterError, "unknown signal"),
         ({"product": "rate"}, ValueError, "product"),
         ({"centroid_rows": "some"}, ValueError, "centroid_rows"),
         ({"visits": [VisitSpec(n_frames=100, start="2023-01-01T00:00:00"),
@@ -478,6 +480,86 @@ def test_bad_signals_and_visits_are_refused():
         VisitSpec(detector="NRCA1")
     with pytest.raises(ValueError, match="n_segments"):
         VisitSpec(n_frames=2, n_segments=3)
+
+
+# Every wrong type or value given to the public API is a ParameterError (a ValueError),
+# raised before anything is written.
+WRONG_CALLS = {
+    "n_frames text": lambda d: datasets.simulate_frames("10"),
+    "no frame": lambda d: datasets.simulate_frames(0),
+    "unknown guider": lambda d: datasets.simulate_frames(5, detector="GUIDER3"),
+    "array of the wrong length": lambda d: datasets.simulate_frames(5, x_mean=[1.0, 2.0]),
+    "seed text": lambda d: datasets.simulate_frames(5, seed="a"),
+    "shape scalar": lambda d: datasets.simulate_frames(5, shape=8),
+    "negative jitter": lambda d: datasets.simulate_frames(5, jitter=-1.0),
+    "zero integration time": lambda d: datasets.simulate_frames(5, integration_time=0),
+    "magnitude text": lambda d: datasets.countrate_from_magnitude("bright"),
+    "transit time text": lambda d: Transit(mid_time="noon", duration=1.0, depth=0.1),
+    "negative duration": lambda d: Transit(mid_time=0.0, duration=-1.0, depth=0.1),
+    "long ingress": lambda d: Transit(mid_time=0.0, duration=1.0, depth=0.1, ingress=0.6),
+    "modulation of 1": lambda d: FluxModulation(period=1.0, amplitude=1.0),
+    "wobble amplitude text": lambda d: CentroidWobble(period=1.0, amplitude="x"),
+    "zero width factor": lambda d: PsfWidthStep(time=0.0, factor=0.0),
+    "fraction above 1": lambda d: datasets.LowPixels(fraction=2.0),
+    "positive lowest": lambda d: datasets.LowPixels(lowest=1.0),
+    "ragged indices": lambda d: NanFrames(indices=[[1], [2, 3]]),
+    "text indices": lambda d: NanFrames(indices=["a"]),
+    "negative hit": lambda d: CosmicRays(indices=[1], amplitude=-1.0),
+    "edge text": lambda d: EdgeStar(indices=[1], x_mean="left"),
+    "HGA backwards": lambda d: HgaMove(start=5.0, stop=1.0),
+    "observation 1000": lambda d: VisitSpec(observation=1000),
+    "visit 1.5": lambda d: VisitSpec(visit=1.5),
+    "no frames": lambda d: VisitSpec(n_frames=0),
+    "1000 segments": lambda d: VisitSpec(n_frames=5000, n_segments=1000),
+    "zero frame time": lambda d: VisitSpec(frame_time=0.0),
+    "no magnitude": lambda d: VisitSpec(fgs_mag=None),
+    "gs_id number": lambda d: VisitSpec(gs_id=5),
+    "start number": lambda d: VisitSpec(start=5),
+    "zero width": lambda d: VisitSpec(x_stddev=0.0),
+    "program 0": lambda d: datasets.make_guidestar_files(d, program=0),
+    "negative seed": lambda d: datasets.make_guidestar_files(d, seed=-1),
+    "float seed": lambda d: datasets.make_guidestar_files(d, seed=1.5),
+    "no visit": lambda d: datasets.make_guidestar_files(d, visits=[]),
+    "visit text": lambda d: datasets.make_guidestar_files(d, visits=["visit"]),
+    "visits number": lambda d: datasets.make_guidestar_files(d, visits=5),
+    "signals number": lambda d: datasets.make_guidestar_files(d, signals=5),
+    "start not a time": lambda d: datasets.make_guidestar_files(
+        d, visits=[VisitSpec(start="not a time")]),
+    "same names": lambda d: datasets.make_guidestar_files(
+        d, visits=[VisitSpec(n_frames=10, n_segments=1, start="2023-01-01T00:00:00"),
+                   VisitSpec(n_frames=2, n_segments=1, start="2023-01-01T00:00:00.6")]),
+    "pixel off the frame": lambda d: datasets.make_guidestar_files(d, bad_pixels=[(8, 0)]),
+    "pixel not a pair": lambda d: datasets.make_guidestar_files(d, bad_pixels=[(1,)]),
+    "background text": lambda d: datasets.make_guidestar_files(d, background="dark"),
+    "negative jitter (files)": lambda d: datasets.make_guidestar_files(d, jitter=-0.1),
+    "sample folder number": lambda d: datasets.sample_visit(5),
+    "science folder boolean": lambda d: datasets.sample_science(True),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_CALLS)
+def test_wrong_types_and_values_are_parameter_errors(tmp_path, name):
+    with pytest.raises(ParameterError):
+        WRONG_CALLS[name](tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    from spelunker.datasets import guidestar_files
+
+    write = guidestar_files.write_guider_file
+
+    def fail_on_second_segment(path, plan, *args, **kwargs):
+        write(path, plan, *args, **kwargs)
+        if plan.segment == 2:
+            raise OSError("disk full")
+
+    monkeypatch.setattr(guidestar_files, "write_guider_file", fail_on_second_segment)
+    with pytest.raises(OSError, match="disk full"):
+        datasets.make_guidestar_files(tmp_path, visits=[VisitSpec(n_frames=40, n_segments=2)])
+    # The first segment is whole; of the second neither the file nor a temporary is left.
+    assert [p.name for p in tmp_path.iterdir()] == [
+        "jw01534001001_gs-fg_2022338013537-seg001_cal.fits"]
 
 
 def test_trapezoid_transit():

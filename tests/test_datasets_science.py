@@ -10,6 +10,7 @@ from stdatamodels.jwst.datamodels import CubeModel
 
 from spelunker import datasets
 from spelunker.datasets import CentroidWobble, VisitSpec
+from spelunker.errors import ParameterError
 
 FRAME_TIME = 0.0538
 N_FRAMES = 600  # 32.3 s of guide-star data
@@ -194,6 +195,38 @@ def test_bad_arguments(visit, tmp_path, options, message):
     options = {"integration_time": INTEGRATION_TIME, "start_offset": START_OFFSET, **options}
     with pytest.raises(ValueError, match=message):
         datasets.make_science_product(tmp_path, visit, **options)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("options", [
+    {"visit": "visit"},
+    {"n_integrations": 2.5},
+    {"seed": -1},
+    {"noise": -1.0},
+    {"coefficient": float("nan")},
+    {"target": "Vega"},
+    {"depth": 1.0},
+    {"integration_time": "1 s"},
+])
+def test_wrong_types_and_values_are_parameter_errors(visit, tmp_path, options):
+    options = {"visit": visit, "integration_time": INTEGRATION_TIME,
+               "start_offset": START_OFFSET, **options}
+    with pytest.raises(ParameterError):
+        datasets.make_science_product(tmp_path, **options)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_failed_write_leaves_no_partial_file(visit, tmp_path, monkeypatch):
+    from spelunker.datasets import science_product
+
+    def write_half(path, *args):
+        path.write_bytes(b"SIMPLE  =                    T")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(science_product, "_write_science", write_half)
+    with pytest.raises(OSError, match="disk full"):
+        datasets.make_science_product(tmp_path, visit, integration_time=INTEGRATION_TIME,
+                                      start_offset=START_OFFSET)
     assert not list(tmp_path.iterdir())
 
 

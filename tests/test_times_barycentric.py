@@ -18,6 +18,7 @@ from astropy.time import Time
 from stdatamodels.jwst import datamodels
 
 from spelunker import datasets
+from spelunker.datasets.orbit import jwst_barycentric_km
 from spelunker.errors import ScienceInputError
 from spelunker.times import (Ephemeris, barycentric_times, bjd_from_int_times,
                              utc_from_barycentric)
@@ -43,7 +44,7 @@ def astropy_bjd(times, location):
 def orbit_ephemeris(epoch, step=60.0):
     """An Ephemeris of the synthetic L2 orbit at ``epoch`` (velocity by central difference)."""
     around = epoch + np.array([-step, 0.0, step]) * u.s
-    position = datasets._jwst_barycentric_km(around)
+    position = jwst_barycentric_km(around)
     velocity = (position[:, 2] - position[:, 0]) / (2 * step)
     return Ephemeris(epoch, position[:, 1] * u.km, velocity * u.km / u.s, "synthetic orbit")
 
@@ -121,14 +122,14 @@ def test_ephemeris_follows_the_l2_orbit(hours, tolerance):
     ephemeris = orbit_ephemeris(EPOCH)
     times = EPOCH + np.array([-hours, -hours / 2, 0, hours / 2, hours]) * u.hour
     truth = barycentric_times(times, TARGET,
-                              observer=datasets._jwst_barycentric_km(times) * u.km)
+                              observer=jwst_barycentric_km(times) * u.km)
     bjd = barycentric_times(times, TARGET, observer=ephemeris)
     assert np.max(seconds(bjd, truth)) < tolerance
     # Without the acceleration the error at 12 h would be ~19 ms.
     dt = (times - EPOCH).to_value(u.s)
     linear = (ephemeris.position.to_value(u.km)[:, None]
               + ephemeris.velocity.to_value(u.km / u.s)[:, None] * dt)
-    truth_km = datasets._jwst_barycentric_km(times)
+    truth_km = jwst_barycentric_km(times)
     assert np.max(np.linalg.norm(ephemeris.position_at(times).to_value(u.km) - truth_km,
                                  axis=0)) < 0.1 * np.max(np.linalg.norm(linear - truth_km,
                                                                          axis=0)) + 1e-3
@@ -193,7 +194,7 @@ def test_round_trip(observer):
     times = EPOCH + np.linspace(-3600, 3600, 200) * u.s
     observer = {"geocenter": "geocenter", "ephemeris": orbit_ephemeris(EPOCH),
                 "paranal": PARANAL,
-                "quantity": datasets._jwst_barycentric_km(times) * u.km}[observer]
+                "quantity": jwst_barycentric_km(times) * u.km}[observer]
     bjd = barycentric_times(times, TARGET, observer=observer)
     utc = utc_from_barycentric(bjd, TARGET, observer=observer)
     assert utc.scale == "utc" and utc.shape == times.shape
@@ -306,7 +307,7 @@ def test_int_times_route_agrees_with_the_ephemeris_route(science, visit, int_tim
     assert np.max(seconds(bjd, by_ephemeris)) < 1e-3
     # And the orbit the product was made with, to the file's 1 us MJD rounding.
     truth = barycentric_times(frames, science.target,
-                              observer=datasets._jwst_barycentric_km(frames) * u.km)
+                              observer=jwst_barycentric_km(frames) * u.km)
     assert np.max(seconds(bjd, truth)) < 2e-6
 
 
@@ -337,7 +338,7 @@ def test_int_times_extrapolation(science, int_times, caplog):
     # The slopes are fitted over the table's ends: ~0.1 ms off after 50 min
     # (the slope of the last two points, rounded to 1 us each, would give ms).
     truth = barycentric_times(near, science.target,
-                              observer=datasets._jwst_barycentric_km(near) * u.km)
+                              observer=jwst_barycentric_km(near) * u.km)
     assert np.max(seconds(bjd, truth)) < 3e-4
 
 
