@@ -19,11 +19,12 @@ from spelunker import (
     datasets,
     read_guidestar,
 )
+from spelunker.binning import bin_series
+from spelunker.errors import ParameterError
 from spelunker.periodogram import FIT_PARAMETERS
 from spelunker.photometry import full_frame_flux
 from spelunker.plotting import (
     TimeAxis,
-    bin_series,
     flux_spatial_timelapse_animation,
     frame_plot,
     periodogram_plot,
@@ -34,7 +35,7 @@ from spelunker.plotting import (
 )
 from spelunker.plotting import animation as animation_module
 from spelunker.plotting import relative_flux
-from spelunker.plotting.figures import aperture_of, aperture_outline
+from spelunker.plotting.frames import aperture_of, aperture_outline
 
 N_FRAMES = 1500
 FLAGGED = [5, 77, 300, 301, 1200]
@@ -300,7 +301,7 @@ def test_position_plot_refuses_a_fit_of_other_frames(model):
 
 
 def test_relative_flux_of_selected_frames(visit, model, monkeypatch):
-    from spelunker.plotting import figures
+    from spelunker.plotting import timeseries
 
     raw = read_guidestar(visit.files)  # no light curve: the full-frame sum
     summed = []
@@ -309,7 +310,7 @@ def test_relative_flux_of_selected_frames(visit, model, monkeypatch):
         summed.append(len(data))
         return full_frame_flux(data, **kwargs)
 
-    monkeypatch.setattr(figures, "full_frame_flux", spy)
+    monkeypatch.setattr(timeseries, "full_frame_flux", spy)
     relative, flux, source = relative_flux(raw, frames=slice(100, 130))
     assert summed == [30] and source == "full frame"
     expected, _ = full_frame_flux(np.asarray(raw.data[100:130]), dq=np.asarray(raw.dq[100:130]))
@@ -352,7 +353,7 @@ def test_animation_bad_ranges(model, tmp_path, start, stop, step, message):
 def test_animation_mp4_without_ffmpeg(model, tmp_path, monkeypatch):
     monkeypatch.setitem(matplotlib.rcParams, "animation.ffmpeg_path",
                         str(tmp_path / "no-such-ffmpeg"))
-    with pytest.raises(RuntimeError, match="ffmpeg.*not installed.*\\.gif"):
+    with pytest.raises(ParameterError, match="ffmpeg.*not installed.*\\.gif"):
         flux_spatial_timelapse_animation(model, 0, 10, tmp_path / "movie.mp4")
     assert not (tmp_path / "movie.mp4").exists()
     with pytest.raises(ValueError, match=".gif.*.mp4"):
@@ -422,11 +423,11 @@ def test_animation_outlines_each_frames_own_aperture(two_star_model, tmp_path, m
 def test_animation_reads_only_its_clip_and_avoids_pyplot(visit, tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
-    from spelunker.plotting import figures
+    from spelunker.plotting import timeseries
 
     raw = read_guidestar(visit.files)  # no light curve: the clip's frames are summed
     summed, curves = [], []
-    monkeypatch.setattr(figures, "full_frame_flux",
+    monkeypatch.setattr(timeseries, "full_frame_flux",
                         lambda data, **kwargs: summed.append(len(data)) or full_frame_flux(
                             data, **kwargs))
 

@@ -22,6 +22,7 @@ from spelunker import (
     datasets,
     read_guidestar,
 )
+from spelunker.names import visit_id
 from spelunker.plotting import write_visit_report
 from spelunker.plotting.report import REPORT_FIGURES, _render
 from spelunker.visits import split_visits
@@ -231,7 +232,7 @@ def test_visit_pages_show_the_visits_own_data(two_visit_report, two_visit_model,
             assert_array_equal(part.quick_fit[column], model.quick_fit[column][chosen])
         assert_array_equal(part.lightcurve["flux"], model.lightcurve["flux"][chosen])
         # The cheap figures equal those of the page, byte for byte.
-        stem = f"jw{key[0]:05d}{key[1]:03d}{key[2]:03d}"
+        stem = visit_id(*key)
         for name in ("frame", "position"):
             assert _render(name, part, bin_size=10.0, dpi=100) == (
                 two_visit_report.parent / f"{stem}_{name}.png").read_bytes()
