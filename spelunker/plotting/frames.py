@@ -58,17 +58,21 @@ def frame_plot(model, index=None, *, ax=None, show_aperture=True, guidestar=None
 
     Examples
     --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
+    The median frame of a visit whose aperture was chosen by
+    `~spelunker.PhotometryOptimizeStep`, outlined in white:
+
     >>> import tempfile
-    >>> from spelunker import GuideStarPipeline, datasets
-    >>> from spelunker.plotting import frame_plot
+    >>> from matplotlib.figure import Figure
+    >>> from spelunker import PhotometryOptimizeStep, datasets
     >>> visit = datasets.make_guidestar_files(
     ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=1200, n_segments=1)], seed=3)
-    >>> model = GuideStarPipeline.call(visit.files, steps={"fit": {"method": "quick"}})
-    >>> ax = frame_plot(model)
+    >>> with_aperture = PhotometryOptimizeStep.call(visit.files, bin_size=5.0)
+    >>> from spelunker.plotting import frame_plot
+    >>> ax = frame_plot(with_aperture, ax=Figure().add_subplot())
     >>> ax.images[0].get_array().shape, ax.images[0].colorbar.ax.get_ylabel()
     ((8, 8), 'DN/s')
+    >>> [c.get_gid() for c in ax.collections]
+    ['aperture']
     """
     from matplotlib.collections import LineCollection  # matplotlib loads only when drawing
 
@@ -130,15 +134,17 @@ def position_plot(model, *, ax=None, fit="auto"):
 
     Examples
     --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
+    The centre of every cleanly fitted frame (`~spelunker.GuideStarFitStep`):
+
     >>> import tempfile
-    >>> from spelunker import GuideStarPipeline, datasets
+    >>> from matplotlib.figure import Figure
+    >>> from spelunker import GuideStarFitStep, datasets
     >>> from spelunker.plotting import position_plot
-    >>> visit = datasets.make_guidestar_files(
-    ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=1200, n_segments=1)], seed=3)
-    >>> model = GuideStarPipeline.call(visit.files, steps={"fit": {"method": "quick"}})
-    >>> ax = position_plot(model)
+    >>> files = datasets.make_guidestar_files(
+    ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=1200, n_segments=1)],
+    ...     seed=3).files
+    >>> ax = position_plot(GuideStarFitStep.call(files, method="quick"),
+    ...                    ax=Figure().add_subplot())
     >>> ax.get_xlabel(), ax.get_ylabel()
     ('x_mean (pix)', 'y_mean (pix)')
     """

@@ -57,6 +57,9 @@ def periodogram_plot(model, *, fig=None, max_points=_MAX_PERIODOGRAM_POINTS, n_p
 
     Examples
     --------
+    The whole pipeline (fit, photometry, periodograms, events) gives the
+    periodograms and their peaks:
+
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> import tempfile
@@ -64,8 +67,8 @@ def periodogram_plot(model, *, fig=None, max_points=_MAX_PERIODOGRAM_POINTS, n_p
     >>> from spelunker.plotting import periodogram_plot
     >>> visit = datasets.make_guidestar_files(
     ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=1200, n_segments=1)], seed=3)
-    >>> model = GuideStarPipeline.call(visit.files, steps={"fit": {"method": "quick"}})
-    >>> fig = periodogram_plot(model)
+    >>> fig = periodogram_plot(GuideStarPipeline.call(visit.files,
+    ...                                               steps={"fit": {"method": "quick"}}))
     >>> [ax.get_title() for ax in fig.axes][:3], fig.axes[0].get_xscale()
     (['amplitude', 'x_mean', 'y_mean'], 'log')
     """

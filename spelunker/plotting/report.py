@@ -128,8 +128,8 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
 
     Examples
     --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
+    The report draws on pyplot-free figures (no backend to choose):
+
     >>> import tempfile
     >>> from spelunker import GuideStarPipeline, datasets
     >>> from spelunker.plotting import write_visit_report

@@ -42,17 +42,16 @@ def plot_intervals(ax, intervals, *, label, color, gid):
     intervals : astropy.table.Table
         ``start`` and ``stop`` columns (Time or MJD), e.g. from
         `spelunker.events.hga_intervals`.
-    label : str
-        Legend label (on the first span only).
-    color : str
-        Matplotlib colour.
-    gid : str
-        Group id of the patches (to find them in the figure).
+    label, color, gid : str
+        The style of the spans (the keys of a style of
+        `~spelunker.plotting.styles.EVENT_STYLES`): legend label (on the
+        first span only), matplotlib colour, and group id of the patches (to
+        find them in the figure).
 
     Returns
     -------
-    list of matplotlib.patches.Polygon
-        The spans.
+    spans : list of matplotlib.patches.Polygon
+        One per interval, the first labelled.
 
     Examples
     --------
@@ -85,14 +84,11 @@ def plot_events(ax, times, *, label, color, gid, linestyle="--"):
         Target.
     times : astropy.time.Time or array_like of float
         Times (or MJD).
-    label : str
-        Legend label (on the first line only).
-    color : str
-        Matplotlib colour.
-    gid : str
-        Group id of the lines.
-    linestyle : str, optional
-        Matplotlib line style.
+    label, color, gid, linestyle : str
+        The style of the lines (a style of
+        `~spelunker.plotting.styles.EVENT_STYLES`): legend label (on the
+        first line only), matplotlib colour, group id of the lines and,
+        optionally, their line style (default dashed).
 
     Returns
     -------
@@ -141,7 +137,6 @@ def plot_event_table(ax, events):
 
     Examples
     --------
-    >>> import numpy as np
     >>> from astropy.table import QTable
     >>> from astropy.time import Time
     >>> from matplotlib.figure import Figure

@@ -80,19 +80,20 @@ def timeseries_binned_plot(model, *, bin_size=DEFAULT_BIN_SIZE, ax=None, show_fr
 
     Examples
     --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
+    The frames as read (no photometry yet: the full-frame sum), in 5 s bins:
+
     >>> import tempfile
-    >>> from spelunker import GuideStarPipeline, datasets
+    >>> from matplotlib.figure import Figure
+    >>> from spelunker import datasets, read_guidestar
     >>> from spelunker.plotting import timeseries_binned_plot
     >>> visit = datasets.make_guidestar_files(
     ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=1200, n_segments=1)], seed=3)
-    >>> model = GuideStarPipeline.call(visit.files, steps={"fit": {"method": "quick"}})
-    >>> ax = timeseries_binned_plot(model, bin_size=5.0)
+    >>> ax = timeseries_binned_plot(read_guidestar(visit.files), bin_size=5.0,
+    ...                             ax=Figure().add_subplot())
     >>> ax.get_xlabel()
     'time since 2022-12-04T01:35:36.027 UTC (s)'
     >>> ax.get_ylabel()
-    'relative flux (optimised aperture)'
+    'relative flux (full frame)'
     """
     require_frames_table(model)
     seconds = model.frame_seconds()
@@ -166,15 +167,18 @@ def timeseries_list_plot(model, *, fit="auto", fig=None, flagged="mark", bin_siz
 
     Examples
     --------
+    The frames fitted with image moments (`~spelunker.GuideStarFitStep`)
+    are all the figure needs:
+
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> import tempfile
-    >>> from spelunker import GuideStarPipeline, datasets
-    >>> from spelunker.plotting import timeseries_list_plot
+    >>> from spelunker import GuideStarFitStep, datasets
     >>> visit = datasets.make_guidestar_files(
     ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=1200, n_segments=1)], seed=3)
-    >>> model = GuideStarPipeline.call(visit.files, steps={"fit": {"method": "quick"}})
-    >>> fig = timeseries_list_plot(model)
+    >>> fitted = GuideStarFitStep.call(visit.files, method="quick")
+    >>> from spelunker.plotting import timeseries_list_plot
+    >>> fig = timeseries_list_plot(fitted)
     >>> [ax.get_ylabel().replace("\\n", " ") for ax in fig.axes[:2]]
     ['amplitude (DN/s)', 'x_mean (pix)']
     """
