@@ -14,16 +14,21 @@ from PIL import Image
 
 from spelunker import (
     GuideStarFitStep,
+    GuideStarModel,
     GuideStarPipeline,
+    PeriodogramStep,
     PhotometryOptimizeStep,
     datasets,
     read_guidestar,
 )
+from spelunker.binning import bin_series
+from spelunker.events import local_events
+from spelunker import plotting
+from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.periodogram import FIT_PARAMETERS
 from spelunker.photometry import full_frame_flux
 from spelunker.plotting import (
     TimeAxis,
-    bin_series,
     flux_spatial_timelapse_animation,
     frame_plot,
     periodogram_plot,
@@ -34,7 +39,8 @@ from spelunker.plotting import (
 )
 from spelunker.plotting import animation as animation_module
 from spelunker.plotting import relative_flux
-from spelunker.plotting.figures import aperture_of, aperture_outline
+from spelunker.plotting.frames import aperture_of, aperture_outline
+from spelunker.plotting.styles import EVENT_STYLES, LOCAL_EVENT_STYLES
 
 N_FRAMES = 1500
 FLAGGED = [5, 77, 300, 301, 1200]
@@ -133,6 +139,27 @@ def test_time_unit_from_span(span, unit):
                     [0.0, 3600.0 / {"s": 1, "min": 60, "h": 3600}[unit]])
 
 
+def test_time_axis_refuses_an_unknown_unit():
+    with pytest.raises(ParameterError, match=r"TimeAxis.unit='day' is not one of \['s', 'min', 'h'\]"):
+        TimeAxis(Time("2022-12-04T01:35:36", scale="utc"), "day")
+
+
+def test_plotting_exports_its_own_names_only():
+    """Binning and time conversion are imported from their owners, not from plotting."""
+    for name in ("as_time", "bin_series", "BinnedSeries", "DEFAULT_BIN_SIZE"):
+        assert not hasattr(plotting, name), name
+        assert name not in plotting.__all__
+    assert all(hasattr(plotting, name) for name in plotting.__all__)
+
+
+def test_figures_refuse_a_model_without_frames():
+    for draw in (lambda m: timeseries_binned_plot(m, ax=Figure().add_subplot()),
+                 lambda m: timeseries_list_plot(m, fig=Figure()),
+                 lambda m: position_plot(m, ax=Figure().add_subplot())):
+        with pytest.raises(GuideStarInputError, match="no frames table"):
+            draw(GuideStarModel())
+
+
 def test_bin_series_rules():
     times = np.array([0.0, 0.5, 1.0, 1.9, 7.0, 7.5])
     values = np.array([1.0, 3.0, np.nan, 5.0, 2.0, np.nan])
@@ -191,14 +218,14 @@ def test_list_plot_hide_and_bins(flagged_model):
     clean[np.asarray(flagged_model.quick_fit["flags"]) != 0] = np.nan
     expected = bin_series(seconds, clean, 10.0)
     assert_allclose(_line(fig.axes[2], "bins").get_ydata(), expected.value, rtol=1e-12)
-    with pytest.raises(ValueError, match="flagged"):
+    with pytest.raises(ParameterError, match="flagged"):
         timeseries_list_plot(flagged_model, fig=Figure(), flagged="drop")
-    with pytest.raises(ValueError, match="fit="):
+    with pytest.raises(ParameterError, match="fit="):
         timeseries_list_plot(flagged_model, fig=Figure(), fit="psf")
 
 
 def test_list_plot_needs_a_fit(visit):
-    with pytest.raises(ValueError, match="GuideStarFitStep"):
+    with pytest.raises(GuideStarInputError, match="GuideStarFitStep"):
         timeseries_list_plot(read_guidestar(visit.files), fig=Figure())
 
 
@@ -234,6 +261,42 @@ def test_periodogram_of_a_long_grid_keeps_its_peaks(model):
     assert np.max(line.get_ydata()) == np.nanmax(stored["flux"])
 
 
+@pytest.mark.parametrize("options", [{"max_points": 0}, {"max_points": 2.5}, {"n_peaks": 0},
+                                     {"n_peaks": "3"}])
+def test_periodogram_plot_refuses_bad_options(model, options):
+    with pytest.raises(ParameterError, match=next(iter(options))):
+        periodogram_plot(model, fig=Figure(), **options)
+
+
+def test_periodogram_plot_of_nan_series_is_refused(model):
+    copy = model.copy()
+    table = np.array(copy.periodogram)
+    for name in table.dtype.names:
+        if name not in ("frequency", "visit_index", "guidestar_index"):
+            table[name] = np.nan
+    with copy.trusted_assignment():
+        copy.periodogram = table
+    with pytest.raises(GuideStarInputError, match="every series of the periodogram table is NaN"):
+        periodogram_plot(copy, fig=Figure())
+
+
+def test_periodogram_plot_draws_one_labelled_curve_per_visit_and_star(two_star_model):
+    model = PeriodogramStep.call(two_star_model)
+    fig = periodogram_plot(model, fig=Figure())
+    stored = np.asarray(model.periodogram)
+    stars = [str(name) for name in model.table("guidestars")["gs_id"]]
+    ax = fig.axes[0]
+    lines = [line for line in ax.get_lines() if line.get_gid() == "power"]
+    assert [line.get_label() for line in lines] == [f"obs 1 visit 1, {stars[0]}",
+                                                    f"obs 1 visit 2, {stars[1]}"]
+    for line, (visit_index, star) in zip(lines, [(0, 0), (1, 1)], strict=True):
+        rows = (stored["visit_index"] == visit_index) & (stored["guidestar_index"] == star)
+        assert_allclose(line.get_xdata(), 1.0 / stored["frequency"][rows], rtol=1e-12)
+        assert_allclose(line.get_ydata(), stored[ax.get_title()][rows], rtol=0, atol=0)
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert [label for label in legend if label != "peaks"] == [line.get_label() for line in lines]
+
+
 # --------------------------------------------------------------------------
 # Frames and positions
 
@@ -266,9 +329,12 @@ def test_frame_plot_median_frame(model):
     assert_allclose(ax.images[0].get_array(), np.nanmedian(data, axis=0), rtol=1e-12)
     assert not [c for c in ax.collections if c.get_gid() == "aperture"]
     assert ax.get_title().startswith(f"median of {N_FRAMES} frames")
-    for bad in (N_FRAMES, -N_FRAMES - 1, 2.0):
-        with pytest.raises(ValueError, match="index"):
+    for bad in (N_FRAMES, -N_FRAMES - 1, 2.0, True):
+        with pytest.raises(ParameterError, match="index"):
             frame_plot(model, bad, ax=Figure().add_subplot())
+    for bad in (1, -1, "0", 0.0):
+        with pytest.raises(ParameterError, match="guidestar"):
+            frame_plot(model, ax=Figure().add_subplot(), guidestar=bad)
 
 
 def test_aperture_outline_of_an_l_shape():
@@ -290,17 +356,28 @@ def test_position_plot_uses_clean_fits(flagged_model):
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("x_mean (pix)", "y_mean (pix)")
 
 
+def test_position_plot_refuses_a_fit_without_a_clean_frame(model):
+    copy = model.copy()
+    table = np.array(copy.quick_fit)
+    table["flags"][:] = 8
+    with copy.trusted_assignment():
+        copy.quick_fit = table
+    with pytest.raises(GuideStarInputError, match="quick_fit has no clean fit"):
+        position_plot(copy, ax=Figure().add_subplot())
+
+
 def test_position_plot_refuses_a_fit_of_other_frames(model):
     copy = model.copy()
     with copy.trusted_assignment():
         copy.quick_fit = np.array(copy.quick_fit)[:-7]
-    with pytest.raises(ValueError, match=f"quick_fit has {N_FRAMES - 7} rows but the model has "
+    with pytest.raises(GuideStarInputError,
+                       match=f"quick_fit has {N_FRAMES - 7} rows but the model has "
                                          f"{N_FRAMES} frames"):
         position_plot(copy, ax=Figure().add_subplot())
 
 
 def test_relative_flux_of_selected_frames(visit, model, monkeypatch):
-    from spelunker.plotting import figures
+    from spelunker.plotting import timeseries
 
     raw = read_guidestar(visit.files)  # no light curve: the full-frame sum
     summed = []
@@ -309,7 +386,7 @@ def test_relative_flux_of_selected_frames(visit, model, monkeypatch):
         summed.append(len(data))
         return full_frame_flux(data, **kwargs)
 
-    monkeypatch.setattr(figures, "full_frame_flux", spy)
+    monkeypatch.setattr(timeseries, "full_frame_flux", spy)
     relative, flux, source = relative_flux(raw, frames=slice(100, 130))
     assert summed == [30] and source == "full frame"
     expected, _ = full_frame_flux(np.asarray(raw.data[100:130]), dq=np.asarray(raw.dq[100:130]))
@@ -352,7 +429,7 @@ def test_animation_bad_ranges(model, tmp_path, start, stop, step, message):
 def test_animation_mp4_without_ffmpeg(model, tmp_path, monkeypatch):
     monkeypatch.setitem(matplotlib.rcParams, "animation.ffmpeg_path",
                         str(tmp_path / "no-such-ffmpeg"))
-    with pytest.raises(RuntimeError, match="ffmpeg.*not installed.*\\.gif"):
+    with pytest.raises(ParameterError, match="ffmpeg.*not installed.*\\.gif"):
         flux_spatial_timelapse_animation(model, 0, 10, tmp_path / "movie.mp4")
     assert not (tmp_path / "movie.mp4").exists()
     with pytest.raises(ValueError, match=".gif.*.mp4"):
@@ -422,11 +499,11 @@ def test_animation_outlines_each_frames_own_aperture(two_star_model, tmp_path, m
 def test_animation_reads_only_its_clip_and_avoids_pyplot(visit, tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
-    from spelunker.plotting import figures
+    from spelunker.plotting import timeseries
 
     raw = read_guidestar(visit.files)  # no light curve: the clip's frames are summed
     summed, curves = [], []
-    monkeypatch.setattr(figures, "full_frame_flux",
+    monkeypatch.setattr(timeseries, "full_frame_flux",
                         lambda data, **kwargs: summed.append(len(data)) or full_frame_flux(
                             data, **kwargs))
 
@@ -450,3 +527,23 @@ def test_animation_reads_only_its_clip_and_avoids_pyplot(visit, tmp_path, monkey
     assert_allclose(curve, flux / np.median(flux), rtol=1e-12)
     seconds, _ = _seconds(raw)
     assert_allclose(elapsed, seconds[600:610] - seconds[600], rtol=0, atol=1e-6)
+
+
+def test_frame_plot_median_of_the_second_guide_star(two_star_model):
+    stars = [str(name) for name in two_star_model.table("guidestars")["gs_id"]]
+    ax = frame_plot(two_star_model, ax=Figure().add_subplot(), guidestar=1)
+    assert ax.get_title() == f"median of 300 frames (guide star {stars[1]})"
+    with pytest.raises(ParameterError, match="guidestar=2 must be between 0 and 1"):
+        frame_plot(two_star_model, ax=Figure().add_subplot(), guidestar=2)
+
+
+def test_local_events_look_like_the_same_events_of_find_events(two_star_model):
+    """A guide-star change or HGA move has one colour whichever table it comes from."""
+    assert LOCAL_EVENT_STYLES["GUIDESTAR"]["color"] == EVENT_STYLES["guide_star_change"]["color"]
+    assert LOCAL_EVENT_STYLES["HGA"]["color"] == EVENT_STYLES["hga_move"]["color"]
+    ax = timeseries_binned_plot(two_star_model, ax=Figure().add_subplot())
+    line, = plotting.plot_local_events(ax, local_events(two_star_model, "GUIDESTAR"),
+                                       "GUIDESTAR")
+    assert (line.get_gid(), line.get_label(), line.get_linestyle()) == (
+        "GUIDESTAR", "guide-star change", "--")
+    assert line.get_color() == EVENT_STYLES["guide_star_change"]["color"]

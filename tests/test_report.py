@@ -22,8 +22,10 @@ from spelunker import (
     datasets,
     read_guidestar,
 )
-from spelunker.plotting import write_visit_report
-from spelunker.plotting.report import REPORT_FIGURES, _render
+from spelunker.errors import ParameterError
+from spelunker.names import visit_id
+from spelunker.plotting import summarize, write_report_index, write_visit_report
+from spelunker.plotting.report import REPORT_FIGURES, ReportEntry, _render
 from spelunker.visits import split_visits
 
 STEM = "jw01534001001"
@@ -231,7 +233,7 @@ def test_visit_pages_show_the_visits_own_data(two_visit_report, two_visit_model,
             assert_array_equal(part.quick_fit[column], model.quick_fit[column][chosen])
         assert_array_equal(part.lightcurve["flux"], model.lightcurve["flux"][chosen])
         # The cheap figures equal those of the page, byte for byte.
-        stem = f"jw{key[0]:05d}{key[1]:03d}{key[2]:03d}"
+        stem = visit_id(*key)
         for name in ("frame", "position"):
             assert _render(name, part, bin_size=10.0, dpi=100) == (
                 two_visit_report.parent / f"{stem}_{name}.png").read_bytes()
@@ -250,6 +252,43 @@ def test_visit_pages_show_the_visits_own_data(two_visit_report, two_visit_model,
 
 def test_one_visit_keeps_one_page(report):
     assert [p.name for p in report.parent.glob("*.html")] == [f"{STEM}_report.html"]
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"bin_size": 0}, "bin_size=0"), ({"bin_size": "10"}, "bin_size='10'"),
+    ({"n_peaks": 0}, "n_peaks=0"), ({"n_peaks": 2.0}, "n_peaks=2.0"),
+    ({"dpi": -1}, "dpi=-1"), ({"dpi": None}, "dpi=None"),
+])
+def test_report_refuses_bad_options_before_writing(model, tmp_path, options, message):
+    folder = tmp_path / "out"
+    with pytest.raises(ParameterError, match=f"write_visit_report: {re.escape(message)}"):
+        write_visit_report(model, folder, **options)
+    assert not folder.exists()
+
+
+@pytest.mark.parametrize(("stems", "index"), [
+    (["jw01534001001", "jw01534002001"], "jw01534_report.html"),
+    (["jw01534001001", "jw01535001001"], "spelunker_report.html"),
+    (["jw01534001001", "jw01534"], "jw01534_report.html"),  # a page of several visits
+    (["spelunker", "spelunker"], "spelunker_report.html"),  # pages of models without files
+])
+def test_index_is_named_after_the_program_of_its_pages(tmp_path, stems, index):
+    entries = [ReportEntry(stem, tmp_path / f"{stem}_report.html", 10, "", "", "")
+               for stem in stems]
+    assert write_report_index(entries, tmp_path).name == index
+
+
+def test_summary_lists_the_peaks_of_each_visit_and_guide_star(two_visit_model):
+    lines = summarize(two_visit_model, n_peaks=1).splitlines()
+    peaks = two_visit_model.table("periodogram_peaks")
+    for visit_index, star in ((0, 0), (1, 1)):
+        best = peaks[(peaks["visit_index"] == visit_index) & (peaks["guidestar_index"] == star)
+                     & (peaks["series"] == "x_mean") & (peaks["rank"] == 1)]
+        line, = [line for line in lines if line.startswith(
+            f"periodogram x_mean (visit {visit_index}, guide star {star}):")]
+        assert f"{best['period'][0].value:.4g} s" in line
+    with pytest.raises(ParameterError, match="summarize: n_peaks=0"):
+        summarize(two_visit_model, n_peaks=0)
 
 
 # --------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Quick-look figures, animations and reports of guide-star data.
 
-- `timeseries_binned_plot`, `timeseries_list_plot`, `periodogram_plot`,
-  `frame_plot`, `position_plot`: plain functions on a
+- `timeseries_binned_plot`, `timeseries_list_plot` (`~spelunker.plotting.timeseries`),
+  `periodogram_plot` (`~spelunker.plotting.periodograms`), `frame_plot`,
+  `position_plot` (`~spelunker.plotting.frames`): plain functions on a
   `~spelunker.GuideStarModel` that take ``ax``/``fig`` and return it.
 - `flux_spatial_timelapse_animation`: frames next to the light curve, as a
   GIF (Pillow) or MP4 (ffmpeg).
@@ -11,59 +12,39 @@
 `science_regressors_plot` draws a science light curve against the
 guide-star series binned onto its integrations (`spelunker.science`).
 
-Telemetry and event overlays (`plot_mnemonic` for
-`spelunker.archive.engdb.mnemonics`, `plot_local_events` for
-`spelunker.events.local_events`) draw on the Axes these
-functions return, at the right times (`TimeAxis`).
+Telemetry and event overlays (`~spelunker.plotting.telemetry`:
+`plot_event_table` for the events of `spelunker.events.find_events`,
+`plot_mnemonic` for `spelunker.archive.engdb.mnemonics`,
+`plot_local_events` for `spelunker.events.local_events`) draw on the Axes
+these functions return, at the right times (`TimeAxis`,
+`~spelunker.plotting.timeaxis`), in the styles of
+`~spelunker.plotting.styles`.  The plots bin with
+`spelunker.binning.bin_series`.
 """
 
 from spelunker.plotting.animation import flux_spatial_timelapse_animation
-from spelunker.plotting.figures import (
-    DEFAULT_BIN_SIZE,
-    BinnedSeries,
-    TimeAxis,
-    as_time,
-    bin_series,
-    frame_plot,
-    periodogram_plot,
+from spelunker.plotting.frames import frame_plot, position_plot
+from spelunker.plotting.periodograms import periodogram_plot
+from spelunker.plotting.report import summarize, write_report_index, write_visit_report
+from spelunker.plotting.science import science_regressors_plot
+from spelunker.plotting.telemetry import (
     plot_event_table,
     plot_events,
     plot_intervals,
-    position_plot,
+    plot_local_events,
+    plot_mnemonic,
+)
+from spelunker.plotting.timeaxis import TimeAxis, set_time_axis, time_axis, to_axis_time
+from spelunker.plotting.timeseries import (
     relative_flux,
-    set_time_axis,
-    time_axis,
     timeseries_binned_plot,
     timeseries_list_plot,
-    to_axis_time,
 )
-from spelunker.plotting.science import science_regressors_plot
-from spelunker.plotting.report import summarize, write_report_index, write_visit_report
-from spelunker.plotting.telemetry import plot_local_events, plot_mnemonic
 
 __all__ = [
-    "timeseries_binned_plot",
-    "timeseries_list_plot",
-    "periodogram_plot",
-    "frame_plot",
-    "position_plot",
-    "flux_spatial_timelapse_animation",
-    "write_visit_report",
-    "summarize",
-    "write_report_index",
-    "science_regressors_plot",
-    "plot_mnemonic",
-    "plot_local_events",
-    "plot_events",
-    "plot_intervals",
-    "plot_event_table",
-    "bin_series",
-    "BinnedSeries",
-    "relative_flux",
-    "TimeAxis",
-    "time_axis",
-    "set_time_axis",
-    "to_axis_time",
-    "as_time",
-    "DEFAULT_BIN_SIZE",
+    "timeseries_binned_plot", "timeseries_list_plot", "periodogram_plot", "frame_plot",
+    "position_plot", "flux_spatial_timelapse_animation", "write_visit_report", "summarize",
+    "write_report_index", "science_regressors_plot", "plot_mnemonic", "plot_local_events",
+    "plot_events", "plot_intervals", "plot_event_table", "relative_flux", "TimeAxis",
+    "time_axis", "set_time_axis", "to_axis_time",
 ]

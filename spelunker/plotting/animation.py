@@ -10,13 +10,9 @@ from astropy.time import Time
 
 from spelunker._validate import check_output_file, check_positive_float
 from spelunker.errors import ParameterError
-from spelunker.plotting.figures import (
-    aperture_of,
-    aperture_outline,
-    guidestar_names,
-    guidestar_of_frames,
-    relative_flux,
-)
+from spelunker.plotting._model import guidestar_names, guidestar_of_frames
+from spelunker.plotting.frames import aperture_of, aperture_outline
+from spelunker.plotting.timeseries import relative_flux
 
 __all__ = ["flux_spatial_timelapse_animation", "ANIMATION_FORMATS"]
 
@@ -61,10 +57,10 @@ def _writer(path, fps):
         raise ParameterError(msg)
     if suffix == ".mp4":
         if not animation.writers.is_available("ffmpeg"):
-            msg = (f"cannot write {str(path)!r}: MP4 needs ffmpeg, which is not installed (not "
+            msg = (f"filename {str(path)!r}: MP4 needs ffmpeg, which is not installed (not "
                    "on PATH or at matplotlib's rcParams['animation.ffmpeg_path']); install "
                    "ffmpeg or write a GIF instead (filename ending in .gif)")
-            raise RuntimeError(msg)
+            raise ParameterError(msg)
         return animation.FFMpegWriter(fps=fps)
     return animation.PillowWriter(fps=fps)
 
@@ -114,11 +110,9 @@ def flux_spatial_timelapse_animation(model, start, stop, filename="movie.gif", *
     ------
     spelunker.errors.ParameterError
         (a `ValueError`) for a bad frame range, step, ``fps`` or ``dpi``, a
-        file name that is neither .gif nor .mp4, a folder, or a file in a
+        file name that is neither .gif nor .mp4, an .mp4 file when ffmpeg is
+        not installed (the message suggests a .gif), a folder, or a file in a
         missing or read-only folder; raised before anything is drawn.
-    RuntimeError
-        For an .mp4 file when ffmpeg is not installed (the message suggests
-        a .gif); raised before anything is drawn.
 
     Examples
     --------

@@ -14,14 +14,20 @@ from pathlib import Path
 import numpy as np
 from astropy.time import Time
 
-from spelunker._validate import check_output_dir
+from spelunker._validate import check_output_dir, check_positive_float, check_positive_int
 from spelunker.binning import DEFAULT_BIN_SIZE
 from spelunker.datamodels import FIT_TABLES
+from spelunker.datamodels.guidestar import group_rows
+from spelunker.errors import ParameterError
 from spelunker.events import events_table, local_events
 from spelunker.fitting import FitFlag
+from spelunker.names import id_number, parse_visit_id, visit_id
 from spelunker.periodogram import periodogram_peaks_table
-from spelunker.plotting import figures
+from spelunker.plotting._model import guidestar_names
+from spelunker.plotting.frames import frame_plot, position_plot
+from spelunker.plotting.periodograms import periodogram_plot
 from spelunker.plotting.telemetry import plot_local_events
+from spelunker.plotting.timeseries import timeseries_binned_plot, timeseries_list_plot
 from spelunker.visits import split_visits
 
 __all__ = ["write_visit_report", "write_report_index", "report_entry", "ReportEntry",
@@ -96,7 +102,7 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
     bin_size : float, optional
         Bin of the light-curve figure (s); default the model's
         ``meta.spelunker.photometry_bin_size``, else
-        `spelunker.plotting.DEFAULT_BIN_SIZE`.
+        `spelunker.binning.DEFAULT_BIN_SIZE`.
     n_peaks : int, optional
         Periodogram peaks listed per series.
     dpi : float, optional
@@ -113,10 +119,17 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
         programs) linking the visit pages ``<stem>_report.html`` written
         next to it, each with its own ``<stem>_<figure>.png``.
 
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        For a ``bin_size`` or ``dpi`` that is not a number > 0, an
+        ``n_peaks`` that is not an integer >= 1, or an unusable
+        ``directory``; raised before anything is written.
+
     Examples
     --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
+    The report draws on pyplot-free figures (no backend to choose):
+
     >>> import tempfile
     >>> from spelunker import GuideStarPipeline, datasets
     >>> from spelunker.plotting import write_visit_report
@@ -127,8 +140,13 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
     >>> page.name, sorted(p.name for p in page.parent.glob("*.png"))[:2]
     ('jw01534001001_report.html', ['jw01534001001_frame.png', 'jw01534001001_lightcurve.png'])
     """
-    directory = check_output_dir(directory, "directory", where="write_visit_report")
-    options = dict(bin_size=bin_size, n_peaks=n_peaks, dpi=dpi)
+    where = "write_visit_report"
+    options = dict(
+        bin_size=None if bin_size is None else check_positive_float(
+            bin_size, "bin_size", unit="seconds", where=where),
+        n_peaks=check_positive_int(n_peaks, "n_peaks", where=where),
+        dpi=check_positive_float(dpi, "dpi", where=where))
+    directory = check_output_dir(directory, "directory", where=where)
     parts = list(model) if isinstance(model, (list, tuple)) else split_visits(model)
     if len(parts) == 1:
         return _write_page(parts[0], directory, stem=_stem(parts), title=title, **options)
@@ -148,7 +166,7 @@ def _write_page(model, directory, *, stem, title, bin_size, n_peaks, dpi):
         bin_size = _meta(model, "photometry_bin_size") or DEFAULT_BIN_SIZE
     title = title if title is not None else f"Guide-star report {stem}"
 
-    figures, notes = [], []
+    drawn, notes = [], []
     for name, caption in REPORT_FIGURES.items():
         try:
             png = _render(name, model, bin_size=float(bin_size), dpi=dpi)
@@ -158,11 +176,11 @@ def _write_page(model, directory, *, stem, title, bin_size, n_peaks, dpi):
             continue
         path = directory / f"{stem}_{name}.png"
         path.write_bytes(png)
-        figures.append((name, caption, path, png))
+        drawn.append((name, caption, path, png))
 
     page = directory / f"{stem}_report.html"
-    page.write_text(_html(model, title, figures, notes, n_peaks=n_peaks), encoding="utf-8")
-    log.info("report: wrote %s with %d figure(s)", page, len(figures))
+    page.write_text(_html(model, title, drawn, notes, n_peaks=n_peaks), encoding="utf-8")
+    log.info("report: wrote %s with %d figure(s)", page, len(drawn))
     return page
 
 
@@ -185,8 +203,7 @@ def report_entry(model, page):
     ReportEntry
     """
     mjd = np.asarray(model.frames["mid_time_mjd"], dtype=float)
-    stars = ", ".join(str(name) for name in model.table("guidestars")["gs_id"]) \
-        if model.hasattr("guidestars") else ""
+    stars = ", ".join(guidestar_names(model))
     return ReportEntry(_stem([model]), Path(page), len(mjd), _iso(mjd.min()), _iso(mjd.max()),
                        stars)
 
@@ -209,7 +226,7 @@ def write_report_index(entries, directory, *, title=None):
         ``jw<program>_report.html`` (``spelunker_report.html`` for several
         programs).
     """
-    programs = {entry.stem[:7] for entry in entries}
+    programs = {_program_of_stem(entry.stem) for entry in entries}
     stem = programs.pop() if len(programs) == 1 else "spelunker"
     title = title if title is not None else f"Guide-star reports {stem}"
     escaped = html.escape(title)
@@ -241,11 +258,10 @@ def _render(name, model, *, bin_size, dpi):
     """Draw one standard figure on a pyplot-free Figure and return its PNG bytes."""
     from matplotlib.figure import Figure  # matplotlib loads only when a report is drawn
 
-
     if name == "lightcurve":
         fig = Figure(figsize=(11, 4.2))
         ax = fig.add_subplot()
-        figures.timeseries_binned_plot(model, bin_size=bin_size, ax=ax)
+        timeseries_binned_plot(model, bin_size=bin_size, ax=ax)
         kinds = ("FILENAME",) if model.hasattr("events") else ("FILENAME", "GUIDESTAR", "HGA")
         for kind in kinds:
             try:
@@ -255,17 +271,19 @@ def _render(name, model, *, bin_size, dpi):
         ax.legend(loc="best", fontsize="small")
     elif name == "parameters":
         fig = Figure(figsize=(11, 14), layout="constrained")
-        figures.timeseries_list_plot(model, fig=fig)
+        timeseries_list_plot(model, fig=fig)
     elif name == "periodogram":
         fig = Figure(figsize=(11, 10), layout="constrained")
-        figures.periodogram_plot(model, fig=fig)
+        periodogram_plot(model, fig=fig)
     elif name == "frame":
         fig = Figure(figsize=(5.5, 4.5))
-        figures.frame_plot(model, ax=fig.add_subplot())
+        frame_plot(model, ax=fig.add_subplot())
     elif name == "position":
         fig = Figure(figsize=(6.5, 5))
-        figures.position_plot(model, ax=fig.add_subplot())
-    else:  # pragma: no cover - REPORT_FIGURES and this function go together
+        position_plot(model, ax=fig.add_subplot())
+    else:  # pragma: no cover
+        # internal invariant: the report draws only the names of REPORT_FIGURES, which this
+        # function covers; no argument of a user reaches here.
         msg = f"unknown report figure {name!r}"
         raise ValueError(msg)
     buffer = io.BytesIO()
@@ -292,11 +310,28 @@ def _stem(models):
         return "spelunker"
     programs = {visit[0] for visit in visits}
     if len(visits) == 1:
-        program, observation, visit = visits.pop()
-        return f"jw{program:05d}{observation:03d}{visit:03d}"
+        return visit_id(*visits.pop())
     if len(programs) == 1:
-        return f"jw{programs.pop():05d}"
+        return _program_stem(programs.pop())
     return "spelunker"
+
+
+def _program_stem(program):
+    """``jw<program>`` (5 digits): the stem of the pages of several visits of one program.
+
+    `spelunker.names` formats and parses visit ids; a program alone is only
+    named here, in the report's file names.
+    """
+    return f"jw{id_number(program, 'program'):05d}"
+
+
+def _program_of_stem(stem):
+    """``jw<program>`` of a visit stem; any other stem (``jw<program>``, ``spelunker``) as is."""
+    try:
+        program, _, _ = parse_visit_id(stem)
+    except ParameterError:  # not a visit id: a page of several visits, or without files
+        return stem
+    return _program_stem(program)
 
 
 def _iso(mjd):
@@ -407,34 +442,30 @@ def _aperture_section(model):
 
 def _events_section(model):
     parts = [_events_table_section(model)] if model.hasattr("events") else []
-    try:
-        moves = local_events(model, "HGA")
-    except ValueError as exc:
-        parts.append(f"<p>HGA moves: {html.escape(str(exc))}.</p>")
-    else:
-        if len(moves):
-            rows = [(row["start"].isot, row["stop"].isot, f"{row['duration'].value:.1f}",
-                     "yes" if row["complete"] else "no (data start or end during the move)")
-                    for row in moves]
-            parts.append("<p>High-gain-antenna moves (POINTING table):</p>")
-            parts.append(_table(["start (UTC)", "stop (UTC)", "duration (s)", "complete"], rows,
-                                numeric=(2,)))
-        else:
-            parts.append("<p>No high-gain-antenna move in the POINTING table.</p>")
-    try:
-        changes = local_events(model, "GUIDESTAR")
-    except ValueError as exc:
-        parts.append(f"<p>Guide-star changes: {html.escape(str(exc))}.</p>")
-    else:
-        if len(changes):
-            rows = [(row["time"].isot, int(row["frame"]), row["previous_gs_id"], row["gs_id"])
-                    for row in changes]
-            parts.append("<p>Guide-star changes:</p>")
-            parts.append(_table(["time (UTC)", "first frame", "from", "to"], rows,
-                                numeric=(1,)))
-        else:
-            parts.append("<p>One guide star throughout.</p>")
+    parts.append(_local_events_part(
+        model, "HGA", name="HGA moves", intro="High-gain-antenna moves (POINTING table):",
+        header=["start (UTC)", "stop (UTC)", "duration (s)", "complete"], numeric=(2,),
+        row=lambda row: (row["start"].isot, row["stop"].isot, f"{row['duration'].value:.1f}",
+                         "yes" if row["complete"] else "no (data start or end during the move)"),
+        none="No high-gain-antenna move in the POINTING table."))
+    parts.append(_local_events_part(
+        model, "GUIDESTAR", name="Guide-star changes", intro="Guide-star changes:",
+        header=["time (UTC)", "first frame", "from", "to"], numeric=(1,),
+        row=lambda row: (row["time"].isot, int(row["frame"]), row["previous_gs_id"],
+                         row["gs_id"]),
+        none="One guide star throughout."))
     return "\n".join(parts)
+
+
+def _local_events_part(model, kind, *, name, intro, header, numeric, row, none):
+    """The table of one kind of `spelunker.events.local_events`, or why there is none."""
+    try:
+        table = local_events(model, kind)
+    except ValueError as exc:  # the model cannot tell (e.g. no POINTING table)
+        return f"<p>{name}: {html.escape(str(exc))}.</p>"
+    if not len(table):
+        return f"<p>{none}</p>"
+    return f"<p>{intro}</p>\n" + _table(header, [row(line) for line in table], numeric=numeric)
 
 
 def _events_table_section(model):
@@ -466,7 +497,7 @@ def _peaks_section(model, n_peaks):
         return "<p>No periodogram (run PeriodogramStep).</p>"
     peaks = periodogram_peaks_table(model)
     peaks = peaks[peaks["rank"] <= n_peaks]
-    stars = figures.guidestar_names(model)
+    stars = guidestar_names(model)
     rows = [(stars[row["guidestar_index"]] if row["guidestar_index"] < len(stars)
              else int(row["guidestar_index"]), row["series"], int(row["rank"]),
              f"{row['period'].value:.5g}", f"{row['frequency'].value:.5g}",
@@ -549,6 +580,7 @@ def summarize(model, *, n_peaks=3):
     >>> summarize(read_guidestar(visit.files)).split(",")[0]
     'frames: 6000 from 3 file(s)'
     """
+    n_peaks = check_positive_int(n_peaks, "n_peaks", where="summarize")
     lines = []
     times = model.frame_times[[0, -1]]
     span = (times[1] - times[0]).to_value("s")
@@ -576,12 +608,10 @@ def summarize(model, *, n_peaks=3):
                          f"{row['binned_scatter']:.3g} (guide star index {row['guidestar_index']})")
     if model.hasattr("periodogram_peaks"):
         peaks = np.asarray(model.periodogram_peaks)
-        groups = list(dict.fromkeys(zip(peaks["visit_index"].tolist(),
-                                        peaks["guidestar_index"].tolist(), strict=True)))
-        for visit_index, star in groups:
+        groups = group_rows(peaks["visit_index"], peaks["guidestar_index"])
+        for visit_index, star, rows in groups:
             where = f" (visit {visit_index}, guide star {star})" if len(groups) > 1 else ""
-            group = peaks[(peaks["visit_index"] == visit_index)
-                          & (peaks["guidestar_index"] == star)]
+            group = peaks[rows]
             for series in dict.fromkeys(group["series"]):
                 mine = group[(group["series"] == series) & (group["rank"] <= n_peaks)]
                 text = ", ".join(f"{row['period']:.4g} s (FAP "

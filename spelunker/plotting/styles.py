@@ -2,16 +2,21 @@
 
 Every figure that draws technical events (the time-series plots, the
 telemetry overlays, the science-regressor figure, the report) takes the
-style of a kind from `EVENT_STYLES`, so an event looks the same everywhere.
+style of a kind from `EVENT_STYLES`, so an event looks the same everywhere;
+the events read from a model's own tables (`spelunker.events.local_events`)
+take theirs from `LOCAL_EVENT_STYLES`, which borrows the colours of the
+same events in `EVENT_STYLES`.
 
 Examples
 --------
->>> from spelunker.plotting.styles import EVENT_STYLES
+>>> from spelunker.plotting.styles import EVENT_STYLES, LOCAL_EVENT_STYLES
 >>> EVENT_STYLES["tilt"]["label"]
 'tilt event'
+>>> LOCAL_EVENT_STYLES["HGA"]["color"] == EVENT_STYLES["hga_move"]["color"]
+True
 """
 
-__all__ = ["EVENT_STYLES"]
+__all__ = ["EVENT_STYLES", "LOCAL_EVENT_STYLES"]
 
 #: Event kind -> ``label`` (legend), ``color``, ``gid`` (the artist's id, for tests
 #: and SVG) and, for kinds drawn as lines, ``linestyle``.
@@ -24,4 +29,13 @@ EVENT_STYLES = {
     "guide_star_change": {"label": "guide-star change", "color": "C3",
                           "gid": "guide_star_change", "linestyle": "--"},
     "gap": {"label": "gap", "color": "0.6", "gid": "gap"},
+}
+
+#: Kind of `spelunker.events.local_events` -> ``label``, ``color``, ``gid`` and, for the
+#: kinds drawn as lines, ``linestyle`` (drawn by `spelunker.plotting.telemetry.plot_local_events`).
+LOCAL_EVENT_STYLES = {
+    "GUIDESTAR": {**EVENT_STYLES["guide_star_change"], "gid": "GUIDESTAR"},
+    "FILENAME": {"label": "file start", "color": "0.4", "gid": "FILENAME", "linestyle": ":"},
+    "HGA": {"label": "HGA moving (POINTING)", "color": EVENT_STYLES["hga_move"]["color"],
+            "gid": "HGA"},
 }

@@ -1,5 +1,8 @@
 """Draw telemetry and events over spelunker's time-series plots.
 
+- `plot_event_table`: the technical events of `spelunker.events.find_events`
+  (a model's ``events`` table), in the styles of
+  `spelunker.plotting.styles.EVENT_STYLES`;
 - `plot_mnemonic`: engineering telemetry from
   `spelunker.archive.engdb.mnemonics` (``SA_ZHGAUPST``: shaded
   high-gain-antenna moves; numeric mnemonics such as ``INIS_FWMTRCURR``: a
@@ -17,27 +20,144 @@ Axes that already shows data are kept.
 import logging
 
 import numpy as np
+from astropy.table import QTable
 
 from spelunker.events import HGA_MNEMONIC, check_kind, hga_intervals
-from spelunker.plotting.figures import (
-    KeepXlim,
-    plot_events,
-    plot_intervals,
-    set_time_axis,
-    time_axis,
-    to_axis_time,
-)
+from spelunker.plotting.styles import EVENT_STYLES, LOCAL_EVENT_STYLES
+from spelunker.plotting.timeaxis import KeepXlim, set_time_axis, time_axis, to_axis_time
 
-__all__ = ["plot_local_events", "plot_mnemonic"]
+__all__ = ["plot_events", "plot_intervals", "plot_event_table", "plot_local_events",
+           "plot_mnemonic"]
 
 log = logging.getLogger(__name__)
 
-#: Style of each kind of `spelunker.events.local_events` (drawn by `plot_local_events`).
-_LOCAL_STYLES = {
-    "GUIDESTAR": {"label": "guide-star change", "color": "C3", "gid": "GUIDESTAR"},
-    "FILENAME": {"label": "file start", "color": "0.4", "gid": "FILENAME", "linestyle": ":"},
-    "HGA": {"label": "HGA moving (POINTING)", "color": "C1", "gid": "HGA"},
-}
+
+def plot_intervals(ax, intervals, *, label, color, gid):
+    """Shade each ``start``-``stop`` interval of a table on ``ax``.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Target.
+    intervals : astropy.table.Table
+        ``start`` and ``stop`` columns (Time or MJD), e.g. from
+        `spelunker.events.hga_intervals`.
+    label, color, gid : str
+        The style of the spans (the keys of a style of
+        `~spelunker.plotting.styles.EVENT_STYLES`): legend label (on the
+        first span only), matplotlib colour, and group id of the patches (to
+        find them in the figure).
+
+    Returns
+    -------
+    spans : list of matplotlib.patches.Polygon
+        One per interval, the first labelled.
+
+    Examples
+    --------
+    >>> from astropy.table import Table
+    >>> from matplotlib.figure import Figure
+    >>> from spelunker.plotting import plot_intervals
+    >>> ax = Figure().add_subplot()
+    >>> moves = Table({"start": [60000.1], "stop": [60000.2]})
+    >>> len(plot_intervals(ax, moves, label="HGA", color="C1", gid="HGA"))
+    1
+    """
+    if len(intervals) == 0:
+        return []
+    starts = to_axis_time(ax, intervals["start"])
+    stops = to_axis_time(ax, intervals["stop"])
+    patches = []
+    with KeepXlim(ax):
+        for k, (x0, x1) in enumerate(zip(starts, stops, strict=True)):
+            patches.append(ax.axvspan(x0, x1, color=color, alpha=0.25, linewidth=0,
+                                      label=label if k == 0 else None, gid=gid))
+    return patches
+
+
+def plot_events(ax, times, *, label, color, gid, linestyle="--"):
+    """Draw a vertical line on ``ax`` at each time.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Target.
+    times : astropy.time.Time or array_like of float
+        Times (or MJD).
+    label, color, gid, linestyle : str
+        The style of the lines (a style of
+        `~spelunker.plotting.styles.EVENT_STYLES`): legend label (on the
+        first line only), matplotlib colour, group id of the lines and,
+        optionally, their line style (default dashed).
+
+    Returns
+    -------
+    list of matplotlib.lines.Line2D
+        The lines.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> from spelunker.plotting import plot_events
+    >>> ax = Figure().add_subplot()
+    >>> len(plot_events(ax, [60000.1, 60000.2], label="file start", color="0.4",
+    ...                 gid="FILENAME"))
+    2
+    """
+    if len(times) == 0:
+        return []
+    lines = []
+    with KeepXlim(ax):
+        for k, x in enumerate(to_axis_time(ax, times)):
+            lines.append(ax.axvline(x, color=color, linestyle=linestyle, linewidth=1.0,
+                                    label=label if k == 0 else None, gid=gid))
+    return lines
+
+
+#: Kinds drawn as shaded spans (the others are lines at their start).
+_SPAN_KINDS = ("flux_excursion", "hga_move", "gap")
+
+
+def plot_event_table(ax, events):
+    """Draw the events of `spelunker.events.find_events` on a time-series plot, with a legend.
+
+    Lines at tilts, centroid jumps and guide-star changes; shaded spans over
+    flux excursions, HGA moves and gaps; one legend entry per kind.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        A plot of `spelunker.plotting` (its time axis) or any Axes (MJD).
+    events : astropy.table.Table
+        The events table.
+
+    Returns
+    -------
+    list of matplotlib.artist.Artist
+
+    Examples
+    --------
+    >>> from astropy.table import QTable
+    >>> from astropy.time import Time
+    >>> from matplotlib.figure import Figure
+    >>> from spelunker.plotting import plot_event_table
+    >>> events = QTable({"kind": ["tilt"], "start": Time([60000.5], format="mjd"),
+    ...                  "end": Time([60000.5], format="mjd")})
+    >>> len(plot_event_table(Figure().add_subplot(), events))
+    1
+    """
+    artists = []
+    kinds = list(dict.fromkeys(str(kind) for kind in events["kind"]))
+    for kind in kinds:
+        style = EVENT_STYLES.get(kind, {"label": kind, "color": "k", "gid": kind})
+        mine = events[np.asarray(events["kind"]).astype(str) == kind]
+        if kind in _SPAN_KINDS:
+            spans = QTable({"start": mine["start"], "stop": mine["end"]})
+            artists.extend(plot_intervals(ax, spans, label=style["label"], color=style["color"],
+                                          gid=style["gid"]))
+        else:
+            artists.extend(plot_events(ax, mine["start"], **style))
+    return artists
 
 
 def plot_local_events(ax, table, kind):
@@ -75,7 +195,7 @@ def plot_local_events(ax, table, kind):
     2
     """
     kind = check_kind(kind)
-    style = _LOCAL_STYLES[kind]
+    style = LOCAL_EVENT_STYLES[kind]
     if kind == "HGA":
         return plot_intervals(ax, table, **style)
     return plot_events(ax, table["time"], **style)
@@ -119,8 +239,8 @@ def plot_mnemonic(table, ax, *, mnemonic=None):
     values = np.asarray(table["value"])
     if name == HGA_MNEMONIC or (values.dtype.kind in "US" and values.size and np.all(
             np.isin(np.char.upper(np.char.strip(values.astype(str))), ["MOVING", "FINISHED"]))):
-        plot_intervals(ax, hga_intervals(table), label=f"HGA moving ({name})", color="C1",
-                       gid=name)
+        plot_intervals(ax, hga_intervals(table), label=f"HGA moving ({name})",
+                       color=EVENT_STYLES["hga_move"]["color"], gid=name)
         return ax
     if values.dtype.kind in "fiu":
         twin = ax.twinx()
