@@ -13,7 +13,7 @@ from spelunker import (
     PhotometryOptimizeStep,
     datasets,
 )
-from spelunker.errors import ParameterError
+from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.fitting import fit_table
 
 PARAMETERS = ("amplitude", "x_mean", "y_mean", "x_stddev", "y_stddev", "theta", "offset")
@@ -33,9 +33,9 @@ def test_empty_session_has_no_data(tmp_path, monkeypatch):
     assert spk.fg_array is None and spk.fg_time is None and spk.fg_flux is None
     assert spk.gaussfit_results is None and spk.pgram_x_mean is None
     assert spk.files == [] and spk.model is None and spk.visits == []
-    with pytest.raises(RuntimeError, match="holds no data yet"):
+    with pytest.raises(GuideStarInputError, match="holds no data yet"):
         spk.gauss2d_fit()
-    with pytest.raises(RuntimeError, match="holds no data yet"):
+    with pytest.raises(GuideStarInputError, match="holds no data yet"):
         spk.fg_table
     other = spelunker.load(dir=tmp_path / "elsewhere")
     assert other.fg_array is None
@@ -409,18 +409,22 @@ def test_filters_of_the_original(tmp_path):
     spk = spelunker.load(tmp_path / "data")
     spk.readfile(made.files)
     table = spk.fg_table
-    from spelunker.session import _filter_model, _filters
+    from spelunker._session_args import file_filters
 
-    second = _filter_model(spk.model, _filters(dir_seg="2"))
+    second = spk.model.select_files(**file_filters(dir_seg="2"))
     assert len(second.data) == table["n_frames"][1]
-    kept = _filter_model(spk.model, _filters(visit_group=int(table["visit_group"][0]),
-                                             activity_number=int(table["activity"][0]),
-                                             parallel_sequence_id=1, guider="guider1"))
+    kept = spk.model.select_files(**file_filters(visit_group=int(table["visit_group"][0]),
+                                                 activity_number=int(table["activity"][0]),
+                                                 parallel_sequence_id=1, guider="guider1"))
     assert len(kept.data) == 200
     with pytest.raises(ParameterError, match="leave none of the 2 file"):
-        _filter_model(spk.model, _filters(guider=2))
+        spk.model.select_files(**file_filters(guider=2))
     with pytest.raises(ParameterError, match="leave none"):
-        _filter_model(spk.model, _filters(exposure_number=1))  # no folder: unknown exposure
+        spk.model.select_files(**file_filters(exposure_number=1))  # no folder: unknown exposure
+    with pytest.raises(ParameterError, match="must be a number"):
+        file_filters(dir_seg="two")
+    with pytest.raises(ParameterError, match="no field colour"):
+        spk.model.select_files(colour=1)
 
 
 def test_progress_bars_on_in_interactive_sessions(tmp_path, monkeypatch):
