@@ -89,13 +89,9 @@ class SessionAnalysis:
 
         Examples
         --------
-        >>> import tempfile
-        >>> import spelunker
-        >>> from spelunker import datasets
-        >>> visit = datasets.make_guidestar_files(
-        ...     tempfile.mkdtemp(), seed=1, visits=[datasets.VisitSpec(n_frames=40, n_segments=1)])
+        >>> import tempfile, spelunker.datasets
         >>> spk = spelunker.load(tempfile.mkdtemp())
-        >>> _ = spk.readfile(visit.files)
+        >>> _ = spk.readfile(spelunker.datasets.sample_visit(spk.directory).files)
         >>> len(spk.gauss2d_fit(spk.fg_array[0:10], ncpus=1))
         10
         """
@@ -120,15 +116,11 @@ class SessionAnalysis:
 
         Examples
         --------
-        >>> import tempfile
-        >>> import spelunker
-        >>> from spelunker import datasets
-        >>> visit = datasets.make_guidestar_files(
-        ...     tempfile.mkdtemp(), seed=1, visits=[datasets.VisitSpec(n_frames=40, n_segments=1)])
+        >>> import tempfile, spelunker.datasets
         >>> spk = spelunker.load(tempfile.mkdtemp())
-        >>> _ = spk.readfile(visit.files)
+        >>> _ = spk.readfile(spelunker.datasets.sample_visit(spk.directory).files)
         >>> len(spk.quick_fit())
-        40
+        6000
         """
         return self._fit("quick", fg_array, save, ncpus=ncpus)
 
@@ -226,13 +218,9 @@ class SessionAnalysis:
 
         Examples
         --------
-        >>> import tempfile
-        >>> import spelunker
-        >>> from spelunker import datasets
-        >>> visit = datasets.make_guidestar_files(
-        ...     tempfile.mkdtemp(), seed=1, visits=[datasets.VisitSpec(n_frames=300, n_segments=1)])
+        >>> import tempfile, spelunker.datasets
         >>> spk = spelunker.load(tempfile.mkdtemp())
-        >>> _ = spk.readfile(visit.files)
+        >>> _ = spk.readfile(spelunker.datasets.sample_visit(spk.directory).files)
         >>> curve = spk.optimize_photometry(None, 1, 30, 100)
         >>> spk.photometry_mask.shape, str(curve["flux"].unit)
         ((8, 8), 'DN / s')
@@ -290,15 +278,11 @@ class SessionAnalysis:
 
         Examples
         --------
-        >>> import tempfile
+        >>> import tempfile, spelunker.datasets
         >>> import matplotlib
         >>> matplotlib.use("Agg")
-        >>> import spelunker
-        >>> from spelunker import datasets
-        >>> visit = datasets.make_guidestar_files(
-        ...     tempfile.mkdtemp(), seed=1, visits=[datasets.VisitSpec(n_frames=300, n_segments=1)])
         >>> spk = spelunker.load(tempfile.mkdtemp())
-        >>> _ = spk.readfile(visit.files)
+        >>> _ = spk.readfile(spelunker.datasets.sample_visit(spk.directory).files)
         >>> ax = spk.periodogram()
         >>> len(spk.pgram_results) > 0, ax[0].get_xscale()
         (True, 'log')

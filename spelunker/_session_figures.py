@@ -78,14 +78,10 @@ class SessionFigures:
 
         Examples
         --------
-        >>> import tempfile
-        >>> from matplotlib.figure import Figure
-        >>> import spelunker
-        >>> from spelunker import datasets
-        >>> visit = datasets.make_guidestar_files(
-        ...     tempfile.mkdtemp(), seed=1, visits=[datasets.VisitSpec(n_frames=300, n_segments=1)])
+        >>> import tempfile, spelunker.datasets
         >>> spk = spelunker.load(tempfile.mkdtemp())
-        >>> _ = spk.readfile(visit.files)
+        >>> _ = spk.readfile(spelunker.datasets.sample_visit(spk.directory).files)
+        >>> from matplotlib.figure import Figure
         >>> ax = Figure().add_subplot()
         >>> spk.timeseries_binned_plot(spk.fg_time, spk.fg_flux, ax=ax) is ax
         True
@@ -151,14 +147,10 @@ class SessionFigures:
 
         Examples
         --------
-        >>> import tempfile
+        >>> import tempfile, spelunker.datasets
         >>> from matplotlib.figure import Figure
-        >>> import spelunker
-        >>> from spelunker import datasets
-        >>> visit = datasets.make_guidestar_files(
-        ...     tempfile.mkdtemp(), seed=1, visits=[datasets.VisitSpec(n_frames=300, n_segments=1)])
         >>> spk = spelunker.load(tempfile.mkdtemp())
-        >>> _ = spk.readfile(visit.files)
+        >>> _ = spk.readfile(spelunker.datasets.sample_visit(spk.directory).files)
         >>> _ = spk.quick_fit()
         >>> len(spk.timeseries_list_plot(fig=Figure())) >= 7
         True
@@ -275,17 +267,13 @@ class SessionFigures:
 
         Examples
         --------
-        >>> import tempfile
         >>> from matplotlib.figure import Figure
-        >>> import spelunker
-        >>> from spelunker import datasets
-        >>> visit = datasets.make_guidestar_files(
-        ...     tempfile.mkdtemp(), seed=1, visits=[datasets.VisitSpec(n_frames=300, n_segments=2)])
+        >>> import tempfile, spelunker.datasets
         >>> spk = spelunker.load(tempfile.mkdtemp())
-        >>> _ = spk.readfile(visit.files)
+        >>> _ = spk.readfile(spelunker.datasets.sample_visit(spk.directory).files)
         >>> ax = spk.mnemonics_local("FILENAME", ax=Figure().add_subplot())
         >>> len(spk.filename_mnemonics[0])
-        2
+        3
         """
         kind = str(mnemonic).strip().upper()
         if kind not in LOCAL_KINDS and (kind == "EVENTS" or kind.lower() in EVENT_KINDS):

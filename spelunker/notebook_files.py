@@ -30,11 +30,10 @@ def write_table(table, path):
     Examples
     --------
     >>> import tempfile
-    >>> from pathlib import Path
     >>> from astropy.table import QTable
     >>> from spelunker.notebook_files import write_table
-    >>> path = write_table(QTable({"a": [1, 2]}), Path(tempfile.mkdtemp()) / "a.ecsv")
-    >>> QTable.read(path)["a"].tolist()
+    >>> folder = tempfile.mkdtemp()
+    >>> QTable.read(write_table(QTable({"a": [1, 2]}), f"{folder}/a.ecsv"))["a"].tolist()
     [1, 2]
     """
     path = Path(path)

@@ -355,13 +355,9 @@ class Spelunker(SessionData, SessionAnalysis, SessionFigures):
 
         Examples
         --------
-        >>> import tempfile
-        >>> import spelunker
-        >>> from spelunker import datasets
-        >>> visit = datasets.make_guidestar_files(
-        ...     tempfile.mkdtemp(), seed=1, visits=[datasets.VisitSpec(n_frames=40, n_segments=1)])
+        >>> import tempfile, spelunker.datasets
         >>> spk = spelunker.load(tempfile.mkdtemp())
-        >>> _ = spk.readfile(visit.files)
+        >>> _ = spk.readfile(spelunker.datasets.sample_visit(spk.directory).files)
         >>> [path.suffix for path in spk.save("run1")]
         ['.ecsv']
         """
