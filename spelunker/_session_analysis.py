@@ -64,6 +64,10 @@ class SessionAnalysis:
     def gauss2d_fit(self, fg_array=None, ncpus=None, save=False, *, max_iterations=50):
         """2-D Gaussian fit of every frame (as `~spelunker.GuideStarFitStep` method 'gauss').
 
+        Fitted by `spelunker.fitting.run_fit` and stored by
+        `spelunker.fitting.store_fit`, the step's functions; the table is
+        `spelunker.fitting.fit_table`.
+
         Parameters
         ----------
         fg_array : array_like, optional
@@ -77,7 +81,8 @@ class SessionAnalysis:
             Threads (default: every CPU available to the process).
         save : bool, optional
             Also write the table to ``<directory>/gaussfits/<pid>_gaussfits.ecsv``
-            (the original's ``.dat``, as ECSV with units).
+            (the original's ``.dat``, as ECSV with units;
+            `spelunker.notebook_files.write_result_table`).
         max_iterations : int, optional
             Iteration limit per frame.
 
@@ -99,6 +104,9 @@ class SessionAnalysis:
 
     def quick_fit(self, fg_array=None, save=False, *, ncpus=None):
         """Moments fit of every frame (as `~spelunker.GuideStarFitStep` method 'quick').
+
+        `spelunker.fitting.run_fit` and `spelunker.fitting.store_fit` with
+        method 'quick' (see `gauss2d_fit`).
 
         Parameters
         ----------
@@ -171,12 +179,12 @@ class SessionAnalysis:
 
     @property
     def gaussfit_results(self):
-        """Table of the latest `gauss2d_fit` (None before)."""
+        """Table of the latest `gauss2d_fit` (`spelunker.fitting.fit_table`; None before)."""
         return self._fit_results("gauss")
 
     @property
     def quickfit_results(self):
-        """Table of the latest `quick_fit` (None before)."""
+        """Table of the latest `quick_fit` (`spelunker.fitting.fit_table`; None before)."""
         return self._fit_results("quick")
 
     def _fit_results(self, method):
@@ -190,8 +198,11 @@ class SessionAnalysis:
                             bin_size=None, per_guidestar=True, min_pixels=1, max_pixels=64):
         """Optimal-aperture photometry (as `~spelunker.PhotometryOptimizeStep`).
 
-        Updates `fg_flux` and `photometry_mask`.  The positional arguments
-        are the original tool's.
+        Computed by `spelunker.photometry.run_photometry` and stored by
+        `spelunker.photometry.store_photometry`, the step's functions:
+        updates `fg_flux` and `photometry_mask`.  The positional arguments
+        are the original tool's (``n_bin`` frames are
+        `spelunker.GuideStarModel.frame_interval` seconds each).
 
         Parameters
         ----------
@@ -214,7 +225,8 @@ class SessionAnalysis:
         Returns
         -------
         astropy.table.QTable
-            The light curve (time, flux, flux_err in DN/s).
+            The light curve (time, flux, flux_err in DN/s;
+            `spelunker.photometry.lightcurve_table`).
 
         Examples
         --------
@@ -238,12 +250,13 @@ class SessionAnalysis:
         store_photometry(model, result)
         return lightcurve_table(model)
 
-
     def periodogram(self, table=None, time=None, save=False, plot=True, *, fit_table="auto",
                     samples_per_peak=5.0, maximum_frequency=None, n_peaks=5):
         """Lomb-Scargle periodograms of every series (as `~spelunker.PeriodogramStep`).
 
-        Uses the Gaussian fit if there is one, else the quick fit (run now
+        Computed by `spelunker.periodogram.run_periodogram` (the step's
+        function), drawn by `spelunker.plotting.periodogram_plot`.  Uses the
+        Gaussian fit if there is one, else the quick fit (run now
         if needed); the flux series is the current `fg_flux` light curve
         when `optimize_photometry` has run.  One periodogram is computed per
         visit and guide star (`spelunker.periodogram.periodogram_groups`).
@@ -262,7 +275,8 @@ class SessionAnalysis:
             The times of ``table``: `fg_time` (the session's).
         save : bool, optional
             Also write the figure and the peaks into `directory`
-            (``<program>_pgram_results.png`` and ``.ecsv``).
+            (``<program>_pgram_results.png`` and ``.ecsv``;
+            `spelunker.notebook_files.write_periodogram`).
         plot : bool, optional
             Draw the periodograms (`spelunker.plotting.periodogram_plot`).
         fit_table : {'auto', 'gauss', 'quick'}, optional
@@ -324,7 +338,10 @@ class SessionAnalysis:
 
     @property
     def pgram_results(self):
-        """Strongest periodogram peaks per series (None before `periodogram`)."""
+        """Strongest periodogram peaks per series (`spelunker.periodogram.periodogram_peaks_table`).
+
+        None before `periodogram`.
+        """
         if self.model is None or not self.model.hasattr("periodogram_peaks"):
             return None
         return periodogram_peaks_table(self.model)
@@ -350,8 +367,9 @@ class SessionAnalysis:
 
         Tilts, centroid jumps, flux excursions, HGA moves, guide-star changes
         and gaps (`spelunker.events.find_events`; ``options`` are its
-        ``bin_size``, ``window``, ``threshold``, ``gap``, ``coincidence``).
-        The quick fit runs first if the session has no fit.
+        ``bin_size``, ``window``, ``threshold``, ``gap``, ``coincidence``),
+        stored by `spelunker.events.store_events`.  The quick fit runs first
+        if the session has no fit (`spelunker.fitting.ensure_fit_table`).
 
         Returns
         -------
@@ -366,7 +384,7 @@ class SessionAnalysis:
 
     @property
     def events(self):
-        """The technical events found by `find_events` (or in a product read), None before."""
+        """The events found by `find_events` or read (`spelunker.events.events_table`), or None."""
         if self.model is None or not self.model.hasattr("events"):
             return None
         return events_table(self.model)

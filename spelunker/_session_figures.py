@@ -176,16 +176,25 @@ class SessionFigures:
         return np.asarray(figure.axes)
 
     def periodogram_plot(self, *, fig=None, n_peaks=3):
-        """Power against period of every series (after `periodogram`); returns the Figure."""
+        """Power against period of every series (after `periodogram`); returns the Figure.
+
+        Drawn by `spelunker.plotting.periodogram_plot`.
+        """
         return periodogram_plot(self._require_model(), fig=fig, n_peaks=n_peaks)
 
     def frame_plot(self, index=None, *, ax=None, show_aperture=True):
-        """One frame (default: the median frame) with the aperture; returns the Axes."""
+        """One frame (default: the median frame) with the aperture; returns the Axes.
+
+        Drawn by `spelunker.plotting.frame_plot` on the current pyplot Axes (or ``ax``).
+        """
         return frame_plot(self._require_model(), index, ax=current_axes(ax),
                           show_aperture=show_aperture)
 
     def position_plot(self, *, ax=None, fit="auto"):
-        """Guide-star position from the fit; returns the Axes."""
+        """Guide-star position from the fit; returns the Axes.
+
+        Drawn by `spelunker.plotting.position_plot` on the current pyplot Axes (or ``ax``).
+        """
         return position_plot(self._require_model(), ax=current_axes(ax), fit=fit)
 
     def mnemonics(self, mnemonic, start, end, plot=True, *, ax=None):
@@ -241,7 +250,7 @@ class SessionFigures:
         if the session has none) or one of its kinds (``'TILT'``,
         ``'CENTROID_JUMP'``, ``'FLUX_EXCURSION'``, ``'HGA_MOVE'``,
         ``'GUIDE_STAR_CHANGE'``, ``'GAP'``): the table is then that of
-        `events`, drawn with a legend.
+        `events`, drawn with a legend (`spelunker.plotting.plot_event_table`).
 
         Found by `spelunker.events.local_events`, drawn by
         `spelunker.plotting.telemetry.plot_local_events` on the current
@@ -289,12 +298,11 @@ class SessionFigures:
         table = local_events(self._require_model(), kind)
         self.local_events = table
         if kind == "HGA":
-            self.hga_mnemonics = (list(mjd_list(table["start"])), list(mjd_list(table["stop"])))
+            self.hga_mnemonics = (mjd_list(table["start"]), mjd_list(table["stop"]))
         elif kind == "GUIDESTAR":
-            self.guidestar_mnemonics = (list(mjd_list(table["time"])),
-                                        [str(v) for v in table["gs_id"]])
+            self.guidestar_mnemonics = (mjd_list(table["time"]), [str(v) for v in table["gs_id"]])
         else:
-            self.filename_mnemonics = (list(mjd_list(table["time"])),
+            self.filename_mnemonics = (mjd_list(table["time"]),
                                        [str(v) for v in table["file_name"]])
         if not plot:
             return table

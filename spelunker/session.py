@@ -233,7 +233,8 @@ class Spelunker(SessionData, SessionAnalysis, SessionFigures):
     def visits(self):
         """The visits the session holds: ``[(program, observation, visit), ...]`` in time order.
 
-        Empty for an empty session.  The per-frame attributes (``fg_array``,
+        `spelunker.GuideStarModel.visits` of the session's model; empty for
+        an empty session.  The per-frame attributes (``fg_array``,
         ``fg_time``, ``fg_flux``, the fit tables) run over all of them;
         `select_visit` gives a session on one.
 
@@ -478,7 +479,10 @@ class Spelunker(SessionData, SessionAnalysis, SessionFigures):
 
     @property
     def object_properties(self):
-        """One row per guide star from the Guide Star Catalog (header values as fallback)."""
+        """One row per guide star from the Guide Star Catalog (header values as fallback).
+
+        Asked once per session, of `spelunker.archive.catalog.guide_star_properties`.
+        """
         if self._properties is None:
             self._properties = guide_star_properties(self._require_model())
         return self._properties

@@ -483,3 +483,66 @@ def test_original_helpers(visit, tmp_path):
     gif = spk.timelapse_animation(None, 5, 15, 100, tmp_path / "frames.gif")
     with Image.open(gif) as image:
         assert image.n_frames == 10
+
+
+def test_session_errors_are_spelunker_errors(visit, tmp_path):
+    from astropy.table import Table
+
+    from spelunker.errors import SpelunkerError
+
+    spk = spelunker.load(tmp_path)
+    with pytest.raises(ParameterError, match="calib_level='3' must be 2"):
+        spk.download(1534, calib_level="3")
+    with pytest.raises(ParameterError, match="readfile: pid='15x4' must be a whole number"):
+        spk.readfile(pid="15x4")
+    with pytest.raises(ParameterError, match="readfile: obs_num='one'"):
+        spk.readfile(pid=1534, obs_num="one")
+    with pytest.raises(GuideStarInputError, match="holds no data yet"):
+        spk.select_visit(1, 1)
+    spk.readfile(visit.files)
+    with pytest.raises(ParameterError, match="Spelunker.select_visit: visit=1000 must be"):
+        spk.select_visit(1, 1000)
+    with pytest.raises(ParameterError, match="lacks the column"):
+        spk.timeseries_list_plot(Table({"x_mean": np.zeros(3000)}))
+    with pytest.raises(AttributeError, match="read-only"):
+        spk.pgram_x_mean = None
+    assert issubclass(GuideStarInputError, SpelunkerError)
+
+
+def test_fit_result_from_a_table_with_other_units(visit, tmp_path):
+    import astropy.units as u
+    from astropy.table import QTable
+
+    from spelunker.fitting import FitResult
+
+    spk = spelunker.load(tmp_path)
+    spk.readfile(visit.files)
+    fit = spk.quick_fit()
+    table = QTable(fit)
+    table["theta"] = table["theta"].to(u.deg)
+    table["x_mean"] = table["x_mean"].value  # plain numbers: pixels
+    result = FitResult.from_table(table)
+    for name in PARAMETERS:
+        assert_allclose(result[name], fit[name].value, rtol=1e-12, err_msg=name)
+    assert_array_equal(result["flags"], np.asarray(fit["flags"]))
+    assert not result["dof"].any() and not result["iterations"].any()
+    del table["chi2"], table["y_mean_err"]
+    result = FitResult.from_table(table)
+    assert np.isnan(result["chi2"]).all() and np.isnan(result["y_mean_err"]).all()
+
+
+def test_original_files_are_written_whole(visit, tmp_path):
+    from spelunker.atomic import is_temporary
+
+    spk = spelunker.load(tmp_path / "out")
+    spk.readfile(visit.files)
+    spk.quick_fit(save=True)
+    spk.periodogram(plot=False, save=True)
+    spk.save("run")
+    assert_allclose(spk.time_to_sec(spk.fg_time_utc[10:20]),
+                    (spk.fg_time[10:20] - spk.fg_time[10]) * 86400.0, atol=1e-6)
+    written = sorted(path.relative_to(tmp_path / "out").as_posix()
+                     for path in (tmp_path / "out").rglob("*"))
+    assert not any(is_temporary(name) for name in written)
+    assert "quickfits/1534_quickfits.ecsv" in written and "1534_pgram_results.png" in written
+    assert sum(name.startswith("run_") for name in written) == 3
