@@ -94,6 +94,7 @@ def load(dir=None, pid=None, obs_num=None, visit=None, visit_group=None,  # noqa
     Returns
     -------
     Spelunker
+        The session; empty without ``pid``.
 
     Raises
     ------
