@@ -74,6 +74,7 @@ __all__ = [
     "as_utc_time",
     "barycentric_times",
     "bjd_from_int_times",
+    "seconds_since_first",
     "utc_from_barycentric",
 ]
 
@@ -894,3 +895,27 @@ def bjd_from_int_times(times, int_times):
                     name, int(np.count_nonzero(beyond > INT_TIMES_EXTRAPOLATION_SECONDS)),
                     np.max(beyond) / 3600.0, points[0], points[-1])
     return _as_tdb_mjd(jd1, jd2 + values / _DAY, utc.shape)
+
+
+def seconds_since_first(times):
+    """Seconds since the first of some times (the original notebook tool's ``time_to_sec``).
+
+    Parameters
+    ----------
+    times : astropy.time.Time, array_like of float or of str
+        Times as `as_utc_time` reads them: Times, MJD (UTC) numbers or ISO
+        strings (UTC).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 seconds, 0 at the first time (leap seconds counted).
+
+    Examples
+    --------
+    >>> from spelunker.times import seconds_since_first
+    >>> seconds_since_first([60000.0, 60000.5]).tolist()
+    [0.0, 43200.0]
+    """
+    times = as_utc_time(times)
+    return np.atleast_1d((times - times[0]).to_value(u.s)).astype(float)

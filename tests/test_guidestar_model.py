@@ -47,3 +47,99 @@ def test_string_columns_survive_a_save_without_per_string_encoding(model_with_st
     assert isinstance(model.files["file_name"][0], str)
     assert isinstance(model.centroid_table["bad_pixel_flag"][0], str)
     assert set(expected_flags) == {"NONE", "BAD", "", "ALL"}
+
+
+@pytest.fixture(scope="module")
+def two_visits(tmp_path_factory):
+    """Visit 1 (300 frames, 2 segments) and visit 2 (200 frames) of program 1534."""
+    made = datasets.make_guidestar_files(
+        tmp_path_factory.mktemp("two_visits"), seed=3,
+        visits=[datasets.VisitSpec(visit=1, n_frames=300, n_segments=2),
+                datasets.VisitSpec(visit=2, n_frames=200, n_segments=1)])
+    return read_guidestar(made.files, progress=False)
+
+
+def test_a_failed_save_leaves_nothing(two_visits, tmp_path, monkeypatch):
+    from spelunker.datamodels import guidestar
+
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(guidestar, "_label_fits_tables", fail)
+    with pytest.raises(OSError, match="disk full"):
+        two_visits.save(tmp_path / "model.fits")
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    two_visits.save(tmp_path / "model.fits")
+    assert [path.name for path in tmp_path.iterdir()] == ["model.fits"]
+    with GuideStarModel(tmp_path / "model.fits") as reopened:
+        assert reopened.meta.filename == "model.fits"  # written under its own name
+
+
+def test_select_files(two_visits):
+    from spelunker.errors import ParameterError
+    from spelunker.names import fg_table
+
+    model = two_visits
+    segments = np.ma.filled(fg_table(model)["segment"], 0)
+    second = model.select_files(segment=2)
+    kept = np.isin(np.asarray(model.frames["file_index"]), np.flatnonzero(segments == 2))
+    assert_array_equal(second.data, np.asarray(model.data)[kept])
+    assert model.select_files(visit=2).visits() == [(1534, 1, 2)]
+    assert len(model.select_files(visit=1, detector="GUIDER1").data) == 300
+    with pytest.raises(ParameterError, match="leave none of the 3 file"):
+        model.select_files(visit=3)
+    with pytest.raises(ParameterError, match="no field segmnt"):
+        model.select_files(segmnt=1)
+
+
+def test_frames_between_and_frame_interval(two_visits):
+    model = two_visits
+    times = model.frame_times
+    assert_array_equal(model.frames_between(times[100].mjd, times[399].mjd), np.arange(100, 400))
+    assert_array_equal(model.frames_between(times[100], times[399]), np.arange(100, 400))
+    assert_array_equal(model.frames_between(end=times[2]), [0, 1, 2])
+    assert_array_equal(model.frames_between(times[100], times[399], frames=[450, 150, 50, 120]),
+                       [150, 120])
+    assert_array_equal(model.frames_between(), np.arange(500))
+    assert abs(model.frame_interval() - 0.0538) < 1e-4
+    single = GuideStarModel()
+    single.frames = [(60000.0, 0, 0, 0)]
+    assert single.frame_interval() == 1.0
+
+
+def test_periodogram_curves_one_per_visit_and_guide_star(two_visits):
+    from spelunker.errors import GuideStarInputError
+    from spelunker.fitting import run_fit, store_fit
+    from spelunker.periodogram import run_periodogram
+
+    model = two_visits.select(slice(None))
+    with pytest.raises(GuideStarInputError, match="no periodogram"):
+        model.periodogram_curves("x_mean")
+    result, _ = run_fit(model, "quick")
+    store_fit(model, result, "quick")
+    run_periodogram(model)
+    curves = model.periodogram_curves("x_mean")
+    table = np.asarray(model.periodogram)
+    assert len(curves) == 2
+    for visit, (frequency, power) in enumerate(curves):
+        rows = table["visit_index"] == visit
+        assert_array_equal(frequency, table["frequency"][rows])
+        assert_array_equal(power, table["x_mean"][rows])
+
+
+def test_locate_rows():
+    from spelunker.datamodels.rows import locate_rows
+
+    frames = np.random.default_rng(4).normal(size=(50, 8, 8)).astype(np.float32)
+    frames[7, 2, 3] = np.nan
+    assert_array_equal(locate_rows(frames, frames[5:20]), np.arange(5, 20))
+    assert_array_equal(locate_rows(frames, frames[[3, 9, 40]]), [3, 9, 40])
+    assert_array_equal(locate_rows(frames, frames[7]), [7])  # NaN matches NaN
+    assert locate_rows(frames, frames[[9, 3]]) is None  # not in order
+    assert locate_rows(frames, frames[:3] + 1) is None
+    assert locate_rows(frames, np.zeros((2, 4, 4))) is None
+    times = 60000.0 + np.arange(100) * 0.0538 / 86400
+    assert_array_equal(locate_rows(times, times[10:12] + 1e-12, atol=1e-9), [10, 11])
+    assert locate_rows(times, times[10:12] + 1e-6, atol=1e-9) is None
+    assert locate_rows(times, ["a"]) is None

@@ -13,7 +13,7 @@ from spelunker import (
     PhotometryOptimizeStep,
     datasets,
 )
-from spelunker.errors import ParameterError
+from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.fitting import fit_table
 
 PARAMETERS = ("amplitude", "x_mean", "y_mean", "x_stddev", "y_stddev", "theta", "offset")
@@ -33,9 +33,9 @@ def test_empty_session_has_no_data(tmp_path, monkeypatch):
     assert spk.fg_array is None and spk.fg_time is None and spk.fg_flux is None
     assert spk.gaussfit_results is None and spk.pgram_x_mean is None
     assert spk.files == [] and spk.model is None and spk.visits == []
-    with pytest.raises(RuntimeError, match="holds no data yet"):
+    with pytest.raises(GuideStarInputError, match="holds no data yet"):
         spk.gauss2d_fit()
-    with pytest.raises(RuntimeError, match="holds no data yet"):
+    with pytest.raises(GuideStarInputError, match="holds no data yet"):
         spk.fg_table
     other = spelunker.load(dir=tmp_path / "elsewhere")
     assert other.fg_array is None
@@ -409,18 +409,22 @@ def test_filters_of_the_original(tmp_path):
     spk = spelunker.load(tmp_path / "data")
     spk.readfile(made.files)
     table = spk.fg_table
-    from spelunker.session import _filter_model, _filters
+    from spelunker._session_args import file_filters
 
-    second = _filter_model(spk.model, _filters(dir_seg="2"))
+    second = spk.model.select_files(**file_filters(dir_seg="2"))
     assert len(second.data) == table["n_frames"][1]
-    kept = _filter_model(spk.model, _filters(visit_group=int(table["visit_group"][0]),
-                                             activity_number=int(table["activity"][0]),
-                                             parallel_sequence_id=1, guider="guider1"))
+    kept = spk.model.select_files(**file_filters(visit_group=int(table["visit_group"][0]),
+                                                 activity_number=int(table["activity"][0]),
+                                                 parallel_sequence_id=1, guider="guider1"))
     assert len(kept.data) == 200
     with pytest.raises(ParameterError, match="leave none of the 2 file"):
-        _filter_model(spk.model, _filters(guider=2))
+        spk.model.select_files(**file_filters(guider=2))
     with pytest.raises(ParameterError, match="leave none"):
-        _filter_model(spk.model, _filters(exposure_number=1))  # no folder: unknown exposure
+        spk.model.select_files(**file_filters(exposure_number=1))  # no folder: unknown exposure
+    with pytest.raises(ParameterError, match="must be a number"):
+        file_filters(dir_seg="two")
+    with pytest.raises(ParameterError, match="no field colour"):
+        spk.model.select_files(colour=1)
 
 
 def test_progress_bars_on_in_interactive_sessions(tmp_path, monkeypatch):
@@ -479,3 +483,66 @@ def test_original_helpers(visit, tmp_path):
     gif = spk.timelapse_animation(None, 5, 15, 100, tmp_path / "frames.gif")
     with Image.open(gif) as image:
         assert image.n_frames == 10
+
+
+def test_session_errors_are_spelunker_errors(visit, tmp_path):
+    from astropy.table import Table
+
+    from spelunker.errors import SpelunkerError
+
+    spk = spelunker.load(tmp_path)
+    with pytest.raises(ParameterError, match="calib_level='3' must be 2"):
+        spk.download(1534, calib_level="3")
+    with pytest.raises(ParameterError, match="readfile: pid='15x4' must be a whole number"):
+        spk.readfile(pid="15x4")
+    with pytest.raises(ParameterError, match="readfile: obs_num='one'"):
+        spk.readfile(pid=1534, obs_num="one")
+    with pytest.raises(GuideStarInputError, match="holds no data yet"):
+        spk.select_visit(1, 1)
+    spk.readfile(visit.files)
+    with pytest.raises(ParameterError, match="Spelunker.select_visit: visit=1000 must be"):
+        spk.select_visit(1, 1000)
+    with pytest.raises(ParameterError, match="lacks the column"):
+        spk.timeseries_list_plot(Table({"x_mean": np.zeros(3000)}))
+    with pytest.raises(AttributeError, match="read-only"):
+        spk.pgram_x_mean = None
+    assert issubclass(GuideStarInputError, SpelunkerError)
+
+
+def test_fit_result_from_a_table_with_other_units(visit, tmp_path):
+    import astropy.units as u
+    from astropy.table import QTable
+
+    from spelunker.fitting import FitResult
+
+    spk = spelunker.load(tmp_path)
+    spk.readfile(visit.files)
+    fit = spk.quick_fit()
+    table = QTable(fit)
+    table["theta"] = table["theta"].to(u.deg)
+    table["x_mean"] = table["x_mean"].value  # plain numbers: pixels
+    result = FitResult.from_table(table)
+    for name in PARAMETERS:
+        assert_allclose(result[name], fit[name].value, rtol=1e-12, err_msg=name)
+    assert_array_equal(result["flags"], np.asarray(fit["flags"]))
+    assert not result["dof"].any() and not result["iterations"].any()
+    del table["chi2"], table["y_mean_err"]
+    result = FitResult.from_table(table)
+    assert np.isnan(result["chi2"]).all() and np.isnan(result["y_mean_err"]).all()
+
+
+def test_original_files_are_written_whole(visit, tmp_path):
+    from spelunker.atomic import is_temporary
+
+    spk = spelunker.load(tmp_path / "out")
+    spk.readfile(visit.files)
+    spk.quick_fit(save=True)
+    spk.periodogram(plot=False, save=True)
+    spk.save("run")
+    assert_allclose(spk.time_to_sec(spk.fg_time_utc[10:20]),
+                    (spk.fg_time[10:20] - spk.fg_time[10]) * 86400.0, atol=1e-6)
+    written = sorted(path.relative_to(tmp_path / "out").as_posix()
+                     for path in (tmp_path / "out").rglob("*"))
+    assert not any(is_temporary(name) for name in written)
+    assert "quickfits/1534_quickfits.ecsv" in written and "1534_pgram_results.png" in written
+    assert sum(name.startswith("run_") for name in written) == 3

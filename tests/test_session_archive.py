@@ -24,7 +24,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 import spelunker
 from spelunker import GuideStarFitStep, PeriodogramStep, datasets, read_guidestar
 from spelunker.archive import ArchiveQueryError, AuthenticationError
-from spelunker.errors import ParameterError
+from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.fitting import fit_table
 
 TOKEN = "spk-session-" + secrets.token_hex(16)
@@ -314,7 +314,7 @@ def test_select_visit_errors_list_the_visits_held(program_mast, tmp_path):
             spk.select_visit(bad, 1)
     with pytest.raises(ParameterError, match="held"):
         spk.select_visit(2, 1).select_visit(1, 1)
-    with pytest.raises(RuntimeError, match="holds no data yet"):
+    with pytest.raises(GuideStarInputError, match="holds no data yet"):
         spelunker.load(dir=tmp_path).select_visit(1, 1)
 
 

@@ -2,14 +2,18 @@
 
 The model also owns the operations every layer needs on it: which fit table
 to read (`GuideStarModel.fit_table_name`), frame times as seconds since the
-start (`GuideStarModel.frame_seconds`), the visits it holds
-(`GuideStarModel.visits`) and subsets of its frames
-(`GuideStarModel.select`, `GuideStarModel.select_visit`).
+start (`GuideStarModel.frame_seconds`, `GuideStarModel.frame_interval`), the
+visits it holds (`GuideStarModel.visits`), the grouping by visit and guide
+star (`GuideStarModel.frame_groups`, `GuideStarModel.periodogram_curves`,
+on `spelunker.datamodels.rows.group_rows`), and subsets of its frames: by
+index (`GuideStarModel.select`), visit (`GuideStarModel.select_visit`), file
+fields (`GuideStarModel.select_files`) or time range
+(`GuideStarModel.frames_between`).
 """
 
 import contextlib
+import logging
 import os
-import tempfile
 from pathlib import Path
 
 import astropy.units as u
@@ -19,9 +23,15 @@ from astropy.table import QTable
 from astropy.time import Time
 from stdatamodels.jwst.datamodels import JwstDataModel
 
+from spelunker.atomic import atomic_file
+from spelunker.datamodels.rows import group_rows
 from spelunker.errors import CorruptFileError, GuideStarInputError, ParameterError
+from spelunker.names import fg_table
+from spelunker.times import as_utc_time
 
 __all__ = ["GuideStarModel", "FIT_TABLES", "FRAME_RESULT_TABLES", "group_rows"]
+
+log = logging.getLogger(__name__)
 
 #: Fitting method -> the table of the model it writes.
 FIT_TABLES = {"gauss": "gauss_fit", "quick": "quick_fit"}
@@ -38,39 +48,6 @@ _RESULT_META = ("fit_method", "fit_status", "fit_ncpus", "fit_n_flagged", "photo
 
 #: Tables with a ``file_index`` column, cut with the files.
 _PER_FILE_TABLES = ("pointing_table", "centroid_table")
-
-
-def group_rows(visit_index, guidestar_index):
-    """Rows of a table grouped by visit and guide star, in order of first appearance.
-
-    The one grouping of frames (and of the rows of per-frame, periodogram
-    and peak tables) by visit and guide star: a periodogram, a figure panel
-    or a session method never spans two visits or two guide stars.
-
-    Parameters
-    ----------
-    visit_index, guidestar_index : array-like of int
-        One value per row: the position in `GuideStarModel.visits` and the
-        row of the guide-star table.
-
-    Returns
-    -------
-    list of (int, int, numpy.ndarray)
-        ``(visit_index, guidestar_index, rows)``, ordered by each group's
-        first row.
-
-    Examples
-    --------
-    >>> from spelunker.datamodels.guidestar import group_rows
-    >>> [(v, g, rows.tolist()) for v, g, rows in group_rows([0, 0, 1, 0], [0, 0, 1, 1])]
-    [(0, 0, [0, 1]), (1, 1, [2]), (0, 1, [3])]
-    """
-    visits = np.asarray(visit_index, dtype=np.int64)
-    stars = np.asarray(guidestar_index, dtype=np.int64)
-    keys = visits * (int(stars.max(initial=0)) + 1) + stars
-    _, first = np.unique(keys, return_index=True)
-    return [(int(visits[start]), int(stars[start]), np.flatnonzero(keys == keys[start]))
-            for start in np.sort(first)]
 
 
 class GuideStarModel(JwstDataModel):
@@ -170,12 +147,12 @@ class GuideStarModel(JwstDataModel):
         """Save the model to a FITS or ASDF file (see ``stdatamodels.DataModel.save``).
 
         The file is written under a temporary name and renamed when
-        complete, so a failed save leaves no partial product.  In a FITS
-        file every table carries its units (``TUNITn``) and its time
-        columns are labelled as MJD in UTC (``TIMESYS``, ``MJDREF``,
-        ``TIMEUNIT``, ``TCTYPn``), so ``astropy.table.Table.read(path,
-        hdu="FRAMES", astropy_native=True)`` gives `~astropy.time.Time`
-        columns and units without spelunker.  String columns are written
+        complete (`spelunker.atomic.atomic_file`), so a failed save leaves
+        no partial product.  In a FITS file every table carries its units
+        (``TUNITn``) and its time columns are labelled as MJD in UTC
+        (``TIMESYS``, ``MJDREF``, ``TIMEUNIT``, ``TCTYPn``), so
+        ``astropy.table.Table.read(path, hdu="FRAMES", astropy_native=True)``
+        gives `~astropy.time.Time` columns and units without spelunker.  String columns are written
         straight from their ASCII bytes (stdatamodels would decode and
         encode every string of the million-row CENTROID table, about a
         second per million rows).
@@ -198,9 +175,9 @@ class GuideStarModel(JwstDataModel):
         Raises
         ------
         spelunker.errors.ParameterError
-            For a file name that is not ``.fits`` or ``.asdf``, or a folder
-            that does not exist or is not writable (checked before
-            writing).
+            For a file name that is not ``.fits`` or ``.asdf``, a folder
+            that does not exist or is not writable, or a path that is a
+            folder (checked before writing).
         """
         head, tail = os.path.split(path(self.meta.filename) if callable(path) else os.fspath(path))
         head = dir_path or head
@@ -212,18 +189,13 @@ class GuideStarModel(JwstDataModel):
         if not folder.is_dir() or not os.access(folder, os.W_OK):
             msg = f"{output}: the folder {folder} does not exist or is not writable"
             raise ParameterError(msg)
-        if output.is_dir():
-            msg = f"{output}: is a folder; give a file name ending in .fits or .asdf"
-            raise ParameterError(msg)
         # The final name inside a temporary folder beside it: the product
-        # records its own file name, and the rename is atomic.
-        with tempfile.TemporaryDirectory(prefix=f".{output.stem}.", dir=folder) as scratch:
-            partial = Path(scratch) / output.name
+        # records its own file name.
+        with atomic_file(output, keep_name=True) as partial:
             with self._string_columns_as_bytes():
                 super().save(str(partial), None, *args, **kwargs)
             if output.suffix == ".fits":
                 _label_fits_tables(partial, self)
-            os.replace(partial, output)
         return str(output) if head else tail
 
     @contextlib.contextmanager
@@ -347,6 +319,24 @@ class GuideStarModel(JwstDataModel):
             seconds = (times - ends[0]).to_value("s")
         return seconds
 
+    def frame_interval(self):
+        """The median interval between frames in seconds (1 for a single frame).
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> from spelunker import GuideStarModel
+        >>> model = GuideStarModel()
+        >>> model.frames = [(60000.0 + i * 0.0625 / 86400, 0, 0, i) for i in range(4)]
+        >>> round(model.frame_interval(), 6)
+        0.0625
+        """
+        seconds = np.asarray(self.frame_seconds(), dtype=float)
+        return float(np.nanmedian(np.diff(seconds))) if len(seconds) > 1 else 1.0
+
     def fit_table_name(self, fit="auto", *, name="fit"):
         """The fit table to read: the one every layer (periodogram, figures, report) uses.
 
@@ -465,6 +455,46 @@ class GuideStarModel(JwstDataModel):
         """
         return group_rows(self.frame_visits(), self.frames["guidestar_index"])
 
+    def periodogram_curves(self, series):
+        """(frequency, power) of one series in each periodogram (visit and guide star).
+
+        Parameters
+        ----------
+        series : str
+            A power column of the ``periodogram`` table (``'x_mean'``,
+            ``'flux'``, ...).
+
+        Returns
+        -------
+        list of (numpy.ndarray, numpy.ndarray)
+            Frequencies (Hz) and powers, one pair per group of `group_rows`,
+            in time order.
+
+        Raises
+        ------
+        spelunker.errors.GuideStarInputError
+            When the model has no periodogram.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from spelunker import GuideStarModel
+        >>> model = GuideStarModel()
+        >>> table = np.zeros(4, dtype=model.table_dtype("periodogram"))
+        >>> table["visit_index"], table["frequency"] = [0, 0, 1, 1], [0.1, 0.2, 0.1, 0.2]
+        >>> table["flux"] = [1.0, 2.0, 3.0, 4.0]
+        >>> model.periodogram = table
+        >>> [power.tolist() for _, power in model.periodogram_curves("flux")]
+        [[1.0, 2.0], [3.0, 4.0]]
+        """
+        if not self.hasattr("periodogram"):
+            msg = ("the model has no periodogram table; run PeriodogramStep "
+                   "(strun spelunker_periodogram)")
+            raise GuideStarInputError(msg)
+        table = np.asarray(self.periodogram)
+        return [(np.asarray(table["frequency"][rows]), np.asarray(table[series][rows]))
+                for _, _, rows in group_rows(table["visit_index"], table["guidestar_index"])]
+
     def _visit_file_rows(self):
         if not self.hasattr("files") or len(self.files) == 0:
             return []
@@ -490,6 +520,7 @@ class GuideStarModel(JwstDataModel):
         Returns
         -------
         GuideStarModel
+            The frames of the visit's files (`select`).
 
         Raises
         ------
@@ -505,6 +536,100 @@ class GuideStarModel(JwstDataModel):
         msg = (f"the model holds no visit program {program}, observation {observation}, visit "
                f"{visit}; it holds {self.visits()}")
         raise ParameterError(msg)
+
+    def select_files(self, *, keep_results=False, **fields):
+        """A new model holding the frames of the files whose name fields match.
+
+        Parameters
+        ----------
+        keep_results : bool, optional
+            Carry the per-frame results over (see `select`).
+        **fields
+            Columns of `spelunker.names.fg_table` and the value to keep,
+            e.g. ``segment=2``, ``visit_group=5``, ``detector='GUIDER1'``;
+            a file whose field is unknown (masked) is left out.
+
+        Returns
+        -------
+        GuideStarModel
+            The frames of the matching files, in order.
+
+        Raises
+        ------
+        spelunker.errors.ParameterError
+            A field that `spelunker.names.fg_table` does not have, or fields
+            that leave no file (the message lists the values the files hold).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from spelunker import datasets, read_guidestar
+        >>> visit = datasets.make_guidestar_files(
+        ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=200, n_segments=2)], seed=1)
+        >>> model = read_guidestar(visit.files)
+        >>> len(model.files), len(model.select_files(segment=2).files)
+        (2, 1)
+        """
+        table = fg_table(self)
+        unknown = sorted(set(fields) - set(table.colnames))
+        if unknown:
+            msg = (f"select_files: the files have no field {', '.join(unknown)} (fields: "
+                   f"{', '.join(table.colnames)})")
+            raise ParameterError(msg)
+        keep = np.ones(len(table), dtype=bool)
+        for column, value in fields.items():
+            values = table[column]
+            keep &= ~np.ma.getmaskarray(values) & (np.ma.getdata(values) == value)
+        if not keep.any():
+            held = "; ".join(f"{column}: " + ", ".join(sorted({str(v) for v in table[column]}))
+                             for column in fields)
+            msg = (f"the filters {fields} leave none of the {len(table)} file(s) read "
+                   f"(the files hold {held})")
+            raise ParameterError(msg)
+        frames = np.flatnonzero(np.isin(np.asarray(self.frames["file_index"]),
+                                        np.flatnonzero(keep)))
+        log.info("filters %s keep %d of %d file(s), %d frames", fields, int(keep.sum()),
+                 len(table), len(frames))
+        return self.select(frames, keep_results=keep_results)
+
+    def frames_between(self, start=None, end=None, *, frames=None):
+        """The frames whose mid-time is from ``start`` to ``end`` (both included).
+
+        Parameters
+        ----------
+        start, end : float, str or astropy.time.Time, optional
+            Limits: MJD (UTC) numbers, ISO strings (UTC) or Times
+            (`spelunker.times.as_utc_time`); None for no limit.
+        frames : array_like of int, optional
+            Look among these frame indices only, keeping their order
+            (default: all frames).
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 frame indices; give them to `select` for a model.
+
+        Examples
+        --------
+        >>> from spelunker import GuideStarModel
+        >>> model = GuideStarModel()
+        >>> model.frames = [(60000.0 + i / 86400, 0, 0, i) for i in range(5)]
+        >>> model.frames_between(60000.0 + 1.5 / 86400, None).tolist()
+        [2, 3, 4]
+        >>> model.frames_between(end=60000.0 + 3 / 86400, frames=[4, 3, 0]).tolist()
+        [3, 0]
+        """
+        index = (np.arange(len(self.frames)) if frames is None
+                 else np.asarray(frames, dtype=np.int64))
+        if start is None and end is None:
+            return index
+        times = np.asarray(self.frame_times.mjd, dtype=np.float64)[index]
+        keep = np.ones(len(index), dtype=bool)
+        if start is not None:
+            keep &= times >= float(as_utc_time(start, name="start").mjd)
+        if end is not None:
+            keep &= times <= float(as_utc_time(end, name="end").mjd)
+        return index[keep]
 
     def select(self, frames, *, keep_results=False):
         """A new model holding a subset of the frames; the one way to cut a model.
@@ -527,6 +652,7 @@ class GuideStarModel(JwstDataModel):
         Returns
         -------
         GuideStarModel
+            The selected frames with the rows of their files and guide stars.
 
         Raises
         ------

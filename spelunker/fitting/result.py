@@ -5,6 +5,7 @@ import numpy as np
 from astropy.table import QTable
 from astropy.time import Time
 
+from spelunker.errors import ParameterError
 from spelunker.fitting.model import PARAMETER_NAMES
 
 __all__ = ["FitResult", "fit_result_table", "PARAMETER_UNITS"]
@@ -63,6 +64,67 @@ class FitResult(dict):
 
     def __repr__(self):
         return f"<FitResult: {self.n_frames} frames, {int(self.clean.sum())} clean>"
+
+    @classmethod
+    def from_table(cls, table, *, where="table"):
+        """A fit result from a fit table (the original notebook tool's seven columns).
+
+        Parameters
+        ----------
+        table : astropy.table.Table
+            One row per frame with the columns of `PARAMETER_NAMES`: with
+            units (converted to `PARAMETER_UNITS`) or plain numbers in those
+            units.  ``<name>_err``, ``chi2`` and ``flags`` are read when
+            present (else NaN and 0); ``dof`` and ``iterations`` are 0.
+        where : str, optional
+            Who asks, at the start of the error message.
+
+        Returns
+        -------
+        FitResult
+
+        Raises
+        ------
+        spelunker.errors.ParameterError
+            A parameter column is missing.
+
+        Examples
+        --------
+        >>> from astropy.table import Table
+        >>> from spelunker.fitting import FitResult
+        >>> from spelunker.fitting.model import PARAMETER_NAMES
+        >>> table = Table({name: [1.0, 2.0] for name in PARAMETER_NAMES})
+        >>> FitResult.from_table(table)
+        <FitResult: 2 frames, 2 clean>
+        """
+        missing = [name for name in PARAMETER_NAMES if name not in table.colnames]
+        if missing:
+            msg = (f"{where}: the table lacks the column(s) {', '.join(missing)} (it needs "
+                   f"{', '.join(PARAMETER_NAMES)})")
+            raise ParameterError(msg)
+        n = len(table)
+        result = cls()
+        for name in PARAMETER_NAMES:
+            column = table[name]
+            unit = getattr(column, "unit", None)
+            if unit is not None and unit != "" and hasattr(column, "to_value"):
+                result[name] = np.asarray(column.to_value(PARAMETER_UNITS[name]), dtype=np.float64)
+            else:
+                result[name] = np.asarray(column, dtype=np.float64)
+        for name in PARAMETER_NAMES:
+            result[name + "_err"] = (_plain(table[name + "_err"])
+                                     if name + "_err" in table.colnames else np.full(n, np.nan))
+        result["chi2"] = _plain(table["chi2"]) if "chi2" in table.colnames else np.full(n, np.nan)
+        result["dof"] = np.zeros(n, dtype=np.int32)
+        result["iterations"] = np.zeros(n, dtype=np.int32)
+        result["flags"] = (np.asarray(table["flags"], dtype=np.uint32)
+                           if "flags" in table.colnames else np.zeros(n, dtype=np.uint32))
+        return result
+
+
+def _plain(column):
+    """Plain float values of a table column (a Quantity's value)."""
+    return np.asarray(getattr(column, "value", column), dtype=np.float64)
 
 
 def fit_result_table(result, time=None):

@@ -1,0 +1,374 @@
+"""The notebook session's figures, telemetry, animation and report.
+
+A mixin of `spelunker.Spelunker` (`spelunker.session`).  Each method reads
+the original tool's arguments, cuts the session's model to the frames they
+name (`spelunker.GuideStarModel.select`,
+`spelunker.GuideStarModel.frames_between`) and calls the function named in
+its docstring: `spelunker.plotting` for the figures, the animation and the
+report, `spelunker.archive.engdb.mnemonics` for telemetry,
+`spelunker.events.local_events` for the events in the data.
+"""
+
+import numpy as np
+
+from spelunker._session_args import current_axes, given, mjd_list
+from spelunker._validate import check_int_range
+from spelunker.archive.engdb import mnemonics
+from spelunker.binning import DEFAULT_BIN_SIZE
+from spelunker.errors import ParameterError
+from spelunker.events import EVENT_KINDS, HGA_MNEMONIC, LOCAL_KINDS, hga_intervals, local_events
+from spelunker.fitting import store_fit
+from spelunker.fitting.result import FitResult
+from spelunker.plotting import (flux_spatial_timelapse_animation, frame_plot, periodogram_plot,
+                                plot_event_table, position_plot, timeseries_binned_plot,
+                                timeseries_list_plot, write_visit_report)
+from spelunker.plotting.telemetry import plot_local_events, plot_mnemonic
+
+__all__ = ["SessionFigures"]
+
+
+class SessionFigures:
+    """The session's figure, telemetry, animation and report methods (a mixin of `Spelunker`)."""
+
+    def timelapse_animation(self, fg_array=None, start=0, stop=-1, interval=100,
+                            filename="movie.gif"):
+        """The original's frames-only animation: here frames with the light curve.
+
+        Drawn as `flux_spatial_timelapse_animation` (the frames next to the
+        light curve); ``stop=-1`` (the original's default) means 100 frames
+        from ``start``.
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+        """
+        return self.flux_spatial_timelapse_animation(
+            fg_array, None, None, start, None if stop == -1 else stop, interval, filename)
+
+    def timeseries_binned_plot(self, fg_time=None, fg_flux=None, start_time=None, end_time=None,
+                               n_bins=None, *, bin_size=None, ax=None, show_frames=True):
+        """Relative flux with its time bins; returns the Axes.
+
+        Drawn by `spelunker.plotting.timeseries_binned_plot` on the current
+        pyplot Axes (or ``ax``).  The arguments are the original tool's.
+
+        Parameters
+        ----------
+        fg_time, fg_flux : array_like, optional
+            `fg_time` and `fg_flux` of this session, or of a selection of
+            its frames (``spk.fg_time[100:200]``): the plot shows those
+            frames.  Other values are refused.
+        start_time, end_time : float, optional
+            MJD (UTC) limits of the frames shown.
+        n_bins : int, optional
+            Frames per bin, as the original (the bin is ``n_bins`` times the
+            median frame interval); default: ``bin_size``.
+        bin_size : float, optional
+            Bin width in seconds (default
+            `spelunker.binning.DEFAULT_BIN_SIZE`); wins over ``n_bins``.
+        ax : matplotlib.axes.Axes, optional
+            Target (default: the current pyplot Axes).
+        show_frames : bool, optional
+            Draw the unbinned frames too.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+
+        Examples
+        --------
+        >>> import tempfile, spelunker.datasets
+        >>> spk = spelunker.load(tempfile.mkdtemp())
+        >>> _ = spk.readfile(spelunker.datasets.sample_visit(spk.directory).files)
+        >>> from matplotlib.figure import Figure
+        >>> ax = Figure().add_subplot()
+        >>> spk.timeseries_binned_plot(spk.fg_time, spk.fg_flux, ax=ax) is ax
+        True
+        """
+        model = self._frames_model(fg_time, fg_flux, start_time, end_time,
+                                   where="timeseries_binned_plot")
+        if bin_size is None and given(n_bins):
+            n_bins = check_int_range(n_bins, "n_bins", 1, 10**9, where="timeseries_binned_plot")
+            bin_size = n_bins * model.frame_interval()
+        return timeseries_binned_plot(
+            model, bin_size=DEFAULT_BIN_SIZE if bin_size is None else bin_size,
+            ax=current_axes(ax), show_frames=show_frames)
+
+    def _frames_model(self, fg_time, fg_flux, start_time, end_time, *, where,
+                      keep_results=True):
+        """The session's model cut to the frames the original's plot arguments name."""
+        model = self._require_model()
+        index = np.arange(len(model.data))
+        if given(fg_time):
+            index = self._frames_of("fg_time", fg_time, where=where)
+        if given(fg_flux):
+            flux = np.asarray(fg_flux, dtype=float)
+            ours = np.asarray(self.fg_flux, dtype=float)[index]
+            if flux.shape != ours.shape or not np.array_equal(flux, ours, equal_nan=True):
+                msg = (f"{where}: fg_flux must be the session's fg_flux of the frames shown "
+                       f"(the flux of other frames or a changed flux is not drawn; see "
+                       f"spk.select and spk.optimize_photometry)")
+                raise ParameterError(msg)
+        index = model.frames_between(*_limits(start_time, end_time), frames=index)
+        if len(index) == len(model.data):
+            return model
+        return model.select(index, keep_results=keep_results)
+
+    def timeseries_list_plot(self, table=None, fg_time=None, start_time=None, end_time=None, *,
+                             fit="auto", fig=None, flagged="mark"):
+        """The seven fit parameters and the flux in stacked panels; returns the Axes.
+
+        Drawn by `spelunker.plotting.timeseries_list_plot`.
+
+        Parameters
+        ----------
+        table : astropy.table.Table, optional
+            A fit table with the columns ``amplitude``, ``x_mean``,
+            ``y_mean``, ``x_stddev``, ``y_stddev``, ``theta``, ``offset``
+            (one row per frame; units or none: DN/s, pixels, radians), as
+            the original tool; default: the session's fit (``fit``).
+        fg_time : array_like, optional
+            The frames of ``table``: `fg_time` of this session or a
+            selection of it; default: all frames.
+        start_time, end_time : float, optional
+            MJD (UTC) limits of the frames shown.
+        fit : {'auto', 'gauss', 'quick'}, optional
+            The session's fit to draw when ``table`` is not given.
+        fig : matplotlib.figure.Figure, optional
+            Target (default: a new pyplot figure).
+        flagged : {'mark', 'hide', 'show'}, optional
+            How flagged frames are drawn.
+
+        Returns
+        -------
+        numpy.ndarray of matplotlib.axes.Axes
+            The panels.
+
+        Examples
+        --------
+        >>> import tempfile, spelunker.datasets
+        >>> from matplotlib.figure import Figure
+        >>> spk = spelunker.load(tempfile.mkdtemp())
+        >>> _ = spk.readfile(spelunker.datasets.sample_visit(spk.directory).files)
+        >>> _ = spk.quick_fit()
+        >>> len(spk.timeseries_list_plot(fig=Figure())) >= 7
+        True
+        """
+        where = "timeseries_list_plot"
+        if given(table):
+            model = self._frames_model(fg_time, None, None, None, where=where,
+                                       keep_results=False)
+            if model is self.model:
+                model = model.select(slice(None))
+            if len(table) != len(model.data):
+                msg = (f"{where}: the table has {len(table)} rows but {len(model.data)} "
+                       f"frames were named (give fg_time of the table's frames)")
+                raise ParameterError(msg)
+            store_fit(model, FitResult.from_table(table, where=where), "gauss")
+            fit = "gauss"
+            if given(start_time) or given(end_time):
+                model = model.select(model.frames_between(*_limits(start_time, end_time)),
+                                     keep_results=True)
+        else:
+            model = self._frames_model(fg_time, None, start_time, end_time, where=where)
+        figure = timeseries_list_plot(model, fit=fit, fig=fig, flagged=flagged)
+        return np.asarray(figure.axes)
+
+    def periodogram_plot(self, *, fig=None, n_peaks=3):
+        """Power against period of every series (after `periodogram`); returns the Figure.
+
+        Drawn by `spelunker.plotting.periodogram_plot`.
+        """
+        return periodogram_plot(self._require_model(), fig=fig, n_peaks=n_peaks)
+
+    def frame_plot(self, index=None, *, ax=None, show_aperture=True):
+        """One frame (default: the median frame) with the aperture; returns the Axes.
+
+        Drawn by `spelunker.plotting.frame_plot` on the current pyplot Axes (or ``ax``).
+        """
+        return frame_plot(self._require_model(), index, ax=current_axes(ax),
+                          show_aperture=show_aperture)
+
+    def position_plot(self, *, ax=None, fit="auto"):
+        """Guide-star position from the fit; returns the Axes.
+
+        Drawn by `spelunker.plotting.position_plot` on the current pyplot Axes (or ``ax``).
+        """
+        return position_plot(self._require_model(), ax=current_axes(ax), fit=fit)
+
+    def mnemonics(self, mnemonic, start, end, plot=True, *, ax=None):
+        """Engineering telemetry from the MAST engineering database, drawn on the current Axes.
+
+        Uses the session's `mast_api_token` (or ``MAST_API_TOKEN``) and
+        ``ENG_BASE_URL``; see `spelunker.archive.engdb.mnemonics`.  The
+        table is kept as ``mnemonics_event`` (also, as the original tool,
+        ``mnemonics_event_hga`` for ``SA_ZHGAUPST``: the HGA moves, and
+        ``mnemonics_event_nisfil`` for ``INIS_FWMTRCURR``).
+
+        Parameters
+        ----------
+        mnemonic : str
+            Engineering mnemonic, e.g. ``'SA_ZHGAUPST'``.
+        start, end : float, str or astropy.time.Time
+            Time range (MJD UTC numbers as the original, ISO strings or Time).
+        plot : bool, optional
+            Draw (`spelunker.plotting.telemetry.plot_mnemonic`): shaded HGA
+            moves and text events on the Axes, numbers on a twin Axes.
+        ax : matplotlib.axes.Axes, optional
+            Target (default: the current pyplot Axes); with no spelunker
+            time axis on it, x is MJD (UTC) as in the original tool.
+
+        Returns
+        -------
+        matplotlib.axes.Axes or astropy.table.QTable
+            The Axes drawn on (the twin for numeric telemetry); with
+            ``plot=False`` the table (``time``, UTC, and ``value``).
+
+        Examples
+        --------
+        >>> import spelunker
+        >>> spk = spelunker.load(token="...")                        # doctest: +SKIP
+        >>> ax = spk.mnemonics("SA_ZHGAUPST", 60067.84, 60067.9)     # doctest: +SKIP
+        >>> spk.mnemonics_event_hga                                  # doctest: +SKIP
+        """
+        table = mnemonics(mnemonic, start, end, token=self.mast_api_token)
+        self.mnemonics_event = table
+        name = str(mnemonic).strip().upper()
+        if name == HGA_MNEMONIC:
+            self.mnemonics_event_hga = hga_intervals(table)
+        elif name == "INIS_FWMTRCURR":
+            self.mnemonics_event_nisfil = table
+        if not plot:
+            return table
+        return plot_mnemonic(table, current_axes(ax))
+
+    def mnemonics_local(self, mnemonic, plot=True, *, ax=None):
+        """Events from the data themselves: 'GUIDESTAR', 'FILENAME' or 'HGA' (no token).
+
+        Also ``'EVENTS'`` (every technical event of `find_events`, found now
+        if the session has none) or one of its kinds (``'TILT'``,
+        ``'CENTROID_JUMP'``, ``'FLUX_EXCURSION'``, ``'HGA_MOVE'``,
+        ``'GUIDE_STAR_CHANGE'``, ``'GAP'``): the table is then that of
+        `events`, drawn with a legend (`spelunker.plotting.plot_event_table`).
+
+        Found by `spelunker.events.local_events`, drawn by
+        `spelunker.plotting.telemetry.plot_local_events` on the current
+        Axes.  As the original tool, the events are also kept as
+        ``(times, values)`` tuples (MJD UTC): ``guidestar_mnemonics``
+        (guide-star IDs), ``filename_mnemonics`` (file names) or
+        ``hga_mnemonics`` (start and stop times); the table as
+        ``local_events``.
+
+        Parameters
+        ----------
+        mnemonic : {'GUIDESTAR', 'FILENAME', 'HGA'}
+            The kind of events.
+        plot : bool, optional
+            Draw them.
+        ax : matplotlib.axes.Axes, optional
+            Target (default: the current pyplot Axes).
+
+        Returns
+        -------
+        matplotlib.axes.Axes or astropy.table.Table
+            The Axes drawn on; with ``plot=False`` the table.
+
+        Examples
+        --------
+        >>> from matplotlib.figure import Figure
+        >>> import tempfile, spelunker.datasets
+        >>> spk = spelunker.load(tempfile.mkdtemp())
+        >>> _ = spk.readfile(spelunker.datasets.sample_visit(spk.directory).files)
+        >>> ax = spk.mnemonics_local("FILENAME", ax=Figure().add_subplot())
+        >>> len(spk.filename_mnemonics[0])
+        3
+        """
+        kind = str(mnemonic).strip().upper()
+        if kind not in LOCAL_KINDS and (kind == "EVENTS" or kind.lower() in EVENT_KINDS):
+            table = self.events if self.events is not None else self.find_events()
+            if kind != "EVENTS":
+                table = table[table["kind"] == kind.lower()]
+            self.local_events = table
+            if not plot:
+                return table
+            axes = current_axes(ax)
+            plot_event_table(axes, table)
+            return axes
+        table = local_events(self._require_model(), kind)
+        self.local_events = table
+        if kind == "HGA":
+            self.hga_mnemonics = (mjd_list(table["start"]), mjd_list(table["stop"]))
+        elif kind == "GUIDESTAR":
+            self.guidestar_mnemonics = (mjd_list(table["time"]), [str(v) for v in table["gs_id"]])
+        else:
+            self.filename_mnemonics = (mjd_list(table["time"]),
+                                       [str(v) for v in table["file_name"]])
+        if not plot:
+            return table
+        axes = current_axes(ax)
+        plot_local_events(axes, table, kind)
+        return axes
+
+    def flux_spatial_timelapse_animation(self, fg_array=None, fg_time=None, fg_flux=None,
+                                         start=0, stop=None, interval=None,
+                                         filename="movie.gif", *, step=1, fps=10):
+        """Frames ``start:stop`` next to the light curve, as GIF (or MP4 with ffmpeg).
+
+        Drawn by `spelunker.plotting.flux_spatial_timelapse_animation`.
+
+        Parameters
+        ----------
+        fg_array, fg_time, fg_flux : array_like, optional
+            The original tool's arrays: a selection of the session's frames
+            (its `fg_array`, `fg_time`); ``start`` and ``stop`` count within
+            it.  Default: all frames.
+        start, stop : int, optional
+            Frame range (default: 100 frames from ``start``).
+        interval : float, optional
+            Milliseconds per frame, as the original (sets ``fps``).
+        filename : str or path-like, optional
+            Output file.
+        step : int, optional
+            Every ``step``-th frame.
+        fps : float, optional
+            Frames per second (default 10).
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+        """
+        model = self._require_model()
+        if isinstance(fg_array, (int, np.integer)) and not isinstance(fg_array, bool):
+            # the former call flux_spatial_timelapse_animation(start, stop, filename)
+            start, stop, filename = fg_array, fg_time if fg_time is not None else stop, (
+                fg_flux if fg_flux is not None else filename)
+            fg_array = fg_time = fg_flux = None
+        index = np.arange(len(model.data))
+        if given(fg_array):
+            index = self._frames_of("fg_array", fg_array,
+                                    where="flux_spatial_timelapse_animation")
+        elif given(fg_time):
+            index = self._frames_of("fg_time", fg_time, where="flux_spatial_timelapse_animation")
+        if len(index) != len(model.data):
+            model = model.select(index, keep_results=True)
+        if given(interval):
+            fps = 1000.0 / float(interval)
+        stop = min(len(model.data), start + 100) if stop is None else stop
+        return flux_spatial_timelapse_animation(model, start, stop, filename, step=step, fps=fps)
+
+    def report(self, directory=None, *, title=None):
+        """Write the quick-look report (figures as PNG, one HTML page per visit).
+
+        Returns the page to open: the visit's page, or for several visits
+        the index page linking theirs (`spelunker.plotting.write_visit_report`).
+        """
+        return write_visit_report(self._require_model(),
+                                  self.directory if directory is None else directory,
+                                  title=title)
+
+
+def _limits(start_time, end_time):
+    """The original's ``start_time``, ``end_time`` (MJD UTC), None where not given."""
+    return (start_time if given(start_time) else None, end_time if given(end_time) else None)
