@@ -433,15 +433,19 @@ class SessionAnalysis:
         binned = bin_to_integrations(model, science, series=series, fit=fit_table, **options)
         self.science_binned = binned
         self.science_figure = None
-        if plot:
-            if flux is None and not isinstance(science, tuple):
-                try:
+        if plot and (flux is not None or not isinstance(science, tuple)):
+            given = flux is not None
+            try:
+                if not given:
                     flux = science_light_curve(science)
-                except ScienceInputError as exc:
-                    log.warning("no science light curve to draw (%s); pass flux=", exc)
-            if flux is not None:
                 self.science_figure = science_regressors_plot(binned, flux,
                                                               regressors=regressors, fig=fig)
+            except ScienceInputError as exc:
+                if given:
+                    raise
+                # The product's own light curve cannot be drawn (no finite value...):
+                # the binned series are still the result asked for.
+                log.warning("no science light curve to draw (%s); pass flux=", exc)
         return binned
 
     def to_timeseries(self, *, fit_table="auto", **options):

@@ -9,12 +9,14 @@ computed by astropy from an L2-like orbit, independently of spelunker).
 import numpy as np
 import pytest
 from astropy import units as u
+from astropy.io import fits
 from astropy.time import Time
 from matplotlib.figure import Figure
 from numpy.testing import assert_allclose, assert_array_equal
 
 from spelunker import datasets
 from spelunker.datasets import CentroidWobble, VisitSpec
+from spelunker.errors import ScienceInputError
 from spelunker.plotting.science import science_regressors_plot
 from spelunker.science import (bin_to_integrations, design_matrix, frame_times_bjd,
                                integration_times, science_light_curve)
@@ -124,6 +126,23 @@ def test_notebook_session_bin_to_science(model, science, tmp_path):
                key=lambda k: abs(session.science_figure.spelunker_correlation[k])) == "x_mean"
     frames = session.to_timeseries()
     assert len(frames) == len(model.frames)
+
+
+def test_session_bins_a_product_whose_light_curve_cannot_be_drawn(model, science, tmp_path,
+                                                                   caplog):
+    blank = tmp_path / science.path.name
+    with fits.open(science.path) as hdul:
+        hdul["SCI"].data[:] = np.nan
+        hdul.writeto(blank)
+    session = Spelunker(tmp_path)
+    session._set_model(model.copy())
+    binned = session.bin_to_science(blank, fig=Figure())
+    assert len(binned) == len(science.int_times)
+    assert session.science_figure is None
+    assert "no science light curve to draw" in caplog.text
+    # A light curve the user passes that cannot be drawn is the user's error.
+    with pytest.raises(ScienceInputError, match="finite"):
+        session.bin_to_science(science.path, flux=np.full(len(binned), np.nan), fig=Figure())
 
 
 def test_int_times_route_of_an_open_model_equals_the_files(model, science):
