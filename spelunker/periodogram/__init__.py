@@ -25,14 +25,8 @@ package's modules, one job each (every public name is imported here):
   model's ``periodogram`` and ``periodogram_peaks`` tables.
 """
 
-from spelunker.periodogram.engines import (  # noqa: F401 (MAX_MEMORY, MIN_POINTS: as before)
-    ENGINES,
-    MAX_MEMORY,
-    MIN_POINTS,
-    PeriodogramResult,
-    frequency_grid,
-    lomb_scargle,
-)
+from spelunker.periodogram.engines import ENGINES, PeriodogramResult, frequency_grid, lomb_scargle
+from spelunker.periodogram.engines import MAX_MEMORY, MIN_POINTS  # noqa: F401 (module constants)
 from spelunker.periodogram.peaks import find_peaks
 from spelunker.periodogram.store import (
     FIT_PARAMETERS,
