@@ -358,8 +358,8 @@ def _check_size(n_frequencies, n_series, engine):
     per_frequency = 84 * min(n_series, _MAX_BATCH) if engine == "nifty" else 16
     estimate = n_frequencies * (per_frequency + 4 * n_series + 8)
     advice = ("a long time span (several visits?) makes a fine grid: compute the periodogram "
-              "of one visit at a time (GuideStarModel.select_visit or spelunker.visits.split_visits), "
-              "or lower samples_per_peak or maximum_frequency")
+              "of one visit at a time (GuideStarModel.select_visit or "
+              "spelunker.visits.split_visits), or lower samples_per_peak or maximum_frequency")
     if estimate > MAX_MEMORY:
         msg = (f"the periodogram grid has {n_frequencies} frequencies for {n_series} series: "
                f"about {estimate / 1e9:.0f} GB of memory; {advice}")

@@ -1,4 +1,4 @@
-"""Periodograms of a `~spelunker.GuideStarModel`: its series, one run per visit and guide star, its tables.
+"""Periodograms of a `~spelunker.GuideStarModel`: its series, its runs, its tables.
 
 - `series_from_model`: the seven PSF parameters of a fit table (flagged
   frames left out, errors as weights) and the light curve's flux.
