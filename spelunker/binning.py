@@ -59,17 +59,19 @@ def check_times(times, *, name="times"):
     spelunker.errors.ParameterError: t holds 1 non-finite value(s)
     """
     try:
-        times = np.asarray(times, dtype=float)
+        values = np.asarray(times, dtype=float)
     except (TypeError, ValueError):
-        msg = f"{name} must be numbers, got {type(times).__name__}"
-        raise ParameterError(msg) from None
-    if times.ndim != 1:
-        msg = f"{name} must be 1-D, got shape {times.shape}"
-        raise ParameterError(msg)
-    if not np.all(np.isfinite(times)):
-        msg = f"{name} holds {np.count_nonzero(~np.isfinite(times))} non-finite value(s)"
-        raise ParameterError(msg)
-    return times
+        values = None
+    if values is None:
+        problem = f"must be numbers, got {type(times).__name__}"
+    elif values.ndim != 1:
+        problem = f"must be 1-D, got shape {values.shape}"
+    elif not np.all(np.isfinite(values)):
+        problem = f"holds {np.count_nonzero(~np.isfinite(values))} non-finite value(s)"
+    else:
+        return values
+    msg = f"{name} {problem}"
+    raise ParameterError(msg)
 
 
 def time_bin_index(times, bin_size):

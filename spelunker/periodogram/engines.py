@@ -404,13 +404,18 @@ def _as_seconds(times, name):
     """``times`` (numbers in seconds, a time Quantity or Time) as float seconds, checked."""
     if isinstance(times, Time):
         times = (times - times.min()).to_value(u.s) if times.size else np.zeros(0)
-    elif isinstance(times, u.Quantity):
-        try:
-            times = times.to_value(u.s)
-        except u.UnitConversionError:
-            msg = f"{name} must be in units of time, got {times.unit}"
-            raise ParameterError(msg) from None
-    return check_times(times, name=name)
+    return check_times(_in_unit(times, u.s, name, "in units of time"), name=name)
+
+
+def _in_unit(value, unit, name, kind):
+    """A Quantity ``value`` in ``unit`` (other values as given); refused if it is not ``kind``."""
+    if not isinstance(value, u.Quantity):
+        return value
+    try:
+        return value.to_value(unit)
+    except u.UnitConversionError:
+        msg = f"{name} must be {kind}, got unit {value.unit}"
+        raise ParameterError(msg) from None
 
 
 def _as_floats(values, name):
@@ -491,13 +496,7 @@ def _as_errors(errors, series):
 
 def _checked_frequency(frequency, engine):
     """A user's frequency grid (Hz) that ``engine`` can use."""
-    if isinstance(frequency, u.Quantity):
-        try:
-            frequency = frequency.to_value(u.Hz)
-        except u.UnitConversionError:
-            msg = f"frequency must be a frequency, got unit {frequency.unit}"
-            raise ParameterError(msg) from None
-    frequency = _as_floats(frequency, "frequency")
+    frequency = _as_floats(_in_unit(frequency, u.Hz, "frequency", "a frequency"), "frequency")
     if frequency.ndim != 1 or len(frequency) < 2:
         msg = f"frequency must be a 1-D grid of at least 2 values, got shape {frequency.shape}"
         raise ParameterError(msg)
@@ -514,13 +513,7 @@ def _checked_frequency(frequency, engine):
 
 def _frequency_value(value, name, *, zero=False):
     """A frequency (Hz, or a frequency Quantity) as a float > 0 (>= 0 with ``zero``)."""
-    if isinstance(value, u.Quantity):
-        try:
-            value = value.to_value(u.Hz)
-        except u.UnitConversionError:
-            msg = f"{name} must be a frequency, got unit {value.unit}"
-            raise ParameterError(msg) from None
-    value = check_finite_float(value, name)
+    value = check_finite_float(_in_unit(value, u.Hz, name, "a frequency"), name)
     if value < 0 or (value == 0 and not zero):
         msg = f"{name}={value!r} must be {'>= 0' if zero else 'positive'} (Hz)"
         raise ParameterError(msg)

@@ -282,7 +282,7 @@ def lightcurve_table(model):
     Raises
     ------
     spelunker.errors.GuideStarInputError
-        When the model has no ``lightcurve`` table.
+        For a model without light curve (run `store_photometry` first).
 
     Examples
     --------
