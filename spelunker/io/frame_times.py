@@ -10,6 +10,9 @@ import logging
 
 import numpy as np
 
+from spelunker._validate import check_finite_float, check_positive_int
+from spelunker.errors import ParameterError
+
 __all__ = ["frame_mid_times", "iso_to_mjd"]
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,13 @@ def frame_mid_times(data_start, data_end, n_frames, *, centroid_times=None, name
     source : str
         ``"centroid_packet"`` or ``"datastrt_dataend"``.
 
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        For start or end times that are not finite numbers, a frame count
+        that is not an integer >= 1, or centroid times that are not a 1-D
+        array of numbers.
+
     Examples
     --------
     >>> from spelunker.io import frame_mid_times
@@ -52,9 +62,20 @@ def frame_mid_times(data_start, data_end, n_frames, *, centroid_times=None, name
     >>> source, round(float(t[1] - t[0]) * 86400, 4)
     ('datastrt_dataend', 0.0538)
     """
+    data_start = check_finite_float(data_start, "data_start")
+    data_end = check_finite_float(data_end, "data_end")
+    n_frames = check_positive_int(n_frames, "n_frames")
+    mjd = None
+    if centroid_times is not None:
+        try:
+            mjd = np.asarray(centroid_times, dtype=np.float64)
+        except (TypeError, ValueError):
+            mjd = np.zeros((0, 0))
+        if mjd.ndim != 1:
+            msg = f"centroid_times={centroid_times!r:.60} must be a 1-D array of MJD values"
+            raise ParameterError(msg)
     frame = (data_end - data_start) / n_frames
-    if centroid_times is not None and len(centroid_times) == n_frames:
-        mjd = np.asarray(centroid_times, dtype=np.float64)
+    if mjd is not None and len(mjd) == n_frames:
         inside = (mjd >= data_start - frame) & (mjd <= data_end + frame)
         if np.all(np.isfinite(mjd)) and np.all(np.diff(mjd) > 0) and np.all(inside):
             return mjd.astype(np.float64), "centroid_packet"

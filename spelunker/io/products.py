@@ -30,6 +30,7 @@ from spelunker.errors import (
     GuideStarInputError,
     InconsistentVisitError,
     MissingKeywordError,
+    ParameterError,
     WrongProductError,
 )
 from spelunker.instrument import FRAME_SHAPE
@@ -173,7 +174,7 @@ def expand_glob(pattern):
     >>> [os.path.relpath(p, top) for p in expand_glob(os.path.join(top, "**", "*_cal.fits"))]
     ['a/b/x_cal.fits']
     """
-    text = os.path.expanduser(os.fspath(pattern))
+    text = os.path.expanduser(os.fspath(_path_argument(pattern, "pattern")))
     if "**" not in text:
         return sorted(glob.glob(text))  # no recursion: no link loop to fall into
     parts = Path(text).parts
@@ -362,7 +363,15 @@ def open_complete_fits(path):
     ...
     spelunker.errors.CorruptFileError: ...
     """
-    return _open_fits(Path(path))
+    return _open_fits(Path(_path_argument(path, "path")))
+
+
+def _path_argument(value, name):
+    """``value`` if it is a path (str or os.PathLike), else a ParameterError naming ``name``."""
+    if isinstance(value, (str, os.PathLike)):
+        return value
+    msg = f"{name}={value!r:.60} must be a path (str or os.PathLike)"
+    raise ParameterError(msg)
 
 
 def _open_fits(path, *, check_complete=True):

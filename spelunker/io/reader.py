@@ -545,4 +545,10 @@ def _as_float(value):
 
 
 def _no_bar(progress):
-    return None if progress is None else not progress
+    """tqdm's ``disable`` for a ``progress`` option (None: on an interactive terminal only)."""
+    if progress is None:
+        return None
+    if not isinstance(progress, (bool, np.bool_, int, np.integer)):
+        msg = f"progress={progress!r:.60} must be True, False or None"
+        raise ParameterError(msg)
+    return not progress

@@ -15,6 +15,7 @@ import numpy as np
 from astropy import units as u
 from astropy.table import QTable
 
+from spelunker._validate import check_model, check_positive_float
 from spelunker.errors import GuideStarInputError, ParameterError, SpelunkerError
 from spelunker.fitting import ensure_fit_table
 from spelunker.periodogram.engines import PeriodogramResult, lomb_scargle
@@ -88,7 +89,8 @@ def series_from_model(model, *, fit_table="auto"):
     >>> source, sorted(series) == sorted(FIT_PARAMETERS), errors["theta"] is None
     ('quick_fit', True, True)
     """
-    fit_table = model.fit_table_name(fit_table, name="fit_table")
+    fit_table = check_model(model, where="series_from_model").fit_table_name(
+        fit_table, name="fit_table")
     if not model.hasattr("frames"):
         msg = "the model has no frames table (frame times)"
         raise GuideStarInputError(msg)
@@ -172,7 +174,7 @@ def run_periodogram(model, *, fit_table="auto", samples_per_peak=5.0, maximum_fr
     >>> model.meta.spelunker.periodogram_source, len(groups)
     ('quick_fit', 1)
     """
-    fit_table = ensure_fit_table(model, fit_table)
+    fit_table = ensure_fit_table(check_model(model, where="run_periodogram"), fit_table)
     times, series, errors, source = series_from_model(model, fit_table=fit_table)
     groups = periodogram_groups(model)
     results = []
@@ -234,7 +236,7 @@ def periodogram_groups(model):
     >>> [(v, g, frames.tolist()) for v, g, frames in periodogram_groups(model)]
     [(0, 0, [0, 1, 2]), (0, 1, [3, 4])]
     """
-    return model.frame_groups()
+    return check_model(model, where="periodogram_groups").frame_groups()
 
 
 def _log_summary(result, source, label):
@@ -299,13 +301,17 @@ def store_periodogram(model, result, *, source, samples_per_peak):
     >>> len(model.periodogram) == len(result.frequency), bool(np.isnan(table["theta"]).all())
     (True, True)
     """
+    check_model(model, where="store_periodogram")
     groups = [(0, 0, result)] if isinstance(result, PeriodogramResult) else result
     if not isinstance(groups, (list, tuple)) or not all(
             isinstance(group, (list, tuple)) and len(group) == 3
+            and all(isinstance(index, (int, np.integer)) for index in group[:2])
             and isinstance(group[2], PeriodogramResult) for group in groups):
         msg = ("result must be a PeriodogramResult or a list of (visit_index, guidestar_index, "
                f"PeriodogramResult), not {type(result).__name__}")
         raise ParameterError(msg)
+    if samples_per_peak is not None:
+        samples_per_peak = check_positive_float(samples_per_peak, "samples_per_peak")
     tables, peak_tables = [], []
     for visit_index, guidestar_index, group_result in groups:
         table, peaks = _group_tables(model, group_result)
@@ -391,7 +397,7 @@ def periodogram_table(model):
     spelunker.errors.GuideStarInputError
         If the model has no periodogram.
     """
-    if not model.hasattr("periodogram"):
+    if not check_model(model, where="periodogram_table").hasattr("periodogram"):
         msg = ("the model has no periodogram table; run PeriodogramStep "
                "(strun spelunker_periodogram)")
         raise GuideStarInputError(msg)
@@ -428,7 +434,7 @@ def periodogram_peaks_table(model):
     spelunker.errors.GuideStarInputError
         If the model has no peaks table.
     """
-    if not model.hasattr("periodogram_peaks"):
+    if not check_model(model, where="periodogram_peaks_table").hasattr("periodogram_peaks"):
         msg = ("the model has no periodogram_peaks table; run PeriodogramStep "
                "(strun spelunker_periodogram)")
         raise GuideStarInputError(msg)

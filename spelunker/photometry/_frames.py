@@ -5,12 +5,15 @@ mask arrays (each raising `~spelunker.errors.ParameterError`) and the
 chunking that keeps at most `_CHUNK_FRAMES` frames in float64 at a time.
 """
 
+import operator
+
 import numpy as np
 
 from spelunker.errors import ParameterError
 
-__all__ = ["check_bits", "check_frames", "check_groups", "check_mask", "chunks", "fill",
-           "flagged", "flat", "flat_dq", "pixel_sum", "selection"]
+__all__ = ["check_bits", "check_dq", "check_frames", "check_groups", "check_mask", "check_shape",
+           "chunks", "fill", "flagged", "flat", "flat_dq", "frame_index", "pixel_sum",
+           "selection"]
 
 # Frames per chunk: float32 chunks of 32k frames (8 MB) keep the
 # temporaries in cache-friendly sizes; results do not depend on it.
@@ -87,6 +90,9 @@ def check_frames(data, err, dq):
     if data.shape[0] == 0:
         msg = "data has no frames"
         raise ParameterError(msg)
+    if data.dtype.kind not in "biuf":
+        msg = f"data must hold numbers, got {data.dtype}"
+        raise ParameterError(msg)
     if data.dtype.kind != "f":
         data = data.astype(np.float64)
     if err is not None:
@@ -94,19 +100,55 @@ def check_frames(data, err, dq):
         if err.shape != data.shape:
             msg = f"err has shape {err.shape}; data has {data.shape}"
             raise ParameterError(msg)
+        if err.dtype.kind not in "biuf":
+            msg = f"err must hold numbers, got {err.dtype}"
+            raise ParameterError(msg)
         if err.dtype.kind != "f":
             err = err.astype(np.float64)
-    if dq is not None:
-        dq = np.asarray(dq)
-        if dq.shape not in (data.shape, data.shape[1:]):
-            msg = f"dq has shape {dq.shape}; expected {data.shape} or {data.shape[1:]}"
-            raise ParameterError(msg)
-        if dq.dtype.kind not in "iu":
-            msg = f"dq must hold integers (DQ bits), got {dq.dtype}"
-            raise ParameterError(msg)
-        if dq.dtype.kind == "i":
-            dq = dq.astype(np.int64)
-    return data, err, dq
+    return data, err, check_dq(dq, data.shape)
+
+
+def check_dq(dq, shape):
+    """None, or ``dq`` as integer bits of the frames' ``shape`` or of one frame."""
+    if dq is None:
+        return None
+    dq = np.asarray(dq)
+    if dq.shape not in (tuple(shape), tuple(shape[1:])):
+        msg = f"dq has shape {dq.shape}; expected {tuple(shape)} or {tuple(shape[1:])}"
+        raise ParameterError(msg)
+    if dq.dtype.kind not in "iu":
+        msg = f"dq must hold integers (DQ bits), got {dq.dtype}"
+        raise ParameterError(msg)
+    if dq.dtype.kind == "i":
+        dq = dq.astype(np.int64, copy=False)
+    return dq
+
+
+def check_shape(shape):
+    """``shape`` as a tuple ``(n_frames, rows, columns)`` of non-negative ints."""
+    try:
+        values = tuple(operator.index(n) for n in shape)
+    except TypeError:
+        values = ()
+    if len(values) != 3 or min(values) < 0:
+        msg = f"shape={shape!r:.60} must be (n_frames, rows, columns), three integers"
+        raise ParameterError(msg)
+    return values
+
+
+def frame_index(select, n_frames):
+    """``select`` (None, a slice, frame numbers or a boolean mask) as frame numbers."""
+    if select is None:
+        return np.arange(n_frames)
+    try:
+        index = np.arange(n_frames)[select]
+    except (IndexError, TypeError, ValueError):
+        index = None
+    if index is None or np.ndim(index) != 1 or np.size(index) == 0:
+        msg = (f"select={select!r:.60} must be None, a slice, frame numbers or a boolean mask "
+               f"selecting some of the {n_frames} frames")
+        raise ParameterError(msg)
+    return index
 
 
 def check_bits(bits):

@@ -64,9 +64,12 @@ def binned_scatter(flux, times, *, bin_size=DEFAULT_BIN_SIZE):
     >>> round(binned_scatter(flux, times, bin_size=100.0), 4)
     0.0115
     """
-    flux = np.asarray(flux, dtype=float)
-    if flux.ndim != 1:
-        msg = f"flux must be one-dimensional, got shape {flux.shape}"
+    try:
+        flux = np.asarray(flux, dtype=float)
+    except (TypeError, ValueError):
+        flux = None
+    if flux is None or flux.ndim != 1:
+        msg = f"flux must be a one-dimensional array of numbers, got {np.shape(flux)}"
         raise ParameterError(msg)
     times = _check_times(times, flux.size)
     bin_size = check_positive_float(bin_size, "bin_size", unit="seconds")

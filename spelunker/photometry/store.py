@@ -7,6 +7,7 @@ and the model, and `read_aperture_mask` reads a user aperture
 """
 
 import logging
+import operator
 import os
 
 import astropy.units as u
@@ -14,7 +15,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import QTable
 
-from spelunker._validate import check_choice, check_positive_float
+from spelunker._validate import check_choice, check_model, check_positive_float
 from spelunker.binning import DEFAULT_BIN_SIZE
 from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.instrument import FRAME_SHAPE
@@ -73,7 +74,10 @@ def run_photometry(model, *, bin_size=DEFAULT_BIN_SIZE, n_pixels=None, per_guide
     >>> result.aperture, len(result.flux)
     ('optimized', 1500)
     """
-    model.require_frames("photometry")
+    check_model(model, where="run_photometry").require_frames("photometry")
+    if not isinstance(per_guidestar, (bool, np.bool_, int, np.integer)):
+        msg = f"per_guidestar={per_guidestar!r:.60} must be True or False"
+        raise ParameterError(msg)
     data = np.asarray(model.data)
     err = np.asarray(model.err) if model.hasattr("err") else None
     if err is not None and err.shape != data.shape:
@@ -148,6 +152,11 @@ def read_aperture_mask(path, *, shape=FRAME_SHAPE):
     if not os.path.isfile(path):
         msg = f"{what}: no such file"
         raise ParameterError(msg)
+    try:
+        shape = tuple(operator.index(n) for n in shape)
+    except TypeError:
+        msg = f"shape={shape!r:.60} must be (rows, columns), two integers"
+        raise ParameterError(msg) from None
     lower = path.lower()
     if not lower.endswith((".npy", *_FITS_SUFFIXES)):
         msg = f"{what}: use a .npy file or a FITS image (.fits)"
@@ -165,7 +174,7 @@ def read_aperture_mask(path, *, shape=FRAME_SHAPE):
         msg = f"{what}: no image HDU with data"
         raise ParameterError(msg)
     try:
-        return check_mask(values, tuple(shape))
+        return check_mask(values, shape)
     except ParameterError as exc:
         msg = f"{what}: {exc}"
         raise ParameterError(msg) from None
@@ -236,7 +245,7 @@ def store_photometry(model, result, *, bin_size=None, aperture=None):
         bin_size, "bin_size", unit="seconds")
     aperture = result.aperture if aperture is None else check_choice(
         aperture, "aperture", APERTURE_KINDS)
-    model.require_frames("store_photometry")
+    check_model(model, where="store_photometry").require_frames("store_photometry")
     n_frames = len(model.data)
     for name in ("flux", "flux_err", "n_pixels"):
         if np.shape(getattr(result, name)) != (n_frames,):
@@ -297,7 +306,7 @@ def lightcurve_table(model):
     >>> lightcurve_table(model)["flux"].unit
     Unit("DN / s")
     """
-    if not model.hasattr("lightcurve"):
+    if not check_model(model, where="lightcurve_table").hasattr("lightcurve"):
         msg = "the model has no lightcurve table; run PhotometryOptimizeStep (or store_photometry)"
         raise GuideStarInputError(msg)
     stored = model.lightcurve

@@ -11,16 +11,20 @@ import warnings
 
 import numpy as np
 
+from spelunker._validate import check_positive_int
 from spelunker.errors import ParameterError
 from spelunker.photometry._frames import (
     check_bits,
+    check_dq,
     check_frames,
     check_groups,
+    check_shape,
     chunks,
     fill,
     flagged,
     flat,
     flat_dq,
+    frame_index,
     pixel_sum,
     selection,
 )
@@ -197,13 +201,15 @@ def usable_pixels(shape, *, dq=None, bad_dq_bits=1, select=None):
     >>> int(usable_pixels((5, 8, 8), dq=dq).sum())
     63
     """
-    frame_shape = tuple(shape[1:])
+    shape = check_shape(shape)
+    dq = check_dq(dq, shape)
+    bad_dq_bits = check_bits(bad_dq_bits)
+    frame_shape = shape[1:]
     if dq is None or not bad_dq_bits:
         return np.ones(frame_shape, dtype=bool)
-    dq = np.asarray(dq)
     if dq.ndim == 2:
         return (dq & bad_dq_bits) == 0
-    index = None if select is None else np.arange(shape[0])[select]
+    index = None if select is None else frame_index(select, shape[0])
     always = np.ones(frame_shape, dtype=bool)
     for chunk in chunks(index, shape[0]):
         always &= np.all((dq[chunk] & bad_dq_bits) != 0, axis=0)
@@ -244,12 +250,11 @@ def reference_frame(data, dq, bits, select, limit):
     >>> reference_frame(data, None, 1, None, None).tolist()
     [4.0, 5.0, 6.0, 7.0]
     """
-    if isinstance(select, slice):
-        index = np.arange(select.start, select.stop)
-    elif select is None:
-        index = np.arange(data.shape[0])
-    else:
-        index = select
+    data, _, dq = check_frames(data, None, dq)
+    bits = check_bits(bits)
+    index = frame_index(select, data.shape[0])
+    if limit is not None:
+        limit = check_positive_int(limit, "limit")
     if limit is not None and index.size > limit:
         index = index[np.round(np.linspace(0, index.size - 1, limit)).astype(np.int64)]
     frames = data[index].reshape(index.size, -1).astype(np.float64)
