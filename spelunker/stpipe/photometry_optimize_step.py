@@ -113,9 +113,13 @@ class PhotometryOptimizeStep(SpelunkerStep):
 
 
 def _read_mask(step_name, path):
+    """The aperture mask file of the step's parameter; any problem is a ParameterError."""
     try:
         return read_aperture_mask(path)
-    except ParameterError as exc:
+    except FileNotFoundError:
+        msg = f"{step_name}: aperture_mask={path!r}: no such file"
+        raise ParameterError(msg) from None
+    except ValueError as exc:
         msg = f"{step_name}: aperture_mask: {exc}"
         raise ParameterError(msg) from None
 
