@@ -90,22 +90,22 @@ def check_frames(data, err, dq):
     if data.shape[0] == 0:
         msg = "data has no frames"
         raise ParameterError(msg)
-    if data.dtype.kind not in "biuf":
-        msg = f"data must hold numbers, got {data.dtype}"
-        raise ParameterError(msg)
-    if data.dtype.kind != "f":
-        data = data.astype(np.float64)
+    data = _floating(data, "data")
     if err is not None:
         err = np.asarray(err)
         if err.shape != data.shape:
             msg = f"err has shape {err.shape}; data has {data.shape}"
             raise ParameterError(msg)
-        if err.dtype.kind not in "biuf":
-            msg = f"err must hold numbers, got {err.dtype}"
-            raise ParameterError(msg)
-        if err.dtype.kind != "f":
-            err = err.astype(np.float64)
+        err = _floating(err, "err")
     return data, err, check_dq(dq, data.shape)
+
+
+def _floating(values, name):
+    """``values`` as floating-point numbers (other numbers converted to float64)."""
+    if values.dtype.kind not in "biuf":
+        msg = f"{name} must hold numbers, got {values.dtype}"
+        raise ParameterError(msg)
+    return values if values.dtype.kind == "f" else values.astype(np.float64)
 
 
 def check_dq(dq, shape):
