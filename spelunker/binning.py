@@ -13,7 +13,7 @@ import numpy as np
 from spelunker._validate import check_positive_float
 from spelunker.errors import ParameterError
 
-__all__ = ["DEFAULT_BIN_SIZE", "BinnedSeries", "bin_series", "time_bin_index"]
+__all__ = ["DEFAULT_BIN_SIZE", "BinnedSeries", "bin_series", "check_times", "time_bin_index"]
 
 #: Default time bin (seconds) of the light curve whose scatter chooses the aperture,
 #: and of the binned light-curve figures.  At 16-19 frames/s a bin holds 160-190
@@ -29,15 +29,49 @@ DEFAULT_BIN_SIZE = 10.0
 BinnedSeries = namedtuple("BinnedSeries", ["time", "value", "error", "count", "bin"])
 
 
-def _checked_times(times):
-    times = np.asarray(times, dtype=float)
-    if times.ndim != 1:
-        msg = f"times must be 1-D, got shape {times.shape}"
-        raise ParameterError(msg)
-    if not np.all(np.isfinite(times)):
-        msg = f"times holds {np.count_nonzero(~np.isfinite(times))} non-finite value(s)"
-        raise ParameterError(msg)
-    return times
+def check_times(times, *, name="times"):
+    """Return ``times`` as a 1-D float64 array of finite values: the one check of a time axis.
+
+    Parameters
+    ----------
+    times : array_like
+        Sample times (any unit).
+    name : str, optional
+        Parameter name for the message.
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        For times that are not numbers, not 1-D or not all finite.
+
+    Examples
+    --------
+    >>> from spelunker.binning import check_times
+    >>> check_times([0, 1.5]).tolist()
+    [0.0, 1.5]
+    >>> check_times([0.0, float("nan")], name="t")
+    Traceback (most recent call last):
+    ...
+    spelunker.errors.ParameterError: t holds 1 non-finite value(s)
+    """
+    try:
+        values = np.asarray(times, dtype=float)
+    except (TypeError, ValueError):
+        values = None
+    if values is None:
+        problem = f"must be numbers, got {type(times).__name__}"
+    elif values.ndim != 1:
+        problem = f"must be 1-D, got shape {values.shape}"
+    elif not np.all(np.isfinite(values)):
+        problem = f"holds {np.count_nonzero(~np.isfinite(values))} non-finite value(s)"
+    else:
+        return values
+    msg = f"{name} {problem}"
+    raise ParameterError(msg)
 
 
 def time_bin_index(times, bin_size):
@@ -67,7 +101,7 @@ def time_bin_index(times, bin_size):
     >>> time_bin_index([3.0, 4.9, 5.0, 9.0], 2.0).tolist()
     [0, 0, 1, 3]
     """
-    times = _checked_times(times)
+    times = check_times(times)
     size = check_positive_float(bin_size, "bin_size", unit="seconds")
     if times.size == 0:
         return np.zeros(0, dtype=np.int64)
@@ -106,9 +140,13 @@ def bin_series(times, values, bin_size):
     >>> binned.time.tolist(), binned.value.tolist(), binned.count.tolist()
     ([0.5, 3.0, 4.5], [2.0, 5.0, 8.0], [2, 1, 2])
     """
-    times = np.asarray(times, dtype=float)
-    values = np.asarray(values, dtype=float)
-    if times.ndim != 1 or values.shape != times.shape:
+    times = check_times(times)
+    try:
+        values = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        msg = f"values must be numbers, got {type(values).__name__}"
+        raise ParameterError(msg) from None
+    if values.shape != times.shape:
         msg = (f"times and values must be 1-D and of equal length; got shapes {times.shape} "
                f"and {values.shape}")
         raise ParameterError(msg)

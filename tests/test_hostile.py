@@ -441,3 +441,70 @@ def test_strun_parameter_error_is_readable(small_visit, tmp_path):
     output = result.stdout + result.stderr
     assert "GuideStarFitStep: parameter method='foo' is refused" in output
     assert "one of 'gauss', 'quick'" in output
+
+
+# --------------------------------------------------------------------------
+# Wrong types and values anywhere in the public functions of the readers,
+# the photometry and the periodograms
+
+
+def _public_calls(visit):
+    """``(function, args, kwargs)`` that work, for every public function walked."""
+    from spelunker import binning, io, periodogram, photometry
+
+    model = read_guidestar(visit.files)
+    data = np.asarray(model.data)
+    err = np.asarray(model.err)
+    times = model.frame_seconds()
+    result = photometry.optimize_aperture(data, err, times=times, bin_size=1.0)
+    power = periodogram.lomb_scargle(times, {"flux": result.flux})
+    return [
+        (photometry.optimize_aperture, (data, err), {"times": times, "bin_size": 1.0}),
+        (photometry.aperture_flux, (data, err), {"mask": np.ones((8, 8), bool)}),
+        (photometry.full_frame_flux, (data, err), {}),
+        (photometry.usable_pixels, (data.shape,), {"dq": model.dq}),
+        (photometry.binned_scatter, (result.flux, times), {"bin_size": 1.0}),
+        (photometry.reference_frame, (data, model.dq, 1, None, 100), {}),
+        (photometry.run_photometry, (model,), {"bin_size": 1.0}),
+        (photometry.store_photometry, (model.copy(), result), {}),
+        (photometry.lightcurve_table, (model,), {}),
+        (photometry.read_aperture_mask, (visit.files[0],), {}),
+        (periodogram.frequency_grid, (times,), {}),
+        (periodogram.lomb_scargle, (times, {"flux": result.flux}), {}),
+        (periodogram.find_peaks, (power.power["flux"],), {}),
+        (periodogram.store_periodogram, (GuideStarModel(), power),
+         {"source": None, "samples_per_peak": None}),
+        (periodogram.periodogram_table, (model,), {}),
+        (periodogram.periodogram_peaks_table, (model,), {}),
+        (periodogram.periodogram_groups, (model,), {}),
+        (periodogram.series_from_model, (model,), {}),
+        (io.read_guidestar, (visit.files,), {"progress": False}),
+        (io.open_visits, (visit.files,), {}),
+        (io.frame_mid_times, (60000.0, 60000.1, 10), {}),
+        (io.expand_glob, (str(visit.files[0]),), {}),
+        (io.open_complete_fits, (visit.files[0],), {}),
+        (binning.time_bin_index, (times, 2.0), {}),
+        (binning.bin_series, (times, times, 2.0), {}),
+    ]
+
+
+def test_wrong_types_and_values_give_spelunker_errors_only(small_visit, caplog):
+    wrong = [None, "x", -1, 2.5, [], object(), np.zeros((2, 2)), True, {"a": 1}]
+    failures = []
+    with caplog.at_level(logging.CRITICAL):
+        for function, args, kwargs in _public_calls(small_visit):
+            slots = [(index, None) for index in range(len(args))] + [(None, k) for k in kwargs]
+            for (index, key), value in ((slot, value) for slot in slots for value in wrong):
+                call_args, call_kwargs = list(args), dict(kwargs)
+                if key is None:
+                    call_args[index] = value
+                else:
+                    call_kwargs[key] = value
+                try:
+                    function(*call_args, **call_kwargs)
+                except SpelunkerError:
+                    pass
+                except Exception as exc:  # noqa: BLE001 - the test lists them all
+                    failures.append(f"{function.__name__}({index if key is None else key}="
+                                    f"{value!r:.20}): {type(exc).__name__}: {exc}")
+    assert not failures, "\n".join(failures)

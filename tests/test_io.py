@@ -134,7 +134,8 @@ def test_tables_are_concatenated_with_file_index(three_segment_visit):
 
 
 def test_time_strings_and_flags_parse_from_bytes_and_text():
-    from spelunker.io import _flag_values, iso_to_mjd
+    from spelunker.io import iso_to_mjd
+    from spelunker.io.reader import _flag_values
 
     times = np.array([b"1858-11-18 00:00:00.000 ", b" 2022-05-22T18:12:17.5", b"garbage"])
     mjd = iso_to_mjd(times)

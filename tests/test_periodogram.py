@@ -15,6 +15,7 @@ from stpipe import crds_client
 from stpipe.exceptions import ValidationError
 
 from spelunker import GuideStarFitStep, GuideStarModel, datasets, read_guidestar
+from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.fitting import FitFlag
 from spelunker.periodogram import (
     FIT_PARAMETERS,
@@ -442,9 +443,9 @@ def test_invalid_step_parameters_raise_validation_errors(fitted, parameters, wor
 
 
 def test_step_parameter_values_it_cannot_use_raise_clear_errors(fitted):
-    with pytest.raises(ValueError, match="maximum_frequency=-1.0 must be positive"):
+    with pytest.raises(ParameterError, match="maximum_frequency=-1.0 must be positive"):
         PeriodogramStep.call(fitted, maximum_frequency=-1.0)
-    with pytest.raises(ValueError, match="is not above the minimum frequency"):
+    with pytest.raises(ParameterError, match="is not above the minimum frequency"):
         PeriodogramStep.call(fitted, maximum_frequency=1e-4)
     # Inside a pipeline stpipe does not validate again: the step's own checks apply.
     cases = (("n_peaks", 0, "n_peaks=0 must be an integer >= 1"),
@@ -467,34 +468,54 @@ def test_step_parameter_values_it_cannot_use_raise_clear_errors(fitted):
 def test_functions_reject_bad_input_clearly(fitted):
     times = np.arange(100) * 0.0538
     values = np.sin(times)
+    result = lomb_scargle(times, {"unknown": values})
     cases = [
-        (lambda: frequency_grid(np.zeros(5)), "at least two distinct"),
-        (lambda: frequency_grid([0.0, np.nan, 1.0]), "non-finite"),
-        (lambda: frequency_grid(times, samples_per_peak=0.5), "must be >= 1"),
+        (lambda: frequency_grid(np.zeros(5)), GuideStarInputError, "at least two distinct"),
+        (lambda: frequency_grid([0.0, np.nan, 1.0]), ParameterError, "non-finite"),
+        (lambda: frequency_grid(times, samples_per_peak=0.5), ParameterError, "must be >= 1"),
         (lambda: frequency_grid(times, minimum_frequency=5, maximum_frequency=4),
-         "not above the minimum"),
-        (lambda: frequency_grid(times, maximum_frequency=1 * u.m), "must be a frequency"),
-        (lambda: lomb_scargle(times, {"x": values}, engine="fft"), "engine='fft'"),
-        (lambda: lomb_scargle(times, {"x": values}, n_peaks=0), "n_peaks=0"),
-        (lambda: lomb_scargle(times, {"x": values[:-1]}), "has shape (99,)"),
-        (lambda: lomb_scargle(times, {"x": values}, errors={"y": values}), "unknown series"),
+         ParameterError, "not above the minimum"),
+        (lambda: frequency_grid(times, maximum_frequency=1 * u.m), ParameterError,
+         "must be a frequency"),
+        (lambda: frequency_grid(times * u.m), ParameterError, "must be in units of time"),
+        (lambda: lomb_scargle(times, {"x": values}, engine="fft"), ParameterError,
+         "engine='fft'"),
+        (lambda: lomb_scargle(times, {"x": values}, n_peaks=0), ParameterError, "n_peaks=0"),
+        (lambda: lomb_scargle(times, {"x": values[:-1]}), ParameterError, "has shape (99,)"),
+        (lambda: lomb_scargle(times, {"x": ["a"] * 100}), ParameterError,
+         "series 'x' must be numbers"),
+        (lambda: lomb_scargle(times, {"x": values}, errors={"y": values}), ParameterError,
+         "unknown series"),
+        (lambda: lomb_scargle(times, {"x": values}, errors={"x": "big"}), ParameterError,
+         "errors of 'x' must be numbers"),
         (lambda: lomb_scargle(times, {"x": values}, frequency=[1.0, 2.0],
-                              maximum_frequency=3.0), "not both"),
+                              maximum_frequency=3.0), ParameterError, "not both"),
         (lambda: lomb_scargle(times, {"x": values}, frequency=[1.0, 2.0, 4.0]),
-         "regular frequency grid"),
-        (lambda: series_from_model(fitted, fit_table="moments"), "fit_table='moments'"),
-        (lambda: series_from_model(fitted, fit_table="quick_fit"),
+         ParameterError, "regular frequency grid"),
+        (lambda: lomb_scargle(times, {"x": values}, frequency=[1.0, 2.0] * u.m),
+         ParameterError, "frequency must be a frequency"),
+        (lambda: find_peaks(["a", "b", "c"]), ParameterError, "1-D array of numbers"),
+        (lambda: series_from_model(fitted, fit_table="moments"), ParameterError,
+         "fit_table='moments'"),
+        (lambda: series_from_model(fitted, fit_table="quick_fit"), GuideStarInputError,
          "no quick_fit table; run GuideStarFitStep with method='quick'"),
-        (lambda: series_from_model(GuideStarModel()), "no gauss_fit or quick_fit table"),
-        (lambda: periodogram_table(GuideStarModel()), "no periodogram table"),
+        (lambda: series_from_model(GuideStarModel()), GuideStarInputError,
+         "no gauss_fit or quick_fit table"),
+        (lambda: periodogram_table(GuideStarModel()), GuideStarInputError,
+         "no periodogram table"),
+        (lambda: periodogram_peaks_table(GuideStarModel()), GuideStarInputError,
+         "no periodogram_peaks table"),
+        (lambda: store_periodogram(GuideStarModel(), result, source=None,
+                                   samples_per_peak=None), ParameterError,
+         "no column for series"),
+        (lambda: store_periodogram(GuideStarModel(), [(0, 0, "power")], source=None,
+                                   samples_per_peak=None), ParameterError,
+         "must be a PeriodogramResult"),
     ]
-    for call, words in cases:
-        with pytest.raises(ValueError) as info:
+    for call, error, words in cases:
+        with pytest.raises(error) as info:
             call()
         assert words in str(info.value)
-    result = lomb_scargle(times, {"unknown": values})
-    with pytest.raises(ValueError, match="no column for series"):
-        store_periodogram(GuideStarModel(), result, source=None, samples_per_peak=None)
     # An irregular grid is fine for the exact engine.
     irregular = lomb_scargle(times, {"x": values}, frequency=[1.0, 2.0, 4.0], engine="astropy")
     assert irregular.power["x"].shape == (3,)
@@ -506,5 +527,5 @@ def test_grid_too_large_for_memory_is_refused_clearly():
     # Two short visits 150 days apart: a grid of ~6e8 frequencies.
     t = np.concatenate([np.arange(2000) * 0.0538, 150 * 86400 + np.arange(2000) * 0.0538])
     y = np.random.default_rng(3).normal(size=t.size)
-    with pytest.raises(ValueError, match="one visit at a time"):
+    with pytest.raises(ParameterError, match="one visit at a time"):
         lomb_scargle(t, {name: y for name in ("x_mean", "y_mean", "flux")})

@@ -12,9 +12,10 @@ from numpy.testing import assert_allclose, assert_array_equal
 from stpipe.exceptions import ValidationError
 
 from spelunker import GuideStarModel, PhotometryOptimizeStep, datasets
-from spelunker import photometry as ph
 from spelunker.binning import DEFAULT_BIN_SIZE
+from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.io import open_guidestar
+from spelunker.photometry import _frames as photometry_frames
 from spelunker.photometry import (
     aperture_flux,
     binned_scatter,
@@ -24,6 +25,7 @@ from spelunker.photometry import (
     read_aperture_mask,
     run_photometry,
     store_photometry,
+    usable_pixels,
 )
 
 pytestmark = pytest.mark.usefixtures("no_network_no_crds")
@@ -143,10 +145,11 @@ def test_optimized_aperture_beats_the_full_frame_sum(model):
     assert_array_equal(result.n_pixels, np.full(3000, n_chosen))
 
 
-@pytest.mark.parametrize("chunk", [ph._CHUNK_FRAMES, 97])
+@pytest.mark.parametrize("chunk", [photometry_frames._CHUNK_FRAMES, 97])
 def test_chosen_size_equals_brute_force(frames_with_defects, monkeypatch, chunk):
     data, err, dq, times = frames_with_defects
-    monkeypatch.setattr(ph, "_CHUNK_FRAMES", chunk)  # results must not depend on chunking
+    # results must not depend on chunking
+    monkeypatch.setattr(photometry_frames, "_CHUNK_FRAMES", chunk)
     result = optimize_aperture(data, err, times=times, dq=dq, bin_size=4.0)
     best, scatter, ranking = brute_force(data, times, 4.0, dq=dq)
     assert int(result.selected["n_pixels"][0]) == best
@@ -253,10 +256,12 @@ def test_aperture_flux_per_group_and_checks():
     assert flux.tolist() == [3.0, 9.0, 9.0, 3.0]
     assert n_pixels.tolist() == [3, 9, 9, 3]
     assert np.all(np.isnan(flux_err))
-    with pytest.raises(ValueError, match="give groups"):
+    with pytest.raises(ParameterError, match="give groups"):
         aperture_flux(data, mask=masks)
-    with pytest.raises(ValueError, match="mask has shape"):
+    with pytest.raises(ParameterError, match="mask has shape"):
         aperture_flux(data, mask=np.ones((7, 8)))
+    with pytest.raises(ParameterError, match="mask must hold numbers or booleans"):
+        aperture_flux(data, mask=np.full((8, 8), "x"))
 
 
 # --------------------------------------------------------------------------
@@ -278,6 +283,8 @@ def test_aperture_flux_per_group_and_checks():
         ({"mask": np.full((8, 8), 0.5)}, "only 0 and 1"),
         ({"groups": np.zeros(3, int)}, "groups has shape"),
         ({"times": np.zeros(3)}, "times has shape"),
+        ({"times": np.zeros((600, 2))}, "times must be 1-D"),
+        ({"times": "soon"}, "times must be numbers"),
         ({"bad_dq_bits": "DO_NOT_USE"}, "bad_dq_bits='DO_NOT_USE'"),
         ({"reference_frames": 0}, "reference_frames=0"),
     ],
@@ -286,7 +293,7 @@ def test_bad_arguments_raise_clear_errors(frames_with_defects, kwargs, words):
     data, err, dq, times = frames_with_defects
     arguments = {"times": times, "bin_size": 4.0, "dq": dq}
     arguments.update(kwargs)
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ParameterError) as info:
         optimize_aperture(data[:600], err[:600], **{
             k: (v[:600] if k in ("times", "dq") and len(v) == len(data) else v)
             for k, v in arguments.items()})
@@ -295,16 +302,21 @@ def test_bad_arguments_raise_clear_errors(frames_with_defects, kwargs, words):
 
 def test_series_too_short_for_the_bins_names_its_length_and_bin_size(frames_with_defects):
     data, err, _, times = frames_with_defects
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ParameterError) as info:
         optimize_aperture(data[:500], err[:500], times=times[:500], bin_size=10.0)
     message = str(info.value)
     assert "spans 26.85 s (500 frames)" in message
     assert "bin_size=10 s gives 3 usable bin(s), at least 4" in message
     assert "smaller bin_size" in message
-    with pytest.raises(ValueError, match="data must be"):
+    with pytest.raises(ParameterError, match="data must be"):
         optimize_aperture(data[0], times=times[:1])
-    with pytest.raises(ValueError, match="err has shape"):
+    with pytest.raises(ParameterError, match="err has shape"):
         optimize_aperture(data[:10], err[:9], times=times[:10])
+    # No bin size fits 10 frames: the data, not a parameter, is at fault.
+    with pytest.raises(GuideStarInputError, match="too short to bin"):
+        optimize_aperture(data[:10], err[:10], times=times[:10])
+    with pytest.raises(GuideStarInputError, match="the light curve is empty"):
+        binned_scatter([], [])
 
 
 def test_binned_scatter_of_a_step():
@@ -430,17 +442,34 @@ def test_read_aperture_mask(tmp_path, kind):
 
 
 def test_read_aperture_mask_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no such file"):
+    with pytest.raises(ParameterError, match="no such file"):
         read_aperture_mask(tmp_path / "missing.npy")
     np.save(tmp_path / "small.npy", np.ones((4, 4)))
-    with pytest.raises(ValueError, match=r"small.npy.*shape \(4, 4\)"):
+    with pytest.raises(ParameterError, match=r"small.npy.*shape \(4, 4\)"):
         read_aperture_mask(tmp_path / "small.npy")
     (tmp_path / "mask.txt").write_text("1 1 1")
-    with pytest.raises(ValueError, match="use a .npy file or a FITS image"):
+    with pytest.raises(ParameterError, match="use a .npy file or a FITS image"):
         read_aperture_mask(tmp_path / "mask.txt")
     (tmp_path / "broken.fits").write_bytes(b"not a FITS file")
-    with pytest.raises(ValueError, match="broken.fits"):
+    with pytest.raises(ParameterError, match="broken.fits"):
         read_aperture_mask(tmp_path / "broken.fits")
+    (tmp_path / "empty.npy").write_bytes(b"")
+    with pytest.raises(ParameterError, match="empty.npy.*cannot be read"):
+        read_aperture_mask(tmp_path / "empty.npy")
+    fits.PrimaryHDU().writeto(tmp_path / "header_only.fits")
+    with pytest.raises(ParameterError, match="header_only.fits.*no image HDU"):
+        read_aperture_mask(tmp_path / "header_only.fits")
+    with pytest.raises(ParameterError, match="must be a file path"):
+        read_aperture_mask(8)
+
+
+def test_usable_pixels_of_a_selection():
+    dq = np.zeros((6, 8, 8), np.uint32)
+    dq[:, 0, 0] = 1  # flagged in every frame
+    dq[:3, 1, 1] = 1  # flagged in the first three frames only
+    assert int(usable_pixels(dq.shape, dq=dq).sum()) == 63
+    for select in (slice(None, 3), np.arange(3), slice(0, 3)):
+        assert int(usable_pixels(dq.shape, dq=dq, select=select).sum()) == 62
 
 
 # --------------------------------------------------------------------------
@@ -466,12 +495,16 @@ def test_store_photometry_and_lightcurve_table(model, tmp_path):
         assert_allclose(table["time"].mjd, model.frames["mid_time_mjd"], rtol=0, atol=0)
         assert table["flux"].unit == u.DN / u.s and table["flux_err"].unit == u.DN / u.s
         assert_allclose(table["flux"].value, result.flux, rtol=0, equal_nan=True)
-    with pytest.raises(ValueError, match="no lightcurve table"):
+    with pytest.raises(GuideStarInputError, match="no lightcurve table"):
         lightcurve_table(model)
-    with pytest.raises(ValueError, match="aperture='best'"):
+    with pytest.raises(ParameterError, match="aperture='best'"):
         store_photometry(copy_, result, aperture="best")
-    with pytest.raises(ValueError, match=r"shape \(3000,\); the model has 3 frames"):
+    with pytest.raises(ParameterError, match=r"shape \(3000,\); the model has 3 frames"):
         store_photometry(GuideStarModel(data=np.zeros((3, 8, 8), np.float32)), result)
+    with pytest.raises(ParameterError, match="must be an ApertureResult"):
+        store_photometry(copy_, {"flux": result.flux})
+    with pytest.raises(GuideStarInputError, match="store_photometry needs the frames"):
+        store_photometry(GuideStarModel(), result)
 
 
 def test_frame_seconds(model):
@@ -609,12 +642,12 @@ def test_step_parameter_errors(model, parameters, error, words):
 
 def test_step_mask_file_errors(model, tmp_path):
     missing = tmp_path / "nowhere.npy"
-    with pytest.raises(FileNotFoundError) as info:
+    with pytest.raises(ParameterError) as info:
         PhotometryOptimizeStep.call(model, aperture_mask=str(missing))
     assert "aperture_mask" in str(info.value) and "nowhere.npy" in str(info.value)
     wrong = tmp_path / "wrong.npy"
     np.save(wrong, np.ones((6, 6), bool))
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ParameterError) as info:
         PhotometryOptimizeStep.call(model, aperture_mask=str(wrong))
     assert "aperture_mask" in str(info.value) and "wrong.npy" in str(info.value)
     assert "shape (6, 6)" in str(info.value)
@@ -662,7 +695,7 @@ def test_dq_of_the_wrong_shape_is_ignored_with_a_warning(model, caplog):
     with caplog.at_level(logging.WARNING, logger="spelunker"):
         result = run_photometry(odd, bin_size=5.0)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
-                and r.name == "spelunker.photometry"]
+                and r.name.startswith("spelunker.photometry")]
     assert len(warnings) == 1
     assert "DQ" in warnings[0] and "(3000, 4, 4)" in warnings[0] and "ignored" in warnings[0]
     expected = optimize_aperture(model.data, model.err, times=model.frame_seconds(), bin_size=5.0)

@@ -192,7 +192,7 @@ def test_strun_fits_a_guider_file_offline(small_visit, tmp_path):
         assert model.meta.spelunker.fit_status == "COMPLETE"
         assert np.count_nonzero(model.gauss_fit["flags"] == 0) > 140
     # module loggers of the package show under strun
-    assert "spelunker.io - INFO - read 150 frames" in result.stderr
+    assert "spelunker.io.reader - INFO - read 150 frames" in result.stderr
     assert "spelunker.stpipe.guide_star_fit_step - INFO - gauss fit: 150 frames" in result.stderr
     assert "CRDS" not in result.stderr.replace("CRDS_", "")
 

@@ -1,0 +1,175 @@
+"""Peaks of a periodogram: the strongest, their false-alarm probability, as a table.
+
+A peak is an interior grid point that is higher than its left neighbour,
+at least as high as its right one, and the highest within a window on both
+sides (`find_peaks`); its false-alarm probability is astropy's Baluev
+(2008) approximation for the grid's maximum frequency.
+`spelunker.periodogram.lomb_scargle` reports the peaks of every series it
+computes.
+"""
+
+import numpy as np
+from astropy import units as u
+from astropy.table import QTable
+from astropy.timeseries import LombScargle
+
+from spelunker._validate import check_positive_int
+from spelunker.errors import ParameterError
+
+__all__ = ["find_peaks", "peaks_qtable", "series_peaks"]
+
+
+def find_peaks(power, *, n_peaks=5, window=1):
+    """Indices of the ``n_peaks`` highest distinct peaks of ``power``, highest first.
+
+    Parameters
+    ----------
+    power : array-like
+        A periodogram (NaN points are never peaks).
+    n_peaks : int, optional
+        Largest number of peaks returned.
+    window : int, optional
+        A peak is the highest point within ``window`` grid points on each
+        side (1: any local maximum).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 indices; interior points only, each higher than its left
+        neighbour and at least as high as its right one (so a flat top
+        counts once).
+
+    Examples
+    --------
+    >>> from spelunker.periodogram import find_peaks
+    >>> find_peaks([0, 3, 1, 2, 1, 5, 5, 0], n_peaks=5)
+    array([5, 1, 3])
+    >>> find_peaks([0, 3, 1, 2, 1, 5, 5, 0], window=2)
+    array([5, 1])
+    """
+    n_peaks = check_positive_int(n_peaks, "n_peaks")
+    window = check_positive_int(window, "window")
+    power = np.asarray(power)
+    if power.ndim != 1 or power.dtype.kind not in "biuf":
+        msg = f"power must be a 1-D array of numbers, got shape {power.shape} of {power.dtype}"
+        raise ParameterError(msg)
+    if len(power) < 3:
+        return np.zeros(0, dtype=np.int64)
+    power = np.where(np.isfinite(power), power, -np.inf).astype(float, copy=False)
+    middle = power[1:-1]
+    candidates = np.flatnonzero((middle > power[:-2]) & (middle >= power[2:])) + 1
+    if window == 1:
+        order = np.argsort(-power[candidates], kind="stable")[:n_peaks]
+        return candidates[order].astype(np.int64)
+    # Highest local maxima first; keep those that are the highest within the
+    # window.  Usually a few dozen are looked at, so they are taken from the
+    # top in chunks rather than sorting all of them.
+    peaks = []
+    remaining = candidates
+    chunk = 64 * n_peaks
+    while len(remaining) and len(peaks) < n_peaks:
+        if len(remaining) > chunk:
+            split = np.argpartition(-power[remaining], chunk)
+            top, remaining = remaining[split[:chunk]], remaining[split[chunk:]]
+        else:
+            top, remaining = remaining, remaining[:0]
+        for index in top[np.argsort(-power[top], kind="stable")]:
+            low = max(0, index - window)
+            if power[low:index + window + 1].max() <= power[index]:
+                peaks.append(index)
+                if len(peaks) == n_peaks:
+                    break
+        chunk *= 4
+    return np.array(peaks, dtype=np.int64)
+
+
+def series_peaks(times, frequency, power, series, masks, errors, *, n_peaks,
+                 peak_separation=None):
+    """The strongest peaks of the periodogram of every series, as a table.
+
+    Parameters
+    ----------
+    times : numpy.ndarray
+        The shared time axis (seconds).
+    frequency : numpy.ndarray
+        The grid (Hz), increasing.
+    power : dict of str to numpy.ndarray
+        The periodogram of each series on ``frequency``.
+    series : dict of str to numpy.ndarray
+        The values of each series, in the order of the table.
+    masks : dict of str to numpy.ndarray
+        The valid points of each series that has a periodogram; the
+        others have no peak.
+    errors : dict of str to numpy.ndarray or None
+        1-sigma errors of each series (None: unweighted), for the
+        false-alarm probabilities.
+    n_peaks : int
+        Largest number of peaks per series.
+    peak_separation : float or None, optional
+        Half-width (Hz) of the neighbourhood in which a peak must be the
+        highest point; None: ``1 / baseline`` of each series' own valid
+        points.
+
+    Returns
+    -------
+    astropy.table.QTable
+        ``series``, ``rank`` (1 = strongest), ``frequency`` (Hz), ``period``
+        (s), ``power`` and ``false_alarm_probability``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spelunker.periodogram.peaks import series_peaks
+    >>> times = np.arange(200.0)
+    >>> frequency = np.linspace(0.01, 0.5, 50)
+    >>> power = {"x": np.exp(-0.5 * ((frequency - 0.1) / 0.01) ** 2)}
+    >>> series = {"x": np.sin(2 * np.pi * 0.1 * times)}
+    >>> peaks = series_peaks(times, frequency, power, series, {"x": np.ones(200, bool)},
+    ...                      {"x": None}, n_peaks=1)
+    >>> round(float(peaks["frequency"][0].value), 6), int(peaks["rank"][0])
+    (0.1, 1)
+    """
+    rows = []
+    spacing = np.median(np.diff(frequency)) if len(frequency) > 1 else 0.0
+    for name in series:
+        if name not in masks:
+            continue
+        mask = masks[name]
+        separation = peak_separation
+        if separation is None:  # the resolution of this series: 1 / its own valid baseline
+            baseline = float(np.ptp(times[mask]))
+            separation = 1.0 / baseline if baseline > 0 else 0.0
+        window = max(1, int(round(separation / spacing))) if spacing > 0 else 1
+        index = find_peaks(power[name], n_peaks=n_peaks, window=window)
+        if not len(index):
+            continue
+        fap = _false_alarm_probability(times[mask], series[name][mask],
+                                       None if errors[name] is None else errors[name][mask],
+                                       power[name][index].astype(float), frequency[-1])
+        for rank, (i, probability) in enumerate(zip(index, fap, strict=True), start=1):
+            rows.append((name, rank, frequency[i], float(power[name][i]), probability))
+    return peaks_qtable(rows)
+
+
+def _false_alarm_probability(t, values, dy, power, maximum_frequency):
+    """astropy's Baluev false-alarm probability of ``power`` (cheap: no periodogram)."""
+    periodogram = LombScargle(t, values, dy, fit_mean=True, center_data=True,
+                              normalization="standard")
+    with np.errstate(over="ignore", under="ignore"):
+        fap = periodogram.false_alarm_probability(power, method="baluev",
+                                                  maximum_frequency=maximum_frequency)
+    return np.clip(np.asarray(fap, dtype=float), 0.0, 1.0)
+
+
+def peaks_qtable(rows):
+    """The peak table of ``(series, rank, frequency, power, false_alarm_probability)`` rows."""
+    table = QTable()
+    table["series"] = np.array([row[0] for row in rows], dtype=str)
+    table["rank"] = np.array([row[1] for row in rows], dtype=np.int32)
+    frequency = np.array([row[2] for row in rows], dtype=float)
+    table["frequency"] = frequency * u.Hz
+    with np.errstate(divide="ignore"):
+        table["period"] = (1.0 / frequency) * u.s
+    table["power"] = np.array([row[3] for row in rows], dtype=float)
+    table["false_alarm_probability"] = np.array([row[4] for row in rows], dtype=float)
+    return table
