@@ -328,8 +328,9 @@ def _probe_scheduler(address, timeout):
         raise SurveyError(msg)
 
 
-def _connect(address, timeout=SCHEDULER_TIMEOUT):
-    """A Client of the scheduler at ``address``, or a SurveyError within about ``timeout``."""
+def _connect(address):
+    """A Client of the scheduler at ``address``, or a SurveyError within `SCHEDULER_TIMEOUT`."""
+    timeout = SCHEDULER_TIMEOUT
     log.info("Connecting to the Dask scheduler at %s", address)
     _probe_scheduler(address, timeout)
     try:
