@@ -36,7 +36,7 @@ from spelunker import GuideStarFitStep, GuideStarModel, datasets
 from spelunker.atomic import TEMPORARY_PREFIX, is_temporary
 from spelunker.errors import ParameterError, SurveyError
 from spelunker.survey import COLUMNS, main, plan_survey, run_survey, visit_summary
-from spelunker.survey import execution
+from spelunker.survey import cli, execution
 from spelunker.survey.cli import EXIT_CODES
 
 N_FRAMES = 300  # at 1 s per frame: 5 bins of 60 s for the binned scatter
@@ -370,6 +370,19 @@ def test_usage_errors_exit_2_and_codes_are_documented(capsys):
     printed = capsys.readouterr().out
     for code in EXIT_CODES:
         assert re.search(rf"^  {code}\s", printed, flags=re.MULTILINE), printed
+
+
+def test_interrupted_survey_says_how_to_resume(monkeypatch, tmp_path, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "run_survey", interrupted)
+    code = main(["--program", "1534", "--output", str(tmp_path / "out")])
+    assert code == 130 and 130 in EXIT_CODES
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip() == ("spelunker-survey: interrupted; run the same command again to "
+                           "resume (complete visits are kept)")
 
 
 def test_module_and_console_script_run_the_command(tmp_path):

@@ -234,7 +234,7 @@ def check_scheduler_address(scheduler):
     >>> check_scheduler_address("http://scheduler:8787")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    spelunker.errors.ParameterError: scheduler='http://scheduler:8787' is not ... (unknown scheme 'http'; ...)
+    spelunker.errors.ParameterError: scheduler='http:...' ... (unknown scheme 'http'; ...)
     """
     address = scheduler.strip() if isinstance(scheduler, str) else ""
     problem = "" if address else "empty or not text"
@@ -329,12 +329,16 @@ def _probe_scheduler(address, timeout):
 
 
 def _connect(address):
-    """A Client of the scheduler at ``address``, or a SurveyError within `SCHEDULER_TIMEOUT`."""
-    timeout = SCHEDULER_TIMEOUT
+    """A Client of the scheduler at ``address``, or a SurveyError within `SCHEDULER_TIMEOUT`.
+
+    The Client keeps Dask's own timeout (``distributed.comm.timeouts.connect``):
+    it also bounds its reconnections during a long survey, which a short
+    value would cut off.
+    """
     log.info("Connecting to the Dask scheduler at %s", address)
-    _probe_scheduler(address, timeout)
+    _probe_scheduler(address, SCHEDULER_TIMEOUT)
     try:
-        return Client(address, timeout=timeout)
+        return Client(address)
     except OSError as exc:  # distributed: timed out, or the connection closed
         msg = f"scheduler={address!r}: cannot connect to the Dask scheduler: {exc}"
         raise SurveyError(msg) from exc
