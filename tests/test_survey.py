@@ -336,6 +336,12 @@ def test_output_that_is_a_file_is_one_line(one_visit, tmp_path, capsys):
         assert code == 1
         assert text in one_error_line(capsys.readouterr().err)
     assert taken.read_text() == "mine"
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "products").write_text("not a folder")
+    assert main(["--input", str(one_visit), "--output", str(blocked), "--no-progress"]) == 1
+    assert "products in it is a file" in one_error_line(capsys.readouterr().err)
+    assert sorted(p.name for p in blocked.iterdir()) == ["products"]
 
 
 @pytest.mark.parametrize(("args", "text"), [

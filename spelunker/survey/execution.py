@@ -276,11 +276,12 @@ def _check_output_folder(value, name):
     return path
 
 
-def _check_output(output):
+def _check_output(output, *, downloads):
     """The output folder; its sub-folders and tables must not be of the other kind."""
     output = _check_output_folder(output, "output")
-    for entry, folder in (("products", True), ("rows", True), ("downloads", True),
-                          ("survey.ecsv", False), ("survey.parquet", False)):
+    entries = [("products", True), ("rows", True), ("survey.ecsv", False),
+               ("survey.parquet", False)] + ([("downloads", True)] if downloads else [])
+    for entry, folder in entries:
         path = output / entry
         if path.exists() and path.is_dir() != folder:
             kind = "a file" if folder else "a folder"
@@ -556,7 +557,7 @@ def run_survey(output, *, programs=(), observations=(), visits=(), input_dir=Non
     else:
         scheduler = check_scheduler_address(scheduler)
     config_file = _config_path(config_file)
-    output = _check_output(output)
+    output = _check_output(output, downloads=download_dir is None)
     if download_dir is not None:
         download_dir = str(_check_output_folder(download_dir, "download_dir"))
     if token is not None:
