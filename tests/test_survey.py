@@ -243,10 +243,20 @@ def test_plan_selects_visits_of_a_folder(programs):
     ({"programs": [1534], "workers": 0}, ParameterError, "workers=0"),
     ({"programs": [1534], "config_file": "nope"}, ParameterError, "config_file='nope'"),
     ({"programs": [1534], "progress": "yes"}, ParameterError, "progress='yes'"),
+    ({"programs": 1.5}, ParameterError, "programs=1.5 must be a program number"),
+    ({"observations": 5}, ParameterError, "observations=5 must be 'PROGRAM:OBSERVATION'"),
+    ({"input_dir": 5}, ParameterError, "input_dir=5 must be a folder path"),
+    ({"programs": [1534], "scheduler": 8786}, ParameterError, "scheduler=8786"),
+    ({"programs": [1534], "scheduler": "tcp://host:0"}, ParameterError, "port 0"),
+    ({"programs": [1534], "download_dir": 5}, ParameterError, "download_dir=5"),
+    ({"programs": [1534], "config_file": 5}, ParameterError, "config_file='5'"),
 ])
 def test_bad_arguments_name_the_parameter(tmp_path, kwargs, error, text):
     with pytest.raises(error, match=text):
         run_survey(tmp_path / "out", **kwargs)
+    with pytest.raises(ParameterError, match="output=None must be a folder path"):
+        run_survey(None, programs=[1534])
+    assert not (tmp_path / "out").exists()
 
 
 def test_empty_folder_is_a_survey_error(tmp_path):

@@ -260,8 +260,7 @@ def check_scheduler_address(scheduler):
 
 def _check_output_folder(value, name):
     """``value`` resolved, as a folder the survey may create and write into; nothing created."""
-    if isinstance(value, bool) or not isinstance(value, (str, os.PathLike)) \
-            or not os.fspath(value):
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
         msg = f"{name}={value!r} must be a folder path"
         raise ParameterError(msg)
     path = Path(value).expanduser().resolve()

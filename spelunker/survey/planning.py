@@ -88,9 +88,9 @@ def selections(programs=(), observations=(), visits=()):
     ----------
     programs : int, str or sequence of them
         Program numbers.
-    observations : sequence of (int, int) or str
+    observations : str or sequence of (int, int) or str
         ``(program, observation)`` or ``"1534:2"``.
-    visits : sequence of (int, int, int) or str
+    visits : str or sequence of (int, int, int) or str
         ``(program, observation, visit)`` or ``"1534:2:1"``.
 
     Returns
@@ -103,12 +103,25 @@ def selections(programs=(), observations=(), visits=()):
     spelunker.errors.ParameterError
         A malformed selection (naming the parameter and the value).
     """
-    if isinstance(programs, (str, int, np.integer)):
-        programs = [programs]
+    programs = _as_list(programs, "programs", "a program number", (str, int, np.integer))
+    observations = _as_list(observations, "observations", "'PROGRAM:OBSERVATION'", (str,))
+    visits = _as_list(visits, "visits", "'PROGRAM:OBSERVATION:VISIT'", (str,))
     wanted = [(id_number(p, "program", name="programs"), None, None) for p in programs]
     wanted += [(*parse_selection(o, 2, name="observations"), None) for o in observations]
     wanted += [parse_selection(v, 3, name="visits") for v in visits]
     return list(dict.fromkeys(wanted))
+
+
+def _as_list(value, name, what, single):
+    """``value`` as a list: None is none, one ``single`` value is a list of one."""
+    if value is None:
+        return []
+    if isinstance(value, single):
+        return [value]
+    if isinstance(value, (dict, set)) or not hasattr(value, "__iter__"):
+        msg = f"{name}={value!r} must be {what} or a list of them"
+        raise ParameterError(msg)
+    return list(value)
 
 
 def _selected(key, wanted):
