@@ -4,10 +4,25 @@ Four small visits over programs 1534 and 1541: one has a corrupt file on
 the server, one a download that fails once (HTTP 404), and program 1999 has
 nothing at MAST.  The second run resumes: complete visits are skipped (no
 download, product untouched), the failed ones run again.
+
+The command as a new user meets it: an unreachable scheduler, an output
+that is a file, a typo in the input (nothing created), a killed survey's
+temporary product (removed by the next run) and the workers' log lines
+(printed above the progress bar), each one ``spelunker-survey: error: ...``
+line or a clean bar, with the documented exit code.
 """
 
+import contextlib
 import json
+import logging
 import os
+import re
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from importlib.metadata import entry_points
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -18,8 +33,11 @@ from distributed import LocalCluster
 from mast_server import FakeMast
 
 from spelunker import GuideStarFitStep, GuideStarModel, datasets
+from spelunker.atomic import TEMPORARY_PREFIX, is_temporary
 from spelunker.errors import ParameterError, SurveyError
 from spelunker.survey import COLUMNS, main, plan_survey, run_survey, visit_summary
+from spelunker.survey import cli, execution
+from spelunker.survey.cli import EXIT_CODES
 
 N_FRAMES = 300  # at 1 s per frame: 5 bins of 60 s for the binned scatter
 CORRUPT = (1541, 1, 2)
@@ -225,10 +243,20 @@ def test_plan_selects_visits_of_a_folder(programs):
     ({"programs": [1534], "workers": 0}, ParameterError, "workers=0"),
     ({"programs": [1534], "config_file": "nope"}, ParameterError, "config_file='nope'"),
     ({"programs": [1534], "progress": "yes"}, ParameterError, "progress='yes'"),
+    ({"programs": 1.5}, ParameterError, "programs=1.5 must be a program number"),
+    ({"observations": 5}, ParameterError, "observations=5 must be 'PROGRAM:OBSERVATION'"),
+    ({"input_dir": 5}, ParameterError, "input_dir=5 must be a folder path"),
+    ({"programs": [1534], "scheduler": 8786}, ParameterError, "scheduler=8786"),
+    ({"programs": [1534], "scheduler": "tcp://host:0"}, ParameterError, "port 0"),
+    ({"programs": [1534], "download_dir": 5}, ParameterError, "download_dir=5"),
+    ({"programs": [1534], "config_file": 5}, ParameterError, "config_file='5'"),
 ])
 def test_bad_arguments_name_the_parameter(tmp_path, kwargs, error, text):
     with pytest.raises(error, match=text):
         run_survey(tmp_path / "out", **kwargs)
+    with pytest.raises(ParameterError, match="output=None must be a folder path"):
+        run_survey(None, programs=[1534])
+    assert not (tmp_path / "out").exists()
 
 
 def test_empty_folder_is_a_survey_error(tmp_path):
@@ -248,3 +276,217 @@ def test_summary_of_a_fit_only_model(programs):
     assert set(summary) == {name for name, *_ in COLUMNS[4:]} - {
         "product", "product_bytes", "parameter_file", "status", "error", "elapsed", "cpu_time",
         "worker", "worker_peak_rss", "finished"}
+
+
+# --------------------------------------------------------------------------
+# The command as a new user meets it
+
+
+def closed_port():
+    """A port on 127.0.0.1 that nothing listens on (bound, then closed)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def one_error_line(err):
+    """The stderr of a failed command: exactly one 'spelunker-survey: error:' line."""
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("spelunker-survey: error: ")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.fixture
+def one_visit(programs, tmp_path):
+    """A folder holding one visit (1541:1:1) to survey."""
+    folder = tmp_path / "one_visit"
+    folder.mkdir()
+    for path in visit_files(programs, (1541, 1, 1)):
+        (folder / path.name).write_bytes(path.read_bytes())
+    return folder
+
+
+def test_unreachable_scheduler_is_one_line_at_once(one_visit, tmp_path, capsys):
+    output = tmp_path / "out"
+    address = f"tcp://127.0.0.1:{closed_port()}"
+
+    started = time.perf_counter()
+    code = main(["--input", str(one_visit), "--output", str(output), "--scheduler", address,
+                 "--no-progress"])
+    elapsed = time.perf_counter() - started
+
+    assert code == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert address in line and "connection refused" in line
+    assert elapsed < execution.SCHEDULER_TIMEOUT  # refused at once, not after Dask's 30 s
+    assert not output.exists()
+
+
+def test_a_port_that_is_not_a_scheduler_times_out(one_visit, tmp_path, monkeypatch):
+    # The dashboard's port, or any server that accepts and stays silent: no endless wait.
+    monkeypatch.setattr(execution, "SCHEDULER_TIMEOUT", 0.5)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        address = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        started = time.perf_counter()
+        with pytest.raises(SurveyError, match="does not answer as a Dask scheduler within 0.5 s"):
+            run_survey(tmp_path / "out", input_dir=one_visit, scheduler=address, progress=False)
+        assert time.perf_counter() - started < 5
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_that_is_a_file_is_one_line(one_visit, tmp_path, capsys):
+    taken = tmp_path / "taken.txt"
+    taken.write_text("mine")
+    for output, text in ((taken, "is a file, not a folder"),
+                         (taken / "survey", "a file, not a folder")):
+        code = main(["--input", str(one_visit), "--output", str(output), "--no-progress"])
+        assert code == 1
+        assert text in one_error_line(capsys.readouterr().err)
+    assert taken.read_text() == "mine"
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "products").write_text("not a folder")
+    assert main(["--input", str(one_visit), "--output", str(blocked), "--no-progress"]) == 1
+    assert "products in it is a file" in one_error_line(capsys.readouterr().err)
+    assert sorted(p.name for p in blocked.iterdir()) == ["products"]
+
+
+@pytest.mark.parametrize(("args", "text"), [
+    (["--input", "{tmp}/typo"], "input_dir="),
+    (["--program", "15x4"], "programs='15x4'"),
+    (["--visit", "1534:1"], "visits='1534:1'"),
+    (["--input", "{input}", "--scheduler", "http://scheduler:8787"], "unknown scheme 'http'"),
+    (["--input", "{input}", "--scheduler", "tcp://scheduler"], "missing port"),
+    (["--input", "{input}", "--config", "{tmp}/typo.asdf"], "config_file="),
+    (["--input", "{input}", "--workers", "0"], "workers=0"),
+    (["--input", "{input}", "--download-dir", "{tmp}/taken.txt/cache"], "download_dir="),
+])
+def test_nothing_is_created_before_the_input_is_checked(one_visit, tmp_path, capsys, args, text):
+    (tmp_path / "taken.txt").write_text("mine")
+    before = sorted(tmp_path.rglob("*"))
+    args = [a.format(tmp=tmp_path, input=one_visit) for a in args]
+
+    code = main([*args, "--output", str(tmp_path / "new" / "survey"), "--no-progress"])
+
+    assert code == 1
+    assert text in one_error_line(capsys.readouterr().err)
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_usage_errors_exit_2_and_codes_are_documented(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--program", "1534"])  # no --output
+    assert exit_info.value.code == 2
+    assert "spelunker-survey: error: " in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    printed = capsys.readouterr().out
+    for code in EXIT_CODES:
+        assert re.search(rf"^  {code}\s", printed, flags=re.MULTILINE), printed
+
+
+def test_interrupted_survey_says_how_to_resume(monkeypatch, tmp_path, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "run_survey", interrupted)
+    code = main(["--program", "1534", "--output", str(tmp_path / "out")])
+    assert code == 130 and 130 in EXIT_CODES
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip() == ("spelunker-survey: interrupted; run the same command again to "
+                           "resume (complete visits are kept)")
+
+
+def test_module_and_console_script_run_the_command(tmp_path):
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "spelunker-survey"]
+    assert script.load() is main
+    result = subprocess.run([sys.executable, "-m", "spelunker.survey", "--input",
+                             str(tmp_path / "typo"), "--output", str(tmp_path / "out")],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 1
+    assert "input_dir=" in one_error_line(result.stderr)
+    assert not (tmp_path / "out").exists()
+
+
+KILLED_SAVE = textwrap.dedent("""
+    import os, sys
+    from spelunker import GuideStarModel
+    from spelunker.survey import plan_survey, run_visit
+
+    def killed(self, path, *args, **kwargs):
+        with open(path, "wb") as partial:
+            partial.write(b"half a product")
+        os._exit(9)  # the survey is killed while the product is being written
+
+    GuideStarModel.save = killed
+    (task,), _ = plan_survey(input_dir=sys.argv[1])
+    run_visit(task, output=sys.argv[2])
+""")
+
+
+def test_next_run_removes_a_killed_surveys_temporaries(one_visit, cluster, tmp_path, caplog):
+    output = tmp_path / "out"
+    killed = subprocess.run([sys.executable, "-c", KILLED_SAVE, str(one_visit), str(output)],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert killed.returncode == 9, killed.stderr
+    (left,) = (output / "products").iterdir()
+    assert is_temporary(left) and left.is_dir()  # a hidden, half-written product folder
+
+    with caplog.at_level(logging.INFO, logger="spelunker"):
+        table = run_survey(output, input_dir=one_visit, scheduler=cluster.scheduler_address,
+                           progress=False)
+
+    assert list(table["status"]) == ["ok"]
+    assert [p.name for p in (output / "products").iterdir()] == [
+        product_name_of(one_visit)]
+    assert not any(p.name.startswith(TEMPORARY_PREFIX) for p in output.rglob("*"))
+    assert f"removed {left}" in caplog.text
+    assert "Removed 1 temporary entries left by an interrupted survey" in caplog.text
+
+
+def product_name_of(folder):
+    (first,) = sorted(folder.iterdir())[:1]
+    return first.name.replace("-seg001", "").replace("_cal.fits", "_gspipe.fits")
+
+
+@contextlib.contextmanager
+def console_log():
+    """A console handler on the root logger, as the command's logging.basicConfig sets.
+
+    Made inside the test: capsys replaces sys.stderr only while the test runs.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("LOG %(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+
+
+def test_worker_log_lines_print_above_the_bar(programs, cluster, tmp_path, capsys):
+    folder = tmp_path / "with_a_broken_file"
+    folder.mkdir()
+    for path in visit_files(programs, (1541, 1, 1)):
+        (folder / path.name).write_bytes(path.read_bytes())
+    broken = folder / "jw01541003001_gs-fg_2022338020000_cal.fits"
+    broken.write_bytes(b"not a FITS file" * 100)
+
+    with console_log():
+        table = run_survey(tmp_path / "out", input_dir=folder,
+                           scheduler=cluster.scheduler_address, progress=True)
+
+    assert list(table["status"]) == ["ok", "error"]
+    err = capsys.readouterr().err
+    assert "survey: 100%" in err  # the bar was drawn
+    # The worker's error, forwarded to this process, was printed by tqdm.write: the bar
+    # line is cleared first, so every log line starts a line of its own.
+    assert "LOG spelunker.survey.execution ERROR Survey visit jw01541003001 failed" in err
+    for match in re.finditer("LOG ", err):
+        assert match.start() == 0 or err[match.start() - 1] in "\r\n", err
+

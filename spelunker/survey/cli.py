@@ -1,0 +1,117 @@
+"""The ``spelunker-survey`` command: its arguments, its messages and its exit codes.
+
+Every error the survey reports (`spelunker.errors.SpelunkerError`) is
+printed as one ``spelunker-survey: error: ...`` line on stderr, without a
+traceback, and sets the exit code (`EXIT_CODES`).
+"""
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from spelunker.errors import SpelunkerError
+from spelunker.survey.execution import SCHEDULER_TIMEOUT, run_survey
+
+__all__ = ["EXIT_CODES", "main"]
+
+#: Exit codes of ``spelunker-survey``: code -> meaning.
+EXIT_CODES = {
+    0: "every visit is ok",
+    1: "the survey could not run: a bad argument value, an unusable input or output folder, "
+       "no scheduler at --scheduler (the message says which)",
+    2: "command-line usage error (an unknown option, --output missing, a number that is not one)",
+    3: "the survey ran but some visits failed (the table and the printed list say which and why)",
+    130: "interrupted (Ctrl-C); run the same command again to resume",
+}
+
+_PROG = "spelunker-survey"
+
+
+def _parser():
+    codes = "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
+    parser = argparse.ArgumentParser(
+        prog=_PROG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run the spelunker pipeline on every visit of JWST programs (or of a\n"
+                    "folder of guide-star products) on a Dask cluster; write one product per\n"
+                    "visit and the survey table (survey.ecsv, survey.parquet).  The MAST\n"
+                    "token, if needed, is read from MAST_API_TOKEN.",
+        epilog=f"exit codes:\n{codes}")
+    parser.add_argument("--program", action="append", default=[], metavar="P",
+                        help="program number (repeatable)")
+    parser.add_argument("--observation", action="append", default=[], metavar="P:O",
+                        help="one observation, e.g. 1534:2 (repeatable)")
+    parser.add_argument("--visit", action="append", default=[], metavar="P:O:V",
+                        help="one visit, e.g. 1534:2:1 (repeatable)")
+    parser.add_argument("--input", metavar="DIR",
+                        help="survey the fine-guide _cal products in this folder instead of MAST")
+    parser.add_argument("--output", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--config", metavar="FILE",
+                        help="pipeline parameter file or profile (default: quicklook)")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="LocalCluster worker processes (default: the CPUs)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="use the running cluster at this address (tcp://host:8786); "
+                             f"an error if it does not answer within {SCHEDULER_TIMEOUT:g} s")
+    parser.add_argument("--download-dir", metavar="DIR",
+                        help="download cache (default: OUTPUT/downloads)")
+    parser.add_argument("--server", metavar="URL", help="MAST base URL (default: MAST)")
+    parser.add_argument("--delete-downloads", action="store_true",
+                        help="delete a visit's downloads once its product is written")
+    parser.add_argument("--rerun", action="store_true",
+                        help="run every visit again, also those already complete")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv=None):
+    """The ``spelunker-survey`` console script.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit code (`EXIT_CODES`): 0 when every visit is ``ok``; 3 when
+        the survey ran but visits failed (the table says which and why); 1
+        when it could not run (one ``spelunker-survey: error: ...`` line on
+        stderr says why); 130 when interrupted.  Usage errors exit with 2
+        (``SystemExit``, from argparse).
+
+    Examples
+    --------
+    >>> from spelunker.survey import main
+    >>> main(["--program", "1534", "--program", "1541", "--output", "survey"])  # doctest: +SKIP
+    0
+    >>> main(["--program", "15x4", "--output", "survey"])  # doctest: +SKIP
+    spelunker-survey: error: programs='15x4' must be a whole number in 1..99999
+    1
+    """
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        table = run_survey(args.output, programs=args.program, observations=args.observation,
+                           visits=args.visit, input_dir=args.input, config_file=args.config,
+                           workers=args.workers, scheduler=args.scheduler,
+                           download_dir=args.download_dir, server=args.server,
+                           keep_downloads=not args.delete_downloads, rerun=args.rerun,
+                           progress=False if args.no_progress else None)
+    except SpelunkerError as exc:
+        print(f"{_PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{_PROG}: interrupted; run the same command again to resume (complete visits "
+              f"are kept)", file=sys.stderr)
+        return 130
+    ok = int(np.count_nonzero(np.asarray(table["status"]) == "ok"))
+    print(f"{len(table)} visits: {ok} ok, {len(table) - ok} failed; "
+          f"table {Path(args.output) / 'survey.ecsv'}")
+    for row in table[np.asarray(table["status"]) != "ok"]:
+        print(f"  {row['visit_id'] or row['program']}: {row['error']}")
+    return 0 if ok == len(table) else 3

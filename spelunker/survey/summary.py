@@ -1,0 +1,300 @@
+"""The survey table: its columns, the per-visit row of statistics and the table of rows.
+
+`COLUMNS` lists the survey table's columns; `visit_summary` computes the
+analysis columns of one visit's pipeline product (centroid rms, PSF width,
+binned flux scatter, periodogram peaks, event counts); `empty_row` is the
+row a visit starts from, `survey_table` and `arrow_table` gather rows into
+the astropy and Arrow tables written as ``survey.ecsv`` and
+``survey.parquet``.
+
+Examples
+--------
+>>> from spelunker.survey.summary import COLUMNS, empty_row
+>>> COLUMNS[3][:2]
+('visit_id', 'str')
+>>> row = empty_row(1534, 1, 2)
+>>> row["visit_id"], row["status"], row["n_frames"]
+('jw01534001002', '', None)
+"""
+
+import logging
+import math
+
+import numpy as np
+import pyarrow as pa
+from astropy.table import MaskedColumn, Table
+from astropy.time import Time
+
+from spelunker.archive.tokens import redact
+from spelunker.events import EVENT_KINDS, events_table
+from spelunker.instrument import MAS_PER_PIXEL
+from spelunker.names import ID_DIGITS, visit_id
+from spelunker.periodogram import PERIODOGRAM_SERIES, periodogram_peaks_table
+from spelunker.photometry import binned_scatter
+
+__all__ = [
+    "COLUMNS",
+    "SCATTER_BIN",
+    "arrow_table",
+    "empty_row",
+    "error_text",
+    "survey_table",
+    "visit_summary",
+]
+
+log = logging.getLogger(__name__)
+
+#: Time bin (seconds) of the binned flux scatter of the survey table.
+SCATTER_BIN = 60.0
+
+_ERROR_CHARS = 2000
+
+
+def _peak_columns():
+    columns = []
+    for series in PERIODOGRAM_SERIES:
+        columns += [
+            (f"peak_period_{series}", "float", "s",
+             f"period of the strongest periodogram peak of {series}"),
+            (f"peak_power_{series}", "float", None,
+             f"Lomb-Scargle power of the strongest peak of {series}"),
+            (f"peak_fap_{series}", "float", None,
+             f"false-alarm probability of the strongest peak of {series}"),
+        ]
+    return columns
+
+
+def _centroid_columns():
+    """centroid_rms_x, _y in pixels, then the same in milliarcseconds."""
+    return [(f"centroid_rms_{axis}{suffix}", "float", unit, f"rms of {axis}_mean over clean fits")
+            for suffix, unit in (("", "pix"), ("_mas", "mas")) for axis in "xy"]
+
+
+#: Columns of the survey table: (name, type, unit, description).
+COLUMNS = (
+    *((kind, "int", None, f"{kind} number") for kind in ID_DIGITS),
+    ("visit_id", "str", None, "jw<ppppp><ooo><vvv>"),
+    ("gs_id", "str", None, "guide star of most frames (GDSTARID)"),
+    ("gs_mag", "float", "mag", "its FGS magnitude (GS_MAG)"),
+    ("n_guidestars", "int", None, "guide stars in the visit"),
+    ("detector", "str", None, "guider(s), comma-separated"),
+    ("start", "str", None, "start of the data (UTC, ISO)"),
+    ("end", "str", None, "end of the data (UTC, ISO)"),
+    ("n_files", "int", None, "fine-guide products (segments)"),
+    ("n_frames", "int", None, "frames"),
+    ("fit_table", "str", None, "fit table read (gauss_fit or quick_fit)"),
+    ("clean_fit_fraction", "float", None, "fraction of frames with fit flags 0"),
+    *_centroid_columns(),
+    ("psf_sigma", "float", "pix", "median sqrt(x_stddev * y_stddev) over clean fits"),
+    ("flux_scatter_60s", "float", "ppm",
+     "relative scatter of the light curve in 60 s bins (photometry.binned_scatter)"),
+    *_peak_columns(),
+    *((f"n_events_{kind}", "int", None, f"{kind.replace('_', ' ')} events (GuideStarEventStep)")
+      for kind in EVENT_KINDS),
+    ("product", "str", None, "path of the visit's _gspipe.fits product"),
+    ("product_bytes", "int", "byte", "size of the product"),
+    ("parameter_file", "str", None, "parameter file of the pipeline run"),
+    ("status", "str", None, "ok or error"),
+    ("error", "str", None, "why the visit failed (empty when ok)"),
+    ("elapsed", "float", "s", "wall time of the visit's task"),
+    ("cpu_time", "float", "s", "CPU time of the worker process during the task"),
+    ("worker", "str", None, "host:pid of the process that ran the visit"),
+    ("worker_peak_rss", "float", "MB", "peak RSS of that process when the visit ended"),
+    ("finished", "str", None, "when the visit's task ended (UTC, ISO)"),
+)
+
+
+def empty_row(program, observation=None, visit=None):
+    """A survey row of ``program`` (observation, visit), every other value missing.
+
+    Missing floats are NaN, strings empty, integers None.  Without an
+    observation and visit (a failed MAST query of a program) the row has no
+    ``visit_id``.
+
+    Examples
+    --------
+    >>> from spelunker.survey.summary import empty_row
+    >>> row = empty_row(1534)
+    >>> row["program"], row["visit"], row["visit_id"]
+    (1534, None, '')
+    """
+    row = {}
+    for name, kind, _, _ in COLUMNS:
+        row[name] = {"float": math.nan, "str": ""}.get(kind)
+    row.update(program=program, observation=observation, visit=visit)
+    if observation is not None and visit is not None:
+        row["visit_id"] = visit_id(program, observation, visit)
+    return row
+
+
+def error_text(exc, token=None):
+    """The ``error`` value of a row: the exception's type and message, token redacted.
+
+    Examples
+    --------
+    >>> from spelunker.survey.summary import error_text
+    >>> error_text(OSError("disk full"))
+    'OSError: disk full'
+    """
+    text = f"{type(exc).__name__}: {exc}"
+    if token:
+        text = redact(text, token)
+    return text[:_ERROR_CHARS]
+
+
+def _values(column):
+    return np.asarray(getattr(column, "value", column), dtype=float)
+
+
+def _rms(values):
+    values = values[np.isfinite(values)]
+    return float(np.std(values, ddof=1)) if values.size > 1 else math.nan
+
+
+def visit_summary(model):
+    """The survey-table values of one visit's pipeline product.
+
+    Parameters
+    ----------
+    model : GuideStarModel
+        One visit after `~spelunker.GuideStarPipeline` (a fit table, a light
+        curve and periodogram peaks).
+
+    Returns
+    -------
+    dict
+        The analysis columns of `COLUMNS`: guide star (of most frames),
+        magnitude, detector(s), start / end (UTC), files, frames, the fit
+        table read, the fraction of clean fits (flags 0), the centroid rms in
+        x and y over clean fits (pixels and mas, at
+        `spelunker.instrument.MAS_PER_PIXEL`), the median PSF sigma
+        (``sqrt(x_stddev * y_stddev)``), the light curve's relative scatter in
+        `SCATTER_BIN` bins (ppm; NaN for fewer than
+        `spelunker.photometry.MIN_BINS` usable bins) and, per series of
+        `spelunker.periodogram.PERIODOGRAM_SERIES`, the period, power and
+        false-alarm probability of the strongest peak (NaN without one).
+        A model without a light curve or periodograms (steps skipped by the
+        parameter file) gets NaN there.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from spelunker import GuideStarPipeline, datasets
+    >>> from spelunker.stpipe import parameter_file
+    >>> from spelunker.survey import visit_summary
+    >>> visit = datasets.make_guidestar_files(tempfile.mkdtemp(), visits=[
+    ...     datasets.VisitSpec(n_frames=400, n_segments=1, frame_time=1.0)], seed=1)
+    >>> model = GuideStarPipeline.call(visit.files, config_file=parameter_file("quicklook"),
+    ...                                configure_log=False)
+    >>> summary = visit_summary(model)
+    >>> summary["n_frames"], summary["fit_table"], summary["clean_fit_fraction"]
+    (400, 'quick_fit', 1.0)
+    """
+    stars = model.table("guidestars")
+    main_star = int(np.argmax(np.asarray(stars["n_frames"]))) if len(stars) else None
+    files = model.table("files")
+    fit_name = model.fit_table_name("auto")
+    fit = model.table(fit_name)
+    clean = np.asarray(fit["flags"]) == 0
+    x_sigma, y_sigma = _values(fit["x_stddev"])[clean], _values(fit["y_stddev"])[clean]
+    with np.errstate(invalid="ignore"):
+        sigma = np.sqrt(x_sigma * y_sigma)
+    sigma = sigma[np.isfinite(sigma)]
+    rms_x, rms_y = _rms(_values(fit["x_mean"])[clean]), _rms(_values(fit["y_mean"])[clean])
+    scatter = math.nan
+    if model.hasattr("lightcurve"):  # a parameter file may skip the photometry
+        flux = np.asarray(model.lightcurve["flux"], dtype=float)
+        scatter = binned_scatter(flux, model.frame_seconds(), bin_size=SCATTER_BIN)
+    start = float(np.min(np.asarray(files["data_start_mjd"], dtype=float)))
+    end = float(np.max(np.asarray(files["data_end_mjd"], dtype=float)))
+    summary = {
+        "gs_id": "" if main_star is None else str(stars["gs_id"][main_star]),
+        "gs_mag": math.nan if main_star is None else float(_values(stars["gs_mag"])[main_star]),
+        "n_guidestars": len(stars),
+        "detector": ",".join(dict.fromkeys(str(d) for d in stars["detector"])),
+        "start": Time(start, format="mjd", scale="utc").isot,
+        "end": Time(end, format="mjd", scale="utc").isot,
+        "n_files": len(files),
+        "n_frames": len(model.frames),
+        "fit_table": fit_name,
+        "clean_fit_fraction": float(np.mean(clean)) if clean.size else math.nan,
+        "centroid_rms_x": rms_x,
+        "centroid_rms_y": rms_y,
+        "centroid_rms_x_mas": rms_x * MAS_PER_PIXEL,
+        "centroid_rms_y_mas": rms_y * MAS_PER_PIXEL,
+        "psf_sigma": float(np.median(sigma)) if sigma.size else math.nan,
+        "flux_scatter_60s": scatter * 1e6,
+    }
+    if model.hasattr("periodogram_peaks"):  # a parameter file may skip the periodograms
+        peaks = periodogram_peaks_table(model)
+        names, power = np.asarray(peaks["series"]).astype(str), _values(peaks["power"])
+    else:
+        peaks, names, power = None, np.zeros(0, dtype=str), np.zeros(0)
+    for series in PERIODOGRAM_SERIES:
+        # The strongest peak of the series (over guide stars, if the table has several).
+        rows = np.flatnonzero((names == series) & np.isfinite(power))
+        best = rows[np.argmax(power[rows])] if rows.size else None
+        for column, key in (("period", "period"), ("power", "power"),
+                            ("fap", "false_alarm_probability")):
+            value = math.nan if best is None else float(_values(peaks[key])[best])
+            summary[f"peak_{column}_{series}"] = value
+    # Counts per kind; -1 when the parameter file skipped the event step.
+    kinds = list(events_table(model)["kind"]) if model.hasattr("events") else None
+    for kind in EVENT_KINDS:
+        summary[f"n_events_{kind}"] = -1 if kinds is None else kinds.count(kind)
+    return summary
+
+
+def survey_table(rows):
+    """The survey table (astropy, masked where a value is missing) of ``rows``.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Survey rows (`COLUMNS`; other keys are ignored).
+
+    Returns
+    -------
+    astropy.table.Table
+        One column per entry of `COLUMNS`, with its unit and description.
+
+    Examples
+    --------
+    >>> from spelunker.survey.summary import empty_row, survey_table
+    >>> table = survey_table([empty_row(1534, 1, 1)])
+    >>> str(table["visit_id"][0]), bool(table["n_frames"].mask[0])
+    ('jw01534001001', True)
+    """
+    table = Table()
+    for name, kind, unit, description in COLUMNS:
+        values = [row.get(name) for row in rows]
+        if kind == "str":
+            column = MaskedColumn(["" if v is None else str(v) for v in values], dtype=str)
+        elif kind == "float":
+            column = MaskedColumn([math.nan if v is None else float(v) for v in values],
+                                  dtype=float)
+        else:
+            mask = [v is None for v in values]
+            column = MaskedColumn([0 if v is None else int(v) for v in values], dtype=np.int64,
+                                  mask=mask)
+        column.name, column.unit, column.description = name, unit, description
+        table[name] = column
+    return table
+
+
+def arrow_table(rows):
+    """The survey table of ``rows`` as a `pyarrow.Table` (missing values null).
+
+    Examples
+    --------
+    >>> from spelunker.survey.summary import arrow_table, empty_row
+    >>> arrow_table([empty_row(1534)]).column("visit").to_pylist()
+    [None]
+    """
+    fields, arrays = [], []
+    types = {"int": pa.int64(), "float": pa.float64(), "str": pa.string()}
+    for name, kind, unit, description in COLUMNS:
+        meta = {"description": description, **({"unit": unit} if unit else {})}
+        fields.append(pa.field(name, types[kind], metadata=meta))
+        arrays.append(pa.array([row.get(name) for row in rows], type=types[kind]))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
