@@ -73,16 +73,14 @@ def check_int_range(value, name, low, high, *, where=None):
     return int(value)
 
 
-def check_finite_float(value, name, *, minimum=None, where=None):
-    """Return ``value`` as a finite float (``>= minimum`` when given; booleans refused).
+def check_finite_float(value, name, *, where=None):
+    """Return ``value`` as a finite float (booleans refused).
 
     Examples
     --------
     >>> from spelunker._validate import check_finite_float
     >>> check_finite_float(2, "maximum_frequency")
     2.0
-    >>> check_finite_float(0, "gap", minimum=0.0)
-    0.0
     """
     if _is_bool(value):
         _fail(where, f"{name}={value!r} must be a number")
@@ -92,8 +90,6 @@ def check_finite_float(value, name, *, minimum=None, where=None):
         _fail(where, f"{name}={value!r} must be a number")
     if not math.isfinite(number):
         _fail(where, f"{name}={value!r} must be finite")
-    if minimum is not None and number < minimum:
-        _fail(where, f"{name}={value!r} must be >= {minimum:g}")
     return number
 
 

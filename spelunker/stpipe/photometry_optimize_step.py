@@ -113,14 +113,15 @@ class PhotometryOptimizeStep(SpelunkerStep):
 
 
 def _read_mask(step_name, path):
+    """The aperture mask file of the step's parameter; any problem is a ParameterError."""
     try:
         return read_aperture_mask(path)
     except FileNotFoundError:
         msg = f"{step_name}: aperture_mask={path!r}: no such file"
-        raise FileNotFoundError(msg) from None
+        raise ParameterError(msg) from None
     except ValueError as exc:
         msg = f"{step_name}: aperture_mask: {exc}"
-        raise ValueError(msg) from None
+        raise ParameterError(msg) from None
 
 
 def _log_summary(result, n_frames, elapsed, mask_path):
