@@ -28,6 +28,7 @@ __all__ = [
     "check_int_range",
     "check_output_dir",
     "check_output_file",
+    "check_path",
     "check_positive_float",
     "check_positive_int",
     "parse_dq_bits",
@@ -73,14 +74,16 @@ def check_int_range(value, name, low, high, *, where=None):
     return int(value)
 
 
-def check_finite_float(value, name, *, where=None):
-    """Return ``value`` as a finite float (booleans refused).
+def check_finite_float(value, name, *, minimum=None, where=None):
+    """Return ``value`` as a finite float (booleans refused), ``>= minimum`` when given.
 
     Examples
     --------
     >>> from spelunker._validate import check_finite_float
     >>> check_finite_float(2, "maximum_frequency")
     2.0
+    >>> check_finite_float(0, "backoff", minimum=0)
+    0.0
     """
     if _is_bool(value):
         _fail(where, f"{name}={value!r} must be a number")
@@ -90,6 +93,8 @@ def check_finite_float(value, name, *, where=None):
         _fail(where, f"{name}={value!r} must be a number")
     if not math.isfinite(number):
         _fail(where, f"{name}={value!r} must be finite")
+    if minimum is not None and number < minimum:
+        _fail(where, f"{name}={value!r} must be >= {minimum:g}")
     return number
 
 
@@ -225,8 +230,18 @@ def parse_dq_bits(value, *, name="bad_dq_bits", where=None):
     return (0 if mask is None else int(mask)) & 0xFFFFFFFF
 
 
-def _path(value, name, kind, where):
-    """``value`` as an expanded `~pathlib.Path`: a non-empty str or path, else ParameterError."""
+def check_path(value, name, *, kind="file", where=None):
+    """Return ``value``, a non-empty str or os.PathLike, as an expanded `~pathlib.Path`.
+
+    Nothing is looked at on disk; ``kind`` (``'file'``, ``'folder'``) names
+    what is expected in the message.
+
+    Examples
+    --------
+    >>> from spelunker._validate import check_path
+    >>> check_path("~/guidestars", "directory", kind="folder").name
+    'guidestars'
+    """
     if _is_bool(value) or not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
         _fail(where, f"{name}={value!r} must be a {kind} path")
     return Path(value).expanduser()
@@ -252,7 +267,7 @@ def check_output_file(value, name, *, suffixes=None, where=None):
     ...
     spelunker.errors.ParameterError: filename=...: is a folder; give a file name
     """
-    path = _path(value, name, "file", where)
+    path = check_path(value, name, kind="file", where=where)
     if suffixes is not None and path.suffix.lower() not in suffixes:
         _fail(where, f"{name}={str(path)!r}: the file must end in one of {list(suffixes)}")
     if path.is_dir():
@@ -282,7 +297,7 @@ def check_output_dir(value, name, *, create=True, where=None):
     >>> check_output_dir(folder, "directory").is_dir()
     True
     """
-    path = _path(value, name, "folder", where)
+    path = check_path(value, name, kind="folder", where=where)
     if path.exists() and not path.is_dir():
         _fail(where, f"{name}={str(path)!r}: is a file, not a folder")
     if not path.exists():

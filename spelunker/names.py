@@ -50,6 +50,7 @@ __all__ = [
     "parse_product_name",
     "parse_selection",
     "parse_visit_id",
+    "selection_text",
     "strip_segment",
     "visit_id",
 ]
@@ -177,6 +178,36 @@ def visit_id(program, observation, visit):
     numbers = [id_number(value, kind) for value, kind in
                zip((program, observation, visit), ID_DIGITS, strict=True)]
     return "jw{:05d}{:03d}{:03d}".format(*numbers)
+
+
+def selection_text(program, observation=None, visit=None):
+    """A program, observation or visit in words, for messages and logs.
+
+    Parameters
+    ----------
+    program : int
+        Program number.
+    observation, visit : int, optional
+        None for all observations (visits); a visit of a given observation
+        also gets its visit id.
+
+    Examples
+    --------
+    >>> from spelunker.names import selection_text
+    >>> selection_text(1534, 1)
+    'program 1534, observation 1'
+    >>> selection_text(1534, 1, 2)
+    'program 1534, observation 1, visit 2 (jw01534001002)'
+    """
+    parts = [f"program {program}"]
+    if observation is not None:
+        parts.append(f"observation {observation}")
+    if visit is not None:
+        parts.append(f"visit {visit}")
+    text = ", ".join(parts)
+    if observation is not None and visit is not None:
+        text += f" ({visit_id(program, observation, visit)})"
+    return text
 
 
 def parse_visit_id(text):
