@@ -686,6 +686,10 @@ def store_events(model, events):
 def events_table(model):
     """The model's stored events as a QTable (`find_events`'s columns, Time and units).
 
+    ``model.table('events')`` is the table as stored: ``start_mjd`` and
+    ``end_mjd`` (MJD floats, UTC) instead of ``start`` and ``end``, no
+    ``duration`` (the rule for every table: `spelunker.GuideStarModel.table`).
+
     Raises
     ------
     spelunker.errors.GuideStarInputError
