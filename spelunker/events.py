@@ -61,15 +61,17 @@ LOCAL_KINDS = ("GUIDESTAR", "FILENAME", "HGA")
 _POINTING_MOVING = "0"
 
 
-def _has_table(model, table, *, empty=False):
-    """Whether ``model`` has ``table`` with rows (or at all, if ``empty``).
-
-    A ``model`` that is not a GuideStarModel is a ParameterError.
-    """
+def _check_model(model):
+    """``model`` if it is a GuideStarModel, else a ParameterError."""
     if not isinstance(model, GuideStarModel):
         msg = f"model must be a GuideStarModel, got {type(model).__name__}"
         raise ParameterError(msg)
-    return model.hasattr(table) and (empty or len(getattr(model, table)) > 0)
+    return model
+
+
+def _has_table(model, table, *, empty=False):
+    """Whether ``model`` (a GuideStarModel) has ``table`` with rows (or at all, if ``empty``)."""
+    return _check_model(model).hasattr(table) and (empty or len(getattr(model, table)) > 0)
 
 
 def _require_table(model, table, what, *, empty=False):
@@ -656,6 +658,12 @@ def store_events(model, events):
     numpy.ndarray
         The structured array stored (the schema's dtype).
 
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``model`` is not a GuideStarModel, or ``events`` lacks a column of
+        `EVENT_COLUMNS`.
+
     Examples
     --------
     >>> from spelunker import GuideStarModel
@@ -666,7 +674,12 @@ def store_events(model, events):
     >>> len(events_table(model))
     0
     """
-    dtype = model.table_dtype("events")
+    missing = [name for name in EVENT_COLUMNS if name not in getattr(events, "colnames", ())]
+    if missing:
+        msg = (f"store_events: events must be a find_events table; {type(events).__name__} "
+               f"lacks the column(s) {', '.join(missing)}")
+        raise ParameterError(msg)
+    dtype = _check_model(model).table_dtype("events")
     stored = np.zeros(len(events), dtype=dtype)
     for column in dtype.names:
         if column == "start_mjd":

@@ -277,7 +277,7 @@ def strip_segment(name):
 
     Parameters
     ----------
-    name : str
+    name : str or os.PathLike
         A product name or path.
 
     Returns
@@ -291,7 +291,7 @@ def strip_segment(name):
     >>> strip_segment("jw01534001001_gs-fg_2022338013723-seg001_cal.fits")
     'jw01534001001_gs-fg_2022338013723_cal.fits'
     """
-    return re.sub(r"-seg\d{3}(?=_)", "", name)
+    return re.sub(r"-seg\d{3}(?=_)", "", _text(name, "name"))
 
 
 def is_fine_guide_cal(name):
@@ -316,7 +316,7 @@ def is_fine_guide_cal(name):
     >>> is_fine_guide_cal("jw01534001001_gs-track_2022338013723_cal.fits")
     False
     """
-    text = os.path.basename(os.fspath(name))
+    text = os.path.basename(_text(name, "name"))
     return "_gs-fg_" in text and text.endswith("_cal.fits")
 
 
@@ -466,11 +466,16 @@ def _parse_guider_form(text, *, original):
     return result
 
 
-def _basename(value, what):
+def _text(value, what):
+    """``value`` (a str or os.PathLike) as a str; anything else is a ParameterError."""
     if not isinstance(value, (str, os.PathLike)):
         msg = f"{what} must be a string or path, got {type(value).__name__}"
         raise ParameterError(msg)
-    text = os.fspath(value).strip().rstrip("/\\")
+    return os.fspath(value)
+
+
+def _basename(value, what):
+    text = _text(value, what).strip().rstrip("/\\")
     return re.split(r"[/\\]", text)[-1]
 
 

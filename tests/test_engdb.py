@@ -421,7 +421,8 @@ def test_unanswered_ping_times_out_clearly(t0):
     """A server that accepts the connection and never answers: ReadTimeout on GET api/."""
     with silent_server_url() as url:
         began = time.monotonic()
-        with pytest.raises(EngdbError, match="did not answer within 0.3 s for GET .*api/") as caught:
+        with pytest.raises(EngdbError,
+                           match="did not answer within 0.3 s for GET .*api/") as caught:
             mnemonics("SA_ZHGAUPST", t0, _seconds(t0, 60.0), token=TOKEN, base_url=url,
                       timeout=0.3)
         assert time.monotonic() - began < 5.0
