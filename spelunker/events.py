@@ -166,18 +166,19 @@ def guidestar_changes(model):
     Parameters
     ----------
     model : GuideStarModel
-        A read model.
+        Its frames are read, and its guide stars for their ids.
 
     Returns
     -------
     astropy.table.QTable
-        ``time`` (mid-time of the first frame of the new star), ``frame``,
-        ``guidestar_index``, ``gs_id``, ``previous_gs_id``.
+        One row per change: ``time`` (mid-time of the first frame of the
+        new star), ``frame``, ``guidestar_index``, ``gs_id``,
+        ``previous_gs_id``.
 
     Raises
     ------
     spelunker.errors.GuideStarInputError
-        The model has no frames table.
+        Without frames.
 
     Examples
     --------
@@ -211,23 +212,23 @@ def guidestar_changes(model):
 
 
 def file_boundaries(model):
-    """The start and end of every file of a model.
+    """The start and end of every file of a model, in time order.
 
     Parameters
     ----------
     model : GuideStarModel
-        A read model.
+        A model read from guider products (`spelunker.read_guidestar`).
 
     Returns
     -------
     astropy.table.QTable
-        ``time`` (DATASTRT), ``stop`` (DATAEND), ``file_index``,
-        ``file_name``, ``n_frames``, ``first_frame``, in time order.
+        One row per file: ``time`` (DATASTRT), ``stop`` (DATAEND),
+        ``file_index``, ``file_name``, ``n_frames``, ``first_frame``.
 
     Raises
     ------
     spelunker.errors.GuideStarInputError
-        The model has no files table.
+        A model without a ``files`` table (one not read from products).
 
     Examples
     --------
@@ -264,7 +265,7 @@ def hga_moves(model):
     Parameters
     ----------
     model : GuideStarModel
-        A read model.
+        Its ``pointing_table`` (the products' POINTING tables) is read.
 
     Returns
     -------
@@ -274,7 +275,8 @@ def hga_moves(model):
     Raises
     ------
     spelunker.errors.GuideStarInputError
-        The model has no POINTING table.
+        A model whose products had no POINTING rows (``pointing_table``
+        missing or empty).
 
     Examples
     --------
@@ -656,7 +658,7 @@ def store_events(model, events):
     Returns
     -------
     numpy.ndarray
-        The structured array stored (the schema's dtype).
+        The ``events`` array as stored (the schema's dtype).
 
     Raises
     ------

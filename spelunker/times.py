@@ -128,13 +128,12 @@ def _finite_mjd(value, name, what):
     try:
         mjd = np.asarray(value, dtype=float)
     except (TypeError, ValueError) as exc:
-        msg = f"{name}={value!r} is neither {what} ({exc})"
-        raise ParameterError(msg) from None
-    if np.asarray(value).dtype.kind == "b":
-        msg = f"{name}={value!r} is neither {what}: a boolean"
-        raise ParameterError(msg)
-    if not np.all(np.isfinite(mjd)):
-        msg = f"{name}={value!r} is not finite"
+        problem = str(exc)
+    else:
+        problem = ("a boolean" if np.asarray(value).dtype.kind == "b"
+                   else None if np.all(np.isfinite(mjd)) else "not finite")
+    if problem is not None:
+        msg = f"{name}={value!r} is neither {what} ({problem})"
         raise ParameterError(msg)
     return mjd
 

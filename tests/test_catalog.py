@@ -1,8 +1,8 @@
 """Guide Star Catalog look-ups, guide-star properties and product names (offline)."""
 
-import contextlib
 import json
 import logging
+import os
 import time
 import warnings
 from pathlib import Path
@@ -24,7 +24,7 @@ from spelunker.archive.catalog import (
     query_guide_star_catalog,
 )
 from spelunker.names import fg_table, parse_obs_id, parse_product_name
-from spelunker.archive import catalog as catalog_module
+from spelunker import atomic
 from spelunker.atomic import is_temporary
 from spelunker.errors import ParameterError, SpelunkerError
 
@@ -134,21 +134,19 @@ def test_query_then_served_from_disk_cache(gsc, tmp_path):
 
 
 def test_cache_is_written_through_atomic_file(gsc, tmp_path, monkeypatch):
-    """The cache file goes through spelunker.atomic.atomic_file (the one naming scheme)."""
-    written = []
-    original = catalog_module.atomic_file
+    """The cache file is renamed from a temporary of spelunker.atomic (one naming scheme)."""
+    renames = []
+    replace = os.replace
 
-    @contextlib.contextmanager
-    def recording(path, **kwargs):
-        with original(path, **kwargs) as temporary:
-            written.append(temporary)
-            yield temporary
+    def recording_replace(source, destination):
+        renames.append((Path(source), Path(destination)))
+        replace(source, destination)
 
-    monkeypatch.setattr(catalog_module, "atomic_file", recording)
+    monkeypatch.setattr(atomic.os, "replace", recording_replace)
     query_guide_star_catalog(STAR_A, url=gsc.url, cache_dir=tmp_path, timeout=5)
-    assert len(written) == 1 and is_temporary(written[0])
-    assert written[0].parent == tmp_path and not written[0].exists()
-    assert (tmp_path / f"{STAR_A}.json").is_file()
+    [(source, destination)] = [pair for pair in renames if pair[1].parent == tmp_path]
+    assert destination == tmp_path / f"{STAR_A}.json" and destination.is_file()
+    assert is_temporary(source) and source.parent == tmp_path and not source.exists()
 
 
 def test_unwritable_cache_is_a_warning_only(gsc, tmp_path, caplog):

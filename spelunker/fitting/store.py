@@ -191,7 +191,8 @@ def fit_table(model, method="gauss", *, time=True):
     spelunker.errors.ParameterError
         For an unknown method.
     spelunker.errors.GuideStarInputError
-        For a model without that table.
+        For a model without that table (run `~spelunker.GuideStarFitStep`
+        or `store_fit` first).
 
     Examples
     --------
