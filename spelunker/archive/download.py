@@ -54,6 +54,7 @@ from spelunker.errors import CorruptFileError, DownloadError, ParameterError
 from spelunker.io import open_complete_fits
 from spelunker.names import (
     FINE_GUIDE_GLOB,
+    ID_DIGITS,
     MODE_EXP_TYPES,
     check_product_name,
     guider_name_fields,
@@ -181,12 +182,12 @@ def _cached_product_problem(path, name):
             filename = str(header.get("FILENAME", "") or "").strip()
             if filename and filename != name:
                 return f"its header FILENAME is {filename!r}"
-            for keyword, key, digits in (("PROGRAM", "program", 5),
-                                         ("OBSERVTN", "observation", 3), ("VISIT", "visit", 3)):
+            for keyword, key in (("PROGRAM", "program"), ("OBSERVTN", "observation"),
+                                 ("VISIT", "visit")):
                 value = str(header.get(keyword, "") or "").strip()
                 if not value.isdigit() or int(value) != fields[key]:
                     return (f"its header {keyword} is {value!r}, the name's "
-                            f"{fields[key]:0{digits}d}")
+                            f"{fields[key]:0{ID_DIGITS[key]}d}")
             exp_type = str(header.get("EXP_TYPE", "") or "").strip().upper()
             if exp_type not in MODE_EXP_TYPES[mode]:
                 return f"its header EXP_TYPE is {exp_type!r}, not {MODE_EXP_TYPES[mode][0]}"
