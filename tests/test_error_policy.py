@@ -178,6 +178,9 @@ CASES = [
     Case("fitting.fit_table-no-table", lambda i: fitting.fit_table(i.fitted, "gauss")),
     Case("fitting.ensure_fit_table-fit", lambda i: fitting.ensure_fit_table(i.fitted, 5)),
     Case("fitting.flag_counts-text", lambda i: fitting.flag_counts("abc")),
+    Case("fitting.gaussian2d-None",
+         lambda i: fitting.gaussian2d(0.0, 0.0, None, 3.5, 3.5, 0.7, 0.6, 0.4, 10.0)),
+    Case("fitting.canonical_shape-text", lambda i: fitting.canonical_shape("wide", 0.6, 0.4)),
     # --- spelunker.archive -------------------------------------------------------------
     Case("mast.find_guidestar_products-None", lambda i: mast.find_guidestar_products(None)),
     Case("mast.find_guidestar_products-calib_level",
