@@ -2,9 +2,9 @@
 
 Every check returns the value in its canonical type or raises
 `spelunker.errors.ParameterError` (a `ValueError` and a
-`~spelunker.errors.SpelunkerError`) whose message names the parameter, the
-value given and what is allowed.  ``where`` (a step or function name)
-prefixes the message when given.
+`~spelunker.errors.SpelunkerError`) whose message names the parameter
+(``name``), the value given and what is allowed.  ``where`` (a step or
+function name) prefixes the message when given.
 
 The module is private in the manner of photutils' ``_utils``: its functions
 are for spelunker's own modules, not for users.
@@ -30,6 +30,7 @@ __all__ = [
     "check_int_range",
     "check_output_dir",
     "check_output_file",
+    "check_path",
     "check_positive_float",
     "check_positive_int",
     "parse_dq_bits",
@@ -75,14 +76,16 @@ def check_int_range(value, name, low, high, *, where=None):
     return int(value)
 
 
-def check_finite_float(value, name, *, where=None):
-    """Return ``value`` as a finite float (booleans and strings refused).
+def check_finite_float(value, name, *, minimum=None, where=None):
+    """Return ``value`` as a finite float (booleans refused), ``>= minimum`` when given.
 
     Examples
     --------
     >>> from spelunker._validate import check_finite_float
     >>> check_finite_float(2, "maximum_frequency")
     2.0
+    >>> check_finite_float(0, "backoff", minimum=0)
+    0.0
     """
     if _is_bool(value):
         _fail(where, f"{name}={value!r} must be a number")
@@ -92,6 +95,8 @@ def check_finite_float(value, name, *, where=None):
         _fail(where, f"{name}={value!r} must be a number")
     if not math.isfinite(number):
         _fail(where, f"{name}={value!r} must be finite")
+    if minimum is not None and number < minimum:
+        _fail(where, f"{name}={value!r} must be >= {minimum:g}")
     return number
 
 
@@ -247,27 +252,30 @@ def parse_dq_bits(value, *, name="bad_dq_bits", where=None):
     return (0 if mask is None else int(mask)) & 0xFFFFFFFF
 
 
+def check_path(value, name, *, kind="file", where=None):
+    """Return ``value``, a non-empty str or os.PathLike, as an expanded `~pathlib.Path`.
+
+    Nothing is looked at on disk; ``kind`` (``'file'``, ``'folder'``) names
+    what is expected in the message.
+
+    Examples
+    --------
+    >>> from spelunker._validate import check_path
+    >>> check_path("~/guidestars", "directory", kind="folder").name
+    'guidestars'
+    """
+    if _is_bool(value) or not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
+        _fail(where, f"{name}={value!r} must be a {kind} path")
+    return Path(value).expanduser()
+
+
 def check_output_file(value, name, *, suffixes=None, where=None):
     """Return ``value`` as a `~pathlib.Path` a file can be written to, before any work.
 
     The path must not be a folder, its folder must exist and be writable,
     and (with ``suffixes``) its ending must be one of them.  Nothing is
-    created.
-
-    Parameters
-    ----------
-    value : str or os.PathLike
-        The output file.
-    name : str
-        Parameter name for the message.
-    suffixes : sequence of str, optional
-        Allowed endings, lower case with the dot (``(".gif", ".mp4")``).
-    where : str, optional
-        Prefix of the message.
-
-    Returns
-    -------
-    pathlib.Path
+    created.  ``value`` is a str or os.PathLike; ``suffixes``, if given, the
+    allowed endings, lower case with the dot (``(".gif", ".mp4")``).
 
     Examples
     --------
@@ -281,9 +289,7 @@ def check_output_file(value, name, *, suffixes=None, where=None):
     ...
     spelunker.errors.ParameterError: filename=...: is a folder; give a file name
     """
-    if _is_bool(value) or not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
-        _fail(where, f"{name}={value!r} must be a file path")
-    path = Path(value).expanduser()
+    path = check_path(value, name, kind="file", where=where)
     if suffixes is not None and path.suffix.lower() not in suffixes:
         _fail(where, f"{name}={str(path)!r}: the file must end in one of {list(suffixes)}")
     if path.is_dir():
@@ -300,22 +306,10 @@ def check_output_file(value, name, *, suffixes=None, where=None):
 
 
 def check_output_dir(value, name, *, create=True, where=None):
-    """Return ``value`` as a `~pathlib.Path` of a writable folder, before any work.
+    """Return ``value`` (a str or os.PathLike) as the `~pathlib.Path` of a writable folder.
 
-    Parameters
-    ----------
-    value : str or os.PathLike
-        The output folder.
-    name : str
-        Parameter name for the message.
-    create : bool, optional
-        Create the folder (and its parents) when it is missing.
-    where : str, optional
-        Prefix of the message.
-
-    Returns
-    -------
-    pathlib.Path
+    Checked before any work; with ``create`` (the default) a missing folder
+    is created with its parents, else it is an error.
 
     Examples
     --------
@@ -325,9 +319,7 @@ def check_output_dir(value, name, *, create=True, where=None):
     >>> check_output_dir(folder, "directory").is_dir()
     True
     """
-    if _is_bool(value) or not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
-        _fail(where, f"{name}={value!r} must be a folder path")
-    path = Path(value).expanduser()
+    path = check_path(value, name, kind="folder", where=where)
     if path.exists() and not path.is_dir():
         _fail(where, f"{name}={str(path)!r}: is a file, not a folder")
     if not path.exists():

@@ -36,7 +36,7 @@ from spelunker._validate import check_positive_float, check_positive_int
 from spelunker.binning import time_bin_index
 from spelunker.errors import ParameterError
 
-__all__ = ["find_steps", "STEP_COLUMNS"]
+__all__ = ["check_step_options", "find_steps", "STEP_COLUMNS"]
 
 #: Columns of the structured array `find_steps` returns.
 STEP_COLUMNS = (("time", np.float64), ("frame", np.int64), ("delta", np.float64),
@@ -50,6 +50,22 @@ _MIN_FILL = 0.5
 #: two windows than a straight line for a change to be a step.
 _STEP_OVER_LINE = 9.0
 
+
+def check_step_options(bin_size, window, threshold, *, where=None):
+    """``(bin_size, window, threshold)`` of `find_steps`, checked (ParameterError).
+
+    The one check of these options, made by `find_steps`, by
+    `spelunker.events.find_events` before any work and by its step.
+
+    Examples
+    --------
+    >>> from spelunker.changepoints import check_step_options
+    >>> check_step_options(1, 10, 5.5)
+    (1.0, 10, 5.5)
+    """
+    return (check_positive_float(bin_size, "bin_size", unit="seconds", where=where),
+            check_positive_int(window, "window", where=where),
+            check_positive_float(threshold, "threshold", where=where))
 
 
 def find_steps(times, values, *, bin_size=1.0, window=10, threshold=5.5):
@@ -93,8 +109,12 @@ def find_steps(times, values, *, bin_size=1.0, window=10, threshold=5.5):
     >>> len(steps), bool(abs(steps["time"][0] - 500.0) < 1.0)
     (1, True)
     """
-    times = np.asarray(times, dtype=np.float64)
-    values = np.asarray(values, dtype=np.float64)
+    try:
+        times = np.asarray(times, dtype=np.float64)
+        values = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        msg = f"times and values must be arrays of numbers ({exc})"
+        raise ParameterError(msg) from None
     if times.ndim != 1 or values.shape != times.shape:
         msg = (f"times and values must be 1-D and of equal length; got shapes {times.shape} "
                f"and {values.shape}")
@@ -102,9 +122,7 @@ def find_steps(times, values, *, bin_size=1.0, window=10, threshold=5.5):
     if times.size and (not np.all(np.isfinite(times)) or np.any(np.diff(times) < 0)):
         msg = "times must be finite and in increasing order"
         raise ParameterError(msg)
-    bin_size = check_positive_float(bin_size, "bin_size", unit="seconds")
-    window = check_positive_int(window, "window")
-    threshold = check_positive_float(threshold, "threshold")
+    bin_size, window, threshold = check_step_options(bin_size, window, threshold)
     empty = np.zeros(0, dtype=list(STEP_COLUMNS))
     valid = np.isfinite(values)
     if np.count_nonzero(valid) < 2 * window:

@@ -24,7 +24,10 @@ from astropy import units as u
 from astropy.table import QTable
 from astropy.time import Time
 
-from spelunker.changepoints import find_steps
+from spelunker._validate import check_positive_float
+from spelunker.changepoints import check_step_options, find_steps
+from spelunker.datamodels import GuideStarModel
+from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.periodogram import periodogram_groups
 from spelunker.photometry import full_frame_flux
 from spelunker.times import as_utc_time
@@ -56,6 +59,26 @@ LOCAL_KINDS = ("GUIDESTAR", "FILENAME", "HGA")
 
 #: POINTING ``HGA_motion`` value of a moving antenna ('1' finished, '2' offline).
 _POINTING_MOVING = "0"
+
+
+def _check_model(model):
+    """``model`` if it is a GuideStarModel, else a ParameterError."""
+    if not isinstance(model, GuideStarModel):
+        msg = f"model must be a GuideStarModel, got {type(model).__name__}"
+        raise ParameterError(msg)
+    return model
+
+
+def _has_table(model, table, *, empty=False):
+    """Whether ``model`` (a GuideStarModel) has ``table`` with rows (or at all, if ``empty``)."""
+    return _check_model(model).hasattr(table) and (empty or len(getattr(model, table)) > 0)
+
+
+def _require_table(model, table, what, *, empty=False):
+    """A GuideStarInputError saying the model has no ``what``, unless `_has_table`."""
+    if not _has_table(model, table, empty=empty):
+        msg = f"the model has no {what}"
+        raise GuideStarInputError(msg)
 
 
 def _state_intervals(times, moving):
@@ -113,8 +136,9 @@ def hga_intervals(table):
 
     Raises
     ------
-    ValueError
-        The table has no ``time`` or ``value`` column.
+    spelunker.errors.ParameterError
+        ``table`` is not a table with ``time`` and ``value`` columns, or
+        its times cannot be read.
 
     Examples
     --------
@@ -126,10 +150,12 @@ def hga_intervals(table):
     >>> moves["start"].mjd.tolist(), moves["stop"].mjd.tolist(), moves["complete"].tolist()
     ([60000.001], [60000.003], [True])
     """
+    columns = getattr(table, "colnames", None)
     for column in ("time", "value"):
-        if column not in table.colnames:
-            msg = f"the telemetry table has no {column!r} column (columns: {table.colnames})"
-            raise ValueError(msg)
+        if columns is None or column not in columns:
+            msg = (f"the telemetry table has no {column!r} column (columns: {columns}; "
+                   "spelunker.archive.engdb.mnemonics returns such a table)")
+            raise ParameterError(msg)
     values = np.char.upper(np.char.strip(np.asarray(table["value"]).astype(str)))
     return _state_intervals(as_utc_time(table["time"]), values == "MOVING")
 
@@ -140,32 +166,32 @@ def guidestar_changes(model):
     Parameters
     ----------
     model : GuideStarModel
-        A read model.
+        Its frames are read, and its guide stars for their ids.
 
     Returns
     -------
     astropy.table.QTable
-        ``time`` (mid-time of the first frame of the new star), ``frame``,
-        ``guidestar_index``, ``gs_id``, ``previous_gs_id``.
+        One row per change: ``time`` (mid-time of the first frame of the
+        new star), ``frame``, ``guidestar_index``, ``gs_id``,
+        ``previous_gs_id``.
 
     Raises
     ------
-    ValueError
-        The model has no frames table.
+    spelunker.errors.GuideStarInputError
+        Without frames.
 
     Examples
     --------
-    >>> import tempfile
-    >>> from spelunker import datasets, read_guidestar
+    Frames 0-2 guided on star 0, frames 3-4 on star 1:
+
+    >>> from spelunker import GuideStarModel
     >>> from spelunker.events import guidestar_changes
-    >>> visit = datasets.make_guidestar_files(
-    ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=600, n_segments=1)], seed=3)
-    >>> len(guidestar_changes(read_guidestar(visit.files)))
-    0
+    >>> model = GuideStarModel()
+    >>> model.frames = [(60000.0 + i / 86400, 0, int(i >= 3), i) for i in range(5)]
+    >>> guidestar_changes(model)["frame"].tolist()
+    [3]
     """
-    if not model.hasattr("frames") or len(model.frames) == 0:
-        msg = "the model has no frames table: no guide-star changes to find"
-        raise ValueError(msg)
+    _require_table(model, "frames", "frames table: no guide-star changes to find")
     index = np.asarray(model.frames["guidestar_index"], dtype=np.int64)
     mjd = np.asarray(model.frames["mid_time_mjd"], dtype=float)
     frames = np.flatnonzero(np.diff(index) != 0) + 1
@@ -186,23 +212,23 @@ def guidestar_changes(model):
 
 
 def file_boundaries(model):
-    """The start and end of every file of a model.
+    """The start and end of every file of a model, in time order.
 
     Parameters
     ----------
     model : GuideStarModel
-        A read model.
+        A model read from guider products (`spelunker.read_guidestar`).
 
     Returns
     -------
     astropy.table.QTable
-        ``time`` (DATASTRT), ``stop`` (DATAEND), ``file_index``,
-        ``file_name``, ``n_frames``, ``first_frame``, in time order.
+        One row per file: ``time`` (DATASTRT), ``stop`` (DATAEND),
+        ``file_index``, ``file_name``, ``n_frames``, ``first_frame``.
 
     Raises
     ------
-    ValueError
-        The model has no files table.
+    spelunker.errors.GuideStarInputError
+        A model without a ``files`` table (one not read from products).
 
     Examples
     --------
@@ -214,9 +240,7 @@ def file_boundaries(model):
     >>> file_boundaries(read_guidestar(visit.files))["first_frame"].tolist()
     [0, 300]
     """
-    if not model.hasattr("files") or len(model.files) == 0:
-        msg = "the model has no files table: no file boundaries to find"
-        raise ValueError(msg)
+    _require_table(model, "files", "files table: no file boundaries to find")
     files = model.table("files")
     table = QTable()
     table["time"] = Time(np.asarray(files["data_start_mjd"], dtype=float), format="mjd",
@@ -241,7 +265,7 @@ def hga_moves(model):
     Parameters
     ----------
     model : GuideStarModel
-        A read model.
+        Its ``pointing_table`` (the products' POINTING tables) is read.
 
     Returns
     -------
@@ -250,24 +274,27 @@ def hga_moves(model):
 
     Raises
     ------
-    ValueError
-        The model has no POINTING table.
+    spelunker.errors.GuideStarInputError
+        A model whose products had no POINTING rows (``pointing_table``
+        missing or empty).
 
     Examples
     --------
-    >>> import tempfile
-    >>> from spelunker import datasets, read_guidestar
+    A POINTING table sampled every 5 s, the antenna moving at the second
+    and third samples:
+
+    >>> import numpy as np
+    >>> from spelunker import GuideStarModel
     >>> from spelunker.events import hga_moves
-    >>> visit = datasets.make_guidestar_files(
-    ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=1200, n_segments=2)],
-    ...     signals=[datasets.HgaMove(start=20.0, stop=30.0)], seed=3)
-    >>> moves = hga_moves(read_guidestar(visit.files))
-    >>> print(f"{moves['duration'][0]:.0f}")
-    11 s
+    >>> model = GuideStarModel()
+    >>> pointing = np.zeros(4, dtype=model.table_dtype("pointing_table"))
+    >>> pointing["time"] = 60000.0 + np.arange(4) * 5.0 / 86400
+    >>> pointing["HGA_motion"] = [b"1", b"0", b"0", b"1"]
+    >>> model.pointing_table = pointing
+    >>> print(f"{hga_moves(model)['duration'][0]:.0f}")
+    10 s
     """
-    if not model.hasattr("pointing_table") or len(model.pointing_table) == 0:
-        msg = "the model has no POINTING table (HGA_motion): no HGA moves to find"
-        raise ValueError(msg)
+    _require_table(model, "pointing_table", "POINTING table (HGA_motion): no HGA moves to find")
     pointing = model.pointing_table
     motion = np.asarray(pointing["HGA_motion"])
     if motion.dtype.kind == "S":
@@ -278,7 +305,7 @@ def hga_moves(model):
 
 
 def check_kind(kind):
-    """``kind`` in upper case if it is one of `LOCAL_KINDS`, else ValueError.
+    """``kind`` in upper case if it is one of `LOCAL_KINDS`, else a ParameterError.
 
     Examples
     --------
@@ -288,7 +315,7 @@ def check_kind(kind):
     """
     if not isinstance(kind, str) or kind.strip().upper() not in LOCAL_KINDS:
         msg = f"kind={kind!r} is not one of {list(LOCAL_KINDS)}"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     return kind.strip().upper()
 
 
@@ -314,8 +341,10 @@ def local_events(model, kind):
 
     Raises
     ------
-    ValueError
-        For an unknown kind or a model without the table the kind needs.
+    spelunker.errors.ParameterError
+        For an unknown kind.
+    spelunker.errors.GuideStarInputError
+        For a model without the table the kind needs.
 
     Examples
     --------
@@ -407,6 +436,11 @@ def find_events(model, *, fit_table="auto", bin_size=1.0, window=10, threshold=5
     >>> bool(abs((tilt["start"] - model.frame_times[0]).to_value("s") - 150.0) < 2.0)
     True
     """
+    _require_table(model, "frames", "frames table: no events to find", empty=True)
+    check_step_options(bin_size, window, threshold, where="find_events")
+    gap = check_positive_float(gap, "gap", unit="seconds", where="find_events")
+    coincidence = check_positive_float(coincidence, "coincidence", unit="seconds",
+                                       where="find_events")
     rows = []
     times = model.frame_seconds()
     mjd = np.asarray(model.frames["mid_time_mjd"], dtype=float)
@@ -420,7 +454,7 @@ def find_events(model, *, fit_table="auto", bin_size=1.0, window=10, threshold=5
                                      coincidence=coincidence))
     rows.extend(_gap_events(times, gap))
     rows.extend(_star_change_events(model))
-    if model.hasattr("pointing_table") and len(model.pointing_table):
+    if _has_table(model, "pointing_table"):
         rows.extend(_hga_events(model, mjd))
     return _events_qtable(rows, mjd)
 
@@ -624,7 +658,13 @@ def store_events(model, events):
     Returns
     -------
     numpy.ndarray
-        The structured array stored (the schema's dtype).
+        The ``events`` array as stored (the schema's dtype).
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``model`` is not a GuideStarModel, or ``events`` lacks a column of
+        `EVENT_COLUMNS`.
 
     Examples
     --------
@@ -636,7 +676,12 @@ def store_events(model, events):
     >>> len(events_table(model))
     0
     """
-    dtype = model.table_dtype("events")
+    missing = [name for name in EVENT_COLUMNS if name not in getattr(events, "colnames", ())]
+    if missing:
+        msg = (f"store_events: events must be a find_events table; {type(events).__name__} "
+               f"lacks the column(s) {', '.join(missing)}")
+        raise ParameterError(msg)
+    dtype = _check_model(model).table_dtype("events")
     stored = np.zeros(len(events), dtype=dtype)
     for column in dtype.names:
         if column == "start_mjd":
@@ -656,14 +701,17 @@ def store_events(model, events):
 def events_table(model):
     """The model's stored events as a QTable (`find_events`'s columns, Time and units).
 
+    ``model.table('events')`` is the table as stored: ``start_mjd`` and
+    ``end_mjd`` (MJD floats, UTC) instead of ``start`` and ``end``, no
+    ``duration`` (the rule for every table: `spelunker.GuideStarModel.table`).
+
     Raises
     ------
-    ValueError
+    spelunker.errors.GuideStarInputError
         When the model has no events table (run GuideStarEventStep).
     """
-    if not model.hasattr("events"):
-        msg = "the model has no events table; run GuideStarEventStep (strun spelunker_events)"
-        raise ValueError(msg)
+    _require_table(model, "events", "events table; run GuideStarEventStep (strun "
+                   "spelunker_events)", empty=True)
     stored = model.events
     table = QTable()
     table["kind"] = _text(stored["kind"])

@@ -50,6 +50,7 @@ __all__ = [
     "parse_product_name",
     "parse_selection",
     "parse_visit_id",
+    "selection_text",
     "strip_segment",
     "visit_id",
 ]
@@ -179,6 +180,36 @@ def visit_id(program, observation, visit):
     return "jw{:05d}{:03d}{:03d}".format(*numbers)
 
 
+def selection_text(program, observation=None, visit=None):
+    """A program, observation or visit in words, for messages and logs.
+
+    Parameters
+    ----------
+    program : int
+        Program number.
+    observation, visit : int, optional
+        None for all observations (visits); a visit of a given observation
+        also gets its visit id.
+
+    Examples
+    --------
+    >>> from spelunker.names import selection_text
+    >>> selection_text(1534, 1)
+    'program 1534, observation 1'
+    >>> selection_text(1534, 1, 2)
+    'program 1534, observation 1, visit 2 (jw01534001002)'
+    """
+    parts = [f"program {program}"]
+    if observation is not None:
+        parts.append(f"observation {observation}")
+    if visit is not None:
+        parts.append(f"visit {visit}")
+    text = ", ".join(parts)
+    if observation is not None and visit is not None:
+        text += f" ({visit_id(program, observation, visit)})"
+    return text
+
+
 def parse_visit_id(text):
     """(program, observation, visit) of a visit id: ``jw01534001002``, ``01534001002``.
 
@@ -246,7 +277,7 @@ def strip_segment(name):
 
     Parameters
     ----------
-    name : str
+    name : str or os.PathLike
         A product name or path.
 
     Returns
@@ -260,7 +291,7 @@ def strip_segment(name):
     >>> strip_segment("jw01534001001_gs-fg_2022338013723-seg001_cal.fits")
     'jw01534001001_gs-fg_2022338013723_cal.fits'
     """
-    return re.sub(r"-seg\d{3}(?=_)", "", name)
+    return re.sub(r"-seg\d{3}(?=_)", "", _text(name, "name"))
 
 
 def is_fine_guide_cal(name):
@@ -285,7 +316,7 @@ def is_fine_guide_cal(name):
     >>> is_fine_guide_cal("jw01534001001_gs-track_2022338013723_cal.fits")
     False
     """
-    text = os.path.basename(os.fspath(name))
+    text = os.path.basename(_text(name, "name"))
     return "_gs-fg_" in text and text.endswith("_cal.fits")
 
 
@@ -375,7 +406,7 @@ def _stamp_to_time(stamp, name):
     if not (1 <= day <= (366 if leap else 365) and hour < 24 and minute < 60 and second < 61):
         msg = (f"{name!r}: time stamp {stamp!r} is not a valid yyyydddhhmmss "
                "(year, day of year, hour, minute, second)")
-        raise ValueError(msg)
+        raise ParameterError(msg)
     return Time(f"{year:04d}:{day:03d}:{hour:02d}:{minute:02d}:{second:02d}", format="yday",
                 scale="utc")
 
@@ -435,11 +466,16 @@ def _parse_guider_form(text, *, original):
     return result
 
 
-def _basename(value, what):
+def _text(value, what):
+    """``value`` (a str or os.PathLike) as a str; anything else is a ParameterError."""
     if not isinstance(value, (str, os.PathLike)):
         msg = f"{what} must be a string or path, got {type(value).__name__}"
-        raise TypeError(msg)
-    text = os.fspath(value).strip().rstrip("/\\")
+        raise ParameterError(msg)
+    return os.fspath(value)
+
+
+def _basename(value, what):
+    text = _text(value, what).strip().rstrip("/\\")
     return re.split(r"[/\\]", text)[-1]
 
 
@@ -475,7 +511,7 @@ def parse_product_name(name, obs_id=None):
 
     Raises
     ------
-    ValueError
+    spelunker.errors.ParameterError
         The name (or ``obs_id``) does not follow the JWST naming, has an
         invalid time stamp, or ``obs_id`` belongs to another visit.
 
@@ -495,7 +531,7 @@ def parse_product_name(name, obs_id=None):
     >>> parse_product_name("jw1534_gs-fg_cal.fits")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: 'jw1534_gs-fg_cal.fits' is not a JWST product name ...
+    spelunker.errors.ParameterError: 'jw1534_gs-fg_cal.fits' is not a JWST product name ...
     """
     text = _basename(name, "name")
     result = _parse_guider_form(text, original=text) or _parse_exposure_form(text,
@@ -505,7 +541,7 @@ def parse_product_name(name, obs_id=None):
                "jw<ppppp><ooo><vvv>_gs-<mode>_<yyyydddhhmmss>[-segNNN]_<suffix>.fits, "
                "jw<ppppp><ooo><vvv>_<gg><s><aa>_<eeeee>[-segNNN]_<detector>_<suffix>.fits "
                "or the folder jw<ppppp><ooo><vvv>_<gg><s><aa>_<eeeee>_<detector>)")
-        raise ValueError(msg)
+        raise ParameterError(msg)
     if obs_id is None:
         return result
     folder_text = _basename(obs_id, "obs_id")
@@ -513,19 +549,19 @@ def parse_product_name(name, obs_id=None):
     if folder is None or folder["kind"] != "obs_id":
         msg = (f"obs_id {folder_text!r} is not a JWST exposure folder name "
                "(jw<ppppp><ooo><vvv>_<gg><s><aa>_<eeeee>[-segNNN]_<detector>)")
-        raise ValueError(msg)
+        raise ParameterError(msg)
     for key in ("program", "observation", "visit"):
         if folder[key] != result[key]:
             msg = (f"obs_id {folder_text!r} ({key} {folder[key]}) does not belong to "
                    f"{text!r} ({key} {result[key]})")
-            raise ValueError(msg)
+            raise ParameterError(msg)
     for key in ("visit_group", "parallel_sequence", "activity", "exposure", "detector"):
         if result[key] is None:
             result[key] = folder[key]
         elif folder[key] is not None and folder[key] != result[key]:
             msg = (f"obs_id {folder_text!r} ({key} {folder[key]}) does not match "
                    f"{text!r} ({key} {result[key]})")
-            raise ValueError(msg)
+            raise ParameterError(msg)
     if result["segment"] is None:
         result["segment"] = folder["segment"]
     result["obs_id"] = folder_text
@@ -558,7 +594,7 @@ def parse_obs_id(obs_id):
 
     Raises
     ------
-    ValueError
+    spelunker.errors.ParameterError
         The value does not have this form.
 
     Examples
@@ -573,7 +609,7 @@ def parse_obs_id(obs_id):
     if match is None:
         msg = (f"OBS_ID {text!r} is not 'V' + VISIT_ID (11 digits) + 'P' + 13 digits "
                "(e.g. 'V01029001001P0000000001102')")
-        raise ValueError(msg)
+        raise ParameterError(msg)
     parts = match.groupdict()
     return {
         "obs_id": text,
@@ -600,7 +636,7 @@ def _header_obs_id_fields(value, file_name, row):
         return None
     try:
         parsed = parse_obs_id(text)
-    except ValueError as exc:
+    except ParameterError as exc:
         log.warning("fg_table: %s: %s; its visit group, parallel sequence and activity are "
                     "left masked", file_name, exc)
         return None
@@ -620,7 +656,7 @@ def _files_table(source):
         return source
     msg = (f"fg_table needs a GuideStarModel or its files table (model.table('files')), "
            f"got {type(source).__name__}")
-    raise TypeError(msg)
+    raise ParameterError(msg)
 
 
 def _obs_id_for(obs_ids, index, file_name, n_files):
@@ -637,7 +673,7 @@ def _obs_id_for(obs_ids, index, file_name, n_files):
     if len(obs_ids) != n_files:
         msg = (f"fg_table: obs_ids has {len(obs_ids)} entries for {n_files} files; pass one "
                "per file (None where unknown) or a {file_name: obs_id} mapping")
-        raise ValueError(msg)
+        raise ParameterError(msg)
     return obs_ids[index]
 
 
@@ -671,9 +707,9 @@ def fg_table(model, *, obs_ids=None):
 
     Raises
     ------
-    ValueError
-        An obs_id that does not match its file or its header OBS_ID, or a
-        wrong number of them.
+    spelunker.errors.ParameterError
+        ``model`` is neither a model nor a files table; an obs_id does not
+        match its file or its header OBS_ID; a wrong number of obs_ids.
 
     Examples
     --------
@@ -711,7 +747,7 @@ def fg_table(model, *, obs_ids=None):
         obs_id = _obs_id_for(obs_ids, index, file_name, n)
         try:
             parsed = parse_product_name(file_name)
-        except ValueError:
+        except ParameterError:
             parsed = None
             log.debug("fg_table: %r is not a JWST product name; using header values only",
                       file_name)
@@ -724,7 +760,7 @@ def fg_table(model, *, obs_ids=None):
                 folder = parse_product_name(obs_id)
                 if folder["kind"] != "obs_id":
                     msg = f"fg_table: obs_id {obs_id!r} of {file_name!r} is not a folder name"
-                    raise ValueError(msg)
+                    raise ParameterError(msg)
         info = parsed or folder or {}
         for key in ("program", "observation", "visit"):
             header_value = (int(np.asarray(files[key])[index]) if key in files.colnames
@@ -744,7 +780,7 @@ def fg_table(model, *, obs_ids=None):
                 given = f"obs_id {obs_id!r}" if folder is not None else repr(file_name)
                 msg = (f"fg_table: {given} gives {key} {value}, but the header OBS_ID "
                        f"{header['obs_id']!r} of {file_name!r} gives {from_header}")
-                raise ValueError(msg)
+                raise ParameterError(msg)
             if value is None:
                 value = from_header
             if value is not None:
@@ -760,7 +796,7 @@ def fg_table(model, *, obs_ids=None):
         if header_detector and folder_detector and header_detector != folder_detector:
             msg = (f"fg_table: obs_id {obs_id!r} names detector {folder_detector}, but "
                    f"{file_name!r} was taken with {header_detector}")
-            raise ValueError(msg)
+            raise ParameterError(msg)
         detectors.append(header_detector or folder_detector or "")
         obs_column.append("" if obs_id is None else _basename(obs_id, "obs_id"))
 

@@ -64,7 +64,8 @@ from astropy.coordinates import (CartesianRepresentation, EarthLocation, SkyCoor
 from astropy.io import fits
 from astropy.time import Time
 
-from spelunker.errors import ScienceInputError
+from spelunker._validate import check_positive_int
+from spelunker.errors import ParameterError, ScienceInputError
 
 __all__ = [
     "EPHEMERIS_VALID_SECONDS",
@@ -98,8 +99,9 @@ def as_utc_time(value, *, name="time"):
 
     Raises
     ------
-    ValueError
-        When ``value`` cannot be read as a time, or is not finite.
+    spelunker.errors.ParameterError
+        When ``value`` cannot be read as a time (booleans are refused), or
+        is not finite.
 
     Examples
     --------
@@ -111,18 +113,30 @@ def as_utc_time(value, *, name="time"):
     """
     if isinstance(value, Time):
         return value.utc
+    what = "an astropy Time, an MJD number nor an ISO time"
     try:
         if isinstance(value, str) or (np.ndim(value) > 0
                                       and np.asarray(value).dtype.kind in "USO"):
             return Time(value, scale="utc")
+    except (TypeError, ValueError) as exc:
+        msg = f"{name}={value!r} is neither {what} ({exc})"
+        raise ParameterError(msg) from None
+    return Time(_finite_mjd(value, name, what), format="mjd", scale="utc")
+
+
+def _finite_mjd(value, name, what):
+    """``value`` as finite MJD numbers (a float array), or a ParameterError naming ``name``."""
+    try:
         mjd = np.asarray(value, dtype=float)
     except (TypeError, ValueError) as exc:
-        msg = f"{name}={value!r} is neither an astropy Time, an MJD number nor an ISO time ({exc})"
-        raise ValueError(msg) from None
-    if not np.all(np.isfinite(mjd)):
-        msg = f"{name}={value!r} is not finite"
-        raise ValueError(msg)
-    return Time(mjd, format="mjd", scale="utc")
+        problem = str(exc)
+    else:
+        problem = ("a boolean" if np.asarray(value).dtype.kind == "b"
+                   else None if np.all(np.isfinite(mjd)) else "not finite")
+    if problem is not None:
+        msg = f"{name}={value!r} is neither {what} ({problem})"
+        raise ParameterError(msg)
+    return mjd
 
 
 # --------------------------------------------------------------------------
@@ -240,12 +254,12 @@ def _target_direction(target):
     if isinstance(target, SkyCoord):
         if not target.isscalar:
             msg = f"target={target!r} must be one sky position, not {target.shape}"
-            raise ValueError(msg)
+            raise ParameterError(msg)
         try:
             icrs = target.icrs
         except Exception as exc:  # noqa: BLE001 - any frame that cannot reach ICRS
             msg = f"target={target!r} cannot be transformed to ICRS ({exc})"
-            raise ValueError(msg) from None
+            raise ParameterError(msg) from None
         xyz = icrs.represent_as(UnitSphericalRepresentation).to_cartesian().xyz.value
         return np.asarray(xyz, dtype=float)
     try:
@@ -254,10 +268,10 @@ def _target_direction(target):
     except (TypeError, ValueError, u.UnitsError):
         msg = (f"target={target!r} is neither a SkyCoord nor an (ra, dec) pair of ICRS "
                "coordinates in degrees")
-        raise ValueError(msg) from None
+        raise ParameterError(msg) from None
     if not (np.isfinite(ra) and np.isfinite(dec) and -90.0 <= dec <= 90.0):
         msg = f"target={target!r}: (ra, dec) = ({ra!r}, {dec!r}) deg is not a sky position"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     ra, dec = np.radians(ra), np.radians(dec)
     return np.array([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)])
 
@@ -291,7 +305,7 @@ class Ephemeris:
 
     Raises
     ------
-    ValueError
+    spelunker.errors.ParameterError
         A time, position or velocity that is not one finite epoch or
         3-vector of the right unit.
 
@@ -316,7 +330,7 @@ class Ephemeris:
         epoch = as_utc_time(self.time, name="Ephemeris time")
         if not epoch.isscalar:
             msg = f"Ephemeris time must be one epoch, got shape {epoch.shape}"
-            raise ValueError(msg)
+            raise ParameterError(msg)
         object.__setattr__(self, "time", epoch)
         for name, unit in (("position", u.km), ("velocity", u.km / u.s)):
             value = getattr(self, name)
@@ -324,10 +338,10 @@ class Ephemeris:
                 quantity = u.Quantity(value, unit, dtype=float)
             except (TypeError, ValueError, u.UnitsError) as exc:
                 msg = f"Ephemeris {name}={value!r} is not a vector in {unit} ({exc})"
-                raise ValueError(msg) from None
+                raise ParameterError(msg) from None
             if quantity.shape != (3,) or not np.all(np.isfinite(quantity.value)):
                 msg = f"Ephemeris {name}={value!r} must be 3 finite numbers ({unit})"
-                raise ValueError(msg)
+                raise ParameterError(msg)
             object.__setattr__(self, name, quantity)
         object.__setattr__(self, "source", str(self.source))
 
@@ -552,7 +566,7 @@ def _delay_function(observer, direction, shape):
         if observer != "geocenter":
             msg = (f"observer={observer!r}: the only observer named by a string is "
                    "'geocenter'")
-            raise ValueError(msg)
+            raise ParameterError(msg)
         observer = EarthLocation.from_geocentric(0.0, 0.0, 0.0, unit=u.m)
     if isinstance(observer, EarthLocation):
         return _earth_delay(observer, direction)
@@ -560,7 +574,7 @@ def _delay_function(observer, direction, shape):
         return _fixed_delay(observer, direction, shape)
     msg = (f"observer={observer!r} is none of an Ephemeris, an EarthLocation, 'geocenter' "
            "or a Quantity of barycentric positions")
-    raise ValueError(msg)
+    raise ParameterError(msg)
 
 
 def _earth_delay(location, direction):
@@ -600,7 +614,7 @@ def _fixed_delay(position, direction, shape):
     """Light time of given barycentric positions (3,) or (3, n)."""
     if position.unit.physical_type != "length":
         msg = f"observer={position!r} must be barycentric positions in a length unit"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     km = position.to_value(u.km)
     size = int(np.prod(shape))
     if km.shape == (3,):
@@ -610,10 +624,10 @@ def _fixed_delay(position, direction, shape):
     else:
         msg = (f"observer: barycentric positions must have shape (3,) or (3, {size}) for "
                f"{size} time(s), not {km.shape}")
-        raise ValueError(msg)
+        raise ParameterError(msg)
     if not np.all(np.isfinite(km)):
         msg = "observer: the barycentric positions are not all finite"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     light = direction @ km / _C_KM_S
 
     def delay(tai1, tai2, warn=True):
@@ -666,7 +680,7 @@ def barycentric_times(times, target, *, observer):
 
     Raises
     ------
-    ValueError
+    spelunker.errors.ParameterError
         An unusable ``times``, ``target`` or ``observer`` (named).
 
     Notes
@@ -720,7 +734,7 @@ def utc_from_barycentric(bjd, target, *, observer, max_iterations=5):
 
     Raises
     ------
-    ValueError
+    spelunker.errors.ParameterError
         An unusable ``bjd``, ``target``, ``observer`` or ``max_iterations``.
 
     Examples
@@ -734,19 +748,9 @@ def utc_from_barycentric(bjd, target, *, observer, max_iterations=5):
     if isinstance(bjd, Time):
         tdb = bjd.tdb
     else:
-        try:
-            mjd = np.asarray(bjd, dtype=float)
-        except (TypeError, ValueError):
-            msg = f"bjd={bjd!r} is neither an astropy Time nor MJD (TDB) numbers"
-            raise ValueError(msg) from None
-        if not np.all(np.isfinite(mjd)):
-            msg = f"bjd={bjd!r} is not finite"
-            raise ValueError(msg)
-        tdb = Time(mjd, format="mjd", scale="tdb")
-    if isinstance(max_iterations, bool) or not isinstance(max_iterations, (int, np.integer)) \
-            or max_iterations < 1:
-        msg = f"max_iterations={max_iterations!r} must be an integer >= 1"
-        raise ValueError(msg)
+        tdb = Time(_finite_mjd(bjd, "bjd", "an astropy Time nor MJD (TDB) numbers"),
+                   format="mjd", scale="tdb")
+    max_iterations = check_positive_int(max_iterations, "max_iterations")
     shape = tdb.shape
     direction = _target_direction(target)
     delay = _delay_function(observer, direction, shape)
@@ -849,7 +853,7 @@ def bjd_from_int_times(times, int_times):
     Returns
     -------
     astropy.time.Time
-        Scale ``tdb``, format ``mjd``, the shape of ``times``.
+        BJD_TDB (scale ``tdb``, format ``mjd``), one per time of ``times``.
 
     Raises
     ------

@@ -7,6 +7,7 @@ import pytest
 
 from spelunker import datasets
 from spelunker.archive.download import _original_layout_copy, cached_products, download_products
+from spelunker.atomic import TEMPORARY_PREFIX
 from spelunker.errors import DownloadError, ParameterError
 
 pytestmark = pytest.mark.usefixtures("no_network_no_crds")
@@ -103,6 +104,7 @@ def test_other_files_are_ignored(program, uncal, tmp_path):
     copy_into(uncal.files, tmp_path)
     (tmp_path / "notes_gs-fg_2023.fits").write_text("not a product")
     (tmp_path / ".jw01534002001_gs-fg_2023125180012_cal.fits.part-0a1b2c").write_bytes(b"x")
+    shutil.copy2(program.files[3], tmp_path / f"{TEMPORARY_PREFIX}0a1b2c3d-{program.files[3].name}")
     (tmp_path / "jw01534002001_gs-fg_2022340000825_cal.fits").mkdir()
     track = tmp_path / program.files[3].name.replace("_gs-fg_", "_gs-track_")
     shutil.copy2(program.files[3], track)

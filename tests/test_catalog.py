@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import time
 import warnings
 from pathlib import Path
@@ -23,7 +24,9 @@ from spelunker.archive.catalog import (
     query_guide_star_catalog,
 )
 from spelunker.names import fg_table, parse_obs_id, parse_product_name
-from spelunker.errors import SpelunkerError
+from spelunker import atomic
+from spelunker.atomic import is_temporary
+from spelunker.errors import ParameterError, SpelunkerError
 
 # Two invented guide stars near the LMC (ids in the GSC 2 style).
 STAR_A = "S1HP081234"
@@ -121,13 +124,39 @@ def test_query_then_served_from_disk_cache(gsc, tmp_path):
     assert_allclose([first["J"], first["H"], first["K"]], [14.021, 13.304, 13.117])
     cached = json.loads((tmp_path / f"{STAR_A}.json").read_text())
     assert cached["gs_id"] == STAR_A and "GAIAdr3sourceID" in cached["header"]
-    assert not list(tmp_path.glob("*.tmp"))  # written through a renamed temporary file
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{STAR_A}.json"]  # no temporary
 
     second = query_guide_star_catalog(STAR_A, url=gsc.url, cache_dir=tmp_path, timeout=5)
     assert gsc.requests == [STAR_A]  # no second request
     assert second["gaia_dr3_id"] == first["gaia_dr3_id"]
     assert_allclose([second["ra"], second["dec"], second["J"]],
                     [first["ra"], first["dec"], first["J"]])
+
+
+def test_cache_is_written_through_atomic_file(gsc, tmp_path, monkeypatch):
+    """The cache file is renamed from a temporary of spelunker.atomic (one naming scheme)."""
+    renames = []
+    replace = os.replace
+
+    def recording_replace(source, destination):
+        renames.append((Path(source), Path(destination)))
+        replace(source, destination)
+
+    monkeypatch.setattr(atomic.os, "replace", recording_replace)
+    query_guide_star_catalog(STAR_A, url=gsc.url, cache_dir=tmp_path, timeout=5)
+    [(source, destination)] = [pair for pair in renames if pair[1].parent == tmp_path]
+    assert destination == tmp_path / f"{STAR_A}.json" and destination.is_file()
+    assert is_temporary(source) and source.parent == tmp_path and not source.exists()
+
+
+def test_unwritable_cache_is_a_warning_only(gsc, tmp_path, caplog):
+    """A cache folder that cannot be written (a file in the way) costs a warning, no error."""
+    (tmp_path / f"{STAR_A}.json").mkdir()  # a folder where the file should go
+    with caplog.at_level(logging.WARNING, logger="spelunker"):
+        record = query_guide_star_catalog(STAR_A, url=gsc.url, cache_dir=tmp_path, timeout=5)
+    assert record["gs_id"] == STAR_A
+    assert "could not write the catalog cache file" in caplog.text
+    assert [p.name for p in tmp_path.iterdir()] == [f"{STAR_A}.json"]
 
 
 def test_url_and_cache_from_environment(gsc, tmp_path, monkeypatch):
@@ -174,9 +203,9 @@ def test_query_errors(gsc, tmp_path):
     assert info.value.reason == "connection"
     assert not list(tmp_path.iterdir())  # failures are never cached
 
-    with pytest.raises(ValueError, match="timeout"):
+    with pytest.raises(ParameterError, match="timeout"):
         query_guide_star_catalog(STAR_A, url=gsc.url, cache_dir=tmp_path, timeout=0)
-    with pytest.raises(ValueError, match="guide-star id"):
+    with pytest.raises(ParameterError, match="guide-star id"):
         query_guide_star_catalog("  ", url=gsc.url, cache_dir=tmp_path)
 
 
@@ -302,9 +331,9 @@ def test_properties_from_stacked_guidestar_tables(gsc, tmp_path, two_star_model)
     props = guide_star_properties(stacked, url=gsc.url, cache_dir=tmp_path, timeout=5)
     assert len(gsc.requests) == 2 and list(props["gs_id"]) == [STAR_A, STAR_B]
     assert list(props["n_files"]) == [6, 1]
-    with pytest.raises(TypeError, match="GuideStarModel"):
+    with pytest.raises(ParameterError, match="GuideStarModel"):
         guide_star_properties([STAR_A], offline=True)
-    with pytest.raises(ValueError, match="gs_mag"):
+    with pytest.raises(ParameterError, match="gs_mag"):
         guide_star_properties(table[["gs_id", "gs_ra"]], offline=True)
 
 
@@ -351,10 +380,10 @@ def test_parse_product_name_with_its_mast_folder():
             info["exposure"], info["detector"]) == (5, 1, 1, 2, "GUIDER2")
     assert info["obs_id"] == "jw01534005002_05101_00002_guider2"
     assert info["kind"] == "guider" and info["segment"] is None
-    with pytest.raises(ValueError, match="does not belong"):
+    with pytest.raises(ParameterError, match="does not belong"):
         parse_product_name("jw01534005002_gs-fg_2023202104507_cal.fits",
                            obs_id="jw01534005003_05101_00002_guider2")
-    with pytest.raises(ValueError, match="not a JWST exposure folder"):
+    with pytest.raises(ParameterError, match="not a JWST exposure folder"):
         parse_product_name("jw01534005002_gs-fg_2023202104507_cal.fits",
                            obs_id="jw01534005002_gs-fg_2023202104507_cal.fits")
 
@@ -375,7 +404,7 @@ def test_parse_product_name_with_its_mast_folder():
     "",
 ])
 def test_parse_product_name_refuses_bad_names(name):
-    with pytest.raises(ValueError, match="jw|time stamp|product name") as info:
+    with pytest.raises(ParameterError, match="jw|time stamp|product name") as info:
         parse_product_name(name)
     assert repr(name.rsplit("/", 1)[-1]) in str(info.value)
 
@@ -424,12 +453,12 @@ def test_fg_table_on_a_multi_segment_visit(three_segment_visit):
     files.remove_column("obs_id")  # a table from before OBS_ID was read
     older = fg_table(files)
     assert older["visit_group"].mask.all() and older["activity"].mask.all()
-    with pytest.raises(ValueError, match=r"visit_group 3, but the header OBS_ID "
+    with pytest.raises(ParameterError, match=r"visit_group 3, but the header OBS_ID "
                                          r"'V01534001001P0000000001102'"):
         fg_table(model, obs_ids=[folder.replace("_01102_", "_03102_"), None, None])
-    with pytest.raises(ValueError, match="obs_ids has 1 entries for 3 files"):
+    with pytest.raises(ParameterError, match="obs_ids has 1 entries for 3 files"):
         fg_table(model, obs_ids=[folder])
-    with pytest.raises(ValueError, match="GUIDER2"):
+    with pytest.raises(ParameterError, match="GUIDER2"):
         fg_table(model, obs_ids=[folder.replace("guider1", "guider2"), None, None])
 
 
@@ -455,7 +484,7 @@ def test_parse_obs_id():
             info["parallel_sequence"], info["activity"]) == (1534, 5, 2, 4, 1, 46)
     for bad in ("", "V01029001001P00000000011020", "01029001001P0000000001102",
                 "V0102900100P0000000001102", "jw01029001001_01102_00001_guider1", None):
-        with pytest.raises(ValueError, match="OBS_ID"):
+        with pytest.raises(ParameterError, match="OBS_ID"):
             parse_obs_id(bad)
 
 

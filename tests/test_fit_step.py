@@ -19,6 +19,7 @@ from spelunker import GuideStarFitStep, GuideStarModel, datasets
 from spelunker.fitting import FitFlag, fit_moments_frames
 from spelunker.io import open_guidestar
 from spelunker._validate import parse_dq_bits
+from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.fitting import fit_table, store_fit
 
 FIT_COLUMNS = (
@@ -192,7 +193,7 @@ def test_gauss_fit_table_has_times_and_units(frames, visit):
     clean = np.asarray(table["flags"]) == 0
     assert_allclose(table["x_mean"][clean].to_value(u.pix), truth_of(visit, "x_mean")[clean],
                     atol=0.02)
-    with pytest.raises(ValueError, match="no quick_fit table"):
+    with pytest.raises(GuideStarInputError, match="no quick_fit table"):
         fit_table(result, "quick")
 
 
@@ -256,7 +257,7 @@ def test_fit_table_has_units_and_times_also_after_saving(frames, tmp_path):
     assert table["amplitude_err"].unit == u.DN / u.s
     assert table["theta"].unit == u.rad
     assert list(table["flags"][:3]) == [0, 1, 8]
-    with pytest.raises(ValueError, match="no gauss_fit table"):
+    with pytest.raises(GuideStarInputError, match="no gauss_fit table"):
         fit_table(result, "gauss")
     assert "time" not in fit_table(result, "quick", time=False).colnames
 
@@ -355,7 +356,7 @@ def test_step_checks_parameters_it_is_not_validated_for(frames):
     for attribute, value, words in cases:
         step = GuideStarFitStep()
         setattr(step, attribute, value)
-        with pytest.raises(ValueError, match=re.escape(words)):
+        with pytest.raises(ParameterError, match=re.escape(words)):
             step.process(frames)
 
 
@@ -402,17 +403,17 @@ def test_store_fit_converts_a_fit_result(frames):
 def test_store_fit_rejects_bad_results(frames):
     model = frames.copy()
     result = dict(fit_moments_frames(model.data[:5]))
-    with pytest.raises(ValueError, match="method='bogus'"):
+    with pytest.raises(ParameterError, match="method='bogus'"):
         store_fit(model, result, "bogus")
-    with pytest.raises(ValueError, match="shape \\(5,\\); the model has 600 frames"):
+    with pytest.raises(ParameterError, match="shape \\(5,\\); the model has 600 frames"):
         store_fit(model, result, "quick")
     result = dict(fit_moments_frames(model.data))
     del result["chi2"]
-    with pytest.raises(ValueError, match="no column 'chi2'"):
+    with pytest.raises(ParameterError, match="no column 'chi2'"):
         store_fit(model, result, "gauss")
     result = dict(fit_moments_frames(model.data))
     result["dof"] = np.full(600, 0.5)
-    with pytest.raises(ValueError, match="'dof' holds non-integer"):
+    with pytest.raises(ParameterError, match="'dof' holds non-integer"):
         store_fit(model, result, "gauss")
     assert not model.hasattr("gauss_fit") and not model.hasattr("quick_fit")
 

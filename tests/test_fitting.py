@@ -1,7 +1,9 @@
 """Tests of the frame fitters: accuracy, statistics, flags, canonical form."""
 
+import re
 import sys
 import threading
+from pathlib import Path
 
 import astropy.units as u
 import numpy as np
@@ -12,6 +14,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import least_squares
 
 from spelunker.datasets import simulate_frames
+from spelunker.errors import ParameterError
 from spelunker.fitting import _kernels
 from spelunker.fitting import (
     PARAMETER_NAMES,
@@ -370,10 +373,26 @@ def test_very_wide_psf_is_flagged_at_bound():
 
 
 def test_kernel_flag_constants_match_fitflag():
-    """The compiled kernels repeat the FitFlag bits as plain integers: same values."""
+    """The compiled kernels read the FitFlag bits as plain integers: same values."""
     for flag in FitFlag:
         assert getattr(_kernels, flag.name) == int(flag), flag.name
+        assert type(getattr(_kernels, flag.name)) is int, flag.name  # numba constants
     assert len({int(flag) for flag in FitFlag}) == len(FitFlag)  # one bit each
+
+
+def test_fit_flag_values_are_pinned():
+    """The bits are stored in products and frozen into the cached kernels: never changed."""
+    assert {flag.name: int(flag) for flag in FitFlag} == {
+        "NOT_CONVERGED": 1, "TOO_FEW_PIXELS": 2, "AT_BOUND": 4, "EDGE": 8, "CHI2_OUTLIER": 16,
+        "NONFINITE": 32, "SINGULAR": 64, "NO_SIGNAL": 128, "ITERATION_CAP": 256}
+
+
+def test_flag_values_are_defined_once():
+    """The kernels take the values from flags.py: no bit value written in _kernels.py."""
+    source = Path(_kernels.__file__).read_text()
+    for flag in FitFlag:
+        assert re.search(rf"^{flag.name} = int\(FitFlag\.{flag.name}\)$", source, re.M), flag.name
+        assert not re.search(rf"^{flag.name} = \d", source, re.M), flag.name
 
 
 def test_iteration_cap_is_flagged():
@@ -622,13 +641,13 @@ def test_progress_bar(capsys):
 )
 def test_bad_parameters_raise(kwargs, name):
     data = kwargs.pop("data")
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(ParameterError, match=name):
         fit_gaussian_frames(data, **kwargs)
 
 
 @pytest.mark.parametrize("bad_dq_bits", [2**70, 2**64, -1])
 def test_quick_fit_rejects_bad_dq_bits(bad_dq_bits):
-    with pytest.raises(ValueError, match="bad_dq_bits"):
+    with pytest.raises(ParameterError, match="bad_dq_bits"):
         fit_moments_frames(np.zeros((2, 8, 8)), dq=np.zeros((8, 8), dtype=np.uint64),
                            bad_dq_bits=bad_dq_bits)
 
@@ -661,10 +680,12 @@ def test_fit_result_table():
     assert table["flags"].dtype == np.uint32
     assert_allclose(table["x_mean"].value, result["x_mean"])
     assert "time" not in fit_result_table(result).colnames
-    with pytest.raises(ValueError, match="time"):
+    with pytest.raises(ParameterError, match="time"):
         fit_result_table(result, time=time[:5])
-    with pytest.raises(ValueError, match="keys"):
+    with pytest.raises(ParameterError, match="keys"):
         fit_result_table({"x_mean": result["x_mean"]})
+    with pytest.raises(ParameterError, match="keys"):
+        fit_result_table(None)
 
 
 def test_model_follows_astropy_gaussian2d_convention():

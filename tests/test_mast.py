@@ -5,6 +5,7 @@ Everything goes through the real astroquery client and requests to
 (``--remote-data``) talks to the real archive.
 """
 
+import contextlib
 import logging
 import os
 import re
@@ -33,6 +34,8 @@ from spelunker.archive import (
 from spelunker.archive import download as archive_download
 from spelunker.archive import mast as archive_mast
 from spelunker.archive import tokens
+from spelunker.atomic import TEMPORARY_PREFIX, is_temporary
+from spelunker.errors import ParameterError
 from spelunker.names import check_product_name
 
 #: A token only this module knows, so a leak is easy to find.
@@ -179,7 +182,7 @@ def test_query_calib_level(fake, archive_files):
     assert list(uncal["fileSize"]) == [p.stat().st_size for p in archive_files["uncal"]]
     cal = find_guidestar_products(1534, calib_level=2, server=fake.url)
     assert all(n.endswith("_cal.fits") for n in _names(cal))
-    with pytest.raises(ValueError, match="calib_level"):
+    with pytest.raises(ParameterError, match="calib_level=3"):
         find_guidestar_products(1534, calib_level=3, server=fake.url)
 
 
@@ -233,7 +236,7 @@ def test_unknown_program(fake):
     assert fake.url in str(info.value)
     with pytest.raises(ArchiveQueryError, match="program 1534, observation 7"):
         find_guidestar_products(1534, observation=7, server=fake.url)
-    with pytest.raises(ValueError, match="program must be in 1..99999"):
+    with pytest.raises(ParameterError, match="program=123456 must be a whole number in 1..99999"):
         find_guidestar_products(123456, server=fake.url)
 
 
@@ -408,7 +411,7 @@ def test_mast_server_redirects_astroquery_and_restores(fake, archive_files, down
     with pytest.raises(RuntimeError), mast_server(fake.url):
         raise RuntimeError
     assert PortalAPI.MAST_REQUEST_URL == before[1]
-    with pytest.raises(ValueError, match="http"):
+    with pytest.raises(ParameterError, match="http"):
         find_guidestar_products(1534, server="ftp://example.org")
 
 
@@ -551,11 +554,40 @@ def test_directory_with_a_product_name_is_an_error(fake, download_dir):
 def test_download_removes_stale_temporary_files(fake, download_dir):
     table = _visit_products(fake)
     name = str(table["fileName"][0])
-    stale = download_dir / f".{name}.part-deadbeef0000"
+    stale = download_dir / f"{TEMPORARY_PREFIX}deadbeef-{name}"
     stale.write_bytes(b"left by a killed process")
     old = time.time() - 7200
     os.utime(stale, (old, old))
     download_products(table, download_dir, server=fake.url, **FAST)
+    _assert_clean(download_dir, _names(table))
+
+
+def test_download_keeps_young_temporary_files(fake, download_dir):
+    """A young temporary file may be another process's download: it stays."""
+    table = _visit_products(fake)
+    name = str(table["fileName"][0])
+    young = download_dir / f"{TEMPORARY_PREFIX}0badcafe-{name}"
+    young.write_bytes(b"another process downloading")
+    download_products(table, download_dir, server=fake.url, **FAST)
+    _assert_clean(download_dir, [*_names(table), young.name])
+
+
+def test_download_writes_through_atomic_file(fake, download_dir, monkeypatch):
+    """Every download goes through spelunker.atomic.atomic_file (one naming scheme)."""
+    table = _visit_products(fake)
+    temporaries = []
+    original = archive_download.atomic_file
+
+    @contextlib.contextmanager
+    def recording(path, **kwargs):
+        with original(path, **kwargs) as temporary:
+            temporaries.append(temporary)
+            yield temporary
+
+    monkeypatch.setattr(archive_download, "atomic_file", recording)
+    paths = download_products(table, download_dir, server=fake.url, **FAST)
+    assert sorted(t.name.split("-", 3)[-1] for t in temporaries) == sorted(p.name for p in paths)
+    assert all(is_temporary(t) and t.parent == download_dir for t in temporaries)
     _assert_clean(download_dir, _names(table))
 
 
@@ -705,7 +737,7 @@ def test_download_concurrency_and_progress(fake, archive_files, download_dir):
                       **FAST)
     assert fake.max_active_downloads == 2
     assert counter.n == sum(p.stat().st_size for p in archive_files["cal"])
-    with pytest.raises(ValueError, match="max_workers"):
+    with pytest.raises(ParameterError, match="max_workers"):
         download_products(table, download_dir, server=fake.url, max_workers=0)
 
 
@@ -754,7 +786,7 @@ def test_keyboard_interrupt_in_a_worker_cleans_up(fake, download_dir):
 
     with pytest.raises(KeyboardInterrupt):
         download_products(table, download_dir, server=fake.url, progress=Interrupt(), **FAST)
-    assert not [n for n in listing(download_dir) if ".part-" in n]
+    assert not [n for n in listing(download_dir) if is_temporary(n)]
     for path in download_dir.iterdir():  # anything left is complete
         assert path.stat().st_size == int(table["fileSize"][_names(table).index(path.name)])
 

@@ -4,11 +4,15 @@ import asdf
 import astropy.units as u
 import numpy as np
 import pytest
+from astropy.time import Time
 from numpy.testing import assert_array_equal
 
 from spelunker import GuideStarModel, GuideStarPipeline, datasets
+from spelunker.events import events_table, find_events
+from spelunker.fitting import fit_table
 from spelunker.io import open_guidestar
-from spelunker.photometry import binned_scatter, full_frame_flux
+from spelunker.periodogram import periodogram_peaks_table, periodogram_table
+from spelunker.photometry import binned_scatter, full_frame_flux, lightcurve_table
 from spelunker.stpipe import (
     GuideStarEventStep,
     GuideStarFitStep,
@@ -44,6 +48,19 @@ def small_visit(tmp_path_factory):
     return datasets.make_guidestar_files(
         tmp_path_factory.mktemp("small_pipeline_visit"),
         visits=[datasets.VisitSpec(n_frames=1200, n_segments=2)], seed=405)
+
+
+@pytest.fixture(scope="module")
+def event_product(tmp_path_factory):
+    """A pipeline product with events (a tilt, an HGA move), saved and opened again."""
+    folder = tmp_path_factory.mktemp("event_product")
+    visit = datasets.make_guidestar_files(
+        folder, visits=[datasets.VisitSpec(n_frames=2000, n_segments=1)],
+        signals=[datasets.PsfWidthStep(time=60.0, factor=1.05),
+                 datasets.HgaMove(start=80.0, stop=90.0)], seed=2)
+    model = GuideStarPipeline.call(visit.files, steps={"fit": {"method": "quick"}})
+    model.save(folder / "product_gspipe.fits")
+    return model, open_guidestar(folder / "product_gspipe.fits")
 
 
 def top_peak(model, series):
@@ -203,3 +220,40 @@ def test_pipeline_report_option_writes_the_visit_report(small_visit, tmp_path):
     html = pages[0].read_text()
     assert html.count("data:image/png;base64,") >= 4
     assert len(list(tmp_path.glob("*.png"))) >= 4
+
+
+def _time_view(stored, added=()):
+    """The columns of a result table's function, by the rule of GuideStarModel.table."""
+    names = [name[:-len("_mjd")] if name.endswith("_mjd") else name for name in stored.colnames]
+    return [*names, *added]
+
+
+@pytest.mark.parametrize("saved", [False, True], ids=["in memory", "saved"])
+def test_model_tables_and_their_functions_agree(event_product, saved):
+    """model.table(name) is the stored table; each function differs only as documented."""
+    model = event_product[1] if saved else event_product[0]
+    views = {
+        "quick_fit": (lambda m: fit_table(m, "quick"), ["time"], []),
+        "lightcurve": (lightcurve_table, ["time"], ["guidestar_index"]),
+        "periodogram": (periodogram_table, [], []),
+        "periodogram_peaks": (periodogram_peaks_table, [], []),
+        "events": (events_table, [], []),
+    }
+    for name, (function, before, after) in views.items():
+        stored, view = model.table(name), function(model)
+        expected = [*before, *_time_view(stored, after)]
+        if name == "events":
+            expected.insert(expected.index("parameters"), "duration")
+        assert view.colnames == expected, name
+        assert len(view) == len(stored), name
+        for column in stored.colnames:
+            if column.endswith("_mjd"):
+                assert isinstance(view[column[:-4]], Time), (name, column)
+                assert view[column[:-4]].scale == "utc", (name, column)
+                assert_array_equal(view[column[:-4]].mjd, np.asarray(stored[column]))
+            else:
+                assert_array_equal(np.asarray(view[column]), np.asarray(stored[column]))
+    events = model.table("events")
+    assert {"tilt", "hga_move"} <= set(events["kind"])
+    assert "start_mjd" in events.colnames and "start" not in events.colnames
+    assert events_table(model).colnames == find_events(event_product[0]).colnames

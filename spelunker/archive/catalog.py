@@ -22,7 +22,6 @@ import logging
 import math
 import os
 import re
-import tempfile
 import warnings
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -34,8 +33,9 @@ import requests
 from astropy.table import MaskedColumn, QTable, Table
 from astropy.time import Time
 
-from spelunker._validate import check_positive_float
-from spelunker.errors import CatalogError, CatalogFallbackWarning
+from spelunker._validate import check_path, check_positive_float
+from spelunker.atomic import atomic_file
+from spelunker.errors import CatalogError, CatalogFallbackWarning, ParameterError
 
 __all__ = [
     "DEFAULT_GSC_URL",
@@ -145,7 +145,7 @@ def _service_url(url):
 def _check_gs_id(gs_id):
     if not isinstance(gs_id, str) or not gs_id.strip():
         msg = f"guide-star id must be a non-empty string, got {gs_id!r}"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     return gs_id.strip()
 
 
@@ -281,7 +281,10 @@ def parse_catalog_reply(text, gs_id, *, url=None):
 
 
 def _cache_path(cache_dir, gs_id):
-    return Path(cache_dir) / (re.sub(r"[^A-Za-z0-9_-]", "_", gs_id) + ".json")
+    """The cache file of ``gs_id`` in ``cache_dir`` (None: `default_cache_dir`)."""
+    folder = (default_cache_dir() if cache_dir is None
+              else check_path(cache_dir, "cache_dir", kind="folder"))
+    return folder / (re.sub(r"[^A-Za-z0-9_-]", "_", gs_id) + ".json")
 
 
 def _read_cache(path, gs_id):
@@ -315,24 +318,12 @@ def _write_cache(path, gs_id, header, row, url):
     payload = {"format": CACHE_FORMAT, "gs_id": gs_id, "url": url,
                "retrieved": datetime.now(UTC).isoformat(timespec="seconds"),
                "header": list(header), "row": list(row)}
-    temporary = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent,
-                                         prefix=f".{path.stem}.", suffix=".tmp",
-                                         delete=False) as stream:
-            temporary = Path(stream.name)
-            json.dump(payload, stream)
-        os.replace(temporary, path)
-        temporary = None
-    except OSError as exc:
+        with atomic_file(path) as temporary:
+            temporary.write_text(json.dumps(payload), encoding="utf-8")
+    except (OSError, ParameterError) as exc:  # a cache that cannot be written is no error
         log.warning("could not write the catalog cache file %s (%s)", path, exc)
-    finally:
-        if temporary is not None:
-            try:
-                temporary.unlink()
-            except OSError:
-                pass
 
 
 # --------------------------------------------------------------------------
@@ -377,8 +368,8 @@ def query_guide_star_catalog(gs_id, *, url=None, timeout=10.0, cache_dir=None, s
     cache_dir : str or os.PathLike or False, optional
         Cache folder (default `default_cache_dir`); ``False`` disables the
         cache.  A cached star makes no request; an unreadable cache file is
-        ignored and replaced.  Files are written atomically (temporary file
-        and rename).
+        ignored and replaced.  Files are written atomically
+        (`spelunker.atomic.atomic_file`).
     session : requests.Session, optional
         Session to send the request with (connection reuse).
 
@@ -393,7 +384,7 @@ def query_guide_star_catalog(gs_id, *, url=None, timeout=10.0, cache_dir=None, s
     CatalogError
         Timeout, connection failure, HTTP error, empty reply, or no row for
         ``gs_id`` (nothing is cached then).
-    ValueError
+    spelunker.errors.ParameterError
         Empty ``gs_id`` or a non-positive ``timeout``.
 
     Examples
@@ -407,7 +398,7 @@ def query_guide_star_catalog(gs_id, *, url=None, timeout=10.0, cache_dir=None, s
     service = _service_url(url)
     path = None
     if cache_dir is not False:
-        path = _cache_path(default_cache_dir() if cache_dir is None else cache_dir, gs_id)
+        path = _cache_path(cache_dir, gs_id)
         cached = _read_cache(path, gs_id)
         if cached is not None:
             header, row, cached_url = cached
@@ -422,7 +413,7 @@ def query_guide_star_catalog(gs_id, *, url=None, timeout=10.0, cache_dir=None, s
 def _cached_record(gs_id, cache_dir):
     if cache_dir is False:
         return None
-    path = _cache_path(default_cache_dir() if cache_dir is None else cache_dir, gs_id)
+    path = _cache_path(cache_dir, gs_id)
     cached = _read_cache(path, gs_id)
     if cached is None:
         return None
@@ -458,12 +449,12 @@ def _guidestar_rows(source):
     else:
         msg = ("guide_star_properties needs a GuideStarModel or its guidestars table "
                f"(model.table('guidestars')), got {type(source).__name__}")
-        raise TypeError(msg)
+        raise ParameterError(msg)
     missing = [name for name in _REQUIRED if name not in table.colnames]
     if missing:
         msg = (f"guide_star_properties: the table lacks column(s) {', '.join(missing)}; "
                "pass a GuideStarModel or model.table('guidestars')")
-        raise ValueError(msg)
+        raise ParameterError(msg)
     values = {
         "gs_id": [str(v).strip() for v in _plain(table["gs_id"])],
         "gs_ra": _plain(table["gs_ra"], u.deg).astype(float),
@@ -553,8 +544,9 @@ def guide_star_properties(model_or_guidestars_table, *, url=None, timeout=10.0, 
 
     Raises
     ------
-    TypeError, ValueError
-        The input is not a model or a guide-star table.
+    spelunker.errors.ParameterError
+        The input is not a model or a guide-star table, or ``timeout`` is
+        not a number > 0.
 
     Examples
     --------

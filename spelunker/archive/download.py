@@ -4,7 +4,8 @@
 `spelunker.archive.mast.find_guidestar_products`, or bare names) from
 ``<server>/api/v0.1/Download/file`` into one flat directory, in parallel,
 with retries and backoff, size checks, a progress bar, a cache, and
-temporary ``.part`` files that never leave a partial product behind.
+temporary files (`spelunker.atomic.atomic_file`) that never leave a
+partial product behind.
 
 Tokens
     ``token=`` or ``MAST_API_TOKEN``, sent only as the ``Authorization``
@@ -26,33 +27,40 @@ The cache without MAST
 """
 
 import contextlib
-import logging
 import glob
+import logging
 import math
 import os
-import secrets
 import stat
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from pathlib import Path
 
 import numpy as np
 import requests
 from astropy.table import Row, Table
 from tqdm import tqdm
 
-from spelunker.archive.mast import RETRY_STATUS, resolve_server
-from spelunker._validate import check_int_range
+from spelunker._validate import (
+    check_int_range,
+    check_output_dir,
+    check_path,
+    check_positive_int,
+)
+from spelunker.archive.mast import RETRY_STATUS, check_request_options, resolve_server
 from spelunker.archive.tokens import TOKEN_ENV, masked_logs, resolve_token
-from spelunker.errors import CorruptFileError, DownloadError
+from spelunker.atomic import TEMPORARY_PREFIX, atomic_file, is_temporary
+from spelunker.errors import CorruptFileError, DownloadError, ParameterError
 from spelunker.io import open_complete_fits
 from spelunker.names import (
     FINE_GUIDE_GLOB,
+    ID_DIGITS,
     MODE_EXP_TYPES,
     check_product_name,
     guider_name_fields,
+    id_number,
     parse_product_name,
+    selection_text,
 )
 
 __all__ = ["cached_products", "download_products"]
@@ -131,14 +139,13 @@ def _product_items(products):
     return list(items.items())
 
 
-def _part_name(name):
-    return f".{name}.part-{secrets.token_hex(6)}"
-
-
 def _remove_stale_parts(directory, name, max_age):
-    """Delete temporary files of ``name`` left by a killed process (older than max_age s)."""
+    """Delete temporary files of ``name`` left by a killed process (older than max_age s).
+
+    Younger ones may be another process's download in progress: they stay.
+    """
     now = time.time()
-    for part in directory.glob(f".{name}.part-*"):
+    for part in directory.glob(f"{glob.escape(TEMPORARY_PREFIX)}*-{glob.escape(name)}"):
         try:
             if now - part.stat().st_mtime > max_age:
                 part.unlink()
@@ -175,12 +182,12 @@ def _cached_product_problem(path, name):
             filename = str(header.get("FILENAME", "") or "").strip()
             if filename and filename != name:
                 return f"its header FILENAME is {filename!r}"
-            for keyword, key, digits in (("PROGRAM", "program", 5),
-                                         ("OBSERVTN", "observation", 3), ("VISIT", "visit", 3)):
+            for keyword, key in (("PROGRAM", "program"), ("OBSERVTN", "observation"),
+                                 ("VISIT", "visit")):
                 value = str(header.get(keyword, "") or "").strip()
                 if not value.isdigit() or int(value) != fields[key]:
                     return (f"its header {keyword} is {value!r}, the name's "
-                            f"{fields[key]:0{digits}d}")
+                            f"{fields[key]:0{ID_DIGITS[key]}d}")
             exp_type = str(header.get("EXP_TYPE", "") or "").strip().upper()
             if exp_type not in MODE_EXP_TYPES[mode]:
                 return f"its header EXP_TYPE is {exp_type!r}, not {MODE_EXP_TYPES[mode][0]}"
@@ -232,22 +239,28 @@ def _original_layout_copy(directory, name, size):
     return None
 
 
+def _check_progress(progress):
+    """``progress`` if it is None, a bool or an object with ``update(n)``; else ParameterError."""
+    if not (progress is None or isinstance(progress, bool) or hasattr(progress, "update")):
+        msg = (f"progress={progress!r} must be None, True, False or an object with an "
+               "update(n) method")
+        raise ParameterError(msg)
+    return progress
+
+
 class _Progress:
     """Thread-safe byte counter feeding a tqdm bar or a user's ``update(n)`` object."""
 
     def __init__(self, progress, total, n_files):
         self._lock = threading.Lock()
         self._own = None
-        if progress is None or isinstance(progress, bool):
+        if _check_progress(progress) is None or isinstance(progress, bool):
             self._own = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
                              desc=f"MAST download ({n_files} files)", leave=False,
                              disable=None if progress is None else not progress)
             self._target = self._own
-        elif hasattr(progress, "update"):
-            self._target = progress
         else:
-            msg = "progress must be None, True, False or an object with an update(n) method"
-            raise TypeError(msg)
+            self._target = progress
 
     def update(self, n):
         if n:
@@ -290,20 +303,20 @@ def _download_one(job):
 
 
 def _attempt(job):
-    """One GET of one file into a temporary name, renamed when complete."""
+    """One GET of one file into a temporary file (`atomic_file`), renamed when complete."""
     name, size, directory = job["name"], job["size"], job["directory"]
     final = directory / name
-    tmp = directory / _part_name(name)
     progress, cancel = job["progress"], job["cancel"]
     received = 0
+    complete = False
     try:
         session = job["session"]()
         headers = {"Accept-Encoding": "identity"}
         if job["secret"] is not None:
             headers["Authorization"] = f"token {job['secret'].reveal()}"
-        with session.get(job["url"], params={"uri": f"mast:JWST/product/{name}"},
-                         headers=headers, stream=True,
-                         timeout=(job["timeout"], job["timeout"])) as resp:
+        with atomic_file(final) as tmp, session.get(
+                job["url"], params={"uri": f"mast:JWST/product/{name}"}, headers=headers,
+                stream=True, timeout=(job["timeout"], job["timeout"])) as resp:
             status = resp.status_code
             if status in _FATAL_STATUS:
                 if status in (401, 403):
@@ -335,12 +348,12 @@ def _attempt(job):
                         raise _Fatal(f"the server sent more than the expected {limit} bytes")
                 fh.flush()
                 os.fsync(fh.fileno())
-        if length is not None and received != length:
-            raise _Retryable(f"incomplete transfer: {received} of {length} bytes")
-        if size is not None and received != size:
-            raise _Retryable(f"incomplete transfer: {received} of {size} bytes (no Content-Length)")
-        os.replace(tmp, final)
-        tmp = None
+            if length is not None and received != length:
+                raise _Retryable(f"incomplete transfer: {received} of {length} bytes")
+            if size is not None and received != size:
+                raise _Retryable(f"incomplete transfer: {received} of {size} bytes "
+                                 "(no Content-Length)")
+        complete = True
         log.debug("Downloaded %s (%d bytes)", name, received)
         return final
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
@@ -351,9 +364,7 @@ def _attempt(job):
     except OSError as exc:
         raise _Fatal(f"cannot write into {directory}: {exc.strerror or exc}") from None
     finally:
-        if tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        if not complete:  # atomic_file has removed the temporary file
             progress.update(-received)
 
 
@@ -384,11 +395,15 @@ def download_products(products, directory, *, token=None, server=None, max_worke
     renamed over it), and removed only if the new download fails, so a
     failed download never loses a usable file and never keeps an unusable
     one.  Each download streams into a hidden temporary file
-    (``.<name>.part-<random>``) in the same directory and is renamed only
-    once complete with the expected size (the archive's ``fileSize`` and
-    the reply's Content-Length): an interrupted or failed download never
-    leaves a partial file under the product's name, and its temporary file
-    is removed on every error path, including KeyboardInterrupt.
+    (`spelunker.atomic.atomic_file`: ``.spelunker-partial-<random>-<name>``)
+    in the same directory, synced to disk, and is renamed only once
+    complete with the expected size (the archive's ``fileSize`` and the
+    reply's Content-Length): an interrupted or failed download never leaves
+    a partial file under the product's name, and its temporary file is
+    removed on every error path, including KeyboardInterrupt.  A temporary
+    file of a killed process is removed by the next download of the same
+    product once it is older than ``max(600, 2 * timeout)`` seconds (a
+    younger one may be another process's download in progress).
 
     Connection errors, timeouts, truncated transfers and HTTP 429 / 5xx are
     retried with exponential backoff (``backoff``, ``2 * backoff``, ...; a
@@ -436,6 +451,10 @@ def download_products(products, directory, *, token=None, server=None, max_worke
         files failed after all retries; the message names each
         file and its last error, ``failures`` maps them and ``paths`` lists
         the files that are complete.
+    spelunker.errors.ParameterError
+        An unusable ``directory``, ``max_workers``, ``retries``,
+        ``backoff``, ``timeout``, ``progress`` or ``server`` (before any
+        request).
 
     Examples
     --------
@@ -443,15 +462,12 @@ def download_products(products, directory, *, token=None, server=None, max_worke
     >>> products = find_guidestar_products(1534, observation=1, visit=1)  # doctest: +SKIP
     >>> paths = download_products(products, "guidestars")  # doctest: +SKIP
     """
+    where = "download_products"
     items = _product_items(products)
-    if int(max_workers) < 1:
-        msg = f"max_workers must be >= 1, got {max_workers!r}"
-        raise ValueError(msg)
-    if int(retries) < 0:
-        msg = f"retries must be >= 0, got {retries!r}"
-        raise ValueError(msg)
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    max_workers = check_positive_int(max_workers, "max_workers", where=where)
+    timeout, retries, backoff = check_request_options(timeout, retries, backoff, where=where)
+    _check_progress(progress)
+    directory = check_output_dir(directory, "directory", where=where)
     server = resolve_server(server)
     secret = resolve_token(token)
     url = server + "/api/v0.1/Download/file"
@@ -468,7 +484,7 @@ def download_products(products, directory, *, token=None, server=None, max_worke
     todo = []
     stale = {}  # name -> identity of a local copy found unusable, replaced once a new one is done
     for name, size in items:
-        _remove_stale_parts(directory, name, max_age=max(600.0, 2 * float(timeout)))
+        _remove_stale_parts(directory, name, max_age=max(600.0, 2 * timeout))
         final = directory / name
         try:
             st = final.lstat()
@@ -520,15 +536,15 @@ def download_products(products, directory, *, token=None, server=None, max_worke
         return local.session
 
     failures = {}
-    executor = ThreadPoolExecutor(max_workers=min(int(max_workers), len(todo)),
+    executor = ThreadPoolExecutor(max_workers=min(max_workers, len(todo)),
                                   thread_name_prefix="spelunker-download")
     try:
         with masked_logs(secret):
             futures = {}
             for name, size in todo:
                 job = {"name": name, "size": size, "directory": directory, "url": url,
-                       "secret": secret, "timeout": float(timeout), "retries": int(retries),
-                       "backoff": float(backoff), "progress": bar, "cancel": cancel,
+                       "secret": secret, "timeout": timeout, "retries": retries,
+                       "backoff": backoff, "progress": bar, "cancel": cancel,
                        "session": session}
                 futures[executor.submit(_download_one, job)] = name
             for future in as_completed(futures):
@@ -564,13 +580,6 @@ def download_products(products, directory, *, token=None, server=None, max_worke
         raise DownloadError(msg, failures=failures,
                             paths=[done[name] for name, _ in items if name in done])
     return [done[name] for name, _ in items]
-
-
-def _id_number(value, name, digits):
-    """A program / observation / visit number: an int or a string of digits ('001')."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    return check_int_range(value, name, 1, 10**digits - 1, where="cached_products")
 
 
 def cached_products(directory, program, *, observation=None, visit=None, calib_level=2):
@@ -615,8 +624,9 @@ def cached_products(directory, program, *, observation=None, visit=None, calib_l
     Raises
     ------
     spelunker.errors.ParameterError
-        A number that is not an integer (or digits) in range, or another
-        ``calib_level``.
+        A number that is not an integer (or digits) in range
+        (`spelunker.names.id_number`), another ``calib_level``, or a
+        ``directory`` that is not a path.
 
     Examples
     --------
@@ -634,21 +644,25 @@ def cached_products(directory, program, *, observation=None, visit=None, calib_l
     >>> cached_products(folder, 1535)
     []
     """
-    program = _id_number(program, "program", 5)
-    observation = None if observation is None else _id_number(observation, "observation", 3)
-    visit = None if visit is None else _id_number(visit, "visit", 3)
-    suffix = _LEVEL_SUFFIX[check_int_range(calib_level, "calib_level", 1, 2,
-                                           where="cached_products")]
-    directory = Path(directory)
+    where = "cached_products"
+    program = id_number(program, "program", where=where)
+    observation = None if observation is None else id_number(observation, "observation",
+                                                             where=where)
+    visit = None if visit is None else id_number(visit, "visit", where=where)
+    suffix = _LEVEL_SUFFIX[check_int_range(calib_level, "calib_level", 1, 2, where=where)]
+    directory = check_path(directory, "directory", kind="folder", where=where)
     if not directory.is_dir():
         log.debug("No cached products: %s is not a folder", directory)
         return []
     wanted = {"program": program, "observation": observation, "visit": visit}
     copies = {}
     for path in directory.rglob(FINE_GUIDE_GLOB):
+        if is_temporary(path):
+            log.debug("Ignoring %s: a download or copy in progress (or interrupted)", path)
+            continue
         try:
             info = parse_product_name(path.name)
-        except ValueError:
+        except ParameterError:
             log.debug("Ignoring %s: not a product name", path)
             continue
         if (info["kind"] != "guider" or info["mode"] != "fg" or info["suffix"] != suffix
@@ -670,7 +684,6 @@ def cached_products(directory, program, *, observation=None, visit=None, calib_l
                 break
             log.warning("Leaving out %s: not a complete product (%s)", path, problem)
     found.sort(key=lambda p: (p.name, str(p)))
-    log.info("%d cached fine-guide product(s) of program %d%s%s in %s", len(found), program,
-             "" if observation is None else f", observation {observation}",
-             "" if visit is None else f", visit {visit}", directory)
+    log.info("%d cached fine-guide product(s) of %s in %s", len(found),
+             selection_text(program, observation, visit), directory)
     return found

@@ -35,7 +35,7 @@ from astropy.time import Time
 
 from spelunker._validate import check_positive_float
 from spelunker.archive.tokens import TOKEN_ENV, as_secret, redact
-from spelunker.errors import EngdbError
+from spelunker.errors import EngdbError, ParameterError
 from spelunker.times import as_utc_time
 
 __all__ = [
@@ -91,7 +91,7 @@ def engdb_service(*, token=None, base_url=None, timeout=None):
         http(s), an ``ENG_TIMEOUT`` / ``ENG_RETRIES`` that is not a number,
         or when the server does not answer (in time).  The message never
         holds the token.
-    ValueError
+    spelunker.errors.ParameterError
         For a ``timeout`` that is not a number > 0.
 
     Notes
@@ -129,19 +129,9 @@ def engdb_service(*, token=None, base_url=None, timeout=None):
 
     try:
         service = _client_class()(base_url=url, token=token, timeout=seconds, retries=retries)
-    except requests.exceptions.Timeout as exc:
-        msg = (f"the engineering database server {shown} did not answer GET {shown}api/ within "
-               f"{seconds:g} s ({type(exc).__name__}); check the network and base_url / "
-               "ENG_BASE_URL, or give a longer timeout")
-        raise EngdbError(redact(msg, token)) from None
-    except requests.exceptions.RequestException as exc:
-        msg = (f"the engineering database server {shown} cannot be used: GET {shown}api/ failed "
-               f"({type(exc).__name__}: {_without_query(exc)}); check base_url / ENG_BASE_URL")
-        raise EngdbError(redact(msg, token)) from None
-    except RuntimeError as exc:
-        msg = (f"the engineering database server {shown} cannot be reached or does not answer "
-               f"GET {shown}api/ ({exc}); check the network and base_url / ENG_BASE_URL")
-        raise EngdbError(redact(msg, token)) from None
+    except (requests.exceptions.RequestException, RuntimeError) as exc:
+        raise _request_error(exc, url=shown, request=f"GET {shown}api/", secret=token,
+                             timeout=seconds) from None
     log.debug("engineering database: %s (timeout %g s)", service.base_url, seconds)
     return service
 
@@ -194,7 +184,7 @@ def _timeout(timeout):
         return DEFAULT_TIMEOUT
     try:
         return check_positive_float(text, "ENG_TIMEOUT", unit="seconds", parse_text=True)
-    except ValueError:
+    except ParameterError:
         msg = (f"ENG_TIMEOUT={os.environ['ENG_TIMEOUT']!r} is not a number of seconds > 0; "
                "correct or unset it, or pass timeout=")
         raise EngdbError(msg) from None
@@ -258,7 +248,7 @@ def mnemonics(mnemonic, start, end, *, token=None, base_url=None, timeout=None, 
         No token, a server URL that is not http(s), server unreachable or
         not answering within the timeout, token rejected (HTTP 401/403),
         unknown mnemonic (HTTP 404) or an unreadable reply.
-    ValueError
+    spelunker.errors.ParameterError
         For an empty mnemonic, unreadable times, ``end`` before ``start``,
         a bad ``timeout``, or ``session`` together with
         ``token``/``base_url``/``timeout``.
@@ -277,20 +267,20 @@ def mnemonics(mnemonic, start, end, *, token=None, base_url=None, timeout=None, 
     """
     if not isinstance(mnemonic, str) or not mnemonic.strip():
         msg = f"mnemonic={mnemonic!r} must be a non-empty string such as 'SA_ZHGAUPST'"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     name = mnemonic.strip().upper()
     start_time = as_utc_time(start, name="start")
     end_time = as_utc_time(end, name="end")
     if start_time.ndim or end_time.ndim:
         msg = "start and end must be single times"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     if end_time < start_time:
         msg = f"end ({end_time.isot}) is before start ({start_time.isot})"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     if session is not None and (token is not None or base_url is not None
                                 or timeout is not None):
         msg = "give either session or token / base_url / timeout, not both"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     service = session if session is not None else engdb_service(
         token=token, base_url=base_url, timeout=timeout)
     url = getattr(service, "base_url", None) or "the engineering database"
@@ -300,27 +290,9 @@ def mnemonics(mnemonic, start, end, *, token=None, base_url=None, timeout=None, 
         result = service.get_values(name, start_time, end_time, include_obstime=True,
                                     include_bracket_values=include_bracket_values,
                                     zip_results=False)
-    except requests.exceptions.HTTPError as exc:
-        raise EngdbError(redact(_http_message(exc, name, url), secret)) from None
-    except requests.exceptions.RetryError as exc:
-        msg = (f"{url} kept answering errors for mnemonic {name} ({_without_query(exc)}); "
-               f"if they were HTTP 401/403, the MAST token was rejected: {_TOKEN_HELP}")
-        raise EngdbError(redact(msg, secret)) from None
-    except requests.exceptions.Timeout as exc:
-        waited = getattr(service, "timeout", None)
-        within = f" within {waited:g} s" if isinstance(waited, (int, float)) else " in time"
-        msg = (f"the engineering database {url} did not answer{within} for mnemonic {name} "
-               f"({type(exc).__name__}); ask for a shorter time range or give a longer timeout")
-        raise EngdbError(redact(msg, secret)) from None
-    except requests.exceptions.ConnectionError as exc:
-        msg = (f"lost the connection to the engineering database {url} while asking for "
-               f"mnemonic {name} ({type(exc).__name__}); check the network and base_url / "
-               "ENG_BASE_URL")
-        raise EngdbError(redact(msg, secret)) from None
     except requests.exceptions.RequestException as exc:
-        msg = (f"the request to the engineering database {url} for mnemonic {name} failed "
-               f"({type(exc).__name__}: {_without_query(exc)}); check base_url / ENG_BASE_URL")
-        raise EngdbError(redact(msg, secret)) from None
+        raise _request_error(exc, url=url, request=f"mnemonic {name}", secret=secret,
+                             timeout=getattr(service, "timeout", None)) from None
     except (KeyError, ValueError, TypeError, IndexError) as exc:
         problem = _environment_problem(exc)
         if problem is not None:
@@ -356,15 +328,42 @@ def _without_query(exc):
     return text.split("?")[0] + (" ..." if "?" in text else "")
 
 
-def _http_message(exc, name, url):
-    status = getattr(exc.response, "status_code", None)
-    if status in (401, 403):
-        return (f"the MAST token was rejected by {url} (HTTP {status}) for mnemonic {name}: "
-                f"{_TOKEN_HELP}")
-    if status == 404:
-        return (f"mnemonic {name} was not found at {url} (HTTP 404): check its spelling "
-                "(e.g. SA_ZHGAUPST, INIS_FWMTRCURR)")
-    return f"{url} answered HTTP {status} for mnemonic {name}"
+def _request_error(exc, *, url, request, secret, timeout=None):
+    """The EngdbError of a request to the database that failed with ``exc``.
+
+    The one mapping of network failures, for connecting (``request`` is
+    ``'GET <url>api/'``; jwst's client raises RuntimeError when the server
+    is unreachable or answers its aliveness check with an error) and for a
+    query (``'mnemonic <NAME>'``).  ``secret`` (the token) is removed from
+    the message.
+    """
+    kind = type(exc).__name__
+    if isinstance(exc, requests.exceptions.HTTPError):
+        status = getattr(exc.response, "status_code", None)
+        if status in (401, 403):
+            msg = (f"the MAST token was rejected by {url} (HTTP {status}) for {request}: "
+                   f"{_TOKEN_HELP}")
+        elif status == 404:
+            msg = (f"{request} was not found at {url} (HTTP 404): check its spelling "
+                   "(e.g. SA_ZHGAUPST, INIS_FWMTRCURR)")
+        else:
+            msg = f"{url} answered HTTP {status} for {request}"
+    elif isinstance(exc, requests.exceptions.RetryError):
+        msg = (f"{url} kept answering errors for {request} ({_without_query(exc)}); "
+               f"if they were HTTP 401/403, the MAST token was rejected: {_TOKEN_HELP}")
+    elif isinstance(exc, requests.exceptions.Timeout):
+        within = f" within {timeout:g} s" if isinstance(timeout, (int, float)) else " in time"
+        msg = (f"the engineering database {url} did not answer{within} for {request} ({kind}); "
+               "check the network and base_url / ENG_BASE_URL, ask for a shorter time range "
+               "or give a longer timeout")
+    elif isinstance(exc, (requests.exceptions.ConnectionError, RuntimeError)):
+        msg = (f"the engineering database {url} cannot be reached or does not answer for "
+               f"{request} ({kind}: {_without_query(exc)}); check the network and base_url / "
+               "ENG_BASE_URL")
+    else:
+        msg = (f"the request to the engineering database {url} for {request} failed "
+               f"({kind}: {_without_query(exc)}); check base_url / ENG_BASE_URL")
+    return EngdbError(redact(msg, secret))
 
 
 def _telemetry_table(obstimes, values):

@@ -30,11 +30,14 @@ from astropy.table import MaskedColumn, Table
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
+from spelunker._validate import check_finite_float, check_int_range, check_positive_float
 from spelunker.archive.tokens import TOKEN_ENV, masked_logs, resolve_token
-from spelunker.errors import ArchiveQueryError, AuthenticationError
+from spelunker.errors import ArchiveQueryError, AuthenticationError, ParameterError
+from spelunker.names import ID_DIGITS, id_number, selection_text
 
 __all__ = [
     "PRODUCT_COLUMNS",
+    "check_request_options",
     "RETRY_STATUS",
     "SERVICE",
     "find_guidestar_products",
@@ -76,7 +79,7 @@ def resolve_server(server):
 
     Raises
     ------
-    ValueError
+    spelunker.errors.ParameterError
         The URL is not http(s).
 
     Examples
@@ -93,7 +96,7 @@ def resolve_server(server):
     server = str(server).strip().rstrip("/")
     if not re.match(r"^https?://[^/\s]+(/\S*)?$", server):
         msg = f"MAST server must be an http(s) URL such as https://mast.stsci.edu, got {server!r}"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     return server
 
 
@@ -237,25 +240,38 @@ def _mast_client(server, timeout, retries, backoff):
 # Query
 
 
-def _as_id(value, name, digits):
-    """An integer program / observation / visit number, validated."""
-    if isinstance(value, bool) or value is None:
-        msg = f"{name} must be a number, got {value!r}"
-        raise TypeError(msg)
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        msg = f"{name} must be a number, got {value!r}"
-        raise ValueError(msg) from None
-    if not 0 < number < 10**digits:
-        msg = f"{name} must be in 1..{10**digits - 1}, got {value!r}"
-        raise ValueError(msg)
-    return number
+def check_request_options(timeout, retries, backoff, *, where):
+    """``(timeout, retries, backoff)`` of a MAST query or download, checked.
+
+    Parameters
+    ----------
+    timeout : float
+        Seconds > 0.
+    retries : int
+        Further attempts, 0 to 100.
+    backoff : float
+        Seconds >= 0.
+    where : str
+        The function, for the message.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+
+    Examples
+    --------
+    >>> from spelunker.archive.mast import check_request_options
+    >>> check_request_options(60, 2, 0.5, where="download_products")
+    (60.0, 2, 0.5)
+    """
+    return (check_positive_float(timeout, "timeout", unit="seconds", where=where),
+            check_int_range(retries, "retries", 0, 100, where=where),
+            check_finite_float(backoff, "backoff", minimum=0.0, where=where))
 
 
-def _id_values(number, digits):
+def _id_values(number, kind):
     """Both spellings of an id ('1534' and '01534'): MAST matches strings exactly."""
-    return list(dict.fromkeys([str(number), f"{number:0{digits}d}"]))
+    return list(dict.fromkeys([str(number), f"{number:0{ID_DIGITS[kind]}d}"]))
 
 
 def _cell_int(value):
@@ -265,15 +281,6 @@ def _cell_int(value):
         return int(str(value).strip())
     except ValueError:
         return None
-
-
-def _describe(program, observation, visit):
-    parts = [f"program {program}"]
-    if observation is not None:
-        parts.append(f"observation {observation}")
-    if visit is not None:
-        parts.append(f"visit {visit}")
-    return ", ".join(parts)
 
 
 def _login(client, secret, server):
@@ -378,6 +385,9 @@ def find_guidestar_products(program, *, observation=None, visit=None, calib_leve
         service failed or could not be reached.
     AuthenticationError
         MAST rejected the token.
+    spelunker.errors.ParameterError
+        A number that is not a whole number in range (`spelunker.names.id_number`),
+        a ``calib_level`` other than 1 or 2, a server that is not an http(s) URL.
 
     Examples
     --------
@@ -386,23 +396,25 @@ def find_guidestar_products(program, *, observation=None, visit=None, calib_leve
     >>> products["fileName"][0]  # doctest: +SKIP
     'jw01534001001_gs-fg_2022340000825_cal.fits'
     """
-    program = _as_id(program, "program", 5)
-    observation = None if observation is None else _as_id(observation, "observation", 3)
-    visit = None if visit is None else _as_id(visit, "visit", 3)
-    if calib_level not in _SUFFIX:
-        msg = f"calib_level must be 1 (_uncal) or 2 (_cal), got {calib_level!r}"
-        raise ValueError(msg)
+    where = "find_guidestar_products"
+    program = id_number(program, "program", where=where)
+    observation = None if observation is None else id_number(observation, "observation",
+                                                             where=where)
+    visit = None if visit is None else id_number(visit, "visit", where=where)
+    calib_level = check_int_range(calib_level, "calib_level", 1, 2, where=where)
+    timeout, retries, backoff = check_request_options(timeout, retries, backoff, where=where)
     if exp_type is not None:
         exp_type = str(exp_type).strip().upper()
     server = resolve_server(server)
     secret = resolve_token(token)
-    what = _describe(program, observation, visit)
+    what = selection_text(program, observation, visit)
 
-    filters = [{"paramName": "program", "values": _id_values(program, 5)}]
+    filters = [{"paramName": "program", "values": _id_values(program, "program")}]
     if observation is not None:
-        filters.append({"paramName": "observtn", "values": _id_values(observation, 3)})
+        filters.append({"paramName": "observtn",
+                        "values": _id_values(observation, "observation")})
     if visit is not None:
-        filters.append({"paramName": "visit", "values": _id_values(visit, 3)})
+        filters.append({"paramName": "visit", "values": _id_values(visit, "visit")})
     if exp_type is not None:
         filters.append({"paramName": "exp_type", "values": [exp_type]})
     params = {"columns": "*", "filters": filters}

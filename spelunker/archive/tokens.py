@@ -29,6 +29,8 @@ import logging
 import os
 import threading
 
+from spelunker.errors import ParameterError
+
 __all__ = [
     "MASK",
     "TOKEN_ENV",
@@ -83,6 +85,8 @@ class Secret:
 
     def __reduce__(self):
         msg = "a MAST API token cannot be pickled"
+        # internal invariant: TypeError is pickle's protocol for an object that refuses to be
+        # serialised (as for a lock); spelunker never pickles a Secret (no Dask task gets one).
         raise TypeError(msg)
 
 
@@ -136,7 +140,7 @@ def resolve_token(token):
 
     Raises
     ------
-    TypeError
+    spelunker.errors.ParameterError
         For a token that is not a string.
 
     Examples
@@ -157,7 +161,7 @@ def resolve_token(token):
         return None
     if not isinstance(token, str):
         msg = f"token must be a string (a MAST API token), got {type(token).__name__}"
-        raise TypeError(msg)
+        raise ParameterError(msg)
     return as_secret(token)
 
 

@@ -762,6 +762,27 @@ class GuideStarModel(JwstDataModel):
             A copy; string columns are decoded to ``str``, and the columns
             of the result tables carry their units (DN/s, pix, rad, Hz, s);
             times stay MJD floats (``frame_times`` gives them as Time).
+
+        Notes
+        -----
+        This is the table as stored (and saved in the product's HDU): the
+        same columns, times as MJD (UTC) floats named ``*_mjd``.  The
+        analysis view of a result table, with `~astropy.time.Time` columns,
+        is its function's, which differs from this by exactly:
+
+        - ``gauss_fit``, ``quick_fit``: `spelunker.fitting.fit_table` adds
+          ``time`` (mid-frame);
+        - ``lightcurve``: `spelunker.photometry.lightcurve_table` adds
+          ``time`` and ``guidestar_index`` (from ``frames``);
+        - ``periodogram``, ``periodogram_peaks``:
+          `spelunker.periodogram.periodogram_table` and
+          `~spelunker.periodogram.periodogram_peaks_table` have the same
+          columns;
+        - ``events``: `spelunker.events.events_table` (the columns of
+          `spelunker.events.find_events`) has ``start`` and ``end`` (Time)
+          for ``start_mjd`` and ``end_mjd``, and adds ``duration`` (s).
+
+        ``tests/test_pipeline.py`` holds each function to this list.
         """
         source = getattr(self, name)
         table = QTable()

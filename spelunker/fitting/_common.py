@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from tqdm.auto import tqdm
 
+from spelunker.errors import ParameterError
 from spelunker.fitting.model import PARAMETER_NAMES
 from spelunker.fitting.result import FitResult
 
@@ -15,47 +16,62 @@ __all__ = []
 log = logging.getLogger(__name__)
 
 
+def _array(value, name):
+    """``value`` as a NumPy array, or a ParameterError naming ``name`` (ragged lists...)."""
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        msg = f"{name} must be an array; got {type(value).__name__} ({exc})"
+        raise ParameterError(msg) from None
+
+
+def _is_real(array):
+    return np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+
+
 def check_inputs(data, err, dq, bad_dq_bits):
     """Validate and normalise the frame arrays.
 
     Returns ``(data, err, dq, dtype)`` where ``dtype`` is the float type the
     kernels will see (float32 only when every float input is float32, so
-    nothing is ever down-cast).
+    nothing is ever down-cast).  Unusable arrays raise
+    `~spelunker.errors.ParameterError`.
     """
-    data = np.asarray(data)
+    data = _array(data, "data")
     if data.ndim != 3:
         msg = f"data must be 3-D (n_frames, ny, nx); got shape {data.shape}"
-        raise ValueError(msg)
-    if not (np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)):
+        raise ParameterError(msg)
+    if not _is_real(data):
         msg = f"data must hold real numbers; got dtype {data.dtype}"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     dtypes = [data.dtype]
     if err is not None:
-        err = np.asarray(err)
+        err = _array(err, "err")
         if err.shape != data.shape:
             msg = f"err must have the shape of data {data.shape}; got {err.shape}"
-            raise ValueError(msg)
-        if not (np.issubdtype(err.dtype, np.integer) or np.issubdtype(err.dtype, np.floating)):
+            raise ParameterError(msg)
+        if not _is_real(err):
             msg = f"err must hold real numbers; got dtype {err.dtype}"
-            raise ValueError(msg)
+            raise ParameterError(msg)
         dtypes.append(err.dtype)
     if dq is not None:
-        dq = np.asarray(dq)
+        dq = _array(dq, "dq")
         if dq.shape not in (data.shape, data.shape[1:]):
             msg = (
                 f"dq must have shape {data.shape[1:]} or {data.shape} (like data); "
                 f"got {dq.shape}"
             )
-            raise ValueError(msg)
+            raise ParameterError(msg)
         if not (np.issubdtype(dq.dtype, np.integer) or dq.dtype == np.bool_):
             msg = f"dq must be an integer bit mask; got dtype {dq.dtype}"
-            raise ValueError(msg)
-    if isinstance(bad_dq_bits, bool) or not isinstance(bad_dq_bits, (int, np.integer)):
+            raise ParameterError(msg)
+    if isinstance(bad_dq_bits, (bool, np.bool_)) or not isinstance(bad_dq_bits,
+                                                                   (int, np.integer)):
         msg = f"bad_dq_bits must be an integer bit mask; got {bad_dq_bits!r}"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     if not 0 <= bad_dq_bits < 2**64:
         msg = f"bad_dq_bits must be a bit mask in 0 .. 2**64 - 1; got {bad_dq_bits}"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     # float32 of either byte order (FITS data are big-endian) stays float32.
     single = all(d.kind == "f" and d.itemsize == 4 for d in dtypes)
     dtype = np.float32 if single else np.float64

@@ -7,9 +7,12 @@ whenever any kernel changes.
 The kernels work on a contiguous block of frames and write into
 pre-allocated output arrays; they release the GIL (``nogil=True``) so the
 driver can run blocks on several threads.  They never raise for bad data:
-problems are reported through the flag bits (the values of
-`spelunker.fitting.flags.FitFlag`, repeated here as plain integers for
-numba).
+problems are reported through the flag bits, those of
+`spelunker.fitting.flags.FitFlag` (their one definition), read here as plain
+integers: numba freezes module-level globals into the compiled code, so the
+on-disk cache of this module would not see a change of the values in
+``flags.py``.  They are stored in products and must never change
+(``tests/test_fitting.py`` pins them).
 
 Parameter order is `spelunker.fitting.model.PARAMETER_NAMES`:
 ``amplitude, x_mean, y_mean, x_stddev, y_stddev, theta, offset``.
@@ -20,18 +23,20 @@ import math
 import numpy as np
 from numba import njit
 
+from spelunker.fitting.flags import FitFlag
+
 __all__ = []
 
-# FitFlag values (numba sees module-level ints as compile-time constants).
-NOT_CONVERGED = 1
-TOO_FEW_PIXELS = 2
-AT_BOUND = 4
-EDGE = 8
-CHI2_OUTLIER = 16
-NONFINITE = 32
-SINGULAR = 64
-NO_SIGNAL = 128
-ITERATION_CAP = 256
+# The FitFlag bits as plain ints (numba compiles module-level ints as constants).
+NOT_CONVERGED = int(FitFlag.NOT_CONVERGED)
+TOO_FEW_PIXELS = int(FitFlag.TOO_FEW_PIXELS)
+AT_BOUND = int(FitFlag.AT_BOUND)
+EDGE = int(FitFlag.EDGE)
+CHI2_OUTLIER = int(FitFlag.CHI2_OUTLIER)
+NONFINITE = int(FitFlag.NONFINITE)
+SINGULAR = int(FitFlag.SINGULAR)
+NO_SIGNAL = int(FitFlag.NO_SIGNAL)
+ITERATION_CAP = int(FitFlag.ITERATION_CAP)
 
 NPAR = 7
 #: Minimum number of usable pixels for any fit.
@@ -520,6 +525,41 @@ def _guess(res, nx, ny, lo, hi, p):
 
 
 @njit(cache=True, nogil=True)
+def _pixel_buffers(npix_max):
+    """Work arrays of one frame's packed pixels: px, py, pd, psw, psig, pborder, tmp, res."""
+    return (np.empty(npix_max), np.empty(npix_max), np.empty(npix_max), np.empty(npix_max),
+            np.empty(npix_max), np.empty(npix_max, dtype=np.bool_), np.empty(npix_max),
+            np.empty(12))
+
+
+@njit(cache=True, nogil=True)
+def _start_frame(data, err, bad, k, use_err, robust, buffers,
+                 out_par, out_err, out_chi2, out_dof, out_iter, out_flags):
+    """Frame ``k``'s outputs reset (NaN), its usable pixels packed and their moments taken.
+
+    Returns the number of usable pixels, or 0 when the frame is finished:
+    too few pixels (TOO_FEW_PIXELS) or no pixel above the threshold
+    (NO_SIGNAL), its flag then set.  ``robust`` is `_moments`'.
+    """
+    px, py, pd, psw, psig, pborder, tmp, res = buffers
+    kb = 0 if bad.shape[0] == 1 else k
+    for a in range(NPAR):
+        out_par[a, k] = np.nan
+        out_err[a, k] = np.nan
+    out_chi2[k] = np.nan
+    out_iter[k] = 0
+    n = _pack_frame(data, err, bad, k, kb, use_err, px, py, pd, psw, psig, pborder)
+    out_dof[k] = n - NPAR
+    if n < MIN_PIXELS or n - NPAR < 1:
+        out_flags[k] = TOO_FEW_PIXELS
+        return 0
+    if not _moments(px, py, pd, psig, pborder, n, use_err, robust, tmp, res):
+        out_flags[k] = NO_SIGNAL
+        return 0
+    return n
+
+
+@njit(cache=True, nogil=True)
 def fit_gaussian_block(
     data, err, bad, use_err, lo, hi, max_iter, chi2_limit, edge_margin, snr_min,
     out_par, out_err, out_chi2, out_dof, out_iter, out_flags,
@@ -553,16 +593,9 @@ def fit_gaussian_block(
     m = data.shape[0]
     ny = data.shape[1]
     nx = data.shape[2]
-    npix_max = ny * nx
-    px = np.empty(npix_max)
-    py = np.empty(npix_max)
-    pd = np.empty(npix_max)
-    psw = np.empty(npix_max)
-    psig = np.empty(npix_max)
-    pborder = np.empty(npix_max, dtype=np.bool_)
-    tmp = np.empty(npix_max)
-    res = np.empty(12)
-    ebuf = np.empty(npix_max)
+    buffers = _pixel_buffers(ny * nx)
+    px, py, pd, psw, _, _, _, res = buffers
+    ebuf = np.empty(ny * nx)
     jtj = np.empty((NPAR, NPAR))
     jtr = np.empty(NPAR)
     jtj_trial = np.empty((NPAR, NPAR))
@@ -575,24 +608,13 @@ def fit_gaussian_block(
     errors = np.empty(NPAR)
     col = np.empty(NPAR)
     active = np.zeros(NPAR, dtype=np.bool_)
-    single_bad = bad.shape[0] == 1
 
     for k in range(m):
-        kb = 0 if single_bad else k
-        for a in range(NPAR):
-            out_par[a, k] = np.nan
-            out_err[a, k] = np.nan
-        out_chi2[k] = np.nan
-        out_iter[k] = 0
-        n = _pack_frame(data, err, bad, k, kb, use_err, px, py, pd, psw, psig, pborder)
+        n = _start_frame(data, err, bad, k, use_err, False, buffers,
+                         out_par, out_err, out_chi2, out_dof, out_iter, out_flags)
+        if n == 0:
+            continue
         dof = n - NPAR
-        out_dof[k] = dof
-        if n < MIN_PIXELS or dof < 1:
-            out_flags[k] = TOO_FEW_PIXELS
-            continue
-        if not _moments(px, py, pd, psig, pborder, n, use_err, False, tmp, res):
-            out_flags[k] = NO_SIGNAL
-            continue
         _guess(res, nx, ny, lo, hi, p)
 
         flags = 0
@@ -737,32 +759,13 @@ def fit_moments_block(
     m = data.shape[0]
     ny = data.shape[1]
     nx = data.shape[2]
-    npix_max = ny * nx
-    px = np.empty(npix_max)
-    py = np.empty(npix_max)
-    pd = np.empty(npix_max)
-    psw = np.empty(npix_max)
-    psig = np.empty(npix_max)
-    pborder = np.empty(npix_max, dtype=np.bool_)
-    tmp = np.empty(npix_max)
-    res = np.empty(12)
-    single_bad = bad.shape[0] == 1
+    buffers = _pixel_buffers(ny * nx)
+    px, py, pd, psw, _, _, _, res = buffers
 
     for k in range(m):
-        kb = 0 if single_bad else k
-        for a in range(NPAR):
-            out_par[a, k] = np.nan
-            out_err[a, k] = np.nan
-        out_chi2[k] = np.nan
-        out_iter[k] = 0
-        n = _pack_frame(data, err, bad, k, kb, use_err, px, py, pd, psw, psig, pborder)
-        dof = n - NPAR
-        out_dof[k] = dof
-        if n < MIN_PIXELS or dof < 1:
-            out_flags[k] = TOO_FEW_PIXELS
-            continue
-        if not _moments(px, py, pd, psig, pborder, n, use_err, True, tmp, res):
-            out_flags[k] = NO_SIGNAL
+        n = _start_frame(data, err, bad, k, use_err, True, buffers,
+                         out_par, out_err, out_chi2, out_dof, out_iter, out_flags)
+        if n == 0:
             continue
         flags = 0
         major, minor, theta = _shape_from_moments(res[7], res[8], res[9])

@@ -16,6 +16,7 @@ import numpy as np
 from scipy import stats
 
 from spelunker._validate import check_positive_int
+from spelunker.errors import ParameterError
 from spelunker.fitting._common import check_inputs, run_blocks
 from spelunker.fitting._kernels import fit_gaussian_block
 
@@ -159,7 +160,7 @@ def fit_gaussian_frames(
         or not (0.0 < chi2_pvalue < 1.0)
     ):
         msg = f"chi2_pvalue must be a number in (0, 1) or None; got {chi2_pvalue!r}"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     _, ny, nx = data.shape
     lo = np.array([0.0, -CENTRE_MARGIN, -CENTRE_MARGIN, SIGMA_BOUNDS[0], SIGMA_BOUNDS[0],
                    -np.inf, -np.inf])

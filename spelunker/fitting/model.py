@@ -33,6 +33,8 @@ is large.
 
 import numpy as np
 
+from spelunker.errors import ParameterError
+
 __all__ = ["gaussian2d", "canonical_shape", "PARAMETER_NAMES"]
 
 #: Order of the seven model parameters everywhere in spelunker.
@@ -45,6 +47,18 @@ PARAMETER_NAMES = (
     "theta",
     "offset",
 )
+
+
+def _check_numbers(**values):
+    """A ParameterError naming the first value that is not real numbers (nothing converted)."""
+    for name, value in values.items():
+        try:
+            kind = np.asarray(value).dtype.kind
+        except (TypeError, ValueError):  # ragged sequences
+            kind = "O"
+        if kind not in "iuf":
+            msg = f"{name}={value!r} must be real numbers"
+            raise ParameterError(msg)
 
 
 def gaussian2d(x, y, amplitude, x_mean, y_mean, x_stddev, y_stddev, theta, offset):
@@ -71,6 +85,8 @@ def gaussian2d(x, y, amplitude, x_mean, y_mean, x_stddev, y_stddev, theta, offse
     >>> frame.shape
     (8, 8)
     """
+    _check_numbers(x=x, y=y, amplitude=amplitude, x_mean=x_mean, y_mean=y_mean,
+                   x_stddev=x_stddev, y_stddev=y_stddev, theta=theta, offset=offset)
     cos2 = np.cos(theta) ** 2
     sin2 = np.sin(theta) ** 2
     sin2t = np.sin(2.0 * theta)
@@ -107,6 +123,7 @@ def canonical_shape(x_stddev, y_stddev, theta):
     >>> float(sx), float(sy), round(float(th), 6)
     (0.7, 0.6, -1.170796)
     """
+    _check_numbers(x_stddev=x_stddev, y_stddev=y_stddev, theta=theta)
     sx = np.abs(np.asarray(x_stddev, dtype=float))
     sy = np.abs(np.asarray(y_stddev, dtype=float))
     th = np.asarray(theta, dtype=float)

@@ -155,19 +155,19 @@ def fit_result_table(result, time=None):
     >>> len(table), table["x_mean"].unit
     (3, Unit("pix"))
     """
-    missing = [key for key in RESULT_KEYS if key not in result]
+    missing = [key for key in RESULT_KEYS if not hasattr(result, "keys") or key not in result]
     if missing:
         msg = f"result lacks the keys {missing}"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     n = len(np.asarray(result["flags"]))
     table = QTable()
     if time is not None:
         if not isinstance(time, Time):
             msg = f"time must be an astropy Time; got {type(time).__name__}"
-            raise ValueError(msg)
+            raise ParameterError(msg)
         if time.shape != (n,):
             msg = f"time must have one entry per frame ({n}); got shape {time.shape}"
-            raise ValueError(msg)
+            raise ParameterError(msg)
         table["time"] = time
     for name in PARAMETER_NAMES:
         table[name] = np.asarray(result[name], dtype=np.float64) * PARAMETER_UNITS[name]

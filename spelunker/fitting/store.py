@@ -20,8 +20,9 @@ import time
 
 import numpy as np
 
+from spelunker._validate import check_positive_int
 from spelunker.datamodels import FIT_TABLES
-from spelunker.errors import ParameterError
+from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.fitting.flags import FitFlag
 from spelunker.fitting.gaussian import fit_gaussian_frames
 from spelunker.fitting.moments import fit_moments_frames
@@ -76,6 +77,7 @@ def run_fit(model, method, *, ncpus=1, max_iterations=50, bad_dq_bits=1, progres
     5
     """
     _check_method(method)
+    ncpus = check_positive_int(ncpus, "ncpus")
     model.require_frames("fitting")
     data = np.asarray(model.data)
     err = _usable_err(model)
@@ -120,7 +122,7 @@ def store_fit(model, result, method, *, ncpus=None):
 
     Raises
     ------
-    ValueError
+    spelunker.errors.ParameterError
         For an unknown method, a missing column, or a column whose length
         is not the number of frames.
 
@@ -142,17 +144,17 @@ def store_fit(model, result, method, *, ncpus=None):
     for column in dtype.names:
         try:
             values = np.asarray(result[column])
-        except KeyError:
+        except (KeyError, TypeError, IndexError):
             msg = f"fit result has no column {column!r} (needed for the {name} table)"
-            raise ValueError(msg) from None
+            raise ParameterError(msg) from None
         if values.shape != (n_frames,):
             msg = (f"fit result column {column!r} has shape {values.shape}; the model has "
                    f"{n_frames} frames")
-            raise ValueError(msg)
+            raise ParameterError(msg)
         if dtype[column].kind in "iu" and values.dtype.kind not in "iub":
             if not np.all(np.isfinite(values) & (values == np.round(values))):
                 msg = f"fit result column {column!r} holds non-integer {values.dtype} values"
-                raise ValueError(msg)
+                raise ParameterError(msg)
         table[column] = values
     setattr(model, name, table)
     spelunker_meta = model.meta.spelunker
@@ -186,8 +188,11 @@ def fit_table(model, method="gauss", *, time=True):
 
     Raises
     ------
-    ValueError
-        For an unknown method or a model without that table.
+    spelunker.errors.ParameterError
+        For an unknown method.
+    spelunker.errors.GuideStarInputError
+        For a model without that table (run `~spelunker.GuideStarFitStep`
+        or `store_fit` first).
 
     Examples
     --------
@@ -231,9 +236,7 @@ def ensure_fit_table(model, fit="auto"):
     else:
         try:
             return model.fit_table_name(fit, name="fit_table")
-        except ParameterError:
-            raise
-        except ValueError:  # the model lacks that table: fit it
+        except GuideStarInputError:  # the model lacks that table: fit it
             method = fit if fit in FIT_TABLES else next(
                 m for m, t in FIT_TABLES.items() if t == fit)
     name = FIT_TABLES[method]
@@ -257,7 +260,11 @@ def flag_counts(flags):
     >>> flag_counts(np.array([0, FitFlag.EDGE, FitFlag.EDGE | FitFlag.AT_BOUND]))
     [('AT_BOUND', 1), ('EDGE', 2)]
     """
-    flags = np.asarray(flags).astype(np.uint32)
+    try:
+        flags = np.asarray(flags).astype(np.uint32)
+    except (TypeError, ValueError) as exc:
+        msg = f"flags must be an array of FitFlag bits; got {flags!r} ({exc})"
+        raise ParameterError(msg) from None
     counts = []
     for bit in range(32):
         count = int(np.count_nonzero(flags & np.uint32(1 << bit)))

@@ -10,7 +10,8 @@ import logging
 import time
 from collections import Counter
 
-from spelunker._validate import check_choice, check_positive_float, check_positive_int
+from spelunker._validate import check_choice, check_positive_float
+from spelunker.changepoints import check_step_options
 from spelunker.events import find_events, store_events
 from spelunker.fitting import ensure_fit_table
 from spelunker.stpipe.core import SpelunkerStep
@@ -65,10 +66,9 @@ class GuideStarEventStep(SpelunkerStep):
         name = self.name
         fit_table = check_choice(self.fit_table, "fit_table", ("auto", "gauss_fit", "quick_fit"),
                                  where=name)
-        options = dict(bin_size=check_positive_float(self.bin_size, "bin_size", unit="seconds",
-                                                     where=name),
-                       window=check_positive_int(self.window, "window", where=name),
-                       threshold=check_positive_float(self.threshold, "threshold", where=name),
+        bin_size, window, threshold = check_step_options(self.bin_size, self.window,
+                                                         self.threshold, where=name)
+        options = dict(bin_size=bin_size, window=window, threshold=threshold,
                        gap=check_positive_float(self.gap, "gap", unit="seconds", where=name))
         model = self.open_input(input_data, progress=False)
         if model.hasattr("data"):

@@ -6,6 +6,7 @@ import os
 from spelunker.datamodels import GuideStarModel
 from spelunker.errors import ParameterError
 from spelunker.io import open_visits
+from spelunker.names import selection_text, visit_id
 from spelunker.plotting import summarize, write_report_index, write_visit_report
 from spelunker.plotting.report import report_entry
 from spelunker.stpipe.core import SpelunkerPipeline
@@ -89,11 +90,11 @@ class GuideStarPipeline(SpelunkerPipeline):
                    "output_dir instead (each visit gets its own product)")
             raise ParameterError(msg)
         log.info("%d visits: one product each (%s)", len(visits),
-                 ", ".join(f"obs {v.key[1]} visit {v.key[2]}" for v in visits))
+                 ", ".join(visit_id(*v.key) for v in visits))
         results, entries = [], []
         for visit in visits:
-            log.info("visit program %d, observation %d, visit %d: %d frames in %d file(s)",
-                     *visit.key, visit.n_frames, len(visit.names))
+            log.info("%s: %d frames in %d file(s)", selection_text(*visit.key), visit.n_frames,
+                     len(visit.names))
             model = self._run_visit(visit.read(progress=bool(self.progress)))
             model.meta.filename = visit.name
             if self.report:

@@ -2,6 +2,8 @@
 
 import importlib.resources
 
+from spelunker.errors import ParameterError
+
 __all__ = ["parameter_file", "PARAMETER_FILES"]
 
 #: Shipped parameter files: profile name -> file name in spelunker/resources/parameters.
@@ -38,8 +40,8 @@ def parameter_file(profile="pipeline"):
     >>> parameter_file("quicklook").endswith("spelunker_pipeline_quicklook.asdf")
     True
     """
-    if profile not in PARAMETER_FILES:
+    if not isinstance(profile, str) or profile not in PARAMETER_FILES:
         msg = f"profile={profile!r} is not one of {sorted(PARAMETER_FILES)}"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     root = importlib.resources.files("spelunker.resources") / "parameters"
     return str(root / PARAMETER_FILES[profile])
