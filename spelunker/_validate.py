@@ -18,13 +18,11 @@ import numpy as np
 from astropy.nddata.bitmask import interpret_bit_flags
 from stdatamodels.jwst.datamodels import dqflags
 
-from spelunker.datamodels import GuideStarModel
 from spelunker.errors import ParameterError
 
 __all__ = [
     "available_cpus",
     "check_choice",
-    "check_model",
     "check_cpus",
     "check_finite_float",
     "check_int_range",
@@ -148,26 +146,6 @@ def check_choice(value, name, options, *, where=None):
     if text not in options:
         _fail(where, f"{name}={value!r} is not one of {list(options)}")
     return text
-
-
-def check_model(value, name="model", *, where=None):
-    """Return ``value`` if it is a `~spelunker.GuideStarModel`.
-
-    Examples
-    --------
-    >>> from spelunker import GuideStarModel
-    >>> from spelunker._validate import check_model
-    >>> check_model(GuideStarModel()).__class__.__name__
-    'GuideStarModel'
-    >>> check_model("visit.fits", where="lightcurve_table")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    spelunker.errors.ParameterError: lightcurve_table: model='visit.fits' must be a GuideStarModel ...
-    """
-    if not isinstance(value, GuideStarModel):
-        _fail(where, f"{name}={value!r:.60} must be a GuideStarModel "
-                     "(spelunker.io.open_guidestar opens files)")
-    return value
 
 
 def available_cpus():

@@ -26,7 +26,7 @@ from astropy.time import Time
 
 from spelunker._validate import check_positive_float
 from spelunker.changepoints import check_step_options, find_steps
-from spelunker.datamodels import GuideStarModel
+from spelunker.datamodels import check_model
 from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.periodogram import periodogram_groups
 from spelunker.photometry import full_frame_flux
@@ -61,17 +61,10 @@ LOCAL_KINDS = ("GUIDESTAR", "FILENAME", "HGA")
 _POINTING_MOVING = "0"
 
 
-def _check_model(model):
-    """``model`` if it is a GuideStarModel, else a ParameterError."""
-    if not isinstance(model, GuideStarModel):
-        msg = f"model must be a GuideStarModel, got {type(model).__name__}"
-        raise ParameterError(msg)
-    return model
-
-
 def _has_table(model, table, *, empty=False):
     """Whether ``model`` (a GuideStarModel) has ``table`` with rows (or at all, if ``empty``)."""
-    return _check_model(model).hasattr(table) and (empty or len(getattr(model, table)) > 0)
+    has = check_model(model, where="events").hasattr(table)
+    return has and (empty or len(getattr(model, table)) > 0)
 
 
 def _require_table(model, table, what, *, empty=False):
@@ -681,7 +674,7 @@ def store_events(model, events):
         msg = (f"store_events: events must be a find_events table; {type(events).__name__} "
                f"lacks the column(s) {', '.join(missing)}")
         raise ParameterError(msg)
-    dtype = _check_model(model).table_dtype("events")
+    dtype = check_model(model, where="events").table_dtype("events")
     stored = np.zeros(len(events), dtype=dtype)
     for column in dtype.names:
         if column == "start_mjd":

@@ -11,6 +11,8 @@ import logging
 
 import numpy as np
 
+from spelunker.datamodels import check_model
+
 
 __all__ = ["split_visits"]
 
@@ -50,7 +52,7 @@ def split_visits(model, *, keep_results=True):
     >>> [len(part.data) for part in split_visits(read_guidestar(visit.files))]
     [300, 200]
     """
-    keys = model.visits()
+    keys = check_model(model, where="split_visits").visits()
     if len(keys) <= 1:
         return [model]
     parts = []

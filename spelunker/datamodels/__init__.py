@@ -8,9 +8,9 @@ GuideStarModel as a generic model.
 
 from stdatamodels.jwst import datamodels as _jwst_datamodels
 
-from .guidestar import FIT_TABLES, FRAME_RESULT_TABLES, GuideStarModel
+from .guidestar import FIT_TABLES, FRAME_RESULT_TABLES, GuideStarModel, check_model
 
-__all__ = ["GuideStarModel", "FIT_TABLES", "FRAME_RESULT_TABLES"]
+__all__ = ["GuideStarModel", "FIT_TABLES", "FRAME_RESULT_TABLES", "check_model"]
 
 # stdatamodels chooses the class from the DATAMODL keyword through this table.
 # It is private, which is why pyproject.toml pins the stdatamodels minor series.

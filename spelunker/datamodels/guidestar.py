@@ -29,7 +29,7 @@ from spelunker.errors import CorruptFileError, GuideStarInputError, ParameterErr
 from spelunker.names import fg_table
 from spelunker.times import as_utc_time
 
-__all__ = ["GuideStarModel", "FIT_TABLES", "FRAME_RESULT_TABLES", "group_rows"]
+__all__ = ["GuideStarModel", "FIT_TABLES", "FRAME_RESULT_TABLES", "check_model", "group_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -872,3 +872,24 @@ def _label_fits_tables(path, model):
 def _column_unit(table, column):
     """Physical unit of a column of one of the model's tables (None if dimensionless)."""
     return _TABLE_UNITS.get(table, {}).get(column)
+
+
+def check_model(value, name="model", *, where=None):
+    """Return ``value`` if it is a `~spelunker.GuideStarModel`.
+
+    Examples
+    --------
+    >>> from spelunker import GuideStarModel
+    >>> from spelunker.datamodels import check_model
+    >>> check_model(GuideStarModel()).__class__.__name__
+    'GuideStarModel'
+    >>> check_model("visit.fits", where="lightcurve_table")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    spelunker.errors.ParameterError: lightcurve_table: model='visit.fits' must be a GuideStarModel ...
+    """
+    if not isinstance(value, GuideStarModel):
+        text = (f"{name}={value!r:.60} must be a GuideStarModel "
+                "(spelunker.io.open_guidestar opens files)")
+        raise ParameterError(f"{where}: {text}" if where else text)
+    return value

@@ -15,7 +15,8 @@ import numpy as np
 from astropy import units as u
 from astropy.table import QTable
 
-from spelunker._validate import check_model, check_positive_float
+from spelunker._validate import check_positive_float
+from spelunker.datamodels import check_model
 from spelunker.errors import GuideStarInputError, ParameterError, SpelunkerError
 from spelunker.fitting import ensure_fit_table
 from spelunker.periodogram.engines import PeriodogramResult, lomb_scargle

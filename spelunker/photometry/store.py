@@ -15,8 +15,9 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import QTable
 
-from spelunker._validate import check_choice, check_model, check_positive_float
+from spelunker._validate import check_choice, check_positive_float
 from spelunker.binning import DEFAULT_BIN_SIZE
+from spelunker.datamodels import check_model
 from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.instrument import FRAME_SHAPE
 from spelunker.photometry._frames import check_mask

@@ -5,6 +5,7 @@ Shared by the figure modules of `spelunker.plotting` (not for users).
 
 import numpy as np
 
+from spelunker.datamodels import check_model
 from spelunker.errors import GuideStarInputError
 from spelunker.fitting import fit_table
 
@@ -43,7 +44,7 @@ def guidestar_names(model):
 
 def require_frames_table(model):
     """Raise `~spelunker.errors.GuideStarInputError` for a model without frame times."""
-    if not model.hasattr("frames") or len(model.frames) == 0:
+    if not check_model(model).hasattr("frames") or len(model.frames) == 0:
         msg = "the model has no frames table (frame times): read it with spelunker.read_guidestar"
         raise GuideStarInputError(msg)
 

@@ -16,7 +16,7 @@ from astropy.time import Time
 
 from spelunker._validate import check_output_dir, check_positive_float, check_positive_int
 from spelunker.binning import DEFAULT_BIN_SIZE
-from spelunker.datamodels import FIT_TABLES
+from spelunker.datamodels import FIT_TABLES, check_model
 from spelunker.datamodels.guidestar import group_rows
 from spelunker.errors import ParameterError
 from spelunker.events import events_table, local_events
@@ -141,6 +141,7 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
     ('jw01534001001_report.html', ['jw01534001001_frame.png', 'jw01534001001_lightcurve.png'])
     """
     where = "write_visit_report"
+    check_model(model, where=where)
     options = dict(
         bin_size=None if bin_size is None else check_positive_float(
             bin_size, "bin_size", unit="seconds", where=where),
@@ -226,6 +227,11 @@ def write_report_index(entries, directory, *, title=None):
         ``jw<program>_report.html`` (``spelunker_report.html`` for several
         programs).
     """
+    if (isinstance(entries, (str, bytes)) or not hasattr(entries, "__iter__")
+            or not all(isinstance(entry, ReportEntry) for entry in entries)):
+        msg = (f"write_report_index: entries={entries!r:.60} must be a list of ReportEntry "
+               "(spelunker.plotting.report.report_entry)")
+        raise ParameterError(msg)
     programs = {_program_of_stem(entry.stem) for entry in entries}
     stem = programs.pop() if len(programs) == 1 else "spelunker"
     title = title if title is not None else f"Guide-star reports {stem}"
@@ -581,6 +587,7 @@ def summarize(model, *, n_peaks=3):
     'frames: 6000 from 3 file(s)'
     """
     n_peaks = check_positive_int(n_peaks, "n_peaks", where="summarize")
+    check_model(model, where="summarize")
     lines = []
     times = model.frame_times[[0, -1]]
     span = (times[1] - times[0]).to_value("s")

@@ -20,8 +20,9 @@ Axes that already shows data are kept.
 import logging
 
 import numpy as np
-from astropy.table import QTable
+from astropy.table import QTable, Table
 
+from spelunker.errors import ParameterError
 from spelunker.events import HGA_MNEMONIC, check_kind, hga_intervals
 from spelunker.plotting.styles import EVENT_STYLES, LOCAL_EVENT_STYLES
 from spelunker.plotting.timeaxis import KeepXlim, set_time_axis, time_axis, to_axis_time
@@ -235,6 +236,10 @@ def plot_mnemonic(table, ax, *, mnemonic=None):
     >>> plot_mnemonic(current, ax).get_ylabel()
     'INIS_FWMTRCURR'
     """
+    if not isinstance(table, Table) or not {"time", "value"} <= set(table.colnames):
+        msg = (f"plot_mnemonic: table={table!r:.60} must be an astropy Table with 'time' and "
+               "'value' columns (spelunker.archive.engdb.mnemonics)")
+        raise ParameterError(msg)
     name = (mnemonic or table.meta.get("mnemonic") or "telemetry").upper()
     values = np.asarray(table["value"])
     if name == HGA_MNEMONIC or (values.dtype.kind in "US" and values.size and np.all(

@@ -26,6 +26,7 @@ from astropy.time import Time
 from astropy.timeseries import TimeSeries
 from numba import njit
 
+from spelunker.datamodels import check_model
 from spelunker.errors import GuideStarInputError, ParameterError, ScienceInputError
 from spelunker.events import EVENT_KINDS
 from spelunker.fitting.result import PARAMETER_UNITS
@@ -188,7 +189,7 @@ def guidestar_series(model, *, fit="auto"):
 
 def _frame_mjd(model):
     """The frames' mid-times (MJD UTC), or a clear error for a model without frames."""
-    frames = model.frames if model.hasattr("frames") else None
+    frames = model.frames if check_model(model).hasattr("frames") else None
     if frames is None:
         msg = ("the model has no frames table (the frame times); read the guider products "
                "(spelunker.load, GuideStarFitStep)")

@@ -26,6 +26,7 @@ from astropy.table import MaskedColumn, Table
 from astropy.time import Time
 
 from spelunker.archive.tokens import redact
+from spelunker.datamodels import check_model
 from spelunker.events import EVENT_KINDS, events_table
 from spelunker.instrument import MAS_PER_PIXEL
 from spelunker.names import ID_DIGITS, visit_id
@@ -190,7 +191,7 @@ def visit_summary(model):
     >>> summary["n_frames"], summary["fit_table"], summary["clean_fit_fraction"]
     (400, 'quick_fit', 1.0)
     """
-    stars = model.table("guidestars")
+    stars = check_model(model, where="visit_summary").table("guidestars")
     main_star = int(np.argmax(np.asarray(stars["n_frames"]))) if len(stars) else None
     files = model.table("files")
     fit_name = model.fit_table_name("auto")
