@@ -21,7 +21,8 @@ name the file (or parameter, or service) and the problem.  The hierarchy::
         +-- DownloadError                      products could not be downloaded
         +-- CatalogError                       the Guide Star Catalog gave no row
         +-- EngdbError                         the engineering database failed
-    +-- SurveyError                            a survey has nothing to run
+    +-- SurveyError                            a survey cannot start (nothing to run,
+    |                                          output or scheduler unusable)
     +-- ScienceInputError (also ValueError)    a science product or set of integration
                                                times that cannot be used
 
@@ -186,8 +187,9 @@ class EngdbError(ArchiveError):
 class SurveyError(SpelunkerError):
     """A survey (`spelunker.survey.run_survey`) cannot run.
 
-    Raised before any visit runs, e.g. for an input folder that is not a
-    folder or holds no selected fine-guide product.  A visit that fails
+    Raised before any visit runs (and before any folder is created), e.g.
+    for an input folder that is not a folder or holds no selected
+    fine-guide product, or a Dask scheduler that does not answer.  A visit that fails
     during a survey does not raise: its row in the survey table has
     ``status='error'`` and the reason.
     """

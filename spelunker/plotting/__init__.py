@@ -25,8 +25,9 @@ these functions return, at the right times (`TimeAxis`,
 from spelunker.plotting.animation import flux_spatial_timelapse_animation
 from spelunker.plotting.frames import frame_plot, position_plot
 from spelunker.plotting.periodograms import periodogram_plot
-from spelunker.plotting.report import summarize, write_report_index, write_visit_report
+from spelunker.plotting.report import write_report_index, write_visit_report
 from spelunker.plotting.science import science_regressors_plot
+from spelunker.plotting.summary import summarize
 from spelunker.plotting.telemetry import (
     plot_event_table,
     plot_events,
