@@ -25,6 +25,7 @@ __all__ = [
     "check_choice",
     "check_cpus",
     "check_finite_float",
+    "check_float_array",
     "check_int_range",
     "check_output_dir",
     "check_output_file",
@@ -96,6 +97,47 @@ def check_finite_float(value, name, *, minimum=None, where=None):
     if minimum is not None and number < minimum:
         _fail(where, f"{name}={value!r} must be >= {minimum:g}")
     return number
+
+
+def check_float_array(value, name, *, shape=None, needed=None, where=None):
+    """Return ``value`` (an array-like or a Quantity's value) as a float array.
+
+    Parameters
+    ----------
+    value : array-like or astropy.units.Quantity
+        Numbers (a Quantity gives its value in its own unit).
+    name : str
+        The argument's name in the message.
+    shape : tuple of int, optional
+        The shape required.
+    needed : str, optional
+        What the argument must hold, for the messages (e.g. ``"one value per
+        integration"``).
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        Not numbers, or not of ``shape``.
+
+    Examples
+    --------
+    >>> from spelunker._validate import check_float_array
+    >>> check_float_array([1, 2], "flux", shape=(2,)).tolist()
+    [1.0, 2.0]
+    >>> check_float_array(["a"], "flux", needed="one value per integration")
+    Traceback (most recent call last):
+    ...
+    spelunker.errors.ParameterError: flux must be numbers, one value per integration; got list
+    """
+    hint = f", {needed}" if needed else ""
+    try:
+        array = np.asarray(getattr(value, "value", value), dtype=float)
+    except (TypeError, ValueError):
+        _fail(where, f"{name} must be numbers{hint}; got {type(value).__name__}")
+    if shape is not None and array.shape != tuple(shape):
+        _fail(where, f"{name} has shape {array.shape}; {needed or f'shape {tuple(shape)}'} "
+                     "is needed")
+    return array
 
 
 def check_positive_float(value, name, *, unit=None, where=None, parse_text=False):

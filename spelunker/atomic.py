@@ -78,8 +78,8 @@ def _check_destination(destination, *, overwrite, folder):
             msg = f"{destination} exists; pass overwrite=True to replace it"
             raise ParameterError(msg)
         if folder != destination.is_dir():
-            kind = "a folder" if destination.is_dir() else "a file"
-            msg = f"{destination} is {kind}; it cannot be replaced by {'a folder' if folder else 'a file'}"
+            kind, other = ("a folder", "a file") if destination.is_dir() else ("a file", "a folder")
+            msg = f"{destination} is {kind}; it cannot be replaced by {other}"
             raise ParameterError(msg)
 
 

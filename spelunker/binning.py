@@ -10,7 +10,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from spelunker._validate import check_positive_float
+from spelunker._validate import check_float_array, check_positive_float
 from spelunker.errors import ParameterError
 
 __all__ = ["DEFAULT_BIN_SIZE", "BinnedSeries", "bin_series", "check_times", "time_bin_index"]
@@ -141,15 +141,8 @@ def bin_series(times, values, bin_size):
     ([0.5, 3.0, 4.5], [2.0, 5.0, 8.0], [2, 1, 2])
     """
     times = check_times(times)
-    try:
-        values = np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        msg = f"values must be numbers, got {type(values).__name__}"
-        raise ParameterError(msg) from None
-    if values.shape != times.shape:
-        msg = (f"times and values must be 1-D and of equal length; got shapes {times.shape} "
-               f"and {values.shape}")
-        raise ParameterError(msg)
+    values = check_float_array(values, "values", shape=times.shape,
+                               needed=f"one value per time, as times (equal length: {times.shape})")
     index = time_bin_index(times, bin_size)
     good = np.isfinite(values)
     if not good.any():

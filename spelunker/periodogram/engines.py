@@ -30,6 +30,7 @@ from astropy.timeseries import LombScargle
 from spelunker._validate import (
     check_choice,
     check_finite_float,
+    check_float_array,
     check_positive_float,
     check_positive_int,
 )
@@ -418,15 +419,6 @@ def _in_unit(value, unit, name, kind):
         raise ParameterError(msg) from None
 
 
-def _as_floats(values, name):
-    """``values`` as a float array; a `ParameterError` naming ``name`` if they are not numbers."""
-    try:
-        return np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        msg = f"{name} must be numbers, got {type(values).__name__}"
-        raise ParameterError(msg) from None
-
-
 #: Evenly spaced times a default frequency grid needs (1/baseline below the Nyquist frequency).
 _MIN_PERIODOGRAM_TIMES = 4
 
@@ -456,7 +448,7 @@ def _as_series(series, n_times):
         if not isinstance(name, str) or not name:
             msg = f"series names must be non-empty strings, got {name!r}"
             raise ParameterError(msg)
-        values = _as_floats(values.value if isinstance(values, u.Quantity) else values,
+        values = check_float_array(values.value if isinstance(values, u.Quantity) else values,
                             f"series {name!r}")
         if values.shape != (n_times,):
             msg = f"series {name!r} has shape {values.shape}; times have {n_times} points"
@@ -484,7 +476,7 @@ def _as_errors(errors, series):
         if error is not None:
             if isinstance(error, u.Quantity):
                 error = error.value
-            error = _as_floats(error, f"errors of {name!r}")
+            error = check_float_array(error, f"errors of {name!r}")
             if error.ndim == 0:
                 error = np.full(values.shape, float(error))
             if error.shape != values.shape:
@@ -496,7 +488,8 @@ def _as_errors(errors, series):
 
 def _checked_frequency(frequency, engine):
     """A user's frequency grid (Hz) that ``engine`` can use."""
-    frequency = _as_floats(_in_unit(frequency, u.Hz, "frequency", "a frequency"), "frequency")
+    frequency = check_float_array(_in_unit(frequency, u.Hz, "frequency", "a frequency"),
+                                  "frequency")
     if frequency.ndim != 1 or len(frequency) < 2:
         msg = f"frequency must be a 1-D grid of at least 2 values, got shape {frequency.shape}"
         raise ParameterError(msg)

@@ -13,7 +13,7 @@ __all__ = ["guidestar_of_frames", "guidestar_names", "require_frames_table", "fr
 
 
 def guidestar_of_frames(model, n_frames):
-    """Row of the guide-star table used by each frame (0 for all when the model has no frames table).
+    """Row of the guide-star table used by each frame (0 for all without a frames table).
 
     Examples
     --------

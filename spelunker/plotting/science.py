@@ -16,7 +16,8 @@ import logging
 import numpy as np
 from astropy import units as u
 
-from spelunker.errors import ParameterError, ScienceInputError
+from spelunker._validate import check_float_array
+from spelunker.errors import ScienceInputError
 from spelunker.events import EVENT_KINDS
 from spelunker.plotting.styles import EVENT_STYLES
 from spelunker.science import DEFAULT_REGRESSORS, design_matrix
@@ -152,15 +153,8 @@ def _light_curve(flux, flux_err, label):
     values = np.asarray(getattr(flux, "value", flux), dtype=float)  # checked by correlation
     errors = None
     if flux_err is not None:
-        try:
-            errors = np.asarray(getattr(flux_err, "value", flux_err), dtype=float)
-        except (TypeError, ValueError):
-            msg = f"flux_err must be numbers, one per integration; got {type(flux_err).__name__}"
-            raise ParameterError(msg) from None
-        if errors.shape != values.shape:
-            msg = (f"flux_err has shape {errors.shape}; one value per integration "
-                   f"({values.size}) is needed, as for flux")
-            raise ParameterError(msg)
+        errors = check_float_array(flux_err, "flux_err", shape=values.shape,
+                                   needed=f"one value per integration ({values.size}), as flux")
     median = np.median(values[np.isfinite(values)])
     if median > 0:
         return (values / median, None if errors is None else errors / median,

@@ -14,6 +14,7 @@ from astropy import units as u
 from astropy.time import Time
 from astropy.timeseries import TimeSeries
 
+from spelunker._validate import check_float_array
 from spelunker.errors import ParameterError
 from spelunker.science.binning import _table_time
 
@@ -111,15 +112,9 @@ class Regressors:
         if isinstance(flux, Time):
             msg = "flux is an astropy Time; give the light curve (one value per integration)"
             raise ParameterError(msg)
-        try:
-            flux = np.asarray(getattr(flux, "value", flux), dtype=float)
-        except (TypeError, ValueError):
-            msg = f"flux must be numbers, one per integration; got {type(flux).__name__}"
-            raise ParameterError(msg) from None
-        if flux.shape != (self.values.shape[0],):
-            msg = (f"flux has shape {flux.shape}; one value per integration "
-                   f"({self.values.shape[0]}) is needed")
-            raise ParameterError(msg)
+        flux = check_float_array(
+            flux, "flux", shape=(self.values.shape[0],),
+            needed=f"one value per integration ({self.values.shape[0]})")
         rows = self.valid & np.isfinite(flux)
         if np.count_nonzero(rows) < 3:
             log.warning("correlation: only %d integration(s) have a finite flux and every "
