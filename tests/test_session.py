@@ -409,7 +409,7 @@ def test_filters_of_the_original(tmp_path):
     spk = spelunker.load(tmp_path / "data")
     spk.readfile(made.files)
     table = spk.fg_table
-    from spelunker._session_args import file_filters
+    from spelunker.session.args import file_filters
 
     second = spk.model.select_files(**file_filters(dir_seg="2"))
     assert len(second.data) == table["n_frames"][1]

@@ -10,14 +10,14 @@ A mixin of `spelunker.Spelunker` (`spelunker.session`): ``download`` asks
 
 import logging
 
-from spelunker._session_args import (calib_level as check_calib_level, file_filters, given,
+from spelunker.session.args import (calib_level as check_calib_level, file_filters, given,
                                      interactive, is_program)
 from spelunker.archive import ArchiveQueryError, download_products, find_guidestar_products
 from spelunker.archive.download import cached_products
 from spelunker.errors import ParameterError
 from spelunker.io import read_guidestar
 from spelunker.names import id_number
-from spelunker.notebook_files import write_arrays
+from spelunker.session.files import write_arrays
 
 __all__ = ["SessionData"]
 
@@ -36,7 +36,7 @@ class SessionData:
         `spelunker.archive.download_products` (files already complete in
         the download folder are not downloaded again), read by `readfile`;
         the filters cut the files with `spelunker.GuideStarModel.select_files`
-        and ``save=True`` writes `spelunker.notebook_files.write_arrays`.
+        and ``save=True`` writes `spelunker.session.files.write_arrays`.
         With ``calib_level=2`` the session's data (`model`, `files`,
         ``fg_array``, ...) are replaced by the downloaded visit(s): for a
         program of several visits, the per-frame attributes run over all of
@@ -74,7 +74,7 @@ int or str, optional
             Calibrated (2) or uncalibrated (1) products.
         save : bool, optional
             Write the frames, times and flux as ``.npy`` files
-            (`spelunker.notebook_files.write_arrays`).
+            (`spelunker.session.files.write_arrays`).
         token : str, optional
             MAST API token for this session (as ``mast_api_token = token``).
 

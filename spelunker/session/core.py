@@ -1,20 +1,11 @@
-"""The notebook API: ``spk = spelunker.load(pid=1534)``, a drop-in for the original tool.
+"""The session itself: `spelunker.load`, `Spelunker`, its data and the original's arrays.
 
 A `Spelunker` session holds one `~spelunker.GuideStarModel` and offers the
 names of the original notebook tool (``fg_array``, ``fg_time``, ``fg_flux``,
 ``gauss2d_fit``, ``quick_fit``, ``optimize_photometry``, ``periodogram``,
-``pgram_<parameter>``, ``fg_table``, ``object_properties``, ...).  Every
-computation is the function the pipeline steps call, run on the session's
-model, so a notebook and ``strun`` give the same numbers; each method's
-docstring names that function.
-
-The session delegates only.  Its methods live in four rooms: this module
-(`load`, the session's data and the original's arrays), `spelunker._session_data`
-(``download``, ``readfile``), `spelunker._session_analysis` (fits,
-photometry, periodograms, events, science binning) and
-`spelunker._session_figures` (figures, telemetry, animation, report); the
-original tool's argument conventions are `spelunker._session_args`, the
-files it wrote `spelunker.notebook_files`.
+``pgram_<parameter>``, ``fg_table``, ``object_properties``, ...).  Its
+methods come from the mixins of `spelunker.session.data`,
+`spelunker.session.analysis` and `spelunker.session.figures`.
 """
 
 import logging
@@ -24,17 +15,17 @@ from pathlib import Path
 import numpy as np
 from astropy.time import Time
 
-from spelunker._session_analysis import SessionAnalysis
-from spelunker._session_args import (DEFAULT_DIRECTORY, FILTER_KEYWORDS, ORIGINAL_DIRECTORY,
+from spelunker.session.analysis import SessionAnalysis
+from spelunker.session.args import (DEFAULT_DIRECTORY, FILTER_KEYWORDS, ORIGINAL_DIRECTORY,
                                      TIME_MATCH_DAYS, default_directory, given)
-from spelunker._session_data import SessionData
-from spelunker._session_figures import SessionFigures
+from spelunker.session.data import SessionData
+from spelunker.session.figures import SessionFigures
 from spelunker.archive.catalog import guide_star_properties
 from spelunker.archive.tokens import as_secret, resolve_token
 from spelunker.datamodels.rows import locate_rows
 from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.names import fg_table, id_number
-from spelunker.notebook_files import write_star_series
+from spelunker.session.files import write_star_series
 from spelunker.photometry import full_frame_flux
 from spelunker.times import seconds_since_first
 
@@ -336,7 +327,7 @@ class Spelunker(SessionData, SessionAnalysis, SessionFigures):
 
         ``spk.save()`` or ``spk.save('prefix')`` (the original tool's
         ``save(suffix)``) writes, per guide star, into `directory`
-        (`spelunker.notebook_files.write_star_series`):
+        (`spelunker.session.files.write_star_series`):
         ``[<prefix>_]<gs_id>_<start>.ecsv`` with the time (MJD UTC,
         mid-frame), the flux (DN/s) and, after `gauss2d_fit`, the Gaussian
         fit of every frame; ``..._quickfit.ecsv`` after `quick_fit`; and

@@ -31,7 +31,7 @@ def write_table(table, path):
     --------
     >>> import tempfile
     >>> from astropy.table import QTable
-    >>> from spelunker.notebook_files import write_table
+    >>> from spelunker.session.files import write_table
     >>> folder = tempfile.mkdtemp()
     >>> QTable.read(write_table(QTable({"a": [1, 2]}), f"{folder}/a.ecsv"))["a"].tolist()
     [1, 2]
@@ -130,7 +130,7 @@ def write_star_series(model, folder, flux, *, prefix=None, gauss=None, quick=Non
     --------
     >>> import tempfile
     >>> from spelunker import datasets, read_guidestar
-    >>> from spelunker.notebook_files import write_star_series
+    >>> from spelunker.session.files import write_star_series
     >>> visit = datasets.make_guidestar_files(
     ...     tempfile.mkdtemp(), seed=1, visits=[datasets.VisitSpec(n_frames=40, n_segments=1)])
     >>> model = read_guidestar(visit.files)

@@ -11,7 +11,7 @@ report, `spelunker.archive.engdb.mnemonics` for telemetry,
 
 import numpy as np
 
-from spelunker._session_args import current_axes, given, mjd_list
+from spelunker.session.args import current_axes, given, mjd_list
 from spelunker._validate import check_int_range
 from spelunker.archive.engdb import mnemonics
 from spelunker.binning import DEFAULT_BIN_SIZE

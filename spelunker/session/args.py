@@ -72,7 +72,7 @@ def given(value):
 
     Examples
     --------
-    >>> from spelunker._session_args import given
+    >>> from spelunker.session.args import given
     >>> given("None"), given(None), given(0)
     (False, False, True)
     """
@@ -92,7 +92,7 @@ def calib_level(value):
 
     Examples
     --------
-    >>> from spelunker._session_args import calib_level
+    >>> from spelunker.session.args import calib_level
     >>> calib_level("1"), calib_level(2)
     (1, 2)
     """
@@ -123,7 +123,7 @@ def file_filters(**values):
 
     Examples
     --------
-    >>> from spelunker._session_args import file_filters
+    >>> from spelunker.session.args import file_filters
     >>> file_filters(dir_seg="2", guider="guider1", visit_group="None")
     {'segment': 2, 'detector': 'GUIDER1'}
     """

@@ -13,7 +13,7 @@ import logging
 import numpy as np
 from astropy.time import Time
 
-from spelunker._session_args import TIME_MATCH_DAYS, detached_figure, given, plain_values
+from spelunker.session.args import TIME_MATCH_DAYS, detached_figure, given, plain_values
 from spelunker._validate import check_cpus, check_int_range
 from spelunker.binning import DEFAULT_BIN_SIZE
 from spelunker.datamodels import FIT_TABLES, GuideStarModel
@@ -22,7 +22,7 @@ from spelunker.errors import ParameterError, ScienceInputError
 from spelunker.events import events_table, find_events, store_events
 from spelunker.fitting import ensure_fit_table, fit_table, run_fit, store_fit
 from spelunker.instrument import FRAME_SHAPE
-from spelunker.notebook_files import write_periodogram, write_result_table
+from spelunker.session.files import write_periodogram, write_result_table
 from spelunker.periodogram import periodogram_peaks_table, run_periodogram
 from spelunker.photometry import lightcurve_table, run_photometry, store_photometry
 from spelunker.plotting import periodogram_plot
@@ -82,7 +82,7 @@ class SessionAnalysis:
         save : bool, optional
             Also write the table to ``<directory>/gaussfits/<pid>_gaussfits.ecsv``
             (the original's ``.dat``, as ECSV with units;
-            `spelunker.notebook_files.write_result_table`).
+            `spelunker.session.files.write_result_table`).
         max_iterations : int, optional
             Iteration limit per frame.
 
@@ -276,7 +276,7 @@ class SessionAnalysis:
         save : bool, optional
             Also write the figure and the peaks into `directory`
             (``<program>_pgram_results.png`` and ``.ecsv``;
-            `spelunker.notebook_files.write_periodogram`).
+            `spelunker.session.files.write_periodogram`).
         plot : bool, optional
             Draw the periodograms (`spelunker.plotting.periodogram_plot`).
         fit_table : {'auto', 'gauss', 'quick'}, optional
