@@ -432,6 +432,31 @@ class GuideStarModel(JwstDataModel):
             file_visit[file_rows] = position
         return file_visit[np.asarray(self.frames["file_index"], dtype=np.int64)]
 
+    def guidestar_frames(self):
+        """The frames of each guide star (across visits), in guide-star order.
+
+        A guide star's series (its relative flux, its files) may span
+        several visits; per-visit work uses `frame_groups`.
+
+        Returns
+        -------
+        list of (int, numpy.ndarray)
+            ``(guidestar_index, frames)``: the row of the guide-star table
+            and the frame indices, one entry per guide star with frames.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from spelunker import datasets, read_guidestar
+        >>> visit = datasets.make_guidestar_files(tempfile.mkdtemp(), seed=1)
+        >>> [(g, len(frames)) for g, frames in read_guidestar(visit.files).guidestar_frames()]
+        [(0, 6000)]
+        """
+        if not self.hasattr("frames"):
+            return []
+        stars = np.asarray(self.frames["guidestar_index"], dtype=np.int64)
+        return [(int(star), np.flatnonzero(stars == star)) for star in np.unique(stars)]
+
     def frame_groups(self):
         """The frames of each visit and guide star, in time order.
 
