@@ -44,12 +44,15 @@ __all__ = [
     "fg_table",
     "ID_DIGITS",
     "guider_name_fields",
+    "guider_product_name",
     "id_number",
     "is_fine_guide_cal",
     "parse_obs_id",
     "parse_product_name",
     "parse_selection",
     "parse_visit_id",
+    "padded_id",
+    "program_stem",
     "selection_text",
     "strip_segment",
     "visit_id",
@@ -164,6 +167,65 @@ def id_number(value, kind, *, name=None, where=None):
         msg = f"{where}: {text}" if where else text
         raise ParameterError(msg)
     return number
+
+
+def padded_id(value, kind):
+    """A program, observation or visit number zero-padded as in names and headers.
+
+    Examples
+    --------
+    >>> from spelunker.names import padded_id
+    >>> padded_id(1534, "program"), padded_id("2", "visit")
+    ('01534', '002')
+    """
+    if kind not in ID_DIGITS:
+        msg = f"kind={kind!r} must be one of {', '.join(ID_DIGITS)}"
+        raise ParameterError(msg)
+    return f"{id_number(value, kind):0{ID_DIGITS[kind]}d}"
+
+
+def program_stem(program):
+    """``jw<program>``: the stem of what names a whole program (5 digits).
+
+    Examples
+    --------
+    >>> from spelunker.names import program_stem
+    >>> program_stem(1534)
+    'jw01534'
+    """
+    return f"jw{padded_id(program, 'program')}"
+
+
+def guider_product_name(program, observation, visit, *, stamp, mode="fg", segment=None,
+                        suffix="cal"):
+    """The archive's name of a guider product (the inverse of `parse_product_name`).
+
+    Parameters
+    ----------
+    program, observation, visit : int or str
+    stamp : str
+        The end of the data in UTC, ``yyyydddhhmmss`` (13 digits).
+    mode : str, optional
+        ``fg``, ``track``, ``acq1`` or ``acq2``.
+    segment : int, optional
+        The segment number (``-segNNN``); None for a product of one segment.
+    suffix : str, optional
+        The pipeline suffix (``cal``, ``uncal``, ...).
+
+    Examples
+    --------
+    >>> from spelunker.names import guider_product_name
+    >>> guider_product_name(1534, 1, 1, stamp="2022338120000", segment=1)
+    'jw01534001001_gs-fg_2022338120000-seg001_cal.fits'
+    """
+    segment_part = "" if segment is None else f"-seg{int(segment):03d}"
+    name = (f"{visit_id(program, observation, visit)}_gs-{mode}_{stamp}{segment_part}"
+            f"_{suffix}.fits")
+    if _GUIDER.match(name) is None:
+        msg = (f"no guider product name from mode={mode!r}, stamp={stamp!r}, "
+               f"segment={segment!r}, suffix={suffix!r}")
+        raise ParameterError(msg)
+    return name
 
 
 def visit_id(program, observation, visit):
