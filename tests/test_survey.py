@@ -27,7 +27,7 @@ from importlib.metadata import entry_points
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from astropy.table import Table
+from astropy.table import MaskedColumn, Table
 from astroquery.mast.discovery_portal import PortalAPI
 from distributed import LocalCluster
 from mast_server import FakeMast
@@ -36,7 +36,7 @@ from spelunker import GuideStarFitStep, GuideStarModel, datasets
 from spelunker.atomic import TEMPORARY_PREFIX, is_temporary
 from spelunker.errors import ParameterError, SurveyError
 from spelunker.survey import COLUMNS, main, plan_survey, run_survey, visit_summary
-from spelunker.survey import cli, execution
+from spelunker.survey import cli, execution, planning
 from spelunker.survey.cli import EXIT_CODES
 
 N_FRAMES = 300  # at 1 s per frame: 5 bins of 60 s for the binned scatter
@@ -234,6 +234,25 @@ def test_plan_selects_visits_of_a_folder(programs):
     assert [t.product_name for t in tasks] == [product_name(programs, (1534, 1, 1)),
                                                product_name(programs, (1541, 1, 2))]
     assert tasks[0].product_name.endswith("_gspipe.fits") and "-seg" not in tasks[0].product_name
+
+
+def test_plan_reads_the_mast_numbers_with_the_one_parser(monkeypatch):
+    """MAST's number columns are text ('01534'); one that is missing fails its query only."""
+    def find(program, *, observation=None, visit=None, token=None, server=None):
+        observtn = MaskedColumn(["001", "1", "2"], mask=[False, False, program == 1541])
+        return Table({"fileName": [f"jw{program:05d}_{i}_cal.fits" for i in range(3)],
+                      "fileSize": [10, 11, 12], "program": [f"{program:05d}"] * 3,
+                      "observtn": observtn, "visit": ["001", "1", "02"]})
+
+    monkeypatch.setattr(planning, "find_guidestar_products", find)
+    tasks, failures = plan_survey(programs=[1534, 1541])
+    assert [(t.program, t.observation, t.visit, t.files, t.sizes) for t in tasks] == [
+        (1534, 1, 1, ("jw01534_0_cal.fits", "jw01534_1_cal.fits"), (10, 11)),
+        (1534, 2, 2, ("jw01534_2_cal.fits",), (12,))]
+    (failure,) = failures
+    assert failure["program"] == 1541 and failure["status"] == "error"
+    assert failure["error"].startswith("ArchiveQueryError: the MAST reply for program 1541 "
+                                       "lists a product with observtn=")
 
 
 @pytest.mark.parametrize(("kwargs", "error", "text"), [
