@@ -278,6 +278,20 @@ def test_bad_arguments_name_the_parameter(tmp_path, kwargs, error, text):
     assert not (tmp_path / "out").exists()
 
 
+def test_run_visit_checks_its_arguments_before_writing(programs, tmp_path):
+    (task,), _ = plan_survey(input_dir=programs[1534].files[0].parent, visits=["1534:1:1"])
+    output = tmp_path / "out"
+    with pytest.raises(ParameterError, match=r"run_visit: task=None must be a VisitTask"):
+        execution.run_visit(None, output=output)
+    with pytest.raises(ParameterError, match=r"run_visit: output=5 must be a folder path"):
+        execution.run_visit(task, output=5)
+    with pytest.raises(ParameterError, match=r"run_visit: config_file='.*nope.asdf' is neither"):
+        execution.run_visit(task, output=output, config_file=tmp_path / "nope.asdf")
+    with pytest.raises(ParameterError, match=r"run_visit: download_dir=5 must be a folder path"):
+        execution.run_visit(task, output=output, download_dir=5)
+    assert not output.exists()
+
+
 def test_empty_folder_is_a_survey_error(tmp_path):
     with pytest.raises(SurveyError, match="holds no fine-guide _cal product"):
         run_survey(tmp_path / "out", input_dir=tmp_path)
