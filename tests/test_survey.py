@@ -36,7 +36,7 @@ from spelunker import GuideStarFitStep, GuideStarModel, datasets
 from spelunker.atomic import TEMPORARY_PREFIX, is_temporary
 from spelunker.errors import ParameterError, SurveyError
 from spelunker.survey import COLUMNS, main, plan_survey, run_survey, visit_summary
-from spelunker.survey import cli, execution, planning
+from spelunker.survey import cli, execution, planning, summary
 from spelunker.survey.cli import EXIT_CODES
 
 N_FRAMES = 300  # at 1 s per frame: 5 bins of 60 s for the binned scatter
@@ -290,6 +290,19 @@ def test_run_visit_checks_its_arguments_before_writing(programs, tmp_path):
     with pytest.raises(ParameterError, match=r"run_visit: download_dir=5 must be a folder path"):
         execution.run_visit(task, output=output, download_dir=5)
     assert not output.exists()
+
+
+@pytest.mark.parametrize("make", [summary.survey_table, summary.arrow_table])
+def test_survey_tables_refuse_what_is_not_rows(make):
+    for rows, text in [(None, "rows=None must be a list of survey rows"),
+                       ("x", "rows='x' must be a list"), ({"program": 1}, "rows={'program'"),
+                       ([summary.empty_row(1534), 5], r"rows\[1\]=5 must be a survey row")]:
+        with pytest.raises(ParameterError, match=f"{make.__name__}: {text}"):
+            make(rows)
+    row = {**summary.empty_row(1534, 1, 1), "n_frames": "many"}
+    with pytest.raises(ParameterError, match="the rows' 'n_frames' values must be int or None"):
+        make([row])
+    assert len(make((summary.empty_row(1534, 1, v) for v in (1, 2)))) == 2
 
 
 def test_empty_folder_is_a_survey_error(tmp_path):
