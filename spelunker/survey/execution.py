@@ -1,4 +1,4 @@
-"""Survey execution: one Dask task per visit, its product and row written, the tables, resume.
+"""Run a survey on a Dask cluster: one task per visit, resumed where an earlier run stopped.
 
 `run_survey` checks every argument and the input before it creates
 anything, connects to the cluster (or starts a
