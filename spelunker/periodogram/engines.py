@@ -1,4 +1,6 @@
-"""Lomb-Scargle power of series sharing one time axis: the frequency grid and the two engines.
+"""Compute the Lomb-Scargle periodograms of series that share one time axis, on plain arrays.
+
+Its parts:
 
 - `frequency_grid`: the default grid, from ``1 / baseline`` to the Nyquist
   frequency of the *median* cadence (about 9 Hz for fine-guide data), in
@@ -12,8 +14,8 @@
   series that share a mask; engine ``'astropy'`` uses astropy's exact
   ``method='cython'``, the slow reference.
 
-Plain functions on arrays; they know nothing of the model
-(`spelunker.periodogram.store` runs them on one).
+They know nothing of the model (`spelunker.periodogram.store` runs them
+on one).
 """
 
 import logging
