@@ -24,8 +24,11 @@ from spelunker.datasets import (
     Transit,
     VisitSpec,
 )
+from spelunker.datasets import plan
+from spelunker.datasets._common import file_stamp, set_identity
 from spelunker.errors import ParameterError
 from spelunker.instrument import PIXEL_SCALE
+from spelunker.names import guider_product_name
 
 NAME = re.compile(
     r"^jw(?P<program>\d{5})(?P<observation>\d{3})(?P<visit>\d{3})_gs-fg_(?P<stamp>\d{13})"
@@ -98,6 +101,32 @@ def test_single_segment_has_no_seg_suffix(tmp_path):
     (path,) = result.files
     assert NAME.match(path.name)["segment"] is None
     assert fits.getval(path, "EXSEGTOT") == 1
+
+
+def test_file_names_are_the_names_modules_guider_product_names():
+    """The plan names files through names.guider_product_name; no unchecked name builder."""
+    visits = plan.resolve_visits([VisitSpec(n_frames=90, n_segments=3),
+                                  VisitSpec(observation=2, visit=7, n_frames=10, n_segments=1)],
+                                 seed=0)
+    for product in ("cal", "uncal"):
+        for file_plan in plan.plan_files(visits, program=42, product=product, seed=0):
+            spec, segment = file_plan.spec, file_plan.segment
+            assert file_plan.name == guider_product_name(
+                42, spec.observation, spec.visit, stamp=file_stamp(file_plan.end_mjd),
+                segment=segment if spec.n_segments > 1 else None, suffix=product)
+    # file_name was public and took anything (AttributeError on a wrong argument).
+    assert "file_name" not in plan.__all__ and not hasattr(plan, "file_name")
+
+
+def test_identity_keywords_are_padded_by_names():
+    """PROGRAM/OBSERVTN/VISIT are names.padded_id's (any form id_number reads, '7' included)."""
+    with GuiderCalModel() as model:
+        set_identity(model.meta, filename="f.fits", title="t", program="1534", observation=" 2",
+                     visit=np.int64(7), start_mjd=59917.5, end_mjd=59917.6)
+        observation = model.meta.observation
+        assert (observation.program_number, observation.observation_number,
+                observation.visit_number, observation.visit_id) == ("01534", "002", "007",
+                                                                     "01534002007")
 
 
 def test_headers_carry_the_guider_keywords(visit):

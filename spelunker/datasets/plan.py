@@ -30,14 +30,13 @@ from spelunker._validate import (check_finite_float, check_int_range, check_posi
 from spelunker.datasets._common import file_stamp
 from spelunker.datasets.simulator import check_detector
 from spelunker.errors import ParameterError
-from spelunker.names import id_number, visit_id
+from spelunker.names import guider_product_name, id_number
 
 __all__ = [
     "DEFAULT_START",
     "VISIT_GAP",
     "FilePlan",
     "VisitSpec",
-    "file_name",
     "plan_files",
     "random_stream",
     "resolve_visits",
@@ -191,18 +190,10 @@ class FilePlan:
     subarray_start: tuple
 
 
-def file_name(program, spec, segment, end_mjd, product):
-    """The MAST-like name of one segment file of ``spec``.
-
-    Examples
-    --------
-    >>> from spelunker.datasets.plan import VisitSpec, file_name
-    >>> file_name(1534, VisitSpec(n_segments=2), 1, 59917.5, "cal")
-    'jw01534001001_gs-fg_2022338120000-seg001_cal.fits'
-    """
-    segment_part = f"-seg{segment:03d}" if spec.n_segments > 1 else ""
-    return (f"{visit_id(program, spec.observation, spec.visit)}_gs-fg_"
-            f"{file_stamp(end_mjd)}{segment_part}_{product}.fits")
+def _file_name(program, spec, segment, end_mjd, product):
+    """The MAST-like name of one segment file of ``spec`` (no ``-segNNN`` for one segment)."""
+    return guider_product_name(program, spec.observation, spec.visit, stamp=file_stamp(end_mjd),
+                               segment=segment if spec.n_segments > 1 else None, suffix=product)
 
 
 def _random_gs_id(rng, south):
@@ -315,7 +306,7 @@ def plan_files(visits, *, program, product, seed, where="make_guidestar_files"):
                 first_frame=global_first + int(bounds[k]), n_frames=int(size),
                 start_mjd=float(edges[k]), end_mjd=float(edges[k + 1]),
                 start_s=visit_s + bounds[k] * spec.frame_time,
-                name=file_name(program, spec, k + 1, float(edges[k + 1]), product),
+                name=_file_name(program, spec, k + 1, float(edges[k + 1]), product),
                 subarray_start=corner,
             ))
         global_first += spec.n_frames
