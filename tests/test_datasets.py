@@ -24,7 +24,7 @@ from spelunker.datasets import (
     Transit,
     VisitSpec,
 )
-from spelunker.datasets import plan
+from spelunker.datasets import guidestar_files, plan, writers
 from spelunker.datasets._common import file_stamp, set_identity
 from spelunker.errors import ParameterError
 from spelunker.instrument import PIXEL_SCALE
@@ -116,6 +116,38 @@ def test_file_names_are_the_names_modules_guider_product_names():
                 segment=segment if spec.n_segments > 1 else None, suffix=product)
     # file_name was public and took anything (AttributeError on a wrong argument).
     assert "file_name" not in plan.__all__ and not hasattr(plan, "file_name")
+
+
+def test_the_planning_stages_check_their_arguments(tmp_path):
+    """plan_files, random_stream, simulate_file and write_guider_file refuse wrong arguments."""
+    visits = plan.resolve_visits([VisitSpec(n_frames=20, n_segments=1)], seed=0)
+    (file_plan,) = plan.plan_files(visits, program=1534, product="cal", seed=0)
+    assert int(plan.random_stream(1, 0, use="GS").integers(100)) == 97
+    for value in (None, "x", -5, object()):
+        with pytest.raises(ParameterError, match="plan_files: visits=.* must be VisitSpecs"):
+            plan.plan_files(value, program=1534, product="cal", seed=0)
+        with pytest.raises(ParameterError, match="random_stream: seed="):
+            plan.random_stream(value, use="gs")
+        with pytest.raises(ParameterError, match="random_stream: use="):
+            plan.random_stream(1, use=value)
+        with pytest.raises(ParameterError, match=r"random_stream: keys\[1\]="):
+            plan.random_stream(1, 0, value, use="file")
+        with pytest.raises(ParameterError, match="simulate_file: plan=.* must be a FilePlan"):
+            guidestar_files.simulate_file(value, (), background=0.0, jitter=0.0, seed=0)
+        with pytest.raises(ParameterError, match="write_guider_file: plan=.* must be a FilePlan"):
+            writers.write_guider_file(tmp_path / "f.fits", value, None, None, None, None, (),
+                                      program=1534, product="cal", centroid_rows="packet",
+                                      aux=None)
+    with pytest.raises(ParameterError, match="plan_files: visits=.* resolved by resolve_visits"):
+        plan.plan_files([VisitSpec()], program=1534, product="cal", seed=0)
+    for options, text in (({"program": "x"}, "program="), ({"product": "rate"}, "product="),
+                          ({"seed": 1.5}, "seed=")):
+        with pytest.raises(ParameterError, match=f"plan_files: {text}"):
+            plan.plan_files(visits, **{"program": 1534, "product": "cal", "seed": 0, **options})
+    with pytest.raises(ParameterError, match="write_guider_file: path=None must be a file path"):
+        writers.write_guider_file(None, file_plan, None, None, None, None, (), program=1534,
+                                  product="cal", centroid_rows="packet", aux=None)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_identity_keywords_are_padded_by_names():

@@ -28,6 +28,7 @@ from spelunker.periodogram import (
     series_from_model,
     store_periodogram,
 )
+from spelunker.periodogram import peaks
 from spelunker.periodogram.peaks import peaks_qtable
 from spelunker import PeriodogramStep
 
@@ -184,6 +185,8 @@ def test_peaks_qtable_refuses_what_is_not_peak_rows():
                        ([("flux", "first", 0.01, 0.5, 1e-3)], "a row has a value of the wrong kind")]:
         with pytest.raises(ParameterError, match=f"peaks_qtable: {text}"):
             peaks_qtable(rows)
+    # The per-series peak search is lomb_scargle's own step (its inputs checked there).
+    assert peaks.__all__ == ["find_peaks", "peaks_qtable"]
 
 
 def test_default_peak_separation_uses_each_series_own_valid_baseline():

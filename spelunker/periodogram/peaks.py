@@ -18,7 +18,7 @@ from astropy.timeseries import LombScargle
 from spelunker._validate import check_positive_int
 from spelunker.errors import ParameterError
 
-__all__ = ["find_peaks", "peaks_qtable", "series_peaks"]
+__all__ = ["find_peaks", "peaks_qtable"]
 
 
 def find_peaks(power, *, n_peaks=5, window=1):
@@ -85,8 +85,8 @@ def find_peaks(power, *, n_peaks=5, window=1):
     return np.array(peaks, dtype=np.int64)
 
 
-def series_peaks(times, frequency, power, series, masks, errors, *, n_peaks,
-                 peak_separation=None):
+def _series_peaks(times, frequency, power, series, masks, errors, *, n_peaks,
+                  peak_separation=None):
     """The strongest peaks of the periodogram of every series, as a table.
 
     Parameters
@@ -121,12 +121,12 @@ def series_peaks(times, frequency, power, series, masks, errors, *, n_peaks,
     Examples
     --------
     >>> import numpy as np
-    >>> from spelunker.periodogram.peaks import series_peaks
+    >>> from spelunker.periodogram.peaks import _series_peaks
     >>> times = np.arange(200.0)
     >>> frequency = np.linspace(0.01, 0.5, 50)
     >>> power = {"x": np.exp(-0.5 * ((frequency - 0.1) / 0.01) ** 2)}
     >>> series = {"x": np.sin(2 * np.pi * 0.1 * times)}
-    >>> peaks = series_peaks(times, frequency, power, series, {"x": np.ones(200, bool)},
+    >>> peaks = _series_peaks(times, frequency, power, series, {"x": np.ones(200, bool)},
     ...                      {"x": None}, n_peaks=1)
     >>> round(float(peaks["frequency"][0].value), 6), int(peaks["rank"][0])
     (0.1, 1)
