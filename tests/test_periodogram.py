@@ -28,7 +28,7 @@ from spelunker.periodogram import (
     series_from_model,
     store_periodogram,
 )
-from spelunker.periodogram import peaks
+from spelunker.periodogram import peaks as peaks_module
 from spelunker.periodogram.peaks import peaks_qtable
 from spelunker import PeriodogramStep
 
@@ -186,7 +186,7 @@ def test_peaks_qtable_refuses_what_is_not_peak_rows():
         with pytest.raises(ParameterError, match=f"peaks_qtable: {text}"):
             peaks_qtable(rows)
     # The per-series peak search is lomb_scargle's own step (its inputs checked there).
-    assert peaks.__all__ == ["find_peaks", "peaks_qtable"]
+    assert peaks_module.__all__ == ["find_peaks", "peaks_qtable"]
 
 
 def test_default_peak_separation_uses_each_series_own_valid_baseline():
