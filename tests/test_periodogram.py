@@ -182,7 +182,8 @@ def test_peaks_qtable_refuses_what_is_not_peak_rows():
                        (5, "rows=5 must be"),
                        ([("flux", 1)], r"rows\[0\]=\('flux', 1\) must be"),
                        (["abcde"], r"rows\[0\]='abcde' must be"),
-                       ([("flux", "first", 0.01, 0.5, 1e-3)], "a row has a value of the wrong kind")]:
+                       ([("flux", "first", 0.01, 0.5, 1e-3)],
+                        "a row has a value of the wrong kind")]:
         with pytest.raises(ParameterError, match=f"peaks_qtable: {text}"):
             peaks_qtable(rows)
     # The per-series peak search is lomb_scargle's own step (its inputs checked there).

@@ -310,10 +310,10 @@ def check_plan(plan, *, where):
     Examples
     --------
     >>> from spelunker.datasets.plan import check_plan
-    >>> check_plan("jw01534001001.fits", where="simulate_file")
+    >>> check_plan("jw01534001001.fits", where="simulate_file")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    spelunker.errors.ParameterError: simulate_file: plan='jw01534001001.fits' must be a FilePlan (plan_files makes them)
+    spelunker.errors.ParameterError: simulate_file: plan='jw01534001001.fits' must be a FilePlan ...
     """
     if not isinstance(plan, FilePlan):
         msg = f"{where}: plan={plan!r:.60} must be a FilePlan (plan_files makes them)"
