@@ -26,8 +26,8 @@ import logging
 import os
 import secrets
 import shutil
-from pathlib import Path
 
+from spelunker._validate import check_path
 from spelunker.errors import ParameterError
 
 __all__ = [
@@ -47,6 +47,16 @@ TEMPORARY_PREFIX = ".spelunker-partial-"
 def is_temporary(path):
     """Whether ``path`` names a temporary entry of this module.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file or folder name; nothing is looked at on disk.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``path`` is not a path.
+
     Examples
     --------
     >>> is_temporary(".spelunker-partial-1f2e3d4c-visit.fits")
@@ -54,7 +64,7 @@ def is_temporary(path):
     >>> is_temporary("visit.fits")
     False
     """
-    return Path(path).name.startswith(TEMPORARY_PREFIX)
+    return check_path(path, "path", where="is_temporary").name.startswith(TEMPORARY_PREFIX)
 
 
 def _temporary_name(destination):
@@ -109,15 +119,15 @@ def atomic_file(path, *, overwrite=True, keep_name=False):
     Raises
     ------
     spelunker.errors.ParameterError
-        The folder does not exist, or ``path`` exists and ``overwrite`` is
-        False, or ``path`` is a folder.
+        ``path`` is not a path, the folder does not exist, or ``path``
+        exists and ``overwrite`` is False, or ``path`` is a folder.
 
     Notes
     -----
     If the block raises, or writes nothing, the temporary entry is removed
     and ``path`` is left as it was.
     """
-    destination = Path(path)
+    destination = check_path(path, "path", where="atomic_file")
     _check_destination(destination, overwrite=overwrite, folder=False)
     temporary = destination.parent / _temporary_name(destination)
     if keep_name:
@@ -155,10 +165,10 @@ def atomic_folder(path, *, overwrite=False):
     Raises
     ------
     spelunker.errors.ParameterError
-        The parent does not exist, or ``path`` exists and ``overwrite`` is
-        False, or ``path`` is a file.
+        ``path`` is not a path, the parent does not exist, or ``path``
+        exists and ``overwrite`` is False, or ``path`` is a file.
     """
-    destination = Path(path)
+    destination = check_path(path, "path", kind="folder", where="atomic_folder")
     _check_destination(destination, overwrite=overwrite, folder=True)
     temporary = destination.parent / _temporary_name(destination)
     temporary.mkdir()
@@ -189,8 +199,13 @@ def remove_stale_temporaries(folder):
     -------
     list of pathlib.Path
         The entries removed (none if ``folder`` does not exist).
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``folder`` is not a path.
     """
-    folder = Path(folder)
+    folder = check_path(folder, "folder", kind="folder", where="remove_stale_temporaries")
     if not folder.is_dir():
         return []
     removed = [entry for entry in folder.iterdir() if is_temporary(entry)]

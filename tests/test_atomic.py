@@ -100,3 +100,19 @@ def test_visit_ids_both_ways_and_one_number_parser():
     with pytest.raises(ParameterError, match="not a visit id"):
         parse_visit_id("jw1534")
 
+
+
+@pytest.mark.parametrize("value", [None, 5, object(), ""])
+def test_the_writer_refuses_what_is_not_a_path(tmp_path, value):
+    # Before the check: TypeError from pathlib (None, 5, object()) or a
+    # ParameterError about the current folder ("").
+    with pytest.raises(ParameterError, match=r"atomic_file: path=.* must be a file path"):
+        with atomic_file(value):
+            pytest.fail("the block must not run")
+    with pytest.raises(ParameterError, match=r"atomic_folder: path=.* must be a folder path"):
+        with atomic_folder(value):
+            pytest.fail("the block must not run")
+    with pytest.raises(ParameterError, match=r"is_temporary: path=.* must be a file path"):
+        is_temporary(value)
+    with pytest.raises(ParameterError, match=r"remove_stale_temporaries: folder=.*folder path"):
+        remove_stale_temporaries(value)

@@ -24,8 +24,11 @@ from spelunker.datasets import (
     Transit,
     VisitSpec,
 )
+from spelunker.datasets import guidestar_files, plan, writers
+from spelunker.datasets._common import file_stamp, set_identity
 from spelunker.errors import ParameterError
 from spelunker.instrument import PIXEL_SCALE
+from spelunker.names import guider_product_name
 
 NAME = re.compile(
     r"^jw(?P<program>\d{5})(?P<observation>\d{3})(?P<visit>\d{3})_gs-fg_(?P<stamp>\d{13})"
@@ -98,6 +101,64 @@ def test_single_segment_has_no_seg_suffix(tmp_path):
     (path,) = result.files
     assert NAME.match(path.name)["segment"] is None
     assert fits.getval(path, "EXSEGTOT") == 1
+
+
+def test_file_names_are_the_names_modules_guider_product_names():
+    """The plan names files through names.guider_product_name; no unchecked name builder."""
+    visits = plan.resolve_visits([VisitSpec(n_frames=90, n_segments=3),
+                                  VisitSpec(observation=2, visit=7, n_frames=10, n_segments=1)],
+                                 seed=0)
+    for product in ("cal", "uncal"):
+        for file_plan in plan.plan_files(visits, program=42, product=product, seed=0):
+            spec, segment = file_plan.spec, file_plan.segment
+            assert file_plan.name == guider_product_name(
+                42, spec.observation, spec.visit, stamp=file_stamp(file_plan.end_mjd),
+                segment=segment if spec.n_segments > 1 else None, suffix=product)
+    # file_name was public and took anything (AttributeError on a wrong argument).
+    assert "file_name" not in plan.__all__ and not hasattr(plan, "file_name")
+
+
+def test_the_planning_stages_check_their_arguments(tmp_path):
+    """plan_files, random_stream, simulate_file and write_guider_file refuse wrong arguments."""
+    visits = plan.resolve_visits([VisitSpec(n_frames=20, n_segments=1)], seed=0)
+    (file_plan,) = plan.plan_files(visits, program=1534, product="cal", seed=0)
+    assert int(plan.random_stream(1, 0, use="GS").integers(100)) == 97
+    for value in (None, "x", -5, object()):
+        with pytest.raises(ParameterError, match="plan_files: visits=.* must be VisitSpecs"):
+            plan.plan_files(value, program=1534, product="cal", seed=0)
+        with pytest.raises(ParameterError, match="random_stream: seed="):
+            plan.random_stream(value, use="gs")
+        with pytest.raises(ParameterError, match="random_stream: use="):
+            plan.random_stream(1, use=value)
+        with pytest.raises(ParameterError, match=r"random_stream: keys\[1\]="):
+            plan.random_stream(1, 0, value, use="file")
+        with pytest.raises(ParameterError, match="simulate_file: plan=.* must be a FilePlan"):
+            guidestar_files.simulate_file(value, (), background=0.0, jitter=0.0, seed=0)
+        with pytest.raises(ParameterError, match="write_guider_file: plan=.* must be a FilePlan"):
+            writers.write_guider_file(tmp_path / "f.fits", value, None, None, None, None, (),
+                                      program=1534, product="cal", centroid_rows="packet",
+                                      aux=None)
+    with pytest.raises(ParameterError, match="plan_files: visits=.* resolved by resolve_visits"):
+        plan.plan_files([VisitSpec()], program=1534, product="cal", seed=0)
+    for options, text in (({"program": "x"}, "program="), ({"product": "rate"}, "product="),
+                          ({"seed": 1.5}, "seed=")):
+        with pytest.raises(ParameterError, match=f"plan_files: {text}"):
+            plan.plan_files(visits, **{"program": 1534, "product": "cal", "seed": 0, **options})
+    with pytest.raises(ParameterError, match="write_guider_file: path=None must be a file path"):
+        writers.write_guider_file(None, file_plan, None, None, None, None, (), program=1534,
+                                  product="cal", centroid_rows="packet", aux=None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_identity_keywords_are_padded_by_names():
+    """PROGRAM/OBSERVTN/VISIT are names.padded_id's (any form id_number reads, '7' included)."""
+    with GuiderCalModel() as model:
+        set_identity(model.meta, filename="f.fits", title="t", program="1534", observation=" 2",
+                     visit=np.int64(7), start_mjd=59917.5, end_mjd=59917.6)
+        observation = model.meta.observation
+        assert (observation.program_number, observation.observation_number,
+                observation.visit_number, observation.visit_id) == ("01534", "002", "007",
+                                                                     "01534002007")
 
 
 def test_headers_carry_the_guider_keywords(visit):

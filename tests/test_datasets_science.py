@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from stdatamodels.jwst.datamodels import CubeModel
 
 from spelunker import datasets
-from spelunker.datasets import CentroidWobble, VisitSpec
+from spelunker.datasets import CentroidWobble, VisitSpec, orbit
 from spelunker.errors import ParameterError
 
 FRAME_TIME = 0.0538
@@ -243,3 +243,25 @@ def test_sample_science_is_cached(monkeypatch, tmp_path):
     assert_array_equal(second.observed, first.observed)
     # The 3 s centroid wobble of the sample visit survives 1 s integrations.
     assert np.ptp(first.binned_systematic) > 0.06
+
+
+def test_the_orbit_functions_check_their_arguments():
+    times = Time([59917.07, 59917.08], format="mjd", scale="utc")
+    assert orbit.jwst_barycentric_km(times).shape == (3, 2)
+    assert_array_equal(orbit.bjd_tdb_mjd(times, [0, 0, 1]),
+                       orbit.bjd_tdb_mjd(times, np.array([0.0, 0.0, 1.0])))
+    assert orbit.ephemeris(np.float64(59917.07)) == orbit.ephemeris(59917.07)
+    for value in (None, "x", 59917.07, object()):
+        with pytest.raises(ParameterError, match="jwst_barycentric_km: time=.* must be an "
+                                                 "astropy Time"):
+            orbit.jwst_barycentric_km(value)
+        with pytest.raises(ParameterError, match="bjd_tdb_mjd: time=.* must be an astropy Time"):
+            orbit.bjd_tdb_mjd(value, [0, 0, 1])
+    with pytest.raises(ParameterError, match=r"bjd_tdb_mjd: direction has shape \(2,\)"):
+        orbit.bjd_tdb_mjd(times, [0, 1])
+    with pytest.raises(ParameterError, match="bjd_tdb_mjd: direction must be numbers"):
+        orbit.bjd_tdb_mjd(times, ["a", "b", "c"])
+    for value, text in ((None, "must be a number"), ("x", "must be a number"),
+                        (np.nan, "must be finite")):
+        with pytest.raises(ParameterError, match=f"ephemeris: mjd=.* {text}"):
+            orbit.ephemeris(value)

@@ -28,6 +28,8 @@ from spelunker.periodogram import (
     series_from_model,
     store_periodogram,
 )
+from spelunker.periodogram import peaks as peaks_module
+from spelunker.periodogram.peaks import peaks_qtable
 from spelunker import PeriodogramStep
 
 WOBBLE_PERIOD = 2.2  # s, CentroidWobble along x
@@ -169,6 +171,23 @@ def test_peaks_are_distinct_maxima_not_side_lobes():
     lobes = find_peaks(result.power["x_mean"], n_peaks=2, window=1)
     assert abs(result.frequency[lobes[1]] - 1 / 1.7) < 2 / np.ptp(times)
     assert abs(result.frequency[lobes[1]] - 1 / 1.7) > spacing
+
+
+def test_peaks_qtable_refuses_what_is_not_peak_rows():
+    table = peaks_qtable([("flux", 1, 0.01, 0.5, 1e-3), ("x_mean", 2, 0.0, 0.1, 1.0)])
+    assert table.colnames == ["series", "rank", "frequency", "period", "power",
+                              "false_alarm_probability"]
+    assert_allclose(table["period"].to_value(u.s), [100.0, np.inf])
+    for rows, text in [(None, "rows=None must be a sequence"), ("x", "rows='x' must be"),
+                       (5, "rows=5 must be"),
+                       ([("flux", 1)], r"rows\[0\]=\('flux', 1\) must be"),
+                       (["abcde"], r"rows\[0\]='abcde' must be"),
+                       ([("flux", "first", 0.01, 0.5, 1e-3)],
+                        "a row has a value of the wrong kind")]:
+        with pytest.raises(ParameterError, match=f"peaks_qtable: {text}"):
+            peaks_qtable(rows)
+    # The per-series peak search is lomb_scargle's own step (its inputs checked there).
+    assert peaks_module.__all__ == ["find_peaks", "peaks_qtable"]
 
 
 def test_default_peak_separation_uses_each_series_own_valid_baseline():

@@ -27,7 +27,7 @@ from importlib.metadata import entry_points
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from astropy.table import Table
+from astropy.table import MaskedColumn, Table
 from astroquery.mast.discovery_portal import PortalAPI
 from distributed import LocalCluster
 from mast_server import FakeMast
@@ -36,7 +36,7 @@ from spelunker import GuideStarFitStep, GuideStarModel, datasets
 from spelunker.atomic import TEMPORARY_PREFIX, is_temporary
 from spelunker.errors import ParameterError, SurveyError
 from spelunker.survey import COLUMNS, main, plan_survey, run_survey, visit_summary
-from spelunker.survey import cli, execution
+from spelunker.survey import cli, execution, planning, summary
 from spelunker.survey.cli import EXIT_CODES
 
 N_FRAMES = 300  # at 1 s per frame: 5 bins of 60 s for the binned scatter
@@ -236,6 +236,25 @@ def test_plan_selects_visits_of_a_folder(programs):
     assert tasks[0].product_name.endswith("_gspipe.fits") and "-seg" not in tasks[0].product_name
 
 
+def test_plan_reads_the_mast_numbers_with_the_one_parser(monkeypatch):
+    """MAST's number columns are text ('01534'); one that is missing fails its query only."""
+    def find(program, *, observation=None, visit=None, token=None, server=None):
+        observtn = MaskedColumn(["001", "1", "2"], mask=[False, False, program == 1541])
+        return Table({"fileName": [f"jw{program:05d}_{i}_cal.fits" for i in range(3)],
+                      "fileSize": [10, 11, 12], "program": [f"{program:05d}"] * 3,
+                      "observtn": observtn, "visit": ["001", "1", "02"]})
+
+    monkeypatch.setattr(planning, "find_guidestar_products", find)
+    tasks, failures = plan_survey(programs=[1534, 1541])
+    assert [(t.program, t.observation, t.visit, t.files, t.sizes) for t in tasks] == [
+        (1534, 1, 1, ("jw01534_0_cal.fits", "jw01534_1_cal.fits"), (10, 11)),
+        (1534, 2, 2, ("jw01534_2_cal.fits",), (12,))]
+    (failure,) = failures
+    assert failure["program"] == 1541 and failure["status"] == "error"
+    assert failure["error"].startswith("ArchiveQueryError: the MAST reply for program 1541 "
+                                       "lists a product with observtn=")
+
+
 @pytest.mark.parametrize(("kwargs", "error", "text"), [
     ({}, ParameterError, "nothing to survey"),
     ({"programs": [1534], "visits": ["1534:1"]}, ParameterError, "visits='1534:1'"),
@@ -257,6 +276,33 @@ def test_bad_arguments_name_the_parameter(tmp_path, kwargs, error, text):
     with pytest.raises(ParameterError, match="output=None must be a folder path"):
         run_survey(None, programs=[1534])
     assert not (tmp_path / "out").exists()
+
+
+def test_run_visit_checks_its_arguments_before_writing(programs, tmp_path):
+    (task,), _ = plan_survey(input_dir=programs[1534].files[0].parent, visits=["1534:1:1"])
+    output = tmp_path / "out"
+    with pytest.raises(ParameterError, match=r"run_visit: task=None must be a VisitTask"):
+        execution.run_visit(None, output=output)
+    with pytest.raises(ParameterError, match=r"run_visit: output=5 must be a folder path"):
+        execution.run_visit(task, output=5)
+    with pytest.raises(ParameterError, match=r"run_visit: config_file='.*nope.asdf' is neither"):
+        execution.run_visit(task, output=output, config_file=tmp_path / "nope.asdf")
+    with pytest.raises(ParameterError, match=r"run_visit: download_dir=5 must be a folder path"):
+        execution.run_visit(task, output=output, download_dir=5)
+    assert not output.exists()
+
+
+@pytest.mark.parametrize("make", [summary.survey_table, summary.arrow_table])
+def test_survey_tables_refuse_what_is_not_rows(make):
+    for rows, text in [(None, "rows=None must be a list of survey rows"),
+                       ("x", "rows='x' must be a list"), ({"program": 1}, "rows={'program'"),
+                       ([summary.empty_row(1534), 5], r"rows\[1\]=5 must be a survey row")]:
+        with pytest.raises(ParameterError, match=f"{make.__name__}: {text}"):
+            make(rows)
+    row = {**summary.empty_row(1534, 1, 1), "n_frames": "many"}
+    with pytest.raises(ParameterError, match="the rows' 'n_frames' values must be int or None"):
+        make([row])
+    assert len(make((summary.empty_row(1534, 1, v) for v in (1, 2)))) == 2
 
 
 def test_empty_folder_is_a_survey_error(tmp_path):

@@ -1,9 +1,10 @@
-"""What every synthetic product shares: UTC time strings and its identity in the metadata.
+"""The archive's conventions that every synthetic product follows when it is written.
 
 The guider files (`spelunker.datasets.writers`) and the science product
 (`spelunker.datasets.science_product`) both write times as the archive does
-(ISO strings from MJD, UTC, rounded) and the same program, observation,
-visit and date keywords; this module writes them once.
+(ISO strings from MJD, UTC, rounded; the ``yyyydddhhmmss`` stamp of a file
+name) and the same program, observation, visit and date keywords (numbers
+padded by `spelunker.names`); this module writes them once.
 
 Examples
 --------
@@ -16,7 +17,7 @@ import datetime
 
 import numpy as np
 
-from spelunker.names import visit_id
+from spelunker.names import padded_id, visit_id
 
 __all__ = ["ORIGIN", "file_stamp", "iso_time", "set_identity"]
 
@@ -100,9 +101,9 @@ def set_identity(meta, *, filename, title, program, observation, visit, start_mj
     meta.time_sys = "UTC"
     meta.program.title = title
     observation_meta = meta.observation
-    observation_meta.program_number = f"{program:05d}"
-    observation_meta.observation_number = f"{observation:03d}"
-    observation_meta.visit_number = f"{visit:03d}"
+    observation_meta.program_number = padded_id(program, "program")
+    observation_meta.observation_number = padded_id(observation, "observation")
+    observation_meta.visit_number = padded_id(visit, "visit")
     # VISIT_ID is the visit id without its 'jw'.
     observation_meta.visit_id = visit_id(program, observation, visit).removeprefix("jw")
     start_iso = str(iso_time(start_mjd))

@@ -19,7 +19,8 @@ from stdatamodels.jwst.datamodels import dqflags
 
 from spelunker._validate import check_choice, check_finite_float, check_int_range, check_output_dir
 from spelunker.atomic import atomic_file
-from spelunker.datasets.plan import VisitSpec, plan_files, random_stream, resolve_visits
+from spelunker.datasets.plan import (VisitSpec, check_plan, plan_files, random_stream,
+                                      resolve_visits)
 from spelunker.datasets.signals import (CentroidWobble, CosmicRays, EdgeStar, FluxModulation,
                                         LowPixels, NanFrames, PsfWidthStep, Transit,
                                         check_signals)
@@ -98,8 +99,13 @@ def simulate_file(plan, signals, *, background, jitter, seed):
         ``cosmic_ray``, ``edge_star`` and ``low_pixel``.
     aux : numpy.random.Generator
         The file's auxiliary stream, for its tables.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``plan`` is not a `~spelunker.datasets.plan.FilePlan`.
     """
-    spec, n = plan.spec, plan.n_frames
+    spec, n = check_plan(plan, where="simulate_file").spec, plan.n_frames
     rng = random_stream(seed, plan.visit_index, plan.segment, use="file")
     aux = random_stream(seed, plan.visit_index, plan.segment, use="aux")
     time_s = plan.start_s + (np.arange(n) + 0.5) * spec.frame_time
@@ -297,7 +303,7 @@ def generate(directory, *, visits, program, signals, seed, product, centroid_row
     visits = resolve_visits(visits, seed)
     n_total = sum(v.n_frames for v in visits)
     signals = check_signals(signals, n_total)
-    plans = plan_files(visits, program=program, product=product, seed=seed)
+    plans = plan_files(visits, program=program, product=product, seed=seed, where=_WHERE)
     dq = _bad_pixel_mask(bad_pixels)
 
     if write:

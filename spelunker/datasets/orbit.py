@@ -22,6 +22,9 @@ from astropy import constants
 from astropy.coordinates import get_body_barycentric
 from astropy.time import Time
 
+from spelunker._validate import check_finite_float, check_float_array
+from spelunker.errors import ParameterError
+
 __all__ = ["L2_DISTANCE_KM", "VELOCITY_STEP", "bjd_tdb_mjd", "ephemeris", "jwst_barycentric_km"]
 
 #: Distance (km) of the synthetic JWST orbit from the Earth, on the anti-Sun side.
@@ -29,6 +32,13 @@ L2_DISTANCE_KM = 1.5e6
 
 #: Seconds either side of MJD-AVG for the header velocity (central difference).
 VELOCITY_STEP = 60.0
+
+
+def _check_time(time, where):
+    if not isinstance(time, Time):
+        msg = f"{where}: time={time!r:.60} must be an astropy Time"
+        raise ParameterError(msg)
+    return time
 
 
 def jwst_barycentric_km(time):
@@ -46,8 +56,13 @@ def jwst_barycentric_km(time):
     -------
     numpy.ndarray
         x, y, z (km, ICRS axes) of each time.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``time`` is not a `~astropy.time.Time`.
     """
-    tdb = time.tdb
+    tdb = _check_time(time, "jwst_barycentric_km").tdb
     earth = get_body_barycentric("earth", tdb, ephemeris="builtin").xyz.to_value(u.km)
     sun = get_body_barycentric("sun", tdb, ephemeris="builtin").xyz.to_value(u.km)
     away = earth - sun
@@ -69,7 +84,23 @@ def bjd_tdb_mjd(time, direction):
     -------
     numpy.ndarray
         The barycentric times as MJD numbers in TDB.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``time`` is not a `~astropy.time.Time`, or ``direction`` not three
+        numbers.
+
+    Examples
+    --------
+    >>> from astropy.time import Time
+    >>> from spelunker.datasets.orbit import bjd_tdb_mjd
+    >>> bjd_tdb_mjd(Time([59917.07], format="mjd"), [0.0, 0.0, 1.0]).shape
+    (1,)
     """
+    time = _check_time(time, "bjd_tdb_mjd")
+    direction = check_float_array(direction, "direction", shape=(3,),
+                                  needed="a unit vector (3,)", where="bjd_tdb_mjd")
     position = jwst_barycentric_km(time)
     delay = direction @ position / constants.c.to_value(u.km / u.s)
     return (time.tdb + delay * u.s).mjd
@@ -91,12 +122,18 @@ def ephemeris(mjd):
         ``velocity_x_bary``, ``velocity_y_bary``, ``velocity_z_bary``
         (km/s, by central difference of +-`VELOCITY_STEP` seconds).
 
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``mjd`` is not a finite number.
+
     Examples
     --------
     >>> from spelunker.datasets.orbit import ephemeris
     >>> sorted(ephemeris(59917.07))[:3]
     ['reference_frame', 'spatial_x_bary', 'spatial_y_bary']
     """
+    mjd = check_finite_float(mjd, "mjd", where="ephemeris")
     mid_time = Time(mjd, format="mjd", scale="utc")
     around = mid_time + np.array([-VELOCITY_STEP, 0.0, VELOCITY_STEP]) * u.s
     position = jwst_barycentric_km(around)

@@ -25,19 +25,19 @@ import astropy.units as u
 import numpy as np
 from astropy.time import Time
 
-from spelunker._validate import (check_finite_float, check_int_range, check_positive_float,
-                                 check_positive_int)
+from spelunker._validate import (check_choice, check_finite_float, check_int_range,
+                                 check_positive_float, check_positive_int)
 from spelunker.datasets._common import file_stamp
-from spelunker.datasets.simulator import check_detector
+from spelunker.datasets.simulator import check_detector, check_seed
 from spelunker.errors import ParameterError
-from spelunker.names import id_number, visit_id
+from spelunker.names import guider_product_name, id_number
 
 __all__ = [
     "DEFAULT_START",
     "VISIT_GAP",
     "FilePlan",
     "VisitSpec",
-    "file_name",
+    "check_plan",
     "plan_files",
     "random_stream",
     "resolve_visits",
@@ -66,13 +66,25 @@ def random_stream(seed, *keys, use):
     use : {'gs', 'aux', 'file'}
         What the numbers are for.
 
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``seed`` or a key is not an integer >= 0, or ``use`` is none of the
+        three.
+
     Examples
     --------
     >>> from spelunker.datasets.plan import random_stream
     >>> int(random_stream(1, 0, use="gs").integers(100))
     97
     """
-    return np.random.default_rng([int(seed), *keys, _STREAM_SALT[use]])
+    where = "random_stream"
+    seed = check_seed(seed, where=where)
+    use = check_choice(use, "use", tuple(_STREAM_SALT), where=where)
+    for k, key in enumerate(keys):
+        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)) or key < 0:
+            raise ParameterError(f"{where}: keys[{k}]={key!r} must be an integer >= 0")
+    return np.random.default_rng([seed, *(int(key) for key in keys), _STREAM_SALT[use]])
 
 
 @dataclass(frozen=True)
@@ -191,18 +203,10 @@ class FilePlan:
     subarray_start: tuple
 
 
-def file_name(program, spec, segment, end_mjd, product):
-    """The MAST-like name of one segment file of ``spec``.
-
-    Examples
-    --------
-    >>> from spelunker.datasets.plan import VisitSpec, file_name
-    >>> file_name(1534, VisitSpec(n_segments=2), 1, 59917.5, "cal")
-    'jw01534001001_gs-fg_2022338120000-seg001_cal.fits'
-    """
-    segment_part = f"-seg{segment:03d}" if spec.n_segments > 1 else ""
-    return (f"{visit_id(program, spec.observation, spec.visit)}_gs-fg_"
-            f"{file_stamp(end_mjd)}{segment_part}_{product}.fits")
+def _file_name(program, spec, segment, end_mjd, product):
+    """The MAST-like name of one segment file of ``spec`` (no ``-segNNN`` for one segment)."""
+    return guider_product_name(program, spec.observation, spec.visit, stamp=file_stamp(end_mjd),
+                               segment=segment if spec.n_segments > 1 else None, suffix=product)
 
 
 def _random_gs_id(rng, south):
@@ -290,14 +294,64 @@ def resolve_visits(visits, seed, *, where="make_guidestar_files"):
     return resolved
 
 
-def plan_files(visits, *, program, product, seed, where="make_guidestar_files"):
+def _resolved(visits, where):
+    """``visits`` as a list, if they are VisitSpecs with their start (`resolve_visits`)."""
+    if not isinstance(visits, (str, bytes)) and np.iterable(visits):
+        visits = list(visits)
+        if visits and all(isinstance(v, VisitSpec) and v.start is not None for v in visits):
+            return visits
+    msg = f"{where}: visits={visits!r:.60} must be VisitSpecs resolved by resolve_visits"
+    raise ParameterError(msg)
+
+
+def check_plan(plan, *, where):
+    """Return ``plan`` if it is a `FilePlan` (`plan_files` makes them).
+
+    Examples
+    --------
+    >>> from spelunker.datasets.plan import check_plan
+    >>> check_plan("jw01534001001.fits", where="simulate_file")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    spelunker.errors.ParameterError: simulate_file: plan='jw01534001001.fits' must be a FilePlan ...
+    """
+    if not isinstance(plan, FilePlan):
+        msg = f"{where}: plan={plan!r:.60} must be a FilePlan (plan_files makes them)"
+        raise ParameterError(msg)
+    return plan
+
+
+def plan_files(visits, *, program, product, seed, where="plan_files"):
     """The `FilePlan` of every segment file of ``visits`` (resolved), in time order.
+
+    Parameters
+    ----------
+    visits : sequence of VisitSpec
+        The visits as `resolve_visits` returns them (start filled in, in
+        time order).
+    program : int
+        Program number.
+    product : {'cal', 'uncal'}
+        The files' suffix.
+    seed : int
+        The seed of the whole call.
+    where : str, optional
+        Prefix of the messages.
+
+    Returns
+    -------
+    list of FilePlan
 
     Raises
     ------
     spelunker.errors.ParameterError
-        Two files would have the same name.
+        A visit that `resolve_visits` did not return, a bad program, product
+        or seed, or two files that would have the same name.
     """
+    visits = _resolved(visits, where)
+    program = id_number(program, "program", where=where)
+    product = check_choice(product, "product", ("cal", "uncal"), where=where)
+    seed = check_seed(seed, where=where)
     plans = []
     first_mjd = Time(visits[0].start, scale="utc").mjd
     global_first = 0
@@ -315,7 +369,7 @@ def plan_files(visits, *, program, product, seed, where="make_guidestar_files"):
                 first_frame=global_first + int(bounds[k]), n_frames=int(size),
                 start_mjd=float(edges[k]), end_mjd=float(edges[k + 1]),
                 start_s=visit_s + bounds[k] * spec.frame_time,
-                name=file_name(program, spec, k + 1, float(edges[k + 1]), product),
+                name=_file_name(program, spec, k + 1, float(edges[k + 1]), product),
                 subarray_start=corner,
             ))
         global_first += spec.n_frames

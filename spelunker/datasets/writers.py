@@ -20,7 +20,9 @@ import numpy as np
 from astropy.io import fits
 from stdatamodels.jwst.datamodels import GuiderCalModel, GuiderRawModel
 
+from spelunker._validate import check_path
 from spelunker.datasets._common import iso_time, set_identity
+from spelunker.datasets.plan import check_plan
 from spelunker.datasets.signals import HgaMove
 from spelunker.datasets.simulator import GAIN, READ_NOISE_DN
 from spelunker.instrument import PIXEL_SCALE
@@ -228,7 +230,15 @@ def write_guider_file(path, plan, data, err, dq, truth, signals, *, program, pro
         The centroid packet table's rows.
     aux : numpy.random.Generator
         The file's auxiliary stream (table noise, ramp bias).
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``path`` is not a path or ``plan`` not a
+        `~spelunker.datasets.plan.FilePlan`.
     """
+    path = check_path(path, "path", where="write_guider_file")
+    check_plan(plan, where="write_guider_file")
     model_class = GuiderCalModel if product == "cal" else GuiderRawModel
     # Validating every assignment re-reads schemas (about 0.15 s per file);
     # the whole model is validated once before saving instead.

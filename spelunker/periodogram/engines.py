@@ -1,4 +1,6 @@
-"""Lomb-Scargle power of series sharing one time axis: the frequency grid and the two engines.
+"""Compute the Lomb-Scargle periodograms of series that share one time axis, on plain arrays.
+
+Its parts:
 
 - `frequency_grid`: the default grid, from ``1 / baseline`` to the Nyquist
   frequency of the *median* cadence (about 9 Hz for fine-guide data), in
@@ -12,8 +14,8 @@
   series that share a mask; engine ``'astropy'`` uses astropy's exact
   ``method='cython'``, the slow reference.
 
-Plain functions on arrays; they know nothing of the model
-(`spelunker.periodogram.store` runs them on one).
+They know nothing of the model (`spelunker.periodogram.store` runs them
+on one).
 """
 
 import logging
@@ -36,7 +38,7 @@ from spelunker._validate import (
 )
 from spelunker.binning import check_times
 from spelunker.errors import GuideStarInputError, ParameterError
-from spelunker.periodogram.peaks import series_peaks
+from spelunker.periodogram.peaks import _series_peaks
 
 __all__ = ["ENGINES", "MAX_MEMORY", "MIN_POINTS", "PeriodogramResult", "frequency_grid",
            "lomb_scargle"]
@@ -327,7 +329,7 @@ def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak
     # Series in the order given; NaN power for those that could not be computed.
     power = {name: power[name] if name in power
              else np.full(len(frequency), np.nan, dtype=np.float32) for name in series}
-    peaks = series_peaks(times, frequency, power, series, masks, errors, n_peaks=n_peaks,
+    peaks = _series_peaks(times, frequency, power, series, masks, errors, n_peaks=n_peaks,
                          peak_separation=peak_separation)
     return PeriodogramResult(frequency=frequency, power=power, peaks=peaks,
                              n_points=n_points, weighted=weighted, engine=engine)

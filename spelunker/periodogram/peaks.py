@@ -8,6 +8,8 @@ sides (`find_peaks`); its false-alarm probability is astropy's Baluev
 computes.
 """
 
+from collections.abc import Iterable, Sized
+
 import numpy as np
 from astropy import units as u
 from astropy.table import QTable
@@ -16,7 +18,7 @@ from astropy.timeseries import LombScargle
 from spelunker._validate import check_positive_int
 from spelunker.errors import ParameterError
 
-__all__ = ["find_peaks", "peaks_qtable", "series_peaks"]
+__all__ = ["find_peaks", "peaks_qtable"]
 
 
 def find_peaks(power, *, n_peaks=5, window=1):
@@ -83,8 +85,8 @@ def find_peaks(power, *, n_peaks=5, window=1):
     return np.array(peaks, dtype=np.int64)
 
 
-def series_peaks(times, frequency, power, series, masks, errors, *, n_peaks,
-                 peak_separation=None):
+def _series_peaks(times, frequency, power, series, masks, errors, *, n_peaks,
+                  peak_separation=None):
     """The strongest peaks of the periodogram of every series, as a table.
 
     Parameters
@@ -119,12 +121,12 @@ def series_peaks(times, frequency, power, series, masks, errors, *, n_peaks,
     Examples
     --------
     >>> import numpy as np
-    >>> from spelunker.periodogram.peaks import series_peaks
+    >>> from spelunker.periodogram.peaks import _series_peaks
     >>> times = np.arange(200.0)
     >>> frequency = np.linspace(0.01, 0.5, 50)
     >>> power = {"x": np.exp(-0.5 * ((frequency - 0.1) / 0.01) ** 2)}
     >>> series = {"x": np.sin(2 * np.pi * 0.1 * times)}
-    >>> peaks = series_peaks(times, frequency, power, series, {"x": np.ones(200, bool)},
+    >>> peaks = _series_peaks(times, frequency, power, series, {"x": np.ones(200, bool)},
     ...                      {"x": None}, n_peaks=1)
     >>> round(float(peaks["frequency"][0].value), 6), int(peaks["rank"][0])
     (0.1, 1)
@@ -162,14 +164,59 @@ def _false_alarm_probability(t, values, dy, power, maximum_frequency):
 
 
 def peaks_qtable(rows):
-    """The peak table of ``(series, rank, frequency, power, false_alarm_probability)`` rows."""
+    """The peak table of ``(series, rank, frequency, power, false_alarm_probability)`` rows.
+
+    Parameters
+    ----------
+    rows : sequence of tuple
+        One ``(series, rank, frequency, power, false_alarm_probability)``
+        per peak: a series name, an integer rank, a frequency (Hz) and two
+        numbers.
+
+    Returns
+    -------
+    astropy.table.QTable
+        ``series``, ``rank``, ``frequency`` (Hz), ``period`` (s), ``power``
+        and ``false_alarm_probability``.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``rows`` is not a sequence of such 5-tuples.
+
+    Examples
+    --------
+    >>> from spelunker.periodogram.peaks import peaks_qtable
+    >>> table = peaks_qtable([("flux", 1, 0.01, 0.5, 1e-3)])
+    >>> table["period"][0]
+    <Quantity 100. s>
+    """
+    rows = _peak_rows(rows)
     table = QTable()
-    table["series"] = np.array([row[0] for row in rows], dtype=str)
-    table["rank"] = np.array([row[1] for row in rows], dtype=np.int32)
-    frequency = np.array([row[2] for row in rows], dtype=float)
-    table["frequency"] = frequency * u.Hz
-    with np.errstate(divide="ignore"):
-        table["period"] = (1.0 / frequency) * u.s
-    table["power"] = np.array([row[3] for row in rows], dtype=float)
-    table["false_alarm_probability"] = np.array([row[4] for row in rows], dtype=float)
+    try:
+        table["series"] = np.array([row[0] for row in rows], dtype=str)
+        table["rank"] = np.array([row[1] for row in rows], dtype=np.int32)
+        frequency = np.array([row[2] for row in rows], dtype=float)
+        table["frequency"] = frequency * u.Hz
+        with np.errstate(divide="ignore"):
+            table["period"] = (1.0 / frequency) * u.s
+        table["power"] = np.array([row[3] for row in rows], dtype=float)
+        table["false_alarm_probability"] = np.array([row[4] for row in rows], dtype=float)
+    except (TypeError, ValueError, OverflowError) as exc:  # numpy's conversions of the values
+        msg = f"peaks_qtable: a row has a value of the wrong kind ({exc})"
+        raise ParameterError(msg) from exc
     return table
+
+
+def _peak_rows(rows):
+    """``rows`` as a list of 5-item rows, or a ParameterError."""
+    if isinstance(rows, (str, bytes)) or not isinstance(rows, Iterable):
+        msg = f"peaks_qtable: rows={rows!r:.60} must be a sequence of peak rows"
+        raise ParameterError(msg)
+    rows = list(rows)
+    for index, row in enumerate(rows):
+        if isinstance(row, (str, bytes)) or not isinstance(row, Sized) or len(row) != 5:
+            msg = (f"peaks_qtable: rows[{index}]={row!r:.60} must be (series, rank, frequency, "
+                   "power, false_alarm_probability)")
+            raise ParameterError(msg)
+    return rows

@@ -1,4 +1,4 @@
-"""Survey execution: one Dask task per visit, its product and row written, the tables, resume.
+"""Run a survey on a Dask cluster: one task per visit, resumed where an earlier run stopped.
 
 `run_survey` checks every argument and the input before it creates
 anything, connects to the cluster (or starts a
@@ -31,14 +31,14 @@ from distributed.comm.registry import backends
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from spelunker._validate import available_cpus, check_positive_int
+from spelunker._validate import available_cpus, check_path, check_positive_int
 from spelunker.archive import download_products
 from spelunker.archive.tokens import resolve_token
 from spelunker.atomic import atomic_file, remove_stale_temporaries
 from spelunker.errors import GuideStarInputError, ParameterError, SurveyError
 from spelunker.stpipe import GuideStarPipeline, parameter_file
 from spelunker.stpipe.parameters import PARAMETER_FILES
-from spelunker.survey.planning import plan_survey
+from spelunker.survey.planning import VisitTask, plan_survey
 from spelunker.survey.summary import (
     arrow_table,
     empty_row,
@@ -108,8 +108,9 @@ def run_visit(task, *, output, config_file=None, download_dir=None, token=None, 
     output : str or os.PathLike
         The survey's output folder (shared by the workers).
     config_file : str or os.PathLike, optional
-        ASDF parameter file of `~spelunker.GuideStarPipeline`; default the
-        quick-look profile (``parameter_file("quicklook")``).
+        ASDF parameter file of `~spelunker.GuideStarPipeline` or a shipped
+        profile name, as in `run_survey`; default the quick-look profile
+        (``parameter_file("quicklook")``).
     download_dir : str or os.PathLike, optional
         Download cache; default ``<output>/downloads``.
     token : str, optional
@@ -123,6 +124,13 @@ def run_visit(task, *, output, config_file=None, download_dir=None, token=None, 
     -------
     dict
         The visit's row (`COLUMNS`), ``status`` ``'ok'`` or ``'error'``.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``task`` is not a `VisitTask`, ``output`` or ``download_dir`` is not
+        a path, or ``config_file`` is neither a file nor a profile name
+        (checked before anything is written).
 
     Examples
     --------
@@ -138,12 +146,17 @@ def run_visit(task, *, output, config_file=None, download_dir=None, token=None, 
     ('ok', 200, True)
     """
     started, cpu_started = time.perf_counter(), time.process_time()
-    output = Path(output)
-    config_file = str(config_file or parameter_file("quicklook"))
+    if not isinstance(task, VisitTask):
+        msg = f"run_visit: task={task!r:.60} must be a VisitTask (plan_survey makes them)"
+        raise ParameterError(msg)
+    output = check_path(output, "output", kind="folder", where="run_visit")
+    config_file = _config_path(config_file, where="run_visit")
+    if download_dir is not None:
+        download_dir = check_path(download_dir, "download_dir", kind="folder", where="run_visit")
     row = empty_row(task.program, task.observation, task.visit)
     row["parameter_file"] = config_file
     row["_config"] = _config_digest(config_file)
-    downloads = Path(download_dir) if download_dir is not None else output / "downloads"
+    downloads = download_dir if download_dir is not None else output / "downloads"
     paths = []
     model = None
     try:
@@ -196,7 +209,7 @@ def _check_progress(progress):
     return progress
 
 
-def _config_path(config_file):
+def _config_path(config_file, *, where=None):
     if config_file is None:
         return parameter_file("quicklook")
     if isinstance(config_file, str) and config_file in PARAMETER_FILES:
@@ -204,7 +217,7 @@ def _config_path(config_file):
     if not isinstance(config_file, (str, os.PathLike)) or not Path(config_file).is_file():
         msg = (f"config_file={str(config_file)!r} is neither a file nor a shipped profile "
                f"({', '.join(sorted(PARAMETER_FILES))})")
-        raise ParameterError(msg)
+        raise ParameterError(f"{where}: {msg}" if where else msg)
     return str(Path(config_file).resolve())
 
 

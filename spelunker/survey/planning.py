@@ -21,7 +21,7 @@ import numpy as np
 from astropy.time import Time
 
 from spelunker.archive import find_guidestar_products
-from spelunker.errors import ArchiveError, ParameterError, SurveyError
+from spelunker.errors import ArchiveError, ArchiveQueryError, ParameterError, SurveyError
 from spelunker.names import (
     FINE_GUIDE_GLOB,
     id_number,
@@ -207,16 +207,15 @@ def plan_survey(*, programs=(), observations=(), visits=(), input_dir=None, toke
         try:
             products = find_guidestar_products(program, observation=observation, visit=visit,
                                                token=token, server=server)
+            keys = _product_visits(products, selection)
         except ArchiveError as exc:
             log.error("MAST query for %s failed: %s", _describe(selection), exc)
             row = empty_row(program, observation, visit)
             row.update(status="error", error=error_text(exc, token), finished=Time.now().isot)
             failures.append(row)
             continue
-        for name, size, prog, obs, vis in zip(products["fileName"], products["fileSize"],
-                                               products["program"], products["observtn"],
-                                               products["visit"], strict=True):
-            key = (int(prog), int(obs), int(vis))
+        for name, size, key in zip(products["fileName"], products["fileSize"], keys,
+                                   strict=True):
             size = None if size is np.ma.masked else int(size)
             groups.setdefault(key, {})[str(name)] = size
     tasks = []
@@ -226,6 +225,24 @@ def plan_survey(*, programs=(), observations=(), visits=(), input_dir=None, toke
                                sizes=tuple(groups[key][n] for n in names), source="mast"))
     log.info("Survey plan: %d visits from MAST (%d failed queries)", len(tasks), len(failures))
     return tasks, failures
+
+
+def _product_visits(products, selection):
+    """The (program, observation, visit) of each product of a MAST reply (`names.id_number`).
+
+    A number the reply does not give or gives unreadable fails the
+    selection's query (`~spelunker.errors.ArchiveQueryError`), not the survey.
+    """
+    keys = []
+    for prog, obs, vis in zip(products["program"], products["observtn"], products["visit"],
+                              strict=True):
+        try:
+            keys.append((id_number(prog, "program"), id_number(obs, "observation", name="observtn"),
+                         id_number(vis, "visit")))
+        except ParameterError as exc:
+            msg = f"the MAST reply for {_describe(selection)} lists a product with {exc}"
+            raise ArchiveQueryError(msg, reason="bad_reply") from exc
+    return keys
 
 
 def _plan_disk(folder, wanted):

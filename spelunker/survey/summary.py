@@ -17,8 +17,10 @@ Examples
 ('jw01534001002', '', None)
 """
 
+import contextlib
 import logging
 import math
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +29,7 @@ from astropy.time import Time
 
 from spelunker.archive.tokens import redact
 from spelunker.datamodels import check_model
+from spelunker.errors import ParameterError
 from spelunker.events import EVENT_KINDS, events_table
 from spelunker.instrument import MAS_PER_PIXEL
 from spelunker.names import ID_DIGITS, visit_id
@@ -246,6 +249,29 @@ def visit_summary(model):
     return summary
 
 
+def _column_values(rows, where):
+    """Each entry of `COLUMNS` with the list of its values in ``rows``, a sequence of dicts."""
+    if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Iterable):
+        msg = f"{where}: rows={rows!r:.60} must be a list of survey rows (dicts)"
+        raise ParameterError(msg)
+    rows = list(rows)
+    for index, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            msg = f"{where}: rows[{index}]={row!r:.60} must be a survey row (a dict)"
+            raise ParameterError(msg)
+    return [(*column, [row.get(column[0]) for row in rows]) for column in COLUMNS]
+
+
+@contextlib.contextmanager
+def _readable(name, kind, where):
+    """A column's values that are not of its kind are a ParameterError naming the column."""
+    try:
+        yield
+    except (TypeError, ValueError) as exc:  # float(), int(), pyarrow's ArrowInvalid/TypeError
+        msg = f"{where}: the rows' {name!r} values must be {kind} or None ({exc})"
+        raise ParameterError(msg) from exc
+
+
 def survey_table(rows):
     """The survey table (astropy, masked where a value is missing) of ``rows``.
 
@@ -259,6 +285,12 @@ def survey_table(rows):
     astropy.table.Table
         One column per entry of `COLUMNS`, with its unit and description.
 
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``rows`` is not a sequence of dicts, or a value is not of its
+        column's kind.
+
     Examples
     --------
     >>> from spelunker.survey.summary import empty_row, survey_table
@@ -267,17 +299,17 @@ def survey_table(rows):
     ('jw01534001001', True)
     """
     table = Table()
-    for name, kind, unit, description in COLUMNS:
-        values = [row.get(name) for row in rows]
-        if kind == "str":
-            column = MaskedColumn(["" if v is None else str(v) for v in values], dtype=str)
-        elif kind == "float":
-            column = MaskedColumn([math.nan if v is None else float(v) for v in values],
-                                  dtype=float)
-        else:
-            mask = [v is None for v in values]
-            column = MaskedColumn([0 if v is None else int(v) for v in values], dtype=np.int64,
-                                  mask=mask)
+    for name, kind, unit, description, values in _column_values(rows, "survey_table"):
+        with _readable(name, kind, "survey_table"):
+            if kind == "str":
+                column = MaskedColumn(["" if v is None else str(v) for v in values], dtype=str)
+            elif kind == "float":
+                column = MaskedColumn([math.nan if v is None else float(v) for v in values],
+                                      dtype=float)
+            else:
+                mask = [v is None for v in values]
+                column = MaskedColumn([0 if v is None else int(v) for v in values],
+                                      dtype=np.int64, mask=mask)
         column.name, column.unit, column.description = name, unit, description
         table[name] = column
     return table
@@ -285,6 +317,20 @@ def survey_table(rows):
 
 def arrow_table(rows):
     """The survey table of ``rows`` as a `pyarrow.Table` (missing values null).
+
+    Parameters
+    ----------
+    rows : list of dict
+        Survey rows, as for `survey_table`.
+
+    Returns
+    -------
+    pyarrow.Table
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        As `survey_table`.
 
     Examples
     --------
@@ -294,8 +340,9 @@ def arrow_table(rows):
     """
     fields, arrays = [], []
     types = {"int": pa.int64(), "float": pa.float64(), "str": pa.string()}
-    for name, kind, unit, description in COLUMNS:
+    for name, kind, unit, description, values in _column_values(rows, "arrow_table"):
         meta = {"description": description, **({"unit": unit} if unit else {})}
         fields.append(pa.field(name, types[kind], metadata=meta))
-        arrays.append(pa.array([row.get(name) for row in rows], type=types[kind]))
+        with _readable(name, kind, "arrow_table"):
+            arrays.append(pa.array(values, type=types[kind]))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
