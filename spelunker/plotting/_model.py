@@ -91,7 +91,7 @@ def aperture_of(model, guidestar):
     >>> model = GuideStarModel()
     >>> print(aperture_of(model, 0))
     None
-    >>> model.aperture_mask = np.eye(8, dtype=np.uint8)
+    >>> model.aperture_mask = np.eye(8, dtype=np.uint8)[None]  # one plane for every star
     >>> int(aperture_of(model, 0).sum())
     8
     """
