@@ -31,20 +31,22 @@ def check_axes(ax, name="ax", *, where=None):
     """
     from matplotlib.axes import Axes  # matplotlib loads only when drawing
 
-    if not isinstance(ax, Axes):
-        text = f"{name}={ax!r:.60} must be a matplotlib Axes"
-        raise ParameterError(f"{where}: {text}" if where else text)
-    return ax
+    if isinstance(ax, Axes):
+        return ax
+    prefix = f"{where}: " if where else ""
+    msg = f"{prefix}{name}={ax!r:.60} must be a matplotlib Axes"
+    raise ParameterError(msg)
 
 
 def check_dpi(value, *, where=None):
     """Return ``value`` as a resolution (dots per inch) of at least `MIN_DPI`.
 
+    A number > 0 is not enough: at 5 dots per inch matplotlib fails deep in
+    FreeType (a ``RuntimeError``) or in the GIF writer.
+
     Examples
     --------
     >>> from spelunker.plotting._canvas import check_dpi
-    >>> check_dpi(80)
-    80.0
     >>> check_dpi(2)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...

@@ -227,14 +227,15 @@ def report_entry(model, page):
 
     Examples
     --------
+    The line of the index page for one visit (its page need not exist yet):
+
     >>> import tempfile
     >>> from spelunker import datasets, read_guidestar
     >>> from spelunker.plotting.report import report_entry
-    >>> visit = datasets.make_guidestar_files(
-    ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=300, n_segments=1)], seed=3)
-    >>> entry = report_entry(read_guidestar(visit.files), "jw01534001001_report.html")
+    >>> files = datasets.make_guidestar_files(tempfile.mkdtemp(), seed=3).files
+    >>> entry = report_entry(read_guidestar(files), "jw01534001001_report.html")
     >>> entry.stem, entry.n_frames
-    ('jw01534001001', 300)
+    ('jw01534001001', 6000)
     """
     check_model(model, where="report_entry")
     page = check_path(page, "page", where="report_entry")
