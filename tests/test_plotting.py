@@ -7,6 +7,7 @@ import subprocess
 import matplotlib
 import numpy as np
 import pytest
+from astropy.table import QTable, Table
 from astropy.time import Time
 from matplotlib.figure import Figure
 from numpy.testing import assert_allclose, assert_array_equal
@@ -39,7 +40,11 @@ from spelunker.plotting import (
 )
 from spelunker.plotting import animation as animation_module
 from spelunker.plotting import relative_flux
-from spelunker.plotting.frames import aperture_of, aperture_outline
+from spelunker.plotting._model import aperture_of
+from spelunker.plotting.frames import aperture_outline
+from spelunker.plotting.report import report_entry
+from spelunker.plotting.telemetry import plot_mnemonic
+from spelunker.plotting.timeaxis import KeepXlim, set_time_axis, to_axis_time
 from spelunker.plotting.styles import EVENT_STYLES, LOCAL_EVENT_STYLES
 
 N_FRAMES = 1500
@@ -547,3 +552,186 @@ def test_local_events_look_like_the_same_events_of_find_events(two_star_model):
     assert (line.get_gid(), line.get_label(), line.get_linestyle()) == (
         "GUIDESTAR", "guide-star change", "--")
     assert line.get_color() == EVENT_STYLES["guide_star_change"]["color"]
+
+
+# --------------------------------------------------------------------------
+# A user's wrong argument gives a ParameterError naming it
+
+
+NOT_A_MODEL = [None, "visit.fits", 5, object()]
+
+
+@pytest.mark.parametrize("value", NOT_A_MODEL)
+@pytest.mark.parametrize("call", [
+    pytest.param(lambda m, folder: frame_plot(m, ax=Figure().add_subplot()), id="frame_plot"),
+    pytest.param(lambda m, folder: relative_flux(m), id="relative_flux"),
+    pytest.param(lambda m, folder: flux_spatial_timelapse_animation(m, 0, 10,
+                                                                    folder / "m.gif"),
+                 id="animation"),
+    pytest.param(lambda m, folder: report_entry(m, folder / "p.html"), id="report_entry"),
+])
+def test_figures_refuse_what_is_not_a_model(call, value, tmp_path):
+    with pytest.raises(ParameterError, match="must be a GuideStarModel"):
+        call(value, tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.fixture(scope="module")
+def events():
+    return QTable({"kind": ["tilt", "gap"], "start": Time([60000.5, 60000.6], format="mjd"),
+                   "end": Time([60000.5, 60000.7], format="mjd")})
+
+
+AXIS = TimeAxis(Time(60000.0, format="mjd"), "s")
+MOVES = Table({"start": [60000.1], "stop": [60000.2]})
+CURRENT = Table({"time": [60000.0, 60000.001], "value": [0.1, 0.3]},
+                meta={"mnemonic": "INIS_FWMTRCURR"})
+
+
+@pytest.mark.parametrize("value", [None, "x", 5, Figure()])
+@pytest.mark.parametrize("call", [
+    pytest.param(lambda ax, m, ev: plotting.plot_event_table(ax, ev), id="plot_event_table"),
+    pytest.param(lambda ax, m, ev: plotting.plot_intervals(ax, MOVES, label="HGA", color="C1",
+                                                           gid="HGA"), id="plot_intervals"),
+    pytest.param(lambda ax, m, ev: plotting.plot_events(ax, [60000.1], label="l", color="C1",
+                                                        gid="g"), id="plot_events"),
+    pytest.param(lambda ax, m, ev: plotting.plot_local_events(
+        ax, local_events(m, "FILENAME"), "FILENAME"), id="plot_local_events"),
+    pytest.param(lambda ax, m, ev: plot_mnemonic(CURRENT, ax), id="plot_mnemonic"),
+    pytest.param(lambda ax, m, ev: set_time_axis(ax, AXIS), id="set_time_axis"),
+    pytest.param(lambda ax, m, ev: to_axis_time(ax, 60000.1), id="to_axis_time"),
+    pytest.param(lambda ax, m, ev: KeepXlim(ax), id="KeepXlim"),
+])
+def test_overlays_refuse_what_is_not_an_axes(call, value, model, events):
+    with pytest.raises(ParameterError, match="ax=.* must be a matplotlib Axes"):
+        call(value, model, events)
+
+
+@pytest.mark.parametrize("value", ["x", 5, Figure()])  # None: a new figure
+@pytest.mark.parametrize("call", [
+    pytest.param(lambda ax, m: frame_plot(m, ax=ax), id="frame_plot"),
+    pytest.param(lambda ax, m: position_plot(m, ax=ax), id="position_plot"),
+    pytest.param(lambda ax, m: timeseries_binned_plot(m, ax=ax), id="binned_plot"),
+])
+def test_figures_refuse_an_ax_that_is_not_an_axes(call, value, model):
+    with pytest.raises(ParameterError, match="ax=.* must be a matplotlib Axes"):
+        call(value, model)
+
+
+@pytest.mark.parametrize("value", ["x", 5, Figure().add_subplot()])  # None: a new figure
+@pytest.mark.parametrize("call", [
+    pytest.param(lambda fig, m: timeseries_list_plot(m, fig=fig), id="list_plot"),
+    pytest.param(lambda fig, m: periodogram_plot(m, fig=fig), id="periodogram_plot"),
+])
+def test_figures_refuse_what_is_not_a_figure(call, value, model):
+    with pytest.raises(ParameterError, match="fig=.* must be a matplotlib Figure"):
+        call(value, model)
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda ax: plotting.plot_event_table(ax, None), "events=None must be an astropy Table"),
+    (lambda ax: plotting.plot_event_table(ax, Table({"kind": ["tilt"]})),
+     "with 'kind' and 'start' and 'end' columns"),
+    (lambda ax: plotting.plot_intervals(ax, "x", label="HGA", color="C1", gid="HGA"),
+     "intervals='x' must be an astropy Table with 'start' and 'stop'"),
+    (lambda ax: plotting.plot_intervals(ax, MOVES, label="HGA", color="x", gid="HGA"),
+     "color='x' is not a matplotlib colour"),
+    (lambda ax: plotting.plot_events(ax, [60000.1], label="l", color=5, gid="g"),
+     "color=5 is not a matplotlib colour"),
+    (lambda ax: plotting.plot_events(ax, [60000.1], label="l", color="C1", gid="g",
+                                     linestyle="x"), "linestyle='x' is not a matplotlib"),
+    (lambda ax: plotting.plot_events(ax, None, label="l", color="C1", gid="g"), "time=None"),
+    (lambda ax: plotting.plot_local_events(ax, None, "FILENAME"),
+     "table=None must be an astropy Table with 'time' column"),
+    (lambda ax: plotting.plot_local_events(ax, Table({"time": [60000.1]}), "HGA"),
+     "with 'start' and 'stop' columns"),
+    (lambda ax: plot_mnemonic(CURRENT, ax, mnemonic=5), "mnemonic=5 must be a string"),
+    (lambda ax: set_time_axis(ax, None), "axis=None must be a TimeAxis"),
+    (lambda ax: set_time_axis(ax, "s"), "axis='s' must be a TimeAxis"),
+])
+def test_overlays_refuse_what_they_cannot_draw(call, message):
+    ax = Figure().add_subplot()
+    with pytest.raises(ParameterError, match=message):
+        call(ax)
+    assert not ax.lines and not ax.patches
+
+
+def test_plot_events_draws_a_single_time():
+    ax = Figure().add_subplot()
+    line, = plotting.plot_events(ax, Time(60000.25, format="mjd"), label="l", color="C1",
+                                 gid="g")
+    assert line.get_xdata()[0] == 60000.25
+    assert plotting.plot_events(ax, [], label="l", color="C1", gid="g") == []
+    assert plotting.plot_intervals(ax, Table({"start": [], "stop": []}), label="l",
+                                   color="C1", gid="g") == []
+
+
+@pytest.mark.parametrize("mask", [None, "x", 5, [1, 0], np.ones((2, 2, 2))])
+def test_aperture_outline_refuses_what_is_not_a_mask(mask):
+    with pytest.raises(ParameterError, match="aperture_outline: mask"):
+        aperture_outline(mask)
+
+
+def test_aperture_outline_of_a_numeric_mask_equals_the_boolean_one():
+    mask = np.zeros((8, 8), np.uint8)
+    mask[2:5, 3] = 1
+    assert_array_equal(aperture_outline(mask), aperture_outline(mask.astype(bool)))
+
+
+@pytest.mark.parametrize("frames", ["x", 1.5, 5, [N_FRAMES], [0.5], object()])
+def test_relative_flux_refuses_frames_it_cannot_select(model, frames):
+    with pytest.raises(ParameterError, match="relative_flux: frames=.* must be a slice or frame"):
+        relative_flux(model, frames=frames)
+
+
+def test_relative_flux_divides_each_guide_star_by_its_own_frames(two_star_model, monkeypatch):
+    """The grouping by guide star is the model's own (GuideStarModel.guidestar_frames)."""
+    model = two_star_model
+    stars = np.asarray(model.frames["guidestar_index"])
+    flux = np.asarray(model.lightcurve["flux"], dtype=float)
+    selected = np.arange(390, 420)
+    relative, _, _ = relative_flux(model, frames=slice(390, 420))
+    for star in (0, 1):
+        mine = stars[selected] == star
+        assert mine.any()
+        assert_allclose(relative[mine], flux[selected][mine] / np.median(flux[selected][mine]),
+                        rtol=1e-12)
+    # The figure follows the model's grouping: whatever the model says are the frames of
+    # each guide star is what is divided by one median.
+    asked = []
+
+    def one_star(self):
+        asked.append(self)
+        return [(0, np.arange(len(self.frames)))]
+
+    monkeypatch.setattr(GuideStarModel, "guidestar_frames", one_star)
+    relative, _, _ = relative_flux(model, frames=slice(390, 420))
+    assert asked == [model]
+    assert_allclose(relative, flux[selected] / np.median(flux[selected]), rtol=1e-12)
+
+
+def test_animation_outlines_the_apertures_of_the_models_guide_stars(two_star_model, tmp_path,
+                                                                    monkeypatch):
+    asked = []
+    grouping = GuideStarModel.guidestar_frames
+
+    def spy(self):
+        asked.append(self)
+        return grouping(self)
+
+    monkeypatch.setattr(GuideStarModel, "guidestar_frames", spy)
+    flux_spatial_timelapse_animation(two_star_model, 395, 405, tmp_path / "m.gif")
+    assert asked and all(model is two_star_model for model in asked)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"vmin": "x"}, "vmin='x' must be a number"),
+    ({"vmax": [1]}, "vmax=\\[1\\] must be a number"),
+    ({"vmin": float("nan")}, "vmin=nan must be finite"),
+    ({"dpi": 2}, "dpi=2 must be at least 10 dots per inch"),
+    ({"dpi": 0}, "dpi=0 must be a finite number > 0"),
+])
+def test_animation_refuses_bad_scales_and_resolutions(model, tmp_path, options, message):
+    with pytest.raises(ParameterError, match=message):
+        flux_spatial_timelapse_animation(model, 0, 5, tmp_path / "m.gif", **options)
+    assert not list(tmp_path.iterdir())

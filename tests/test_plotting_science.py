@@ -90,3 +90,9 @@ def test_flux_err_must_match_the_flux(binned):
         science_regressors_plot(binned, flux, flux_err=[1.0, 2.0, 3.0], fig=Figure())
     with pytest.raises(ParameterError, match="flux_err must be numbers"):
         science_regressors_plot(binned, flux, flux_err=["a"] * N, fig=Figure())
+
+
+@pytest.mark.parametrize("fig", ["x", 5, Figure().add_subplot()])
+def test_fig_must_be_a_figure(binned, fig):
+    with pytest.raises(ParameterError, match="fig=.* must be a matplotlib Figure"):
+        science_regressors_plot(binned, np.ones(N), fig=fig)

@@ -16,16 +16,18 @@ from PIL import Image
 
 from spelunker import (
     GuideStarFitStep,
+    GuideStarModel,
     GuideStarPipeline,
     PeriodogramStep,
     PhotometryOptimizeStep,
     datasets,
     read_guidestar,
 )
-from spelunker.errors import ParameterError
+from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.names import visit_id
+from spelunker.plotting import report as report_module
 from spelunker.plotting import summarize, write_report_index, write_visit_report
-from spelunker.plotting.report import REPORT_FIGURES, ReportEntry, _render
+from spelunker.plotting.report import REPORT_FIGURES, ReportEntry, _render, report_entry
 from spelunker.visits import split_visits
 
 STEM = "jw01534001001"
@@ -258,6 +260,8 @@ def test_one_visit_keeps_one_page(report):
     ({"bin_size": 0}, "bin_size=0"), ({"bin_size": "10"}, "bin_size='10'"),
     ({"n_peaks": 0}, "n_peaks=0"), ({"n_peaks": 2.0}, "n_peaks=2.0"),
     ({"dpi": -1}, "dpi=-1"), ({"dpi": None}, "dpi=None"),
+    ({"dpi": 2}, "dpi=2 must be at least 10 dots per inch"),
+    ({"title": 5}, "title=5 must be a string"), ({"title": ["a"]}, "title=['a']"),
 ])
 def test_report_refuses_bad_options_before_writing(model, tmp_path, options, message):
     folder = tmp_path / "out"
@@ -276,6 +280,64 @@ def test_index_is_named_after_the_program_of_its_pages(tmp_path, stems, index):
     entries = [ReportEntry(stem, tmp_path / f"{stem}_report.html", 10, "", "", "")
                for stem in stems]
     assert write_report_index(entries, tmp_path).name == index
+
+
+def test_index_names_a_program_with_names_program_stem(tmp_path, monkeypatch):
+    """The report does not format program numbers itself: `spelunker.names` does."""
+    monkeypatch.setattr(report_module, "program_stem", lambda program: f"P{program}")
+    entries = [ReportEntry(stem, tmp_path / f"{stem}_report.html", 10, "", "", "")
+               for stem in ("jw01534001001", "jw01534002001")]
+    assert write_report_index(entries, tmp_path).name == "P1534_report.html"
+
+
+def test_a_list_of_visit_models_gives_the_pages_of_the_model_of_both(two_visit_model,
+                                                                     two_visit_report, tmp_path):
+    index = write_visit_report(split_visits(two_visit_model), tmp_path)
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == sorted(p.name for p in two_visit_report.parent.iterdir())
+    for name in written:  # the same pages and figures, byte for byte
+        assert (tmp_path / name).read_bytes() == (two_visit_report.parent / name).read_bytes()
+    assert index.name == two_visit_report.name
+
+
+@pytest.mark.parametrize(("models", "message"), [
+    ([None], "model\\[0\\]=None must be a GuideStarModel"),
+    (["visit.fits"], "model\\[0\\]='visit.fits' must be a GuideStarModel"),
+    ([], "model=\\[\\] holds no GuideStarModel"),
+])
+def test_report_refuses_a_list_of_what_is_not_models(tmp_path, models, message):
+    folder = tmp_path / "out"
+    with pytest.raises(ParameterError, match=f"write_visit_report: {message}"):
+        write_visit_report(models, folder)
+    assert not folder.exists()
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"directory": 5}, "directory=5 must be a folder path"),
+    ({"directory": "missing"}, "directory=.*missing.: the folder does not exist"),
+    ({"title": 5}, "title=5 must be a string"),
+])
+def test_index_refuses_bad_options(tmp_path, options, message):
+    entries = [ReportEntry("jw01534001001", tmp_path / "jw01534001001_report.html", 10, "", "",
+                           "")]
+    options = {"directory": tmp_path, **options}
+    if options["directory"] == "missing":
+        options["directory"] = tmp_path / "missing"
+    with pytest.raises(ParameterError, match=f"write_report_index: {message}"):
+        write_report_index(entries, **options)
+    assert not list(tmp_path.iterdir())
+
+
+def test_report_entry_of_a_visit(model, tmp_path):
+    entry = report_entry(model, tmp_path / f"{STEM}_report.html")
+    assert (entry.stem, entry.page, entry.n_frames) == (STEM, tmp_path / f"{STEM}_report.html",
+                                                       1500)
+    with pytest.raises(ParameterError, match="report_entry: page=None must be a file path"):
+        report_entry(model, None)
+    with pytest.raises(ParameterError, match="report_entry: model=None must be a GuideStarModel"):
+        report_entry(None, tmp_path / "p.html")
+    with pytest.raises(GuideStarInputError, match="no frames table"):
+        report_entry(GuideStarModel(), tmp_path / "p.html")
 
 
 def test_summary_lists_the_peaks_of_each_visit_and_guide_star(two_visit_model):

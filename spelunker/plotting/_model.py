@@ -1,6 +1,9 @@
-"""What the figures read from a model: its frames' guide stars, their names, the fit of the frames.
+"""How a figure reads a model: the guide star of each frame and the tables the figure needs.
 
-Shared by the figure modules of `spelunker.plotting` (not for users).
+Shared by the figure modules of `spelunker.plotting` (not for users): the
+guide star of each frame, its name and aperture, and the frames and fit
+tables a figure refuses to draw without.  A model without a frames table of
+its frames' length counts as one guide star (row 0).
 """
 
 import numpy as np
@@ -9,7 +12,12 @@ from spelunker.datamodels import check_model
 from spelunker.errors import GuideStarInputError
 from spelunker.fitting import fit_table
 
-__all__ = ["guidestar_of_frames", "guidestar_names", "require_frames_table", "frame_fit_table"]
+__all__ = ["guidestar_of_frames", "frames_by_guidestar", "guidestar_names", "aperture_of",
+           "require_frames_table", "frame_fit_table"]
+
+
+def _has_frames_table(model, n_frames):
+    return model.hasattr("frames") and len(model.frames) == n_frames
 
 
 def guidestar_of_frames(model, n_frames):
@@ -22,9 +30,26 @@ def guidestar_of_frames(model, n_frames):
     >>> guidestar_of_frames(GuideStarModel(), 3).tolist()
     [0, 0, 0]
     """
-    if model.hasattr("frames") and len(model.frames) == n_frames:
+    if _has_frames_table(model, n_frames):
         return np.asarray(model.frames["guidestar_index"], dtype=np.int64)
     return np.zeros(n_frames, dtype=np.int64)
+
+
+def frames_by_guidestar(model, n_frames):
+    """The frames of each guide star: `~spelunker.GuideStarModel.guidestar_frames`.
+
+    Without a frames table of ``n_frames`` rows, every frame is guide star 0.
+
+    Examples
+    --------
+    >>> from spelunker import GuideStarModel
+    >>> from spelunker.plotting._model import frames_by_guidestar
+    >>> [(star, frames.tolist()) for star, frames in frames_by_guidestar(GuideStarModel(), 3)]
+    [(0, [0, 1, 2])]
+    """
+    if _has_frames_table(model, n_frames):
+        return model.guidestar_frames()
+    return [(0, np.arange(n_frames))]
 
 
 def guidestar_names(model):
@@ -40,6 +65,45 @@ def guidestar_names(model):
     if not model.hasattr("guidestars") or len(model.guidestars) == 0:
         return []
     return [str(name) for name in model.table("guidestars")["gs_id"]]
+
+
+def aperture_of(model, guidestar):
+    """The photometric aperture of one guide star, or None.
+
+    Parameters
+    ----------
+    model : GuideStarModel
+    guidestar : int
+        Row of ``guidestars`` (the frames' ``guidestar_index``).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        Boolean ``(rows, columns)`` mask: the model's single aperture plane,
+        or the plane of that guide star when there is one per star; None
+        without ``aperture_mask`` or for an empty plane.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spelunker import GuideStarModel
+    >>> from spelunker.plotting._model import aperture_of
+    >>> model = GuideStarModel()
+    >>> print(aperture_of(model, 0))
+    None
+    >>> model.aperture_mask = np.eye(8, dtype=np.uint8)[None]  # one plane for every star
+    >>> int(aperture_of(model, 0).sum())
+    8
+    """
+    if not model.hasattr("aperture_mask"):
+        return None
+    planes = np.asarray(model.aperture_mask)
+    if planes.ndim == 2:
+        planes = planes[None]
+    plane = 0 if planes.shape[0] == 1 else int(guidestar)
+    if 0 <= plane < planes.shape[0] and planes[plane].any():
+        return planes[plane] != 0
+    return None
 
 
 def require_frames_table(model):

@@ -8,10 +8,17 @@ from pathlib import Path
 import numpy as np
 from astropy.time import Time
 
-from spelunker._validate import check_output_file, check_positive_float
+from spelunker._validate import check_finite_float, check_output_file, check_positive_float
+from spelunker.datamodels import check_model
 from spelunker.errors import ParameterError
-from spelunker.plotting._model import guidestar_names, guidestar_of_frames
-from spelunker.plotting.frames import aperture_of, aperture_outline
+from spelunker.plotting._canvas import check_dpi
+from spelunker.plotting._model import (
+    aperture_of,
+    frames_by_guidestar,
+    guidestar_names,
+    guidestar_of_frames,
+)
+from spelunker.plotting.frames import aperture_outline
 from spelunker.plotting.timeseries import relative_flux
 
 __all__ = ["flux_spatial_timelapse_animation", "ANIMATION_FORMATS"]
@@ -96,7 +103,7 @@ def flux_spatial_timelapse_animation(model, start, stop, filename="movie.gif", *
         Frames per second of the animation (real time is about 18.6 frames
         per second for 53.8 ms frames).
     dpi : float, optional
-        Resolution of the written frames.
+        Resolution of the written frames (at least 10 dots per inch).
     vmin, vmax : float, optional
         Colour scale (DN/s); default the 0.5 and 99.9 percentiles of the
         frames shown.
@@ -109,9 +116,10 @@ def flux_spatial_timelapse_animation(model, start, stop, filename="movie.gif", *
     Raises
     ------
     spelunker.errors.ParameterError
-        (a `ValueError`) for a bad frame range, step, ``fps`` or ``dpi``, a
-        file name that is neither .gif nor .mp4, an .mp4 file when ffmpeg is
-        not installed (the message suggests a .gif), a folder, or a file in a
+        (a `ValueError`) for a ``model`` that is not a GuideStarModel, a bad
+        frame range, step, ``fps``, ``dpi``, ``vmin`` or ``vmax``, a file
+        name that is neither .gif nor .mp4, an .mp4 file when ffmpeg is not
+        installed (the message suggests a .gif), a folder, or a file in a
         missing or read-only folder; raised before anything is drawn.
 
     Examples
@@ -133,12 +141,16 @@ def flux_spatial_timelapse_animation(model, start, stop, filename="movie.gif", *
     """
     from matplotlib import animation  # matplotlib loads only when an animation is made
 
+    where = "flux_spatial_timelapse_animation"
+    check_model(model, where=where)
     if not model.hasattr("data") or np.ndim(model.data) != 3:
         msg = "the model has no (n_frames, rows, columns) data to animate"
         raise ParameterError(msg)
     frames = _check_range(start, stop, step, len(model.data))
     fps = check_positive_float(fps, "fps")
-    dpi = check_positive_float(dpi, "dpi")
+    dpi = check_dpi(dpi)
+    vmin, vmax = (None if value is None else check_finite_float(value, name, where=where)
+                  for value, name in ((vmin, "vmin"), (vmax, "vmax")))
     if not isinstance(filename, (str, os.PathLike)):
         msg = f"filename={filename!r} must be a file path ending in .gif or .mp4"
         raise ParameterError(msg)
@@ -185,14 +197,12 @@ class _Scene:
         else:
             self.times = None
             self.elapsed = np.arange(len(self.data), dtype=float)
-        groups = guidestar_of_frames(model, len(model.data))[clip]
-        self.groups = groups
-        names = guidestar_names(model)
-        self.names = {int(g): names[int(g)] for g in np.unique(groups) if 0 <= g < len(names)}
+        self.groups = guidestar_of_frames(model, len(model.data))[clip]
+        self.names = dict(enumerate(guidestar_names(model)))
         self.outlines = {}
-        for group in np.unique(groups[::frames.step]):
-            mask = aperture_of(model, int(group))
-            self.outlines[int(group)] = [] if mask is None else aperture_outline(mask)
+        for star, _ in frames_by_guidestar(model, len(model.data)):
+            mask = aperture_of(model, star)
+            self.outlines[star] = [] if mask is None else aperture_outline(mask)
 
         figure = Figure(figsize=(10, 4))
         ax_image, ax_curve = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.8]})
@@ -200,7 +210,7 @@ class _Scene:
         self.image = ax_image.imshow(self.data[0], origin="lower", cmap="viridis", vmin=vmin,
                                      vmax=vmax, interpolation="nearest")
         figure.colorbar(self.image, ax=ax_image, label="DN/s")
-        self.aperture = LineCollection(self.outlines[int(groups[0])], colors="white",
+        self.aperture = LineCollection(self.outlines[int(self.groups[0])], colors="white",
                                        linewidths=1.2, gid="aperture")
         ax_image.add_collection(self.aperture)
         ax_image.set_xlabel("x (column, pix)")

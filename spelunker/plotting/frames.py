@@ -1,8 +1,8 @@
-"""Figures of the frames themselves: one frame or the median frame, and the guide-star centre track.
+"""Figures on the detector's pixel grid: a frame image and the guide-star centre track.
 
 - `frame_plot`: one fine-guide frame, or the median frame of a guide star,
-  with the photometric aperture outlined (`aperture_of`, `aperture_outline`,
-  also used by the animation).
+  with the photometric aperture outlined (`aperture_outline`, also used by
+  the animation).
 - `position_plot`: the guide-star centre from the fit, frame by frame,
   coloured by time.
 """
@@ -11,14 +11,20 @@ import numpy as np
 from astropy import units as u
 from astropy.time import Time
 
-from spelunker._validate import check_int_range
+from spelunker._validate import check_float_array, check_int_range
+from spelunker.datamodels import check_model
 from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.photometry import DEFAULT_REFERENCE_FRAMES, reference_frame
 from spelunker.plotting._canvas import new_axes
-from spelunker.plotting._model import frame_fit_table, guidestar_names, guidestar_of_frames
+from spelunker.plotting._model import (
+    aperture_of,
+    frame_fit_table,
+    guidestar_names,
+    guidestar_of_frames,
+)
 from spelunker.plotting.timeaxis import TimeAxis, first_frame_time
 
-__all__ = ["frame_plot", "position_plot", "aperture_of", "aperture_outline"]
+__all__ = ["frame_plot", "position_plot", "aperture_outline"]
 
 
 def frame_plot(model, index=None, *, ax=None, show_aperture=True, guidestar=None):
@@ -54,7 +60,8 @@ def frame_plot(model, index=None, *, ax=None, show_aperture=True, guidestar=None
     spelunker.errors.GuideStarInputError
         For a model without frames.
     spelunker.errors.ParameterError
-        For an index outside the frames or an unused guide star.
+        For a ``model`` that is not a GuideStarModel, an ``ax`` that is not
+        an Axes, an index outside the frames or an unused guide star.
 
     Examples
     --------
@@ -76,6 +83,7 @@ def frame_plot(model, index=None, *, ax=None, show_aperture=True, guidestar=None
     """
     from matplotlib.collections import LineCollection  # matplotlib loads only when drawing
 
+    check_model(model, where="frame_plot")
     image, mask, title, _ = _frame_image(model, index, guidestar)
     ax = new_axes(ax, figsize=(5.5, 4.5))
     shown = ax.imshow(image, origin="lower", cmap="viridis", interpolation="nearest")
@@ -209,33 +217,6 @@ def _frame_image(model, index, guidestar):
     return image, aperture_of(model, group), title, group
 
 
-def aperture_of(model, guidestar):
-    """The photometric aperture of one guide star, or None.
-
-    Parameters
-    ----------
-    model : GuideStarModel
-    guidestar : int
-        Row of ``guidestars`` (the frames' ``guidestar_index``).
-
-    Returns
-    -------
-    numpy.ndarray or None
-        Boolean ``(rows, columns)`` mask: the model's single aperture plane,
-        or the plane of that guide star when there is one per star; None
-        without ``aperture_mask`` or for an empty plane.
-    """
-    if not model.hasattr("aperture_mask"):
-        return None
-    planes = np.asarray(model.aperture_mask)
-    if planes.ndim == 2:
-        planes = planes[None]
-    plane = 0 if planes.shape[0] == 1 else int(guidestar)
-    if 0 <= plane < planes.shape[0] and planes[plane].any():
-        return planes[plane] != 0
-    return None
-
-
 def aperture_outline(mask):
     """Line segments along the outer edges of the pixels of a mask.
 
@@ -251,6 +232,12 @@ def aperture_outline(mask):
         One ``[[x0, y0], [x1, y1]]`` per pixel edge between a pixel in the
         mask and one outside it (or the frame border).
 
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        When ``mask`` is not a 2-D array of booleans or numbers (non-zero:
+        in the aperture).
+
     Examples
     --------
     >>> import numpy as np
@@ -260,7 +247,13 @@ def aperture_outline(mask):
     >>> len(aperture_outline(mask))
     8
     """
-    mask = np.asarray(mask, dtype=bool)
+    values = check_float_array(mask, "mask", needed="a (rows, columns) mask",
+                               where="aperture_outline")
+    if values.ndim != 2:
+        msg = (f"aperture_outline: mask has shape {values.shape}; a (rows, columns) mask is "
+               "needed")
+        raise ParameterError(msg)
+    mask = values != 0
     rows, columns = mask.shape
     segments = []
     for row, column in zip(*np.nonzero(mask), strict=True):

@@ -9,20 +9,25 @@ import html
 import io
 import logging
 from collections import namedtuple
-from pathlib import Path
 
 import numpy as np
 from astropy.time import Time
 
-from spelunker._validate import check_output_dir, check_positive_float, check_positive_int
+from spelunker._validate import (
+    check_output_dir,
+    check_path,
+    check_positive_float,
+    check_positive_int,
+)
 from spelunker.binning import DEFAULT_BIN_SIZE
 from spelunker.datamodels import FIT_TABLES, check_model
 from spelunker.errors import ParameterError
 from spelunker.events import events_table, local_events
 from spelunker.fitting import FitFlag
-from spelunker.names import id_number, parse_visit_id, visit_id
+from spelunker.names import parse_visit_id, program_stem, visit_id
 from spelunker.periodogram import periodogram_peaks_table
-from spelunker.plotting._model import guidestar_names
+from spelunker.plotting._canvas import check_dpi
+from spelunker.plotting._model import guidestar_names, require_frames_table
 from spelunker.plotting.frames import frame_plot, position_plot
 from spelunker.plotting.periodograms import periodogram_plot
 from spelunker.plotting.telemetry import plot_local_events
@@ -105,7 +110,7 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
     n_peaks : int, optional
         Periodogram peaks listed per series.
     dpi : float, optional
-        Resolution of the PNG figures.
+        Resolution of the PNG figures (at least 10 dots per inch).
 
     Returns
     -------
@@ -121,9 +126,10 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
     Raises
     ------
     spelunker.errors.ParameterError
-        For a ``bin_size`` or ``dpi`` that is not a number > 0, an
-        ``n_peaks`` that is not an integer >= 1, or an unusable
-        ``directory``; raised before anything is written.
+        For a ``model`` that is not a GuideStarModel (or a list of them), a
+        ``title`` that is not a string, a ``bin_size`` that is not a number
+        > 0, a ``dpi`` below 10, an ``n_peaks`` that is not an integer >= 1,
+        or an unusable ``directory``; raised before anything is written.
 
     Examples
     --------
@@ -140,14 +146,23 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
     ('jw01534001001_report.html', ['jw01534001001_frame.png', 'jw01534001001_lightcurve.png'])
     """
     where = "write_visit_report"
-    check_model(model, where=where)
+    if isinstance(model, (list, tuple)):
+        parts = [check_model(part, f"model[{k}]", where=where) for k, part in enumerate(model)]
+        if not parts:
+            msg = f"{where}: model=[] holds no GuideStarModel: there is no visit to report"
+            raise ParameterError(msg)
+    else:
+        parts = None  # cut by visit once every argument is checked
+        check_model(model, where=where)
+    title = _check_title(title, where=where)
     options = dict(
         bin_size=None if bin_size is None else check_positive_float(
             bin_size, "bin_size", unit="seconds", where=where),
         n_peaks=check_positive_int(n_peaks, "n_peaks", where=where),
-        dpi=check_positive_float(dpi, "dpi", where=where))
+        dpi=check_dpi(dpi, where=where))
     directory = check_output_dir(directory, "directory", where=where)
-    parts = list(model) if isinstance(model, (list, tuple)) else split_visits(model)
+    if parts is None:
+        parts = split_visits(model)
     if len(parts) == 1:
         return _write_page(parts[0], directory, stem=_stem(parts), title=title, **options)
 
@@ -201,11 +216,33 @@ def report_entry(model, page):
     Returns
     -------
     ReportEntry
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        For a ``model`` that is not a GuideStarModel or a ``page`` that is
+        not a path.
+    spelunker.errors.GuideStarInputError
+        For a model without frames.
+
+    Examples
+    --------
+    The line of the index page for one visit (its page need not exist yet):
+
+    >>> import tempfile
+    >>> from spelunker import datasets, read_guidestar
+    >>> from spelunker.plotting.report import report_entry
+    >>> files = datasets.make_guidestar_files(tempfile.mkdtemp(), seed=3).files
+    >>> entry = report_entry(read_guidestar(files), "jw01534001001_report.html")
+    >>> entry.stem, entry.n_frames
+    ('jw01534001001', 6000)
     """
+    check_model(model, where="report_entry")
+    page = check_path(page, "page", where="report_entry")
+    require_frames_table(model)
     mjd = np.asarray(model.frames["mid_time_mjd"], dtype=float)
     stars = ", ".join(guidestar_names(model))
-    return ReportEntry(_stem([model]), Path(page), len(mjd), _iso(mjd.min()), _iso(mjd.max()),
-                       stars)
+    return ReportEntry(_stem([model]), page, len(mjd), _iso(mjd.min()), _iso(mjd.max()), stars)
 
 
 def write_report_index(entries, directory, *, title=None):
@@ -216,7 +253,7 @@ def write_report_index(entries, directory, *, title=None):
     entries : list of ReportEntry
         The visit pages (`report_entry`), in the order to list them.
     directory : str or os.PathLike
-        Folder of the pages.
+        Folder of the pages (it must exist and be writable).
     title : str, optional
         Page title; default ``"Guide-star reports <jwPPPPP>"``.
 
@@ -225,12 +262,20 @@ def write_report_index(entries, directory, *, title=None):
     pathlib.Path
         ``jw<program>_report.html`` (``spelunker_report.html`` for several
         programs).
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        For ``entries`` that are not ReportEntry, a ``directory`` that is
+        not a writable folder or a ``title`` that is not a string.
     """
     if (isinstance(entries, (str, bytes)) or not hasattr(entries, "__iter__")
             or not all(isinstance(entry, ReportEntry) for entry in entries)):
         msg = (f"write_report_index: entries={entries!r:.60} must be a list of ReportEntry "
                "(spelunker.plotting.report.report_entry)")
         raise ParameterError(msg)
+    directory = check_output_dir(directory, "directory", create=False, where="write_report_index")
+    title = _check_title(title, where="write_report_index")
     programs = {_program_of_stem(entry.stem) for entry in entries}
     stem = programs.pop() if len(programs) == 1 else "spelunker"
     title = title if title is not None else f"Guide-star reports {stem}"
@@ -243,7 +288,7 @@ def write_report_index(entries, directory, *, title=None):
         rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     header = "".join(f"<th>{name}</th>" for name in ("visit", "frames", "first frame (UTC)",
                                                       "last frame (UTC)", "guide stars"))
-    index = Path(directory) / f"{stem}_report.html"
+    index = directory / f"{stem}_report.html"
     index.write_text("\n".join([
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
         f"<title>{escaped}</title>", f"<style>{_STYLE}</style>", "</head>", "<body>",
@@ -317,17 +362,8 @@ def _stem(models):
     if len(visits) == 1:
         return visit_id(*visits.pop())
     if len(programs) == 1:
-        return _program_stem(programs.pop())
+        return program_stem(programs.pop())
     return "spelunker"
-
-
-def _program_stem(program):
-    """``jw<program>`` (5 digits): the stem of the pages of several visits of one program.
-
-    `spelunker.names` formats and parses visit ids; a program alone is only
-    named here, in the report's file names.
-    """
-    return f"jw{id_number(program, 'program'):05d}"
 
 
 def _program_of_stem(stem):
@@ -336,7 +372,15 @@ def _program_of_stem(stem):
         program, _, _ = parse_visit_id(stem)
     except ParameterError:  # not a visit id: a page of several visits, or without files
         return stem
-    return _program_stem(program)
+    return program_stem(program)
+
+
+def _check_title(title, *, where):
+    """``title`` if it is a string or None (the default title)."""
+    if title is not None and not isinstance(title, str):
+        msg = f"{where}: title={title!r:.60} must be a string (the page title) or None"
+        raise ParameterError(msg)
+    return title
 
 
 def _iso(mjd):

@@ -19,6 +19,7 @@ from astropy import units as u
 from spelunker._validate import check_float_array
 from spelunker.errors import ScienceInputError
 from spelunker.events import EVENT_KINDS
+from spelunker.plotting._canvas import new_figure
 from spelunker.plotting.styles import EVENT_STYLES
 from spelunker.science import DEFAULT_REGRESSORS, design_matrix
 
@@ -74,7 +75,8 @@ def science_regressors_plot(binned, flux, *, regressors=DEFAULT_REGRESSORS, flux
     Raises
     ------
     spelunker.errors.ParameterError
-        When ``flux`` or ``flux_err`` has not one number per integration.
+        When ``flux`` or ``flux_err`` has not one number per integration, or
+        ``fig`` is not a matplotlib Figure.
     spelunker.errors.ScienceInputError
         When no value of ``flux`` is finite (nothing to draw).
 
@@ -98,10 +100,7 @@ def science_regressors_plot(binned, flux, *, regressors=DEFAULT_REGRESSORS, flux
     curve, errors, ylabel, note = _light_curve(flux, flux_err, label)
     best = max(correlation, key=lambda name: abs(np.nan_to_num(correlation[name])))
     hours = (binned.time - binned.time[0]).to_value(u.h)
-    if fig is None:
-        import matplotlib.pyplot as plt  # pyplot loads only when a new figure is asked for
-
-        fig = plt.figure(figsize=(9, 1.9 * (1 + len(matrix.names)) + 0.6), layout="constrained")
+    fig = new_figure(fig, (9, 1.9 * (1 + len(matrix.names)) + 0.6))
     axes = fig.subplots(1 + len(matrix.names), 1, sharex=True, squeeze=False)[:, 0]
     axes[0].errorbar(hours, curve, yerr=errors, fmt=".", color="k", markersize=3,
                      elinewidth=0.5, label=label)

@@ -24,6 +24,7 @@ from astropy.table import QTable, Table
 
 from spelunker.errors import ParameterError
 from spelunker.events import HGA_MNEMONIC, check_kind, hga_intervals
+from spelunker.plotting._canvas import check_axes
 from spelunker.plotting.styles import EVENT_STYLES, LOCAL_EVENT_STYLES
 from spelunker.plotting.timeaxis import KeepXlim, set_time_axis, time_axis, to_axis_time
 
@@ -31,6 +32,33 @@ __all__ = ["plot_events", "plot_intervals", "plot_event_table", "plot_local_even
            "plot_mnemonic"]
 
 log = logging.getLogger(__name__)
+
+
+def _check_table(table, name, columns, *, where, source):
+    """Refuse anything but an astropy Table with ``columns`` (made by ``source``)."""
+    if not isinstance(table, Table) or not set(columns) <= set(table.colnames):
+        needed = " and ".join(repr(column) for column in columns)
+        msg = (f"{where}: {name}={table!r:.60} must be an astropy Table with {needed} "
+               f"column{'s' if len(columns) > 1 else ''} ({source})")
+        raise ParameterError(msg)
+    return table
+
+
+def _check_style(color, linestyle=None, *, where):
+    """Refuse a colour or line style matplotlib cannot draw, before anything is drawn."""
+    # matplotlib loads only when drawing.
+    from matplotlib.colors import is_color_like
+    from matplotlib.lines import Line2D
+
+    if not is_color_like(color):
+        msg = f"{where}: color={color!r:.60} is not a matplotlib colour ('C1', '0.4', 'red', ...)"
+        raise ParameterError(msg)
+    try:
+        Line2D([], [], linestyle=linestyle)
+    except ValueError:
+        msg = (f"{where}: linestyle={linestyle!r:.60} is not a matplotlib line style "
+               "('-', '--', ':', '-.', ...)")
+        raise ParameterError(msg) from None
 
 
 def plot_intervals(ax, intervals, *, label, color, gid):
@@ -54,6 +82,12 @@ def plot_intervals(ax, intervals, *, label, color, gid):
     spans : list of matplotlib.patches.Polygon
         One per interval, the first labelled.
 
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        When ``ax`` is not an Axes, ``intervals`` not a Table with
+        ``start`` and ``stop``, or ``color`` not a colour.
+
     Examples
     --------
     >>> from astropy.table import Table
@@ -64,6 +98,11 @@ def plot_intervals(ax, intervals, *, label, color, gid):
     >>> len(plot_intervals(ax, moves, label="HGA", color="C1", gid="HGA"))
     1
     """
+    where = "plot_intervals"
+    check_axes(ax, where=where)
+    _check_table(intervals, "intervals", ("start", "stop"), where=where,
+                 source="e.g. spelunker.events.hga_intervals")
+    _check_style(color, where=where)
     if len(intervals) == 0:
         return []
     starts = to_axis_time(ax, intervals["start"])
@@ -96,6 +135,12 @@ def plot_events(ax, times, *, label, color, gid, linestyle="--"):
     list of matplotlib.lines.Line2D
         The lines.
 
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        When ``ax`` is not an Axes, ``times`` not times, or ``color`` or
+        ``linestyle`` not a matplotlib style.
+
     Examples
     --------
     >>> from matplotlib.figure import Figure
@@ -105,8 +150,14 @@ def plot_events(ax, times, *, label, color, gid, linestyle="--"):
     ...                 gid="FILENAME"))
     2
     """
-    if len(times) == 0:
-        return []
+    where = "plot_events"
+    check_axes(ax, where=where)
+    _check_style(color, linestyle, where=where)
+    try:
+        if len(times) == 0:
+            return []
+    except TypeError:  # a single time (or not a time: to_axis_time says so)
+        pass
     lines = []
     with KeepXlim(ax):
         for k, x in enumerate(to_axis_time(ax, times)):
@@ -130,11 +181,16 @@ def plot_event_table(ax, events):
     ax : matplotlib.axes.Axes
         A plot of `spelunker.plotting` (its time axis) or any Axes (MJD).
     events : astropy.table.Table
-        The events table.
+        The events table (``kind``, ``start`` and ``end`` columns).
 
     Returns
     -------
     list of matplotlib.artist.Artist
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        When ``ax`` is not an Axes or ``events`` not an events table.
 
     Examples
     --------
@@ -147,6 +203,10 @@ def plot_event_table(ax, events):
     >>> len(plot_event_table(Figure().add_subplot(), events))
     1
     """
+    where = "plot_event_table"
+    check_axes(ax, where=where)
+    _check_table(events, "events", ("kind", "start", "end"), where=where,
+                 source="spelunker.events.find_events or events_table")
     artists = []
     kinds = list(dict.fromkeys(str(kind) for kind in events["kind"]))
     for kind in kinds:
@@ -195,7 +255,11 @@ def plot_local_events(ax, table, kind):
     >>> len(plot_local_events(ax, local_events(model, "FILENAME"), "FILENAME"))
     2
     """
+    where = "plot_local_events"
     kind = check_kind(kind)
+    check_axes(ax, where=where)
+    _check_table(table, "table", ("start", "stop") if kind == "HGA" else ("time",), where=where,
+                 source=f"spelunker.events.local_events(model, {kind!r})")
     style = LOCAL_EVENT_STYLES[kind]
     if kind == "HGA":
         return plot_intervals(ax, table, **style)
@@ -236,9 +300,12 @@ def plot_mnemonic(table, ax, *, mnemonic=None):
     >>> plot_mnemonic(current, ax).get_ylabel()
     'INIS_FWMTRCURR'
     """
-    if not isinstance(table, Table) or not {"time", "value"} <= set(table.colnames):
-        msg = (f"plot_mnemonic: table={table!r:.60} must be an astropy Table with 'time' and "
-               "'value' columns (spelunker.archive.engdb.mnemonics)")
+    where = "plot_mnemonic"
+    _check_table(table, "table", ("time", "value"), where=where,
+                 source="spelunker.archive.engdb.mnemonics")
+    check_axes(ax, where=where)
+    if mnemonic is not None and not isinstance(mnemonic, str):
+        msg = f"{where}: mnemonic={mnemonic!r:.60} must be a string (a mnemonic's name) or None"
         raise ParameterError(msg)
     name = (mnemonic or table.meta.get("mnemonic") or "telemetry").upper()
     values = np.asarray(table["value"])

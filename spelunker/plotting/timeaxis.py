@@ -19,6 +19,8 @@ from astropy import units as u
 from astropy.time import Time
 
 from spelunker._validate import check_choice
+from spelunker.errors import ParameterError
+from spelunker.plotting._canvas import check_axes
 from spelunker.times import as_utc_time
 
 __all__ = ["TimeAxis", "time_axis", "set_time_axis", "to_axis_time", "KeepXlim"]
@@ -118,7 +120,27 @@ def set_time_axis(ax, axis, *, label=True):
     axis : TimeAxis
     label : bool, optional
         Set the x-axis label to ``axis.label``.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        When ``ax`` is not a matplotlib Axes or ``axis`` not a `TimeAxis`.
+
+    Examples
+    --------
+    >>> from astropy.time import Time
+    >>> from matplotlib.figure import Figure
+    >>> from spelunker.plotting import TimeAxis, set_time_axis, time_axis
+    >>> ax = Figure().add_subplot()
+    >>> set_time_axis(ax, TimeAxis(Time(60000.0, format="mjd"), "min"))
+    >>> time_axis(ax).unit, ax.get_xlabel()
+    ('min', 'time since 2023-02-25T00:00:00.000 UTC (min)')
     """
+    check_axes(ax, where="set_time_axis")
+    if not isinstance(axis, TimeAxis):
+        msg = (f"set_time_axis: axis={axis!r:.60} must be a TimeAxis "
+               "(spelunker.plotting.TimeAxis)")
+        raise ParameterError(msg)
     setattr(ax, _TIME_AXIS_ATTRIBUTE, axis)
     if label:
         ax.set_xlabel(axis.label)
@@ -139,8 +161,13 @@ def to_axis_time(ax, times):
     numpy.ndarray
         Time since the axis reference in the axis unit; MJD (UTC) when the
         Axes has no `TimeAxis`.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        When ``ax`` is not a matplotlib Axes or ``times`` are not times.
     """
-    axis = time_axis(ax)
+    axis = time_axis(check_axes(ax, where="to_axis_time"))
     if axis is not None:
         return axis.to_axis(times)
     return np.atleast_1d(as_utc_time(times).mjd).astype(float)
@@ -181,7 +208,7 @@ class KeepXlim:
     """
 
     def __init__(self, ax):
-        self.ax = ax
+        self.ax = check_axes(ax, where="KeepXlim")
         self.limits = None
 
     def __enter__(self):

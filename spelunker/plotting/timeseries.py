@@ -22,14 +22,16 @@ from astropy import units as u
 
 from spelunker._validate import check_choice
 from spelunker.binning import DEFAULT_BIN_SIZE, bin_series
+from spelunker.datamodels import check_model
+from spelunker.errors import ParameterError
 from spelunker.events import events_table
 from spelunker.periodogram import FIT_PARAMETERS
 from spelunker.photometry import full_frame_flux
 from spelunker.plotting._canvas import new_axes, new_figure
 from spelunker.plotting._model import (
     frame_fit_table,
+    frames_by_guidestar,
     guidestar_names,
-    guidestar_of_frames,
     require_frames_table,
 )
 from spelunker.plotting.telemetry import plot_event_table
@@ -243,7 +245,8 @@ def relative_flux(model, *, frames=None):
     `~spelunker.stpipe.PhotometryOptimizeStep`), else the sum of all pixels
     (`spelunker.photometry.full_frame_flux`).  Each guide star is divided by
     the median of its own frames (different stars have different count
-    rates; one star is never split by file).
+    rates; one star is never split by file or visit:
+    `~spelunker.GuideStarModel.guidestar_frames`).
 
     Parameters
     ----------
@@ -262,6 +265,14 @@ def relative_flux(model, *, frames=None):
     source : str
         ``'optimised aperture'`` or ``'full frame'``.
 
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        For a ``model`` that is not a GuideStarModel, or ``frames`` that do
+        not select frames of the model.
+    spelunker.errors.GuideStarInputError
+        For a model without ``lightcurve`` and without frames.
+
     Examples
     --------
     >>> import tempfile
@@ -273,15 +284,16 @@ def relative_flux(model, *, frames=None):
     >>> relative.shape, source
     ((10,), 'full frame')
     """
+    check_model(model, where="relative_flux")
     if model.hasattr("lightcurve"):
         n_frames = len(model.lightcurve)
-        index = np.arange(n_frames) if frames is None else np.arange(n_frames)[frames]
+        index = _selected_frames(frames, n_frames)
         flux = np.asarray(model.lightcurve["flux"], dtype=float)[index]
         source = "optimised aperture"
     else:
         model.require_frames("the full-frame flux")
         n_frames = len(model.data)
-        index = np.arange(n_frames) if frames is None else np.arange(n_frames)[frames]
+        index = _selected_frames(frames, n_frames)
         # A slice selects a view, a list of frames copies only those frames.
         selection = slice(None) if frames is None else frames
         dq = np.asarray(model.dq)[selection] \
@@ -289,13 +301,28 @@ def relative_flux(model, *, frames=None):
         flux, _ = full_frame_flux(np.asarray(model.data)[selection], dq=dq)
         source = "full frame"
     relative = np.full(flux.shape, np.nan)
-    groups = guidestar_of_frames(model, n_frames)[index]
-    for group in np.unique(groups):
-        members = groups == group
+    for _, star_frames in frames_by_guidestar(model, n_frames):
+        members = np.isin(index, star_frames)
         finite = members & np.isfinite(flux)
         if finite.any():
             relative[members] = flux[members] / np.median(flux[finite])
     return relative, flux, source
+
+
+def _selected_frames(frames, n_frames):
+    """The frame numbers ``frames`` (a slice, frame numbers or a mask) selects; all for None."""
+    every = np.arange(n_frames)
+    if frames is None:
+        return every
+    try:
+        index = every[frames]
+    except (IndexError, TypeError, ValueError):
+        index = None
+    if index is None or index.ndim != 1:
+        msg = (f"relative_flux: frames={frames!r:.60} must be a slice or frame numbers "
+               f"(-{n_frames} to {n_frames - 1}) of the model's {n_frames} frames")
+        raise ParameterError(msg)
+    return index
 
 
 def _break_at_gaps(binned):
