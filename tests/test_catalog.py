@@ -23,7 +23,8 @@ from spelunker.archive.catalog import (
     parse_catalog_reply,
     query_guide_star_catalog,
 )
-from spelunker.names import fg_table, parse_obs_id, parse_product_name
+from spelunker.filetable import fg_table
+from spelunker.names import parse_obs_id, parse_product_name
 from spelunker import atomic
 from spelunker.atomic import is_temporary
 from spelunker.errors import ParameterError, SpelunkerError
@@ -466,12 +467,34 @@ def test_fg_table_ignores_an_unusable_header_obs_id(three_segment_visit, caplog)
     files = read_guidestar(three_segment_visit.files).table("files")
     files["obs_id"] = ["V01534001001P00000000011", "V01534002001P0000000001102",
                        "V01534001001P000000000110z"]  # short, another observation, act '0z'
-    with caplog.at_level(logging.WARNING, logger="spelunker.names"):
+    with caplog.at_level(logging.WARNING, logger="spelunker.filetable"):
         table = fg_table(files)
     assert list(table["visit_group"].mask) == [True, True, False]
     assert list(table["activity"].mask) == [True, True, False]
     assert table["activity"][2] == 35  # base 36, as in file names
     assert "not 'V' + VISIT_ID" in caplog.text and "observation 2" in caplog.text
+
+
+def test_fg_table_lives_in_filetable_and_names_only_holds_the_grammar():
+    import spelunker.filetable
+    import spelunker.names
+
+    assert fg_table.__module__ == "spelunker.filetable"
+    assert spelunker.filetable.__all__ == ["fg_table"]
+    assert "fg_table" not in spelunker.names.__all__
+    assert not hasattr(spelunker.names, "fg_table")
+    assert spelunker.names.__doc__.splitlines()[0] == (
+        "JWST names and ids: the grammar of product names, visit ids and program numbers.")
+
+
+@pytest.mark.parametrize("kind", ["zz", None, 5, ["program"], "Program"])
+def test_id_number_refuses_an_unknown_kind(kind):
+    from spelunker.names import id_number, padded_id
+
+    with pytest.raises(ParameterError, match="kind=.* must be one of program, observation, visit"):
+        id_number(1, kind)
+    with pytest.raises(ParameterError, match="kind="):
+        padded_id(1, kind)
 
 
 def test_parse_obs_id():

@@ -825,7 +825,8 @@ def test_live_mast_program_1534(tmp_path):
 @pytest.mark.remote_data
 def test_live_download_of_the_smallest_product(tmp_path):
     """One real file: the smallest gs-fg product of PID 1534 observation 2 visit 1 (~8 MB)."""
-    from spelunker.names import fg_table, parse_obs_id
+    from spelunker.filetable import fg_table
+    from spelunker.names import parse_obs_id
 
     server = "https://mast.stsci.edu"
     table = find_guidestar_products(1534, observation=2, visit=1, server=server)
