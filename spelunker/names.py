@@ -48,6 +48,7 @@ __all__ = [
     "guider_name_fields",
     "guider_product_name",
     "id_number",
+    "id_number_or_none",
     "is_fine_guide_cal",
     "parse_obs_id",
     "parse_product_name",
@@ -157,10 +158,7 @@ def id_number(value, kind, *, name=None, where=None):
     >>> id_number("01534", "program"), id_number(2, "visit")
     (1534, 2)
     """
-    if not isinstance(kind, str) or kind not in ID_DIGITS:
-        msg = f"kind={kind!r} must be one of {', '.join(ID_DIGITS)}"
-        raise ParameterError(msg)
-    digits = ID_DIGITS[kind]
+    digits = ID_DIGITS[_check_kind(kind)]
     name = name or kind
     number = None
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
@@ -172,6 +170,39 @@ def id_number(value, kind, *, name=None, where=None):
         msg = f"{where}: {text}" if where else text
         raise ParameterError(msg)
     return number
+
+
+def id_number_or_none(value, kind):
+    """A program, observation or visit number read from a header or table cell, or None.
+
+    `id_number` of ``value`` when it is one; None when it holds no such
+    number (missing, masked, empty, other text, out of range), so that it
+    matches no wanted id.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        Another ``kind``.
+
+    Examples
+    --------
+    >>> from spelunker.names import id_number_or_none
+    >>> id_number_or_none(" 01534", "program"), id_number_or_none("", "visit")
+    (1534, None)
+    """
+    _check_kind(kind)
+    try:
+        return id_number(value, kind)
+    except ParameterError:  # no number in range: the caller's "unknown"
+        return None
+
+
+def _check_kind(kind):
+    """``kind`` if it is 'program', 'observation' or 'visit'; else a ParameterError."""
+    if not isinstance(kind, str) or kind not in ID_DIGITS:
+        msg = f"kind={kind!r} must be one of {', '.join(ID_DIGITS)}"
+        raise ParameterError(msg)
+    return kind
 
 
 def padded_id(value, kind):

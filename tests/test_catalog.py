@@ -489,12 +489,23 @@ def test_fg_table_lives_in_filetable_and_names_only_holds_the_grammar():
 
 @pytest.mark.parametrize("kind", ["zz", None, 5, ["program"], "Program"])
 def test_id_number_refuses_an_unknown_kind(kind):
-    from spelunker.names import id_number, padded_id
+    from spelunker.names import id_number, id_number_or_none, padded_id
 
     with pytest.raises(ParameterError, match="kind=.* must be one of program, observation, visit"):
         id_number(1, kind)
-    with pytest.raises(ParameterError, match="kind="):
-        padded_id(1, kind)
+    for function in (padded_id, id_number_or_none):
+        with pytest.raises(ParameterError, match="kind="):
+            function(1, kind)
+
+
+@pytest.mark.parametrize(("value", "number"), [
+    (1534, 1534), ("01534", 1534), (" 1534 ", 1534), (np.int16(7), 7), ("", None), (None, None),
+    (np.ma.masked, None), ("1534a", None), (0, None), (100000, None), (True, None), (1534.0, None),
+])
+def test_id_number_or_none_reads_a_cell(value, number):
+    from spelunker.names import id_number_or_none
+
+    assert id_number_or_none(value, "program") == number
 
 
 def test_parse_obs_id():

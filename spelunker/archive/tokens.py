@@ -179,14 +179,26 @@ def redact(text, token):
     -------
     str
 
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``text`` is not a string, or ``token`` not a string, Secret or None.
+
     Examples
     --------
     >>> from spelunker.archive.tokens import redact
     >>> redact("GET /api?token=abc123", "abc123")
     'GET /api?token=<MAST token>'
     """
+    if not isinstance(text, str):
+        msg = f"redact: text must be a string, got {type(text).__name__}"
+        raise ParameterError(msg)
     if isinstance(token, Secret):
         token = token.reveal()
+    if not (token is None or isinstance(token, str)):
+        msg = (f"redact: token must be a string, a Secret or None (a MAST API token), got "
+               f"{type(token).__name__}")
+        raise ParameterError(msg)
     return text.replace(token, MASK) if token else text
 
 
