@@ -465,3 +465,21 @@ def test_header_numbers_are_read_by_names(two_visits, tmp_path):
     assert (files["program"][0], files["observation"][0], files["visit"][0]) == (1534, 1, 1)
     edit_header(first, PROGRAM="0")
     assert read_guidestar([first]).table("files")["program"][0] == -1
+
+
+def test_modules_say_their_one_job_in_their_first_docstring_line():
+    import importlib
+
+    first_lines = {
+        "spelunker.io.products":
+            "The guider products of an input, each found and checked (headers, arrays, integrity).",
+        "spelunker.resources":
+            "Data files shipped with spelunker: the ASDF parameter files of its steps and pipeline.",
+        "spelunker.times": "Times given by a user, read as astropy `~astropy.time.Time` in UTC.",
+        "spelunker.barycentric":
+            "Barycentric times: BJD_TDB of UTC times, JWST's ephemeris, and back to UTC.",
+        "spelunker.filetable": "The per-file table (``fg_table``): one row per guider product of "
+                               "a model, with its fields.",
+    }
+    for name, line in first_lines.items():
+        assert importlib.import_module(name).__doc__.splitlines()[0] == line, name
