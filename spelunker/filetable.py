@@ -111,7 +111,8 @@ def fg_table(model, *, obs_ids=None):
     ------
     spelunker.errors.ParameterError
         ``model`` is neither a model nor a files table; an obs_id does not
-        match its file or its header OBS_ID; a wrong number of obs_ids.
+        match its file or its header OBS_ID; obs_ids that are neither a
+        mapping nor a list, or a wrong number of them.
 
     Examples
     --------
@@ -133,6 +134,10 @@ def fg_table(model, *, obs_ids=None):
     5 1 1 --
     """
     files = _files_table(model)
+    if not (obs_ids is None or isinstance(obs_ids, (dict, list, tuple, np.ndarray))):
+        msg = (f"fg_table: obs_ids={obs_ids!r:.60} must be a {{file_name: obs_id}} mapping or "
+               "a list of one obs_id per file (None where unknown)")
+        raise ParameterError(msg)
     n = len(files)
     names = [str(v).strip() for v in np.asarray(files["file_name"])]
     ints = {key: np.zeros(n, dtype=np.int32) for key in

@@ -25,8 +25,8 @@ reader (`spelunker.io`), the pipeline steps and the archive clients ask it
 reads visit ids (`visit_id`, `parse_visit_id`), program, observation and
 visit numbers (`id_number`, `padded_id`, `program_stem`,
 `parse_selection`) and guider product names (`guider_product_name`).  It
-imports nothing from the rest of spelunker but `spelunker.errors`, so the
-lowest layers can use it.
+imports nothing from the rest of spelunker but `spelunker.errors` and
+`spelunker._validate`, so the lowest layers can use it.
 """
 
 import logging
@@ -36,6 +36,7 @@ import re
 import numpy as np
 from astropy.time import Time
 
+from spelunker._validate import check_int_range
 from spelunker.errors import DownloadError, ParameterError
 
 __all__ = [
@@ -159,7 +160,7 @@ def id_number(value, kind, *, name=None, where=None):
     (1534, 2)
     """
     digits = ID_DIGITS[_check_kind(kind)]
-    name = name or kind
+    name = kind if name is None else name
     number = None
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         number = int(value)
@@ -241,7 +242,8 @@ def guider_product_name(program, observation, visit, *, stamp, mode="fg", segmen
     mode : str, optional
         ``fg``, ``track``, ``acq1`` or ``acq2``.
     segment : int, optional
-        The segment number (``-segNNN``); None for a product of one segment.
+        The segment number (``-segNNN``, 1..999); None for a product of one
+        segment.
     suffix : str, optional
         The pipeline suffix (``cal``, ``uncal``, ...).
 
@@ -251,7 +253,10 @@ def guider_product_name(program, observation, visit, *, stamp, mode="fg", segmen
     >>> guider_product_name(1534, 1, 1, stamp="2022338120000", segment=1)
     'jw01534001001_gs-fg_2022338120000-seg001_cal.fits'
     """
-    segment_part = "" if segment is None else f"-seg{int(segment):03d}"
+    segment_part = ""
+    if segment is not None:
+        number = check_int_range(segment, "segment", 1, 999, where="guider_product_name")
+        segment_part = f"-seg{number:03d}"
     name = (f"{visit_id(program, observation, visit)}_gs-{mode}_{stamp}{segment_part}"
             f"_{suffix}.fits")
     if _GUIDER.match(name) is None:
@@ -352,6 +357,7 @@ def parse_selection(value, length, *, name, where=None):
     >>> parse_selection("1534:1:2", 3, name="visits")
     (1534, 1, 2)
     """
+    length = check_int_range(length, "length", 2, 3, where="parse_selection")
     if isinstance(value, str):
         parts = value.split(":")
     elif isinstance(value, (tuple, list)):

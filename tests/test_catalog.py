@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import re
 import time
 import warnings
 from pathlib import Path
@@ -506,6 +507,46 @@ def test_id_number_or_none_reads_a_cell(value, number):
     from spelunker.names import id_number_or_none
 
     assert id_number_or_none(value, "program") == number
+
+
+@pytest.mark.parametrize(("segment", "problem"), [
+    ("x", "segment='x'"), (0, "segment=0"), (1000, "segment=1000"), (1.5, "segment=1.5"),
+    (True, "segment=True"), (object(), "segment=<object"),
+])
+def test_guider_product_name_refuses_a_segment_that_is_no_number(segment, problem):
+    from spelunker.names import guider_product_name
+
+    assert guider_product_name(1534, 1, 1, stamp="2022338120000", segment=999).endswith(
+        "-seg999_cal.fits")
+    with pytest.raises(ParameterError, match=f"guider_product_name: {re.escape(problem)}"):
+        guider_product_name(1534, 1, 1, stamp="2022338120000", segment=segment)
+
+
+@pytest.mark.parametrize("length", [1, 4, "3", None, np.array([2, 3])])
+def test_parse_selection_refuses_another_length(length):
+    from spelunker.names import parse_selection
+
+    with pytest.raises(ParameterError, match="parse_selection: length="):
+        parse_selection("1534:1:2", length, name="visits")
+
+
+@pytest.mark.parametrize("obs_ids", [5, 1.5, True, object(), "jw01534001001_05101_00002_guider1"])
+def test_fg_table_refuses_obs_ids_that_are_no_mapping_or_list(three_segment_visit, obs_ids):
+    files = read_guidestar(three_segment_visit.files).table("files")
+    with pytest.raises(ParameterError, match="fg_table: obs_ids=.* must be a"):
+        fg_table(files, obs_ids=obs_ids)
+
+
+def test_catalog_arguments_of_the_wrong_kind_are_parameter_errors(tmp_path):
+    for text in (5, b"reply", ["a"]):
+        with pytest.raises(ParameterError, match="text must be the reply as a string"):
+            parse_catalog_reply(text, STAR_A)
+    with pytest.raises(ParameterError, match="url=.* must be the Guide Star Catalog"):
+        query_guide_star_catalog(STAR_A, url=np.array([1.0, 2.0]), cache_dir=False)
+    for session in ("x", 5, {"get": None}):
+        with pytest.raises(ParameterError, match="session=.* must be a requests.Session"):
+            query_guide_star_catalog(STAR_A, url=closed_port_url(), cache_dir=tmp_path,
+                                     session=session)
 
 
 def test_parse_obs_id():

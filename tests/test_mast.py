@@ -409,14 +409,28 @@ def test_token_masked_in_records_of_every_logger(fake, download_dir, caplog):
     (5, "abc", "text must be a string, got int"),
     (None, "abc", "text must be a string, got NoneType"),
     (b"abc", "abc", "text must be a string, got bytes"),
-    ("abc", 5, "token must be a string, a Secret or None"),
-    ("abc", object(), "token must be a string, a Secret or None"),
+    ("abc", 5, "token must be a string"),
+    ("abc", object(), "token must be a string"),
 ])
 def test_redact_refuses_what_is_not_text(text, token, match):
     with pytest.raises(ParameterError, match=match):
         tokens.redact(text, token)
     assert tokens.redact("a abc b", tokens.Secret("abc")) == f"a {tokens.MASK} b"
     assert tokens.redact("a abc b", None) == tokens.redact("a abc b", "") == "a abc b"
+
+
+@pytest.mark.parametrize("token", [5, 1.5, object(), b"abc", ["abc"]])
+def test_a_token_is_a_string_wherever_it_is_given(token, monkeypatch):
+    """One check of a token's type (tokens._token_text) behind every way of giving one."""
+    monkeypatch.delenv(tokens.TOKEN_ENV, raising=False)
+    for give in (tokens.Secret, tokens.as_secret, tokens.resolve_token,
+                 lambda value: tokens.masked_logs(value).__enter__()):
+        with pytest.raises(ParameterError, match="must be a string|must be a Secret"):
+            give(token)
+    from spelunker.archive.engdb import engdb_service
+
+    with pytest.raises(ParameterError, match="token must be a string"):
+        engdb_service(token=token, base_url="http://127.0.0.1:9")
 
 
 def test_empty_token_falls_back_to_the_environment(fake, monkeypatch):
