@@ -28,30 +28,18 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The public names of `spelunker.barycentric` that ``spelunker.times`` also gives.
-_BARYCENTRIC_NAMES = frozenset({
-    "EPHEMERIS_VALID_SECONDS",
-    "INT_TIMES_COLUMNS",
-    "INT_TIMES_EXTRAPOLATION_SECONDS",
-    "Ephemeris",
-    "barycentric_times",
-    "bjd_from_int_times",
-    "utc_from_barycentric",
-})
-
-
 def __getattr__(name):
-    """The barycentric names, where they were before `spelunker.barycentric` (PEP 562).
+    """The public names of `spelunker.barycentric`, where they were before it (PEP 562).
 
     Nothing in the package uses this: it keeps users' ``from spelunker.times
     import Ephemeris`` working.  The import is made here, not at the top,
     because `spelunker.barycentric` reads its times with `as_utc_time` (an
     import at the top would be a cycle).
     """
-    if name in _BARYCENTRIC_NAMES:
-        # Deferred: spelunker.barycentric imports this module (see the docstring).
-        from spelunker import barycentric
+    # Deferred: spelunker.barycentric imports this module (see the docstring).
+    from spelunker import barycentric
 
+    if name in barycentric.__all__:
         return getattr(barycentric, name)
     msg = f"module {__name__!r} has no attribute {name!r}"
     raise AttributeError(msg)  # what Python expects of a module __getattr__
