@@ -474,7 +474,8 @@ def test_modules_say_their_one_job_in_their_first_docstring_line():
         "spelunker.io.products":
             "The guider products of an input, each found and checked (headers, arrays, integrity).",
         "spelunker.resources":
-            "Data files shipped with spelunker: the ASDF parameter files of its steps and pipeline.",
+            "Data files shipped with spelunker: the ASDF parameter files of its steps and "
+            "pipeline.",
         "spelunker.times": "Times given by a user, read as astropy `~astropy.time.Time` in UTC.",
         "spelunker.barycentric":
             "Barycentric times: BJD_TDB of UTC times, JWST's ephemeris, and back to UTC.",
