@@ -1,8 +1,8 @@
 """Benchmark BJD_TDB of many UTC times against astropy's own computation.
 
-`spelunker.times.barycentric_times` of ``--n`` frame times (16.7 Hz, so a
+`spelunker.barycentric.barycentric_times` of ``--n`` frame times (16.7 Hz, so a
 million span 16.7 hours) seen from the geocentre and from a JWST
-`~spelunker.times.Ephemeris`, and `spelunker.times.bjd_from_int_times`
+`~spelunker.barycentric.Ephemeris`, and `spelunker.barycentric.bjd_from_int_times`
 (interpolating a science product's INT_TIMES).  The baseline, in the same
 run: astropy's ``t.tdb + t.light_travel_time(target, location=geocentre)``
 on the same times, which is also the reference the geocentre result is
@@ -23,7 +23,7 @@ from astropy.coordinates import EarthLocation, SkyCoord, get_body_barycentric_po
 from astropy.table import Table
 from astropy.time import Time
 
-from spelunker.times import Ephemeris, barycentric_times, bjd_from_int_times
+from spelunker.barycentric import Ephemeris, barycentric_times, bjd_from_int_times
 
 TARGET = SkyCoord(286.0 * u.deg, -41.3 * u.deg)
 START = Time("2022-12-04T01:36:00", scale="utc")

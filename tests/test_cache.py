@@ -160,3 +160,28 @@ def test_download_reuses_the_original_layout(program, tmp_path, caplog):
     # a name that is no product is refused before any lookup
     with pytest.raises(DownloadError):
         download_products(["../escape_cal.fits"], tmp_path, server="http://127.0.0.1:9")
+
+
+def test_header_numbers_are_read_as_the_names_module_reads_them(program, tmp_path, caplog):
+    """PROGRAM / OBSERVTN / VISIT match the name however they are written (names.id_number)."""
+    from astropy.io import fits
+
+    (first,) = copy_into(program.files[3:], tmp_path / "plain")
+    for written in ("1534", " 01534 "):
+        with fits.open(first, mode="update") as hdul:
+            hdul[0].header["PROGRAM"] = written
+        assert cached_products(tmp_path / "plain", 1534) == [first]
+    for written, shown in (("01535", "'01535'"), ("", "''"), ("0", "'0'"), ("1534a", "'1534a'")):
+        with fits.open(first, mode="update") as hdul:
+            hdul[0].header["PROGRAM"] = written
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="spelunker.archive.download"):
+            assert cached_products(tmp_path / "plain", 1534) == []
+        assert f"its header PROGRAM is {shown}, the name's 01534" in caplog.text
+
+
+@pytest.mark.parametrize("products", [None, 5, 1.5, object(), b"jw01534001001_gs-fg_x_cal.fits"])
+def test_download_refuses_products_that_are_no_products(products, tmp_path):
+    with pytest.raises(ParameterError, match="products=.* must be a products table"):
+        download_products(products, tmp_path, server="http://127.0.0.1:9", retries=0)
+    assert not list(tmp_path.iterdir())  # refused before anything is created

@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import re
 import time
 import warnings
 from pathlib import Path
@@ -23,7 +24,8 @@ from spelunker.archive.catalog import (
     parse_catalog_reply,
     query_guide_star_catalog,
 )
-from spelunker.names import fg_table, parse_obs_id, parse_product_name
+from spelunker.filetable import fg_table
+from spelunker.names import parse_obs_id, parse_product_name
 from spelunker import atomic
 from spelunker.atomic import is_temporary
 from spelunker.errors import ParameterError, SpelunkerError
@@ -466,12 +468,85 @@ def test_fg_table_ignores_an_unusable_header_obs_id(three_segment_visit, caplog)
     files = read_guidestar(three_segment_visit.files).table("files")
     files["obs_id"] = ["V01534001001P00000000011", "V01534002001P0000000001102",
                        "V01534001001P000000000110z"]  # short, another observation, act '0z'
-    with caplog.at_level(logging.WARNING, logger="spelunker.names"):
+    with caplog.at_level(logging.WARNING, logger="spelunker.filetable"):
         table = fg_table(files)
     assert list(table["visit_group"].mask) == [True, True, False]
     assert list(table["activity"].mask) == [True, True, False]
     assert table["activity"][2] == 35  # base 36, as in file names
     assert "not 'V' + VISIT_ID" in caplog.text and "observation 2" in caplog.text
+
+
+def test_fg_table_lives_in_filetable_and_names_only_holds_the_grammar():
+    import spelunker.filetable
+    import spelunker.names
+
+    assert fg_table.__module__ == "spelunker.filetable"
+    assert spelunker.filetable.__all__ == ["fg_table"]
+    assert "fg_table" not in spelunker.names.__all__
+    assert not hasattr(spelunker.names, "fg_table")
+    assert spelunker.names.__doc__.splitlines()[0] == (
+        "JWST names and ids: the grammar of product names, visit ids and program numbers.")
+
+
+@pytest.mark.parametrize("kind", ["zz", None, 5, ["program"], "Program"])
+def test_id_number_refuses_an_unknown_kind(kind):
+    from spelunker.names import id_number, id_number_or_none, padded_id
+
+    with pytest.raises(ParameterError, match="kind=.* must be one of program, observation, visit"):
+        id_number(1, kind)
+    for function in (padded_id, id_number_or_none):
+        with pytest.raises(ParameterError, match="kind="):
+            function(1, kind)
+
+
+@pytest.mark.parametrize(("value", "number"), [
+    (1534, 1534), ("01534", 1534), (" 1534 ", 1534), (np.int16(7), 7), ("", None), (None, None),
+    (np.ma.masked, None), ("1534a", None), (0, None), (100000, None), (True, None), (1534.0, None),
+])
+def test_id_number_or_none_reads_a_cell(value, number):
+    from spelunker.names import id_number_or_none
+
+    assert id_number_or_none(value, "program") == number
+
+
+@pytest.mark.parametrize(("segment", "problem"), [
+    ("x", "segment='x'"), (0, "segment=0"), (1000, "segment=1000"), (1.5, "segment=1.5"),
+    (True, "segment=True"), (object(), "segment=<object"),
+])
+def test_guider_product_name_refuses_a_segment_that_is_no_number(segment, problem):
+    from spelunker.names import guider_product_name
+
+    assert guider_product_name(1534, 1, 1, stamp="2022338120000", segment=999).endswith(
+        "-seg999_cal.fits")
+    with pytest.raises(ParameterError, match=f"guider_product_name: {re.escape(problem)}"):
+        guider_product_name(1534, 1, 1, stamp="2022338120000", segment=segment)
+
+
+@pytest.mark.parametrize("length", [1, 4, "3", None, np.array([2, 3])])
+def test_parse_selection_refuses_another_length(length):
+    from spelunker.names import parse_selection
+
+    with pytest.raises(ParameterError, match="parse_selection: length="):
+        parse_selection("1534:1:2", length, name="visits")
+
+
+@pytest.mark.parametrize("obs_ids", [5, 1.5, True, object(), "jw01534001001_05101_00002_guider1"])
+def test_fg_table_refuses_obs_ids_that_are_no_mapping_or_list(three_segment_visit, obs_ids):
+    files = read_guidestar(three_segment_visit.files).table("files")
+    with pytest.raises(ParameterError, match="fg_table: obs_ids=.* must be a"):
+        fg_table(files, obs_ids=obs_ids)
+
+
+def test_catalog_arguments_of_the_wrong_kind_are_parameter_errors(tmp_path):
+    for text in (5, b"reply", ["a"]):
+        with pytest.raises(ParameterError, match="text must be the reply as a string"):
+            parse_catalog_reply(text, STAR_A)
+    with pytest.raises(ParameterError, match="url=.* must be the Guide Star Catalog"):
+        query_guide_star_catalog(STAR_A, url=np.array([1.0, 2.0]), cache_dir=False)
+    for session in ("x", 5, {"get": None}):
+        with pytest.raises(ParameterError, match="session=.* must be a requests.Session"):
+            query_guide_star_catalog(STAR_A, url=closed_port_url(), cache_dir=tmp_path,
+                                     session=session)
 
 
 def test_parse_obs_id():

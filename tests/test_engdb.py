@@ -610,3 +610,17 @@ def test_real_recorded_telemetry(reference_dir, edb_server, bracket):
         assert_allclose(line.get_xdata(), (times[inside] - milliseconds[0]) / 1000.0, rtol=0,
                         atol=2e-5)
     assert set(recorded["SA_ZFGDETID"][1]) == {1}
+
+
+@pytest.mark.parametrize("base_url", [5, ["http://127.0.0.1:9"], np.array([1.0, 2.0])])
+def test_a_base_url_that_is_not_text_is_a_parameter_error(base_url):
+    with pytest.raises(ParameterError, match="base_url=.* must be the server's address"):
+        engdb_service(token="t", base_url=base_url)
+    with pytest.raises(ParameterError, match="base_url=.* must be the server's address"):
+        mnemonics("SA_ZHGAUPST", 60000.0, 60000.1, token="t", base_url=base_url)
+
+
+@pytest.mark.parametrize("session", [5, "x", object()])
+def test_a_session_that_is_no_service_is_a_parameter_error(session):
+    with pytest.raises(ParameterError, match="session=.* must be an engineering-database service"):
+        mnemonics("SA_ZHGAUPST", 60000.0, 60000.1, session=session)

@@ -32,6 +32,7 @@ from spelunker import (
     changepoints,
     datasets,
     events,
+    filetable,
     fitting,
     io,
     names,
@@ -131,8 +132,8 @@ CASES = [
     Case("names.parse_product_name-stamp",
          lambda i: names.parse_product_name("jw01534001001_gs-fg_2022999013723_cal.fits")),
     Case("names.parse_obs_id-text", lambda i: names.parse_obs_id("V123")),
-    Case("names.fg_table-None", lambda i: names.fg_table(None)),
-    Case("names.fg_table-obs_ids", lambda i: names.fg_table(i.model, obs_ids=["a", "b"])),
+    Case("filetable.fg_table-None", lambda i: filetable.fg_table(None)),
+    Case("filetable.fg_table-obs_ids", lambda i: filetable.fg_table(i.model, obs_ids=["a", "b"])),
     Case("names.strip_segment-None", lambda i: names.strip_segment(None)),
     Case("names.is_fine_guide_cal-None", lambda i: names.is_fine_guide_cal(None)),
     # --- spelunker.events, spelunker.changepoints --------------------------------------------

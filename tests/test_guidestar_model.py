@@ -78,7 +78,7 @@ def test_a_failed_save_leaves_nothing(two_visits, tmp_path, monkeypatch):
 
 def test_select_files(two_visits):
     from spelunker.errors import ParameterError
-    from spelunker.names import fg_table
+    from spelunker.filetable import fg_table
 
     model = two_visits
     segments = np.ma.filled(fg_table(model)["segment"], 0)

@@ -398,3 +398,89 @@ def test_saved_products_open_or_fail_clearly(three_segment_visit, tmp_path):
         open_guidestar(parameter_file("fit"))
     with pytest.raises(GuideStarInputError, match="no such file"):
         open_guidestar(tmp_path / "missing.asdf")
+
+
+# --- numbers, visits and ISO times -------------------------------------------
+
+
+@pytest.mark.parametrize("values", [5, 60000.5, [1.0, 2.0], np.arange(3), True, [True]])
+def test_iso_to_mjd_refuses_numbers(values):
+    from spelunker.errors import ParameterError
+    from spelunker.io import iso_to_mjd
+
+    with pytest.raises(ParameterError, match="iso_to_mjd: values=.* must be ISO time strings"):
+        iso_to_mjd(values)
+
+
+def test_iso_to_mjd_of_objects_reads_strings_and_bytes_only():
+    from spelunker.io import iso_to_mjd
+
+    values = np.array(["1858-11-18 00:00:00", b"1858-11-19 00:00:00", None, 5], dtype=object)
+    assert_array_equal(iso_to_mjd(values), [1.0, 2.0, np.nan, np.nan])
+    assert iso_to_mjd([]).shape == (0,)
+
+
+@pytest.fixture(scope="module")
+def two_visits(tmp_path_factory):
+    """Observation 1 visits 1 (two segments) and 2."""
+    return datasets.make_guidestar_files(
+        tmp_path_factory.mktemp("two_visits"),
+        visits=[datasets.VisitSpec(visit=1, n_frames=120, n_segments=2),
+                datasets.VisitSpec(visit=2, n_frames=80, n_segments=1)], seed=5)
+
+
+def test_open_visits_of_a_model_names_each_visits_files(two_visits):
+    from spelunker.io import open_visits
+
+    visits = open_visits(read_guidestar(two_visits.files))
+    assert [(v.key, v.n_frames) for v in visits] == [((1534, 1, 1), 120), ((1534, 1, 2), 80)]
+    names = sorted(path.name for path in two_visits.files)
+    assert [v.names for v in visits] == [names[:2], names[2:]]
+
+
+@pytest.mark.parametrize("visit", ["1534:1:2", ("01534", "001", "002"), np.array([1534, 1, 2])])
+def test_read_guidestar_visit_in_every_form_names_reads(two_visits, visit):
+    model = read_guidestar(two_visits.files, visit=visit)
+    assert model.visits() == [(1534, 1, 2)] and len(model.data) == 80
+
+
+@pytest.mark.parametrize(("visit", "problem"), [
+    ((1534, 0, 1), r"visit=0 must be a whole number in 1\.\.999\b"),
+    ((1534, 1), "PROGRAM:OBSERVATION:VISIT"), (5, "VISIT"),
+    ((1534, 1, True), "visit=True"), ((1534.0, 1, 1), "visit=1534.0"),
+])
+def test_read_guidestar_refuses_a_visit_that_is_none(two_visits, visit, problem):
+    from spelunker.errors import ParameterError
+
+    expected = rf"must be \(program, observation, visit\).*{problem}"
+    with pytest.raises(ParameterError, match=expected):
+        read_guidestar(two_visits.files, visit=visit)
+
+
+def test_header_numbers_are_read_by_names(two_visits, tmp_path):
+    """PROGRAM ' 01534 ' is 1534; a PROGRAM that is no program number is unknown (-1)."""
+    first, *others = copy_visit(two_visits, tmp_path)
+    edit_header(first, PROGRAM=" 01534 ", OBSERVTN="1", VISIT="0001")
+    files = read_guidestar([first]).table("files")
+    assert (files["program"][0], files["observation"][0], files["visit"][0]) == (1534, 1, 1)
+    edit_header(first, PROGRAM="0")
+    assert read_guidestar([first]).table("files")["program"][0] == -1
+
+
+def test_modules_say_their_one_job_in_their_first_docstring_line():
+    import importlib
+
+    first_lines = {
+        "spelunker.io.products":
+            "The guider products of an input, each found and checked (headers, arrays, integrity).",
+        "spelunker.resources":
+            "Data files shipped with spelunker: the ASDF parameter files of its steps and "
+            "pipeline.",
+        "spelunker.times": "Times given by a user, read as astropy `~astropy.time.Time` in UTC.",
+        "spelunker.barycentric":
+            "Barycentric times: BJD_TDB of UTC times, JWST's ephemeris, and back to UTC.",
+        "spelunker.filetable": "The per-file table (``fg_table``): one row per guider product of "
+                               "a model, with its fields.",
+    }
+    for name, line in first_lines.items():
+        assert importlib.import_module(name).__doc__.splitlines()[0] == line, name

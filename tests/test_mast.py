@@ -176,6 +176,40 @@ def test_query_observation_and_visit(fake, archive_files):
         find_guidestar_products(1534, observation=1, visit=2, server=fake.url)
 
 
+def test_rows_of_other_or_unreadable_numbers_are_left_out():
+    """MAST's number cells are read by names.id_number_or_none: masked, empty, text -> no match."""
+    from astropy.table import MaskedColumn, Table
+
+    names = [f"jw01534001001_gs-fg_20223380137{i:02d}-seg001_cal.fits" for i in range(7)]
+    table = Table({
+        "fileName": names,
+        "program": MaskedColumn(["01534", " 1534", "1535", "", "1534a", "01534", "0"],
+                                mask=[0, 0, 0, 0, 0, 1, 0]),
+        "observtn": ["1", "001", "1", "1", "1", "1", "1"],
+        "visit": [1, 1, 1, 1, 1, 1, 1],
+        "datastrt": [60000.0 + i for i in range(7)]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kept = archive_mast._select_products(table, program=1534, observation=1, visit=1,
+                                             calib_level=2, exp_type=None, what="a test",
+                                             server="http://127.0.0.1:9")
+    assert list(kept["fileName"]) == names[:2]
+
+
+def test_archive_and_io_leave_numbers_and_visit_ids_to_names():
+    """No zero-padded program/observation/visit formatting or digit parsing by hand."""
+    from pathlib import Path
+
+    package = Path(spelunker.__file__).parent
+    hand_made = re.compile(r"\{[^{}]*:0(\d+|\{[^{}]*\})d\}|ID_DIGITS|jw\{|"
+                           r"int\(row\[\"(program|observation|visit)\"\]\)")
+    found = [f"{path.relative_to(package)}:{number}: {line.strip()}"
+             for folder in ("archive", "io") for path in sorted((package / folder).glob("*.py"))
+             for number, line in enumerate(path.read_text().splitlines(), 1)
+             if hand_made.search(line)]
+    assert found == []
+
+
 def test_query_calib_level(fake, archive_files):
     uncal = find_guidestar_products(1534, calib_level=1, server=fake.url)
     assert _names(uncal) == [p.name for p in archive_files["uncal"]]
@@ -369,6 +403,34 @@ def test_token_masked_in_records_of_every_logger(fake, download_dir, caplog):
     assert tokens.masking_handlers() == []
     logging.getLogger("spelunker.archive.mast").warning("after %s", "done")
     assert caplog.records[-1].getMessage() == "after done"
+
+
+@pytest.mark.parametrize(("text", "token", "match"), [
+    (5, "abc", "text must be a string, got int"),
+    (None, "abc", "text must be a string, got NoneType"),
+    (b"abc", "abc", "text must be a string, got bytes"),
+    ("abc", 5, "token must be a string"),
+    ("abc", object(), "token must be a string"),
+])
+def test_redact_refuses_what_is_not_text(text, token, match):
+    with pytest.raises(ParameterError, match=match):
+        tokens.redact(text, token)
+    assert tokens.redact("a abc b", tokens.Secret("abc")) == f"a {tokens.MASK} b"
+    assert tokens.redact("a abc b", None) == tokens.redact("a abc b", "") == "a abc b"
+
+
+@pytest.mark.parametrize("token", [5, 1.5, object(), b"abc", ["abc"]])
+def test_a_token_is_a_string_wherever_it_is_given(token, monkeypatch):
+    """One check of a token's type (tokens._token_text) behind every way of giving one."""
+    monkeypatch.delenv(tokens.TOKEN_ENV, raising=False)
+    for give in (tokens.Secret, tokens.as_secret, tokens.resolve_token,
+                 lambda value: tokens.masked_logs(value).__enter__()):
+        with pytest.raises(ParameterError, match="must be a string|must be a Secret"):
+            give(token)
+    from spelunker.archive.engdb import engdb_service
+
+    with pytest.raises(ParameterError, match="token must be a string"):
+        engdb_service(token=token, base_url="http://127.0.0.1:9")
 
 
 def test_empty_token_falls_back_to_the_environment(fake, monkeypatch):
@@ -825,7 +887,8 @@ def test_live_mast_program_1534(tmp_path):
 @pytest.mark.remote_data
 def test_live_download_of_the_smallest_product(tmp_path):
     """One real file: the smallest gs-fg product of PID 1534 observation 2 visit 1 (~8 MB)."""
-    from spelunker.names import fg_table, parse_obs_id
+    from spelunker.filetable import fg_table
+    from spelunker.names import parse_obs_id
 
     server = "https://mast.stsci.edu"
     table = find_guidestar_products(1534, observation=2, visit=1, server=server)

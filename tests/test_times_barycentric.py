@@ -1,8 +1,8 @@
-"""spelunker.times: JWST's ephemeris, BJD_TDB by observer and from INT_TIMES, and back.
+"""spelunker.barycentric: JWST's ephemeris, BJD_TDB by observer and from INT_TIMES, and back.
 
 References are astropy's own ``Time.tdb + Time.light_travel_time`` and the
 L2-like orbit and INT_TIMES of `spelunker.datasets` (computed by astropy
-independently of spelunker.times).  Offline.
+independently of spelunker.barycentric).  Offline.
 """
 
 import dataclasses
@@ -20,8 +20,8 @@ from stdatamodels.jwst import datamodels
 from spelunker import datasets
 from spelunker.datasets.orbit import jwst_barycentric_km
 from spelunker.errors import ParameterError, ScienceInputError
-from spelunker.times import (Ephemeris, barycentric_times, bjd_from_int_times,
-                             utc_from_barycentric)
+from spelunker.barycentric import (Ephemeris, barycentric_times, bjd_from_int_times,
+                                   utc_from_barycentric)
 
 pytestmark = pytest.mark.usefixtures("no_network_no_crds")
 
@@ -30,7 +30,7 @@ EPOCH = Time("2022-12-04T01:36:00", scale="utc")
 GEOCENTER = EarthLocation.from_geocentric(0, 0, 0, unit=u.m)
 PARANAL = EarthLocation.from_geodetic(-70.40 * u.deg, -24.63 * u.deg, 2635 * u.m)
 C_KM_S = 299792.458
-LOGGER = "spelunker.times"
+LOGGER = "spelunker.barycentric"
 
 
 def seconds(a, b):
@@ -405,3 +405,35 @@ def test_bench_times_runs(capsys):
     geocentre = next(line for line in lines if "barycentric_times, geocentre" in line)
     assert float(geocentre.rsplit("max |difference|", 1)[1].split()[0]) < 1000  # ns
 
+
+
+# --------------------------------------------------------------------------
+# The module split: user times in spelunker.times, barycentric times here
+
+
+def test_barycentric_names_are_still_importable_from_times():
+    import spelunker.barycentric as barycentric
+    import spelunker.times as times
+
+    for name in barycentric.__all__:
+        assert getattr(times, name) is getattr(barycentric, name)
+    from spelunker.times import Ephemeris as moved  # users' code keeps working
+
+    assert moved is Ephemeris
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        times.nothing  # noqa: B018
+
+
+def test_times_holds_only_the_user_times_and_barycentric_imports_first():
+    import subprocess
+    import sys
+
+    import spelunker.times as times
+
+    assert times.__all__ == ["as_utc_time", "seconds_since_first"]
+    assert not hasattr(times, "_delay_function")  # the barycentric helpers moved
+    # Either module may be imported first (no import cycle at the top of either).
+    for first in ("spelunker.barycentric", "spelunker.times"):
+        code = (f"import {first}; from spelunker.times import Ephemeris; "
+                "from spelunker.barycentric import Ephemeris as E; assert Ephemeris is E")
+        subprocess.run([sys.executable, "-c", code], check=True)

@@ -139,6 +139,9 @@ def default_cache_dir():
 
 
 def _service_url(url):
+    if not (url is None or isinstance(url, str)):
+        msg = f"url={url!r:.60} must be the Guide Star Catalog service's address (a string)"
+        raise ParameterError(msg)
     return url or os.environ.get(URL_ENVIRONMENT) or DEFAULT_GSC_URL
 
 
@@ -258,6 +261,8 @@ def parse_catalog_reply(text, gs_id, *, url=None):
     ------
     CatalogError
         Empty reply, no CSV header, or no row for ``gs_id``.
+    spelunker.errors.ParameterError
+        ``text`` is neither a string nor None, or an empty ``gs_id``.
 
     Examples
     --------
@@ -272,6 +277,9 @@ def parse_catalog_reply(text, gs_id, *, url=None):
     nan
     """
     gs_id = _check_gs_id(gs_id)
+    if not (text is None or isinstance(text, str)):
+        msg = f"parse_catalog_reply: text must be the reply as a string, got {type(text).__name__}"
+        raise ParameterError(msg)
     header, row = _split_reply(text, gs_id, url)
     return _record(header, row, gs_id, url)
 
@@ -385,7 +393,8 @@ def query_guide_star_catalog(gs_id, *, url=None, timeout=10.0, cache_dir=None, s
         Timeout, connection failure, HTTP error, empty reply, or no row for
         ``gs_id`` (nothing is cached then).
     spelunker.errors.ParameterError
-        Empty ``gs_id`` or a non-positive ``timeout``.
+        Empty ``gs_id``, a non-positive ``timeout``, a ``url`` that is not
+        a string or a ``session`` that is not a `requests.Session`.
 
     Examples
     --------
@@ -396,6 +405,9 @@ def query_guide_star_catalog(gs_id, *, url=None, timeout=10.0, cache_dir=None, s
     gs_id = _check_gs_id(gs_id)
     timeout = check_positive_float(timeout, "timeout", unit="seconds", parse_text=True)
     service = _service_url(url)
+    if not (session is None or isinstance(session, requests.Session)):
+        msg = f"session={session!r:.60} must be a requests.Session or None"
+        raise ParameterError(msg)
     path = None
     if cache_dir is not False:
         path = _cache_path(cache_dir, gs_id)

@@ -34,6 +34,7 @@ import os
 import stat
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import numpy as np
@@ -54,11 +55,12 @@ from spelunker.errors import CorruptFileError, DownloadError, ParameterError
 from spelunker.io import open_complete_fits
 from spelunker.names import (
     FINE_GUIDE_GLOB,
-    ID_DIGITS,
     MODE_EXP_TYPES,
     check_product_name,
     guider_name_fields,
     id_number,
+    id_number_or_none,
+    padded_id,
     parse_product_name,
     selection_text,
 )
@@ -109,6 +111,11 @@ def _product_items(products):
         sizes = (products["fileSize"] if "fileSize" in products.colnames
                  else [None] * len(products))
         pairs = list(zip(products["fileName"], sizes, strict=True))
+    elif not isinstance(products, Iterable) or isinstance(products, (bytes, bytearray)):
+        msg = (f"download_products: products={products!r:.60} must be a products table "
+               "(find_guidestar_products), a row or mapping with 'fileName', a file name, or "
+               "a sequence of these")
+        raise ParameterError(msg)
     else:
         pairs = []
         for item in products:
@@ -184,10 +191,10 @@ def _cached_product_problem(path, name):
                 return f"its header FILENAME is {filename!r}"
             for keyword, key in (("PROGRAM", "program"), ("OBSERVTN", "observation"),
                                  ("VISIT", "visit")):
-                value = str(header.get(keyword, "") or "").strip()
-                if not value.isdigit() or int(value) != fields[key]:
+                if id_number_or_none(header.get(keyword), key) != fields[key]:
+                    value = str(header.get(keyword, "") or "").strip()
                     return (f"its header {keyword} is {value!r}, the name's "
-                            f"{fields[key]:0{ID_DIGITS[key]}d}")
+                            f"{padded_id(fields[key], key)}")
             exp_type = str(header.get("EXP_TYPE", "") or "").strip().upper()
             if exp_type not in MODE_EXP_TYPES[mode]:
                 return f"its header EXP_TYPE is {exp_type!r}, not {MODE_EXP_TYPES[mode][0]}"

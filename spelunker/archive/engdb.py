@@ -92,7 +92,8 @@ def engdb_service(*, token=None, base_url=None, timeout=None):
         or when the server does not answer (in time).  The message never
         holds the token.
     spelunker.errors.ParameterError
-        For a ``timeout`` that is not a number > 0.
+        For a ``timeout`` that is not a number > 0, or a ``base_url`` that
+        is not a string.
 
     Notes
     -----
@@ -160,6 +161,9 @@ def _client_class():
 
 def _base_url(base_url, token):
     """The server URL (argument, ENG_BASE_URL or MAST), checked to be http(s)."""
+    if not (base_url is None or isinstance(base_url, str)):
+        msg = f"base_url={base_url!r:.60} must be the server's address (a string) or None"
+        raise ParameterError(msg)
     if base_url:
         url, origin = str(base_url).strip(), "base_url"
     elif os.environ.get("ENG_BASE_URL", "").strip():
@@ -250,7 +254,8 @@ def mnemonics(mnemonic, start, end, *, token=None, base_url=None, timeout=None, 
         unknown mnemonic (HTTP 404) or an unreadable reply.
     spelunker.errors.ParameterError
         For an empty mnemonic, unreadable times, ``end`` before ``start``,
-        a bad ``timeout``, or ``session`` together with
+        a bad ``timeout``, a ``base_url`` that is not a string, a
+        ``session`` that is no service, or ``session`` together with
         ``token``/``base_url``/``timeout``.
 
     Examples
@@ -280,6 +285,10 @@ def mnemonics(mnemonic, start, end, *, token=None, base_url=None, timeout=None, 
     if session is not None and (token is not None or base_url is not None
                                 or timeout is not None):
         msg = "give either session or token / base_url / timeout, not both"
+        raise ParameterError(msg)
+    if session is not None and not callable(getattr(session, "get_values", None)):
+        msg = (f"session={session!r:.60} must be an engineering-database service "
+               "(engdb_service()) or None")
         raise ParameterError(msg)
     service = session if session is not None else engdb_service(
         token=token, base_url=base_url, timeout=timeout)

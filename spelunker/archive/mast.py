@@ -33,7 +33,7 @@ from urllib3.util import Retry
 from spelunker._validate import check_finite_float, check_int_range, check_positive_float
 from spelunker.archive.tokens import TOKEN_ENV, masked_logs, resolve_token
 from spelunker.errors import ArchiveQueryError, AuthenticationError, ParameterError
-from spelunker.names import ID_DIGITS, id_number, selection_text
+from spelunker.names import id_number, id_number_or_none, padded_id, selection_text
 
 __all__ = [
     "PRODUCT_COLUMNS",
@@ -271,16 +271,7 @@ def check_request_options(timeout, retries, backoff, *, where):
 
 def _id_values(number, kind):
     """Both spellings of an id ('1534' and '01534'): MAST matches strings exactly."""
-    return list(dict.fromkeys([str(number), f"{number:0{ID_DIGITS[kind]}d}"]))
-
-
-def _cell_int(value):
-    if value is None or value is np.ma.masked:
-        return None
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        return None
+    return list(dict.fromkeys([str(number), padded_id(number, kind)]))
 
 
 def _login(client, secret, server):
@@ -471,16 +462,13 @@ def _select_products(table, *, program, observation, visit, calib_level, exp_typ
         raise ArchiveQueryError(msg, reason="not_found")
     table = Table(table, masked=True, copy=True)
 
-    def ints(name):
-        if name not in table.colnames:
-            return None
-        return [_cell_int(v) for v in table[name]]
-
     keep = np.ones(len(table), dtype=bool)
-    for name, wanted in (("program", program), ("observtn", observation), ("visit", visit)):
-        values = ints(name)
-        if wanted is not None and values is not None:
-            keep &= np.array([v == wanted for v in values])
+    for name, kind, wanted in (("program", "program", program),
+                               ("observtn", "observation", observation),
+                               ("visit", "visit", visit)):
+        if wanted is not None and name in table.colnames:
+            keep &= np.array([id_number_or_none(v, kind) == wanted for v in table[name]],
+                             dtype=bool)
     if exp_type is not None and "exp_type" in table.colnames:
         keep &= np.array([str(v).strip().upper() == exp_type for v in table["exp_type"]])
     table = table[keep]

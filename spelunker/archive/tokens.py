@@ -59,6 +59,11 @@ class Secret:
     value : str
         The token.
 
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``value`` is not a string.
+
     Examples
     --------
     >>> from spelunker.archive.tokens import Secret
@@ -72,7 +77,7 @@ class Secret:
     __slots__ = ("_value",)
 
     def __init__(self, value):
-        self._value = value
+        self._value = _token_text(value)
 
     def reveal(self):
         """The token itself (to put in a request header, nowhere else)."""
@@ -100,11 +105,16 @@ def as_secret(token):
     Parameters
     ----------
     token : str, Secret or None
-        The token (a non-string is converted with ``str``).
+        The token.
 
     Returns
     -------
     Secret or None
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        For a token that is not a string (the one check of a token's type).
 
     Examples
     --------
@@ -118,8 +128,16 @@ def as_secret(token):
         token = token.reveal()
     if token is None:
         return None
-    token = str(token).strip()
+    token = _token_text(token).strip()
     return Secret(token) if token else None
+
+
+def _token_text(token):
+    """``token`` if it is a string; else a ParameterError (the one check of a token's type)."""
+    if not isinstance(token, str):
+        msg = f"token must be a string (a MAST API token), got {type(token).__name__}"
+        raise ParameterError(msg)
+    return token
 
 
 def resolve_token(token):
@@ -159,9 +177,6 @@ def resolve_token(token):
         token = os.environ.get(TOKEN_ENV)
     if token is None:
         return None
-    if not isinstance(token, str):
-        msg = f"token must be a string (a MAST API token), got {type(token).__name__}"
-        raise ParameterError(msg)
     return as_secret(token)
 
 
@@ -179,15 +194,25 @@ def redact(text, token):
     -------
     str
 
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``text`` is not a string, or ``token`` not a string, Secret or None.
+
     Examples
     --------
     >>> from spelunker.archive.tokens import redact
     >>> redact("GET /api?token=abc123", "abc123")
     'GET /api?token=<MAST token>'
     """
+    if not isinstance(text, str):
+        msg = f"redact: text must be a string, got {type(text).__name__}"
+        raise ParameterError(msg)
     if isinstance(token, Secret):
         token = token.reveal()
-    return text.replace(token, MASK) if token else text
+    if token is None:
+        return text
+    return text.replace(token, MASK) if _token_text(token) else text
 
 
 class _MaskingFilter(logging.Filter):
@@ -256,6 +281,11 @@ def masked_logs(secret):
     secret : Secret or None
         The token; None masks nothing.
 
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``secret`` is neither a Secret nor None (when the block starts).
+
     Examples
     --------
     >>> import logging
@@ -272,6 +302,10 @@ def masked_logs(secret):
     if secret is None:
         yield
         return
+    if not isinstance(secret, Secret):
+        msg = (f"masked_logs: secret must be a Secret (as_secret, resolve_token) or None, got "
+               f"{type(secret).__name__}")
+        raise ParameterError(msg)
     value = secret.reveal()
     with _lock:
         _active[value] = _active.get(value, 0) + 1

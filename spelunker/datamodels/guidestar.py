@@ -26,7 +26,7 @@ from stdatamodels.jwst.datamodels import JwstDataModel
 from spelunker.atomic import atomic_file
 from spelunker.datamodels.rows import group_rows
 from spelunker.errors import CorruptFileError, GuideStarInputError, ParameterError
-from spelunker.names import fg_table
+from spelunker.filetable import fg_table
 from spelunker.times import as_utc_time
 
 __all__ = ["GuideStarModel", "FIT_TABLES", "FRAME_RESULT_TABLES", "check_model", "group_rows"]
@@ -570,7 +570,7 @@ class GuideStarModel(JwstDataModel):
         keep_results : bool, optional
             Carry the per-frame results over (see `select`).
         **fields
-            Columns of `spelunker.names.fg_table` and the value to keep,
+            Columns of `spelunker.filetable.fg_table` and the value to keep,
             e.g. ``segment=2``, ``visit_group=5``, ``detector='GUIDER1'``;
             a file whose field is unknown (masked) is left out.
 
@@ -582,7 +582,7 @@ class GuideStarModel(JwstDataModel):
         Raises
         ------
         spelunker.errors.ParameterError
-            A field that `spelunker.names.fg_table` does not have, or fields
+            A field that `spelunker.filetable.fg_table` does not have, or fields
             that leave no file (the message lists the values the files hold).
 
         Examples

@@ -5,8 +5,8 @@ input check lives: a file that cannot be used raises a `SpelunkerError`
 subclass naming the file and the problem, before anything is returned.
 The package's modules, one job each (every public name is imported here):
 
-- `spelunker.io.products`: find guider products (paths, globs, folders,
-  associations, open models) and check them one file at a time (headers,
+- `spelunker.io.products`: the guider products of an input (paths, globs,
+  folders, associations, open models), each found and checked (headers,
   arrays, integrity): `expand_glob`, `open_complete_fits`;
 - `spelunker.io.frame_times`: a frame's time: `frame_mid_times`,
   `iso_to_mjd`;

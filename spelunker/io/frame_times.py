@@ -110,7 +110,14 @@ def iso_to_mjd(values):
     Returns
     -------
     numpy.ndarray
-        float64 MJD; NaN for values that are not ISO times.
+        float64 MJD; NaN for values that are not ISO times (in an array of
+        other objects, NaN for each one that is not a string).
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``values`` are numbers or booleans, not text (``5`` would otherwise
+        be read as the year 5).
 
     Examples
     --------
@@ -119,6 +126,14 @@ def iso_to_mjd(values):
     [1.0, nan]
     """
     values = np.asarray(values)
+    if values.dtype.kind in "biufcmV" and values.size:
+        msg = (f"iso_to_mjd: values={values!r:.60} must be ISO time strings (str or bytes), "
+               f"not {values.dtype}")
+        raise ParameterError(msg)
+    if values.dtype.kind == "O":
+        values = np.array([value.decode("ascii", "replace") if isinstance(value, bytes)
+                           else value if isinstance(value, str) else ""
+                           for value in values.ravel()], dtype=object).reshape(values.shape)
     if values.dtype.kind not in "SU":
         values = values.astype(str)
     # numpy parses bytes directly: decoding a million FITS strings first

@@ -1,4 +1,4 @@
-"""Find guider products and check them, one file at a time: headers, arrays, integrity.
+"""The guider products of an input, each found and checked (headers, arrays, integrity).
 
 Every input check of the reader lives here: a file that cannot be used
 raises a `~spelunker.errors.GuideStarInputError` subclass naming the file

@@ -34,7 +34,7 @@ from spelunker.io.products import (
     _describe,
     _load_arrays,
 )
-from spelunker.names import strip_segment
+from spelunker.names import id_number_or_none, parse_selection, strip_segment
 
 __all__ = ["read_guidestar", "read_visits", "open_visits", "VisitInput", "open_guidestar"]
 
@@ -231,11 +231,12 @@ def open_visits(inputs, *, progress=None):
                                [model.meta.filename or "model"], len(model.data),
                                lambda progress: model)]
         visits = []
+        frame_visits = model.frame_visits()  # the model's own grouping of frames by visit
+        file_index = np.asarray(model.frames["file_index"])
         for position, key in enumerate(keys):
-            frames = np.count_nonzero(model.frame_visits() == position)
-            mine = [name for name, row in zip(names, model.table("files"), strict=True)
-                    if (int(row["program"]), int(row["observation"]), int(row["visit"])) == key]
-            visits.append(VisitInput(key, mine, int(frames),
+            in_visit = frame_visits == position
+            mine = [names[row] for row in np.unique(file_index[in_visit])]
+            visits.append(VisitInput(key, mine, int(np.count_nonzero(in_visit)),
                                      lambda progress, key=key: model.select_visit(
                                          *key, keep_results=True)))
         return visits
@@ -246,9 +247,14 @@ def open_visits(inputs, *, progress=None):
 
 
 def _product_visit(product):
-    header = product.header
-    return (_as_int(header.get("program")), _as_int(header.get("observation")),
-            _as_int(header.get("visit")))
+    """(program, observation, visit) of a product's header; -1 for a number it lacks."""
+    return tuple(_header_id(product.header, kind) for kind in ("program", "observation", "visit"))
+
+
+def _header_id(header, kind):
+    """The header's program, observation or visit number (`id_number_or_none`), else -1."""
+    number = id_number_or_none(header.get(kind), kind)
+    return -1 if number is None else number
 
 
 def _visit_groups(products):
@@ -260,14 +266,14 @@ def _visit_groups(products):
 
 
 def _visit_key(visit):
+    """The ``visit`` argument as (program, observation, visit) (`parse_selection`)."""
     try:
-        key = tuple(int(str(part).strip()) for part in visit)
-    except (TypeError, ValueError):
-        key = ()
-    if len(key) != 3:
-        msg = f"visit={visit!r} must be (program, observation, visit), e.g. (1534, 1, 1)"
-        raise ParameterError(msg)
-    return key
+        return parse_selection(visit.tolist() if isinstance(visit, np.ndarray) else visit, 3,
+                               name="visit")
+    except ParameterError as exc:
+        msg = (f"visit={visit!r} must be (program, observation, visit), e.g. (1534, 1, 1) "
+               f"({exc})")
+        raise ParameterError(msg) from None
 
 
 def _read_products(products, *, progress=None):
@@ -471,8 +477,7 @@ def _fill_tables(model, products, mid_times, time_sources, tables):
         h = product.header
         n = h["frames"]
         files[index] = (
-            product.name, _as_int(h.get("program")), _as_int(h.get("observation")),
-            _as_int(h.get("visit")), str(h.get("obs_id") or "").strip(),
+            product.name, *_product_visit(product), str(h.get("obs_id") or "").strip(),
             _as_int(h.get("segment")), str(h.get("detector") or ""),
             h["gs_id"], str(h["exp_type"]), h["data_start"], h["data_end"], n, first, source,
         )

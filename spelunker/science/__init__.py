@@ -29,11 +29,11 @@ and counted in ``flagged_fraction``.  The barycentric conversions are in
 `spelunker.times`.
 """
 
+from spelunker.barycentric import INT_TIMES_COLUMNS
 from spelunker.science.binning import bin_to_integrations, frame_times_bjd, guidestar_series
 from spelunker.science.export import to_lightkurve, to_timeseries, write_table
 from spelunker.science.reading import IntegrationTimes, integration_times, science_light_curve
 from spelunker.science.regressors import DEFAULT_REGRESSORS, Regressors, design_matrix
-from spelunker.times import INT_TIMES_COLUMNS
 
 __all__ = [
     "DEFAULT_REGRESSORS",

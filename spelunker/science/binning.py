@@ -26,13 +26,13 @@ from astropy.time import Time
 from astropy.timeseries import TimeSeries
 from numba import njit
 
+from spelunker.barycentric import Ephemeris, barycentric_times, bjd_from_int_times
 from spelunker.datamodels import check_model
 from spelunker.errors import GuideStarInputError, ParameterError, ScienceInputError
 from spelunker.events import EVENT_KINDS
 from spelunker.fitting.result import PARAMETER_UNITS
 from spelunker.science.reading import (_header_target, _model_header, _read_int_times,
                                        _target_coord, _times_call, integration_times)
-from spelunker.times import Ephemeris, barycentric_times, bjd_from_int_times
 
 __all__ = ["bin_to_integrations", "frame_times_bjd", "guidestar_series"]
 

@@ -22,8 +22,8 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.time import Time
 
+from spelunker.barycentric import INT_TIMES_COLUMNS, barycentric_times, utc_from_barycentric
 from spelunker.errors import ParameterError, ScienceInputError, SpelunkerError
-from spelunker.times import INT_TIMES_COLUMNS, barycentric_times, utc_from_barycentric
 
 __all__ = ["IntegrationTimes", "integration_times", "science_light_curve"]
 

@@ -44,7 +44,7 @@ DEFAULT_DIRECTORY = "spelunker_results"
 ORIGINAL_DIRECTORY = "spelunker_outputs"
 
 #: The original tool's filter keywords of `spelunker.load` and `Spelunker.download`, and
-#: the `spelunker.names.fg_table` column each one filters on.
+#: the `spelunker.filetable.fg_table` column each one filters on.
 FILTER_KEYWORDS = {
     "visit_group": "visit_group",
     "parallel_sequence_id": "parallel_sequence",

@@ -24,7 +24,8 @@ from spelunker.archive.catalog import guide_star_properties
 from spelunker.archive.tokens import as_secret, resolve_token
 from spelunker.datamodels.rows import locate_rows
 from spelunker.errors import GuideStarInputError, ParameterError
-from spelunker.names import fg_table, id_number
+from spelunker.filetable import fg_table
+from spelunker.names import id_number
 from spelunker.session.files import write_star_series
 from spelunker.photometry import full_frame_flux
 from spelunker.times import seconds_since_first
@@ -60,7 +61,7 @@ def load(dir=None, pid=None, obs_num=None, visit=None, visit_group=None,  # noqa
         Observation and visit numbers to restrict the download.
     visit_group, parallel_sequence_id, activity_number, exposure_number : int or str, optional
         Keep only the files of this visit group, parallel sequence, activity
-        or exposure (`spelunker.names.fg_table`).  ``parallel_sequnence_id``
+        or exposure (`spelunker.filetable.fg_table`).  ``parallel_sequnence_id``
         (sic) is accepted as the same filter.
     dir_seg : int or str, optional
         Keep only the files of this segment.
@@ -464,7 +465,7 @@ class Spelunker(SessionData, SessionAnalysis, SessionFigures):
         """One row per file: program, observation, visit, visit group, parallel sequence,
         activity (from the header OBS_ID), segment, detector, guide star, times.
 
-        See `spelunker.names.fg_table`; the exposure number, which
+        See `spelunker.filetable.fg_table`; the exposure number, which
         only the MAST folder of a science exposure gives, is masked.
         """
         return fg_table(self._require_model())
