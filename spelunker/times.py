@@ -6,11 +6,7 @@ barycentric conversions) reads it with `as_utc_time`;
 `seconds_since_first` counts seconds from the first of some times.
 
 The barycentric conversions (BJD_TDB, JWST's ephemeris) are in
-`spelunker.barycentric`; their public names (`~spelunker.barycentric.Ephemeris`,
-`~spelunker.barycentric.barycentric_times`,
-`~spelunker.barycentric.utc_from_barycentric`,
-`~spelunker.barycentric.bjd_from_int_times` and its constants) can still be
-imported from here (``from spelunker.times import barycentric_times``).
+`spelunker.barycentric`.
 """
 
 import logging
@@ -27,23 +23,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-def __getattr__(name):
-    """The public names of `spelunker.barycentric`, where they were before it (PEP 562).
-
-    Nothing in the package uses this: it keeps users' ``from spelunker.times
-    import Ephemeris`` working.  The import is made here, not at the top,
-    because `spelunker.barycentric` reads its times with `as_utc_time` (an
-    import at the top would be a cycle).
-    """
-    # Deferred: spelunker.barycentric imports this module (see the docstring).
-    from spelunker import barycentric
-
-    if name in barycentric.__all__:
-        return getattr(barycentric, name)
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)  # what Python expects of a module __getattr__
-
 
 def as_utc_time(value, *, name="time"):
     """Convert a time to an `~astropy.time.Time` in UTC.

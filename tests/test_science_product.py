@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from numpy.testing import assert_allclose, assert_array_equal
 
 from spelunker import datasets
+from spelunker.barycentric import Ephemeris, barycentric_times, bjd_from_int_times
 from spelunker.datasets import CentroidWobble, VisitSpec
 from spelunker.errors import ScienceInputError
 from spelunker.plotting.science import science_regressors_plot
@@ -22,7 +23,6 @@ from spelunker.science import (bin_to_integrations, design_matrix, frame_times_b
                                integration_times, science_light_curve)
 from spelunker.session import Spelunker
 from spelunker.stpipe import GuideStarFitStep, PhotometryOptimizeStep
-from spelunker.times import Ephemeris
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,6 @@ def test_int_times_route_and_ephemeris_route_agree(model, science):
     assert np.max(np.abs((from_int_times - from_ephemeris).to_value(u.s))) < 1e-3
     # And both follow the truth the product was made with at its integrations.
     mid = Time(science.int_times["mid"])
-    from spelunker.times import barycentric_times, bjd_from_int_times
     assert np.max(np.abs((barycentric_times(mid, science.target, observer=ephemeris)
                           - science.int_times["mid_bjd"]).to_value(u.s))) < 1e-3
     table = integration_times(science.path)

@@ -67,7 +67,7 @@ def frame_times_bjd(model, science=None, *, target=None, observer=None):
         A science product with ``INT_TIMES`` (and ``TARG_RA``/``TARG_DEC``,
         ``JWST_X``... keywords).
     target : astropy.coordinates.SkyCoord or (float, float), optional
-    observer : spelunker.times.Ephemeris, EarthLocation, 'geocenter' or Quantity, optional
+    observer : spelunker.barycentric.Ephemeris, EarthLocation, 'geocenter' or Quantity, optional
 
     Returns
     -------

@@ -259,8 +259,8 @@ def integration_times(science, *, scale="utc", target=None, observer=None):
     target : astropy.coordinates.SkyCoord or (float, float), optional
         The science target (ICRS; degrees).  Default: ``TARG_RA``/``TARG_DEC``
         of the product.  Needed when the times are not from ``INT_TIMES``.
-    observer : spelunker.times.Ephemeris, EarthLocation, 'geocenter' or Quantity, optional
-        JWST's position (see `spelunker.times.barycentric_times`).  Default:
+    observer : spelunker.barycentric.Ephemeris, EarthLocation, 'geocenter' or Quantity, optional
+        JWST's position (see `spelunker.barycentric.barycentric_times`).  Default:
         the product's ephemeris keywords (``JWST_X``...).  Needed for arrays
         of times.
 
@@ -380,7 +380,7 @@ def _from_arrays(science, *, scale, target, observer):
     if target is None or observer is None:
         msg = ("integration times given as arrays need target= (the science target's "
                "coordinates) and observer= (JWST's position: an Ephemeris, e.g. "
-               "spelunker.times.Ephemeris.from_header(science_file)) to be put in BJD_TDB")
+               "spelunker.barycentric.Ephemeris.from_header(science_file)) to be put in BJD_TDB")
         raise ScienceInputError(msg)
     if scale == "bjd_tdb":
         start_utc = _times_call(utc_from_barycentric, start, target, observer=observer)

@@ -166,6 +166,10 @@ def design_matrix(binned, *, columns=DEFAULT_REGRESSORS):
     """
     time = _table_time(binned, "binned")
     columns = [columns] if isinstance(columns, str) else columns
+    if not isinstance(columns, (list, tuple, np.ndarray)) or not all(
+            isinstance(c, str) for c in columns):
+        msg = f"design_matrix: columns={columns!r:.60} must be a column name or a list of names"
+        raise ParameterError(msg)
     names, arrays, means, stds = [], [], [], []
     for name in columns:
         if name not in binned.colnames:
