@@ -65,7 +65,7 @@ def test_a_failed_save_leaves_nothing(two_visits, tmp_path, monkeypatch):
     def fail(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr(guidestar, "_label_fits_tables", fail)
+    monkeypatch.setattr(guidestar, "label_fits_tables", fail)
     with pytest.raises(OSError, match="disk full"):
         two_visits.save(tmp_path / "model.fits")
     assert list(tmp_path.iterdir()) == []
