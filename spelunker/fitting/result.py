@@ -67,7 +67,7 @@ class FitResult(dict):
         return f"<FitResult: {self.n_frames} frames, {int(self.clean.sum())} clean>"
 
     @classmethod
-    def from_table(cls, table, *, where="table"):
+    def from_table(cls, table, *, where="FitResult.from_table"):
         """A fit result from a fit table (the original notebook tool's seven columns).
 
         Parameters
