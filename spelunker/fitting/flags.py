@@ -30,10 +30,10 @@ class FitFlag(enum.IntFlag):
     True
     >>> [f.name for f in FitFlag(12)]
     ['AT_BOUND', 'EDGE']
-    >>> FitFlag("EDGE")
+    >>> FitFlag("EDGE")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    spelunker.errors.ParameterError: FitFlag('EDGE'): flags are integers (bit masks); a flag by name is FitFlag['EDGE']
+    spelunker.errors.ParameterError: FitFlag('EDGE'): ... a flag by name is FitFlag['EDGE']
     """
 
     #: The fit ended away from a verified optimum: the optimiser stopped
@@ -74,7 +74,7 @@ class FitFlag(enum.IntFlag):
 
     @classmethod
     def _missing_(cls, value):
-        """Bit masks that combine flags; a `~spelunker.errors.ParameterError` (a ValueError) else."""
+        """Bit masks that combine flags; else a ParameterError (a ValueError)."""
         if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
             return super()._missing_(int(value))
         hint = f"; a flag by name is FitFlag[{value!r}]" if isinstance(value, str) else ""
