@@ -602,7 +602,7 @@ class GuideStarModel(JwstDataModel):
             problem = (f"{asked} is held in programs "
                        f"{', '.join(str(key[0]) for key, _ in matches)}: give program="
                        if matches else f"the model holds no visit {asked}")
-            msg = f"{where}: {problem}; it holds {len(held)} visit(s): {listed or 'none'}"
+            msg = f"{where}: {problem}; the {len(held)} visit(s) held: {listed or 'none'}"
             raise ParameterError(msg)
         rows = matches[0][1]
         frames = np.flatnonzero(np.isin(np.asarray(self.frames["file_index"]), rows))
