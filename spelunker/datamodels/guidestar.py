@@ -84,21 +84,19 @@ class GuideStarModel(JwstDataModel):
     -----
     ``spelunker.read_guidestar`` builds this model from guider products.
     Importing spelunker registers the class with ``jwst.datamodels.open``,
-    so a saved product reopens as a GuideStarModel.  ``init`` is what
-    stdatamodels takes: None, a saved product's path, a shape (tuple of
-    ints), an array, a dict, a datamodel, an ``HDUList`` or an
-    ``AsdfFile``; anything else raises `~spelunker.errors.ParameterError`.
+    so a saved product reopens as a GuideStarModel.  ``init`` is None, a
+    saved product's path, a dict, a datamodel, an ``HDUList`` or an
+    ``AsdfFile`` (the model has no primary array, so no shape or array);
+    anything else raises `~spelunker.errors.ParameterError`.
     """
 
     schema_url = "http://spelunker.readthedocs.io/schemas/guidestar.schema"
 
     def __init__(self, init=None, **kwargs):
         if not isinstance(init, (str, os.PathLike)):
-            if not (init is None or isinstance(init, (dict, np.ndarray, DataModel, AsdfFile,
-                                                      fits.HDUList))
-                    or (isinstance(init, tuple) and all(isinstance(n, int) for n in init))):
+            if not (init is None or isinstance(init, (dict, DataModel, AsdfFile, fits.HDUList))):
                 msg = (f"GuideStarModel: init={init!r:.60} is not a saved product's path, a "
-                       "shape (tuple of ints), an array, a dict or a datamodel")
+                       "dict or a datamodel (give arrays by keyword: data=...)")
                 raise ParameterError(msg)
             super().__init__(init, **kwargs)
             return
