@@ -642,6 +642,9 @@ def test_the_original_files_are_named_by_session_files(visit, tmp_path):
         (lambda: write_result_table(5, tmp_path, "quickfits", "1534"), "table=5"),
         (lambda: write_result_table(spk.fg_table, tmp_path, 5, "1534"), "kind=5"),
         (lambda: write_periodogram("x", spk.fg_table, tmp_path, "1534"), "figure='x'"),
+        (lambda: series_stem(None, start), "series_stem: gs_id=None"),
+        (lambda: series_stem("S1", "x"), "start='x'"),
+        (lambda: series_stem("S1", spk.fg_time_utc[:2]), "start must be one time"),
     ]
     for call, message in wrong:
         with pytest.raises(ParameterError, match=message):

@@ -22,6 +22,7 @@ from spelunker._validate import check_float_array, check_output_dir, check_path,
 from spelunker.atomic import atomic_file
 from spelunker.datamodels import check_model
 from spelunker.errors import ParameterError
+from spelunker.times import as_utc_time
 
 __all__ = ["program_label", "series_stem", "write_arrays", "write_periodogram",
            "write_result_table", "write_star_series", "write_table"]
@@ -62,8 +63,9 @@ def series_stem(gs_id, start, *, prefix=None):
     ----------
     gs_id : str
         Guide-star ID.
-    start : astropy.time.Time
-        The series' first time (``YYYYMMDDTHHMMSS`` in the name).
+    start : astropy.time.Time, float or str
+        The series' first time (``YYYYMMDDTHHMMSS`` UTC in the name; read
+        by `spelunker.times.as_utc_time`).
     prefix : str, optional
         The original's ``save(suffix)``.
 
@@ -75,6 +77,11 @@ def series_stem(gs_id, start, *, prefix=None):
     'run1_S1HP012345_20230501T120000'
     """
     prefix = _check_text(prefix, "prefix", where="series_stem", optional=True)
+    gs_id = _check_text(gs_id, "gs_id", where="series_stem")
+    start = as_utc_time(start, name="start")
+    if start.shape:
+        msg = f"series_stem: start must be one time; got {start.size}"
+        raise ParameterError(msg)
     return f"{prefix + '_' if prefix else ''}{gs_id}_{start.strftime('%Y%m%dT%H%M%S')}"
 
 
