@@ -187,6 +187,21 @@ def test_wrong_arguments_of_the_model_are_parameter_errors(two_visits, tmp_path)
         with pytest.raises(ParameterError, match="GuideStarModel.save: path="):
             two_visits.save(path)
     assert GuideStarModel().frame_groups() == [] and GuideStarModel().guidestar_frames() == []
+    with pytest.raises(ParameterError, match="table_dtype: name='x' is not one of"):
+        two_visits.table_dtype("x")
+    for frames in (None, [[0, 1]], "a"):
+        with pytest.raises(ParameterError, match="is not a selection"):
+            two_visits.select(frames)
+    with pytest.raises(ParameterError, match="frames_between: start must be one time; got 2"):
+        two_visits.frames_between([60000.0, 60001.0])
+    with pytest.raises(ParameterError, match="frames_between: frames='x' are not frame"):
+        two_visits.frames_between(frames="x")
+    first = float(two_visits.frame_times.mjd[10])
+    assert two_visits.frames_between([first], first).tolist() == [10]  # one time in a list
+    for call in (lambda: GuideStarModel().frame_times, lambda: GuideStarModel().frames_between(),
+                 lambda: GuideStarModel().select(slice(0, 1))):
+        with pytest.raises(GuideStarInputError, match="no frames|holds none"):
+            call()
     assert list(tmp_path.iterdir()) == []
 
 

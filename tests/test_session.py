@@ -576,6 +576,10 @@ def test_wrong_arguments_of_the_session_are_parameter_errors(visit, tmp_path):
         spk.timeseries_list_plot(table=5)
     with pytest.raises(ParameterError, match="timeseries_binned_plot: n_bins='a'"):
         spk.timeseries_binned_plot(n_bins="a")
+    with pytest.raises(ParameterError, match="timeseries_binned_plot: fg_flux must be numbers"):
+        spk.timeseries_binned_plot(None, "x")
+    with pytest.raises(ParameterError, match="frames_between: start must be one time"):
+        spk.timeseries_list_plot(None, None, [60000.0, 60001.0])
     with pytest.raises(ParameterError, match="periodogram: table=5 must be an astropy Table"):
         spk.periodogram(5, plot=False)
     spk.quick_fit()

@@ -245,7 +245,13 @@ class GuideStarModel(JwstDataModel):
         -------
         numpy.dtype
             Structured dtype; ``[ascii, N]`` columns become ``SN``.
+
+        Raises
+        ------
+        spelunker.errors.ParameterError
+            ``name`` is not one of the model's tables.
         """
+        name = self._table_name(name, where="GuideStarModel.table_dtype")
         columns = self.schema["properties"][name]["datatype"]
         fields = []
         for column in columns:
@@ -256,9 +262,22 @@ class GuideStarModel(JwstDataModel):
                 fields.append((column["name"], np.dtype(kind)))
         return np.dtype(fields)
 
+    def _table_name(self, name, *, where):
+        """``name`` if it is one of the schema's tables, else a ParameterError listing them."""
+        tables = [table for table, definition in self.schema["properties"].items()
+                  if isinstance(definition.get("datatype"), list)]
+        return check_choice(name, "name", tables, where=where)
+
     @property
     def frame_times(self):
-        """Mid-frame times as an `astropy.time.Time` (scale ``utc``, format ``mjd``)."""
+        """Mid-frame times as an `astropy.time.Time` (scale ``utc``, format ``mjd``).
+
+        A `~spelunker.errors.GuideStarInputError` for a model without a
+        ``frames`` table.
+        """
+        if not self.hasattr("frames"):
+            msg = "the model has no frames table, so no frame times"
+            raise GuideStarInputError(msg)
         return Time(np.asarray(self.frames["mid_time_mjd"]), format="mjd", scale="utc")
 
     def require_frames(self, purpose):
@@ -678,6 +697,14 @@ class GuideStarModel(JwstDataModel):
         numpy.ndarray
             int64 frame indices; give them to `select` for a model.
 
+        Raises
+        ------
+        spelunker.errors.ParameterError
+            A limit that is not one time, or ``frames`` that are not frame
+            indices.
+        spelunker.errors.GuideStarInputError
+            The model has no frames table.
+
         Examples
         --------
         >>> from spelunker import GuideStarModel
@@ -688,16 +715,28 @@ class GuideStarModel(JwstDataModel):
         >>> model.frames_between(end=60000.0 + 3 / 86400, frames=[4, 3, 0]).tolist()
         [3, 0]
         """
-        index = (np.arange(len(self.frames)) if frames is None
-                 else np.asarray(frames, dtype=np.int64))
+        if not self.hasattr("frames"):
+            msg = "frames_between: the model has no frames table, so no frame times"
+            raise GuideStarInputError(msg)
+        index = np.arange(len(self.frames))
+        if frames is not None:
+            try:
+                index = index[np.asarray(frames, dtype=np.int64)]
+            except (TypeError, ValueError, IndexError):
+                msg = f"frames_between: frames={frames!r:.60} are not frame indices"
+                raise ParameterError(msg) from None
         if start is None and end is None:
             return index
         times = np.asarray(self.frame_times.mjd, dtype=np.float64)[index]
         keep = np.ones(len(index), dtype=bool)
-        if start is not None:
-            keep &= times >= float(as_utc_time(start, name="start").mjd)
-        if end is not None:
-            keep &= times <= float(as_utc_time(end, name="end").mjd)
+        for limit, name, inside in ((start, "start", np.greater_equal),
+                                    (end, "end", np.less_equal)):
+            if limit is not None:
+                time = as_utc_time(limit, name=name)
+                if time.size != 1:
+                    msg = f"frames_between: {name} must be one time; got {time.size}"
+                    raise ParameterError(msg)
+                keep &= inside(times, float(time.mjd.reshape(-1)[0]))
         return index[keep]
 
     def select(self, frames, *, keep_results=False):
@@ -727,6 +766,8 @@ class GuideStarModel(JwstDataModel):
         ------
         spelunker.errors.ParameterError
             When ``frames`` is not a frame selection or selects no frame.
+        spelunker.errors.GuideStarInputError
+            When the model holds no frames.
 
         Examples
         --------
@@ -736,6 +777,7 @@ class GuideStarModel(JwstDataModel):
         >>> len(read_guidestar(visit.files).select(slice(0, 100)).data)
         100
         """
+        self.require_frames("selecting frames")
         n_frames = len(self.data)
         try:
             index = np.arange(n_frames)[frames]
@@ -743,6 +785,9 @@ class GuideStarModel(JwstDataModel):
             msg = f"frames={frames!r} is not a selection of the {n_frames} frames ({exc})"
             raise ParameterError(msg) from None
         index = np.atleast_1d(index)
+        if index.ndim != 1:
+            msg = f"frames={frames!r:.60} is not a selection of the {n_frames} frames (1-D)"
+            raise ParameterError(msg)
         if index.size == 0:
             msg = f"frames={frames!r} selects no frame of the {n_frames}"
             raise ParameterError(msg)
@@ -860,9 +905,7 @@ class GuideStarModel(JwstDataModel):
 
         ``tests/test_pipeline.py`` holds each function to this list.
         """
-        tables = [table for table, definition in self.schema["properties"].items()
-                  if isinstance(definition.get("datatype"), list)]
-        name = check_choice(name, "name", tables, where="GuideStarModel.table")
+        name = self._table_name(name, where="GuideStarModel.table")
         if not self.hasattr(name):
             msg = f"GuideStarModel.table: the model holds no {name} table"
             raise GuideStarInputError(msg)

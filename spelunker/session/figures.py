@@ -12,7 +12,8 @@ the events in the data.
 
 import numpy as np
 
-from spelunker._validate import check_int_range, check_positive_float, check_table
+from spelunker._validate import (check_float_array, check_int_range, check_positive_float,
+                                 check_table)
 from spelunker.archive.engdb import mnemonics
 from spelunker.binning import DEFAULT_BIN_SIZE, bin_size_of_frames
 from spelunker.errors import ParameterError
@@ -106,7 +107,7 @@ class SessionFigures:
         if given(fg_time):
             index = self._frames_of("fg_time", fg_time, where=where)
         if given(fg_flux):
-            flux = np.asarray(fg_flux, dtype=float)
+            flux = check_float_array(fg_flux, "fg_flux", where=where)
             ours = np.asarray(self.fg_flux, dtype=float)[index]
             if flux.shape != ours.shape or not np.array_equal(flux, ours, equal_nan=True):
                 msg = (f"{where}: fg_flux must be the session's fg_flux of the frames shown "
