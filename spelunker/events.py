@@ -719,12 +719,11 @@ def events_table(model, *, kind=None):
 
     Examples
     --------
-    >>> from spelunker import GuideStarModel
     >>> from spelunker.events import events_table, find_events, store_events
+    >>> from spelunker import GuideStarModel
     >>> model = GuideStarModel()
-    >>> model.frames = [(60000.0 + i / 86400, 0, 0, i) for i in range(5)]
-    >>> model.frames["mid_time_mjd"][3:] += 1.0  # a gap of a day
-    >>> _ = store_events(model, find_events(model))
+    >>> model.frames = [(60000.0 + day + i / 86400, 0, 0, i) for day in (0, 1) for i in (0, 1)]
+    >>> _ = store_events(model, find_events(model))  # the day between: a gap
     >>> events_table(model)["kind"].tolist(), len(events_table(model, kind="TILT"))
     (['gap'], 0)
     """

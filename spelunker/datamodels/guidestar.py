@@ -597,11 +597,9 @@ class GuideStarModel(JwstDataModel):
         --------
         >>> import tempfile
         >>> from spelunker import datasets, read_guidestar
-        >>> visit = datasets.make_guidestar_files(
-        ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(visit=1, n_frames=30, n_segments=1),
-        ...                                 datasets.VisitSpec(visit=2, n_frames=20, n_segments=1)],
-        ...     seed=1)
-        >>> model = read_guidestar(visit.files)
+        >>> specs = [datasets.VisitSpec(visit=v, n_frames=20, n_segments=1) for v in (1, 2)]
+        >>> model = read_guidestar(datasets.make_guidestar_files(tempfile.mkdtemp(), visits=specs,
+        ...                                                      seed=1).files)
         >>> model.select_visit(None, 1, "002").visits(), model.select_visit(1534, 1, 1).visits()
         ([(1534, 1, 2)], [(1534, 1, 1)])
         """

@@ -295,9 +295,9 @@ def fit_target(model, frames, *, where=None):
 
     Examples
     --------
-    >>> from spelunker import GuideStarModel
-    >>> from spelunker.datasets import simulate_frames
     >>> from spelunker.fitting import fit_target
+    >>> from spelunker.datasets import simulate_frames
+    >>> from spelunker import GuideStarModel
     >>> data, err, _ = simulate_frames(5, seed=1)
     >>> model = GuideStarModel(data=data, err=err)
     >>> fit_target(model, data[1:3]).hasattr("err"), fit_target(model, data[:2] + 1).hasattr("err")
