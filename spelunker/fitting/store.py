@@ -234,7 +234,7 @@ def ensure_fit_table(model, fit="auto"):
     Returns
     -------
     str
-        ``'gauss_fit'`` or ``'quick_fit'``.
+        The table's name, ``'gauss_fit'`` or ``'quick_fit'``.
 
     Raises
     ------
