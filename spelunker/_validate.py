@@ -16,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 from astropy.nddata.bitmask import interpret_bit_flags
+from astropy.table import Table
 from stdatamodels.jwst.datamodels import dqflags
 
 from spelunker.errors import ParameterError
+from spelunker.instrument import FRAME_SHAPE
 
 __all__ = [
     "available_cpus",
@@ -26,12 +28,14 @@ __all__ = [
     "check_cpus",
     "check_finite_float",
     "check_float_array",
+    "check_frames",
     "check_int_range",
     "check_output_dir",
     "check_output_file",
     "check_path",
     "check_positive_float",
     "check_positive_int",
+    "check_table",
     "parse_dq_bits",
 ]
 
@@ -353,3 +357,47 @@ def check_output_dir(value, name, *, create=True, where=None):
     if not os.access(path, os.W_OK | os.X_OK):
         _fail(where, f"{name}={str(path)!r}: the folder is not writable")
     return path
+
+
+def check_table(value, name, *, where=None):
+    """Return ``value`` if it is an `astropy.table.Table` (a QTable or TimeSeries too).
+
+    Examples
+    --------
+    >>> from astropy.table import QTable
+    >>> from spelunker._validate import check_table
+    >>> len(check_table(QTable({"a": [1, 2]}), "table"))
+    2
+    >>> check_table(5, "table", where="write_table")
+    Traceback (most recent call last):
+    ...
+    spelunker.errors.ParameterError: write_table: table=5 must be an astropy Table
+    """
+    if not isinstance(value, Table):
+        _fail(where, f"{name}={value!r:.60} must be an astropy Table")
+    return value
+
+
+def check_frames(value, name, *, where=None):
+    """Return ``value`` as FGS frames: a float array ``(n, 8, 8)`` (one frame ``(8, 8)`` -> n=1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spelunker._validate import check_frames
+    >>> check_frames(np.zeros((8, 8)), "fg_array").shape
+    (1, 8, 8)
+    >>> check_frames(np.zeros((3, 4)), "fg_array")
+    Traceback (most recent call last):
+    ...
+    spelunker.errors.ParameterError: fg_array of shape (3, 4) is not frames (n, 8, 8)
+    """
+    try:
+        frames = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        _fail(where, f"{name} must be frames (n, 8, 8) of numbers; got {type(value).__name__}")
+    if frames.ndim == 2:
+        frames = frames[np.newaxis]
+    if frames.ndim != 3 or frames.shape[1:] != FRAME_SHAPE or not len(frames):
+        _fail(where, f"{name} of shape {np.shape(value)} is not frames (n, 8, 8)")
+    return frames

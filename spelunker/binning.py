@@ -10,10 +10,11 @@ from collections import namedtuple
 
 import numpy as np
 
-from spelunker._validate import check_float_array, check_positive_float
+from spelunker._validate import check_float_array, check_int_range, check_positive_float
 from spelunker.errors import ParameterError
 
-__all__ = ["DEFAULT_BIN_SIZE", "BinnedSeries", "bin_series", "check_times", "time_bin_index"]
+__all__ = ["DEFAULT_BIN_SIZE", "BinnedSeries", "bin_series", "bin_size_of_frames", "check_times",
+           "time_bin_index"]
 
 #: Default time bin (seconds) of the light curve whose scatter chooses the aperture,
 #: and of the binned light-curve figures.  At 16-19 frames/s a bin holds 160-190
@@ -160,3 +161,41 @@ def bin_series(times, values, bin_size):
     with np.errstate(invalid="ignore", divide="ignore"):
         error = np.where(count > 1, np.sqrt(squares / np.maximum(count - 1, 1) / count), np.nan)
     return BinnedSeries(mean_time, mean, error, count.astype(np.int64), labels.astype(np.int64))
+
+
+def bin_size_of_frames(n_frames, frame_interval, *, name="n_frames", where=None):
+    """The time bin (seconds) of ``n_frames`` frames: ``n_frames`` times the frame interval.
+
+    The original notebook tool gave bins in frames (``n_bin``, ``n_bins``);
+    spelunker bins in time, so a bin of ``n`` frames is ``n`` times the
+    median interval between frames
+    (`spelunker.GuideStarModel.frame_interval`).
+
+    Parameters
+    ----------
+    n_frames : int
+        Frames per bin (>= 1).
+    frame_interval : float
+        Seconds between frames (> 0).
+    name, where : str, optional
+        The caller's names of ``n_frames`` and of itself, for the message.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``n_frames`` is not an integer >= 1, or ``frame_interval`` not a
+        number > 0.
+
+    Examples
+    --------
+    >>> from spelunker.binning import bin_size_of_frames
+    >>> bin_size_of_frames(160, 0.0625)
+    10.0
+    """
+    count = check_int_range(n_frames, name, 1, 10**9, where=where)
+    return count * check_positive_float(frame_interval, "frame_interval", unit="seconds",
+                                        where=where)

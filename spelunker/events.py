@@ -24,7 +24,7 @@ from astropy import units as u
 from astropy.table import QTable
 from astropy.time import Time
 
-from spelunker._validate import check_positive_float
+from spelunker._validate import check_choice, check_positive_float
 from spelunker.changepoints import check_step_options, find_steps
 from spelunker.datamodels import check_model
 from spelunker.errors import GuideStarInputError, ParameterError
@@ -691,21 +691,49 @@ def store_events(model, events):
     return stored
 
 
-def events_table(model):
+def events_table(model, *, kind=None):
     """The model's stored events as a QTable (`find_events`'s columns, Time and units).
 
     ``model.table('events')`` is the table as stored: ``start_mjd`` and
     ``end_mjd`` (MJD floats, UTC) instead of ``start`` and ``end``, no
     ``duration`` (the rule for every table: `spelunker.GuideStarModel.table`).
 
+    Parameters
+    ----------
+    model : GuideStarModel
+        A model with an events table (`store_events`).
+    kind : str, optional
+        Only the events of this kind (one of `EVENT_KINDS`, any case);
+        default: all.
+
+    Returns
+    -------
+    astropy.table.QTable
+
     Raises
     ------
+    spelunker.errors.ParameterError
+        ``kind`` is not one of `EVENT_KINDS`.
     spelunker.errors.GuideStarInputError
         When the model has no events table (run GuideStarEventStep).
+
+    Examples
+    --------
+    >>> from spelunker.events import events_table, find_events, store_events
+    >>> from spelunker import GuideStarModel
+    >>> model = GuideStarModel()
+    >>> model.frames = [(60000.0 + day + i / 86400, 0, 0, i) for day in (0, 1) for i in (0, 1)]
+    >>> _ = store_events(model, find_events(model))  # the day between: a gap
+    >>> events_table(model)["kind"].tolist(), len(events_table(model, kind="TILT"))
+    (['gap'], 0)
     """
+    if kind is not None:
+        kind = check_choice(kind, "kind", EVENT_KINDS, where="events_table")
     _require_table(model, "events", "events table; run GuideStarEventStep (strun "
                    "spelunker_events)", empty=True)
     stored = model.events
+    if kind is not None:
+        stored = stored[_text(stored["kind"]) == kind]
     table = QTable()
     table["kind"] = _text(stored["kind"])
     for name, column in (("start", "start_mjd"), ("end", "end_mjd")):

@@ -100,6 +100,12 @@ def seconds_since_first(times):
     >>> from spelunker.times import seconds_since_first
     >>> seconds_since_first([60000.0, 60000.5]).tolist()
     [0.0, 43200.0]
+    >>> seconds_since_first(60000.0).tolist()       # one time: one value
+    [0.0]
     """
     times = as_utc_time(times)
-    return np.atleast_1d((times - times[0]).to_value(u.s)).astype(float)
+    flat = times.reshape(-1)  # one time (a scalar Time) or several, in their order
+    if flat.size == 0:
+        return np.zeros(times.shape, dtype=float)
+    seconds = (flat - flat[0]).to_value(u.s).reshape(times.shape)
+    return np.atleast_1d(seconds).astype(float)

@@ -4,7 +4,7 @@ import logging
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 
 from spelunker import (
     GuideStarEventStep,
@@ -17,7 +17,7 @@ from spelunker import (
 )
 from spelunker.changepoints import find_steps
 from spelunker.datasets import simulate_frames
-from spelunker.events import events_table, find_events, hga_moves
+from spelunker.events import events_table, find_events, hga_moves, store_events
 from spelunker.fitting import fit_gaussian_frames
 from spelunker.plotting import write_visit_report
 from spelunker.survey import visit_summary
@@ -218,3 +218,19 @@ def test_the_notebook_session_finds_and_draws_the_events(eventful, tmp_path):
     assert len(spk.mnemonics_local("events", plot=False)) == 3
     hga = spk.mnemonics_local("HGA", plot=False)  # the original's kinds still work
     assert len(hga) == 1
+
+
+def test_events_table_of_one_kind(fitted):
+    """``events_table(model, kind=...)``: the rows of one kind, what the session draws."""
+    from spelunker.errors import ParameterError
+
+    model = fitted.copy()
+    store_events(model, find_events(model))
+    every = events_table(model)
+    tilts = events_table(model, kind="TILT")
+    assert len(tilts) and list(tilts["kind"]) == ["tilt"] * len(tilts)
+    assert_array_equal(tilts["start"].mjd, every["start"][every["kind"] == "tilt"].mjd)
+    assert tilts.colnames == every.colnames
+    assert len(events_table(model, kind="gap")) == int(np.sum(every["kind"] == "gap"))
+    with pytest.raises(ParameterError, match="events_table: kind='nope' is not one of"):
+        events_table(model, kind="nope")

@@ -699,3 +699,73 @@ def test_model_follows_astropy_gaussian2d_convention():
         reference = (Gaussian2D(1000.0, 3.4, 3.7, 0.9, 0.55, theta) + Const2D(12.0))(x, y)
         ours = gaussian2d(x, y, 1000.0, 3.4, 3.7, 0.9, 0.55, theta, 12.0)
         np.testing.assert_allclose(ours, reference, rtol=1e-12, atol=1e-9)
+
+
+def test_model_functions_check_their_arguments():
+    from spelunker.fitting import FitResult, ensure_fit_table, fit_table, run_fit, store_fit
+
+    for call, where in ((lambda: run_fit(None, "quick"), "run_fit"),
+                        (lambda: fit_table(None), "fit_table"),
+                        (lambda: ensure_fit_table("x"), "ensure_fit_table"),
+                        (lambda: store_fit(5, {}, "quick"), "store_fit")):
+        with pytest.raises(ParameterError, match=f"{where}: model=.* must be a GuideStarModel"):
+            call()
+    with pytest.raises(ParameterError, match="FitResult.from_table: table=5 must be an astropy"):
+        FitResult.from_table(5)
+    table = QTable({name: [1.0, 2.0] for name in PARAMETER_NAMES})
+    table["amplitude"] = [1.0, 2.0] * u.pix
+    with pytest.raises(ParameterError, match="column amplitude is in pix"):
+        FitResult.from_table(table)
+    table["amplitude"] = ["a", "b"]
+    with pytest.raises(ParameterError, match="amplitude must be numbers"):
+        FitResult.from_table(table)
+    table["amplitude"] = [1.0, 2.0]
+    table["flags"] = ["a", "b"]
+    with pytest.raises(ParameterError, match="column flags must hold FitFlag bits"):
+        FitResult.from_table(table)
+
+
+def test_fitflag_of_a_non_integer_is_a_parameter_error():
+    assert FitFlag(np.uint32(24)) == FitFlag.EDGE | FitFlag.CHI2_OUTLIER
+    assert FitFlag(12) == FitFlag.EDGE | FitFlag.AT_BOUND
+    for value in (None, "EDGE", 1.5, object()):
+        with pytest.raises(ParameterError, match="flags are integers"):
+            FitFlag(value)
+    assert FitFlag["EDGE"] == 8
+
+
+def test_fit_target_and_which_fit_recognise_the_models_own_frames_and_fits():
+    """The notebook's ``gauss2d_fit(fg_array)`` and ``periodogram(table, time)``, on a model."""
+    from spelunker import GuideStarModel
+    from spelunker.fitting import fit_table, fit_target, store_fit, which_fit
+
+    data, err, _ = simulate_frames(20, seed=3)
+    model = GuideStarModel(data=data, err=err)
+    model.frames = [(60000.0 + k * 0.0625 / 86400, 0, 0, k) for k in range(20)]
+    own = fit_target(model, data[5:9])
+    assert_array_equal(own.data, data[5:9]) and own.hasattr("err")
+    assert_array_equal(own.frames["frame_in_file"], [5, 6, 7, 8])
+    single = fit_target(model, data[3])
+    assert len(single.data) == 1 and single.hasattr("err")
+    alone = fit_target(model, data[:4] + 1.0)
+    assert not alone.hasattr("err") and alone.data.dtype == np.float32
+    for frames in (np.zeros((3, 4)), "x", np.zeros((0, 8, 8))):
+        with pytest.raises(ParameterError, match="is not frames|must be frames"):
+            fit_target(model, frames, where="gauss fit")
+
+    assert which_fit(model, QTable({"x_mean": np.zeros(20)})) is None  # no fit stored
+    store_fit(model, fit_moments_frames(data, err), "quick")
+    store_fit(model, fit_gaussian_frames(data, err), "gauss")
+    quick, gauss = fit_table(model, "quick"), fit_table(model, "gauss")
+    times = model.frame_times
+    assert which_fit(model, quick) == "quick" and which_fit(model, gauss) == "gauss"
+    assert which_fit(model, gauss, time=times) == "gauss"
+    assert which_fit(model, gauss, time=times.mjd + 1e-9) == "gauss"  # within 1 ms
+    assert which_fit(model, gauss, methods=["quick"]) is None
+    assert which_fit(model, quick[:10]) is None and which_fit(model, QTable({"a": [1]})) is None
+    with pytest.raises(ParameterError, match="which_fit: time must be the times of all"):
+        which_fit(model, gauss, time=times.mjd[:10])
+    with pytest.raises(ParameterError, match="which_fit: table=5"):
+        which_fit(model, 5)
+    with pytest.raises(ParameterError, match="method='x'"):
+        which_fit(model, gauss, methods=["x"])

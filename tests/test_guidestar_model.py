@@ -65,7 +65,7 @@ def test_a_failed_save_leaves_nothing(two_visits, tmp_path, monkeypatch):
     def fail(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr(guidestar, "_label_fits_tables", fail)
+    monkeypatch.setattr(guidestar, "label_fits_tables", fail)
     with pytest.raises(OSError, match="disk full"):
         two_visits.save(tmp_path / "model.fits")
     assert list(tmp_path.iterdir()) == []
@@ -143,3 +143,83 @@ def test_locate_rows():
     assert_array_equal(locate_rows(times, times[10:12] + 1e-12, atol=1e-9), [10, 11])
     assert locate_rows(times, times[10:12] + 1e-6, atol=1e-9) is None
     assert locate_rows(times, ["a"]) is None
+
+
+def test_select_visit_reads_the_numbers_and_finds_the_program(two_visits):
+    """The model owns the visit lookup the session used to do: numbers as text, no program."""
+    from spelunker.errors import ParameterError
+
+    second = two_visits.select_visit(None, "1", "002")
+    assert second.visits() == [(1534, 1, 2)] and len(second.data) == 200
+    assert_array_equal(second.data, two_visits.select_visit("01534", 1, 2).data)
+    with pytest.raises(ParameterError, match="GuideStarModel.select_visit: the model holds no "
+                                             "visit observation 1, visit 3; the 2 visit"):
+        two_visits.select_visit(None, 1, 3)
+    with pytest.raises(ParameterError, match="here: visit='x' must be a whole number"):
+        two_visits.select_visit(None, 1, "x", where="here")
+    # Two programs holding the same observation and visit: the program must be given.
+    both = GuideStarModel()
+    both.update(two_visits)
+    files = np.array(two_visits.files)
+    files["program"][files["visit"] == 2] = 1535
+    files["visit"][:] = 1
+    both.files, both.frames = files, np.array(two_visits.frames)
+    both.data = two_visits.data
+    with pytest.raises(ParameterError, match="observation 1, visit 1 is held in programs "
+                                             "1534, 1535: give program="):
+        both.select_visit(None, 1, 1)
+    assert len(both.select_visit(1535, 1, 1).data) == 200
+
+
+def test_wrong_arguments_of_the_model_are_parameter_errors(two_visits, tmp_path):
+    from spelunker.errors import GuideStarInputError, ParameterError
+
+    for init in (5, object(), (2, 8, 8), np.zeros((2, 8, 8)), 1.5):
+        with pytest.raises(ParameterError, match="GuideStarModel: init="):
+            GuideStarModel(init)
+    assert GuideStarModel({}).hasattr("data") is False
+    assert len(GuideStarModel(two_visits).data) == len(two_visits.data)
+    with pytest.raises(ParameterError, match="name='nope' is not one of .*'frames'"):
+        two_visits.table("nope")
+    with pytest.raises(GuideStarInputError, match="the model holds no events table"):
+        two_visits.table("events")
+    for path in (5, None, object()):
+        with pytest.raises(ParameterError, match="GuideStarModel.save: path="):
+            two_visits.save(path)
+    assert GuideStarModel().frame_groups() == [] and GuideStarModel().guidestar_frames() == []
+    with pytest.raises(ParameterError, match="table_dtype: name='x' is not one of"):
+        two_visits.table_dtype("x")
+    for frames in (None, [[0, 1]], "a"):
+        with pytest.raises(ParameterError, match="is not a selection"):
+            two_visits.select(frames)
+    with pytest.raises(ParameterError, match="frames_between: start must be one time; got 2"):
+        two_visits.frames_between([60000.0, 60001.0])
+    with pytest.raises(ParameterError, match="frames_between: frames='x' are not frame"):
+        two_visits.frames_between(frames="x")
+    first = float(two_visits.frame_times.mjd[10])
+    assert two_visits.frames_between([first], first).tolist() == [10]  # one time in a list
+    for call in (lambda: GuideStarModel().frame_times, lambda: GuideStarModel().frames_between(),
+                 lambda: GuideStarModel().select(slice(0, 1))):
+        with pytest.raises(GuideStarInputError, match="no frames|holds none"):
+            call()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_rows_functions_check_their_arrays():
+    from spelunker.datamodels.rows import group_rows, locate_rows
+    from spelunker.errors import ParameterError
+
+    for visits, stars in ((None, [0]), ("x", [0]), (-5, [0]), ([0, 1], [0]), ([0.5], [0])):
+        with pytest.raises(ParameterError, match="group_rows: "):
+            group_rows(visits, stars)
+    assert group_rows([], []) == []
+    for current in (None, "x", -5, object(), np.array([object()])):
+        with pytest.raises(ParameterError, match="locate_rows: current="):
+            locate_rows(current, [1.0])
+
+
+def test_datamodels_docstring_says_its_job():
+    import spelunker.datamodels
+
+    first = spelunker.datamodels.__doc__.splitlines()[0]
+    assert "GuideStarModel" in first and "reads and writes" in first

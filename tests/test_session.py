@@ -546,3 +546,123 @@ def test_original_files_are_written_whole(visit, tmp_path):
     assert not any(is_temporary(name) for name in written)
     assert "quickfits/1534_quickfits.ecsv" in written and "1534_pgram_results.png" in written
     assert sum(name.startswith("run_") for name in written) == 3
+
+
+def test_wrong_arguments_of_the_session_are_parameter_errors(visit, tmp_path):
+    """Every argument a notebook user can get wrong gives a ParameterError, nothing written."""
+    from spelunker.session import Spelunker
+
+    for call in (lambda: spelunker.load(dir=5.5), lambda: spelunker.load(dir=[1]),
+                 lambda: Spelunker(5), lambda: Spelunker(object())):
+        with pytest.raises(ParameterError, match="must be a folder path"):
+            call()
+    spk = spelunker.load(tmp_path / "out")
+    spk.readfile(visit.files)
+    movie = tmp_path / "movie.gif"
+    for options, name in (({"interval": 0}, "interval"), ({"interval": "a"}, "interval"),
+                          ({"start": "a"}, "start")):
+        with pytest.raises(ParameterError, match=f"flux_spatial_timelapse_animation: {name}="):
+            spk.flux_spatial_timelapse_animation(filename=movie, **options)
+    with pytest.raises(ParameterError, match="optimize_photometry: min_pixels='a'"):
+        spk.optimize_photometry(None, "a", 30)
+    with pytest.raises(ParameterError, match="optimize_photometry: max_pixels=65"):
+        spk.optimize_photometry(max_pixels=65)
+    for path in (5, object(), 1.5):
+        with pytest.raises(ParameterError, match="save: path="):
+            spk.save(path)
+    with pytest.raises(ParameterError, match="save: suffix=5 must be a string"):
+        spk.save(suffix=5)
+    with pytest.raises(ParameterError, match="timeseries_list_plot: table=5 must be an astropy"):
+        spk.timeseries_list_plot(table=5)
+    with pytest.raises(ParameterError, match="timeseries_binned_plot: n_bins='a'"):
+        spk.timeseries_binned_plot(n_bins="a")
+    with pytest.raises(ParameterError, match="timeseries_binned_plot: fg_flux must be numbers"):
+        spk.timeseries_binned_plot(None, "x")
+    with pytest.raises(ParameterError, match="frames_between: start must be one time"):
+        spk.timeseries_list_plot(None, None, [60000.0, 60001.0])
+    with pytest.raises(ParameterError, match="periodogram: table=5 must be an astropy Table"):
+        spk.periodogram(5, plot=False)
+    spk.quick_fit()
+    with pytest.raises(ParameterError, match="periodogram: time must be numbers"):
+        spk.periodogram(spk.quickfit_results, "a", plot=False)
+    with pytest.raises(ParameterError, match="periodogram: time must be the times of all"):
+        spk.periodogram(spk.quickfit_results, spk.fg_time + 1.0, plot=False)
+    # Python's read-only attribute protocol: an AttributeError (as every property).
+    with pytest.raises(AttributeError, match="pgram_flux is read-only"):
+        spk.pgram_flux = 1
+    assert not movie.exists() and not (tmp_path / "out").exists()
+
+
+def test_time_to_sec_of_one_time(tmp_path):
+    """``time_to_sec`` of a single time (a scalar Time) is ``[0.0]``, not an AttributeError."""
+    spk = spelunker.load(tmp_path)
+    assert spk.time_to_sec(60000.0).tolist() == [0.0]
+    assert spk.time_to_sec(Time(60000.0, format="mjd")).tolist() == [0.0]
+    assert spk.time_to_sec([]).tolist() == []
+    assert spk.time_to_sec([[60000.0, 60000.5]]).tolist() == [[0.0, 43200.0]]
+
+
+def test_docstrings_name_what_the_session_delegates_to():
+    from spelunker.session import Spelunker
+
+    delegates = {"mast_api_token": "archive.tokens.resolve_token",
+                 "photometry_mask": "photometry.store_photometry",
+                 "fg_time": "GuideStarModel.frame_times",
+                 "fg_time_utc": "GuideStarModel.frame_times",
+                 "select_visit": "GuideStarModel.select_visit",
+                 "time_to_sec": "times.seconds_since_first"}
+    delegates.update({name: "GuideStarModel.periodogram_curves" for name in dir(Spelunker)
+                      if name.startswith("pgram_") and name != "pgram_results"})
+    assert "pgram_flux" in delegates
+    for name, owner in delegates.items():
+        assert owner in getattr(Spelunker, name).__doc__, name
+
+
+def test_the_original_files_are_named_by_session_files(visit, tmp_path):
+    """Program label, series stems and the per-star grouping are session.files' and the model's."""
+    from spelunker.session.files import (program_label, series_stem, write_arrays,
+                                         write_periodogram, write_result_table,
+                                         write_star_series, write_table)
+
+    spk = spelunker.load(tmp_path)
+    spk.readfile(visit.files)
+    assert program_label(spk.model) == "1534" and program_label(GuideStarModel()) == "session"
+    start = spk.fg_time_utc[0]
+    assert series_stem("S1", start) == f"S1_{start.strftime('%Y%m%dT%H%M%S')}"
+    assert series_stem("S1", start, prefix="run") == "run_" + series_stem("S1", start)
+    [path] = write_star_series(spk.model, tmp_path / "series", spk.fg_flux, prefix="run")
+    stem = series_stem(spk.model.table("guidestars")["gs_id"][0].strip(), start, prefix="run")
+    assert path.name == f"{stem}.ecsv"
+    wrong = [
+        (lambda: write_star_series(None, tmp_path, [1.0]), "write_star_series: model=None"),
+        (lambda: write_star_series(spk.model, tmp_path, [1.0]), "one value per frame \\(3000\\)"),
+        (lambda: write_star_series(spk.model, tmp_path, spk.fg_flux, prefix=5), "prefix=5"),
+        (lambda: write_star_series(spk.model, tmp_path, spk.fg_flux, gauss=5), "gauss=5"),
+        (lambda: write_table(5, tmp_path / "a.ecsv"), "write_table: table=5"),
+        (lambda: write_table(spk.fg_table, 5), "write_table: path=5"),
+        (lambda: write_arrays(5, 1534, {}), "write_arrays: folder=5"),
+        (lambda: write_arrays(tmp_path, None, {}), "write_arrays: program=None"),
+        (lambda: write_arrays(tmp_path, 1534, [1]), "write_arrays: arrays must be a dict"),
+        (lambda: write_result_table(5, tmp_path, "quickfits", "1534"), "table=5"),
+        (lambda: write_result_table(spk.fg_table, tmp_path, 5, "1534"), "kind=5"),
+        (lambda: write_periodogram("x", spk.fg_table, tmp_path, "1534"), "figure='x'"),
+        (lambda: series_stem(None, start), "series_stem: gs_id=None"),
+        (lambda: series_stem("S1", "x"), "start='x'"),
+        (lambda: series_stem("S1", spk.fg_time_utc[:2]), "start must be one time"),
+    ]
+    for call, message in wrong:
+        with pytest.raises(ParameterError, match=message):
+            call()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["series"]
+
+
+def test_bins_of_frames_are_binning_s():
+    """The original's bins in frames: ``n`` times the frame interval, one function."""
+    from spelunker.binning import bin_size_of_frames
+
+    assert bin_size_of_frames(100, 0.0625) == 6.25
+    for bad in (0, "a", 1.5, True):
+        with pytest.raises(ParameterError, match="n_bin="):
+            bin_size_of_frames(bad, 0.0625, name="n_bin")
+    with pytest.raises(ParameterError, match="frame_interval=0"):
+        bin_size_of_frames(1, 0)

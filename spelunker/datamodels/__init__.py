@@ -1,7 +1,9 @@
-"""spelunker's datamodels.
+"""The product every spelunker step reads and writes: `GuideStarModel` and its schema.
 
-Importing this module registers `GuideStarModel` with
-``stdatamodels.jwst.datamodels.open`` (and so ``jwst.datamodels.open``),
+`spelunker.datamodels.guidestar` holds the model and its operations,
+`spelunker.datamodels.rows` the grouping and finding of rows, and
+``schemas/`` the schema.  Importing this module registers
+`GuideStarModel` with ``stdatamodels.jwst.datamodels.open`` (and so ``jwst.datamodels.open``),
 which otherwise only knows its own classes and would open a saved
 GuideStarModel as a generic model.
 """

@@ -16,17 +16,21 @@ import logging
 import os
 from pathlib import Path
 
-import astropy.units as u
 import numpy as np
+from asdf import AsdfFile
 from astropy.io import fits
 from astropy.table import QTable
 from astropy.time import Time
+from stdatamodels import DataModel
 from stdatamodels.jwst.datamodels import JwstDataModel
 
+from spelunker._validate import check_choice, check_path
 from spelunker.atomic import atomic_file
+from spelunker.datamodels._units import column_unit, label_fits_tables
 from spelunker.datamodels.rows import group_rows
 from spelunker.errors import CorruptFileError, GuideStarInputError, ParameterError
 from spelunker.filetable import fg_table
+from spelunker.names import id_number
 from spelunker.times import as_utc_time
 
 __all__ = ["GuideStarModel", "FIT_TABLES", "FRAME_RESULT_TABLES", "check_model", "group_rows"]
@@ -81,13 +85,20 @@ class GuideStarModel(JwstDataModel):
     -----
     ``spelunker.read_guidestar`` builds this model from guider products.
     Importing spelunker registers the class with ``jwst.datamodels.open``,
-    so a saved product reopens as a GuideStarModel.
+    so a saved product reopens as a GuideStarModel.  ``init`` is None, a
+    saved product's path, a dict, a datamodel, an ``HDUList`` or an
+    ``AsdfFile`` (the model has no primary array, so no shape or array);
+    anything else raises `~spelunker.errors.ParameterError`.
     """
 
     schema_url = "http://spelunker.readthedocs.io/schemas/guidestar.schema"
 
     def __init__(self, init=None, **kwargs):
         if not isinstance(init, (str, os.PathLike)):
+            if not (init is None or isinstance(init, (dict, DataModel, AsdfFile, fits.HDUList))):
+                msg = (f"GuideStarModel: init={init!r:.60} is not a saved product's path, a "
+                       "dict or a datamodel (give arrays by keyword: data=...)")
+                raise ParameterError(msg)
             super().__init__(init, **kwargs)
             return
         if not os.path.isfile(init):
@@ -175,10 +186,13 @@ class GuideStarModel(JwstDataModel):
         Raises
         ------
         spelunker.errors.ParameterError
-            For a file name that is not ``.fits`` or ``.asdf``, a folder
-            that does not exist or is not writable, or a path that is a
-            folder (checked before writing).
+            For a path that is not a str, path-like or function, a file name
+            that is not ``.fits`` or ``.asdf``, a folder that does not exist
+            or is not writable, or a path that is a folder (checked before
+            writing).
         """
+        if not callable(path):
+            check_path(path, "path", where="GuideStarModel.save")
         head, tail = os.path.split(path(self.meta.filename) if callable(path) else os.fspath(path))
         head = dir_path or head
         output = Path(head or ".") / tail
@@ -195,7 +209,7 @@ class GuideStarModel(JwstDataModel):
             with self._string_columns_as_bytes():
                 super().save(str(partial), None, *args, **kwargs)
             if output.suffix == ".fits":
-                _label_fits_tables(partial, self)
+                label_fits_tables(partial, self)
         return str(output) if head else tail
 
     @contextlib.contextmanager
@@ -232,7 +246,13 @@ class GuideStarModel(JwstDataModel):
         -------
         numpy.dtype
             Structured dtype; ``[ascii, N]`` columns become ``SN``.
+
+        Raises
+        ------
+        spelunker.errors.ParameterError
+            ``name`` is not one of the model's tables.
         """
+        name = self._table_name(name, where="GuideStarModel.table_dtype")
         columns = self.schema["properties"][name]["datatype"]
         fields = []
         for column in columns:
@@ -243,9 +263,22 @@ class GuideStarModel(JwstDataModel):
                 fields.append((column["name"], np.dtype(kind)))
         return np.dtype(fields)
 
+    def _table_name(self, name, *, where):
+        """``name`` if it is one of the schema's tables, else a ParameterError listing them."""
+        tables = [table for table, definition in self.schema["properties"].items()
+                  if isinstance(definition.get("datatype"), list)]
+        return check_choice(name, "name", tables, where=where)
+
     @property
     def frame_times(self):
-        """Mid-frame times as an `astropy.time.Time` (scale ``utc``, format ``mjd``)."""
+        """Mid-frame times as an `astropy.time.Time` (scale ``utc``, format ``mjd``).
+
+        A `~spelunker.errors.GuideStarInputError` for a model without a
+        ``frames`` table.
+        """
+        if not self.hasattr("frames"):
+            msg = "the model has no frames table, so no frame times"
+            raise GuideStarInputError(msg)
         return Time(np.asarray(self.frames["mid_time_mjd"]), format="mjd", scale="utc")
 
     def require_frames(self, purpose):
@@ -465,7 +498,7 @@ class GuideStarModel(JwstDataModel):
         list of (int, int, numpy.ndarray)
             ``(visit_index, guidestar_index, frames)``: the position in
             `visits`, the row of the guide-star table and the frame indices
-            (see `group_rows`).
+            (see `group_rows`); empty for a model without frames.
 
         Examples
         --------
@@ -478,6 +511,8 @@ class GuideStarModel(JwstDataModel):
         >>> [(v, g, len(frames)) for v, g, frames in read_guidestar(visit.files).frame_groups()]
         [(0, 0, 300), (1, 1, 200)]
         """
+        if not self.hasattr("frames"):
+            return []
         return group_rows(self.frame_visits(), self.frames["guidestar_index"])
 
     def periodogram_curves(self, series):
@@ -532,15 +567,21 @@ class GuideStarModel(JwstDataModel):
         start = np.asarray(files["data_start_mjd"], dtype=float)
         return sorted(groups.items(), key=lambda item: float(start[item[1]].min()))
 
-    def select_visit(self, program, observation, visit, *, keep_results=True):
+    def select_visit(self, program, observation, visit, *, keep_results=True, where=None):
         """A new model holding the frames of one visit.
 
         Parameters
         ----------
-        program, observation, visit : int
-            The visit (see `visits`).
+        program : int, str or None
+            Program number (``1534``, ``'01534'``); None for the program of
+            the only visit held with these observation and visit numbers.
+        observation, visit : int or str
+            Observation and visit numbers (``1``, ``'1'``, ``'001'``; read
+            by `spelunker.names.id_number`).
         keep_results : bool, optional
             Carry the per-frame results over (see `select`).
+        where : str, optional
+            The caller's name, at the start of error messages.
 
         Returns
         -------
@@ -550,17 +591,38 @@ class GuideStarModel(JwstDataModel):
         Raises
         ------
         spelunker.errors.ParameterError
-            When the model holds no such visit (the message lists those it
-            holds).
+            A number that is not a positive integer (or digits), or no single
+            visit held matches (the message lists the visits held).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from spelunker import datasets, read_guidestar
+        >>> specs = [datasets.VisitSpec(visit=v, n_frames=20, n_segments=1) for v in (1, 2)]
+        >>> model = read_guidestar(datasets.make_guidestar_files(tempfile.mkdtemp(), visits=specs,
+        ...                                                      seed=1).files)
+        >>> model.select_visit(None, 1, "002").visits(), model.select_visit(1534, 1, 1).visits()
+        ([(1534, 1, 2)], [(1534, 1, 1)])
         """
-        key = (program, observation, visit)
-        for found, rows in self._visit_file_rows():
-            if found == key:
-                frames = np.flatnonzero(np.isin(np.asarray(self.frames["file_index"]), rows))
-                return self.select(frames, keep_results=keep_results)
-        msg = (f"the model holds no visit program {program}, observation {observation}, visit "
-               f"{visit}; it holds {self.visits()}")
-        raise ParameterError(msg)
+        where = where or "GuideStarModel.select_visit"
+        numbers = {kind: id_number(value, kind, where=where) for kind, value in (
+            ("program", program), ("observation", observation), ("visit", visit))
+            if value is not None or kind != "program"}
+        held = self._visit_file_rows()
+        matches = [(key, rows) for key, rows in held
+                   if key[1:] == (numbers["observation"], numbers["visit"])
+                   and numbers.get("program", key[0]) == key[0]]
+        if len(matches) != 1:
+            asked = ", ".join(f"{kind} {value}" for kind, value in numbers.items())
+            listed = "; ".join(f"program {p}, observation {o}, visit {v}" for (p, o, v), _ in held)
+            problem = (f"{asked} is held in programs "
+                       f"{', '.join(str(key[0]) for key, _ in matches)}: give program="
+                       if matches else f"the model holds no visit {asked}")
+            msg = f"{where}: {problem}; the {len(held)} visit(s) held: {listed or 'none'}"
+            raise ParameterError(msg)
+        rows = matches[0][1]
+        frames = np.flatnonzero(np.isin(np.asarray(self.frames["file_index"]), rows))
+        return self.select(frames, keep_results=keep_results)
 
     def select_files(self, *, keep_results=False, **fields):
         """A new model holding the frames of the files whose name fields match.
@@ -634,6 +696,14 @@ class GuideStarModel(JwstDataModel):
         numpy.ndarray
             int64 frame indices; give them to `select` for a model.
 
+        Raises
+        ------
+        spelunker.errors.ParameterError
+            A limit that is not one time, or ``frames`` that are not frame
+            indices.
+        spelunker.errors.GuideStarInputError
+            The model has no frames table.
+
         Examples
         --------
         >>> from spelunker import GuideStarModel
@@ -644,16 +714,28 @@ class GuideStarModel(JwstDataModel):
         >>> model.frames_between(end=60000.0 + 3 / 86400, frames=[4, 3, 0]).tolist()
         [3, 0]
         """
-        index = (np.arange(len(self.frames)) if frames is None
-                 else np.asarray(frames, dtype=np.int64))
+        if not self.hasattr("frames"):
+            msg = "frames_between: the model has no frames table, so no frame times"
+            raise GuideStarInputError(msg)
+        index = np.arange(len(self.frames))
+        if frames is not None:
+            try:
+                index = index[np.asarray(frames, dtype=np.int64)]
+            except (TypeError, ValueError, IndexError):
+                msg = f"frames_between: frames={frames!r:.60} are not frame indices"
+                raise ParameterError(msg) from None
         if start is None and end is None:
             return index
         times = np.asarray(self.frame_times.mjd, dtype=np.float64)[index]
         keep = np.ones(len(index), dtype=bool)
-        if start is not None:
-            keep &= times >= float(as_utc_time(start, name="start").mjd)
-        if end is not None:
-            keep &= times <= float(as_utc_time(end, name="end").mjd)
+        for limit, name, inside in ((start, "start", np.greater_equal),
+                                    (end, "end", np.less_equal)):
+            if limit is not None:
+                time = as_utc_time(limit, name=name)
+                if time.size != 1:
+                    msg = f"frames_between: {name} must be one time; got {time.size}"
+                    raise ParameterError(msg)
+                keep &= inside(times, float(time.mjd.reshape(-1)[0]))
         return index[keep]
 
     def select(self, frames, *, keep_results=False):
@@ -683,6 +765,8 @@ class GuideStarModel(JwstDataModel):
         ------
         spelunker.errors.ParameterError
             When ``frames`` is not a frame selection or selects no frame.
+        spelunker.errors.GuideStarInputError
+            When the model holds no frames.
 
         Examples
         --------
@@ -692,6 +776,7 @@ class GuideStarModel(JwstDataModel):
         >>> len(read_guidestar(visit.files).select(slice(0, 100)).data)
         100
         """
+        self.require_frames("selecting frames")
         n_frames = len(self.data)
         try:
             index = np.arange(n_frames)[frames]
@@ -699,6 +784,9 @@ class GuideStarModel(JwstDataModel):
             msg = f"frames={frames!r} is not a selection of the {n_frames} frames ({exc})"
             raise ParameterError(msg) from None
         index = np.atleast_1d(index)
+        if index.ndim != 1:
+            msg = f"frames={frames!r:.60} is not a selection of the {n_frames} frames (1-D)"
+            raise ParameterError(msg)
         if index.size == 0:
             msg = f"frames={frames!r} selects no frame of the {n_frames}"
             raise ParameterError(msg)
@@ -788,6 +876,13 @@ class GuideStarModel(JwstDataModel):
             of the result tables carry their units (DN/s, pix, rad, Hz, s);
             times stay MJD floats (``frame_times`` gives them as Time).
 
+        Raises
+        ------
+        spelunker.errors.ParameterError
+            ``name`` is not one of the model's tables (the message lists them).
+        spelunker.errors.GuideStarInputError
+            The model does not hold that table (yet).
+
         Notes
         -----
         This is the table as stored (and saved in the product's HDU): the
@@ -809,6 +904,10 @@ class GuideStarModel(JwstDataModel):
 
         ``tests/test_pipeline.py`` holds each function to this list.
         """
+        name = self._table_name(name, where="GuideStarModel.table")
+        if not self.hasattr(name):
+            msg = f"GuideStarModel.table: the model holds no {name} table"
+            raise GuideStarInputError(msg)
         source = getattr(self, name)
         table = QTable()
         for column in source.dtype.names:
@@ -817,7 +916,7 @@ class GuideStarModel(JwstDataModel):
             values = np.asarray(source[column])
             if values.dtype.kind == "S":
                 values = np.char.decode(values, "ascii")
-            unit = _column_unit(name, column)
+            unit = column_unit(name, column)
             table[column] = values if unit is None else values * unit
         return table
 
@@ -833,70 +932,6 @@ def _count_guidestars(stars, frames, files):
             stars["start_mjd"][row] = float(np.min(files["data_start_mjd"][rows]))
             stars["stop_mjd"][row] = float(np.max(files["data_end_mjd"][rows]))
     return stars
-
-
-_FIT_UNITS = {"amplitude": u.DN / u.s, "offset": u.DN / u.s, "x_mean": u.pix, "y_mean": u.pix,
-              "x_stddev": u.pix, "y_stddev": u.pix, "theta": u.rad}
-_TABLE_UNITS = {
-    "gauss_fit": {**_FIT_UNITS, **{f"{k}_err": v for k, v in _FIT_UNITS.items()}},
-    "lightcurve": {"flux": u.DN / u.s, "flux_err": u.DN / u.s},
-    "periodogram": {"frequency": u.Hz},
-    "periodogram_peaks": {"frequency": u.Hz, "period": u.s},
-    "events": {f"delta_{key}{suffix}": unit for key, unit in (
-        ("x_mean", u.pix), ("y_mean", u.pix), ("x_stddev", u.pix), ("y_stddev", u.pix),
-        ("flux", u.DN / u.s)) for suffix in ("", "_err")},
-}
-_TABLE_UNITS["quick_fit"] = _TABLE_UNITS["gauss_fit"]
-
-#: Time columns of the tables: MJD in UTC.
-_TIME_COLUMNS = {
-    "frames": ("mid_time_mjd",),
-    "files": ("data_start_mjd", "data_end_mjd"),
-    "guidestars": ("start_mjd", "stop_mjd"),
-    "pointing_table": ("time",),
-    "centroid_table": ("observatory_time_mjd", "centroid_time_mjd"),
-    "events": ("start_mjd", "end_mjd"),
-}
-_TABLE_UNITS["pointing_table"] = {
-    "jitter": u.mas, **{f"delta_{axis}_{coordinate}": u.mas for axis in ("ddc", "v1", "j1")
-                        for coordinate in ("ra", "dec")}}
-_TABLE_UNITS["centroid_table"] = {"guide_star_position_x": u.arcsec,
-                                  "guide_star_position_y": u.arcsec}
-
-
-def _fits_unit(unit):
-    """``unit`` in the FITS standard's spelling; DN (data numbers) are its ``adu``."""
-    return (unit * u.adu / u.DN).to_string("fits") if u.DN in unit.bases else \
-        unit.to_string("fits")
-
-
-def _label_fits_tables(path, model):
-    """Write the units and the time labels of every table HDU of a saved FITS product."""
-    hdus = {definition["fits_hdu"]: name for name, definition in model.schema["properties"].items()
-            if "datatype" in definition and isinstance(definition.get("datatype"), list)
-            and "fits_hdu" in definition}
-    with fits.open(path, mode="update", memmap=False) as hdulist:
-        for hdu in hdulist:
-            name = hdus.get(hdu.name)
-            if name is None or not isinstance(hdu, fits.BinTableHDU):
-                continue
-            times = _TIME_COLUMNS.get(name, ())
-            for number, column in enumerate(hdu.columns.names, start=1):
-                unit = _column_unit(name, column)
-                if unit is not None:
-                    hdu.header[f"TUNIT{number}"] = _fits_unit(unit)
-                if column in times:
-                    hdu.header[f"TUNIT{number}"] = "d"
-                    hdu.header[f"TCTYP{number}"] = "UTC"
-            if times:
-                hdu.header["TIMESYS"] = ("UTC", "time scale of the time columns (MJD)")
-                hdu.header["MJDREF"] = (0.0, "time columns are MJD: reference MJD 0")
-                hdu.header["TIMEUNIT"] = ("d", "unit of the time columns")
-
-
-def _column_unit(table, column):
-    """Physical unit of a column of one of the model's tables (None if dimensionless)."""
-    return _TABLE_UNITS.get(table, {}).get(column)
 
 
 def check_model(value, name="model", *, where=None):

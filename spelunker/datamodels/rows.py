@@ -12,7 +12,13 @@ import bisect
 
 import numpy as np
 
-__all__ = ["group_rows", "locate_rows"]
+from spelunker.errors import ParameterError
+
+__all__ = ["TIME_MATCH_DAYS", "group_rows", "locate_rows"]
+
+#: Times given for frames match a frame within this many days (1 ms): the ``atol`` of
+#: `locate_rows` for MJD times.
+TIME_MATCH_DAYS = 1e-3 / 86400.0
 
 
 def group_rows(visit_index, guidestar_index):
@@ -34,14 +40,23 @@ def group_rows(visit_index, guidestar_index):
         ``(visit_index, guidestar_index, rows)``, ordered by each group's
         first row.
 
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        Indices that are not two 1-D integer arrays of one length.
+
     Examples
     --------
     >>> from spelunker.datamodels.rows import group_rows
     >>> [(v, g, rows.tolist()) for v, g, rows in group_rows([0, 0, 1, 0], [0, 0, 1, 1])]
     [(0, 0, [0, 1]), (1, 1, [2]), (0, 1, [3])]
     """
-    visits = np.asarray(visit_index, dtype=np.int64)
-    stars = np.asarray(guidestar_index, dtype=np.int64)
+    visits = _index_array(visit_index, "visit_index")
+    stars = _index_array(guidestar_index, "guidestar_index")
+    if len(visits) != len(stars):
+        msg = (f"group_rows: visit_index ({len(visits)} values) and guidestar_index "
+               f"({len(stars)}) must have one value per row each")
+        raise ParameterError(msg)
     keys = visits * (int(stars.max(initial=0)) + 1) + stars
     _, first = np.unique(keys, return_index=True)
     return [(int(visits[start]), int(stars[start]), np.flatnonzero(keys == keys[start]))
@@ -72,6 +87,11 @@ def locate_rows(current, values, *, atol=None):
         int64 positions in ``current``, one per row of ``values``; None when
         a row is not found (or ``values`` are not rows of ``current``).
 
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``current`` is not an array of rows (at least one dimension).
+
     Examples
     --------
     >>> import numpy as np
@@ -83,6 +103,9 @@ def locate_rows(current, values, *, atol=None):
     [1, 2]
     """
     current = np.asarray(current)
+    if current.ndim == 0 or current.dtype.kind not in "biuf" or current.dtype.itemsize > 8:
+        msg = f"locate_rows: current={current!r:.60} must be an array of rows (numbers)"
+        raise ParameterError(msg)
     try:
         values = np.asarray(values, dtype=current.dtype)
     except (TypeError, ValueError):
@@ -117,6 +140,20 @@ def locate_rows(current, values, *, atol=None):
             return None
         index[j] = last = rows[k]
     return index
+
+
+def _index_array(values, name):
+    """``values`` as a 1-D int64 array of row indices, or a ParameterError naming ``name``."""
+    try:
+        array = np.asarray(values)
+        valid = array.ndim == 1 and (array.dtype.kind in "iu" or (
+            array.dtype.kind == "f" and bool(np.all(array == np.round(array)))))
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        msg = f"group_rows: {name}={values!r:.60} must be a 1-D array of integer indices"
+        raise ParameterError(msg)
+    return array.astype(np.int64)
 
 
 def _row_bits(values):

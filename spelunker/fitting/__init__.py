@@ -6,9 +6,9 @@
   whole frame (fast "quick" fit).
 - `fit_result_table`: either result as an astropy QTable with units.
 - `FitFlag`: the quality bits; ``flags == 0`` is a clean fit.
-- `run_fit`, `store_fit`, `fit_table`, `ensure_fit_table`: the same on a
-  `~spelunker.GuideStarModel` (what the step, the periodogram and the
-  notebook session call).
+- `run_fit`, `store_fit`, `fit_table`, `ensure_fit_table`, `fit_target`,
+  `which_fit`: the same on a `~spelunker.GuideStarModel` (what the step,
+  the periodogram and the notebook session call).
 
 Examples
 --------
@@ -25,7 +25,8 @@ from spelunker.fitting.gaussian import fit_gaussian_frames
 from spelunker.fitting.model import PARAMETER_NAMES, canonical_shape, gaussian2d
 from spelunker.fitting.moments import fit_moments_frames
 from spelunker.fitting.result import FitResult, fit_result_table
-from spelunker.fitting.store import ensure_fit_table, fit_table, flag_counts, run_fit, store_fit
+from spelunker.fitting.store import (ensure_fit_table, fit_table, fit_target, flag_counts, run_fit,
+                                     store_fit, which_fit)
 
 __all__ = [
     "FitFlag",
@@ -40,5 +41,7 @@ __all__ = [
     "store_fit",
     "fit_table",
     "ensure_fit_table",
+    "fit_target",
+    "which_fit",
     "flag_counts",
 ]

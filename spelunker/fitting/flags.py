@@ -10,6 +10,10 @@ CHI2_OUTLIER); use the Gaussian fit where that matters.  The bits are stored as 
 
 import enum
 
+import numpy as np
+
+from spelunker.errors import ParameterError
+
 __all__ = ["FitFlag"]
 
 
@@ -26,6 +30,10 @@ class FitFlag(enum.IntFlag):
     True
     >>> [f.name for f in FitFlag(12)]
     ['AT_BOUND', 'EDGE']
+    >>> FitFlag("EDGE")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    spelunker.errors.ParameterError: FitFlag('EDGE'): ... a flag by name is FitFlag['EDGE']
     """
 
     #: The fit ended away from a verified optimum: the optimiser stopped
@@ -63,3 +71,12 @@ class FitFlag(enum.IntFlag):
     #: optimum" and ITERATION_CAP | NOT_CONVERGED "stopped short".  Either
     #: way the row is not clean; raise ``max_iterations`` if it is common.
     ITERATION_CAP = 256
+
+    @classmethod
+    def _missing_(cls, value):
+        """Bit masks that combine flags; else a ParameterError (a ValueError)."""
+        if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+            return super()._missing_(int(value))
+        hint = f"; a flag by name is FitFlag[{value!r}]" if isinstance(value, str) else ""
+        msg = f"FitFlag({value!r:.40}): flags are integers (bit masks){hint}"
+        raise ParameterError(msg)

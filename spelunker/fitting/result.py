@@ -5,6 +5,7 @@ import numpy as np
 from astropy.table import QTable
 from astropy.time import Time
 
+from spelunker._validate import check_float_array, check_table
 from spelunker.errors import ParameterError
 from spelunker.fitting.model import PARAMETER_NAMES
 
@@ -66,7 +67,7 @@ class FitResult(dict):
         return f"<FitResult: {self.n_frames} frames, {int(self.clean.sum())} clean>"
 
     @classmethod
-    def from_table(cls, table, *, where="table"):
+    def from_table(cls, table, *, where="FitResult.from_table"):
         """A fit result from a fit table (the original notebook tool's seven columns).
 
         Parameters
@@ -86,7 +87,8 @@ class FitResult(dict):
         Raises
         ------
         spelunker.errors.ParameterError
-            A parameter column is missing.
+            ``table`` is not a table, a parameter column is missing, or a
+            column is not numbers in a unit convertible to its parameter's.
 
         Examples
         --------
@@ -97,6 +99,7 @@ class FitResult(dict):
         >>> FitResult.from_table(table)
         <FitResult: 2 frames, 2 clean>
         """
+        check_table(table, "table", where=where)
         missing = [name for name in PARAMETER_NAMES if name not in table.colnames]
         if missing:
             msg = (f"{where}: the table lacks the column(s) {', '.join(missing)} (it needs "
@@ -108,23 +111,31 @@ class FitResult(dict):
             column = table[name]
             unit = getattr(column, "unit", None)
             if unit is not None and unit != "" and hasattr(column, "to_value"):
-                result[name] = np.asarray(column.to_value(PARAMETER_UNITS[name]), dtype=np.float64)
+                try:
+                    values = column.to_value(PARAMETER_UNITS[name])
+                except (u.UnitsError, TypeError, ValueError):
+                    msg = (f"{where}: column {name} is in {unit}, which is not convertible to "
+                           f"{PARAMETER_UNITS[name]}")
+                    raise ParameterError(msg) from None
+                result[name] = np.asarray(values, dtype=np.float64)
             else:
-                result[name] = np.asarray(column, dtype=np.float64)
+                result[name] = check_float_array(column, name, where=where)
         for name in PARAMETER_NAMES:
-            result[name + "_err"] = (_plain(table[name + "_err"])
+            result[name + "_err"] = (check_float_array(table[name + "_err"], name + "_err",
+                                                       where=where)
                                      if name + "_err" in table.colnames else np.full(n, np.nan))
-        result["chi2"] = _plain(table["chi2"]) if "chi2" in table.colnames else np.full(n, np.nan)
+        result["chi2"] = (check_float_array(table["chi2"], "chi2", where=where)
+                          if "chi2" in table.colnames else np.full(n, np.nan))
         result["dof"] = np.zeros(n, dtype=np.int32)
         result["iterations"] = np.zeros(n, dtype=np.int32)
-        result["flags"] = (np.asarray(table["flags"], dtype=np.uint32)
-                           if "flags" in table.colnames else np.zeros(n, dtype=np.uint32))
+        result["flags"] = np.zeros(n, dtype=np.uint32)
+        if "flags" in table.colnames:
+            try:
+                result["flags"] = np.asarray(table["flags"], dtype=np.uint32)
+            except (TypeError, ValueError, OverflowError):
+                msg = f"{where}: column flags must hold FitFlag bits (integers >= 0)"
+                raise ParameterError(msg) from None
         return result
-
-
-def _plain(column):
-    """Plain float values of a table column (a Quantity's value)."""
-    return np.asarray(getattr(column, "value", column), dtype=np.float64)
 
 
 def fit_result_table(result, time=None):

@@ -9,6 +9,9 @@ fits first when a model has no fit table) and the notebook session share:
 - `fit_table`: a stored fit table as a QTable with units and frame times;
 - `ensure_fit_table`: the fit table to analyse, fitting first if the model
   has none;
+- `fit_target`: the model to fit for some frames (the model's own frames
+  they select, or the frames alone);
+- `which_fit`: which stored fit a table given back is;
 - `flag_counts`: how many frames carry each `FitFlag`.
 
 Which table a caller means (``'auto'``, a method or a table name) is
@@ -19,16 +22,19 @@ import logging
 import time
 
 import numpy as np
+from astropy.time import Time
 
-from spelunker._validate import check_positive_int
-from spelunker.datamodels import FIT_TABLES
+from spelunker._validate import check_float_array, check_frames, check_positive_int, check_table
+from spelunker.datamodels import FIT_TABLES, GuideStarModel, check_model
+from spelunker.datamodels.rows import TIME_MATCH_DAYS, locate_rows
 from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.fitting.flags import FitFlag
 from spelunker.fitting.gaussian import fit_gaussian_frames
 from spelunker.fitting.moments import fit_moments_frames
 from spelunker.fitting.result import fit_result_table
 
-__all__ = ["run_fit", "store_fit", "fit_table", "ensure_fit_table", "flag_counts"]
+__all__ = ["run_fit", "store_fit", "fit_table", "ensure_fit_table", "fit_target", "which_fit",
+           "flag_counts"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +82,7 @@ def run_fit(model, method, *, ncpus=1, max_iterations=50, bad_dq_bits=1, progres
     >>> result.n_frames
     5
     """
+    check_model(model, where="run_fit")
     _check_method(method)
     ncpus = check_positive_int(ncpus, "ncpus")
     model.require_frames("fitting")
@@ -137,6 +144,7 @@ def store_fit(model, result, method, *, ncpus=None):
     >>> len(model.quick_fit), model.meta.spelunker.fit_method
     (5, 'quick')
     """
+    check_model(model, where="store_fit")
     name = FIT_TABLES[_check_method(method)]
     dtype = model.table_dtype(name)
     n_frames = len(model.data)
@@ -205,7 +213,7 @@ def fit_table(model, method="gauss", *, time=True):
     >>> fit_table(model, "quick", time=False)["x_mean"].unit
     Unit("pix")
     """
-    stored = getattr(model, model.fit_table_name(method))
+    stored = getattr(model, check_model(model, where="fit_table").fit_table_name(method))
     # Field access: numpy.asarray of a FITS_rec that has been saved returns
     # its raw storage, in which uint32 columns carry FITS's 2**31 offset.
     columns = {column: np.asarray(stored[column]) for column in stored.dtype.names}
@@ -226,8 +234,14 @@ def ensure_fit_table(model, fit="auto"):
     Returns
     -------
     str
-        ``'gauss_fit'`` or ``'quick_fit'``.
+        The table's name, ``'gauss_fit'`` or ``'quick_fit'``.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``model`` is not a GuideStarModel, or ``fit`` is not one of the names.
     """
+    check_model(model, where="ensure_fit_table")
     if fit == "auto":
         present = [name for name in FIT_TABLES.values() if model.hasattr(name)]
         if present:
@@ -248,6 +262,127 @@ def ensure_fit_table(model, fit="auto"):
     log.info("%s fit of %d frames in %.2f s; %d flagged", method, len(table), elapsed,
              int(np.count_nonzero(np.asarray(table["flags"]))))
     return name
+
+
+def fit_target(model, frames, *, where=None):
+    """The model to fit for ``frames``: the model's own frames they select, or the frames alone.
+
+    How the original notebook tool's ``gauss2d_fit(fg_array)`` is fitted: a
+    selection of the model's frames (found by
+    `spelunker.datamodels.rows.locate_rows`) is fitted with its errors, DQ
+    and times (`spelunker.GuideStarModel.select`: the step's result on those
+    frames); other frames are fitted on their own, in a model holding only
+    them (no errors, DQ or times).
+
+    Parameters
+    ----------
+    model : GuideStarModel
+        The model whose frames are looked among.
+    frames : array_like
+        One frame ``(8, 8)`` or frames ``(n, 8, 8)``.
+    where : str, optional
+        The caller's name, at the start of error messages.
+
+    Returns
+    -------
+    GuideStarModel
+        A new model; ``model`` is not modified.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``frames`` are not frames (n, 8, 8).
+
+    Examples
+    --------
+    >>> from spelunker.fitting import fit_target
+    >>> from spelunker.datasets import simulate_frames
+    >>> from spelunker import GuideStarModel
+    >>> data, err, _ = simulate_frames(5, seed=1)
+    >>> model = GuideStarModel(data=data, err=err)
+    >>> fit_target(model, data[1:3]).hasattr("err"), fit_target(model, data[:2] + 1).hasattr("err")
+    (True, False)
+    """
+    check_model(model, where=where or "fit_target")
+    frames = check_frames(frames, "fg_array", where=where)
+    model.require_frames("fitting")
+    index = locate_rows(np.asarray(model.data), frames)
+    if index is not None:
+        return model.select(index)
+    log.info("fitting %d frames that are not the model's own: no errors, DQ or times",
+             len(frames))
+    return GuideStarModel(data=frames.astype(np.float32))
+
+
+def which_fit(model, table, *, time=None, methods=("gauss", "quick"), where=None):
+    """Which of the model's stored fits ``table`` is: ``'gauss'``, ``'quick'`` or None.
+
+    How a fit table given back is recognised (the original notebook tool's
+    ``periodogram(table, time)``): a table with one row per frame whose
+    ``x_mean`` values are those of the model's stored table, bit for bit
+    (NaN matching NaN).
+
+    Parameters
+    ----------
+    model : GuideStarModel
+        The model holding the fits.
+    table : astropy.table.Table
+        The table given (units or plain numbers).
+    time : array_like or astropy.time.Time, optional
+        The table's times: they must be the model's frame times (MJD UTC,
+        within `spelunker.datamodels.rows.TIME_MATCH_DAYS`), all of them in
+        order.
+    methods : sequence of str, optional
+        The methods whose tables are looked at, in this order.
+    where : str, optional
+        The caller's name, at the start of error messages.
+
+    Returns
+    -------
+    str or None
+        The method of the matching table; None when none matches.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``model`` or ``table`` of the wrong type, or ``time`` that is not
+        the model's frame times.
+
+    Examples
+    --------
+    >>> from spelunker import GuideStarModel
+    >>> from spelunker.datasets import simulate_frames
+    >>> from spelunker.fitting import fit_moments_frames, fit_table, store_fit, which_fit
+    >>> data, err, _ = simulate_frames(5, seed=1)
+    >>> model = GuideStarModel(data=data, err=err)
+    >>> _ = store_fit(model, fit_moments_frames(data, err), "quick")
+    >>> which_fit(model, fit_table(model, "quick", time=False)), which_fit(model, fit_table(
+    ...     model, "quick", time=False)[:2])
+    ('quick', None)
+    """
+    where = where or "which_fit"
+    check_model(model, where=where)
+    check_table(table, "table", where=where)
+    if time is not None:
+        times = (time.utc.mjd if isinstance(time, Time)
+                 else check_float_array(time, "time", where=where))
+        ours = np.asarray(model.frames["mid_time_mjd"], dtype=np.float64)
+        index = locate_rows(ours, times, atol=TIME_MATCH_DAYS)
+        if index is None or not np.array_equal(index, np.arange(len(ours))):
+            msg = (f"{where}: time must be the times of all the model's frames, in order (a "
+                   f"part of the frames: select them first, then fit)")
+            raise ParameterError(msg)
+    if "x_mean" not in table.colnames:
+        return None
+    theirs = check_float_array(table["x_mean"], "x_mean", where=where)
+    for method in methods:
+        name = FIT_TABLES[_check_method(method)]
+        if not model.hasattr(name):
+            continue
+        stored = np.asarray(getattr(model, name)["x_mean"], dtype=np.float64)
+        if stored.shape == theirs.shape and np.array_equal(stored, theirs, equal_nan=True):
+            return method
+    return None
 
 
 def flag_counts(flags):

@@ -11,24 +11,23 @@ in its docstring: `spelunker.fitting.run_fit` and
 import logging
 
 import numpy as np
-from astropy.time import Time
 
-from spelunker.session.args import TIME_MATCH_DAYS, detached_figure, given, plain_values
 from spelunker._validate import check_cpus, check_int_range
-from spelunker.binning import DEFAULT_BIN_SIZE
-from spelunker.datamodels import FIT_TABLES, GuideStarModel
-from spelunker.datamodels.rows import locate_rows
+from spelunker.binning import DEFAULT_BIN_SIZE, bin_size_of_frames
+from spelunker.datamodels import FIT_TABLES
 from spelunker.errors import ParameterError, ScienceInputError
 from spelunker.events import events_table, find_events, store_events
-from spelunker.fitting import ensure_fit_table, fit_table, run_fit, store_fit
+from spelunker.fitting import (ensure_fit_table, fit_table, fit_target, run_fit, store_fit,
+                               which_fit)
 from spelunker.instrument import FRAME_SHAPE
-from spelunker.session.files import write_periodogram, write_result_table
 from spelunker.periodogram import periodogram_peaks_table, run_periodogram
 from spelunker.photometry import lightcurve_table, run_photometry, store_photometry
 from spelunker.plotting import periodogram_plot
 from spelunker.plotting.science import science_regressors_plot
 from spelunker.science import (DEFAULT_REGRESSORS, bin_to_integrations, science_light_curve,
                                to_lightkurve, to_timeseries)
+from spelunker.session.args import detached_figure, given
+from spelunker.session.files import program_label, write_periodogram, write_result_table
 
 __all__ = ["SessionAnalysis"]
 
@@ -48,12 +47,18 @@ class _PeriodogramOf:
 
     def __set_name__(self, owner, name):
         self.name, self.series = name, name[len("pgram_"):]
-        self.__doc__ = f"(frequency [Hz], power) of {self.what}"
+        self.__doc__ = (f"(frequency [Hz], power) of {self.what}: "
+                        f"`spelunker.GuideStarModel.periodogram_curves` of "
+                        f"{self.series!r}; a list of them, one per visit and guide star, "
+                        f"for several; None before `periodogram` (read-only).")
 
     def __get__(self, session, owner=None):
         return self if session is None else session._pgram(self.series)
 
     def __set__(self, session, value):
+        # AttributeError, not a SpelunkerError: Python's protocol for a read-only
+        # attribute (as every property without a setter of the session raises, and as
+        # hasattr/setattr/copy expect).
         msg = f"{self.name} is read-only: it is the periodogram of the session's model"
         raise AttributeError(msg)
 
@@ -144,7 +149,7 @@ class SessionAnalysis:
         if given(fg_array) and not (isinstance(fg_array, np.ndarray)
                                     and fg_array.shape == model.data.shape
                                     and np.shares_memory(fg_array, model.data)):
-            target = self._fit_target(fg_array)
+            target = fit_target(model, fg_array, where=f"{method} fit")
         else:
             target = model
         result, elapsed = run_fit(target, method, progress=self._progress(), **options)
@@ -155,27 +160,8 @@ class SessionAnalysis:
                                                    time=target.hasattr("frames"))
         table = self._fit_results(method)
         if save:
-            write_result_table(table, self.directory, f"{method}fits", self._program_label())
+            write_result_table(table, self.directory, f"{method}fits", program_label(model))
         return table
-
-    def _fit_target(self, fg_array):
-        """The model to fit for ``fg_array``: the session's frames it selects, or the array."""
-        frames = np.asarray(fg_array)
-        if frames.ndim == 2:
-            frames = frames[np.newaxis]
-        if frames.ndim != 3 or frames.shape[1:] != FRAME_SHAPE:
-            msg = f"fg_array of shape {np.shape(fg_array)} is not frames (n, 8, 8)"
-            raise ParameterError(msg)
-        index = locate_rows(np.asarray(self.model.data), frames)
-        if index is not None:
-            return self.model.select(index)
-        log.info("fitting %d frames that are not the session's own: no errors, DQ or times",
-                 len(frames))
-        return GuideStarModel(data=frames.astype(np.float32))
-
-    def _program_label(self):
-        programs = sorted({str(key[0]) for key in self.visits})
-        return "_".join(programs) or "session"
 
     @property
     def gaussfit_results(self):
@@ -212,7 +198,8 @@ class SessionAnalysis:
             The original's names of ``min_pixels`` and ``max_pixels``.
         n_bin : int, optional
             The original's bin of the scatter metric, in frames (the bin is
-            ``n_bin`` times the median frame interval); ``bin_size`` wins.
+            ``n_bin`` times the median frame interval:
+            `spelunker.binning.bin_size_of_frames`); ``bin_size`` wins.
         bin_size : float, optional
             Time bin (seconds) of the binned-scatter metric (default: the
             step's).
@@ -238,11 +225,15 @@ class SessionAnalysis:
         ((8, 8), 'DN / s')
         """
         model = self._require_model()
-        min_pixels = min_pixel if given(min_pixel) else min_pixels
-        max_pixels = max_pixel if given(max_pixel) else max_pixels
+        where = "optimize_photometry"
+        pixels = FRAME_SHAPE[0] * FRAME_SHAPE[1]
+        min_pixels = check_int_range(min_pixel if given(min_pixel) else min_pixels,
+                                     "min_pixels", 1, pixels, where=where)
+        max_pixels = check_int_range(max_pixel if given(max_pixel) else max_pixels,
+                                     "max_pixels", 1, pixels, where=where)
         if bin_size is None and given(n_bin):
-            bin_size = check_int_range(n_bin, "n_bin", 1, 10**9,
-                                       where="optimize_photometry") * model.frame_interval()
+            bin_size = bin_size_of_frames(n_bin, model.frame_interval(), name="n_bin",
+                                          where=where)
         bin_size = DEFAULT_BIN_SIZE if bin_size is None else bin_size
         result = run_photometry(model, bin_size=bin_size, per_guidestar=per_guidestar,
                                 mask=mask if given(mask) else None,
@@ -312,25 +303,20 @@ class SessionAnalysis:
             axes = np.asarray(figure.axes)
             if save:
                 write_periodogram(figure, self.pgram_results, self.directory,
-                                  self._program_label())
+                                  program_label(model))
         return axes if plot else None
 
     def _method_of_table(self, table, time):
-        """Which of the session's fits ``table`` is (the original's ``periodogram(table)``)."""
-        if given(time):
-            times = time.utc.mjd if isinstance(time, Time) else np.asarray(time, dtype=float)
-            if times.shape != (len(self.model.data),) or not np.allclose(
-                    times, self.fg_time, rtol=0.0, atol=TIME_MATCH_DAYS):
-                msg = ("periodogram: time must be the session's fg_time (use spk.select(...) "
-                       "for a part of the frames)")
-                raise ParameterError(msg)
-        for method in ("gauss", "quick"):
-            ours = self._fit_results(method)
-            if (ours is not None and method not in self._partial_fits
-                    and len(ours) == len(table) and "x_mean" in table.colnames
-                    and np.array_equal(plain_values(ours["x_mean"]),
-                                       plain_values(table["x_mean"]), equal_nan=True)):
-                return method
+        """Which of the session's fits ``table`` is (`spelunker.fitting.which_fit`).
+
+        A fit of part of the frames (the latest `gauss2d_fit` or `quick_fit`
+        of an ``fg_array``) is not the model's: that method is not looked at.
+        """
+        method = which_fit(self.model, table, time=time if given(time) else None,
+                           methods=[m for m in ("gauss", "quick") if m not in self._partial_fits],
+                           where="periodogram")
+        if method is not None:
+            return method
         msg = ("periodogram: table must be the session's gaussfit_results or quickfit_results "
                "of all its frames; run gauss2d_fit() or quick_fit() first (a fit of part of "
                "the frames: spk.select(...) then fit)")
@@ -434,14 +420,14 @@ class SessionAnalysis:
         self.science_binned = binned
         self.science_figure = None
         if plot and (flux is not None or not isinstance(science, tuple)):
-            given = flux is not None
+            flux_given = flux is not None
             try:
-                if not given:
+                if not flux_given:
                     flux = science_light_curve(science)
                 self.science_figure = science_regressors_plot(binned, flux,
                                                               regressors=regressors, fig=fig)
             except ScienceInputError as exc:
-                if given:
+                if flux_given:
                     raise
                 # The product's own light curve cannot be drawn (no finite value...):
                 # the binned series are still the result asked for.

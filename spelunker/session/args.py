@@ -21,7 +21,6 @@ __all__ = [
     "DEFAULT_DIRECTORY",
     "FILTER_KEYWORDS",
     "ORIGINAL_DIRECTORY",
-    "TIME_MATCH_DAYS",
     "calib_level",
     "current_axes",
     "default_directory",
@@ -31,7 +30,6 @@ __all__ = [
     "interactive",
     "is_program",
     "mjd_list",
-    "plain_values",
 ]
 
 log = logging.getLogger(__name__)
@@ -53,9 +51,6 @@ FILTER_KEYWORDS = {
     "dir_seg": "segment",
     "guider": "detector",
 }
-
-#: Times given for frames match a frame within this many days (1 ms).
-TIME_MATCH_DAYS = 1e-3 / 86400.0
 
 
 def default_directory():
@@ -142,14 +137,19 @@ def file_filters(**values):
     return filters
 
 
-def plain_values(column):
-    """Plain float values of a table column (a Quantity's value)."""
-    return np.asarray(getattr(column, "value", column), dtype=float)
-
-
 def mjd_list(times):
-    """MJD (UTC) floats of a time column, as the original's ``(times, values)`` tuples."""
-    return [float(x) for x in as_utc_time(times).mjd] if len(times) else []
+    """MJD (UTC) floats of a time column, as the original's ``(times, values)`` tuples.
+
+    The times are read by `spelunker.times.as_utc_time`.
+
+    Examples
+    --------
+    >>> from astropy.time import Time
+    >>> from spelunker.session.args import mjd_list
+    >>> mjd_list(Time(["2023-01-01T00:00:00"], scale="utc")), mjd_list([])
+    ([59945.0], [])
+    """
+    return [float(x) for x in np.atleast_1d(as_utc_time(times, name="times").mjd)]
 
 
 def detached_figure():

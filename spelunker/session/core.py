@@ -15,19 +15,19 @@ from pathlib import Path
 import numpy as np
 from astropy.time import Time
 
-from spelunker.session.analysis import SessionAnalysis
-from spelunker.session.args import (DEFAULT_DIRECTORY, FILTER_KEYWORDS, ORIGINAL_DIRECTORY,
-                                     TIME_MATCH_DAYS, default_directory, given)
-from spelunker.session.data import SessionData
-from spelunker.session.figures import SessionFigures
+from spelunker._validate import check_path
 from spelunker.archive.catalog import guide_star_properties
 from spelunker.archive.tokens import as_secret, resolve_token
-from spelunker.datamodels.rows import locate_rows
+from spelunker.datamodels.rows import TIME_MATCH_DAYS, locate_rows
 from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.filetable import fg_table
-from spelunker.names import id_number
-from spelunker.session.files import write_star_series
 from spelunker.photometry import full_frame_flux
+from spelunker.session.analysis import SessionAnalysis
+from spelunker.session.args import (DEFAULT_DIRECTORY, FILTER_KEYWORDS, ORIGINAL_DIRECTORY,
+                                    default_directory, given)
+from spelunker.session.data import SessionData
+from spelunker.session.figures import SessionFigures
+from spelunker.session.files import write_star_series
 from spelunker.times import seconds_since_first
 
 __all__ = ["load", "Spelunker", "DEFAULT_DIRECTORY", "FILTER_KEYWORDS", "ORIGINAL_DIRECTORY"]
@@ -91,7 +91,8 @@ def load(dir=None, pid=None, obs_num=None, visit=None, visit_group=None,  # noqa
     Raises
     ------
     spelunker.errors.ParameterError
-        A filter value that is not a number, or filters that leave no file.
+        A ``dir`` that is not a folder path, a filter value that is not a
+        number, or filters that leave no file.
 
     Examples
     --------
@@ -108,6 +109,8 @@ def load(dir=None, pid=None, obs_num=None, visit=None, visit_group=None,  # noqa
             msg = "give parallel_sequence_id or parallel_sequnence_id (the same filter), not both"
             raise ParameterError(msg)
         parallel_sequence_id = parallel_sequnence_id
+    if given(dir):
+        check_path(dir, "dir", kind="folder", where="spelunker.load")
     session = Spelunker(dir if given(dir) else None, token=token, progress=progress)
     if given(pid):
         session.download(pid, obs_num=obs_num, visit=visit, visit_group=visit_group,
@@ -139,6 +142,11 @@ class Spelunker(SessionData, SessionAnalysis, SessionFigures):
     progress : bool or None, optional
         Progress bars (default: on in interactive sessions).
 
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        A ``directory`` that is not a folder path (str or path-like).
+
     Attributes
     ----------
     model : GuideStarModel or None
@@ -161,7 +169,8 @@ class Spelunker(SessionData, SessionAnalysis, SessionFigures):
     """
 
     def __init__(self, directory=None, *, token=None, progress=None):
-        self.directory = Path(directory) if directory is not None else default_directory()
+        self.directory = (check_path(directory, "directory", kind="folder", where="Spelunker")
+                          if directory is not None else default_directory())
         self._token = as_secret(token)
         self.progress = progress
         self.model = None
@@ -185,7 +194,9 @@ class Spelunker(SessionData, SessionAnalysis, SessionFigures):
     def mast_api_token(self):
         """MAST API token: the one given, else ``MAST_API_TOKEN``.
 
-        An empty (or blank) value counts as none: ``spk.mast_api_token = ""``
+        Resolved by `spelunker.archive.tokens.resolve_token` (and held by
+        `spelunker.archive.tokens.as_secret`).  An empty (or blank) value
+        counts as none: ``spk.mast_api_token = ""``
         falls back to ``MAST_API_TOKEN`` like ``None``.  Held in an object
         that hides it from reprs and refuses to be pickled; never logged or
         written to a file.
@@ -246,7 +257,8 @@ class Spelunker(SessionData, SessionAnalysis, SessionFigures):
         per-frame results already computed (fit tables, light curve and
         apertures: `spelunker.GuideStarModel.select_visit` with
         ``keep_results=True``); periodograms, which describe a whole series,
-        are not carried over.  This session is not modified.
+        are not carried over.  This session is not modified.  The numbers
+        are read and the visit found by `spelunker.GuideStarModel.select_visit`.
 
         Parameters
         ----------
@@ -285,25 +297,11 @@ class Spelunker(SessionData, SessionAnalysis, SessionFigures):
         >>> second.visits, second.fg_array.shape
         ([(1534, 2, 1)], (20, 8, 8))
         """
-        model = self._require_model()
-        where = "Spelunker.select_visit"
-        numbers = {name: id_number(value, name, where=where) for name, value in (
-            ("program", program), ("observation", observation), ("visit", visit))
-            if value is not None or name != "program"}
-        held = model.visits()
-        matches = [key for key in held if key[1:] == (numbers["observation"], numbers["visit"])
-                   and numbers.get("program", key[0]) == key[0]]
-        if len(matches) != 1:
-            asked = ", ".join(f"{name} {value}" for name, value in numbers.items())
-            listed = "; ".join(f"program {p}, observation {o}, visit {v}" for p, o, v in held)
-            problem = (f"is held in programs {', '.join(str(key[0]) for key in matches)}: give "
-                       f"program=" if matches else "is not held")
-            msg = (f"{where}: {asked} {problem}; the session holds "
-                   f"{len(held)} visit(s): {listed or 'none'}")
-            raise ParameterError(msg)
+        part = self._require_model().select_visit(program, observation, visit, keep_results=True,
+                                                  where="Spelunker.select_visit")
         other = Spelunker(self.directory, progress=self.progress)
         other._token = self._token
-        other._set_model(model.select_visit(*matches[0], keep_results=True))
+        other._set_model(part)
         return other
 
     def _set_model(self, model):
@@ -356,6 +354,10 @@ class Spelunker(SessionData, SessionAnalysis, SessionFigures):
         ['.ecsv']
         """
         model = self._require_model()
+        if given(path) and not isinstance(path, (str, os.PathLike)):
+            msg = (f"save: path={path!r:.60} must be a model file (.fits, .asdf) or the "
+                   f"original's file-name prefix (a string)")
+            raise ParameterError(msg)
         if given(path) and (isinstance(path, os.PathLike)
                             or str(path).lower().endswith((".fits", ".asdf"))):
             if suffix is not None:
@@ -364,6 +366,9 @@ class Spelunker(SessionData, SessionAnalysis, SessionFigures):
             model.save(path)
             return Path(path)
         prefix = suffix if suffix is not None else (path if given(path) else None)
+        if prefix is not None and not isinstance(prefix, str):
+            msg = f"save: suffix={prefix!r:.60} must be a string (the original's file-name prefix)"
+            raise ParameterError(msg)
         return write_star_series(model, self.directory, self.fg_flux, prefix=prefix,
                                  gauss=self.gaussfit_results, quick=self.quickfit_results,
                                  peaks=self.pgram_results)
@@ -391,7 +396,8 @@ class Spelunker(SessionData, SessionAnalysis, SessionFigures):
     def fg_time(self):
         """Mid-frame times as MJD (UTC) floats, as the original tool (None if empty).
 
-        The same times as an `astropy.time.Time` are `fg_time_utc`.
+        `spelunker.GuideStarModel.frame_times` of the session's model; the
+        same times as an `astropy.time.Time` are `fg_time_utc`.
         Assigning a selection of them cuts the session (see `fg_array`).
         """
         return None if self.model is None else np.asarray(self.model.frame_times.mjd,
@@ -403,7 +409,10 @@ class Spelunker(SessionData, SessionAnalysis, SessionFigures):
 
     @property
     def fg_time_utc(self):
-        """Mid-frame times, `astropy.time.Time` (UTC), or None."""
+        """Mid-frame times, `astropy.time.Time` (UTC), or None.
+
+        `spelunker.GuideStarModel.frame_times` of the session's model.
+        """
         return None if self.model is None else self.model.frame_times
 
     @property
@@ -454,7 +463,11 @@ class Spelunker(SessionData, SessionAnalysis, SessionFigures):
     @property
     def photometry_mask(self):
         """Aperture mask(s) from `optimize_photometry`: bool (8, 8), or
-        (n_guidestars, 8, 8) per guide star; None before."""
+        (n_guidestars, 8, 8) per guide star; None before.
+
+        The model's ``aperture_mask``, written by
+        `spelunker.photometry.store_photometry` (the aperture
+        `spelunker.photometry.run_photometry` chose, or the mask given)."""
         if self.model is None or not self.model.hasattr("aperture_mask"):
             return None
         masks = np.asarray(self.model.aperture_mask).astype(bool)

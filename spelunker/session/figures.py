@@ -6,23 +6,26 @@ name (`spelunker.GuideStarModel.select`,
 `spelunker.GuideStarModel.frames_between`) and calls the function named in
 its docstring: `spelunker.plotting` for the figures, the animation and the
 report, `spelunker.archive.engdb.mnemonics` for telemetry,
-`spelunker.events.local_events` for the events in the data.
+`spelunker.events.local_events` and `spelunker.events.events_table` for
+the events in the data.
 """
 
 import numpy as np
 
-from spelunker.session.args import current_axes, given, mjd_list
-from spelunker._validate import check_int_range
+from spelunker._validate import (check_float_array, check_int_range, check_positive_float,
+                                 check_table)
 from spelunker.archive.engdb import mnemonics
-from spelunker.binning import DEFAULT_BIN_SIZE
+from spelunker.binning import DEFAULT_BIN_SIZE, bin_size_of_frames
 from spelunker.errors import ParameterError
-from spelunker.events import EVENT_KINDS, HGA_MNEMONIC, LOCAL_KINDS, hga_intervals, local_events
+from spelunker.events import (EVENT_KINDS, HGA_MNEMONIC, LOCAL_KINDS, events_table,
+                              hga_intervals, local_events)
 from spelunker.fitting import store_fit
 from spelunker.fitting.result import FitResult
 from spelunker.plotting import (flux_spatial_timelapse_animation, frame_plot, periodogram_plot,
                                 plot_event_table, position_plot, timeseries_binned_plot,
                                 timeseries_list_plot, write_visit_report)
 from spelunker.plotting.telemetry import plot_local_events, plot_mnemonic
+from spelunker.session.args import current_axes, given, mjd_list
 
 __all__ = ["SessionFigures"]
 
@@ -63,7 +66,8 @@ class SessionFigures:
             MJD (UTC) limits of the frames shown.
         n_bins : int, optional
             Frames per bin, as the original (the bin is ``n_bins`` times the
-            median frame interval); default: ``bin_size``.
+            median frame interval: `spelunker.binning.bin_size_of_frames`);
+            default: ``bin_size``.
         bin_size : float, optional
             Bin width in seconds (default
             `spelunker.binning.DEFAULT_BIN_SIZE`); wins over ``n_bins``.
@@ -89,8 +93,8 @@ class SessionFigures:
         model = self._frames_model(fg_time, fg_flux, start_time, end_time,
                                    where="timeseries_binned_plot")
         if bin_size is None and given(n_bins):
-            n_bins = check_int_range(n_bins, "n_bins", 1, 10**9, where="timeseries_binned_plot")
-            bin_size = n_bins * model.frame_interval()
+            bin_size = bin_size_of_frames(n_bins, model.frame_interval(), name="n_bins",
+                                          where="timeseries_binned_plot")
         return timeseries_binned_plot(
             model, bin_size=DEFAULT_BIN_SIZE if bin_size is None else bin_size,
             ax=current_axes(ax), show_frames=show_frames)
@@ -103,7 +107,7 @@ class SessionFigures:
         if given(fg_time):
             index = self._frames_of("fg_time", fg_time, where=where)
         if given(fg_flux):
-            flux = np.asarray(fg_flux, dtype=float)
+            flux = check_float_array(fg_flux, "fg_flux", where=where)
             ours = np.asarray(self.fg_flux, dtype=float)[index]
             if flux.shape != ours.shape or not np.array_equal(flux, ours, equal_nan=True):
                 msg = (f"{where}: fg_flux must be the session's fg_flux of the frames shown "
@@ -157,6 +161,7 @@ class SessionFigures:
         """
         where = "timeseries_list_plot"
         if given(table):
+            check_table(table, "table", where=where)
             model = self._frames_model(fg_time, None, None, None, where=where,
                                        keep_results=False)
             if model is self.model:
@@ -250,7 +255,8 @@ class SessionFigures:
         if the session has none) or one of its kinds (``'TILT'``,
         ``'CENTROID_JUMP'``, ``'FLUX_EXCURSION'``, ``'HGA_MOVE'``,
         ``'GUIDE_STAR_CHANGE'``, ``'GAP'``): the table is then that of
-        `events`, drawn with a legend (`spelunker.plotting.plot_event_table`).
+        `events` (of that kind: `spelunker.events.events_table`), drawn with
+        a legend (`spelunker.plotting.plot_event_table`).
 
         Found by `spelunker.events.local_events`, drawn by
         `spelunker.plotting.telemetry.plot_local_events` on the current
@@ -286,9 +292,9 @@ class SessionFigures:
         """
         kind = str(mnemonic).strip().upper()
         if kind not in LOCAL_KINDS and (kind == "EVENTS" or kind.lower() in EVENT_KINDS):
-            table = self.events if self.events is not None else self.find_events()
-            if kind != "EVENTS":
-                table = table[table["kind"] == kind.lower()]
+            if self.events is None:
+                self.find_events()
+            table = events_table(self.model, kind=None if kind == "EVENTS" else kind)
             self.local_events = table
             if not plot:
                 return table
@@ -326,7 +332,7 @@ class SessionFigures:
         start, stop : int, optional
             Frame range (default: 100 frames from ``start``).
         interval : float, optional
-            Milliseconds per frame, as the original (sets ``fps``).
+            Milliseconds per frame (> 0), as the original (sets ``fps``).
         filename : str or path-like, optional
             Output file.
         step : int, optional
@@ -345,17 +351,20 @@ class SessionFigures:
             start, stop, filename = fg_array, fg_time if fg_time is not None else stop, (
                 fg_flux if fg_flux is not None else filename)
             fg_array = fg_time = fg_flux = None
+        where = "flux_spatial_timelapse_animation"
         index = np.arange(len(model.data))
         if given(fg_array):
-            index = self._frames_of("fg_array", fg_array,
-                                    where="flux_spatial_timelapse_animation")
+            index = self._frames_of("fg_array", fg_array, where=where)
         elif given(fg_time):
-            index = self._frames_of("fg_time", fg_time, where="flux_spatial_timelapse_animation")
+            index = self._frames_of("fg_time", fg_time, where=where)
         if len(index) != len(model.data):
             model = model.select(index, keep_results=True)
         if given(interval):
-            fps = 1000.0 / float(interval)
-        stop = min(len(model.data), start + 100) if stop is None else stop
+            fps = 1000.0 / check_positive_float(interval, "interval", unit="milliseconds",
+                                                where=where)
+        if stop is None:
+            start = check_int_range(start, "start", 0, len(model.data) - 1, where=where)
+            stop = min(len(model.data), start + 100)
         return flux_spatial_timelapse_animation(model, start, stop, filename, step=step, fps=fps)
 
     def report(self, directory=None, *, title=None):

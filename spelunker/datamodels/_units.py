@@ -1,0 +1,75 @@
+"""Units and time labels of `~spelunker.GuideStarModel`'s tables, in a QTable and a FITS file.
+
+`spelunker.GuideStarModel.table` gives each column its unit
+(`column_unit`); `spelunker.GuideStarModel.save` writes the same units and
+the UTC time labels into the FITS product's table headers
+(`label_fits_tables`).
+"""
+
+import astropy.units as u
+from astropy.io import fits
+
+__all__ = []
+
+_FIT_UNITS = {"amplitude": u.DN / u.s, "offset": u.DN / u.s, "x_mean": u.pix, "y_mean": u.pix,
+              "x_stddev": u.pix, "y_stddev": u.pix, "theta": u.rad}
+_TABLE_UNITS = {
+    "gauss_fit": {**_FIT_UNITS, **{f"{k}_err": v for k, v in _FIT_UNITS.items()}},
+    "lightcurve": {"flux": u.DN / u.s, "flux_err": u.DN / u.s},
+    "periodogram": {"frequency": u.Hz},
+    "periodogram_peaks": {"frequency": u.Hz, "period": u.s},
+    "events": {f"delta_{key}{suffix}": unit for key, unit in (
+        ("x_mean", u.pix), ("y_mean", u.pix), ("x_stddev", u.pix), ("y_stddev", u.pix),
+        ("flux", u.DN / u.s)) for suffix in ("", "_err")},
+}
+_TABLE_UNITS["quick_fit"] = _TABLE_UNITS["gauss_fit"]
+
+#: Time columns of the tables: MJD in UTC.
+_TIME_COLUMNS = {
+    "frames": ("mid_time_mjd",),
+    "files": ("data_start_mjd", "data_end_mjd"),
+    "guidestars": ("start_mjd", "stop_mjd"),
+    "pointing_table": ("time",),
+    "centroid_table": ("observatory_time_mjd", "centroid_time_mjd"),
+    "events": ("start_mjd", "end_mjd"),
+}
+_TABLE_UNITS["pointing_table"] = {
+    "jitter": u.mas, **{f"delta_{axis}_{coordinate}": u.mas for axis in ("ddc", "v1", "j1")
+                        for coordinate in ("ra", "dec")}}
+_TABLE_UNITS["centroid_table"] = {"guide_star_position_x": u.arcsec,
+                                  "guide_star_position_y": u.arcsec}
+
+
+def _fits_unit(unit):
+    """``unit`` in the FITS standard's spelling; DN (data numbers) are its ``adu``."""
+    return (unit * u.adu / u.DN).to_string("fits") if u.DN in unit.bases else \
+        unit.to_string("fits")
+
+
+def label_fits_tables(path, model):
+    """Write the units and the time labels of every table HDU of a saved FITS product."""
+    hdus = {definition["fits_hdu"]: name for name, definition in model.schema["properties"].items()
+            if "datatype" in definition and isinstance(definition.get("datatype"), list)
+            and "fits_hdu" in definition}
+    with fits.open(path, mode="update", memmap=False) as hdulist:
+        for hdu in hdulist:
+            name = hdus.get(hdu.name)
+            if name is None or not isinstance(hdu, fits.BinTableHDU):
+                continue
+            times = _TIME_COLUMNS.get(name, ())
+            for number, column in enumerate(hdu.columns.names, start=1):
+                unit = column_unit(name, column)
+                if unit is not None:
+                    hdu.header[f"TUNIT{number}"] = _fits_unit(unit)
+                if column in times:
+                    hdu.header[f"TUNIT{number}"] = "d"
+                    hdu.header[f"TCTYP{number}"] = "UTC"
+            if times:
+                hdu.header["TIMESYS"] = ("UTC", "time scale of the time columns (MJD)")
+                hdu.header["MJDREF"] = (0.0, "time columns are MJD: reference MJD 0")
+                hdu.header["TIMEUNIT"] = ("d", "unit of the time columns")
+
+
+def column_unit(table, column):
+    """Physical unit of a column of one of the model's tables (None if dimensionless)."""
+    return _TABLE_UNITS.get(table, {}).get(column)
