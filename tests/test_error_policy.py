@@ -14,6 +14,10 @@ arguments before a request), no Dask cluster.
 """
 
 import dataclasses
+import enum
+import importlib
+import inspect
+import pkgutil
 from collections.abc import Callable
 
 import numpy as np
@@ -22,6 +26,7 @@ from astropy.table import QTable, Table
 
 import spelunker
 from spelunker import (
+    barycentric,
     GuideStarEventStep,
     GuideStarFitStep,
     GuideStarModel,
@@ -47,6 +52,8 @@ from spelunker import (
 from spelunker.archive import catalog, download, engdb, mast, tokens
 from spelunker.errors import SpelunkerError
 from spelunker.stpipe import parameter_file
+
+from tests.guards import deadline
 
 pytestmark = pytest.mark.usefixtures("no_network_no_crds")
 
@@ -98,26 +105,29 @@ CASES = [
     Case("times.as_utc_time-None", lambda i: times.as_utc_time(None)),
     Case("times.as_utc_time-bool", lambda i: times.as_utc_time(True)),
     Case("times.as_utc_time-ragged", lambda i: times.as_utc_time([[1.0], [1.0, 2.0]])),
-    Case("times.barycentric_times-target-text",
-         lambda i: times.barycentric_times(60000.0, "Vega", observer="geocenter")),
-    Case("times.barycentric_times-dec",
-         lambda i: times.barycentric_times(60000.0, (10.0, 95.0), observer="geocenter")),
-    Case("times.barycentric_times-observer",
-         lambda i: times.barycentric_times(60000.0, (10.0, 5.0), observer="moon")),
-    Case("times.barycentric_times-observer-list",
-         lambda i: times.barycentric_times(60000.0, (10.0, 5.0), observer=[1.0, 2.0, 3.0])),
-    Case("times.utc_from_barycentric-iterations",
-         lambda i: times.utc_from_barycentric(60000.0, (10.0, 5.0), observer="geocenter",
+    Case("barycentric.barycentric_times-target-text",
+         lambda i: barycentric.barycentric_times(60000.0, "Vega", observer="geocenter")),
+    Case("barycentric.barycentric_times-dec",
+         lambda i: barycentric.barycentric_times(60000.0, (10.0, 95.0), observer="geocenter")),
+    Case("barycentric.barycentric_times-observer",
+         lambda i: barycentric.barycentric_times(60000.0, (10.0, 5.0), observer="moon")),
+    Case("barycentric.barycentric_times-observer-list",
+         lambda i: barycentric.barycentric_times(60000.0, (10.0, 5.0), observer=[1.0, 2.0, 3.0])),
+    Case("barycentric.utc_from_barycentric-iterations",
+         lambda i: barycentric.utc_from_barycentric(60000.0, (10.0, 5.0), observer="geocenter",
                                               max_iterations=0)),
-    Case("times.utc_from_barycentric-bjd",
-         lambda i: times.utc_from_barycentric("soon", (10.0, 5.0), observer="geocenter")),
-    Case("times.bjd_from_int_times-None", lambda i: times.bjd_from_int_times(60000.0, None)),
-    Case("times.Ephemeris-vector",
-         lambda i: times.Ephemeris(60000.0, [1.0, 2.0], [1.0, 2.0, 3.0])),
-    Case("times.Ephemeris-time", lambda i: times.Ephemeris(None, [1.0, 2.0, 3.0], [0, 0, 0])),
-    Case("times.Ephemeris.from_header-None", lambda i: times.Ephemeris.from_header(None)),
-    Case("times.Ephemeris.from_header-missing",
-         lambda i: times.Ephemeris.from_header(MISSING + ".fits")),
+    Case("barycentric.utc_from_barycentric-bjd",
+         lambda i: barycentric.utc_from_barycentric("soon", (10.0, 5.0), observer="geocenter")),
+    Case("barycentric.bjd_from_int_times-None",
+         lambda i: barycentric.bjd_from_int_times(60000.0, None)),
+    Case("barycentric.Ephemeris-vector",
+         lambda i: barycentric.Ephemeris(60000.0, [1.0, 2.0], [1.0, 2.0, 3.0])),
+    Case("barycentric.Ephemeris-time",
+         lambda i: barycentric.Ephemeris(None, [1.0, 2.0, 3.0], [0, 0, 0])),
+    Case("barycentric.Ephemeris.from_header-None",
+         lambda i: barycentric.Ephemeris.from_header(None)),
+    Case("barycentric.Ephemeris.from_header-missing",
+         lambda i: barycentric.Ephemeris.from_header(MISSING + ".fits")),
     # --- spelunker.names ---------------------------------------------------------------
     Case("names.id_number-text", lambda i: names.id_number("1534a", "program")),
     Case("names.id_number-bool", lambda i: names.id_number(True, "visit")),
@@ -381,3 +391,79 @@ def test_cases_are_named_once():
     ids = [case.id for case in CASES]
     assert len(ids) == len(set(ids))
     assert set(OWNERS) <= set(ids)
+
+
+# --- every public callable, wrong values in every required argument ------------------------
+
+#: Entry points that read sys.argv or start a whole run (covered by their own tests).
+_NOT_WALKED = {"spelunker.survey.cli.main", "spelunker.demo.main"}
+
+#: Wrong values given to every required positional argument at once.
+_WRONG_VALUES = [None, "x", -5, object()]
+
+
+def _public_callables():
+    """(qualified name, callable) of every public module's ``__all__``, each once."""
+    found = {}
+    for info in pkgutil.walk_packages(spelunker.__path__, "spelunker."):
+        if any(part.startswith("_") for part in info.name.split(".")[1:]):
+            continue
+        module = importlib.import_module(info.name)
+        for name in getattr(module, "__all__", ()):
+            obj = getattr(module, name, None)
+            if not callable(obj) or (isinstance(obj, type) and issubclass(
+                    obj, (BaseException, enum.Enum))):
+                continue
+            qualified = f"{obj.__module__}.{obj.__qualname__}"
+            if qualified.startswith("spelunker.") and qualified not in _NOT_WALKED:
+                found.setdefault(qualified, obj)
+    return sorted(found.items())
+
+
+_PUBLIC = _public_callables()
+
+
+def _positional(obj):
+    """(required positional, optional positional, required keyword-only names), or None."""
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    positional = [p for p in signature.parameters.values() if p.kind in kinds]
+    required = sum(1 for p in positional if p.default is p.empty)
+    keywords = [p.name for p in signature.parameters.values()
+                if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is p.empty]
+    return required, len(positional) - required, keywords
+
+
+#: What the offline fixture raises when a call reaches for the network: a value that
+#: looked usable (e.g. a guide-star id) went on to the service, as it should.
+_NETWORK = "network access or CRDS query attempted"
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize(("name", "obj"), _PUBLIC, ids=[name for name, _ in _PUBLIC])
+def test_every_public_callable_refuses_wrong_values_with_spelunker_errors(name, obj):
+    """Each wrong value in every required argument (or, for a function without one, in
+    its first optional one, None excepted: it means the default) gives a SpelunkerError
+    or a result, never another exception."""
+    counts = _positional(obj)
+    if counts is None or counts[:2] == (0, 0) and not counts[2]:
+        pytest.skip(f"{name} takes no argument to walk")
+    required, _, keywords = counts
+    n_args = required or (0 if keywords else 1)
+    values = _WRONG_VALUES if required or keywords else _WRONG_VALUES[1:]
+    escaped = []
+    for value in values:
+        try:
+            with deadline(30):
+                obj(*[value] * n_args, **dict.fromkeys(keywords, value))
+        except SpelunkerError:
+            continue
+        except AssertionError as exc:
+            if _NETWORK not in str(exc):
+                raise
+        except Exception as exc:  # noqa: BLE001 - the test is that nothing else escapes
+            escaped.append(f"{value!r:.20}: {type(exc).__name__}: {str(exc)[:120]}")
+    assert not escaped, f"{name} let non-spelunker errors through:\n" + "\n".join(escaped)
