@@ -26,13 +26,13 @@ from astropy.table import QTable, Table
 
 import spelunker
 from spelunker import (
-    barycentric,
     GuideStarEventStep,
     GuideStarFitStep,
     GuideStarModel,
     GuideStarPipeline,
     PeriodogramStep,
     PhotometryOptimizeStep,
+    barycentric,
     binning,
     changepoints,
     datasets,
@@ -52,7 +52,6 @@ from spelunker import (
 from spelunker.archive import catalog, download, engdb, mast, tokens
 from spelunker.errors import SpelunkerError
 from spelunker.stpipe import parameter_file
-
 from tests.guards import deadline
 
 pytestmark = pytest.mark.usefixtures("no_network_no_crds")

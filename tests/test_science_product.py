@@ -19,8 +19,13 @@ from spelunker.barycentric import Ephemeris, barycentric_times, bjd_from_int_tim
 from spelunker.datasets import CentroidWobble, VisitSpec
 from spelunker.errors import ScienceInputError
 from spelunker.plotting.science import science_regressors_plot
-from spelunker.science import (bin_to_integrations, design_matrix, frame_times_bjd,
-                               integration_times, science_light_curve)
+from spelunker.science import (
+    bin_to_integrations,
+    design_matrix,
+    frame_times_bjd,
+    integration_times,
+    science_light_curve,
+)
 from spelunker.session import Spelunker
 from spelunker.stpipe import GuideStarFitStep, PhotometryOptimizeStep
 
