@@ -176,8 +176,12 @@ def test_peaks_are_distinct_maxima_not_side_lobes():
 def test_peaks_qtable_refuses_what_is_not_peak_rows():
     table = peaks_qtable([("flux", 1, 0.01, 0.5, 1e-3), ("x_mean", 2, 0.0, 0.1, 1.0)])
     assert table.colnames == ["series", "rank", "frequency", "period", "power",
-                              "false_alarm_probability"]
+                              "false_alarm_probability", "period_refined", "period_error",
+                              "amplitude", "amplitude_error", "refine_flag"]
     assert_allclose(table["period"].to_value(u.s), [100.0, np.inf])
+    # Rows of five are not refined: NaN and the FAILED flag.
+    assert np.all(np.isnan(table["period_refined"].to_value(u.s)))
+    assert table["refine_flag"].tolist() == [1, 1]
     for rows, text in [(None, "rows=None must be a sequence"), ("x", "rows='x' must be"),
                        (5, "rows=5 must be"),
                        ([("flux", 1)], r"rows\[0\]=\('flux', 1\) must be"),
@@ -187,7 +191,8 @@ def test_peaks_qtable_refuses_what_is_not_peak_rows():
         with pytest.raises(ParameterError, match=f"peaks_qtable: {text}"):
             peaks_qtable(rows)
     # The per-series peak search is lomb_scargle's own step (its inputs checked there).
-    assert peaks_module.__all__ == ["find_peaks", "peaks_qtable"]
+    assert peaks_module.__all__ == ["find_peaks", "peaks_qtable", "REFINED_COLUMNS",
+                                    "MAX_REFINE_FALSE_ALARM"]
 
 
 def test_default_peak_separation_uses_each_series_own_valid_baseline():

@@ -17,7 +17,8 @@ _TABLE_UNITS = {
     "gauss_fit": {**_FIT_UNITS, **{f"{k}_err": v for k, v in _FIT_UNITS.items()}},
     "lightcurve": {"flux": u.DN / u.s, "flux_err": u.DN / u.s},
     "periodogram": {"frequency": u.Hz},
-    "periodogram_peaks": {"frequency": u.Hz, "period": u.s},
+    "periodogram_peaks": {"frequency": u.Hz, "period": u.s, "period_refined": u.s,
+                          "period_error": u.s},
     "events": {f"delta_{key}{suffix}": unit for key, unit in (
         ("x_mean", u.pix), ("y_mean", u.pix), ("x_stddev", u.pix), ("y_stddev", u.pix),
         ("flux", u.DN / u.s)) for suffix in ("", "_err")},

@@ -16,6 +16,9 @@ package's modules, one job each (every public name is imported here):
   ``method='cython'``, the slow reference.
 - `spelunker.periodogram.peaks`: `find_peaks`, the strongest peaks of each
   series and their false-alarm probabilities.
+- `spelunker.periodogram.refine`: `refine_period`, a periodogram peak
+  refined by a least-squares sinusoid fit to a period with a 1-sigma
+  error, an amplitude and a flag (`RefinedPeriod`).
 - `spelunker.periodogram.store`: `series_from_model`, the seven PSF
   parameters of a fit table (flagged frames left out, errors as weights)
   and the light curve's flux; `run_periodogram`, all of it on a model
@@ -28,6 +31,7 @@ package's modules, one job each (every public name is imported here):
 from spelunker.periodogram.engines import ENGINES, PeriodogramResult, frequency_grid, lomb_scargle
 from spelunker.periodogram.engines import MAX_MEMORY, MIN_POINTS  # noqa: F401 (module constants)
 from spelunker.periodogram.peaks import find_peaks
+from spelunker.periodogram.refine import RefinedPeriod, refine_period
 from spelunker.periodogram.store import (
     FIT_PARAMETERS,
     PERIODOGRAM_SERIES,
@@ -47,6 +51,8 @@ __all__ = [
     "frequency_grid",
     "lomb_scargle",
     "find_peaks",
+    "RefinedPeriod",
+    "refine_period",
     "series_from_model",
     "store_periodogram",
     "periodogram_table",

@@ -17,8 +17,18 @@ from astropy.timeseries import LombScargle
 
 from spelunker._validate import check_positive_int
 from spelunker.errors import ParameterError
+from spelunker.periodogram.refine import FLAG_FAILED, FLAG_NOT_SIGNIFICANT, refine_period
 
-__all__ = ["find_peaks", "peaks_qtable"]
+__all__ = ["find_peaks", "peaks_qtable", "REFINED_COLUMNS", "MAX_REFINE_FALSE_ALARM"]
+
+#: Columns of the peak table from `spelunker.periodogram.refine_period`, after the first five.
+REFINED_COLUMNS = ("period_refined", "period_error", "amplitude", "amplitude_error",
+                   "refine_flag")
+
+#: Peaks with a higher false-alarm probability are not refined (flagged
+#: ``FLAG_NOT_SIGNIFICANT``): a fit of a noise peak means nothing, and
+#: skipping them keeps a million-point periodogram fast.
+MAX_REFINE_FALSE_ALARM = 0.01
 
 
 def find_peaks(power, *, n_peaks=5, window=1):
@@ -116,7 +126,12 @@ def _series_peaks(times, frequency, power, series, masks, errors, *, n_peaks,
     -------
     astropy.table.QTable
         ``series``, ``rank`` (1 = strongest), ``frequency`` (Hz), ``period``
-        (s), ``power`` and ``false_alarm_probability``.
+        (s), ``power``, ``false_alarm_probability`` and the columns of
+        `refine_period` (`REFINED_COLUMNS`): ``period_refined``,
+        ``period_error`` (s), ``amplitude``, ``amplitude_error`` (unit of
+        the series), ``refine_flag``.  Peaks with a false-alarm
+        probability above `MAX_REFINE_FALSE_ALARM` are not refined (NaN,
+        flag ``FLAG_NOT_SIGNIFICANT``).
 
     Examples
     --------
@@ -148,9 +163,22 @@ def _series_peaks(times, frequency, power, series, masks, errors, *, n_peaks,
         fap = _false_alarm_probability(times[mask], series[name][mask],
                                        None if errors[name] is None else errors[name][mask],
                                        power[name][index].astype(float), frequency[-1])
+        error = None if errors[name] is None else errors[name][mask]
         for rank, (i, probability) in enumerate(zip(index, fap, strict=True), start=1):
-            rows.append((name, rank, frequency[i], float(power[name][i]), probability))
+            rows.append((name, rank, frequency[i], float(power[name][i]), probability,
+                         *_refined(times[mask], series[name][mask], error, frequency[i],
+                                   probability, frequency[-1])))
     return peaks_qtable(rows)
+
+
+def _refined(t, values, errors, frequency, probability, maximum_frequency):
+    """The `REFINED_COLUMNS` values of one peak."""
+    if not probability <= MAX_REFINE_FALSE_ALARM:
+        return (np.nan, np.nan, np.nan, np.nan, FLAG_NOT_SIGNIFICANT)
+    fit = refine_period(t, values, 1.0 / frequency, errors=errors,
+                        max_false_alarm=MAX_REFINE_FALSE_ALARM,
+                        maximum_frequency=maximum_frequency)
+    return (fit.period, fit.period_error, fit.amplitude, fit.amplitude_error, fit.flag)
 
 
 def _false_alarm_probability(t, values, dy, power, maximum_frequency):
@@ -164,25 +192,30 @@ def _false_alarm_probability(t, values, dy, power, maximum_frequency):
 
 
 def peaks_qtable(rows):
-    """The peak table of ``(series, rank, frequency, power, false_alarm_probability)`` rows.
+    """The peak table of ``(series, rank, frequency, power, false_alarm_probability, ...)`` rows.
 
     Parameters
     ----------
     rows : sequence of tuple
         One ``(series, rank, frequency, power, false_alarm_probability)``
         per peak: a series name, an integer rank, a frequency (Hz) and two
-        numbers.
+        numbers; optionally followed by the five `REFINED_COLUMNS`
+        (``period_refined``, ``period_error`` in s, ``amplitude``,
+        ``amplitude_error``, integer ``refine_flag``).  Rows of five get
+        NaN and ``refine_flag`` ``FLAG_FAILED`` (not refined).
 
     Returns
     -------
     astropy.table.QTable
-        ``series``, ``rank``, ``frequency`` (Hz), ``period`` (s), ``power``
-        and ``false_alarm_probability``.
+        ``series``, ``rank``, ``frequency`` (Hz), ``period`` (s), ``power``,
+        ``false_alarm_probability``, ``period_refined`` (s),
+        ``period_error`` (s), ``amplitude``, ``amplitude_error`` and
+        ``refine_flag``.
 
     Raises
     ------
     spelunker.errors.ParameterError
-        ``rows`` is not a sequence of such 5-tuples.
+        ``rows`` is not a sequence of such 5- or 10-tuples.
 
     Examples
     --------
@@ -202,6 +235,14 @@ def peaks_qtable(rows):
             table["period"] = (1.0 / frequency) * u.s
         table["power"] = np.array([row[3] for row in rows], dtype=float)
         table["false_alarm_probability"] = np.array([row[4] for row in rows], dtype=float)
+        refined = [tuple(row[5:]) if len(row) == 10
+                   else (np.nan, np.nan, np.nan, np.nan, FLAG_FAILED) for row in rows]
+        for column, name in enumerate(REFINED_COLUMNS):
+            if name == "refine_flag":
+                table[name] = np.array([row[column] for row in refined], dtype=np.int16)
+                continue
+            values = np.array([row[column] for row in refined], dtype=float)
+            table[name] = values * u.s if name.startswith("period") else values
     except (TypeError, ValueError, OverflowError) as exc:  # numpy's conversions of the values
         msg = f"peaks_qtable: a row has a value of the wrong kind ({exc})"
         raise ParameterError(msg) from exc
@@ -215,8 +256,9 @@ def _peak_rows(rows):
         raise ParameterError(msg)
     rows = list(rows)
     for index, row in enumerate(rows):
-        if isinstance(row, (str, bytes)) or not isinstance(row, Sized) or len(row) != 5:
+        if isinstance(row, (str, bytes)) or not isinstance(row, Sized) or len(row) not in (5, 10):
             msg = (f"peaks_qtable: rows[{index}]={row!r:.60} must be (series, rank, frequency, "
-                   "power, false_alarm_probability)")
+                   "power, false_alarm_probability), optionally followed by the "
+                   f"{len(REFINED_COLUMNS)} refined columns")
             raise ParameterError(msg)
     return rows

@@ -20,7 +20,7 @@ from spelunker.datamodels import check_model
 from spelunker.errors import GuideStarInputError, ParameterError, SpelunkerError
 from spelunker.fitting import ensure_fit_table
 from spelunker.periodogram.engines import PeriodogramResult, lomb_scargle
-from spelunker.periodogram.peaks import peaks_qtable
+from spelunker.periodogram.peaks import REFINED_COLUMNS, peaks_qtable
 
 __all__ = ["FIT_PARAMETERS", "PERIODOGRAM_SERIES", "series_from_model", "run_periodogram",
            "periodogram_groups", "store_periodogram", "periodogram_table",
@@ -372,6 +372,10 @@ def _group_tables(model, result):
         peaks["period"] = u.Quantity(source_peaks["period"], u.s).value
         peaks["power"] = np.asarray(source_peaks["power"])
         peaks["false_alarm_probability"] = np.asarray(source_peaks["false_alarm_probability"])
+        for name in REFINED_COLUMNS:
+            column = source_peaks[name]
+            peaks[name] = u.Quantity(column, u.s).value if name.startswith("period") \
+                else np.asarray(column)
     return table, peaks
 
 
@@ -428,7 +432,11 @@ def periodogram_peaks_table(model):
     astropy.table.QTable
         ``visit_index``, ``guidestar_index`` (the group), ``series`` (str),
         ``rank``, ``frequency`` (Hz), ``period`` (s), ``power``,
-        ``false_alarm_probability``.
+        ``false_alarm_probability``, and the refined period of each peak
+        (`spelunker.periodogram.refine_period`): ``period_refined``,
+        ``period_error`` (s), ``amplitude``, ``amplitude_error`` (unit of
+        the series) and ``refine_flag`` (0: good; NaN and flag 1 in a
+        table stored before these columns existed).
 
     Raises
     ------
@@ -443,12 +451,13 @@ def periodogram_peaks_table(model):
     names = np.asarray(stored["series"])
     if names.dtype.kind == "S":
         names = np.char.decode(names, "ascii")
-    rows = zip(names,
-               np.asarray(stored["rank"]), np.asarray(stored["frequency"]),
-               np.asarray(stored["power"]), np.asarray(stored["false_alarm_probability"]),
-               strict=True)
-    table = peaks_qtable([(str(name), int(rank), float(freq), float(power), float(fap))
-                          for name, rank, freq, power, fap in rows])
+    columns = [names, np.asarray(stored["rank"]), np.asarray(stored["frequency"]),
+               np.asarray(stored["power"]), np.asarray(stored["false_alarm_probability"])]
+    if all(name in stored.dtype.names for name in REFINED_COLUMNS):
+        columns += [np.asarray(stored[name]) for name in REFINED_COLUMNS]
+    kinds = (str, int, float, float, float, float, float, float, float, int)
+    table = peaks_qtable([tuple(kind(value) for kind, value in zip(kinds, row, strict=False))
+                          for row in zip(*columns, strict=True)])
     table.add_column(np.asarray(stored["guidestar_index"], dtype=np.int64), index=0,
                      name="guidestar_index")
     table.add_column(np.asarray(stored["visit_index"], dtype=np.int64), index=0,

@@ -1,0 +1,319 @@
+"""Refine a periodogram peak to a period with a 1-sigma error: a least-squares sinusoid fit.
+
+`refine_period` fits ``values = offset + A sin(2 pi t / P) + B cos(2 pi t / P)``
+by Gauss-Newton on ``(1 / P, offset, A, B)``, started from a periodogram
+peak, and reports the period, its 1-sigma error (from the covariance, scaled
+by the reduced chi-square when no errors are given), the semi-amplitude
+``sqrt(A**2 + B**2)`` with its error, the phase and an epoch of maximum.  A
+fit that fails, leaves the peak or is not significant is flagged
+(`RefinedPeriod.flag`), never reported as good.
+
+Long series are fitted on time bins of at most 1/50 of the period (their
+weighted means; the amplitude is attenuated by less than 0.07 %), which
+keeps a fit on a million points to a few milliseconds when the period is
+long; short periods are fitted on every point.
+"""
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import gammaln
+
+from spelunker._validate import check_finite_float, check_float_array, check_positive_float
+from spelunker.errors import ParameterError
+
+__all__ = ["RefinedPeriod", "refine_period", "FLAG_FAILED", "FLAG_OUTSIDE_PEAK",
+           "FLAG_NOT_SIGNIFICANT"]
+
+log = logging.getLogger(__name__)
+
+#: `RefinedPeriod.flag` bit: no fit (too few points, constant values, singular or diverging).
+FLAG_FAILED = 1
+#: `RefinedPeriod.flag` bit: the fit moved more than ``max_shift / baseline`` from the peak.
+FLAG_OUTSIDE_PEAK = 2
+#: `RefinedPeriod.flag` bit: the fitted sinusoid's false-alarm probability exceeds the limit.
+FLAG_NOT_SIGNIFICANT = 4
+
+#: Bins per period of the binned fit of a long series.
+_BINS_PER_PERIOD = 50
+#: Binning is used only if it reduces the number of points at least this much.
+_MIN_REDUCTION = 4
+_MAX_ITERATIONS = 30
+
+
+@dataclass(frozen=True)
+class RefinedPeriod:
+    """The result of `refine_period` (times in the unit of ``times``, amplitude in that of ``values``).
+
+    Attributes
+    ----------
+    period, period_error : float
+        Fitted period and its 1-sigma error (NaN when the fit failed).
+    amplitude, amplitude_error : float
+        Semi-amplitude ``sqrt(A**2 + B**2)`` and its 1-sigma error.
+    phase : float
+        Phase (rad) at ``t = 0``: ``values = offset + amplitude * sin(2 pi t / period + phase)``.
+    epoch, epoch_error : float
+        A time of maximum (the one nearest the middle of the data) and its error.
+    offset : float
+        Fitted constant.
+    false_alarm_probability : float
+        Baluev's false-alarm probability of the fitted sinusoid's power.
+    n_points : int
+        Valid points used.
+    flag : int
+        0 for a good fit, else a sum of `FLAG_FAILED`, `FLAG_OUTSIDE_PEAK`,
+        `FLAG_NOT_SIGNIFICANT`.
+    """
+
+    period: float
+    period_error: float
+    amplitude: float
+    amplitude_error: float
+    phase: float
+    epoch: float
+    epoch_error: float
+    offset: float
+    false_alarm_probability: float
+    n_points: int
+    flag: int
+
+    @property
+    def ok(self):
+        """True for a good fit (``flag == 0``)."""
+        return self.flag == 0
+
+
+def refine_period(times, values, period, *, errors=None, max_shift=0.5, max_false_alarm=0.01,
+                  maximum_frequency=None):
+    """Refine ``period`` (a periodogram peak) by a least-squares sinusoid fit.
+
+    Parameters
+    ----------
+    times, values : array-like
+        The series (same length; non-finite points are left out).
+    period : float
+        Starting period (the periodogram peak), in the unit of ``times``.
+    errors : array-like, optional
+        1-sigma errors of ``values`` (points without a finite positive one
+        are left out).  Without them the covariance is scaled by the reduced
+        chi-square.
+    max_shift : float, optional
+        The fit is flagged `FLAG_OUTSIDE_PEAK` if its frequency moved more
+        than ``max_shift / baseline`` from ``1 / period`` (the main lobe of a
+        peak is ``1 / baseline`` wide on each side).
+    max_false_alarm : float, optional
+        The fit is flagged `FLAG_NOT_SIGNIFICANT` above this false-alarm
+        probability.
+    maximum_frequency : float, optional
+        Highest frequency searched, for the false-alarm probability;
+        default the Nyquist frequency of the median cadence.
+
+    Returns
+    -------
+    RefinedPeriod
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        Arguments that are not numbers, of different lengths, or a
+        non-positive period.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spelunker.periodogram import refine_period
+    >>> t = np.arange(0, 600, 0.0625)
+    >>> y = 2.0 * np.sin(2 * np.pi * t / 97.3) + np.random.default_rng(1).normal(0, 1, t.size)
+    >>> fit = refine_period(t, y, 98.0)
+    >>> fit.ok, round(fit.period, 1), round(fit.period_error, 2), round(fit.amplitude, 1)
+    (True, 97.4, 0.06, 2.0)
+    >>> abs(fit.period - 97.3) < 3 * fit.period_error
+    True
+    """
+    where = "refine_period"
+    times = check_float_array(times, "times", where=where)
+    if times.ndim != 1:
+        msg = f"{where}: times must be 1-D, got shape {times.shape}"
+        raise ParameterError(msg)
+    values = check_float_array(values, "values", shape=times.shape,
+                               needed="one value per time", where=where)
+    period = check_positive_float(period, "period", where=where)
+    max_shift = check_positive_float(max_shift, "max_shift", where=where)
+    max_false_alarm = check_finite_float(max_false_alarm, "max_false_alarm", minimum=0,
+                                         where=where)
+    if maximum_frequency is not None:
+        maximum_frequency = check_positive_float(maximum_frequency, "maximum_frequency",
+                                                 where=where)
+    valid = np.isfinite(times) & np.isfinite(values)
+    if errors is not None:
+        errors = check_float_array(errors, "errors", shape=times.shape,
+                                   needed="one error per value", where=where)
+        valid &= np.isfinite(errors) & (errors > 0)
+    t, y = times[valid], values[valid]
+    weight = np.ones(len(t)) if errors is None else 1.0 / errors[valid] ** 2
+    n_points = len(t)
+    failed = RefinedPeriod(*([math.nan] * 9), n_points=n_points, flag=FLAG_FAILED)
+    if n_points < 8 or np.ptp(y) == 0 or np.ptp(t) == 0:
+        log.info("refine_period: %d valid point(s) or constant series: no fit", n_points)
+        return failed
+
+    baseline = float(np.ptp(t))
+    middle = float(np.average(t, weights=weight))
+    tc = t - middle
+    f0 = 1.0 / period
+    tb, yb, wb = _binned(tc, y, weight, period / _BINS_PER_PERIOD)
+    fit = _gauss_newton(tb, yb, wb, f0, limit=2.0 / baseline)
+    if fit is None:
+        return failed
+    frequency, offset, a, b, covariance, chi2, chi2_constant = fit
+    dof = len(tb) - 4
+    if dof < 1:
+        return failed
+    if errors is None:
+        covariance = covariance * (chi2 / dof)
+    flag = 0
+    if abs(frequency - f0) > max_shift / baseline:
+        flag |= FLAG_OUTSIDE_PEAK
+
+    # Standard-normalised power of the fit on every point: the scatter within
+    # bins is common to the constant and the sinusoid, so only the binned
+    # chi-square difference changes it.
+    total = float(np.sum(weight * (y - np.average(y, weights=weight)) ** 2))
+    power = min(max((chi2_constant - chi2) / total, 0.0), 1.0) if total > 0 else 0.0
+    if maximum_frequency is None:
+        steps = np.diff(t)
+        if np.any(steps < 0):
+            steps = np.diff(np.sort(t))
+        maximum_frequency = 0.5 / float(np.median(steps[steps > 0]))
+    fap = _false_alarm(power, n_points, float(np.average(tc ** 2, weights=weight)),
+                       max(maximum_frequency, frequency))
+    if not fap <= max_false_alarm:
+        flag |= FLAG_NOT_SIGNIFICANT
+
+    amplitude = math.hypot(a, b)
+    var_a, var_b, cov_ab = covariance[2, 2], covariance[3, 3], covariance[2, 3]
+    amplitude_error = math.sqrt(max(a * a * var_a + b * b * var_b + 2 * a * b * cov_ab, 0.0)
+                                / amplitude ** 2) if amplitude > 0 else math.nan
+    # values = offset + amplitude sin(2 pi f tc + phi), A = amp cos(phi), B = amp sin(phi)
+    phi = math.atan2(b, a)
+    phi_error = math.sqrt(max(b * b * var_a + a * a * var_b - 2 * a * b * cov_ab, 0.0)
+                          / amplitude ** 4) if amplitude > 0 else math.nan
+    best_period = 1.0 / frequency
+    epoch = middle + ((math.pi / 2 - phi) / (2 * math.pi) + 0.5) % 1.0 * best_period \
+        - 0.5 * best_period
+    return RefinedPeriod(
+        period=best_period,
+        period_error=math.sqrt(covariance[0, 0]) / frequency ** 2,
+        amplitude=amplitude, amplitude_error=amplitude_error,
+        phase=float((phi - 2 * math.pi * frequency * middle) % (2 * math.pi)),
+        epoch=epoch, epoch_error=phi_error / (2 * math.pi * frequency),
+        offset=offset, false_alarm_probability=fap, n_points=n_points, flag=flag)
+
+
+def _binned(t, y, weight, width):
+    """Weighted means of ``(t, y)`` in time bins of ``width``, if it saves enough points."""
+    span = float(np.ptp(t))
+    n_bins = int(span // width) + 1
+    if n_bins * _MIN_REDUCTION > len(t):
+        return t, y, weight
+    index = ((t - t.min()) // width).astype(np.int64)
+    wsum = np.bincount(index, weight, minlength=n_bins)
+    used = wsum > 0
+    wsum = wsum[used]
+    tb = np.bincount(index, weight * t, minlength=n_bins)[used] / wsum
+    yb = np.bincount(index, weight * y, minlength=n_bins)[used] / wsum
+    return tb, yb, wsum
+
+
+def _gauss_newton(t, y, w, f0, *, limit):
+    """Weighted Gauss-Newton fit of ``(f, offset, A, B)``; None if it fails.
+
+    Returns ``(f, offset, A, B, covariance, chi2, chi2_constant)``, the
+    covariance unscaled (``inv(J^T W J)``) in the order ``(f, offset, A, B)``.
+    """
+    chi2_constant = float(np.sum(w * (y - np.average(y, weights=w)) ** 2))
+    frequency = f0
+    params = None
+    chi2 = math.inf
+    for _ in range(_MAX_ITERATIONS):
+        phase = (2 * math.pi * frequency) * t
+        s, c = np.sin(phase), np.cos(phase)
+        if params is None:  # linear start at the peak frequency
+            linear = np.stack([np.ones_like(t), s, c], axis=1)
+            try:
+                params = np.linalg.solve(linear.T @ (linear * w[:, None]),
+                                         linear.T @ (w * y))
+            except np.linalg.LinAlgError:
+                return None
+        offset, a, b = params
+        residual = y - (offset + a * s + b * c)
+        new_chi2 = float(np.sum(w * residual ** 2))
+        if new_chi2 > chi2 * (1 + 1e-12) and step_scale > 1e-3:
+            # The last step made it worse: go back half of it.
+            step_scale *= 0.5
+            frequency = previous[0] + step_scale * step[0]
+            params = previous[1:] + step_scale * step[1:]
+            continue
+        chi2 = new_chi2
+        ws, wc = w * s, w * c
+        derivative = (2 * math.pi) * t * (a * c - b * s)  # d model / d frequency
+        wd = w * derivative
+        normal = np.empty((4, 4))  # J^T W J of the columns (derivative, 1, s, c)
+        normal[0, 0] = wd @ derivative
+        normal[0, 1] = normal[1, 0] = wd.sum()
+        normal[0, 2] = normal[2, 0] = wd @ s
+        normal[0, 3] = normal[3, 0] = wd @ c
+        normal[1, 1] = w.sum()
+        normal[1, 2] = normal[2, 1] = ws.sum()
+        normal[1, 3] = normal[3, 1] = wc.sum()
+        normal[2, 2] = ws @ s
+        normal[2, 3] = normal[3, 2] = ws @ c
+        normal[3, 3] = wc @ c
+        gradient = np.array([wd @ residual, w @ residual, ws @ residual, wc @ residual])
+        try:
+            covariance = np.linalg.inv(normal)
+        except np.linalg.LinAlgError:
+            return None
+        step = covariance @ gradient
+        if not np.all(np.isfinite(step)):
+            return None
+        step[0] = max(-limit, min(limit, step[0]))
+        previous = np.array([frequency, offset, a, b])
+        step_scale = 1.0
+        sigma = np.sqrt(np.abs(np.diag(covariance)) * max(chi2 / max(len(t) - 4, 1), 1e-300))
+        if np.all(np.abs(step) <= 1e-3 * sigma):
+            break
+        frequency = frequency + step[0]
+        params = previous[1:] + step[1:]
+        if frequency <= 0:
+            return None
+    else:
+        log.info("refine_period: no convergence in %d iterations", _MAX_ITERATIONS)
+        return None
+    frequency, offset, a, b = previous
+    if not (np.all(np.isfinite(covariance)) and covariance[0, 0] > 0):
+        return None
+    return float(frequency), float(offset), float(a), float(b), covariance, chi2, chi2_constant
+
+
+def _false_alarm(power, n_points, time_variance, maximum_frequency):
+    """Baluev's (2008) false-alarm probability of a standard-normalised ``power``.
+
+    The formula of astropy's ``method='baluev'`` (its eq. 6 with the
+    'standard' normalisation), written out: astropy's call costs a tenth
+    of a second on a million points, this costs nothing.
+    """
+    if power <= 0:
+        return 1.0
+    if power >= 1:
+        return 0.0
+    nh, nk = n_points - 1, n_points - 3
+    gamma = math.sqrt(2 / nh) * math.exp(gammaln(nh / 2) - gammaln((nh - 1) / 2))
+    width = maximum_frequency * math.sqrt(4 * math.pi * time_variance)
+    log_rest = math.log1p(-power)
+    tau = gamma * width * math.exp(0.5 * (nk - 1) * log_rest) * math.sqrt(0.5 * nh * power)
+    single = math.exp(0.5 * nk * log_rest)
+    return float(min(max(-math.expm1(-tau) + single * math.exp(-tau), 0.0), 1.0))
