@@ -30,6 +30,7 @@ from spelunker.periodogram import (
 )
 from spelunker.periodogram import peaks as peaks_module
 from spelunker.periodogram.peaks import peaks_qtable
+from spelunker.periodogram.refine import FLAG_NOT_SIGNIFICANT
 from spelunker import PeriodogramStep
 
 WOBBLE_PERIOD = 2.2  # s, CentroidWobble along x
@@ -391,6 +392,18 @@ def test_step_on_a_fitted_model_leaves_it_unmodified(fitted):
     assert len(peaks) == 5 * len(PERIODOGRAM_SERIES)
     assert_allclose(top_peak(peaks, "x_mean")["period"].to_value(u.s), WOBBLE_PERIOD, rtol=1e-3)
     assert_allclose(top_peak(peaks, "flux")["period"].to_value(u.s), FLUX_PERIOD, rtol=1e-3)
+    # The strongest peaks are refined: a good fit, the truth inside 3 sigma.
+    for name, truth in (("x_mean", WOBBLE_PERIOD), ("flux", FLUX_PERIOD)):
+        top = top_peak(peaks, name)
+        assert top["refine_flag"] == 0, name
+        refined, error = top["period_refined"].to_value(u.s), top["period_error"].to_value(u.s)
+        assert 0 < error < 1e-3 * truth, name
+        assert abs(refined - truth) < 3 * error, name
+        assert top["amplitude"] > 3 * top["amplitude_error"] > 0, name
+    # A peak not refined is flagged, with no numbers.
+    skipped = peaks[peaks["refine_flag"] == FLAG_NOT_SIGNIFICANT]
+    assert np.all(skipped["false_alarm_probability"] > 0.01)
+    assert np.all(np.isnan(skipped["period_refined"]))
 
 
 def test_step_without_fit_table_runs_the_quick_fit(visit, caplog):
@@ -425,9 +438,14 @@ def test_saved_product_reopens_with_the_periodogram(visit, tmp_path):
         assert table.meta == {"source": "quick_fit", "samples_per_peak": 2.0}
         peaks, expected = periodogram_peaks_table(reopened), periodogram_peaks_table(result)
         assert list(peaks["series"]) == list(expected["series"]) == list(FIT_PARAMETERS)
-        for name in ("frequency", "period", "power", "false_alarm_probability"):
+        assert peaks.colnames == expected.colnames
+        for name in ("frequency", "period", "power", "false_alarm_probability",
+                     "period_refined", "period_error", "amplitude", "amplitude_error",
+                     "refine_flag"):
             assert_array_equal(peaks[name], expected[name], err_msg=name)
-        assert peaks["period"].unit == u.s
+        assert np.any(peaks["refine_flag"] == 0)
+        assert peaks["period"].unit == peaks["period_refined"].unit == u.s
+        assert peaks["period_error"].unit == u.s
     finally:
         reopened.close()
 

@@ -17,7 +17,7 @@ from astropy.timeseries import LombScargle
 
 from spelunker._validate import check_positive_int
 from spelunker.errors import ParameterError
-from spelunker.periodogram.refine import FLAG_FAILED, FLAG_NOT_SIGNIFICANT, refine_period
+from spelunker.periodogram.refine import FLAG_FAILED, FLAG_NOT_SIGNIFICANT, _Series
 
 __all__ = ["find_peaks", "peaks_qtable", "REFINED_COLUMNS", "MAX_REFINE_FALSE_ALARM"]
 
@@ -163,22 +163,23 @@ def _series_peaks(times, frequency, power, series, masks, errors, *, n_peaks,
         fap = _false_alarm_probability(times[mask], series[name][mask],
                                        None if errors[name] is None else errors[name][mask],
                                        power[name][index].astype(float), frequency[-1])
-        error = None if errors[name] is None else errors[name][mask]
+        prepared = None
         for rank, (i, probability) in enumerate(zip(index, fap, strict=True), start=1):
+            refined = (np.nan, np.nan, np.nan, np.nan, FLAG_NOT_SIGNIFICANT)
+            # A fit of a noise peak means nothing (and costs time): only the
+            # significant peaks are refined.
+            if probability <= MAX_REFINE_FALSE_ALARM:
+                if prepared is None:  # the series' points, once for all its peaks
+                    prepared = _Series(times[mask], series[name][mask],
+                                       None if errors[name] is None else errors[name][mask],
+                                       frequency[-1])
+                fit = prepared.refine(1.0 / frequency[i], max_shift=0.5,
+                                      max_false_alarm=MAX_REFINE_FALSE_ALARM)
+                refined = (fit.period, fit.period_error, fit.amplitude, fit.amplitude_error,
+                           fit.flag)
             rows.append((name, rank, frequency[i], float(power[name][i]), probability,
-                         *_refined(times[mask], series[name][mask], error, frequency[i],
-                                   probability, frequency[-1])))
+                         *refined))
     return peaks_qtable(rows)
-
-
-def _refined(t, values, errors, frequency, probability, maximum_frequency):
-    """The `REFINED_COLUMNS` values of one peak."""
-    if not probability <= MAX_REFINE_FALSE_ALARM:
-        return (np.nan, np.nan, np.nan, np.nan, FLAG_NOT_SIGNIFICANT)
-    fit = refine_period(t, values, 1.0 / frequency, errors=errors,
-                        max_false_alarm=MAX_REFINE_FALSE_ALARM,
-                        maximum_frequency=maximum_frequency)
-    return (fit.period, fit.period_error, fit.amplitude, fit.amplitude_error, fit.flag)
 
 
 def _false_alarm_probability(t, values, dy, power, maximum_frequency):

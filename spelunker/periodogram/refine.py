@@ -3,7 +3,7 @@
 `refine_period` fits ``values = offset + A sin(2 pi t / P) + B cos(2 pi t / P)``
 by Gauss-Newton on ``(1 / P, offset, A, B)``, started from a periodogram
 peak, and reports the period, its 1-sigma error (from the covariance, scaled
-by the reduced chi-square when no errors are given), the semi-amplitude
+by the reduced chi-square when no errors are given or when it exceeds 1), the semi-amplitude
 ``sqrt(A**2 + B**2)`` with its error, the phase and an epoch of maximum.  A
 fit that fails, leaves the peak or is not significant is flagged
 (`RefinedPeriod.flag`), never reported as good.
@@ -99,7 +99,8 @@ def refine_period(times, values, period, *, errors=None, max_shift=0.5, max_fals
     errors : array-like, optional
         1-sigma errors of ``values`` (points without a finite positive one
         are left out).  Without them the covariance is scaled by the reduced
-        chi-square.
+        chi-square; with them, by the reduced chi-square when it exceeds 1
+        (errors smaller than the scatter are not believed).
     max_shift : float, optional
         The fit is flagged `FLAG_OUTSIDE_PEAK` if its frequency moved more
         than ``max_shift / baseline`` from ``1 / period`` (the main lobe of a
@@ -147,52 +148,100 @@ def refine_period(times, values, period, *, errors=None, max_shift=0.5, max_fals
     if maximum_frequency is not None:
         maximum_frequency = check_positive_float(maximum_frequency, "maximum_frequency",
                                                  where=where)
-    valid = np.isfinite(times) & np.isfinite(values)
     if errors is not None:
         errors = check_float_array(errors, "errors", shape=times.shape,
                                    needed="one error per value", where=where)
-        valid &= np.isfinite(errors) & (errors > 0)
-    t, y = times[valid], values[valid]
-    weight = np.ones(len(t)) if errors is None else 1.0 / errors[valid] ** 2
-    n_points = len(t)
-    failed = RefinedPeriod(*([math.nan] * 9), n_points=n_points, flag=FLAG_FAILED)
-    if n_points < 8 or np.ptp(y) == 0 or np.ptp(t) == 0:
-        log.info("refine_period: %d valid point(s) or constant series: no fit", n_points)
-        return failed
+    series = _Series(times, values, errors, maximum_frequency)
+    return series.refine(period, max_shift=max_shift, max_false_alarm=max_false_alarm)
 
-    baseline = float(np.ptp(t))
-    middle = float(np.average(t, weights=weight))
-    tc = t - middle
-    f0 = 1.0 / period
-    tb, yb, wb = _binned(tc, y, weight, period / _BINS_PER_PERIOD)
-    fit = _gauss_newton(tb, yb, wb, f0, limit=2.0 / baseline)
-    if fit is None:
-        return failed
-    frequency, offset, a, b, covariance, chi2, chi2_constant = fit
-    dof = len(tb) - 4
-    if dof < 1:
-        return failed
-    if errors is None:
-        covariance = covariance * (chi2 / dof)
-    flag = 0
-    if abs(frequency - f0) > max_shift / baseline:
-        flag |= FLAG_OUTSIDE_PEAK
 
-    # Standard-normalised power of the fit on every point: the scatter within
-    # bins is common to the constant and the sinusoid, so only the binned
-    # chi-square difference changes it.
-    total = float(np.sum(weight * (y - np.average(y, weights=weight)) ** 2))
-    power = min(max((chi2_constant - chi2) / total, 0.0), 1.0) if total > 0 else 0.0
-    if maximum_frequency is None:
-        steps = np.diff(t)
-        if np.any(steps < 0):
-            steps = np.diff(np.sort(t))
-        maximum_frequency = 0.5 / float(np.median(steps[steps > 0]))
-    fap = _false_alarm(power, n_points, float(np.average(tc ** 2, weights=weight)),
-                       max(maximum_frequency, frequency))
-    if not fap <= max_false_alarm:
-        flag |= FLAG_NOT_SIGNIFICANT
+class _Series:
+    """One series ready for refining several peaks: valid points sorted, centred, summed.
 
+    The cumulative sums of the weights, weighted times and weighted values
+    give the time bins of any width by a binary search, so each further
+    peak costs only its own fit.  ``times``, ``values``, ``errors``
+    (or None) are float arrays of one length (checked by the caller).
+    """
+
+    def __init__(self, times, values, errors, maximum_frequency):
+        valid = np.isfinite(times) & np.isfinite(values)
+        if errors is not None:
+            valid &= np.isfinite(errors) & (errors > 0)
+        t, y = times[valid], values[valid]
+        weight = np.ones(len(t)) if errors is None else 1.0 / errors[valid] ** 2
+        if len(t) > 1 and np.any(np.diff(t) < 0):
+            order = np.argsort(t, kind="stable")
+            t, y, weight = t[order], y[order], weight[order]
+        self.n_points = len(t)
+        self.weighted = errors is not None
+        self.usable = self.n_points >= 8 and np.ptp(y) > 0 and np.ptp(t) > 0
+        if not self.usable:
+            return
+        self.baseline = float(t[-1] - t[0])
+        self.middle = float(np.average(t, weights=weight))
+        self.t = t - self.middle
+        mean = float(np.average(y, weights=weight))
+        self.y, self.w = y - mean, weight
+        self.mean = mean
+        self.total = float(self.w @ self.y ** 2)
+        self.time_variance = float(self.w @ self.t ** 2 / self.w.sum())
+        if maximum_frequency is None:
+            steps = np.diff(t)
+            maximum_frequency = 0.5 / float(np.median(steps[steps > 0]))
+        self.maximum_frequency = maximum_frequency
+        self._sums = None
+
+    def binned(self, width):
+        """Weighted means of (t, y) in time bins of ``width``, if it saves enough points."""
+        n_bins = int(self.baseline // width) + 1
+        if n_bins * _MIN_REDUCTION > self.n_points:
+            return self.t, self.y, self.w
+        if self._sums is None:
+            self._sums = [np.concatenate([[0.0], np.cumsum(column)])
+                          for column in (self.w, self.w * self.t, self.w * self.y)]
+        edges = np.searchsorted(self.t, self.t[0] + width * np.arange(1, n_bins))
+        edges = np.concatenate([[0], edges, [self.n_points]])
+        wsum, wt, wy = (np.diff(column[edges]) for column in self._sums)
+        used = wsum > 0
+        return wt[used] / wsum[used], wy[used] / wsum[used], wsum[used]
+
+    def refine(self, period, *, max_shift, max_false_alarm):
+        """The `RefinedPeriod` started from ``period`` (options as in `refine_period`)."""
+        failed = RefinedPeriod(*([math.nan] * 9), n_points=self.n_points, flag=FLAG_FAILED)
+        if not self.usable:
+            log.info("refine_period: %d valid point(s) or constant series: no fit",
+                     self.n_points)
+            return failed
+        f0 = 1.0 / period
+        tb, yb, wb = self.binned(period / _BINS_PER_PERIOD)
+        fit = _gauss_newton(tb, yb, wb, f0, limit=2.0 / self.baseline)
+        dof = len(tb) - 4
+        if fit is None or dof < 1:
+            return failed
+        frequency, offset, a, b, covariance, chi2, chi2_constant = fit
+        # Without errors, the scatter about the fit is the noise; with errors,
+        # a scatter larger than they say (reduced chi-square > 1, e.g. the
+        # PSF fits' errors) is believed too.
+        scale = chi2 / dof
+        covariance = covariance * (scale if not self.weighted else max(scale, 1.0))
+        flag = 0
+        if abs(frequency - f0) > max_shift / self.baseline:
+            flag |= FLAG_OUTSIDE_PEAK
+        # Standard-normalised power of the fit on every point: the scatter
+        # within bins is common to the constant and the sinusoid, so only the
+        # binned chi-square difference changes it.
+        power = min(max((chi2_constant - chi2) / self.total, 0.0), 1.0)
+        fap = _false_alarm(power, self.n_points, self.time_variance,
+                           max(self.maximum_frequency, frequency))
+        if not fap <= max_false_alarm:
+            flag |= FLAG_NOT_SIGNIFICANT
+        return _result(self, frequency, offset + self.mean, a, b, covariance, fap, flag)
+
+
+def _result(series, frequency, offset, a, b, covariance, fap, flag):
+    """The `RefinedPeriod` of a fit of (f, offset, A, B) about ``series.middle``."""
+    middle = series.middle
     amplitude = math.hypot(a, b)
     var_a, var_b, cov_ab = covariance[2, 2], covariance[3, 3], covariance[2, 3]
     amplitude_error = math.sqrt(max(a * a * var_a + b * b * var_b + 2 * a * b * cov_ab, 0.0)
@@ -210,22 +259,7 @@ def refine_period(times, values, period, *, errors=None, max_shift=0.5, max_fals
         amplitude=amplitude, amplitude_error=amplitude_error,
         phase=float((phi - 2 * math.pi * frequency * middle) % (2 * math.pi)),
         epoch=epoch, epoch_error=phi_error / (2 * math.pi * frequency),
-        offset=offset, false_alarm_probability=fap, n_points=n_points, flag=flag)
-
-
-def _binned(t, y, weight, width):
-    """Weighted means of ``(t, y)`` in time bins of ``width``, if it saves enough points."""
-    span = float(np.ptp(t))
-    n_bins = int(span // width) + 1
-    if n_bins * _MIN_REDUCTION > len(t):
-        return t, y, weight
-    index = ((t - t.min()) // width).astype(np.int64)
-    wsum = np.bincount(index, weight, minlength=n_bins)
-    used = wsum > 0
-    wsum = wsum[used]
-    tb = np.bincount(index, weight * t, minlength=n_bins)[used] / wsum
-    yb = np.bincount(index, weight * y, minlength=n_bins)[used] / wsum
-    return tb, yb, wsum
+        offset=offset, false_alarm_probability=fap, n_points=series.n_points, flag=flag)
 
 
 def _gauss_newton(t, y, w, f0, *, limit):
@@ -284,7 +318,10 @@ def _gauss_newton(t, y, w, f0, *, limit):
         previous = np.array([frequency, offset, a, b])
         step_scale = 1.0
         sigma = np.sqrt(np.abs(np.diag(covariance)) * max(chi2 / max(len(t) - 4, 1), 1e-300))
-        if np.all(np.abs(step) <= 1e-3 * sigma):
+        if np.all(np.abs(step) <= 0.02 * sigma):
+            # Gauss-Newton converges quadratically: after this last small step
+            # the parameters are within about 0.02**2 sigma of the minimum.
+            previous = previous + step
             break
         frequency = frequency + step[0]
         params = previous[1:] + step[1:]
