@@ -3,8 +3,8 @@
 `refine_period` fits ``values = offset + A sin(2 pi t / P) + B cos(2 pi t / P)``
 by Gauss-Newton on ``(1 / P, offset, A, B)``, started from a periodogram
 peak, and reports the period, its 1-sigma error (from the covariance, scaled
-by the reduced chi-square when no errors are given or when it exceeds 1), the semi-amplitude
-``sqrt(A**2 + B**2)`` with its error, the phase and an epoch of maximum.  A
+by the reduced chi-square when no errors are given or when it exceeds 1),
+the semi-amplitude ``sqrt(A**2 + B**2)`` with its error, the phase and an epoch of maximum.  A
 fit that fails, leaves the peak or is not significant is flagged
 (`RefinedPeriod.flag`), never reported as good.
 
@@ -45,7 +45,7 @@ _MAX_ITERATIONS = 30
 
 @dataclass(frozen=True)
 class RefinedPeriod:
-    """The result of `refine_period` (times in the unit of ``times``, amplitude in that of ``values``).
+    """The result of `refine_period`: times in the unit of ``times``, amplitude of ``values``.
 
     Attributes
     ----------
