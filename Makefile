@@ -30,6 +30,7 @@ bench: venv
 	$(BIN)/python benchmarks/bench_dependencies.py
 	$(BIN)/python benchmarks/bench_science.py
 	$(BIN)/python benchmarks/bench_times.py
+	$(BIN)/python benchmarks/bench_refine.py
 
 clean:
 	rm -rf $(VENV) docs/_build demo_output .pytest_cache .hypothesis

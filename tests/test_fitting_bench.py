@@ -33,3 +33,15 @@ def test_bench_pipeline_runs(capsys):
     for label in ("spelunker (nifty-ls, batched): median", "astropy LombScargle default",
                   "baseline full-frame sum of the same frames"):
         assert any(label in line for line in lines), label
+
+
+@pytest.mark.benchmark
+def test_bench_refine_runs(capsys):
+    module = runpy.run_path(str(BENCHMARKS / "bench_refine.py"))
+    module["main"](["--n", "20000", "--repeat", "1"])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["sine", "red"]
+    for line in lines:
+        assert "unrefined" in line and "ratio" in line
+    # Every random walk peak is significant, so every one is refined.
+    assert "(40 of 40 peaks refined)" in lines[1]

@@ -15,6 +15,7 @@ from astropy.timeseries.periodograms.lombscargle._statistics import fap_baluev
 
 from spelunker.errors import ParameterError
 from spelunker.periodogram import lomb_scargle, refine_period
+from spelunker.periodogram import peaks as peaks_module
 from spelunker.periodogram import refine as refine_module
 from spelunker.periodogram.refine import (
     FLAG_FAILED,
@@ -247,52 +248,22 @@ def test_bad_arguments_raise_parameter_errors():
             refine_period(*args, **kwargs)
 
 
-def measure_extra_time(kind, n_points=1_000_000, seed=5):
-    """Seconds the refinement adds to the peaks of 8 series x 5 peaks of ``n_points``.
-
-    ``kind`` 'sine': seven series each a weak sinusoid (0.7 s to 5000 s)
-    in white noise, one pure noise; 'red': eight random walks (every peak
-    significant, so every peak refined).  Returns ``(seconds, refined)``.
-    """
-    import time
-
-    from spelunker.periodogram import peaks as peaks_module
-
-    rng = np.random.default_rng(seed)
-    times = np.arange(n_points) / 16.0 + rng.normal(0, 0.002, n_points)
-    series = {}
-    for k, period in enumerate([0.7, 3.1, 21.0, 173.0, 611.0, 1531.0, 4999.0, None]):
-        values = rng.normal(0, 1, n_points)
-        if kind == "red":
-            values = np.cumsum(values) * 0.01
-        elif period:
-            values += 0.05 * np.sin(2 * np.pi * times / period + k)
-        values[n_points // 5:n_points // 5 + 3000] = np.nan
-        series[f"s{k}"] = values
-    result = lomb_scargle(times, series, n_peaks=5)
-    masks = {name: np.isfinite(values) for name, values in series.items()}
-    seconds = {}
-    limit = peaks_module.MAX_REFINE_FALSE_ALARM
-    try:
-        for key, peaks_module.MAX_REFINE_FALSE_ALARM in (("without", -1.0), ("with", limit)):
-            start = time.perf_counter()
-            table = peaks_module._series_peaks(times - times.min(), result.frequency,
-                                               result.power, series, masks,
-                                               dict.fromkeys(series), n_peaks=5)
-            seconds[key] = time.perf_counter() - start
-    finally:
-        peaks_module.MAX_REFINE_FALSE_ALARM = limit
-    return seconds["with"] - seconds["without"], int(np.sum(table["refine_flag"] != 4))
+def test_refine_below_chooses_which_peaks_are_refined():
+    rng = np.random.default_rng(3)
+    times = np.arange(4000) / 16.0
+    series = {"x": np.sin(2 * np.pi * times / 21.0) + rng.normal(0, 0.1, times.size)}
+    result = lomb_scargle(times, series, n_peaks=2)
+    masks, errors = {"x": np.ones(times.size, bool)}, {"x": None}
+    default = peaks_module._series_peaks(times, result.frequency, result.power, series, masks,
+                                         errors, n_peaks=2)
+    none = peaks_module._series_peaks(times, result.frequency, result.power, series, masks,
+                                      errors, n_peaks=2, refine_below=-1.0)
+    assert default["refine_flag"][0] == 0
+    assert np.all(np.asarray(none["refine_flag"]) == FLAG_NOT_SIGNIFICANT)
+    assert np.all(np.isnan(np.asarray(none["period_refined"])))
 
 
 if __name__ == "__main__":
-    import sys
-
-    if sys.argv[1:] == ["timing"]:
-        for name in ("sine", "red"):
-            extra, refined = measure_extra_time(name)
-            print(f"{name}: {extra:.2f} s more for 40 peaks, {refined} refined")
-    else:
-        for name in ("clear", "broad"):
-            print(name, {key: round(value, 6) for key, value in
-                         summary(run_trials(name)).items()})
+    for name in ("clear", "broad"):
+        print(name, {key: round(value, 6) for key, value in
+                     summary(run_trials(name)).items()})

@@ -96,7 +96,7 @@ def find_peaks(power, *, n_peaks=5, window=1):
 
 
 def _series_peaks(times, frequency, power, series, masks, errors, *, n_peaks,
-                  peak_separation=None):
+                  peak_separation=None, refine_below=MAX_REFINE_FALSE_ALARM):
     """The strongest peaks of the periodogram of every series, as a table.
 
     Parameters
@@ -133,6 +133,12 @@ def _series_peaks(times, frequency, power, series, masks, errors, *, n_peaks,
         probability above `MAX_REFINE_FALSE_ALARM` are not refined (NaN,
         flag ``FLAG_NOT_SIGNIFICANT``).
 
+    Notes
+    -----
+    ``refine_below`` (default `MAX_REFINE_FALSE_ALARM`) is the false-alarm
+    probability at or below which a peak is refined; a negative value
+    refines none (the baseline of ``benchmarks/bench_refine.py``).
+
     Examples
     --------
     >>> import numpy as np
@@ -168,7 +174,7 @@ def _series_peaks(times, frequency, power, series, masks, errors, *, n_peaks,
             refined = (np.nan, np.nan, np.nan, np.nan, FLAG_NOT_SIGNIFICANT)
             # A fit of a noise peak means nothing (and costs time): only the
             # significant peaks are refined.
-            if probability <= MAX_REFINE_FALSE_ALARM:
+            if probability <= refine_below:
                 if prepared is None:  # the series' points, once for all its peaks
                     prepared = _Series(times[mask], series[name][mask],
                                        None if errors[name] is None else errors[name][mask],
