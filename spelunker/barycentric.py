@@ -13,9 +13,7 @@ solar-system barycentre, in TDB) come by two routes:
   geocentre, or positions given as a Quantity.  `utc_from_barycentric` is
   its inverse.
 
-Times given by a user are read by `spelunker.times.as_utc_time`;
-``spelunker.times`` also gives this module's public names (``from
-spelunker.times import barycentric_times`` keeps working).
+Times given by a user are read by `spelunker.times.as_utc_time`.
 
 Accuracy, measured, in milliseconds of BJD_TDB.  The Ephemeris rows are
 ``|r_error| / c`` (the worst direction on the sky); "test target" is RA 286,

@@ -430,7 +430,8 @@ def find_events(model, *, fit_table="auto", bin_size=1.0, window=10, threshold=5
     True
     """
     _require_table(model, "frames", "frames table: no events to find", empty=True)
-    check_step_options(bin_size, window, threshold, where="find_events")
+    bin_size, window, threshold = check_step_options(bin_size, window, threshold,
+                                                     where="find_events")
     gap = check_positive_float(gap, "gap", unit="seconds", where="find_events")
     coincidence = check_positive_float(coincidence, "coincidence", unit="seconds",
                                        where="find_events")

@@ -9,8 +9,6 @@ The barycentric conversions (BJD_TDB, JWST's ephemeris) are in
 `spelunker.barycentric`.
 """
 
-import logging
-
 import numpy as np
 from astropy import units as u
 from astropy.time import Time
@@ -22,7 +20,6 @@ __all__ = [
     "seconds_since_first",
 ]
 
-log = logging.getLogger(__name__)
 
 def as_utc_time(value, *, name="time"):
     """Convert a time to an `~astropy.time.Time` in UTC.

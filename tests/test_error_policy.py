@@ -4,10 +4,8 @@ Every case is one real call with a wrong type or value (None, text for a
 number, a negative size, a boolean, a list for a path, a path that does not
 exist, a model without the table a function needs...) and must raise a
 `spelunker.errors.SpelunkerError`; a plain ValueError or TypeError from deep
-inside numpy or astropy is a failure.  Cases whose owner module still lets
-such an error through are marked ``xfail(strict=True, reason="owner:
-<module>")``: once the owner fixes it the case passes, strict xfail turns
-that into a failure, and the mark is removed.
+inside numpy or astropy is a failure.  A second test walks every public
+callable of every public module with wrong values.
 
 Tiny synthetic inputs, no network (every service call fails on its
 arguments before a request), no Dask cluster.
@@ -91,7 +89,6 @@ class Case:
 
     id: str
     call: Callable
-    owner: str = None  # module that still lets a plain exception through
 
 
 def _frames(n=4):
@@ -368,19 +365,8 @@ CASES = [
     Case("Spelunker.select_visit-number", lambda i: i.session.select_visit("one", 1)),
 ]
 
-#: Cases of modules that still let a plain exception through (or raise nothing): the
-#: owner module, marked xfail until the owner fixes it (none today).
-OWNERS = {}
-
-
-def _param(case):
-    owner = OWNERS.get(case.id, case.owner)
-    marks = [pytest.mark.xfail(strict=True, reason=f"owner: {owner}")] if owner else []
-    return pytest.param(case, id=case.id, marks=marks)
-
-
 @pytest.mark.filterwarnings("ignore")
-@pytest.mark.parametrize("case", [_param(case) for case in CASES])
+@pytest.mark.parametrize("case", [pytest.param(case, id=case.id) for case in CASES])
 def test_wrong_arguments_raise_spelunker_errors(inputs, case):
     with pytest.raises(SpelunkerError):
         case.call(inputs)
@@ -389,7 +375,6 @@ def test_wrong_arguments_raise_spelunker_errors(inputs, case):
 def test_cases_are_named_once():
     ids = [case.id for case in CASES]
     assert len(ids) == len(set(ids))
-    assert set(OWNERS) <= set(ids)
 
 
 # --- every public callable, wrong values in every required argument ------------------------

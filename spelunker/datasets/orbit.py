@@ -2,7 +2,7 @@
 
 The synthetic science product (`spelunker.datasets.science_product`) needs
 barycentric times and a header ephemeris that do not come from
-`spelunker.times`, so that they are an independent truth for it: JWST is
+`spelunker.barycentric`, so that they are an independent truth for it: JWST is
 placed at ``r = r_earth + L2_DISTANCE_KM * unit(r_earth - r_sun)``
 (astropy's built-in ephemeris, no download) and
 ``BJD_TDB = TDB(t) + r . n / c`` with ``n`` the unit vector towards the

@@ -180,7 +180,7 @@ def _series_peaks(times, frequency, power, series, masks, errors, *, n_peaks,
                                        None if errors[name] is None else errors[name][mask],
                                        frequency[-1])
                 fit = prepared.refine(1.0 / frequency[i], max_shift=0.5,
-                                      max_false_alarm=MAX_REFINE_FALSE_ALARM)
+                                      max_false_alarm=max(refine_below, MAX_REFINE_FALSE_ALARM))
                 refined = (fit.period, fit.period_error, fit.amplitude, fit.amplitude_error,
                            fit.flag)
             rows.append((name, rank, frequency[i], float(power[name][i]), probability,

@@ -26,7 +26,7 @@ The modules import one way: ``reading`` < ``binning`` < ``regressors`` <
 has a nonzero flag (`spelunker.fitting.flags`); flagged frames, and
 non-finite values, are left out of every statistic of that frame's series
 and counted in ``flagged_fraction``.  The barycentric conversions are in
-`spelunker.times`.
+`spelunker.barycentric`.
 """
 
 from spelunker.barycentric import INT_TIMES_COLUMNS

@@ -58,7 +58,7 @@ def frame_times_bjd(model, science=None, *, target=None, observer=None):
     BJD_TDB - UTC relation interpolated onto the frames; exact to well under
     1 ms over a visit), the product's JWST ephemeris keywords with its target
     coordinates, or ``target`` and ``observer`` given here.  The accuracy of
-    each is in `spelunker.times`.
+    each is in `spelunker.barycentric`.
 
     Parameters
     ----------

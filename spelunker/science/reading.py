@@ -7,7 +7,7 @@ or takes arrays of start and end times, checks them and gives their
 mid-times in BJD_TDB (`IntegrationTimes`).  `science_light_curve` sums each
 integration of an image product into the white-light curve.  Unusable
 products raise `~spelunker.errors.ScienceInputError` naming the file and the
-problem; the barycentric conversions are in `spelunker.times`.
+problem; the barycentric conversions are in `spelunker.barycentric`.
 """
 
 import logging
@@ -95,7 +95,7 @@ def _target_coord(target, *, name="target"):
 
 
 def _times_call(function, *args, **kwargs):
-    """Call a `spelunker.times` conversion, its plain ValueError made a ParameterError.
+    """Call a `spelunker.barycentric` conversion, a plain ValueError made a ParameterError.
 
     Those errors name the unusable target, observer or time in their message.
     """

@@ -292,7 +292,7 @@ class SessionFigures:
         """
         kind = str(mnemonic).strip().upper()
         if kind not in LOCAL_KINDS and (kind == "EVENTS" or kind.lower() in EVENT_KINDS):
-            if self.events is None:
+            if not self._require_model().hasattr("events"):
                 self.find_events()
             table = events_table(self.model, kind=None if kind == "EVENTS" else kind)
             self.local_events = table

@@ -414,11 +414,11 @@ def _read_row(output, visit_id):
         return None
 
 
-def _complete(row, config_file):
-    """Whether a previous row makes the visit's run unnecessary."""
+def _complete(row, digest):
+    """Whether a previous row (run with the parameter file of ``digest``) is still good."""
     if row is None or row.get("status") != "ok" or not row.get("product"):
         return False
-    if row.get("_config") != _config_digest(config_file):
+    if row.get("_config") != digest:
         return False
     try:
         return Path(row["product"]).stat().st_size == row.get("product_bytes")
@@ -580,9 +580,10 @@ def run_survey(output, *, programs=(), observations=(), visits=(), input_dir=Non
                                   input_dir=input_dir, token=token, server=server)
     rows = {}
     todo = []
+    digest = _config_digest(config_file)  # read once, not once per visit
     for task in tasks:
         previous = None if rerun else _read_row(output, task.visit_id)
-        if _complete(previous, config_file):
+        if _complete(previous, digest):
             rows[task.visit_id] = previous
         else:
             todo.append(task)
