@@ -10,7 +10,9 @@ uncalibrated (``_uncal.fits``, `~stdatamodels.jwst.datamodels.GuiderRawModel`)
 products, one file per segment, and returns a `SyntheticVisit` whose
 ``truth`` table holds the true parameters of every frame.  Signals
 (`Transit`, `FluxModulation`, `CentroidWobble`, `PsfWidthStep`, `LowPixels`,
-`NanFrames`, `CosmicRays`, `EdgeStar`, `HgaMove`) are injected on one time
+`NanFrames`, `CosmicRays`, `EdgeStar`, `HgaMove`) and the astrophysical
+flux signals with their truth (`Flare`, `PhysicalTransit`, `BoxOccultation`,
+`EclipsingBinary`, `Pulsation`, `RedNoise`) are injected on one time
 axis: seconds since the start of the first visit's data.  `sample_visit` is
 the fixed, cached demo visit.
 
@@ -21,6 +23,11 @@ table in UTC and in barycentric TDB and a white-light curve that shares a
 known systematic with the guide star; `sample_science` is the one matching
 `sample_visit`.
 
+Without frames, `light_curve_noise` predicts the simulator's white noise per
+frame of the optimal-aperture light curve, `inject` applies flux signals to a
+light curve and `synthetic_light_curve` makes a seeded one at the guider
+cadence, for fast injection-recovery.
+
 Timing follows the archive: in a file of ``n`` frames, frame ``i`` is centred
 at ``DATASTRT + (i + 0.5) * (DATAEND - DATASTRT) / n`` (MJD, UTC) and
 ``DATAEND - DATASTRT = n * frame_time``; segments of one visit are contiguous.
@@ -28,9 +35,11 @@ at ``DATASTRT + (i + 0.5) * (DATAEND - DATASTRT) / n`` (MJD, UTC) and
 The package's modules, each importing only from those before it:
 
 - ``simulator``: the frames of one star (`simulate_frames`);
-- ``signals``: the nine signal classes and their checks;
+- ``astro_signals``: the astrophysical flux signals and their truth;
+- ``signals``: the other signal classes and the check of them all;
 - ``plan``: `VisitSpec` and the plan of every file (times, names, seeds);
 - ``writers``: one guider product on disk (tables and header);
+- ``light_curves``: noise, injections and synthetic series without frames;
 - ``guidestar_files``: `make_guidestar_files` and `SyntheticVisit`;
 - ``orbit``: the L2-like orbit behind the science product's barycentric times;
 - ``science_product``: `make_science_product` and `SyntheticScience`;
@@ -41,7 +50,10 @@ The FGS pixel scale is an instrument fact: `spelunker.instrument.PIXEL_SCALE`.
 
 # The generators' constants (COUNTRATE_MAG12, ..., SCIENCE_COUNTRATE) are documented
 # where they are defined and stay reachable here, as ``datasets.SCIENCE_COUNTRATE``.
+from spelunker.datasets.astro_signals import (BoxOccultation, EclipsingBinary, Flare,
+                                              PhysicalTransit, Pulsation, RedNoise)
 from spelunker.datasets.guidestar_files import SyntheticVisit, make_guidestar_files
+from spelunker.datasets.light_curves import inject, light_curve_noise, synthetic_light_curve
 from spelunker.datasets.orbit import L2_DISTANCE_KM, VELOCITY_STEP
 from spelunker.datasets.plan import DEFAULT_START, VISIT_GAP, VisitSpec
 from spelunker.datasets.sample import sample_science, sample_visit
@@ -66,6 +78,15 @@ __all__ = [
     "CosmicRays",
     "EdgeStar",
     "HgaMove",
+    "Flare",
+    "PhysicalTransit",
+    "BoxOccultation",
+    "EclipsingBinary",
+    "Pulsation",
+    "RedNoise",
+    "inject",
+    "light_curve_noise",
+    "synthetic_light_curve",
     "VisitSpec",
     "SyntheticVisit",
     "make_guidestar_files",

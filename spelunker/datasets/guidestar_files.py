@@ -21,9 +21,8 @@ from spelunker._validate import check_choice, check_finite_float, check_int_rang
 from spelunker.atomic import atomic_file
 from spelunker.datasets.plan import (VisitSpec, check_plan, plan_files, random_stream,
                                       resolve_visits)
-from spelunker.datasets.signals import (CentroidWobble, CosmicRays, EdgeStar, FluxModulation,
-                                        LowPixels, NanFrames, PsfWidthStep, Transit,
-                                        check_signals)
+from spelunker.datasets.signals import (FLUX_SIGNALS, CentroidWobble, CosmicRays, EdgeStar,
+                                        LowPixels, NanFrames, PsfWidthStep, check_signals)
 from spelunker.datasets.simulator import check_seed, simulate_frames
 from spelunker.datasets.writers import write_guider_file
 from spelunker.errors import ParameterError
@@ -120,7 +119,7 @@ def simulate_file(plan, signals, *, background, jitter, seed):
     hits = []
     low = []
     for signal in signals:
-        if isinstance(signal, (Transit, FluxModulation)):
+        if isinstance(signal, FLUX_SIGNALS):
             flux_factor *= signal.flux_factor(time_s)
         elif isinstance(signal, CentroidWobble):
             dx, dy = signal.offsets(time_s)
@@ -209,9 +208,10 @@ def make_guidestar_files(
     program : int
         Program number (PROGRAM, file names).
     signals : sequence
-        Signals to inject (`Transit`, `FluxModulation`, `CentroidWobble`,
-        `PsfWidthStep`, `LowPixels`, `NanFrames`, `CosmicRays`, `EdgeStar`,
-        `HgaMove`).  Times are seconds since the start of the first visit's
+        Signals to inject (`Transit`, `FluxModulation`, `Flare`,
+        `PhysicalTransit`, `BoxOccultation`, `EclipsingBinary`, `Pulsation`,
+        `RedNoise`, `CentroidWobble`, `PsfWidthStep`, `LowPixels`,
+        `NanFrames`, `CosmicRays`, `EdgeStar`, `HgaMove`).  Times are seconds since the start of the first visit's
         data, indices are global frame numbers in time order.
     seed : int
         Random seed (>= 0); the same seed gives the same data.

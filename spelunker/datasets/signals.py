@@ -1,10 +1,11 @@
-"""The signals injected into synthetic visits: nine frozen classes on one time axis.
+"""The signals injected into synthetic visits: frozen classes on one time axis, and their check.
 
 Times are seconds since the start of the first visit's data, indices are
 global frame numbers in time order over all files.  Each class checks its
 own values when it is made (a `~spelunker.errors.ParameterError` names the
 class and the field) and says what it does at a time: a flux factor
-(`Transit`, `FluxModulation`), centroid offsets (`CentroidWobble`,
+(`Transit`, `FluxModulation` and the astrophysical signals of
+`spelunker.datasets.astro_signals`), centroid offsets (`CentroidWobble`,
 `PsfWidthStep`), a width factor (`PsfWidthStep`), frames to change
 (`LowPixels`, `NanFrames`, `CosmicRays`, `EdgeStar`) or the antenna's motion
 (`HgaMove`).  `spelunker.datasets.guidestar_files` applies them to each
@@ -22,9 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from spelunker._validate import check_choice, check_finite_float, check_positive_float
+from spelunker.datasets.astro_signals import ASTRO_SIGNALS
 from spelunker.errors import ParameterError
 
 __all__ = [
+    "FLUX_SIGNALS",
     "INDEXED_SIGNALS",
     "SIGNAL_TYPES",
     "CentroidWobble",
@@ -366,9 +369,12 @@ class HgaMove:
         return (time >= self.start) & (time <= self.stop)
 
 
+#: The signals that multiply the flux (``flux_factor(time)``).
+FLUX_SIGNALS = (Transit, FluxModulation, *ASTRO_SIGNALS)
+
 #: Every signal class, in the order of the documentation.
-SIGNAL_TYPES = (Transit, FluxModulation, CentroidWobble, PsfWidthStep, LowPixels, NanFrames,
-                CosmicRays, EdgeStar, HgaMove)
+SIGNAL_TYPES = (*FLUX_SIGNALS, CentroidWobble, PsfWidthStep, LowPixels, NanFrames, CosmicRays,
+                EdgeStar, HgaMove)
 
 #: The signals that name frames by global index.
 INDEXED_SIGNALS = (NanFrames, CosmicRays, EdgeStar)
