@@ -112,9 +112,11 @@ class Flare:
     ``equivalent_duration`` (seconds: the integral of
     ``amplitude * F``, analytic: ``1.8270 * amplitude * fwhm``), and
     ``start``, ``stop`` and ``duration`` (seconds), where the template is
-    above `FLARE_EDGE` (1 %) of the peak: from ``peak_time - 0.98 fwhm`` to
-    ``peak_time + 12.3 fwhm`` (the slow decay is long; a detector sees less
-    of it).
+    above `FLARE_EDGE` (1 %) of the peak: from ``peak_time - 0.908 fwhm`` to
+    ``peak_time + 12.26 fwhm`` (the slow decay is long; a detector sees less
+    of it).  As published, the template is 0.913 ``t_1/2`` wide at half its
+    maximum (from ``-0.271`` to ``+0.642``); ``fwhm`` is Davenport's
+    ``t_1/2``, the unit of the template.
 
     Examples
     --------
