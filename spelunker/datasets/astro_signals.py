@@ -1,4 +1,4 @@
-"""Astrophysical flux signals with their truth: flares, transits, occultations, binaries, pulsations, red noise.
+"""Astrophysical flux signals with their truth: flares, transits, eclipses, pulsations, red noise.
 
 Six frozen classes beside `~spelunker.datasets.Transit` and
 `~spelunker.datasets.FluxModulation`: each checks its fields when it is made
@@ -72,6 +72,17 @@ def _template_edges(level):
     return rise, decay
 
 
+def _check_fields(signal, *, finite=(), seconds=(), positive=()):
+    """Each named field of ``signal`` a finite number, a duration > 0 or a number > 0."""
+    where = type(signal).__name__
+    for name in finite:
+        check_finite_float(getattr(signal, name), name, where=where)
+    for name in seconds:
+        check_positive_float(getattr(signal, name), name, unit="seconds", where=where)
+    for name in positive:
+        check_positive_float(getattr(signal, name), name, where=where)
+
+
 def _fraction(value, name, where, *, allow_one=False):
     """``value`` as a float in [0, 1) ([0, 1] with ``allow_one``)."""
     number = check_finite_float(value, name, minimum=0.0, where=where)
@@ -133,9 +144,7 @@ class Flare:
     amplitude: float
 
     def __post_init__(self):
-        check_finite_float(self.peak_time, "peak_time", where="Flare")
-        check_positive_float(self.fwhm, "fwhm", unit="seconds", where="Flare")
-        check_positive_float(self.amplitude, "amplitude", where="Flare")
+        _check_fields(self, finite=("peak_time",), seconds=("fwhm",), positive=("amplitude",))
 
     def flux_factor(self, time):
         """Multiplicative flux factor at ``time`` (seconds)."""
@@ -200,8 +209,7 @@ class PhysicalTransit:
 
     def __post_init__(self):
         where = "PhysicalTransit"
-        check_finite_float(self.mid_time, "mid_time", where=where)
-        check_positive_float(self.period, "period", unit="seconds", where=where)
+        _check_fields(self, finite=("mid_time",), seconds=("period",))
         if not 0.0 < check_finite_float(self.rp_rs, "rp_rs", where=where) < 1.0:
             raise ParameterError(f"{where}: rp_rs={self.rp_rs!r} must be in (0, 1)")
         if not check_finite_float(self.a_rs, "a_rs", where=where) > 1.0:
@@ -282,8 +290,9 @@ class BoxOccultation:
     Examples
     --------
     >>> from spelunker.datasets import BoxOccultation
-    >>> BoxOccultation(mid_time=5.0, duration=1.0, depth=0.2).flux_factor([4.0, 5.0])
-    array([1. , 0.8])
+    >>> box = BoxOccultation(mid_time=5.0, duration=1.0, depth=0.2)
+    >>> box.flux_factor([4.0, 5.0]), box.truth()["start"]
+    (array([1. , 0.8]), 4.5)
     """
 
     mid_time: float
@@ -291,8 +300,7 @@ class BoxOccultation:
     depth: float
 
     def __post_init__(self):
-        check_finite_float(self.mid_time, "mid_time", where="BoxOccultation")
-        check_positive_float(self.duration, "duration", unit="seconds", where="BoxOccultation")
+        _check_fields(self, finite=("mid_time",), seconds=("duration",))
         _fraction(self.depth, "depth", "BoxOccultation")
 
     def flux_factor(self, time):
@@ -355,9 +363,7 @@ class EclipsingBinary:
 
     def __post_init__(self):
         where = "EclipsingBinary"
-        check_positive_float(self.period, "period", unit="seconds", where=where)
-        check_finite_float(self.t0, "t0", where=where)
-        check_positive_float(self.duration, "duration", unit="seconds", where=where)
+        _check_fields(self, finite=("t0",), seconds=("period", "duration"))
         if not self.duration < 0.5 * self.period:
             raise ParameterError(f"{where}: duration={self.duration!r} must be below half the "
                                  f"period ({0.5 * self.period:g} s)")
@@ -479,7 +485,7 @@ _RED_BLOCK = 64  # AR(1) steps solved at once (rho**-64 stays small)
 
 
 def _ar1(x0, rho, scale, normals):
-    """``x_k = rho x_(k-1) + scale e_k`` for k = 1..n from ``x0``, in blocks (no Python loop per step)."""
+    """``x_k = rho x_(k-1) + scale e_k`` for k = 1..n from ``x0``, a block of steps at a time."""
     n = normals.size
     out = np.empty(n)
     powers = rho ** np.arange(1, _RED_BLOCK + 1)
@@ -540,7 +546,7 @@ class RedNoise:
         where = "RedNoise"
         if check_finite_float(self.amplitude, "amplitude", minimum=0.0, where=where) > 0.2:
             raise ParameterError(f"{where}: amplitude={self.amplitude!r} must be <= 0.2")
-        check_positive_float(self.timescale, "timescale", unit="seconds", where=where)
+        _check_fields(self, seconds=("timescale",))
         seed = self.seed
         if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or (
                 seed < 0):

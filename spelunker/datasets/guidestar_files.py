@@ -211,8 +211,9 @@ def make_guidestar_files(
         Signals to inject (`Transit`, `FluxModulation`, `Flare`,
         `PhysicalTransit`, `BoxOccultation`, `EclipsingBinary`, `Pulsation`,
         `RedNoise`, `CentroidWobble`, `PsfWidthStep`, `LowPixels`,
-        `NanFrames`, `CosmicRays`, `EdgeStar`, `HgaMove`).  Times are seconds since the start of the first visit's
-        data, indices are global frame numbers in time order.
+        `NanFrames`, `CosmicRays`, `EdgeStar`, `HgaMove`).  Times are
+        seconds since the start of the first visit's data, indices are
+        global frame numbers in time order.
     seed : int
         Random seed (>= 0); the same seed gives the same data.
     product : {'cal', 'uncal'}

@@ -84,7 +84,8 @@ def light_curve_noise(fgs_mag, *, frame_time=DEFAULT_FRAME_TIME, detector="GUIDE
     Raises
     ------
     spelunker.errors.ParameterError
-        An argument of the wrong type or value.
+        A magnitude, frame time, guider, background or jitter that is not
+        valid.
 
     Examples
     --------
@@ -208,7 +209,8 @@ def synthetic_light_curve(duration, *, fgs_mag, signals=(), red_noise=None, seed
     Raises
     ------
     spelunker.errors.ParameterError
-        An argument of the wrong type or value.
+        A duration, magnitude, seed or frame time that is not valid, or a
+        signal that is not a flux signal.
 
     Examples
     --------
