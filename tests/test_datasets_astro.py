@@ -315,7 +315,7 @@ def test_the_sample_visit_shows_a_flare_apart_from_the_other_events():
     flares = [s for s in arguments["signals"] if isinstance(s, Flare)]
     assert len(flares) == 1
     flare = flares[0]
-    assert flare.amplitude == 0.02 and flare.fwhm == 8.0
+    assert flare.amplitude == 0.02 and flare.fwhm == 5.0
     transit = next(s for s in arguments["signals"] if isinstance(s, Transit))
     hga = next(s for s in arguments["signals"] if isinstance(s, datasets.HgaMove))
     # The flare's bright part (above 5 per cent of its peak) ends before the antenna

@@ -40,7 +40,7 @@ def _sample_arguments():
         program=1534,
         signals=(
             Transit(mid_time=160.0, duration=60.0, depth=0.01, ingress=8.0),
-            Flare(peak_time=25.0, fwhm=8.0, amplitude=0.02),
+            Flare(peak_time=55.0, fwhm=5.0, amplitude=0.02),
             CentroidWobble(period=3.0, amplitude=0.05, axis="x"),
             FluxModulation(period=47.0, amplitude=0.003),
             HgaMove(start=95.0, stop=107.0),
@@ -113,8 +113,8 @@ def sample_visit(directory=None):
 
     One visit of PID 1534 (guide star at FGS magnitude 13.3, guider 1), 3
     segment files and 6,000 frames (about 5.4 minutes at 53.8 ms) with a 1
-    per cent transit centred at 160 s, a 2 per cent flare peaking at 25 s
-    (FWHM 8 s, `~spelunker.datasets.Flare`), a 0.05 px centroid wobble of 3 s
+    per cent transit centred at 160 s, a 2 per cent flare peaking at 55 s
+    (FWHM 5 s, `~spelunker.datasets.Flare`), a 0.05 px centroid wobble of 3 s
     period in x, a 0.3 per cent flux modulation of 47 s period, a high-gain
     antenna move from 95 to 107 s and a mirror tilt at 250 s.  ``make demo``
     uses it.
