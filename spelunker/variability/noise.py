@@ -4,7 +4,7 @@ Also the shared checks of the variability array functions (times, flux, mask)
 and the contiguous stretches of a series, used by the detrending and the
 searches of this package.
 
-The white noise is ``1.4826 MAD / sqrt(2)`` of the differences of consecutive
+The white noise is ``1.4826 MAD / sqrt(2)`` of the differences of adjacent
 valid frames (robust to flares, dips and slow trends).  The binned rms at a
 bin of ``n`` frames is the rms of the means of consecutive ``n``-frame bins
 lying fully inside one contiguous stretch (no gap longer than
@@ -38,6 +38,8 @@ BETA_BIN_SIZES = (60.0, 600.0, 3600.0)
 _MIN_FILL = 0.5
 # fewer bins than this give NaN rms/beta
 _MIN_BINS = 3
+# at most about this many values enter a median or an rms (evenly spread subsample)
+_MAX_SAMPLES = 100_000
 
 
 @dataclass(frozen=True)
@@ -110,9 +112,15 @@ def check_series(times, flux, mask, *, where):
     return times, flux, valid
 
 
+def _pairs(size):
+    """Positions ``i`` of about `_MAX_SAMPLES` evenly spread pairs of frames ``(i, i + 1)``."""
+    return np.arange(0, size - 1, max(1, (size - 1) // _MAX_SAMPLES))
+
+
 def cadence_of(times):
-    """Median frame interval (s) of increasing ``times``."""
-    return float(np.median(np.diff(times)))
+    """Median frame interval (s) of increasing ``times`` (from at most ~10^5 pairs)."""
+    pairs = _pairs(times.size)
+    return float(np.median(times[pairs + 1] - times[pairs]))
 
 
 def stretch_bounds(times, cadence, *, gap=None):
@@ -129,12 +137,15 @@ def stretch_bounds(times, cadence, *, gap=None):
 
 
 def white_noise_of(flux, valid, times, cadence):
-    """Relative rms per frame from the differences of consecutive valid frames in a stretch."""
-    index = np.flatnonzero(valid)
-    values = flux[index]
-    steps = np.diff(values)
-    keep = np.diff(times[index]) <= max(STRETCH_GAP, 10.0 * cadence)
-    steps = steps[keep]
+    """Relative rms per frame: 1.4826 MAD / sqrt(2) of differences of adjacent valid frames.
+
+    At most ~10^5 evenly spread pairs of adjacent frames (both valid, no gap
+    between them) enter (0.4 % precision).
+    """
+    pairs = _pairs(times.size)
+    keep = (valid[pairs] & valid[pairs + 1]
+            & (times[pairs + 1] - times[pairs] <= max(STRETCH_GAP, 10.0 * cadence)))
+    steps = flux[pairs + 1][keep] - flux[pairs][keep]
     if steps.size == 0:
         return math.nan
     return float(1.4826 * np.median(np.abs(steps - np.median(steps))) / math.sqrt(2.0))
@@ -146,6 +157,8 @@ def _binned_rms(csum, ccount, starts, stops, n):
     if not firsts:
         return math.nan, 0, math.nan
     first = np.concatenate(firsts)
+    if first.size > _MAX_SAMPLES:
+        first = first[::first.size // _MAX_SAMPLES]
     counts = ccount[first + n] - ccount[first]
     sums = csum[first + n] - csum[first]
     good = counts >= max(1, _MIN_FILL * n)
