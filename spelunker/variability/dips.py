@@ -34,6 +34,9 @@ DIP_THRESHOLD = 6.0
 
 # BLS: bins per shortest duration, and durations searched per factor of 2
 _BLS_BINS_PER_DURATION = 4
+# default shortest period (s) and BLS period-grid spacing (astropy's autoperiod)
+_MIN_PERIOD = 3600.0
+_FREQUENCY_FACTOR = 1.0
 # phase steps per duration of the refining BLS grid
 _OVERSAMPLE = 100
 
@@ -54,7 +57,9 @@ class PeriodicDips:
     mid_time : float
         Mid time (s, same zero as the times) of the first dip in the data.
     snr : float
-        ``depth / depth_error``.
+        Significance of the mean depth of the dips other than the deepest
+        one (so that a single event cannot make a period): compare with a
+        threshold (7 is usual).
     n_dips : int
         Number of dips covered by valid data.
     """
@@ -170,7 +175,7 @@ def _refine_period(bls, period, duration, span):
 
 
 def periodic_dips(times, flux, *, mask=None, min_period=None, max_period=None,
-                  min_duration=60.0, max_duration=10800.0):
+                  min_duration=120.0, max_duration=3600.0):
     """Best periodic box-shaped dip (eclipsing binary, transit) by BoxLeastSquares.
 
     Parameters
@@ -182,18 +187,21 @@ def periodic_dips(times, flux, *, mask=None, min_period=None, max_period=None,
     mask : array_like of bool, optional
         True for frames not used.
     min_period, max_period : float, optional
-        Period range (s); default from 3 x ``min_duration`` (at least 10 min)
-        to half the time span (at least 2 dips in the data).
+        Period range (s); default from 1 h (or 3 x ``min_duration`` if
+        longer) to half the time span (at least 2 dips in the data).
     min_duration, max_duration : float, optional
         Dip durations searched (s); durations longer than a third of
-        ``min_period`` are left out.
+        ``min_period`` are left out.  The cost grows as the number of periods,
+        ``span**2 / min_duration``: 0.1-0.3 s for a 15 h visit with the defaults
+        (``benchmarks/bench_variability_arrays.py``).
 
     Returns
     -------
     PeriodicDips or None
         None when the visit cannot hold 2 dips of the shortest period.  The
         best peak is returned whatever its ``snr``: compare it with a
-        threshold (7 is a usual one).
+        threshold (7 is a usual one).  ``snr`` leaves out the deepest dip, so
+        one eclipse and noise do not make a period.
 
     Raises
     ------
@@ -215,7 +223,7 @@ def periodic_dips(times, flux, *, mask=None, min_period=None, max_period=None,
     >>> times = np.arange(200_000) * 0.0538          # 3 h
     >>> flux = 1 + rng.normal(0, 0.004, times.size)
     >>> flux[((times - 300.0) % 2000.0) < 100.0] *= 0.99   # 100 s, 1 %, every 2000 s
-    >>> found = periodic_dips(times, flux, min_duration=30, max_duration=600)
+    >>> found = periodic_dips(times, flux, min_period=600, min_duration=30, max_duration=200)
     >>> round(found.period), round(found.mid_time), found.n_dips
     (2000, 350, 6)
     >>> bool(abs(found.depth - 0.01) < 3 * found.depth_error)
@@ -226,7 +234,7 @@ def periodic_dips(times, flux, *, mask=None, min_period=None, max_period=None,
     where = "periodic_dips"
     times, flux, valid = check_series(times, flux, mask, where=where)
     low, high = check_durations(min_duration, max_duration, where)
-    shortest = max(600.0, 3 * low) if min_period is None else check_positive_float(
+    shortest = max(_MIN_PERIOD, 3 * low) if min_period is None else check_positive_float(
         min_period, "min_period", unit="seconds", where=where)
     span = float(times[-1] - times[0])
     longest = span / 2 if max_period is None else check_positive_float(
@@ -243,7 +251,7 @@ def periodic_dips(times, flux, *, mask=None, min_period=None, max_period=None,
     coarse = _binned_bls(times, resid, valid, max(cadence, low / _BLS_BINS_PER_DURATION), low,
                          cadence)
     grid = coarse.autoperiod(durations, minimum_period=shortest, maximum_period=longest,
-                             frequency_factor=0.5)
+                             frequency_factor=_FREQUENCY_FACTOR)
     result = coarse.power(grid, durations, objective="likelihood")
     best = int(np.argmax(result.power))
     duration = float(result.duration[best])
@@ -263,11 +271,12 @@ def periodic_dips(times, flux, *, mask=None, min_period=None, max_period=None,
         period, period_error, mids = _ephemeris(timed, period, period_error, duration, depth,
                                                 depth_error, cadence)
     first_mid = float(mids[0]) if mids.size else float(stats["transit_times"][0])
+    snr = _snr_without_deepest(times, resid, valid, mids, duration, depth_error)
     log.debug("%s: period %.1f +- %.2f s, depth %.3g, %d dips", where, period, period_error,
               depth, mids.size)
     return PeriodicDips(period=period, period_error=period_error, duration=duration,
                         depth=depth, depth_error=depth_error, mid_time=first_mid,
-                        snr=depth / depth_error if depth_error > 0 else math.nan,
+                        snr=snr,
                         n_dips=int(mids.size))
 
 
@@ -284,6 +293,21 @@ def _dip_times(times, resid, valid, mids, duration, cadence):
         if np.any(np.isfinite(means)):
             found.append(float(centres[np.nanargmin(means)]))
     return np.array(found) if len(found) >= 2 else None
+
+
+def _snr_without_deepest(times, resid, valid, mids, duration, depth_error):
+    """Mean depth of the dips other than the deepest, over its error (a period needs 2 dips).
+
+    ``depth_error`` is the error of the mean depth of all ``mids.size`` dips.
+    """
+    if mids.size < 2 or not depth_error > 0:
+        return math.nan
+    depths = -window_means(times, resid, valid)(mids - duration / 2, mids + duration / 2)
+    depths = np.sort(depths[np.isfinite(depths)])[:-1]
+    if depths.size == 0:
+        return math.nan
+    per_dip = depth_error * math.sqrt(mids.size)
+    return float(np.mean(depths) / (per_dip / math.sqrt(depths.size)))
 
 
 def _ephemeris(timed, period, period_error, duration, depth, depth_error, cadence):
