@@ -236,16 +236,16 @@ def periodic_dips(times, flux, *, mask=None, min_period=None, max_period=None,
     low, high = check_durations(min_duration, max_duration, where)
     shortest = max(_MIN_PERIOD, 3 * low) if min_period is None else check_positive_float(
         min_period, "min_period", unit="seconds", where=where)
+    if low >= shortest / 3:
+        msg = f"{where}: min_duration={low:g} s must be below min_period / 3 = {shortest / 3:g} s"
+        raise ParameterError(msg)
     span = float(times[-1] - times[0])
     longest = span / 2 if max_period is None else check_positive_float(
         max_period, "max_period", unit="seconds", where=where)
     if span < 2 * shortest or longest < shortest:
         log.debug("%s: %.0f s cannot hold 2 dips of period %.0f s", where, span, shortest)
         return None
-    durations = duration_grid(low, min(high, shortest / 3)) if low < shortest / 3 else None
-    if durations is None:
-        msg = f"{where}: min_duration={low:g} s must be below min_period / 3 = {shortest / 3:g} s"
-        raise ParameterError(msg)
+    durations = duration_grid(low, min(high, shortest / 3))
     cadence = cadence_of(times)
     resid, _ = residual(times, flux, valid, trend_window(max(high, shortest)))
     coarse = _binned_bls(times, resid, valid, max(cadence, low / _BLS_BINS_PER_DURATION), low,
