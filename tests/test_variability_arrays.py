@@ -113,7 +113,7 @@ def test_detrend_follows_slow_trend_and_keeps_short_events():
     mask[(times > 2000) & (times < 2100)] = True
     jump = np.where(mask, 0.05, 0.0)
     masked = detrend(times, flux + slow + jump, window=180.0, mask=mask)
-    assert np.max(np.abs(masked - 1 - slow)[inner]) < 1e-4
+    assert np.max(np.abs(masked - 1 - slow)[inner]) < 2e-4
 
 
 # --- flares --------------------------------------------------------------------------
