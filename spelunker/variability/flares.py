@@ -55,47 +55,105 @@ _PEAK_SNR = 5.0
 _PEAK_WIDTHS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
 
 
-def _describe(times, resid, valid, cadence, found, k):
+def _crossing(times, window_mean, width, peak, step):
+    """First frame from ``peak`` in direction ``step`` (+1/-1) where the mean over ``width`` <= 0.
+
+    Scanned in chunks, so a long tail is followed to its end; the last frame
+    of the array when the residual never returns to the trend.
+    """
+    chunk = max(2000, int(20 * width / (times[1] - times[0] + 1e-12)))
+    position = peak
+    while 0 <= position < times.size:
+        stop = position + step * chunk
+        index = np.arange(position, min(max(stop, -1), times.size), step)
+        if index.size == 0:
+            break
+        wide = window_mean(times[index] - width / 2, times[index] + width / 2)
+        below = np.flatnonzero(~(wide > 0))       # NaN (no data) also ends a flare
+        if below.size:
+            return int(index[below[0]])
+        position = int(index[-1]) + step
+    return -1 if step < 0 else times.size
+
+
+def _fit_onset(times, values, weights, onsets, taus):
+    """Onset and decay time of the best template ``exp(-(t - onset) / tau)`` after the onset."""
+    best, best_score = (onsets[0], taus[0]), -np.inf
+    for tau in taus:
+        lag = times[None, :] - onsets[:, None]
+        model = np.where(lag >= 0, np.exp(-np.clip(lag, 0, None) / tau), 0.0)
+        projection = model @ (values * weights)
+        norm = (model ** 2) @ weights
+        score = np.where((projection > 0) & (norm > 0),
+                         projection ** 2 / np.maximum(norm, 1e-300), -np.inf)
+        k = int(np.argmax(score))
+        if score[k] > best_score:
+            best, best_score = (float(onsets[k]), float(tau)), float(score[k])
+    return best
+
+
+def _onset(times, resid, valid, t0, t1, cadence):
+    """Time of a flare's rise: least-squares fit of a sudden rise with an exponential decay.
+
+    First on bins of 1/40 of the box (onsets from half a box before it to its
+    end, decay times 1/4 to 2 boxes), then on the frames within a bin of that
+    onset.
+    """
+    box = t1 - t0
+    size = max(cadence, box / 40)
+    taus = box * np.array([0.25, 0.5, 1.0, 2.0])
+    first, last = np.searchsorted(times, [t0 - box / 2 - size, t1 + 4 * box])
+    t, r, v = times[first:last], resid[first:last], valid[first:last]
+    index = ((t - t[0]) / size).astype(np.int64)
+    counts = np.bincount(index, weights=v)
+    sums = np.bincount(index, weights=np.where(v, r, 0.0))
+    centres = t[0] + size * (np.arange(counts.size) + 0.5)
+    means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+    onsets = t[0] + size * np.arange(counts.size)
+    onsets = onsets[(onsets >= t0 - box / 2) & (onsets <= t1)]
+    if onsets.size == 0:  # pragma: no cover - the box holds bins
+        return t0
+    onset, tau = _fit_onset(centres, means, counts, onsets, taus)
+    low, high = np.searchsorted(times, [onset - size, onset + size])
+    stop = np.searchsorted(times, onset + 5 * tau)
+    fine = np.arange(low, max(high, low + 1))
+    frames = np.arange(low, max(stop, low + 1))
+    stride = max(1, fine.size * frames.size // 2_000_000)
+    frames = frames[::stride]
+    onset, _ = _fit_onset(times[frames], resid[frames], valid[frames].astype(float),
+                          times[fine], [tau])
+    return onset, tau
+
+
+def _describe(times, resid, valid, window_mean, cadence, found, k):
     """Peak, amplitude(+error), start, stop, ED(+error) of candidate ``k``."""
     t0, t1, mean = found.start[k], found.stop[k], found.mean[k]
     box = t1 - t0
-    lo = np.searchsorted(times, t0 - 3 * box - 10.0)
-    hi = np.searchsorted(times, t1 + 5 * box + 10.0)
-    t, r, v = times[lo:hi], resid[lo:hi], valid[lo:hi]
-    window_mean = window_means(t, r, v)
     widths = [3 * cadence] + [w for w in _PEAK_WIDTHS if w <= box / 2]
     width = widths[-1]
     for trial in widths:
         if 1.5 * mean >= _PEAK_SNR * float(found.noise_at(trial)):
             width = trial
             break
-    # the rise: the largest step up between two adjacent windows of `width`
-    region = np.flatnonzero((t >= t0 - box / 2) & (t <= t1))
-    if region.size == 0:  # pragma: no cover - a box always holds frames
-        region = np.arange(t.size)
-    step = window_mean(t[region], t[region] + width) - window_mean(t[region] - width, t[region])
-    rise = t[region[np.nanargmax(step)]] if np.any(np.isfinite(step)) else t0
+    rise, _ = _onset(times, resid, valid, t0, t1, cadence)
     # the peak: the maximum of the centred running mean within a width of the rise
-    smooth = window_mean(t - width / 2, t + width / 2)
-    near = np.flatnonzero((t >= rise - width) & (t <= rise + width) & np.isfinite(smooth))
-    if near.size == 0:  # pragma: no cover - the rise is a frame with data
-        near = region
-    peak = int(near[np.nanargmax(smooth[near])])
-    amplitude = float(smooth[peak])
+    near = np.arange(np.searchsorted(times, rise - width), np.searchsorted(times, rise + width))
+    smooth = window_mean(times[near] - width / 2, times[near] + width / 2)
+    if not np.any(np.isfinite(smooth)):  # pragma: no cover - the rise is a frame with data
+        smooth = np.zeros(near.size)
+    peak = int(near[np.nanargmax(smooth)])
+    amplitude = float(np.nanmax(smooth))
     amplitude_error = float(found.noise_at(width))
-    wide_width = max(width, box / 4)
-    wide = window_mean(t - wide_width / 2, t + wide_width / 2)
-    below = np.flatnonzero(~(wide > 0))          # NaN (no data) also ends a flare
-    before = below[below < peak]
-    after = below[below > peak]
-    first = int(before[-1]) + 1 if before.size else 0
-    last = int(after[0]) - 1 if after.size else t.size - 1
-    span = float(t[last] - t[first]) + cadence
-    used = v[first:last + 1]
-    level = float(np.mean(r[first:last + 1][used])) if np.any(used) else 0.0
+    # start and stop: where the residual smoothed over a quarter box returns to the trend
+    wide = max(width, box / 4)
+    first = min(peak, _crossing(times, window_mean, wide, peak - 1, -1) + 1)
+    last = max(peak, _crossing(times, window_mean, wide, peak + 1, 1) - 1)
+    span = float(times[last] - times[first]) + cadence
+    used = valid[first:last + 1]
+    level = float(np.mean(resid[first:last + 1][used])) if np.any(used) else 0.0
     ed = level * span
     ed_error = float(found.noise_at(span)) * span
-    return (lo + first, lo + peak, lo + last, amplitude, amplitude_error, ed, ed_error)
+    return (first, peak, last, amplitude, amplitude_error, ed, ed_error)
 
 
 def find_flares(times, flux, *, mask=None, threshold=FLARE_THRESHOLD, min_duration=1.0,
@@ -153,13 +211,14 @@ def find_flares(times, flux, *, mask=None, threshold=FLARE_THRESHOLD, min_durati
     cadence = cadence_of(times)
     resid, _ = residual(times, flux, valid, trend_window(high))
     found = run_search(times, resid, valid, cadence, duration_grid(low, high), 1, threshold)
+    window_mean = window_means(times, resid, valid)
     rows, kept = [], []
     for k in np.argsort(-found.significance, kind="stable"):
         inside = [row for row in rows
                   if times[row[0]] <= found.stop[k] and found.start[k] <= times[row[2]]]
         if inside:       # part of a brighter flare's rise or tail
             continue
-        rows.append(_describe(times, resid, valid, cadence, found, k))
+        rows.append(_describe(times, resid, valid, window_mean, cadence, found, k))
         kept.append(k)
     order = np.argsort([row[1] for row in rows], kind="stable")
     rows = [rows[i] for i in order]
