@@ -16,9 +16,11 @@ longer ones on time bins of 2, 8, 32, 128 ... frame intervals (0.11 s,
 `BINS_PER_BOX` bins in the box), so a search of 0.3 s - 3 h on 1,000,000
 frames costs about as much as a few passes over the frames.  Runs of box
 positions above the threshold give one candidate each (the most significant
-position); candidates of all durations that overlap are merged, keeping the
-most significant, and each kept candidate's position and duration are
-refined on the frames (durations within a grid step, positions within a bin).
+position); candidates of all durations that overlap are one event, whose
+box is the best-fitting of them (largest ``mean**2 * duration``) and whose
+significance is their largest; that box is refined on the frames by least
+squares, and refined boxes within half a duration of a more significant one
+are dropped.
 """
 
 import logging
@@ -200,6 +202,27 @@ def _runs_best(positions, values):
     return positions[starts + best], values[starts + best]
 
 
+def _clusters(candidates):
+    """One candidate per group of overlapping ones ``(z, start, stop, mean)``.
+
+    The group's box is its best-fitting one (largest ``mean**2 * duration``:
+    the longest box the event fills, whatever the red noise), its
+    significance the group's largest.
+    """
+    groups, end = [], -np.inf
+    for cand in sorted(candidates, key=lambda c: c[1]):
+        if cand[1] < end:
+            groups[-1].append(cand)
+        else:
+            groups.append([cand])
+        end = max(end, cand[2]) if cand[1] < end else cand[2]
+    chosen = []
+    for group in groups:
+        best = max(group, key=lambda c: c[3] ** 2 * (c[2] - c[1]))
+        chosen.append((max(c[0] for c in group), *best[1:]))
+    return chosen
+
+
 def _merge(candidates):
     """Keep the most significant of overlapping candidates ``(z, start, stop, mean)``.
 
@@ -221,13 +244,13 @@ def _refine(times, frames, cand, sign, cadence, durations, noise, step):
     Centres within 0.3 of the duration (at least one bin) and durations within
     a factor 1.4 are tried, keeping the box of largest ``sum**2 / count`` (the
     least-squares box, which finds the edges of an event whatever the red
-    noise), four times at most (re-centred each time).  The significance is
+    noise), eight times at most (re-centred each time).  The significance is
     the larger of the search's and the refined box's.
     """
     z, start, stop, _ = cand
     centre, duration = (start + stop) / 2, stop - start
     best_energy = -np.inf
-    for _ in range(4):
+    for _ in range(8):
         trials = duration * GRID_RATIO ** np.linspace(-1, 1, 13)
         shift = max(cadence, duration / 100.0)
         reach = max(step, cadence, 0.3 * duration)
@@ -327,7 +350,7 @@ def run_search(times, resid, valid, cadence, durations, sign, threshold):
             candidates.append((float(mean / sigma), t0, t1, float(sign * mean)))
     used = np.array(used, dtype=float)
     noise = np.array(noise, dtype=float)
-    kept = _merge(candidates)
+    kept = _clusters(candidates)
     if kept:
         order = np.argsort(used)
         step_at = dict(zip(used, steps))
