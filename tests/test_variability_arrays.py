@@ -144,6 +144,24 @@ def test_no_flares_or_dips_on_white_noise():
     assert dips.colnames == DIP_COLUMNS
 
 
+def test_no_events_on_red_noise():
+    times, flux = light_curve(100_000, sigma=0.004, seed=16)      # 1.5 h
+    flux += red_noise(times, 1e-3, 1200.0, seed=17)
+    assert len(find_flares(times, flux)) == 0
+    assert len(find_dips(times, flux)) == 0
+
+
+def test_gaps_make_no_events_and_events_beside_them_are_found():
+    times, flux = light_curve(40_000, sigma=0.004, seed=18)
+    times[20_000:] += 300.0                                  # a 5-minute gap at 1076 s
+    flux[20_000:] += 0.002                                   # and a small step across it
+    flux += flare(times, 1500.0, 0.02, 20.0)
+    flares = find_flares(times, flux)
+    assert len(flares) == 1
+    assert abs(flares["peak"][0].value - 1500.0) < 1.0
+    assert len(find_dips(times, flux)) == 0
+
+
 def test_masked_frames_are_ignored():
     times, flux = light_curve(40_000, seed=8)
     mask = np.zeros(times.size, bool)
