@@ -74,7 +74,7 @@ def main(argv=None):
     print(f"first detrend (wotan import and load): {time.perf_counter() - start:.2f} s")
     calls = {
         "noise_model": lambda: noise_model(times, flux, mask=mask),
-        "detrend (window 1.5 h)": lambda: detrend(times, flux, window=trend_window(1800.0),
+        "detrend (window 3 h)": lambda: detrend(times, flux, window=trend_window(3600.0),
                                                   mask=mask),
         "find_flares": lambda: find_flares(times, flux, mask=mask),
         "find_dips": lambda: find_dips(times, flux, mask=mask),
