@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 #: Default significance threshold of `find_dips` (sigma of the box mean, red noise
 #: included): no false dip in 90 h of white + AR(1) red noise (0.05-0.1 %, 10-30 min;
-#: 0.2 per 10 h at 5) and 99 % of the dips of injected signal-to-noise >= 7 found
+#: 0.2 per 10 h at 5) and 98 % of the dips of injected signal-to-noise >= 7 found
 #: (benchmarks/variability_recovery.py).
 DIP_THRESHOLD = 6.0
 

@@ -22,8 +22,8 @@ Detection
 Threshold
     `FLARE_THRESHOLD` (6 sigma of the box mean, red noise included): on 90 h
     of white noise (magnitudes 12, 14, 16) with AR(1) red noise of 0.05-0.1 %
-    on 10-30 min, no false flare at 6 (0.2 per 10 h at 5; 0.1 at 5.5), and
-    99.6 % of the flares of injected signal-to-noise >= 7 are found
+    on 10-30 min, one false flare at 6 (0.1 per 10 h; as many at 5), and
+    99.7 % of the flares of injected signal-to-noise >= 7 are found
     (``benchmarks/variability_recovery.py``).  6 leaves a margin for noise
     less Gaussian than the simulated one.
 Properties
