@@ -1,0 +1,292 @@
+"""Injection-recovery and false alarms of find_flares and find_dips on synthetic light curves.
+
+Light curves at the guider cadence (0.0538 s) with the white noise of FGS
+magnitudes 12, 14 and 16 (`spelunker.datasets.light_curve_noise` when the
+package has it, else 0.0015, 0.004 and 0.012 per frame; the script says
+which) plus red noise: an AR(1) series of rms 0.05-0.1 % and correlation
+time 10-30 min (uniform draws per light curve).
+
+Flares: instantaneous-ish rise (exponential, e-folding 2 % of the FWHM) and
+a double-exponential decay (60 % with tau, 40 % with 4 tau), amplitude
+0.2-20 % and FWHM 5-300 s (log-uniform).  Dips: boxes or trapezoids
+(ingress and egress 10 % of the duration each), depth 0.05-50 % and
+duration 0.3 s-2 h (log-uniform).  One event per light curve of
+``max(1 h, 12 x duration)`` (8 h at most).
+
+Injected SNR = max over box widths w of the mean of the injected signal in
+the best-placed box of width w over the binned rms of the noise-only series
+at w (red noise counts).  A flare is recovered when a detected flare's
+start-stop holds the true peak, a dip when a detected dip's start-stop
+holds the true mid time.  Timing tolerance: 1 s or 5 % of the duration,
+the larger (flare duration: from the start of the rise to 5 % of the
+amplitude, about 8 FWHM).  Equivalent durations and depths: within 20 %
+(a trapezoid's depth is its flat depth; a box over it measures 0.9 of it).
+
+Periodic dips: `periodic_dips` on 8 h light curves with box dips every 1-3 h
+(period within 0.1 % and within 3 x period_error).
+
+False alarms: events found on clean light curves (white + red noise, 10 h
+each), per 10 h, at several thresholds.
+
+    python benchmarks/variability_recovery.py [--quick] [--n 150] [--hours 30] [--seed 1]
+"""
+
+import argparse
+import math
+import time
+
+import numpy as np
+from scipy.signal import lfilter
+
+from spelunker.variability import (DIP_THRESHOLD, FLARE_THRESHOLD, find_dips, find_flares,
+                                   noise_model, periodic_dips)
+
+CADENCE = 0.0538
+MAGNITUDES = (12, 14, 16)
+FALLBACK_NOISE = {12: 0.0015, 14: 0.004, 16: 0.012}
+SNR_BINS = (0, 3, 5, 7, 10, 20, 50, math.inf)
+WIDTHS = np.geomspace(0.3, 4 * 3600, 30)
+# decay of the flare template: f(x) = 0.6 exp(-x) + 0.4 exp(-x / 4), x = t / tau
+_X_HALF = 1.1077      # f = 0.5
+_X_FIVE = 9.28        # f = 0.05
+
+
+def white_noise(mag):
+    """Relative white noise per frame at FGS magnitude ``mag`` and where it comes from."""
+    try:
+        from spelunker.datasets import light_curve_noise  # noqa: PLC0415 - optional (issue 21, H2)
+    except ImportError:
+        return FALLBACK_NOISE[mag], "fallback numbers"
+    return float(light_curve_noise(mag)), "spelunker.datasets.light_curve_noise"
+
+
+def red_noise(times, rng):
+    """AR(1) red noise of rms 0.05-0.1 % and correlation time 10-30 min on 5-s steps."""
+    amplitude, timescale, step = rng.uniform(5e-4, 1e-3), rng.uniform(600, 1800), 5.0
+    n = int((times[-1] - times[0]) / step) + 2
+    phi = math.exp(-step / timescale)
+    values = lfilter([1.0], [1.0, -phi], rng.normal(0, amplitude * math.sqrt(1 - phi ** 2), n))
+    values += rng.normal(0, amplitude) * phi ** np.arange(n)     # stationary start
+    return np.interp(times, times[0] + step * np.arange(n), values)
+
+
+def flare_signal(times, peak, amplitude, fwhm):
+    """The flare template (relative flux added) and its truth."""
+    tau = 0.986 * fwhm / _X_HALF     # the rise takes 0.02 ln 2 of the FWHM
+    rise = 0.02 * fwhm
+    dt = times - peak
+    x = np.clip(dt, 0, None) / tau
+    signal = np.where(dt >= 0, amplitude * (0.6 * np.exp(-x) + 0.4 * np.exp(-x / 4)),
+                      amplitude * np.exp(np.clip(dt, None, 0) / rise))
+    ed = amplitude * (rise + 0.6 * tau + 1.6 * tau)
+    return signal, {"time": peak, "ed": ed, "duration": 3 * rise + _X_FIVE * tau}
+
+
+def dip_signal(times, mid, depth, duration, trapezoid):
+    """Box or trapezoid dip (relative flux added, negative) and its truth."""
+    distance = np.abs(times - mid)
+    if trapezoid:
+        ramp = 0.1 * duration
+        shape = np.clip((duration / 2 - distance) / ramp, 0, 1)
+    else:
+        shape = (distance < duration / 2).astype(float)
+    return -depth * shape, {"time": mid, "depth": depth, "duration": duration}
+
+
+def injected_snr(times, signal, noise_rms):
+    """Max over widths of the best box mean of ``signal`` over the noise's binned rms."""
+    best = 0.0
+    support = np.flatnonzero(np.abs(signal) > 1e-3 * np.max(np.abs(signal)))
+    for width, rms in zip(WIDTHS, noise_rms):
+        if not np.isfinite(rms):
+            continue
+        n = max(1, int(round(width / CADENCE)))
+        lo, hi = max(0, support[0] - n), min(signal.size, support[-1] + n)
+        csum = np.concatenate(([0.0], np.cumsum(np.abs(signal[lo:hi]))))
+        if csum.size <= n:
+            continue
+        best = max(best, float(np.max(csum[n:] - csum[:-n]) / n / rms))
+    return best
+
+
+def one_trial(kind, mag, rng):
+    """Inject one event in a fresh light curve and look for it; a result dict."""
+    sigma, _ = white_noise(mag)
+    if kind == "flare":
+        amplitude, fwhm = 10 ** rng.uniform(-2.7, -0.7), 10 ** rng.uniform(math.log10(5), 2.477)
+        length = 8 * fwhm
+    else:
+        depth, duration = 10 ** rng.uniform(-3.3, -0.3), 10 ** rng.uniform(-0.523, 3.857)
+        length = duration
+    hours = min(8.0, max(1.0, 12 * length / 3600))
+    times = np.arange(int(hours * 3600 / CADENCE)) * CADENCE
+    noise = rng.normal(0, sigma, times.size) + red_noise(times, rng)
+    event_time = rng.uniform(0.3, 0.6) * times[-1]
+    if kind == "flare":
+        signal, truth = flare_signal(times, event_time, amplitude, fwhm)
+        truth.update(size=amplitude, width=fwhm)
+    else:
+        trapezoid = bool(rng.random() < 0.5)
+        signal, truth = dip_signal(times, event_time, depth, duration, trapezoid)
+        truth.update(size=depth, width=duration, trapezoid=trapezoid)
+    rms = noise_model(times, 1 + noise, bin_sizes=WIDTHS).rms
+    truth["snr"] = injected_snr(times, signal, rms)
+    flux = (1 + noise) * (1 + signal)
+    if kind == "flare":
+        table = find_flares(times, flux)
+        at = table["peak"].value if len(table) else np.array([])
+    else:
+        table = find_dips(times, flux)
+        at = table["mid"].value if len(table) else np.array([])
+    hold = (np.asarray(table["start"].value if len(table) else []) <= event_time) & (
+        np.asarray(table["stop"].value if len(table) else []) >= event_time)
+    result = dict(truth, mag=mag, found=bool(np.any(hold)), extra=int(len(table) - np.any(hold)))
+    if result["found"]:
+        k = int(np.flatnonzero(hold)[np.argmax(table["significance"][hold])])
+        result["dt"] = float(at[k] - event_time)
+        if kind == "flare":
+            value = float(table["equivalent_duration"][k].value)
+            sigma_value = float(table["equivalent_duration_error"][k].value)
+            result["error"] = value / truth["ed"] - 1
+            result["pull"] = (value - truth["ed"]) / sigma_value
+        else:
+            value, sigma_value = float(table["depth"][k]), float(table["depth_error"][k])
+            result["error"] = value / depth - 1
+            result["pull"] = (value - depth) / sigma_value
+    return result
+
+
+def print_recovery(kind, results):
+    """Tables of recovery by injected SNR, by size and magnitude, and accuracy."""
+    size_name = "amplitude" if kind == "flare" else "depth"
+    error_name = "ED" if kind == "flare" else "depth"
+    print(f"\n=== {kind}s: {len(results)} injections ===")
+    print("recovered fraction by injected SNR (all magnitudes):")
+    ranges = [f"{a:g}-{b:g}" for a, b in zip(SNR_BINS, SNR_BINS[1:])]
+    print("  SNR        " + "".join(f"{text:>9s}" for text in ranges))
+    for mag in (*MAGNITUDES, None):
+        cells = []
+        for low, high in zip(SNR_BINS, SNR_BINS[1:]):
+            chosen = [r for r in results if low <= r["snr"] < high and mag in (None, r["mag"])]
+            cells.append(f"{sum(r['found'] for r in chosen):>3d}/{len(chosen):<4d}"
+                         if chosen else "      - ")
+        print(f"  {'mag ' + str(mag) if mag else 'all':10s} " + " ".join(f"{c:>8s}" for c in cells))
+    edges = (0.002, 0.005, 0.02, 0.05, 0.2) if kind == "flare" else (
+        0.0005, 0.002, 0.01, 0.05, 0.5)
+    print(f"recovered fraction by {size_name} (relative) and magnitude:")
+    print("  " + f"{size_name:10s}" + "".join(f"{f'{a:g}-{b:g}':>14s}" for a, b in zip(edges,
+                                                                                    edges[1:])))
+    for mag in MAGNITUDES:
+        cells = []
+        for low, high in zip(edges, edges[1:]):
+            chosen = [r for r in results if low <= r["size"] < high and r["mag"] == mag]
+            cells.append(f"{sum(r['found'] for r in chosen)}/{len(chosen)}" if chosen else "-")
+        print(f"  mag {mag:<6d}" + "".join(f"{c:>14s}" for c in cells))
+    strong = [r for r in results if r["snr"] >= 7]
+    found = [r for r in strong if r["found"]]
+    if not strong:
+        return
+    print(f"injected SNR >= 7: {len(found)}/{len(strong)} recovered "
+          f"({100 * len(found) / len(strong):.1f} %)")
+    if found:
+        tolerance = [max(1.0, 0.05 * r["duration"]) for r in found]
+        timing = [abs(r["dt"]) <= tol for r, tol in zip(found, tolerance)]
+        within_1s = [abs(r["dt"]) <= 1.0 for r in found]
+        errors = np.array([r["error"] for r in found])
+        print(f"  time within max(1 s, 5 % of duration): {100 * np.mean(timing):.1f} %; "
+              f"within 1 s: {100 * np.mean(within_1s):.1f} %; median |error| "
+              f"{np.median([abs(r['dt']) for r in found]):.2f} s")
+        # a trapezoid's box depth is below its flat depth by design: pulls of boxes only
+        pulls = np.array([r["pull"] for r in found if not r.get("trapezoid")])
+        print(f"  {error_name} within 20 %: {100 * np.mean(np.abs(errors) <= 0.2):.1f} %; "
+              f"median error {100 * np.median(errors):+.1f} %, median |error| "
+              f"{100 * np.median(np.abs(errors)):.1f} %; within 2 x its error"
+              f"{' (boxes)' if kind == 'dip' else ''}: "
+              f"{100 * np.mean(np.abs(pulls) <= 2):.1f} %")
+        for low, high in ((7, 20), (20, math.inf)):
+            part = [r for r in found if low <= r["snr"] < high]
+            if part:
+                e = np.array([r["error"] for r in part])
+                t = [abs(r["dt"]) <= max(1.0, 0.05 * r["duration"]) for r in part]
+                print(f"    SNR {low:g}-{high:g}: {len(part)} found, time ok "
+                      f"{100 * np.mean(t):.0f} %, {error_name} within 20 % "
+                      f"{100 * np.mean(np.abs(e) <= 0.2):.0f} %")
+    missed = sorted((r for r in strong if not r["found"]), key=lambda r: -r["snr"])[:5]
+    for r in missed:
+        print(f"  missed: mag {r['mag']} {size_name} {r['size']:.4f} width {r['width']:.1f} s "
+              f"SNR {r['snr']:.1f}")
+
+
+def periodic_trials(n, seed):
+    """periodic_dips on 8 h light curves (magnitude 14) holding box dips every 1-3 h."""
+    rng = np.random.default_rng(seed)
+    sigma, _ = white_noise(14)
+    rows = []
+    for _ in range(n):
+        period, duration = rng.uniform(3600, 10800), rng.uniform(300, 1200)
+        depth, phase = 10 ** rng.uniform(-2.5, -1.7), rng.uniform(0, 1)
+        times = np.arange(int(8 * 3600 / CADENCE)) * CADENCE
+        flux = 1 + rng.normal(0, sigma, times.size) + red_noise(times, rng)
+        flux *= 1 - depth * ((((times / period) - phase) % 1.0) * period < duration)
+        found = periodic_dips(times, flux)
+        rows.append((period, found))
+    good = [(p, f) for p, f in rows if f is not None and f.snr >= 7]
+    within = [abs(f.period / p - 1) <= 1e-3 for p, f in good]
+    inside = [abs(f.period - p) <= 3 * f.period_error for p, f in good]
+    print(f"\n=== periodic dips: {n} light curves of 8 h (mag 14, red noise), periods 1-3 h, "
+          "box dips 5-20 min, 0.3-2 % ===")
+    print(f"  snr >= 7: {len(good)}/{n}; period within 0.1 %: {sum(within)}/{len(good)}; "
+          f"within 3 x period_error: {sum(inside)}/{len(good)}; median period_error "
+          f"{np.median([f.period_error / p for p, f in good]) * 100 if good else np.nan:.3f} %")
+
+
+def false_alarms(hours, seed):
+    """Flares and dips found on clean light curves of 10 h, per 10 h, by threshold."""
+    rng = np.random.default_rng(seed)
+    thresholds = (5.0, 5.5, 6.0, 6.5, 7.0)
+    n_curves = max(1, int(round(hours / 10)))
+    print(f"\n=== false alarms: {n_curves} light curve(s) of 10 h per magnitude "
+          f"(white + AR(1) red noise 0.05-0.1 %, 10-30 min) ===")
+    print(f"  {'':12s}" + "".join(f"{f'>= {t:g}':>9s}" for t in thresholds) + "   (per 10 h)")
+    for mag in MAGNITUDES:
+        sigma, _ = white_noise(mag)
+        counts = {"flares": np.zeros(len(thresholds)), "dips": np.zeros(len(thresholds))}
+        for _ in range(n_curves):
+            times = np.arange(int(10 * 3600 / CADENCE)) * CADENCE
+            flux = 1 + rng.normal(0, sigma, times.size) + red_noise(times, rng)
+            flares = find_flares(times, flux, threshold=min(thresholds))
+            dips = find_dips(times, flux, threshold=min(thresholds))
+            for name, table in (("flares", flares), ("dips", dips)):
+                significance = np.asarray(table["significance"])
+                counts[name] += [np.count_nonzero(significance >= t) for t in thresholds]
+        for name in ("flares", "dips"):
+            cells = "".join(f"{c / n_curves:9.2f}" for c in counts[name])
+            print(f"  mag {mag} {name:6s}{cells}")
+    print(f"  defaults: FLARE_THRESHOLD = {FLARE_THRESHOLD:g}, DIP_THRESHOLD = {DIP_THRESHOLD:g}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="about 1 minute")
+    parser.add_argument("--n", type=int, default=150, help="injections per kind and magnitude")
+    parser.add_argument("--hours", type=float, default=30.0,
+                        help="hours of clean data per magnitude for false alarms")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    n, hours = (15, 10.0) if args.quick else (args.n, args.hours)
+    start = time.perf_counter()
+    print(f"white noise per frame from {white_noise(12)[1]}: "
+          + ", ".join(f"mag {m}: {white_noise(m)[0]:.4f}" for m in MAGNITUDES))
+    rng = np.random.default_rng(args.seed)
+    for kind in ("flare", "dip"):
+        results = [one_trial(kind, mag, rng) for mag in MAGNITUDES for _ in range(n)]
+        print_recovery(kind, results)
+        extra = sum(r["extra"] for r in results)
+        print(f"  other events found in these light curves: {extra}")
+    periodic_trials(5 if args.quick else 30, args.seed + 500)
+    false_alarms(hours, args.seed + 1000)
+    print(f"\n{time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

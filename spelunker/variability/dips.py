@@ -1,0 +1,355 @@
+"""Dips in a relative light curve: single events by matched box, periodic ones by BLS.
+
+`find_dips` searches the residual of the biweight trend (window three times
+the longest duration, `spelunker.variability.detrend`) with the matched-box
+engine of `spelunker.variability.search` for boxes of 0.3 s (about 6 frames
+at 18.6 Hz: occultations by solar-system bodies) to 3 h (eclipses and
+transits).  `periodic_dips` runs astropy's `~astropy.timeseries.BoxLeastSquares`
+on the binned residual.
+"""
+
+import logging
+import math
+from dataclasses import dataclass
+
+import astropy.units as u
+import numpy as np
+from astropy.timeseries import BoxLeastSquares
+
+from spelunker._validate import check_positive_float
+from spelunker.errors import ParameterError
+from spelunker.variability.detrend import binned_valid, residual, trend_window
+from spelunker.variability.noise import cadence_of, check_series
+from spelunker.variability.search import (check_durations, duration_grid, event_table, frame_of,
+                                          run_search, window_means)
+
+__all__ = ["DIP_THRESHOLD", "PeriodicDips", "find_dips", "periodic_dips"]
+
+log = logging.getLogger(__name__)
+
+#: Default significance threshold of `find_dips` (sigma of the box mean, red noise
+#: included): no false dip in 90 h of white + AR(1) red noise (0.05-0.1 %, 10-30 min;
+#: 0.2 per 10 h at 5) and 98 % of the dips of injected signal-to-noise >= 7 found
+#: (benchmarks/variability_recovery.py).
+DIP_THRESHOLD = 6.0
+
+# BLS: bins per shortest duration, and durations searched per factor of 2
+_BLS_BINS_PER_DURATION = 4
+# default shortest period (s) and BLS period-grid spacing (astropy's autoperiod)
+_MIN_PERIOD = 3600.0
+_FREQUENCY_FACTOR = 1.0
+# phase steps per duration of the refining BLS grid
+_OVERSAMPLE = 100
+
+
+@dataclass(frozen=True)
+class PeriodicDips:
+    """Best periodic box dip of a light curve (see `periodic_dips`).
+
+    Attributes
+    ----------
+    period, period_error : float
+        Period (s) and its 1-sigma error (the range where the BLS log-likelihood
+        is within 0.5 of its peak).
+    duration : float
+        Dip duration (s).
+    depth, depth_error : float
+        Relative depth (positive for a dip) and its error (red noise included).
+    mid_time : float
+        Mid time (s, same zero as the times) of the first dip in the data.
+    snr : float
+        Significance of the mean depth of the dips other than the deepest
+        one (so that a single event cannot make a period): compare with a
+        threshold (7 is usual).
+    n_dips : int
+        Number of dips covered by valid data.
+    """
+
+    period: float
+    period_error: float
+    duration: float
+    depth: float
+    depth_error: float
+    mid_time: float
+    snr: float
+    n_dips: int
+
+
+def find_dips(times, flux, *, mask=None, threshold=DIP_THRESHOLD, min_duration=0.3,
+              max_duration=10800.0):
+    """Single dips (eclipses, transits, occultations) in a relative light curve.
+
+    Parameters
+    ----------
+    times : array_like
+        Frame times (s), increasing; gaps allowed.
+    flux : array_like
+        Relative flux (median ~1); NaN frames ignored.
+    mask : array_like of bool, optional
+        True for frames not used (flagged, inside technical events).
+    threshold : float, optional
+        Minimum significance (sigma of the box mean, red noise included).
+    min_duration, max_duration : float, optional
+        Shortest and longest box durations searched (s).
+
+    Returns
+    -------
+    astropy.table.QTable
+        One row per dip, in time order: ``frame_start, frame_mid, frame_stop``
+        (int64 positions in the arrays), ``start, mid, stop`` (s),
+        ``duration`` (s), ``depth`` (relative, positive), ``depth_error``,
+        ``significance``.  Zero rows (same columns) when nothing is found.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        Bad arguments.
+
+    Notes
+    -----
+    The box mean at each duration (geometric grid, ratio 1.4) is compared with
+    its own noise measured on the series at that duration, so red noise
+    raises the bar where it matters.  The best box of a dip is refined on the
+    frames; its mean is the depth (the mean depth for a dip that is not flat)
+    and ``depth_error`` the noise of a box mean of that duration.  Overlapping
+    detections at several durations are one dip (the most significant); two
+    dips closer than the longer one's duration may be reported as one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spelunker.variability import find_dips
+    >>> rng = np.random.default_rng(2)
+    >>> times = np.arange(40_000) * 0.0538
+    >>> flux = 1 + rng.normal(0, 0.004, times.size)
+    >>> flux[(times >= 1200) & (times < 1260)] *= 0.995   # 60 s, 0.5 % deep
+    >>> dips = find_dips(times, flux, max_duration=600)
+    >>> len(dips), round(dips["mid"][0].value), bool(abs(dips["duration"][0].value - 60) < 3)
+    (1, 1230, True)
+    >>> bool(abs(dips["depth"][0] - 0.005) < 3 * dips["depth_error"][0])
+    True
+    """
+    where = "find_dips"
+    times, flux, valid = check_series(times, flux, mask, where=where)
+    low, high = check_durations(min_duration, max_duration, where)
+    threshold = check_positive_float(threshold, "threshold", where=where)
+    cadence = cadence_of(times)
+    resid, _ = residual(times, flux, valid, trend_window(high))
+    found = run_search(times, resid, valid, cadence, duration_grid(low, high), -1, threshold)
+    mid = (found.start + found.stop) / 2
+    depth_error = np.asarray(found.noise_at(found.duration), dtype=float).reshape(-1)
+    return event_table([
+        ("frame_start", frame_of(times, found.start), None, np.int64),
+        ("frame_mid", frame_of(times, mid), None, np.int64),
+        ("frame_stop", frame_of(times, found.stop) - (found.stop <= times[-1]), None,
+         np.int64),
+        ("start", found.start, u.s, float),
+        ("mid", mid, u.s, float),
+        ("stop", found.stop, u.s, float),
+        ("duration", found.duration, u.s, float),
+        ("depth", -found.mean, None, float),
+        ("depth_error", depth_error, None, float),
+        ("significance", found.significance, None, float),
+    ])
+
+
+def _refine_period(bls, period, duration, span):
+    """Best ``(period, duration)`` on a fine local grid and the period's 1-sigma error.
+
+    The error is the half width of the period range where the BLS
+    log-likelihood (best duration at each period) is within 0.5 of its peak.
+    """
+    width = period * duration / span
+    durations = duration * np.linspace(0.8, 1.25, 10)
+    for _ in range(6):
+        periods = np.linspace(period - 4 * width, period + 4 * width, 161)
+        periods = periods[periods > 1.3 * durations[-1]]
+        result = bls.power(periods, durations, objective="likelihood", oversample=_OVERSAMPLE)
+        best = int(np.argmax(result.power))
+        inside = periods[result.power >= result.power[best] - 0.5]
+        if inside.size >= 5 and inside[0] > periods[0] and inside[-1] < periods[-1]:
+            return (float(periods[best]), float(result.duration[best]),
+                    float((inside[-1] - inside[0]) / 2))
+        period = float(periods[best])
+        width *= 3 if inside.size >= 5 else 1 / 8
+    return float(periods[best]), float(result.duration[best]), float(width)
+
+
+def periodic_dips(times, flux, *, mask=None, min_period=None, max_period=None,
+                  min_duration=120.0, max_duration=3600.0):
+    """Best periodic box-shaped dip (eclipsing binary, transit) by BoxLeastSquares.
+
+    Parameters
+    ----------
+    times : array_like
+        Frame times (s), increasing; gaps allowed.
+    flux : array_like
+        Relative flux; NaN frames ignored.
+    mask : array_like of bool, optional
+        True for frames not used.
+    min_period, max_period : float, optional
+        Period range (s); default from 1 h (or 3 x ``min_duration`` if
+        longer) to half the time span (at least 2 dips in the data).
+    min_duration, max_duration : float, optional
+        Dip durations searched (s); durations longer than a third of
+        ``min_period`` are left out.  The cost grows as the number of periods,
+        ``span**2 / min_duration``: 0.1-0.3 s for a 15 h visit with the defaults
+        (``benchmarks/bench_variability_arrays.py``).
+
+    Returns
+    -------
+    PeriodicDips or None
+        None when the visit cannot hold 2 dips of the shortest period.  The
+        best peak is returned whatever its ``snr``: compare it with a
+        threshold (7 is a usual one).  ``snr`` leaves out the deepest dip, so
+        one eclipse and noise do not make a period.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        Bad arguments.
+
+    Notes
+    -----
+    The residual of the biweight trend (window 3 x ``max_duration``) is
+    binned to ``min_duration / 4``; each bin's error is the white noise of the
+    bins scaled by the red-noise factor at ``min_duration``, so the
+    likelihood (and the period and depth errors) count red noise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spelunker.variability import periodic_dips
+    >>> rng = np.random.default_rng(4)
+    >>> times = np.arange(200_000) * 0.0538          # 3 h
+    >>> flux = 1 + rng.normal(0, 0.004, times.size)
+    >>> flux[((times - 300.0) % 2000.0) < 100.0] *= 0.99   # 100 s, 1 %, every 2000 s
+    >>> found = periodic_dips(times, flux, min_period=600, min_duration=30, max_duration=200)
+    >>> round(found.period), round(found.mid_time), found.n_dips
+    (2000, 350, 6)
+    >>> bool(abs(found.depth - 0.01) < 3 * found.depth_error)
+    True
+    >>> bool(abs(found.period - 2000) < 3 * found.period_error)
+    True
+    """
+    where = "periodic_dips"
+    times, flux, valid = check_series(times, flux, mask, where=where)
+    low, high = check_durations(min_duration, max_duration, where)
+    shortest = max(_MIN_PERIOD, 3 * low) if min_period is None else check_positive_float(
+        min_period, "min_period", unit="seconds", where=where)
+    if low >= shortest / 3:
+        msg = f"{where}: min_duration={low:g} s must be below min_period / 3 = {shortest / 3:g} s"
+        raise ParameterError(msg)
+    span = float(times[-1] - times[0])
+    longest = span / 2 if max_period is None else check_positive_float(
+        max_period, "max_period", unit="seconds", where=where)
+    if span < 2 * shortest or longest < shortest:
+        log.debug("%s: %.0f s cannot hold 2 dips of period %.0f s", where, span, shortest)
+        return None
+    durations = duration_grid(low, min(high, shortest / 3))
+    cadence = cadence_of(times)
+    resid, _ = residual(times, flux, valid, trend_window(max(high, shortest)))
+    coarse = _binned_bls(times, resid, valid, max(cadence, low / _BLS_BINS_PER_DURATION), low,
+                         cadence)
+    grid = coarse.autoperiod(durations, minimum_period=shortest, maximum_period=longest,
+                             frequency_factor=_FREQUENCY_FACTOR)
+    result = coarse.power(grid, durations, objective="likelihood")
+    best = int(np.argmax(result.power))
+    duration = float(result.duration[best])
+    # refined on bins of 1/50 of the dip: the coarse bins bias the period at high snr
+    fine_bin = max(cadence, duration / 50)
+    bls = _binned_bls(times, resid, valid, fine_bin, low, cadence)
+    period, duration, period_error = _refine_period(bls, float(result.period[best]), duration,
+                                                    span)
+    fine = bls.power([period], [duration], objective="likelihood", oversample=_OVERSAMPLE)
+    stats = bls.compute_stats(period, duration, float(fine.transit_time[0]))
+    depth, depth_error = (float(v) for v in stats["depth"])
+    mids = np.asarray(stats["transit_times"], dtype=float)
+    per_dip = np.asarray(stats["per_transit_count"])
+    mids = mids[per_dip >= 0.5 * duration / fine_bin]
+    timed = _dip_times(times, resid, valid, mids, duration, cadence)
+    if timed is not None:
+        period, period_error, mids = _ephemeris(timed, period, period_error, duration, depth,
+                                                depth_error, cadence)
+    first_mid = float(mids[0]) if mids.size else float(stats["transit_times"][0])
+    snr = _snr_without_deepest(times, resid, valid, mids, duration, depth_error)
+    log.debug("%s: period %.1f +- %.2f s, depth %.3g, %d dips", where, period, period_error,
+              depth, mids.size)
+    return PeriodicDips(period=period, period_error=period_error, duration=duration,
+                        depth=depth, depth_error=depth_error, mid_time=first_mid,
+                        snr=snr,
+                        n_dips=int(mids.size))
+
+
+def _dip_times(times, resid, valid, mids, duration, cadence):
+    """Mid time of each dip: the deepest box of ``duration`` within half a duration of ``mids``."""
+    if mids.size < 2:
+        return None
+    mean = window_means(times, resid, valid)
+    found = []
+    for mid in mids:
+        centres = np.arange(mid - duration / 2, mid + duration / 2,
+                            max(cadence, duration / 400))
+        means = mean(centres - duration / 2, centres + duration / 2)
+        if np.any(np.isfinite(means)):
+            found.append(float(centres[np.nanargmin(means)]))
+    return np.array(found) if len(found) >= 2 else None
+
+
+def _snr_without_deepest(times, resid, valid, mids, duration, depth_error):
+    """Mean depth of the dips other than the deepest, over its error (a period needs 2 dips).
+
+    ``depth_error`` is the error of the mean depth of all ``mids.size`` dips.
+    """
+    if mids.size < 2 or not depth_error > 0:
+        return math.nan
+    depths = -window_means(times, resid, valid)(mids - duration / 2, mids + duration / 2)
+    depths = np.sort(depths[np.isfinite(depths)])[:-1]
+    if depths.size == 0:
+        return math.nan
+    per_dip = depth_error * math.sqrt(mids.size)
+    return float(np.mean(depths) / (per_dip / math.sqrt(depths.size)))
+
+
+def _ephemeris(timed, period, period_error, duration, depth, depth_error, cadence):
+    """Period, its error and mid times from a straight line through the dips' mid times.
+
+    The error is the slope's standard error from the scatter of the mid times
+    about the line (3 dips or more), never below that of a per-dip timing
+    error ``max(cadence, duration * depth_error / depth) / sqrt(12)`` nor the
+    BLS likelihood width ``period_error``.
+    """
+    epochs = np.round((timed - timed[0]) / period)
+    if np.unique(epochs).size < 2:  # pragma: no cover - BLS dips are a period apart
+        return period, period_error, timed
+    slope, intercept = np.polyfit(epochs, timed, 1)
+    spread = np.sum((epochs - epochs.mean()) ** 2)
+    floor = max(cadence, duration * depth_error / max(depth, depth_error)) / math.sqrt(12)
+    if epochs.size >= 3:
+        scatter = math.sqrt(np.sum((timed - (intercept + slope * epochs)) ** 2)
+                            / (epochs.size - 2))
+        floor = max(floor, scatter)
+    error = max(period_error, floor / math.sqrt(spread))
+    return float(slope), float(error), intercept + slope * epochs
+
+
+def _binned_bls(times, resid, valid, bin_size, low, cadence):
+    """BoxLeastSquares on the residual binned to ``bin_size``, errors scaled for red noise."""
+    bin_times, bin_resid, counts = binned_valid(times, resid, valid, bin_size)
+    white = 1.4826 * np.median(np.abs(np.diff(bin_resid))) / math.sqrt(2) * np.sqrt(
+        np.median(counts) / counts)
+    scale = _red_factor(bin_resid, low / bin_size)
+    return BoxLeastSquares(bin_times, bin_resid, dy=white * scale)
+
+
+def _red_factor(values, n):
+    """Ratio of the rms of ``n``-bin means to its white expectation (>= 1)."""
+    n = max(1, int(round(n)))
+    if values.size < 10 * n:
+        return 1.0
+    usable = values[: values.size // n * n]
+    means = usable.reshape(-1, n).mean(axis=1)
+    white = 1.4826 * np.median(np.abs(np.diff(values))) / math.sqrt(2)
+    expected = white / math.sqrt(n)
+    spread = 1.4826 * np.median(np.abs(means - np.median(means)))
+    return max(1.0, float(spread / expected)) if expected > 0 else 1.0

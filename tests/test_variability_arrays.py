@@ -1,0 +1,270 @@
+"""Array algorithms of spelunker.variability: noise model, detrending, flares, dips, BLS.
+
+Small seeded light curves (a few 10^4 frames at the guider cadence); the
+long injection-recovery and false-alarm measurements are in
+benchmarks/variability_recovery.py.
+"""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from spelunker.errors import ParameterError
+from spelunker.variability import (
+    DIP_THRESHOLD,
+    FLARE_THRESHOLD,
+    box_search,
+    detrend,
+    duration_grid,
+    find_dips,
+    find_flares,
+    noise_model,
+    periodic_dips,
+    trend_window,
+)
+
+CADENCE = 0.0538
+FLARE_COLUMNS = ["frame_start", "frame_peak", "frame_stop", "start", "peak", "stop", "duration",
+                 "amplitude", "amplitude_error", "equivalent_duration",
+                 "equivalent_duration_error", "significance"]
+DIP_COLUMNS = ["frame_start", "frame_mid", "frame_stop", "start", "mid", "stop", "duration",
+               "depth", "depth_error", "significance"]
+
+
+def light_curve(n_frames, *, sigma=0.004, seed=0):
+    """Times (s) at the guider cadence and white-noise relative flux."""
+    rng = np.random.default_rng(seed)
+    times = np.arange(n_frames) * CADENCE
+    return times, 1 + rng.normal(0, sigma, n_frames)
+
+
+def red_noise(times, amplitude, timescale, seed):
+    """AR(1) series (rms ``amplitude``, correlation time ``timescale`` s) on 5-s steps."""
+    rng = np.random.default_rng(seed)
+    step = 5.0
+    n = int(times[-1] / step) + 2
+    phi = np.exp(-step / timescale)
+    values = np.empty(n)
+    values[0] = rng.normal(0, amplitude)
+    shocks = rng.normal(0, amplitude * np.sqrt(1 - phi ** 2), n)
+    for k in range(1, n):
+        values[k] = phi * values[k - 1] + shocks[k]
+    return np.interp(times, step * np.arange(n), values)
+
+
+def flare(times, peak, amplitude, tau):
+    """Instantaneous rise at ``peak``, exponential decay (ED = amplitude * tau)."""
+    after = np.clip(times - peak, 0, None)
+    return np.where(times >= peak, amplitude * np.exp(-after / tau), 0.0)
+
+
+# --- noise model -------------------------------------------------------------------
+
+
+def test_noise_model_white():
+    times, flux = light_curve(100_000, sigma=0.004, seed=1)
+    model = noise_model(times, flux)
+    assert_allclose(model.white_noise, 0.004, rtol=0.02)
+    assert_allclose(model.cadence, CADENCE, rtol=1e-6)
+    assert model.bin_size[0] == pytest.approx(CADENCE)
+    assert np.all(np.diff(model.bin_size) > 0)
+    assert model.rms.shape == model.expected.shape == model.n_bins.shape == model.bin_size.shape
+    assert_allclose(model.beta_1min, 1.0, atol=0.1)
+    assert_allclose(model.rms_1min, 0.004 / np.sqrt(60 / CADENCE), rtol=0.1)
+    # 1.5 h: fewer than 3 one-hour bins
+    assert np.isnan(model.rms_1h) and np.isnan(model.beta_1h)
+
+
+def test_noise_model_red_noise_raises_beta():
+    times, flux = light_curve(100_000, sigma=0.004, seed=2)
+    model = noise_model(times, flux + red_noise(times, 5e-4, 600.0, seed=3))
+    assert model.beta_1min > 2
+    assert model.beta_10min > 4
+    assert_allclose(model.white_noise, 0.004, rtol=0.05)   # point-to-point ignores red noise
+
+
+def test_noise_model_bins_skip_gaps_and_mask():
+    times, flux = light_curve(30_000, seed=4)
+    times[15_000:] += 500.0
+    mask = np.zeros(times.size, bool)
+    mask[1000:1100] = True
+    flux[1000:1100] = 5.0           # masked garbage does not count
+    flux[2000] = np.nan
+    model = noise_model(times, flux, mask=mask, bin_sizes=[10.0, 100.0])
+    assert_allclose(model.bin_size, [10.0, 100.0], rtol=0.01)
+    assert_allclose(model.rms, model.expected, rtol=0.3)
+    assert model.n_bins[1] == 2 * int(15_000 * CADENCE / model.bin_size[1])
+
+
+# --- detrending ----------------------------------------------------------------------
+
+
+def test_detrend_follows_slow_trend_and_keeps_short_events():
+    times, flux = light_curve(50_000, sigma=0.001, seed=5)
+    slow = 0.01 * np.sin(2 * np.pi * times / 20_000.0)
+    event = flare(times, 1200.0, 0.05, 10.0)
+    trend = detrend(times, flux + slow + event, window=trend_window(60.0))
+    error = np.abs(trend - 1 - slow)
+    inner = (times > 200) & (times < times[-1] - 200)
+    assert np.max(error[inner]) < 2e-4          # 0.4 % of the flare's amplitude
+    assert trend_window(60.0) == 180.0
+    # masked frames get a trend but do not shape it
+    mask = np.zeros(times.size, bool)
+    mask[(times > 2000) & (times < 2100)] = True
+    jump = np.where(mask, 0.05, 0.0)
+    masked = detrend(times, flux + slow + jump, window=180.0, mask=mask)
+    assert np.max(np.abs(masked - 1 - slow)[inner]) < 2e-4
+
+
+# --- flares --------------------------------------------------------------------------
+
+
+def test_clear_flare():
+    times, flux = light_curve(60_000, sigma=0.004, seed=6)
+    flux += flare(times, 1500.0, 0.02, 30.0)           # ED 0.6 s
+    flares = find_flares(times, flux)
+    assert flares.colnames == FLARE_COLUMNS
+    assert len(flares) == 1
+    row = flares[0]
+    assert abs(row["peak"].value - 1500.0) < 1.0
+    assert_allclose(row["amplitude"], 0.02, rtol=0.2)
+    assert_allclose(row["equivalent_duration"].value, 0.6, rtol=0.15)
+    assert abs(row["equivalent_duration"].value - 0.6) < 3 * row["equivalent_duration_error"].value
+    assert row["significance"] > 20
+    assert row["start"].value <= 1500.0 < row["stop"].value
+    assert times[row["frame_peak"]] == row["peak"].value
+    assert row["frame_start"] <= row["frame_peak"] <= row["frame_stop"]
+
+
+def test_no_flares_or_dips_on_white_noise():
+    times, flux = light_curve(200_000, sigma=0.004, seed=7)     # 3 h
+    assert len(find_flares(times, flux)) == 0
+    dips = find_dips(times, flux)
+    assert len(dips) == 0
+    assert dips.colnames == DIP_COLUMNS
+
+
+def test_no_events_on_red_noise():
+    times, flux = light_curve(100_000, sigma=0.004, seed=16)      # 1.5 h
+    flux += red_noise(times, 1e-3, 1200.0, seed=17)
+    assert len(find_flares(times, flux)) == 0
+    assert len(find_dips(times, flux)) == 0
+
+
+def test_gaps_make_no_events_and_events_beside_them_are_found():
+    times, flux = light_curve(40_000, sigma=0.004, seed=18)
+    times[20_000:] += 300.0                                  # a 5-minute gap at 1076 s
+    flux[20_000:] += 0.002                                   # and a small step across it
+    flux += flare(times, 1500.0, 0.02, 20.0)
+    flares = find_flares(times, flux)
+    assert len(flares) == 1
+    assert abs(flares["peak"][0].value - 1500.0) < 1.0
+    assert len(find_dips(times, flux)) == 0
+
+
+def test_masked_frames_are_ignored():
+    times, flux = light_curve(40_000, seed=8)
+    mask = np.zeros(times.size, bool)
+    bad = (times > 800) & (times < 830)
+    flux[bad] += 0.05                 # a technical jump, masked
+    mask[bad] = True
+    flux[(times > 1500) & (times < 1530)] -= 0.05
+    flux[(times > 1500) & (times < 1530)] = np.nan   # NaN frames are ignored too
+    assert len(find_flares(times, flux, mask=mask)) == 0
+    assert len(find_dips(times, flux, mask=mask)) == 0
+    assert len(find_flares(times, flux)) == 1
+
+
+def test_flares_threshold_and_durations():
+    times, flux = light_curve(40_000, seed=9)
+    flux += flare(times, 1000.0, 0.01, 5.0)
+    loud = find_flares(times, flux)
+    assert len(loud) == 1
+    assert len(find_flares(times, flux, threshold=loud["significance"][0] + 1)) == 0
+    assert len(find_flares(times, flux, max_duration=0.5, min_duration=0.3)) == 0
+
+
+# --- dips ------------------------------------------------------------------------------
+
+
+def test_clear_dip():
+    times, flux = light_curve(40_000, sigma=0.004, seed=10)
+    inside = (times >= 1200) & (times < 1260)
+    flux[inside] *= 0.995
+    dips = find_dips(times, flux, max_duration=600)
+    assert len(dips) == 1
+    row = dips[0]
+    assert abs(row["mid"].value - 1230.0) < 1.0
+    assert abs(row["duration"].value - 60.0) < 3.0
+    assert_allclose(row["depth"], 0.005, rtol=0.1)
+    assert abs(row["depth"] - 0.005) < 3 * row["depth_error"]
+    assert row["significance"] > DIP_THRESHOLD
+    assert row["frame_start"] <= row["frame_mid"] <= row["frame_stop"]
+    assert times[row["frame_start"]] >= row["start"].value
+
+
+def test_short_occultation():
+    times, flux = light_curve(20_000, sigma=0.0015, seed=11)
+    flux[(times >= 500.0) & (times < 500.5)] *= 0.97           # 0.5 s, 3 %
+    dips = find_dips(times, flux, max_duration=60)
+    assert len(dips) == 1
+    assert abs(dips["mid"][0].value - 500.25) < 0.2
+    assert_allclose(dips["depth"][0], 0.03, rtol=0.2)
+
+
+def test_box_search_both_signs():
+    times, resid = light_curve(30_000, sigma=0.004, seed=12)
+    resid -= 1
+    resid[(times > 600) & (times < 620)] += 0.004
+    resid[(times > 1000) & (times < 1020)] -= 0.004
+    grid = duration_grid(1.0, 100.0)
+    up = box_search(times, resid, durations=grid, sign=1, threshold=FLARE_THRESHOLD)
+    down = box_search(times, resid, durations=grid, sign=-1, threshold=DIP_THRESHOLD)
+    assert len(up.start) == len(down.start) == 1
+    assert abs(up.start[0] - 600) < 2 and abs(down.start[0] - 1000) < 2
+    assert up.mean[0] > 0 > down.mean[0]
+    assert np.all(np.isfinite(up.noise)) and up.noise.size == up.durations.size
+
+
+def test_periodic_dips():
+    times, flux = light_curve(140_000, sigma=0.004, seed=13)     # 2.1 h
+    flux[((times - 300.0) % 1500.0) < 90.0] *= 0.992
+    found = periodic_dips(times, flux, min_period=600, min_duration=30, max_duration=200)
+    assert abs(found.period - 1500.0) < 3 * found.period_error
+    assert found.period_error < 1.0
+    assert found.n_dips == 5
+    assert abs(found.mid_time - 345.0) < 2.0
+    assert_allclose(found.depth, 0.008, rtol=0.15)
+    assert found.snr > 20
+    # one dip and noise do not make a period
+    single = light_curve(140_000, sigma=0.004, seed=14)[1]
+    single[(times > 2000) & (times < 2090)] *= 0.99
+    assert periodic_dips(times, single, min_period=600, min_duration=30,
+                         max_duration=200).snr < 5
+    # too short for 2 dips of the shortest period
+    assert periodic_dips(times[:50_000], flux[:50_000]) is None
+
+
+# --- arguments ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("call", "text"), [
+    (lambda t, f: noise_model(t, f[:-1]), "flux"),
+    (lambda t, f: noise_model(t[::-1], f), "increasing"),
+    (lambda t, f: find_flares(t, f, threshold=-1), "threshold"),
+    (lambda t, f: find_flares(t, f, min_duration=10, max_duration=5), "max_duration"),
+    (lambda t, f: find_dips(t, f, mask=np.zeros(3, bool)), "mask"),
+    (lambda t, f: find_dips(t, f, mask=np.zeros(t.size)), "mask"),
+    (lambda t, f: find_dips(t, f, min_duration=0), "min_duration"),
+    (lambda t, f: detrend(t, f, window="long"), "window"),
+    (lambda t, f: trend_window(-3), "longest_duration"),
+    (lambda t, f: box_search(t, f - 1, durations=[1.0], sign=2, threshold=5), "sign"),
+    (lambda t, f: box_search(t, f - 1, durations=[], sign=1, threshold=5), "durations"),
+    (lambda t, f: noise_model(t, f, bin_sizes=[0.0]), "bin_sizes"),
+    (lambda t, f: noise_model(t, np.full(t.size, np.nan)), "valid"),
+    (lambda t, f: periodic_dips(t, f, min_period=600, min_duration=300), "min_duration"),
+])
+def test_bad_arguments(call, text):
+    times, flux = light_curve(2000, seed=15)
+    with pytest.raises(ParameterError, match=text):
+        call(times, flux)
