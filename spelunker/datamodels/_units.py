@@ -24,6 +24,11 @@ _TABLE_UNITS = {
         ("flux", u.DN / u.s)) for suffix in ("", "_err")},
 }
 _TABLE_UNITS["quick_fit"] = _TABLE_UNITS["gauss_fit"]
+_TABLE_UNITS["flares"] = {"duration": u.s, "equivalent_duration": u.s,
+                          "equivalent_duration_error": u.s}
+_TABLE_UNITS["dips"] = {"duration": u.s}
+_TABLE_UNITS["variability"] = {"hours": u.h, "flare_rate": 1 / u.h, "period": u.s,
+                               "period_error": u.s, "bls_period": u.s}
 
 #: Time columns of the tables: MJD in UTC.
 _TIME_COLUMNS = {
@@ -33,6 +38,8 @@ _TIME_COLUMNS = {
     "pointing_table": ("time",),
     "centroid_table": ("observatory_time_mjd", "centroid_time_mjd"),
     "events": ("start_mjd", "end_mjd"),
+    "flares": ("start_mjd", "peak_mjd", "stop_mjd"),
+    "dips": ("start_mjd", "mid_mjd", "stop_mjd"),
 }
 _TABLE_UNITS["pointing_table"] = {
     "jitter": u.mas, **{f"delta_{axis}_{coordinate}": u.mas for axis in ("ddc", "v1", "j1")

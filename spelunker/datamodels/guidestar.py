@@ -44,7 +44,8 @@ FIT_TABLES = {"gauss": "gauss_fit", "quick": "quick_fit"}
 FRAME_RESULT_TABLES = ("gauss_fit", "quick_fit", "lightcurve")
 
 #: Result tables that describe the whole series (never carried over to a subset).
-_SERIES_RESULT_TABLES = ("periodogram", "periodogram_peaks", "events")
+_SERIES_RESULT_TABLES = ("periodogram", "periodogram_peaks", "events", "flares", "dips",
+                         "variability")
 
 #: ``meta.spelunker`` fields that describe results.
 _RESULT_META = ("fit_method", "fit_status", "fit_ncpus", "fit_n_flagged", "photometry_bin_size",
