@@ -27,7 +27,7 @@ _TABLE_UNITS["quick_fit"] = _TABLE_UNITS["gauss_fit"]
 _TABLE_UNITS["flares"] = {"duration": u.s, "equivalent_duration": u.s,
                           "equivalent_duration_error": u.s}
 _TABLE_UNITS["dips"] = {"duration": u.s}
-_TABLE_UNITS["variability"] = {"hours": u.h, "flare_rate": 1 / u.h, "period": u.s,
+_TABLE_UNITS["variability"] = {"hours": u.h, "flare_rate": u.h ** -1, "period": u.s,
                                "period_error": u.s, "bls_period": u.s}
 
 #: Time columns of the tables: MJD in UTC.

@@ -899,6 +899,9 @@ class GuideStarModel(JwstDataModel):
           `spelunker.periodogram.periodogram_table` and
           `~spelunker.periodogram.periodogram_peaks_table` have the same
           columns;
+        - ``flares``, ``dips``, ``variability``: `spelunker.variability.flares_table`,
+          `~spelunker.variability.dips_table`, `~spelunker.variability.variability_table`
+          have ``<x>`` (Time) for each ``<x>_mjd``;
         - ``events``: `spelunker.events.events_table` (the columns of
           `spelunker.events.find_events`) has ``start`` and ``end`` (Time)
           for ``start_mjd`` and ``end_mjd``, and adds ``duration`` (s).

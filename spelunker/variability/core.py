@@ -52,7 +52,7 @@ from spelunker.variability.noise import noise_model
 from spelunker.variability.origin import assign_origin
 
 __all__ = ["VariabilityResult", "find_variability", "store_variability", "flares_table",
-           "dips_table", "variability_table", "VARIABILITY_TABLES"]
+           "dips_table", "variability_table", "check_variability_options", "VARIABILITY_TABLES"]
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,29 @@ class VariabilityResult:
     variability: QTable
 
 
-def _check_options(fit_table, mask_events, flare_threshold, dip_threshold, margin, where):
-    """The checked options of `find_variability` (ParameterError for a bad one)."""
+def check_variability_options(fit_table, mask_events, flare_threshold, dip_threshold, margin, *,
+                              where):
+    """The checked options of `find_variability`: ``(fit_table, mask_events, options, margin)``.
+
+    ``options`` maps ``'flares'`` and ``'dips'`` to the keyword arguments of
+    the detectors (their threshold, when given).  The step checks its
+    parameters with it before reading its input.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        For a bad option, naming it and ``where``.
+
+    Examples
+    --------
+    >>> from spelunker.variability.core import check_variability_options
+    >>> check_variability_options("auto", True, 6.0, None, 2.0, where="f")
+    ('auto', True, {'flares': {'threshold': 6.0}}, 2.0)
+    >>> check_variability_options("auto", "yes", None, None, 2.0, where="f")
+    Traceback (most recent call last):
+    ...
+    spelunker.errors.ParameterError: f: mask_events='yes' must be True or False
+    """
     fit_table = check_choice(fit_table, "fit_table", ("auto", "gauss_fit", "quick_fit"),
                              where=where)
     if not isinstance(mask_events, (bool, np.bool_)):
@@ -157,8 +178,8 @@ def find_variability(model, *, fit_table="auto", mask_events=True, flare_thresho
     """
     where = "find_variability"
     check_model(model, where=where)
-    fit_table, mask_events, options, margin = _check_options(
-        fit_table, mask_events, flare_threshold, dip_threshold, margin, where)
+    fit_table, mask_events, options, margin = check_variability_options(
+        fit_table, mask_events, flare_threshold, dip_threshold, margin, where=where)
     if not model.hasattr("lightcurve") or not model.hasattr("frames") \
             or len(model.lightcurve) != len(model.frames):
         msg = (f"{where}: the model has no light curve of its frames; run "
