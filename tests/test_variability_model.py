@@ -335,3 +335,15 @@ def test_bad_arguments_are_parameter_errors(tilt_visit):
         variability_table(GuideStarModel())
     with pytest.raises(ParameterError, match="margin"):
         GuideStarVariabilityStep.call(model, margin=-1.0)
+
+
+def test_helpers_refuse_wrong_arguments(tilt_visit):
+    _, model = tilt_visit
+    with pytest.raises(ParameterError, match="frames"):
+        visit_lightcurve(model, 0, 0, [0, 10**9])
+    with pytest.raises(ParameterError, match="events"):
+        coinciding_event([1, 2], 0.0, 1.0)
+    with pytest.raises(ParameterError, match="last"):
+        series_change(np.arange(10.0), np.ones(10), 5, 2)
+    with pytest.raises(ParameterError, match="mapping"):
+        classify("periodic")

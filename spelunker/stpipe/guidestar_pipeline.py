@@ -27,8 +27,9 @@ class GuideStarPipeline(SpelunkerPipeline):
     Runs `GuideStarFitStep` (``steps.fit``), `PhotometryOptimizeStep`
     (``steps.photometry``), `PeriodogramStep` (``steps.periodogram``),
     `GuideStarEventStep` (``steps.events``) and `GuideStarVariabilityStep`
-    (``steps.variability``: flares, dips, periods, classes) on each visit (program, observation, visit) of its input and saves one
-    product per visit with the suffix ``gspipe``
+    (``steps.variability``: flares, dips, periods, classes) on each visit
+    (program, observation, visit) of its input and saves one product per
+    visit with the suffix ``gspipe``
     (``jw<ppppp><ooo><vvv>_gs-fg_<first stamp>_gspipe.fits``).  Visits are
     read and processed one at a time, so memory is that of the largest
     visit.  Each step's own product is saved too when its ``save_results``

@@ -30,6 +30,9 @@ white); ``'stochastic'`` beside ``'periodic'`` says so.
 """
 
 import math
+from collections.abc import Mapping
+
+from spelunker.errors import ParameterError
 
 __all__ = ["CLASSES", "PERIODIC_FAP", "MIN_CYCLES", "MIN_BLS_SNR", "MAX_BETA", "PERIOD_BIN",
            "classify", "is_periodic"]
@@ -98,6 +101,9 @@ def classify(row):
     >>> classify({**quiet, "period": 3000.0, "period_fap": 1e-9, "period_flag": 0})  # 2.4 cycles
     ('constant',)
     """
+    if not isinstance(row, Mapping):
+        msg = f"classify: row={row!r:.60} must be a mapping of the variability numbers"
+        raise ParameterError(msg)
     found = []
     if is_periodic(row.get("period"), row.get("period_fap"), row.get("period_flag", 0),
                    row.get("hours", 0.0)):

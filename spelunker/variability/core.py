@@ -173,8 +173,8 @@ def find_variability(model, *, fit_table="auto", mask_events=True, flare_thresho
     >>> offset = (dip["mid"] - model.frame_times[0]).to_value("s")
     >>> str(dip["origin"]), bool(abs(offset - 150.0) < 2.0)
     ('astrophysical', True)
-    >>> result.variability["classes"][0]
-    'dipping'
+    >>> result.variability["classes"].tolist()
+    ['dipping']
     """
     where = "find_variability"
     check_model(model, where=where)

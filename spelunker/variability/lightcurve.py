@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from spelunker._validate import check_finite_float
-from spelunker.errors import GuideStarInputError
+from spelunker.datamodels import check_model
+from spelunker.errors import GuideStarInputError, ParameterError
 
 __all__ = ["VisitLightCurve", "visit_lightcurve", "model_events", "MASKED_KINDS",
            "EVENT_MARGIN"]
@@ -106,6 +107,8 @@ def model_events(model, mjd_zero):
     >>> len(model_events(GuideStarModel(), 60000.0))
     0
     """
+    check_model(model, where="model_events")
+    mjd_zero = check_finite_float(mjd_zero, "mjd_zero", where="model_events")
     if not model.hasattr("events") or len(model.events) == 0:
         return np.zeros(0, dtype=_EVENT_DTYPE)
     stored = np.asarray(model.events)
@@ -166,12 +169,22 @@ def visit_lightcurve(model, visit_index, guidestar_index, frames, *, fit_table=N
     >>> lc.n_used, round(float(np.nanmedian(lc.flux[~lc.mask])), 6)
     (1500, 1.0)
     """
-    if not model.hasattr("lightcurve") or len(model.lightcurve) != len(model.frames):
+    check_model(model, where="visit_lightcurve")
+    if not model.hasattr("lightcurve") or not model.hasattr("frames") \
+            or len(model.lightcurve) != len(model.frames):
         msg = ("the model has no light curve of its frames; run PhotometryOptimizeStep "
                "(strun spelunker_photometry) first")
         raise GuideStarInputError(msg)
     margin = check_finite_float(margin, "margin", minimum=0, where="visit_lightcurve")
-    frames = np.asarray(frames, dtype=np.int64)
+    try:
+        frames = np.asarray(frames, dtype=np.int64)
+    except (TypeError, ValueError):
+        frames = np.zeros((0, 0), dtype=np.int64)
+    if frames.ndim != 1 or (frames.size and not (0 <= frames.min() and frames.max()
+                                                   < len(model.frames))):
+        msg = (f"visit_lightcurve: frames must be rows of the model's {len(model.frames)} "
+               "frames (one group of GuideStarModel.frame_groups)")
+        raise ParameterError(msg)
     mjd = np.asarray(model.frames["mid_time_mjd"], dtype=np.float64)
     mjd_zero = float(mjd.min()) if mjd.size else 0.0
     if seconds is None:
@@ -193,7 +206,8 @@ def visit_lightcurve(model, visit_index, guidestar_index, frames, *, fit_table=N
     if events is None:
         events = model_events(model, mjd_zero)
     if times.size:
-        inside = events[(events["end"] >= times[0] - margin) & (events["start"] <= times[-1] + margin)]
+        near = (events["end"] >= times[0] - margin) & (events["start"] <= times[-1] + margin)
+        inside = events[near]
     else:
         inside = events[:0]
     if mask_events and inside.size:

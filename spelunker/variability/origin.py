@@ -34,6 +34,7 @@ import logging
 
 import numpy as np
 
+from spelunker._validate import check_finite_float, check_float_array, check_int_range
 from spelunker.errors import ParameterError
 
 __all__ = ["ORIGINS", "COINCIDENCE", "PSF_SIGMA", "CENTROID_SIGMA", "MIN_WIDTH_CHANGE",
@@ -91,6 +92,15 @@ def coinciding_event(events, start, stop, *, coincidence=COINCIDENCE):
     >>> coinciding_event(events, -1700.0, 1900.0)  # a tilt in the middle of an hour-long dip
     ''
     """
+    where = "coinciding_event"
+    names = getattr(getattr(events, "dtype", None), "names", None) or ()
+    if not {"kind", "start", "end"} <= set(names):
+        msg = (f"{where}: events={events!r:.60} must be records with kind, start and end "
+               "(spelunker.variability.lightcurve.model_events)")
+        raise ParameterError(msg)
+    start = check_finite_float(start, "start", where=where)
+    stop = check_finite_float(stop, "stop", where=where)
+    coincidence = check_finite_float(coincidence, "coincidence", minimum=0, where=where)
     if len(events) == 0:
         return ""
     first = np.asarray(events["start"], dtype=float) - coincidence
@@ -138,7 +148,8 @@ def series_change(times, values, first, last):
     >>> import numpy as np
     >>> from spelunker.variability.origin import series_change
     >>> t = np.arange(0, 100, 0.1)
-    >>> width = 0.7 + np.where(t >= 50, 0.02, 0.0) + np.random.default_rng(1).normal(0, 0.005, t.size)
+    >>> noise = np.random.default_rng(1).normal(0, 0.005, t.size)
+    >>> width = 0.7 + np.where(t >= 50, 0.02, 0.0) + noise
     >>> change, error = series_change(t, width, 500, 599)  # 10 s starting at the step
     >>> round(change, 3), bool(change / error > 5)
     (0.01, True)
@@ -146,6 +157,20 @@ def series_change(times, values, first, last):
     >>> bool(abs(change / error) < 5)
     True
     """
+    where = "series_change"
+    times = check_float_array(times, "times", where=where)
+    values = check_float_array(values, "values", shape=times.shape, needed="one value per time",
+                               where=where)
+    if times.ndim != 1:
+        msg = f"{where}: times must be 1-D, got shape {times.shape}"
+        raise ParameterError(msg)
+    first = check_int_range(first, "first", 0, max(times.size - 1, 0), where=where)
+    last = check_int_range(last, "last", first, max(times.size - 1, 0), where=where)
+    return _change(times, values, first, last)
+
+
+def _change(times, values, first, last):
+    """`series_change` of checked arrays and positions."""
     start, stop = float(times[first]), float(times[last])
     window = float(np.clip(stop - start, *_AROUND))
     inside, inside_error = _median_and_error(values[first:last + 1])
@@ -235,9 +260,9 @@ def assign_origin(table, lc, *, coincidence=COINCIDENCE):
         last = int(result["frame_stop"][row])
         kind = coinciding_event(lc.events, float(lc.times[first]), float(lc.times[last]),
                                 coincidence=coincidence)
-        width, width_error = series_change(lc.times, lc.width, first, last)
-        dx, dx_error = series_change(lc.times, lc.x, first, last)
-        dy, dy_error = series_change(lc.times, lc.y, first, last)
+        width, width_error = _change(lc.times, lc.width, first, last)
+        dx, dx_error = _change(lc.times, lc.x, first, last)
+        dy, dy_error = _change(lc.times, lc.y, first, last)
         psf[row] = _significance(width, width_error)
         centroid[row] = float(np.hypot(_significance(dx, dx_error), _significance(dy, dy_error)))
         wide = abs(psf[row]) >= PSF_SIGMA and abs(width) >= MIN_WIDTH_CHANGE * level
