@@ -5,7 +5,8 @@ that apply, or ``'constant'`` when none does, from the numbers of its
 ``variability`` row (`spelunker.variability.find_variability`):
 
 - ``'periodic'``: a Lomb-Scargle peak of the relative light curve (binned
-  in `PERIOD_BIN` seconds; flares, dips and masked frames left out), searched
+  in `PERIOD_BIN` seconds, coarser for visits longer than `PERIOD_POINTS`
+  bins; flares, dips and masked frames left out), searched
   from 3 cycles per visit (``minimum_frequency = 3 / baseline``) up, refined
   by a least-squares sinusoid (`spelunker.periodogram.refine_period`) to a
   good fit (``refine_flag == 0``) with a false-alarm probability
@@ -35,7 +36,7 @@ from collections.abc import Mapping
 from spelunker.errors import ParameterError
 
 __all__ = ["CLASSES", "PERIODIC_FAP", "MIN_CYCLES", "MIN_BLS_SNR", "MAX_BETA", "PERIOD_BIN",
-           "classify", "is_periodic"]
+           "PERIOD_POINTS", "classify", "is_periodic"]
 
 #: The classes, in the order of the ``classes`` column.
 CLASSES = ("constant", "periodic", "flaring", "dipping", "stochastic")
@@ -48,9 +49,13 @@ MIN_CYCLES = 3.0
 MIN_BLS_SNR = 10.0
 #: Largest red-noise factor (beta at 10 min or 1 h) of a star that is not stochastic.
 MAX_BETA = 2.0
-#: Bin (s) of the light curve searched for a period: periods down to 2 s (Nyquist),
-#: 55,000 points for 15 hours.
+#: Shortest bin (s) of the light curve searched for a period: periods down to 2 s.
 PERIOD_BIN = 1.0
+#: Most bins of the light curve searched for a period: a visit longer than this many
+#: `PERIOD_BIN` (2.8 hours) is binned coarser, ``baseline / PERIOD_POINTS``, and its
+#: shortest period is two such bins (11 s for 15 hours); this bounds the search to
+#: about 0.02 s for any visit.
+PERIOD_POINTS = 10000
 
 
 def _above(value, limit):

@@ -38,13 +38,19 @@ from astropy.table import QTable
 from astropy.time import Time
 
 from spelunker._validate import check_choice, check_finite_float, check_positive_float
-from spelunker.binning import bin_series
+from spelunker.binning import time_bin_index
 from spelunker.datamodels import check_model
 from spelunker.datamodels._units import column_unit
 from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.names import visit_id
 from spelunker.periodogram import lomb_scargle, refine_period
-from spelunker.variability.classes import MIN_CYCLES, PERIOD_BIN, classify, is_periodic
+from spelunker.variability.classes import (
+    MIN_CYCLES,
+    PERIOD_BIN,
+    PERIOD_POINTS,
+    classify,
+    is_periodic,
+)
 from spelunker.variability.dips import find_dips, periodic_dips
 from spelunker.variability.flares import find_flares
 from spelunker.variability.lightcurve import EVENT_MARGIN, model_events, visit_lightcurve
@@ -276,23 +282,42 @@ def _search(lc, options):
     return flares, dips, row
 
 
+def _binned(times, values):
+    """Means of the finite ``values`` and their times in bins of `PERIOD_BIN` s or coarser.
+
+    The bins are those of `spelunker.binning.time_bin_index`; at most about
+    `PERIOD_POINTS` of them over the light curve's span (times are sorted, so
+    a count per bin number needs no sort).
+    """
+    span = float(times[-1] - times[0])
+    size = max(PERIOD_BIN, span / PERIOD_POINTS)
+    index = time_bin_index(times, size)
+    good = np.isfinite(values)
+    count = np.bincount(index[good], minlength=int(index[-1]) + 1)
+    occupied = count > 0
+    count = count[occupied]
+    mean = np.bincount(index[good], values[good], minlength=occupied.size)[occupied] / count
+    mean_time = np.bincount(index[good], times[good], minlength=occupied.size)[occupied] / count
+    return mean_time, mean
+
+
 def _period(times, flux, quiet):
     """The refined Lomb-Scargle period of the binned quiet light curve (NaN when none)."""
     none = dict(period=np.nan, period_error=np.nan, amplitude=np.nan, period_fap=np.nan,
                 period_flag=-1, epoch=np.nan)
-    binned = bin_series(times, np.where(quiet, np.nan, flux), PERIOD_BIN)
-    if binned.time.size < 4 * MIN_CYCLES:
+    bin_time, bin_value = _binned(times, np.where(quiet, np.nan, flux))
+    if bin_time.size < 4 * MIN_CYCLES:
         return none
-    baseline = float(binned.time[-1] - binned.time[0])
-    cadence = float(np.median(np.diff(binned.time)))
+    baseline = float(bin_time[-1] - bin_time[0])
+    cadence = float(np.median(np.diff(bin_time)))
     minimum = MIN_CYCLES / baseline
-    if not minimum < 0.4 / cadence or np.ptp(binned.value) == 0:
+    if not minimum < 0.4 / cadence or np.ptp(bin_value) == 0:
         return none
-    peaks = lomb_scargle(binned.time, {"flux": binned.value}, minimum_frequency=minimum,
+    peaks = lomb_scargle(bin_time, {"flux": bin_value}, minimum_frequency=minimum,
                          n_peaks=1).peaks
     if len(peaks) == 0:
         return none
-    fit = refine_period(binned.time, binned.value, float(peaks["period"][0].to_value(u.s)),
+    fit = refine_period(bin_time, bin_value, float(peaks["period"][0].to_value(u.s)),
                         max_false_alarm=1.0)
     fap = float(peaks["false_alarm_probability"][0])
     if fit.flag:

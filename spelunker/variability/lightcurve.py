@@ -56,12 +56,13 @@ class VisitLightCurve:
     mask : numpy.ndarray
         bool, True for a frame not used (flagged by the fit, NaN flux, or
         within the margin of a technical event).
-    width, x, y : numpy.ndarray
-        PSF width ``(x_stddev + y_stddev) / 2`` and centroid (px) of the fit
-        table; NaN for flagged frames, all NaN without a fit table.
     events : numpy.ndarray
         The events-table rows of `MASKED_KINDS` as ``(kind, start, end)``
         records, times in seconds like ``times`` (all of them, masked or not).
+    psf : tuple of numpy.ndarray or None
+        ``(x_stddev, y_stddev, x_mean, y_mean, flags)`` of the fit table
+        for these frames (views, not copies), None without a fit table; read
+        them with `psf_window` or `width`, `x`, `y`.
     """
 
     visit_index: int
@@ -71,10 +72,42 @@ class VisitLightCurve:
     mjd_zero: float
     flux: np.ndarray
     mask: np.ndarray
-    width: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
     events: np.ndarray
+    psf: tuple | None = None
+
+    def psf_window(self, start, stop):
+        """PSF width ``(x_stddev + y_stddev) / 2`` and centroid (px) of positions ``start:stop``.
+
+        Returns
+        -------
+        width, x, y : numpy.ndarray
+            float64; NaN for frames flagged by the fit, all NaN without a fit.
+        """
+        if self.psf is None:
+            nan = np.full(len(self.times[start:stop]), np.nan)
+            return nan, nan.copy(), nan.copy()
+        x_stddev, y_stddev, x_mean, y_mean, flags = (column[start:stop] for column in self.psf)
+        width = 0.5 * (x_stddev.astype(np.float64) + y_stddev)
+        x, y = x_mean.astype(np.float64), y_mean.astype(np.float64)
+        flagged = flags != 0
+        if flagged.any():
+            width[flagged] = x[flagged] = y[flagged] = np.nan
+        return width, x, y
+
+    @property
+    def width(self):
+        """PSF width (px) of every frame; NaN where flagged or without a fit."""
+        return self.psf_window(0, None)[0]
+
+    @property
+    def x(self):
+        """Centroid column (px) of every frame; NaN where flagged or without a fit."""
+        return self.psf_window(0, None)[1]
+
+    @property
+    def y(self):
+        """Centroid row (px) of every frame; NaN where flagged or without a fit."""
+        return self.psf_window(0, None)[2]
 
     @property
     def n_used(self):
@@ -189,20 +222,18 @@ def visit_lightcurve(model, visit_index, guidestar_index, frames, *, fit_table=N
     mjd_zero = float(mjd.min()) if mjd.size else 0.0
     if seconds is None:
         seconds = model.frame_seconds()
-    times = np.asarray(seconds, dtype=np.float64)[frames]
-    raw = np.asarray(model.lightcurve["flux"], dtype=np.float64)[frames]
+    # A group is usually a run of rows: a slice then reads without a gather.
+    rows = slice(int(frames[0]), int(frames[-1]) + 1) if frames.size and \
+        frames[-1] - frames[0] + 1 == frames.size else frames
+    times = np.asarray(seconds, dtype=np.float64)[rows]
+    raw = np.asarray(model.lightcurve["flux"])[rows]
     mask = ~np.isfinite(raw)
-    nan = np.full(frames.size, np.nan)
-    width, x, y = nan, nan.copy(), nan.copy()
+    psf = None
     if fit_table is not None:
         fit = getattr(model, fit_table)
-        mask |= np.asarray(fit["flags"])[frames] != 0
-        width = 0.5 * (np.asarray(fit["x_stddev"], dtype=np.float64)[frames]
-                       + np.asarray(fit["y_stddev"], dtype=np.float64)[frames])
-        x = np.asarray(fit["x_mean"], dtype=np.float64)[frames]
-        y = np.asarray(fit["y_mean"], dtype=np.float64)[frames]
-        flagged = np.asarray(fit["flags"])[frames] != 0
-        width[flagged] = x[flagged] = y[flagged] = np.nan
+        psf = tuple(np.asarray(fit[column])[rows] for column in (
+            "x_stddev", "y_stddev", "x_mean", "y_mean", "flags"))
+        mask |= psf[-1] != 0
     if events is None:
         events = model_events(model, mjd_zero)
     if times.size:
@@ -218,12 +249,13 @@ def visit_lightcurve(model, visit_index, guidestar_index, frames, *, fit_table=N
         np.add.at(change, high, -1)
         mask |= np.cumsum(change[:-1]) > 0
     used = ~mask
-    level = float(np.median(raw[used])) if used.any() else np.nan
+    level = float(np.median(raw[used], overwrite_input=True)) if used.any() else np.nan
     if not level > 0:
         log.warning("visit %d, guide star %d: no positive median flux over %d used frame(s); "
                     "nothing to search", visit_index, guidestar_index, int(used.sum()))
         mask = np.ones(frames.size, dtype=bool)
         level = np.nan
     return VisitLightCurve(visit_index=int(visit_index), guidestar_index=int(guidestar_index),
-                           frames=frames, times=times, mjd_zero=mjd_zero, flux=raw / level,
-                           mask=mask, width=width, x=x, y=y, events=inside)
+                           frames=frames, times=times, mjd_zero=mjd_zero,
+                           flux=np.asarray(raw, dtype=np.float64) / level, mask=mask,
+                           events=inside, psf=psf)

@@ -238,9 +238,10 @@ def assign_origin(table, lc, *, coincidence=COINCIDENCE):
     >>> rng = np.random.default_rng(2)
     >>> width = 0.7 * np.where(t >= 100, 1.05, 1.0) + rng.normal(0, 0.003, t.size)
     >>> none = np.zeros(0, dtype=[("kind", "U24"), ("start", "f8"), ("end", "f8")])
+    >>> centroid = rng.normal(4, 0.01, (2, t.size))
     >>> lc = VisitLightCurve(0, 0, np.arange(t.size), t, 60000.0, np.ones(t.size),
-    ...                      np.zeros(t.size, bool), width, rng.normal(4, 0.01, t.size),
-    ...                      rng.normal(4, 0.01, t.size), none)
+    ...                      np.zeros(t.size, bool), none,
+    ...                      psf=(width, width, *centroid, np.zeros(t.size, int)))
     >>> dips = QTable({"frame_start": [1600, 800], "frame_stop": [1700, 900]})  # 100 s, 50 s
     >>> result = assign_origin(dips, lc)
     >>> result["origin"].tolist(), [bool(abs(s) > 5) for s in result["psf_change"]]
@@ -254,18 +255,23 @@ def assign_origin(table, lc, *, coincidence=COINCIDENCE):
     result = table.copy()
     n = len(result)
     kinds, psf, centroid, technical = [], np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, bool)
-    level = float(np.nanmedian(lc.width)) if n and np.isfinite(lc.width).any() else np.nan
     for row in range(n):
         first = int(result["frame_start"][row])
         last = int(result["frame_stop"][row])
-        kind = coinciding_event(lc.events, float(lc.times[first]), float(lc.times[last]),
-                                coincidence=coincidence)
-        width, width_error = _change(lc.times, lc.width, first, last)
-        dx, dx_error = _change(lc.times, lc.x, first, last)
-        dy, dy_error = _change(lc.times, lc.y, first, last)
-        psf[row] = _significance(width, width_error)
+        start, stop = float(lc.times[first]), float(lc.times[last])
+        kind = coinciding_event(lc.events, start, stop, coincidence=coincidence)
+        window = float(np.clip(stop - start, *_AROUND))
+        low = int(np.searchsorted(lc.times, start - window, side="left"))
+        high = int(np.searchsorted(lc.times, stop + window, side="right"))
+        times = lc.times[low:high]
+        width, x, y = lc.psf_window(low, high)
+        change, change_error = _change(times, width, first - low, last - low)
+        dx, dx_error = _change(times, x, first - low, last - low)
+        dy, dy_error = _change(times, y, first - low, last - low)
+        psf[row] = _significance(change, change_error)
         centroid[row] = float(np.hypot(_significance(dx, dx_error), _significance(dy, dy_error)))
-        wide = abs(psf[row]) >= PSF_SIGMA and abs(width) >= MIN_WIDTH_CHANGE * level
+        level = float(np.nanmedian(width)) if np.isfinite(width).any() else np.nan
+        wide = abs(psf[row]) >= PSF_SIGMA and abs(change) >= MIN_WIDTH_CHANGE * level
         moved = centroid[row] >= CENTROID_SIGMA and float(np.hypot(dx, dy)) >= MIN_CENTROID_SHIFT
         technical[row] = bool(kind) or bool(wide) or bool(moved)
         kinds.append(kind)
