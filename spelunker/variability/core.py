@@ -425,7 +425,7 @@ def store_variability(model, result):
     >>> from spelunker.variability import find_variability, store_variability, flares_table
     >>> model = GuideStarModel()
     >>> model.frames = [(60000.0 + i / 86400, 0, 0, i) for i in range(64)]
-    >>> model.lightcurve = [(1000.0, 1.0, 9)] * 64
+    >>> model.lightcurve = [(1000.0 + i % 3, 1.0, 9) for i in range(64)]
     >>> store_variability(model, find_variability(model))
     >>> len(flares_table(model)), model.table("variability")["n_frames"].tolist()
     (0, [64])
