@@ -39,7 +39,7 @@ from astropy.time import Time
 
 from spelunker._validate import check_choice, check_finite_float, check_positive_float
 from spelunker.binning import time_bin_index
-from spelunker.datamodels import check_model
+from spelunker.datamodels import GuideStarModel, check_model
 from spelunker.datamodels._units import column_unit
 from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.names import visit_id
@@ -65,7 +65,7 @@ log = logging.getLogger(__name__)
 #: The model's tables written by `store_variability`.
 VARIABILITY_TABLES = ("flares", "dips", "variability")
 
-#: Time columns of each table: (name in the QTable, name stored).
+#: Time columns of the detectors' tables (seconds), stored as ``<x>_mjd``.
 _TIMES = {"flares": ("start", "peak", "stop"), "dips": ("start", "mid", "stop"),
           "variability": ()}
 
@@ -213,11 +213,13 @@ def find_variability(model, *, fit_table="auto", mask_events=True, flare_thresho
         for name, table in (("flares", flares), ("dips", dips)):
             parts[name].append(_global_rows(name, table, lc))
         parts["variability"].append(row)
-    dtypes = {name: model.table_dtype(name) for name in VARIABILITY_TABLES}
-    arrays = {name: _concatenate(name, parts[name], dtypes[name], mjd_zero)
-              for name in ("flares", "dips")}
-    arrays["variability"] = _rows_array(parts["variability"], dtypes["variability"])
-    result = VariabilityResult(**{name: _as_qtable(name, arrays[name])
+    scratch = GuideStarModel()  # holds the arrays to read them as model.table does
+    with scratch.trusted_assignment():
+        for name in ("flares", "dips"):
+            setattr(scratch, name, _stored(name, parts[name], model.table_dtype(name)))
+        scratch.variability = _rows_array(parts["variability"],
+                                          model.table_dtype("variability"))
+    result = VariabilityResult(**{name: _time_view(scratch.table(name))
                                   for name in VARIABILITY_TABLES})
     log.info("variability: %d visit/guide-star group(s), %d flare(s), %d dip(s) in %.2f s",
              len(parts["variability"]), len(result.flares), len(result.dips),
@@ -328,29 +330,34 @@ def _period(times, flux, quiet):
 
 
 def _global_rows(name, table, lc):
-    """A detector's table with the group's keys, global frame rows and times in seconds."""
+    """A detector's table with the group's keys, global frame rows and Time columns."""
     table = table.copy()
     for column in _FRAME_COLUMNS[name]:
         table[column] = lc.frames[np.asarray(table[column], dtype=np.int64)] \
             if len(table) else np.zeros(0, dtype=np.int64)
     table["visit_index"] = np.full(len(table), lc.visit_index, dtype=np.int16)
     table["guidestar_index"] = np.full(len(table), lc.guidestar_index, dtype=np.int16)
+    for column in _TIMES[name]:  # seconds since lc.mjd_zero
+        table[column] = Time(lc.mjd_zero + table[column].to_value(u.s) / 86400.0, format="mjd",
+                             scale="utc")
     return table
 
 
-def _concatenate(name, tables, dtype, mjd_zero):
-    """The detectors' tables of every group as one stored array, in time order."""
+def _stored(name, tables, dtype):
+    """QTables of one of the tables (Time columns) as one stored array, in time order."""
     arrays = []
     for table in tables:
         stored = np.zeros(len(table), dtype=dtype)
         for column in dtype.names:
-            if column.endswith("_mjd"):  # seconds since mjd_zero
-                stored[column] = mjd_zero + table[column[:-4]].to_value(u.s) / 86400.0
+            if column.endswith("_mjd"):
+                stored[column] = table[column[:-4]].utc.mjd if len(table) else []
             else:
                 stored[column] = _plain(table[column], column_unit(name, column))
         arrays.append(stored)
     stored = np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype)
-    return stored[np.argsort(stored["start_mjd"], kind="stable")]
+    if "start_mjd" in dtype.names:
+        stored = stored[np.argsort(stored["start_mjd"], kind="stable")]
+    return stored
 
 
 def _plain(values, unit):
@@ -375,20 +382,14 @@ def _rows_array(rows, dtype):
     return stored
 
 
-def _as_qtable(name, stored):
-    """A stored array as the analysis QTable: units, decoded strings, Time for ``*_mjd``."""
-    table = QTable()
-    for column in stored.dtype.names:
-        values = np.asarray(stored[column])
+def _time_view(table):
+    """A stored table (`spelunker.GuideStarModel.table`) with Time ``<x>`` for ``<x>_mjd``."""
+    for position, column in enumerate(list(table.colnames)):
         if column.endswith("_mjd"):
-            times = Time(values.astype(float), format="mjd", scale="utc")
+            times = Time(np.asarray(table[column], dtype=float), format="mjd", scale="utc")
             times.format = "isot"
-            table[column[:-4]] = times
-            continue
-        if values.dtype.kind == "S":
-            values = np.char.decode(values, "ascii")
-        unit = column_unit(name, column)
-        table[column] = values if unit is None else values * unit
+            table.remove_column(column)
+            table.add_column(times, name=column[:-4], index=position)
     return table
 
 
@@ -444,13 +445,7 @@ def store_variability(model, result):
         if missing:
             msg = f"store_variability: the {name} table lacks the column(s) {', '.join(missing)}"
             raise ParameterError(msg)
-        stored = np.zeros(len(table), dtype=dtype)
-        for column in dtype.names:
-            if column.endswith("_mjd"):
-                stored[column] = table[column[:-4]].utc.mjd if len(table) else []
-            else:
-                stored[column] = _plain(table[column], column_unit(name, column))
-        arrays[name] = stored
+        arrays[name] = _stored(name, [table], dtype)
     with model.trusted_assignment():
         for name, stored in arrays.items():
             setattr(model, name, stored)
@@ -462,7 +457,7 @@ def _read(model, name, where):
         msg = (f"{where}: the model has no {name} table; run GuideStarVariabilityStep "
                "(strun spelunker_variability)")
         raise GuideStarInputError(msg)
-    return _as_qtable(name, np.asarray(getattr(model, name)))
+    return _time_view(model.table(name))
 
 
 def flares_table(model):
@@ -489,23 +484,18 @@ def flares_table(model):
 
 
 def dips_table(model):
-    """The model's stored dips as a QTable (``start``, ``mid``, ``stop`` as Time; units).
+    """The model's stored dips as a QTable: ``start``, ``mid``, ``stop`` as Time, with units.
 
-    Raises
-    ------
-    spelunker.errors.GuideStarInputError
-        The model has no dips table (run GuideStarVariabilityStep).
+    Like `flares_table`, for the ``dips`` table (a GuideStarInputError
+    without one).
     """
     return _read(model, "dips", "dips_table")
 
 
 def variability_table(model):
-    """The model's stored variability rows (one per visit and guide star) as a QTable.
+    """The model's ``variability`` table, one row per visit and guide star, with units.
 
-    Raises
-    ------
-    spelunker.errors.GuideStarInputError
-        The model has no variability table (run GuideStarVariabilityStep).
+    Like `flares_table`; the classes are a comma-separated ``classes``
+    string (`spelunker.variability.classes.CLASSES`).
     """
     return _read(model, "variability", "variability_table")
-
