@@ -93,8 +93,13 @@ def test_visit_lightcurve_masks_flags_nan_and_technical_events(tilt_visit):
     for when, masked in ((TILT, True), (TILT + 1.5, True), (205.0, True), (TILT + 5.0, False),
                          (TRANSIT, False)):
         assert lc.mask[np.searchsorted(lc.times, when)] == masked, when
+    # The flux is normalised apart on each side of the tilt (its lasting step is gone).
+    for side in (lc.times < TILT, lc.times > TILT):
+        assert np.median(lc.flux[side & ~lc.mask]) == pytest.approx(1.0, abs=1e-12)
     unmasked = visit_lightcurve(model, visit_index, star, frames, fit_table="quick_fit",
                                 mask_events=False)
+    before = np.median(unmasked.flux[(unmasked.times < TILT) & ~unmasked.mask])
+    assert before != pytest.approx(1.0, abs=1e-12)
     assert unmasked.n_used == int(np.count_nonzero(np.asarray(model.quick_fit["flags"]) == 0))
     assert np.all(np.isfinite(unmasked.width[~unmasked.mask]))
     # A frame flagged by the fit or with a NaN flux is masked.

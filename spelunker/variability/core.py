@@ -12,7 +12,10 @@
    astrophysical (`spelunker.variability.origin.assign_origin`);
 3. the period: Lomb-Scargle (`spelunker.periodogram.lomb_scargle`) of the
    light curve binned in `~spelunker.variability.classes.PERIOD_BIN` s with
-   every flare, dip and masked frame left out, from 3 cycles per visit up,
+   the masked frames and every flare and dip left out (each widened by its
+   duration, at least 2 s, on both sides: what a search misses of a slow
+   ingress or a flare's tail would pass for a period), from 3 cycles per
+   visit up,
    its peak refined by `spelunker.periodogram.refine_period`;
 4. the noise model (`~spelunker.variability.noise_model`) of the same
    frames, the sinusoid subtracted when the star is periodic, so the
@@ -234,12 +237,22 @@ def _guidestar_ids(model):
     return [str(v.decode("ascii") if isinstance(v, bytes) else v).strip() for v in values]
 
 
-def _frames_of(table, n_frames):
-    """True for the frames inside any row of a flares or dips table (positions)."""
-    change = np.zeros(n_frames + 1, dtype=np.int64)
-    np.add.at(change, np.asarray(table["frame_start"], dtype=np.int64), 1)
-    np.add.at(change, np.asarray(table["frame_stop"], dtype=np.int64) + 1, -1)
-    return np.cumsum(change[:-1]) > 0
+def _frames_of(table, times, *, widen=1.0, least=2.0):
+    """True for the frames within the rows of a flares or dips table, each widened.
+
+    A row ``[start, stop]`` covers ``[start - w, stop + w]`` with ``w =
+    max(widen * duration, least)`` seconds: a detected signal is shorter
+    than the true one (slow ingress, a flare's tail), and what is left of
+    it would pass for a period or for red noise.
+    """
+    covered = np.zeros(times.size + 1, dtype=np.int64)
+    if len(table):
+        start = times[np.asarray(table["frame_start"], dtype=np.int64)]
+        stop = times[np.asarray(table["frame_stop"], dtype=np.int64)]
+        margin = np.maximum(widen * (stop - start), least)
+        np.add.at(covered, np.searchsorted(times, start - margin, side="left"), 1)
+        np.add.at(covered, np.searchsorted(times, stop + margin, side="right"), -1)
+    return np.cumsum(covered[:-1]) > 0
 
 
 def _search(lc, options):
@@ -259,14 +272,16 @@ def _search(lc, options):
                                        **options.get("flares", {})), lc)
     dips = assign_origin(find_dips(lc.times, lc.flux, mask=lc.mask,
                                    **options.get("dips", {})), lc)
-    flare_frames = _frames_of(flares, n)
-    quiet = lc.mask | flare_frames | _frames_of(dips, n)
+    flare_frames = _frames_of(flares, lc.times)
+    quiet = lc.mask | flare_frames | _frames_of(dips, lc.times)
     period = _period(lc.times, lc.flux, quiet)
     residual = lc.flux
     periodic = is_periodic(period["period"], period["period_fap"], period["period_flag"], hours)
     if periodic:
         residual = lc.flux - period["amplitude"] * np.cos(
             2 * np.pi * (lc.times - period["epoch"]) / period["period"])
+    if np.count_nonzero(~quiet) < _MIN_FRAMES:  # the flares and dips cover the visit
+        quiet = lc.mask
     noise = noise_model(lc.times, residual, mask=quiet)
     bls = periodic_dips(lc.times, lc.flux, mask=lc.mask | flare_frames)
     n_flares = int(np.count_nonzero(flares["origin"] == "astrophysical"))

@@ -3,9 +3,11 @@
 `visit_lightcurve` reads one ``(visit_index, guidestar_index, frames)``
 group of `spelunker.GuideStarModel.frame_groups` into a `VisitLightCurve`:
 the optimal-aperture flux (``lightcurve`` table) divided by its median over
-the used frames, the frame times in seconds, the mask of the frames not
-used (the fit's flagged frames, NaN flux, and frames within `EVENT_MARGIN`
-seconds of a technical event of the ``events`` table), and the PSF width
+the used frames (apart on each side of a tilt or centroid jump,
+`STEP_KINDS`, whose lasting flux step would otherwise pass for a long flare
+or dip), the frame times in seconds, the mask of the frames not used (the
+fit's flagged frames, NaN flux, and frames within `EVENT_MARGIN` seconds of
+a technical event of the ``events`` table), and the PSF width
 ``(x_stddev + y_stddev) / 2`` and centroid of the fit table, which the
 origin check (`spelunker.variability.origin`) compares inside and around
 each flare and dip.  `model_events` reads the events table once for all
@@ -22,7 +24,7 @@ from spelunker.datamodels import check_model
 from spelunker.errors import GuideStarInputError, ParameterError
 
 __all__ = ["VisitLightCurve", "visit_lightcurve", "model_events", "MASKED_KINDS",
-           "EVENT_MARGIN"]
+           "STEP_KINDS", "EVENT_MARGIN"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,10 @@ log = logging.getLogger(__name__)
 #: dip technical, `spelunker.variability.origin`).  A ``gap`` holds no frame; a
 #: ``flux_excursion`` is a flux change itself, the thing the origin check judges.
 MASKED_KINDS = ("tilt", "centroid_jump", "hga_move", "guide_star_change")
+
+#: Kinds of lasting changes: the light curve is normalised apart on each side of them
+#: (a tilt that widens the PSF moves light out of the aperture for good).
+STEP_KINDS = ("tilt", "centroid_jump")
 
 #: Frames this close (s) to a technical event are masked: a mirror-segment tilt
 #: completes within about 1.4 s and the event search places steps to about 1 s.
@@ -52,7 +58,8 @@ class VisitLightCurve:
     mjd_zero : float
         MJD (UTC) of ``times == 0``.
     flux : numpy.ndarray
-        Relative flux: the aperture flux over its median on the used frames.
+        Relative flux: the aperture flux over its median on the used frames
+        (of each part between the tilts and centroid jumps when events are masked).
     mask : numpy.ndarray
         bool, True for a frame not used (flagged by the fit, NaN flux, or
         within the margin of a technical event).
@@ -171,7 +178,8 @@ def visit_lightcurve(model, visit_index, guidestar_index, frames, *, fit_table=N
         The fit whose flags mask frames and whose PSF width and centroid are
         kept; None: no fit (flags and PSF series unknown).
     mask_events : bool, optional
-        Mask the frames within ``margin`` seconds of a technical event.
+        Mask the frames within ``margin`` seconds of a technical event, and
+        normalise the flux apart on each side of a tilt or centroid jump.
     margin : float, optional
         Seconds masked on each side of an event.
     seconds : numpy.ndarray, optional
@@ -248,14 +256,21 @@ def visit_lightcurve(model, visit_index, guidestar_index, frames, *, fit_table=N
         np.add.at(change, low, 1)
         np.add.at(change, high, -1)
         mask |= np.cumsum(change[:-1]) > 0
-    used = ~mask
-    level = float(np.median(raw[used], overwrite_input=True)) if used.any() else np.nan
-    if not level > 0:
-        log.warning("visit %d, guide star %d: no positive median flux over %d used frame(s); "
-                    "nothing to search", visit_index, guidestar_index, int(used.sum()))
-        mask = np.ones(frames.size, dtype=bool)
-        level = np.nan
+    flux = np.array(raw, dtype=np.float64)
+    edges = [0, times.size]
+    if mask_events and inside.size:
+        steps = inside["start"][np.isin(inside["kind"], STEP_KINDS)]
+        edges = [0, *np.searchsorted(times, np.sort(steps)).tolist(), times.size]
+    for first, last in zip(edges[:-1], edges[1:], strict=True):
+        used = ~mask[first:last]
+        level = float(np.median(flux[first:last][used])) if used.any() else np.nan
+        if level > 0:
+            flux[first:last] /= level
+        elif last > first:
+            log.warning("visit %d, guide star %d: no positive median flux over the %d used "
+                        "frame(s) from %.1f s; not searched", visit_index, guidestar_index,
+                        int(used.sum()), times[first])
+            mask[first:last] = True
     return VisitLightCurve(visit_index=int(visit_index), guidestar_index=int(guidestar_index),
-                           frames=frames, times=times, mjd_zero=mjd_zero,
-                           flux=np.asarray(raw, dtype=np.float64) / level, mask=mask,
+                           frames=frames, times=times, mjd_zero=mjd_zero, flux=flux, mask=mask,
                            events=inside, psf=psf)
