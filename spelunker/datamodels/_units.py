@@ -1,13 +1,15 @@
 """Units and time labels of `~spelunker.GuideStarModel`'s tables, in a QTable and a FITS file.
 
 `spelunker.GuideStarModel.table` gives each column its unit
-(`column_unit`); `spelunker.GuideStarModel.save` writes the same units and
+(`column_unit`, `units_table`); `spelunker.GuideStarModel.save` writes the same units and
 the UTC time labels into the FITS product's table headers
 (`label_fits_tables`).
 """
 
 import astropy.units as u
+import numpy as np
 from astropy.io import fits
+from astropy.table import QTable
 
 __all__ = []
 
@@ -81,3 +83,20 @@ def label_fits_tables(path, model):
 def column_unit(table, column):
     """Physical unit of a column of one of the model's tables (None if dimensionless)."""
     return _TABLE_UNITS.get(table, {}).get(column)
+
+
+def units_table(table, stored):
+    """A stored table (record array) of the model's table ``table`` as a QTable with units.
+
+    String columns are decoded to ``str``; times stay MJD floats.
+    """
+    result = QTable()
+    for column in stored.dtype.names:
+        # Column by column: a FITS record array's raw storage holds
+        # unsigned integers with their FITS offset.
+        values = np.asarray(stored[column])
+        if values.dtype.kind == "S":
+            values = np.char.decode(values, "ascii")
+        unit = column_unit(table, column)
+        result[column] = values if unit is None else values * unit
+    return result

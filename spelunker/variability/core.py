@@ -42,8 +42,8 @@ from astropy.time import Time
 
 from spelunker._validate import check_choice, check_finite_float, check_positive_float
 from spelunker.binning import time_bin_index
-from spelunker.datamodels import GuideStarModel, check_model
-from spelunker.datamodels._units import column_unit
+from spelunker.datamodels import check_model
+from spelunker.datamodels._units import column_unit, units_table
 from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.names import visit_id
 from spelunker.periodogram import lomb_scargle, refine_period
@@ -216,13 +216,11 @@ def find_variability(model, *, fit_table="auto", mask_events=True, flare_thresho
         for name, table in (("flares", flares), ("dips", dips)):
             parts[name].append(_global_rows(name, table, lc))
         parts["variability"].append(row)
-    scratch = GuideStarModel()  # holds the arrays to read them as model.table does
-    with scratch.trusted_assignment():
-        for name in ("flares", "dips"):
-            setattr(scratch, name, _stored(name, parts[name], model.table_dtype(name)))
-        scratch.variability = _rows_array(parts["variability"],
-                                          model.table_dtype("variability"))
-    result = VariabilityResult(**{name: _time_view(scratch.table(name))
+    stored = {name: _stored(name, parts[name], model.table_dtype(name))
+              for name in ("flares", "dips")}
+    stored["variability"] = _rows_array(parts["variability"], model.table_dtype("variability"))
+    # Read as the model reads its tables (model.table), so both give the same columns.
+    result = VariabilityResult(**{name: _time_view(units_table(name, stored[name]))
                                   for name in VARIABILITY_TABLES})
     log.info("variability: %d visit/guide-star group(s), %d flare(s), %d dip(s) in %.2f s",
              len(parts["variability"]), len(result.flares), len(result.dips),
