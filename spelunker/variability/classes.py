@@ -15,8 +15,11 @@ that apply, or ``'constant'`` when none does, from the numbers of its
 - ``'flaring'``: at least one astrophysical flare (``n_flares >= 1``;
   `spelunker.variability.origin`);
 - ``'dipping'``: at least one astrophysical dip (``n_dips >= 1``), or
-  periodic dips (astropy's BoxLeastSquares) with ``bls_snr >= MIN_BLS_SNR``
-  (10: well above the few-sigma peaks a BLS search of white noise gives);
+  periodic dips (astropy's BoxLeastSquares,
+  `spelunker.variability.periodic_dips`) with ``bls_snr >= MIN_BLS_SNR``
+  (10; eight 5-hour white-noise light curves at the guider cadence gave
+  1.0-3.1, and red noise raises it: 7, the usual threshold, leaves less
+  room);
 - ``'stochastic'``: red noise, ``beta_10min`` or ``beta_1h`` above
   `MAX_BETA` (2).  The noise columns are measured on the light curve with
   the flares, dips and masked frames left out and the periodic sinusoid
