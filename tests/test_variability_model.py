@@ -352,3 +352,17 @@ def test_helpers_refuse_wrong_arguments(tilt_visit):
         series_change(np.arange(10.0), np.ones(10), 5, 2)
     with pytest.raises(ParameterError, match="mapping"):
         classify("periodic")
+
+
+def test_flares_and_dips_are_left_out_of_the_period_search_widened():
+    """What a search misses of a slow ingress or a flare's tail must not pass for a period."""
+    from spelunker.variability.core import _frames_of
+
+    times = np.arange(1000) * 0.1
+    covered = _frames_of(QTable({"frame_start": [100], "frame_stop": [199]}), times)
+    inside = np.flatnonzero(covered)
+    assert times[inside[0]] == pytest.approx(10.0 - 9.9)
+    assert times[inside[-1]] == pytest.approx(29.8)
+    short = _frames_of(QTable({"frame_start": [500], "frame_stop": [501]}), times)
+    assert 41 <= np.count_nonzero(short) <= 42  # at least 2 s on each side
+    assert not _frames_of(QTable({"frame_start": [], "frame_stop": []}), times).any()
