@@ -366,3 +366,15 @@ def test_flares_and_dips_are_left_out_of_the_period_search_widened():
     short = _frames_of(QTable({"frame_start": [500], "frame_stop": [501]}), times)
     assert 41 <= np.count_nonzero(short) <= 42  # at least 2 s on each side
     assert not _frames_of(QTable({"frame_start": [], "frame_stop": []}), times).any()
+
+
+def test_too_few_usable_frames_give_a_row_without_search():
+    model = GuideStarModel()
+    model.frames = [(60000.0 + i / 86400, 0, 0, i) for i in range(100)]
+    model.lightcurve = [(np.nan, 1.0, 9)] * 100  # no usable flux at all
+    result = find_variability(model)
+    assert len(result.flares) == len(result.dips) == 0
+    assert result.flares.colnames == FLARE_COLUMNS and result.dips.colnames == DIP_COLUMNS
+    row = result.variability[0]
+    assert (row["n_frames"], row["n_used"], row["classes"]) == (100, 0, "")
+    assert np.isnan(row["white_noise"]) and np.isnan(row["period"].value)

@@ -214,7 +214,8 @@ def find_variability(model, *, fit_table="auto", mask_events=True, flare_thresho
         row["guidestar_id"] = ids[guidestar_index] if guidestar_index < len(ids) else ""
         _log_group(row, flares, dips)
         for name, table in (("flares", flares), ("dips", dips)):
-            parts[name].append(_global_rows(name, table, lc))
+            if table is not None:
+                parts[name].append(_global_rows(name, table, lc))
         parts["variability"].append(row)
     stored = {name: _stored(name, parts[name], model.table_dtype(name))
               for name in ("flares", "dips")}
@@ -254,7 +255,11 @@ def _frames_of(table, times, *, widen=1.0, least=2.0):
 
 
 def _search(lc, options):
-    """Flares, dips (with their origin) and the variability row of one light curve."""
+    """Flares, dips (with their origin) and the variability row of one light curve.
+
+    Too few usable frames: no flares or dips (None), a row of NaN numbers
+    and no classes.
+    """
     n = lc.frames.size
     hours = float(lc.times[-1] - lc.times[0]) / 3600.0 if n else 0.0
     row = dict(visit_index=lc.visit_index, guidestar_index=lc.guidestar_index, n_frames=n,
@@ -262,10 +267,8 @@ def _search(lc, options):
     if lc.n_used < _MIN_FRAMES:
         log.warning("visit %d, guide star %d: %d usable frame(s); no variability search",
                     lc.visit_index, lc.guidestar_index, lc.n_used)
-        flares = assign_origin(find_flares(lc.times[:0], lc.flux[:0]), lc)
-        dips = assign_origin(find_dips(lc.times[:0], lc.flux[:0]), lc)
         row.update(n_flares=0, flare_rate=np.nan, n_dips=0, classes="")
-        return flares, dips, row
+        return None, None, row
     flares = assign_origin(find_flares(lc.times, lc.flux, mask=lc.mask,
                                        **options.get("flares", {})), lc)
     dips = assign_origin(find_dips(lc.times, lc.flux, mask=lc.mask,
@@ -411,7 +414,7 @@ def _log_group(row, flares, dips):
              "astrophysical), %d dip(s) (%d astrophysical); period %s; beta 10 min %.2f, "
              "1 h %.2f; classes %s", row["visit_index"], row["guidestar_index"],
              row.get("guidestar_id") or "-", row["n_frames"], row["n_used"], row["hours"],
-             len(flares), row.get("n_flares", 0), len(dips), row.get("n_dips", 0),
+             len(flares or ()), row.get("n_flares", 0), len(dips or ()), row.get("n_dips", 0),
              f"{row['period']:.6g} s" if np.isfinite(row.get("period", np.nan)) else "none",
              row.get("beta_10min", np.nan), row.get("beta_1h", np.nan),
              row.get("classes") or "-")
