@@ -14,6 +14,7 @@ from spelunker.stpipe import (
     GuideStarEventStep,
     GuideStarFitStep,
     GuideStarPipeline,
+    GuideStarVariabilityStep,
     PeriodogramStep,
     PhotometryOptimizeStep,
 )
@@ -21,4 +22,4 @@ from spelunker.stpipe import (
 __all__ = ["__version__", "GuideStarModel", "SpelunkerError", "ParameterError", "read_guidestar",
            "load", "Spelunker",
            "GuideStarFitStep", "PhotometryOptimizeStep", "PeriodogramStep", "GuideStarEventStep",
-           "GuideStarPipeline"]
+           "GuideStarVariabilityStep", "GuideStarPipeline"]

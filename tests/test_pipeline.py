@@ -16,12 +16,14 @@ from spelunker.photometry import binned_scatter, full_frame_flux, lightcurve_tab
 from spelunker.stpipe import (
     GuideStarEventStep,
     GuideStarFitStep,
+    GuideStarVariabilityStep,
     PeriodogramStep,
     PhotometryOptimizeStep,
     parameter_file,
 )
 from spelunker.plotting import summarize
 from spelunker.stpipe.parameters import PARAMETER_FILES
+from spelunker.variability import dips_table, flares_table, variability_table
 
 from cli_helpers import STRUN, run_cli
 
@@ -151,8 +153,10 @@ PRODUCTS = {
     "photometry": ("gsphot", ["lightcurve", "aperture_search"]),
     "periodogram": ("gspgram", ["quick_fit", "periodogram", "periodogram_peaks"]),
     "events": ("gsevents", ["quick_fit", "events"]),
+    "variability": ("gsvar", ["lightcurve", "quick_fit", "events", "flares", "dips",
+                              "variability"]),
     "pipeline": ("gspipe", ["gauss_fit", "lightcurve", "periodogram", "periodogram_peaks",
-                            "events"]),
+                            "events", "flares", "dips", "variability"]),
 }
 
 
@@ -174,7 +178,8 @@ def test_strun_runs_each_shipped_parameter_file(small_visit, tmp_path, profile):
 @pytest.mark.parametrize("profile", sorted(PARAMETER_FILES))
 def test_shipped_parameter_files_match_the_step_defaults(profile):
     classes = {"fit": GuideStarFitStep, "photometry": PhotometryOptimizeStep,
-               "periodogram": PeriodogramStep, "events": GuideStarEventStep}
+               "periodogram": PeriodogramStep, "events": GuideStarEventStep,
+               "variability": GuideStarVariabilityStep}
     with asdf.open(parameter_file(profile)) as shipped:
         tree = shipped.tree
         expected_class = GuideStarPipeline if profile in ("pipeline", "quicklook") else classes[
@@ -238,6 +243,9 @@ def test_model_tables_and_their_functions_agree(event_product, saved):
         "periodogram": (periodogram_table, [], []),
         "periodogram_peaks": (periodogram_peaks_table, [], []),
         "events": (events_table, [], []),
+        "flares": (flares_table, [], []),
+        "dips": (dips_table, [], []),
+        "variability": (variability_table, [], []),
     }
     for name, (function, before, after) in views.items():
         stored, view = model.table(name), function(model)

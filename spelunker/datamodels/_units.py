@@ -1,13 +1,15 @@
 """Units and time labels of `~spelunker.GuideStarModel`'s tables, in a QTable and a FITS file.
 
 `spelunker.GuideStarModel.table` gives each column its unit
-(`column_unit`); `spelunker.GuideStarModel.save` writes the same units and
+(`column_unit`, `units_table`); `spelunker.GuideStarModel.save` writes the same units and
 the UTC time labels into the FITS product's table headers
 (`label_fits_tables`).
 """
 
 import astropy.units as u
+import numpy as np
 from astropy.io import fits
+from astropy.table import QTable
 
 __all__ = []
 
@@ -24,6 +26,11 @@ _TABLE_UNITS = {
         ("flux", u.DN / u.s)) for suffix in ("", "_err")},
 }
 _TABLE_UNITS["quick_fit"] = _TABLE_UNITS["gauss_fit"]
+_TABLE_UNITS["flares"] = {"duration": u.s, "equivalent_duration": u.s,
+                          "equivalent_duration_error": u.s}
+_TABLE_UNITS["dips"] = {"duration": u.s}
+_TABLE_UNITS["variability"] = {"hours": u.h, "flare_rate": u.h ** -1, "period": u.s,
+                               "period_error": u.s, "bls_period": u.s}
 
 #: Time columns of the tables: MJD in UTC.
 _TIME_COLUMNS = {
@@ -33,6 +40,8 @@ _TIME_COLUMNS = {
     "pointing_table": ("time",),
     "centroid_table": ("observatory_time_mjd", "centroid_time_mjd"),
     "events": ("start_mjd", "end_mjd"),
+    "flares": ("start_mjd", "peak_mjd", "stop_mjd"),
+    "dips": ("start_mjd", "mid_mjd", "stop_mjd"),
 }
 _TABLE_UNITS["pointing_table"] = {
     "jitter": u.mas, **{f"delta_{axis}_{coordinate}": u.mas for axis in ("ddc", "v1", "j1")
@@ -74,3 +83,20 @@ def label_fits_tables(path, model):
 def column_unit(table, column):
     """Physical unit of a column of one of the model's tables (None if dimensionless)."""
     return _TABLE_UNITS.get(table, {}).get(column)
+
+
+def units_table(table, stored):
+    """A stored table (record array) of the model's table ``table`` as a QTable with units.
+
+    String columns are decoded to ``str``; times stay MJD floats.
+    """
+    result = QTable()
+    for column in stored.dtype.names:
+        # Column by column: a FITS record array's raw storage holds
+        # unsigned integers with their FITS offset.
+        values = np.asarray(stored[column])
+        if values.dtype.kind == "S":
+            values = np.char.decode(values, "ascii")
+        unit = column_unit(table, column)
+        result[column] = values if unit is None else values * unit
+    return result

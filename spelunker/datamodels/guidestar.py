@@ -19,14 +19,13 @@ from pathlib import Path
 import numpy as np
 from asdf import AsdfFile
 from astropy.io import fits
-from astropy.table import QTable
 from astropy.time import Time
 from stdatamodels import DataModel
 from stdatamodels.jwst.datamodels import JwstDataModel
 
 from spelunker._validate import check_choice, check_path
 from spelunker.atomic import atomic_file
-from spelunker.datamodels._units import column_unit, label_fits_tables
+from spelunker.datamodels._units import label_fits_tables, units_table
 from spelunker.datamodels.rows import group_rows
 from spelunker.errors import CorruptFileError, GuideStarInputError, ParameterError
 from spelunker.filetable import fg_table
@@ -44,7 +43,8 @@ FIT_TABLES = {"gauss": "gauss_fit", "quick": "quick_fit"}
 FRAME_RESULT_TABLES = ("gauss_fit", "quick_fit", "lightcurve")
 
 #: Result tables that describe the whole series (never carried over to a subset).
-_SERIES_RESULT_TABLES = ("periodogram", "periodogram_peaks", "events")
+_SERIES_RESULT_TABLES = ("periodogram", "periodogram_peaks", "events", "flares", "dips",
+                         "variability")
 
 #: ``meta.spelunker`` fields that describe results.
 _RESULT_META = ("fit_method", "fit_status", "fit_ncpus", "fit_n_flagged", "photometry_bin_size",
@@ -898,6 +898,9 @@ class GuideStarModel(JwstDataModel):
           `spelunker.periodogram.periodogram_table` and
           `~spelunker.periodogram.periodogram_peaks_table` have the same
           columns;
+        - ``flares``, ``dips``, ``variability``: `spelunker.variability.flares_table`,
+          `~spelunker.variability.dips_table`, `~spelunker.variability.variability_table`
+          have ``<x>`` (Time) for each ``<x>_mjd``;
         - ``events``: `spelunker.events.events_table` (the columns of
           `spelunker.events.find_events`) has ``start`` and ``end`` (Time)
           for ``start_mjd`` and ``end_mjd``, and adds ``duration`` (s).
@@ -908,17 +911,7 @@ class GuideStarModel(JwstDataModel):
         if not self.hasattr(name):
             msg = f"GuideStarModel.table: the model holds no {name} table"
             raise GuideStarInputError(msg)
-        source = getattr(self, name)
-        table = QTable()
-        for column in source.dtype.names:
-            # Column by column: a FITS record array's raw storage holds
-            # unsigned integers with their FITS offset.
-            values = np.asarray(source[column])
-            if values.dtype.kind == "S":
-                values = np.char.decode(values, "ascii")
-            unit = column_unit(name, column)
-            table[column] = values if unit is None else values * unit
-        return table
+        return units_table(name, getattr(self, name))
 
 
 def _count_guidestars(stars, frames, files):

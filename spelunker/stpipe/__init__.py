@@ -12,6 +12,7 @@ from .guidestar_pipeline import GuideStarPipeline
 from .parameters import parameter_file
 from .periodogram_step import PeriodogramStep
 from .photometry_optimize_step import PhotometryOptimizeStep
+from .variability_step import GuideStarVariabilityStep
 
 __all__ = [
     "SpelunkerStep",
@@ -20,6 +21,7 @@ __all__ = [
     "PhotometryOptimizeStep",
     "PeriodogramStep",
     "GuideStarEventStep",
+    "GuideStarVariabilityStep",
     "GuideStarPipeline",
     "parameter_file",
 ]

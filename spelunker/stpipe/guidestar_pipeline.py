@@ -1,4 +1,4 @@
-"""GuideStarPipeline: fit, photometry and periodogram of a visit in one run."""
+"""GuideStarPipeline: fit, photometry, periodogram, events and variability of a visit in one run."""
 
 import logging
 import os
@@ -14,6 +14,7 @@ from spelunker.stpipe.event_step import GuideStarEventStep
 from spelunker.stpipe.guide_star_fit_step import GuideStarFitStep
 from spelunker.stpipe.periodogram_step import PeriodogramStep
 from spelunker.stpipe.photometry_optimize_step import PhotometryOptimizeStep
+from spelunker.stpipe.variability_step import GuideStarVariabilityStep
 
 __all__ = ["GuideStarPipeline"]
 
@@ -21,12 +22,14 @@ log = logging.getLogger(__name__)
 
 
 class GuideStarPipeline(SpelunkerPipeline):
-    """Fit every frame, optimise the aperture and compute periodograms.
+    """Fit every frame, optimise the aperture, compute periodograms, find events and variability.
 
     Runs `GuideStarFitStep` (``steps.fit``), `PhotometryOptimizeStep`
-    (``steps.photometry``) and `PeriodogramStep` (``steps.periodogram``) on
-    each visit (program, observation, visit) of its input and saves one
-    product per visit with the suffix ``gspipe``
+    (``steps.photometry``), `PeriodogramStep` (``steps.periodogram``),
+    `GuideStarEventStep` (``steps.events``) and `GuideStarVariabilityStep`
+    (``steps.variability``: flares, dips, periods, classes) on each visit
+    (program, observation, visit) of its input and saves one product per
+    visit with the suffix ``gspipe``
     (``jw<ppppp><ooo><vvv>_gs-fg_<first stamp>_gspipe.fits``).  Visits are
     read and processed one at a time, so memory is that of the largest
     visit.  Each step's own product is saved too when its ``save_results``
@@ -66,13 +69,15 @@ class GuideStarPipeline(SpelunkerPipeline):
         "photometry": PhotometryOptimizeStep,
         "periodogram": PeriodogramStep,
         "events": GuideStarEventStep,
+        "variability": GuideStarVariabilityStep,
     }
 
     def process(self, input_data):
-        """Run the three steps on each visit of ``input_data`` (anything `open_guidestar` reads).
+        """Run the five steps on each visit of ``input_data`` (anything `open_guidestar` reads).
 
         One visit: returns the model, with the fit table, the light curve and
-        aperture, and the periodograms (stpipe saves it).  Several visits:
+        aperture, the periodograms, the events and the variability tables
+        (stpipe saves it).  Several visits:
         one model per visit, in time order; when results are saved
         (``strun``, ``save_results``) each visit's product is written as
         soon as it is done and the list holds the product paths instead, so
@@ -121,6 +126,7 @@ class GuideStarPipeline(SpelunkerPipeline):
         model = self.photometry.run(model)
         model = self.periodogram.run(model)
         model = self.events.run(model)
+        model = self.variability.run(model)
         for line in summarize(model).splitlines():
             log.info(line)
         return model

@@ -23,5 +23,6 @@ def get_steps():
         ("spelunker.stpipe.PhotometryOptimizeStep", "spelunker_photometry", False),
         ("spelunker.stpipe.PeriodogramStep", "spelunker_periodogram", False),
         ("spelunker.stpipe.GuideStarEventStep", "spelunker_events", False),
+        ("spelunker.stpipe.GuideStarVariabilityStep", "spelunker_variability", False),
         ("spelunker.stpipe.GuideStarPipeline", "spelunker_pipeline", True),
     ]

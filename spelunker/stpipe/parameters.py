@@ -14,6 +14,7 @@ PARAMETER_FILES = {
     "photometry": "spelunker_photometry.asdf",
     "periodogram": "spelunker_periodogram.asdf",
     "events": "spelunker_events.asdf",
+    "variability": "spelunker_variability.asdf",
 }
 
 
@@ -26,7 +27,7 @@ def parameter_file(profile="pipeline"):
         ``"pipeline"`` (GuideStarPipeline defaults: 2-D Gaussian fit),
         ``"quicklook"`` (GuideStarPipeline with the moments fit), or one
         step's defaults: ``"fit"``, ``"photometry"``, ``"periodogram"``,
-        ``"events"``.
+        ``"events"``, ``"variability"``.
 
     Returns
     -------

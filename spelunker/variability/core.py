@@ -1,0 +1,517 @@
+"""Flares, dips and variability of every visit and guide star of a model: find, store, read.
+
+`find_variability` runs the search of `spelunker.variability` on each
+``(visit, guide star)`` group of `spelunker.GuideStarModel.frame_groups`:
+
+1. the relative optimal-aperture light curve with its mask
+   (`spelunker.variability.lightcurve.visit_lightcurve`: the fit's flagged
+   frames, NaN flux, and frames near technical events of the ``events``
+   table);
+2. flares (`~spelunker.variability.find_flares`) and single dips
+   (`~spelunker.variability.find_dips`) on it, each judged technical or
+   astrophysical (`spelunker.variability.origin.assign_origin`);
+3. the period: Lomb-Scargle (`spelunker.periodogram.lomb_scargle`) of the
+   light curve binned in `~spelunker.variability.classes.PERIOD_BIN` s with
+   the masked frames and every flare and dip left out (each widened by its
+   duration, at least 2 s, on both sides: what a search misses of a slow
+   ingress or a flare's tail would pass for a period), from 3 cycles per
+   visit up,
+   its peak refined by `spelunker.periodogram.refine_period`;
+4. the noise model (`~spelunker.variability.noise_model`) of the same
+   frames, the sinusoid subtracted when the star is periodic, so the
+   red-noise factors measure what neither the flares nor the period explain;
+5. periodic dips (`~spelunker.variability.periodic_dips`, BoxLeastSquares)
+   with the flares left out;
+6. the classes (`spelunker.variability.classes.classify`).
+
+`store_variability` writes the three tables into the model (``flares``,
+``dips``, ``variability``; HDUs ``FLARES``, ``DIPS``, ``VARIABILITY``);
+`flares_table`, `dips_table` and `variability_table` read them back as
+QTables with `~astropy.time.Time` columns, the same columns as
+`find_variability`'s.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from astropy import units as u
+from astropy.table import QTable
+from astropy.time import Time
+
+from spelunker._validate import check_choice, check_finite_float, check_positive_float
+from spelunker.binning import time_bin_index
+from spelunker.datamodels import check_model
+from spelunker.datamodels._units import column_unit, units_table
+from spelunker.errors import GuideStarInputError, ParameterError
+from spelunker.names import visit_id
+from spelunker.periodogram import lomb_scargle, refine_period
+from spelunker.variability.classes import (
+    MIN_CYCLES,
+    PERIOD_BIN,
+    PERIOD_POINTS,
+    classify,
+    is_periodic,
+)
+from spelunker.variability.dips import find_dips, periodic_dips
+from spelunker.variability.flares import find_flares
+from spelunker.variability.lightcurve import EVENT_MARGIN, model_events, visit_lightcurve
+from spelunker.variability.noise import noise_model
+from spelunker.variability.origin import assign_origin
+
+__all__ = ["VariabilityResult", "find_variability", "store_variability", "flares_table",
+           "dips_table", "variability_table", "check_variability_options", "VARIABILITY_TABLES"]
+
+log = logging.getLogger(__name__)
+
+#: The model's tables written by `store_variability`.
+VARIABILITY_TABLES = ("flares", "dips", "variability")
+
+#: Time columns of the detectors' tables (seconds), stored as ``<x>_mjd``.
+_TIMES = {"flares": ("start", "peak", "stop"), "dips": ("start", "mid", "stop"),
+          "variability": ()}
+
+#: Fewest used frames of a group searched.
+_MIN_FRAMES = 16
+
+#: The position columns of the detectors' tables, turned into global frame rows.
+_FRAME_COLUMNS = {"flares": ("frame_start", "frame_peak", "frame_stop"),
+                  "dips": ("frame_start", "frame_mid", "frame_stop")}
+
+
+@dataclass(frozen=True)
+class VariabilityResult:
+    """What `find_variability` found: three QTables (columns of the model's tables).
+
+    Attributes
+    ----------
+    flares, dips : astropy.table.QTable
+        One row per flare or dip, every visit and guide star, in time order.
+    variability : astropy.table.QTable
+        One row per visit and guide star.
+    """
+
+    flares: QTable
+    dips: QTable
+    variability: QTable
+
+
+def check_variability_options(fit_table, mask_events, flare_threshold, dip_threshold, margin, *,
+                              where):
+    """The checked options of `find_variability`: ``(fit_table, mask_events, options, margin)``.
+
+    ``options`` maps ``'flares'`` and ``'dips'`` to the keyword arguments of
+    the detectors (their threshold, when given).  The step checks its
+    parameters with it before reading its input.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        For a bad option, naming it and ``where``.
+
+    Examples
+    --------
+    >>> from spelunker.variability.core import check_variability_options
+    >>> check_variability_options("auto", True, 6.0, None, 2.0, where="f")
+    ('auto', True, {'flares': {'threshold': 6.0}}, 2.0)
+    >>> check_variability_options("auto", "yes", None, None, 2.0, where="f")
+    Traceback (most recent call last):
+    ...
+    spelunker.errors.ParameterError: f: mask_events='yes' must be True or False
+    """
+    fit_table = check_choice(fit_table, "fit_table", ("auto", "gauss_fit", "quick_fit"),
+                             where=where)
+    if not isinstance(mask_events, (bool, np.bool_)):
+        msg = f"{where}: mask_events={mask_events!r} must be True or False"
+        raise ParameterError(msg)
+    options = {}
+    for name, value, key in (("flare_threshold", flare_threshold, "flares"),
+                             ("dip_threshold", dip_threshold, "dips")):
+        if value is not None:
+            options[key] = {"threshold": check_positive_float(value, name, where=where)}
+    margin = check_finite_float(margin, "margin", minimum=0, where=where)
+    return fit_table, bool(mask_events), options, margin
+
+
+def find_variability(model, *, fit_table="auto", mask_events=True, flare_threshold=None,
+                     dip_threshold=None, margin=EVENT_MARGIN):
+    """Flares, dips, periods, noise and classes of every visit and guide star of ``model``.
+
+    Parameters
+    ----------
+    model : GuideStarModel
+        With a ``lightcurve`` table (PhotometryOptimizeStep); a fit table
+        gives the flagged frames and the PSF series of the origin check, an
+        ``events`` table (GuideStarEventStep) the technical events.  Not
+        modified.
+    fit_table : {'auto', 'gauss_fit', 'quick_fit'}, optional
+        ``'auto'``: the 2-D Gaussian fit, else the moments fit, else none.
+    mask_events : bool, optional
+        Leave out the frames within ``margin`` s of a technical event.
+    flare_threshold, dip_threshold : float, optional
+        Significance (sigma) of a flare or dip; default the detectors'.
+    margin : float, optional
+        Seconds masked on each side of a technical event.
+
+    Returns
+    -------
+    VariabilityResult
+        ``flares``, ``dips`` and ``variability`` QTables (see
+        `spelunker.GuideStarModel.table` for the stored form).
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        A bad option, or ``model`` not a GuideStarModel.
+    spelunker.errors.GuideStarInputError
+        The model has no light curve (run PhotometryOptimizeStep), or not
+        the fit table asked for.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from spelunker import PhotometryOptimizeStep, datasets
+    >>> from spelunker.variability import find_variability
+    >>> visit = datasets.make_guidestar_files(
+    ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=6000, n_segments=1)],
+    ...     signals=[datasets.Transit(mid_time=150.0, duration=20.0, depth=0.05)], seed=3)
+    >>> model = PhotometryOptimizeStep.call(visit.files)
+    >>> result = find_variability(model)
+    >>> dip = result.dips[0]
+    >>> offset = (dip["mid"] - model.frame_times[0]).to_value("s")
+    >>> str(dip["origin"]), bool(abs(offset - 150.0) < 2.0)
+    ('astrophysical', True)
+    >>> result.variability["classes"].tolist()
+    ['dipping']
+    """
+    where = "find_variability"
+    check_model(model, where=where)
+    fit_table, mask_events, options, margin = check_variability_options(
+        fit_table, mask_events, flare_threshold, dip_threshold, margin, where=where)
+    if not model.hasattr("lightcurve") or not model.hasattr("frames") \
+            or len(model.lightcurve) != len(model.frames):
+        msg = (f"{where}: the model has no light curve of its frames; run "
+               "PhotometryOptimizeStep (strun spelunker_photometry) first")
+        raise GuideStarInputError(msg)
+    fit = None
+    if fit_table != "auto" or any(model.hasattr(name) for name in ("gauss_fit", "quick_fit")):
+        fit = model.fit_table_name(fit_table, name="fit_table")
+    started = time.perf_counter()
+    seconds = model.frame_seconds()
+    mjd_zero = float(np.min(np.asarray(model.frames["mid_time_mjd"], dtype=float))) \
+        if len(model.frames) else 0.0
+    events = model_events(model, mjd_zero)
+    keys = model.visits()
+    ids = _guidestar_ids(model)
+    parts = {name: [] for name in VARIABILITY_TABLES}
+    for visit_index, guidestar_index, frames in model.frame_groups():
+        lc = visit_lightcurve(model, visit_index, guidestar_index, frames, fit_table=fit,
+                              mask_events=mask_events, margin=margin, seconds=seconds,
+                              events=events)
+        flares, dips, row = _search(lc, options)
+        row["visit_id"] = visit_id(*keys[visit_index]) if visit_index < len(keys) else ""
+        row["guidestar_id"] = ids[guidestar_index] if guidestar_index < len(ids) else ""
+        _log_group(row, flares, dips)
+        for name, table in (("flares", flares), ("dips", dips)):
+            if table is not None:
+                parts[name].append(_global_rows(name, table, lc))
+        parts["variability"].append(row)
+    stored = {name: _stored(name, parts[name], model.table_dtype(name))
+              for name in ("flares", "dips")}
+    stored["variability"] = _rows_array(parts["variability"], model.table_dtype("variability"))
+    # Read as the model reads its tables (model.table), so both give the same columns.
+    result = VariabilityResult(**{name: _time_view(units_table(name, stored[name]))
+                                  for name in VARIABILITY_TABLES})
+    log.info("variability: %d visit/guide-star group(s), %d flare(s), %d dip(s) in %.2f s",
+             len(parts["variability"]), len(result.flares), len(result.dips),
+             time.perf_counter() - started)
+    return result
+
+
+def _guidestar_ids(model):
+    if not model.hasattr("guidestars"):
+        return []
+    values = np.asarray(model.guidestars["gs_id"])
+    return [str(v.decode("ascii") if isinstance(v, bytes) else v).strip() for v in values]
+
+
+def _frames_of(table, times, *, widen=1.0, least=2.0):
+    """True for the frames within the rows of a flares or dips table, each widened.
+
+    A row ``[start, stop]`` covers ``[start - w, stop + w]`` with ``w =
+    max(widen * duration, least)`` seconds: a detected signal is shorter
+    than the true one (slow ingress, a flare's tail), and what is left of
+    it would pass for a period or for red noise.
+    """
+    covered = np.zeros(times.size + 1, dtype=np.int64)
+    if len(table):
+        start = times[np.asarray(table["frame_start"], dtype=np.int64)]
+        stop = times[np.asarray(table["frame_stop"], dtype=np.int64)]
+        margin = np.maximum(widen * (stop - start), least)
+        np.add.at(covered, np.searchsorted(times, start - margin, side="left"), 1)
+        np.add.at(covered, np.searchsorted(times, stop + margin, side="right"), -1)
+    return np.cumsum(covered[:-1]) > 0
+
+
+def _search(lc, options):
+    """Flares, dips (with their origin) and the variability row of one light curve.
+
+    Too few usable frames: no flares or dips (None), a row of NaN numbers
+    and no classes.
+    """
+    n = lc.frames.size
+    hours = float(lc.times[-1] - lc.times[0]) / 3600.0 if n else 0.0
+    row = dict(visit_index=lc.visit_index, guidestar_index=lc.guidestar_index, n_frames=n,
+               n_used=lc.n_used, hours=hours)
+    if lc.n_used < _MIN_FRAMES:
+        log.warning("visit %d, guide star %d: %d usable frame(s); no variability search",
+                    lc.visit_index, lc.guidestar_index, lc.n_used)
+        row.update(n_flares=0, flare_rate=np.nan, n_dips=0, classes="")
+        return None, None, row
+    flares = assign_origin(find_flares(lc.times, lc.flux, mask=lc.mask,
+                                       **options.get("flares", {})), lc)
+    dips = assign_origin(find_dips(lc.times, lc.flux, mask=lc.mask,
+                                   **options.get("dips", {})), lc)
+    flare_frames = _frames_of(flares, lc.times)
+    quiet = lc.mask | flare_frames | _frames_of(dips, lc.times)
+    period = _period(lc.times, lc.flux, quiet)
+    residual = lc.flux
+    periodic = is_periodic(period["period"], period["period_fap"], period["period_flag"], hours)
+    if periodic:
+        residual = lc.flux - period["amplitude"] * np.cos(
+            2 * np.pi * (lc.times - period["epoch"]) / period["period"])
+    if np.count_nonzero(~quiet) < _MIN_FRAMES:  # the flares and dips cover the visit
+        quiet = lc.mask
+    noise = noise_model(lc.times, residual, mask=quiet)
+    bls = periodic_dips(lc.times, lc.flux, mask=lc.mask | flare_frames)
+    n_flares = int(np.count_nonzero(flares["origin"] == "astrophysical"))
+    row.update(white_noise=noise.white_noise, rms_1min=noise.rms_1min,
+               rms_10min=noise.rms_10min, rms_1h=noise.rms_1h, beta_1min=noise.beta_1min,
+               beta_10min=noise.beta_10min, beta_1h=noise.beta_1h, n_flares=n_flares,
+               flare_rate=n_flares / hours if hours > 0 else np.nan,
+               n_dips=int(np.count_nonzero(dips["origin"] == "astrophysical")),
+               period=period["period"], period_error=period["period_error"],
+               period_amplitude=period["amplitude"], period_fap=period["period_fap"],
+               bls_period=np.nan if bls is None else float(bls.period),
+               bls_depth=np.nan if bls is None else float(bls.depth),
+               bls_snr=np.nan if bls is None else float(bls.snr))
+    row["classes"] = ",".join(classify({**row, "period_flag": period["period_flag"]}))
+    return flares, dips, row
+
+
+def _binned(times, values):
+    """Means of the finite ``values`` and their times in bins of `PERIOD_BIN` s or coarser.
+
+    The bins are those of `spelunker.binning.time_bin_index`; at most about
+    `PERIOD_POINTS` of them over the light curve's span (times are sorted, so
+    a count per bin number needs no sort).
+    """
+    span = float(times[-1] - times[0])
+    size = max(PERIOD_BIN, span / PERIOD_POINTS)
+    index = time_bin_index(times, size)
+    good = np.isfinite(values)
+    count = np.bincount(index[good], minlength=int(index[-1]) + 1)
+    occupied = count > 0
+    count = count[occupied]
+    mean = np.bincount(index[good], values[good], minlength=occupied.size)[occupied] / count
+    mean_time = np.bincount(index[good], times[good], minlength=occupied.size)[occupied] / count
+    return mean_time, mean
+
+
+def _period(times, flux, quiet):
+    """The refined Lomb-Scargle period of the binned quiet light curve (NaN when none)."""
+    none = dict(period=np.nan, period_error=np.nan, amplitude=np.nan, period_fap=np.nan,
+                period_flag=-1, epoch=np.nan)
+    bin_time, bin_value = _binned(times, np.where(quiet, np.nan, flux))
+    if bin_time.size < 4 * MIN_CYCLES:
+        return none
+    baseline = float(bin_time[-1] - bin_time[0])
+    cadence = float(np.median(np.diff(bin_time)))
+    minimum = MIN_CYCLES / baseline
+    if not minimum < 0.4 / cadence or np.ptp(bin_value) == 0:
+        return none
+    peaks = lomb_scargle(bin_time, {"flux": bin_value}, minimum_frequency=minimum,
+                         n_peaks=1).peaks
+    if len(peaks) == 0:
+        return none
+    fit = refine_period(bin_time, bin_value, float(peaks["period"][0].to_value(u.s)),
+                        max_false_alarm=1.0)
+    fap = float(peaks["false_alarm_probability"][0])
+    if fit.flag:
+        return {**none, "period_fap": fap, "period_flag": int(fit.flag)}
+    return dict(period=fit.period, period_error=fit.period_error, amplitude=fit.amplitude,
+                period_fap=max(fap, fit.false_alarm_probability), period_flag=0,
+                epoch=fit.epoch)
+
+
+def _global_rows(name, table, lc):
+    """A detector's table with the group's keys, global frame rows and Time columns."""
+    table = table.copy()
+    for column in _FRAME_COLUMNS[name]:
+        table[column] = lc.frames[np.asarray(table[column], dtype=np.int64)] \
+            if len(table) else np.zeros(0, dtype=np.int64)
+    table["visit_index"] = np.full(len(table), lc.visit_index, dtype=np.int16)
+    table["guidestar_index"] = np.full(len(table), lc.guidestar_index, dtype=np.int16)
+    for column in _TIMES[name]:  # seconds since lc.mjd_zero
+        table[column] = Time(lc.mjd_zero + table[column].to_value(u.s) / 86400.0, format="mjd",
+                             scale="utc")
+    return table
+
+
+def _stored(name, tables, dtype):
+    """QTables of one of the tables (Time columns) as one stored array, in time order."""
+    arrays = []
+    for table in tables:
+        stored = np.zeros(len(table), dtype=dtype)
+        for column in dtype.names:
+            if column.endswith("_mjd"):
+                stored[column] = table[column[:-4]].utc.mjd if len(table) else []
+            else:
+                stored[column] = _plain(table[column], column_unit(name, column))
+        arrays.append(stored)
+    stored = np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype)
+    if "start_mjd" in dtype.names:
+        stored = stored[np.argsort(stored["start_mjd"], kind="stable")]
+    return stored
+
+
+def _plain(values, unit):
+    """Values as stored: Quantities in ``unit``, strings as ASCII bytes."""
+    if isinstance(values, u.Quantity):
+        return values.to_value(unit) if unit is not None else values.value
+    values = np.asarray(values)
+    if values.dtype.kind == "U":
+        return np.char.encode(values, "ascii")
+    return values
+
+
+def _rows_array(rows, dtype):
+    """The variability rows (dicts) as the stored array; a missing number is NaN."""
+    stored = np.zeros(len(rows), dtype=dtype)
+    for column in dtype.names:
+        kind = dtype[column].kind
+        fill = "" if kind == "S" else (0 if kind in "iu" else np.nan)
+        values = [row.get(column, fill) for row in rows]
+        stored[column] = np.char.encode(np.array(values, dtype=str), "ascii") if kind == "S" \
+            else np.array(values, dtype=dtype[column])
+    return stored
+
+
+def _time_view(table):
+    """A stored table (`spelunker.GuideStarModel.table`) with Time ``<x>`` for ``<x>_mjd``."""
+    for position, column in enumerate(list(table.colnames)):
+        if column.endswith("_mjd"):
+            times = Time(np.asarray(table[column], dtype=float), format="mjd", scale="utc")
+            times.format = "isot"
+            table.remove_column(column)
+            table.add_column(times, name=column[:-4], index=position)
+    return table
+
+
+def _log_group(row, flares, dips):
+    log.info("visit %d, guide star %d (%s): %d frames, %d used, %.2f h; %d flare(s) (%d "
+             "astrophysical), %d dip(s) (%d astrophysical); period %s; beta 10 min %.2f, "
+             "1 h %.2f; classes %s", row["visit_index"], row["guidestar_index"],
+             row.get("guidestar_id") or "-", row["n_frames"], row["n_used"], row["hours"],
+             len(flares or ()), row.get("n_flares", 0), len(dips or ()), row.get("n_dips", 0),
+             f"{row['period']:.6g} s" if np.isfinite(row.get("period", np.nan)) else "none",
+             row.get("beta_10min", np.nan), row.get("beta_1h", np.nan),
+             row.get("classes") or "-")
+
+
+def store_variability(model, result):
+    """Write a `find_variability` result into the model's ``flares``, ``dips``, ``variability``.
+
+    Parameters
+    ----------
+    model : GuideStarModel
+        Modified in place.
+    result : VariabilityResult
+        As `find_variability` returns it.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``model`` is not a GuideStarModel, or ``result`` is not a
+        `VariabilityResult` holding the tables' columns.
+
+    Examples
+    --------
+    >>> from spelunker import GuideStarModel
+    >>> from spelunker.variability import find_variability, store_variability, flares_table
+    >>> model = GuideStarModel()
+    >>> model.frames = [(60000.0 + i / 86400, 0, 0, i) for i in range(64)]
+    >>> model.lightcurve = [(1000.0 + i % 3, 1.0, 9) for i in range(64)]
+    >>> store_variability(model, find_variability(model))
+    >>> len(flares_table(model)), model.table("variability")["n_frames"].tolist()
+    (0, [64])
+    """
+    check_model(model, where="store_variability")
+    if not isinstance(result, VariabilityResult):
+        msg = (f"store_variability: result={result!r:.60} must be the VariabilityResult of "
+               "find_variability")
+        raise ParameterError(msg)
+    arrays = {}
+    for name in VARIABILITY_TABLES:
+        table = getattr(result, name)
+        dtype = model.table_dtype(name)
+        expected = [column[:-4] if column.endswith("_mjd") else column for column in dtype.names]
+        missing = [column for column in expected if column not in table.colnames]
+        if missing:
+            msg = f"store_variability: the {name} table lacks the column(s) {', '.join(missing)}"
+            raise ParameterError(msg)
+        arrays[name] = _stored(name, [table], dtype)
+    with model.trusted_assignment():
+        for name, stored in arrays.items():
+            setattr(model, name, stored)
+
+
+def _read(model, name, where):
+    check_model(model, where=where)
+    if not model.hasattr(name):
+        msg = (f"{where}: the model has no {name} table; run GuideStarVariabilityStep "
+               "(strun spelunker_variability)")
+        raise GuideStarInputError(msg)
+    return _time_view(model.table(name))
+
+
+def flares_table(model):
+    """The model's stored flares as a QTable (`find_variability`'s columns, Time and units).
+
+    ``model.table('flares')`` is the table as stored: ``start_mjd``,
+    ``peak_mjd``, ``stop_mjd`` (MJD, UTC) for ``start``, ``peak``, ``stop``.
+
+    Raises
+    ------
+    spelunker.errors.GuideStarInputError
+        The model has no flares table (run GuideStarVariabilityStep).
+
+    Examples
+    --------
+    >>> from spelunker import GuideStarModel
+    >>> from spelunker.variability import flares_table
+    >>> flares_table(GuideStarModel())
+    Traceback (most recent call last):
+    ...
+    spelunker.errors.GuideStarInputError: flares_table: the model has no flares table; run GuideStarVariabilityStep (strun spelunker_variability)
+    """
+    return _read(model, "flares", "flares_table")
+
+
+def dips_table(model):
+    """The model's stored dips as a QTable: ``start``, ``mid``, ``stop`` as Time, with units.
+
+    Like `flares_table`, for the ``dips`` table (a GuideStarInputError
+    without one).
+    """
+    return _read(model, "dips", "dips_table")
+
+
+def variability_table(model):
+    """The model's ``variability`` table, one row per visit and guide star, with units.
+
+    Like `flares_table`; the classes are a comma-separated ``classes``
+    string (`spelunker.variability.classes.CLASSES`).
+    """
+    return _read(model, "variability", "variability_table")
