@@ -27,10 +27,10 @@ The output folder
     visit; ``rows/``: one ``jw<ppppp><ooo><vvv>.json`` per visit (its row,
     written by the task after the product); ``downloads/``: the MAST
     products (unless ``download_dir`` says otherwise); ``survey.ecsv``,
-    ``survey.parquet``, ``guidestars.ecsv``, ``guidestars.parquet``.  Every file is written under a temporary name and
-    renamed (`spelunker.atomic`), so a killed survey never leaves a partial
-    product, row or table under a final name; the next run removes the
-    temporary entries it left.
+    ``survey.parquet``, ``guidestars.ecsv``, ``guidestars.parquet``.  Every
+    file is written under a temporary name and renamed (`spelunker.atomic`),
+    so a killed survey never leaves a partial product, row or table under a
+    final name; the next run removes the temporary entries it left.
 
 Resuming
     A visit whose row says ``ok``, whose product is on disk with the size the
