@@ -248,6 +248,14 @@ def test_gaia_ids_come_from_the_catalog_cache_without_network(tmp_path, monkeypa
     assert list(table["gaia_dr3_id"].filled(-1)) == [4657669447891251456, -1]
 
 
+def test_catalogue_paths_that_are_folders_are_refused_before_anything_runs(tmp_path):
+    output = tmp_path / "out"
+    (output / "guidestars.parquet").mkdir(parents=True)
+    with pytest.raises(ParameterError, match="guidestars.parquet in it is a folder"):
+        run_survey(output, input_dir=tmp_path)
+    assert sorted(p.name for p in output.iterdir()) == ["guidestars.parquet"]
+
+
 # --------------------------------------------------------------------------
 # Surveys on a LocalCluster
 
