@@ -20,9 +20,12 @@ How visits combine (also in ``docs/survey.rst``)
     hours; the period: the one of the smallest false-alarm probability
     (ties: the smallest error), with its visit; periodic dips: the visit of
     the highest BLS signal-to-noise; ``classes``: the union over the
-    analysed visits of every class but ``constant``, in order of first
-    appearance, and ``constant`` only when no analysed visit has another
-    class.
+    analysed visits of the classes of events and periods (``periodic``,
+    ``flaring``, ``dipping``: one flaring visit makes a flaring star), in
+    order of first appearance; ``stochastic``, a property of the star's
+    noise that a short visit of white noise shows by chance, only when at
+    least half of the classified visits have it; ``constant`` only when no
+    other class is left.
 
 Examples
 --------
@@ -60,6 +63,11 @@ __all__ = ["CATALOGUE_COLUMNS", "catalogue_arrow", "guidestar_catalogue", "visit
 
 log = logging.getLogger(__name__)
 
+# Classes of a star's noise, not of events: kept when at least half of the visits have them
+# (a 30-minute visit of white noise is 'stochastic' 2 % of the time, see
+# spelunker.variability.classes).
+_PERSISTENT = ("stochastic",)
+
 _NOISE = ("white_noise", "rms_1min", "rms_10min", "rms_1h", "beta_1min", "beta_10min", "beta_1h")
 
 #: Columns of the guide-star catalogue: (name, type, unit, description).
@@ -89,7 +97,8 @@ CATALOGUE_COLUMNS = (
     ("bls_depth", "float", None, "their relative depth"),
     ("bls_snr", "float", None, "their signal-to-noise ratio"),
     ("classes", "str", None,
-     "union of the analysed visits' classes; 'constant' only when no visit has another"),
+     "the visits' classes combined (periodic, flaring, dipping: any visit; stochastic: half "
+     "of them; constant: no other)"),
 )
 
 # The values an entry carries, from the variability row (n_frames is the star's frames).
@@ -213,12 +222,21 @@ def _best(entries, rank, names):
 
 
 def _classes(entries):
-    """Union of the entries' classes but 'constant', which stands only alone."""
-    found = []
-    for entry in entries:
-        found += [c.strip() for c in str(entry.get("classes") or "").split(",") if c.strip()]
-    union = list(dict.fromkeys(c for c in found if c != "constant"))
-    return ",".join(union) if union else ("constant" if found else "")
+    """The star's classes from its visits' (see the module for the rule)."""
+    visits = [{c.strip() for c in str(entry.get("classes") or "").split(",") if c.strip()}
+              for entry in entries]
+    order = list(dict.fromkeys(c for entry in entries
+                               for c in str(entry.get("classes") or "").split(",") if c.strip()))
+    classified = [found for found in visits if found]
+    kept = []
+    for name in order:
+        if name == "constant":
+            continue
+        if name in _PERSISTENT:
+            if 2 * sum(name in found for found in classified) < len(classified):
+                continue
+        kept.append(name)
+    return ",".join(kept) if kept else ("constant" if classified else "")
 
 
 def _star_row(gs_id, entries):
