@@ -52,12 +52,7 @@ from astropy.time import Time
 
 from spelunker.archive.catalog import guide_star_properties
 from spelunker.datamodels import check_model
-from spelunker.survey.summary import (
-    VARIABILITY_COLUMNS,
-    arrow_table,
-    check_rows,
-    variability_rows,
-)
+from spelunker.survey.summary import VARIABILITY_COLUMNS, arrow_table, check_rows, variability_rows
 
 __all__ = ["CATALOGUE_COLUMNS", "catalogue_arrow", "guidestar_catalogue", "visit_guidestars"]
 
@@ -136,7 +131,8 @@ def visit_guidestars(model):
     Parameters
     ----------
     model : GuideStarModel
-        One visit's pipeline product.
+        A visit after `~spelunker.GuideStarPipeline` (any model with a
+        guide-star table).
 
     Returns
     -------
