@@ -20,7 +20,7 @@ import pytest
 from astropy.table import QTable, Table
 from distributed import LocalCluster
 
-from spelunker import GuideStarFitStep, datasets, read_guidestar
+from spelunker import GuideStarFitStep, GuideStarModel, datasets, read_guidestar
 from spelunker.archive.catalog import CACHE_FORMAT
 from spelunker.errors import ParameterError
 from spelunker.survey import (
@@ -156,6 +156,9 @@ def test_missing_values_failed_visits_and_visits_without_variability():
         guidestar_catalogue(None)
     with pytest.raises(ParameterError, match=r"rows\[1\]=5 must be a survey row"):
         guidestar_catalogue([rows[0], 5])
+    with pytest.raises(ParameterError,
+                       match="catalogue_arrow: table must be a guide-star .* got a table of columns x"):
+        catalogue_arrow(Table({"x": [1]}))
 
 
 def test_entries_of_a_row_count_every_guide_star_of_the_visit():
@@ -190,28 +193,21 @@ def test_catalogue_files_keep_units_and_missing_values(tmp_path):
     assert values["gaia_dr3_id"] == [None, None]
 
 
-class StoredVariability:
-    """Stand-in for a product holding the variability table (until the merge brings it)."""
-
-    def __init__(self, table):
-        self._table = table
-
-    def hasattr(self, name):
-        return name == "variability"
-
-    def table(self, name):
-        assert name == "variability"
-        return self._table
+def stored_variability(table, monkeypatch):
+    """A model whose stored variability table is ``table`` (the table as the step stores it)."""
+    monkeypatch.setattr(GuideStarModel, "hasattr", lambda self, name: name == "variability")
+    monkeypatch.setattr(GuideStarModel, "table", lambda self, name: table)
+    return GuideStarModel()
 
 
-def test_variability_values_are_read_from_the_stored_table_in_the_survey_units():
+def test_variability_values_are_read_from_the_stored_table_in_the_survey_units(monkeypatch):
     stored = QTable({"visit_index": [0, 0], "guidestar_index": [0, 1],
                      "visit_id": ["jw01534001001"] * 2, "guidestar_id": ["S1", "S2"],
                      "n_frames": [900, 100], "n_used": [880, 90],
                      "hours": [30.0, 6.0] * u.min, "flare_rate": [2.0, 0.0] / u.h,
                      "n_flares": [1, 0], "period": [0.5, np.nan] * u.min,
                      "classes": ["flaring,periodic", "constant"]})
-    rows, note = variability_rows(StoredVariability(stored))
+    rows, note = variability_rows(stored_variability(stored, monkeypatch))
     assert note == "" and sorted(rows) == [0, 1]
     assert rows[0]["hours"] == pytest.approx(0.5) and rows[0]["period"] == pytest.approx(30.0)
     assert rows[0]["flare_rate"] == 2.0 and rows[0]["n_flares"] == 1

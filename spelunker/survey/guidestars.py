@@ -47,11 +47,12 @@ from collections.abc import Mapping
 
 import astropy.units as u
 import numpy as np
-from astropy.table import Column, MaskedColumn, QTable
+from astropy.table import Column, MaskedColumn, QTable, Table
 from astropy.time import Time
 
 from spelunker.archive.catalog import guide_star_properties
 from spelunker.datamodels import check_model
+from spelunker.errors import ParameterError
 from spelunker.survey.summary import VARIABILITY_COLUMNS, arrow_table, check_rows, variability_rows
 
 __all__ = ["CATALOGUE_COLUMNS", "catalogue_arrow", "guidestar_catalogue", "visit_guidestars"]
@@ -345,12 +346,24 @@ def catalogue_arrow(table):
     pyarrow.Table
         `CATALOGUE_COLUMNS`, units and descriptions in the fields' metadata.
 
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``table`` is not a table with the catalogue's columns.
+
     Examples
     --------
     >>> from spelunker.survey.guidestars import catalogue_arrow, guidestar_catalogue
     >>> catalogue_arrow(guidestar_catalogue([])).column_names[:3]
     ['guidestar_id', 'gaia_dr3_id', 'fgs_mag']
     """
+    names = [name for name, *_ in CATALOGUE_COLUMNS]
+    if not isinstance(table, Table) or table.colnames != names:
+        got = (f"a table of columns {', '.join(table.colnames)}"[:80]
+               if isinstance(table, Table) else repr(table)[:60])
+        msg = (f"catalogue_arrow: table must be a guide-star catalogue (guidestar_catalogue "
+               f"makes it), got {got}")
+        raise ParameterError(msg)
     records = []
     for index in range(len(table)):
         record = {}

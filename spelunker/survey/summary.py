@@ -234,6 +234,11 @@ def variability_rows(model):
         `NO_VARIABILITY` when the model has no ``variability`` table (its
         pipeline did not run the variability step), else ''.
 
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``model`` is not a `~spelunker.GuideStarModel`.
+
     Examples
     --------
     >>> from spelunker import GuideStarModel
@@ -242,7 +247,7 @@ def variability_rows(model):
     >>> rows, note[:22]
     ({}, 'no variability table: ')
     """
-    if not model.hasattr("variability"):
+    if not check_model(model, where="variability_rows").hasattr("variability"):
         return {}, NO_VARIABILITY
     table = model.table("variability")
     columns = [*VARIABILITY_COLUMNS[:-1], ("n_frames", "int", None, "")]
