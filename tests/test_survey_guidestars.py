@@ -156,8 +156,8 @@ def test_missing_values_failed_visits_and_visits_without_variability():
         guidestar_catalogue(None)
     with pytest.raises(ParameterError, match=r"rows\[1\]=5 must be a survey row"):
         guidestar_catalogue([rows[0], 5])
-    with pytest.raises(ParameterError,
-                       match="catalogue_arrow: table must be a guide-star .* got a table of columns x"):
+    with pytest.raises(ParameterError, match="catalogue_arrow: table must be a guide-star "
+                                             ".* got a table of columns x"):
         catalogue_arrow(Table({"x": [1]}))
 
 
