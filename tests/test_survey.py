@@ -223,6 +223,11 @@ def test_cli_on_a_folder_with_a_local_cluster(programs, tmp_path, capsys):
     assert sorted(p.name for p in (output / "products").glob("*_gspipe.fits")) == [
         product_name(programs, (1534, 1, 1)), product_name(programs, (1541, 1, 1))]
     assert not (output / "downloads").exists()  # files on disk are read where they are
+    # The guide-star catalogue beside the table: the two ok visits' two guide stars.
+    assert f"guide stars {output / 'guidestars.ecsv'}" in printed
+    stars = Table.read(output / "guidestars.ecsv")
+    assert sorted(stars["guidestar_id"]) == sorted(table["gs_id"][:2])
+    assert list(stars["n_visits"]) == [1, 1]
 
 
 def test_plan_selects_visits_of_a_folder(programs):

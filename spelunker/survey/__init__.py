@@ -9,12 +9,16 @@ scheduler address.  Each task (`run_visit`) downloads that visit's products
 runs `~spelunker.GuideStarPipeline` with a parameter file (the quick-look
 profile by default), writes the visit's product and returns one summary row
 (`visit_summary`).  The rows gather into the survey table, written as
-``survey.ecsv`` and ``survey.parquet`` in the output folder.
+``survey.ecsv`` and ``survey.parquet`` in the output folder, and their
+guide stars into the guide-star catalogue (`guidestar_catalogue`, one row
+per guide star over all its visits: noise, flares, dips, best period,
+classes), written as ``guidestars.ecsv`` and ``guidestars.parquet``.
 
 The package, one job per module
     `spelunker.survey.planning` (the visits to run, `plan_survey`),
     `spelunker.survey.summary` (the table's `COLUMNS` and a visit's row,
-    `visit_summary`), `spelunker.survey.execution` (`run_survey` on Dask,
+    `visit_summary`), `spelunker.survey.guidestars` (the guide-star
+    catalogue, `guidestar_catalogue`), `spelunker.survey.execution` (`run_survey` on Dask,
     `run_visit`, the files written, resume) and `spelunker.survey.cli`
     (the ``spelunker-survey`` command, `main`).
 
@@ -23,10 +27,10 @@ The output folder
     visit; ``rows/``: one ``jw<ppppp><ooo><vvv>.json`` per visit (its row,
     written by the task after the product); ``downloads/``: the MAST
     products (unless ``download_dir`` says otherwise); ``survey.ecsv``,
-    ``survey.parquet``.  Every file is written under a temporary name and
-    renamed (`spelunker.atomic`), so a killed survey never leaves a partial
-    product, row or table under a final name; the next run removes the
-    temporary entries it left.
+    ``survey.parquet``, ``guidestars.ecsv``, ``guidestars.parquet``.  Every
+    file is written under a temporary name and renamed (`spelunker.atomic`),
+    so a killed survey never leaves a partial product, row or table under a
+    final name; the next run removes the temporary entries it left.
 
 Resuming
     A visit whose row says ``ok``, whose product is on disk with the size the
@@ -34,6 +38,8 @@ Resuming
     visit (failed, never run, interrupted) runs again.  A failing visit
     (corrupt file, MAST error, a worker that died) gives a row with
     ``status='error'`` and the reason in ``error``; the survey goes on.
+    The tables are rebuilt from every visit's row, so a resumed survey's
+    catalogue holds all the visits, those of earlier runs too.
 
 Memory
     One task holds one visit: a `~distributed.LocalCluster` is started with
@@ -45,13 +51,17 @@ Memory
 
 from spelunker.survey.cli import main
 from spelunker.survey.execution import run_survey, run_visit
+from spelunker.survey.guidestars import CATALOGUE_COLUMNS, guidestar_catalogue
 from spelunker.survey.planning import VisitTask, plan_survey
-from spelunker.survey.summary import COLUMNS, SCATTER_BIN, visit_summary
+from spelunker.survey.summary import COLUMNS, SCATTER_BIN, VARIABILITY_COLUMNS, visit_summary
 
 __all__ = [
+    "CATALOGUE_COLUMNS",
     "COLUMNS",
     "SCATTER_BIN",
+    "VARIABILITY_COLUMNS",
     "VisitTask",
+    "guidestar_catalogue",
     "main",
     "plan_survey",
     "run_survey",

@@ -37,8 +37,9 @@ def _parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run the spelunker pipeline on every visit of JWST programs (or of a\n"
                     "folder of guide-star products) on a Dask cluster; write one product per\n"
-                    "visit and the survey table (survey.ecsv, survey.parquet).  The MAST\n"
-                    "token, if needed, is read from MAST_API_TOKEN.",
+                    "visit, the survey table (survey.ecsv, survey.parquet) and the guide-star\n"
+                    "catalogue (guidestars.ecsv, guidestars.parquet).  The MAST token, if\n"
+                    "needed, is read from MAST_API_TOKEN.",
         epilog=f"exit codes:\n{codes}")
     parser.add_argument("--program", action="append", default=[], metavar="P",
                         help="program number (repeatable)")
@@ -111,7 +112,8 @@ def main(argv=None):
         return 130
     ok = int(np.count_nonzero(np.asarray(table["status"]) == "ok"))
     print(f"{len(table)} visits: {ok} ok, {len(table) - ok} failed; "
-          f"table {Path(args.output) / 'survey.ecsv'}")
+          f"table {Path(args.output) / 'survey.ecsv'}, guide stars "
+          f"{Path(args.output) / 'guidestars.ecsv'}")
     for row in table[np.asarray(table["status"]) != "ok"]:
         print(f"  {row['visit_id'] or row['program']}: {row['error']}")
     return 0 if ok == len(table) else 3

@@ -5,7 +5,10 @@ anything, connects to the cluster (or starts a
 `~distributed.LocalCluster`), prepares the output folder (removing the
 temporary entries an interrupted survey left there) and maps `run_visit`
 over the visits that are not complete yet; the rows gather into
-``survey.ecsv`` and ``survey.parquet``.  Every file is written through
+``survey.ecsv`` and ``survey.parquet``, and their guide stars into the
+catalogue ``guidestars.ecsv`` and ``guidestars.parquet``
+(`spelunker.survey.guidestars`), both rebuilt from every visit's row at the
+end of each run, resumed or not.  Every file is written through
 `spelunker.atomic`, so a killed survey never leaves a partial product, row
 or table under a final name.
 """
@@ -38,6 +41,7 @@ from spelunker.atomic import atomic_file, remove_stale_temporaries
 from spelunker.errors import GuideStarInputError, ParameterError, SurveyError
 from spelunker.stpipe import GuideStarPipeline, parameter_file
 from spelunker.stpipe.parameters import PARAMETER_FILES
+from spelunker.survey.guidestars import catalogue_arrow, guidestar_catalogue, visit_guidestars
 from spelunker.survey.planning import VisitTask, plan_survey
 from spelunker.survey.summary import (
     arrow_table,
@@ -99,7 +103,9 @@ def run_visit(task, *, output, config_file=None, download_dir=None, token=None, 
     product, a pipeline failure) is caught and reported in the row, so a
     survey goes on; after an input error in downloaded files the visit's
     cached downloads are removed, so that a retry downloads them again.
-    The row is also written to ``<output>/rows/<visit_id>.json``.
+    The row is also written to ``<output>/rows/<visit_id>.json``, with the
+    visit's guide stars for the catalogue under ``'_guidestars'``
+    (`spelunker.survey.guidestars.visit_guidestars`).
 
     Parameters
     ----------
@@ -171,6 +177,7 @@ def run_visit(task, *, output, config_file=None, download_dir=None, token=None, 
         model = GuideStarPipeline.call([str(p) for p in paths], config_file=config_file,
                                        save_results=False, configure_log=False)
         row.update(visit_summary(model))
+        row["_guidestars"] = visit_guidestars(model)
         products = output / "products"
         products.mkdir(parents=True, exist_ok=True)
         product = _save_product(model, products / task.product_name)
@@ -291,8 +298,10 @@ def _check_output_folder(value, name):
 def _check_output(output, *, downloads):
     """The output folder; its sub-folders and tables must not be of the other kind."""
     output = _check_output_folder(output, "output")
-    entries = [("products", True), ("rows", True), ("survey.ecsv", False),
-               ("survey.parquet", False)] + ([("downloads", True)] if downloads else [])
+    entries = [("products", True), ("rows", True)]
+    entries += [(name, False) for name in ("survey.ecsv", "survey.parquet", "guidestars.ecsv",
+                                           "guidestars.parquet")]
+    entries += [("downloads", True)] if downloads else []
     for entry, folder in entries:
         path = output / entry
         if path.exists() and path.is_dir() != folder:
@@ -448,12 +457,15 @@ def _prepare_output(output, download_dir):
 
 
 def _write_tables(output, rows):
+    """survey.* and guidestars.* of ``rows``, every visit's row (those of earlier runs too)."""
     table = survey_table(rows)
-    with atomic_file(output / "survey.ecsv") as partial:
-        table.write(partial, format="ascii.ecsv", overwrite=True)
-    arrow = arrow_table(rows)
-    with atomic_file(output / "survey.parquet") as partial:
-        pq.write_table(arrow, partial)
+    catalogue = guidestar_catalogue(rows)
+    for name, astropy_table, arrow in (("survey", table, arrow_table(rows)),
+                                       ("guidestars", catalogue, catalogue_arrow(catalogue))):
+        with atomic_file(output / f"{name}.ecsv") as partial:
+            astropy_table.write(partial, format="ascii.ecsv", overwrite=True)
+        with atomic_file(output / f"{name}.parquet") as partial:
+            pq.write_table(arrow, partial)
     return table
 
 
@@ -500,7 +512,10 @@ def run_survey(output, *, programs=(), observations=(), visits=(), input_dir=Non
 
     One task per visit (`run_visit`) is mapped onto a ``dask.distributed``
     cluster; the rows gather into the survey table, written to
-    ``<output>/survey.ecsv`` and ``<output>/survey.parquet``.  A second
+    ``<output>/survey.ecsv`` and ``<output>/survey.parquet``, and the
+    guide-star catalogue of all the rows
+    (`~spelunker.survey.guidestars.guidestar_catalogue`), written to
+    ``<output>/guidestars.ecsv`` and ``<output>/guidestars.parquet``.  A second
     run into the same ``output`` skips the visits already complete (see the
     module) and runs the others again, failed ones included.
 

@@ -2,10 +2,12 @@
 
 `COLUMNS` lists the survey table's columns; `visit_summary` computes the
 analysis columns of one visit's pipeline product (centroid rms, PSF width,
-binned flux scatter, periodogram peaks, event counts); `empty_row` is the
-row a visit starts from, `survey_table` and `arrow_table` gather rows into
-the astropy and Arrow tables written as ``survey.ecsv`` and
-``survey.parquet``.
+binned flux scatter, periodogram peaks, event counts and the variability
+row of its main guide star, `VARIABILITY_COLUMNS`, read by
+`variability_rows`); `empty_row` is the row a visit starts from,
+`survey_table` and `arrow_table` gather rows into the astropy and Arrow
+tables written as ``survey.ecsv`` and ``survey.parquet`` (and, given other
+columns, the guide-star catalogue's, `spelunker.survey.guidestars`).
 
 Examples
 --------
@@ -38,11 +40,15 @@ from spelunker.photometry import binned_scatter
 
 __all__ = [
     "COLUMNS",
+    "NO_VARIABILITY",
     "SCATTER_BIN",
+    "VARIABILITY_COLUMNS",
     "arrow_table",
+    "check_rows",
     "empty_row",
     "error_text",
     "survey_table",
+    "variability_rows",
     "visit_summary",
 ]
 
@@ -74,6 +80,41 @@ def _centroid_columns():
             for suffix, unit in (("", "pix"), ("_mas", "mas")) for axis in "xy"]
 
 
+#: The variability columns of the survey table, from the visit's stored ``variability`` table
+#: (`spelunker.variability`, ``GuideStarVariabilityStep``): its row of the guide star of most
+#: frames, without ``visit_index``, ``guidestar_index``, ``visit_id`` (a survey column already)
+#: and ``n_frames`` (the survey's is the visit's frames), then ``variability_note``.
+VARIABILITY_COLUMNS = (
+    ("guidestar_id", "str", None, "guide star of the variability columns (gs_id)"),
+    ("n_used", "int", None,
+     "frames of its light curve used (fit flags 0, outside technical events)"),
+    ("hours", "float", "h", "duration of its light curve"),
+    ("white_noise", "float", None, "relative rms per frame (point-to-point scatter)"),
+    *((f"rms_{size}", "float", None, f"relative rms of the light curve in {text} bins")
+      for size, text in (("1min", "1 min"), ("10min", "10 min"), ("1h", "1 h"))),
+    *((f"beta_{size}", "float", None,
+       f"red-noise factor at {text}: binned rms / white-noise expectation")
+      for size, text in (("1min", "1 min"), ("10min", "10 min"), ("1h", "1 h"))),
+    ("n_flares", "int", None, "astrophysical flares"),
+    ("flare_rate", "float", "1 / h", "astrophysical flares per hour"),
+    ("n_dips", "int", None, "astrophysical dips"),
+    ("period", "float", "s", "best period of the light curve (refined periodogram peak)"),
+    ("period_error", "float", "s", "its 1-sigma error"),
+    ("period_amplitude", "float", None, "its relative amplitude"),
+    ("period_fap", "float", None, "its false-alarm probability"),
+    ("bls_period", "float", "s", "period of periodic dips (BoxLeastSquares)"),
+    ("bls_depth", "float", None, "their relative depth"),
+    ("bls_snr", "float", None, "their signal-to-noise ratio"),
+    ("classes", "str", None,
+     "variability classes, comma-separated (constant, periodic, flaring, dipping, stochastic)"),
+    ("variability_note", "str", None,
+     "why the variability columns are empty (empty when they are filled)"),
+)
+
+#: ``variability_note`` of a visit whose pipeline did not run the variability step.
+NO_VARIABILITY = ("no variability table: the pipeline did not run GuideStarVariabilityStep "
+                  "(a parameter file that skips it or predates it)")
+
 #: Columns of the survey table: (name, type, unit, description).
 COLUMNS = (
     *((kind, "int", None, f"{kind} number") for kind in ID_DIGITS),
@@ -95,6 +136,7 @@ COLUMNS = (
     *_peak_columns(),
     *((f"n_events_{kind}", "int", None, f"{kind.replace('_', ' ')} events (GuideStarEventStep)")
       for kind in EVENT_KINDS),
+    *VARIABILITY_COLUMNS,
     ("product", "str", None, "path of the visit's _gspipe.fits product"),
     ("product_bytes", "int", "byte", "size of the product"),
     ("parameter_file", "str", None, "parameter file of the pipeline run"),
@@ -106,6 +148,11 @@ COLUMNS = (
     ("worker_peak_rss", "float", "MB", "peak RSS of that process when the visit ended"),
     ("finished", "str", None, "when the visit's task ended (UTC, ISO)"),
 )
+
+
+def _missing(kind):
+    """The missing value of a column of ``kind``: NaN, '' or None."""
+    return {"float": math.nan, "str": ""}.get(kind)
 
 
 def empty_row(program, observation=None, visit=None):
@@ -122,9 +169,7 @@ def empty_row(program, observation=None, visit=None):
     >>> row["program"], row["visit"], row["visit_id"]
     (1534, None, '')
     """
-    row = {}
-    for name, kind, _, _ in COLUMNS:
-        row[name] = {"float": math.nan, "str": ""}.get(kind)
+    row = {name: _missing(kind) for name, kind, _, _ in COLUMNS}
     row.update(program=program, observation=observation, visit=visit)
     if observation is not None and visit is not None:
         row["visit_id"] = visit_id(program, observation, visit)
@@ -155,6 +200,84 @@ def _rms(values):
     return float(np.std(values, ddof=1)) if values.size > 1 else math.nan
 
 
+def _cell(value, kind, unit):
+    """One stored table value as a row value of ``kind`` (a Quantity in ``unit``)."""
+    if np.ma.is_masked(value):
+        return _missing(kind)
+    if kind == "str":
+        return str(value).strip()
+    if kind == "int":
+        return int(value)
+    if unit is not None and hasattr(value, "unit"):
+        return float(value.to_value(unit))
+    return float(getattr(value, "value", value))
+
+
+def variability_rows(model):
+    """The stored variability values of each guide star of ``model``, and a note.
+
+    Parameters
+    ----------
+    model : GuideStarModel
+        One visit's pipeline product.
+
+    Returns
+    -------
+    rows : dict
+        Guide-star index (row of the guide-star table) -> dict of the
+        values of `VARIABILITY_COLUMNS` (but ``variability_note``) and
+        ``n_frames``, in the survey's units, from the model's ``variability``
+        table (``model.table('variability')``); a column the table lacks is
+        missing (NaN, '' or None).  Of several rows of one guide star
+        (several visits in one model) the one of most frames.
+    note : str
+        `NO_VARIABILITY` when the model has no ``variability`` table (its
+        pipeline did not run the variability step), else ''.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``model`` is not a `~spelunker.GuideStarModel`.
+
+    Examples
+    --------
+    >>> from spelunker import GuideStarModel
+    >>> from spelunker.survey.summary import variability_rows
+    >>> rows, note = variability_rows(GuideStarModel())
+    >>> rows, note[:22]
+    ({}, 'no variability table: ')
+    """
+    if not check_model(model, where="variability_rows").hasattr("variability"):
+        return {}, NO_VARIABILITY
+    table = model.table("variability")
+    columns = [*VARIABILITY_COLUMNS[:-1], ("n_frames", "int", None, "")]
+    rows = {}
+    for index in range(len(table)):
+        values = {name: (_cell(table[name][index], kind, unit) if name in table.colnames
+                         else _missing(kind)) for name, kind, unit, _ in columns}
+        star = int(table["guidestar_index"][index])
+        previous = rows.get(star)
+        if previous is None or (values["n_frames"] or 0) > (previous["n_frames"] or 0):
+            rows[star] = values
+    return rows, ""
+
+
+def _variability_summary(model, stars, main_star):
+    """The `VARIABILITY_COLUMNS` of the guide star ``main_star`` (a row of ``stars``)."""
+    rows, note = variability_rows(model)
+    values = {name: _missing(kind) for name, kind, _, _ in VARIABILITY_COLUMNS}
+    found = None if main_star is None else rows.get(main_star)
+    if found is not None:
+        values.update({name: found[name] for name, *_ in VARIABILITY_COLUMNS[:-1]})
+    elif not note:
+        star = "" if main_star is None else str(stars["gs_id"][main_star]).strip()
+        note = f"the variability table has no row for the guide star {star!r}"
+    if note:
+        log.info("Survey row of %s: %s", model.meta.filename, note)
+    values["variability_note"] = note
+    return values
+
+
 def visit_summary(model):
     """The survey-table values of one visit's pipeline product.
 
@@ -176,9 +299,13 @@ def visit_summary(model):
         `SCATTER_BIN` bins (ppm; NaN for fewer than
         `spelunker.photometry.MIN_BINS` usable bins) and, per series of
         `spelunker.periodogram.PERIODOGRAM_SERIES`, the period, power and
-        false-alarm probability of the strongest peak (NaN without one).
+        false-alarm probability of the strongest peak (NaN without one),
+        the counts of events per kind and the `VARIABILITY_COLUMNS` of the
+        guide star of most frames (its row of the ``variability`` table).
         A model without a light curve or periodograms (steps skipped by the
-        parameter file) gets NaN there.
+        parameter file) gets NaN there, one without events -1 counts, one
+        without a variability table missing variability values and
+        ``variability_note`` saying why.
 
     Examples
     --------
@@ -246,11 +373,23 @@ def visit_summary(model):
     kinds = list(events_table(model)["kind"]) if model.hasattr("events") else None
     for kind in EVENT_KINDS:
         summary[f"n_events_{kind}"] = -1 if kinds is None else kinds.count(kind)
+    summary.update(_variability_summary(model, stars, main_star))
     return summary
 
 
-def _column_values(rows, where):
-    """Each entry of `COLUMNS` with the list of its values in ``rows``, a sequence of dicts."""
+def check_rows(rows, where):
+    """``rows`` as a list of survey rows (dicts), else a ParameterError naming ``where``.
+
+    Examples
+    --------
+    >>> from spelunker.survey.summary import check_rows
+    >>> check_rows(({"program": 1534},), "f")
+    [{'program': 1534}]
+    >>> check_rows("x", "f")
+    Traceback (most recent call last):
+    ...
+    spelunker.errors.ParameterError: f: rows='x' must be a list of survey rows (dicts)
+    """
     if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Iterable):
         msg = f"{where}: rows={rows!r:.60} must be a list of survey rows (dicts)"
         raise ParameterError(msg)
@@ -259,7 +398,13 @@ def _column_values(rows, where):
         if not isinstance(row, Mapping):
             msg = f"{where}: rows[{index}]={row!r:.60} must be a survey row (a dict)"
             raise ParameterError(msg)
-    return [(*column, [row.get(column[0]) for row in rows]) for column in COLUMNS]
+    return rows
+
+
+def _column_values(rows, columns, where):
+    """Each entry of ``columns`` with the list of its values in ``rows``, a sequence of dicts."""
+    rows = check_rows(rows, where)
+    return [(*column, [row.get(column[0]) for row in rows]) for column in columns]
 
 
 @contextlib.contextmanager
@@ -272,18 +417,21 @@ def _readable(name, kind, where):
         raise ParameterError(msg) from exc
 
 
-def survey_table(rows):
+def survey_table(rows, *, columns=COLUMNS):
     """The survey table (astropy, masked where a value is missing) of ``rows``.
 
     Parameters
     ----------
     rows : list of dict
         Survey rows (`COLUMNS`; other keys are ignored).
+    columns : sequence of (str, str, str or None, str)
+        The columns, ``(name, 'int' | 'float' | 'str', unit, description)``;
+        default the survey table's.
 
     Returns
     -------
     astropy.table.Table
-        One column per entry of `COLUMNS`, with its unit and description.
+        One column per entry of ``columns``, with its unit and description.
 
     Raises
     ------
@@ -299,7 +447,7 @@ def survey_table(rows):
     ('jw01534001001', True)
     """
     table = Table()
-    for name, kind, unit, description, values in _column_values(rows, "survey_table"):
+    for name, kind, unit, description, values in _column_values(rows, columns, "survey_table"):
         with _readable(name, kind, "survey_table"):
             if kind == "str":
                 column = MaskedColumn(["" if v is None else str(v) for v in values], dtype=str)
@@ -315,13 +463,15 @@ def survey_table(rows):
     return table
 
 
-def arrow_table(rows):
+def arrow_table(rows, *, columns=COLUMNS):
     """The survey table of ``rows`` as a `pyarrow.Table` (missing values null).
 
     Parameters
     ----------
     rows : list of dict
         Survey rows, as for `survey_table`.
+    columns : sequence of (str, str, str or None, str)
+        The columns, as for `survey_table`.
 
     Returns
     -------
@@ -340,7 +490,7 @@ def arrow_table(rows):
     """
     fields, arrays = [], []
     types = {"int": pa.int64(), "float": pa.float64(), "str": pa.string()}
-    for name, kind, unit, description, values in _column_values(rows, "arrow_table"):
+    for name, kind, unit, description, values in _column_values(rows, columns, "arrow_table"):
         meta = {"description": description, **({"unit": unit} if unit else {})}
         fields.append(pa.field(name, types[kind], metadata=meta))
         with _readable(name, kind, "arrow_table"):
