@@ -20,6 +20,11 @@ these functions return, at the right times (`TimeAxis`,
 `~spelunker.plotting.timeaxis`), in the styles of
 `~spelunker.plotting.styles`.  The plots bin with
 `spelunker.binning.bin_series`.
+
+Time-domain figures (`~spelunker.plotting.variability`, on the tables of
+`spelunker.variability`): `variability_lightcurve_plot` (the light curve
+with its flares and dips), `rms_binning_plot` (rms against bin size beside
+white noise), `folded_lightcurve_plot` (folded at a period).
 """
 
 from spelunker.plotting.animation import flux_spatial_timelapse_animation
@@ -41,11 +46,19 @@ from spelunker.plotting.timeseries import (
     timeseries_binned_plot,
     timeseries_list_plot,
 )
+from spelunker.plotting.variability import (
+    VARIABILITY_STYLES,
+    display_bin_size,
+    folded_lightcurve_plot,
+    rms_binning_plot,
+    variability_lightcurve_plot,
+)
 
 __all__ = [
     "timeseries_binned_plot", "timeseries_list_plot", "periodogram_plot", "frame_plot",
     "position_plot", "flux_spatial_timelapse_animation", "write_visit_report", "summarize",
     "write_report_index", "science_regressors_plot", "plot_mnemonic", "plot_local_events",
     "plot_events", "plot_intervals", "plot_event_table", "relative_flux", "TimeAxis",
-    "time_axis", "set_time_axis", "to_axis_time",
+    "time_axis", "set_time_axis", "to_axis_time", "variability_lightcurve_plot",
+    "rms_binning_plot", "folded_lightcurve_plot", "VARIABILITY_STYLES", "display_bin_size",
 ]
