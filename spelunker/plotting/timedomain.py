@@ -1,0 +1,428 @@
+"""The time-domain view of a model: its flares, dips and variability per visit and guide star.
+
+Reads the ``flares``, ``dips`` and ``variability`` tables that
+`spelunker.variability.store_variability` writes
+(`~spelunker.GuideStarVariabilityStep`) and draws, for one visit and guide
+star, the figures of `spelunker.plotting.variability`:
+
+- `visit_light_curve`: the relative flux of one visit and guide star and
+  its mask (flagged fits, technical events), the series those figures draw;
+- `time_domain_figure`: the light curve with its flares and dips, rms
+  against bin size beside white noise (`spelunker.variability.noise_model`)
+  and the curve folded at the best period, in one figure;
+- `time_domain_section`: that figure and the flares, dips and variability
+  rows as the report's "Time domain" section (`write_visit_report`).
+"""
+
+import html
+import logging
+from collections import namedtuple
+
+import numpy as np
+from astropy import units as u
+
+from spelunker.datamodels import check_model
+from spelunker.errors import GuideStarInputError, ParameterError
+from spelunker.events import events_table
+from spelunker.fitting import fit_table
+from spelunker.plotting._canvas import new_figure
+from spelunker.plotting._model import guidestar_names, require_frames_table
+from spelunker.plotting._page import html_figure, html_table, png_bytes
+from spelunker.plotting.timeseries import relative_flux
+from spelunker.plotting.variability import (
+    folded_lightcurve_plot,
+    rms_binning_plot,
+    variability_lightcurve_plot,
+)
+from spelunker.variability import dips_table, flares_table, noise_model, variability_table
+
+__all__ = ["TimeDomainTables", "VisitLightCurve", "time_domain_tables", "tables_of_visit",
+           "visit_light_curve", "best_period", "time_domain_figure", "time_domain_section",
+           "TIME_DOMAIN_CAPTION"]
+
+log = logging.getLogger(__name__)
+
+#: Caption of the report's time-domain figure.
+TIME_DOMAIN_CAPTION = ("Relative flux binned for display with its flares and dips (shaded: "
+                       "astrophysical in colour, technical hatched grey); rms of the binned "
+                       "light curve against bin size beside the white-noise expectation, beta "
+                       "at 1 min, 10 min and 1 h; the light curve folded at the best period.")
+
+#: The variability tables of a model (`time_domain_tables`): QTables with Time columns.
+TimeDomainTables = namedtuple("TimeDomainTables", ["flares", "dips", "variability"])
+
+#: One visit and guide star's light curve (`visit_light_curve`): ``times`` (Time, UTC),
+#: ``flux`` (relative, divided by its median), ``mask`` (True: flagged fit or inside a
+#: technical event) and ``frames`` (the model's frame rows).
+VisitLightCurve = namedtuple("VisitLightCurve", ["times", "flux", "mask", "frames"])
+
+#: Kinds of technical events whose frames the light curve masks (a gap holds no frame).
+_MASKED_EVENTS = ("tilt", "centroid_jump", "flux_excursion", "hga_move", "guide_star_change")
+
+
+def time_domain_tables(model):
+    """The model's ``flares``, ``dips`` and ``variability`` tables, or None without them.
+
+    Parameters
+    ----------
+    model : GuideStarModel
+
+    Returns
+    -------
+    TimeDomainTables or None
+        `spelunker.variability.flares_table`, `~spelunker.variability.dips_table`
+        and `~spelunker.variability.variability_table` of the model; None when
+        it has no ``variability`` table (`~spelunker.GuideStarVariabilityStep`
+        has not run).
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        For a ``model`` that is not a GuideStarModel.
+
+    Examples
+    --------
+    >>> from spelunker import GuideStarModel
+    >>> from spelunker.plotting.timedomain import time_domain_tables
+    >>> print(time_domain_tables(GuideStarModel()))
+    None
+    """
+    if not check_model(model, where="time_domain_tables").hasattr("variability"):
+        return None
+    return TimeDomainTables(flares_table(model), dips_table(model), variability_table(model))
+
+
+def tables_of_visit(tables, position):
+    """The rows of visit ``position`` of `TimeDomainTables`, renumbered as visit 0.
+
+    For the model of one visit cut from a model of several
+    (`spelunker.visits.split_visits`), whose visit indices start again at 0.
+
+    Examples
+    --------
+    >>> from astropy.table import QTable
+    >>> from spelunker.plotting.timedomain import TimeDomainTables, tables_of_visit
+    >>> rows = QTable({"visit_index": [0, 1, 1], "guidestar_index": [0, 0, 1]})
+    >>> part = tables_of_visit(TimeDomainTables(rows, rows[:0], rows), 1)
+    >>> part.variability["visit_index"].tolist(), len(part.dips)
+    ([0, 0], 0)
+    """
+    parts = []
+    for table in tables:
+        part = table[np.asarray(table["visit_index"]) == position]
+        part["visit_index"] = np.zeros(len(part), dtype=np.asarray(table["visit_index"]).dtype)
+        parts.append(part)
+    return TimeDomainTables(*parts)
+
+
+def visit_light_curve(model, *, visit_index=0, guidestar_index=0):
+    """The relative flux of one visit and guide star, with the frames the analysis leaves out.
+
+    The light curve of `spelunker.plotting.relative_flux` (the optimised
+    aperture, else the full frame) of the frames of that visit and guide
+    star, divided by their median; masked: frames whose fit is flagged (when
+    the model has a fit) and frames inside a technical event of the model's
+    ``events`` table, as `spelunker.variability.find_variability` masks them.
+
+    Parameters
+    ----------
+    model : GuideStarModel
+    visit_index, guidestar_index : int, optional
+        Position of the visit in `~spelunker.GuideStarModel.visits` and row
+        of the guide-star table.
+
+    Returns
+    -------
+    VisitLightCurve
+
+    Raises
+    ------
+    spelunker.errors.GuideStarInputError
+        For a model without frames, or without frames of that visit and
+        guide star.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from spelunker import datasets, read_guidestar
+    >>> from spelunker.plotting.timedomain import visit_light_curve
+    >>> visit = datasets.make_guidestar_files(
+    ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=300, n_segments=1)], seed=3)
+    >>> curve = visit_light_curve(read_guidestar(visit.files))
+    >>> len(curve.times), round(float(np.nanmedian(curve.flux)), 6), int(curve.mask.sum())
+    (300, 1.0, 0)
+    """
+    require_frames_table(model)
+    stars = np.asarray(model.frames["guidestar_index"], dtype=np.int64)
+    frames = np.flatnonzero((model.frame_visits() == int(visit_index))
+                            & (stars == int(guidestar_index)))
+    if frames.size == 0:
+        msg = (f"the model has no frame of visit {visit_index} and guide star "
+               f"{guidestar_index} (visits: {model.visits()}; guide stars: "
+               f"{guidestar_names(model)})")
+        raise GuideStarInputError(msg)
+    relative, _, _ = relative_flux(model)
+    flux = relative[frames]
+    finite = np.isfinite(flux)
+    if finite.any():
+        flux = flux / np.median(flux[finite])
+    mask = np.zeros(frames.size, dtype=bool)
+    if model.hasattr("gauss_fit") or model.hasattr("quick_fit"):
+        flags = np.asarray(fit_table(model, model.fit_table_name("auto"), time=False)["flags"])
+        if len(flags) == len(relative):
+            mask |= flags[frames] != 0
+    times = model.frame_times[frames]
+    if model.hasattr("events"):
+        events = events_table(model)
+        mjd = times.mjd
+        for row in events[np.isin(np.asarray(events["kind"]), _MASKED_EVENTS)]:
+            mask |= (mjd >= row["start"].mjd) & (mjd <= row["end"].mjd)
+    return VisitLightCurve(times, flux, mask, frames)
+
+
+def _rows_of(table, visit_index, guidestar_index):
+    """The rows of a flares or dips table of one visit and guide star."""
+    keep = ((np.asarray(table["visit_index"]) == visit_index)
+            & (np.asarray(table["guidestar_index"]) == guidestar_index))
+    return table[keep]
+
+
+def _choose_row(variability, visit_index, guidestar_index, *, where):
+    """The ``variability`` row of a visit and guide star (default: the first row)."""
+    if len(variability) == 0:
+        raise GuideStarInputError(f"{where}: the variability table has no row")
+    if visit_index is None and guidestar_index is None:
+        return variability[0]
+    keep = np.ones(len(variability), dtype=bool)
+    if visit_index is not None:
+        keep &= np.asarray(variability["visit_index"]) == visit_index
+    if guidestar_index is not None:
+        keep &= np.asarray(variability["guidestar_index"]) == guidestar_index
+    if not keep.any():
+        held = ", ".join(f"({int(row['visit_index'])}, {int(row['guidestar_index'])})"
+                         for row in variability)
+        msg = (f"{where}: no variability row of visit_index={visit_index!r}, "
+               f"guidestar_index={guidestar_index!r}; the model has (visit, guide star) "
+               f"{held}")
+        raise ParameterError(msg)
+    return variability[np.flatnonzero(keep)[0]]
+
+
+def _seconds(value):
+    """A Quantity of time or a number (s) as a float of seconds (NaN for a missing value)."""
+    if isinstance(value, u.Quantity):
+        return float(value.to_value(u.s))
+    try:
+        return float(value)
+    except (TypeError, ValueError):  # a masked or missing value
+        return np.nan
+
+
+def best_period(row):
+    """``(period, error, source)`` (s) to fold a variability row at, or None without one.
+
+    The refined periodogram period (``period``, ``period_error``) when it is
+    finite, else the box-least-squares period of periodic dips
+    (``bls_period``, no error).
+    """
+    period = _seconds(row["period"])
+    if np.isfinite(period) and period > 0:
+        return period, _seconds(row["period_error"]), "periodogram"
+    bls = _seconds(row["bls_period"])
+    if np.isfinite(bls) and bls > 0:
+        return bls, None, "periodic dips (BLS)"
+    return None
+
+
+def time_domain_figure(model, *, visit_index=None, guidestar_index=None, fig=None,
+                       bin_size="auto", tables=None):
+    """The light curve with flares and dips, rms against bin size, and the folded curve.
+
+    Parameters
+    ----------
+    model : GuideStarModel
+        A model with variability tables (`~spelunker.GuideStarVariabilityStep`
+        or `spelunker.variability.store_variability`) and its frames table.
+    visit_index, guidestar_index : int, optional
+        The visit (position in `~spelunker.GuideStarModel.visits`) and guide
+        star to draw; default: the first row of the ``variability`` table.
+    fig : matplotlib.figure.Figure, optional
+        An empty figure to draw in; a new one when None.
+    bin_size : float or 'auto', optional
+        Display bin of the light curve (s; `variability_lightcurve_plot`).
+    tables : TimeDomainTables, optional
+        Tables to draw instead of the model's (`time_domain_tables`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Three Axes: the light curve (`variability_lightcurve_plot`, on top),
+        rms against bin size (`rms_binning_plot`, with the noise model of
+        `spelunker.variability.noise_model` on the masked light curve) and
+        the curve folded at the best period (`folded_lightcurve_plot`; a
+        note when the row has no period).
+
+    Raises
+    ------
+    spelunker.errors.GuideStarInputError
+        For a model without variability tables or frames.
+    spelunker.errors.ParameterError
+        For a visit and guide star without a variability row.
+    """
+    where = "time_domain_figure"
+    check_model(model, where=where)
+    if tables is None:
+        tables = time_domain_tables(model)
+    if tables is None:
+        msg = (f"{where}: the model has no variability tables; run GuideStarVariabilityStep "
+               "(strun spelunker_variability) or spk.find_flares()")
+        raise GuideStarInputError(msg)
+    row = _choose_row(tables.variability, visit_index, guidestar_index, where=where)
+    visit, star = int(row["visit_index"]), int(row["guidestar_index"])
+    curve = visit_light_curve(model, visit_index=visit, guidestar_index=star)
+    flares = _rows_of(tables.flares, visit, star)
+    dips = _rows_of(tables.dips, visit, star)
+
+    fig = new_figure(fig, (11, 8))
+    grid = fig.add_gridspec(2, 2, height_ratios=(1.1, 1.0))
+    light = fig.add_subplot(grid[0, :])
+    variability_lightcurve_plot(curve.times, curve.flux, flares=flares, dips=dips,
+                                mask=curve.mask, bin_size=bin_size, ax=light)
+    light.set_title(f"{_label(row)}: {light.get_title()}; classes "
+                    f"{str(row['classes']) or '-'}", fontsize="medium")
+    seconds = (curve.times - curve.times.min()).to_value(u.s)
+    rms_binning_plot(noise_model(seconds, curve.flux, mask=curve.mask),
+                     ax=fig.add_subplot(grid[1, 0]))
+    folded = fig.add_subplot(grid[1, 1])
+    period = best_period(row)
+    if period is None:
+        folded.text(0.5, 0.5, "no significant period", ha="center", va="center",
+                    transform=folded.transAxes, color="0.4")
+        folded.set_axis_off()
+    else:
+        folded_lightcurve_plot(curve.times, curve.flux, period=period[0],
+                               period_error=period[1], mask=curve.mask, ax=folded)
+        folded.set_title(f"{folded.get_title()} ({period[2]})", fontsize="medium")
+    return fig
+
+
+def _label(row):
+    """``'jw01534001002, guide star <id>'`` of a variability row."""
+    visit = str(row["visit_id"]).strip() or f"visit {int(row['visit_index'])}"
+    star = str(row["guidestar_id"]).strip() or str(int(row["guidestar_index"]))
+    return f"{visit}, guide star {star}"
+
+
+def _number(value, text="{:.3g}"):
+    value = _seconds(value)
+    return text.format(value) if np.isfinite(value) else "-"
+
+
+def _variability_rows(row):
+    """The variability row as (quantity, value) lines for the page."""
+    period = best_period(row)
+    period_text = "-"
+    if period is not None and period[1] is not None:
+        period_text = f"{period[0]:.6g} ± {_number(period[1], '{:.2g}')} s ({period[2]})"
+    elif period is not None:
+        period_text = f"{period[0]:.6g} s ({period[2]})"
+    return [
+        ("classes", str(row["classes"]) or "-"),
+        ("frames used", f"{int(row['n_used'])} of {int(row['n_frames'])} "
+                        f"({_number(row['hours'], '{:.2f}')} h)"),
+        ("white noise per frame", _number(row["white_noise"])),
+        ("rms at 1 min / 10 min / 1 h", " / ".join(_number(row[f"rms_{size}"])
+                                                  for size in ("1min", "10min", "1h"))),
+        ("beta at 1 min / 10 min / 1 h", " / ".join(_number(row[f"beta_{size}"], "{:.2f}")
+                                                   for size in ("1min", "10min", "1h"))),
+        ("astrophysical flares (per hour)", f"{int(row['n_flares'])} "
+                                            f"({_number(row['flare_rate'], '{:.2f}')}/h)"),
+        ("astrophysical dips", str(int(row["n_dips"]))),
+        ("best period", period_text),
+        ("period amplitude, false-alarm probability",
+         f"{_number(row['period_amplitude'])}, {_number(row['period_fap'], '{:.2e}')}"),
+    ]
+
+
+def _event_rows(table, centre, size, error):
+    """Rows of the flares or dips of one visit and star for the page."""
+    rows = []
+    for row in table:
+        rows.append((row[centre].isot, f"{_seconds(row['duration']):.3g}",
+                     f"{100 * float(row[size]):.3g} ± {100 * float(row[error]):.2g}",
+                     *((f"{_seconds(row['equivalent_duration']):.3g} ± "
+                        f"{_seconds(row['equivalent_duration_error']):.2g}",)
+                       if centre == "peak" else ()),
+                     f"{float(row['significance']):.1f}",
+                     str(row["origin"]) + (f" ({str(row['technical_event']).strip()})"
+                                           if str(row["technical_event"]).strip() else "")))
+    return rows
+
+
+def time_domain_section(model, directory, *, stem, dpi, tables=None):
+    """The report's time-domain section: per visit and guide star, the figure and the tables.
+
+    Parameters
+    ----------
+    model : GuideStarModel
+        One visit (a page of `write_visit_report`).
+    directory : pathlib.Path
+        Where the figures' PNGs are written: ``<stem>_timedomain.png``, or
+        ``<stem>_timedomain_<visit>_<star>.png`` for several rows.
+    stem : str
+        The page's file stem.
+    dpi : float
+        Resolution of the PNGs.
+    tables : TimeDomainTables, optional
+        Tables to show instead of the model's.
+
+    Returns
+    -------
+    html : str
+        The section's HTML (figures embedded); a paragraph saying that
+        `~spelunker.GuideStarVariabilityStep` has not run without tables.
+    paths : list of pathlib.Path
+        The PNGs written.
+    """
+    from matplotlib.figure import Figure  # matplotlib loads only when a report is drawn
+
+    if tables is None:
+        tables = time_domain_tables(model)
+    if tables is None:
+        return ("<p>No variability tables (run GuideStarVariabilityStep: strun "
+                "spelunker_variability).</p>"), []
+    if len(tables.variability) == 0:
+        return "<p>No visit and guide star was analysed for variability.</p>", []
+    parts, paths = [], []
+    several = len(tables.variability) > 1
+    for row in tables.variability:
+        visit, star = int(row["visit_index"]), int(row["guidestar_index"])
+        parts.append(f"<h3>{html.escape(_label(row))}</h3>")
+        name = f"timedomain_{visit}_{star}" if several else "timedomain"
+        try:
+            figure = time_domain_figure(model, visit_index=visit, guidestar_index=star,
+                                        fig=Figure(figsize=(11, 8), layout="constrained"),
+                                        tables=tables)
+        except ValueError as exc:
+            parts.append(f'<p class="note">{html.escape(f"time-domain figure left out: {exc}")}'
+                         "</p>")
+            log.info("report: time-domain figure of %s left out: %s", _label(row), exc)
+        else:
+            png = png_bytes(figure, dpi)
+            path = directory / f"{stem}_{name}.png"
+            path.write_bytes(png)
+            paths.append(path)
+            parts.append(html_figure(name, TIME_DOMAIN_CAPTION, path, png, wide=True))
+        parts.append(html_table(["quantity", "value"], _variability_rows(row)))
+        flares = _rows_of(tables.flares, visit, star)
+        parts.append(f"<p>{len(flares)} flare(s):</p>" + (html_table(
+            ["peak (UTC)", "duration (s)", "amplitude (%)", "equivalent duration (s)",
+             "significance (sigma)", "origin"], _event_rows(flares, "peak", "amplitude",
+                                                            "amplitude_error"),
+            numeric=(1, 2, 3, 4)) if len(flares) else ""))
+        dips = _rows_of(tables.dips, visit, star)
+        parts.append(f"<p>{len(dips)} dip(s):</p>" + (html_table(
+            ["mid (UTC)", "duration (s)", "depth (%)", "significance (sigma)", "origin"],
+            _event_rows(dips, "mid", "depth", "depth_error"), numeric=(1, 2, 3))
+            if len(dips) else ""))
+    return "\n".join(parts), paths
