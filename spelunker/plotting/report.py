@@ -211,7 +211,7 @@ def _visit_tables(model, parts):
     """Each visit's variability tables, for the visits cut without them (else None)."""
     whole = time_domain_tables(model) if len(parts) > 1 else None
     return [None if whole is None or part.hasattr("variability")
-            else tables_of_visit(whole, position) for position, part in enumerate(parts)]
+            else tables_of_visit(model, whole, position) for position, part in enumerate(parts)]
 
 
 #: One line of a report index: a visit page and what it shows.

@@ -92,25 +92,36 @@ def time_domain_tables(model):
     return TimeDomainTables(flares_table(model), dips_table(model), variability_table(model))
 
 
-def tables_of_visit(tables, position):
-    """The rows of visit ``position`` of `TimeDomainTables`, renumbered as visit 0.
+def tables_of_visit(model, tables, position):
+    """The rows of visit ``position`` of ``model``'s `TimeDomainTables`, numbered as its own.
 
-    For the model of one visit cut from a model of several
-    (`spelunker.visits.split_visits`), whose visit indices start again at 0.
+    For the model of that visit cut from ``model``
+    (`spelunker.visits.split_visits`), whose visit indices start again at 0
+    and whose guide stars are the rows of that visit's frames (renumbered
+    from 0 in order, as `~spelunker.GuideStarModel.select_visit` keeps them).
 
     Examples
     --------
     >>> from astropy.table import QTable
+    >>> from spelunker import GuideStarModel
     >>> from spelunker.plotting.timedomain import TimeDomainTables, tables_of_visit
-    >>> rows = QTable({"visit_index": [0, 1, 1], "guidestar_index": [0, 0, 1]})
-    >>> part = tables_of_visit(TimeDomainTables(rows, rows[:0], rows), 1)
-    >>> part.variability["visit_index"].tolist(), len(part.dips)
-    ([0, 0], 0)
+    >>> model = GuideStarModel()
+    >>> model.frames = [(60000.0 + i / 86400, 0, star, i) for i, star in enumerate([0, 1])]
+    >>> rows = QTable({"visit_index": [0, 0], "guidestar_index": [0, 1]})
+    >>> part = tables_of_visit(model, TimeDomainTables(rows, rows[:0], rows), 0)
+    >>> part.variability["guidestar_index"].tolist(), len(part.dips)
+    ([0, 1], 0)
     """
+    in_visit = check_model(model, where="tables_of_visit").frame_visits() == position
+    stars = np.unique(np.asarray(model.frames["guidestar_index"], dtype=np.int64)[in_visit])
     parts = []
     for table in tables:
-        part = table[np.asarray(table["visit_index"]) == position]
-        part["visit_index"] = np.zeros(len(part), dtype=np.asarray(table["visit_index"]).dtype)
+        index = np.asarray(table["guidestar_index"], dtype=np.int64)
+        part = table[(np.asarray(table["visit_index"]) == position) & np.isin(index, stars)]
+        dtype = np.asarray(table["visit_index"]).dtype
+        part["visit_index"] = np.zeros(len(part), dtype=dtype)
+        part["guidestar_index"] = np.searchsorted(
+            stars, np.asarray(part["guidestar_index"], dtype=np.int64)).astype(dtype)
         parts.append(part)
     return TimeDomainTables(*parts)
 
@@ -208,10 +219,10 @@ def _choose_row(variability, visit_index, guidestar_index, *, where):
     return variability[np.flatnonzero(keep)[0]]
 
 
-def _seconds(value):
-    """A Quantity of time or a number (s) as a float of seconds (NaN for a missing value)."""
+def _float(value, unit=u.s):
+    """A Quantity or a number (in ``unit``) as a float in ``unit`` (NaN for a missing value)."""
     if isinstance(value, u.Quantity):
-        return float(value.to_value(u.s))
+        return float(value.to_value(unit))
     try:
         return float(value)
     except (TypeError, ValueError):  # a masked or missing value
@@ -225,10 +236,10 @@ def best_period(row):
     finite, else the box-least-squares period of periodic dips
     (``bls_period``, no error).
     """
-    period = _seconds(row["period"])
+    period = _float(row["period"])
     if np.isfinite(period) and period > 0:
-        return period, _seconds(row["period_error"]), "periodogram"
-    bls = _seconds(row["bls_period"])
+        return period, _float(row["period_error"]), "periodogram"
+    bls = _float(row["bls_period"])
     if np.isfinite(bls) and bls > 0:
         return bls, None, "periodic dips (BLS)"
     return None
@@ -313,8 +324,8 @@ def _label(row):
     return f"{visit}, guide star {star}"
 
 
-def _number(value, text="{:.3g}"):
-    value = _seconds(value)
+def _number(value, text="{:.3g}", unit=u.dimensionless_unscaled):
+    value = _float(value, unit)
     return text.format(value) if np.isfinite(value) else "-"
 
 
@@ -322,21 +333,21 @@ def _variability_rows(row):
     """The variability row as (quantity, value) lines for the page."""
     period = best_period(row)
     period_text = "-"
-    if period is not None and period[1] is not None:
-        period_text = f"{period[0]:.6g} ± {_number(period[1], '{:.2g}')} s ({period[2]})"
+    if period is not None and period[1] is not None and np.isfinite(period[1]):
+        period_text = f"{period[0]:.6g} ± {period[1]:.2g} s ({period[2]})"
     elif period is not None:
         period_text = f"{period[0]:.6g} s ({period[2]})"
     return [
         ("classes", str(row["classes"]) or "-"),
         ("frames used", f"{int(row['n_used'])} of {int(row['n_frames'])} "
-                        f"({_number(row['hours'], '{:.2f}')} h)"),
+                        f"({_number(row['hours'], '{:.2f}', u.h)} h)"),
         ("white noise per frame", _number(row["white_noise"])),
         ("rms at 1 min / 10 min / 1 h", " / ".join(_number(row[f"rms_{size}"])
                                                   for size in ("1min", "10min", "1h"))),
         ("beta at 1 min / 10 min / 1 h", " / ".join(_number(row[f"beta_{size}"], "{:.2f}")
                                                    for size in ("1min", "10min", "1h"))),
-        ("astrophysical flares (per hour)", f"{int(row['n_flares'])} "
-                                            f"({_number(row['flare_rate'], '{:.2f}')}/h)"),
+        ("astrophysical flares (per hour)",
+         f"{int(row['n_flares'])} ({_number(row['flare_rate'], '{:.2f}', 1 / u.h)}/h)"),
         ("astrophysical dips", str(int(row["n_dips"]))),
         ("best period", period_text),
         ("period amplitude, false-alarm probability",
@@ -348,10 +359,10 @@ def _event_rows(table, centre, size, error):
     """Rows of the flares or dips of one visit and star for the page."""
     rows = []
     for row in table:
-        rows.append((row[centre].isot, f"{_seconds(row['duration']):.3g}",
+        rows.append((row[centre].isot, f"{_float(row['duration']):.3g}",
                      f"{100 * float(row[size]):.3g} ± {100 * float(row[error]):.2g}",
-                     *((f"{_seconds(row['equivalent_duration']):.3g} ± "
-                        f"{_seconds(row['equivalent_duration_error']):.2g}",)
+                     *((f"{_float(row['equivalent_duration']):.3g} ± "
+                        f"{_float(row['equivalent_duration_error']):.2g}",)
                        if centre == "peak" else ()),
                      f"{float(row['significance']):.1f}",
                      str(row["origin"]) + (f" ({str(row['technical_event']).strip()})"
