@@ -24,7 +24,10 @@ these functions return, at the right times (`TimeAxis`,
 Time-domain figures (`~spelunker.plotting.variability`, on the tables of
 `spelunker.variability`): `variability_lightcurve_plot` (the light curve
 with its flares and dips), `rms_binning_plot` (rms against bin size beside
-white noise), `folded_lightcurve_plot` (folded at a period).
+white noise), `folded_lightcurve_plot` (folded at a period);
+`time_domain_figure` draws the three for one visit and guide star of a
+model with variability tables (`~spelunker.plotting.timedomain`, also the
+report's time-domain section).
 """
 
 from spelunker.plotting.animation import flux_spatial_timelapse_animation
@@ -40,6 +43,7 @@ from spelunker.plotting.telemetry import (
     plot_local_events,
     plot_mnemonic,
 )
+from spelunker.plotting.timedomain import time_domain_figure
 from spelunker.plotting.timeaxis import TimeAxis, set_time_axis, time_axis, to_axis_time
 from spelunker.plotting.timeseries import (
     relative_flux,
@@ -61,4 +65,5 @@ __all__ = [
     "plot_events", "plot_intervals", "plot_event_table", "relative_flux", "TimeAxis",
     "time_axis", "set_time_axis", "to_axis_time", "variability_lightcurve_plot",
     "rms_binning_plot", "folded_lightcurve_plot", "VARIABILITY_STYLES", "display_bin_size",
+    "time_domain_figure",
 ]

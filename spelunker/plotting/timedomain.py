@@ -36,8 +36,9 @@ from spelunker.plotting.variability import (
 )
 from spelunker.variability import dips_table, flares_table, noise_model, variability_table
 
-__all__ = ["TimeDomainTables", "VisitLightCurve", "time_domain_tables", "tables_of_visit",
-           "visit_light_curve", "best_period", "time_domain_figure", "time_domain_section",
+__all__ = ["TimeDomainTables", "VisitLightCurve", "TimeDomainData", "time_domain_tables",
+           "tables_of_visit", "visit_light_curve", "time_domain_data", "curve_noise_model",
+           "best_period", "time_domain_figure", "time_domain_section",
            "TIME_DOMAIN_CAPTION"]
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,10 @@ TimeDomainTables = namedtuple("TimeDomainTables", ["flares", "dips", "variabilit
 #: ``flux`` (relative, divided by its median), ``mask`` (True: flagged fit or inside a
 #: technical event) and ``frames`` (the model's frame rows).
 VisitLightCurve = namedtuple("VisitLightCurve", ["times", "flux", "mask", "frames"])
+
+#: What the figures of one visit and guide star draw (`time_domain_data`): its
+#: ``variability`` row, its `VisitLightCurve` ``curve``, and its ``flares`` and ``dips``.
+TimeDomainData = namedtuple("TimeDomainData", ["row", "curve", "flares", "dips"])
 
 #: Kinds of technical events whose frames the light curve masks (a gap holds no frame).
 _MASKED_EVENTS = ("tilt", "centroid_jump", "flux_excursion", "hga_move", "guide_star_change")
@@ -245,6 +250,52 @@ def best_period(row):
     return None
 
 
+def curve_noise_model(curve):
+    """`spelunker.variability.noise_model` of a `VisitLightCurve` (its masked frames left out)."""
+    seconds = (curve.times - curve.times.min()).to_value(u.s)
+    return noise_model(seconds, curve.flux, mask=curve.mask)
+
+
+def time_domain_data(model, *, visit_index=None, guidestar_index=None, tables=None,
+                     where="time_domain_data"):
+    """The variability row, light curve, flares and dips of one visit and guide star.
+
+    Parameters
+    ----------
+    model : GuideStarModel
+        A model with variability tables and its frames table.
+    visit_index, guidestar_index : int, optional
+        The visit (position in `~spelunker.GuideStarModel.visits`) and guide
+        star; default: the first row of the ``variability`` table.
+    tables : TimeDomainTables, optional
+        Tables to use instead of the model's (`time_domain_tables`).
+    where : str, optional
+        The caller's name, for the messages.
+
+    Returns
+    -------
+    TimeDomainData
+
+    Raises
+    ------
+    spelunker.errors.GuideStarInputError
+        For a model without variability tables or frames.
+    spelunker.errors.ParameterError
+        For a visit and guide star without a variability row.
+    """
+    check_model(model, where=where)
+    if tables is None:
+        tables = time_domain_tables(model)
+    if tables is None:
+        msg = (f"{where}: the model has no variability tables; run GuideStarVariabilityStep "
+               "(strun spelunker_variability) or spk.find_flares()")
+        raise GuideStarInputError(msg)
+    row = _choose_row(tables.variability, visit_index, guidestar_index, where=where)
+    visit, star = int(row["visit_index"]), int(row["guidestar_index"])
+    return TimeDomainData(row, visit_light_curve(model, visit_index=visit, guidestar_index=star),
+                          _rows_of(tables.flares, visit, star), _rows_of(tables.dips, visit, star))
+
+
 def time_domain_figure(model, *, visit_index=None, guidestar_index=None, fig=None,
                        bin_size="auto", tables=None):
     """The light curve with flares and dips, rms against bin size, and the folded curve.
@@ -280,30 +331,17 @@ def time_domain_figure(model, *, visit_index=None, guidestar_index=None, fig=Non
     spelunker.errors.ParameterError
         For a visit and guide star without a variability row.
     """
-    where = "time_domain_figure"
-    check_model(model, where=where)
-    if tables is None:
-        tables = time_domain_tables(model)
-    if tables is None:
-        msg = (f"{where}: the model has no variability tables; run GuideStarVariabilityStep "
-               "(strun spelunker_variability) or spk.find_flares()")
-        raise GuideStarInputError(msg)
-    row = _choose_row(tables.variability, visit_index, guidestar_index, where=where)
-    visit, star = int(row["visit_index"]), int(row["guidestar_index"])
-    curve = visit_light_curve(model, visit_index=visit, guidestar_index=star)
-    flares = _rows_of(tables.flares, visit, star)
-    dips = _rows_of(tables.dips, visit, star)
-
+    data = time_domain_data(model, visit_index=visit_index, guidestar_index=guidestar_index,
+                            tables=tables, where="time_domain_figure")
+    row, curve = data.row, data.curve
     fig = new_figure(fig, (11, 8))
     grid = fig.add_gridspec(2, 2, height_ratios=(1.1, 1.0))
     light = fig.add_subplot(grid[0, :])
-    variability_lightcurve_plot(curve.times, curve.flux, flares=flares, dips=dips,
+    variability_lightcurve_plot(curve.times, curve.flux, flares=data.flares, dips=data.dips,
                                 mask=curve.mask, bin_size=bin_size, ax=light)
     light.set_title(f"{_label(row)}: {light.get_title()}; classes "
                     f"{str(row['classes']) or '-'}", fontsize="medium")
-    seconds = (curve.times - curve.times.min()).to_value(u.s)
-    rms_binning_plot(noise_model(seconds, curve.flux, mask=curve.mask),
-                     ax=fig.add_subplot(grid[1, 0]))
+    rms_binning_plot(curve_noise_model(curve), ax=fig.add_subplot(grid[1, 0]))
     folded = fig.add_subplot(grid[1, 1])
     period = best_period(row)
     if period is None:
