@@ -159,14 +159,13 @@ def visit_light_curve(model, *, visit_index=0, guidestar_index=0):
 
     Examples
     --------
-    >>> import tempfile
+    The sample visit (no fit yet: no frame is masked):
+
     >>> from spelunker import datasets, read_guidestar
     >>> from spelunker.plotting.timedomain import visit_light_curve
-    >>> visit = datasets.make_guidestar_files(
-    ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=300, n_segments=1)], seed=3)
-    >>> curve = visit_light_curve(read_guidestar(visit.files))
+    >>> curve = visit_light_curve(read_guidestar(datasets.sample_visit().files))
     >>> len(curve.times), round(float(np.nanmedian(curve.flux)), 6), int(curve.mask.sum())
-    (300, 1.0, 0)
+    (6000, 1.0, 0)
     """
     require_frames_table(model)
     stars = np.asarray(model.frames["guidestar_index"], dtype=np.int64)
@@ -326,10 +325,9 @@ def time_domain_figure(model, *, visit_index=None, guidestar_index=None, fig=Non
 
     Raises
     ------
-    spelunker.errors.GuideStarInputError
-        For a model without variability tables or frames.
-    spelunker.errors.ParameterError
-        For a visit and guide star without a variability row.
+    spelunker.errors.SpelunkerError
+        As `time_domain_data` (no variability tables or frames, no row of
+        that visit and guide star).
     """
     data = time_domain_data(model, visit_index=visit_index, guidestar_index=guidestar_index,
                             tables=tables, where="time_domain_figure")

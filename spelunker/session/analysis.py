@@ -432,9 +432,7 @@ class SessionAnalysis:
 
         `spelunker.variability.flares_table` of the session's model.
         """
-        if self.model is None or not self.model.hasattr("flares"):
-            return None
-        return flares_table(self.model)
+        return self._stored_table("flares", flares_table)
 
     @property
     def dips(self):
@@ -442,9 +440,7 @@ class SessionAnalysis:
 
         `spelunker.variability.dips_table` of the session's model.
         """
-        if self.model is None or not self.model.hasattr("dips"):
-            return None
-        return dips_table(self.model)
+        return self._stored_table("dips", dips_table)
 
     @property
     def variability(self):
@@ -457,9 +453,13 @@ class SessionAnalysis:
         period with its 1-sigma error and false-alarm probability, and the
         classes (`spelunker.variability.CLASSES`).
         """
-        if self.model is None or not self.model.hasattr("variability"):
+        return self._stored_table("variability", variability_table)
+
+    def _stored_table(self, name, reader):
+        """``reader(model)`` when the session's model has the table ``name``, else None."""
+        if self.model is None or not self.model.hasattr(name):
             return None
-        return variability_table(self.model)
+        return reader(self.model)
 
     def bin_to_science(self, science, *, series=None, fit_table="auto", plot=True, flux=None,
                        regressors=DEFAULT_REGRESSORS, fig=None, **options):

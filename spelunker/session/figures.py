@@ -234,10 +234,14 @@ class SessionFigures:
 
         Examples
         --------
-        >>> import tempfile, spelunker.datasets
+        On the sample visit (`find_flares` runs first):
+
+        >>> import tempfile
         >>> from matplotlib.figure import Figure
-        >>> spk = spelunker.load(tempfile.mkdtemp())
-        >>> _ = spk.readfile(spelunker.datasets.sample_visit(spk.directory).files)
+        >>> from spelunker import datasets, load
+        >>> spk = load(tempfile.mkdtemp())
+        >>> spk.readfile(datasets.sample_visit(spk.directory).files) is not None
+        True
         >>> len(spk.plot_variability(fig=Figure()).axes)
         3
         """
