@@ -25,6 +25,7 @@ import numpy as np
 from astropy import units as u
 
 from spelunker import GuideStarModel, datasets
+from spelunker.datamodels import check_model
 from spelunker.plotting import science_regressors_plot, summarize, timeseries_binned_plot
 from spelunker.science import bin_to_integrations, design_matrix, science_light_curve
 from spelunker.stpipe import parameter_file
@@ -97,7 +98,7 @@ def variability_lines(model):
     >>> variability_lines(GuideStarModel())
     ['variability: not computed (the run has no GuideStarVariabilityStep)']
     """
-    if not model.hasattr("variability"):
+    if not check_model(model, where="variability_lines").hasattr("variability"):
         return ["variability: not computed (the run has no GuideStarVariabilityStep)"]
     flares, dips, rows = flares_table(model), dips_table(model), variability_table(model)
     lines = []

@@ -239,11 +239,30 @@ def best_period(row):
     The refined periodogram period (``period``, ``period_error``) when it is
     finite, else the box-least-squares period of periodic dips
     (``bls_period``, no error).
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        For a ``row`` without ``period``, ``period_error`` and ``bls_period``.
+
+    Examples
+    --------
+    >>> from spelunker.plotting.timedomain import best_period
+    >>> best_period({"period": 47.5, "period_error": 0.02, "bls_period": float("nan")})
+    (47.5, 0.02, 'periodogram')
     """
-    period = _float(row["period"])
+    try:
+        values = [row[name] for name in ("period", "period_error", "bls_period")]
+    except (KeyError, IndexError, TypeError, ValueError):
+        values = None
+    if values is None:
+        msg = (f"best_period: row={row!r:.60} must be a row of a variability table (with "
+               "period, period_error and bls_period)")
+        raise ParameterError(msg)
+    period = _float(values[0])
     if np.isfinite(period) and period > 0:
-        return period, _float(row["period_error"]), "periodogram"
-    bls = _float(row["bls_period"])
+        return period, _float(values[1]), "periodogram"
+    bls = _float(values[2])
     if np.isfinite(bls) and bls > 0:
         return bls, None, "periodic dips (BLS)"
     return None
@@ -251,6 +270,10 @@ def best_period(row):
 
 def curve_noise_model(curve):
     """`spelunker.variability.noise_model` of a `VisitLightCurve` (its masked frames left out)."""
+    if not isinstance(curve, VisitLightCurve):
+        msg = (f"curve_noise_model: curve={curve!r:.60} must be a VisitLightCurve "
+               "(visit_light_curve)")
+        raise ParameterError(msg)
     seconds = (curve.times - curve.times.min()).to_value(u.s)
     return noise_model(seconds, curve.flux, mask=curve.mask)
 
