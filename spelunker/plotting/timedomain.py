@@ -5,8 +5,9 @@ Reads the ``flares``, ``dips`` and ``variability`` tables that
 (`~spelunker.GuideStarVariabilityStep`) and draws, for one visit and guide
 star, the figures of `spelunker.plotting.variability`:
 
-- `visit_light_curve`: the relative flux of one visit and guide star and
-  its mask (flagged fits, technical events), the series those figures draw;
+- `group_light_curve`: the light curve of one visit and guide star that
+  `spelunker.variability.find_variability` analyses (its mask: flagged
+  fits, technical events), the series those figures draw;
 - `time_domain_figure`: the light curve with its flares and dips, rms
   against bin size beside white noise (`spelunker.variability.noise_model`)
   and the curve folded at the best period, in one figure;
@@ -20,24 +21,29 @@ from collections import namedtuple
 
 import numpy as np
 from astropy import units as u
+from astropy.time import Time
 
 from spelunker.datamodels import check_model
 from spelunker.errors import GuideStarInputError, ParameterError
-from spelunker.events import events_table
-from spelunker.fitting import fit_table
 from spelunker.plotting._canvas import new_figure
 from spelunker.plotting._model import guidestar_names, require_frames_table
 from spelunker.plotting._page import html_figure, html_table, png_bytes
-from spelunker.plotting.timeseries import relative_flux
 from spelunker.plotting.variability import (
     folded_lightcurve_plot,
     rms_binning_plot,
     variability_lightcurve_plot,
 )
-from spelunker.variability import dips_table, flares_table, noise_model, variability_table
+from spelunker.variability import (
+    VisitLightCurve,
+    dips_table,
+    flares_table,
+    noise_model,
+    variability_table,
+    visit_lightcurve,
+)
 
-__all__ = ["TimeDomainTables", "VisitLightCurve", "TimeDomainData", "time_domain_tables",
-           "tables_of_visit", "visit_light_curve", "time_domain_data", "curve_noise_model",
+__all__ = ["TimeDomainTables", "TimeDomainData", "time_domain_tables", "tables_of_visit",
+           "group_light_curve", "curve_times", "time_domain_data", "curve_noise_model",
            "best_period", "time_domain_figure", "time_domain_section",
            "TIME_DOMAIN_CAPTION"]
 
@@ -52,17 +58,10 @@ TIME_DOMAIN_CAPTION = ("Relative flux binned for display with its flares and dip
 #: The variability tables of a model (`time_domain_tables`): QTables with Time columns.
 TimeDomainTables = namedtuple("TimeDomainTables", ["flares", "dips", "variability"])
 
-#: One visit and guide star's light curve (`visit_light_curve`): ``times`` (Time, UTC),
-#: ``flux`` (relative, divided by its median), ``mask`` (True: flagged fit or inside a
-#: technical event) and ``frames`` (the model's frame rows).
-VisitLightCurve = namedtuple("VisitLightCurve", ["times", "flux", "mask", "frames"])
-
 #: What the figures of one visit and guide star draw (`time_domain_data`): its
-#: ``variability`` row, its `VisitLightCurve` ``curve``, and its ``flares`` and ``dips``.
-TimeDomainData = namedtuple("TimeDomainData", ["row", "curve", "flares", "dips"])
-
-#: Kinds of technical events whose frames the light curve masks (a gap holds no frame).
-_MASKED_EVENTS = ("tilt", "centroid_jump", "flux_excursion", "hga_move", "guide_star_change")
+#: ``variability`` row, its light curve ``curve`` (`group_light_curve`), the frame
+#: ``times`` (Time, UTC), and its ``flares`` and ``dips``.
+TimeDomainData = namedtuple("TimeDomainData", ["row", "curve", "times", "flares", "dips"])
 
 
 def time_domain_tables(model):
@@ -131,68 +130,62 @@ def tables_of_visit(model, tables, position):
     return TimeDomainTables(*parts)
 
 
-def visit_light_curve(model, *, visit_index=0, guidestar_index=0):
-    """The relative flux of one visit and guide star, with the frames the analysis leaves out.
+def group_light_curve(model, *, visit_index=0, guidestar_index=0):
+    """The light curve of one visit and guide star that `find_variability` analyses.
 
-    The light curve of `spelunker.plotting.relative_flux` (the optimised
-    aperture, else the full frame) of the frames of that visit and guide
-    star, divided by their median; masked: frames whose fit is flagged (when
-    the model has a fit) and frames inside a technical event of the model's
-    ``events`` table, as `spelunker.variability.find_variability` masks them.
+    `spelunker.variability.visit_lightcurve` of that group
+    (`spelunker.GuideStarModel.frame_groups`) with the fit
+    `~spelunker.variability.find_variability` reads by default (the 2-D
+    Gaussian fit, else the moments fit, else none) and its technical events
+    masked: the relative optimal-aperture flux, its mask and the frame times.
 
     Parameters
     ----------
     model : GuideStarModel
+        With a ``lightcurve`` table (PhotometryOptimizeStep).
     visit_index, guidestar_index : int, optional
         Position of the visit in `~spelunker.GuideStarModel.visits` and row
         of the guide-star table.
 
     Returns
     -------
-    VisitLightCurve
+    spelunker.variability.VisitLightCurve
 
     Raises
     ------
     spelunker.errors.GuideStarInputError
-        For a model without frames, or without frames of that visit and
-        guide star.
+        For a model without a light curve, or without frames of that visit
+        and guide star.
 
     Examples
     --------
-    The sample visit (no fit yet: no frame is masked):
-
-    >>> from spelunker import datasets, read_guidestar
-    >>> from spelunker.plotting.timedomain import visit_light_curve
-    >>> curve = visit_light_curve(read_guidestar(datasets.sample_visit().files))
+    >>> import tempfile
+    >>> from spelunker import PhotometryOptimizeStep, datasets
+    >>> from spelunker.plotting.timedomain import group_light_curve
+    >>> visit = datasets.make_guidestar_files(
+    ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=600, n_segments=1)], seed=2)
+    >>> curve = group_light_curve(PhotometryOptimizeStep.call(visit.files))
     >>> len(curve.times), round(float(np.nanmedian(curve.flux)), 6), int(curve.mask.sum())
-    (6000, 1.0, 0)
+    (600, 1.0, 0)
     """
-    require_frames_table(model)
-    stars = np.asarray(model.frames["guidestar_index"], dtype=np.int64)
-    frames = np.flatnonzero((model.frame_visits() == int(visit_index))
-                            & (stars == int(guidestar_index)))
-    if frames.size == 0:
-        msg = (f"the model has no frame of visit {visit_index} and guide star "
-               f"{guidestar_index} (visits: {model.visits()}; guide stars: "
-               f"{guidestar_names(model)})")
-        raise GuideStarInputError(msg)
-    relative, _, _ = relative_flux(model)
-    flux = relative[frames]
-    finite = np.isfinite(flux)
-    if finite.any():
-        flux = flux / np.median(flux[finite])
-    mask = np.zeros(frames.size, dtype=bool)
-    if model.hasattr("gauss_fit") or model.hasattr("quick_fit"):
-        flags = np.asarray(fit_table(model, model.fit_table_name("auto"), time=False)["flags"])
-        if len(flags) == len(relative):
-            mask |= flags[frames] != 0
-    times = model.frame_times[frames]
-    if model.hasattr("events"):
-        events = events_table(model)
-        mjd = times.mjd
-        for row in events[np.isin(np.asarray(events["kind"]), _MASKED_EVENTS)]:
-            mask |= (mjd >= row["start"].mjd) & (mjd <= row["end"].mjd)
-    return VisitLightCurve(times, flux, mask, frames)
+    require_frames_table(check_model(model, where="group_light_curve"))
+    for visit, star, frames in model.frame_groups():
+        if (visit, star) == (visit_index, guidestar_index):
+            fit = (model.fit_table_name("auto")
+                   if model.hasattr("gauss_fit") or model.hasattr("quick_fit") else None)
+            return visit_lightcurve(model, visit, star, frames, fit_table=fit)
+    msg = (f"the model has no frame of visit {visit_index} and guide star "
+           f"{guidestar_index} (visits: {model.visits()}; guide stars: "
+           f"{guidestar_names(model)})")
+    raise GuideStarInputError(msg)
+
+
+def curve_times(curve):
+    """The frame times of a `spelunker.variability.VisitLightCurve` as a `~astropy.time.Time`."""
+    if not isinstance(curve, VisitLightCurve):
+        msg = f"curve={curve!r:.60} must be a VisitLightCurve (group_light_curve)"
+        raise ParameterError(msg)
+    return Time(curve.mjd_zero, format="mjd", scale="utc") + curve.times * u.s
 
 
 def _rows_of(table, visit_index, guidestar_index):
@@ -269,13 +262,15 @@ def best_period(row):
 
 
 def curve_noise_model(curve):
-    """`spelunker.variability.noise_model` of a `VisitLightCurve` (its masked frames left out)."""
+    """`spelunker.variability.noise_model` of a light curve (its masked frames left out).
+
+    ``curve`` is a `spelunker.variability.VisitLightCurve` (`group_light_curve`).
+    """
     if not isinstance(curve, VisitLightCurve):
         msg = (f"curve_noise_model: curve={curve!r:.60} must be a VisitLightCurve "
-               "(visit_light_curve)")
+               "(group_light_curve)")
         raise ParameterError(msg)
-    seconds = (curve.times - curve.times.min()).to_value(u.s)
-    return noise_model(seconds, curve.flux, mask=curve.mask)
+    return noise_model(curve.times, curve.flux, mask=curve.mask)
 
 
 def time_domain_data(model, *, visit_index=None, guidestar_index=None, tables=None,
@@ -314,8 +309,9 @@ def time_domain_data(model, *, visit_index=None, guidestar_index=None, tables=No
         raise GuideStarInputError(msg)
     row = _choose_row(tables.variability, visit_index, guidestar_index, where=where)
     visit, star = int(row["visit_index"]), int(row["guidestar_index"])
-    return TimeDomainData(row, visit_light_curve(model, visit_index=visit, guidestar_index=star),
-                          _rows_of(tables.flares, visit, star), _rows_of(tables.dips, visit, star))
+    curve = group_light_curve(model, visit_index=visit, guidestar_index=star)
+    return TimeDomainData(row, curve, curve_times(curve), _rows_of(tables.flares, visit, star),
+                          _rows_of(tables.dips, visit, star))
 
 
 def time_domain_figure(model, *, visit_index=None, guidestar_index=None, fig=None,
@@ -358,7 +354,7 @@ def time_domain_figure(model, *, visit_index=None, guidestar_index=None, fig=Non
     fig = new_figure(fig, (11, 8))
     grid = fig.add_gridspec(2, 2, height_ratios=(1.1, 1.0))
     light = fig.add_subplot(grid[0, :])
-    variability_lightcurve_plot(curve.times, curve.flux, flares=data.flares, dips=data.dips,
+    variability_lightcurve_plot(data.times, curve.flux, flares=data.flares, dips=data.dips,
                                 mask=curve.mask, bin_size=bin_size, ax=light)
     light.set_title(f"{_label(row)}: {light.get_title()}; classes "
                     f"{str(row['classes']) or '-'}", fontsize="medium")
@@ -370,7 +366,7 @@ def time_domain_figure(model, *, visit_index=None, guidestar_index=None, fig=Non
                     transform=folded.transAxes, color="0.4")
         folded.set_axis_off()
     else:
-        folded_lightcurve_plot(curve.times, curve.flux, period=period[0],
+        folded_lightcurve_plot(data.times, curve.flux, period=period[0],
                                period_error=period[1], mask=curve.mask, ax=folded)
         folded.set_title(f"{folded.get_title()} ({period[2]})", fontsize="medium")
     return fig

@@ -256,11 +256,11 @@ class SessionFigures:
         Drawn by `spelunker.plotting.variability_lightcurve_plot` on the
         current pyplot Axes (or ``ax``), from the tables of `find_flares`
         (run now if the session has none) and the light curve of
-        `spelunker.plotting.timedomain.visit_light_curve`; see
+        `spelunker.plotting.timedomain.group_light_curve`; see
         `plot_variability` for the arguments.
         """
         data = self._time_domain(visit_index, guidestar_index, "variability_lightcurve_plot")
-        return variability_lightcurve_plot(data.curve.times, data.curve.flux, flares=data.flares,
+        return variability_lightcurve_plot(data.times, data.curve.flux, flares=data.flares,
                                            dips=data.dips, mask=data.curve.mask,
                                            bin_size=bin_size, ax=current_axes(ax),
                                            show_frames=show_frames)
@@ -301,7 +301,7 @@ class SessionFigures:
                        "periodogram peak, no periodic dips); give period=")
                 raise ParameterError(msg)
             period, error = best[0], best[1]
-        return folded_lightcurve_plot(data.curve.times, data.curve.flux, period=period,
+        return folded_lightcurve_plot(data.times, data.curve.flux, period=period,
                                       period_error=error, mask=data.curve.mask, n_bins=n_bins,
                                       ax=current_axes(ax))
 
