@@ -715,6 +715,7 @@ def test_variability_tables_and_figures_of_the_session(visit, tmp_path):
         spk.find_flares()
     spk.readfile(visit.files)
     spk.quick_fit()
+    spk.optimize_photometry()  # the light curve the figures draw
     store_variability(spk.model, variability_result(spk.model))
     assert len(spk.flares) == 1 and len(spk.dips) == 2
     assert spk.variability["classes"].tolist() == ["flaring,dipping"]
