@@ -190,6 +190,26 @@ def test_time_domain_figure_draws_the_tables_of_a_visit_and_star(model):
         time_domain_figure(GuideStarModel(), fig=Figure())
 
 
+def test_noise_of_the_figure_leaves_flares_and_dips_out(model):
+    from spelunker.plotting.timedomain import curve_noise_model, group_light_curve
+    from spelunker.variability import noise_model
+
+    shown = with_variability(model)
+    tables = time_domain_tables(shown)
+    curve = group_light_curve(shown)
+    quiet = curve.mask.copy()
+    for table in (tables.flares, tables.dips):
+        for row in table:
+            quiet[(curve.frames >= row["frame_start"]) & (curve.frames <= row["frame_stop"])] = True
+    assert np.count_nonzero(quiet) > np.count_nonzero(curve.mask)
+    ours = curve_noise_model(curve, events=(tables.flares, tables.dips))
+    expected = noise_model(curve.times, curve.flux, mask=quiet)
+    assert_allclose(ours.rms, expected.rms, equal_nan=True)
+    assert ours.white_noise == expected.white_noise
+    with pytest.raises(ParameterError, match="must be a VisitLightCurve"):
+        curve_noise_model(tables.flares)
+
+
 def test_time_domain_figure_without_a_period_says_so(model):
     from matplotlib.figure import Figure
 

@@ -52,8 +52,10 @@ log = logging.getLogger(__name__)
 #: Caption of the report's time-domain figure.
 TIME_DOMAIN_CAPTION = ("Relative flux binned for display with its flares and dips (shaded: "
                        "astrophysical in colour, technical hatched grey); rms of the binned "
-                       "light curve against bin size beside the white-noise expectation, beta "
-                       "at 1 min, 10 min and 1 h; the light curve folded at the best period.")
+                       "light curve (flares and dips left out) against bin size beside the "
+                       "white-noise expectation, beta at 1 min, 10 min and 1 h (the table's "
+                       "beta of a periodic star is measured with the periodic signal removed); "
+                       "the light curve folded at the best period.")
 
 #: The variability tables of a model (`time_domain_tables`): QTables with Time columns.
 TimeDomainTables = namedtuple("TimeDomainTables", ["flares", "dips", "variability"])
@@ -261,16 +263,35 @@ def best_period(row):
     return None
 
 
-def curve_noise_model(curve):
-    """`spelunker.variability.noise_model` of a light curve (its masked frames left out).
+def curve_noise_model(curve, *, events=()):
+    """`spelunker.variability.noise_model` of a light curve, its masked frames left out.
 
-    ``curve`` is a `spelunker.variability.VisitLightCurve` (`group_light_curve`).
+    Parameters
+    ----------
+    curve : spelunker.variability.VisitLightCurve
+        From `group_light_curve`.
+    events : sequence of astropy.table.Table, optional
+        Flares and dips of that curve (their ``frame_start`` to
+        ``frame_stop`` rows, inclusive, are left out too, as
+        `~spelunker.variability.find_variability` leaves them out of its
+        noise model).
+
+    Returns
+    -------
+    spelunker.variability.NoiseModel
     """
     if not isinstance(curve, VisitLightCurve):
         msg = (f"curve_noise_model: curve={curve!r:.60} must be a VisitLightCurve "
                "(group_light_curve)")
         raise ParameterError(msg)
-    return noise_model(curve.times, curve.flux, mask=curve.mask)
+    quiet = np.array(curve.mask, dtype=bool)
+    for table in events:
+        first = np.searchsorted(curve.frames, np.asarray(table["frame_start"], dtype=np.int64))
+        last = np.searchsorted(curve.frames, np.asarray(table["frame_stop"], dtype=np.int64),
+                               side="right")
+        for start, stop in zip(first, last, strict=True):
+            quiet[start:stop] = True
+    return noise_model(curve.times, curve.flux, mask=quiet)
 
 
 def time_domain_data(model, *, visit_index=None, guidestar_index=None, tables=None,
@@ -358,7 +379,8 @@ def time_domain_figure(model, *, visit_index=None, guidestar_index=None, fig=Non
                                 mask=curve.mask, bin_size=bin_size, ax=light)
     light.set_title(f"{_label(row)}: {light.get_title()}; classes "
                     f"{str(row['classes']) or '-'}", fontsize="medium")
-    rms_binning_plot(curve_noise_model(curve), ax=fig.add_subplot(grid[1, 0]))
+    rms_binning_plot(curve_noise_model(curve, events=(data.flares, data.dips)),
+                     ax=fig.add_subplot(grid[1, 0]))
     folded = fig.add_subplot(grid[1, 1])
     period = best_period(row)
     if period is None:

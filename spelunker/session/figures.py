@@ -269,12 +269,14 @@ class SessionFigures:
         """rms of the binned light curve against bin size, beside white noise; returns the Axes.
 
         The noise model of `spelunker.variability.noise_model` (on the light
-        curve `find_flares` analyses, run now if needed), drawn by
+        curve `find_flares` analyses, run now if needed, its flares and dips
+        left out: `spelunker.plotting.timedomain.curve_noise_model`), drawn by
         `spelunker.plotting.rms_binning_plot` on the current pyplot Axes (or
         ``ax``).
         """
         data = self._time_domain(visit_index, guidestar_index, "rms_binning_plot")
-        return rms_binning_plot(curve_noise_model(data.curve), ax=current_axes(ax))
+        return rms_binning_plot(curve_noise_model(data.curve, events=(data.flares, data.dips)),
+                                ax=current_axes(ax))
 
     def folded_lightcurve_plot(self, period=None, *, visit_index=None, guidestar_index=None,
                                ax=None, n_bins=50):
