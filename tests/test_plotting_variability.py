@@ -1,4 +1,4 @@
-"""Time-domain figures on hand-made flares, dips and noise tables: what is drawn, and the refusals."""
+"""Time-domain figures on hand-made flares, dips and noise tables: what is drawn, the refusals."""
 
 from types import SimpleNamespace
 
@@ -132,7 +132,8 @@ def test_light_curve_mask_leaves_frames_out_of_the_bins():
     ({"times": "abc"}, "times"),
     ({"flux": np.ones(3)}, "flux has shape"),
     ({"mask": np.ones(3, dtype=bool)}, "mask must be"),
-    ({"flares": QTable({"start": [1.0]})}, "flares must be an astropy Table with 'start'.*got a QTable with columns start$"),
+    ({"flares": QTable({"start": [1.0]})},
+     "flares must be an astropy Table with 'start'.*got a QTable with columns start$"),
     ({"dips": "dips"}, "dips must .*'mid' columns .*got 'dips'"),
     ({"bin_size": -1.0}, "bin_size"),
     ({"flares": _flares(kind=Time)}, r"holds Times but times are seconds"),

@@ -1,4 +1,4 @@
-"""Time-domain figures: the light curve with its flares and dips, rms against bin size, the folded curve.
+"""Time-domain figures: light curve with flares and dips, rms against bin size, folded curve.
 
 Plain functions on arrays and tables (the results of `spelunker.variability`),
 each taking ``ax`` and returning the Axes it drew on:
