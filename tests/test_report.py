@@ -347,6 +347,21 @@ def test_each_visit_page_shows_its_own_time_domain(two_visit_model, tmp_path):
         assert (tmp_path / f"{stem}_timedomain.png").stat().st_size > 10_000
 
 
+def test_tables_of_a_visit_cut_from_several(two_visit_model):
+    from spelunker.plotting.timedomain import tables_of_visit
+
+    shown = with_variability(two_visit_model)
+    whole = time_domain_tables(shown)
+    for position, part in enumerate(split_visits(shown)):
+        mine = tables_of_visit(shown, whole, position)
+        assert mine.variability["guidestar_index"].tolist() == [0]
+        assert mine.variability["visit_id"][0] == whole.variability["visit_id"][position]
+        assert len(mine.flares) == 1 and len(mine.dips) == 2
+        for table, centre in ((mine.flares, "peak"), (mine.dips, "mid")):
+            rows = np.asarray(table[f"frame_{centre}"], dtype=int)
+            assert_allclose(part.frame_times[rows].mjd, table[centre].mjd, rtol=0, atol=1e-9)
+
+
 def test_one_visit_keeps_one_page(report):
     assert [p.name for p in report.parent.glob("*.html")] == [f"{STEM}_report.html"]
 

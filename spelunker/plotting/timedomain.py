@@ -104,7 +104,8 @@ def tables_of_visit(model, tables, position):
     For the model of that visit cut from ``model``
     (`spelunker.visits.split_visits`), whose visit indices start again at 0
     and whose guide stars are the rows of that visit's frames (renumbered
-    from 0 in order, as `~spelunker.GuideStarModel.select_visit` keeps them).
+    from 0 in order, as `~spelunker.GuideStarModel.select_visit` keeps them);
+    the ``frame_*`` columns become rows of that visit's frames.
 
     Examples
     --------
@@ -119,6 +120,7 @@ def tables_of_visit(model, tables, position):
     ([0, 1], 0)
     """
     in_visit = check_model(model, where="tables_of_visit").frame_visits() == position
+    rows = np.flatnonzero(in_visit)
     stars = np.unique(np.asarray(model.frames["guidestar_index"], dtype=np.int64)[in_visit])
     parts = []
     for table in tables:
@@ -128,6 +130,9 @@ def tables_of_visit(model, tables, position):
         part["visit_index"] = np.zeros(len(part), dtype=dtype)
         part["guidestar_index"] = np.searchsorted(
             stars, np.asarray(part["guidestar_index"], dtype=np.int64)).astype(dtype)
+        for name in part.colnames:
+            if name.startswith("frame_"):
+                part[name] = np.searchsorted(rows, np.asarray(part[name], dtype=np.int64))
         parts.append(part)
     return TimeDomainTables(*parts)
 
