@@ -166,12 +166,14 @@ def group_light_curve(model, *, visit_index=0, guidestar_index=0):
 
     Examples
     --------
+    The photometry of 600 synthetic frames, no fit and no events (nothing masked):
+
     >>> import tempfile
     >>> from spelunker import PhotometryOptimizeStep, datasets
     >>> from spelunker.plotting.timedomain import group_light_curve
-    >>> visit = datasets.make_guidestar_files(
-    ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(n_frames=600, n_segments=1)], seed=2)
-    >>> curve = group_light_curve(PhotometryOptimizeStep.call(visit.files))
+    >>> frames = datasets.VisitSpec(n_frames=600, n_segments=1)
+    >>> files = datasets.make_guidestar_files(tempfile.mkdtemp(), visits=[frames], seed=2).files
+    >>> curve = group_light_curve(PhotometryOptimizeStep.call(files))
     >>> len(curve.times), round(float(np.nanmedian(curve.flux)), 6), int(curve.mask.sum())
     (600, 1.0, 0)
     """
