@@ -28,7 +28,10 @@ from spelunker.names import visit_id
 from spelunker.plotting import report as report_module
 from spelunker.plotting import summarize, write_report_index, write_visit_report
 from spelunker.plotting.report import REPORT_FIGURES, ReportEntry, _render, report_entry
+from spelunker.plotting.timedomain import time_domain_figure, time_domain_tables
+from spelunker.variability import flares_table
 from spelunker.visits import split_visits
+from variability_helpers import PERIOD, PERIOD_ERROR, with_variability
 
 STEM = "jw01534001001"
 
@@ -75,16 +78,21 @@ def _parse(path):
     return collector
 
 
-def test_report_files(report):
+def _figures(model):
+    """The figures of a visit page of ``model``: the time-domain one with variability tables."""
+    return [*REPORT_FIGURES, *(["timedomain"] if model.hasattr("variability") else [])]
+
+
+def test_report_files(report, model):
     assert report.name == f"{STEM}_report.html"
     assert sorted(p.name for p in report.parent.glob("*.png")) == sorted(
-        f"{STEM}_{name}.png" for name in REPORT_FIGURES)
-    for name in REPORT_FIGURES:
+        f"{STEM}_{name}.png" for name in _figures(model))
+    for name in _figures(model):
         with Image.open(report.parent / f"{STEM}_{name}.png") as image:
             assert image.format == "PNG" and min(image.size) > 200
 
 
-def test_report_is_self_contained_and_embeds_every_figure(report):
+def test_report_is_self_contained_and_embeds_every_figure(report, model):
     page = _parse(report)
     links = [(tag, key, value) for tag, attrs in page.tags for key, value in attrs.items()
              if key in ("src", "href", "srcset", "data", "action", "poster")]
@@ -93,7 +101,7 @@ def test_report_is_self_contained_and_embeds_every_figure(report):
     assert not [tag for tag, _ in page.tags if tag in ("script", "link", "iframe", "object")]
     assert "url(" not in report.read_text(encoding="utf-8")
     images = {attrs["alt"].split()[0]: attrs["src"] for tag, attrs in page.tags if tag == "img"}
-    assert sorted(images) == sorted(REPORT_FIGURES)
+    assert sorted(images) == sorted(_figures(model))
     for name, source in images.items():
         embedded = base64.b64decode(source.split(",", 1)[1], validate=True)
         assert embedded == (report.parent / f"{STEM}_{name}.png").read_bytes()
@@ -137,6 +145,79 @@ def test_report_without_fit_leaves_figures_out(visit, tmp_path):
     assert images == ["lightcurve", "frame"]
     text = " ".join(parsed.text)
     assert "parameters figure left out" in text and "No fit table" in text
+    assert "No variability tables (run GuideStarVariabilityStep" in text
+
+
+# --------------------------------------------------------------------------
+# The time-domain section (hand-made variability tables, stored as the step stores them)
+
+
+def test_report_time_domain_section(model, tmp_path):
+    shown = with_variability(model)
+    page = write_visit_report(shown, tmp_path)
+    embedded = _embedded(page)
+    assert sorted(embedded) == sorted([*REPORT_FIGURES, "timedomain"])
+    assert embedded["timedomain"] == (tmp_path / f"{STEM}_timedomain.png").read_bytes()
+    with Image.open(tmp_path / f"{STEM}_timedomain.png") as image:
+        assert min(image.size) > 300
+    parsed = _parse(page)
+    text = " ".join(parsed.text)
+    gs_id = str(model.table("guidestars")["gs_id"][0])
+    assert "Time domain: flares, dips and variability" in text
+    assert f"{STEM}, guide star {gs_id}" in text
+    assert "flaring,dipping" in text
+    assert f"{PERIOD:g} ± {PERIOD_ERROR:.2g} s (periodogram)" in text
+    assert "1 flare(s):" in text and "2 dip(s):" in text
+    assert "technical (tilt)" in text and "2.1 ± 0.1" in text  # amplitude in %
+    assert flares_table(shown)["peak"][0].isot in text
+
+
+def test_time_domain_figure_draws_the_tables_of_a_visit_and_star(model):
+    from matplotlib.figure import Figure
+
+    shown = with_variability(model)
+    figure = time_domain_figure(shown, fig=Figure(layout="constrained"))
+    light, rms, folded = figure.axes
+    gids = [patch.get_gid() for patch in light.patches]
+    assert gids == ["flare", "dip", "dip_technical"]
+    assert light.get_title().startswith(f"{STEM}, guide star ")
+    assert light.get_title().endswith("1 flare, 2 dips; classes flaring,dipping")
+    assert rms.get_xscale() == "log" and rms.get_yscale() == "log"
+    assert folded.get_title() == f"folded at P = {PERIOD:g} ± {PERIOD_ERROR:.2g} s (periodogram)"
+    with pytest.raises(ParameterError, match="no variability row of visit_index=3"):
+        time_domain_figure(shown, visit_index=3, fig=Figure())
+    with pytest.raises(GuideStarInputError, match="no variability tables"):
+        time_domain_figure(GuideStarModel(), fig=Figure())
+
+
+def test_noise_of_the_figure_leaves_flares_and_dips_out(model):
+    from spelunker.plotting.timedomain import curve_noise_model, group_light_curve
+    from spelunker.variability import noise_model
+
+    shown = with_variability(model)
+    tables = time_domain_tables(shown)
+    curve = group_light_curve(shown)
+    quiet = curve.mask.copy()
+    for table in (tables.flares, tables.dips):
+        for row in table:
+            quiet[(curve.frames >= row["frame_start"]) & (curve.frames <= row["frame_stop"])] = True
+    assert np.count_nonzero(quiet) > np.count_nonzero(curve.mask)
+    ours = curve_noise_model(curve, events=(tables.flares, tables.dips))
+    expected = noise_model(curve.times, curve.flux, mask=quiet)
+    assert_allclose(ours.rms, expected.rms, equal_nan=True)
+    assert ours.white_noise == expected.white_noise
+    with pytest.raises(ParameterError, match="must be a VisitLightCurve"):
+        curve_noise_model(tables.flares)
+
+
+def test_time_domain_figure_without_a_period_says_so(model):
+    from matplotlib.figure import Figure
+
+    shown = with_variability(model, classes="constant")
+    tables = time_domain_tables(shown)
+    tables.variability["period"][:] = np.nan
+    figure = time_domain_figure(shown, fig=Figure(), tables=tables)
+    assert [text.get_text() for text in figure.axes[2].texts] == ["no significant period"]
 
 
 # --------------------------------------------------------------------------
@@ -252,6 +333,35 @@ def test_visit_pages_show_the_visits_own_data(two_visit_report, two_visit_model,
     assert abs(best["period"][0].value - 3.0) < 0.05  # the injected wobble
 
 
+def test_each_visit_page_shows_its_own_time_domain(two_visit_model, tmp_path):
+    shown = with_variability(two_visit_model)
+    index = write_visit_report(shown, tmp_path)
+    stems = ["jw01534001001", "jw01534001002"]
+    assert index.name == "jw01534_report.html"
+    stars = shown.table("guidestars")["gs_id"]
+    for number, stem in enumerate(stems):
+        page = tmp_path / f"{stem}_report.html"
+        assert "timedomain" in _embedded(page)
+        headings = re.findall(r"<h3>(.*?)</h3>", page.read_text(encoding="utf-8"))
+        assert headings == [f"{stem}, guide star {stars[number]}"]
+        assert (tmp_path / f"{stem}_timedomain.png").stat().st_size > 10_000
+
+
+def test_tables_of_a_visit_cut_from_several(two_visit_model):
+    from spelunker.plotting.timedomain import tables_of_visit
+
+    shown = with_variability(two_visit_model)
+    whole = time_domain_tables(shown)
+    for position, part in enumerate(split_visits(shown)):
+        mine = tables_of_visit(shown, whole, position)
+        assert mine.variability["guidestar_index"].tolist() == [0]
+        assert mine.variability["visit_id"][0] == whole.variability["visit_id"][position]
+        assert len(mine.flares) == 1 and len(mine.dips) == 2
+        for table, centre in ((mine.flares, "peak"), (mine.dips, "mid")):
+            rows = np.asarray(table[f"frame_{centre}"], dtype=int)
+            assert_allclose(part.frame_times[rows].mjd, table[centre].mjd, rtol=0, atol=1e-9)
+
+
 def test_one_visit_keeps_one_page(report):
     assert [p.name for p in report.parent.glob("*.html")] == [f"{STEM}_report.html"]
 
@@ -360,7 +470,7 @@ def test_summary_lists_the_peaks_of_each_visit_and_guide_star(two_visit_model):
 #: The documented command (docs/quicklook.rst) that checks the report in a browser.
 CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-WINDOW = (1400, 4000)
+WINDOW = (1400, 6000)  # the page with its time-domain section (the pipeline's variability step)
 
 #: Added to a copy of the page for ``--dump-dom``: after loading, the box of every image
 #: (page coordinates, CSS pixels) and the page size, written into the DOM.
@@ -405,7 +515,7 @@ def _blocks(pixels, size=8):
                                            -1).mean(axis=(1, 3))
 
 
-def test_report_in_headless_chromium_shows_every_figure(report, tmp_path):
+def test_report_in_headless_chromium_shows_every_figure(report, model, tmp_path):
     """Screenshot of the page: every figure is drawn, whole, where the browser laid it out."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
@@ -424,7 +534,7 @@ def test_report_in_headless_chromium_shows_every_figure(report, tmp_path):
     # the box (compared on 8 x 8 blocks, as the browser's scaling filter is not PIL's).
     boxes = {box["alt"].split()[0]: box for box in layout["boxes"]}
     embedded = _embedded(report)
-    assert sorted(boxes) == sorted(embedded) == sorted(REPORT_FIGURES)
+    assert sorted(boxes) == sorted(embedded) == sorted(_figures(model))
     for name, box in boxes.items():
         with Image.open(io.BytesIO(embedded[name])) as figure:
             assert box["complete"] and box["natural"] == list(figure.size), name

@@ -610,7 +610,15 @@ def test_docstrings_name_what_the_session_delegates_to():
                  "fg_time": "GuideStarModel.frame_times",
                  "fg_time_utc": "GuideStarModel.frame_times",
                  "select_visit": "GuideStarModel.select_visit",
-                 "time_to_sec": "times.seconds_since_first"}
+                 "time_to_sec": "times.seconds_since_first",
+                 "find_flares": "variability.find_variability",
+                 "flares": "variability.flares_table",
+                 "dips": "variability.dips_table",
+                 "variability": "variability.variability_table",
+                 "plot_variability": "plotting.time_domain_figure",
+                 "variability_lightcurve_plot": "plotting.variability_lightcurve_plot",
+                 "rms_binning_plot": "variability.noise_model",
+                 "folded_lightcurve_plot": "plotting.folded_lightcurve_plot"}
     delegates.update({name: "GuideStarModel.periodogram_curves" for name in dir(Spelunker)
                       if name.startswith("pgram_") and name != "pgram_results"})
     assert "pgram_flux" in delegates
@@ -666,3 +674,68 @@ def test_bins_of_frames_are_binning_s():
             bin_size_of_frames(bad, 0.0625, name="n_bin")
     with pytest.raises(ParameterError, match="frame_interval=0"):
         bin_size_of_frames(1, 0)
+
+
+# --------------------------------------------------------------------------
+# Flares, dips and variability
+
+
+def test_find_flares_is_the_variability_step(visit, tmp_path):
+    """Needs the merged analysis (spelunker.variability and GuideStarVariabilityStep)."""
+    from spelunker import GuideStarEventStep, GuideStarVariabilityStep
+    from spelunker.variability import flares_table, variability_table
+
+    spk = spelunker.load(dir=tmp_path)
+    spk.readfile(visit.files)
+    assert spk.flares is None and spk.dips is None and spk.variability is None
+    flares = spk.find_flares()
+    # What it needed ran first, with the steps' defaults.
+    assert spk.quickfit_results is not None and spk.model.hasattr("lightcurve")
+    assert spk.events is not None
+    assert len(spk.variability) == 1 and str(spk.variability["visit_id"][0]) == "jw01534001001"
+    step = GuideStarVariabilityStep.call(GuideStarEventStep.call(PhotometryOptimizeStep.call(
+        GuideStarFitStep.call(visit.files, method="quick"))))
+    theirs = flares_table(step)
+    assert flares.colnames == theirs.colnames and len(flares) == len(theirs)
+    for name in ("classes", "white_noise", "beta_1min", "period"):
+        assert_array_equal(np.asarray(spk.variability[name]),
+                           np.asarray(variability_table(step)[name]), err_msg=name)
+    assert spk.dips.colnames[:3] == ["visit_index", "guidestar_index", "start"]
+
+
+def test_variability_tables_and_figures_of_the_session(visit, tmp_path):
+    from matplotlib.figure import Figure
+
+    from spelunker.variability import store_variability
+    from variability_helpers import PERIOD, PERIOD_ERROR, variability_result
+
+    spk = spelunker.load(dir=tmp_path)
+    assert spk.flares is None and spk.variability is None
+    with pytest.raises(GuideStarInputError, match="holds no data yet"):
+        spk.find_flares()
+    spk.readfile(visit.files)
+    spk.quick_fit()
+    spk.optimize_photometry()  # the light curve the figures draw
+    store_variability(spk.model, variability_result(spk.model))
+    assert len(spk.flares) == 1 and len(spk.dips) == 2
+    assert spk.variability["classes"].tolist() == ["flaring,dipping"]
+    assert spk.dips["origin"].tolist() == ["astrophysical", "technical"]
+
+    figure = spk.plot_variability(fig=Figure(layout="constrained"))
+    assert len(figure.axes) == 3
+    ax = spk.variability_lightcurve_plot(ax=Figure().add_subplot(), bin_size=1.0)
+    assert [patch.get_gid() for patch in ax.patches] == ["flare", "dip", "dip_technical"]
+    ax = spk.rms_binning_plot(ax=Figure().add_subplot())
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    ax = spk.folded_lightcurve_plot(ax=Figure().add_subplot())
+    assert ax.get_title() == f"folded at P = {PERIOD:g} ± {PERIOD_ERROR:.2g} s"
+    ax = spk.folded_lightcurve_plot(2.5, ax=Figure().add_subplot(), n_bins=10)
+    assert ax.get_title() == "folded at P = 2.5 s"
+    with pytest.raises(ParameterError, match="no variability row of visit_index=2"):
+        spk.plot_variability(visit_index=2, fig=Figure())
+
+    result = variability_result(spk.model, classes="constant")
+    result.variability["period"][:] = np.nan
+    store_variability(spk.model, result)
+    with pytest.raises(ParameterError, match="has no period .* give period="):
+        spk.folded_lightcurve_plot(ax=Figure().add_subplot())

@@ -20,6 +20,14 @@ these functions return, at the right times (`TimeAxis`,
 `~spelunker.plotting.timeaxis`), in the styles of
 `~spelunker.plotting.styles`.  The plots bin with
 `spelunker.binning.bin_series`.
+
+Time-domain figures (`~spelunker.plotting.variability`, on the tables of
+`spelunker.variability`): `variability_lightcurve_plot` (the light curve
+with its flares and dips), `rms_binning_plot` (rms against bin size beside
+white noise), `folded_lightcurve_plot` (folded at a period);
+`time_domain_figure` draws the three for one visit and guide star of a
+model with variability tables (`~spelunker.plotting.timedomain`, also the
+report's time-domain section).
 """
 
 from spelunker.plotting.animation import flux_spatial_timelapse_animation
@@ -35,11 +43,19 @@ from spelunker.plotting.telemetry import (
     plot_local_events,
     plot_mnemonic,
 )
+from spelunker.plotting.timedomain import time_domain_figure
 from spelunker.plotting.timeaxis import TimeAxis, set_time_axis, time_axis, to_axis_time
 from spelunker.plotting.timeseries import (
     relative_flux,
     timeseries_binned_plot,
     timeseries_list_plot,
+)
+from spelunker.plotting.variability import (
+    VARIABILITY_STYLES,
+    display_bin_size,
+    folded_lightcurve_plot,
+    rms_binning_plot,
+    variability_lightcurve_plot,
 )
 
 __all__ = [
@@ -47,5 +63,7 @@ __all__ = [
     "position_plot", "flux_spatial_timelapse_animation", "write_visit_report", "summarize",
     "write_report_index", "science_regressors_plot", "plot_mnemonic", "plot_local_events",
     "plot_events", "plot_intervals", "plot_event_table", "relative_flux", "TimeAxis",
-    "time_axis", "set_time_axis", "to_axis_time",
+    "time_axis", "set_time_axis", "to_axis_time", "variability_lightcurve_plot",
+    "rms_binning_plot", "folded_lightcurve_plot", "VARIABILITY_STYLES", "display_bin_size",
+    "time_domain_figure",
 ]

@@ -4,9 +4,7 @@ The report only reads models: a model of several visits is split with
 `spelunker.visits.split_visits`, which owns the per-visit results.
 """
 
-import base64
 import html
-import io
 import logging
 from collections import namedtuple
 
@@ -28,9 +26,11 @@ from spelunker.names import parse_visit_id, program_stem, visit_id
 from spelunker.periodogram import periodogram_peaks_table
 from spelunker.plotting._canvas import check_dpi
 from spelunker.plotting._model import guidestar_names, require_frames_table
+from spelunker.plotting._page import html_figure, html_table, png_bytes
 from spelunker.plotting.frames import frame_plot, position_plot
 from spelunker.plotting.periodograms import periodogram_plot
 from spelunker.plotting.telemetry import plot_local_events
+from spelunker.plotting.timedomain import tables_of_visit, time_domain_section, time_domain_tables
 from spelunker.plotting.timeseries import timeseries_binned_plot, timeseries_list_plot
 from spelunker.visits import split_visits
 
@@ -163,20 +163,26 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
     directory = check_output_dir(directory, "directory", where=where)
     if parts is None:
         parts = split_visits(model)
+        tables = _visit_tables(model, parts)
+    else:
+        tables = [None] * len(parts)
     if len(parts) == 1:
         return _write_page(parts[0], directory, stem=_stem(parts), title=title, **options)
 
     entries = []
-    for part in parts:
+    for part, part_tables in zip(parts, tables, strict=True):
         stem = _stem([part])
-        page = _write_page(part, directory, stem=stem,
+        page = _write_page(part, directory, stem=stem, tables=part_tables,
                            title=None if title is None else f"{title} {stem}", **options)
         entries.append(report_entry(part, page))
     return write_report_index(entries, directory, title=title)
 
 
-def _write_page(model, directory, *, stem, title, bin_size, n_peaks, dpi):
-    """The figures and the self-contained page of one visit (or of a model without files)."""
+def _write_page(model, directory, *, stem, title, bin_size, n_peaks, dpi, tables=None):
+    """The figures and the self-contained page of one visit (or of a model without files).
+
+    ``tables``: the visit's variability tables when the model does not hold them.
+    """
     if bin_size is None:
         bin_size = _meta(model, "photometry_bin_size") or DEFAULT_BIN_SIZE
     title = title if title is not None else f"Guide-star report {stem}"
@@ -193,10 +199,19 @@ def _write_page(model, directory, *, stem, title, bin_size, n_peaks, dpi):
         path.write_bytes(png)
         drawn.append((name, caption, path, png))
 
+    time_domain, _ = time_domain_section(model, directory, stem=stem, dpi=dpi, tables=tables)
     page = directory / f"{stem}_report.html"
-    page.write_text(_html(model, title, drawn, notes, n_peaks=n_peaks), encoding="utf-8")
+    page.write_text(_html(model, title, drawn, notes, n_peaks=n_peaks, time_domain=time_domain),
+                    encoding="utf-8")
     log.info("report: wrote %s with %d figure(s)", page, len(drawn))
     return page
+
+
+def _visit_tables(model, parts):
+    """Each visit's variability tables, for the visits cut without them (else None)."""
+    whole = time_domain_tables(model) if len(parts) > 1 else None
+    return [None if whole is None or part.hasattr("variability")
+            else tables_of_visit(model, whole, position) for position, part in enumerate(parts)]
 
 
 #: One line of a report index: a visit page and what it shows.
@@ -336,9 +351,7 @@ def _render(name, model, *, bin_size, dpi):
         # function covers; no argument of a user reaches here.
         msg = f"unknown report figure {name!r}"
         raise ValueError(msg)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    return buffer.getvalue()
+    return png_bytes(fig, dpi)
 
 
 # --------------------------------------------------------------------------
@@ -387,18 +400,6 @@ def _iso(mjd):
     return Time(float(mjd), format="mjd", scale="utc").isot
 
 
-def _table(header, rows, numeric=()):
-    out = ["<table>", "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"]
-    for row in rows:
-        cells = []
-        for k, value in enumerate(row):
-            attribute = ' class="num"' if k in numeric else ""
-            cells.append(f"<td{attribute}>{html.escape(str(value))}</td>")
-        out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</table>")
-    return "\n".join(out)
-
-
 def _summary(model):
     items = []
     if model.hasattr("frames") and len(model.frames):
@@ -423,7 +424,7 @@ def _files_section(model):
     rows = [(k, row["file_name"], row["detector"], row["gs_id"], _iso(row["data_start_mjd"]),
              _iso(row["data_end_mjd"]), int(row["n_frames"]), row["time_source"])
             for k, row in enumerate(files)]
-    return _table(["#", "file", "detector", "guide star", "DATASTRT (UTC)", "DATAEND (UTC)",
+    return html_table(["#", "file", "detector", "guide star", "DATASTRT (UTC)", "DATAEND (UTC)",
                    "frames", "frame times"], rows, numeric=(0, 6))
 
 
@@ -435,7 +436,7 @@ def _guidestars_section(model):
              f"{row['gs_mag']:.2f}", row["detector"], _iso(row["start_mjd"]),
              _iso(row["stop_mjd"]), int(row["n_files"]), int(row["n_frames"]))
             for k, row in enumerate(stars)]
-    return _table(["#", "guide star", "RA (deg)", "Dec (deg)", "FGS mag", "detector",
+    return html_table(["#", "guide star", "RA (deg)", "Dec (deg)", "FGS mag", "detector",
                    "start (UTC)", "stop (UTC)", "files", "frames"], rows,
                   numeric=(0, 2, 3, 4, 8, 9))
 
@@ -454,7 +455,7 @@ def _fit_section(model):
         rows.append((name, method, total, clean, f"{rate:.2f}%", ", ".join(counts) or "none"))
     if not rows:
         return "<p>No fit table (run GuideStarFitStep).</p>"
-    return _table(["table", "method", "frames", "clean fits", "success rate", "flags set"],
+    return html_table(["table", "method", "frames", "clean fits", "success rate", "flags set"],
                   rows, numeric=(2, 3, 4))
 
 
@@ -484,7 +485,7 @@ def _aperture_section(model):
             if len(whole):
                 full = f"{float(whole['binned_scatter'][0]):.4g}"
         rows.append((plane if planes.shape[0] > 1 else "all", n_pixels, scatter, full))
-    parts.append(_table(["guide star", "pixels in aperture", "binned relative scatter",
+    parts.append(html_table(["guide star", "pixels in aperture", "binned relative scatter",
                          "full frame (64 pixels)"], rows, numeric=(1, 2, 3)))
     return "\n".join(parts)
 
@@ -514,7 +515,7 @@ def _local_events_part(model, kind, *, name, intro, header, numeric, row, none):
         return f"<p>{name}: {html.escape(str(exc))}.</p>"
     if not len(table):
         return f"<p>{none}</p>"
-    return f"<p>{intro}</p>\n" + _table(header, [row(line) for line in table], numeric=numeric)
+    return f"<p>{intro}</p>\n" + html_table(header, [row(line) for line in table], numeric=numeric)
 
 
 def _events_table_section(model):
@@ -537,7 +538,7 @@ def _events_table_section(model):
                      row["source"]))
     head = "<p>" + html.escape(", ".join(f"{n} {kind}" for kind, n in counts.items())) + \
         " (GuideStarEventStep; changes in pix or DN/s):</p>"
-    return head + _table(["kind", "start (UTC)", "duration (s)", "first frame", "changes",
+    return head + html_table(["kind", "start (UTC)", "duration (s)", "first frame", "changes",
                           "significance (sigma)", "source"], rows, numeric=(2, 3, 5))
 
 
@@ -557,11 +558,11 @@ def _peaks_section(model, n_peaks):
     source = _meta(model, "periodogram_source")
     head = f"<p>Strongest {n_peaks} peaks per series and guide star" + (
         f" (fit parameters from {html.escape(source)})" if source else "") + ":</p>"
-    return head + _table(["guide star", "series", "rank", "period (s)", "frequency (Hz)",
+    return head + html_table(["guide star", "series", "rank", "period (s)", "frequency (Hz)",
                           "power", "false-alarm probability"], rows, numeric=(2, 3, 4, 5, 6))
 
 
-def _html(model, title, figures, notes, *, n_peaks):
+def _html(model, title, figures, notes, *, n_peaks, time_domain):
     escaped = html.escape(title)
     parts = [
         "<!DOCTYPE html>",
@@ -585,15 +586,10 @@ def _html(model, title, figures, notes, *, n_peaks):
         parts.append(f'<p class="note">{html.escape(note)}</p>')
     parts.append('<div class="figures">')
     for name, caption, path, png in figures:
-        data = base64.b64encode(png).decode("ascii")
-        wide = ' class="wide"' if name in _WIDE_FIGURES else ""
-        parts.append(
-            f'<figure id="{name}"{wide}><img alt="{html.escape(name)} figure" '
-            f'src="data:image/png;base64,{data}">'
-            f"<figcaption>{html.escape(caption)} ({html.escape(path.name)})</figcaption>"
-            "</figure>")
+        parts.append(html_figure(name, caption, path, png, wide=name in _WIDE_FIGURES))
     parts.append("</div>")
     parts += ["<h2>Periodogram peaks</h2>", _peaks_section(model, n_peaks)]
+    parts += ['<h2 id="time-domain">Time domain: flares, dips and variability</h2>', time_domain]
     parts += ["</body>", "</html>", ""]
     return "\n".join(parts)
 

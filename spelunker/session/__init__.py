@@ -10,8 +10,10 @@ function.  The session delegates only; its rooms:
   arrays (``fg_array``, ``fg_time``, ``fg_flux``), ``select``, ``save``;
 - `spelunker.session.data`: ``download``, ``readfile``;
 - `spelunker.session.analysis`: fits, photometry, periodograms, events,
-  science binning;
-- `spelunker.session.figures`: figures, telemetry, animation, report;
+  flares, dips and variability (``find_flares``, ``flares``, ``dips``,
+  ``variability``), science binning;
+- `spelunker.session.figures`: figures (``plot_variability`` and the
+  time-domain figures too), telemetry, animation, report;
 - `spelunker.session.args`: the original tool's argument conventions;
 - `spelunker.session.files`: the files the original tool wrote.
 """

@@ -1,10 +1,12 @@
-"""The notebook session's analysis: fits, photometry, periodograms, events, science binning.
+"""The notebook session's analysis: fits, photometry, periodograms, events, variability, science.
 
 A mixin of `spelunker.Spelunker` (`spelunker.session`).  Each method runs
 the function the pipeline step runs, on the session's model, and names it
 in its docstring: `spelunker.fitting.run_fit` and
 `spelunker.fitting.store_fit`, `spelunker.photometry.run_photometry`,
 `spelunker.periodogram.run_periodogram`, `spelunker.events.find_events`,
+`spelunker.variability.find_variability` and
+`spelunker.variability.store_variability`,
 `spelunker.science.bin_to_integrations`.
 """
 
@@ -28,6 +30,8 @@ from spelunker.science import (DEFAULT_REGRESSORS, bin_to_integrations, science_
                                to_lightkurve, to_timeseries)
 from spelunker.session.args import detached_figure, given
 from spelunker.session.files import program_label, write_periodogram, write_result_table
+from spelunker.variability import (dips_table, find_variability, flares_table,
+                                   store_variability, variability_table)
 
 __all__ = ["SessionAnalysis"]
 
@@ -374,6 +378,88 @@ class SessionAnalysis:
         if self.model is None or not self.model.hasattr("events"):
             return None
         return events_table(self.model)
+
+    def find_flares(self, *, fit_table="auto", **options):
+        """Flares, dips and variability of each visit and guide star (as the variability step).
+
+        As `~spelunker.GuideStarVariabilityStep`: found by
+        `spelunker.variability.find_variability` (``options`` are its own:
+        ``mask_events``, ``flare_threshold``, ``dip_threshold``, ...) on the
+        optimal-aperture light curve, frames with flagged fits
+        or inside technical events masked, and stored by
+        `spelunker.variability.store_variability`.  What it needs and the
+        session lacks runs first, with the steps' defaults: the quick fit
+        (`spelunker.fitting.ensure_fit_table`), the photometry
+        (`optimize_photometry`) and the technical events (`find_events`).
+        Afterwards `flares`, `dips` and `variability` hold the tables and
+        `plot_variability` draws them.
+
+        Parameters
+        ----------
+        fit_table : {'auto', 'gauss', 'quick'}, optional
+            The fit whose flags mask frames (and that `find_events` reads).
+        **options
+            Options of `spelunker.variability.find_variability`.
+
+        Returns
+        -------
+        astropy.table.QTable
+            `flares`: one row per flare (peak time, amplitude, equivalent
+            duration with errors, significance, astrophysical or technical).
+
+        Examples
+        --------
+        >>> import tempfile, spelunker.datasets
+        >>> spk = spelunker.load(tempfile.mkdtemp())
+        >>> _ = spk.readfile(spelunker.datasets.sample_visit(spk.directory).files)
+        >>> flares = spk.find_flares()
+        >>> len(spk.variability), "equivalent_duration" in flares.colnames
+        (1, True)
+        """
+        model = self._require_model()
+        if model.hasattr("data"):
+            fit_table = ensure_fit_table(model, fit_table)
+            if not model.hasattr("lightcurve"):
+                self.optimize_photometry()
+        if not model.hasattr("events"):
+            self.find_events(fit_table=fit_table)
+        store_variability(model, find_variability(model, fit_table=fit_table, **options))
+        return self.flares
+
+    @property
+    def flares(self):
+        """The flares found by `find_flares` or read, or None.
+
+        `spelunker.variability.flares_table` of the session's model.
+        """
+        return self._stored_table("flares", flares_table)
+
+    @property
+    def dips(self):
+        """The dips (eclipses, transits, occultations) found by `find_flares` or read, or None.
+
+        `spelunker.variability.dips_table` of the session's model.
+        """
+        return self._stored_table("dips", dips_table)
+
+    @property
+    def variability(self):
+        """One row per visit and guide star: noise, beta, flares, dips, period, classes; or None.
+
+        `spelunker.variability.variability_table` of the session's model
+        (after `find_flares`, or read from a product of the variability
+        step): the white noise, rms and red-noise factor beta at 1 min,
+        10 min and 1 h, the astrophysical flares per hour and dips, the best
+        period with its 1-sigma error and false-alarm probability, and the
+        classes (`spelunker.variability.CLASSES`).
+        """
+        return self._stored_table("variability", variability_table)
+
+    def _stored_table(self, name, reader):
+        """``reader(model)`` when the session's model has the table ``name``, else None."""
+        if self.model is None or not self.model.hasattr(name):
+            return None
+        return reader(self.model)
 
     def bin_to_science(self, science, *, series=None, fit_table="auto", plot=True, flux=None,
                        regressors=DEFAULT_REGRESSORS, fig=None, **options):

@@ -1,4 +1,4 @@
-"""The notebook session's figures, telemetry, animation and report.
+"""The notebook session's figures (time-domain ones too), telemetry, animation and report.
 
 A mixin of `spelunker.Spelunker` (`spelunker.session`).  Each method reads
 the original tool's arguments, cuts the session's model to the frames they
@@ -7,7 +7,9 @@ name (`spelunker.GuideStarModel.select`,
 its docstring: `spelunker.plotting` for the figures, the animation and the
 report, `spelunker.archive.engdb.mnemonics` for telemetry,
 `spelunker.events.local_events` and `spelunker.events.events_table` for
-the events in the data.
+the events in the data, `spelunker.plotting.timedomain` and
+`spelunker.plotting.variability` for the flares, dips and variability of
+`spelunker.Spelunker.find_flares`.
 """
 
 import numpy as np
@@ -21,10 +23,13 @@ from spelunker.events import (EVENT_KINDS, HGA_MNEMONIC, LOCAL_KINDS, events_tab
                               hga_intervals, local_events)
 from spelunker.fitting import store_fit
 from spelunker.fitting.result import FitResult
-from spelunker.plotting import (flux_spatial_timelapse_animation, frame_plot, periodogram_plot,
-                                plot_event_table, position_plot, timeseries_binned_plot,
-                                timeseries_list_plot, write_visit_report)
+from spelunker.plotting import (flux_spatial_timelapse_animation, folded_lightcurve_plot,
+                                frame_plot, periodogram_plot, plot_event_table, position_plot,
+                                rms_binning_plot, time_domain_figure, timeseries_binned_plot,
+                                timeseries_list_plot, variability_lightcurve_plot,
+                                write_visit_report)
 from spelunker.plotting.telemetry import plot_local_events, plot_mnemonic
+from spelunker.plotting.timedomain import best_period, curve_noise_model, time_domain_data
 from spelunker.session.args import current_axes, given, mjd_list
 
 __all__ = ["SessionFigures"]
@@ -201,6 +206,117 @@ class SessionFigures:
         Drawn by `spelunker.plotting.position_plot` on the current pyplot Axes (or ``ax``).
         """
         return position_plot(self._require_model(), ax=current_axes(ax), fit=fit)
+
+    # -- time domain: flares, dips, variability ------------------------------
+
+    def plot_variability(self, *, visit_index=None, guidestar_index=None, fig=None,
+                         bin_size="auto"):
+        """The light curve with flares and dips, rms against bin size, the folded curve.
+
+        Drawn by `spelunker.plotting.time_domain_figure` from the tables of
+        `find_flares` (run now, with its defaults, if the session has none).
+
+        Parameters
+        ----------
+        visit_index, guidestar_index : int, optional
+            The visit (position in `visits`) and guide star (row of the
+            guide-star table) to draw; default: the first row of
+            `variability`.
+        fig : matplotlib.figure.Figure, optional
+            Target (default: a new pyplot figure).
+        bin_size : float or 'auto', optional
+            Display bin of the light curve (s).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            Three Axes: light curve, rms against bin size, folded curve.
+
+        Examples
+        --------
+        On the sample visit (`find_flares` runs first):
+
+        >>> import tempfile
+        >>> from matplotlib.figure import Figure
+        >>> from spelunker import datasets, load
+        >>> spk = load(tempfile.mkdtemp())
+        >>> spk.readfile(datasets.sample_visit(spk.directory).files) is not None
+        True
+        >>> len(spk.plot_variability(fig=Figure()).axes)
+        3
+        """
+        self._variability_tables()
+        return time_domain_figure(self.model, visit_index=visit_index,
+                                  guidestar_index=guidestar_index, fig=fig, bin_size=bin_size)
+
+    def variability_lightcurve_plot(self, *, visit_index=None, guidestar_index=None, ax=None,
+                                    bin_size="auto", show_frames=True):
+        """The light curve with its flares and dips marked; returns the Axes.
+
+        Drawn by `spelunker.plotting.variability_lightcurve_plot` on the
+        current pyplot Axes (or ``ax``), from the tables of `find_flares`
+        (run now if the session has none) and the light curve of
+        `spelunker.plotting.timedomain.group_light_curve`; see
+        `plot_variability` for the arguments.
+        """
+        data = self._time_domain(visit_index, guidestar_index, "variability_lightcurve_plot")
+        return variability_lightcurve_plot(data.times, data.curve.flux, flares=data.flares,
+                                           dips=data.dips, mask=data.curve.mask,
+                                           bin_size=bin_size, ax=current_axes(ax),
+                                           show_frames=show_frames)
+
+    def rms_binning_plot(self, *, visit_index=None, guidestar_index=None, ax=None):
+        """rms of the binned light curve against bin size, beside white noise; returns the Axes.
+
+        The noise model of `spelunker.variability.noise_model` (on the light
+        curve `find_flares` analyses, run now if needed, its flares and dips
+        left out: `spelunker.plotting.timedomain.curve_noise_model`), drawn by
+        `spelunker.plotting.rms_binning_plot` on the current pyplot Axes (or
+        ``ax``).
+        """
+        data = self._time_domain(visit_index, guidestar_index, "rms_binning_plot")
+        return rms_binning_plot(curve_noise_model(data.curve, events=(data.flares, data.dips)),
+                                ax=current_axes(ax))
+
+    def folded_lightcurve_plot(self, period=None, *, visit_index=None, guidestar_index=None,
+                               ax=None, n_bins=50):
+        """The light curve folded at ``period`` (default: the best period); returns the Axes.
+
+        Drawn by `spelunker.plotting.folded_lightcurve_plot` on the current
+        pyplot Axes (or ``ax``).  Without ``period``, the period of the
+        `variability` row with its error
+        (`spelunker.plotting.timedomain.best_period`; `find_flares` runs
+        now if needed).
+
+        Raises
+        ------
+        spelunker.errors.ParameterError
+            Without ``period`` when the row has no period.
+        """
+        where = "folded_lightcurve_plot"
+        data = self._time_domain(visit_index, guidestar_index, where)
+        error = None
+        if period is None:
+            best = best_period(data.row)
+            if best is None:
+                msg = (f"{where}: the variability row has no period (no significant "
+                       "periodogram peak, no periodic dips); give period=")
+                raise ParameterError(msg)
+            period, error = best[0], best[1]
+        return folded_lightcurve_plot(data.times, data.curve.flux, period=period,
+                                      period_error=error, mask=data.curve.mask, n_bins=n_bins,
+                                      ax=current_axes(ax))
+
+    def _variability_tables(self):
+        """Run `find_flares` when the session's model has no variability tables yet."""
+        if not self._require_model().hasattr("variability"):
+            self.find_flares()
+
+    def _time_domain(self, visit_index, guidestar_index, where):
+        """`spelunker.plotting.timedomain.time_domain_data` of the session's model."""
+        self._variability_tables()
+        return time_domain_data(self.model, visit_index=visit_index,
+                                guidestar_index=guidestar_index, where=where)
 
     def mnemonics(self, mnemonic, start, end, plot=True, *, ax=None):
         """Engineering telemetry from the MAST engineering database, drawn on the current Axes.
