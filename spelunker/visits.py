@@ -3,7 +3,7 @@
 A visit is (program, observation, visit).  `spelunker.GuideStarModel.visits`
 lists those a model holds and `spelunker.GuideStarModel.select_visit` cuts
 one out; `split_visits` gives one model per visit with its own results,
-periodograms included (a periodogram never spans several visits:
+periodograms, events and variability tables included (a periodogram never spans several visits:
 `spelunker.periodogram.periodogram_groups`).
 """
 
@@ -24,8 +24,9 @@ def split_visits(model, *, keep_results=True):
 
     Per-frame results (fit tables, light curve) and the apertures are cut to
     each visit (`spelunker.GuideStarModel.select_visit`); the periodograms,
-    which are computed per visit and guide star
-    (`spelunker.periodogram.periodogram_groups`), follow their visit.
+    flares, dips and variability rows, which are computed per visit and
+    guide star (`spelunker.periodogram.periodogram_groups`), and the events
+    follow their visit, their frame rows counted from the visit's first.
     Nothing is computed again.
 
     Parameters
@@ -64,25 +65,34 @@ def split_visits(model, *, keep_results=True):
     return parts
 
 
+#: Result tables with a row per visit and guide star (their ``visit_index``
+#: and ``guidestar_index`` columns), and frame rows in ``frame_*`` columns.
+_PER_GROUP_TABLES = ("periodogram", "periodogram_peaks", "flares", "dips", "variability")
+
+
 def _carry_periodograms(model, part, position):
-    """Give ``part`` (visit ``position`` of ``model``) the periodograms and events of its visit."""
+    """Give ``part`` (visit ``position`` of ``model``) its periodograms, events and variability."""
     if model.hasattr("events"):
         _carry_events(model, part, position)
-    if not model.hasattr("periodogram"):
-        return
+    first_frame = int(np.flatnonzero(model.frame_visits() == position)[0])
     stars = np.unique(np.asarray(model.frames["guidestar_index"])[
         model.frame_visits() == position]).astype(np.int64)
     star_map = np.full(int(stars.max()) + 1, -1, dtype=np.int64)
     star_map[stars] = np.arange(stars.size)
     with part.trusted_assignment():
-        for name in ("periodogram", "periodogram_peaks"):
+        for name in _PER_GROUP_TABLES:
             if not model.hasattr(name):
                 continue
             table = np.array(getattr(model, name))
             table = table[table["visit_index"] == position]
             table["guidestar_index"] = star_map[table["guidestar_index"]]
             table["visit_index"] = 0
+            for column in table.dtype.names:
+                if column.startswith("frame_"):
+                    table[column] -= first_frame
             setattr(part, name, table)
+    if not model.hasattr("periodogram"):
+        return
     for field in ("periodogram_source", "periodogram_samples_per_peak"):
         value = getattr(model.meta.spelunker, field, None)
         if value is not None:

@@ -9,6 +9,7 @@ import pytest
 from astropy import units as u
 from cli_helpers import STRUN, run_cli
 from numpy.testing import assert_allclose, assert_array_equal
+from variability_helpers import variability_result
 
 from spelunker import (
     GuideStarFitStep,
@@ -23,6 +24,8 @@ from spelunker.errors import GuideStarInputError
 from spelunker.io import open_guidestar, open_visits, read_visits
 from spelunker.periodogram import periodogram_groups, periodogram_peaks_table, periodogram_table
 from spelunker.stpipe import parameter_file
+from spelunker.variability import dips_table, flares_table, store_variability, variability_table
+from spelunker.visits import split_visits
 
 pytestmark = pytest.mark.usefixtures("no_network_no_crds")
 
@@ -274,3 +277,22 @@ def test_strun_on_a_folder_named_relative_to_the_current_directory(program, tmp_
                      f"--output_dir={tmp_path}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(list(tmp_path.glob("*_gsfit.fits"))) == 1
+
+
+def test_split_visits_carries_flares_dips_and_variability_rows(whole):
+    model = whole.copy()
+    store_variability(model, variability_result(model))
+    flares, dips = flares_table(model), dips_table(model)
+    for position, part in enumerate(split_visits(model)):
+        first = int(_frames_of(model, KEYS[position])[0])
+        mine = flares[flares["visit_index"] == position]
+        theirs = flares_table(part)
+        assert len(theirs) == len(mine) == 1
+        assert set(theirs["visit_index"]) == {0}
+        # The frame rows count from the visit's first frame and still point at the same time.
+        assert theirs["frame_peak"][0] == mine["frame_peak"][0] - first
+        assert part.frame_times[theirs["frame_peak"][0]] == theirs["peak"][0]
+        assert len(dips_table(part)) == np.count_nonzero(dips["visit_index"] == position) == 2
+        rows = variability_table(part)
+        assert len(rows) == 1 and rows["guidestar_index"][0] == 0
+        assert rows["visit_id"][0] == "jw{:05d}{:03d}{:03d}".format(*KEYS[position])
