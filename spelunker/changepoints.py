@@ -46,6 +46,15 @@ STEP_COLUMNS = (("time", np.float64), ("frame", np.int64), ("delta", np.float64)
 #: A bin joins a segment when it holds at least this fraction of a typical bin's values.
 _MIN_FILL = 0.5
 
+#: Periodic motion removed before the search: at most this many sinusoids per segment,
+_MAX_SINUSOIDS = 4
+#: periods from this many bins (to half the segment),
+_MIN_PERIOD_BINS = 4
+#: kept when the chi-square of the bin differences improves by 2 ln(frequencies) + this,
+_SINUSOID_MARGIN = 16.0
+#: differences beyond this many sigma (steps) left out of the fit.
+_SPIKE = 4.0
+
 #: How much better (chi-square, in units of the bin scatter) two levels must fit the
 #: two windows than a straight line for a change to be a step.
 _STEP_OVER_LINE = 9.0
@@ -132,15 +141,23 @@ def find_steps(times, values, *, bin_size=1.0, window=10, threshold=5.5):
     counts = np.bincount(index[valid], minlength=n_bins)
     full = counts >= _MIN_FILL * np.median(counts[counts > 0])
     means = np.where(full, _bin_medians(index[valid], values[valid], counts), np.nan)
+    # Bin positions of the frames (bin k is centred on k): for the periodic part.
+    position = (times - times.min()) / bin_size - 0.5
+    values = values.copy()  # the caller's array is not modified
     steps = []
     for first, stop in _runs(full):
         if stop - first < 2 * window:
             continue
-        level = means[first:stop]
-        sigma = _bin_scatter(level)
+        sigma = _bin_scatter(means[first:stop])
         if not sigma > 0:
             continue
-        steps.extend(_segment_steps(level, first, sigma, window, threshold))
+        waves = _periodic_motion(means[first:stop], sigma)
+        if waves:
+            # The smooth periodic motion (a wobble) is no step: search what is left.
+            means[first:stop] -= _waves(waves, np.arange(stop - first))
+            inside = (index >= first) & (index < stop)
+            values[inside] -= _waves(waves, position[inside] - first)
+        steps.extend(_segment_steps(means[first:stop], first, sigma, window, threshold))
     if not steps:
         return empty
     out = np.zeros(len(steps), dtype=list(STEP_COLUMNS))
@@ -148,6 +165,98 @@ def find_steps(times, values, *, bin_size=1.0, window=10, threshold=5.5):
         frame = _place(times, values, valid, index, boundary, window, delta, means)
         out[row] = (times[frame], frame, delta, error, z, sigma)
     return out
+
+
+def _periodic_motion(level, sigma):
+    """``[(omega, a, b)]``: the sinusoids ``a sin(omega k) + b cos(omega k)`` of a segment.
+
+    Found and fitted on the differences of neighbouring bin means, where a
+    step is one outlying difference (left out: beyond ``_SPIKE`` sigma,
+    with its neighbours) instead of the low-frequency power that a sinusoid
+    would absorb, and a slow drift is a constant.  Periods from
+    ``_MIN_PERIOD_BINS`` bins to half the segment; a sinusoid is kept when
+    it improves the chi-square of the differences by ``2 ln(frequencies)
+    + _SINUSOID_MARGIN``, up to ``_MAX_SINUSOIDS`` (harmonics, several
+    wobbles), then all are fitted together.
+    """
+    n = level.size - 1
+    if n < 4 * _MIN_PERIOD_BINS:
+        return []
+    differences = np.diff(level)
+    sigma_d = np.sqrt(2.0) * sigma
+    spike = np.abs(differences - np.median(differences)) > _SPIKE * sigma_d
+    spike[1:] |= spike[:-1].copy()
+    spike[:-1] |= spike[1:].copy()
+    use = ~spike
+    if np.count_nonzero(use) < n // 2:
+        return []
+    mid = np.arange(n) + 0.5
+    residual = np.where(use, differences - np.mean(differences[use]), 0.0)
+    n_fft = 1 << int(np.ceil(np.log2(4 * n)))
+    frequencies = np.fft.rfftfreq(n_fft)
+    band = np.flatnonzero((frequencies >= 2.0 / (n + 1))
+                          & (frequencies <= 1.0 / _MIN_PERIOD_BINS))
+    if band.size == 0:
+        return []
+    limit = 2.0 * np.log(max(band.size / 4.0, 1.0)) + _SINUSOID_MARGIN
+    omegas = []
+    for _ in range(_MAX_SINUSOIDS):
+        power = np.abs(np.fft.rfft(residual, n_fft)[band]) ** 2
+        peak = frequencies[band[int(np.argmax(power))]]
+        step = 1.0 / n_fft
+        omega = 2 * np.pi * _golden(lambda f: -_gain(residual, use, mid, 2 * np.pi * f),
+                                    peak - step, peak + step)
+        gain, fit = _gain(residual, use, mid, omega, fit=True)
+        if gain / sigma_d ** 2 < limit:
+            break
+        omegas.append(omega)
+        residual = np.where(use, residual - fit, 0.0)
+    if not omegas:
+        return []
+    # All together, on the differences: c cos(omega (k + 1/2)) + d sin(omega (k + 1/2)) is
+    # the difference of s(k) = (c sin(omega k) - d cos(omega k)) / (2 sin(omega / 2)).
+    columns = [np.ones(n)] + [f(w * mid) for w in omegas for f in (np.cos, np.sin)]
+    design = np.column_stack(columns)
+    coef = np.linalg.lstsq(design[use], differences[use], rcond=None)[0]
+    waves = []
+    for k, omega in enumerate(omegas):
+        c, d = coef[1 + 2 * k], coef[2 + 2 * k]
+        scale = 2.0 * np.sin(omega / 2.0)
+        waves.append((omega, c / scale, -d / scale))
+    return waves
+
+
+def _waves(waves, positions):
+    """The sum of the sinusoids of `_periodic_motion` at ``positions`` (bins)."""
+    return sum(a * np.sin(omega * positions) + b * np.cos(omega * positions)
+               for omega, a, b in waves)
+
+
+def _gain(residual, use, mid, omega, *, fit=False):
+    """Chi-square improvement (unscaled) of a sinusoid of ``omega`` fitted to ``residual``."""
+    design = np.column_stack((np.cos(omega * mid), np.sin(omega * mid)))
+    coef = np.linalg.lstsq(design[use], residual[use], rcond=None)[0]
+    model = design @ coef
+    gain = float(np.sum(residual[use] ** 2) - np.sum((residual[use] - model[use]) ** 2))
+    return (gain, model) if fit else gain
+
+
+def _golden(function, low, high, iterations=30):
+    """The minimum of ``function`` on ``[low, high]`` by golden-section search."""
+    ratio = (np.sqrt(5.0) - 1.0) / 2.0
+    a, b = low, high
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = function(c), function(d)
+    for _ in range(iterations):
+        if fc < fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = function(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = function(d)
+    return 0.5 * (a + b)
 
 
 def _bin_medians(index, values, counts):
