@@ -50,10 +50,8 @@ _MIN_FILL = 0.5
 _MAX_SINUSOIDS = 4
 #: periods from this many bins (to half the segment),
 _MIN_PERIOD_BINS = 4
-#: kept when the chi-square of the bin differences improves by 2 ln(frequencies) + this,
+#: kept when the chi-square of the bin means improves by 2 ln(frequencies) + this.
 _SINUSOID_MARGIN = 16.0
-#: differences beyond this many sigma (steps) left out of the fit.
-_SPIKE = 4.0
 
 #: How much better (chi-square, in units of the bin scatter) two levels must fit the
 #: two windows than a straight line for a change to be a step.
@@ -151,13 +149,15 @@ def find_steps(times, values, *, bin_size=1.0, window=10, threshold=5.5):
         sigma = _bin_scatter(means[first:stop])
         if not sigma > 0:
             continue
-        waves = _periodic_motion(means[first:stop], sigma)
+        found = _segment_steps(means[first:stop], first, sigma, window, threshold)
+        waves = _periodic_motion(means[first:stop], sigma, [b - first for b, *_ in found])
         if waves:
             # The smooth periodic motion (a wobble) is no step: search what is left.
             means[first:stop] -= _waves(waves, np.arange(stop - first))
             inside = (index >= first) & (index < stop)
             values[inside] -= _waves(waves, position[inside] - first)
-        steps.extend(_segment_steps(means[first:stop], first, sigma, window, threshold))
+            found = _segment_steps(means[first:stop], first, sigma, window, threshold)
+        steps.extend(found)
     if not steps:
         return empty
     out = np.zeros(len(steps), dtype=list(STEP_COLUMNS))
@@ -167,63 +167,51 @@ def find_steps(times, values, *, bin_size=1.0, window=10, threshold=5.5):
     return out
 
 
-def _periodic_motion(level, sigma):
+def _periodic_motion(level, sigma, steps):
     """``[(omega, a, b)]``: the sinusoids ``a sin(omega k) + b cos(omega k)`` of a segment.
 
-    Found and fitted on the differences of neighbouring bin means, where a
-    step is one outlying difference (left out: beyond ``_SPIKE`` sigma,
-    with its neighbours) instead of the low-frequency power that a sinusoid
-    would absorb, and a slow drift is a constant.  Periods from
-    ``_MIN_PERIOD_BINS`` bins to half the segment; a sinusoid is kept when
-    it improves the chi-square of the differences by ``2 ln(frequencies)
-    + _SINUSOID_MARGIN``, up to ``_MAX_SINUSOIDS`` (harmonics, several
-    wobbles), then all are fitted together.
+    Searched in the bin means ``level`` less a quadratic (a slow drift) and
+    a step at each bin of ``steps`` (the candidates of a first search), so a
+    step does not pass for a sinusoid.  Periods from ``_MIN_PERIOD_BINS``
+    bins to half the segment; a sinusoid is kept when it improves the
+    chi-square by ``2 ln(frequencies) + _SINUSOID_MARGIN`` (in units of the
+    bin scatter ``sigma``), up to ``_MAX_SINUSOIDS`` (harmonics, several
+    wobbles); the kept ones are then fitted together with the quadratic and
+    the steps.
     """
-    n = level.size - 1
+    n = level.size
     if n < 4 * _MIN_PERIOD_BINS:
         return []
-    differences = np.diff(level)
-    sigma_d = np.sqrt(2.0) * sigma
-    spike = np.abs(differences - np.median(differences)) > _SPIKE * sigma_d
-    spike[1:] |= spike[:-1].copy()
-    spike[:-1] |= spike[1:].copy()
-    use = ~spike
-    if np.count_nonzero(use) < n // 2:
-        return []
-    mid = np.arange(n) + 0.5
-    residual = np.where(use, differences - np.mean(differences[use]), 0.0)
+    k = np.arange(n, dtype=float)
+    x = 2.0 * k / (n - 1) - 1.0
+    base = [np.ones(n), x, x ** 2] + [(k >= b).astype(float) for b in steps]
+    design = np.column_stack(base)
+    residual = level - design @ np.linalg.lstsq(design, level, rcond=None)[0]
     n_fft = 1 << int(np.ceil(np.log2(4 * n)))
     frequencies = np.fft.rfftfreq(n_fft)
-    band = np.flatnonzero((frequencies >= 2.0 / (n + 1))
-                          & (frequencies <= 1.0 / _MIN_PERIOD_BINS))
+    band = np.flatnonzero((frequencies >= 2.0 / n) & (frequencies <= 1.0 / _MIN_PERIOD_BINS))
     if band.size == 0:
         return []
-    limit = 2.0 * np.log(max(band.size / 4.0, 1.0)) + _SINUSOID_MARGIN
+    limit = (2.0 * np.log(max(band.size / 4.0, 1.0)) + _SINUSOID_MARGIN) * sigma ** 2
     omegas = []
     for _ in range(_MAX_SINUSOIDS):
         power = np.abs(np.fft.rfft(residual, n_fft)[band]) ** 2
-        peak = frequencies[band[int(np.argmax(power))]]
-        step = 1.0 / n_fft
-        omega = 2 * np.pi * _golden(lambda f: -_gain(residual, use, mid, 2 * np.pi * f),
-                                    peak - step, peak + step)
-        gain, fit = _gain(residual, use, mid, omega, fit=True)
-        if gain / sigma_d ** 2 < limit:
+        best = int(np.argmax(power))
+        if 2.0 * power[best] / n < 0.5 * limit:
+            break  # the approximate gain of the highest peak: no sinusoid anywhere
+        peak, width = frequencies[band[best]], 1.0 / n_fft
+        omega = 2 * np.pi * _golden(lambda f: -_gain(residual, k, 2 * np.pi * f),
+                                    peak - width, peak + width)
+        gain, fit = _gain(residual, k, omega, fit=True)
+        if gain < limit:
             break
         omegas.append(omega)
-        residual = np.where(use, residual - fit, 0.0)
+        residual = residual - fit
     if not omegas:
         return []
-    # All together, on the differences: c cos(omega (k + 1/2)) + d sin(omega (k + 1/2)) is
-    # the difference of s(k) = (c sin(omega k) - d cos(omega k)) / (2 sin(omega / 2)).
-    columns = [np.ones(n)] + [f(w * mid) for w in omegas for f in (np.cos, np.sin)]
-    design = np.column_stack(columns)
-    coef = np.linalg.lstsq(design[use], differences[use], rcond=None)[0]
-    waves = []
-    for k, omega in enumerate(omegas):
-        c, d = coef[1 + 2 * k], coef[2 + 2 * k]
-        scale = 2.0 * np.sin(omega / 2.0)
-        waves.append((omega, c / scale, -d / scale))
-    return waves
+    waves = [f(w * k) for w in omegas for f in (np.sin, np.cos)]
+    coef = np.linalg.lstsq(np.column_stack(base + waves), level, rcond=None)[0][len(base):]
+    return [(omega, coef[2 * j], coef[2 * j + 1]) for j, omega in enumerate(omegas)]
 
 
 def _waves(waves, positions):
@@ -232,16 +220,22 @@ def _waves(waves, positions):
                for omega, a, b in waves)
 
 
-def _gain(residual, use, mid, omega, *, fit=False):
+def _gain(residual, k, omega, *, fit=False):
     """Chi-square improvement (unscaled) of a sinusoid of ``omega`` fitted to ``residual``."""
-    design = np.column_stack((np.cos(omega * mid), np.sin(omega * mid)))
-    coef = np.linalg.lstsq(design[use], residual[use], rcond=None)[0]
-    model = design @ coef
-    gain = float(np.sum(residual[use] ** 2) - np.sum((residual[use] - model[use]) ** 2))
-    return (gain, model) if fit else gain
+    cos, sin = np.cos(omega * k), np.sin(omega * k)
+    # Sums, not BLAS dot products: no thread start-up for each of many short evaluations.
+    cross = float(np.sum(cos * sin))
+    matrix = np.array([[np.sum(cos * cos), cross], [cross, np.sum(sin * sin)]])
+    vector = np.array([np.sum(cos * residual), np.sum(sin * residual)])
+    try:
+        coef = np.linalg.solve(matrix, vector)
+    except np.linalg.LinAlgError:  # a frequency the bins cannot tell apart
+        return (0.0, np.zeros_like(residual)) if fit else 0.0
+    gain = float(coef @ vector)
+    return (gain, coef[0] * cos + coef[1] * sin) if fit else gain
 
 
-def _golden(function, low, high, iterations=30):
+def _golden(function, low, high, iterations=20):
     """The minimum of ``function`` on ``[low, high]`` by golden-section search."""
     ratio = (np.sqrt(5.0) - 1.0) / 2.0
     a, b = low, high
