@@ -53,7 +53,7 @@ JITTER = 0.012
 MAGNITUDES = (12.0, 14.0, 16.0)
 PERIODS = (30.0, 60.0, 173.0, 600.0, 1800.0)
 AMPLITUDES = (0.01, 0.02, 0.03)
-STEPS = (0.005, 0.01, 0.02, 0.05)
+STEPS = (0.005, 0.01, 0.02, 0.03, 0.05)
 TECHNICAL = ("tilt", "centroid_jump", "flux_excursion")
 
 
