@@ -1,6 +1,8 @@
-"""Events in guide-star data: guide-star changes, file boundaries, high-gain-antenna moves.
+"""Technical events in guide-star data: tilts, jumps, star changes, HGA moves, gaps.
 
-Plain functions on a `~spelunker.GuideStarModel` (or on telemetry tables)
+`find_events` builds the events table (`EVENT_COLUMNS`) from a model's
+fitted series and tables; `store_events` and `events_table` keep and read
+it.  Plain functions on a `~spelunker.GuideStarModel` (or on telemetry tables)
 that return `~astropy.table.QTable` objects; no token, no network, no
 drawing:
 
@@ -378,9 +380,14 @@ def find_events(model, *, fit_table="auto", bin_size=1.0, window=10, threshold=5
       centroid steps at the same time (within ``coincidence`` seconds);
     - ``centroid_jump``: a step in ``x_mean``/``y_mean`` with no width step;
     - ``flux_excursion``: a step of the light curve (``lightcurve`` flux, or
-      the fit's amplitude) and the opposite step that ends it (a dip, a
-      flare), with its depth; a step that is not undone is a
-      ``flux_excursion`` to the end of the interval;
+      the sum of the usable pixels) and the opposite step that ends it, with
+      its depth, when the star moves with it (a centroid step at its start
+      or end, e.g. the star partly lost: the centroid changes then go in
+      this row, not in a ``centroid_jump``) or when it starts or ends at an
+      HGA move; a step that is not undone runs to the end of the interval.
+      A flux change with the PSF width and centroid steady is the star
+      itself (a transit, an eclipse, a flare) and no technical event:
+      `spelunker.variability` searches those;
     - ``hga_move``: high-gain-antenna moves from the POINTING tables
       (``HGA_motion``; no token needed);
     - ``guide_star_change``: the first frame of a new guide star;
@@ -388,7 +395,8 @@ def find_events(model, *, fit_table="auto", bin_size=1.0, window=10, threshold=5
       apart.
 
     Steps are found by `spelunker.changepoints.find_steps` on the fit's
-    clean frames (flags 0).
+    clean frames (flags 0); a smooth periodic motion of the star (a
+    wobble) or a slow drift is no step.
 
     Parameters
     ----------
