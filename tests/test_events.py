@@ -254,13 +254,14 @@ def test_a_periodic_motion_is_no_step_and_a_step_beside_it_keeps_its_size():
 
 @pytest.fixture(scope="module")
 def astrophysical(tmp_path_factory):
-    """A box transit of 2 % (mag 13, 6,000 frames); another whose ingress moves the star."""
+    """A box transit of 2 % (mag 13, 4,000 frames); with the star moving, or an HGA move."""
     folder = tmp_path_factory.mktemp("astrophysical")
-    spec = datasets.VisitSpec(n_frames=6000, n_segments=1, fgs_mag=13.0)
-    transit = datasets.Transit(mid_time=160.0, duration=100.0, depth=0.02)
+    spec = datasets.VisitSpec(n_frames=4000, n_segments=1, fgs_mag=13.0)
+    transit = datasets.Transit(mid_time=120.0, duration=80.0, depth=0.02)
     models = {}
     for name, extra in (("transit", []),
-                        ("moved", [datasets.PsfWidthStep(time=110.0, factor=1.0, dx=0.05)])):
+                        ("moved", [datasets.PsfWidthStep(time=80.0, factor=1.0, dx=0.05)]),
+                        ("hga", [datasets.HgaMove(start=78.0, stop=81.0)])):
         visit = datasets.make_guidestar_files(folder / name, visits=[spec],
                                               signals=[transit, *extra], seed=5)
         models[name] = GuideStarFitStep.call(read_guidestar(visit.files), method="gauss",
@@ -275,7 +276,7 @@ def test_a_transit_is_no_technical_event(astrophysical):
 
     flux, _ = full_frame_flux(np.asarray(model.data))
     steps = find_steps(model.frame_seconds(), flux)
-    assert_allclose(np.sort(steps["time"]), [110.0, 210.0], atol=2.0)
+    assert_allclose(np.sort(steps["time"]), [80.0, 160.0], atol=2.0)
     # ...but the PSF width and the centroid do not change: the star itself, no event.
     assert len(find_events(model)) == 0
 
@@ -288,10 +289,19 @@ def test_a_flux_change_with_a_centroid_jump_is_a_flux_excursion(astrophysical):
     (row,) = events
     assert row["parameters"] == "flux,x_mean" and row["source"] == "fit and light curve"
     seconds = (events["start"] - model.frame_times[0]).to_value("s")
-    assert_allclose(seconds, [110.0], atol=2.0)
-    assert_allclose(row["duration"].to_value("s"), 100.0, atol=4.0)
+    assert_allclose(seconds, [80.0], atol=2.0)
+    assert_allclose(row["duration"].to_value("s"), 80.0, atol=4.0)
     assert_allclose(row["delta_x_mean"].value, 0.05, atol=0.01)
     assert row["delta_flux"].value < 0
+
+
+def test_a_flux_change_at_an_hga_move_is_a_flux_excursion(astrophysical):
+    model = astrophysical["hga"]
+    events = find_events(model)
+    assert list(events["kind"]) == ["hga_move", "flux_excursion"]
+    assert events["parameters"][1] == "flux" and events["source"][1] == "light curve"
+    seconds = (events["start"] - model.frame_times[0]).to_value("s")
+    assert_allclose(seconds, [78.0, 80.0], atol=2.0)
 
 
 @pytest.fixture(scope="module")
