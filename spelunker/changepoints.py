@@ -60,6 +60,8 @@ _MIN_FILL = 0.5
 
 #: Periodic motion removed before the search: at most this many sinusoids per segment,
 _MAX_SINUSOIDS = 4
+#: fitted again (with the candidate steps left) up to this many times,
+_PERIODIC_PASSES = 3
 #: periods from this many bins (to half the segment),
 _MIN_PERIOD_BINS = 4
 #: kept when the chi-square of the bin means improves by 2 ln(frequencies) + this.
@@ -161,14 +163,26 @@ def find_steps(times, values, *, bin_size=1.0, window=10, threshold=5.5):
         sigma = _bin_scatter(means[first:stop])
         if not sigma > 0:
             continue
-        found = _segment_steps(means[first:stop], first, sigma, window, threshold)
-        waves = _periodic_motion(means[first:stop], sigma, [b - first for b, *_ in found])
+        level = means[first:stop].copy()
+        found = _segment_steps(level, first, sigma, window, threshold)
+        waves = []
+        for _ in range(_PERIODIC_PASSES):
+            # The smooth periodic motion (a wobble) is no step: search what is left.  A
+            # strong wobble fakes many candidates, which bias its fit: fit it again
+            # with the candidates of what is left.
+            candidates = [b - first for b, *_ in found]
+            waves = _periodic_motion(level, sigma, candidates) or waves
+            if not waves:
+                break
+            means[first:stop] = level - _waves(waves, np.arange(stop - first))
+            # A fast wobble also widened the differences of neighbouring bins.
+            sigma = min(sigma, _bin_scatter(means[first:stop]))
+            found = _segment_steps(means[first:stop], first, sigma, window, threshold)
+            if [b - first for b, *_ in found] == candidates:
+                break
         if waves:
-            # The smooth periodic motion (a wobble) is no step: search what is left.
-            means[first:stop] -= _waves(waves, np.arange(stop - first))
             inside = (index >= first) & (index < stop)
             values[inside] -= _waves(waves, position[inside] - first)
-            found = _segment_steps(means[first:stop], first, sigma, window, threshold)
         steps.extend(found)
     if not steps:
         return empty
