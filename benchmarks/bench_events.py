@@ -43,7 +43,7 @@ def _clean(result, name):
     return values
 
 
-def _bin_sigma(times, values):
+def bin_sigma(times, values):
     """Scatter of 1 s bin means (the detector's unit), from neighbouring differences."""
     index = np.floor((times - times[0]) / 1.0).astype(int)
     ok = np.isfinite(values)
@@ -71,7 +71,7 @@ def detection(trials, seed):
                                                seed=int(rng.integers(2**31)))
                 result = fit_gaussian_frames(data, err, ncpus=2)
                 values = _clean(result, "x_stddev")
-                ratios.append(size / _bin_sigma(times, values))
+                ratios.append(size / bin_sigma(times, values))
                 steps = find_steps(times, values)
                 near = np.abs(steps["time"] - t_step) <= 2.0
                 if near.any():

@@ -7,27 +7,42 @@
    ``bin_size`` seconds (1 s: 16-19 frames) with
    `spelunker.binning.time_bin_index`; non-finite values (flagged fits) are
    left out, and the median shrugs off the outliers of real frames (zeroed
-   or negative pixels in about one frame in ten, unflagged cosmic rays).  Runs of well-filled bins make segments; a
-   gap (an empty or half-empty bin) ends a segment, so no step is ever
-   claimed across a gap.
+   or negative pixels in about one frame in ten, unflagged cosmic rays).
+   Runs of well-filled bins make segments; a gap (an empty or half-empty
+   bin) ends a segment, so no step is ever claimed across a gap.
 2. **Noise.**  The scatter of one bin mean, ``sigma``, from the median
    absolute difference of neighbouring bins (robust to the steps themselves,
    to slow drifts and to outliers), so one threshold holds for faint and
    bright stars.
-3. **Statistic.**  At every bin boundary, the difference of the means of the
+3. **Periodic motion.**  A smooth periodic motion of the star (a centroid
+   wobble of 30 s to 30 min) moves the means of neighbouring windows apart
+   as a step does.  Sinusoids of periods from 4 bins to half the segment
+   are searched in the bin means less a quadratic (a drift) and a step at
+   each candidate of a first search (so a step is not taken for a
+   sinusoid), kept when they improve the chi-square by ``2 ln(frequencies
+   searched) + 16`` (up to 4: harmonics, several wobbles), and subtracted
+   before the search (and from the frames the steps are placed in); then
+   fitted again with the candidates that are left (a strong wobble fakes
+   many), up to 3 times, and the bin scatter measured again without it (a
+   fast wobble widens the differences of neighbouring bins).
+4. **Statistic.**  At every bin boundary, the difference of the means of the
    ``window`` bins after and before it, in units of its uncertainty
    ``sigma * sqrt(2 / window)`` (cumulative sums: linear time).
-4. **Steps.**  Local maxima of ``|z|`` above ``threshold`` at least
+5. **Steps.**  Local maxima of ``|z|`` above ``threshold`` at least
    ``window`` bins apart whose change is abrupt: over the two windows, two
    levels fit the bins better than a straight line by a chi-square of 9.
    A smooth variation (a variable star, a drift, an ingress of several
-   seconds) is close to a line there and is not a step.  Each is placed to the frame by the split that best
-   fits two levels, and sized by the difference of the two windows' means.
+   seconds) is close to a line there and is not a step.  Each is placed to
+   the frame by the split that best fits two levels, and sized by the
+   difference of the two windows' means.
 
 With the defaults (1 s bins, windows of 10 bins, threshold 5.5), ten hours
 of clean fitted frames give no false step; a step of 5 times the scatter of
 1 s bin means is found in at least 95 % of trials, within 2 s
-(``benchmarks/bench_events.py``, ``docs/events.rst``).
+(``benchmarks/bench_events.py``); with centroid wobbles of 30 s to 30 min
+and up to 0.03 px, red noise and a drift, fewer than one false technical
+event per 10 hours (``benchmarks/events_false_alarms.py``,
+``docs/events.rst``).
 """
 
 import numpy as np
@@ -45,6 +60,15 @@ STEP_COLUMNS = (("time", np.float64), ("frame", np.int64), ("delta", np.float64)
 
 #: A bin joins a segment when it holds at least this fraction of a typical bin's values.
 _MIN_FILL = 0.5
+
+#: Periodic motion removed before the search: at most this many sinusoids per segment,
+_MAX_SINUSOIDS = 4
+#: fitted again (with the candidate steps left) up to this many times,
+_PERIODIC_PASSES = 3
+#: periods from this many bins (to half the segment),
+_MIN_PERIOD_BINS = 4
+#: kept when the chi-square of the bin means improves by 2 ln(frequencies) + this.
+_SINUSOID_MARGIN = 16.0
 
 #: How much better (chi-square, in units of the bin scatter) two levels must fit the
 #: two windows than a straight line for a change to be a step.
@@ -132,15 +156,37 @@ def find_steps(times, values, *, bin_size=1.0, window=10, threshold=5.5):
     counts = np.bincount(index[valid], minlength=n_bins)
     full = counts >= _MIN_FILL * np.median(counts[counts > 0])
     means = np.where(full, _bin_medians(index[valid], values[valid], counts), np.nan)
+    # Bin positions of the frames (bin k is centred on k): for the periodic part.
+    position = (times - times.min()) / bin_size - 0.5
+    values = values.copy()  # the caller's array is not modified
     steps = []
     for first, stop in _runs(full):
         if stop - first < 2 * window:
             continue
-        level = means[first:stop]
-        sigma = _bin_scatter(level)
+        sigma = _bin_scatter(means[first:stop])
         if not sigma > 0:
             continue
-        steps.extend(_segment_steps(level, first, sigma, window, threshold))
+        level = means[first:stop].copy()
+        found = _segment_steps(level, first, sigma, window, threshold)
+        waves = []
+        for _ in range(_PERIODIC_PASSES):
+            # The smooth periodic motion (a wobble) is no step: search what is left.  A
+            # strong wobble fakes many candidates, which bias its fit: fit it again
+            # with the candidates of what is left.
+            candidates = [b - first for b, *_ in found]
+            waves = _periodic_motion(level, sigma, candidates) or waves
+            if not waves:
+                break
+            means[first:stop] = level - _waves(waves, np.arange(stop - first))
+            # A fast wobble also widened the differences of neighbouring bins.
+            sigma = min(sigma, _bin_scatter(means[first:stop]))
+            found = _segment_steps(means[first:stop], first, sigma, window, threshold)
+            if [b - first for b, *_ in found] == candidates:
+                break
+        if waves:
+            inside = (index >= first) & (index < stop)
+            values[inside] -= _waves(waves, position[inside] - first)
+        steps.extend(found)
     if not steps:
         return empty
     out = np.zeros(len(steps), dtype=list(STEP_COLUMNS))
@@ -148,6 +194,94 @@ def find_steps(times, values, *, bin_size=1.0, window=10, threshold=5.5):
         frame = _place(times, values, valid, index, boundary, window, delta, means)
         out[row] = (times[frame], frame, delta, error, z, sigma)
     return out
+
+
+def _periodic_motion(level, sigma, steps):
+    """``[(omega, a, b)]``: the sinusoids ``a sin(omega k) + b cos(omega k)`` of a segment.
+
+    Searched in the bin means ``level`` less a quadratic (a slow drift) and
+    a step at each bin of ``steps`` (the candidates of a first search), so a
+    step does not pass for a sinusoid.  Periods from ``_MIN_PERIOD_BINS``
+    bins to half the segment; a sinusoid is kept when it improves the
+    chi-square by ``2 ln(frequencies) + _SINUSOID_MARGIN`` (in units of the
+    bin scatter ``sigma``), up to ``_MAX_SINUSOIDS`` (harmonics, several
+    wobbles); the kept ones are then fitted together with the quadratic and
+    the steps.
+    """
+    n = level.size
+    if n < 4 * _MIN_PERIOD_BINS:
+        return []
+    k = np.arange(n, dtype=float)
+    x = 2.0 * k / (n - 1) - 1.0
+    base = [np.ones(n), x, x ** 2] + [(k >= b).astype(float) for b in steps]
+    design = np.column_stack(base)
+    residual = level - design @ np.linalg.lstsq(design, level, rcond=None)[0]
+    n_fft = 1 << int(np.ceil(np.log2(4 * n)))
+    frequencies = np.fft.rfftfreq(n_fft)
+    band = np.flatnonzero((frequencies >= 2.0 / n) & (frequencies <= 1.0 / _MIN_PERIOD_BINS))
+    if band.size == 0:
+        return []
+    limit = (2.0 * np.log(max(band.size / 4.0, 1.0)) + _SINUSOID_MARGIN) * sigma ** 2
+    omegas = []
+    for _ in range(_MAX_SINUSOIDS):
+        power = np.abs(np.fft.rfft(residual, n_fft)[band]) ** 2
+        best = int(np.argmax(power))
+        if 2.0 * power[best] / n < 0.8 * limit:
+            # The gain of the highest peak of the grid (within a few % of the refined
+            # gain, 4 times oversampled): no sinusoid anywhere.
+            break
+        peak, width = frequencies[band[best]], 1.0 / n_fft
+        omega = 2 * np.pi * _golden(lambda f: -_gain(residual, k, 2 * np.pi * f),
+                                    peak - width, peak + width)
+        gain, fit = _gain(residual, k, omega, fit=True)
+        if gain < limit:
+            break
+        omegas.append(omega)
+        residual = residual - fit
+    if not omegas:
+        return []
+    waves = [f(w * k) for w in omegas for f in (np.sin, np.cos)]
+    coef = np.linalg.lstsq(np.column_stack(base + waves), level, rcond=None)[0][len(base):]
+    return [(omega, coef[2 * j], coef[2 * j + 1]) for j, omega in enumerate(omegas)]
+
+
+def _waves(waves, positions):
+    """The sum of the sinusoids of `_periodic_motion` at ``positions`` (bins)."""
+    return sum(a * np.sin(omega * positions) + b * np.cos(omega * positions)
+               for omega, a, b in waves)
+
+
+def _gain(residual, k, omega, *, fit=False):
+    """Chi-square improvement (unscaled) of a sinusoid of ``omega`` fitted to ``residual``."""
+    cos, sin = np.cos(omega * k), np.sin(omega * k)
+    # Sums, not BLAS dot products: no thread start-up for each of many short evaluations.
+    cross = float(np.sum(cos * sin))
+    matrix = np.array([[np.sum(cos * cos), cross], [cross, np.sum(sin * sin)]])
+    vector = np.array([np.sum(cos * residual), np.sum(sin * residual)])
+    try:
+        coef = np.linalg.solve(matrix, vector)
+    except np.linalg.LinAlgError:  # a frequency the bins cannot tell apart
+        return (0.0, np.zeros_like(residual)) if fit else 0.0
+    gain = float(coef @ vector)
+    return (gain, coef[0] * cos + coef[1] * sin) if fit else gain
+
+
+def _golden(function, low, high, iterations=20):
+    """The minimum of ``function`` on ``[low, high]`` by golden-section search."""
+    ratio = (np.sqrt(5.0) - 1.0) / 2.0
+    a, b = low, high
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = function(c), function(d)
+    for _ in range(iterations):
+        if fc < fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = function(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = function(d)
+    return 0.5 * (a + b)
 
 
 def _bin_medians(index, values, counts):

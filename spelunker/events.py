@@ -1,6 +1,8 @@
-"""Events in guide-star data: guide-star changes, file boundaries, high-gain-antenna moves.
+"""Technical events in guide-star data: tilts, jumps, star changes, HGA moves, gaps.
 
-Plain functions on a `~spelunker.GuideStarModel` (or on telemetry tables)
+`find_events` builds the events table (`EVENT_COLUMNS`) from a model's
+fitted series and tables; `store_events` and `events_table` keep and read
+it.  Plain functions on a `~spelunker.GuideStarModel` (or on telemetry tables)
 that return `~astropy.table.QTable` objects; no token, no network, no
 drawing:
 
@@ -378,9 +380,14 @@ def find_events(model, *, fit_table="auto", bin_size=1.0, window=10, threshold=5
       centroid steps at the same time (within ``coincidence`` seconds);
     - ``centroid_jump``: a step in ``x_mean``/``y_mean`` with no width step;
     - ``flux_excursion``: a step of the light curve (``lightcurve`` flux, or
-      the fit's amplitude) and the opposite step that ends it (a dip, a
-      flare), with its depth; a step that is not undone is a
-      ``flux_excursion`` to the end of the interval;
+      the sum of the usable pixels) and the opposite step that ends it, with
+      its depth, when the star moves with it (a centroid step at its start
+      or end, e.g. the star partly lost: the centroid changes then go in
+      this row, not in a ``centroid_jump``) or when it starts or ends at an
+      HGA move; a step that is not undone runs to the end of the interval.
+      A flux change with the PSF width and centroid steady is the star
+      itself (a transit, an eclipse, a flare) and no technical event:
+      `spelunker.variability` searches those;
     - ``hga_move``: high-gain-antenna moves from the POINTING tables
       (``HGA_motion``; no token needed);
     - ``guide_star_change``: the first frame of a new guide star;
@@ -388,7 +395,8 @@ def find_events(model, *, fit_table="auto", bin_size=1.0, window=10, threshold=5
       apart.
 
     Steps are found by `spelunker.changepoints.find_steps` on the fit's
-    clean frames (flags 0).
+    clean frames (flags 0); a smooth periodic motion of the star (a
+    wobble) or a slow drift is no step.
 
     Parameters
     ----------
@@ -441,15 +449,19 @@ def find_events(model, *, fit_table="auto", bin_size=1.0, window=10, threshold=5
     name = None
     if any(model.hasattr(t) for t in ("gauss_fit", "quick_fit")):
         name = model.fit_table_name(fit_table, name="fit_table")
+    hga = _hga_events(model, mjd) if _has_table(model, "pointing_table") else []
+    # Intervals (s) of the technical events a flux change may coincide with.
+    last = max(times.size - 1, 0)
+    technical = [(times[min(row["frame_start"], last)], times[min(row["frame_end"], last)])
+                 for row in hga]
     for _, _, frames in periodogram_groups(model):
         if name is not None:
             rows.extend(_step_events(model, name, times, frames, bin_size=bin_size,
                                      window=window, threshold=threshold,
-                                     coincidence=coincidence))
+                                     coincidence=coincidence, technical=technical))
     rows.extend(_gap_events(times, gap))
     rows.extend(_star_change_events(model))
-    if _has_table(model, "pointing_table"):
-        rows.extend(_hga_events(model, mjd))
+    rows.extend(hga)
     return _events_qtable(rows, mjd)
 
 
@@ -479,7 +491,8 @@ def _series(model, name, frames):
     return series
 
 
-def _step_events(model, name, times, frames, *, bin_size, window, threshold, coincidence):
+def _step_events(model, name, times, frames, *, bin_size, window, threshold, coincidence,
+                 technical):
     series = _series(model, name, frames)
     found = {key: find_steps(times[frames], values, bin_size=bin_size, window=window,
                              threshold=threshold) for key, values in series.items()}
@@ -510,9 +523,48 @@ def _step_events(model, name, times, frames, *, bin_size, window, threshold, coi
                                            float(step["significance"]))
             else:
                 lone.append(step)
-        rows.extend(_excursions(np.array(lone, dtype=found["flux"].dtype), "flux", frames,
-                                merge=2 * window * bin_size))
+        excursions = _excursions(np.array(lone, dtype=found["flux"].dtype), "flux",
+                                 times[frames], frames, merge=2 * window * bin_size)
+        rows = _technical_excursions(rows, excursions, technical, coincidence)
     return rows
+
+
+def _technical_excursions(rows, excursions, technical, coincidence):
+    """``rows`` with the flux excursions that are technical; the others are left out.
+
+    An excursion is technical when the centroid moves with the flux (a
+    centroid jump at its start or end: the star partly leaving the
+    aperture or the frame), whose centroid changes it then carries in place
+    of that jump, or when it starts or ends within ``coincidence`` seconds
+    of a ``technical`` interval (an HGA move).  A flux change alone, the
+    PSF width and centroid steady, is the star itself (a dip, a flare):
+    `spelunker.variability` finds those, with the astrophysical check.
+    """
+    jumps = [row for row in rows if row["kind"] == "centroid_jump"]
+    absorbed = set()
+    kept = []
+    for excursion in excursions:
+        edges = [excursion["time"]] + ([excursion["end_time"]]
+                                      if excursion["end_time"] is not None else [])
+        moved = [k for k, jump in enumerate(jumps) if k not in absorbed and any(
+            abs(jump["time"] - edge) <= coincidence for edge in edges)]
+        near = any(start - coincidence <= edge <= stop + coincidence
+                   for edge in edges for start, stop in technical)
+        if not moved and not near:
+            continue
+        for k in moved:
+            absorbed.add(k)
+            for key, delta in jumps[k]["deltas"].items():
+                excursion["deltas"].setdefault(key, delta)
+        if moved:
+            excursion["source"] = "fit and light curve"
+        kept.append(excursion)
+    dropped = len(excursions) - len(kept)
+    if dropped:
+        log.debug("find_events: %d flux change(s) without a PSF or centroid change left to "
+                  "spelunker.variability", dropped)
+    rows = [row for row in rows if not any(row is jumps[k] for k in absorbed)]
+    return rows + kept
 
 
 def _clusters(items, coincidence):
@@ -539,11 +591,12 @@ def _step_row(kind, members, frames):
                 time=float(first["time"]))
 
 
-def _excursions(steps, key, frames, merge):
-    """Flux excursions: a step and the opposite one that ends it (a dip, a flare).
+def _excursions(steps, key, seconds, frames, merge):
+    """Flux changes: a step and the opposite one that ends it (a dip, a flare).
 
     Same-sign steps closer than ``merge`` seconds are one change (a slow
-    ingress); a change that is not undone runs to the end of the interval.
+    ingress); a change that is not undone runs to the end of the interval
+    (``end_time`` None).  ``seconds`` are the times of ``frames``.
     """
     changes = []
     for step in steps:
@@ -563,14 +616,16 @@ def _excursions(steps, key, frames, merge):
     k = 0
     while k < len(changes):
         change = changes[k]
-        end = frames[-1]
+        end, end_time = frames[-1], None
         if k + 1 < len(changes) and np.sign(changes[k + 1]["delta"]) != np.sign(change["delta"]):
             end = frames[changes[k + 1]["end_frame"]]
+            end_time = float(seconds[changes[k + 1]["frame"]])
             k += 1
         rows.append(dict(kind="flux_excursion", frame_start=int(frames[change["frame"]]),
                          frame_end=int(end),
                          deltas={key: (change["delta"], change["error"], change["significance"])},
-                         significance=change["significance"], source="light curve"))
+                         significance=change["significance"], source="light curve",
+                         time=float(seconds[change["frame"]]), end_time=end_time))
         k += 1
     return rows
 

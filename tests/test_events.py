@@ -234,3 +234,107 @@ def test_events_table_of_one_kind(fitted):
     assert len(events_table(model, kind="gap")) == int(np.sum(every["kind"] == "gap"))
     with pytest.raises(ParameterError, match="events_table: kind='nope' is not one of"):
         events_table(model, kind="nope")
+
+
+# --------------------------------------------------------------------------
+# Astrophysical flux changes and smooth centroid motion are no technical event
+
+
+def test_a_periodic_motion_is_no_step_and_a_step_beside_it_keeps_its_size():
+    """Bin-level: a 0.03 px, 60 s sinusoid and a drift give no step; a step on top is found."""
+    rng = np.random.default_rng(21)
+    times = np.arange(12_000) * CADENCE  # 10.8 minutes
+    wobble = 0.03 * np.sin(2 * np.pi * times / 60.0 + 1.0) + 2e-5 * times
+    values = 3.5 + wobble + rng.normal(0, 0.012, times.size)
+    assert len(find_steps(times, values)) == 0
+    (step,) = find_steps(times, values + 0.02 * (times >= 400.0))
+    assert abs(step["time"] - 400.0) < 2.0
+    assert_allclose(step["delta"], 0.02, atol=4 * step["delta_err"])
+
+
+@pytest.fixture(scope="module")
+def astrophysical(tmp_path_factory):
+    """A box transit of 2 % (mag 13, 4,000 frames); with the star moving, or an HGA move."""
+    folder = tmp_path_factory.mktemp("astrophysical")
+    spec = datasets.VisitSpec(n_frames=4000, n_segments=1, fgs_mag=13.0)
+    transit = datasets.Transit(mid_time=120.0, duration=80.0, depth=0.02)
+    models = {}
+    for name, extra in (("transit", []),
+                        ("moved", [datasets.PsfWidthStep(time=80.0, factor=1.0, dx=0.05)]),
+                        ("hga", [datasets.HgaMove(start=78.0, stop=81.0)])):
+        visit = datasets.make_guidestar_files(folder / name, visits=[spec],
+                                              signals=[transit, *extra], seed=5)
+        models[name] = GuideStarFitStep.call(read_guidestar(visit.files), method="gauss",
+                                             ncpus=2)
+    return models
+
+
+def test_a_transit_is_no_technical_event(astrophysical):
+    model = astrophysical["transit"]
+    # The flux steps are there (ingress and egress)...
+    from spelunker.photometry import full_frame_flux
+
+    flux, _ = full_frame_flux(np.asarray(model.data))
+    steps = find_steps(model.frame_seconds(), flux)
+    assert_allclose(np.sort(steps["time"]), [80.0, 160.0], atol=2.0)
+    # ...but the PSF width and the centroid do not change: the star itself, no event.
+    assert len(find_events(model)) == 0
+
+
+def test_a_flux_change_with_a_centroid_jump_is_a_flux_excursion(astrophysical):
+    """The star moving as the flux drops (e.g. partly lost): one technical flux excursion."""
+    model = astrophysical["moved"]
+    events = find_events(model)
+    assert list(events["kind"]) == ["flux_excursion"]
+    (row,) = events
+    assert row["parameters"] == "flux,x_mean" and row["source"] == "fit and light curve"
+    seconds = (events["start"] - model.frame_times[0]).to_value("s")
+    assert_allclose(seconds, [80.0], atol=2.0)
+    assert_allclose(row["duration"].to_value("s"), 80.0, atol=4.0)
+    assert_allclose(row["delta_x_mean"].value, 0.05, atol=0.01)
+    assert row["delta_flux"].value < 0
+
+
+def test_a_flux_change_at_an_hga_move_is_a_flux_excursion(astrophysical):
+    model = astrophysical["hga"]
+    events = find_events(model)
+    assert list(events["kind"]) == ["hga_move", "flux_excursion"]
+    assert events["parameters"][1] == "flux" and events["source"][1] == "light curve"
+    seconds = (events["start"] - model.frame_times[0]).to_value("s")
+    assert_allclose(seconds, [78.0, 80.0], atol=2.0)
+
+
+@pytest.fixture(scope="module")
+def wobbling(tmp_path_factory):
+    """10 minutes of a 0.02 px wobble of 173 s, 0.012 px jitter and a drift.
+
+    Again with a tilt and a centroid jump.  Before the periodic motion was
+    removed, the clean visit gave a false centroid jump at 197 s.
+    """
+    folder = tmp_path_factory.mktemp("wobbling")
+    spec = datasets.VisitSpec(n_frames=11_000, n_segments=1, fgs_mag=13.0)
+    wobble = [datasets.CentroidWobble(period=173.0, amplitude=0.02, axis="both", phase=6.3),
+              datasets.CentroidWobble(period=40_000.0, amplitude=0.05, axis="x")]  # a drift
+    models = {}
+    for name, extra in (("clean", []),
+                        ("events", [datasets.PsfWidthStep(time=300.0, factor=1.03),
+                                    datasets.PsfWidthStep(time=480.0, factor=1.0, dx=0.03)])):
+        visit = datasets.make_guidestar_files(folder / name, visits=[spec],
+                                              signals=[*wobble, *extra], jitter=0.012, seed=6)
+        models[name] = GuideStarFitStep.call(read_guidestar(visit.files), method="gauss",
+                                             ncpus=2)
+    return models
+
+
+def test_a_centroid_wobble_is_no_jump_or_tilt(wobbling):
+    assert len(find_events(wobbling["clean"])) == 0
+
+
+def test_a_tilt_and_a_jump_beside_a_wobble_are_found_at_their_times(wobbling):
+    model = wobbling["events"]
+    events = find_events(model)
+    assert list(events["kind"]) == ["tilt", "centroid_jump"]
+    seconds = (events["start"] - model.frame_times[0]).to_value("s")
+    assert_allclose(seconds, [300.0, 480.0], atol=2.0)
+    assert_allclose(events["delta_x_stddev"][0].value, 0.021, rtol=0.3)
+    assert_allclose(events["delta_x_mean"][1].value, 0.03, atol=0.01)
