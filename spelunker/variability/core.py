@@ -54,11 +54,11 @@ from spelunker.variability.classes import (
     classify,
     is_periodic,
 )
-from spelunker.variability.dips import find_dips, periodic_dips
-from spelunker.variability.flares import find_flares
+from spelunker.variability.dips import periodic_dips
 from spelunker.variability.lightcurve import EVENT_MARGIN, model_events, visit_lightcurve
 from spelunker.variability.noise import noise_model
 from spelunker.variability.origin import assign_origin
+from spelunker.variability.transients import find_transients
 
 __all__ = ["VariabilityResult", "find_variability", "store_variability", "flares_table",
            "dips_table", "variability_table", "check_variability_options", "VARIABILITY_TABLES"]
@@ -74,6 +74,11 @@ _TIMES = {"flares": ("start", "peak", "stop"), "dips": ("start", "mid", "stop"),
 
 #: Fewest used frames of a group searched.
 _MIN_FRAMES = 16
+
+#: At most this many searches of a light curve: a periodic one is searched again on the
+#: series with its refined sinusoid subtracted (pre-whitened), until the period found
+#: with the flares and dips left out is the one subtracted.
+_PASSES = 3
 
 #: The position columns of the detectors' tables, turned into global frame rows.
 _FRAME_COLUMNS = {"flares": ("frame_start", "frame_peak", "frame_stop"),
@@ -269,22 +274,26 @@ def _search(lc, options):
                     lc.visit_index, lc.guidestar_index, lc.n_used)
         row.update(n_flares=0, flare_rate=np.nan, n_dips=0, classes="")
         return None, None, row
-    flares = assign_origin(find_flares(lc.times, lc.flux, mask=lc.mask,
-                                       **options.get("flares", {})), lc)
-    dips = assign_origin(find_dips(lc.times, lc.flux, mask=lc.mask,
-                                   **options.get("dips", {})), lc)
-    flare_frames = _frames_of(flares, lc.times)
-    quiet = lc.mask | flare_frames | _frames_of(dips, lc.times)
-    period = _period(lc.times, lc.flux, quiet)
-    residual = lc.flux
-    periodic = is_periodic(period["period"], period["period_fap"], period["period_flag"], hours)
-    if periodic:
-        residual = lc.flux - period["amplitude"] * np.cos(
-            2 * np.pi * (lc.times - period["epoch"]) / period["period"])
+    thresholds = {f"{name[:-1]}_threshold": value["threshold"]
+                  for name, value in options.items()}
+    series, used = lc.flux, None
+    for _ in range(_PASSES):
+        flares, dips = find_transients(lc.times, series, mask=lc.mask, **thresholds)
+        flare_frames = _frames_of(flares, lc.times)
+        quiet = lc.mask | flare_frames | _frames_of(dips, lc.times)
+        period = _period(lc.times, lc.flux, quiet)
+        periodic = is_periodic(period["period"], period["period_fap"], period["period_flag"],
+                               hours)
+        if _same_period(used, period if periodic else None):
+            break
+        used = period if periodic else None
+        series = lc.flux - _sinusoid(lc.times, period) if periodic else lc.flux
+    flares, dips = assign_origin(flares, lc), assign_origin(dips, lc)
+    residual = lc.flux - _sinusoid(lc.times, period) if periodic else lc.flux
     if np.count_nonzero(~quiet) < _MIN_FRAMES:  # the flares and dips cover the visit
         quiet = lc.mask
     noise = noise_model(lc.times, residual, mask=quiet)
-    bls = periodic_dips(lc.times, lc.flux, mask=lc.mask | flare_frames)
+    bls = periodic_dips(lc.times, residual, mask=lc.mask | flare_frames)
     n_flares = int(np.count_nonzero(flares["origin"] == "astrophysical"))
     row.update(white_noise=noise.white_noise, rms_1min=noise.rms_1min,
                rms_10min=noise.rms_10min, rms_1h=noise.rms_1h, beta_1min=noise.beta_1min,
@@ -298,6 +307,20 @@ def _search(lc, options):
                bls_snr=np.nan if bls is None else float(bls.snr))
     row["classes"] = ",".join(classify({**row, "period_flag": period["period_flag"]}))
     return flares, dips, row
+
+
+def _sinusoid(times, period):
+    """The refined sinusoid of `_period` at ``times`` (relative flux, zero mean)."""
+    return period["amplitude"] * np.cos(2 * np.pi * (times - period["epoch"]) / period["period"])
+
+
+def _same_period(used, period):
+    """Whether ``period`` (or None) is the one a series was pre-whitened with (or None)."""
+    if used is None or period is None:
+        return used is None and period is None
+    tolerance = max(float(np.nan_to_num(period["period_error"], nan=0.0)),
+                    1e-3 * period["period"])
+    return abs(used["period"] - period["period"]) <= tolerance
 
 
 def _binned(times, values):

@@ -20,18 +20,17 @@ from spelunker._validate import check_positive_float
 from spelunker.errors import ParameterError
 from spelunker.variability.detrend import binned_valid, residual, trend_window
 from spelunker.variability.noise import cadence_of, check_series
-from spelunker.variability.search import (check_durations, duration_grid, event_table, frame_of,
-                                          run_search, window_means)
+from spelunker.variability.search import (DIP_THRESHOLD, check_durations, duration_grid,
+                                          event_table, frame_of, searches, transient_search,
+                                          window_means)
 
-__all__ = ["DIP_THRESHOLD", "PeriodicDips", "find_dips", "periodic_dips"]
+__all__ = ["DIP_THRESHOLD", "PeriodicDips", "dip_table", "find_dips", "periodic_dips"]
 
 log = logging.getLogger(__name__)
 
-#: Default significance threshold of `find_dips` (sigma of the box mean, red noise
-#: included): no false dip in 90 h of white + AR(1) red noise (0.05-0.1 %, 10-30 min;
-#: 0.2 per 10 h at 5) and 98 % of the dips of injected signal-to-noise >= 7 found
-#: (benchmarks/variability_recovery.py).
-DIP_THRESHOLD = 6.0
+# DIP_THRESHOLD (6, from spelunker.variability.search): no false dip in 90 h of white +
+# AR(1) red noise (0.05-0.1 %, 10-30 min; 0.2 per 10 h at 5) and 98 % of the dips of
+# injected signal-to-noise >= 7 found (benchmarks/variability_recovery.py).
 
 # BLS: bins per shortest duration, and durations searched per factor of 2
 _BLS_BINS_PER_DURATION = 4
@@ -134,8 +133,17 @@ def find_dips(times, flux, *, mask=None, threshold=DIP_THRESHOLD, min_duration=0
     low, high = check_durations(min_duration, max_duration, where)
     threshold = check_positive_float(threshold, "threshold", where=where)
     cadence = cadence_of(times)
-    resid, _ = residual(times, flux, valid, trend_window(high))
-    found = run_search(times, resid, valid, cadence, duration_grid(low, high), -1, threshold)
+    resid, found = transient_search(times, flux, valid, cadence,
+                                    searches(dips=(low, high, threshold)))[-1]
+    return dip_table(times, resid, valid, cadence, found)
+
+
+def dip_table(times, resid, valid, cadence, found):
+    """The dips table of `find_dips` from the checked series and the negative search.
+
+    ``resid`` is the detrended residual (0 where not ``valid``), ``found`` the
+    `~spelunker.variability.search.BoxSearchResult` of the dip search on it.
+    """
     mid = (found.start + found.stop) / 2
     depth_error = np.asarray(found.noise_at(found.duration), dtype=float).reshape(-1)
     return event_table([

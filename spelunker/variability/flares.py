@@ -47,17 +47,13 @@ import astropy.units as u
 import numpy as np
 
 from spelunker._validate import check_positive_float
-from spelunker.variability.detrend import residual, trend_window
 from spelunker.variability.noise import cadence_of, check_series
-from spelunker.variability.search import (check_durations, duration_grid, event_table, run_search,
-                                          window_means)
+from spelunker.variability.search import (FLARE_THRESHOLD, check_durations, event_table, searches,
+                                          transient_search, window_means)
 
-__all__ = ["FLARE_THRESHOLD", "find_flares"]
+__all__ = ["FLARE_THRESHOLD", "find_flares", "flare_table"]
 
 log = logging.getLogger(__name__)
-
-#: Default significance threshold of `find_flares` (sigma of the box mean).
-FLARE_THRESHOLD = 6.0
 
 # a smoothing width is used for the peak when the flare stands this many sigma in it
 _PEAK_SNR = 5.0
@@ -223,8 +219,17 @@ def find_flares(times, flux, *, mask=None, threshold=FLARE_THRESHOLD, min_durati
     low, high = check_durations(min_duration, max_duration, where)
     threshold = check_positive_float(threshold, "threshold", where=where)
     cadence = cadence_of(times)
-    resid, _ = residual(times, flux, valid, trend_window(high))
-    found = run_search(times, resid, valid, cadence, duration_grid(low, high), 1, threshold)
+    resid, found = transient_search(times, flux, valid, cadence,
+                                    searches(flares=(low, high, threshold)))[1]
+    return flare_table(times, resid, valid, cadence, found)
+
+
+def flare_table(times, resid, valid, cadence, found):
+    """The flares table of `find_flares` from the checked series and the positive search.
+
+    ``resid`` is the detrended residual (0 where not ``valid``), ``found`` the
+    `~spelunker.variability.search.BoxSearchResult` of the flare search on it.
+    """
     window_mean = window_means(times, resid, valid)
     rows, kept = [], []
     for k in np.argsort(-found.significance, kind="stable"):
@@ -240,7 +245,7 @@ def find_flares(times, flux, *, mask=None, threshold=FLARE_THRESHOLD, min_durati
     columns = np.array(rows, dtype=float).reshape(-1, 7)
     first, peak, last = (columns[:, i].astype(np.int64) for i in range(3))
     stop = times[last] + cadence
-    log.debug("%s: %d flares", where, len(rows))
+    log.debug("find_flares: %d flares", len(rows))
     return event_table([
         ("frame_start", first, None, np.int64),
         ("frame_peak", peak, None, np.int64),

@@ -1,0 +1,75 @@
+"""Flares and dips of one light curve from one joint search (what `find_variability` runs).
+
+`find_transients` gives the tables of `~spelunker.variability.find_flares`
+and `~spelunker.variability.find_dips` (the same rows) from one
+`spelunker.variability.search.transient_search`, so the trend of each
+search leaves out the events of both and the searches run once.
+"""
+
+import logging
+
+from spelunker._validate import check_positive_float
+from spelunker.variability.dips import dip_table
+from spelunker.variability.flares import flare_table
+from spelunker.variability.noise import cadence_of, check_series
+from spelunker.variability.search import (DIP_DURATIONS, DIP_THRESHOLD, FLARE_DURATIONS,
+                                          FLARE_THRESHOLD, check_durations, searches,
+                                          transient_search)
+
+__all__ = ["find_transients"]
+
+log = logging.getLogger(__name__)
+
+
+def find_transients(times, flux, *, mask=None, flare_threshold=FLARE_THRESHOLD,
+                    dip_threshold=DIP_THRESHOLD, flare_durations=FLARE_DURATIONS,
+                    dip_durations=DIP_DURATIONS):
+    """Flares and dips of a relative light curve: ``(flares, dips)`` QTables.
+
+    Parameters
+    ----------
+    times, flux, mask : array_like
+        As for `~spelunker.variability.find_flares`.
+    flare_threshold, dip_threshold : float, optional
+        Significance thresholds (sigma).
+    flare_durations, dip_durations : tuple of float, optional
+        ``(min_duration, max_duration)`` (s) of each search.
+
+    Returns
+    -------
+    flares, dips : astropy.table.QTable
+        The tables of `~spelunker.variability.find_flares` and
+        `~spelunker.variability.find_dips` with the same arguments.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        Bad arguments.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spelunker.variability.transients import find_transients
+    >>> rng = np.random.default_rng(2)
+    >>> times = np.arange(20_000) * 0.0538
+    >>> flux = 1 + rng.normal(0, 0.004, times.size)
+    >>> flux[(times >= 600) & (times < 630)] *= 0.99
+    >>> flux[(times >= 300) & (times < 310)] *= 1.02
+    >>> flares, dips = find_transients(times, flux)
+    >>> [round(t) for t in flares["peak"].value], [round(t) for t in dips["mid"].value]
+    ([300], [615])
+    """
+    where = "find_transients"
+    times, flux, valid = check_series(times, flux, mask, where=where)
+    flare_low, flare_high = check_durations(*flare_durations, where)
+    dip_low, dip_high = check_durations(*dip_durations, where)
+    flare_threshold = check_positive_float(flare_threshold, "flare_threshold", where=where)
+    dip_threshold = check_positive_float(dip_threshold, "dip_threshold", where=where)
+    cadence = cadence_of(times)
+    found = transient_search(times, flux, valid, cadence, searches(
+        flares=(flare_low, flare_high, flare_threshold),
+        dips=(dip_low, dip_high, dip_threshold)))
+    flares = flare_table(times, found[1][0], valid, cadence, found[1][1])
+    dips = dip_table(times, found[-1][0], valid, cadence, found[-1][1])
+    log.debug("%s: %d flares, %d dips", where, len(flares), len(dips))
+    return flares, dips
