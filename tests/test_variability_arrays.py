@@ -268,3 +268,33 @@ def test_bad_arguments(call, text):
     times, flux = light_curve(2000, seed=15)
     with pytest.raises(ParameterError, match=text):
         call(times, flux)
+
+
+# --------------------------------------------------------------------------
+# Events beside each other: flares never make dips, dips never make flares
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_flares_make_no_false_dips(seed):
+    """Two 5 % flares of 10 s FWHM in 807 s at magnitude 12.5 (30-52 false dips before)."""
+    from spelunker import datasets
+
+    flares = [datasets.Flare(peak_time=200.0, fwhm=10.0, amplitude=0.05),
+              datasets.Flare(peak_time=600.0, fwhm=10.0, amplitude=0.05)]
+    times, flux = datasets.synthetic_light_curve(807.0, fgs_mag=12.5, signals=flares, seed=seed)
+    assert len(find_dips(times, flux)) == 0
+    found = find_flares(times, flux)
+    assert len(found) == 2
+    assert_allclose(found["peak"].value, [200.0, 600.0], atol=5.0)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_deep_dips_make_no_false_flares(seed):
+    from spelunker import datasets
+
+    dips = [datasets.BoxOccultation(mid_time=300.0, duration=40.0, depth=0.2),
+            datasets.EclipsingBinary(period=1000.0, t0=650.0, duration=90.0, primary_depth=0.05,
+                                     secondary_depth=0.0)]
+    times, flux = datasets.synthetic_light_curve(900.0, fgs_mag=12.5, signals=dips, seed=seed)
+    assert len(find_flares(times, flux)) == 0
+    assert len(find_dips(times, flux)) == 2

@@ -8,8 +8,10 @@
    frames, NaN flux, and frames near technical events of the ``events``
    table);
 2. flares (`~spelunker.variability.find_flares`) and single dips
-   (`~spelunker.variability.find_dips`) on it, each judged technical or
-   astrophysical (`spelunker.variability.origin.assign_origin`);
+   (`~spelunker.variability.find_dips`) on it, from one joint search
+   (`spelunker.variability.transients.find_transients`: each trend leaves
+   out the flares and dips found), each judged technical or astrophysical
+   (`spelunker.variability.origin.assign_origin`);
 3. the period: Lomb-Scargle (`spelunker.periodogram.lomb_scargle`) of the
    light curve binned in `~spelunker.variability.classes.PERIOD_BIN` s with
    the masked frames and every flare and dip left out (each widened by its
@@ -17,12 +19,20 @@
    ingress or a flare's tail would pass for a period), from 3 cycles per
    visit up,
    its peak refined by `spelunker.periodogram.refine_period`;
-4. the noise model (`~spelunker.variability.noise_model`) of the same
-   frames, the sinusoid subtracted when the star is periodic, so the
-   red-noise factors measure what neither the flares nor the period explain;
-5. periodic dips (`~spelunker.variability.periodic_dips`, BoxLeastSquares)
-   with the flares left out;
-6. the classes (`spelunker.variability.classes.classify`).
+4. pre-whitening: when that period makes the star periodic (the rule of
+   `spelunker.variability.classes`), the refined sinusoid is subtracted
+   and steps 2-3 run again on the pre-whitened series (at most
+   `_PASSES` searches, until the period found is the one subtracted): a
+   modulation inflates the noise of the boxes and hides the dips and
+   flares (the sample visit's 0.3 %, 47 s modulation hid its 1 %, 60 s
+   transit).  A star that is not periodic is searched once;
+5. the noise model (`~spelunker.variability.noise_model`) of the
+   pre-whitened series, the masked frames and the flares and dips (widened)
+   left out, so the red-noise factors measure what neither the flares, the
+   dips nor the period explain;
+6. periodic dips (`~spelunker.variability.periodic_dips`, BoxLeastSquares)
+   on the pre-whitened series with the flares left out;
+7. the classes (`spelunker.variability.classes.classify`).
 
 `store_variability` writes the three tables into the model (``flares``,
 ``dips``, ``variability``; HDUs ``FLARES``, ``DIPS``, ``VARIABILITY``);
@@ -165,6 +175,14 @@ def find_variability(model, *, fit_table="auto", mask_events=True, flare_thresho
         ``flares``, ``dips`` and ``variability`` QTables (see
         `spelunker.GuideStarModel.table` for the stored form).
 
+    Notes
+    -----
+    When a light curve has a significant period (the ``'periodic'`` rule of
+    `spelunker.variability.classes`), its refined sinusoid is subtracted and
+    the flares, the dips and the noise model are found on that pre-whitened
+    series (see the module); the ``period`` columns are those of the sinusoid
+    subtracted.  Otherwise the light curve is searched as it is.
+
     Raises
     ------
     spelunker.errors.ParameterError
@@ -276,18 +294,20 @@ def _search(lc, options):
         return None, None, row
     thresholds = {f"{name[:-1]}_threshold": value["threshold"]
                   for name, value in options.items()}
-    series, used = lc.flux, None
+    series, subtracted = lc.flux, None
     for _ in range(_PASSES):
         flares, dips = find_transients(lc.times, series, mask=lc.mask, **thresholds)
         flare_frames = _frames_of(flares, lc.times)
         quiet = lc.mask | flare_frames | _frames_of(dips, lc.times)
         period = _period(lc.times, lc.flux, quiet)
-        periodic = is_periodic(period["period"], period["period_fap"], period["period_flag"],
-                               hours)
-        if _same_period(used, period if periodic else None):
+        if not _periodic(period, hours) or _same_period(subtracted, period):
+            # not periodic (any more: the events left out leave too little), or the same
             break
-        used = period if periodic else None
-        series = lc.flux - _sinusoid(lc.times, period) if periodic else lc.flux
+        subtracted = period
+        series = lc.flux - _sinusoid(lc.times, period)
+    if subtracted is not None and not _same_period(subtracted, period):
+        period = subtracted   # the one the series searched was pre-whitened with
+    periodic = _periodic(period, hours)
     flares, dips = assign_origin(flares, lc), assign_origin(dips, lc)
     residual = lc.flux - _sinusoid(lc.times, period) if periodic else lc.flux
     if np.count_nonzero(~quiet) < _MIN_FRAMES:  # the flares and dips cover the visit
@@ -314,10 +334,15 @@ def _sinusoid(times, period):
     return period["amplitude"] * np.cos(2 * np.pi * (times - period["epoch"]) / period["period"])
 
 
+def _periodic(period, hours):
+    """Whether a `_period` result makes the star periodic (`classes.is_periodic`)."""
+    return is_periodic(period["period"], period["period_fap"], period["period_flag"], hours)
+
+
 def _same_period(used, period):
-    """Whether ``period`` (or None) is the one a series was pre-whitened with (or None)."""
-    if used is None or period is None:
-        return used is None and period is None
+    """Whether ``period`` is the one a series was pre-whitened with (``used``, or None)."""
+    if used is None:
+        return False
     tolerance = max(float(np.nan_to_num(period["period_error"], nan=0.0)),
                     1e-3 * period["period"])
     return abs(used["period"] - period["period"]) <= tolerance

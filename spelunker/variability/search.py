@@ -512,20 +512,30 @@ def transient_search(times, flux, valid, cadence, searches):
     the bins it falls in up and the residual around it down, which made
     false dips beside flares (and a deep dip false flares at its edges).
     So the search runs again, up to `_PASSES` times, on the residual of a
-    trend that leaves out every flare and dip of the previous pass (padded by
-    `EVENT_PAD`), until the events left out stop changing.  A series where
-    nothing is found is searched once.
+    trend that leaves out the events of the previous pass (padded by
+    `EVENT_PAD`), until the events left out stop changing.  After the first
+    pass only the events of the sign holding the most significant one are
+    left out: the false events a strong flare (dip) makes are dips (flares)
+    spanning the quiet parts between strong events, and leaving them out would
+    leave no quiet frames.  A series where nothing is found is searched once.
     """
     exclude = None
     found = {}
-    for _ in range(_PASSES):
+    for attempt in range(_PASSES):
         found = {}
         for sign, (durations, threshold, window) in searches.items():
             resid, _ = residual(times, flux, valid, window, exclude=exclude)
             found[sign] = (resid, run_search(times, resid, valid, cadence, durations, sign,
                                              threshold))
+        strongest = {sign: float(np.max(result.significance, initial=0.0))
+                     for sign, (_, result) in found.items()}
+        if attempt == 0:   # the weaker sign's events may be made by the stronger's
+            signs = [max(strongest, key=strongest.get)]
+        else:
+            signs = list(found)
         events = np.zeros(times.size, dtype=bool)
-        for sign, (_, result) in found.items():
+        for sign in signs:
+            result = found[sign][1]
             events |= padded_frames(times, result.start, result.stop, *EVENT_PAD[sign])
         if not np.any(events) or (exclude is not None and np.array_equal(events, exclude)):
             break
