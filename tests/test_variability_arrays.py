@@ -298,3 +298,21 @@ def test_deep_dips_make_no_false_flares(seed):
     times, flux = datasets.synthetic_light_curve(900.0, fgs_mag=12.5, signals=dips, seed=seed)
     assert len(find_flares(times, flux)) == 0
     assert len(find_dips(times, flux)) == 2
+
+
+@pytest.mark.parametrize("fgs_mag", [12.0, 14.0])
+def test_eclipses_are_one_dip_each_with_their_full_duration(fgs_mag):
+    """5 % trapezoid eclipses of 90 s: one dip each, first to last contact within 5 %
+    (the box found ~58 s of each, plus fragments at ingress and egress, before)."""
+    from spelunker import datasets
+
+    binary = datasets.EclipsingBinary(period=1200.0, t0=300.0, duration=90.0,
+                                      primary_depth=0.05, secondary_depth=0.03)
+    times, flux = datasets.synthetic_light_curve(2400.0, fgs_mag=fgs_mag, signals=[binary],
+                                                 seed=4)
+    dips = find_dips(times, flux)
+    assert_allclose(dips["mid"].value, [300.0, 900.0, 1500.0, 2100.0], atol=1.0)
+    assert_allclose(dips["duration"].value, 90.0, rtol=0.05)
+    assert_allclose(dips["depth"], [0.05, 0.03, 0.05, 0.03], rtol=0.05)
+    assert np.all(np.abs(dips["depth"] - [0.05, 0.03, 0.05, 0.03]) < 5 * dips["depth_error"])
+    assert len(find_flares(times, flux)) == 0
