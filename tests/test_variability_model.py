@@ -396,3 +396,29 @@ def test_a_periodic_star_is_prewhitened_before_the_search(tmp_path):
     row = result.variability[0]
     assert row["classes"] == "periodic,flaring,dipping"
     assert abs(row["period"].to_value("s") - 47.0) < 0.5
+
+
+def _array_lightcurve(times, flux):
+    """A VisitLightCurve of plain arrays: nothing masked, no technical event, no fit."""
+    from spelunker.variability.lightcurve import VisitLightCurve
+
+    events = np.zeros(0, dtype=[("kind", "U24"), ("start", "f8"), ("end", "f8")])
+    return VisitLightCurve(visit_index=0, guidestar_index=0, frames=np.arange(times.size),
+                           times=times, mjd_zero=60000.0, flux=flux,
+                           mask=np.zeros(times.size, dtype=bool), events=events)
+
+
+def test_eclipses_and_flares_are_left_out_of_the_noise_model():
+    """Eclipses and flares found are one event each and leave no red noise behind."""
+    from spelunker.variability.core import _search
+
+    signals = [datasets.EclipsingBinary(period=900.0, t0=250.0, primary_depth=0.05,
+                                        secondary_depth=0.02, duration=90.0),
+               datasets.Flare(peak_time=1200.0, fwhm=10.0, amplitude=0.05)]
+    times, flux = datasets.synthetic_light_curve(3600.0, fgs_mag=12.5, signals=signals, seed=8)
+    flares, dips, row = _search(_array_lightcurve(times, flux), {})
+    assert len(flares) == 1 and len(dips) == 8
+    assert np.allclose(dips["duration"].value, 90.0, rtol=0.05)
+    assert row["beta_1min"] < MAX_BETA and row["beta_10min"] < MAX_BETA
+    assert {"flaring", "dipping"} <= set(row["classes"].split(",")) <= {
+        "flaring", "dipping", "periodic"}

@@ -85,6 +85,10 @@ _TIMES = {"flares": ("start", "peak", "stop"), "dips": ("start", "mid", "stop"),
 #: Fewest used frames of a group searched.
 _MIN_FRAMES = 16
 
+#: Frames left out of the noise model around a flare or dip: this fraction of its
+#: duration (at least 2 s) on each side.
+_NOISE_PAD = 0.25
+
 #: At most this many searches of a light curve: a periodic one is searched again on the
 #: series with its refined sinusoid subtracted (pre-whitened), until the period found
 #: with the flares and dips left out is the one subtracted.
@@ -310,6 +314,10 @@ def _search(lc, options):
     periodic = _periodic(period, hours)
     flares, dips = assign_origin(flares, lc), assign_origin(dips, lc)
     residual = lc.flux - _sinusoid(lc.times, period) if periodic else lc.flux
+    # the noise: the flares and dips (whole, first to last contact) left out, padded less
+    # than for the period, so that 10-min bins of an eclipsing star keep enough frames
+    quiet = lc.mask | _frames_of(flares, lc.times, widen=_NOISE_PAD) | _frames_of(
+        dips, lc.times, widen=_NOISE_PAD)
     if np.count_nonzero(~quiet) < _MIN_FRAMES:  # the flares and dips cover the visit
         quiet = lc.mask
     noise = noise_model(lc.times, residual, mask=quiet)
