@@ -316,3 +316,24 @@ def test_eclipses_are_one_dip_each_with_their_full_duration(fgs_mag):
     assert_allclose(dips["depth"], [0.05, 0.03, 0.05, 0.03], rtol=0.05)
     assert np.all(np.abs(dips["depth"] - [0.05, 0.03, 0.05, 0.03]) < 5 * dips["depth_error"])
     assert len(find_flares(times, flux)) == 0
+
+
+def test_series_too_short_to_search_give_empty_tables_and_constant_flux_no_warning():
+    """An empty visit group is not an error; a constant series warns of nothing."""
+    for times, flux in ((np.zeros(0), np.zeros(0)), (np.zeros(1), np.ones(1)),
+                        (np.arange(5.0), np.full(5, np.nan))):
+        assert find_flares(times, flux).colnames == FLARE_COLUMNS
+        assert len(find_flares(times, flux)) == len(find_dips(times, flux)) == 0
+        assert find_dips(times, flux).colnames == DIP_COLUMNS
+    times = np.arange(5000) * CADENCE   # warnings are errors in the tests
+    assert len(find_flares(times, np.ones(times.size))) == 0
+    assert len(find_dips(times, np.ones(times.size))) == 0
+    assert noise_model(times, np.ones(times.size)).white_noise == 0
+
+
+@pytest.mark.parametrize("value", [None, "1", object(), 0.0, -1.0, float("nan")])
+def test_duration_grid_checks_its_arguments(value):
+    with pytest.raises(ParameterError, match="duration_grid"):
+        duration_grid(value, 10.0)
+    with pytest.raises(ParameterError, match="duration_grid"):
+        duration_grid(1.0, value)

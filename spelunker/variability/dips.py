@@ -97,7 +97,9 @@ def find_dips(times, flux, *, mask=None, threshold=DIP_THRESHOLD, min_duration=0
         One row per dip, in time order: ``frame_start, frame_mid, frame_stop``
         (int64 positions in the arrays), ``start, mid, stop`` (s),
         ``duration`` (s), ``depth`` (relative, positive), ``depth_error``,
-        ``significance``.  Zero rows (same columns) when nothing is found.
+        ``significance``.  Zero rows (same columns) when nothing is found, also
+        for a series of fewer than 2 valid frames (e.g. an empty array: a
+        visit group too short to search is not an error).
 
     Raises
     ------
@@ -129,10 +131,10 @@ def find_dips(times, flux, *, mask=None, threshold=DIP_THRESHOLD, min_duration=0
     True
     """
     where = "find_dips"
-    times, flux, valid = check_series(times, flux, mask, where=where)
+    times, flux, valid = check_series(times, flux, mask, where=where, short_ok=True)
     low, high = check_durations(min_duration, max_duration, where)
     threshold = check_positive_float(threshold, "threshold", where=where)
-    cadence = cadence_of(times)
+    cadence = cadence_of(times) if times.size >= 2 else 0.0
     resid, found = transient_search(times, flux, valid, cadence,
                                     searches(dips=(low, high, threshold)))[-1]
     return dip_table(times, resid, valid, cadence, found)
@@ -157,7 +159,8 @@ def dip_table(times, resid, valid, cadence, found):
     return event_table([
         ("frame_start", frame_of(times, start), None, np.int64),
         ("frame_mid", frame_of(times, mid), None, np.int64),
-        ("frame_stop", frame_of(times, stop) - (stop <= times[-1]), None, np.int64),
+        ("frame_stop", frame_of(times, stop) - (stop <= times[-1] if times.size else 0), None,
+         np.int64),
         ("start", start, u.s, float),
         ("mid", mid, u.s, float),
         ("stop", stop, u.s, float),
@@ -173,10 +176,10 @@ class _ShapeSums:
 
     def __init__(self, times, resid, valid):
         self.times = times
-        t = times - times[0]
+        self.zero = float(times[0]) if times.size else 0.0
+        t = times - self.zero
         w = valid.astype(float)
         r = np.where(valid, resid, 0.0)
-        self.zero = times[0]
         self.c = {key: np.concatenate(([0.0], np.cumsum(v))) for key, v in
                   (("n", w), ("t", w * t), ("tt", w * t * t), ("r", r), ("rt", r * t))}
 

@@ -192,7 +192,9 @@ def find_flares(times, flux, *, mask=None, threshold=FLARE_THRESHOLD, min_durati
         (s), ``duration`` (s), ``amplitude`` (relative flux above the trend at
         the peak), ``amplitude_error``, ``equivalent_duration`` (s),
         ``equivalent_duration_error`` (s), ``significance``.  Zero rows (same
-        columns) when nothing is found.
+        columns) when nothing is found, also
+        for a series of fewer than 2 valid frames (e.g. an empty array: a
+        visit group too short to search is not an error).
 
     Raises
     ------
@@ -215,10 +217,10 @@ def find_flares(times, flux, *, mask=None, threshold=FLARE_THRESHOLD, min_durati
     True
     """
     where = "find_flares"
-    times, flux, valid = check_series(times, flux, mask, where=where)
+    times, flux, valid = check_series(times, flux, mask, where=where, short_ok=True)
     low, high = check_durations(min_duration, max_duration, where)
     threshold = check_positive_float(threshold, "threshold", where=where)
-    cadence = cadence_of(times)
+    cadence = cadence_of(times) if times.size >= 2 else 0.0
     resid, found = transient_search(times, flux, valid, cadence,
                                     searches(flares=(low, high, threshold)))[1]
     return flare_table(times, resid, valid, cadence, found)

@@ -461,6 +461,15 @@ def box_search(times, flux, *, durations, sign, threshold, mask=None):
                       threshold)
 
 
+def nothing_found(durations=()):
+    """A `BoxSearchResult` without candidates (a series too short to search)."""
+    empty = np.zeros(0)
+    return BoxSearchResult(durations=np.asarray(durations, dtype=float),
+                           noise=np.full(len(durations), np.nan), white_noise=math.nan,
+                           start=empty, stop=empty, duration=empty, mean=empty,
+                           significance=empty)
+
+
 def padded_frames(times, start, stop, before, after, *, least=1.0):
     """True for the frames within ``[start - pad, stop + pad]`` of any event (pads in durations).
 
@@ -504,7 +513,8 @@ def transient_search(times, flux, valid, cadence, searches):
     Returns
     -------
     dict
-        ``{sign: (residual, BoxSearchResult)}``.
+        ``{sign: (residual, BoxSearchResult)}``; no candidates when fewer
+        than 2 frames are valid.
 
     Notes
     -----
@@ -519,6 +529,8 @@ def transient_search(times, flux, valid, cadence, searches):
     spanning the quiet parts between strong events, and leaving them out would
     leave no quiet frames.  A series where nothing is found is searched once.
     """
+    if np.count_nonzero(valid) < 2:   # nothing to search
+        return {sign: (np.zeros(times.size), nothing_found()) for sign in searches}
     exclude = None
     found = {}
     for attempt in range(_PASSES):

@@ -60,12 +60,12 @@ def find_transients(times, flux, *, mask=None, flare_threshold=FLARE_THRESHOLD,
     ([300], [615])
     """
     where = "find_transients"
-    times, flux, valid = check_series(times, flux, mask, where=where)
+    times, flux, valid = check_series(times, flux, mask, where=where, short_ok=True)
     flare_low, flare_high = check_durations(*flare_durations, where)
     dip_low, dip_high = check_durations(*dip_durations, where)
     flare_threshold = check_positive_float(flare_threshold, "flare_threshold", where=where)
     dip_threshold = check_positive_float(dip_threshold, "dip_threshold", where=where)
-    cadence = cadence_of(times)
+    cadence = cadence_of(times) if times.size >= 2 else 0.0
     found = transient_search(times, flux, valid, cadence, searches(
         flares=(flare_low, flare_high, flare_threshold),
         dips=(dip_low, dip_high, dip_threshold)))
