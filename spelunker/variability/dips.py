@@ -24,7 +24,7 @@ from spelunker.variability.search import (DIP_THRESHOLD, check_durations, durati
                                           event_table, frame_of, searches, transient_search,
                                           window_means)
 
-__all__ = ["DIP_THRESHOLD", "PeriodicDips", "dip_table", "find_dips", "periodic_dips"]
+__all__ = ["DIP_THRESHOLD", "PeriodicDips", "find_dips", "periodic_dips"]
 
 log = logging.getLogger(__name__)
 

@@ -51,7 +51,7 @@ from spelunker.variability.noise import cadence_of, check_series
 from spelunker.variability.search import (FLARE_THRESHOLD, check_durations, event_table, searches,
                                           transient_search, window_means)
 
-__all__ = ["FLARE_THRESHOLD", "find_flares", "flare_table"]
+__all__ = ["FLARE_THRESHOLD", "find_flares"]
 
 log = logging.getLogger(__name__)
 

@@ -36,8 +36,7 @@ from spelunker.variability.detrend import residual, trend_window
 from spelunker.variability.noise import cadence_of, check_series, white_noise_of
 
 __all__ = ["BINS_PER_BOX", "DIP_DURATIONS", "DIP_THRESHOLD", "EVENT_PAD", "FLARE_DURATIONS",
-           "FLARE_THRESHOLD", "BoxSearchResult", "box_search", "duration_grid",
-           "transient_search"]
+           "FLARE_THRESHOLD", "BoxSearchResult", "box_search", "duration_grid"]
 
 log = logging.getLogger(__name__)
 
