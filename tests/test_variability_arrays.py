@@ -285,7 +285,7 @@ def test_flares_make_no_false_dips(seed):
     assert len(find_dips(times, flux)) == 0
     found = find_flares(times, flux)
     assert len(found) == 2
-    assert_allclose(found["peak"].value, [200.0, 600.0], atol=5.0)
+    assert_allclose(found["peak"].value, [200.0, 600.0], atol=1.0)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -337,3 +337,24 @@ def test_duration_grid_checks_its_arguments(value):
         duration_grid(value, 10.0)
     with pytest.raises(ParameterError, match="duration_grid"):
         duration_grid(1.0, value)
+
+
+def test_flare_equivalent_durations_from_the_template_fit():
+    """Faint flares (injected signal-to-noise ~7-20): ED within 20 % and its error honest."""
+    from spelunker import datasets
+
+    within, covered = 0, 0
+    for seed, (fwhm, amplitude) in enumerate([(10.0, 0.012), (30.0, 0.006), (60.0, 0.004),
+                                              (20.0, 0.008), (120.0, 0.003), (15.0, 0.01)]):
+        flare = datasets.Flare(peak_time=600.0, fwhm=fwhm, amplitude=amplitude)
+        times, flux = datasets.synthetic_light_curve(2400.0, fgs_mag=14.0, signals=[flare],
+                                                     seed=40 + seed)
+        found = find_flares(times, flux)
+        assert len(found) == 1
+        truth = flare.truth()
+        assert abs(found["peak"][0].value - 600.0) < max(1.0, 0.05 * truth["duration"])
+        ed = found["equivalent_duration"][0].value
+        error = found["equivalent_duration_error"][0].value
+        within += abs(ed / truth["equivalent_duration"] - 1) < 0.2
+        covered += abs(ed - truth["equivalent_duration"]) < 3 * error
+    assert within >= 5 and covered == 6

@@ -15,36 +15,50 @@ import math
 
 import numpy as np
 
-__all__ = ["FLARE_AREA", "FLARE_EDGE", "FLARE_RISE_EDGE", "FLARE_DECAY_EDGE", "flare_template",
-           "template_edges"]
+__all__ = ["FLARE_AREA", "FLARE_EDGE", "FLARE_RISE_EDGE", "FLARE_DECAY_EDGE", "RISE_AREA",
+           "flare_area", "flare_template", "template_edges"]
 
 # Davenport et al. (2014), eqs. 1 and 4: the rise (a quartic in x, -1 <= x <= 0) and the
 # decay (two exponentials, x >= 0).
 _RISE = (1.0, 1.941, -0.175, -2.246, -1.125)  # coefficients of x**0 .. x**4
 _DECAY = ((0.6890, 1.600), (0.3030, 0.2783))  # (weight, rate) pairs
 
+#: Integral of the rise quartic over -1 <= x <= 0 (0.5233).
+RISE_AREA = sum(c * (-(-1.0) ** (k + 1)) / (k + 1) for k, c in enumerate(_RISE))
 #: Integral of the template over x (analytic: the rise quartic plus the two decays), 1.8270:
 #: a flare's equivalent duration is ``FLARE_AREA * amplitude * t_1/2``.
-FLARE_AREA = (sum(c * (-(-1.0) ** (k + 1)) / (k + 1) for k, c in enumerate(_RISE))
-              + sum(weight / rate for weight, rate in _DECAY))
+FLARE_AREA = RISE_AREA + sum(weight / rate for weight, rate in _DECAY)
 
 #: Fraction of the peak that bounds a flare's extent (``start``, ``stop``).
 FLARE_EDGE = 0.01
 
 
-def flare_template(x):
+def flare_area(rise=1.0):
+    """Integral over x of `flare_template` with rise fraction ``rise`` (`FLARE_AREA` at 1)."""
+    return rise * RISE_AREA + FLARE_AREA - RISE_AREA
+
+
+def flare_template(x, rise=1.0):
     """Davenport's template at ``x = (t - t_peak) / t_1/2``: 0 before ``x = -1``, 1 at the peak.
+
+    ``rise`` (0 < rise <= 1) shortens the rise to ``rise * t_1/2`` (the
+    quartic at ``x / rise``; 1 is Davenport's template): the flare fit of
+    `spelunker.variability.flares` frees it, so a flare rising faster than
+    the template is timed at its peak.
 
     Examples
     --------
     >>> from spelunker.variability.template import flare_template
     >>> flare_template([-2.0, 0.0, 1.0]).round(4).tolist()
     [0.0, 1.0, 0.3685]
+    >>> flare_template([-0.5, -0.05], rise=0.1).round(4).tolist()
+    [0.0, 0.1962]
     """
     x = np.asarray(x, dtype=float)
-    rise = np.polynomial.polynomial.polyval(x, _RISE)
+    scaled = x / rise
+    rise = np.polynomial.polynomial.polyval(scaled, _RISE)
     decay = sum(weight * np.exp(-rate * np.clip(x, 0.0, None)) for weight, rate in _DECAY)
-    return np.where(x < -1.0, 0.0, np.where(x <= 0.0, rise, decay))
+    return np.where(scaled < -1.0, 0.0, np.where(x <= 0.0, rise, decay))
 
 
 def template_edges(level):

@@ -49,12 +49,13 @@ def find_transients(times, flux, *, mask=None, flare_threshold=FLARE_THRESHOLD,
     Examples
     --------
     >>> import numpy as np
+    >>> from spelunker import datasets
     >>> from spelunker.variability.transients import find_transients
     >>> rng = np.random.default_rng(2)
     >>> times = np.arange(20_000) * 0.0538
     >>> flux = 1 + rng.normal(0, 0.004, times.size)
     >>> flux[(times >= 600) & (times < 630)] *= 0.99
-    >>> flux[(times >= 300) & (times < 310)] *= 1.02
+    >>> flux *= datasets.Flare(peak_time=300.0, fwhm=5.0, amplitude=0.02).flux_factor(times)
     >>> flares, dips = find_transients(times, flux)
     >>> [round(t) for t in flares["peak"].value], [round(t) for t in dips["mid"].value]
     ([300], [615])
