@@ -10,7 +10,8 @@ amplitude 0.2-20 % and FWHM 5-300 s (log-uniform).  Dips, one third each:
 `spelunker.datasets.BoxOccultation` (a box), a single trapezoid eclipse
 (`spelunker.datasets.EclipsingBinary`, ingress 10-25 % of the duration, one
 eclipse in the light curve) and a limb-darkened transit
-(`spelunker.datasets.PhysicalTransit`, batman; a/R* = 100, central); depth
+(`spelunker.datasets.PhysicalTransit`, batman; central, a/R* from the
+duration, one transit in the light curve); depth
 0.05-50 % and duration 0.3 s-2 h (log-uniform).  One event per light
 curve of ``max(1 h, 12 x duration)`` (8 h at most); the truth is each
 signal's ``truth()``.
@@ -70,7 +71,7 @@ def flare_signal(peak, amplitude, fwhm):
                    "duration": truth["duration"]}
 
 
-def dip_signal(mid, depth, duration, shape, rng):
+def dip_signal(mid, depth, duration, shape, rng, span):
     """A box, trapezoid eclipse or physical transit and its truth (``time``, ``depth``, ...)."""
     if shape == "box":
         signal = datasets.BoxOccultation(mid_time=mid, duration=duration, depth=depth)
@@ -80,7 +81,8 @@ def dip_signal(mid, depth, duration, shape, rng):
                                           ingress_fraction=rng.uniform(0.1, 0.25))
     else:
         rp_rs = math.sqrt(depth / 1.15)      # limb darkening deepens the centre ~15 %
-        a_rs = 100.0    # the period is ~300 durations: one transit in the light curve
+        # a period of 3 spans at least: one transit in the light curve of ``span`` s
+        a_rs = max(100.0, 3 * span * (1 + rp_rs) / (math.pi * duration))
         period = math.pi * a_rs * duration / (1 + rp_rs)
         signal = datasets.PhysicalTransit(mid_time=mid, period=period, rp_rs=min(rp_rs, 0.9),
                                           a_rs=a_rs)
@@ -121,7 +123,7 @@ def one_trial(kind, mag, rng):
         truth.update(size=amplitude, width=fwhm)
     else:
         shape = ("box", "trapezoid", "transit")[int(rng.integers(3))]
-        signal, truth = dip_signal(event_time, depth, duration, shape, rng)
+        signal, truth = dip_signal(event_time, depth, duration, shape, rng, float(times[-1]))
         truth.update(size=truth["depth"], width=truth["duration"])
     rms = noise_model(times, noisy, bin_sizes=WIDTHS).rms
     flux = datasets.inject(times, noisy, [signal])
