@@ -422,3 +422,15 @@ def test_eclipses_and_flares_are_left_out_of_the_noise_model():
     assert row["beta_1min"] < MAX_BETA and row["beta_10min"] < MAX_BETA
     assert {"flaring", "dipping"} <= set(row["classes"].split(",")) <= {
         "flaring", "dipping", "periodic"}
+
+
+def test_a_flare_is_judged_by_its_rise_and_early_decay_not_its_tail(tilt_visit):
+    """The sample visit's flare tail ran into the masked HGA move and made it technical."""
+    _, model = tilt_visit
+    (visit_index, star, frames), = model.frame_groups()
+    lc = visit_lightcurve(model, visit_index, star, frames, fit_table="quick_fit")
+    table = _rows(lc, [(150.0, 199.0), (190.0, 199.0)])
+    table["frame_peak"] = np.searchsorted(lc.times, [153.0, 196.0]).astype(np.int64)
+    result = assign_origin(table, lc)
+    assert result["origin"].tolist() == ["astrophysical", "technical"]
+    assert result["technical_event"].tolist() == ["", "hga_move"]
