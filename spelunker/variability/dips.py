@@ -146,7 +146,7 @@ def dip_table(times, resid, valid, cadence, found):
     ``resid`` is the detrended residual (0 where not ``valid``), ``found`` the
     `~spelunker.variability.search.BoxSearchResult` of the dip search on it.
     """
-    sums = _ShapeSums(times, resid, valid)
+    sums = _ShapeSums(times, resid, valid)   # a window's sums, made when a fit needs them
     fits = []
     for k in range(found.start.size):
         fits.append((*_trapezoid_fit(sums, found.start[k], found.stop[k], cadence),
@@ -172,14 +172,25 @@ def dip_table(times, resid, valid, cadence, found):
 
 
 class _ShapeSums:
-    """Cumulative sums of the valid frames' residual and time powers, for trapezoid fits."""
+    """Cumulative sums of the valid frames' residual and time powers, for trapezoid fits.
+
+    Kept for one window of frames at a time (`window`): the fits of a dip
+    look at a few of its durations around it, not at the whole series.
+    """
 
     def __init__(self, times, resid, valid):
-        self.times = times
-        self.zero = float(times[0]) if times.size else 0.0
-        t = times - self.zero
-        w = valid.astype(float)
-        r = np.where(valid, resid, 0.0)
+        self.all = (times, resid, valid)
+        self.window(0, 0)
+
+    def window(self, low, high):
+        """Make the sums of the frames with times in ``[low, high)``."""
+        times, resid, valid = self.all
+        i, j = np.searchsorted(times, [low, high])
+        self.times = times[i:j]
+        self.zero = float(self.times[0]) if self.times.size else 0.0
+        t = self.times - self.zero
+        w = valid[i:j].astype(float)
+        r = np.where(valid[i:j], resid[i:j], 0.0)
         self.c = {key: np.concatenate(([0.0], np.cumsum(v))) for key, v in
                   (("n", w), ("t", w * t), ("tt", w * t * t), ("r", r), ("rt", r * t))}
 
@@ -223,6 +234,7 @@ def _trapezoid_fit(sums, start, stop, cadence):
     """
     box = stop - start
     centre, duration = (start + stop) / 2, box
+    sums.window(centre - 2 * box - cadence, centre + 2 * box + cadence)   # reach: 1.5 boxes
     fractions = np.linspace(0.0, 0.5, 11)
     steps = (max(cadence, box / 80), 1.03)
     reach = (0.25 * box, np.log(2.5) / np.log(1.03))

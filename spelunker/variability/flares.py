@@ -231,7 +231,7 @@ def _fit_template(times, resid, valid, cadence, noise_at, peak, box, first, last
     peaks = peak + np.arange(-box / 2, box / 2 + shortest / 4, shortest / 4)
     best = (-np.inf, 0.0, peak, shortest, 1.0)
     for rise in _RISES:
-        for fwhm in np.geomspace(shortest, longest, 40):
+        for fwhm in np.geomspace(shortest, longest, 25):
             shape = flare_template((centres[None, :] - peaks[:, None]) / fwhm, rise)
             rs = shape @ (weight * means)
             ss = (shape ** 2) @ weight

@@ -523,10 +523,11 @@ def transient_search(times, flux, valid, cadence, searches):
     So the search runs again, up to `_PASSES` times, on the residual of a
     trend that leaves out the events of the previous pass (padded by
     `EVENT_PAD`), until the events left out stop changing.  After the first
-    pass only the events of the sign holding the most significant one are
-    left out: the false events a strong flare (dip) makes are dips (flares)
-    spanning the quiet parts between strong events, and leaving them out would
-    leave no quiet frames.  A series where nothing is found is searched once.
+    pass the events of the other sign than the most significant event's are
+    left out only when their padded span does not touch that sign's: the
+    false events a strong flare (dip) makes are dips (flares) beside it,
+    spanning the quiet parts between strong events, and leaving them out
+    would leave no quiet frames.  A series where nothing is found is searched once.
     """
     if np.count_nonzero(valid) < 2:   # nothing to search
         return {sign: (np.zeros(times.size), nothing_found()) for sign in searches}
@@ -540,14 +541,21 @@ def transient_search(times, flux, valid, cadence, searches):
                                              threshold))
         strongest = {sign: float(np.max(result.significance, initial=0.0))
                      for sign, (_, result) in found.items()}
-        if attempt == 0:   # the weaker sign's events may be made by the stronger's
-            signs = [max(strongest, key=strongest.get)]
-        else:
-            signs = list(found)
         events = np.zeros(times.size, dtype=bool)
-        for sign in signs:
+        dominant = max(strongest, key=strongest.get)
+        result = found[dominant][1]
+        events |= padded_frames(times, result.start, result.stop, *EVENT_PAD[dominant])
+        for sign in found:
+            if sign == dominant:
+                continue
             result = found[sign][1]
-            events |= padded_frames(times, result.start, result.stop, *EVENT_PAD[sign])
+            for k in range(result.start.size):
+                # after the first pass all; in it, only the weaker sign's events apart from
+                # the stronger's (those beside them may be made by them)
+                span = padded_frames(times, result.start[k:k + 1], result.stop[k:k + 1],
+                                     *EVENT_PAD[sign])
+                if attempt > 0 or not np.any(span & events):
+                    events |= span
         if not np.any(events) or (exclude is not None and np.array_equal(events, exclude)):
             break
         exclude = events
