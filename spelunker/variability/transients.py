@@ -44,18 +44,17 @@ def find_transients(times, flux, *, mask=None, flare_threshold=FLARE_THRESHOLD,
     Raises
     ------
     spelunker.errors.ParameterError
-        Bad arguments.
+        A bad series, mask, threshold or duration range (named).
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from spelunker import datasets
-    >>> from spelunker.variability.transients import find_transients
-    >>> rng = np.random.default_rng(2)
-    >>> times = np.arange(20_000) * 0.0538
-    >>> flux = 1 + rng.normal(0, 0.004, times.size)
-    >>> flux[(times >= 600) & (times < 630)] *= 0.99
-    >>> flux *= datasets.Flare(peak_time=300.0, fwhm=5.0, amplitude=0.02).flux_factor(times)
+    A flare and a transit of the datasets, at magnitude 14:
+
+    >>> from spelunker.datasets import Flare, Transit, synthetic_light_curve
+    >>> from spelunker.variability import find_transients
+    >>> signals = [Flare(peak_time=300.0, fwhm=5.0, amplitude=0.02),
+    ...            Transit(mid_time=615.0, duration=30.0, depth=0.01)]
+    >>> times, flux = synthetic_light_curve(1076.0, fgs_mag=14.0, signals=signals, seed=2)
     >>> flares, dips = find_transients(times, flux)
     >>> [round(t) for t in flares["peak"].value], [round(t) for t in dips["mid"].value]
     ([300], [615])
