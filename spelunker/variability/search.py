@@ -78,6 +78,9 @@ DIP_DURATIONS = (0.3, 10800.0)
 EVENT_PAD = {1: (1.0, 6.0), -1: (1.0, 1.0)}
 # at most this many trend-and-search passes of `transient_search`
 _PASSES = 3
+# a trend that moves less than this fraction of the smallest box noise is the same (no
+# box significance moves by more than this many sigma)
+_TREND_TOLERANCE = 0.3
 
 
 @dataclass(frozen=True)
@@ -496,6 +499,15 @@ def searches(*, flares=(*FLARE_DURATIONS, FLARE_THRESHOLD), dips=(*DIP_DURATIONS
             for sign, (low, high, threshold) in ((1, flares), (-1, dips))}
 
 
+def _same_trend(old, new, valid, result):
+    """Whether ``new`` differs from ``old`` by less than `_TREND_TOLERANCE` of the box noise."""
+    noise = result.noise[np.isfinite(result.noise)]
+    if noise.size == 0:
+        return False
+    change = np.max(np.abs(new[valid] - old[valid]) / old[valid])
+    return bool(change < _TREND_TOLERANCE * float(np.min(noise)))
+
+
 def transient_search(times, flux, valid, cadence, searches):
     """Flares and dips searched together, each trend computed with the events found left out.
 
@@ -532,13 +544,19 @@ def transient_search(times, flux, valid, cadence, searches):
     if np.count_nonzero(valid) < 2:   # nothing to search
         return {sign: (np.zeros(times.size), nothing_found()) for sign in searches}
     exclude = None
-    found = {}
+    found, trends = {}, {}
     for attempt in range(_PASSES):
-        found = {}
+        changed = False
         for sign, (durations, threshold, window) in searches.items():
-            resid, _ = residual(times, flux, valid, window, exclude=exclude)
+            resid, trend = residual(times, flux, valid, window, exclude=exclude)
+            if sign in found and _same_trend(trends[sign], trend, valid, found[sign][1]):
+                continue      # the events left out did not move this trend: same search
+            changed = True
+            trends[sign] = trend
             found[sign] = (resid, run_search(times, resid, valid, cadence, durations, sign,
                                              threshold))
+        if not changed:
+            break
         strongest = {sign: float(np.max(result.significance, initial=0.0))
                      for sign, (_, result) in found.items()}
         events = np.zeros(times.size, dtype=bool)
