@@ -7,11 +7,12 @@ that apply, or ``'constant'`` when none does, from the numbers of its
 - ``'periodic'``: a Lomb-Scargle peak of the relative light curve (binned
   in `PERIOD_BIN` seconds, coarser for visits longer than `PERIOD_POINTS`
   bins; flares, dips and masked frames left out), searched
-  from 3 cycles per visit (``minimum_frequency = 3 / baseline``) up, refined
+  from 2 cycles per visit (``minimum_frequency = 2 / baseline``: a period
+  of three cycles is then inside the grid, not at its edge) up, refined
   by a least-squares sinusoid (`spelunker.periodogram.refine_period`) to a
   good fit (``refine_flag == 0``) with a false-alarm probability
   ``period_fap <= PERIODIC_FAP`` (1e-3) and at least `MIN_CYCLES` cycles in
-  the visit;
+  the visit (of the period less three times its error);
 - ``'flaring'``: at least one astrophysical flare (``n_flares >= 1``;
   `spelunker.variability.origin`);
 - ``'dipping'``: at least one astrophysical dip (``n_dips >= 1``), or
@@ -65,17 +66,25 @@ def _above(value, limit):
     return value is not None and math.isfinite(value) and value > limit
 
 
-def is_periodic(period, fap, flag, hours):
+def is_periodic(period, fap, flag, hours, *, error=0.0):
     """Whether a refined period makes a star periodic (see the module for the rule).
+
+    The visit holds `MIN_CYCLES` cycles of the period less three times its
+    1-sigma ``error`` (s): a sinusoid of exactly three cycles is measured a
+    little longer or shorter than its true period, half the time.
 
     Examples
     --------
     >>> from spelunker.variability.classes import is_periodic
     >>> is_periodic(600.0, 1e-9, 0, 1.0), is_periodic(600.0, 0.01, 0, 1.0)
     (True, False)
+    >>> is_periodic(1201.0, 1e-9, 0, 1.0), is_periodic(1201.0, 1e-9, 0, 1.0, error=0.5)
+    (False, True)
     """
+    error = error if error is not None and math.isfinite(error) and error > 0 else 0.0
     return bool(flag == 0 and _above(period, 0) and fap is not None and math.isfinite(fap)
-                and fap <= PERIODIC_FAP and hours * 3600.0 >= MIN_CYCLES * period)
+                and fap <= PERIODIC_FAP
+                and hours * 3600.0 >= MIN_CYCLES * (period - 3.0 * error))
 
 
 def classify(row):
@@ -114,7 +123,7 @@ def classify(row):
         raise ParameterError(msg)
     found = []
     if is_periodic(row.get("period"), row.get("period_fap"), row.get("period_flag", 0),
-                   row.get("hours", 0.0)):
+                   row.get("hours", 0.0), error=row.get("period_error", 0.0)):
         found.append("periodic")
     if row.get("n_flares", 0) >= 1:
         found.append("flaring")

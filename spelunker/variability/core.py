@@ -16,8 +16,8 @@
    light curve binned in `~spelunker.variability.classes.PERIOD_BIN` s with
    the masked frames and every flare and dip left out (each widened by its
    duration, at least 2 s, on both sides: what a search misses of a slow
-   ingress or a flare's tail would pass for a period), from 3 cycles per
-   visit up,
+   ingress or a flare's tail would pass for a period), from 2 cycles per
+   visit up (a star is periodic from 3 cycles),
    its peak refined by `spelunker.periodogram.refine_period`;
 4. pre-whitening: when that period makes the star periodic (the rule of
    `spelunker.variability.classes`), the refined sinusoid is subtracted
@@ -344,7 +344,8 @@ def _sinusoid(times, period):
 
 def _periodic(period, hours):
     """Whether a `_period` result makes the star periodic (`classes.is_periodic`)."""
-    return is_periodic(period["period"], period["period_fap"], period["period_flag"], hours)
+    return is_periodic(period["period"], period["period_fap"], period["period_flag"], hours,
+                       error=period["period_error"])
 
 
 def _same_period(used, period):
@@ -384,7 +385,7 @@ def _period(times, flux, quiet):
         return none
     baseline = float(bin_time[-1] - bin_time[0])
     cadence = float(np.median(np.diff(bin_time)))
-    minimum = MIN_CYCLES / baseline
+    minimum = (MIN_CYCLES - 1.0) / baseline  # three cycles inside the grid, not at its edge
     if not minimum < 0.4 / cadence or np.ptp(bin_value) == 0:
         return none
     peaks = lomb_scargle(bin_time, {"flux": bin_value}, minimum_frequency=minimum,
