@@ -13,6 +13,7 @@ from numpy.testing import assert_array_equal
 
 from spelunker import (
     GuideStarEventStep,
+    GuideStarFitStep,
     GuideStarModel,
     GuideStarVariabilityStep,
     ParameterError,
@@ -443,3 +444,34 @@ def test_a_flare_is_judged_by_its_rise_and_early_decay_not_its_tail(tilt_visit):
     assert assign_origin(table, lc)["origin"].tolist() == ["astrophysical"]
     del table["amplitude"], table["equivalent_duration"]   # from 33 s before to 66 s after
     assert assign_origin(table, lc)["origin"].tolist() == ["technical"]
+
+
+def test_a_flare_covering_a_short_visit_leaves_no_periodic_dip_search():
+    """A long flare, widened by its duration, covers a 10-minute visit: no BLS, no crash."""
+    times, flux = datasets.synthetic_light_curve(
+        645.0, fgs_mag=12.0, signals=[datasets.Flare(peak_time=200.0, fwhm=20.0,
+                                                     amplitude=0.02)], seed=5)
+    model = GuideStarModel()
+    model.frames = [(60000.0 + t / 86400.0, 0, 0, i) for i, t in enumerate(times)]
+    model.lightcurve = [(f, 0.0, 9) for f in flux]
+    result = find_variability(model)
+    assert len(result.flares) == 1 and "flaring" in result.variability["classes"][0]
+    assert np.isnan(result.variability["bls_snr"][0])
+
+
+def test_a_centroid_wobble_does_not_make_a_transit_technical(tmp_path):
+    """The pointing's smooth wobble (0.01 px, 122 s) moves the centroid inside any dip a
+    little; that is no technical change (at 0.003 px it made this transit technical)."""
+    visit = datasets.make_guidestar_files(
+        tmp_path, visits=[datasets.VisitSpec(n_frames=24000, n_segments=1, fgs_mag=12.0)],
+        signals=[datasets.Flare(peak_time=300.0, fwhm=20.0, amplitude=0.03),
+                 datasets.Transit(mid_time=900.0, duration=28.0, depth=0.03),
+                 datasets.CentroidWobble(period=122.0, amplitude=0.01, axis="y")],
+        jitter=0.012, seed=5)
+    model = GuideStarEventStep.call(PhotometryOptimizeStep.call(
+        GuideStarFitStep.call(visit.files, method="gauss")))
+    result = find_variability(model)
+    dips, flares = result.dips, result.flares
+    assert len(dips) == 1 and abs(_seconds(model, dips[0]["mid"]) - 900.0) < 2.0
+    assert len(flares) == 1 and abs(_seconds(model, flares[0]["peak"]) - 300.0) < 2.0
+    assert dips[0]["origin"] == flares[0]["origin"] == "astrophysical", (dips, flares)

@@ -321,7 +321,10 @@ def _search(lc, options):
     if np.count_nonzero(~quiet) < _MIN_FRAMES:  # the flares and dips cover the visit
         quiet = lc.mask
     noise = noise_model(lc.times, residual, mask=quiet)
-    bls = periodic_dips(lc.times, residual, mask=lc.mask | flare_frames)
+    searched = lc.mask | flare_frames
+    # the flares (widened) may cover a short visit: no periodic dips to search then
+    usable = np.count_nonzero(~searched & np.isfinite(residual)) >= _MIN_FRAMES
+    bls = periodic_dips(lc.times, residual, mask=searched) if usable else None
     n_flares = int(np.count_nonzero(flares["origin"] == "astrophysical"))
     row.update(white_noise=noise.white_noise, rms_1min=noise.rms_1min,
                rms_10min=noise.rms_10min, rms_1h=noise.rms_1h, beta_1min=noise.beta_1min,

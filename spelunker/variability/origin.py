@@ -24,7 +24,8 @@ technical one comes with something the telescope did.  A flare or dip is
   make every long, deep dip technical);
 - or the centroid moves (``centroid_change``, the same statistic for
   ``x_mean`` and ``y_mean`` added in quadrature): at `CENTROID_SIGMA` and at
-  least `MIN_CENTROID_SHIFT` pixels.
+  least `MIN_CENTROID_SHIFT` pixels (0.1 px: the pointing's smooth wobble
+  does not count).
 
 For a flare, "it" is its rise and the first part of its decay, from one
 FWHM before its peak to `FLARE_CORE` FWHM after it (the FWHM of a template
@@ -65,8 +66,13 @@ PSF_SIGMA = 5.0
 MIN_WIDTH_CHANGE = 0.003
 #: Significance (sigma) of a centroid change that makes a signal technical.
 CENTROID_SIGMA = 5.0
-#: Smallest centroid shift (px) that makes a signal technical.
-MIN_CENTROID_SHIFT = 0.003
+#: Smallest centroid shift (px) that makes a signal technical: above what a smooth
+#: periodic wobble of the pointing gives (up to 0.03 px, 0.06 px from crest to trough;
+#: at 0.003 px a 0.01 px wobble made transits and flares of frame-level visits
+#: technical, ``benchmarks/variability_frames.py``).  A move that takes flux out of
+#: the aperture is a centroid jump of the events table (found from 0.02 px), which
+#: makes the signal technical by coincidence.
+MIN_CENTROID_SHIFT = 0.1
 
 #: A flare is judged from one FWHM before its peak to this many FWHM after it (the
 #: template is at 10 % of its peak 4.3 FWHM after it); the FWHM is that of a template
