@@ -31,6 +31,7 @@ bench: venv
 	$(BIN)/python benchmarks/bench_science.py
 	$(BIN)/python benchmarks/bench_times.py
 	$(BIN)/python benchmarks/bench_refine.py
+	$(BIN)/python benchmarks/bench_variability.py
 
 clean:
 	rm -rf $(VENV) docs/_build demo_output .pytest_cache .hypothesis

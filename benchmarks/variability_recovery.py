@@ -1,26 +1,29 @@
-"""Injection-recovery and false alarms of find_flares and find_dips on synthetic light curves.
+"""Injection-recovery and false alarms of find_flares and find_dips on the datasets' signals.
 
-Light curves at the guider cadence (0.0538 s) with the white noise of FGS
-magnitudes 12, 14 and 16 (`spelunker.datasets.light_curve_noise` when the
-package has it, else 0.0015, 0.004 and 0.012 per frame; the script says
-which) plus red noise: an AR(1) series of rms 0.05-0.1 % and correlation
-time 10-30 min (uniform draws per light curve).
+Light curves at the guider cadence (`spelunker.datasets.synthetic_light_curve`:
+frame centres every 0.0538 s, the white noise of `spelunker.datasets.light_curve_noise`
+at FGS magnitudes 12, 14 and 16) with red noise `spelunker.datasets.RedNoise`
+(rms 0.05-0.1 %, correlation time 10-30 min, uniform draws per light curve).
 
-Flares: instantaneous-ish rise (exponential, e-folding 2 % of the FWHM) and
-a double-exponential decay (60 % with tau, 40 % with 4 tau), amplitude
-0.2-20 % and FWHM 5-300 s (log-uniform).  Dips: boxes or trapezoids
-(ingress and egress 10 % of the duration each), depth 0.05-50 % and
-duration 0.3 s-2 h (log-uniform).  One event per light curve of
-``max(1 h, 12 x duration)`` (8 h at most).
+Flares: `spelunker.datasets.Flare` (Davenport et al. 2014's template),
+amplitude 0.2-20 % and FWHM 5-300 s (log-uniform).  Dips, one third each:
+`spelunker.datasets.BoxOccultation` (a box), a single trapezoid eclipse
+(`spelunker.datasets.EclipsingBinary`, ingress 10-25 % of the duration, one
+eclipse in the light curve) and a limb-darkened transit
+(`spelunker.datasets.PhysicalTransit`, batman; central, a/R* from the
+duration, one transit in the light curve); depth
+0.05-50 % and duration 0.3 s-2 h (log-uniform).  One event per light
+curve of ``max(1 h, 12 x duration)`` (8 h at most); the truth is each
+signal's ``truth()``.
 
 Injected SNR = max over box widths w of the mean of the injected signal in
 the best-placed box of width w over the binned rms of the noise-only series
 at w (red noise counts).  A flare is recovered when a detected flare's
 start-stop holds the true peak, a dip when a detected dip's start-stop
 holds the true mid time.  Timing tolerance: 1 s or 5 % of the duration,
-the larger (flare duration: from the start of the rise to 5 % of the
-amplitude, about 8 FWHM).  Equivalent durations and depths: within 20 %
-(a trapezoid's depth is its flat depth; a box over it measures 0.9 of it).
+the larger (flare duration: the truth's, where the template is above 1 % of
+its peak, about 13 FWHM).  Equivalent durations and depths: within 20 %
+(a trapezoid's depth is its flat depth, a transit's its deepest point).
 
 Periodic dips: `periodic_dips` on 8 h light curves with box dips every 1-3 h
 (period within 0.1 % and within 3 x period_error).
@@ -36,61 +39,56 @@ import math
 import time
 
 import numpy as np
-from scipy.signal import lfilter
 
+from spelunker import datasets
 from spelunker.variability import (DIP_THRESHOLD, FLARE_THRESHOLD, find_dips, find_flares,
                                    noise_model, periodic_dips)
 
-CADENCE = 0.0538
+CADENCE = datasets.VisitSpec.frame_time   # the guider cadence of synthetic_light_curve
 MAGNITUDES = (12, 14, 16)
-FALLBACK_NOISE = {12: 0.0015, 14: 0.004, 16: 0.012}
 SNR_BINS = (0, 3, 5, 7, 10, 20, 50, math.inf)
 WIDTHS = np.geomspace(0.3, 4 * 3600, 30)
-# decay of the flare template: f(x) = 0.6 exp(-x) + 0.4 exp(-x / 4), x = t / tau
-_X_HALF = 1.1077      # f = 0.5
-_X_FIVE = 9.28        # f = 0.05
 
 
 def white_noise(mag):
     """Relative white noise per frame at FGS magnitude ``mag`` and where it comes from."""
-    try:
-        from spelunker.datasets import light_curve_noise  # noqa: PLC0415 - optional (issue 21, H2)
-    except ImportError:
-        return FALLBACK_NOISE[mag], "fallback numbers"
-    return float(light_curve_noise(mag)), "spelunker.datasets.light_curve_noise"
+    return float(datasets.light_curve_noise(mag)), "spelunker.datasets.light_curve_noise"
 
 
-def red_noise(times, rng):
-    """AR(1) red noise of rms 0.05-0.1 % and correlation time 10-30 min on 5-s steps."""
-    amplitude, timescale, step = rng.uniform(5e-4, 1e-3), rng.uniform(600, 1800), 5.0
-    n = int((times[-1] - times[0]) / step) + 2
-    phi = math.exp(-step / timescale)
-    values = lfilter([1.0], [1.0, -phi], rng.normal(0, amplitude * math.sqrt(1 - phi ** 2), n))
-    values += rng.normal(0, amplitude) * phi ** np.arange(n)     # stationary start
-    return np.interp(times, times[0] + step * np.arange(n), values)
+def clean_light_curve(seconds, mag, rng):
+    """Times and relative flux: white noise of the magnitude and RedNoise, no signal."""
+    red = datasets.RedNoise(amplitude=rng.uniform(5e-4, 1e-3), timescale=rng.uniform(600, 1800),
+                            seed=int(rng.integers(2 ** 31)))
+    return datasets.synthetic_light_curve(seconds, fgs_mag=float(mag), red_noise=red,
+                                          seed=int(rng.integers(2 ** 31)))
 
 
-def flare_signal(times, peak, amplitude, fwhm):
-    """The flare template (relative flux added) and its truth."""
-    tau = 0.986 * fwhm / _X_HALF     # the rise takes 0.02 ln 2 of the FWHM
-    rise = 0.02 * fwhm
-    dt = times - peak
-    x = np.clip(dt, 0, None) / tau
-    signal = np.where(dt >= 0, amplitude * (0.6 * np.exp(-x) + 0.4 * np.exp(-x / 4)),
-                      amplitude * np.exp(np.clip(dt, None, 0) / rise))
-    ed = amplitude * (rise + 0.6 * tau + 1.6 * tau)
-    return signal, {"time": peak, "ed": ed, "duration": 3 * rise + _X_FIVE * tau}
+def flare_signal(peak, amplitude, fwhm):
+    """The datasets' Flare and its truth (``time``, ``ed``, ``duration``)."""
+    flare = datasets.Flare(peak_time=peak, fwhm=fwhm, amplitude=amplitude)
+    truth = flare.truth()
+    return flare, {"time": peak, "ed": truth["equivalent_duration"],
+                   "duration": truth["duration"]}
 
 
-def dip_signal(times, mid, depth, duration, trapezoid):
-    """Box or trapezoid dip (relative flux added, negative) and its truth."""
-    distance = np.abs(times - mid)
-    if trapezoid:
-        ramp = 0.1 * duration
-        shape = np.clip((duration / 2 - distance) / ramp, 0, 1)
+def dip_signal(mid, depth, duration, shape, rng, span):
+    """A box, trapezoid eclipse or physical transit and its truth (``time``, ``depth``, ...)."""
+    if shape == "box":
+        signal = datasets.BoxOccultation(mid_time=mid, duration=duration, depth=depth)
+    elif shape == "trapezoid":
+        signal = datasets.EclipsingBinary(period=1e7, t0=mid, duration=duration,
+                                          primary_depth=depth, secondary_depth=0.0,
+                                          ingress_fraction=rng.uniform(0.1, 0.25))
     else:
-        shape = (distance < duration / 2).astype(float)
-    return -depth * shape, {"time": mid, "depth": depth, "duration": duration}
+        rp_rs = math.sqrt(depth / 1.15)      # limb darkening deepens the centre ~15 %
+        # a period of 3 spans at least: one transit in the light curve of ``span`` s
+        a_rs = max(100.0, 3 * span * (1 + rp_rs) / (math.pi * duration))
+        period = math.pi * a_rs * duration / (1 + rp_rs)
+        signal = datasets.PhysicalTransit(mid_time=mid, period=period, rp_rs=min(rp_rs, 0.9),
+                                          a_rs=a_rs)
+    truth = signal.truth()
+    return signal, {"time": mid, "depth": float(truth.get("depth", truth.get("primary_depth"))),
+                    "duration": float(truth["duration"]), "shape": shape}
 
 
 def injected_snr(times, signal, noise_rms):
@@ -111,27 +109,25 @@ def injected_snr(times, signal, noise_rms):
 
 def one_trial(kind, mag, rng):
     """Inject one event in a fresh light curve and look for it; a result dict."""
-    sigma, _ = white_noise(mag)
     if kind == "flare":
         amplitude, fwhm = 10 ** rng.uniform(-2.7, -0.7), 10 ** rng.uniform(math.log10(5), 2.477)
-        length = 8 * fwhm
+        length = 13 * fwhm
     else:
         depth, duration = 10 ** rng.uniform(-3.3, -0.3), 10 ** rng.uniform(-0.523, 3.857)
         length = duration
     hours = min(8.0, max(1.0, 12 * length / 3600))
-    times = np.arange(int(hours * 3600 / CADENCE)) * CADENCE
-    noise = rng.normal(0, sigma, times.size) + red_noise(times, rng)
+    times, noisy = clean_light_curve(hours * 3600, mag, rng)
     event_time = rng.uniform(0.3, 0.6) * times[-1]
     if kind == "flare":
-        signal, truth = flare_signal(times, event_time, amplitude, fwhm)
+        signal, truth = flare_signal(event_time, amplitude, fwhm)
         truth.update(size=amplitude, width=fwhm)
     else:
-        trapezoid = bool(rng.random() < 0.5)
-        signal, truth = dip_signal(times, event_time, depth, duration, trapezoid)
-        truth.update(size=depth, width=duration, trapezoid=trapezoid)
-    rms = noise_model(times, 1 + noise, bin_sizes=WIDTHS).rms
-    truth["snr"] = injected_snr(times, signal, rms)
-    flux = (1 + noise) * (1 + signal)
+        shape = ("box", "trapezoid", "transit")[int(rng.integers(3))]
+        signal, truth = dip_signal(event_time, depth, duration, shape, rng, float(times[-1]))
+        truth.update(size=truth["depth"], width=truth["duration"])
+    rms = noise_model(times, noisy, bin_sizes=WIDTHS).rms
+    flux = datasets.inject(times, noisy, [signal])
+    truth["snr"] = injected_snr(times, flux - noisy, rms)
     if kind == "flare":
         table = find_flares(times, flux)
         at = table["peak"].value if len(table) else np.array([])
@@ -148,11 +144,12 @@ def one_trial(kind, mag, rng):
             value = float(table["equivalent_duration"][k].value)
             sigma_value = float(table["equivalent_duration_error"][k].value)
             result["error"] = value / truth["ed"] - 1
-            result["pull"] = (value - truth["ed"]) / sigma_value
         else:
             value, sigma_value = float(table["depth"][k]), float(table["depth_error"][k])
-            result["error"] = value / depth - 1
-            result["pull"] = (value - depth) / sigma_value
+            result["error"] = value / truth["depth"] - 1
+            result["duration_error"] = float(table["duration"][k].value) / truth["duration"] - 1
+        result["pull"] = (value - (truth["ed"] if kind == "flare" else truth["depth"])) / \
+            sigma_value
     return result
 
 
@@ -196,13 +193,21 @@ def print_recovery(kind, results):
         print(f"  time within max(1 s, 5 % of duration): {100 * np.mean(timing):.1f} %; "
               f"within 1 s: {100 * np.mean(within_1s):.1f} %; median |error| "
               f"{np.median([abs(r['dt']) for r in found]):.2f} s")
-        # a trapezoid's box depth is below its flat depth by design: pulls of boxes only
-        pulls = np.array([r["pull"] for r in found if not r.get("trapezoid")])
+        pulls = np.array([r["pull"] for r in found])
         print(f"  {error_name} within 20 %: {100 * np.mean(np.abs(errors) <= 0.2):.1f} %; "
               f"median error {100 * np.median(errors):+.1f} %, median |error| "
-              f"{100 * np.median(np.abs(errors)):.1f} %; within 2 x its error"
-              f"{' (boxes)' if kind == 'dip' else ''}: "
-              f"{100 * np.mean(np.abs(pulls) <= 2):.1f} %")
+              f"{100 * np.median(np.abs(errors)):.1f} %; within 3 x its error: "
+              f"{100 * np.mean(np.abs(pulls) <= 3):.1f} %")
+        if kind == "dip":
+            for shape in ("box", "trapezoid", "transit"):
+                part = [r for r in found if r["shape"] == shape]
+                if part:
+                    e = np.array([r["error"] for r in part])
+                    d = np.array([r["duration_error"] for r in part])
+                    print(f"    {shape:9s}: {len(part)} found, depth within 20 % "
+                          f"{100 * np.mean(np.abs(e) <= 0.2):.0f} % (median "
+                          f"{100 * np.median(e):+.1f} %), duration within 5 % "
+                          f"{100 * np.mean(np.abs(d) <= 0.05):.0f} %")
         for low, high in ((7, 20), (20, math.inf)):
             part = [r for r in found if low <= r["snr"] < high]
             if part:
@@ -220,13 +225,11 @@ def print_recovery(kind, results):
 def periodic_trials(n, seed):
     """periodic_dips on 8 h light curves (magnitude 14) holding box dips every 1-3 h."""
     rng = np.random.default_rng(seed)
-    sigma, _ = white_noise(14)
     rows = []
     for _ in range(n):
         period, duration = rng.uniform(3600, 10800), rng.uniform(300, 1200)
         depth, phase = 10 ** rng.uniform(-2.5, -1.7), rng.uniform(0, 1)
-        times = np.arange(int(8 * 3600 / CADENCE)) * CADENCE
-        flux = 1 + rng.normal(0, sigma, times.size) + red_noise(times, rng)
+        times, flux = clean_light_curve(8 * 3600, 14, rng)
         flux *= 1 - depth * ((((times / period) - phase) % 1.0) * period < duration)
         found = periodic_dips(times, flux)
         rows.append((period, found))
@@ -249,11 +252,9 @@ def false_alarms(hours, seed):
           f"(white + AR(1) red noise 0.05-0.1 %, 10-30 min) ===")
     print(f"  {'':12s}" + "".join(f"{f'>= {t:g}':>9s}" for t in thresholds) + "   (per 10 h)")
     for mag in MAGNITUDES:
-        sigma, _ = white_noise(mag)
         counts = {"flares": np.zeros(len(thresholds)), "dips": np.zeros(len(thresholds))}
         for _ in range(n_curves):
-            times = np.arange(int(10 * 3600 / CADENCE)) * CADENCE
-            flux = 1 + rng.normal(0, sigma, times.size) + red_noise(times, rng)
+            times, flux = clean_light_curve(10 * 3600, mag, rng)
             flares = find_flares(times, flux, threshold=min(thresholds))
             dips = find_dips(times, flux, threshold=min(thresholds))
             for name, table in (("flares", flares), ("dips", dips)):

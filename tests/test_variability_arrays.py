@@ -268,3 +268,93 @@ def test_bad_arguments(call, text):
     times, flux = light_curve(2000, seed=15)
     with pytest.raises(ParameterError, match=text):
         call(times, flux)
+
+
+# --------------------------------------------------------------------------
+# Events beside each other: flares never make dips, dips never make flares
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_flares_make_no_false_dips(seed):
+    """Two 5 % flares of 10 s FWHM in 807 s at magnitude 12.5 (30-52 false dips before)."""
+    from spelunker import datasets
+
+    flares = [datasets.Flare(peak_time=200.0, fwhm=10.0, amplitude=0.05),
+              datasets.Flare(peak_time=600.0, fwhm=10.0, amplitude=0.05)]
+    times, flux = datasets.synthetic_light_curve(807.0, fgs_mag=12.5, signals=flares, seed=seed)
+    assert len(find_dips(times, flux)) == 0
+    found = find_flares(times, flux)
+    assert len(found) == 2
+    assert_allclose(found["peak"].value, [200.0, 600.0], atol=1.0)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_deep_dips_make_no_false_flares(seed):
+    from spelunker import datasets
+
+    dips = [datasets.BoxOccultation(mid_time=300.0, duration=40.0, depth=0.2),
+            datasets.EclipsingBinary(period=1000.0, t0=650.0, duration=90.0, primary_depth=0.05,
+                                     secondary_depth=0.0)]
+    times, flux = datasets.synthetic_light_curve(900.0, fgs_mag=12.5, signals=dips, seed=seed)
+    assert len(find_flares(times, flux)) == 0
+    assert len(find_dips(times, flux)) == 2
+
+
+@pytest.mark.parametrize("fgs_mag", [12.0, 14.0])
+def test_eclipses_are_one_dip_each_with_their_full_duration(fgs_mag):
+    """5 % trapezoid eclipses of 90 s: one dip each, first to last contact within 5 %
+    (the box found ~58 s of each, plus fragments at ingress and egress, before)."""
+    from spelunker import datasets
+
+    binary = datasets.EclipsingBinary(period=1200.0, t0=300.0, duration=90.0,
+                                      primary_depth=0.05, secondary_depth=0.03)
+    times, flux = datasets.synthetic_light_curve(2400.0, fgs_mag=fgs_mag, signals=[binary],
+                                                 seed=4)
+    dips = find_dips(times, flux)
+    assert_allclose(dips["mid"].value, [300.0, 900.0, 1500.0, 2100.0], atol=1.0)
+    assert_allclose(dips["duration"].value, 90.0, rtol=0.05)
+    assert_allclose(dips["depth"], [0.05, 0.03, 0.05, 0.03], rtol=0.05)
+    assert np.all(np.abs(dips["depth"] - [0.05, 0.03, 0.05, 0.03]) < 5 * dips["depth_error"])
+    assert len(find_flares(times, flux)) == 0
+
+
+def test_series_too_short_to_search_give_empty_tables_and_constant_flux_no_warning():
+    """An empty visit group is not an error; a constant series warns of nothing."""
+    for times, flux in ((np.zeros(0), np.zeros(0)), (np.zeros(1), np.ones(1)),
+                        (np.arange(5.0), np.full(5, np.nan))):
+        assert find_flares(times, flux).colnames == FLARE_COLUMNS
+        assert len(find_flares(times, flux)) == len(find_dips(times, flux)) == 0
+        assert find_dips(times, flux).colnames == DIP_COLUMNS
+    times = np.arange(5000) * CADENCE   # warnings are errors in the tests
+    assert len(find_flares(times, np.ones(times.size))) == 0
+    assert len(find_dips(times, np.ones(times.size))) == 0
+    assert noise_model(times, np.ones(times.size)).white_noise == 0
+
+
+@pytest.mark.parametrize("value", [None, "1", object(), 0.0, -1.0, float("nan")])
+def test_duration_grid_checks_its_arguments(value):
+    with pytest.raises(ParameterError, match="duration_grid"):
+        duration_grid(value, 10.0)
+    with pytest.raises(ParameterError, match="duration_grid"):
+        duration_grid(1.0, value)
+
+
+def test_flare_equivalent_durations_from_the_template_fit():
+    """Faint flares (injected signal-to-noise ~7-20): ED within 20 % and its error honest."""
+    from spelunker import datasets
+
+    within, covered = 0, 0
+    for seed, (fwhm, amplitude) in enumerate([(10.0, 0.012), (30.0, 0.006), (60.0, 0.004),
+                                              (20.0, 0.008), (120.0, 0.003), (15.0, 0.01)]):
+        flare = datasets.Flare(peak_time=600.0, fwhm=fwhm, amplitude=amplitude)
+        times, flux = datasets.synthetic_light_curve(2400.0, fgs_mag=14.0, signals=[flare],
+                                                     seed=40 + seed)
+        found = find_flares(times, flux)
+        assert len(found) == 1
+        truth = flare.truth()
+        assert abs(found["peak"][0].value - 600.0) < max(1.0, 0.05 * truth["duration"])
+        ed = found["equivalent_duration"][0].value
+        error = found["equivalent_duration_error"][0].value
+        within += abs(ed / truth["equivalent_duration"] - 1) < 0.2
+        covered += abs(ed - truth["equivalent_duration"]) < 3 * error
+    assert within >= 5 and covered == 6

@@ -378,3 +378,59 @@ def test_too_few_usable_frames_give_a_row_without_search():
     row = result.variability[0]
     assert (row["n_frames"], row["n_used"], row["classes"]) == (100, 0, "")
     assert np.isnan(row["white_noise"]) and np.isnan(row["period"].value)
+
+
+def test_a_periodic_star_is_prewhitened_before_the_search(tmp_path):
+    """The sample visit's signals without its technical events: a 0.3 % modulation of 47 s
+    hid the 1 %, 60 s transit (the noise at 1 min is the modulation's)."""
+    visit = datasets.make_guidestar_files(
+        tmp_path, visits=[datasets.VisitSpec(n_frames=6000, n_segments=1, fgs_mag=13.3)],
+        signals=[datasets.Transit(mid_time=160.0, duration=60.0, depth=0.01, ingress=8.0),
+                 datasets.Flare(peak_time=55.0, fwhm=5.0, amplitude=0.02),
+                 datasets.FluxModulation(period=47.0, amplitude=0.003)], seed=1534)
+    model = PhotometryOptimizeStep.call(visit.files)
+    result = find_variability(model)
+    assert len(result.dips) == len(result.flares) == 1
+    assert abs(_seconds(model, result.dips[0]["mid"]) - 160.0) < 3.0
+    assert abs(_seconds(model, result.flares[0]["peak"]) - 55.0) < 3.0
+    row = result.variability[0]
+    assert row["classes"] == "periodic,flaring,dipping"
+    assert abs(row["period"].to_value("s") - 47.0) < 0.5
+
+
+def _array_lightcurve(times, flux):
+    """A VisitLightCurve of plain arrays: nothing masked, no technical event, no fit."""
+    from spelunker.variability.lightcurve import VisitLightCurve
+
+    events = np.zeros(0, dtype=[("kind", "U24"), ("start", "f8"), ("end", "f8")])
+    return VisitLightCurve(visit_index=0, guidestar_index=0, frames=np.arange(times.size),
+                           times=times, mjd_zero=60000.0, flux=flux,
+                           mask=np.zeros(times.size, dtype=bool), events=events)
+
+
+def test_eclipses_and_flares_are_left_out_of_the_noise_model():
+    """Eclipses and flares found are one event each and leave no red noise behind."""
+    from spelunker.variability.core import _search
+
+    signals = [datasets.EclipsingBinary(period=900.0, t0=250.0, primary_depth=0.05,
+                                        secondary_depth=0.02, duration=90.0),
+               datasets.Flare(peak_time=1200.0, fwhm=10.0, amplitude=0.05)]
+    times, flux = datasets.synthetic_light_curve(3600.0, fgs_mag=12.5, signals=signals, seed=8)
+    flares, dips, row = _search(_array_lightcurve(times, flux), {})
+    assert len(flares) == 1 and len(dips) == 8
+    assert np.allclose(dips["duration"].value, 90.0, rtol=0.05)
+    assert row["beta_1min"] < MAX_BETA and row["beta_10min"] < MAX_BETA
+    assert {"flaring", "dipping"} <= set(row["classes"].split(",")) <= {
+        "flaring", "dipping", "periodic"}
+
+
+def test_a_flare_is_judged_by_its_rise_and_early_decay_not_its_tail(tilt_visit):
+    """The sample visit's flare tail ran into the masked HGA move and made it technical."""
+    _, model = tilt_visit
+    (visit_index, star, frames), = model.frame_groups()
+    lc = visit_lightcurve(model, visit_index, star, frames, fit_table="quick_fit")
+    table = _rows(lc, [(150.0, 199.0), (190.0, 199.0)])
+    table["frame_peak"] = np.searchsorted(lc.times, [153.0, 196.0]).astype(np.int64)
+    result = assign_origin(table, lc)
+    assert result["origin"].tolist() == ["astrophysical", "technical"]
+    assert result["technical_event"].tolist() == ["", "hga_move"]

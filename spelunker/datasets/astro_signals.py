@@ -28,10 +28,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import brentq
 
 from spelunker._validate import check_finite_float, check_positive_float
 from spelunker.errors import ParameterError
+from spelunker.variability.template import (FLARE_AREA, FLARE_DECAY_EDGE, FLARE_EDGE,
+                                            FLARE_RISE_EDGE, flare_template)
 
 __all__ = [
     "ASTRO_SIGNALS",
@@ -42,35 +43,6 @@ __all__ = [
     "Pulsation",
     "RedNoise",
 ]
-
-# Davenport et al. (2014, ApJ 797, 122), eqs. 1 and 4: the rise (a quartic in
-# t / t_1/2, -1 <= x <= 0) and the decay (two exponentials, x >= 0).
-_RISE = (1.0, 1.941, -0.175, -2.246, -1.125)  # coefficients of x**0 .. x**4
-_DECAY = ((0.6890, 1.600), (0.3030, 0.2783))  # (weight, rate) pairs
-#: Fraction of the peak that bounds a flare's ``start`` and ``stop`` in its truth.
-FLARE_EDGE = 0.01
-
-
-def _flare_template(x):
-    """Davenport's template at ``x = (t - t_peak) / t_1/2``: 0 before ``x = -1``, 1 at the peak."""
-    x = np.asarray(x, dtype=float)
-    rise = np.polynomial.polynomial.polyval(x, _RISE)
-    decay = sum(weight * np.exp(-rate * np.clip(x, 0.0, None)) for weight, rate in _DECAY)
-    return np.where(x < -1.0, 0.0, np.where(x <= 0.0, rise, decay))
-
-
-def _template_area():
-    """Integral of the template over x (analytic): the rise quartic plus the two decays."""
-    rise = sum(c * (-(-1.0) ** (k + 1)) / (k + 1) for k, c in enumerate(_RISE))
-    return rise + sum(weight / rate for weight, rate in _DECAY)
-
-
-def _template_edges(level):
-    """Where the template crosses ``level`` on the rise and on the decay (in x)."""
-    rise = brentq(lambda x: float(_flare_template(x)) - level, -1.0, 0.0)
-    decay = brentq(lambda x: float(_flare_template(x)) - level, 0.0, 1e3)
-    return rise, decay
-
 
 def _check_fields(signal, *, finite=(), seconds=(), positive=()):
     """Each named field of ``signal`` a finite number, a duration > 0 or a number > 0."""
@@ -99,6 +71,9 @@ def _times(time):
 @dataclass(frozen=True)
 class Flare:
     """A stellar flare: Davenport et al. (2014)'s empirical template.
+
+    The template is `spelunker.variability.template.flare_template` (its one
+    owner, shared with the flare fit of `spelunker.variability.find_flares`).
 
     ``flux_factor = 1 + amplitude * F((t - peak_time) / fwhm)`` with the
     template of Davenport et al. 2014 (ApJ 797, 122, eqs. 1 and 4; the
@@ -148,16 +123,15 @@ class Flare:
 
     def flux_factor(self, time):
         """Multiplicative flux factor at ``time`` (seconds)."""
-        return 1.0 + self.amplitude * _flare_template((_times(time) - self.peak_time) / self.fwhm)
+        return 1.0 + self.amplitude * flare_template((_times(time) - self.peak_time) / self.fwhm)
 
     def truth(self):
         """The true peak, width, amplitude, equivalent duration and extent (seconds)."""
-        rise, decay = _template_edges(FLARE_EDGE)
-        start = self.peak_time + rise * self.fwhm
-        stop = self.peak_time + decay * self.fwhm
+        start = self.peak_time + FLARE_RISE_EDGE * self.fwhm
+        stop = self.peak_time + FLARE_DECAY_EDGE * self.fwhm
         return {"kind": "flare", "peak_time": float(self.peak_time), "fwhm": float(self.fwhm),
                 "amplitude": float(self.amplitude),
-                "equivalent_duration": float(self.amplitude * self.fwhm * _template_area()),
+                "equivalent_duration": float(self.amplitude * self.fwhm * FLARE_AREA),
                 "start": float(start), "stop": float(stop), "duration": float(stop - start)}
 
 

@@ -10,8 +10,14 @@ Arrays (times in seconds, relative flux, optional mask):
   robust biweight);
 - `spelunker.variability.search`: `box_search`, the matched-box search
   shared by flares and dips;
-- `spelunker.variability.flares`: `find_flares`;
-- `spelunker.variability.dips`: `find_dips`, `periodic_dips`.
+- `spelunker.variability.template`: `flare_template` (Davenport et al.
+  2014), its area and edges: the one owner of the flare shape;
+- `spelunker.variability.flares`: `find_flares` (a template fit gives the
+  peak, amplitude and equivalent duration);
+- `spelunker.variability.dips`: `find_dips` (first and last contact from a
+  trapezoid fit), `periodic_dips`;
+- `spelunker.variability.transients`: `find_transients`, flares and dips
+  from one joint search (each trend leaves out the events found).
 
 Model level (a `~spelunker.GuideStarModel` in, QTables out):
 
@@ -41,11 +47,14 @@ from spelunker.variability.lightcurve import VisitLightCurve, visit_lightcurve
 from spelunker.variability.noise import BETA_BIN_SIZES, NoiseModel, noise_model
 from spelunker.variability.origin import ORIGINS, assign_origin
 from spelunker.variability.search import BoxSearchResult, box_search, duration_grid
+from spelunker.variability.template import FLARE_AREA, flare_template
+from spelunker.variability.transients import find_transients
 
 __all__ = [
     "BETA_BIN_SIZES",
     "CLASSES",
     "DIP_THRESHOLD",
+    "FLARE_AREA",
     "FLARE_THRESHOLD",
     "ORIGINS",
     "TREND_WINDOW_FACTOR",
@@ -62,7 +71,9 @@ __all__ = [
     "duration_grid",
     "find_dips",
     "find_flares",
+    "find_transients",
     "find_variability",
+    "flare_template",
     "flares_table",
     "noise_model",
     "periodic_dips",

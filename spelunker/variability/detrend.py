@@ -124,9 +124,16 @@ def detrend(times, flux, *, window, mask=None):
     return np.interp(times, bin_times[good], trend[good])
 
 
-def residual(times, flux, valid, window):
-    """``flux / trend - 1`` (0 where not valid) with the trend of `detrend`."""
-    trend = detrend(times, flux, window=window, mask=~valid)
+def residual(times, flux, valid, window, *, exclude=None):
+    """``flux / trend - 1`` (0 where not valid) with the trend of `detrend`.
+
+    ``exclude`` (bool, optional): frames left out of the trend as well (found
+    flares and dips), unless that leaves fewer than 2 valid frames.
+    """
+    used = valid if exclude is None else valid & ~exclude
+    if np.count_nonzero(used) < 2:
+        used = valid
+    trend = detrend(times, flux, window=window, mask=~used)
     with np.errstate(invalid="ignore", divide="ignore"):
         resid = flux / trend - 1.0
     return np.where(valid & np.isfinite(resid), resid, 0.0), trend

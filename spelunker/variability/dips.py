@@ -20,18 +20,17 @@ from spelunker._validate import check_positive_float
 from spelunker.errors import ParameterError
 from spelunker.variability.detrend import binned_valid, residual, trend_window
 from spelunker.variability.noise import cadence_of, check_series
-from spelunker.variability.search import (check_durations, duration_grid, event_table, frame_of,
-                                          run_search, window_means)
+from spelunker.variability.search import (DIP_THRESHOLD, check_durations, duration_grid,
+                                          event_table, frame_of, searches, transient_search,
+                                          window_means)
 
 __all__ = ["DIP_THRESHOLD", "PeriodicDips", "find_dips", "periodic_dips"]
 
 log = logging.getLogger(__name__)
 
-#: Default significance threshold of `find_dips` (sigma of the box mean, red noise
-#: included): no false dip in 90 h of white + AR(1) red noise (0.05-0.1 %, 10-30 min;
-#: 0.2 per 10 h at 5) and 98 % of the dips of injected signal-to-noise >= 7 found
-#: (benchmarks/variability_recovery.py).
-DIP_THRESHOLD = 6.0
+# DIP_THRESHOLD (6, from spelunker.variability.search): no false dip in 90 h of white +
+# AR(1) red noise (0.05-0.1 %, 10-30 min; 0.2 per 10 h at 5) and 98 % of the dips of
+# injected signal-to-noise >= 7 found (benchmarks/variability_recovery.py).
 
 # BLS: bins per shortest duration, and durations searched per factor of 2
 _BLS_BINS_PER_DURATION = 4
@@ -98,7 +97,9 @@ def find_dips(times, flux, *, mask=None, threshold=DIP_THRESHOLD, min_duration=0
         One row per dip, in time order: ``frame_start, frame_mid, frame_stop``
         (int64 positions in the arrays), ``start, mid, stop`` (s),
         ``duration`` (s), ``depth`` (relative, positive), ``depth_error``,
-        ``significance``.  Zero rows (same columns) when nothing is found.
+        ``significance``.  Zero rows (same columns) when nothing is found, also
+        for a series of fewer than 2 valid frames (e.g. an empty array: a
+        visit group too short to search is not an error).
 
     Raises
     ------
@@ -130,27 +131,161 @@ def find_dips(times, flux, *, mask=None, threshold=DIP_THRESHOLD, min_duration=0
     True
     """
     where = "find_dips"
-    times, flux, valid = check_series(times, flux, mask, where=where)
+    times, flux, valid = check_series(times, flux, mask, where=where, short_ok=True)
     low, high = check_durations(min_duration, max_duration, where)
     threshold = check_positive_float(threshold, "threshold", where=where)
-    cadence = cadence_of(times)
-    resid, _ = residual(times, flux, valid, trend_window(high))
-    found = run_search(times, resid, valid, cadence, duration_grid(low, high), -1, threshold)
-    mid = (found.start + found.stop) / 2
-    depth_error = np.asarray(found.noise_at(found.duration), dtype=float).reshape(-1)
+    cadence = cadence_of(times) if times.size >= 2 else 0.0
+    resid, found = transient_search(times, flux, valid, cadence,
+                                    searches(dips=(low, high, threshold)))[-1]
+    return dip_table(times, resid, valid, cadence, found)
+
+
+def dip_table(times, resid, valid, cadence, found):
+    """The dips table of `find_dips` from the checked series and the negative search.
+
+    ``resid`` is the detrended residual (0 where not ``valid``), ``found`` the
+    `~spelunker.variability.search.BoxSearchResult` of the dip search on it.
+    """
+    sums = _ShapeSums(times, resid, valid)   # a window's sums, made when a fit needs them
+    fits = []
+    for k in range(found.start.size):
+        fits.append((*_trapezoid_fit(sums, found.start[k], found.stop[k], cadence),
+                     found.significance[k]))
+    fits = _merge_touching(sums, fits, cadence)
+    start, stop, depth, weight, significance = (np.array([f[i] for f in fits], dtype=float)
+                                                for i in range(5))
+    mid = (start + stop) / 2
+    depth_error = np.asarray(found.noise_at(weight * cadence), dtype=float).reshape(-1)
     return event_table([
-        ("frame_start", frame_of(times, found.start), None, np.int64),
+        ("frame_start", frame_of(times, start), None, np.int64),
         ("frame_mid", frame_of(times, mid), None, np.int64),
-        ("frame_stop", frame_of(times, found.stop) - (found.stop <= times[-1]), None,
+        ("frame_stop", frame_of(times, stop) - (stop <= times[-1] if times.size else 0), None,
          np.int64),
-        ("start", found.start, u.s, float),
+        ("start", start, u.s, float),
         ("mid", mid, u.s, float),
-        ("stop", found.stop, u.s, float),
-        ("duration", found.duration, u.s, float),
-        ("depth", -found.mean, None, float),
+        ("stop", stop, u.s, float),
+        ("duration", stop - start, u.s, float),
+        ("depth", depth, None, float),
         ("depth_error", depth_error, None, float),
-        ("significance", found.significance, None, float),
+        ("significance", significance, None, float),
     ])
+
+
+class _ShapeSums:
+    """Cumulative sums of the valid frames' residual and time powers, for trapezoid fits.
+
+    Kept for one window of frames at a time (`window`): the fits of a dip
+    look at a few of its durations around it, not at the whole series.
+    """
+
+    def __init__(self, times, resid, valid):
+        self.all = (times, resid, valid)
+        self.window(0, 0)
+
+    def window(self, low, high):
+        """Make the sums of the frames with times in ``[low, high)``."""
+        times, resid, valid = self.all
+        i, j = np.searchsorted(times, [low, high])
+        self.times = times[i:j]
+        self.zero = float(self.times[0]) if self.times.size else 0.0
+        t = self.times - self.zero
+        w = valid[i:j].astype(float)
+        r = np.where(valid[i:j], resid[i:j], 0.0)
+        self.c = {key: np.concatenate(([0.0], np.cumsum(v))) for key, v in
+                  (("n", w), ("t", w * t), ("tt", w * t * t), ("r", r), ("rt", r * t))}
+
+    def between(self, low, high):
+        """Sums over the frames with times in ``[low, high)`` (arrays broadcast)."""
+        i = np.searchsorted(self.times, low)
+        j = np.searchsorted(self.times, high)
+        return {key: c[j] - c[i] for key, c in self.c.items()}
+
+
+def _ramp(sums, a, b, up):
+    """``sum(r * s)`` and ``sum(s * s)`` of the linear ramp ``s`` from 0 to 1 on ``[a, b)``."""
+    part = sums.between(a, b)
+    a, b = a - sums.zero, b - sums.zero
+    width = np.maximum(b - a, 1e-12)
+    if up:   # s = (t - a) / width
+        rs = (part["rt"] - a * part["r"]) / width
+        ss = (part["tt"] - 2 * a * part["t"] + a * a * part["n"]) / width ** 2
+    else:    # s = (b - t) / width
+        rs = (b * part["r"] - part["rt"]) / width
+        ss = (part["tt"] - 2 * b * part["t"] + b * b * part["n"]) / width ** 2
+    return rs, ss
+
+
+def _trapezoid_sums(sums, centre, duration, fraction):
+    """``sum(r * s)`` and ``sum(s * s)`` of symmetric trapezoids (broadcast arguments)."""
+    first, last = centre - duration / 2, centre + duration / 2
+    ramp = fraction * duration
+    flat = sums.between(first + ramp, last - ramp)
+    up_rs, up_ss = _ramp(sums, first, first + ramp, True)
+    down_rs, down_ss = _ramp(sums, last - ramp, last, False)
+    return flat["r"] + up_rs + down_rs, flat["n"] + up_ss + down_ss
+
+
+def _trapezoid_fit(sums, start, stop, cadence):
+    """First and last contact, flat depth and ``sum(s**2)`` of the best symmetric trapezoid.
+
+    Least squares (free depth) over centres within a quarter of the box, total
+    durations 0.8-2.5 boxes and ingress fractions 0-0.5 (the box is one of
+    them), then on a grid five times finer around the best.
+    """
+    box = stop - start
+    centre, duration = (start + stop) / 2, box
+    sums.window(centre - 2 * box - cadence, centre + 2 * box + cadence)   # reach: 1.5 boxes
+    fractions = np.linspace(0.0, 0.5, 11)
+    steps = (max(cadence, box / 80), 1.03)
+    reach = (0.25 * box, np.log(2.5) / np.log(1.03))
+    best = (-np.inf, centre, duration, 0.0, 0.0, 1.0)
+    for level in range(2):
+        shift, ratio = steps[0] / 5 ** level, steps[1] ** (1 / 5 ** level)
+        span = reach[0] / 4 ** level
+        centres = centre + np.arange(-span, span + shift / 2, shift)
+        low = -np.log(1.25) / np.log(ratio) if level == 0 else -12
+        high = reach[1] if level == 0 else 12
+        durations = duration * ratio ** np.arange(np.floor(low), np.ceil(high) + 1)
+        durations = durations[durations >= 3 * cadence]
+        if durations.size == 0:
+            break
+        c, d, f = np.meshgrid(centres, durations, fractions, indexing="ij")
+        rs, ss = _trapezoid_sums(sums, c, d, f)
+        good = (ss > 0) & (rs < 0)       # a dip: the residual is negative
+        energy = np.where(good, rs ** 2 / np.where(good, ss, 1.0), -np.inf)
+        k = np.unravel_index(int(np.argmax(energy)), energy.shape)
+        if energy[k] > best[0]:
+            best = (float(energy[k]), float(c[k]), float(d[k]), float(f[k]), float(rs[k]),
+                    float(ss[k]))
+        centre, duration = best[1], best[2]
+    if best[0] == -np.inf:
+        return start, stop, 0.0, box / cadence
+    _, centre, duration, _, rs, ss = best
+    return centre - duration / 2, centre + duration / 2, -rs / ss, ss
+
+
+def _merge_touching(sums, fits, cadence):
+    """One fit per group of dips whose contacts overlap or touch (fragments of one eclipse).
+
+    ``fits`` rows are ``(start, stop, depth, weight, significance)``; a group
+    is fitted again from its first to its last contact.
+    """
+    merged = []
+    for fit in sorted(fits, key=lambda row: row[0]):
+        if merged and fit[0] <= merged[-1][-1][1] + 2 * cadence:
+            merged[-1].append(fit)
+        else:
+            merged.append([fit])
+    rows = []
+    for group in merged:
+        if len(group) == 1:
+            rows.append(group[0])
+            continue
+        start = min(row[0] for row in group)
+        stop = max(row[1] for row in group)
+        rows.append((*_trapezoid_fit(sums, start, stop, cadence),
+                     max(row[4] for row in group)))
+    return rows
 
 
 def _refine_period(bls, period, duration, span):

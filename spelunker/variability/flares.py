@@ -27,42 +27,54 @@ Threshold
     (``benchmarks/variability_recovery.py``).  6 leaves a margin for noise
     less Gaussian than the simulated one.
 Properties
-    The onset is a least-squares fit of a sudden rise with an exponential
-    decay (on bins of 1/40 of the best box, then on the frames near it); the
-    peak is the maximum, within one smoothing width of the onset, of the
-    residual smoothed by a centred running mean of the shortest of 0.16 s,
-    0.5 s, 1 s, 2 s ... (at most half the best box) in which the flare stands
-    at least 5 sigma; the amplitude is the smoothed residual there and its
-    error the noise at that width.  Start and stop are where the residual
-    smoothed over a quarter of the box returns to the trend (crosses zero) on
-    either side of the peak, followed as far as the tail goes; the
-    equivalent duration is the integral of the residual from start to stop
-    (s), its error the noise of a box mean of that length times the length.
+    Start and stop are where the residual smoothed over a quarter of the
+    best box returns to the trend (crosses zero) on either side of the
+    peak, followed as far as the tail goes.  The flare template
+    (`spelunker.variability.template`, Davenport et al. 2014, its rise free
+    to be shorter) is fitted by least squares to the residual around the
+    flare (free amplitude, peak time, FWHM and rise): the peak time is the
+    template's, the amplitude is its amplitude, and the equivalent duration
+    (s) is the area of the fitted template, with errors from the fit's
+    covariance (scaled by the reduced chi-square when above 1, and by the
+    red-noise factor at the flare's FWHM; the
+    template's misfit in the flare's core, e.g. a flare decaying as one
+    exponential, adds to the ED's error).  The integral over a long tail
+    added noise: at injected signal-to-noise 7-20 only 34 % of the integrals
+    were within 20 % of the truth.  When the fit fails, the fallback is the
+    old measure: the peak is the maximum of the smoothed residual near the
+    onset (a least-squares sudden rise with an exponential decay), the
+    amplitude the smoothed residual there, the equivalent duration the
+    integral of the residual from start to stop, its error the noise of a
+    box mean of that length times the length.
     Candidates inside a brighter flare's start-stop are part of it.
 """
 
 import logging
+import math
 
 import astropy.units as u
 import numpy as np
+from scipy.optimize import least_squares
 
 from spelunker._validate import check_positive_float
-from spelunker.variability.detrend import residual, trend_window
 from spelunker.variability.noise import cadence_of, check_series
-from spelunker.variability.search import (check_durations, duration_grid, event_table, run_search,
-                                          window_means)
+from spelunker.variability.template import RISE_AREA, flare_area, flare_template
+from spelunker.variability.search import (FLARE_THRESHOLD, check_durations, event_table, searches,
+                                          transient_search, window_means)
 
 __all__ = ["FLARE_THRESHOLD", "find_flares"]
 
 log = logging.getLogger(__name__)
 
-#: Default significance threshold of `find_flares` (sigma of the box mean).
-FLARE_THRESHOLD = 6.0
-
 # a smoothing width is used for the peak when the flare stands this many sigma in it
 _PEAK_SNR = 5.0
 # start and stop: the residual smoothed over the box / this returns to the trend
 _EXTENT_SMOOTHING = 4.0
+# the flare's core, where the fitted template is above this fraction of its peak: the
+# template's misfit there adds to the error of the equivalent duration
+_CORE_LEVEL = 0.05
+# rise fractions of the template tried by the flare fit (the last is the fit's bound)
+_RISES = (1.0, 0.5, 0.25, 0.1, 0.03)
 # smoothing widths tried for the peak, in seconds (after 3 frames)
 _PEAK_WIDTHS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
 
@@ -160,12 +172,106 @@ def _describe(times, resid, valid, window_mean, cadence, found, k):
     wide = max(width, box / _EXTENT_SMOOTHING)
     first = min(peak, _crossing(times, window_mean, wide, peak - 1, -1) + 1)
     last = max(peak, _crossing(times, window_mean, wide, peak + 1, 1) - 1)
-    span = float(times[last] - times[first]) + cadence
-    used = valid[first:last + 1]
-    level = float(np.mean(resid[first:last + 1][used])) if np.any(used) else 0.0
-    ed = level * span
-    ed_error = float(found.noise_at(span)) * span
-    return (first, peak, last, amplitude, amplitude_error, ed, ed_error)
+    fit = _fit_template(times, resid, valid, cadence, found.noise_at, float(times[peak]), box,
+                        first, last)
+    if fit is None:   # the fallback: the integral of the residual from start to stop
+        span = float(times[last] - times[first]) + cadence
+        used = valid[first:last + 1]
+        level = float(np.mean(resid[first:last + 1][used])) if np.any(used) else 0.0
+        return (first, peak, last, amplitude, amplitude_error, level * span,
+                float(found.noise_at(span)) * span)
+    peak_time, _, amplitude, amplitude_error, ed, ed_error = fit
+    peak = int(np.clip(np.searchsorted(times, peak_time), 0, times.size - 1))
+    if peak > 0 and peak_time - times[peak - 1] < times[peak] - peak_time:
+        peak -= 1
+    return (min(first, peak), peak, max(last, peak), amplitude, amplitude_error, ed, ed_error)
+
+
+def _binned_window(times, resid, valid, low, high, size):
+    """Mean time, mean residual and count of the valid frames in bins of ``size`` s."""
+    i, j = np.searchsorted(times, [low, high])
+    t, r, v = times[i:j], resid[i:j], valid[i:j]
+    if not np.any(v):
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    index = ((t[v] - low) / size).astype(np.int64)
+    counts = np.bincount(index)
+    keep = counts > 0
+    sum_t = np.bincount(index, weights=t[v])[keep]
+    sum_r = np.bincount(index, weights=r[v])[keep]
+    return sum_t / counts[keep], sum_r / counts[keep], counts[keep].astype(float)
+
+
+def _fit_template(times, resid, valid, cadence, noise_at, peak, box, first, last):
+    """Fit of the flare template: ``(peak, fwhm, amplitude, error, ED, error)`` or None.
+
+    The template (`spelunker.variability.template.flare_template`) with free
+    amplitude, peak time and FWHM is fitted to the residual binned to 1/8 of
+    the shortest FWHM tried (at least a frame), from a box before the flare's
+    start to a box after its stop (at least three boxes after the peak): first
+    on a grid (FWHM from 1/12 to 2 boxes, peak within half a box of the
+    smoothed peak), then by `scipy.optimize.least_squares`.  Each bin's error
+    is the noise of a box mean of its length (red noise included) scaled
+    for its count; the covariance of the fit (scaled by the reduced
+    chi-square when above 1) gives the errors of the amplitude and of the
+    equivalent duration ``FLARE_AREA * amplitude * FWHM``.  None when the
+    fit fails (no positive amplitude, a FWHM at the grid's edge of the bounds,
+    a singular covariance).
+    """
+    shortest, longest = max(cadence, box / 12), 2.0 * box
+    size = max(cadence, shortest / 8)
+    low = float(times[first]) - box
+    high = max(float(times[last]), peak + 3 * box) + box
+    centres, means, counts = _binned_window(times, resid, valid, low, high, size)
+    if centres.size < 6:
+        return None
+    sigma = float(noise_at(size)) * np.sqrt(np.maximum(size / cadence, 1.0) / counts)
+    if not np.all(np.isfinite(sigma)) or not np.all(sigma > 0):
+        return None
+    weight = 1.0 / sigma ** 2
+    peaks = peak + np.arange(-box / 2, box / 2 + shortest / 4, shortest / 4)
+    best = (-np.inf, 0.0, peak, shortest, 1.0)
+    for rise in _RISES:
+        for fwhm in np.geomspace(shortest, longest, 25):
+            shape = flare_template((centres[None, :] - peaks[:, None]) / fwhm, rise)
+            rs = shape @ (weight * means)
+            ss = (shape ** 2) @ weight
+            energy = np.where((rs > 0) & (ss > 0), rs ** 2 / np.maximum(ss, 1e-300), -np.inf)
+            k = int(np.argmax(energy))
+            if energy[k] > best[0]:
+                best = (float(energy[k]), float(rs[k] / ss[k]), float(peaks[k]), float(fwhm),
+                        rise)
+    if best[0] == -np.inf:
+        return None
+
+    def scaled(params):
+        amplitude, peak_time, fwhm, rise = params
+        return (amplitude * flare_template((centres - peak_time) / fwhm, rise) - means) / sigma
+
+    bounds = ([0.0, low, size / 2, _RISES[-1]], [np.inf, high, 4 * longest, 1.0])
+    start = np.clip(best[1:], np.array(bounds[0]) * (1 + 1e-9) + 1e-12, bounds[1])
+    try:
+        result = least_squares(scaled, start, bounds=bounds,
+                               x_scale=[best[1], best[3], best[3], 0.1])
+        covariance = np.linalg.inv(result.jac.T @ result.jac)
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    amplitude, peak_time, fwhm, rise = (float(v) for v in result.x)
+    dof = max(1, centres.size - 4)
+    # correlated (red) noise: the bins' errors hold at the bin size, the flare's at its FWHM
+    red = float(noise_at(fwhm)) / (float(noise_at(size)) * math.sqrt(size / fwhm))
+    covariance *= max(1.0, float(np.sum(result.fun ** 2)) / dof, red ** 2 if red > 0 else 1.0)
+    if not (amplitude > 0 and np.all(np.isfinite(covariance))
+            and fwhm < 0.99 * bounds[1][2] and fwhm > 1.01 * bounds[0][2]):
+        return None
+    area = flare_area(rise)
+    gradient = np.array([fwhm * area, 0.0, amplitude * area, amplitude * fwhm * RISE_AREA])
+    # what the template leaves of the flare (a flare of another shape) counts as an error
+    model = amplitude * flare_template((centres - peak_time) / fwhm, rise)
+    core = model > _CORE_LEVEL * amplitude
+    mismatch = float(np.sum((means - model)[core] * counts[core])) * cadence
+    ed_error = float(np.sqrt(max(gradient @ covariance @ gradient, 0.0) + mismatch ** 2))
+    return (peak_time, fwhm, amplitude, float(np.sqrt(max(covariance[0, 0], 0.0))),
+            area * amplitude * fwhm, ed_error)
 
 
 def find_flares(times, flux, *, mask=None, threshold=FLARE_THRESHOLD, min_duration=1.0,
@@ -196,7 +302,9 @@ def find_flares(times, flux, *, mask=None, threshold=FLARE_THRESHOLD, min_durati
         (s), ``duration`` (s), ``amplitude`` (relative flux above the trend at
         the peak), ``amplitude_error``, ``equivalent_duration`` (s),
         ``equivalent_duration_error`` (s), ``significance``.  Zero rows (same
-        columns) when nothing is found.
+        columns) when nothing is found, also
+        for a series of fewer than 2 valid frames (e.g. an empty array: a
+        visit group too short to search is not an error).
 
     Raises
     ------
@@ -206,25 +314,38 @@ def find_flares(times, flux, *, mask=None, threshold=FLARE_THRESHOLD, min_durati
     Examples
     --------
     >>> import numpy as np
+    >>> from spelunker import datasets
     >>> from spelunker.variability import find_flares
     >>> rng = np.random.default_rng(5)
     >>> times = np.arange(60_000) * 0.0538
     >>> flux = 1 + rng.normal(0, 0.004, times.size)
-    >>> after = np.clip(times - 1500.0, 0, None)
-    >>> flux += np.where(times >= 1500.0, 0.02 * np.exp(-after / 30.0), 0)  # ED 0.6 s
+    >>> flare = datasets.Flare(peak_time=1500.0, fwhm=20.0, amplitude=0.02)
+    >>> flux *= flare.flux_factor(times)
+    >>> round(flare.truth()["equivalent_duration"], 3)
+    0.731
     >>> flares = find_flares(times, flux, max_duration=600)
     >>> len(flares), round(flares["peak"][0].value)
     (1, 1500)
-    >>> bool(abs(flares["equivalent_duration"][0].value - 0.6) < 0.1)
-    True
+    >>> ed, error = flares["equivalent_duration"][0].value, flares["equivalent_duration_error"][0]
+    >>> bool(abs(ed - 0.731) < 3 * error.value), bool(error.value < 0.05)
+    (True, True)
     """
     where = "find_flares"
-    times, flux, valid = check_series(times, flux, mask, where=where)
+    times, flux, valid = check_series(times, flux, mask, where=where, short_ok=True)
     low, high = check_durations(min_duration, max_duration, where)
     threshold = check_positive_float(threshold, "threshold", where=where)
-    cadence = cadence_of(times)
-    resid, _ = residual(times, flux, valid, trend_window(high))
-    found = run_search(times, resid, valid, cadence, duration_grid(low, high), 1, threshold)
+    cadence = cadence_of(times) if times.size >= 2 else 0.0
+    resid, found = transient_search(times, flux, valid, cadence,
+                                    searches(flares=(low, high, threshold)))[1]
+    return flare_table(times, resid, valid, cadence, found)
+
+
+def flare_table(times, resid, valid, cadence, found):
+    """The flares table of `find_flares` from the checked series and the positive search.
+
+    ``resid`` is the detrended residual (0 where not ``valid``), ``found`` the
+    `~spelunker.variability.search.BoxSearchResult` of the flare search on it.
+    """
     window_mean = window_means(times, resid, valid)
     rows, kept = [], []
     for k in np.argsort(-found.significance, kind="stable"):
@@ -240,7 +361,7 @@ def find_flares(times, flux, *, mask=None, threshold=FLARE_THRESHOLD, min_durati
     columns = np.array(rows, dtype=float).reshape(-1, 7)
     first, peak, last = (columns[:, i].astype(np.int64) for i in range(3))
     stop = times[last] + cadence
-    log.debug("%s: %d flares", where, len(rows))
+    log.debug("find_flares: %d flares", len(rows))
     return event_table([
         ("frame_start", first, None, np.int64),
         ("frame_peak", peak, None, np.int64),

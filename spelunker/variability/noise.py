@@ -80,14 +80,16 @@ class NoiseModel:
     beta_1h: float
 
 
-def check_series(times, flux, mask, *, where):
+def check_series(times, flux, mask, *, where, short_ok=False):
     """Checked ``(times, flux, valid)``: 1-D increasing times, flux of their shape, valid frames.
 
     ``valid`` is True where the flux is finite and the mask (True = not used)
-    is False.  Raises `~spelunker.errors.ParameterError` naming the argument.
+    is False.  Raises `~spelunker.errors.ParameterError` naming the argument;
+    fewer than 2 frames, or 2 valid ones, too unless ``short_ok`` (the
+    searches, which find nothing in them).
     """
     times = check_times(times)
-    if times.size < 2:
+    if times.size < 2 and not short_ok:
         msg = f"{where}: times must hold at least 2 frames, got {times.size}"
         raise ParameterError(msg)
     if np.any(np.diff(times) <= 0):
@@ -106,7 +108,7 @@ def check_series(times, flux, mask, *, where):
                    "(True = frame not used)")
             raise ParameterError(msg)
         valid &= ~mask_array
-    if np.count_nonzero(valid) < 2:
+    if np.count_nonzero(valid) < 2 and not short_ok:
         msg = f"{where}: flux holds fewer than 2 valid frames (finite and not masked)"
         raise ParameterError(msg)
     return times, flux, valid

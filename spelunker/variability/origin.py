@@ -26,6 +26,12 @@ technical one comes with something the telescope did.  A flare or dip is
   ``x_mean`` and ``y_mean`` added in quadrature): at `CENTROID_SIGMA` and at
   least `MIN_CENTROID_SHIFT` pixels.
 
+For a flare, "it" is its rise and the first part of its decay, from its
+start to `FLARE_JUDGED` rise times after its peak: the tail of a flare
+can last minutes (it is followed until the residual returns to the trend
+or the data stop, e.g. at a masked high-gain-antenna move), and what the
+telescope did during the tail did not make the flare.
+
 Otherwise it is ``'astrophysical'``.  Without a fit table the PSF and
 centroid changes are NaN and only the events decide.
 """
@@ -38,7 +44,7 @@ from spelunker._validate import check_finite_float, check_float_array, check_int
 from spelunker.errors import ParameterError
 
 __all__ = ["ORIGINS", "COINCIDENCE", "PSF_SIGMA", "CENTROID_SIGMA", "MIN_WIDTH_CHANGE",
-           "MIN_CENTROID_SHIFT", "assign_origin", "coinciding_event", "series_change"]
+           "MIN_CENTROID_SHIFT", "FLARE_JUDGED", "assign_origin", "coinciding_event", "series_change"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +61,9 @@ MIN_WIDTH_CHANGE = 0.003
 CENTROID_SIGMA = 5.0
 #: Smallest centroid shift (px) that makes a signal technical.
 MIN_CENTROID_SHIFT = 0.003
+
+#: A flare is judged from its start to this many rise times (start to peak) after its peak.
+FLARE_JUDGED = 2.0
 
 #: Windows around a signal: its duration, within these limits (s).
 _AROUND = (5.0, 1800.0)
@@ -258,6 +267,13 @@ def assign_origin(table, lc, *, coincidence=COINCIDENCE):
     for row in range(n):
         first = int(result["frame_start"][row])
         last = int(result["frame_stop"][row])
+        if "frame_peak" in result.colnames:  # a flare: its rise and early decay
+            peak = int(result["frame_peak"][row])
+            rise = max(lc.times[peak] - lc.times[first], lc.times[min(peak + 1, last)]
+                       - lc.times[peak])
+            last = min(last, int(np.searchsorted(lc.times, lc.times[peak]
+                                                 + FLARE_JUDGED * rise, side="right")) - 1)
+            last = max(last, peak)
         start, stop = float(lc.times[first]), float(lc.times[last])
         kind = coinciding_event(lc.events, start, stop, coincidence=coincidence)
         window = float(np.clip(stop - start, *_AROUND))

@@ -32,9 +32,11 @@ from astropy.table import QTable
 
 from spelunker._validate import check_float_array, check_positive_float
 from spelunker.errors import ParameterError
+from spelunker.variability.detrend import residual, trend_window
 from spelunker.variability.noise import cadence_of, check_series, white_noise_of
 
-__all__ = ["BINS_PER_BOX", "BoxSearchResult", "box_search", "duration_grid"]
+__all__ = ["BINS_PER_BOX", "DIP_DURATIONS", "DIP_THRESHOLD", "EVENT_PAD", "FLARE_DURATIONS",
+           "FLARE_THRESHOLD", "BoxSearchResult", "box_search", "duration_grid"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,25 @@ _MAX_NOISE_SAMPLES = 10_000
 MERGE_MARGIN = 0.5
 # grid ratio of `duration_grid`
 GRID_RATIO = 1.4
+#: Default significance threshold of `~spelunker.variability.find_flares` (sigma of the
+#: box mean, red noise included; `spelunker.variability.flares` says why).
+FLARE_THRESHOLD = 6.0
+#: Default significance threshold of `~spelunker.variability.find_dips` (sigma of the box
+#: mean, red noise included; `spelunker.variability.dips` says why).
+DIP_THRESHOLD = 6.0
+#: Default shortest and longest boxes (s) of the flare search.
+FLARE_DURATIONS = (1.0, 3600.0)
+#: Default shortest and longest boxes (s) of the dip search.
+DIP_DURATIONS = (0.3, 10800.0)
+#: Frames left out of the trend around a found event, in units of its box duration
+#: before and after it, for flares (+1: a flare's tail outlasts its best box several
+#: times) and dips (-1: the ingress and egress the box left out).
+EVENT_PAD = {1: (1.0, 6.0), -1: (1.0, 1.0)}
+# at most this many trend-and-search passes of `transient_search`
+_PASSES = 3
+# a trend that moves less than this fraction of the smallest box noise is the same (no
+# box significance moves by more than this many sigma)
+_TREND_TOLERANCE = 0.3
 
 
 @dataclass(frozen=True)
@@ -102,18 +123,35 @@ def duration_grid(minimum, maximum, *, ratio=GRID_RATIO):
     >>> from spelunker.variability.search import duration_grid
     >>> duration_grid(1.0, 4.0).round(3).tolist()
     [1.0, 1.32, 1.741, 2.297, 3.031, 4.0]
+    >>> duration_grid(None, 4.0)
+    Traceback (most recent call last):
+    ...
+    spelunker.errors.ParameterError: duration_grid: minimum=None must be a number of seconds > 0
     """
+    where = "duration_grid"
+    minimum = check_positive_float(minimum, "minimum", unit="seconds", where=where)
+    maximum = check_positive_float(maximum, "maximum", unit="seconds", where=where)
+    if maximum < minimum:
+        msg = f"{where}: maximum={maximum:g} must be >= minimum={minimum:g}"
+        raise ParameterError(msg)
+    ratio = check_positive_float(ratio, "ratio", where=where)
+    if not ratio > 1:
+        msg = f"{where}: ratio={ratio:g} must be above 1"
+        raise ParameterError(msg)
     steps = max(1, math.ceil(math.log(maximum / minimum) / math.log(ratio) - 1e-9))
     return np.geomspace(minimum, maximum, steps + 1)
 
 
 def noise_at(durations, noise, duration):
-    """Noise at ``duration`` from a noise-against-duration table (see `BoxSearchResult`)."""
-    good = np.isfinite(noise)
+    """Noise at ``duration`` from a noise-against-duration table (see `BoxSearchResult`).
+
+    NaN when the table holds no positive noise (a constant series).
+    """
+    duration = np.asarray(duration, dtype=float)
+    good = np.isfinite(noise) & (noise > 0)
     d, s = durations[good], noise[good]
     if d.size == 0:
-        return math.nan
-    duration = np.asarray(duration, dtype=float)
+        return np.full(duration.shape, math.nan)[()]
     inside = np.exp(np.interp(np.log(duration), np.log(d), np.log(s)))
     below = s[0] * np.sqrt(d[0] / duration)
     above = s[-1] * np.sqrt(d[-1] / duration)
@@ -423,3 +461,120 @@ def box_search(times, flux, *, durations, sign, threshold, mask=None):
     resid = np.where(valid, resid, 0.0)
     return run_search(times, resid, valid, cadence_of(times), np.sort(grid), int(sign),
                       threshold)
+
+
+def nothing_found(durations=()):
+    """A `BoxSearchResult` without candidates (a series too short to search)."""
+    empty = np.zeros(0)
+    return BoxSearchResult(durations=np.asarray(durations, dtype=float),
+                           noise=np.full(len(durations), np.nan), white_noise=math.nan,
+                           start=empty, stop=empty, duration=empty, mean=empty,
+                           significance=empty)
+
+
+def padded_frames(times, start, stop, before, after, *, least=1.0):
+    """True for the frames within ``[start - pad, stop + pad]`` of any event (pads in durations).
+
+    The pad before is ``max(before * duration, least)`` s, after ``max(after
+    * duration, least)`` s.
+    """
+    covered = np.zeros(times.size + 1, dtype=np.int64)
+    start, stop = np.asarray(start, dtype=float), np.asarray(stop, dtype=float)
+    if start.size:
+        duration = stop - start
+        low = start - np.maximum(before * duration, least)
+        high = stop + np.maximum(after * duration, least)
+        np.add.at(covered, np.searchsorted(times, low, side="left"), 1)
+        np.add.at(covered, np.searchsorted(times, high, side="right"), -1)
+    return np.cumsum(covered[:-1]) > 0
+
+
+def searches(*, flares=(*FLARE_DURATIONS, FLARE_THRESHOLD), dips=(*DIP_DURATIONS, DIP_THRESHOLD)):
+    """The ``searches`` of `transient_search` from ``(min_duration, max_duration, threshold)``.
+
+    The trend window is three times the longest duration
+    (`spelunker.variability.detrend.trend_window`).
+    """
+    return {sign: (duration_grid(low, high), threshold, trend_window(high))
+            for sign, (low, high, threshold) in ((1, flares), (-1, dips))}
+
+
+def _same_trend(old, new, valid, result):
+    """Whether ``new`` differs from ``old`` by less than `_TREND_TOLERANCE` of the box noise."""
+    noise = result.noise[np.isfinite(result.noise)]
+    if noise.size == 0:
+        return False
+    change = np.max(np.abs(new[valid] - old[valid]) / old[valid])
+    return bool(change < _TREND_TOLERANCE * float(np.min(noise)))
+
+
+def transient_search(times, flux, valid, cadence, searches):
+    """Flares and dips searched together, each trend computed with the events found left out.
+
+    Parameters
+    ----------
+    times, flux, valid : numpy.ndarray
+        Checked series (`spelunker.variability.noise.check_series`).
+    cadence : float
+        Median frame interval (s).
+    searches : dict
+        ``{sign: (durations, threshold, window)}`` for +1 (flares) and/or -1
+        (dips): the box durations, the threshold and the biweight window (s).
+
+    Returns
+    -------
+    dict
+        ``{sign: (residual, BoxSearchResult)}``; no candidates when fewer
+        than 2 frames are valid.
+
+    Notes
+    -----
+    The biweight trend is robust, but it runs on bins (means): a flare pulls
+    the bins it falls in up and the residual around it down, which made
+    false dips beside flares (and a deep dip false flares at its edges).
+    So the search runs again, up to `_PASSES` times, on the residual of a
+    trend that leaves out the events of the previous pass (padded by
+    `EVENT_PAD`), until the events left out stop changing.  After the first
+    pass the events of the other sign than the most significant event's are
+    left out only when their padded span does not touch that sign's: the
+    false events a strong flare (dip) makes are dips (flares) beside it,
+    spanning the quiet parts between strong events, and leaving them out
+    would leave no quiet frames.  A series where nothing is found is searched once.
+    """
+    if np.count_nonzero(valid) < 2:   # nothing to search
+        return {sign: (np.zeros(times.size), nothing_found()) for sign in searches}
+    exclude = None
+    found, trends = {}, {}
+    for attempt in range(_PASSES):
+        changed = False
+        for sign, (durations, threshold, window) in searches.items():
+            resid, trend = residual(times, flux, valid, window, exclude=exclude)
+            if sign in found and _same_trend(trends[sign], trend, valid, found[sign][1]):
+                continue      # the events left out did not move this trend: same search
+            changed = True
+            trends[sign] = trend
+            found[sign] = (resid, run_search(times, resid, valid, cadence, durations, sign,
+                                             threshold))
+        if not changed:
+            break
+        strongest = {sign: float(np.max(result.significance, initial=0.0))
+                     for sign, (_, result) in found.items()}
+        events = np.zeros(times.size, dtype=bool)
+        dominant = max(strongest, key=strongest.get)
+        result = found[dominant][1]
+        events |= padded_frames(times, result.start, result.stop, *EVENT_PAD[dominant])
+        for sign in found:
+            if sign == dominant:
+                continue
+            result = found[sign][1]
+            for k in range(result.start.size):
+                # after the first pass all; in it, only the weaker sign's events apart from
+                # the stronger's (those beside them may be made by them)
+                span = padded_frames(times, result.start[k:k + 1], result.stop[k:k + 1],
+                                     *EVENT_PAD[sign])
+                if attempt > 0 or not np.any(span & events):
+                    events |= span
+        if not np.any(events) or (exclude is not None and np.array_equal(events, exclude)):
+            break
+        exclude = events
+    return found
