@@ -109,6 +109,19 @@ def run_steps(folder, visits, signals, seed):
     return GuideStarVariabilityStep.call(model)
 
 
+FAILURES = []
+
+
+def attempt(call, function, *args):
+    """``function(*args)``, or None after printing the error and how to redo it (``call``)."""
+    try:
+        return function(*args)
+    except Exception as error:  # noqa: BLE001 - a benchmark reports a failing visit and goes on
+        FAILURES.append(call)
+        print(f"      FAILED {call}: {type(error).__name__}: {error}")
+        return None
+
+
 def seconds_of(model, times):
     """Times (Time column) in the signals' axis: seconds since the first visit's data start."""
     if len(times) == 0:
@@ -157,9 +170,13 @@ def false_events(folder, hours_list, rng):
         total = 0.0
         for hours in hours_list:
             seed = int(rng.integers(2**31))
-            model, text = clean_visit(folder, seed, mag, hours)
+            call = f"clean_visit(folder, {seed}, {mag:g}, {hours:g})"
+            done = attempt(call, clean_visit, folder, seed, mag, hours)
+            if done is None:
+                continue
+            model, text = done
             total += hours
-            redo = f"clean_visit(folder, {seed}, {mag:g}, {hours:g})  [{text}]"
+            redo = f"{call}  [{text}]"
             for kind, (table, start, at, stop) in tables(model).items():
                 for k, row in enumerate(table):
                     origin = str(row["origin"])
@@ -223,7 +240,11 @@ def technical(folder, minutes, per_mag, rng):
         for trial in range(per_mag):
             step = STEPS[trial % len(STEPS)]
             seed = int(rng.integers(2**31))
-            model, truth, n, text = technical_visit(folder, seed, mag, minutes, step)
+            call = f"technical_visit(folder, {seed}, {mag:g}, {minutes:g}, {step:g})"
+            done = attempt(call, technical_visit, folder, seed, mag, minutes, step)
+            if done is None:
+                continue
+            model, truth, n, text = done
             events = events_of(model)
             starts = seconds_of(model, events["start"])
             found = {}
@@ -249,8 +270,7 @@ def technical(folder, minutes, per_mag, rng):
                         print(f"      ASTROPHYSICAL {kind} at {at[k]:.1f} s near "
                               f"{', '.join(hit)} ({row['significance']:.1f} sigma, psf "
                               f"{row['psf_change']:.1f}, centroid {row['centroid_change']:.1f}):"
-                              f" technical_visit(folder, {seed}, {mag:g}, {minutes:g}, {step:g})"
-                              f"  [{text}]")
+                              f" {call}  [{text}]")
             mark = {True: "  yes", False: "   NO"}
             print(f"    {mag:4.1f}  {step:5.3f}      {mark[found['tilt']]} "
                   f"{mark[found['centroid_jump']]} {mark[found['hga_move']]}"
@@ -326,8 +346,11 @@ def recovery(folder, hours, per_mag, rng):
     for mag in MAGNITUDES:
         for _ in range(per_mag):
             seed = int(rng.integers(2**31))
-            model, injected, text = signal_visit(folder, seed, mag, hours)
             redo = f"signal_visit(folder, {seed}, {mag:g}, {hours:g})"
+            done = attempt(redo, signal_visit, folder, seed, mag, hours)
+            if done is None:
+                continue
+            model, injected, text = done
             (v, g, frames), = model.frame_groups()
             lc = visit_lightcurve(model, v, g, frames, fit_table="gauss_fit", mask_events=False)
             t_signal = lc.times + 0.5 * CADENCE
@@ -400,11 +423,11 @@ def main(argv=None):
     logging.disable(logging.INFO)  # the steps' INFO logs; warnings still show
     rng = np.random.default_rng(args.seed)
     if args.quick:
-        sections = [(false_events, ((0.5, 0.5),)), (technical, (10.0, 1)),
-                    (recovery, (1.0, 1))]
+        sections = [(false_events, ((2.0, 2.0),)), (technical, (10.0, 2)),
+                    (recovery, (1.5, 2))]
     else:
-        sections = [(false_events, ((2.0, 3.0, 5.0),)), (technical, (20.0, 4)),
-                    (recovery, (2.0, 1))]
+        sections = [(false_events, ((2.0, 3.0, 5.0, 4.0, 2.5, 3.5, 5.0, 2.0, 3.0),)),
+                    (technical, (20.0, 8)), (recovery, (3.0, 4))]
     compare_too = (not args.quick) if args.compare is None else args.compare
     start = time.perf_counter()
     print(f"seed {args.seed}; fit method gauss; steps GuideStarFitStep, PhotometryOptimizeStep, "
@@ -418,7 +441,9 @@ def main(argv=None):
         begin = time.perf_counter()
         compare(np.random.default_rng(args.seed + 1))
         print(f"    ({time.perf_counter() - begin:.0f} s)")
-    print(f"\ntotal {time.perf_counter() - start:.0f} s")
+    print(f"\n{len(FAILURES)} visit(s) failed"
+          + "".join(f"\n    {call}" for call in FAILURES))
+    print(f"total {time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":
