@@ -62,7 +62,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from variability_recovery import WIDTHS, injected_snr, one_trial, print_recovery
+from variability_recovery import (WIDTHS, dip_signal, flare_signal, injected_snr, one_trial,
+                                  print_recovery)
 
 from spelunker import (GuideStarEventStep, GuideStarFitStep, GuideStarVariabilityStep,
                        PhotometryOptimizeStep, datasets, read_guidestar)
@@ -284,34 +285,33 @@ def technical(folder, minutes, per_mag, rng):
 
 
 def draw_events(rng, span):
-    """Alternating flares and dips, well separated, inside ``span`` seconds; signals."""
-    signals, t, kind = [], 120.0, str(rng.choice(["flare", "dip"]))
+    """Alternating flares and dips, well separated, inside ``span`` s: (kind, signal, truth)."""
+    events, t, kind = [], 120.0, str(rng.choice(["flare", "dip"]))
     while True:
         if kind == "flare":
             fwhm = 10 ** rng.uniform(math.log10(5.0), math.log10(120.0))
             amplitude = 10 ** rng.uniform(-2.0, math.log10(0.2))
-            before, after = 0.908 * fwhm + 60.0, 12.3 * fwhm + 120.0
-            if t + before + after > span - 60.0:
+            peak = t + 0.908 * fwhm + 60.0
+            end = peak + 12.3 * fwhm + 120.0
+            if end > span - 60.0:
                 break
-            signals.append(datasets.Flare(peak_time=t + before, fwhm=fwhm, amplitude=amplitude))
+            signal, truth = flare_signal(peak, amplitude, fwhm)
+            truth.update(size=amplitude, width=fwhm)
         else:
             duration = 10 ** rng.uniform(0.0, math.log10(1800.0))
             depth = 10 ** rng.uniform(math.log10(0.003), math.log10(0.5))
             pad = max(90.0, duration)
-            if t + duration + 2 * pad > span - 60.0:
-                break
             mid = t + pad + 0.5 * duration
-            if duration < 5.0:
-                signals.append(datasets.BoxOccultation(mid_time=mid, duration=duration,
-                                                       depth=depth))
-            else:
-                ingress = 0.1 * duration if rng.random() < 0.5 else 0.0
-                signals.append(datasets.Transit(mid_time=mid, duration=duration, depth=depth,
-                                                ingress=ingress))
-            before, after = pad + 0.5 * duration, pad + 0.5 * duration
-        t += before + after
+            end = mid + 0.5 * duration + pad
+            if end > span - 60.0:
+                break
+            shape = ("box", "trapezoid", "transit")[int(rng.integers(3))]
+            signal, truth = dip_signal(mid, depth, duration, shape, rng, span)
+            truth.update(size=truth["depth"], width=truth["duration"])
+        events.append((kind, signal, truth))
+        t = end
         kind = "dip" if kind == "flare" else "flare"
-    return signals
+    return events
 
 
 def signal_visit(folder, seed, mag, hours):
@@ -321,19 +321,8 @@ def signal_visit(folder, seed, mag, hours):
     signals, text = background(rng, n * CADENCE)
     injected = draw_events(rng, n * CADENCE)
     model = run_steps(folder, [datasets.VisitSpec(n_frames=n, n_segments=1, fgs_mag=mag)],
-                      signals + injected, seed)
+                      signals + [signal for _, signal, _ in injected], seed)
     return model, injected, text
-
-
-def _truth(signal):
-    if isinstance(signal, datasets.Flare):
-        t = signal.truth()
-        return "flare", {"time": t["peak_time"], "ed": t["equivalent_duration"],
-                         "duration": t["duration"], "size": t["amplitude"], "width": t["fwhm"]}
-    duration, depth = signal.duration, signal.depth
-    trapezoid = isinstance(signal, datasets.Transit) and signal.ingress > 0
-    return "dip", {"time": signal.mid_time, "depth": depth, "duration": duration,
-                   "size": depth, "width": duration, "trapezoid": trapezoid}
 
 
 def recovery(folder, hours, per_mag, rng):
@@ -354,13 +343,12 @@ def recovery(folder, hours, per_mag, rng):
             (v, g, frames), = model.frame_groups()
             lc = visit_lightcurve(model, v, g, frames, fit_table="gauss_fit", mask_events=False)
             t_signal = lc.times + 0.5 * CADENCE
-            factors = [s.flux_factor(t_signal) for s in injected]
+            factors = [signal.flux_factor(t_signal) for _, signal, _ in injected]
             noise_only = lc.flux / np.prod(factors, axis=0) if factors else lc.flux
             rms = noise_model(lc.times, noise_only, mask=lc.mask, bin_sizes=WIDTHS).rms
             found_tables = tables(model)
             used = {"flare": set(), "dip": set()}
-            for signal, factor in zip(injected, factors, strict=True):
-                kind, truth = _truth(signal)
+            for (kind, _, truth), factor in zip(injected, factors, strict=True):
                 truth["snr"] = injected_snr(t_signal, factor - 1.0, rms)
                 table, start, at, stop = found_tables[kind]
                 hold = (start <= truth["time"]) & (stop >= truth["time"])
@@ -376,6 +364,8 @@ def recovery(folder, hours, per_mag, rng):
                     else:
                         value, error = float(row["depth"]), float(row["depth_error"])
                         reference = truth["depth"]
+                        result["duration_error"] = (float(row["duration"].value)
+                                                    / truth["duration"] - 1)
                     result["error"] = value / reference - 1
                     result["pull"] = (value - reference) / error if error > 0 else np.inf
                     origin = str(row["origin"])
