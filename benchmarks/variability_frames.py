@@ -14,15 +14,15 @@ px, axis x, y or both, random phase), a slow drift (a 40,000 s wobble of
 0.05-0.1 %, correlation time 10-30 min, as in variability_recovery.py), all
 drawn from the visit's seed.
 
-1. **False events on clean visits.**  Visits of 2-5 h (``--quick``: two of
-   30 min per magnitude), nothing injected: every astrophysical flare or dip
+1. **False events on clean visits.**  Nine visits of 2-5 h, 30 h per
+   magnitude (``--quick``: two of 2 h), nothing injected: every astrophysical flare or dip
    and every technical event (events table) is false.  Printed per
    magnitude: counts and rates per 10 hours per star.  Targets: <= 1
    astrophysical flare, <= 1 astrophysical dip and <= 1 technical event per
    10 h per star.  Each false event is printed with the call that makes its
    visit again: ``clean_visit(folder, seed, mag, hours)``.
-2. **Technical signals never astrophysical.**  Visits of 20 min (``--quick``:
-   10 min) with a mirror tilt (`PsfWidthStep`, widths times
+2. **Technical signals never astrophysical.**  Eight visits of 20 min per
+   magnitude (``--quick``: two of 10 min) with a mirror tilt (`PsfWidthStep`, widths times
    ``1 + step / 0.70``), a centroid jump of the same size in pixels (a
    `PsfWidthStep` of factor 1 with ``dx``), an HGA move of 12 s (`HgaMove`)
    and a second visit on another star (a gap and a guide-star change), step
@@ -30,28 +30,40 @@ drawn from the visit's seed.
    or jump starting within 2 s of the truth, an HGA move within 1 s, the star
    change at the second visit's first frame) and the flares and dips within
    10 s of each injected signal, by origin.  Target: none astrophysical.
-3. **Astrophysical signals at frame level.**  Visits of 2 h (``--quick``:
-   1 h) with well separated flares (`Flare`, Davenport template, amplitude
-   1-20 %, FWHM 5-120 s, log-uniform) and dips (depth 0.3-50 %, duration
-   1 s - 30 min, log-uniform; `BoxOccultation` below 5 s, else `Transit`, a box
-   or a trapezoid with 10 % ingress and egress), alternating.  The injected
-   SNR is that of variability_recovery.py (the best box mean of the injected
-   signal over the binned rms of the noise-only series at that width; here
-   the noise-only series is the measured relative light curve divided by
-   the injected flux factors, so jitter, red noise and photometry count).
-   Recovery, time, equivalent-duration and depth criteria are those of
+3. **Astrophysical signals at frame level.**  Four visits of 3 h per
+   magnitude (``--quick``: two of 1.5 h) with well separated flares and dips, alternating, drawn as
+   variability_recovery.py draws them (its ``flare_signal`` and
+   ``dip_signal``): `Flare` (Davenport template) of amplitude 1-20 % and
+   FWHM 5-120 s; dips of depth 0.3-50 % and duration 1 s - 30 min
+   (log-uniform), one third each a box (`BoxOccultation`), a trapezoid
+   eclipse (`EclipsingBinary`) and a limb-darkened transit
+   (`PhysicalTransit`).  The injected SNR is that of variability_recovery.py
+   (the best box mean of the injected signal over the binned rms of the
+   noise-only series at that width); here the noise-only series is the
+   measured relative light curve divided by the injected flux factors, so
+   jitter, red noise, the wobble and the chosen aperture count.  Recovery,
+   time, equivalent-duration and depth criteria are those of
    variability_recovery.py (a detected row's start-stop holds the true peak
-   or mid time; any origin), printed with its tables; then the origin of the
-   recovered ones.  With ``--compare`` (default in the full run) the
-   light-curve-level tables of variability_recovery.py (15 injections per
-   kind and magnitude, as its ``--quick``) follow, for comparison.
+   or mid time, whatever its origin), printed with its tables; then the
+   origin of the recovered ones, each technical one and each miss at SNR >=
+   7 with the call that makes its visit again:
+   ``signal_visit(folder, seed, mag, hours)``.  Then (unless ``--no-compare``)
+   the light-curve-level tables of variability_recovery.py
+   follow (its ``one_trial``: 50 injections per kind and magnitude, 15 with
+   ``--quick``), for comparison in the same run.
+
+A visit that fails is printed with its call and counted at the end.
+Functions ``clean_visit``, ``technical_visit`` and ``signal_visit`` return
+the model of one visit, to look at it again (``sys.path`` holding
+``benchmarks``).
 
     python benchmarks/variability_frames.py [--quick] [--seed 21] [--no-compare]
 
-Timing: the frames cost about 9 s per hour of data on two quiet cores
-(generation 4 s, fit, photometry, events, variability about 1.5 s each); the
-full run makes 30 + 3 + 6 hours per magnitude... see the closing line of
-the output for the time taken.
+Frame generation dominates: about 2.5 s per hour of frames for generation,
+fit, photometry, events and variability together on two quiet cores.  The
+full run (30 h of clean frames, 8 h of technical visits and 12 h of visits
+with signals per magnitude) takes about 7 minutes there, ``--quick`` about
+70 s.
 """
 
 import argparse
@@ -68,7 +80,7 @@ from variability_recovery import (WIDTHS, dip_signal, flare_signal, injected_snr
 from spelunker import (GuideStarEventStep, GuideStarFitStep, GuideStarVariabilityStep,
                        PhotometryOptimizeStep, datasets, read_guidestar)
 from spelunker.events import events_table
-from spelunker.variability import dips_table, flares_table, noise_model
+from spelunker.variability import dips_table, flares_table, noise_model, variability_table
 from spelunker.variability.lightcurve import visit_lightcurve
 
 CADENCE = 0.0538
@@ -178,6 +190,11 @@ def false_events(folder, hours_list, rng):
             model, text = done
             total += hours
             redo = f"{call}  [{text}]"
+            row = variability_table(model)[0]
+            print(f"      {call}: white noise {row['white_noise']:.5f} (light_curve_noise "
+                  f"{datasets.light_curve_noise(mag):.5f}), rms 10 min {row['rms_10min']:.5f}, "
+                  f"beta 10 min {row['beta_10min']:.1f}, period {row['period'].value:.0f} s "
+                  f"amplitude {row['period_amplitude']:.4f}, classes {row['classes']}  [{text}]")
             for kind, (table, start, at, stop) in tables(model).items():
                 for k, row in enumerate(table):
                     origin = str(row["origin"])
@@ -395,20 +412,20 @@ def recovery(folder, hours, per_mag, rng):
               + (", ".join(f"{o} {c}" for o, c in sorted(extra[kind].items())) or "none"))
 
 
-def compare(rng):
+def compare(n, rng):
     print("\n[3'] the same tables at light-curve level (variability_recovery.py one_trial, "
-          "15 injections per kind and magnitude, as its --quick)")
+          f"{n} injections per kind and magnitude)")
     for kind in ("flare", "dip"):
         print_recovery(kind, [one_trial(kind, mag, rng) for mag in (12, 14, 16)
-                              for _ in range(15)])
+                              for _ in range(n)])
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="about 2 minutes")
     parser.add_argument("--seed", type=int, default=21)
-    parser.add_argument("--compare", action=argparse.BooleanOptionalAction, default=None,
-                        help="also the light-curve-level tables (default: on in the full run)")
+    parser.add_argument("--compare", action=argparse.BooleanOptionalAction, default=True,
+                        help="also the light-curve-level tables of variability_recovery.py")
     args = parser.parse_args(argv)
     logging.disable(logging.INFO)  # the steps' INFO logs; warnings still show
     rng = np.random.default_rng(args.seed)
@@ -418,7 +435,6 @@ def main(argv=None):
     else:
         sections = [(false_events, ((2.0, 3.0, 5.0, 4.0, 2.5, 3.5, 5.0, 2.0, 3.0),)),
                     (technical, (20.0, 8)), (recovery, (3.0, 4))]
-    compare_too = (not args.quick) if args.compare is None else args.compare
     start = time.perf_counter()
     print(f"seed {args.seed}; fit method gauss; steps GuideStarFitStep, PhotometryOptimizeStep, "
           "GuideStarEventStep, GuideStarVariabilityStep")
@@ -427,9 +443,9 @@ def main(argv=None):
             begin = time.perf_counter()
             function(folder, *arguments, rng)
             print(f"    ({time.perf_counter() - begin:.0f} s)")
-    if compare_too:
+    if args.compare:
         begin = time.perf_counter()
-        compare(np.random.default_rng(args.seed + 1))
+        compare(15 if args.quick else 50, np.random.default_rng(args.seed + 1))
         print(f"    ({time.perf_counter() - begin:.0f} s)")
     print(f"\n{len(FAILURES)} visit(s) failed"
           + "".join(f"\n    {call}" for call in FAILURES))
