@@ -170,14 +170,14 @@ def clean_visit(folder, seed, mag, hours):
     return model, text
 
 
-def false_events(folder, hours_list, rng):
-    print(f"[1] false events on clean frame-level visits ({' + '.join(f'{h:g}' for h in hours_list)}"
-          " h per magnitude; wobble, drift, flux red noise, "
-          f"{JITTER} px jitter; nothing injected)")
+def false_events(folder, hours_list, magnitudes, rng):
+    lengths = " + ".join(f"{h:g}" for h in hours_list)
+    print(f"[1] false events on clean frame-level visits ({lengths} h per magnitude; wobble, "
+          f"drift, flux red noise, {JITTER} px jitter; nothing injected)")
     print("    mag   hours  astro flares  astro dips  techn. flares/dips  technical events"
           "   per 10 h: flares  dips  events")
     worst = {"flare": 0.0, "dip": 0.0, "event": 0.0}
-    for mag in MAGNITUDES:
+    for mag in magnitudes:
         counts = {"flare": 0, "dip": 0, "tflare": 0, "event": 0}
         kinds = {}
         total = 0.0
@@ -201,8 +201,8 @@ def false_events(folder, hours_list, rng):
                     counts[kind if origin == "astrophysical" else "tflare"] += 1
                     size = (f"amplitude {row['amplitude']:.4f}" if kind == "flare"
                             else f"depth {row['depth']:.4f}")
-                    print(f"      false {origin} {kind} at {at[k]:.1f} s ({stop[k] - start[k]:.1f} s, "
-                          f"{size}, {row['significance']:.1f} sigma, "
+                    print(f"      false {origin} {kind} at {at[k]:.1f} s "
+                          f"({stop[k] - start[k]:.1f} s, {size}, {row['significance']:.1f} sigma, "
                           f"{row['technical_event'] or '-'}): {redo}")
             events = events_of(model)
             for row, second in zip(events, seconds_of(model, events["start"]), strict=True):
@@ -247,14 +247,14 @@ def technical_visit(folder, seed, mag, minutes, step):
     return model, truth, n, text
 
 
-def technical(folder, minutes, per_mag, rng):
+def technical(folder, minutes, per_mag, magnitudes, rng):
     print(f"[2] technical signals ({per_mag} visit(s) of {minutes:g} min per magnitude, "
           "each a tilt, a centroid jump, an HGA move and a change of star; step sizes "
           f"{', '.join(f'{s:g}' for s in STEPS)} px in turn; background as in [1])")
     print("    mag   step  found: tilt  jump  HGA  star   flares/dips within "
           f"{NEAR:g} s: technical  ASTROPHYSICAL")
     bad = 0
-    for mag in MAGNITUDES:
+    for mag in magnitudes:
         for trial in range(per_mag):
             step = STEPS[trial % len(STEPS)]
             seed = int(rng.integers(2**31))
@@ -342,14 +342,14 @@ def signal_visit(folder, seed, mag, hours):
     return model, injected, text
 
 
-def recovery(folder, hours, per_mag, rng):
+def recovery(folder, hours, per_mag, magnitudes, rng):
     print(f"\n[3] astrophysical signals at frame level ({per_mag} visit(s) of {hours:g} h per "
           "magnitude; flares 1-20 %, FWHM 5-120 s; dips 0.3-50 %, 1 s - 30 min; background "
           "as in [1])")
     results = {"flare": [], "dip": []}
     origins = {"flare": {}, "dip": {}}
     extra = {"flare": {}, "dip": {}}
-    for mag in MAGNITUDES:
+    for mag in magnitudes:
         for _ in range(per_mag):
             seed = int(rng.integers(2**31))
             redo = f"signal_visit(folder, {seed}, {mag:g}, {hours:g})"
@@ -377,7 +377,8 @@ def recovery(folder, hours, per_mag, rng):
                     result["dt"] = float(at[k] - truth["time"])
                     if kind == "flare":
                         value = float(row["equivalent_duration"].value)
-                        error, reference = float(row["equivalent_duration_error"].value), truth["ed"]
+                        error = float(row["equivalent_duration_error"].value)
+                        reference = truth["ed"]
                     else:
                         value, error = float(row["depth"]), float(row["depth_error"])
                         reference = truth["depth"]
@@ -426,26 +427,34 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--compare", action=argparse.BooleanOptionalAction, default=True,
                         help="also the light-curve-level tables of variability_recovery.py")
+    parser.add_argument("--magnitudes", type=float, nargs="+", default=MAGNITUDES,
+                        help="FGS magnitudes (default 12 14 16)")
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="multiply every visit's length (a tiny run for the tests)")
     args = parser.parse_args(argv)
+    FAILURES.clear()
     logging.disable(logging.INFO)  # the steps' INFO logs; warnings still show
     rng = np.random.default_rng(args.seed)
     if args.quick:
-        sections = [(false_events, ((2.0, 2.0),)), (technical, (10.0, 2)),
-                    (recovery, (1.5, 2))]
+        clean, minutes, technical_visits, hours, signal_visits = (2.0, 2.0), 10.0, 2, 1.5, 2
     else:
-        sections = [(false_events, ((2.0, 3.0, 5.0, 4.0, 2.5, 3.5, 5.0, 2.0, 3.0),)),
-                    (technical, (20.0, 8)), (recovery, (3.0, 4))]
+        clean, minutes, technical_visits, hours, signal_visits = (
+            (2.0, 3.0, 5.0, 4.0, 2.5, 3.5, 5.0, 2.0, 3.0), 20.0, 8, 3.0, 4)
+    sections = [(false_events, (tuple(args.scale * h for h in clean),)),
+                (technical, (args.scale * minutes, technical_visits)),
+                (recovery, (args.scale * hours, signal_visits))]
     start = time.perf_counter()
-    print(f"seed {args.seed}; fit method gauss; steps GuideStarFitStep, PhotometryOptimizeStep, "
-          "GuideStarEventStep, GuideStarVariabilityStep")
+    print(f"seed {args.seed}, scale {args.scale:g}; fit method gauss; steps GuideStarFitStep, "
+          "PhotometryOptimizeStep, GuideStarEventStep, GuideStarVariabilityStep")
     with tempfile.TemporaryDirectory() as folder:
         for function, arguments in sections:
             begin = time.perf_counter()
-            function(folder, *arguments, rng)
+            function(folder, *arguments, tuple(args.magnitudes), rng)
             print(f"    ({time.perf_counter() - begin:.0f} s)")
     if args.compare:
         begin = time.perf_counter()
-        compare(15 if args.quick else 50, np.random.default_rng(args.seed + 1))
+        n = max(1, round((15 if args.quick else 50) * min(args.scale, 1.0)))
+        compare(n, np.random.default_rng(args.seed + 1))
         print(f"    ({time.perf_counter() - begin:.0f} s)")
     print(f"\n{len(FAILURES)} visit(s) failed"
           + "".join(f"\n    {call}" for call in FAILURES))

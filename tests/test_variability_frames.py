@@ -1,8 +1,12 @@
-"""The variability step end to end on frames: a flare and a dip astrophysical, a tilt and an HGA move not.
+"""The variability step on frames: a flare and a dip astrophysical, a tilt and HGA move not.
 
 One short synthetic visit through the fit, photometry, events and variability
-steps (as ``benchmarks/variability_frames.py`` does over many hours).
+steps (as ``benchmarks/variability_frames.py`` does over many hours), and
+that script on a tiny size.
 """
+
+import runpy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,3 +86,17 @@ def test_nothing_astrophysical_at_the_tilt_or_hga_move(result):
                 assert origin == "technical", (kind, start, stop, origin)
     astrophysical = [r for r in _rows(result) if r[4] == "astrophysical"]
     assert len(astrophysical) == 2, astrophysical
+
+
+@pytest.mark.benchmark
+def test_variability_frames_benchmark_runs(capsys, monkeypatch):
+    benchmarks = Path(__file__).resolve().parents[1] / "benchmarks"
+    monkeypatch.syspath_prepend(str(benchmarks))  # it imports variability_recovery beside it
+    module = runpy.run_path(str(benchmarks / "variability_frames.py"))
+    module["main"](["--quick", "--scale", "0.04", "--seed", "3", "--magnitudes", "14",
+                    "--no-compare"])
+    out = capsys.readouterr().out
+    for label in ("[1] false events", "worst magnitude per 10 h per star", "[2] technical",
+                  "at an injected technical signal", "[3] astrophysical", "=== flares",
+                  "0 visit(s) failed"):
+        assert label in out, label
