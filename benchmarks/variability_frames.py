@@ -388,6 +388,7 @@ def recovery(folder, hours, per_mag, magnitudes, rng):
                     result["pull"] = (value - reference) / error if error > 0 else np.inf
                     origin = str(row["origin"])
                     origins[kind][origin] = origins[kind].get(origin, 0) + 1
+                    result["origin"] = origin
                     if origin != "astrophysical":
                         print(f"      technical {kind} (SNR {truth['snr']:.1f}, size "
                               f"{truth['size']:.4f}, width {truth['width']:.1f} s) at "
@@ -411,6 +412,16 @@ def recovery(folder, hours, per_mag, magnitudes, rng):
               + (", ".join(f"{o} {c}" for o, c in sorted(origins[kind].items())) or "none")
               + f"; other {kind}s found in these visits: "
               + (", ".join(f"{o} {c}" for o, c in sorted(extra[kind].items())) or "none"))
+        print("  found as astrophysical, injected SNR >= 7, by magnitude: " + ", ".join(
+            f"mag {mag:g} {_astro(results[kind], mag)}" for mag in magnitudes)
+            + f", all {_astro(results[kind], None)}")
+
+
+def _astro(results, mag):
+    """'found as astrophysical / injected' at injected SNR >= 7 (of magnitude ``mag``)."""
+    strong = [r for r in results if r["snr"] >= 7 and mag in (None, r["mag"])]
+    good = sum(r["found"] and r.get("origin") == "astrophysical" for r in strong)
+    return f"{good}/{len(strong)}" + (f" ({100 * good / len(strong):.0f} %)" if strong else "")
 
 
 def compare(n, rng):
