@@ -3,6 +3,7 @@
 import logging
 import math
 
+import astropy.units as u
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -434,3 +435,11 @@ def test_a_flare_is_judged_by_its_rise_and_early_decay_not_its_tail(tilt_visit):
     result = assign_origin(table, lc)
     assert result["origin"].tolist() == ["astrophysical", "technical"]
     assert result["technical_event"].tolist() == ["", "hga_move"]
+    # With amplitude and ED (a 3 s FWHM flare), its core decides, whatever its start.
+    table = _rows(lc, [(120.0, 199.0)])
+    table["frame_peak"] = np.searchsorted(lc.times, [153.0]).astype(np.int64)
+    table["amplitude"] = [0.02]
+    table["equivalent_duration"] = [0.02 * 3.0 * 1.827] * u.s
+    assert assign_origin(table, lc)["origin"].tolist() == ["astrophysical"]
+    del table["amplitude"], table["equivalent_duration"]   # from 33 s before to 66 s after
+    assert assign_origin(table, lc)["origin"].tolist() == ["technical"]

@@ -26,8 +26,11 @@ technical one comes with something the telescope did.  A flare or dip is
   ``x_mean`` and ``y_mean`` added in quadrature): at `CENTROID_SIGMA` and at
   least `MIN_CENTROID_SHIFT` pixels.
 
-For a flare, "it" is its rise and the first part of its decay, from its
-start to `FLARE_JUDGED` rise times after its peak: the tail of a flare
+For a flare, "it" is its rise and the first part of its decay, from one
+FWHM before its peak to `FLARE_CORE` FWHM after it (the FWHM of a template
+flare, `spelunker.variability.template`, of its amplitude and equivalent
+duration; without them from its start to `FLARE_JUDGED` rise times after
+its peak), within its start and stop: the tail of a flare
 can last minutes (it is followed until the residual returns to the trend
 or the data stop, e.g. at a masked high-gain-antenna move), and what the
 telescope did during the tail did not make the flare.
@@ -37,14 +40,17 @@ centroid changes are NaN and only the events decide.
 """
 
 import logging
+import math
 
+import astropy.units as u
 import numpy as np
 
 from spelunker._validate import check_finite_float, check_float_array, check_int_range
 from spelunker.errors import ParameterError
+from spelunker.variability.template import FLARE_AREA
 
 __all__ = ["ORIGINS", "COINCIDENCE", "PSF_SIGMA", "CENTROID_SIGMA", "MIN_WIDTH_CHANGE",
-           "MIN_CENTROID_SHIFT", "FLARE_JUDGED", "assign_origin", "coinciding_event", "series_change"]
+           "MIN_CENTROID_SHIFT", "FLARE_CORE", "FLARE_JUDGED", "assign_origin", "coinciding_event", "series_change"]
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +68,12 @@ CENTROID_SIGMA = 5.0
 #: Smallest centroid shift (px) that makes a signal technical.
 MIN_CENTROID_SHIFT = 0.003
 
-#: A flare is judged from its start to this many rise times (start to peak) after its peak.
+#: A flare is judged from one FWHM before its peak to this many FWHM after it (the
+#: template is at 10 % of its peak 4.3 FWHM after it); the FWHM is that of a template
+#: flare of the row's amplitude and equivalent duration.
+FLARE_CORE = 4.0
+#: Without amplitude and equivalent duration, from its start to this many rise times
+#: (start to peak) after its peak.
 FLARE_JUDGED = 2.0
 
 #: Windows around a signal: its duration, within these limits (s).
@@ -71,6 +82,25 @@ _AROUND = (5.0, 1800.0)
 _MEDIAN_ERROR = 1.2533 * 1.4826
 #: Fewest valid frames for a median in a window.
 _MIN_FRAMES = 3
+
+
+def _flare_core(table, row, times, first, last):
+    """First and last frame of a flare's rise and early decay (see the module)."""
+    peak = int(table["frame_peak"][row])
+    width = math.nan
+    if "equivalent_duration" in table.colnames and "amplitude" in table.colnames:
+        ed = float(u.Quantity(table["equivalent_duration"][row], u.s).value)
+        amplitude = float(table["amplitude"][row])
+        if ed > 0 and amplitude > 0:
+            width = ed / (amplitude * FLARE_AREA)    # the FWHM of a template flare
+    if math.isfinite(width):
+        low, high = times[peak] - width, times[peak] + FLARE_CORE * width
+    else:   # a table without sizes: from its start to two rise times after the peak
+        rise = max(times[peak] - times[first], times[min(peak + 1, last)] - times[peak])
+        low, high = times[first], times[peak] + FLARE_JUDGED * rise
+    first = max(first, min(peak, int(np.searchsorted(times, low, side="left"))))
+    last = min(last, max(peak, int(np.searchsorted(times, high, side="right")) - 1))
+    return first, last
 
 
 def coinciding_event(events, start, stop, *, coincidence=COINCIDENCE):
@@ -268,12 +298,7 @@ def assign_origin(table, lc, *, coincidence=COINCIDENCE):
         first = int(result["frame_start"][row])
         last = int(result["frame_stop"][row])
         if "frame_peak" in result.colnames:  # a flare: its rise and early decay
-            peak = int(result["frame_peak"][row])
-            rise = max(lc.times[peak] - lc.times[first], lc.times[min(peak + 1, last)]
-                       - lc.times[peak])
-            last = min(last, int(np.searchsorted(lc.times, lc.times[peak]
-                                                 + FLARE_JUDGED * rise, side="right")) - 1)
-            last = max(last, peak)
+            first, last = _flare_core(result, row, lc.times, first, last)
         start, stop = float(lc.times[first]), float(lc.times[last])
         kind = coinciding_event(lc.events, start, stop, coincidence=coincidence)
         window = float(np.clip(stop - start, *_AROUND))

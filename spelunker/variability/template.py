@@ -15,6 +15,9 @@ import math
 
 import numpy as np
 
+from spelunker._validate import check_finite_float, check_float_array
+from spelunker.errors import ParameterError
+
 __all__ = ["FLARE_AREA", "FLARE_EDGE", "FLARE_RISE_EDGE", "FLARE_DECAY_EDGE", "RISE_AREA",
            "flare_area", "flare_template", "template_edges"]
 
@@ -33,8 +36,25 @@ FLARE_AREA = RISE_AREA + sum(weight / rate for weight, rate in _DECAY)
 FLARE_EDGE = 0.01
 
 
+def _check_fraction(value, name, where, *, closed):
+    """``value`` as a float in (0, 1] (``closed``) or (0, 1); ParameterError otherwise."""
+    value = check_finite_float(value, name, where=where)
+    if not (0.0 < value <= 1.0 if closed else 0.0 < value < 1.0):
+        msg = f"{where}: {name}={value!r} must be in (0, 1{']' if closed else ')'}"
+        raise ParameterError(msg)
+    return value
+
+
 def flare_area(rise=1.0):
-    """Integral over x of `flare_template` with rise fraction ``rise`` (`FLARE_AREA` at 1)."""
+    """Integral over x of `flare_template` with rise fraction ``rise`` (`FLARE_AREA` at 1).
+
+    Examples
+    --------
+    >>> from spelunker.variability.template import flare_area
+    >>> round(flare_area(), 4), round(flare_area(0.1), 4)
+    (1.827, 1.5501)
+    """
+    rise = _check_fraction(rise, "rise", "flare_area", closed=True)
     return rise * RISE_AREA + FLARE_AREA - RISE_AREA
 
 
@@ -54,7 +74,8 @@ def flare_template(x, rise=1.0):
     >>> flare_template([-0.5, -0.05], rise=0.1).round(4).tolist()
     [0.0, 0.1962]
     """
-    x = np.asarray(x, dtype=float)
+    x = check_float_array(x, "x", where="flare_template")
+    rise = _check_fraction(rise, "rise", "flare_template", closed=True)
     scaled = x / rise
     rise = np.polynomial.polynomial.polyval(scaled, _RISE)
     decay = sum(weight * np.exp(-rate * np.clip(x, 0.0, None)) for weight, rate in _DECAY)
@@ -70,7 +91,7 @@ def template_edges(level):
     >>> [round(x, 3) for x in template_edges(0.5)]
     [-0.271, 0.642]
     """
-    level = float(level)
+    level = _check_fraction(level, "level", "template_edges", closed=False)
     roots = np.polynomial.polynomial.polyroots((_RISE[0] - level, *_RISE[1:]))
     real = roots[(np.abs(roots.imag) < 1e-9) & (roots.real >= -1.0) & (roots.real <= 0.0)].real
     rise = float(np.max(real)) if real.size else -1.0
