@@ -33,7 +33,7 @@ from spelunker.variability import (
     variability_table,
     visit_lightcurve,
 )
-from spelunker.variability.classes import MAX_BETA, is_periodic
+from spelunker.variability.classes import MAX_BETA, PERIODIC_FAP, is_periodic
 from spelunker.variability.lightcurve import MASKED_KINDS, model_events
 from spelunker.variability.origin import coinciding_event, series_change
 
@@ -475,3 +475,17 @@ def test_a_centroid_wobble_does_not_make_a_transit_technical(tmp_path):
     assert len(dips) == 1 and abs(_seconds(model, dips[0]["mid"]) - 900.0) < 2.0
     assert len(flares) == 1 and abs(_seconds(model, flares[0]["peak"]) - 300.0) < 2.0
     assert dips[0]["origin"] == flares[0]["origin"] == "astrophysical", (dips, flares)
+
+
+def test_red_noise_is_stochastic_not_periodic():
+    """Red noise puts low-frequency peaks of tiny white-noise false-alarm probability in the
+    periodogram; the amplitude against the red noise at a quarter period refuses them."""
+    from spelunker.variability.core import _search
+
+    for seed in (0, 3):
+        red = datasets.RedNoise(amplitude=8e-4, timescale=900.0, seed=seed)
+        times, flux = datasets.synthetic_light_curve(3 * 3600.0, fgs_mag=14.0, red_noise=red,
+                                                     seed=seed)
+        _, _, row = _search(_array_lightcurve(times, flux), {})
+        assert row["period_fap"] < PERIODIC_FAP  # what the white-noise rule alone would take
+        assert row["classes"] == "stochastic", row

@@ -304,7 +304,7 @@ def _search(lc, options):
         flare_frames = _frames_of(flares, lc.times)
         quiet = lc.mask | flare_frames | _frames_of(dips, lc.times)
         period = _period(lc.times, lc.flux, quiet)
-        if not _periodic(period, hours) or _same_period(subtracted, period):
+        if not _periodic(period, hours, red_noise=False) or _same_period(subtracted, period):
             # not periodic (any more: the events left out leave too little), or the same
             break
         subtracted = period
@@ -336,7 +336,9 @@ def _search(lc, options):
                bls_period=np.nan if bls is None else float(bls.period),
                bls_depth=np.nan if bls is None else float(bls.depth),
                bls_snr=np.nan if bls is None else float(bls.snr))
-    row["classes"] = ",".join(classify({**row, "period_flag": period["period_flag"]}))
+    row["classes"] = ",".join(classify({**row, "period_flag": period["period_flag"],
+                                        "period_significance": period.get("significance",
+                                                                          np.nan)}))
     return flares, dips, row
 
 
@@ -345,10 +347,17 @@ def _sinusoid(times, period):
     return period["amplitude"] * np.cos(2 * np.pi * (times - period["epoch"]) / period["period"])
 
 
-def _periodic(period, hours):
-    """Whether a `_period` result makes the star periodic (`classes.is_periodic`)."""
+def _periodic(period, hours, *, red_noise=True):
+    """Whether a `_period` result makes the star periodic (`classes.is_periodic`).
+
+    Without ``red_noise`` the amplitude's significance against the red noise is
+    not asked: the pre-whitening passes subtract any sinusoid of a small
+    false-alarm probability (before the flares and dips are found and left out,
+    they count as red noise); the star's class asks it of the last period.
+    """
+    significance = period.get("significance", np.inf) if red_noise else np.inf
     return is_periodic(period["period"], period["period_fap"], period["period_flag"], hours,
-                       error=period["period_error"])
+                       error=period["period_error"], significance=significance)
 
 
 def _same_period(used, period):
@@ -400,9 +409,36 @@ def _period(times, flux, quiet):
     fap = float(peaks["false_alarm_probability"][0])
     if fit.flag:
         return {**none, "period_fap": fap, "period_flag": int(fit.flag)}
-    return dict(period=fit.period, period_error=fit.period_error, amplitude=fit.amplitude,
-                period_fap=max(fap, fit.false_alarm_probability), period_flag=0,
-                epoch=fit.epoch)
+    period = dict(period=fit.period, period_error=fit.period_error, amplitude=fit.amplitude,
+                  period_fap=max(fap, fit.false_alarm_probability), period_flag=0,
+                  epoch=fit.epoch)
+    red = _red_factor(bin_time, bin_value - _sinusoid(bin_time, period), fit.period / 4.0)
+    period["significance"] = abs(fit.amplitude) / (fit.amplitude_error * red)
+    return period
+
+
+def _red_factor(times, residual, time_scale):
+    """Red-noise factor of ``residual`` (binned light curve less the sinusoid) at ``time_scale``.
+
+    The robust scatter (1.4826 MAD) of the residual's means in bins of
+    ``time_scale`` seconds over what white noise gives them (the
+    point-to-point scatter over the square root of the points per bin); at
+    least 1, and 1 with fewer than 6 such bins.  Robust, so that a transit or
+    flare not yet found does not count as red noise.  The amplitude error of
+    the sinusoid fit assumes white noise; red noise at a quarter period (the
+    time over which the sinusoid's signal adds up coherently) makes it larger
+    by this factor.
+    """
+    index = time_bin_index(times, time_scale)
+    count = np.bincount(index)
+    full = count >= max(2, 0.5 * np.median(count[count > 0]))
+    if np.count_nonzero(full) < 6:
+        return 1.0
+    means = np.bincount(index, residual)[full] / count[full]
+    scatter = 1.4826 * np.median(np.abs(means - np.median(means)))
+    white = 1.4826 * np.median(np.abs(np.diff(residual))) / np.sqrt(2.0)
+    expected = white / np.sqrt(np.median(count[full]))
+    return max(1.0, float(scatter / expected)) if expected > 0 else 1.0
 
 
 def _global_rows(name, table, lc):
