@@ -212,6 +212,17 @@ def test_short_occultation():
     assert_allclose(dips["depth"][0], 0.03, rtol=0.2)
 
 
+def test_a_short_dip_beside_a_much_deeper_one_is_its_own_event():
+    """Long boxes spanning both dips once chained them into the deeper one's event."""
+    times, flux = light_curve(200_000, sigma=0.0014, seed=12)   # 3 h
+    flux[(times >= 210.0) & (times < 212.0)] *= 0.91                # 2 s, 9 %
+    flux[(times >= 706.0) & (times < 824.0)] *= 0.52                # 118 s, 48 %
+    dips = find_dips(times, flux)
+    assert len(dips) == 2
+    assert_allclose(dips["mid"].value, [211.0, 765.0], atol=0.5)
+    assert_allclose(dips["depth"], [0.09, 0.48], rtol=0.1)
+
+
 def test_box_search_both_signs():
     times, resid = light_curve(30_000, sigma=0.004, seed=12)
     resid -= 1
