@@ -30,7 +30,7 @@ from spelunker.plotting._page import html_figure, html_table, png_bytes
 from spelunker.plotting.frames import frame_plot, position_plot
 from spelunker.plotting.periodograms import periodogram_plot
 from spelunker.plotting.telemetry import plot_local_events
-from spelunker.plotting.timedomain import tables_of_visit, time_domain_section, time_domain_tables
+from spelunker.plotting.timedomain import time_domain_section
 from spelunker.plotting.timeseries import timeseries_binned_plot, timeseries_list_plot
 from spelunker.visits import split_visits
 
@@ -162,27 +162,21 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
         dpi=check_dpi(dpi, where=where))
     directory = check_output_dir(directory, "directory", where=where)
     if parts is None:
-        parts = split_visits(model)
-        tables = _visit_tables(model, parts)
-    else:
-        tables = [None] * len(parts)
+        parts = split_visits(model)  # each part holds its visit's variability tables
     if len(parts) == 1:
         return _write_page(parts[0], directory, stem=_stem(parts), title=title, **options)
 
     entries = []
-    for part, part_tables in zip(parts, tables, strict=True):
+    for part in parts:
         stem = _stem([part])
-        page = _write_page(part, directory, stem=stem, tables=part_tables,
+        page = _write_page(part, directory, stem=stem,
                            title=None if title is None else f"{title} {stem}", **options)
         entries.append(report_entry(part, page))
     return write_report_index(entries, directory, title=title)
 
 
-def _write_page(model, directory, *, stem, title, bin_size, n_peaks, dpi, tables=None):
-    """The figures and the self-contained page of one visit (or of a model without files).
-
-    ``tables``: the visit's variability tables when the model does not hold them.
-    """
+def _write_page(model, directory, *, stem, title, bin_size, n_peaks, dpi):
+    """The figures and the self-contained page of one visit (or of a model without files)."""
     if bin_size is None:
         bin_size = _meta(model, "photometry_bin_size") or DEFAULT_BIN_SIZE
     title = title if title is not None else f"Guide-star report {stem}"
@@ -199,19 +193,12 @@ def _write_page(model, directory, *, stem, title, bin_size, n_peaks, dpi, tables
         path.write_bytes(png)
         drawn.append((name, caption, path, png))
 
-    time_domain, _ = time_domain_section(model, directory, stem=stem, dpi=dpi, tables=tables)
+    time_domain, _ = time_domain_section(model, directory, stem=stem, dpi=dpi)
     page = directory / f"{stem}_report.html"
     page.write_text(_html(model, title, drawn, notes, n_peaks=n_peaks, time_domain=time_domain),
                     encoding="utf-8")
     log.info("report: wrote %s with %d figure(s)", page, len(drawn))
     return page
-
-
-def _visit_tables(model, parts):
-    """Each visit's variability tables, for the visits cut without them (else None)."""
-    whole = time_domain_tables(model) if len(parts) > 1 else None
-    return [None if whole is None or part.hasattr("variability")
-            else tables_of_visit(model, whole, position) for position, part in enumerate(parts)]
 
 
 #: One line of a report index: a visit page and what it shows.

@@ -42,7 +42,7 @@ from spelunker.variability import (
     visit_lightcurve,
 )
 
-__all__ = ["TimeDomainTables", "TimeDomainData", "time_domain_tables", "tables_of_visit",
+__all__ = ["TimeDomainTables", "TimeDomainData", "time_domain_tables",
            "group_light_curve", "curve_times", "time_domain_data", "curve_noise_model",
            "best_period", "time_domain_figure", "time_domain_section",
            "TIME_DOMAIN_CAPTION"]
@@ -96,45 +96,6 @@ def time_domain_tables(model):
     if not check_model(model, where="time_domain_tables").hasattr("variability"):
         return None
     return TimeDomainTables(flares_table(model), dips_table(model), variability_table(model))
-
-
-def tables_of_visit(model, tables, position):
-    """The rows of visit ``position`` of ``model``'s `TimeDomainTables`, numbered as its own.
-
-    For the model of that visit cut from ``model``
-    (`spelunker.visits.split_visits`), whose visit indices start again at 0
-    and whose guide stars are the rows of that visit's frames (renumbered
-    from 0 in order, as `~spelunker.GuideStarModel.select_visit` keeps them);
-    the ``frame_*`` columns become rows of that visit's frames.
-
-    Examples
-    --------
-    >>> from astropy.table import QTable
-    >>> from spelunker import GuideStarModel
-    >>> from spelunker.plotting.timedomain import TimeDomainTables, tables_of_visit
-    >>> model = GuideStarModel()
-    >>> model.frames = [(60000.0 + i / 86400, 0, star, i) for i, star in enumerate([0, 1])]
-    >>> rows = QTable({"visit_index": [0, 0], "guidestar_index": [0, 1]})
-    >>> part = tables_of_visit(model, TimeDomainTables(rows, rows[:0], rows), 0)
-    >>> part.variability["guidestar_index"].tolist(), len(part.dips)
-    ([0, 1], 0)
-    """
-    in_visit = check_model(model, where="tables_of_visit").frame_visits() == position
-    rows = np.flatnonzero(in_visit)
-    stars = np.unique(np.asarray(model.frames["guidestar_index"], dtype=np.int64)[in_visit])
-    parts = []
-    for table in tables:
-        index = np.asarray(table["guidestar_index"], dtype=np.int64)
-        part = table[(np.asarray(table["visit_index"]) == position) & np.isin(index, stars)]
-        dtype = np.asarray(table["visit_index"]).dtype
-        part["visit_index"] = np.zeros(len(part), dtype=dtype)
-        part["guidestar_index"] = np.searchsorted(
-            stars, np.asarray(part["guidestar_index"], dtype=np.int64)).astype(dtype)
-        for name in part.colnames:
-            if name.startswith("frame_"):
-                part[name] = np.searchsorted(rows, np.asarray(part[name], dtype=np.int64))
-        parts.append(part)
-    return TimeDomainTables(*parts)
 
 
 def group_light_curve(model, *, visit_index=0, guidestar_index=0):
