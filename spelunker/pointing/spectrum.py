@@ -34,6 +34,7 @@ import numpy as np
 from astropy import units as u
 from astropy.table import Table
 from scipy.ndimage import median_filter
+from scipy.special import gammaincc, ndtri
 
 from spelunker._validate import check_positive_float, check_positive_int
 from spelunker.errors import ParameterError
@@ -192,7 +193,16 @@ def _empty_lines():
     return table
 
 
-def spectral_lines(spectrum, *, max_lines=5, min_significance=5.0,
+def _significance(ratio, nu, n_bins):
+    """Gaussian-equivalent sigma of the chance of a bin this high among ``n_bins``."""
+    per_bin = gammaincc(nu / 2.0, ratio * nu / 2.0)  # chi2.sf(ratio * nu, nu)
+    false_alarm = -np.expm1(n_bins * np.log1p(-min(per_bin, 1.0 - 1e-16)))
+    if false_alarm <= 0.0:
+        return 38.0
+    return float(min(-ndtri(false_alarm), 38.0))
+
+
+def spectral_lines(spectrum, *, max_lines=5, min_significance=4.0,
                    half_width=LINE_HALF_WIDTH, background_bins=51):
     """The strongest lines of a jitter spectrum: frequency and sinusoid semi-amplitudes (mas).
 
@@ -204,10 +214,15 @@ def spectral_lines(spectrum, *, max_lines=5, min_significance=5.0,
         At most this many lines, strongest first.
     min_significance : float, optional
         Lines below this significance are left out.  The significance is
-        the peak bin's excess over the background in units of the Welch
-        estimate's relative scatter, ``(P / B - 1) sqrt(K)`` for K averaged
-        segments (approximate: overlapping segments are counted as
-        independent).
+        the Gaussian-equivalent (one-sided) sigma of the peak's false-alarm
+        probability: the chance that noise alone puts some bin of the
+        searched spectrum as far above the background.  The summed V2 + V3
+        periodogram of a Welch average of K Hann segments overlapping by
+        half is taken as chi-squared with ``nu = 4 K / (1 + 2 * 0.167**2)``
+        degrees of freedom (``4`` for one segment) over its mean, the
+        background is the running median corrected to a mean for that
+        distribution, and the probability per bin is multiplied out over
+        the bins searched.  Capped at 38 (double precision).
     half_width : int, optional
         Bins each side of the peak summed into the line's power.
     background_bins : int, optional
@@ -258,16 +273,21 @@ def spectral_lines(spectrum, *, max_lines=5, min_significance=5.0,
                                     median_filter(psd[first:last], size=background_bins,
                                                   mode="reflect"), [np.nan]])
                     for psd in (psd2, psd3))
+    segments = max(spectrum.n_segments, 1)
+    nu = 4.0 * (segments / (1.0 + 2.0 * 0.167**2) if segments > 1 else 1.0)
+    # The running median of a chi-squared(nu) / nu variable is below its mean by this factor.
+    median_to_mean = 1.0 / (1.0 - 2.0 / (9.0 * nu)) ** 3
+    back2, back3 = back2 * median_to_mean, back3 * median_to_mean
     total, back = psd2 + psd3, back2 + back3
     ratio = np.zeros(total.size)
     usable = np.isfinite(back) & (back > 0)
     ratio[usable] = total[usable] / back[usable]
-    scatter = np.sqrt(max(spectrum.n_segments, 1))
+    n_searched = max(int(np.sum(usable)), 1)
     rows = []
     df = spectrum.resolution_hz
     while len(rows) < max_lines:
         peak = int(np.argmax(ratio))
-        significance = (ratio[peak] - 1.0) * scatter
+        significance = _significance(ratio[peak], nu, n_searched)
         if significance < min_significance:
             break
         bins = slice(max(peak - half_width, first), min(peak + half_width + 1, last))
