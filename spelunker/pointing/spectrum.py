@@ -2,11 +2,13 @@
 
 `jitter_spectrum` puts the offsets on a uniform grid of the median frame
 interval (missing frames and gaps are NaN), cuts it into segments of
-``segment_s`` seconds overlapping by half, leaves out segments with more
-than 10 % missing frames, removes each segment's mean, fills its missing
-frames with that mean, applies a Hann window and averages the one-sided
-periodograms (density scaling, as `scipy.signal.welch`: the PSD summed
-times the resolution is the variance).
+``segment_s`` seconds overlapping by half or more (spread evenly from the
+first frame to the last), leaves out segments with more than 25 % missing
+frames, removes each segment's mean, fills its missing frames with that
+mean, applies a Hann window and averages the one-sided periodograms
+(density scaling, as `scipy.signal.welch`, each segment's power scaled up
+by its fraction of missing frames: the PSD summed times the resolution is
+the variance).
 
 `spectral_lines` finds peaks above a running-median background: a line's
 power is the background-subtracted PSD summed over the peak's bins
@@ -55,7 +57,7 @@ log = logging.getLogger(__name__)
 SEGMENT_S = 300.0
 
 #: Segments with a larger fraction of missing frames are left out.
-MAX_MISSING = 0.1
+MAX_MISSING = 0.25
 
 #: A line's power is summed over this many resolution bins each side of its peak.
 LINE_HALF_WIDTH = 3
@@ -164,8 +166,9 @@ def jitter_spectrum(seconds, dv2_mas, dv3_mas, *, segment_s=SEGMENT_S):
     grid2, grid3 = _grid(t, (a["dv2_mas"][use], a["dv3_mas"][use]), dt)
     n = grid2.size
     nperseg = int(min(max(round(segment_s / dt), 16), n))
-    hop = max(nperseg // 2, 1)
-    starts = np.arange(0, n - nperseg + 1, hop)
+    # Segments overlapping by half or more, spread evenly so that the last one ends at the end.
+    n_segments = int(np.ceil((n - nperseg) / max(nperseg // 2, 1))) + 1
+    starts = np.unique(np.rint(np.linspace(0, n - nperseg, n_segments)).astype(np.int64))
     # Missing frames per segment from a cumulative count (no segment copies).
     missing = np.concatenate([[0], np.cumsum(~np.isfinite(grid2))])
     fraction = (missing[starts + nperseg] - missing[starts]) / nperseg
