@@ -12,7 +12,8 @@ accuracy):
   averaged in consecutive `STABILITY_INTERVAL` (15 s) intervals, and the
   rms of those averages about their mean over the observation; over a
   series longer than `STABILITY_WINDOW` (10,000 s), about the mean of each
-  consecutive 10,000 s window (the rms over all intervals).  Intervals
+  consecutive window of as many whole intervals as fit in 10,000 s
+  (666 x 15 s = 9,990 s; the rms over all intervals).  Intervals
   holding fewer than 90 % of the median number of frames per interval (at
   gaps, masked events and ends) are left out.  ``stability_mas`` is the radial value
   ``hypot(stability_v2_mas, stability_v3_mas)``.  White noise of rms
@@ -189,8 +190,8 @@ def _stability(t, d2, d3, interval, window):
     keep = full[count[full] >= FULL_INTERVAL * np.median(count[full])]
     n = count[keep]
     averages = [np.bincount(bins, weights=d)[keep] / n for d in (d2, d3)]
-    # Windows of `window` seconds, by the start of each interval.
-    windows = np.floor(keep * interval / window).astype(np.int64)
+    # Windows of whole intervals, as many as fit in `window` seconds (666 x 15 s).
+    windows = keep // max(int(np.floor(window / interval + 1e-9)), 1)
     out = []
     for average in averages:
         sums = np.bincount(windows, weights=average * n)
