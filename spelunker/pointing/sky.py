@@ -44,7 +44,7 @@ import numpy as np
 
 from spelunker._validate import check_choice
 from spelunker.errors import ParameterError
-from spelunker.instrument import guider_aperture, guider_name, onboard_aperture
+from spelunker.instrument import guider_aperture, guider_name
 
 __all__ = [
     "SkyPosition",
@@ -105,7 +105,7 @@ def _science_transform(detector):
 
 @functools.lru_cache(maxsize=None)
 def _onboard_transform(detector):
-    return _transform_of(onboard_aperture(detector))
+    return _transform_of(guider_aperture(detector, frame="onboard"))
 
 
 def _float_array(value, name, where):

@@ -110,6 +110,14 @@ def _arrays(where, **arrays):
     return out
 
 
+def _finite(*arrays):
+    """Bool mask of the entries finite in every array; None when all are (no copies needed)."""
+    use = np.isfinite(arrays[0])
+    for array in arrays[1:]:
+        use &= np.isfinite(array)
+    return None if use.all() else use
+
+
 def _bins(seconds, interval):
     """0-based consecutive interval of each time, counted from the first time."""
     return np.floor((seconds - seconds[0]) / interval).astype(np.int64)
@@ -264,16 +272,18 @@ def stability_metrics(seconds, dv2_mas, dv3_mas, *, err_v2_mas=None, err_v3_mas=
         if value is not None:
             arrays[name] = value
     a = _arrays(where, **arrays)
-    use = np.isfinite(a["seconds"]) & np.isfinite(a["dv2_mas"]) & np.isfinite(a["dv3_mas"])
-    t, d2, d3 = a["seconds"][use], a["dv2_mas"][use], a["dv3_mas"][use]
+    use = _finite(a["seconds"], a["dv2_mas"], a["dv3_mas"])
+    t, d2, d3 = (a[name] if use is None else a[name][use]
+                 for name in ("seconds", "dv2_mas", "dv3_mas"))
     nan = float("nan")
     metrics = {name: nan for name, _, _ in METRIC_COLUMNS}
     metrics["n_frames"] = int(t.size)
     for axis in ("v2", "v3"):
         err = a.get(f"err_{axis}_mas")
         if err is not None:
-            err = err[use]
-            err = err[np.isfinite(err)]
+            err = err if use is None else err[use]
+            finite = _finite(err)
+            err = err if finite is None else err[finite]
             metrics[f"nea_{axis}_mas"] = float(np.median(err)) if err.size else nan
     if t.size == 0:
         return metrics
