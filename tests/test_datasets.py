@@ -421,11 +421,12 @@ def test_per_frame_centroid_rows_give_each_frame_time(wobbling):
         assert np.max(np.abs((times - mine["time"]).to_value(u.s))) <= 0.5e-3 + 1e-6
         # On-board positions (arcsec) follow the star through the SIAF into the on-board
         # ideal frame (FGSn_FULL_OSS: x against the window's x, about 0.068"/pixel,
-        # y along it, about 0.070"/pixel), with 2 mas of noise.
+        # y along it, about 0.070"/pixel; the distortion changes the scales by up to
+        # 4 % across the detector), with 2 mas of noise.
         slope_x = np.polyfit(mine["x_mean"].value, table["guide_star_position_x"], 1)[0]
         slope_y = np.polyfit(mine["y_mean"].value, table["guide_star_position_y"], 1)[0]
         scale_x, scale_y = pixel_scales(header["DETECTOR"])
-        assert_allclose([slope_x, slope_y], [-scale_x, scale_y], rtol=0.02)
+        assert_allclose([slope_x, slope_y], [-scale_x, scale_y], rtol=0.05)
         sky = window_to_sky(mine["x_mean"].value, mine["y_mean"].value,
                             detector=header["DETECTOR"], xstart=header["SUBSTRT1"],
                             ystart=header["SUBSTRT2"])

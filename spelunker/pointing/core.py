@@ -118,8 +118,8 @@ class PointingSeries:
         The group (`~spelunker.GuideStarModel.frame_groups`).
     window_known : bool
         Whether the FILES table gave the window's place (else it is placed
-        at the detector centre: offsets in mas stay right to about 0.5 %,
-        absolute V2/V3 do not).
+        at the detector centre: offsets in mas stay right to within 4 %,
+        the distortion's change of scale; absolute V2/V3 do not).
     onboard : OnboardCentroids or None
         The on-board centroids inside the series' time span.
     onboard_difference_mas : numpy.ndarray or None
