@@ -40,7 +40,7 @@ import numpy as np
 from astropy import units as u
 from astropy.table import Table
 
-from spelunker._validate import check_positive_float
+from spelunker._validate import check_finite_float, check_positive_float, check_positive_int
 from spelunker.errors import ParameterError
 
 __all__ = [
@@ -334,6 +334,15 @@ def expected_stability(*, white_mas, frames_per_interval, amplitude_mas=0.0, fre
     ...                          frequency_hz=1 / 30.0), 4)
     0.4502
     """
+    where = "expected_stability"
+    white_mas = check_finite_float(white_mas, "white_mas", minimum=0.0, where=where)
+    frames_per_interval = check_positive_float(frames_per_interval, "frames_per_interval",
+                                               where=where)
+    amplitude_mas = check_finite_float(amplitude_mas, "amplitude_mas", where=where)
+    frequency_hz = check_finite_float(frequency_hz, "frequency_hz", minimum=0.0, where=where)
+    interval = check_positive_float(interval, "interval", where=where)
+    if n_intervals is not None:
+        n_intervals = check_positive_int(n_intervals, "n_intervals", where=where)
     attenuation = np.sinc(frequency_hz * interval)
     variance = amplitude_mas**2 * attenuation**2 / 2.0 + white_mas**2 / frames_per_interval
     if n_intervals:
