@@ -1,4 +1,4 @@
-"""Benchmark the pointing analysis: its time on 1,000,000 frames against the fit's, and its accuracy.
+"""Benchmark the pointing analysis: time on 1,000,000 frames against the fit's; accuracy.
 
 1. **Speed.**  Seeded frames (`spelunker.datasets.simulate_frames`, 53.8 ms
    cadence, white jitter plus a sinusoid) in a `~spelunker.GuideStarModel`

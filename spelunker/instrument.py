@@ -97,12 +97,11 @@ def guider_name(detector, *, name="detector", where=None):
     >>> guider_name("NRS1")
     Traceback (most recent call last):
     ...
-    spelunker.errors.ParameterError: detector='NRS1' is not a guider: use 'GUIDER1' or 'GUIDER2' (or 'FGS1', 'FGS2')
+    spelunker.errors.ParameterError: detector='NRS1' is not a guider ('GUIDER1', 'GUIDER2', 'FGS1', 'FGS2')
     """
     key = detector.strip().upper() if isinstance(detector, str) else None
     if key not in _ALIASES:
-        text = (f"{name}={detector!r:.60} is not a guider: use 'GUIDER1' or 'GUIDER2' "
-                "(or 'FGS1', 'FGS2')")
+        text = f"{name}={detector!r:.60} is not a guider ('GUIDER1', 'GUIDER2', 'FGS1', 'FGS2')"
         raise ParameterError(f"{where}: {text}" if where else text)
     return _ALIASES[key]
 

@@ -1,4 +1,4 @@
-"""spelunker.instrument's SIAF apertures and spelunker.pointing: detector to sky, metrics, spectrum."""
+"""spelunker.instrument's SIAF apertures and spelunker.pointing: sky, metrics, spectrum."""
 
 import json
 import os

@@ -266,7 +266,8 @@ def spectral_lines(spectrum, *, max_lines=5, min_significance=4.0,
     """
     where = "spectral_lines"
     if not isinstance(spectrum, JitterSpectrum):
-        msg = f"{where}: spectrum must be a JitterSpectrum (jitter_spectrum), got {type(spectrum).__name__}"
+        msg = (f"{where}: spectrum must be a JitterSpectrum (jitter_spectrum), got "
+               f"{type(spectrum).__name__}")
         raise ParameterError(msg)
     max_lines = check_positive_int(max_lines, "max_lines", where=where)
     min_significance = check_positive_float(min_significance, "min_significance", where=where)
