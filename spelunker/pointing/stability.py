@@ -5,7 +5,7 @@ accuracy):
 
 - **NEA** (noise equivalent angle, per axis): the median of the per-frame
   1-sigma centroid errors of the fit, carried to V2/V3 (mas).  Cross-check:
-  the point-to-point scatter ``p2p`` = 1.4826 median(|diff(offset)|) / sqrt(2),
+  the point-to-point scatter ``p2p`` = 1.4826 median(abs(diff(offset))) / sqrt(2),
   which equals the NEA for white noise (it also holds jitter faster than
   a frame).
 - **stability** (JWST's metric, "JWST Fine Guide Stability"): the offsets
@@ -18,7 +18,7 @@ accuracy):
   gaps, masked events and ends) are left out.  ``stability_mas`` is the radial value
   ``hypot(stability_v2_mas, stability_v3_mas)``.  White noise of rms
   sigma averages down to sigma / sqrt(N) (N frames per interval); a
-  sinusoid of semi-amplitude A and frequency f to A |sinc(f T)| / sqrt(2)
+  sinusoid of semi-amplitude A and frequency f to A abs(sinc(f T)) / sqrt(2)
   (``sinc(u) = sin(pi u) / (pi u)``, T = 15 s), so stability**2 is about
   (1 - 1/M) (A**2 sinc(f T)**2 / 2 + sigma**2 / N) for M intervals.
 - **rms**: the standard deviation of the offsets about their mean.
@@ -305,7 +305,7 @@ def expected_stability(*, white_mas, frames_per_interval, amplitude_mas=0.0, fre
     """The stability metric of one axis expected for white noise plus a sinusoid.
 
     ``sqrt(f_M (A**2 sinc(f T)**2 / 2 + sigma**2 / N))``: a sinusoid of
-    semi-amplitude A averaged over T seconds keeps A |sinc(f T)| (with a
+    semi-amplitude A averaged over T seconds keeps A abs(sinc(f T)) (with a
     random phase per interval, an rms of that over sqrt(2)); white noise of
     rms sigma averages down to sigma / sqrt(N); ``f_M = 1 - 1/M`` for the
     mean of M intervals subtracted (1 without ``n_intervals``).
