@@ -16,7 +16,7 @@ from spelunker import datasets, read_guidestar
 from spelunker.datamodels import GuideStarModel
 from spelunker.errors import ParameterError
 from spelunker.events import find_events, store_events
-from spelunker.fitting import fit_gaussian_frames, store_fit
+from spelunker.fitting import fit_gaussian_frames, fit_moments_frames, fit_table, store_fit
 from spelunker.instrument import GUIDER_APERTURES, guider_aperture, guider_name, pixel_scales
 from spelunker.io.reader import open_guidestar
 from spelunker.pointing import (STABILITY_COLUMNS, excursion_histogram, expected_stability,
@@ -291,7 +291,7 @@ def test_spectrum_and_lines_on_arrays():
 # --- the FILES table ---------------------------------------------------------------------
 
 
-def test_files_table_holds_the_window_corner_and_old_products_open(tmp_path):
+def test_files_table_holds_the_window_corner_and_old_products_open(tmp_path, caplog):
     visit = datasets.make_guidestar_files(
         tmp_path, visits=[datasets.VisitSpec(n_frames=60, n_segments=2, detector="GUIDER2")],
         seed=2)
@@ -312,6 +312,15 @@ def test_files_table_holds_the_window_corner_and_old_products_open(tmp_path):
     assert len(old.frames) == 60
     with GuideStarModel(saved) as again:
         assert list(again.files["ystart"]) == [0, 0]
+    # Its window is placed at the detector centre, with a warning; offsets stay in mas.
+    store_fit(old, fit_moments_frames(old.data, old.err), "quick")
+    store_fit(model, fit_moments_frames(model.data, model.err), "quick")
+    with caplog.at_level("WARNING", logger="spelunker.pointing.core"):
+        placed = pointing_series(old, visit_index=0, guidestar_index=0)
+    assert not placed.window_known and "no window corner" in caplog.text
+    known = pointing_series(model, visit_index=0, guidestar_index=0)
+    assert known.window_known
+    np.testing.assert_allclose(placed.dv2_mas, known.dv2_mas, rtol=0.05, atol=0.05)
 
 
 # --- a synthetic visit through the real fit --------------------------------------------
@@ -420,3 +429,10 @@ def test_pointing_stability_table(fitted_visit):
     assert series_metrics(first_minute)["n_frames"] == int(first_minute.good.sum())
     with pytest.raises(ParameterError, match="no frames of visit_index=3"):
         pointing_series(model, visit_index=3, guidestar_index=0)
+    # A fit table given as the QTable of spelunker.fitting.fit_table: the same series.
+    given = pointing_series(model, visit_index=0, guidestar_index=0,
+                            fit_table=fit_table(model, "gauss", time=False))
+    np.testing.assert_array_equal(given.v2, part.v2)
+    np.testing.assert_array_equal(given.err_v3_mas, part.err_v3_mas)
+    with pytest.raises(ParameterError, match="fit_table must be"):
+        pointing_series(model, visit_index=0, guidestar_index=0, fit_table=np.zeros(3))
