@@ -21,6 +21,7 @@ name the file (or parameter, or service) and the problem.  The hierarchy::
         +-- DownloadError                      products could not be downloaded
         +-- CatalogError                       the Guide Star Catalog gave no row
         +-- EngdbError                         the engineering database failed
+        +-- SkyImageError                      the sky-image service gave no image
     +-- SurveyError                            a survey cannot start (nothing to run,
     |                                          output or scheduler unusable)
     +-- ScienceInputError (also ValueError)    a science product or set of integration
@@ -48,6 +49,7 @@ __all__ = [
     "DownloadError",
     "CatalogError",
     "EngdbError",
+    "SkyImageError",
     "SurveyError",
     "ScienceInputError",
     "CatalogFallbackWarning",
@@ -182,6 +184,24 @@ class EngdbError(ArchiveError):
     mnemonic (unknown) or the reply (not the MAST CSV).  Local plots and
     `spelunker.events` do not need the database.
     """
+
+
+class SkyImageError(ArchiveError):
+    """The sky-image service (hips2fits) gave no image for `spelunker.plotting.sky`.
+
+    Attributes
+    ----------
+    reason : str
+        ``'timeout'``, ``'connection'`` (unreachable), ``'http'`` (an error
+        status) or ``'bad_reply'`` (not a FITS image).
+    url : str
+        The service queried.
+    """
+
+    def __init__(self, message, *, reason="bad_reply", url=None):
+        super().__init__(message)
+        self.reason = reason
+        self.url = url
 
 
 class SurveyError(SpelunkerError):
