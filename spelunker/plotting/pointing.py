@@ -1,0 +1,218 @@
+"""The jitter figure: pointing offsets in mas with the 15 s rms band, their spectrum, excursions.
+
+Draws what `spelunker.pointing` measures for one visit and guide star (a
+`~spelunker.pointing.PointingSeries`, or any object with its ``seconds``,
+``dv2_mas``, ``dv3_mas`` and optionally ``good`` and ``mjd`` arrays):
+
+- the V2 and V3 offsets (mas) of every frame against time, with the mean
+  and rms over each 15 s interval (`spelunker.pointing.STABILITY_INTERVAL`,
+  JWST's stability metric) as a band;
+- the Welch power spectrum (mas^2/Hz, `spelunker.pointing.jitter_spectrum`)
+  with its strongest lines (`spelunker.pointing.spectral_lines`) marked;
+- the 2-D histogram of excursions (`spelunker.pointing.excursion_histogram`).
+"""
+
+import numpy as np
+from astropy.time import Time
+
+from spelunker._validate import check_float_array
+from spelunker.errors import ParameterError
+from spelunker.plotting._canvas import new_figure
+from spelunker.plotting.timeaxis import TimeAxis, set_time_axis
+from spelunker.pointing import (
+    STABILITY_INTERVAL,
+    excursion_histogram,
+    interval_averages,
+    jitter_spectrum,
+    spectral_lines,
+    stability_metrics,
+)
+
+__all__ = ["jitter_plot", "JITTER_STYLES", "JITTER_CAPTION"]
+
+#: Axis -> colour and label of its curves (``gid``: the artists' ids, for tests and SVG).
+JITTER_STYLES = {
+    "v2": {"color": "C0", "label": "V2"},
+    "v3": {"color": "C3", "label": "V3"},
+    "line": {"color": "0.3", "linestyle": ":", "gid": "spectral_line"},
+}
+
+#: Caption of the report's jitter figure.
+JITTER_CAPTION = ("Guide-star offsets from their mean in V2 and V3 (mas; fitted centroids "
+                  "through the SIAF distortion), with the mean and rms over each 15 s "
+                  "interval (JWST's stability metric) as a band; the Welch power spectrum "
+                  "(mas^2/Hz) with its strongest lines marked (frequency, semi-amplitude); "
+                  "the 2-D histogram of the excursions.")
+
+
+def _series_arrays(series, *, where):
+    """``(seconds, dv2, dv3, good, mjd)`` of a PointingSeries-like object."""
+    try:
+        seconds, dv2, dv3 = series.seconds, series.dv2_mas, series.dv3_mas
+    except AttributeError:
+        msg = (f"{where}: series={series!r:.60} must be a PointingSeries "
+               "(spelunker.pointing.pointing_series) or have seconds, dv2_mas and dv3_mas")
+        raise ParameterError(msg) from None
+    seconds = check_float_array(seconds, "series.seconds", where=where)
+    dv2 = check_float_array(dv2, "series.dv2_mas", shape=seconds.shape, where=where)
+    dv3 = check_float_array(dv3, "series.dv3_mas", shape=seconds.shape, where=where)
+    good = getattr(series, "good", None)
+    good = (np.ones(seconds.shape, dtype=bool) if good is None
+            else np.asarray(good, dtype=bool).reshape(seconds.shape))
+    good &= np.isfinite(seconds) & np.isfinite(dv2) & np.isfinite(dv3)
+    if np.count_nonzero(good) < 2:
+        msg = f"{where}: the series has fewer than 2 good frames to draw"
+        raise ParameterError(msg)
+    mjd = getattr(series, "mjd", None)
+    return seconds, dv2, dv3, good, None if mjd is None else np.asarray(mjd, dtype=float)
+
+
+def jitter_plot(series, *, spectrum=None, lines=None, histogram=None, fig=None,
+                interval=STABILITY_INTERVAL, title=None):
+    """Offsets in mas against time with the 15 s rms band, the spectrum, the excursion histogram.
+
+    Parameters
+    ----------
+    series : spelunker.pointing.PointingSeries
+        Or any object with ``seconds`` (since the first frame), ``dv2_mas``,
+        ``dv3_mas`` and optionally ``good`` (frames to use) and ``mjd``
+        (UTC; the time axis then names the first frame's time).
+    spectrum : spelunker.pointing.JitterSpectrum, optional
+        Default `spelunker.pointing.jitter_spectrum` of the good frames.
+    lines : astropy.table.Table, optional
+        Lines to mark (``frequency_hz``, ``amplitude_mas``); default
+        `spelunker.pointing.spectral_lines` of the spectrum.
+    histogram : tuple, optional
+        ``(counts, v2_edges_mas, v3_edges_mas)``; default
+        `spelunker.pointing.excursion_histogram` of the good frames.
+    fig : matplotlib.figure.Figure, optional
+        An empty figure to draw in; a new pyplot figure when None.
+    interval : float, optional
+        Interval of the rms band (s); JWST's metric uses 15 s.
+    title : str, optional
+        Title of the time panel (default: the 15 s stability per axis).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Three Axes: offsets against time (top), spectrum (bottom left),
+        excursion histogram (bottom right, with a colour bar).  The marked
+        lines are the artists with ``gid='spectral_line'``; the bands have
+        ``gid='rms_band_v2'`` / ``'rms_band_v3'``.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        For a ``series`` without the arrays, of mismatched lengths or with
+        fewer than 2 good frames, or a ``fig`` that is not a Figure.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from types import SimpleNamespace
+    >>> from matplotlib.figure import Figure
+    >>> from spelunker.plotting.pointing import jitter_plot
+    >>> t = np.arange(0, 300, 0.0625)
+    >>> rng = np.random.default_rng(1)
+    >>> series = SimpleNamespace(seconds=t, dv2_mas=2 * np.sin(2 * np.pi * 0.5 * t)
+    ...                          + rng.normal(0, 1, t.size), dv3_mas=rng.normal(0, 1, t.size))
+    >>> fig = jitter_plot(series, fig=Figure())
+    >>> [ax.get_xlabel() for ax in fig.axes[:3]]
+    ['time since the first frame (s)', 'frequency (Hz)', 'ΔV2 (mas)']
+    """
+    where = "jitter_plot"
+    seconds, dv2, dv3, good, mjd = _series_arrays(series, where=where)
+    t, x2, x3 = seconds[good], dv2[good], dv3[good]
+    if spectrum is None:
+        spectrum = jitter_spectrum(t, x2, x3)
+    if lines is None:
+        lines = spectral_lines(spectrum)
+    if histogram is None:
+        histogram = excursion_histogram(x2, x3)
+    fig = new_figure(fig, (11, 8))
+    grid = fig.add_gridspec(2, 2, height_ratios=(1.0, 1.1))
+    time_ax = fig.add_subplot(grid[0, :])
+    _time_panel(time_ax, seconds, dv2, dv3, good, mjd, interval=interval, title=title)
+    _spectrum_panel(fig.add_subplot(grid[1, 0]), spectrum, lines)
+    _histogram_panel(fig, fig.add_subplot(grid[1, 1]), histogram)
+    return fig
+
+
+def _time_panel(ax, seconds, dv2, dv3, good, mjd, *, interval, title):
+    if mjd is not None and np.isfinite(mjd[good]).any():
+        first = int(np.flatnonzero(good)[0])
+        origin = Time(mjd[first] - seconds[first] / 86400.0, format="mjd", scale="utc")
+        span = float(np.nanmax(seconds) - np.nanmin(seconds))
+        axis = TimeAxis.for_span(origin, span)
+        set_time_axis(ax, axis)
+        to_axis = axis.seconds_per_unit
+        offset = float((origin - axis.reference).to_value("s"))
+    else:
+        to_axis, offset = 1.0, 0.0
+        ax.set_xlabel("time since the first frame (s)")
+    t = seconds[good]
+    averages = interval_averages(t, dv2[good], dv3[good], interval=interval)
+    start = (np.asarray(averages["start_s"], float) + offset) / to_axis
+    stop = (np.asarray(averages["stop_s"], float) + offset) / to_axis
+    edges_x = np.column_stack([start, stop]).ravel()
+    for key, values in (("v2", dv2), ("v3", dv3)):
+        style = JITTER_STYLES[key]
+        ax.plot((t + offset) / to_axis, values[good], ".", markersize=1.5, alpha=0.35,
+                color=style["color"], rasterized=True, gid=f"frames_{key}")
+        mean = np.repeat(np.asarray(averages[f"d{key}_mas"], float), 2)
+        rms = np.repeat(np.asarray(averages[f"rms_{key}_mas"], float), 2)
+        ax.fill_between(edges_x, mean - rms, mean + rms, color=style["color"], alpha=0.3,
+                        linewidth=0, gid=f"rms_band_{key}",
+                        label=f"Δ{style['label']}: {interval:g} s mean ± rms")
+        ax.plot(edges_x, mean, color=style["color"], linewidth=1.0, gid=f"mean_{key}")
+    ax.axhline(0.0, color="0.5", linewidth=0.6)
+    ax.set_ylabel("offset from mean (mas)")
+    ax.legend(loc="upper right", fontsize="small")
+    if title is None:
+        metrics = stability_metrics(t, dv2[good], dv3[good], interval=interval)
+        title = (f"{interval:g} s stability: V2 {metrics['stability_v2_mas']:.3g} mas, "
+                 f"V3 {metrics['stability_v3_mas']:.3g} mas, radial "
+                 f"{metrics['stability_mas']:.3g} mas (rms)")
+    ax.set_title(title, fontsize="medium")
+
+
+def _spectrum_panel(ax, spectrum, lines):
+    frequency = np.asarray(spectrum.frequency_hz, dtype=float)
+    keep = frequency > 0
+    for key in ("v2", "v3"):
+        style = JITTER_STYLES[key]
+        ax.loglog(frequency[keep], np.asarray(getattr(spectrum, f"psd_{key}"))[keep],
+                  color=style["color"], linewidth=0.9, label=style["label"], gid=f"psd_{key}")
+    line_style = JITTER_STYLES["line"]
+    for rank, row in enumerate(lines if lines is not None else []):
+        f = float(row["frequency_hz"])
+        ax.axvline(f, color=line_style["color"], linestyle=line_style["linestyle"],
+                   linewidth=1.0, gid=line_style["gid"],
+                   label="spectral lines" if rank == 0 else None)
+        ax.annotate(f"{f:.3g} Hz\n{float(row['amplitude_mas']):.2g} mas", (f, 1.0),
+                    xycoords=("data", "axes fraction"), xytext=(3, -3 - 22 * (rank % 3)),
+                    textcoords="offset points", fontsize="x-small", va="top",
+                    gid="spectral_line_label")
+    ax.set_xlabel("frequency (Hz)")
+    ax.set_ylabel("power spectral density (mas²/Hz)")
+    ax.set_title(f"Welch spectrum (resolution {float(spectrum.resolution_hz):.2g} Hz)",
+                 fontsize="medium")
+    ax.legend(loc="lower left", fontsize="small")
+
+
+def _histogram_panel(fig, ax, histogram):
+    try:
+        counts, v2_edges, v3_edges = histogram
+    except (TypeError, ValueError):
+        msg = (f"jitter_plot: histogram={histogram!r:.60} must be (counts, v2_edges_mas, "
+               "v3_edges_mas) (spelunker.pointing.excursion_histogram)")
+        raise ParameterError(msg) from None
+    counts = np.asarray(counts)
+    shown = np.ma.masked_equal(counts.T, 0)  # counts[v2 bin, v3 bin]: V3 runs up
+    mesh = ax.pcolormesh(np.asarray(v2_edges, float), np.asarray(v3_edges, float), shown,
+                         cmap="viridis", gid="excursion_histogram")
+    fig.colorbar(mesh, ax=ax, label="frames")
+    ax.set_xlabel("ΔV2 (mas)")
+    ax.set_ylabel("ΔV3 (mas)")
+    ax.set_aspect("equal")
+    ax.set_title("excursions", fontsize="medium")
