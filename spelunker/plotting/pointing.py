@@ -10,25 +10,43 @@ Draws what `spelunker.pointing` measures for one visit and guide star (a
 - the Welch power spectrum (mas^2/Hz, `spelunker.pointing.jitter_spectrum`)
   with its strongest lines (`spelunker.pointing.spectral_lines`) marked;
 - the 2-D histogram of excursions (`spelunker.pointing.excursion_histogram`).
+
+`pointing_figure` draws it for one visit and guide star of a fitted model
+(`spelunker.pointing.pointing_series`); `pointing_section` is the report's
+pointing section (the figure and the metrics of
+`spelunker.pointing.pointing_stability`).
 """
+
+import html
+import logging
 
 import numpy as np
 from astropy.time import Time
 
 from spelunker._validate import check_float_array
+from spelunker.datamodels import check_model
 from spelunker.errors import ParameterError
+from spelunker.names import visit_id
 from spelunker.plotting._canvas import new_figure
+from spelunker.plotting._model import guidestar_names, require_frames_table
+from spelunker.plotting._page import html_figure, html_table, png_bytes
 from spelunker.plotting.timeaxis import TimeAxis, set_time_axis
 from spelunker.pointing import (
+    STABILITY_COLUMNS,
     STABILITY_INTERVAL,
     excursion_histogram,
     interval_averages,
     jitter_spectrum,
+    pointing_series,
+    pointing_stability,
     spectral_lines,
     stability_metrics,
 )
 
-__all__ = ["jitter_plot", "JITTER_STYLES", "JITTER_CAPTION"]
+__all__ = ["jitter_plot", "pointing_figure", "pointing_section", "JITTER_STYLES",
+           "JITTER_CAPTION"]
+
+log = logging.getLogger(__name__)
 
 #: Axis -> colour and label of its curves (``gid``: the artists' ids, for tests and SVG).
 JITTER_STYLES = {
@@ -216,3 +234,133 @@ def _histogram_panel(fig, ax, histogram):
     ax.set_ylabel("ΔV3 (mas)")
     ax.set_aspect("equal")
     ax.set_title("excursions", fontsize="medium")
+
+
+def _groups(model, visit_index, guidestar_index, *, where):
+    """The (visit, guide star) groups of the model to draw: all, or the one named."""
+    groups = [(visit, star) for visit, star, _ in model.frame_groups()]
+    if visit_index is None and guidestar_index is None:
+        return groups
+    chosen = [(visit, star) for visit, star in groups
+              if (visit_index is None or visit == visit_index)
+              and (guidestar_index is None or star == guidestar_index)]
+    if not chosen:
+        held = ", ".join(f"({visit}, {star})" for visit, star in groups) or "none"
+        msg = (f"{where}: the model has no frame of visit_index={visit_index!r}, "
+               f"guidestar_index={guidestar_index!r}; (visit, guide star) held: {held}")
+        raise ParameterError(msg)
+    return chosen
+
+
+def pointing_figure(model, *, visit_index=None, guidestar_index=None, fig=None,
+                    mask_events=True):
+    """`jitter_plot` of one visit and guide star of a fitted model.
+
+    Parameters
+    ----------
+    model : GuideStarModel
+        With a fit table (`~spelunker.GuideStarFitStep`).
+    visit_index, guidestar_index : int, optional
+        The visit (position in `~spelunker.GuideStarModel.visits`) and guide
+        star (row of the guide-star table); default the first group.
+    fig : matplotlib.figure.Figure, optional
+        An empty figure to draw in; a new pyplot figure when None.
+    mask_events : bool, optional
+        Leave the frames of technical events out (`spelunker.pointing.pointing_series`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        As `jitter_plot`, titled with the visit and guide star.
+
+    Raises
+    ------
+    spelunker.errors.SpelunkerError
+        As `spelunker.pointing.pointing_series` (no fit, no frames), or a
+        `~spelunker.errors.ParameterError` for a visit or guide star the
+        model does not hold.
+    """
+    where = "pointing_figure"
+    require_frames_table(check_model(model, where=where))
+    visit, star = _groups(model, visit_index, guidestar_index, where=where)[0]
+    series = pointing_series(model, visit_index=visit, guidestar_index=star,
+                             mask_events=mask_events)
+    fig = jitter_plot(series, fig=fig)
+    top = fig.axes[0]
+    top.set_title(f"{_group_label(model, visit, star)}: {top.get_title()}", fontsize="medium")
+    return fig
+
+
+def _group_label(model, visit, star):
+    """``'jw01534001001, guide star <id> (GUIDER1)'`` of a visit and guide star."""
+    visits = model.visits()
+    name = visit_id(*visits[visit]) if visit < len(visits) else f"visit {visit}"
+    stars = guidestar_names(model)
+    return f"{name}, guide star {stars[star] if star < len(stars) else star}"
+
+
+def _format(value, unit):
+    try:
+        number = float(value.value if hasattr(value, "value") else value)
+    except (TypeError, ValueError):  # a text or masked cell
+        return str(value)
+    if not np.isfinite(number):
+        return "-"
+    text = f"{int(number)}" if isinstance(value, (int, np.integer)) else f"{number:.4g}"
+    return f"{text} {unit}".strip()
+
+
+def pointing_section(model, directory, *, stem, dpi):
+    """The report's pointing section: per visit and guide star, the jitter figure and metrics.
+
+    Parameters
+    ----------
+    model : GuideStarModel
+        One visit (a page of `~spelunker.plotting.write_visit_report`).
+    directory : pathlib.Path
+        Where the PNGs are written: ``<stem>_jitter.png``, or
+        ``<stem>_jitter_<visit>_<star>.png`` for several groups.
+    stem : str
+        The page's file stem.
+    dpi : float
+        Resolution of the PNGs.
+
+    Returns
+    -------
+    html : str
+        The section's HTML (figures embedded; a paragraph saying why when
+        the model has no fit).
+    paths : list of pathlib.Path
+        The PNGs written.
+    """
+    from matplotlib.figure import Figure  # matplotlib loads only when a report is drawn
+
+    if not (model.hasattr("gauss_fit") or model.hasattr("quick_fit")):
+        return "<p>No fit table (run GuideStarFitStep): no pointing offsets.</p>", []
+    try:
+        table = pointing_stability(model)
+    except ValueError as exc:
+        log.info("report: pointing section left out: %s", exc)
+        return f'<p class="note">{html.escape(f"pointing left out: {exc}")}</p>', []
+    parts, paths = [], []
+    several = len(table) > 1
+    for row in table:
+        visit, star = int(row["visit_index"]), int(row["guidestar_index"])
+        parts.append(f"<h3>{html.escape(_group_label(model, visit, star))}</h3>")
+        name = f"jitter_{visit}_{star}" if several else "jitter"
+        try:
+            figure = pointing_figure(model, visit_index=visit, guidestar_index=star,
+                                     fig=Figure(figsize=(11, 8), layout="constrained"))
+        except ValueError as exc:
+            parts.append(f'<p class="note">{html.escape(f"jitter figure left out: {exc}")}</p>')
+            log.info("report: jitter figure of visit %d, star %d left out: %s", visit, star, exc)
+        else:
+            png = png_bytes(figure, dpi)
+            path = directory / f"{stem}_{name}.png"
+            path.write_bytes(png)
+            paths.append(path)
+            parts.append(html_figure(name, JITTER_CAPTION, path, png, wide=True))
+        rows = [(description, _format(row[column], unit))
+                for column, unit, description in STABILITY_COLUMNS if column in row.colnames]
+        parts.append(html_table(["quantity", "value"], rows, numeric=(1,)))
+    return "\n".join(parts), paths

@@ -29,6 +29,7 @@ from spelunker.plotting._model import guidestar_names, require_frames_table
 from spelunker.plotting._page import html_figure, html_table, png_bytes
 from spelunker.plotting.frames import frame_plot, position_plot
 from spelunker.plotting.periodograms import periodogram_plot
+from spelunker.plotting.pointing import pointing_section
 from spelunker.plotting.telemetry import plot_local_events
 from spelunker.plotting.timedomain import time_domain_section
 from spelunker.plotting.timeseries import timeseries_binned_plot, timeseries_list_plot
@@ -194,9 +195,10 @@ def _write_page(model, directory, *, stem, title, bin_size, n_peaks, dpi):
         drawn.append((name, caption, path, png))
 
     time_domain, _ = time_domain_section(model, directory, stem=stem, dpi=dpi)
+    pointing, _ = pointing_section(model, directory, stem=stem, dpi=dpi)
     page = directory / f"{stem}_report.html"
-    page.write_text(_html(model, title, drawn, notes, n_peaks=n_peaks, time_domain=time_domain),
-                    encoding="utf-8")
+    page.write_text(_html(model, title, drawn, notes, n_peaks=n_peaks, time_domain=time_domain,
+                          pointing=pointing), encoding="utf-8")
     log.info("report: wrote %s with %d figure(s)", page, len(drawn))
     return page
 
@@ -549,7 +551,7 @@ def _peaks_section(model, n_peaks):
                           "power", "false-alarm probability"], rows, numeric=(2, 3, 4, 5, 6))
 
 
-def _html(model, title, figures, notes, *, n_peaks, time_domain):
+def _html(model, title, figures, notes, *, n_peaks, time_domain, pointing):
     escaped = html.escape(title)
     parts = [
         "<!DOCTYPE html>",
@@ -577,6 +579,7 @@ def _html(model, title, figures, notes, *, n_peaks, time_domain):
     parts.append("</div>")
     parts += ["<h2>Periodogram peaks</h2>", _peaks_section(model, n_peaks)]
     parts += ['<h2 id="time-domain">Time domain: flares, dips and variability</h2>', time_domain]
+    parts += ['<h2 id="pointing">Pointing stability (mas)</h2>', pointing]
     parts += ["</body>", "</html>", ""]
     return "\n".join(parts)
 
