@@ -19,6 +19,7 @@ that places the guide star's V2/V3 at its RA/Dec with the V3 axis at
 position angle PA_V3 at V1 (the product keyword ``PA_V3``).
 """
 
+import io
 import logging
 import os
 import warnings
@@ -324,8 +325,12 @@ def _parse_image(response):
             text = response.text[:80].strip()
         return "http", f"HTTP {response.status_code} ({text})"
     try:
-        hdus = fits.HDUList.fromstring(response.content)
-        hdu = next(hdu for hdu in hdus if hdu.data is not None and hdu.data.ndim == 2)
+        with warnings.catch_warnings():
+            # a damaged reply warns (VerifyWarning) before it fails: the error says it
+            warnings.simplefilter("ignore", fits.verify.VerifyWarning)
+            with fits.open(io.BytesIO(response.content)) as hdus:
+                hdu = next(hdu for hdu in hdus if hdu.data is not None and hdu.data.ndim == 2)
+                hdu = hdu.copy()
     except (OSError, ValueError, TypeError, StopIteration):
         return "bad_reply", "the reply is not a FITS image"
     return None, hdu
