@@ -28,7 +28,7 @@ from spelunker.plotting.sky import (
     draw_guidestar_sky,
     guidestar_sky,
 )
-from spelunker.pointing import interval_averages
+from spelunker.pointing import interval_averages, stability_metrics
 
 # --------------------------------------------------------------------------
 # Fixtures
@@ -76,7 +76,7 @@ def test_jitter_plot_three_panels_with_units():
     assert histogram_ax.get_xlabel() == "ΔV2 (mas)"
     assert histogram_ax.get_ylabel() == "ΔV3 (mas)"
     assert fig.axes[3].get_ylabel() == "frames"
-    assert re.match(r"15 s stability: V2 [\d.]+ mas, V3 [\d.]+ mas, radial [\d.]+ mas",
+    assert re.match(r"15 s stability: V2 [\d.]+ mas, V3 [\d.]+ mas, radial [\d.]+ mas \(rms",
                     time_ax.get_title())
 
 
@@ -104,31 +104,39 @@ def test_jitter_plot_marks_the_lines_where_the_spectrum_has_them():
     assert marked == [0.125, 1.5]
 
 
-def test_jitter_plot_band_is_the_15s_mean_and_rms():
+def test_jitter_plot_band_is_the_15s_stability_and_the_averages_are_drawn():
     series = _series()
+    series.good[100:300] = False  # left out of everything drawn
     fig = jitter_plot(series, fig=Figure())
     ax = fig.axes[0]
     bands = {c.get_gid(): c for c in ax.collections if str(c.get_gid()).startswith("rms_band")}
     assert set(bands) == {"rms_band_v2", "rms_band_v3"}
-    averages = interval_averages(series.seconds, series.dv2_mas, series.dv3_mas, interval=15.0)
-    assert np.allclose(np.diff(averages["start_s"]), 15.0)
-    top = averages["dv2_mas"] + averages["rms_v2_mas"]
-    vertices = bands["rms_band_v2"].get_paths()[0].vertices
-    assert np.isclose(vertices[:, 1].max(), np.max(top))
-    # time axis in minutes: the band ends at the last interval's stop
-    assert np.isclose(vertices[:, 0].max(), averages["stop_s"][-1] / 60.0)
+    d2 = np.where(series.good, series.dv2_mas, np.nan)
+    d3 = np.where(series.good, series.dv3_mas, np.nan)
+    metrics = stability_metrics(series.seconds, d2, d3)
+    for key in ("v2", "v3"):
+        vertices = bands[f"rms_band_{key}"].get_paths()[0].vertices
+        assert np.isclose(vertices[:, 1].max(), metrics[f"stability_{key}_mas"])
+        assert np.isclose(vertices[:, 1].min(), -metrics[f"stability_{key}_mas"])
+    averages = interval_averages(series.seconds, d2, d3, interval=15.0)
+    means = [line for line in ax.get_lines() if line.get_gid() == "mean_v2"][0]
+    np.testing.assert_allclose(means.get_ydata()[::2], averages["dv2_mas"])
+    np.testing.assert_allclose(means.get_xdata()[1::2], averages["stop_s"] / 60.0)  # minutes
+    frames = [line for line in ax.get_lines() if line.get_gid() == "frames_v2"][0]
+    assert len(frames.get_xdata()) == np.count_nonzero(series.good)
 
 
 def test_jitter_plot_histogram_orientation():
     series = SimpleNamespace(seconds=np.arange(100.0), dv2_mas=np.zeros(100),
                              dv3_mas=np.zeros(100))
-    counts = np.zeros((4, 2), dtype=int)
-    counts[3, 0] = 7  # V2 bin 3 (x), V3 bin 0 (y)
+    counts = np.zeros((2, 4), dtype=int)
+    counts[0, 3] = 7  # V3 bin 0 (row, y), V2 bin 3 (column, x): excursion_histogram's layout
     fig = jitter_plot(series, histogram=(counts, np.arange(5.0), np.arange(3.0)),
                       lines=Table({"frequency_hz": [], "amplitude_mas": []}), fig=Figure())
     mesh = fig.axes[2].collections[0]
-    assert mesh.get_array().shape == (2, 4)  # rows: V3, columns: V2
+    assert mesh.get_array().shape == (2, 4)
     assert mesh.get_array()[0, 3] == 7
+    assert fig.axes[2].get_xlim() == (0.0, 4.0) and fig.axes[2].get_ylim() == (0.0, 2.0)
     assert fig.axes[0].get_xlabel() == "time since the first frame (s)"  # no mjd
 
 

@@ -4,9 +4,10 @@ Draws what `spelunker.pointing` measures for one visit and guide star (a
 `~spelunker.pointing.PointingSeries`, or any object with its ``seconds``,
 ``dv2_mas``, ``dv3_mas`` and optionally ``good`` and ``mjd`` arrays):
 
-- the V2 and V3 offsets (mas) of every frame against time, with the mean
-  and rms over each 15 s interval (`spelunker.pointing.STABILITY_INTERVAL`,
-  JWST's stability metric) as a band;
+- the V2 and V3 offsets (mas) of every frame against time, their 15 s
+  averages (`spelunker.pointing.STABILITY_INTERVAL`) and a band of plus or
+  minus JWST's stability metric, the rms of those averages
+  (`spelunker.pointing.stability_metrics`);
 - the Welch power spectrum (mas^2/Hz, `spelunker.pointing.jitter_spectrum`)
   with its strongest lines (`spelunker.pointing.spectral_lines`) marked;
 - the 2-D histogram of excursions (`spelunker.pointing.excursion_histogram`).
@@ -57,8 +58,9 @@ JITTER_STYLES = {
 
 #: Caption of the report's jitter figure.
 JITTER_CAPTION = ("Guide-star offsets from their mean in V2 and V3 (mas; fitted centroids "
-                  "through the SIAF distortion), with the mean and rms over each 15 s "
-                  "interval (JWST's stability metric) as a band; the Welch power spectrum "
+                  "through the SIAF distortion), their 15 s averages, and a band of plus or "
+                  "minus the rms of those averages (JWST's stability metric); the Welch "
+                  "power spectrum "
                   "(mas^2/Hz) with its strongest lines marked (frequency, semi-amplitude); "
                   "the 2-D histogram of the excursions.")
 
@@ -101,12 +103,13 @@ def jitter_plot(series, *, spectrum=None, lines=None, histogram=None, fig=None,
         Lines to mark (``frequency_hz``, ``amplitude_mas``); default
         `spelunker.pointing.spectral_lines` of the spectrum.
     histogram : tuple, optional
-        ``(counts, v2_edges_mas, v3_edges_mas)``; default
+        ``(counts, v2_edges_mas, v3_edges_mas)``, counts of shape
+        ``(n_v3, n_v2)``; default
         `spelunker.pointing.excursion_histogram` of the good frames.
     fig : matplotlib.figure.Figure, optional
         An empty figure to draw in; a new pyplot figure when None.
     interval : float, optional
-        Interval of the rms band (s); JWST's metric uses 15 s.
+        Interval of the averages whose rms is the band (s); JWST's metric uses 15 s.
     title : str, optional
         Title of the time panel (default: the 15 s stability per axis).
 
@@ -140,9 +143,10 @@ def jitter_plot(series, *, spectrum=None, lines=None, histogram=None, fig=None,
     """
     where = "jitter_plot"
     seconds, dv2, dv3, good, mjd = _series_arrays(series, where=where)
-    t, x2, x3 = seconds[good], dv2[good], dv3[good]
+    # frames not used are NaN, as `spelunker.pointing.series_spectrum` leaves them out
+    x2, x3 = np.where(good, dv2, np.nan), np.where(good, dv3, np.nan)
     if spectrum is None:
-        spectrum = jitter_spectrum(t, x2, x3)
+        spectrum = jitter_spectrum(seconds, x2, x3)
     if lines is None:
         lines = spectral_lines(spectrum)
     if histogram is None:
@@ -150,47 +154,46 @@ def jitter_plot(series, *, spectrum=None, lines=None, histogram=None, fig=None,
     fig = new_figure(fig, (11, 8))
     grid = fig.add_gridspec(2, 2, height_ratios=(1.0, 1.1))
     time_ax = fig.add_subplot(grid[0, :])
-    _time_panel(time_ax, seconds, dv2, dv3, good, mjd, interval=interval, title=title)
+    _time_panel(time_ax, seconds, x2, x3, good, mjd, interval=interval, title=title)
     _spectrum_panel(fig.add_subplot(grid[1, 0]), spectrum, lines)
     _histogram_panel(fig, fig.add_subplot(grid[1, 1]), histogram)
     return fig
 
 
 def _time_panel(ax, seconds, dv2, dv3, good, mjd, *, interval, title):
+    """Frames, their ``interval`` averages, and the band of +- the stability metric."""
     if mjd is not None and np.isfinite(mjd[good]).any():
         first = int(np.flatnonzero(good)[0])
         origin = Time(mjd[first] - seconds[first] / 86400.0, format="mjd", scale="utc")
-        span = float(np.nanmax(seconds) - np.nanmin(seconds))
-        axis = TimeAxis.for_span(origin, span)
+        axis = TimeAxis.for_span(origin, float(np.nanmax(seconds) - np.nanmin(seconds)))
         set_time_axis(ax, axis)
-        to_axis = axis.seconds_per_unit
-        offset = float((origin - axis.reference).to_value("s"))
+        per_unit = axis.seconds_per_unit
     else:
-        to_axis, offset = 1.0, 0.0
+        per_unit = 1.0
         ax.set_xlabel("time since the first frame (s)")
-    t = seconds[good]
-    averages = interval_averages(t, dv2[good], dv3[good], interval=interval)
-    start = (np.asarray(averages["start_s"], float) + offset) / to_axis
-    stop = (np.asarray(averages["stop_s"], float) + offset) / to_axis
-    edges_x = np.column_stack([start, stop]).ravel()
+    metrics = stability_metrics(seconds, dv2, dv3, interval=interval)
+    averages = interval_averages(seconds, dv2, dv3, interval=interval)
+    edges = np.column_stack([np.asarray(averages["start_s"], float),
+                             np.asarray(averages["stop_s"], float)]).ravel() / per_unit
+    span = [np.nanmin(seconds[good]) / per_unit, np.nanmax(seconds[good]) / per_unit]
     for key, values in (("v2", dv2), ("v3", dv3)):
         style = JITTER_STYLES[key]
-        ax.plot((t + offset) / to_axis, values[good], ".", markersize=1.5, alpha=0.35,
+        ax.plot(seconds[good] / per_unit, values[good], ".", markersize=1.5, alpha=0.3,
                 color=style["color"], rasterized=True, gid=f"frames_{key}")
-        mean = np.repeat(np.asarray(averages[f"d{key}_mas"], float), 2)
-        rms = np.repeat(np.asarray(averages[f"rms_{key}_mas"], float), 2)
-        ax.fill_between(edges_x, mean - rms, mean + rms, color=style["color"], alpha=0.3,
-                        linewidth=0, gid=f"rms_band_{key}",
-                        label=f"Δ{style['label']}: {interval:g} s mean ± rms")
-        ax.plot(edges_x, mean, color=style["color"], linewidth=1.0, gid=f"mean_{key}")
+        level = metrics[f"stability_{key}_mas"]
+        ax.fill_between(span, -level, level, color=style["color"], alpha=0.2, linewidth=0,
+                        gid=f"rms_band_{key}",
+                        label=f"Δ{style['label']}: ±{level:.3g} mas ({interval:g} s rms)")
+        ax.plot(edges, np.repeat(np.asarray(averages[f"d{key}_mas"], float), 2),
+                color=style["color"], linewidth=1.2, gid=f"mean_{key}",
+                label=f"Δ{style['label']}: {interval:g} s averages")
     ax.axhline(0.0, color="0.5", linewidth=0.6)
     ax.set_ylabel("offset from mean (mas)")
-    ax.legend(loc="upper right", fontsize="small")
+    ax.legend(loc="upper right", fontsize="small", ncols=2)
     if title is None:
-        metrics = stability_metrics(t, dv2[good], dv3[good], interval=interval)
         title = (f"{interval:g} s stability: V2 {metrics['stability_v2_mas']:.3g} mas, "
                  f"V3 {metrics['stability_v3_mas']:.3g} mas, radial "
-                 f"{metrics['stability_mas']:.3g} mas (rms)")
+                 f"{metrics['stability_mas']:.3g} mas (rms of {interval:g} s averages)")
     ax.set_title(title, fontsize="medium")
 
 
@@ -225,8 +228,7 @@ def _histogram_panel(fig, ax, histogram):
         msg = (f"jitter_plot: histogram={histogram!r:.60} must be (counts, v2_edges_mas, "
                "v3_edges_mas) (spelunker.pointing.excursion_histogram)")
         raise ParameterError(msg) from None
-    counts = np.asarray(counts)
-    shown = np.ma.masked_equal(counts.T, 0)  # counts[v2 bin, v3 bin]: V3 runs up
+    shown = np.ma.masked_equal(np.asarray(counts), 0)  # rows along V3, columns along V2
     mesh = ax.pcolormesh(np.asarray(v2_edges, float), np.asarray(v3_edges, float), shown,
                          cmap="viridis", gid="excursion_histogram")
     fig.colorbar(mesh, ax=ax, label="frames")

@@ -219,7 +219,7 @@ def guidestar_sky(ra, dec, *, detector, xstart=0, ystart=0, x=None, y=None, pa_v
     known = xstart > 0 and ystart > 0
     if known:
         star = window_to_sky(x, y, detector=name, xstart=xstart, ystart=ystart)
-        star_v2, star_v3 = float(star.v2[0]), float(star.v3[0])
+        star_v2, star_v3 = float(np.ravel(star.v2)[0]), float(np.ravel(star.v3)[0])
     else:
         star_v2, star_v3 = float(aperture.V2Ref), float(aperture.V3Ref)
     attitude = _attitude(star_v2, star_v3, ra, dec, pa_v3)
