@@ -348,7 +348,7 @@ def pointing_section(model, directory, *, stem, dpi):
     several = len(table) > 1
     for row in table:
         visit, star = int(row["visit_index"]), int(row["guidestar_index"])
-        parts.append(f"<h3>{html.escape(_group_label(model, visit, star))}</h3>")
+        parts.append(f"<h3>{html.escape(_group_label(model, visit, star))}: pointing</h3>")
         name = f"jitter_{visit}_{star}" if several else "jitter"
         try:
             figure = pointing_figure(model, visit_index=visit, guidestar_index=star,

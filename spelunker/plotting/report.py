@@ -79,8 +79,11 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
     external file, style sheet or script, so it can be mailed or archived
     alone.  It shows the files and guide stars, the fit success rate (and
     the flags of the flagged fits), the aperture, the local events (file
-    starts, guide-star changes, HGA moves from the POINTING table) and the
-    strongest periodogram peaks.  Figures that need a missing table (no fit,
+    starts, guide-star changes, HGA moves from the POINTING table), the
+    strongest periodogram peaks, the time-domain section and the pointing
+    section (the jitter figure and the stability metrics in mas of each
+    visit and guide star, `spelunker.plotting.pointing.pointing_section`).
+    Figures that need a missing table (no fit,
     no periodogram) are left out with a note.  The figures are drawn on
     `matplotlib.figure.Figure` objects, never through pyplot, so the report
     works under ``strun``, in threads and with any matplotlib backend.
@@ -119,7 +122,8 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
         The page to open.  One visit: its page ``<stem>_report.html``,
         ``<stem>`` being ``jw<program><observation><visit>`` of the files;
         the PNGs are ``<stem>_<figure>.png`` next to it (figures of
-        `REPORT_FIGURES`).  Several visits: the index page
+        `REPORT_FIGURES`, and ``<stem>_jitter.png`` of the pointing section,
+        `spelunker.plotting.pointing.pointing_section`, when the model has a fit).  Several visits: the index page
         ``jw<program>_report.html`` (``spelunker_report.html`` for several
         programs) linking the visit pages ``<stem>_report.html`` written
         next to it, each with its own ``<stem>_<figure>.png``.
@@ -144,7 +148,7 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
     >>> model = GuideStarPipeline.call(visit.files, steps={"fit": {"method": "quick"}})
     >>> page = write_visit_report(model, tempfile.mkdtemp())
     >>> page.name, sorted(p.name for p in page.parent.glob("*.png"))[:2]
-    ('jw01534001001_report.html', ['jw01534001001_frame.png', 'jw01534001001_lightcurve.png'])
+    ('jw01534001001_report.html', ['jw01534001001_frame.png', 'jw01534001001_jitter.png'])
     """
     where = "write_visit_report"
     if isinstance(model, (list, tuple)):
