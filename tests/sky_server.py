@@ -11,16 +11,16 @@ answered as hips2fits answers them: HTTP 400 with a JSON body ``{"title",
 "description"}`` for a missing parameter.
 """
 
-import contextlib
 import io
 import json
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 from astropy.io import fits
+
+import gsc_server
 
 __all__ = ["PATH", "FakeSkyImages", "closed_port_url", "sky_image"]
 
@@ -66,90 +66,83 @@ def sky_image(*, width, height, ra, dec, fov, projection="TAN", rotation_angle=0
     return buffer.getvalue()
 
 
-class FakeSkyImages:
-    """The server.  ``failure`` makes every reply fail:
+class _Handler(BaseHTTPRequestHandler):
+    """Answers for the `FakeSkyImages` it serves (``self.server.fake``)."""
 
-    ``'json'`` (HTTP 400 with the service's JSON error), ``'html'`` (HTTP 500
-    with an HTML page), ``'garbage'`` (HTTP 200 with bytes that are not
-    FITS).  ``requests`` logs the query parameters of each request.
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+    def do_GET(self):
+        parts = urlsplit(self.path)
+        query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+        fake = self.server.fake
+        with fake.lock:
+            fake.requests.append(query)
+        try:
+            self._answer(fake.failure, parts.path, query)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up
+
+    def _answer(self, failure, path, query):
+        missing = [name for name in REQUIRED if name not in query]
+        if path != PATH:
+            self._send(404, b"Not found", "text/plain")
+        elif failure == "html":
+            self._send(500, b"<html><body>Server Error</body></html>", "text/html")
+        elif failure == "garbage":
+            self._send(200, b"SIMPLE  = nonsense" * 10, "application/fits")
+        elif failure == "json" or missing:
+            body = {"title": "Bad request", "description": f"missing parameter(s): {missing}"}
+            self._send(400, json.dumps(body).encode(), "application/json")
+        else:
+            data = sky_image(width=int(query["width"]), height=int(query["height"]),
+                             ra=float(query["ra"]), dec=float(query["dec"]),
+                             fov=float(query["fov"]), projection=query["projection"],
+                             rotation_angle=float(query.get("rotation_angle", 0.0)))
+            self._send(200, data, "application/fits")
+
+    def _send(self, status, data, content_type):
+        self.send_response(status)
+        for key, value in (("Content-Type", content_type), ("Content-Length", str(len(data)))):
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class FakeSkyImages:
+    """The server, started and stopped as a context manager.
+
+    ``failure`` makes every reply fail: ``'json'`` (HTTP 400 with the
+    service's JSON error), ``'html'`` (HTTP 500 with an HTML page),
+    ``'garbage'`` (HTTP 200 with bytes that are not FITS).  ``requests``
+    logs the query parameters of each request.
     """
 
     def __init__(self):
         self.failure = None
         self.requests = []
-        self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output quiet
-                pass
-
-            def do_GET(self):
-                parts = urlsplit(self.path)
-                query = {key: values[0] for key, values in parse_qs(parts.query).items()}
-                with fake._lock:
-                    fake.requests.append(query)
-                try:
-                    self._answer(parts.path, query)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up
-
-            def _answer(self, path, query):
-                missing = [name for name in REQUIRED if name not in query]
-                if path != PATH:
-                    self._send(404, b"Not found", "text/plain")
-                elif fake.failure == "html":
-                    self._send(500, b"<html><body>Server Error</body></html>", "text/html")
-                elif fake.failure == "garbage":
-                    self._send(200, b"SIMPLE  = nonsense" * 10, "application/fits")
-                elif fake.failure == "json" or missing:
-                    body = {"title": "Bad request",
-                            "description": f"missing parameter(s): {missing}"}
-                    self._send(400, json.dumps(body).encode(), "application/json")
-                else:
-                    data = sky_image(width=int(query["width"]), height=int(query["height"]),
-                                     ra=float(query["ra"]), dec=float(query["dec"]),
-                                     fov=float(query["fov"]), projection=query["projection"],
-                                     rotation_angle=float(query.get("rotation_angle", 0.0)))
-                    self._send(200, data, "application/fits")
-
-            def _send(self, status, data, content_type):
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
+        self._server.fake = self
+        host, port = self._server.server_address[:2]
+        #: The service's address (what ``url=`` or ``SPELUNKER_HIPS2FITS_URL`` takes).
+        self.url = f"http://{host}:{port}{PATH}"
+        self._thread = None
+
+    def __enter__(self):
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def url(self):
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{PATH}"
-
-    def start(self):
         self._thread.start()
         return self
 
-    def close(self):
+    def __exit__(self, *exc):
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.close()
         return False
 
 
 def closed_port_url():
     """A URL on 127.0.0.1 where nothing listens (connection refused)."""
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}{PATH}"
+    return gsc_server.closed_port_url().replace(gsc_server.PATH, PATH)

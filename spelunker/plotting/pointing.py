@@ -30,7 +30,7 @@ from spelunker.errors import ParameterError
 from spelunker.names import visit_id
 from spelunker.plotting._canvas import new_figure
 from spelunker.plotting._model import guidestar_names, require_frames_table
-from spelunker.plotting._page import html_figure, html_table, png_bytes
+from spelunker.plotting._page import html_table, saved_figure
 from spelunker.plotting.timeaxis import TimeAxis, set_time_axis
 from spelunker.pointing import (
     STABILITY_COLUMNS,
@@ -357,11 +357,10 @@ def pointing_section(model, directory, *, stem, dpi):
             parts.append(f'<p class="note">{html.escape(f"jitter figure left out: {exc}")}</p>')
             log.info("report: jitter figure of visit %d, star %d left out: %s", visit, star, exc)
         else:
-            png = png_bytes(figure, dpi)
-            path = directory / f"{stem}_{name}.png"
-            path.write_bytes(png)
+            part, path = saved_figure(figure, directory, stem=stem, name=name,
+                                      caption=JITTER_CAPTION, dpi=dpi, wide=True)
+            parts.append(part)
             paths.append(path)
-            parts.append(html_figure(name, JITTER_CAPTION, path, png, wide=True))
         rows = [(description, _format(row[column], unit))
                 for column, unit, description in STABILITY_COLUMNS if column in row.colnames]
         parts.append(html_table(["quantity", "value"], rows, numeric=(1,)))
