@@ -51,6 +51,7 @@ __all__ = [
     "ideal_to_telescope",
     "science_to_ideal",
     "telescope_offsets_mas",
+    "telescope_to_ideal",
     "window_jacobian",
     "window_to_science",
     "window_to_sky",
@@ -162,23 +163,25 @@ def window_to_science(x, y, *, xstart, ystart):
 
 
 def _polynomial(transform, dx, dy):
-    """Evaluate the Sci2Idl polynomials at offsets from the reference pixel."""
-    # Powers of dx and dy once each, then one multiply-add per term.
-    px = [np.ones_like(dx), dx]
-    py = [np.ones_like(dy), dy]
-    for _ in range(2, transform.degree + 1):
-        px.append(px[-1] * dx)
-        py.append(py[-1] * dy)
-    out_x = np.zeros_like(dx)
-    out_y = np.zeros_like(dy)
-    for (i, j), cx, cy in zip(transform.powers, transform.coeff_x, transform.coeff_y,
-                              strict=True):
-        term = px[i] * py[j] if i and j else (px[i] if j == 0 else py[j])
-        if cx:
-            out_x += cx * term
-        if cy:
-            out_y += cy * term
-    return out_x, out_y
+    """Evaluate the Sci2Idl polynomials at offsets from the reference pixel (Horner's rule)."""
+    # sum_j dy**j * P_j(dx), P_j a polynomial in dx of degree (degree - j), both by Horner.
+    degree = transform.degree
+    index = {power: k for k, power in enumerate(transform.powers)}
+    outputs = []
+    for coefficients in (transform.coeff_x, transform.coeff_y):
+        total = None
+        for j in range(degree, -1, -1):
+            inner = np.full_like(dx, coefficients[index[(degree - j, j)]])
+            for i in range(degree - j - 1, -1, -1):
+                inner *= dx
+                inner += coefficients[index[(i, j)]]
+            if total is None:
+                total = inner
+            else:
+                total *= dy
+                total += inner
+        outputs.append(total)
+    return outputs[0], outputs[1]
 
 
 def _rotate(transform, idl_x, idl_y):
@@ -261,6 +264,44 @@ def ideal_to_telescope(idl_x, idl_y, *, detector, frame="onboard"):
     idl_x, idl_y = np.broadcast_arrays(_float_array(idl_x, "idl_x", where),
                                        _float_array(idl_y, "idl_y", where))
     return _rotate(transform, idl_x, idl_y)
+
+
+def telescope_to_ideal(v2, v3, *, detector, frame="onboard"):
+    """A guider's ideal-frame position (arcsec) of V2/V3 positions: `ideal_to_telescope` inverted.
+
+    Parameters
+    ----------
+    v2, v3 : float or array_like
+        arcsec.
+    detector : str
+        'GUIDER1' or 'GUIDER2' (or 'FGS1', 'FGS2').
+    frame : {'onboard', 'science'}, optional
+        As for `ideal_to_telescope`.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Ideal x, y (arcsec), as pysiaf's ``tel_to_idl`` (planar approximation).
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        For a detector that is not a guider, an unknown frame or non-numeric input.
+
+    Examples
+    --------
+    >>> [round(float(v), 6) for v in telescope_to_ideal(206.407, -697.765, detector="FGS1")]
+    [0.0, 0.0]
+    """
+    where = "telescope_to_ideal"
+    detector = guider_name(detector, where=where)
+    frame = check_choice(frame, "frame", ("onboard", "science"), where=where)
+    transform = (_onboard_transform if frame == "onboard" else _science_transform)(detector)
+    v2, v3 = np.broadcast_arrays(_float_array(v2, "v2", where), _float_array(v3, "v3", where))
+    d2, d3 = v2 - transform.v2_ref, v3 - transform.v3_ref
+    idl_x = transform.parity * (d2 * transform.cos_angle - d3 * transform.sin_angle)
+    idl_y = d2 * transform.sin_angle + d3 * transform.cos_angle
+    return idl_x, idl_y
 
 
 def window_to_sky(x, y, *, detector, xstart, ystart):

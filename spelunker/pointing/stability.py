@@ -5,16 +5,17 @@ accuracy):
 
 - **NEA** (noise equivalent angle, per axis): the median of the per-frame
   1-sigma centroid errors of the fit, carried to V2/V3 (mas).  Cross-check:
-  the point-to-point scatter ``p2p`` = 1.4826 MAD(diff(offset)) / sqrt(2),
+  the point-to-point scatter ``p2p`` = 1.4826 median(|diff(offset)|) / sqrt(2),
   which equals the NEA for white noise (it also holds jitter faster than
   a frame).
 - **stability** (JWST's metric, "JWST Fine Guide Stability"): the offsets
   averaged in consecutive `STABILITY_INTERVAL` (15 s) intervals, and the
   rms of those averages about their mean over the observation; over a
   series longer than `STABILITY_WINDOW` (10,000 s), about the mean of each
-  consecutive 10,000 s window (the rms over all intervals).  Intervals
-  holding fewer than half the median number of frames per interval (at
-  gaps and ends) are left out.  ``stability_mas`` is the radial value
+  consecutive window of as many whole intervals as fit in 10,000 s
+  (666 x 15 s = 9,990 s; the rms over all intervals).  Intervals
+  holding fewer than 90 % of the median number of frames per interval (at
+  gaps, masked events and ends) are left out.  ``stability_mas`` is the radial value
   ``hypot(stability_v2_mas, stability_v3_mas)``.  White noise of rms
   sigma averages down to sigma / sqrt(N) (N frames per interval); a
   sinusoid of semi-amplitude A and frequency f to A |sinc(f T)| / sqrt(2)
@@ -44,6 +45,7 @@ from spelunker.errors import ParameterError
 
 __all__ = [
     "AVERAGE_INTERVAL",
+    "FULL_INTERVAL",
     "METRIC_COLUMNS",
     "STABILITY_INTERVAL",
     "STABILITY_WINDOW",
@@ -64,14 +66,19 @@ STABILITY_WINDOW = 10000.0
 #: Interval (s) of the per-exposure averages (HST's jitter files use 3 s).
 AVERAGE_INTERVAL = 3.0
 
+#: A stability interval counts when it holds at least this fraction of the
+#: median number of frames per interval (a partial interval averages a
+#: sinusoid down less, so it would bias the metric up).
+FULL_INTERVAL = 0.9
+
 #: The metrics `stability_metrics` returns: (name, unit, description).
 METRIC_COLUMNS = (
     ("n_frames", "", "frames used (finite offsets, good fits, outside masked events)"),
     ("duration", "s", "time from the first to the last frame used"),
     ("nea_v2_mas", "mas", "noise equivalent angle in V2: median 1-sigma fit error per frame"),
     ("nea_v3_mas", "mas", "noise equivalent angle in V3: median 1-sigma fit error per frame"),
-    ("p2p_v2_mas", "mas", "point-to-point scatter in V2: 1.4826 MAD of differences / sqrt(2)"),
-    ("p2p_v3_mas", "mas", "point-to-point scatter in V3: 1.4826 MAD of differences / sqrt(2)"),
+    ("p2p_v2_mas", "mas", "point-to-point scatter in V2: 1.4826 median |difference| / sqrt(2)"),
+    ("p2p_v3_mas", "mas", "point-to-point scatter in V3: 1.4826 median |difference| / sqrt(2)"),
     ("stability_v2_mas", "mas", "rms of 15 s averages of V2 about the mean (10,000 s windows)"),
     ("stability_v3_mas", "mas", "rms of 15 s averages of V3 about the mean (10,000 s windows)"),
     ("stability_mas", "mas", "JWST's 15 s pointing-stability metric, radial (hypot of V2, V3)"),
@@ -180,11 +187,11 @@ def _stability(t, d2, d3, interval, window):
     full = np.flatnonzero(count)
     if full.size == 0:
         return np.nan, np.nan
-    keep = full[count[full] >= 0.5 * np.median(count[full])]
+    keep = full[count[full] >= FULL_INTERVAL * np.median(count[full])]
     n = count[keep]
     averages = [np.bincount(bins, weights=d)[keep] / n for d in (d2, d3)]
-    # Windows of `window` seconds, by the start of each interval.
-    windows = np.floor(keep * interval / window).astype(np.int64)
+    # Windows of whole intervals, as many as fit in `window` seconds (666 x 15 s).
+    windows = keep // max(int(np.floor(window / interval + 1e-9)), 1)
     out = []
     for average in averages:
         sums = np.bincount(windows, weights=average * n)
@@ -203,8 +210,9 @@ def _slope_per_hour(t, d):
 def _p2p(d):
     if d.size < 3:
         return np.nan
-    diff = np.diff(d)
-    return float(1.4826 * np.median(np.abs(diff - np.median(diff))) / np.sqrt(2.0))
+    # Differences of neighbouring frames have median zero (up to a drift of far less
+    # than the noise per frame), so the MAD is taken about zero: one partition.
+    return float(1.4826 * np.median(np.abs(np.diff(d))) / np.sqrt(2.0))
 
 
 def stability_metrics(seconds, dv2_mas, dv3_mas, *, err_v2_mas=None, err_v3_mas=None,
