@@ -337,7 +337,8 @@ def pointing_section(model, directory, *, stem, dpi):
     """
     from matplotlib.figure import Figure  # matplotlib loads only when a report is drawn
 
-    if not (model.hasattr("gauss_fit") or model.hasattr("quick_fit")):
+    if not (check_model(model, where="pointing_section").hasattr("gauss_fit")
+            or model.hasattr("quick_fit")):
         return "<p>No fit table (run GuideStarFitStep): no pointing offsets.</p>", []
     try:
         table = pointing_stability(model)
