@@ -6,6 +6,7 @@ the attitude found by solving for V1's RA/Dec (pysiaf's ``attitude`` at V1
 with the PA_V3), not by the module's roll iteration at the star.
 """
 
+import logging
 import re
 import warnings
 from types import SimpleNamespace
@@ -19,6 +20,7 @@ from matplotlib.figure import Figure
 from sky_server import FakeSkyImages, closed_port_url
 from spelunker import GuideStarFitStep, datasets, read_guidestar
 from spelunker.errors import ArchiveError, ParameterError, SkyImageError, SpelunkerError
+from spelunker.instrument import guider_aperture
 from spelunker.plotting import guidestar_plot, jitter_plot, pointing_figure
 from spelunker.plotting.pointing import pointing_section
 from spelunker.plotting.sky import (
@@ -163,6 +165,7 @@ def _expected_outlines(detector, ra, dec, pa_v3, xstart, ystart):
     The attitude is pysiaf's at V1 with roll PA_V3, V1's RA/Dec solved so
     that the star (window centre, sci = start + 3.5) lands at (ra, dec).
     """
+    guider_aperture(detector)  # imports pysiaf without its online version check
     import pysiaf
     from pysiaf.utils import rotations
     from scipy.optimize import least_squares
@@ -320,6 +323,7 @@ def test_guidestar_sky_refuses_bad_arguments():
 
 
 def test_guidestar_sky_unknown_window_places_star_at_the_reference_point():
+    guider_aperture("GUIDER2")  # imports pysiaf without its online version check
     import pysiaf
 
     with pytest.warns(OrientationAssumedWarning):
@@ -350,7 +354,7 @@ def test_report_section_without_fit(tmp_path):
     assert paths == [] and "No fit table" in html
 
 
-def test_session_methods(sky_server, fitted, tmp_path):
+def test_session_methods(sky_server, fitted, tmp_path, caplog):
     from spelunker import load
 
     spk = load(tmp_path)
@@ -358,5 +362,9 @@ def test_session_methods(sky_server, fitted, tmp_path):
     assert len(spk.jitter_plot(fig=Figure()).axes) == 4
     ax = spk.guidestar_plot(pa_v3=10.0, url=sky_server.url, fig=Figure())
     assert "8x8 window" in [line.get_label() for line in ax.get_lines()]
-    with pytest.raises(SkyImageError, match="hips2fits"):
-        spk.guidestar_plot(pa_v3=10.0, url=closed_port_url(), fig=Figure())
+    url = closed_port_url()
+    with caplog.at_level(logging.DEBUG), pytest.raises(SkyImageError, match="hips2fits") as caught:
+        spk.guidestar_plot(pa_v3=10.0, url=url, fig=Figure())
+    # one clear error: no chained traceback, nothing logged with a traceback
+    assert url in str(caught.value) and caught.value.__suppress_context__
+    assert not [record for record in caplog.records if record.exc_info]

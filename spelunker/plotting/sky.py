@@ -26,6 +26,11 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import requests
+from astropy import units as u
+from astropy.coordinates import Angle, Latitude, Longitude
+from astropy.io import fits
+from astropy.wcs import WCS
 
 from spelunker._validate import check_finite_float, check_positive_float
 from spelunker.datamodels import check_model
@@ -131,7 +136,9 @@ def _attitude(v2, v3, ra, dec, pa_v3):
     V1 differs from it by the convergence of the meridians, so the roll is
     corrected until V3's position angle at V1 is ``pa_v3`` (to 1e-10 deg).
     """
-    from pysiaf.utils import rotations  # heavy: pysiaf costs ~1.5 s to import
+    # heavy: pysiaf costs ~1.5 s to import; guidestar_sky has imported it offline first
+    # (spelunker.instrument.guider_aperture skips pysiaf's online version check)
+    from pysiaf.utils import rotations
 
     roll = pa_v3
     for _ in range(20):
@@ -144,7 +151,7 @@ def _attitude(v2, v3, ra, dec, pa_v3):
 
 
 def _to_sky(attitude, v2, v3):
-    from pysiaf.utils import rotations  # heavy: pysiaf costs ~1.5 s to import
+    from pysiaf.utils import rotations  # heavy: pysiaf costs ~1.5 s to import (as _attitude)
 
     ra, dec = rotations.pointing(attitude, np.asarray(v2, float), np.asarray(v3, float))
     return np.atleast_1d(np.asarray(ra, float)), np.atleast_1d(np.asarray(dec, float))
@@ -283,9 +290,6 @@ def sky_image(ra, dec, fov, *, survey=DEFAULT_SURVEY, url=None, timeout=30.0,
         raise ParameterError(f"{where}: survey={survey!r:.60} must be a HiPS identifier "
                              f"(a string, e.g. {DEFAULT_SURVEY!r})")
     url = _service_url(url)
-    import requests
-    from astropy import units as u
-    from astropy.coordinates import Angle, Latitude, Longitude
     from astroquery.hips2fits import hips2fitsClass  # astroquery loads only when drawing
 
     service = hips2fitsClass()
@@ -314,8 +318,6 @@ def sky_image(ra, dec, fov, *, survey=DEFAULT_SURVEY, url=None, timeout=30.0,
 
 def _parse_image(response):
     """``(None, hdu)`` for a FITS image in ``response``, else ``(reason, detail)``."""
-    from astropy.io import fits
-
     if response.status_code != 200:
         try:
             reply = response.json()
@@ -490,8 +492,8 @@ def draw_guidestar_sky(sky, *, label="", others=(), survey=DEFAULT_SURVEY, fov=N
     fov = _default_fov(sky) if fov is None else check_positive_float(
         fov, "fov", unit="degrees", where="guidestar_plot")
     hdu = sky_image(sky.ra, sky.dec, fov, survey=survey, url=url, timeout=timeout)
+    # astropy.visualization imports matplotlib: it loads only when drawing
     from astropy.visualization import ImageNormalize, PercentileInterval
-    from astropy.wcs import WCS
 
     fig = new_figure(fig, (7, 7))
     wcs = WCS(hdu.header).celestial
