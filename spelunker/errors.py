@@ -28,7 +28,7 @@ name the file (or parameter, or service) and the problem.  The hierarchy::
                                                times that cannot be used
 
 Warnings: `CatalogFallbackWarning` (header values used where the catalog
-had none).
+had none), `OrientationAssumedWarning` (a sky figure drawn without PA_V3).
 """
 
 from stpipe.exceptions import ValidationError as _StpipeValidationError
@@ -53,6 +53,7 @@ __all__ = [
     "SurveyError",
     "ScienceInputError",
     "CatalogFallbackWarning",
+    "OrientationAssumedWarning",
 ]
 
 
@@ -227,3 +228,7 @@ class ScienceInputError(SpelunkerError, ValueError):
 
 class CatalogFallbackWarning(UserWarning):
     """Catalog values were unavailable; header values were used instead."""
+
+
+class OrientationAssumedWarning(UserWarning):
+    """No PA_V3 was given or found: the FGS aperture is drawn at an assumed orientation."""

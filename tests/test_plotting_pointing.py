@@ -19,14 +19,14 @@ from matplotlib.figure import Figure
 
 from sky_server import FakeSkyImages, closed_port_url
 from spelunker import GuideStarFitStep, datasets, read_guidestar
-from spelunker.errors import ArchiveError, ParameterError, SkyImageError, SpelunkerError
+from spelunker.errors import (ArchiveError, OrientationAssumedWarning, ParameterError,
+                              SkyImageError, SpelunkerError)
 from spelunker.instrument import guider_aperture
 from spelunker.plotting import guidestar_plot, jitter_plot, pointing_figure
 from spelunker.plotting.pointing import pointing_section
 from spelunker.plotting.sky import (
     DEFAULT_SURVEY,
     SKY_URL_ENVIRONMENT,
-    OrientationAssumedWarning,
     draw_guidestar_sky,
     guidestar_sky,
 )

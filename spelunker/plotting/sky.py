@@ -34,14 +34,15 @@ from astropy.wcs import WCS
 
 from spelunker._validate import check_finite_float, check_positive_float
 from spelunker.datamodels import check_model
-from spelunker.errors import GuideStarInputError, ParameterError, SkyImageError
+from spelunker.errors import (GuideStarInputError, OrientationAssumedWarning, ParameterError,
+                              SkyImageError)
 from spelunker.instrument import FRAME_SHAPE, guider_aperture
 from spelunker.plotting._canvas import new_figure
 from spelunker.plotting._model import require_frames_table
 from spelunker.pointing import window_to_sky
 
 __all__ = ["DEFAULT_SKY_URL", "SKY_URL_ENVIRONMENT", "DEFAULT_SURVEY", "GuideStarSky",
-           "OrientationAssumedWarning", "guidestar_sky", "sky_image", "guidestar_plot"]
+           "guidestar_sky", "sky_image", "guidestar_plot", "draw_guidestar_sky"]
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +70,6 @@ SKY_STYLES = {
     "other guide stars": {"color": "C2", "marker": "s", "markersize": 9, "fillstyle": "none",
                           "linestyle": "none"},
 }
-
-
-class OrientationAssumedWarning(UserWarning):
-    """No PA_V3 was given or found: the aperture is drawn at an assumed orientation."""
 
 
 @dataclass(frozen=True)
@@ -182,7 +179,7 @@ def guidestar_sky(ra, dec, *, detector, xstart=0, ystart=0, x=None, y=None, pa_v
     pa_v3 : float, optional
         Position angle (deg, east of north) of the V3 axis at V1, the
         product keyword ``PA_V3``; None: `ASSUMED_PA_V3` with an
-        `OrientationAssumedWarning`.
+        `~spelunker.errors.OrientationAssumedWarning`.
     pa_v3_source : str, optional
         Where ``pa_v3`` came from (``'argument'`` by default, ``'product'``).
 
@@ -398,7 +395,7 @@ def guidestar_plot(model, *, visit_index=None, guidestar_index=None, pa_v3=None,
     pa_v3 : float, optional
         Position angle of V3 at V1 (deg); default the model's
         ``meta.pointing.pa_v3``, else an assumed 0 with an
-        `OrientationAssumedWarning` and a note on the figure.
+        `~spelunker.errors.OrientationAssumedWarning` and a note on the figure.
     survey : str, optional
         HiPS survey (`DEFAULT_SURVEY`).
     fov : float, optional
