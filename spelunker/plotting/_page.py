@@ -1,8 +1,8 @@
 """The HTML pieces of the report pages: a table, an embedded figure, a figure's PNG bytes.
 
 Shared by `spelunker.plotting.report`, `spelunker.plotting.timedomain`
-and `spelunker.plotting.pointing` (not for users).  A figure is embedded as a base64 ``data:`` URI, so a page
-needs no other file.
+and `spelunker.plotting.pointing` (not for users).  A figure is embedded
+as a base64 ``data:`` URI, so a page needs no other file.
 """
 
 import base64

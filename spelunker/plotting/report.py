@@ -123,7 +123,8 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
         ``<stem>`` being ``jw<program><observation><visit>`` of the files;
         the PNGs are ``<stem>_<figure>.png`` next to it (figures of
         `REPORT_FIGURES`, and ``<stem>_jitter.png`` of the pointing section,
-        `spelunker.plotting.pointing.pointing_section`, when the model has a fit).  Several visits: the index page
+        `spelunker.plotting.pointing.pointing_section`, when the model has
+        a fit).  Several visits: the index page
         ``jw<program>_report.html`` (``spelunker_report.html`` for several
         programs) linking the visit pages ``<stem>_report.html`` written
         next to it, each with its own ``<stem>_<figure>.png``.

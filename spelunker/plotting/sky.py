@@ -41,13 +41,16 @@ from spelunker.plotting._canvas import new_figure
 from spelunker.plotting._model import require_frames_table
 from spelunker.pointing import window_to_sky
 
-__all__ = ["DEFAULT_SKY_URL", "SKY_URL_ENVIRONMENT", "DEFAULT_SURVEY", "GuideStarSky",
-           "guidestar_sky", "sky_image", "guidestar_plot", "draw_guidestar_sky"]
+__all__ = ["DEFAULT_SKY_URL", "MIRROR_SKY_URL", "SKY_URL_ENVIRONMENT", "DEFAULT_SURVEY",
+           "GuideStarSky", "guidestar_sky", "sky_image", "guidestar_plot", "draw_guidestar_sky"]
 
 log = logging.getLogger(__name__)
 
-#: The CDS hips2fits service (mirror: ``https://alaskybis.cds.unistra.fr/hips-image-services/hips2fits``).
+#: The CDS hips2fits service (`MIRROR_SKY_URL` is its mirror).
 DEFAULT_SKY_URL = "https://alasky.cds.unistra.fr/hips-image-services/hips2fits"
+
+#: The CDS mirror of `DEFAULT_SKY_URL`.
+MIRROR_SKY_URL = "https://alaskybis.cds.unistra.fr/hips-image-services/hips2fits"
 
 #: Environment variable that replaces `DEFAULT_SKY_URL`.
 SKY_URL_ENVIRONMENT = "SPELUNKER_HIPS2FITS_URL"
@@ -309,7 +312,7 @@ def sky_image(ra, dec, fov, *, survey=DEFAULT_SURVEY, url=None, timeout=30.0,
             return detail
     msg = (f"the sky-image service (hips2fits) at {url} gave no image of {survey} around "
            f"RA {ra:.5f}, Dec {dec:.5f}: {detail}; set url= or {SKY_URL_ENVIRONMENT} to a "
-           "mirror (e.g. https://alaskybis.cds.unistra.fr/hips-image-services/hips2fits)")
+           f"mirror (e.g. {MIRROR_SKY_URL})")
     raise SkyImageError(msg, reason=reason, url=url) from None
 
 
@@ -349,7 +352,7 @@ def _group(model, visit_index, guidestar_index, *, where):
 
 
 def _star_in_window(model, frames):
-    """Median fitted centroid (x, y) of the frames (window pixels), or (None, None) without a fit."""
+    """Median fitted centroid (x, y) of the frames (window pixels); (None, None) without a fit."""
     if not (model.hasattr("gauss_fit") or model.hasattr("quick_fit")):
         return None, None
     table = getattr(model, model.fit_table_name("auto"))
