@@ -551,6 +551,7 @@ def _window_inset(ax, sky, transform):
     inset.set_ylim(-half, half)
     inset.set_aspect("equal")
     inset.tick_params(labelsize="x-small")
+    inset.locator_params(nbins=4)
     inset.set_xlabel("east (arcsec)", fontsize="x-small")
     inset.set_ylabel("north (arcsec)", fontsize="x-small")
     inset.set_title("8x8 window", fontsize="x-small")
