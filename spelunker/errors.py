@@ -21,13 +21,14 @@ name the file (or parameter, or service) and the problem.  The hierarchy::
         +-- DownloadError                      products could not be downloaded
         +-- CatalogError                       the Guide Star Catalog gave no row
         +-- EngdbError                         the engineering database failed
+        +-- SkyImageError                      the sky-image service gave no image
     +-- SurveyError                            a survey cannot start (nothing to run,
     |                                          output or scheduler unusable)
     +-- ScienceInputError (also ValueError)    a science product or set of integration
                                                times that cannot be used
 
 Warnings: `CatalogFallbackWarning` (header values used where the catalog
-had none).
+had none), `OrientationAssumedWarning` (a sky figure drawn without PA_V3).
 """
 
 from stpipe.exceptions import ValidationError as _StpipeValidationError
@@ -48,9 +49,11 @@ __all__ = [
     "DownloadError",
     "CatalogError",
     "EngdbError",
+    "SkyImageError",
     "SurveyError",
     "ScienceInputError",
     "CatalogFallbackWarning",
+    "OrientationAssumedWarning",
 ]
 
 
@@ -184,6 +187,24 @@ class EngdbError(ArchiveError):
     """
 
 
+class SkyImageError(ArchiveError):
+    """The sky-image service (hips2fits) gave no image for `spelunker.plotting.sky`.
+
+    Attributes
+    ----------
+    reason : str
+        ``'timeout'``, ``'connection'`` (unreachable), ``'http'`` (an error
+        status) or ``'bad_reply'`` (not a FITS image).
+    url : str
+        The service queried.
+    """
+
+    def __init__(self, message, *, reason="bad_reply", url=None):
+        super().__init__(message)
+        self.reason = reason
+        self.url = url
+
+
 class SurveyError(SpelunkerError):
     """A survey (`spelunker.survey.run_survey`) cannot run.
 
@@ -207,3 +228,7 @@ class ScienceInputError(SpelunkerError, ValueError):
 
 class CatalogFallbackWarning(UserWarning):
     """Catalog values were unavailable; header values were used instead."""
+
+
+class OrientationAssumedWarning(UserWarning):
+    """No PA_V3 was given or found: the FGS aperture is drawn at an assumed orientation."""

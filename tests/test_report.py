@@ -79,8 +79,11 @@ def _parse(path):
 
 
 def _figures(model):
-    """The figures of a visit page of ``model``: the time-domain one with variability tables."""
-    return [*REPORT_FIGURES, *(["timedomain"] if model.hasattr("variability") else [])]
+    """The figures of a visit page of ``model``: the time-domain one with variability tables,
+    the pointing one (jitter) with a fit."""
+    fitted = model.hasattr("gauss_fit") or model.hasattr("quick_fit")
+    return [*REPORT_FIGURES, *(["timedomain"] if model.hasattr("variability") else []),
+            *(["jitter"] if fitted else [])]
 
 
 def test_report_files(report, model):
@@ -156,7 +159,7 @@ def test_report_time_domain_section(model, tmp_path):
     shown = with_variability(model)
     page = write_visit_report(shown, tmp_path)
     embedded = _embedded(page)
-    assert sorted(embedded) == sorted([*REPORT_FIGURES, "timedomain"])
+    assert sorted(embedded) == sorted([*REPORT_FIGURES, "timedomain", "jitter"])
     assert embedded["timedomain"] == (tmp_path / f"{STEM}_timedomain.png").read_bytes()
     with Image.open(tmp_path / f"{STEM}_timedomain.png") as image:
         assert min(image.size) > 300
@@ -261,7 +264,7 @@ def test_two_visits_give_one_page_per_visit_and_an_index(two_visit_report, two_v
     assert sorted(p.name for p in directory.glob("*.html")) == sorted(
         [two_visit_report.name, *(f"{stem}_report.html" for stem in stems)])
     assert sorted(p.name for p in directory.glob("*.png")) == sorted(
-        f"{stem}_{name}.png" for stem in stems for name in REPORT_FIGURES)
+        f"{stem}_{name}.png" for stem in stems for name in _figures(two_visit_model))
     index = _parse(two_visit_report)
     assert [attrs["href"] for tag, attrs in index.tags if tag == "a"] == [
         f"{stem}_report.html" for stem in stems]
@@ -272,7 +275,7 @@ def test_two_visits_give_one_page_per_visit_and_an_index(two_visit_report, two_v
     for number, stem in enumerate(stems, start=1):
         page = directory / f"{stem}_report.html"
         embedded = _embedded(page)  # every figure, each the visit's own PNG
-        assert sorted(embedded) == sorted(REPORT_FIGURES)
+        assert sorted(embedded) == sorted(_figures(two_visit_model))
         for name, png in embedded.items():
             assert png == (directory / f"{stem}_{name}.png").read_bytes()
         parsed = _parse(page)
@@ -342,8 +345,11 @@ def test_each_visit_page_shows_its_own_time_domain(two_visit_model, tmp_path):
     for number, stem in enumerate(stems):
         page = tmp_path / f"{stem}_report.html"
         assert "timedomain" in _embedded(page)
-        headings = re.findall(r"<h3>(.*?)</h3>", page.read_text(encoding="utf-8"))
+        time_domain = page.read_text(encoding="utf-8").split('<h2 id="pointing"')[0]
+        headings = re.findall(r"<h3>(.*?)</h3>", time_domain)
         assert headings == [f"{stem}, guide star {stars[number]}"]
+        pointing = re.findall(r"<h3>(.*?)</h3>", page.read_text(encoding="utf-8"))[1:]
+        assert pointing == [f"{stem}, guide star {stars[number]}: pointing"]
         assert (tmp_path / f"{stem}_timedomain.png").stat().st_size > 10_000
 
 

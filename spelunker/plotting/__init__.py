@@ -28,13 +28,21 @@ white noise), `folded_lightcurve_plot` (folded at a period);
 `time_domain_figure` draws the three for one visit and guide star of a
 model with variability tables (`~spelunker.plotting.timedomain`, also the
 report's time-domain section).
+
+Pointing figures: `jitter_plot` (`~spelunker.plotting.pointing`: the V2/V3
+offsets in mas with the 15 s rms band, their spectrum with its lines, the
+excursion histogram; also the report's pointing section) and
+`guidestar_plot` (`~spelunker.plotting.sky`: the guide star, the FGS
+aperture and the 8x8 window on a hips2fits sky image).
 """
 
 from spelunker.plotting.animation import flux_spatial_timelapse_animation
 from spelunker.plotting.frames import frame_plot, position_plot
 from spelunker.plotting.periodograms import periodogram_plot
+from spelunker.plotting.pointing import jitter_plot, pointing_figure
 from spelunker.plotting.report import write_report_index, write_visit_report
 from spelunker.plotting.science import science_regressors_plot
+from spelunker.plotting.sky import guidestar_plot
 from spelunker.plotting.summary import summarize
 from spelunker.plotting.telemetry import (
     plot_event_table,
@@ -65,5 +73,5 @@ __all__ = [
     "plot_events", "plot_intervals", "plot_event_table", "relative_flux", "TimeAxis",
     "time_axis", "set_time_axis", "to_axis_time", "variability_lightcurve_plot",
     "rms_binning_plot", "folded_lightcurve_plot", "VARIABILITY_STYLES", "display_bin_size",
-    "time_domain_figure",
+    "time_domain_figure", "jitter_plot", "pointing_figure", "guidestar_plot",
 ]

@@ -1,15 +1,15 @@
 """The HTML pieces of the report pages: a table, an embedded figure, a figure's PNG bytes.
 
-Shared by `spelunker.plotting.report` and `spelunker.plotting.timedomain`
-(not for users).  A figure is embedded as a base64 ``data:`` URI, so a page
-needs no other file.
+Shared by `spelunker.plotting.report`, `spelunker.plotting.timedomain`
+and `spelunker.plotting.pointing` (not for users).  A figure is embedded
+as a base64 ``data:`` URI, so a page needs no other file.
 """
 
 import base64
 import html
 import io
 
-__all__ = ["html_table", "html_figure", "png_bytes"]
+__all__ = ["html_table", "html_figure", "png_bytes", "saved_figure"]
 
 
 def html_table(header, rows, numeric=()):
@@ -58,3 +58,25 @@ def png_bytes(fig, dpi):
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     return buffer.getvalue()
+
+
+def saved_figure(fig, directory, *, stem, name, caption, dpi, wide=False):
+    """Write ``fig`` as ``<directory>/<stem>_<name>.png``; return its ``<figure>`` and the path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from matplotlib.figure import Figure
+    >>> from spelunker.plotting._page import saved_figure
+    >>> fig = Figure(figsize=(2, 2))
+    >>> _ = fig.add_subplot().plot([0, 1])
+    >>> html, path = saved_figure(fig, Path(tempfile.mkdtemp()), stem="jw1", name="x",
+    ...                           caption="A line.", dpi=20)
+    >>> path.name, html[:23]
+    ('jw1_x.png', '<figure id="x"><img alt')
+    """
+    png = png_bytes(fig, dpi)
+    path = directory / f"{stem}_{name}.png"
+    path.write_bytes(png)
+    return html_figure(name, caption, path, png, wide=wide), path

@@ -29,6 +29,7 @@ from spelunker.plotting._model import guidestar_names, require_frames_table
 from spelunker.plotting._page import html_figure, html_table, png_bytes
 from spelunker.plotting.frames import frame_plot, position_plot
 from spelunker.plotting.periodograms import periodogram_plot
+from spelunker.plotting.pointing import pointing_section
 from spelunker.plotting.telemetry import plot_local_events
 from spelunker.plotting.timedomain import time_domain_section
 from spelunker.plotting.timeseries import timeseries_binned_plot, timeseries_list_plot
@@ -78,8 +79,11 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
     external file, style sheet or script, so it can be mailed or archived
     alone.  It shows the files and guide stars, the fit success rate (and
     the flags of the flagged fits), the aperture, the local events (file
-    starts, guide-star changes, HGA moves from the POINTING table) and the
-    strongest periodogram peaks.  Figures that need a missing table (no fit,
+    starts, guide-star changes, HGA moves from the POINTING table), the
+    strongest periodogram peaks, the time-domain section and the pointing
+    section (the jitter figure and the stability metrics in mas of each
+    visit and guide star, `spelunker.plotting.pointing.pointing_section`).
+    Figures that need a missing table (no fit,
     no periodogram) are left out with a note.  The figures are drawn on
     `matplotlib.figure.Figure` objects, never through pyplot, so the report
     works under ``strun``, in threads and with any matplotlib backend.
@@ -118,7 +122,9 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
         The page to open.  One visit: its page ``<stem>_report.html``,
         ``<stem>`` being ``jw<program><observation><visit>`` of the files;
         the PNGs are ``<stem>_<figure>.png`` next to it (figures of
-        `REPORT_FIGURES`).  Several visits: the index page
+        `REPORT_FIGURES`, and ``<stem>_jitter.png`` of the pointing section,
+        `spelunker.plotting.pointing.pointing_section`, when the model has
+        a fit).  Several visits: the index page
         ``jw<program>_report.html`` (``spelunker_report.html`` for several
         programs) linking the visit pages ``<stem>_report.html`` written
         next to it, each with its own ``<stem>_<figure>.png``.
@@ -143,7 +149,7 @@ def write_visit_report(model, directory, *, title=None, bin_size=None, n_peaks=3
     >>> model = GuideStarPipeline.call(visit.files, steps={"fit": {"method": "quick"}})
     >>> page = write_visit_report(model, tempfile.mkdtemp())
     >>> page.name, sorted(p.name for p in page.parent.glob("*.png"))[:2]
-    ('jw01534001001_report.html', ['jw01534001001_frame.png', 'jw01534001001_lightcurve.png'])
+    ('jw01534001001_report.html', ['jw01534001001_frame.png', 'jw01534001001_jitter.png'])
     """
     where = "write_visit_report"
     if isinstance(model, (list, tuple)):
@@ -194,9 +200,10 @@ def _write_page(model, directory, *, stem, title, bin_size, n_peaks, dpi):
         drawn.append((name, caption, path, png))
 
     time_domain, _ = time_domain_section(model, directory, stem=stem, dpi=dpi)
+    pointing, _ = pointing_section(model, directory, stem=stem, dpi=dpi)
     page = directory / f"{stem}_report.html"
-    page.write_text(_html(model, title, drawn, notes, n_peaks=n_peaks, time_domain=time_domain),
-                    encoding="utf-8")
+    page.write_text(_html(model, title, drawn, notes, n_peaks=n_peaks, time_domain=time_domain,
+                          pointing=pointing), encoding="utf-8")
     log.info("report: wrote %s with %d figure(s)", page, len(drawn))
     return page
 
@@ -549,7 +556,7 @@ def _peaks_section(model, n_peaks):
                           "power", "false-alarm probability"], rows, numeric=(2, 3, 4, 5, 6))
 
 
-def _html(model, title, figures, notes, *, n_peaks, time_domain):
+def _html(model, title, figures, notes, *, n_peaks, time_domain, pointing):
     escaped = html.escape(title)
     parts = [
         "<!DOCTYPE html>",
@@ -577,6 +584,7 @@ def _html(model, title, figures, notes, *, n_peaks, time_domain):
     parts.append("</div>")
     parts += ["<h2>Periodogram peaks</h2>", _peaks_section(model, n_peaks)]
     parts += ['<h2 id="time-domain">Time domain: flares, dips and variability</h2>', time_domain]
+    parts += ['<h2 id="pointing">Pointing stability (mas)</h2>', pointing]
     parts += ["</body>", "</html>", ""]
     return "\n".join(parts)
 

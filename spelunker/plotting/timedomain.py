@@ -27,7 +27,7 @@ from spelunker.datamodels import check_model
 from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.plotting._canvas import new_figure
 from spelunker.plotting._model import guidestar_names, require_frames_table
-from spelunker.plotting._page import html_figure, html_table, png_bytes
+from spelunker.plotting._page import html_table, saved_figure
 from spelunker.plotting.variability import (
     folded_lightcurve_plot,
     rms_binning_plot,
@@ -464,11 +464,10 @@ def time_domain_section(model, directory, *, stem, dpi, tables=None):
                          "</p>")
             log.info("report: time-domain figure of %s left out: %s", _label(row), exc)
         else:
-            png = png_bytes(figure, dpi)
-            path = directory / f"{stem}_{name}.png"
-            path.write_bytes(png)
+            part, path = saved_figure(figure, directory, stem=stem, name=name,
+                                      caption=TIME_DOMAIN_CAPTION, dpi=dpi, wide=True)
+            parts.append(part)
             paths.append(path)
-            parts.append(html_figure(name, TIME_DOMAIN_CAPTION, path, png, wide=True))
         parts.append(html_table(["quantity", "value"], _variability_rows(row)))
         flares = _rows_of(tables.flares, visit, star)
         parts.append(f"<p>{len(flares)} flare(s):</p>" + (html_table(

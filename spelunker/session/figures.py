@@ -9,7 +9,9 @@ report, `spelunker.archive.engdb.mnemonics` for telemetry,
 `spelunker.events.local_events` and `spelunker.events.events_table` for
 the events in the data, `spelunker.plotting.timedomain` and
 `spelunker.plotting.variability` for the flares, dips and variability of
-`spelunker.Spelunker.find_flares`.
+`spelunker.Spelunker.find_flares`, `spelunker.plotting.pointing` and
+`spelunker.plotting.sky` for the pointing (``jitter_plot``,
+``guidestar_plot``).
 """
 
 import numpy as np
@@ -24,10 +26,12 @@ from spelunker.events import (EVENT_KINDS, HGA_MNEMONIC, LOCAL_KINDS, events_tab
 from spelunker.fitting import store_fit
 from spelunker.fitting.result import FitResult
 from spelunker.plotting import (flux_spatial_timelapse_animation, folded_lightcurve_plot,
-                                frame_plot, periodogram_plot, plot_event_table, position_plot,
-                                rms_binning_plot, time_domain_figure, timeseries_binned_plot,
+                                frame_plot, guidestar_plot, periodogram_plot, plot_event_table,
+                                pointing_figure, position_plot, rms_binning_plot,
+                                time_domain_figure, timeseries_binned_plot,
                                 timeseries_list_plot, variability_lightcurve_plot,
                                 write_visit_report)
+from spelunker.plotting.sky import DEFAULT_SURVEY
 from spelunker.plotting.telemetry import plot_local_events, plot_mnemonic
 from spelunker.plotting.timedomain import best_period, curve_noise_model, time_domain_data
 from spelunker.session.args import current_axes, given, mjd_list
@@ -317,6 +321,70 @@ class SessionFigures:
         self._variability_tables()
         return time_domain_data(self.model, visit_index=visit_index,
                                 guidestar_index=guidestar_index, where=where)
+
+    # -- pointing: jitter in mas, the guide star on the sky --------------------
+
+    def jitter_plot(self, *, visit_index=None, guidestar_index=None, fig=None,
+                    mask_events=True):
+        """Pointing offsets in mas with the 15 s rms band, their spectrum and excursions.
+
+        Drawn by `spelunker.plotting.pointing_figure` (`spelunker.plotting.jitter_plot`
+        of `spelunker.pointing.pointing_series`) from the session's fit
+        (run `gauss2d_fit` or `quick_fit` first).
+
+        Parameters
+        ----------
+        visit_index, guidestar_index : int, optional
+            The visit (position in `visits`) and guide star (row of the
+            guide-star table); default the first.
+        fig : matplotlib.figure.Figure, optional
+            Target (default: a new pyplot figure).
+        mask_events : bool, optional
+            Leave the frames of technical events out.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            Three Axes: offsets against time, spectrum, excursion histogram.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from matplotlib.figure import Figure
+        >>> from spelunker import datasets, load
+        >>> spk = load(tempfile.mkdtemp())
+        >>> _ = spk.readfile(datasets.sample_visit(spk.directory).files)
+        >>> _ = spk.quick_fit()
+        >>> len(spk.jitter_plot(fig=Figure()).axes)  # three panels and a colour bar
+        4
+        """
+        return pointing_figure(self._require_model(), visit_index=visit_index,
+                               guidestar_index=guidestar_index, fig=fig,
+                               mask_events=mask_events)
+
+    def guidestar_plot(self, *, visit_index=None, guidestar_index=None, pa_v3=None,
+                       survey=DEFAULT_SURVEY, fov=None, url=None, timeout=30.0, fig=None):
+        """The guide star on a sky image with the FGS aperture and the 8x8 window; returns the Axes.
+
+        The original tool's figure, drawn by `spelunker.plotting.guidestar_plot`:
+        a hips2fits image (astroquery; ``url`` or ``SPELUNKER_HIPS2FITS_URL``
+        for a mirror), the guide star, the aperture outline from pysiaf and
+        the 8x8 window, oriented by ``pa_v3`` (deg, V3 at V1), else the
+        product's ``PA_V3``, else an assumed 0 stated on the figure.
+
+        Raises
+        ------
+        spelunker.errors.SkyImageError
+            When the sky-image service gives no image (its message names
+            the service; an `~spelunker.errors.ArchiveError`).
+
+        Examples
+        --------
+        >>> spk.guidestar_plot(pa_v3=120.0)                        # doctest: +SKIP
+        """
+        return guidestar_plot(self._require_model(), visit_index=visit_index,
+                              guidestar_index=guidestar_index, pa_v3=pa_v3, survey=survey,
+                              fov=fov, url=url, timeout=timeout, fig=fig)
 
     def mnemonics(self, mnemonic, start, end, plot=True, *, ax=None):
         """Engineering telemetry from the MAST engineering database, drawn on the current Axes.
