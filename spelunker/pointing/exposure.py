@@ -33,7 +33,7 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.table import Table
 
-from spelunker._validate import check_output_file
+from spelunker._validate import check_output_dir, check_output_file
 from spelunker._version import __version__
 from spelunker.atomic import atomic_file
 from spelunker.datamodels import check_model
@@ -131,6 +131,9 @@ class ExposureStability:
         ``mask_events``, ``time_source`` (of the integration times),
         ``v2_ref_arcsec``, ``v3_ref_arcsec`` (the exposure's mean position),
         ``average_interval`` (s).
+    path : pathlib.Path or None
+        The jitter file, once written by the session
+        (``spk.pointing_stability``); None otherwise.
     """
 
     science_name: str
@@ -139,6 +142,7 @@ class ExposureStability:
     averages: Table
     histogram: tuple
     meta: dict = field(default_factory=dict)
+    path: Path = None
 
 
 # --------------------------------------------------------------------------
@@ -363,8 +367,8 @@ def jitter_path(science, *, output_dir=None, overwrite=False, where="jitter_path
     science : str, os.PathLike or stdatamodels model
         The science product (its name gives `jitter_file_name`).
     output_dir : str or os.PathLike, optional
-        The folder; default: the science product's own folder (a model's
-        ``meta.filename`` without a folder: the current folder).
+        The folder (created if missing); default: the science product's own
+        folder (for a model: the current folder).
     overwrite : bool, optional
         If False, an existing file is an error.
     where : str, optional
@@ -390,7 +394,7 @@ def jitter_path(science, *, output_dir=None, overwrite=False, where="jitter_path
     """
     name = jitter_file_name(science)
     if output_dir is not None:
-        folder = Path(output_dir)
+        folder = check_output_dir(output_dir, "output_dir", where=where)
     elif isinstance(science, (str, Path)) or hasattr(science, "__fspath__"):
         folder = Path(science).parent
     else:
@@ -408,7 +412,8 @@ def _set(header, keyword, value, comment):
         value = None  # FITS has no NaN: an undefined value
     elif isinstance(value, np.generic):
         value = value.item()
-    used = len(fits.Card(keyword, value).image.rstrip())
+    # keyword, "= " and the value, which FITS pads to 20 characters before a comment
+    used = max(len(fits.Card(keyword, value).image.rstrip()), 30)
     room = 80 - used - 3
     if used <= 80 and len(comment) > room:
         comment = comment[:max(room, 0)]
