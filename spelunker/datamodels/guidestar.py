@@ -53,6 +53,31 @@ _RESULT_META = ("fit_method", "fit_status", "fit_ncpus", "fit_n_flagged", "photo
 #: Tables with a ``file_index`` column, cut with the files.
 _PER_FILE_TABLES = ("pointing_table", "centroid_table")
 
+#: Columns the schema gained after products were first written: (HDU, column, FITS format).
+#: A saved product without them still opens, with zeros ("unknown") in them.
+_ADDED_COLUMNS = (("FILES", "xstart", "J"), ("FILES", "ystart", "J"))
+
+
+def _with_added_columns(path):
+    """The product's HDUs, with the `_ADDED_COLUMNS` it lacks (zeros); None if none is missing."""
+    # Read everything into memory and close the file: the model does not own this HDUList.
+    with fits.open(path, memmap=False) as opened:
+        hdul = fits.HDUList([hdu.copy() for hdu in opened])
+    changed = False
+    for extname in {extname for extname, _, _ in _ADDED_COLUMNS}:
+        if extname not in hdul:
+            continue
+        hdu = hdul[extname]
+        names = {name.lower() for name in hdu.columns.names}
+        missing = [fits.Column(name=column, format=form, array=np.zeros(hdu.header["NAXIS2"]))
+                   for name, column, form in _ADDED_COLUMNS
+                   if name == extname and column not in names]
+        if missing:
+            hdul[extname] = fits.BinTableHDU.from_columns(hdu.columns + fits.ColDefs(missing),
+                                                          header=hdu.header, name=extname)
+            changed = True
+    return hdul if changed else None
+
 
 class GuideStarModel(JwstDataModel):
     """Stitched fine-guide frames of a visit (or program) and their results.
@@ -105,7 +130,17 @@ class GuideStarModel(JwstDataModel):
             msg = f"{os.fspath(init)}: no such file (a saved GuideStarModel was expected)"
             raise GuideStarInputError(msg)
         try:
-            super().__init__(init, **kwargs)
+            try:
+                super().__init__(init, **kwargs)
+            except ValueError as exc:
+                # A product written before the schema gained a column (see
+                # _ADDED_COLUMNS): open it with the column filled with zeros.
+                upgraded = (_with_added_columns(init) if "don't match schema" in str(exc)
+                            and os.fspath(init).lower().endswith(".fits") else None)
+                if upgraded is None:
+                    raise
+                super().__init__(upgraded, **kwargs)
+                self.meta.filename = Path(init).name
             if os.fspath(init).lower().endswith(".asdf"):
                 # ASDF blocks load on access: read them now, as FITS is read,
                 # so that a truncated file fails here and not at first use.

@@ -64,6 +64,8 @@ _HEADER_FIELDS = (
     ("gs_order", "GS_ORDER", "guidestar.gs_order", False),
     ("data_start", "DATASTRT", "guidestar.data_start", True),
     ("data_end", "DATAEND", "guidestar.data_end", True),
+    ("xstart", "SUBSTRT1", "subarray.xstart", False),
+    ("ystart", "SUBSTRT2", "subarray.ystart", False),
 )
 
 

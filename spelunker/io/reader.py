@@ -480,6 +480,7 @@ def _fill_tables(model, products, mid_times, time_sources, tables):
             product.name, *_product_visit(product), str(h.get("obs_id") or "").strip(),
             _as_int(h.get("segment")), str(h.get("detector") or ""),
             h["gs_id"], str(h["exp_type"]), h["data_start"], h["data_end"], n, first, source,
+            _window_start(h.get("xstart")), _window_start(h.get("ystart")),
         )
         frames["file_index"][first:first + n] = index
         frames["guidestar_index"][first:first + n] = gs_ids.index(h["gs_id"])
@@ -540,6 +541,12 @@ def _as_int(value):
     except (TypeError, ValueError):
         return -1
     return number if -2**31 <= number < 2**31 else -1
+
+
+def _window_start(value):
+    """The window's 1-based science-frame start (SUBSTRT1/2); 0 when absent or not >= 1."""
+    number = _as_int(value)
+    return number if number >= 1 else 0
 
 
 def _as_float(value):

@@ -1,0 +1,54 @@
+"""The guide star on the sky: V2/V3 offsets in mas, pointing-stability metrics, jitter spectrum.
+
+- `sky`: window pixels -> science frame -> FGS ideal frame -> V2/V3
+  (`window_to_science`, `window_to_sky`, `ideal_to_telescope`), with the
+  SIAF of `spelunker.instrument`.
+- `stability`: NEA, JWST's 15 s stability metric, rms, drift, 3-second
+  averages and the excursion histogram, on arrays (`stability_metrics`,
+  `interval_averages`, `excursion_histogram`).
+- `spectrum`: the Welch jitter spectrum and its strongest lines
+  (`jitter_spectrum`, `spectral_lines`).
+- `core`: the same on a `~spelunker.GuideStarModel` with a fit table
+  (`pointing_series`, `pointing_stability`).
+
+``docs/pointing.rst`` defines the frames and the metrics, with sources and
+measured accuracy.
+
+Examples
+--------
+>>> from spelunker.pointing import STABILITY_INTERVAL, STABILITY_WINDOW
+>>> STABILITY_INTERVAL, STABILITY_WINDOW
+(15.0, 10000.0)
+"""
+
+from spelunker.pointing.sky import (SkyPosition, ideal_to_telescope, science_to_ideal,
+                                    telescope_offsets_mas, window_jacobian, window_to_science,
+                                    window_to_sky)
+from spelunker.pointing.spectrum import (SEGMENT_S, JitterSpectrum, jitter_spectrum,
+                                         spectral_lines)
+from spelunker.pointing.stability import (AVERAGE_INTERVAL, METRIC_COLUMNS, STABILITY_INTERVAL,
+                                          STABILITY_WINDOW, excursion_histogram,
+                                          expected_stability, interval_averages,
+                                          stability_metrics)
+
+__all__ = [
+    "AVERAGE_INTERVAL",
+    "METRIC_COLUMNS",
+    "SEGMENT_S",
+    "STABILITY_INTERVAL",
+    "STABILITY_WINDOW",
+    "JitterSpectrum",
+    "SkyPosition",
+    "excursion_histogram",
+    "expected_stability",
+    "ideal_to_telescope",
+    "interval_averages",
+    "jitter_spectrum",
+    "science_to_ideal",
+    "spectral_lines",
+    "stability_metrics",
+    "telescope_offsets_mas",
+    "window_jacobian",
+    "window_to_science",
+    "window_to_sky",
+]
