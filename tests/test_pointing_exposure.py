@@ -184,7 +184,7 @@ def test_the_histogram_axes_give_back_the_edges(jitter_file, result):
     with fits.open(jitter_file) as hdulist:
         image = hdulist["JIF"].data
         header = hdulist["JIF"].header
-    assert_array_equal(image, counts.T)  # axis 1 (columns) is V2
+    assert_array_equal(image, counts)  # rows V3, columns (FITS axis 1) V2
     for axis, edges in ((1, v2_edges), (2, v3_edges)):
         n = header[f"NAXIS{axis}"]
         centres = header[f"CRVAL{axis}"] + (np.arange(n) + 1 - header[f"CRPIX{axis}"]) \

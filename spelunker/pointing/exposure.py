@@ -39,10 +39,8 @@ from spelunker.atomic import atomic_file
 from spelunker.datamodels import check_model
 from spelunker.errors import GuideStarInputError, ParameterError, ScienceInputError
 from spelunker.names import jitter_file_name, visit_id
-from spelunker.pointing.core import STABILITY_COLUMNS, pointing_series
-from spelunker.pointing.spectrum import jitter_spectrum, spectral_lines
-from spelunker.pointing.stability import (AVERAGE_INTERVAL, excursion_histogram,
-                                          interval_averages, stability_metrics)
+from spelunker.pointing.core import STABILITY_COLUMNS, pointing_series, series_metrics
+from spelunker.pointing.stability import AVERAGE_INTERVAL, excursion_histogram, interval_averages
 from spelunker.science.reading import integration_times
 
 __all__ = [
@@ -63,6 +61,8 @@ HEADER_KEYWORDS = {
     "duration": "DURATION",
     "nea_v2_mas": "NEA_V2",
     "nea_v3_mas": "NEA_V3",
+    "p2p_v2_mas": "P2P_V2",
+    "p2p_v3_mas": "P2P_V3",
     "stability_v2_mas": "STAB_V2",
     "stability_v3_mas": "STAB_V3",
     "stability_mas": "STAB",
@@ -80,15 +80,15 @@ HEADER_KEYWORDS = {
 #: Columns of the per-integration table: (name, unit, description).
 INTEGRATION_COLUMNS = (
     ("integration_number", None, "integration number (1-based, as in INT_TIMES)"),
-    ("int_start_mjd_utc", u.day, "start of the integration, MJD UTC (INT_TIMES)"),
-    ("int_mid_mjd_utc", u.day, "middle of the integration, MJD UTC (INT_TIMES)"),
-    ("int_end_mjd_utc", u.day, "end of the integration, MJD UTC (INT_TIMES)"),
-    ("n_frames", None, "guide-star frames whose mid-time is inside the integration"),
-    ("n_good", None, "of those, frames used: fit unflagged, outside masked events"),
-    ("dv2_mas", u.mas, "mean V2 offset from the exposure's mean position"),
-    ("dv3_mas", u.mas, "mean V3 offset from the exposure's mean position"),
-    ("rms_v2_mas", u.mas, "rms of the V2 offsets about their mean in the integration"),
-    ("rms_v3_mas", u.mas, "rms of the V3 offsets about their mean in the integration"),
+    ("int_start_mjd_utc", u.day, "start of the integration, MJD UTC"),
+    ("int_mid_mjd_utc", u.day, "middle of the integration, MJD UTC"),
+    ("int_end_mjd_utc", u.day, "end of the integration, MJD UTC"),
+    ("n_frames", None, "frames with mid-time inside the integration"),
+    ("n_good", None, "frames used: fit unflagged, not in events"),
+    ("dv2_mas", u.mas, "mean V2 offset from the exposure mean"),
+    ("dv3_mas", u.mas, "mean V3 offset from the exposure mean"),
+    ("rms_v2_mas", u.mas, "rms of the V2 offsets in the integration"),
+    ("rms_v3_mas", u.mas, "rms of the V3 offsets in the integration"),
 )
 
 #: Extra summary entries (beyond `STABILITY_COLUMNS`): (name, unit, description).
@@ -124,7 +124,8 @@ class ExposureStability:
     histogram : tuple
         ``(counts, v2_edges_mas, v3_edges_mas)``: the 2-D histogram of the
         offsets (`spelunker.pointing.stability.excursion_histogram`;
-        ``counts[i, j]`` counts the frames in V2 bin ``i`` and V3 bin ``j``).
+        ``counts[j, i]`` counts the frames in V3 bin ``j`` and V2 bin ``i``,
+        as an image).
     meta : dict
         Where the numbers come from: ``visit_id``, ``visit_index``,
         ``guidestar_index``, ``gs_id``, ``detector``, ``fit_table``,
@@ -203,46 +204,8 @@ def _integration_table(integrations, mjd, good, dv2, dv3):
     return table
 
 
-def _line(spectrum):
-    """``(frequency_hz, amplitude_mas)`` of the strongest line, NaN without one."""
-    lines = spectral_lines(spectrum, max_lines=1)
-    if len(lines) == 0:
-        return np.nan, np.nan
-    return float(_number(lines["frequency_hz"][0])), float(_number(lines["amplitude_mas"][0]))
-
-
 def _number(value):
     return getattr(value, "value", value)
-
-
-def _summary(seconds, dv2, dv3, err_v2, err_v3, onboard_difference):
-    """The `STABILITY_COLUMNS` of the exposure's good frames."""
-    summary = {key: _number(value) for key, value in stability_metrics(
-        seconds, dv2, dv3, err_v2_mas=err_v2, err_v3_mas=err_v3).items()}
-    frequency, amplitude = _line(jitter_spectrum(seconds, dv2, dv3))
-    summary["line_frequency_hz"], summary["line_amplitude_mas"] = frequency, amplitude
-    if onboard_difference is not None and np.size(onboard_difference):
-        difference = np.asarray(onboard_difference, dtype=float)
-        difference = difference[np.isfinite(difference)]
-        summary["onboard_rms_mas"] = (float(np.sqrt(np.mean(difference ** 2)))
-                                      if difference.size else np.nan)
-    else:
-        summary["onboard_rms_mas"] = np.nan
-    return {name: summary.get(name, np.nan) for name, _, _ in STABILITY_COLUMNS}
-
-
-def _onboard_inside(series, start, end):
-    """Fitted minus on-board (mas, radial) at the on-board times inside the exposure."""
-    difference = getattr(series, "onboard_difference_mas", None)
-    onboard = getattr(series, "onboard", None)
-    if difference is None or onboard is None:
-        return None
-    times = np.asarray(onboard.mjd, dtype=float)
-    difference = np.asarray(difference, dtype=float)
-    inside = (times >= start) & (times < end)
-    if difference.ndim == 2:  # per axis: (n, 2) -> the radial difference
-        difference = np.hypot(difference[:, 0], difference[:, 1])
-    return difference[inside]
 
 
 def exposure_stability(model, science, *, fit_table=None, mask_events=True):
@@ -305,34 +268,34 @@ def exposure_stability(model, science, *, fit_table=None, mask_events=True):
     series = pointing_series(model, visit_index=visit_index, guidestar_index=guidestar_index,
                              fit_table=fit_table, mask_events=mask_events)
     mjd = np.asarray(series.mjd, dtype=float)
-    order = np.argsort(mjd, kind="stable")
-    mjd = mjd[order]
-    arrays = {key: np.asarray(getattr(series, key), dtype=float)[order]
-              for key in ("v2", "v3", "dv2_mas", "dv3_mas", "err_v2_mas", "err_v3_mas")}
-    good = np.asarray(series.good, dtype=bool)[order]
-    good &= np.isfinite(arrays["dv2_mas"]) & np.isfinite(arrays["dv3_mas"])
-    inside = (mjd >= start) & (mjd < end)
-    used = good & inside
-    if not np.any(used):
-        msg = (f"{name}: none of the {np.count_nonzero(inside)} guide-star frame(s) in the "
-               "exposure is usable (all flagged by the fit"
+    exposure = series.select((mjd >= start) & (mjd < end))
+    mjd = np.asarray(exposure.mjd, dtype=float)
+    good = np.asarray(exposure.good, dtype=bool)
+    good &= np.isfinite(exposure.dv2_mas) & np.isfinite(exposure.dv3_mas)
+    if not np.any(good):
+        msg = (f"{name}: none of the {mjd.size} guide-star frame(s) in the exposure is usable "
+               "(all flagged by the fit"
                + (" or inside technical events; try mask_events=False)" if mask_events
                   else ")"))
         raise ScienceInputError(msg)
-    v2_ref, v3_ref = float(arrays["v2"][used].mean()), float(arrays["v3"][used].mean())
-    # Offsets from the exposure's own mean position (the series' are from the visit's).
-    dv2 = arrays["dv2_mas"] - arrays["dv2_mas"][used].mean()
-    dv3 = arrays["dv3_mas"] - arrays["dv3_mas"][used].mean()
-    seconds = (mjd - start) * 86400.0
-    summary = _summary(seconds[used], dv2[used], dv3[used], arrays["err_v2_mas"][used],
-                       arrays["err_v3_mas"][used], _onboard_inside(series, start, end))
+    summary = {key: _number(value) for key, value in series_metrics(exposure).items()}
+    summary = {key: summary.get(key, np.nan) for key, _, _ in STABILITY_COLUMNS}
     summary["int_start_mjd"], summary["int_end_mjd"] = start, end
-    averages = Table(interval_averages(seconds[used], dv2[used], dv3[used],
+    v2_ref = float(np.mean(np.asarray(exposure.v2, dtype=float)[good]))
+    v3_ref = float(np.mean(np.asarray(exposure.v3, dtype=float)[good]))
+    # Offsets from the exposure's own mean position (the series' are from the visit's).
+    dv2 = np.asarray(exposure.dv2_mas, dtype=float)
+    dv3 = np.asarray(exposure.dv3_mas, dtype=float)
+    dv2, dv3 = dv2 - dv2[good].mean(), dv3 - dv3[good].mean()
+    seconds = (mjd - start) * 86400.0
+    averages = Table(interval_averages(seconds[good], dv2[good], dv3[good],
                                        interval=AVERAGE_INTERVAL))
     mid_s = np.asarray(_number(averages["mid_s"]), dtype=float)
     averages["mid_mjd_utc"] = start + mid_s / 86400.0
     averages["mid_mjd_utc"].unit = u.day
     averages["mid_mjd_utc"].description = "middle of the interval, MJD UTC"
+    order = np.argsort(mjd, kind="stable")  # the integrations' frames: index ranges in time
+    table = _integration_table(integrations, mjd[order], good[order], dv2[order], dv3[order])
     gs_ids = np.asarray(model.guidestars["gs_id"]) if model.hasattr("guidestars") else None
     program, observation, visit = model.visits()[visit_index]
     meta = {
@@ -345,11 +308,10 @@ def exposure_stability(model, science, *, fit_table=None, mask_events=True):
         "average_interval": float(AVERAGE_INTERVAL),
     }
     result = ExposureStability(
-        science_name=name, summary=summary,
-        integrations=_integration_table(integrations, mjd, good, dv2, dv3),
-        averages=averages, histogram=excursion_histogram(dv2[used], dv3[used]), meta=meta)
+        science_name=name, summary=summary, integrations=table, averages=averages,
+        histogram=excursion_histogram(dv2[good], dv3[good]), meta=meta)
     log.info("%s: %d integrations, %d good frames; stability %.3g mas (15 s), NEA %.3g/%.3g "
-             "mas", name, len(integrations), np.count_nonzero(used),
+             "mas", name, len(integrations), np.count_nonzero(good),
              summary.get("stability_mas", np.nan), summary.get("nea_v2_mas", np.nan),
              summary.get("nea_v3_mas", np.nan))
     return result
@@ -488,7 +450,7 @@ def _table_hdu(table, extname, descriptions):
 
 def _histogram_hdu(histogram):
     counts, v2_edges, v3_edges = (np.asarray(_number(part)) for part in histogram)
-    hdu = fits.ImageHDU(np.ascontiguousarray(counts.T).astype(np.int32), name="JIF")
+    hdu = fits.ImageHDU(np.ascontiguousarray(counts).astype(np.int32), name="JIF")
     for axis, edges, label in ((1, v2_edges, "V2"), (2, v3_edges, "V3")):
         width = np.diff(edges)
         if width.size == 0 or not np.allclose(width, width[0]):
