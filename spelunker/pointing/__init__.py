@@ -21,6 +21,9 @@ Examples
 (15.0, 10000.0)
 """
 
+from spelunker.pointing.core import (MASKED_EVENT_KINDS, STABILITY_COLUMNS, OnboardCentroids,
+                                     PointingSeries, pointing_series, pointing_stability,
+                                     series_metrics, series_spectrum)
 from spelunker.pointing.sky import (SkyPosition, ideal_to_telescope, science_to_ideal,
                                     telescope_offsets_mas, window_jacobian, window_to_science,
                                     window_to_sky)
@@ -33,6 +36,14 @@ from spelunker.pointing.stability import (AVERAGE_INTERVAL, METRIC_COLUMNS, STAB
 
 __all__ = [
     "AVERAGE_INTERVAL",
+    "MASKED_EVENT_KINDS",
+    "STABILITY_COLUMNS",
+    "OnboardCentroids",
+    "PointingSeries",
+    "pointing_series",
+    "pointing_stability",
+    "series_metrics",
+    "series_spectrum",
     "METRIC_COLUMNS",
     "SEGMENT_S",
     "STABILITY_INTERVAL",
