@@ -208,6 +208,13 @@ def _number(value):
     return getattr(value, "value", value)
 
 
+def _fit_name(model, fit_table):
+    """The name of the fit table used (``'given table'`` for a table passed in)."""
+    if fit_table is None or isinstance(fit_table, str):
+        return model.fit_table_name(fit_table or "auto", name="fit_table")
+    return "given table"
+
+
 def exposure_stability(model, science, *, fit_table=None, mask_events=True):
     """The pointing stability over a science exposure and each of its integrations.
 
@@ -302,7 +309,7 @@ def exposure_stability(model, science, *, fit_table=None, mask_events=True):
         "visit_id": visit_id(program, observation, visit), "visit_index": int(visit_index),
         "guidestar_index": int(guidestar_index),
         "gs_id": str(gs_ids[guidestar_index]) if gs_ids is not None else "",
-        "detector": str(series.detector), "fit_table": str(fit_table or "auto"),
+        "detector": str(series.detector), "fit_table": _fit_name(model, fit_table),
         "mask_events": bool(mask_events), "time_source": integrations.time_source,
         "v2_ref_arcsec": v2_ref, "v3_ref_arcsec": v3_ref,
         "average_interval": float(AVERAGE_INTERVAL),
