@@ -335,3 +335,26 @@ def test_help_and_bad_arguments_load_nothing_heavy(science, tmp_path):
 def test_the_console_script_is_declared():
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["spelunker-jitter"] == "spelunker.jitter:main"
+
+
+def test_the_command_on_a_fitted_product_and_a_failing_exposure(model, science, result, tmp_path,
+                                                                capsys):
+    from spelunker.jitter import main
+
+    product = tmp_path / "visit_gspipe.fits"
+    model.save(product)  # a spelunker product with its quick fit
+    late = tmp_path / science.path.name.replace("00001-seg001", "00002-seg001")
+    with fits.open(science.path) as hdulist:  # the same exposure ten days later: not guided
+        for column in hdulist["INT_TIMES"].columns.names[1:]:
+            hdulist["INT_TIMES"].data[column] += 10.0
+        hdulist.writeto(late)
+    out = tmp_path / "out"
+    assert main([str(product), str(science.path), str(late), "--output-dir", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert f"spelunker-jitter: error: {late.name}: no guide-star frame falls in the exposure" in err
+    written = out / jitter_file_name(science.path)
+    assert sorted(p.name for p in out.iterdir()) == [written.name]  # nothing of the failure
+    expected = tmp_path / "expected_gsjit.fits"
+    write_jitter_file(exposure_stability(model, science.path, fit_table="quick_fit"), expected)
+    assert written.read_bytes() == expected.read_bytes()
+    assert main([str(product), str(late), "--output-dir", str(out)]) == 1
