@@ -34,8 +34,9 @@ log = logging.getLogger(__name__)
 #: Exit codes of ``spelunker-jitter``: code -> meaning.
 EXIT_CODES = {
     0: "every jitter file is written",
-    1: "nothing could run: a bad argument value, a missing input, an existing output "
-       "without --overwrite, unusable guide-star data (the message says which)",
+    1: "nothing was written: a bad argument value, a missing input, an existing output "
+       "without --overwrite, unusable guide-star data, or every science product failed "
+       "(the messages say which)",
     2: "command-line usage error (an unknown option, a missing argument)",
     3: "some science products failed (the messages say which and why); the others are written",
     130: "interrupted (Ctrl-C); no partial file is left",
@@ -165,9 +166,9 @@ def main(argv=None):
     -------
     int
         The exit code (`EXIT_CODES`): 0 when every jitter file is written;
-        1 when nothing could be done (one ``spelunker-jitter: error: ...``
-        line on stderr says why); 3 when some science products failed; 130
-        when interrupted.  Usage errors exit with 2 (``SystemExit``, from
+        1 when nothing was written (``spelunker-jitter: error: ...`` lines
+        on stderr say why); 3 when some science products failed and the
+        others are written; 130 when interrupted.  Usage errors exit with 2 (``SystemExit``, from
         argparse).
 
     Examples

@@ -268,13 +268,6 @@ def test_the_session_and_the_command_write_the_same_file(visit, science, result,
     written = out / jitter_file_name(science.path)
     assert f"{written}: {N_INTEGRATIONS} integrations" in done.stdout
     assert written.read_bytes() == got.path.read_bytes()
-    # Run again: the file exists; refused (exit 1) before any reading, unless --overwrite.
-    done = run_cli(tmp_path, sys.executable, "-m", "spelunker.jitter",
-                   Path(visit.files[0]).parent, science.path, "--output-dir", out)
-    assert done.returncode == 1
-    assert done.stderr.strip().splitlines()[-1] == (
-        f"spelunker-jitter: error: SCIENCE={str(science.path)!r}: the jitter file "
-        f"{str(written)!r} exists; pass --overwrite to replace it")
 
 
 _LIGHT_CHECK = """
