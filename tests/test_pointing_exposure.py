@@ -351,3 +351,40 @@ def test_the_command_on_a_fitted_product_and_a_failing_exposure(model, science, 
     write_jitter_file(exposure_stability(model, science.path, fit_table="quick_fit"), expected)
     assert written.read_bytes() == expected.read_bytes()
     assert main([str(product), str(late), "--output-dir", str(out)]) == 1
+
+
+def test_integrations_without_frames_and_science_models(visit, model, science, tmp_path):
+    from stdatamodels.jwst.datamodels import CubeModel
+
+    # The last integrations run past the end of the guide-star data: no frames, NaN rows.
+    end_of_data = float(np.nanmax(np.asarray(model.frames["mid_time_mjd"], dtype=float)))
+    start = end_of_data - 4.5 * 5.0 / 86400.0 + np.arange(8) * 5.0 / 86400.0
+    end = start + 5.0 / 86400.0
+    table = Table({"integration_number": np.arange(1, 9)})
+    for edge, values in (("start", start), ("mid", 0.5 * (start + end)), ("end", end)):
+        table[f"int_{edge}_MJD_UTC"] = values
+        table[f"int_{edge}_BJD_TDB"] = values + 100.0 / 86400.0
+    result = exposure_stability(model, table)
+    n_frames = np.asarray(result.integrations["n_frames"])
+    assert n_frames[0] > 0 and np.all(n_frames[5:] == 0)
+    assert np.all(np.isnan(result.integrations["dv2_mas"][5:]))
+    assert np.all(np.isfinite(result.integrations["dv2_mas"][:4]))
+    path = write_jitter_file(result, tmp_path / "partial_gsjit.fits")
+    read = Table.read(path, hdu="INTEGRATIONS")
+    assert_array_equal(read["n_frames"], n_frames)
+    assert np.all(read["rms_v3_mas"].mask[5:])  # NaN in the file; Table.read masks NaN
+    with fits.open(path) as hdulist:
+        assert np.all(np.isnan(hdulist["INTEGRATIONS"].data["rms_v3_mas"][5:]))
+
+    # A table has no name to give the jitter file: refused before any work by the session.
+    spk = spelunker.load(tmp_path)
+    spk.readfile(visit.files)
+    with pytest.raises(ParameterError, match="no file name"):
+        spk.pointing_stability(table)
+    assert spk.pointing_stability(table, write=False).path is None
+    # An open science model: named after its meta.filename, written in output_dir.
+    with CubeModel(science.path) as cube:
+        got = spk.pointing_stability(cube, output_dir=tmp_path / "jitter")
+    assert got.path == tmp_path / "jitter" / jitter_file_name(science.path)
+    assert got.science_name == science.path.name
+    assert_array_equal(got.integrations["n_frames"], science.frames_per_integration)
