@@ -35,6 +35,7 @@ from mast_server import FakeMast
 from spelunker import GuideStarFitStep, GuideStarModel, datasets
 from spelunker.atomic import TEMPORARY_PREFIX, is_temporary
 from spelunker.errors import ParameterError, SurveyError
+from spelunker.instrument import pixel_scales
 from spelunker.survey import COLUMNS, main, plan_survey, run_survey, visit_summary
 from spelunker.survey import cli, execution, planning, summary
 from spelunker.survey.cli import EXIT_CODES
@@ -158,7 +159,14 @@ def test_survey_of_two_programs_then_resume(programs, mast, cluster, tmp_path):
             flux = np.asarray(product.lightcurve["flux"])
         assert row["clean_fit_fraction"] == pytest.approx(clean.mean())
         assert row["centroid_rms_x"] == pytest.approx(np.std(x, ddof=1))
-        assert row["centroid_rms_x_mas"] == pytest.approx(row["centroid_rms_x"] * 69.0)
+        # In mas at the guider's SIAF scale (not the generator's 0.069 "/px).
+        assert row["centroid_rms_x_mas"] == pytest.approx(
+            row["centroid_rms_x"] * 1000 * pixel_scales("GUIDER1")[0])
+        # The pointing columns: the 0.015 pix white jitter is about 1 mas per axis;
+        # NEA well below it, the 15 s averages far below it.
+        assert 0 < row["nea_v2_mas"] < 1.0 and 0 < row["nea_v3_mas"] < 1.0
+        assert 0 < row["stability_mas"] < 0.5
+        assert np.isnan(row["jitter_line_hz"]) or row["jitter_line_hz"] > 0
         # The synthetic jitter is 0.015 pix per axis.
         assert 0.010 < row["centroid_rms_x"] < 0.020 and 0.010 < row["centroid_rms_y"] < 0.020
         assert 0.5 < row["psf_sigma"] < 0.8

@@ -5,7 +5,8 @@
 (`~stdatamodels.jwst.datamodels.GuiderCalModel`) or uncalibrated
 (`~stdatamodels.jwst.datamodels.GuiderRawModel`) product: the POINTING
 table (`POINTING_CADENCE`), the FGS CENTROID PACKET table (one row per
-frame, or the on-board cadence `PACKET_CADENCE`), and the header keywords
+frame, or the on-board cadence `PACKET_CADENCE`; positions in the on-board
+ideal frame through the SIAF, `spelunker.pointing.sky`), and the header keywords
 that the reader and the archive use.  It writes where it is told;
 `spelunker.datasets.guidestar_files` makes the write atomic.
 
@@ -26,6 +27,7 @@ from spelunker.datasets.plan import check_plan
 from spelunker.datasets.signals import HgaMove
 from spelunker.datasets.simulator import GAIN, READ_NOISE_DN
 from spelunker.instrument import PIXEL_SCALE
+from spelunker.pointing.sky import telescope_to_ideal, window_to_sky
 
 __all__ = [
     "FINEGUIDE_NGROUPS",
@@ -115,11 +117,13 @@ def _centroid_table(plan, truth, dtype, aux, centroid_rows):
     table["observatory_time"] = iso_time(mjd + PACKET_LATENCY / 86400.0, sep=" ").astype("S23")
     corner_x, corner_y = plan.subarray_start
     noise = 0.002  # arcsec, on-board centroid noise
-    # Ideal-frame-like position (arcsec) of the true centre on the 2048 px detector.
-    table["guide_star_position_x"] = ((corner_x - 1 + truth["x_mean"][frame] - 1023.5)
-                                      * PIXEL_SCALE + aux.normal(0, noise, len(frame)))
-    table["guide_star_position_y"] = ((corner_y - 1 + truth["y_mean"][frame] - 1023.5)
-                                      * PIXEL_SCALE + aux.normal(0, noise, len(frame)))
+    # The true centre through the SIAF (window -> science frame -> V2/V3) into the
+    # on-board ideal frame of the packets (FGSn_FULL_OSS), as the real packets are.
+    sky = window_to_sky(truth["x_mean"][frame], truth["y_mean"][frame], detector=spec.detector,
+                        xstart=corner_x, ystart=corner_y)
+    idl_x, idl_y = telescope_to_ideal(sky.v2, sky.v3, detector=spec.detector, frame="onboard")
+    table["guide_star_position_x"] = idl_x + aux.normal(0, noise, len(frame))
+    table["guide_star_position_y"] = idl_y + aux.normal(0, noise, len(frame))
     gain = GAIN[spec.detector]
     electrons = truth["flux"][frame] * spec.frame_time * gain
     sky = 64 * (truth["offset"][frame] * spec.frame_time * gain + (READ_NOISE_DN * gain) ** 2)

@@ -25,7 +25,8 @@ from spelunker.pointing.core import (MASKED_EVENT_KINDS, STABILITY_COLUMNS, Onbo
                                      PointingSeries, pointing_series, pointing_stability,
                                      series_metrics, series_spectrum)
 from spelunker.pointing.sky import (SkyPosition, ideal_to_telescope, science_to_ideal,
-                                    telescope_offsets_mas, window_jacobian, window_to_science,
+                                    telescope_offsets_mas, telescope_to_ideal,
+                                    window_jacobian, window_to_science,
                                     window_to_sky)
 from spelunker.pointing.spectrum import (SEGMENT_S, JitterSpectrum, jitter_spectrum,
                                          spectral_lines)
@@ -59,6 +60,7 @@ __all__ = [
     "spectral_lines",
     "stability_metrics",
     "telescope_offsets_mas",
+    "telescope_to_ideal",
     "window_jacobian",
     "window_to_science",
     "window_to_sky",

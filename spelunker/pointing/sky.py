@@ -51,6 +51,7 @@ __all__ = [
     "ideal_to_telescope",
     "science_to_ideal",
     "telescope_offsets_mas",
+    "telescope_to_ideal",
     "window_jacobian",
     "window_to_science",
     "window_to_sky",
@@ -261,6 +262,44 @@ def ideal_to_telescope(idl_x, idl_y, *, detector, frame="onboard"):
     idl_x, idl_y = np.broadcast_arrays(_float_array(idl_x, "idl_x", where),
                                        _float_array(idl_y, "idl_y", where))
     return _rotate(transform, idl_x, idl_y)
+
+
+def telescope_to_ideal(v2, v3, *, detector, frame="onboard"):
+    """A guider's ideal-frame position (arcsec) of V2/V3 positions: `ideal_to_telescope` inverted.
+
+    Parameters
+    ----------
+    v2, v3 : float or array_like
+        arcsec.
+    detector : str
+        'GUIDER1' or 'GUIDER2' (or 'FGS1', 'FGS2').
+    frame : {'onboard', 'science'}, optional
+        As for `ideal_to_telescope`.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Ideal x, y (arcsec), as pysiaf's ``tel_to_idl`` (planar approximation).
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        For a detector that is not a guider, an unknown frame or non-numeric input.
+
+    Examples
+    --------
+    >>> [round(float(v), 6) for v in telescope_to_ideal(206.407, -697.765, detector="FGS1")]
+    [0.0, 0.0]
+    """
+    where = "telescope_to_ideal"
+    detector = guider_name(detector, where=where)
+    frame = check_choice(frame, "frame", ("onboard", "science"), where=where)
+    transform = (_onboard_transform if frame == "onboard" else _science_transform)(detector)
+    v2, v3 = np.broadcast_arrays(_float_array(v2, "v2", where), _float_array(v3, "v3", where))
+    d2, d3 = v2 - transform.v2_ref, v3 - transform.v3_ref
+    idl_x = transform.parity * (d2 * transform.cos_angle - d3 * transform.sin_angle)
+    idl_y = d2 * transform.sin_angle + d3 * transform.cos_angle
+    return idl_x, idl_y
 
 
 def window_to_sky(x, y, *, detector, xstart, ystart):

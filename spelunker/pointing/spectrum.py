@@ -2,11 +2,13 @@
 
 `jitter_spectrum` puts the offsets on a uniform grid of the median frame
 interval (missing frames and gaps are NaN), cuts it into segments of
-``segment_s`` seconds overlapping by half, leaves out segments with more
-than 10 % missing frames, removes each segment's mean, fills its missing
-frames with that mean, applies a Hann window and averages the one-sided
-periodograms (density scaling, as `scipy.signal.welch`: the PSD summed
-times the resolution is the variance).
+``segment_s`` seconds overlapping by half or more (spread evenly from the
+first frame to the last), leaves out segments with more than 25 % missing
+frames, removes each segment's mean, fills its missing frames with that
+mean, applies a Hann window and averages the one-sided periodograms
+(density scaling, as `scipy.signal.welch`, each segment's power scaled up
+by its fraction of missing frames: the PSD summed times the resolution is
+the variance).
 
 `spectral_lines` finds peaks above a running-median background: a line's
 power is the background-subtracted PSD summed over the peak's bins
@@ -34,6 +36,7 @@ import numpy as np
 from astropy import units as u
 from astropy.table import Table
 from scipy.ndimage import median_filter
+from scipy.special import gammaincc, ndtri
 
 from spelunker._validate import check_positive_float, check_positive_int
 from spelunker.errors import ParameterError
@@ -54,7 +57,7 @@ log = logging.getLogger(__name__)
 SEGMENT_S = 300.0
 
 #: Segments with a larger fraction of missing frames are left out.
-MAX_MISSING = 0.1
+MAX_MISSING = 0.25
 
 #: A line's power is summed over this many resolution bins each side of its peak.
 LINE_HALF_WIDTH = 3
@@ -163,8 +166,9 @@ def jitter_spectrum(seconds, dv2_mas, dv3_mas, *, segment_s=SEGMENT_S):
     grid2, grid3 = _grid(t, (a["dv2_mas"][use], a["dv3_mas"][use]), dt)
     n = grid2.size
     nperseg = int(min(max(round(segment_s / dt), 16), n))
-    hop = max(nperseg // 2, 1)
-    starts = np.arange(0, n - nperseg + 1, hop)
+    # Segments overlapping by half or more, spread evenly so that the last one ends at the end.
+    n_segments = int(np.ceil((n - nperseg) / max(nperseg // 2, 1))) + 1
+    starts = np.unique(np.rint(np.linspace(0, n - nperseg, n_segments)).astype(np.int64))
     # Missing frames per segment from a cumulative count (no segment copies).
     missing = np.concatenate([[0], np.cumsum(~np.isfinite(grid2))])
     fraction = (missing[starts + nperseg] - missing[starts]) / nperseg
@@ -192,7 +196,16 @@ def _empty_lines():
     return table
 
 
-def spectral_lines(spectrum, *, max_lines=5, min_significance=5.0,
+def _significance(ratio, nu, n_bins):
+    """Gaussian-equivalent sigma of the chance of a bin this high among ``n_bins``."""
+    per_bin = gammaincc(nu / 2.0, ratio * nu / 2.0)  # chi2.sf(ratio * nu, nu)
+    false_alarm = -np.expm1(n_bins * np.log1p(-min(per_bin, 1.0 - 1e-16)))
+    if false_alarm <= 0.0:
+        return 38.0
+    return float(min(-ndtri(false_alarm), 38.0))
+
+
+def spectral_lines(spectrum, *, max_lines=5, min_significance=4.0,
                    half_width=LINE_HALF_WIDTH, background_bins=51):
     """The strongest lines of a jitter spectrum: frequency and sinusoid semi-amplitudes (mas).
 
@@ -204,10 +217,15 @@ def spectral_lines(spectrum, *, max_lines=5, min_significance=5.0,
         At most this many lines, strongest first.
     min_significance : float, optional
         Lines below this significance are left out.  The significance is
-        the peak bin's excess over the background in units of the Welch
-        estimate's relative scatter, ``(P / B - 1) sqrt(K)`` for K averaged
-        segments (approximate: overlapping segments are counted as
-        independent).
+        the Gaussian-equivalent (one-sided) sigma of the peak's false-alarm
+        probability: the chance that noise alone puts some bin of the
+        searched spectrum as far above the background.  The summed V2 + V3
+        periodogram of a Welch average of K Hann segments overlapping by
+        half is taken as chi-squared with ``nu = 4 K / (1 + 2 * 0.167**2)``
+        degrees of freedom (``4`` for one segment) over its mean, the
+        background is the running median corrected to a mean for that
+        distribution, and the probability per bin is multiplied out over
+        the bins searched.  Capped at 38 (double precision).
     half_width : int, optional
         Bins each side of the peak summed into the line's power.
     background_bins : int, optional
@@ -258,16 +276,21 @@ def spectral_lines(spectrum, *, max_lines=5, min_significance=5.0,
                                     median_filter(psd[first:last], size=background_bins,
                                                   mode="reflect"), [np.nan]])
                     for psd in (psd2, psd3))
+    segments = max(spectrum.n_segments, 1)
+    nu = 4.0 * (segments / (1.0 + 2.0 * 0.167**2) if segments > 1 else 1.0)
+    # The running median of a chi-squared(nu) / nu variable is below its mean by this factor.
+    median_to_mean = 1.0 / (1.0 - 2.0 / (9.0 * nu)) ** 3
+    back2, back3 = back2 * median_to_mean, back3 * median_to_mean
     total, back = psd2 + psd3, back2 + back3
     ratio = np.zeros(total.size)
     usable = np.isfinite(back) & (back > 0)
     ratio[usable] = total[usable] / back[usable]
-    scatter = np.sqrt(max(spectrum.n_segments, 1))
+    n_searched = max(int(np.sum(usable)), 1)
     rows = []
     df = spectrum.resolution_hz
     while len(rows) < max_lines:
         peak = int(np.argmax(ratio))
-        significance = (ratio[peak] - 1.0) * scatter
+        significance = _significance(ratio[peak], nu, n_searched)
         if significance < min_significance:
             break
         bins = slice(max(peak - half_width, first), min(peak + half_width + 1, last))

@@ -12,9 +12,10 @@ accuracy):
   averaged in consecutive `STABILITY_INTERVAL` (15 s) intervals, and the
   rms of those averages about their mean over the observation; over a
   series longer than `STABILITY_WINDOW` (10,000 s), about the mean of each
-  consecutive 10,000 s window (the rms over all intervals).  Intervals
-  holding fewer than half the median number of frames per interval (at
-  gaps and ends) are left out.  ``stability_mas`` is the radial value
+  consecutive window of as many whole intervals as fit in 10,000 s
+  (666 x 15 s = 9,990 s; the rms over all intervals).  Intervals
+  holding fewer than 90 % of the median number of frames per interval (at
+  gaps, masked events and ends) are left out.  ``stability_mas`` is the radial value
   ``hypot(stability_v2_mas, stability_v3_mas)``.  White noise of rms
   sigma averages down to sigma / sqrt(N) (N frames per interval); a
   sinusoid of semi-amplitude A and frequency f to A |sinc(f T)| / sqrt(2)
@@ -44,6 +45,7 @@ from spelunker.errors import ParameterError
 
 __all__ = [
     "AVERAGE_INTERVAL",
+    "FULL_INTERVAL",
     "METRIC_COLUMNS",
     "STABILITY_INTERVAL",
     "STABILITY_WINDOW",
@@ -63,6 +65,11 @@ STABILITY_WINDOW = 10000.0
 
 #: Interval (s) of the per-exposure averages (HST's jitter files use 3 s).
 AVERAGE_INTERVAL = 3.0
+
+#: A stability interval counts when it holds at least this fraction of the
+#: median number of frames per interval (a partial interval averages a
+#: sinusoid down less, so it would bias the metric up).
+FULL_INTERVAL = 0.9
 
 #: The metrics `stability_metrics` returns: (name, unit, description).
 METRIC_COLUMNS = (
@@ -180,11 +187,11 @@ def _stability(t, d2, d3, interval, window):
     full = np.flatnonzero(count)
     if full.size == 0:
         return np.nan, np.nan
-    keep = full[count[full] >= 0.5 * np.median(count[full])]
+    keep = full[count[full] >= FULL_INTERVAL * np.median(count[full])]
     n = count[keep]
     averages = [np.bincount(bins, weights=d)[keep] / n for d in (d2, d3)]
-    # Windows of `window` seconds, by the start of each interval.
-    windows = np.floor(keep * interval / window).astype(np.int64)
+    # Windows of whole intervals, as many as fit in `window` seconds (666 x 15 s).
+    windows = keep // max(int(np.floor(window / interval + 1e-9)), 1)
     out = []
     for average in averages:
         sums = np.bincount(windows, weights=average * n)

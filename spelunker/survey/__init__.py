@@ -53,12 +53,14 @@ from spelunker.survey.cli import main
 from spelunker.survey.execution import run_survey, run_visit
 from spelunker.survey.guidestars import CATALOGUE_COLUMNS, guidestar_catalogue
 from spelunker.survey.planning import VisitTask, plan_survey
-from spelunker.survey.summary import COLUMNS, SCATTER_BIN, VARIABILITY_COLUMNS, visit_summary
+from spelunker.survey.summary import (COLUMNS, POINTING_COLUMNS, SCATTER_BIN, VARIABILITY_COLUMNS,
+                                      visit_summary)
 
 __all__ = [
     "CATALOGUE_COLUMNS",
     "COLUMNS",
     "SCATTER_BIN",
+    "POINTING_COLUMNS",
     "VARIABILITY_COLUMNS",
     "VisitTask",
     "guidestar_catalogue",

@@ -31,16 +31,18 @@ from astropy.time import Time
 
 from spelunker.archive.tokens import redact
 from spelunker.datamodels import check_model
-from spelunker.errors import ParameterError
+from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.events import EVENT_KINDS, events_table
-from spelunker.instrument import MAS_PER_PIXEL
+from spelunker.instrument import guider_name, pixel_scales
 from spelunker.names import ID_DIGITS, visit_id
 from spelunker.periodogram import PERIODOGRAM_SERIES, periodogram_peaks_table
 from spelunker.photometry import binned_scatter
+from spelunker.pointing import pointing_stability
 
 __all__ = [
     "COLUMNS",
     "NO_VARIABILITY",
+    "POINTING_COLUMNS",
     "SCATTER_BIN",
     "VARIABILITY_COLUMNS",
     "arrow_table",
@@ -78,6 +80,23 @@ def _centroid_columns():
     """centroid_rms_x, _y in pixels, then the same in milliarcseconds."""
     return [(f"centroid_rms_{axis}{suffix}", "float", unit, f"rms of {axis}_mean over clean fits")
             for suffix, unit in (("", "pix"), ("_mas", "mas")) for axis in "xy"]
+
+
+#: Pointing columns of the survey table (`spelunker.pointing.pointing_stability`, the row
+#: of the guide star of most frames), after the centroid columns.
+POINTING_COLUMNS = (
+    ("nea_v2_mas", "float", "mas", "noise equivalent angle in V2 (median 1-sigma fit error)"),
+    ("nea_v3_mas", "float", "mas", "noise equivalent angle in V3 (median 1-sigma fit error)"),
+    ("stability_mas", "float", "mas",
+     "JWST's pointing-stability metric: rms of 15 s averages about the mean, radial"),
+    ("jitter_line_hz", "float", "Hz", "frequency of the strongest line of the jitter spectrum"),
+    ("jitter_line_mas", "float", "mas", "its semi-amplitude on the sky"),
+)
+
+#: `POINTING_COLUMNS` -> the `spelunker.pointing.STABILITY_COLUMNS` they come from.
+_POINTING_SOURCE = {"nea_v2_mas": "nea_v2_mas", "nea_v3_mas": "nea_v3_mas",
+                    "stability_mas": "stability_mas", "jitter_line_hz": "line_frequency_hz",
+                    "jitter_line_mas": "line_amplitude_mas"}
 
 
 #: The variability columns of the survey table, from the visit's stored ``variability`` table
@@ -130,6 +149,7 @@ COLUMNS = (
     ("fit_table", "str", None, "fit table read (gauss_fit or quick_fit)"),
     ("clean_fit_fraction", "float", None, "fraction of frames with fit flags 0"),
     *_centroid_columns(),
+    *POINTING_COLUMNS,
     ("psf_sigma", "float", "pix", "median sqrt(x_stddev * y_stddev) over clean fits"),
     ("flux_scatter_60s", "float", "ppm",
      "relative scatter of the light curve in 60 s bins (photometry.binned_scatter)"),
@@ -293,8 +313,10 @@ def visit_summary(model):
         The analysis columns of `COLUMNS`: guide star (of most frames),
         magnitude, detector(s), start / end (UTC), files, frames, the fit
         table read, the fraction of clean fits (flags 0), the centroid rms in
-        x and y over clean fits (pixels and mas, at
-        `spelunker.instrument.MAS_PER_PIXEL`), the median PSF sigma
+        x and y over clean fits (pixels and mas, at the SIAF pixel scales
+        of the guider, `spelunker.instrument.pixel_scales`), the pointing
+        columns `POINTING_COLUMNS` (`spelunker.pointing.pointing_stability`
+        of the guide star of most frames), the median PSF sigma
         (``sqrt(x_stddev * y_stddev)``), the light curve's relative scatter in
         `SCATTER_BIN` bins (ppm; NaN for fewer than
         `spelunker.photometry.MIN_BINS` usable bins) and, per series of
@@ -338,6 +360,7 @@ def visit_summary(model):
         scatter = binned_scatter(flux, model.frame_seconds(), bin_size=SCATTER_BIN)
     start = float(np.min(np.asarray(files["data_start_mjd"], dtype=float)))
     end = float(np.max(np.asarray(files["data_end_mjd"], dtype=float)))
+    scale_x, scale_y = _mas_per_pixel(stars, main_star)
     summary = {
         "gs_id": "" if main_star is None else str(stars["gs_id"][main_star]),
         "gs_mag": math.nan if main_star is None else float(_values(stars["gs_mag"])[main_star]),
@@ -351,8 +374,8 @@ def visit_summary(model):
         "clean_fit_fraction": float(np.mean(clean)) if clean.size else math.nan,
         "centroid_rms_x": rms_x,
         "centroid_rms_y": rms_y,
-        "centroid_rms_x_mas": rms_x * MAS_PER_PIXEL,
-        "centroid_rms_y_mas": rms_y * MAS_PER_PIXEL,
+        "centroid_rms_x_mas": rms_x * scale_x,
+        "centroid_rms_y_mas": rms_y * scale_y,
         "psf_sigma": float(np.median(sigma)) if sigma.size else math.nan,
         "flux_scatter_60s": scatter * 1e6,
     }
@@ -374,7 +397,34 @@ def visit_summary(model):
     for kind in EVENT_KINDS:
         summary[f"n_events_{kind}"] = -1 if kinds is None else kinds.count(kind)
     summary.update(_variability_summary(model, stars, main_star))
+    summary.update(_pointing_summary(model, main_star))
     return summary
+
+
+def _mas_per_pixel(stars, main_star):
+    """The SIAF scales (mas per pixel, x and y) of the main guide star's guider; NaN if unknown."""
+    try:
+        detector = guider_name(str(stars["detector"][main_star]) if main_star is not None else "")
+    except ParameterError:
+        return math.nan, math.nan
+    return tuple(1000.0 * scale for scale in pixel_scales(detector))
+
+
+def _pointing_summary(model, main_star):
+    """`POINTING_COLUMNS` of the guide star of most frames (its group of most frames)."""
+    empty = {name: math.nan for name, _, _, _ in POINTING_COLUMNS}
+    if main_star is None:
+        return empty
+    try:
+        table = pointing_stability(model)
+    except GuideStarInputError as exc:  # e.g. products that name no guider detector
+        log.warning("visit_summary: no pointing columns: %s", exc)
+        return empty
+    rows = np.flatnonzero(np.asarray(table["guidestar_index"]) == main_star)
+    if rows.size == 0:
+        return empty
+    best = rows[np.argmax(np.asarray(table["n_frames"])[rows])]
+    return {name: float(_values(table[_POINTING_SOURCE[name]])[best]) for name in empty}
 
 
 def check_rows(rows, where):
