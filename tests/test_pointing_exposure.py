@@ -9,6 +9,7 @@ that plain astropy reads without spelunker.  ``spelunker-jitter`` and
 argument errors load nothing heavy.
 """
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -203,6 +204,10 @@ def test_write_refuses_an_existing_file_and_leaves_nothing_on_failure(result, tm
         write_jitter_file(result, tmp_path / "exposure_gsjit.ecsv")
     with pytest.raises(ParameterError, match="is not an ExposureStability"):
         write_jitter_file({"summary": {}}, tmp_path / "other_gsjit.fits")
+    counts, v2_edges, v3_edges = result.histogram
+    uneven = dataclasses.replace(result, histogram=(counts, v2_edges ** 3, v3_edges))
+    with pytest.raises(ParameterError, match="result.histogram: the V2 bin edges"):
+        write_jitter_file(uneven, tmp_path / "other_gsjit.fits")
 
     def dies_halfway(self, target, **options):  # as a full disk would
         Path(target).write_bytes(b"SIMPLE  =                    T")

@@ -424,7 +424,7 @@ def _primary_header(result):
             msg = f"no FITS keyword for the metric {name!r}"
             raise RuntimeError(msg)
         value = result.summary.get(name, np.nan)
-        if name in ("n_frames",):
+        if name == "n_frames" and np.isfinite(value):
             value = int(value)
         _set(header, keyword, value, f"{_unit_text(unit)}{description}")
     header.add_comment("Metrics over the good frames of the exposure (fit unflagged, outside")
@@ -460,10 +460,10 @@ def _histogram_hdu(histogram):
     hdu = fits.ImageHDU(np.ascontiguousarray(counts).astype(np.int32), name="JIF")
     for axis, edges, label in ((1, v2_edges, "V2"), (2, v3_edges, "V3")):
         width = np.diff(edges)
-        if width.size == 0 or not np.allclose(width, width[0]):
-            # internal invariant: excursion_histogram gives equal bins
-            msg = f"the {label} bins of the excursion histogram are not equal"
-            raise RuntimeError(msg)
+        if width.size == 0 or not np.allclose(width, width[0]) or width[0] <= 0:
+            msg = (f"write_jitter_file: result.histogram: the {label} bin edges are not "
+                   "increasing in equal steps (as excursion_histogram gives them)")
+            raise ParameterError(msg)
         _set(hdu.header, f"CTYPE{axis}", f"D{label}", f"offset along {label}")
         _set(hdu.header, f"CUNIT{axis}", "mas", "milliarcseconds")
         _set(hdu.header, f"CRPIX{axis}", 1.0, "reference pixel: the first bin")
