@@ -166,7 +166,7 @@ def test_onboard_frame_matches_real_telemetry(reference_dir):
 
     The guide star sits inside the 32 px track box whose corner IFGS_ACQ_DETXCOR/DETYCOR
     gives; its on-board ideal position, through ``frame='onboard'``, lands within
-    the box on the sky (a science-frame reading of the telemetry misses by 60-90").
+    the box on the sky (0.10"; a science-frame reading of the telemetry misses by 36").
     """
     folder = Path(reference_dir) / "engdb" / "telemetry_jw01029_2022-05-22"
 

@@ -234,14 +234,18 @@ def _onboard(model, mjd, good, v2, v3, file_rows, detector):
     time = np.asarray(table["centroid_time_mjd"], dtype=np.float64)
     x = np.asarray(table["guide_star_position_x"], dtype=np.float64)
     y = np.asarray(table["guide_star_position_y"], dtype=np.float64)
-    keep = (np.isin(np.asarray(table["file_index"]), file_rows) & np.isfinite(time)
-            & np.isfinite(x) & np.isfinite(y) & ~((x == 0) & (y == 0))
-            & (time >= mjd.min()) & (time <= mjd.max()))
+    index = np.asarray(table["file_index"], dtype=np.int64)
+    mine = np.zeros(max(int(index.max(initial=0)), int(file_rows.max(initial=0))) + 1, bool)
+    mine[file_rows] = True
+    keep = mine[np.clip(index, 0, None)] & (index >= 0)
+    keep &= (time >= mjd[0]) & (time <= mjd[-1])  # NaN times fail this too
+    keep &= np.isfinite(x) & np.isfinite(y) & ((x != 0) | (y != 0))
     if not np.any(keep):
         return None, None
     time, x, y = time[keep], x[keep], y[keep]
-    order = np.argsort(time, kind="stable")
-    time, x, y = time[order], x[order], y[order]
+    if np.any(np.diff(time) < 0):
+        order = np.argsort(time, kind="stable")
+        time, x, y = time[order], x[order], y[order]
     ob_v2, ob_v3 = ideal_to_telescope(x, y, detector=detector, frame="onboard")
     onboard = OnboardCentroids(time, (time - mjd[0]) * 86400.0, ob_v2, ob_v3)
     use = good & np.isfinite(v2) & np.isfinite(v3)
@@ -249,7 +253,9 @@ def _onboard(model, mjd, good, v2, v3, file_rows, detector):
         return onboard, None
     fit_v2 = np.interp(time, mjd[use], v2[use])
     fit_v3 = np.interp(time, mjd[use], v3[use])
-    difference = np.column_stack([(fit_v2 - ob_v2) * 1000.0, (fit_v3 - ob_v3) * 1000.0])
+    difference = np.empty((time.size, 2))
+    np.multiply(fit_v2 - ob_v2, 1000.0, out=difference[:, 0])
+    np.multiply(fit_v3 - ob_v3, 1000.0, out=difference[:, 1])
     return onboard, difference
 
 
@@ -312,8 +318,26 @@ def pointing_series(model, *, visit_index, guidestar_index, fit_table=None, mask
         raise GuideStarInputError(msg)
     fit = _fit_columns(model, fit_table)
     frames = _group_frames(model, visit_index, guidestar_index)
+    return _series(model, fit, frames, visit_index, guidestar_index, mask_events=mask_events,
+                   all_seconds=model.frame_seconds())
+
+
+def _take(array, frames):
+    """``array[frames]``, a view when the frames are consecutive (one visit, one star)."""
+    if frames.size and frames[-1] - frames[0] + 1 == frames.size:
+        return array[frames[0]:frames[-1] + 1]
+    return array[frames]
+
+
+def _series(model, fit, frames, visit_index, guidestar_index, *, mask_events, all_seconds):
     files = np.asarray(model.files) if model.hasattr("files") and len(model.files) else None
-    file_index = np.asarray(model.frames["file_index"], dtype=np.int64)[frames]
+    file_index = _take(np.asarray(model.frames["file_index"]), frames)
+    file_rows = np.unique(file_index[[0, -1]]) if frames.size else file_index[:0]
+    if file_rows.size and (file_index.min() < file_rows[0] or file_index.max() > file_rows[-1]
+                           or np.any(np.diff(file_index) < 0)):
+        file_rows = np.unique(file_index)
+    elif file_rows.size:
+        file_rows = np.arange(file_rows[0], file_rows[-1] + 1)
     detectors = _file_column(files, "detector", None)
     detector = detectors[file_index[0]] if detectors is not None else b""
     detector = detector.decode() if isinstance(detector, bytes) else str(detector)
@@ -323,45 +347,54 @@ def pointing_series(model, *, visit_index, guidestar_index, fit_table=None, mask
         msg = (f"pointing_series: the files of visit_index={visit_index}, guidestar_index="
                f"{guidestar_index} name no guider detector ({detector!r}), so no SIAF aperture")
         raise GuideStarInputError(msg) from None
-    starts = [_file_column(files, name, 0) for name in ("xstart", "ystart")]
-    xstart, ystart = (start[file_index] if start is not None and start.size else
-                      np.zeros(frames.size, np.int64) for start in starts)
-    known = (xstart >= 1) & (ystart >= 1)
+    starts = []
+    for name in ("xstart", "ystart"):
+        column = _file_column(files, name, 0)
+        per_file = (column[file_rows].astype(np.int64) if column is not None and column.size
+                    else np.zeros(max(file_rows.size, 1), np.int64))
+        starts.append(per_file)
+    known = (starts[0] >= 1) & (starts[1] >= 1)
     window_known = bool(np.all(known))
     if not window_known:
-        log.warning("pointing_series: %d frames have no window corner in the FILES table "
+        log.warning("pointing_series: %d files have no window corner in the FILES table "
                     "(older product?); placing their window at the detector centre",
                     int(np.sum(~known)))
-        xstart = np.where(known, xstart, _FALLBACK_START)
-        ystart = np.where(known, ystart, _FALLBACK_START)
-    x, y = fit["x_mean"][frames].astype(np.float64), fit["y_mean"][frames].astype(np.float64)
+        starts = [np.where(known, start, _FALLBACK_START) for start in starts]
+    if np.all(starts[0] == starts[0][0]) and np.all(starts[1] == starts[1][0]):
+        xstart, ystart = int(starts[0][0]), int(starts[1][0])  # one window for the series
+    else:
+        lookup = np.searchsorted(file_rows, file_index)
+        xstart, ystart = starts[0][lookup], starts[1][lookup]
+    x = _take(fit["x_mean"], frames).astype(np.float64)
+    y = _take(fit["y_mean"], frames).astype(np.float64)
     sky = window_to_sky(x, y, detector=detector, xstart=xstart, ystart=ystart)
-    finite = np.isfinite(sky.v2) & np.isfinite(sky.v3)
-    flags = fit["flags"]
-    good = finite if flags is None else finite & (flags[frames] == 0)
-    in_event = _event_frames(model, len(model.frames))[frames]
+    good = np.isfinite(sky.v2) & np.isfinite(sky.v3)
+    if fit["flags"] is not None:
+        good &= _take(fit["flags"], frames) == 0
+    in_event = _take(_event_frames(model, len(model.frames)), frames)
     if mask_events:
-        good = good & ~in_event
-    # The pixel -> V2/V3 Jacobian at the typical position (it changes by < 0.1 %
+        good &= ~in_event
+    # The pixel -> V2/V3 Jacobian at a typical position (it changes by < 0.1 %
     # over a window) carries the fit's pixel errors to V2/V3.
-    at = np.flatnonzero(good)
-    at = at[at.size // 2] if at.size else 0
-    jac = window_jacobian(np.nan_to_num(np.nanmedian(x) if at == 0 else x[at], nan=3.5),
-                          np.nan_to_num(np.nanmedian(y) if at == 0 else y[at], nan=3.5),
-                          detector=detector, xstart=xstart[at], ystart=ystart[at])
-    sx = fit["x_mean_err"][frames].astype(np.float64)
-    sy = fit["y_mean_err"][frames].astype(np.float64)
-    err_v2 = np.hypot(jac[0] * sx, jac[1] * sy) * 1000.0
-    err_v3 = np.hypot(jac[2] * sx, jac[3] * sy) * 1000.0
+    at = np.flatnonzero(good[: max(good.size // 2, 1) + 1])
+    at = int(at[-1]) if at.size else 0
+    jac = window_jacobian(x[at] if np.isfinite(x[at]) else 3.5,
+                          y[at] if np.isfinite(y[at]) else 3.5, detector=detector,
+                          xstart=np.broadcast_to(xstart, x.shape)[at],
+                          ystart=np.broadcast_to(ystart, y.shape)[at])
+    sx = _take(fit["x_mean_err"], frames).astype(np.float64)
+    sy = _take(fit["y_mean_err"], frames).astype(np.float64)
+    err_v2 = np.hypot(jac[0] * sx, jac[1] * sy)
+    err_v2 *= 1000.0
+    err_v3 = np.hypot(jac[2] * sx, jac[3] * sy)
+    err_v3 *= 1000.0
     dv2, dv3 = telescope_offsets_mas(sky.v2, sky.v3, good)
-    mjd = np.asarray(model.frames["mid_time_mjd"], dtype=np.float64)[frames]
-    all_seconds = model.frame_seconds()
-    seconds = all_seconds[frames] - all_seconds[frames[0]] if frames.size else all_seconds[:0]
-    onboard, difference = _onboard(model, mjd, good, sky.v2, sky.v3, np.unique(file_index),
-                                   detector)
+    mjd = _take(np.asarray(model.frames["mid_time_mjd"], dtype=np.float64), frames)
+    seconds = _take(all_seconds, frames) - all_seconds[frames[0]]
+    onboard, difference = _onboard(model, mjd, good, sky.v2, sky.v3, file_rows, detector)
     return PointingSeries(seconds, mjd, sky.v2, sky.v3, dv2, dv3, err_v2, err_v3, good,
-                          in_event, detector, frames, int(visit_index), int(guidestar_index),
-                          window_known, onboard, difference)
+                          in_event, detector, np.asarray(frames), int(visit_index),
+                          int(guidestar_index), window_known, onboard, difference)
 
 
 def _good_offsets(series):
@@ -431,9 +464,11 @@ def series_metrics(series, *, segment_s=SEGMENT_S, interval=STABILITY_INTERVAL,
     difference = series.onboard_difference_mas
     rms = np.nan
     if difference is not None:
-        finite = difference[np.all(np.isfinite(difference), axis=1)]
-        if len(finite) >= 2:
-            rms = float(np.sqrt(np.sum(np.var(finite, axis=0))))
+        d2, d3 = difference[:, 0], difference[:, 1]
+        finite = np.isfinite(d2) & np.isfinite(d3)
+        if np.count_nonzero(finite) >= 2:
+            d2, d3 = (d2, d3) if finite.all() else (d2[finite], d3[finite])
+            rms = float(np.sqrt(np.var(d2) + np.var(d3)))
     metrics["onboard_rms_mas"] = rms
     return {name: metrics[name] for name, _, _ in STABILITY_COLUMNS}
 
@@ -474,18 +509,13 @@ def pointing_stability(model, *, fit_table=None, mask_events=True):
         msg = "pointing_stability: the model has no frames"
         raise GuideStarInputError(msg)
     fit = _fit_columns(model, fit_table)
-    fit_arrays = {"x_mean": fit["x_mean"], "y_mean": fit["y_mean"],
-                  "x_mean_err": fit["x_mean_err"], "y_mean_err": fit["y_mean_err"]}
-    if fit["flags"] is not None:
-        fit_arrays["flags"] = fit["flags"]
-    fit_arrays = Table(fit_arrays, copy=False)
     gs_ids = (np.asarray(model.guidestars["gs_id"]) if model.hasattr("guidestars")
               else np.zeros(0, "S1"))
     rows = []
-    for visit_index, guidestar_index, _ in model.frame_groups():
-        series = pointing_series(model, visit_index=visit_index,
-                                 guidestar_index=guidestar_index, fit_table=fit_arrays,
-                                 mask_events=mask_events)
+    all_seconds = model.frame_seconds()
+    for visit_index, guidestar_index, frames in model.frame_groups():
+        series = _series(model, fit, frames, visit_index, guidestar_index,
+                         mask_events=mask_events, all_seconds=all_seconds)
         gs_id = gs_ids[guidestar_index] if guidestar_index < len(gs_ids) else b""
         gs_id = gs_id.decode() if isinstance(gs_id, bytes) else str(gs_id)
         rows.append((int(visit_index), int(guidestar_index), gs_id.strip(), series.detector,

@@ -163,23 +163,25 @@ def window_to_science(x, y, *, xstart, ystart):
 
 
 def _polynomial(transform, dx, dy):
-    """Evaluate the Sci2Idl polynomials at offsets from the reference pixel."""
-    # Powers of dx and dy once each, then one multiply-add per term.
-    px = [np.ones_like(dx), dx]
-    py = [np.ones_like(dy), dy]
-    for _ in range(2, transform.degree + 1):
-        px.append(px[-1] * dx)
-        py.append(py[-1] * dy)
-    out_x = np.zeros_like(dx)
-    out_y = np.zeros_like(dy)
-    for (i, j), cx, cy in zip(transform.powers, transform.coeff_x, transform.coeff_y,
-                              strict=True):
-        term = px[i] * py[j] if i and j else (px[i] if j == 0 else py[j])
-        if cx:
-            out_x += cx * term
-        if cy:
-            out_y += cy * term
-    return out_x, out_y
+    """Evaluate the Sci2Idl polynomials at offsets from the reference pixel (Horner's rule)."""
+    # sum_j dy**j * P_j(dx), P_j a polynomial in dx of degree (degree - j), both by Horner.
+    degree = transform.degree
+    index = {power: k for k, power in enumerate(transform.powers)}
+    outputs = []
+    for coefficients in (transform.coeff_x, transform.coeff_y):
+        total = None
+        for j in range(degree, -1, -1):
+            inner = np.full_like(dx, coefficients[index[(degree - j, j)]])
+            for i in range(degree - j - 1, -1, -1):
+                inner *= dx
+                inner += coefficients[index[(i, j)]]
+            if total is None:
+                total = inner
+            else:
+                total *= dy
+                total += inner
+        outputs.append(total)
+    return outputs[0], outputs[1]
 
 
 def _rotate(transform, idl_x, idl_y):
