@@ -8,7 +8,7 @@ never from each other.
 - `PIXEL_SCALE`, `MAS_PER_PIXEL`: the nominal 0.069 "/px plate scale of
   the synthetic generator (real conversions use the SIAF below).
 - `FRAME_SHAPE`: the 8x8 fine-guide window.
-- `GUIDER_APERTURES`, `guider_aperture`, `onboard_aperture`,
+- `GUIDER_APERTURES`, `ONBOARD_APERTURES`, `guider_aperture`,
   `pixel_scales`: the FGS1/FGS2 apertures of STScI's Science Instrument
   Aperture File (pysiaf, which ships the SIAF, so this works offline), and
   the per-detector pixel scales they give.
@@ -39,7 +39,6 @@ __all__ = [
     "PIXEL_SCALE",
     "guider_aperture",
     "guider_name",
-    "onboard_aperture",
     "pixel_scales",
 ]
 
@@ -98,12 +97,11 @@ def guider_name(detector, *, name="detector", where=None):
     >>> guider_name("NRS1")
     Traceback (most recent call last):
     ...
-    spelunker.errors.ParameterError: detector='NRS1' is not a guider: use 'GUIDER1' or 'GUIDER2' (or 'FGS1', 'FGS2')
+    spelunker.errors.ParameterError: detector='NRS1' is not a guider ('GUIDER1', 'GUIDER2', 'FGS1', 'FGS2')
     """
     key = detector.strip().upper() if isinstance(detector, str) else None
     if key not in _ALIASES:
-        text = (f"{name}={detector!r:.60} is not a guider: use 'GUIDER1' or 'GUIDER2' "
-                "(or 'FGS1', 'FGS2')")
+        text = f"{name}={detector!r:.60} is not a guider ('GUIDER1', 'GUIDER2', 'FGS1', 'FGS2')"
         raise ParameterError(f"{where}: {text}" if where else text)
     return _ALIASES[key]
 
@@ -160,62 +158,46 @@ def _aperture(aperture_name):
     return _fgs_siaf()[aperture_name]
 
 
-def guider_aperture(detector):
-    """The SIAF aperture (`pysiaf.JwstAperture`) of a guider's full detector, science frame.
+def guider_aperture(detector, *, frame="science"):
+    """The SIAF aperture (`pysiaf.JwstAperture`) of a guider's full detector.
 
     Parameters
     ----------
     detector : str
         'GUIDER1' or 'GUIDER2' (or 'FGS1', 'FGS2').
+    frame : {'science', 'onboard'}, optional
+        ``'science'``: ``FGS1_FULL`` / ``FGS2_FULL``, whose "sci" frame is
+        the frame of the products' pixels (1-based, the first pixel's centre
+        at (1, 1)); ``sci_to_idl``, ``idl_to_tel`` give the ideal frame and
+        V2/V3 (arcsec).  ``'onboard'``: the on-board software's
+        ``FGS1_FULL_OSS`` / ``FGS2_FULL_OSS``, whose ideal frame is that of
+        the CENTROID packets' ``guide_star_position_x/y``; same V2Ref, V3Ref
+        and V3IdlYAngle, opposite VIdlParity (its ideal x is minus the
+        science ideal x).
 
     Returns
     -------
     pysiaf.aperture.JwstAperture
-        ``FGS1_FULL`` or ``FGS2_FULL`` (cached: the same object each call).
-        Its "sci" frame is the frame of the products' pixels: 1-based, the
-        first pixel's centre at (1, 1); ``sci_to_idl``, ``idl_to_tel`` give the
-        ideal frame and V2/V3 (arcsec).
+        Cached: the same object each call.
 
     Raises
     ------
     spelunker.errors.ParameterError
-        ``detector`` is not a guider.
+        ``detector`` is not a guider, or an unknown ``frame``.
 
     Examples
     --------
     >>> guider_aperture("GUIDER2").AperName
     'FGS2_FULL'
-    """
-    return _aperture(GUIDER_APERTURES[guider_name(detector, where="guider_aperture")])
-
-
-def onboard_aperture(detector):
-    """The on-board software's SIAF aperture of a guider (``FGS1_FULL_OSS``, ``FGS2_FULL_OSS``).
-
-    Its ideal frame is that of the CENTROID packets' ``guide_star_position_x/y``
-    (arcsec); it shares V2Ref, V3Ref and V3IdlYAngle with `guider_aperture`
-    and has the opposite VIdlParity, so its ideal x is minus the science ideal x.
-
-    Parameters
-    ----------
-    detector : str
-        'GUIDER1' or 'GUIDER2' (or 'FGS1', 'FGS2').
-
-    Returns
-    -------
-    pysiaf.aperture.JwstAperture
-
-    Raises
-    ------
-    spelunker.errors.ParameterError
-        ``detector`` is not a guider.
-
-    Examples
-    --------
-    >>> onboard_aperture("FGS1").AperName
+    >>> guider_aperture("FGS1", frame="onboard").AperName
     'FGS1_FULL_OSS'
     """
-    return _aperture(ONBOARD_APERTURES[guider_name(detector, where="onboard_aperture")])
+    detector = guider_name(detector, where="guider_aperture")
+    if frame not in ("science", "onboard"):
+        msg = f"guider_aperture: frame={frame!r:.40} is not 'science' or 'onboard'"
+        raise ParameterError(msg)
+    names = GUIDER_APERTURES if frame == "science" else ONBOARD_APERTURES
+    return _aperture(names[detector])
 
 
 def pixel_scales(detector):
@@ -223,8 +205,8 @@ def pixel_scales(detector):
 
     The scales at the aperture's reference point (SIAF XSciScale,
     YSciScale), along the science frame's x (columns) and y (rows); the
-    distortion changes them by up to a few tenths of a per cent across the
-    detector, which `spelunker.pointing.window_to_sky` includes.
+    distortion changes them by -2.7 % to +3.9 % across the detector, which
+    `spelunker.pointing.window_to_sky` includes.
 
     Parameters
     ----------
@@ -245,5 +227,5 @@ def pixel_scales(detector):
     >>> [round(scale, 5) for scale in pixel_scales("GUIDER2")]
     [0.06788, 0.06976]
     """
-    aperture = _aperture(GUIDER_APERTURES[guider_name(detector, where="pixel_scales")])
+    aperture = guider_aperture(detector)
     return float(aperture.XSciScale), float(aperture.YSciScale)

@@ -27,8 +27,9 @@ from spelunker.datasets import (
 from spelunker.datasets import guidestar_files, plan, writers
 from spelunker.datasets._common import file_stamp, set_identity
 from spelunker.errors import ParameterError
-from spelunker.instrument import PIXEL_SCALE
+from spelunker.instrument import pixel_scales
 from spelunker.names import guider_product_name
+from spelunker.pointing import telescope_to_ideal, window_to_sky
 
 NAME = re.compile(
     r"^jw(?P<program>\d{5})(?P<observation>\d{3})(?P<visit>\d{3})_gs-fg_(?P<stamp>\d{13})"
@@ -418,10 +419,21 @@ def test_per_frame_centroid_rows_give_each_frame_time(wobbling):
         assert len(table) == header["NINTS"] == len(mine)
         times = Time(np.char.replace(table["centroid_time"], " ", "T"), scale="utc")
         assert np.max(np.abs((times - mine["time"]).to_value(u.s))) <= 0.5e-3 + 1e-6
-        # On-board positions (arcsec) follow the star at 0.069"/pixel.
+        # On-board positions (arcsec) follow the star through the SIAF into the on-board
+        # ideal frame (FGSn_FULL_OSS: x against the window's x, about 0.068"/pixel,
+        # y along it, about 0.070"/pixel; the distortion changes the scales by up to
+        # 4 % across the detector), with 2 mas of noise.
         slope_x = np.polyfit(mine["x_mean"].value, table["guide_star_position_x"], 1)[0]
         slope_y = np.polyfit(mine["y_mean"].value, table["guide_star_position_y"], 1)[0]
-        assert_allclose([slope_x, slope_y], PIXEL_SCALE, rtol=0.02)
+        scale_x, scale_y = pixel_scales(header["DETECTOR"])
+        assert_allclose([slope_x, slope_y], [-scale_x, scale_y], rtol=0.05)
+        sky = window_to_sky(mine["x_mean"].value, mine["y_mean"].value,
+                            detector=header["DETECTOR"], xstart=header["SUBSTRT1"],
+                            ystart=header["SUBSTRT2"])
+        expected = telescope_to_ideal(sky.v2, sky.v3, detector=header["DETECTOR"])
+        for axis, column in enumerate(("guide_star_position_x", "guide_star_position_y")):
+            assert np.std(table[column] - expected[axis]) * 1000 == pytest.approx(2.0, rel=0.15)
+            assert abs(np.mean(table[column] - expected[axis])) * 1000 < 0.5
 
 
 # --- seeds, visits, products --------------------------------------------------------

@@ -1,4 +1,4 @@
-"""spelunker.instrument's SIAF apertures and spelunker.pointing: detector to sky, metrics, spectrum."""
+"""spelunker.instrument's SIAF apertures and spelunker.pointing: sky, metrics, spectrum."""
 
 import json
 import os
@@ -16,8 +16,7 @@ from spelunker.datamodels import GuideStarModel
 from spelunker.errors import ParameterError
 from spelunker.events import find_events, store_events
 from spelunker.fitting import fit_gaussian_frames, store_fit
-from spelunker.instrument import (GUIDER_APERTURES, guider_aperture, guider_name,
-                                  onboard_aperture, pixel_scales)
+from spelunker.instrument import GUIDER_APERTURES, guider_aperture, guider_name, pixel_scales
 from spelunker.io.reader import open_guidestar
 from spelunker.pointing import (STABILITY_COLUMNS, excursion_histogram, expected_stability,
                                 ideal_to_telescope, interval_averages, jitter_spectrum,
@@ -63,7 +62,7 @@ def test_guider_names_and_apertures():
         aperture = guider_aperture(detector)
         assert aperture.AperName == GUIDER_APERTURES[detector]
         assert guider_aperture(detector.replace("GUIDER", "FGS")) is aperture  # cached
-        assert onboard_aperture(detector).AperName == aperture.AperName + "_OSS"
+        assert guider_aperture(detector, frame="onboard").AperName == aperture.AperName + "_OSS"
         assert pixel_scales(detector) == (aperture.XSciScale, aperture.YSciScale)
         assert all(0.067 < scale < 0.071 for scale in pixel_scales(detector))
 
@@ -131,7 +130,7 @@ def test_window_to_sky_equals_pysiaf_subarray_apertures(detector, subarray):
 @pytest.mark.parametrize("detector", GUIDERS)
 def test_onboard_and_science_ideal_frames(detector):
     x, y = np.array([-30.0, 0.0, 45.5]), np.array([12.0, 0.0, -60.25])
-    for frame, aperture in (("onboard", onboard_aperture(detector)),
+    for frame, aperture in (("onboard", guider_aperture(detector, frame="onboard")),
                             ("science", guider_aperture(detector))):
         v2, v3 = ideal_to_telescope(x, y, detector=detector, frame=frame)
         np.testing.assert_allclose(np.array([v2, v3]), np.array(aperture.idl_to_tel(x, y)),

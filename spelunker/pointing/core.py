@@ -118,8 +118,8 @@ class PointingSeries:
         The group (`~spelunker.GuideStarModel.frame_groups`).
     window_known : bool
         Whether the FILES table gave the window's place (else it is placed
-        at the detector centre: offsets in mas stay right to about 0.5 %,
-        absolute V2/V3 do not).
+        at the detector centre: offsets in mas stay right to within 4 %,
+        the distortion's change of scale; absolute V2/V3 do not).
     onboard : OnboardCentroids or None
         The on-board centroids inside the series' time span.
     onboard_difference_mas : numpy.ndarray or None
@@ -231,28 +231,36 @@ def _onboard(model, mjd, good, v2, v3, file_rows, detector):
     if not model.hasattr("centroid_table") or len(model.centroid_table) == 0 or mjd.size == 0:
         return None, None
     table = model.centroid_table
-    time = np.asarray(table["centroid_time_mjd"], dtype=np.float64)
-    x = np.asarray(table["guide_star_position_x"], dtype=np.float64)
-    y = np.asarray(table["guide_star_position_y"], dtype=np.float64)
-    index = np.asarray(table["file_index"], dtype=np.int64)
+    # Contiguous copies of the record fields first: every test below reads them again.
+    time = np.array(table["centroid_time_mjd"], dtype=np.float64)
+    x = np.array(table["guide_star_position_x"], dtype=np.float64)
+    y = np.array(table["guide_star_position_y"], dtype=np.float64)
+    index = np.array(table["file_index"], dtype=np.int64)
     mine = np.zeros(max(int(index.max(initial=0)), int(file_rows.max(initial=0))) + 1, bool)
     mine[file_rows] = True
-    keep = mine[np.clip(index, 0, None)] & (index >= 0)
-    keep &= (time >= mjd[0]) & (time <= mjd[-1])  # NaN times fail this too
-    keep &= np.isfinite(x) & np.isfinite(y) & ((x != 0) | (y != 0))
+    keep = mine[np.clip(index, 0, None)]
+    keep &= index >= 0
+    keep &= time >= mjd[0]
+    keep &= time <= mjd[-1]  # NaN times fail these too
+    keep &= np.isfinite(x)
+    keep &= np.isfinite(y)
+    keep &= (x != 0) | (y != 0)
     if not np.any(keep):
         return None, None
-    time, x, y = time[keep], x[keep], y[keep]
+    if not keep.all():
+        time, x, y = time[keep], x[keep], y[keep]
     if np.any(np.diff(time) < 0):
         order = np.argsort(time, kind="stable")
         time, x, y = time[order], x[order], y[order]
     ob_v2, ob_v3 = ideal_to_telescope(x, y, detector=detector, frame="onboard")
     onboard = OnboardCentroids(time, (time - mjd[0]) * 86400.0, ob_v2, ob_v3)
     use = good & np.isfinite(v2) & np.isfinite(v3)
-    if use.sum() < 2:
+    if np.count_nonzero(use) < 2:
         return onboard, None
-    fit_v2 = np.interp(time, mjd[use], v2[use])
-    fit_v3 = np.interp(time, mjd[use], v3[use])
+    if not use.all():
+        mjd, v2, v3 = mjd[use], v2[use], v3[use]
+    fit_v2 = np.interp(time, mjd, v2)
+    fit_v3 = np.interp(time, mjd, v3)
     difference = np.empty((time.size, 2))
     np.multiply(fit_v2 - ob_v2, 1000.0, out=difference[:, 0])
     np.multiply(fit_v3 - ob_v3, 1000.0, out=difference[:, 1])
@@ -397,10 +405,11 @@ def _series(model, fit, frames, visit_index, guidestar_index, *, mask_events, al
                           int(guidestar_index), window_known, onboard, difference)
 
 
-def _good_offsets(series):
-    dv2 = np.where(series.good, series.dv2_mas, np.nan)
-    dv3 = np.where(series.good, series.dv3_mas, np.nan)
-    return dv2, dv3
+def _good(series, *names):
+    """The named arrays of the series at its good frames (no copy when all are good)."""
+    good = series.good
+    every = bool(good.all())
+    return [getattr(series, name) if every else getattr(series, name)[good] for name in names]
 
 
 def series_spectrum(series, *, segment_s=SEGMENT_S):
@@ -418,7 +427,7 @@ def series_spectrum(series, *, segment_s=SEGMENT_S):
     if not isinstance(series, PointingSeries):
         msg = f"series_spectrum: series must be a PointingSeries, got {type(series).__name__}"
         raise ParameterError(msg)
-    return jitter_spectrum(series.seconds, *_good_offsets(series), segment_s=segment_s)
+    return jitter_spectrum(*_good(series, "seconds", "dv2_mas", "dv3_mas"), segment_s=segment_s)
 
 
 def series_metrics(series, *, segment_s=SEGMENT_S, interval=STABILITY_INTERVAL,
@@ -454,11 +463,11 @@ def series_metrics(series, *, segment_s=SEGMENT_S, interval=STABILITY_INTERVAL,
     if not isinstance(series, PointingSeries):
         msg = f"series_metrics: series must be a PointingSeries, got {type(series).__name__}"
         raise ParameterError(msg)
-    dv2, dv3 = _good_offsets(series)
-    metrics = stability_metrics(series.seconds, dv2, dv3, err_v2_mas=series.err_v2_mas,
-                                err_v3_mas=series.err_v3_mas, interval=interval, window=window)
-    lines = spectral_lines(jitter_spectrum(series.seconds, dv2, dv3, segment_s=segment_s),
-                           max_lines=1)
+    seconds, dv2, dv3, err2, err3 = _good(series, "seconds", "dv2_mas", "dv3_mas",
+                                          "err_v2_mas", "err_v3_mas")
+    metrics = stability_metrics(seconds, dv2, dv3, err_v2_mas=err2, err_v3_mas=err3,
+                                interval=interval, window=window)
+    lines = spectral_lines(jitter_spectrum(seconds, dv2, dv3, segment_s=segment_s), max_lines=1)
     metrics["line_frequency_hz"] = float(lines["frequency_hz"][0]) if len(lines) else np.nan
     metrics["line_amplitude_mas"] = float(lines["amplitude_mas"][0]) if len(lines) else np.nan
     difference = series.onboard_difference_mas

@@ -44,7 +44,7 @@ import numpy as np
 
 from spelunker._validate import check_choice
 from spelunker.errors import ParameterError
-from spelunker.instrument import guider_aperture, guider_name, onboard_aperture
+from spelunker.instrument import guider_aperture, guider_name
 
 __all__ = [
     "SkyPosition",
@@ -105,13 +105,13 @@ def _science_transform(detector):
 
 @functools.lru_cache(maxsize=None)
 def _onboard_transform(detector):
-    return _transform_of(onboard_aperture(detector))
+    return _transform_of(guider_aperture(detector, frame="onboard"))
 
 
 def _float_array(value, name, where):
     try:
         array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError):  # numpy's conversion errors
         msg = f"{where}: {name} must be numbers (an array of positions), got {type(value).__name__}"
         raise ParameterError(msg) from None
     return array
@@ -366,8 +366,8 @@ def window_jacobian(x, y, *, detector, xstart, ystart, step=0.01):
     >>> [round(float(v), 4) for v in jac]
     [-0.0688, -0.0016, 0.0007, 0.0717]
     """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    x = _float_array(x, "x", "window_jacobian")
+    y = _float_array(y, "y", "window_jacobian")
     options = {"detector": detector, "xstart": xstart, "ystart": ystart}
     right = window_to_sky(x + step, y, **options)
     left = window_to_sky(x - step, y, **options)
@@ -398,8 +398,8 @@ def telescope_offsets_mas(v2, v3, good=None):
     >>> [v.round(6).tolist() for v in telescope_offsets_mas([1.0, 1.002], [2.0, 2.0])]
     [[-1.0, 1.0], [0.0, 0.0]]
     """
-    v2 = np.asarray(v2, dtype=np.float64)
-    v3 = np.asarray(v3, dtype=np.float64)
+    v2 = _float_array(v2, "v2", "telescope_offsets_mas")
+    v3 = _float_array(v3, "v3", "telescope_offsets_mas")
     use = np.isfinite(v2) & np.isfinite(v3)
     if good is not None:
         use &= np.asarray(good, dtype=bool)

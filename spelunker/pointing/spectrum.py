@@ -40,7 +40,7 @@ from scipy.special import gammaincc, ndtri
 
 from spelunker._validate import check_positive_float, check_positive_int
 from spelunker.errors import ParameterError
-from spelunker.pointing.stability import _arrays
+from spelunker.pointing.stability import _arrays, _finite
 
 __all__ = [
     "LINE_HALF_WIDTH",
@@ -100,16 +100,21 @@ def _grid(t, values, dt):
     return out
 
 
-def _segment_psd(grid, starts, nperseg, taper, fs):
+def _segment_psd(grid, starts, nperseg, taper, fs, complete):
     """Welch average over the given segments (NaN frames filled with the segment mean)."""
-    offsets = np.arange(nperseg)
-    segments = grid[starts[:, None] + offsets[None, :]]
-    valid = np.isfinite(segments)
-    n_valid = valid.sum(axis=1)
-    mean = np.where(valid, segments, 0.0).sum(axis=1) / np.maximum(n_valid, 1)
-    centred = np.where(valid, segments - mean[:, None], 0.0) * taper
-    power = np.abs(np.fft.rfft(centred, axis=1)) ** 2
-    power *= (nperseg / np.maximum(n_valid, 1))[:, None]  # the filled frames carry no power
+    segments = np.lib.stride_tricks.sliding_window_view(grid, nperseg)[starts]
+    if complete:  # no missing frame: the plain Welch average
+        segments -= segments.mean(axis=1)[:, None]
+        segments *= taper
+        power = np.fft.rfft(segments, axis=1)
+        power = power.real**2 + power.imag**2
+    else:
+        valid = np.isfinite(segments)
+        n_valid = valid.sum(axis=1)
+        mean = np.where(valid, segments, 0.0).sum(axis=1) / np.maximum(n_valid, 1)
+        centred = np.where(valid, segments - mean[:, None], 0.0) * taper
+        power = np.abs(np.fft.rfft(centred, axis=1)) ** 2
+        power *= (nperseg / np.maximum(n_valid, 1))[:, None]  # the filled frames carry no power
     psd = power.mean(axis=0) / (fs * np.sum(taper**2))
     psd[1:] *= 2.0
     if nperseg % 2 == 0:
@@ -153,8 +158,9 @@ def jitter_spectrum(seconds, dv2_mas, dv3_mas, *, segment_s=SEGMENT_S):
     where = "jitter_spectrum"
     segment_s = check_positive_float(segment_s, "segment_s", where=where)
     a = _arrays(where, seconds=seconds, dv2_mas=dv2_mas, dv3_mas=dv3_mas)
-    use = np.isfinite(a["seconds"]) & np.isfinite(a["dv2_mas"]) & np.isfinite(a["dv3_mas"])
-    t = a["seconds"][use]
+    use = _finite(a["seconds"], a["dv2_mas"], a["dv3_mas"])
+    t, d2, d3 = (a[name] if use is None else a[name][use]
+                 for name in ("seconds", "dv2_mas", "dv3_mas"))
     empty = np.zeros(0)
     if t.size < 16:
         return JitterSpectrum(empty, empty, empty.copy(), float("nan"))
@@ -163,7 +169,7 @@ def jitter_spectrum(seconds, dv2_mas, dv3_mas, *, segment_s=SEGMENT_S):
         msg = f"{where}: seconds must increase strictly (sort the frames by time)"
         raise ParameterError(msg)
     dt = float(np.median(step))
-    grid2, grid3 = _grid(t, (a["dv2_mas"][use], a["dv3_mas"][use]), dt)
+    grid2, grid3 = _grid(t, (d2, d3), dt)
     n = grid2.size
     nperseg = int(min(max(round(segment_s / dt), 16), n))
     # Segments overlapping by half or more, spread evenly so that the last one ends at the end.
@@ -182,8 +188,9 @@ def jitter_spectrum(seconds, dv2_mas, dv3_mas, *, segment_s=SEGMENT_S):
         nan = np.full(frequency.size, np.nan)
         return JitterSpectrum(frequency, nan, nan.copy(), resolution, 0, dt)
     taper = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(nperseg) / nperseg)  # periodic Hann
-    psd2 = _segment_psd(grid2, starts, nperseg, taper, fs)
-    psd3 = _segment_psd(grid3, starts, nperseg, taper, fs)
+    complete = bool(missing[-1] == 0)
+    psd2 = _segment_psd(grid2, starts, nperseg, taper, fs, complete)
+    psd3 = _segment_psd(grid3, starts, nperseg, taper, fs, complete)
     return JitterSpectrum(frequency, psd2, psd3, resolution, int(starts.size), dt)
 
 
@@ -259,7 +266,8 @@ def spectral_lines(spectrum, *, max_lines=5, min_significance=4.0,
     """
     where = "spectral_lines"
     if not isinstance(spectrum, JitterSpectrum):
-        msg = f"{where}: spectrum must be a JitterSpectrum (jitter_spectrum), got {type(spectrum).__name__}"
+        msg = (f"{where}: spectrum must be a JitterSpectrum (jitter_spectrum), got "
+               f"{type(spectrum).__name__}")
         raise ParameterError(msg)
     max_lines = check_positive_int(max_lines, "max_lines", where=where)
     min_significance = check_positive_float(min_significance, "min_significance", where=where)

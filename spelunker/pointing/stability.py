@@ -5,7 +5,7 @@ accuracy):
 
 - **NEA** (noise equivalent angle, per axis): the median of the per-frame
   1-sigma centroid errors of the fit, carried to V2/V3 (mas).  Cross-check:
-  the point-to-point scatter ``p2p`` = 1.4826 median(|diff(offset)|) / sqrt(2),
+  the point-to-point scatter ``p2p`` = 1.4826 median(abs(diff(offset))) / sqrt(2),
   which equals the NEA for white noise (it also holds jitter faster than
   a frame).
 - **stability** (JWST's metric, "JWST Fine Guide Stability"): the offsets
@@ -18,7 +18,7 @@ accuracy):
   gaps, masked events and ends) are left out.  ``stability_mas`` is the radial value
   ``hypot(stability_v2_mas, stability_v3_mas)``.  White noise of rms
   sigma averages down to sigma / sqrt(N) (N frames per interval); a
-  sinusoid of semi-amplitude A and frequency f to A |sinc(f T)| / sqrt(2)
+  sinusoid of semi-amplitude A and frequency f to A abs(sinc(f T)) / sqrt(2)
   (``sinc(u) = sin(pi u) / (pi u)``, T = 15 s), so stability**2 is about
   (1 - 1/M) (A**2 sinc(f T)**2 / 2 + sigma**2 / N) for M intervals.
 - **rms**: the standard deviation of the offsets about their mean.
@@ -40,7 +40,7 @@ import numpy as np
 from astropy import units as u
 from astropy.table import Table
 
-from spelunker._validate import check_positive_float
+from spelunker._validate import check_finite_float, check_positive_float, check_positive_int
 from spelunker.errors import ParameterError
 
 __all__ = [
@@ -108,6 +108,14 @@ def _arrays(where, **arrays):
         length = len(array)
         out[name] = array
     return out
+
+
+def _finite(*arrays):
+    """Bool mask of the entries finite in every array; None when all are (no copies needed)."""
+    use = np.isfinite(arrays[0])
+    for array in arrays[1:]:
+        use &= np.isfinite(array)
+    return None if use.all() else use
 
 
 def _bins(seconds, interval):
@@ -264,16 +272,18 @@ def stability_metrics(seconds, dv2_mas, dv3_mas, *, err_v2_mas=None, err_v3_mas=
         if value is not None:
             arrays[name] = value
     a = _arrays(where, **arrays)
-    use = np.isfinite(a["seconds"]) & np.isfinite(a["dv2_mas"]) & np.isfinite(a["dv3_mas"])
-    t, d2, d3 = a["seconds"][use], a["dv2_mas"][use], a["dv3_mas"][use]
+    use = _finite(a["seconds"], a["dv2_mas"], a["dv3_mas"])
+    t, d2, d3 = (a[name] if use is None else a[name][use]
+                 for name in ("seconds", "dv2_mas", "dv3_mas"))
     nan = float("nan")
     metrics = {name: nan for name, _, _ in METRIC_COLUMNS}
     metrics["n_frames"] = int(t.size)
     for axis in ("v2", "v3"):
         err = a.get(f"err_{axis}_mas")
         if err is not None:
-            err = err[use]
-            err = err[np.isfinite(err)]
+            err = err if use is None else err[use]
+            finite = _finite(err)
+            err = err if finite is None else err[finite]
             metrics[f"nea_{axis}_mas"] = float(np.median(err)) if err.size else nan
     if t.size == 0:
         return metrics
@@ -295,7 +305,7 @@ def expected_stability(*, white_mas, frames_per_interval, amplitude_mas=0.0, fre
     """The stability metric of one axis expected for white noise plus a sinusoid.
 
     ``sqrt(f_M (A**2 sinc(f T)**2 / 2 + sigma**2 / N))``: a sinusoid of
-    semi-amplitude A averaged over T seconds keeps A |sinc(f T)| (with a
+    semi-amplitude A averaged over T seconds keeps A abs(sinc(f T)) (with a
     random phase per interval, an rms of that over sqrt(2)); white noise of
     rms sigma averages down to sigma / sqrt(N); ``f_M = 1 - 1/M`` for the
     mean of M intervals subtracted (1 without ``n_intervals``).
@@ -324,6 +334,15 @@ def expected_stability(*, white_mas, frames_per_interval, amplitude_mas=0.0, fre
     ...                          frequency_hz=1 / 30.0), 4)
     0.4502
     """
+    where = "expected_stability"
+    white_mas = check_finite_float(white_mas, "white_mas", minimum=0.0, where=where)
+    frames_per_interval = check_positive_float(frames_per_interval, "frames_per_interval",
+                                               where=where)
+    amplitude_mas = check_finite_float(amplitude_mas, "amplitude_mas", where=where)
+    frequency_hz = check_finite_float(frequency_hz, "frequency_hz", minimum=0.0, where=where)
+    interval = check_positive_float(interval, "interval", where=where)
+    if n_intervals is not None:
+        n_intervals = check_positive_int(n_intervals, "n_intervals", where=where)
     attenuation = np.sinc(frequency_hz * interval)
     variance = amplitude_mas**2 * attenuation**2 / 2.0 + white_mas**2 / frames_per_interval
     if n_intervals:
