@@ -19,6 +19,8 @@
    (`expected_stability`), the line's amplitude and frequency against the
    truth.  Printed: median and largest relative error, frequency error in
    resolution bins.
+3. **False lines.**  Seeded white noise of 161 s to 20,000 s: the lines
+   `spectral_lines` reports (none should be).
 
     python benchmarks/bench_pointing.py [--n-frames 1000000] [--repeat 3] [--trials 50]
 """
@@ -186,6 +188,19 @@ def accuracy(trials, minutes, seed):
           f"{np.nanmax(freq):.2f} bins")
 
 
+def false_lines(seed):
+    """Lines reported in white noise alone (both axes 1 mas), per series length."""
+    rng = np.random.default_rng(seed)
+    print("[3] false lines in white noise (significance >= 4, the default)")
+    for seconds, trials in ((161.0, 200), (900.0, 200), (3600.0, 200), (20000.0, 40)):
+        t = np.arange(0.0, seconds, CADENCE)
+        found = 0
+        for _ in range(trials):
+            noise = rng.normal(0.0, 1.0, (2, t.size))
+            found += len(spectral_lines(jitter_spectrum(t, noise[0], noise[1])))
+        print(f"    {seconds:>7,.0f} s series: {found} false lines in {trials}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-frames", type=int, default=1_000_000)
@@ -195,6 +210,7 @@ def main():
     parser.add_argument("--seed", type=int, default=22)
     args = parser.parse_args()
     accuracy(args.trials, args.minutes, args.seed)
+    false_lines(args.seed)
     speed(args.n_frames, args.repeat, args.seed)
 
 

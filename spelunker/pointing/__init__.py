@@ -21,6 +21,7 @@ Examples
 (15.0, 10000.0)
 """
 
+from spelunker.pointing import core, sky, spectrum, stability
 from spelunker.pointing.core import (MASKED_EVENT_KINDS, STABILITY_COLUMNS, OnboardCentroids,
                                      PointingSeries, pointing_series, pointing_stability,
                                      series_metrics, series_spectrum)
@@ -28,40 +29,13 @@ from spelunker.pointing.sky import (SkyPosition, ideal_to_telescope, science_to_
                                     telescope_offsets_mas, telescope_to_ideal,
                                     window_jacobian, window_to_science,
                                     window_to_sky)
-from spelunker.pointing.spectrum import (SEGMENT_S, JitterSpectrum, jitter_spectrum,
-                                         spectral_lines)
-from spelunker.pointing.stability import (AVERAGE_INTERVAL, METRIC_COLUMNS, STABILITY_INTERVAL,
+from spelunker.pointing.spectrum import (LINE_HALF_WIDTH, MAX_MISSING, SEGMENT_S,
+                                         JitterSpectrum, jitter_spectrum, spectral_lines)
+from spelunker.pointing.stability import (AVERAGE_INTERVAL, FULL_INTERVAL, METRIC_COLUMNS,
+                                          STABILITY_INTERVAL,
                                           STABILITY_WINDOW, excursion_histogram,
                                           expected_stability, interval_averages,
                                           stability_metrics)
 
-__all__ = [
-    "AVERAGE_INTERVAL",
-    "MASKED_EVENT_KINDS",
-    "STABILITY_COLUMNS",
-    "OnboardCentroids",
-    "PointingSeries",
-    "pointing_series",
-    "pointing_stability",
-    "series_metrics",
-    "series_spectrum",
-    "METRIC_COLUMNS",
-    "SEGMENT_S",
-    "STABILITY_INTERVAL",
-    "STABILITY_WINDOW",
-    "JitterSpectrum",
-    "SkyPosition",
-    "excursion_histogram",
-    "expected_stability",
-    "ideal_to_telescope",
-    "interval_averages",
-    "jitter_spectrum",
-    "science_to_ideal",
-    "spectral_lines",
-    "stability_metrics",
-    "telescope_offsets_mas",
-    "telescope_to_ideal",
-    "window_jacobian",
-    "window_to_science",
-    "window_to_sky",
-]
+# The public names of the four modules, re-exported.
+__all__ = sorted([*core.__all__, *sky.__all__, *spectrum.__all__, *stability.__all__])
