@@ -77,6 +77,13 @@ _CORE_LEVEL = 0.05
 _RISES = (1.0, 0.5, 0.25, 0.1, 0.03)
 # smoothing widths tried for the peak, in seconds (after 3 frames)
 _PEAK_WIDTHS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
+# the window of the fit with a local baseline, in FWHM before and after the peak
+_BEFORE, _AFTER = 5.0, 25.0
+# the red noise left around a flare is measured in blocks of this many FWHM
+_RED_SCALE = 3.0
+# the flare is measured (the data less the line) where the template is above this fraction
+# of its peak, and modelled (the template) beyond
+_MEASURED_LEVEL = 0.01
 
 
 def _crossing(times, window_mean, width, peak, step):
@@ -247,7 +254,7 @@ def _fit_template(times, resid, valid, cadence, noise_at, peak, box, first, last
         amplitude, peak_time, fwhm, rise = params
         return (amplitude * flare_template((centres - peak_time) / fwhm, rise) - means) / sigma
 
-    bounds = ([0.0, low, size / 2, _RISES[-1]], [np.inf, high, 4 * longest, 1.0])
+    bounds = ([0.0, low, size / 2, _RISES[-1]], [np.inf, high, 2 * longest, 1.0])
     start = np.clip(best[1:], np.array(bounds[0]) * (1 + 1e-9) + 1e-12, bounds[1])
     try:
         result = least_squares(scaled, start, bounds=bounds,
@@ -263,6 +270,10 @@ def _fit_template(times, resid, valid, cadence, noise_at, peak, box, first, last
     if not (amplitude > 0 and np.all(np.isfinite(covariance))
             and fwhm < 0.99 * bounds[1][2] and fwhm > 1.01 * bounds[0][2]):
         return None
+    local = _fit_with_baseline(times, resid, valid, cadence, noise_at,
+                               (amplitude, peak_time, fwhm, rise), (shortest, longest))
+    if local is not None:
+        return local
     area = flare_area(rise)
     gradient = np.array([fwhm * area, 0.0, amplitude * area, amplitude * fwhm * RISE_AREA])
     # what the template leaves of the flare (a flare of another shape) counts as an error
@@ -272,6 +283,90 @@ def _fit_template(times, resid, valid, cadence, noise_at, peak, box, first, last
     ed_error = float(np.sqrt(max(gradient @ covariance @ gradient, 0.0) + mismatch ** 2))
     return (peak_time, fwhm, amplitude, float(np.sqrt(max(covariance[0, 0], 0.0))),
             area * amplitude * fwhm, ed_error)
+
+
+def _red_factor(residual, counts, size, scale):
+    """Scatter of ``residual`` (bins of ``size`` s) in blocks of ``scale`` s over white noise.
+
+    The weighted means of consecutive blocks of the normalised residual
+    (residual / its bin's error) against the 1 their count expects: at
+    least 1; 1 with fewer than 4 blocks.
+    """
+    per = max(1, int(round(scale / size)))
+    n_blocks = residual.size // per
+    if n_blocks < 4:
+        return 1.0
+    blocks = residual[:n_blocks * per].reshape(n_blocks, per)
+    weight = np.sqrt(counts[:n_blocks * per].reshape(n_blocks, per))
+    means = np.sum(blocks * weight, axis=1) / np.sqrt(np.sum(weight ** 2, axis=1))
+    return max(1.0, float(np.sqrt(np.mean(means ** 2))))
+
+
+def _fit_with_baseline(times, resid, valid, cadence, noise_at, start, widths):
+    """Template plus a local straight line fitted around a flare: the `_fit_template` tuple.
+
+    ``start`` is ``(amplitude, peak, fwhm, rise)`` of the fit without a
+    baseline.  The window runs from `_BEFORE` FWHM before the peak to
+    `_AFTER` after it (the template is 1 % of its peak at 12.3 FWHM), binned
+    to a sixteenth of the FWHM (at least a frame), each bin weighted by the
+    white noise of its frames.  The straight line takes up what the trend
+    left of slow (red) noise around the flare, which otherwise
+    lifts or lowers the whole template and its long tail.  The errors are the
+    covariance's, scaled by the reduced chi-square and by the red noise
+    left in the residual on the scale of the FWHM when above 1.  None
+    when the fit fails.
+    """
+    amplitude, peak, fwhm, rise = start
+    low, high = peak - _BEFORE * fwhm, peak + _AFTER * fwhm
+    size = max(cadence, fwhm / 16)
+    centres, means, counts = _binned_window(times, resid, valid, low, high, size)
+    if centres.size < 12:
+        return None
+    sigma = float(noise_at(cadence)) / np.sqrt(counts)
+    if not np.all(np.isfinite(sigma)) or not np.all(sigma > 0) or not noise_at(high - low) > 0:
+        return None
+    x = (centres - peak) / (high - low)
+
+    # the line's prior: the residual's mean over the window has the noise of a box that long
+    prior = float(noise_at(high - low))
+
+    def scaled(params):
+        a, t0, w, r, c0, c1 = params
+        return np.concatenate([
+            (a * flare_template((centres - t0) / w, r) + c0 + c1 * x - means) / sigma,
+            [c0 / prior, c1 / prior]])
+
+    bounds = ([0.0, low, max(size / 2, widths[0]), _RISES[-1], -np.inf, -np.inf],
+              [np.inf, high, widths[1], 1.0, np.inf, np.inf])
+    first = np.array([amplitude, peak, fwhm, rise, 0.0, 0.0])
+    first[:4] = np.clip(first[:4], np.array(bounds[0][:4]) * (1 + 1e-9) + 1e-12, bounds[1][:4])
+    try:
+        result = least_squares(scaled, first, bounds=bounds,
+                               x_scale=[amplitude, fwhm, fwhm, 0.1, amplitude, amplitude])
+        covariance = np.linalg.inv(result.jac.T @ result.jac)
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    amplitude, peak_time, fwhm, rise = (float(v) for v in result.x[:4])
+    dof = max(1, centres.size - 4)
+    fun = result.fun[:-2]
+    red = _red_factor(fun, counts, size, max(_RED_SCALE * fwhm, size))
+    covariance *= max(1.0, float(np.sum(fun ** 2)) / dof, red ** 2)
+    if not (amplitude > 0 and np.all(np.isfinite(covariance))
+            and fwhm < 0.99 * bounds[1][2] and fwhm > 1.01 * bounds[0][2]):
+        return None
+    area = flare_area(rise)
+    gradient = np.array([fwhm * area, 0.0, amplitude * area, amplitude * fwhm * RISE_AREA,
+                         0.0, 0.0])
+    # the flare's core is measured, not modelled: what the template leaves there (a flare
+    # of another shape) is added, with the noise of that sum
+    shape = amplitude * flare_template((centres - peak_time) / fwhm, rise)
+    core = shape > _MEASURED_LEVEL * amplitude
+    left = float(np.sum((fun * sigma * counts)[core])) * cadence
+    log.debug("flare fit: template ED %.4g, core left %.4g, baseline %.3g %.3g", area * amplitude * fwhm, left, *result.x[4:])
+    core_error = float(noise_at(cadence)) * math.sqrt(float(np.sum(counts[core]))) * cadence * red
+    ed_error = float(np.sqrt(max(gradient @ covariance @ gradient, 0.0) + core_error ** 2))
+    return (peak_time, fwhm, amplitude, float(np.sqrt(max(covariance[0, 0], 0.0))),
+            area * amplitude * fwhm - left, ed_error)
 
 
 def find_flares(times, flux, *, mask=None, threshold=FLARE_THRESHOLD, min_duration=1.0,
