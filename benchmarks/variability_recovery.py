@@ -255,10 +255,12 @@ def print_accuracy(kind, found):
         scatter = 1.4826 * float(np.median(np.abs(ratio - median)))
         best = "      -"
         if kind == "flare":   # the fraction an unbiased estimator at the bound has within 20 %
-            best = f"{100 * np.mean([math.erf(0.2 * r['snr'] / ED_BOUND / math.sqrt(2)) for r in part]):6.0f}%"
+            best = np.mean([math.erf(0.2 * r["snr"] / ED_BOUND / math.sqrt(2)) for r in part])
+            best = f"{100 * best:6.0f}%"
         print(f"    {label:10s} n {len(part):4d}  median {median:.3f}  scatter {scatter:.3f}  "
               f"within 20 % {100 * np.mean(np.abs(ratio - 1) <= 0.2):5.1f} % ({best})  "
-              f"1 sigma {100 * np.mean(pull <= 1):5.1f} %  2 sigma {100 * np.mean(pull <= 2):5.1f} %")
+              f"1 sigma {100 * np.mean(pull <= 1):5.1f} %  "
+              f"2 sigma {100 * np.mean(pull <= 2):5.1f} %")
 
 
 def periodic_trials(n, seed):
