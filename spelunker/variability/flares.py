@@ -98,6 +98,8 @@ _RED_SCALE = 3.0
 # the flare is measured (the data less the line) where the template is above this fraction
 # of its peak, and modelled (the template) beyond
 _MEASURED_LEVEL = 0.01
+# a dip beside a flare (this many sigma) ends the window of the fit with a line
+_DIP_SIGMA = 4.0
 
 
 def _crossing(times, window_mean, width, peak, step):
@@ -194,7 +196,7 @@ def _describe(times, resid, valid, window_mean, cadence, found, k):
     first = min(peak, _crossing(times, window_mean, wide, peak - 1, -1) + 1)
     last = max(peak, _crossing(times, window_mean, wide, peak + 1, 1) - 1)
     fit = _fit_template(times, resid, valid, cadence, found.noise_at, float(times[peak]), box,
-                        first, last)
+                        first, last, window_mean)
     if fit is None:   # the fallback: the integral of the residual from start to stop
         span = float(times[last] - times[first]) + cadence
         used = valid[first:last + 1]
@@ -222,7 +224,8 @@ def _binned_window(times, resid, valid, low, high, size):
     return sum_t / counts[keep], sum_r / counts[keep], counts[keep].astype(float)
 
 
-def _fit_template(times, resid, valid, cadence, noise_at, peak, box, first, last):
+def _fit_template(times, resid, valid, cadence, noise_at, peak, box, first, last,
+                  window_mean):
     """Fit of the flare template: ``(peak, fwhm, amplitude, error, ED, error)`` or None.
 
     The template (`spelunker.variability.template.flare_template`) with free
@@ -237,7 +240,7 @@ def _fit_template(times, resid, valid, cadence, noise_at, peak, box, first, last
     equivalent duration ``FLARE_AREA * amplitude * FWHM``.  None when the
     fit fails (no positive amplitude, a FWHM at the grid's edge of the bounds,
     a singular covariance).  Its result starts `_fit_with_baseline`, whose
-    result is returned when it succeeds.
+    equivalent duration and error replace the template's when it succeeds.
     """
     shortest, longest = max(cadence, box / 12), 2.0 * box
     size = max(cadence, shortest / 8)
@@ -286,9 +289,11 @@ def _fit_template(times, resid, valid, cadence, noise_at, peak, box, first, last
             and fwhm < 0.99 * bounds[1][2] and fwhm > 1.01 * bounds[0][2]):
         return None
     local = _fit_with_baseline(times, resid, valid, cadence, noise_at,
-                               (amplitude, peak_time, fwhm, rise), (shortest, longest))
-    if local is not None:
-        return local
+                               (amplitude, peak_time, fwhm, rise), (shortest, longest),
+                               _clear_window(window_mean, noise_at, peak_time, fwhm))
+    if local is not None:   # its ED; the peak and amplitude of the template's fit alone
+        return (peak_time, fwhm, amplitude, float(np.sqrt(max(covariance[0, 0], 0.0))),
+                local[4], local[5])
     area = flare_area(rise)
     gradient = np.array([fwhm * area, 0.0, amplitude * area, amplitude * fwhm * RISE_AREA])
     # what the template leaves of the flare (a flare of another shape) counts as an error
@@ -317,12 +322,35 @@ def _red_factor(residual, counts, size, scale):
     return max(1.0, float(np.sqrt(np.mean(means ** 2))))
 
 
-def _fit_with_baseline(times, resid, valid, cadence, noise_at, start, widths):
+def _clear_window(window_mean, noise_at, peak, fwhm):
+    """The window of `_fit_with_baseline`: `_BEFORE` FWHM before ``peak`` to `_AFTER` after.
+
+    Shortened to end 2 FWHM short of a dip beside the flare (the residual's
+    mean over 2 FWHM below `_DIP_SIGMA` times its noise, 1 FWHM before the
+    peak or 3 after it), which the straight line cannot follow (the sample
+    visit's transit 75 s after its 5-s flare).
+    """
+    width = 2.0 * fwhm
+    limit = -_DIP_SIGMA * float(noise_at(width))
+    after = peak + fwhm * np.arange(3.0, _AFTER + 0.25, 0.5)
+    before = peak - fwhm * np.arange(1.0, _BEFORE + 0.25, 0.5)
+    low, high = peak - _BEFORE * fwhm, peak + _AFTER * fwhm
+    dips = np.flatnonzero(window_mean(after - width / 2, after + width / 2) < limit)
+    if dips.size:
+        high = float(after[dips[0]]) - width
+    dips = np.flatnonzero(window_mean(before - width / 2, before + width / 2) < limit)
+    if dips.size:
+        low = float(before[dips[0]]) + width
+    return low, high
+
+
+def _fit_with_baseline(times, resid, valid, cadence, noise_at, start, widths, limits):
     """Template plus a local straight line fitted around a flare: the `_fit_template` tuple.
 
     ``start`` is ``(amplitude, peak, fwhm, rise)`` of the fit without a
-    line, ``widths`` the bounds of the FWHM.  The window runs from `_BEFORE`
-    FWHM before the peak to `_AFTER` after it, binned to a sixteenth of the
+    line, ``widths`` the bounds of the FWHM, ``limits`` the window of
+    `_clear_window` (from `_BEFORE` FWHM before the peak to `_AFTER` after
+    it, short of a neighbouring dip), binned to a sixteenth of the
     FWHM (at least a frame), each bin weighted by the white noise of its
     frames; the line's offset and slope have a prior of the noise of a box
     of the window's length (red noise included).  The line takes up what
@@ -334,7 +362,7 @@ def _fit_with_baseline(times, resid, valid, cadence, noise_at, start, widths):
     measured sum, in quadrature.  None when the fit fails.
     """
     amplitude, peak, fwhm, rise = start
-    low, high = peak - _BEFORE * fwhm, peak + _AFTER * fwhm
+    low, high = limits
     size = max(cadence, fwhm / 16)
     centres, means, counts = _binned_window(times, resid, valid, low, high, size)
     if centres.size < 12:
