@@ -474,7 +474,7 @@ def test_summary_lists_the_peaks_of_each_visit_and_guide_star(two_visit_model):
 #: The documented command (docs/quicklook.rst) that checks the report in a browser.
 CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-WINDOW = (1400, 6000)  # the page with its time-domain section (the pipeline's variability step)
+WINDOW = (1400, 7000)  # the page with its time-domain and pointing sections
 
 #: Added to a copy of the page for ``--dump-dom``: after loading, the box of every image
 #: (page coordinates, CSS pixels) and the page size, written into the DOM.
