@@ -268,9 +268,38 @@ def test_guidestar_plot_of_a_model(sky_server, fitted):
     assert notes == ["PA_V3 75.00 deg (product)"]
 
 
+def test_guidestar_plot_orients_the_aperture_by_gs_v3_pa(sky_server, fitted):
+    model = fitted.copy()
+    model.guidestars["gs_v3_pa"][0] = 42.5  # the guider products' GS_V3_PA
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OrientationAssumedWarning)
+        ax = guidestar_plot(model, url=sky_server.url, fig=Figure())
+    notes = [text.get_text() for text in ax.texts if text.get_gid() == "sky_notes"]
+    assert len(notes) == 1 and notes[0].endswith("deg (GS_V3_PA)")
+    row, files = model.table("guidestars")[0], model.table("files")[0]
+    sky = guidestar_sky(float(row["gs_ra"]), float(row["gs_dec"]), detector=str(row["detector"]),
+                        xstart=int(files["xstart"]), ystart=int(files["ystart"]), gs_v3_pa=42.5)
+    from pysiaf.utils import rotations
+
+    # Independently: V3's position angle at the guide star is GS_V3_PA, and the star is
+    # where the catalogue puts it.
+    assert float(rotations.posangle(sky.attitude, sky.star_v2, sky.star_v3)) % 360 == \
+        pytest.approx(42.5, abs=1e-8)
+    ra, dec = rotations.pointing(sky.attitude, sky.star_v2, sky.star_v3)
+    assert (float(ra), float(dec)) == pytest.approx((sky.ra, sky.dec), abs=1e-10)
+    assert sky.pa_v3 == pytest.approx(float(rotations.posangle(sky.attitude, 0.0, 0.0)) % 360)
+    # a different GS_V3_PA turns the outline
+    turned = guidestar_sky(float(row["gs_ra"]), float(row["gs_dec"]),
+                           detector=str(row["detector"]), xstart=int(files["xstart"]),
+                           ystart=int(files["ystart"]), gs_v3_pa=132.5)
+    assert turned.pa_v3 == pytest.approx((sky.pa_v3 + 90.0) % 360, abs=0.5)
+
+
 def test_guidestar_plot_without_pa_v3_says_so(sky_server, fitted):
+    model = fitted.copy()
+    model.guidestars["gs_v3_pa"][0] = np.nan  # a product without GS_V3_PA
     with pytest.warns(OrientationAssumedWarning, match="pa_v3"):
-        ax = guidestar_plot(fitted, url=sky_server.url, fig=Figure())
+        ax = guidestar_plot(model, url=sky_server.url, fig=Figure())
     notes = [text.get_text() for text in ax.texts if text.get_gid() == "sky_notes"][0]
     assert "PA_V3 unknown" in notes and "(assumed)" in notes
 

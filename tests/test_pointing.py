@@ -195,6 +195,24 @@ def test_real_header_gives_the_window_corner(reference_dir):
         header = _header_from_fits(path, hdul)
         assert hdul[0].header["APERNAME"] == GUIDER_APERTURES[header["detector"]]
     assert (header["xstart"], header["ystart"]) == (1226, 209)
+    assert header["gs_v3_pa"] == pytest.approx(159.2097708046369)  # GS_V3_PA, orients the sky
+
+
+def test_guidestar_table_holds_gs_v3_pa_and_old_products_open(tmp_path):
+    visit = datasets.make_guidestar_files(
+        tmp_path, visits=[datasets.VisitSpec(n_frames=40, n_segments=1, gs_v3_pa=42.5)], seed=3)
+    assert fits.getheader(visit.files[0])["GS_V3_PA"] == 42.5
+    model = read_guidestar(visit.files)
+    assert list(model.guidestars["gs_v3_pa"]) == [42.5]
+    saved = tmp_path / "old_gs.fits"
+    model.save(saved)
+    with fits.open(saved) as hdul:
+        hdul["GUIDESTARS"] = fits.BinTableHDU.from_columns(
+            [c for c in hdul["GUIDESTARS"].columns if c.name != "gs_v3_pa"],
+            header=hdul["GUIDESTARS"].header, name="GUIDESTARS")
+        hdul.writeto(saved, overwrite=True)
+    old = open_guidestar(saved)
+    assert np.isnan(old.guidestars["gs_v3_pa"][0])  # unknown, not 0 deg
 
 
 # --- metrics on arrays -------------------------------------------------------------------

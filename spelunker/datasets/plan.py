@@ -119,6 +119,9 @@ class VisitSpec:
         PSF centre, widths (pixels) and angle (radians) before signals.
     gs_order : int
         GS_ORDER (index of the star in the list of candidates).
+    gs_v3_pa : float
+        GS_V3_PA: position angle of the V3 axis at the guide star (deg, east
+        of north), which orients the FGS aperture on the sky.
 
     Raises
     ------
@@ -149,6 +152,7 @@ class VisitSpec:
     y_stddev: float = 0.62
     theta: float = 0.4
     gs_order: int = 1
+    gs_v3_pa: float = 0.0
 
     def __post_init__(self):
         where = "VisitSpec"
@@ -169,7 +173,7 @@ class VisitSpec:
         check_positive_float(self.frame_time, "frame_time", unit="seconds", where=where)
         check_positive_float(self.x_stddev, "x_stddev", where=where)
         check_positive_float(self.y_stddev, "y_stddev", where=where)
-        for name in ("fgs_mag", "x_mean", "y_mean", "theta", "gs_ra", "gs_dec"):
+        for name in ("fgs_mag", "x_mean", "y_mean", "theta", "gs_ra", "gs_dec", "gs_v3_pa"):
             value = getattr(self, name)
             if value is not None or name not in ("gs_ra", "gs_dec"):
                 check_finite_float(value, name, where=where)

@@ -30,7 +30,7 @@ __all__ = ["sample_science", "sample_visit"]
 log = logging.getLogger(__name__)
 
 # Bump to rewrite every cached sample (the key also changes with the source).
-_SAMPLE_VERSION = 3
+_SAMPLE_VERSION = 4
 _SCIENCE_VERSION = 1
 
 

@@ -174,6 +174,7 @@ def _fill_meta(model, plan, *, program, product, signals, pointing):
     meta.guidestar.gs_dec = float(spec.gs_dec)
     meta.guidestar.gs_mag = float(spec.fgs_mag)
     meta.guidestar.gs_order = int(spec.gs_order)
+    meta.guidestar.gs_v3_pa_science = float(spec.gs_v3_pa)
     meta.guidestar.gs_pcs_mode = "FINEGUIDE"
     meta.guidestar.data_start = float(plan.start_mjd)
     meta.guidestar.data_end = float(plan.end_mjd)

@@ -62,6 +62,7 @@ _HEADER_FIELDS = (
     ("gs_dec", "GS_DEC", "guidestar.gs_dec", False),
     ("gs_mag", "GS_MAG", "guidestar.gs_mag", False),
     ("gs_order", "GS_ORDER", "guidestar.gs_order", False),
+    ("gs_v3_pa", "GS_V3_PA", "guidestar.gs_v3_pa_science", False),
     ("data_start", "DATASTRT", "guidestar.data_start", True),
     ("data_end", "DATAEND", "guidestar.data_end", True),
     ("xstart", "SUBSTRT1", "subarray.xstart", False),

@@ -496,7 +496,7 @@ def _fill_tables(model, products, mid_times, time_sources, tables):
             _as_float(h.get("gs_mag")), _as_int(h.get("gs_order")),
             str(h.get("detector") or ""), min(p.header["data_start"] for p in mine),
             max(p.header["data_end"] for p in mine), len(mine),
-            sum(p.header["frames"] for p in mine),
+            sum(p.header["frames"] for p in mine), _as_float(h.get("gs_v3_pa")),
         )
     model.frames = frames
     model.files = files

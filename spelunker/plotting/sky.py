@@ -90,7 +90,8 @@ class GuideStarSky:
     pa_v3 : float
         Position angle of V3 at V1 (deg, east of north) used.
     pa_v3_source : str
-        ``'argument'``, ``'product'`` or ``'assumed'`` (`ASSUMED_PA_V3`).
+        ``'argument'``, ``'product'``, ``'GS_V3_PA'`` (from the position
+        angle of V3 at the guide star) or ``'assumed'`` (`ASSUMED_PA_V3`).
     star_v2, star_v3 : float
         The guide star's telescope coordinates (arcsec).
     aperture_ra, aperture_dec : numpy.ndarray
@@ -150,6 +151,20 @@ def _attitude(v2, v3, ra, dec, pa_v3):
     return attitude
 
 
+def _roll_attitude(v2, v3, ra, dec, roll):
+    """Attitude placing (v2, v3) at (ra, dec) with V3 at position angle ``roll`` there."""
+    from pysiaf.utils import rotations  # heavy: pysiaf costs ~1.5 s to import (as _attitude)
+
+    return rotations.attitude(v2, v3, ra, dec, roll)
+
+
+def _pa_at_v1(attitude):
+    """Position angle of V3 at V1 (deg, 0-360) of an attitude."""
+    from pysiaf.utils import rotations  # heavy: pysiaf costs ~1.5 s to import (as _attitude)
+
+    return float(rotations.posangle(attitude, 0.0, 0.0)) % 360.0
+
+
 def _to_sky(attitude, v2, v3):
     from pysiaf.utils import rotations  # heavy: pysiaf costs ~1.5 s to import (as _attitude)
 
@@ -163,7 +178,7 @@ def _closed(values):
 
 
 def guidestar_sky(ra, dec, *, detector, xstart=0, ystart=0, x=None, y=None, pa_v3=None,
-                  pa_v3_source=None):
+                  pa_v3_source=None, gs_v3_pa=None):
     """The guide star, the FGS aperture and the 8x8 window on the sky.
 
     Parameters
@@ -185,6 +200,12 @@ def guidestar_sky(ra, dec, *, detector, xstart=0, ystart=0, x=None, y=None, pa_v
         `~spelunker.errors.OrientationAssumedWarning`.
     pa_v3_source : str, optional
         Where ``pa_v3`` came from (``'argument'`` by default, ``'product'``).
+    gs_v3_pa : float, optional
+        Position angle (deg, east of north) of the V3 axis at the guide
+        star, the guider products' ``GS_V3_PA``; used when ``pa_v3`` is
+        None: the attitude then places the guide star at its V2/V3 with
+        that roll, exactly (pysiaf's ``attitude``), and ``pa_v3`` is the
+        position angle it gives at V1.
 
     Returns
     -------
@@ -213,7 +234,11 @@ def guidestar_sky(ra, dec, *, detector, xstart=0, ystart=0, x=None, y=None, pa_v
     centre = ((FRAME_SHAPE[1] - 1) / 2.0, (FRAME_SHAPE[0] - 1) / 2.0)
     x = centre[0] if x is None else check_finite_float(x, "x", where=where)
     y = centre[1] if y is None else check_finite_float(y, "y", where=where)
-    if pa_v3 is None:
+    if gs_v3_pa is not None:
+        gs_v3_pa = check_finite_float(gs_v3_pa, "gs_v3_pa", where=where)
+    if pa_v3 is None and gs_v3_pa is not None:
+        source = "GS_V3_PA"
+    elif pa_v3 is None:
         pa_v3, source = ASSUMED_PA_V3, "assumed"
         warnings.warn(f"{where}: no PA_V3 given or in the product; the FGS aperture is drawn "
                       f"at PA_V3 = {ASSUMED_PA_V3:g} deg, its orientation on the sky is not "
@@ -229,7 +254,11 @@ def guidestar_sky(ra, dec, *, detector, xstart=0, ystart=0, x=None, y=None, pa_v
         star_v2, star_v3 = float(np.ravel(star.v2)[0]), float(np.ravel(star.v3)[0])
     else:
         star_v2, star_v3 = float(aperture.V2Ref), float(aperture.V3Ref)
-    attitude = _attitude(star_v2, star_v3, ra, dec, pa_v3)
+    if source == "GS_V3_PA":
+        attitude = _roll_attitude(star_v2, star_v3, ra, dec, gs_v3_pa)
+        pa_v3 = _pa_at_v1(attitude)
+    else:
+        attitude = _attitude(star_v2, star_v3, ra, dec, pa_v3)
     vertices = [[getattr(aperture, f"{axis}IdlVert{k}") for k in range(1, 5)]
                 for axis in ("X", "Y")]
     aperture_ra, aperture_dec = _to_sky(attitude, *aperture.idl_to_tel(*(
@@ -397,7 +426,9 @@ def guidestar_plot(model, *, visit_index=None, guidestar_index=None, pa_v3=None,
         guide star (row of the guide-star table); default the first.
     pa_v3 : float, optional
         Position angle of V3 at V1 (deg); default the model's
-        ``meta.pointing.pa_v3``, else an assumed 0 with an
+        ``meta.pointing.pa_v3``, else the guide star's ``GS_V3_PA`` (the
+        ``gs_v3_pa`` column of the guide-star table, V3's position angle at
+        the guide star), else an assumed 0 with an
         `~spelunker.errors.OrientationAssumedWarning` and a note on the figure.
     survey : str, optional
         HiPS survey (`DEFAULT_SURVEY`).
@@ -442,14 +473,16 @@ def guidestar_plot(model, *, visit_index=None, guidestar_index=None, pa_v3=None,
     if pa_v3 is None:
         pa_v3 = _product_pa_v3(model)
         source = "product"
+    gs_v3_pa = float(row["gs_v3_pa"]) if "gs_v3_pa" in stars.colnames else np.nan
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OrientationAssumedWarning)  # warned below, once
         sky = guidestar_sky(float(row["gs_ra"]), float(row["gs_dec"]),
                             detector=str(row["detector"]), xstart=corner[0], ystart=corner[1],
-                            x=x, y=y, pa_v3=pa_v3, pa_v3_source=source)
+                            x=x, y=y, pa_v3=pa_v3, pa_v3_source=source,
+                            gs_v3_pa=gs_v3_pa if np.isfinite(gs_v3_pa) else None)
     if sky.pa_v3_source == "assumed":
-        warnings.warn(f"{where}: no pa_v3 given and the product has no PA_V3; the FGS "
-                      f"aperture is drawn at PA_V3 = {sky.pa_v3:g} deg (orientation not "
+        warnings.warn(f"{where}: no pa_v3 given and the product has no PA_V3 or "
+                      f"GS_V3_PA; the FGS aperture is drawn at PA_V3 = {sky.pa_v3:g} deg (orientation not "
                       "known)", OrientationAssumedWarning, stacklevel=2)
     others = [(float(other["gs_ra"]), float(other["gs_dec"]), str(other["gs_id"]))
               for k, other in enumerate(stars) if k != star]
