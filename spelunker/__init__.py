@@ -3,23 +3,52 @@
 Read guider products with `read_guidestar` into a `GuideStarModel`;
 `GuideStarFitStep` fits the PSF of every frame (also ``strun spelunker_fit``);
 `spelunker.datasets` makes synthetic visits with known truth.
+
+The names below are imported when first used (PEP 562), so that a command
+such as ``spelunker-jitter --help`` answers without loading jwst or the
+compiled kernels; ``from spelunker import GuideStarModel`` works as before.
 """
 
+import importlib
+import importlib.util
+
 from spelunker._version import __version__
-from spelunker.datamodels import GuideStarModel
-from spelunker.errors import ParameterError, SpelunkerError
-from spelunker.io import read_guidestar
-from spelunker.session import Spelunker, load
-from spelunker.stpipe import (
-    GuideStarEventStep,
-    GuideStarFitStep,
-    GuideStarPipeline,
-    GuideStarVariabilityStep,
-    PeriodogramStep,
-    PhotometryOptimizeStep,
-)
 
 __all__ = ["__version__", "GuideStarModel", "SpelunkerError", "ParameterError", "read_guidestar",
            "load", "Spelunker",
            "GuideStarFitStep", "PhotometryOptimizeStep", "PeriodogramStep", "GuideStarEventStep",
            "GuideStarVariabilityStep", "GuideStarPipeline"]
+
+#: Public name -> the module that owns it (imported on first use).
+_OWNERS = {
+    "GuideStarModel": "spelunker.datamodels",
+    "SpelunkerError": "spelunker.errors",
+    "ParameterError": "spelunker.errors",
+    "read_guidestar": "spelunker.io",
+    "load": "spelunker.session",
+    "Spelunker": "spelunker.session",
+    "GuideStarFitStep": "spelunker.stpipe",
+    "PhotometryOptimizeStep": "spelunker.stpipe",
+    "PeriodogramStep": "spelunker.stpipe",
+    "GuideStarEventStep": "spelunker.stpipe",
+    "GuideStarVariabilityStep": "spelunker.stpipe",
+    "GuideStarPipeline": "spelunker.stpipe",
+}
+
+
+def __getattr__(name):
+    """A public name (imported from its owner) or a subpackage, on first use."""
+    owner = _OWNERS.get(name)
+    if owner is not None:
+        value = getattr(importlib.import_module(owner), name)
+        globals()[name] = value
+        return value
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f"{__name__}.{name}")  # as an eager import exposed it
+    # AttributeError: Python's protocol for a missing module attribute (hasattr relies on it)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
