@@ -451,7 +451,7 @@ def test_interrupted_survey_says_how_to_resume(monkeypatch, tmp_path, capsys):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "run_survey", interrupted)
+    monkeypatch.setattr(execution, "run_survey", interrupted)  # main imports it when called
     code = main(["--program", "1534", "--output", str(tmp_path / "out")])
     assert code == 130 and 130 in EXIT_CODES
     err = capsys.readouterr().err
