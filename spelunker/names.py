@@ -24,7 +24,8 @@ reader (`spelunker.io`), the pipeline steps and the archive clients ask it
 `FINE_GUIDE_GLOB`, `strip_segment`, `MODE_EXP_TYPES`), and it makes and
 reads visit ids (`visit_id`, `parse_visit_id`), program, observation and
 visit numbers (`id_number`, `padded_id`, `program_stem`,
-`parse_selection`) and guider product names (`guider_product_name`).  It
+`parse_selection`), guider product names (`guider_product_name`) and the
+name of a science exposure's jitter file (`jitter_file_name`).  It
 imports nothing from the rest of spelunker but `spelunker.errors` and
 `spelunker._validate`, so the lowest layers can use it.
 """
@@ -46,11 +47,13 @@ __all__ = [
     "PRODUCT_NAME",
     "check_product_name",
     "ID_DIGITS",
+    "JITTER_SUFFIX",
     "guider_name_fields",
     "guider_product_name",
     "id_number",
     "id_number_or_none",
     "is_fine_guide_cal",
+    "jitter_file_name",
     "parse_obs_id",
     "parse_product_name",
     "parse_selection",
@@ -393,6 +396,62 @@ def strip_segment(name):
     'jw01534001001_gs-fg_2022338013723_cal.fits'
     """
     return re.sub(r"-seg\d{3}(?=_)", "", _text(name, "name"))
+
+
+#: Suffix of the jitter file written beside a science exposure (`jitter_file_name`).
+JITTER_SUFFIX = "gsjit"
+
+
+def jitter_file_name(science):
+    """The name of a science exposure's jitter file: ``<science rootname>_gsjit.fits``.
+
+    The rootname is the science file's name without its folder and its last
+    ``_<suffix>.fits`` (``_rateints.fits``, ``_calints.fits``,
+    ``_x1dints.fits`` ...), as JWST names its products.  Written by
+    `spelunker.pointing.exposure.write_jitter_file`; it lives here, the one
+    owner of product names, so the ``spelunker-jitter`` command can check
+    its outputs before loading anything heavy.
+
+    Parameters
+    ----------
+    science : str, os.PathLike or stdatamodels model
+        The science product's path or name, or an open model (its
+        ``meta.filename``).
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        For anything without a file name (a table, a model never saved, an
+        empty name).
+
+    Examples
+    --------
+    >>> from spelunker.names import jitter_file_name
+    >>> jitter_file_name("data/jw01366003001_04101_00001-seg001_nrs1_rateints.fits")
+    'jw01366003001_04101_00001-seg001_nrs1_gsjit.fits'
+    >>> jitter_file_name("exposure.fits")
+    'exposure_gsjit.fits'
+    """
+    if isinstance(science, (str, os.PathLike)):
+        name = _basename(science, "science")
+    else:
+        name = getattr(getattr(science, "meta", None), "filename", None)
+        if not isinstance(name, str):
+            msg = (f"science={type(science).__name__}: no file name to name its jitter file "
+                   "after (a science product's path, or a model with meta.filename, is needed)")
+            raise ParameterError(msg)
+        name = _basename(name, "science")
+    stem = name[:-len(".fits")] if name.lower().endswith(".fits") else name
+    root, underscore, _ = stem.rpartition("_")
+    root = root if underscore and root else stem
+    if not root:
+        msg = f"science={science!r}: an empty file name"
+        raise ParameterError(msg)
+    return f"{root}_{JITTER_SUFFIX}.fits"
 
 
 def is_fine_guide_cal(name):

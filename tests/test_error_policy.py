@@ -380,7 +380,7 @@ def test_cases_are_named_once():
 # --- every public callable, wrong values in every required argument ------------------------
 
 #: Entry points that read sys.argv or start a whole run (covered by their own tests).
-_NOT_WALKED = {"spelunker.survey.cli.main", "spelunker.demo.main"}
+_NOT_WALKED = {"spelunker.survey.cli.main", "spelunker.demo.main", "spelunker.jitter.main"}
 
 #: Wrong values given to every required positional argument at once.
 _WRONG_VALUES = [None, "x", -5, object()]

@@ -369,3 +369,36 @@ def test_flare_equivalent_durations_from_the_template_fit():
         within += abs(ed / truth["equivalent_duration"] - 1) < 0.2
         covered += abs(ed - truth["equivalent_duration"]) < 3 * error
     assert within >= 5 and covered == 6
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_flare_ed_on_a_slow_bump_the_trend_leaves(seed):
+    """A flare on a 0.1 %, 400-s bump (red noise the 30-min trend cannot follow).
+
+    The local straight line fitted with the template takes up the bump: ED
+    within 20 % (the template fit without it made it 43-47 % too large).
+    """
+    from spelunker import datasets
+
+    times, flux = light_curve(45_000, sigma=0.0014, seed=seed)
+    flux += 0.001 * np.exp(-0.5 * ((times - 1200.0) / 400.0) ** 2)
+    flare = datasets.Flare(peak_time=1200.0, fwhm=20.0, amplitude=0.01)
+    flux = flux * flare.flux_factor(times)
+    found = find_flares(times, flux, max_duration=600)
+    assert len(found) == 1
+    ratio = found["equivalent_duration"][0].value / flare.truth()["equivalent_duration"]
+    assert abs(ratio - 1) < 0.2
+
+
+def test_flare_ed_of_another_shape_is_measured_not_extrapolated():
+    """An exponential flare (no slow tail): its ED is measured over its extent, not the template's.
+
+    Several seeds, each within 15 % (the template's own tail beyond 6.5
+    FWHM would add 12 %).
+    """
+    for seed in (7, 8, 9):
+        times, flux = light_curve(60_000, sigma=0.004, seed=seed)
+        flux += flare(times, 1500.0, 0.02, 30.0)           # ED 0.6 s
+        found = find_flares(times, flux)
+        assert len(found) == 1
+        assert_allclose(found["equivalent_duration"][0].value, 0.6, rtol=0.15)

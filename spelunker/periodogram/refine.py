@@ -8,6 +8,22 @@ the semi-amplitude ``sqrt(A**2 + B**2)`` with its error, the phase and an epoch 
 fit that fails, leaves the peak or is not significant is flagged
 (`RefinedPeriod.flag`), never reported as good.
 
+The covariance assumes white noise.  A period is measured by the noise at
+frequencies near its own: with red noise there (a stochastic star, the
+guider's slow flux wander) the scatter about the fit understates it.  So
+the errors of the period and of the epoch are multiplied by
+`RefinedPeriod.noise_factor`, the square root of the residual's mean power
+at `_NEAR_FREQUENCIES` frequencies on each side of the fitted one (1.5 to
+7.5 over the baseline away, outside the fit's own peak) over its mean power
+at all frequencies (at least 1; a local Whittle estimate of the noise
+density at the period).  For white noise it is 1 within about 10 %; for
+the red noise of `benchmarks/variability_periods.py` it is 3-4 and
+the truth is then within 3 sigma in 98.6 % of trials (82.9 % without it),
+as for white noise (99 %).  For a sinusoid in white noise the period error
+reaches the Cramer-Rao bound ``sigma_P / P = sqrt(6) sigma / (pi A sqrt(N)
+N_cycles)`` (N points of noise sigma, amplitude A, N_cycles cycles;
+measured ratio of the rms error to it about 1 in that benchmark).
+
 Long series are fitted on time bins of at most 1/50 of the period (their
 weighted means; the amplitude is attenuated by less than 0.07 %), which
 keeps a fit on a million points to a few milliseconds when the period is
@@ -41,6 +57,11 @@ _BINS_PER_PERIOD = 50
 #: Binning is used only if it reduces the number of points at least this much.
 _MIN_REDUCTION = 4
 _MAX_ITERATIONS = 30
+#: Frequencies on each side of the fitted one where the residual's power measures the
+#: noise at the period (at 1.5, 2.5, ... over the baseline from it).
+_NEAR_FREQUENCIES = 7
+#: At most this many points in the residual's power (longer series are binned for it).
+_NOISE_POINTS = 50_000
 
 
 @dataclass(frozen=True)
@@ -66,6 +87,10 @@ class RefinedPeriod:
     flag : int
         0 for a good fit, else a sum of `FLAG_FAILED`, `FLAG_OUTSIDE_PEAK`,
         `FLAG_NOT_SIGNIFICANT`.
+    noise_factor : float
+        Red-noise factor applied to ``period_error`` and ``epoch_error``
+        (the residual's noise near the period over its mean; at least 1;
+        NaN when the fit failed).
     """
 
     period: float
@@ -79,6 +104,7 @@ class RefinedPeriod:
     false_alarm_probability: float
     n_points: int
     flag: int
+    noise_factor: float = math.nan
 
     @property
     def ok(self):
@@ -236,11 +262,53 @@ class _Series:
                            max(self.maximum_frequency, frequency))
         if not fap <= max_false_alarm:
             flag |= FLAG_NOT_SIGNIFICANT
-        return _result(self, frequency, offset + self.mean, a, b, covariance, fap, flag)
+        factor = self.noise_factor(tb, yb - (offset + _sine(tb, frequency, a, b)), wb,
+                                   frequency)
+        return _result(self, frequency, offset + self.mean, a, b, covariance, fap, flag,
+                       factor)
+
+    def noise_factor(self, t, residual, w, frequency):
+        """Red-noise factor of the period: sqrt(residual power near ``frequency`` / mean power).
+
+        ``t, residual, w`` are the points of the fit (maybe binned) and their
+        weights; longer than `_NOISE_POINTS`, they are binned to that many
+        when the frequencies looked at stay below a quarter of those bins'
+        rate (else 1: a period that short has no slow noise to fear).
+        """
+        offsets = (np.arange(_NEAR_FREQUENCIES) + 1.5) / self.baseline
+        near = np.concatenate([frequency - offsets, frequency + offsets])
+        near = near[near > 0.5 / self.baseline]
+        if len(t) > _NOISE_POINTS:
+            if near.max() > 0.25 * _NOISE_POINTS / self.baseline:
+                return 1.0
+            index = np.minimum(((t - t[0]) / self.baseline * _NOISE_POINTS).astype(np.int64),
+                               _NOISE_POINTS - 1)
+            wsum = np.bincount(index, w, _NOISE_POINTS)
+            used = wsum > 0
+            t = (np.bincount(index, w * t, _NOISE_POINTS)[used] / wsum[used])
+            residual = (np.bincount(index, w * residual, _NOISE_POINTS)[used] / wsum[used])
+            w = wsum[used]
+        variance = float(w @ residual ** 2) / max(len(t) - 4, 1)  # per unit weight
+        if not variance > 0:
+            return 1.0
+        phase = (2 * np.pi * near)[:, None] * t[None, :]
+        weighted = w * residual
+        power = (np.cos(phase) @ weighted) ** 2 + (np.sin(phase) @ weighted) ** 2
+        # white noise: E[power] = variance * sum(w)
+        return math.sqrt(max(1.0, float(np.mean(power)) / (variance * float(w.sum()))))
 
 
-def _result(series, frequency, offset, a, b, covariance, fap, flag):
-    """The `RefinedPeriod` of a fit of (f, offset, A, B) about ``series.middle``."""
+def _sine(t, frequency, a, b):
+    """``A sin(2 pi f t) + B cos(2 pi f t)``."""
+    phase = (2 * math.pi * frequency) * t
+    return a * np.sin(phase) + b * np.cos(phase)
+
+
+def _result(series, frequency, offset, a, b, covariance, fap, flag, factor):
+    """The `RefinedPeriod` of a fit of (f, offset, A, B) about ``series.middle``.
+
+    ``factor`` (the red-noise factor) multiplies the errors of the period and epoch.
+    """
     middle = series.middle
     amplitude = math.hypot(a, b)
     var_a, var_b, cov_ab = covariance[2, 2], covariance[3, 3], covariance[2, 3]
@@ -255,11 +323,12 @@ def _result(series, frequency, offset, a, b, covariance, fap, flag):
         - 0.5 * best_period
     return RefinedPeriod(
         period=best_period,
-        period_error=math.sqrt(covariance[0, 0]) / frequency ** 2,
+        period_error=factor * math.sqrt(covariance[0, 0]) / frequency ** 2,
         amplitude=amplitude, amplitude_error=amplitude_error,
         phase=float((phi - 2 * math.pi * frequency * middle) % (2 * math.pi)),
-        epoch=epoch, epoch_error=phi_error / (2 * math.pi * frequency),
-        offset=offset, false_alarm_probability=fap, n_points=series.n_points, flag=flag)
+        epoch=epoch, epoch_error=factor * phi_error / (2 * math.pi * frequency),
+        offset=offset, false_alarm_probability=fap, n_points=series.n_points, flag=flag,
+        noise_factor=factor)
 
 
 def _gauss_newton(t, y, w, f0, *, limit):

@@ -1,4 +1,4 @@
-"""The notebook session's analysis: fits, photometry, periodograms, events, variability, science.
+"""The notebook session's analysis: fits, photometry, periodograms, events, variability, science, pointing.
 
 A mixin of `spelunker.Spelunker` (`spelunker.session`).  Each method runs
 the function the pipeline step runs, on the session's model, and names it
@@ -7,7 +7,10 @@ in its docstring: `spelunker.fitting.run_fit` and
 `spelunker.periodogram.run_periodogram`, `spelunker.events.find_events`,
 `spelunker.variability.find_variability` and
 `spelunker.variability.store_variability`,
-`spelunker.science.bin_to_integrations`.
+`spelunker.science.bin_to_integrations`,
+`spelunker.pointing.pointing_stability` and
+`spelunker.pointing.exposure.exposure_stability` with
+`spelunker.pointing.exposure.write_jitter_file`.
 """
 
 import logging
@@ -24,6 +27,8 @@ from spelunker.fitting import (ensure_fit_table, fit_table, fit_target, run_fit,
 from spelunker.instrument import FRAME_SHAPE
 from spelunker.periodogram import periodogram_peaks_table, run_periodogram
 from spelunker.photometry import lightcurve_table, run_photometry, store_photometry
+from spelunker.pointing.core import pointing_stability
+from spelunker.pointing.exposure import exposure_stability, jitter_path, write_jitter_file
 from spelunker.plotting import periodogram_plot
 from spelunker.plotting.science import science_regressors_plot
 from spelunker.science import (DEFAULT_REGRESSORS, bin_to_integrations, science_light_curve,
@@ -536,3 +541,63 @@ class SessionAnalysis:
                 raise ParameterError(msg)
             return to_lightkurve(self.science_binned)
         return to_lightkurve(self._require_model(), fit=fit_table, **options)
+
+    def pointing_stability(self, science=None, *, write=True, output_dir=None, fit_table="auto",
+                           mask_events=True):
+        """The pointing stability in milliarcseconds: per visit, or over a science exposure.
+
+        Without ``science``: one row per visit and guide star
+        (`spelunker.pointing.pointing_stability`: NEA, JWST's 15 s
+        stability metric, rms, drift, the strongest jitter line, fitted
+        minus on-board).  With a science product: the metrics over that
+        exposure and each of its integrations
+        (`spelunker.pointing.exposure.exposure_stability`), and, with
+        ``write``, its jitter file ``<science rootname>_gsjit.fits`` in
+        `directory` (or ``output_dir``), replacing an earlier one
+        (`spelunker.pointing.exposure.write_jitter_file`): the same file
+        as ``spelunker-jitter``.  The quick fit runs first if the session
+        has no fit.
+
+        Parameters
+        ----------
+        science : str, os.PathLike, stdatamodels model or table, optional
+            A science product with ``INT_TIMES`` (``*_rateints.fits``,
+            ``*_calints.fits``, ``*_x1dints.fits``) or an open model of it.
+        write : bool, optional
+            Write the jitter file (science products only).
+        output_dir : str or os.PathLike, optional
+            Folder of the jitter file (default: `directory`).
+        fit_table : {'auto', 'gauss', 'quick'}, optional
+        mask_events : bool, optional
+            Leave the frames of technical events out of the statistics.
+
+        Returns
+        -------
+        astropy.table.QTable or spelunker.pointing.exposure.ExposureStability
+            The per-visit table, or the exposure's result (its ``path``:
+            the jitter file written, None without ``write``).
+
+        Raises
+        ------
+        spelunker.errors.ParameterError
+            ``write`` for something without a file name (a table), or an
+            unwritable ``output_dir``; checked before any work.
+        spelunker.errors.ScienceInputError
+            An unusable science product, or an exposure the session's
+            guide-star data do not cover.
+        """
+        model = self._require_model()
+        if model.hasattr("data"):
+            fit_table = ensure_fit_table(model, fit_table)
+        if science is None:
+            return pointing_stability(model, fit_table=fit_table, mask_events=mask_events)
+        path = None
+        if write:
+            folder = self.directory if output_dir is None else output_dir
+            path = jitter_path(science, output_dir=folder, overwrite=True,
+                               where="pointing_stability")
+        result = exposure_stability(model, science, fit_table=fit_table,
+                                    mask_events=mask_events)
+        if write:
+            result.path = write_jitter_file(result, path, overwrite=True)
+        return result

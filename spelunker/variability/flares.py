@@ -33,14 +33,28 @@ Properties
     (`spelunker.variability.template`, Davenport et al. 2014, its rise free
     to be shorter) is fitted by least squares to the residual around the
     flare (free amplitude, peak time, FWHM and rise): the peak time is the
-    template's, the amplitude is its amplitude, and the equivalent duration
-    (s) is the area of the fitted template, with errors from the fit's
-    covariance (scaled by the reduced chi-square when above 1, and by the
-    red-noise factor at the flare's FWHM; the
-    template's misfit in the flare's core, e.g. a flare decaying as one
-    exponential, adds to the ED's error).  The integral over a long tail
-    added noise: at injected signal-to-noise 7-20 only 34 % of the integrals
-    were within 20 % of the truth.  When the fit fails, the fallback is the
+    template's, the amplitude is its amplitude.  Then the template and a
+    local straight line are fitted together from 5 FWHM before the peak to
+    25 after it (the line held near zero by a prior of the noise of a box
+    that long, so in white noise it stays at the trend).  The line takes up
+    the red noise the trend leaves around the flare (a biweight of 3 h
+    does not follow noise on 10-30 min), which lifted or lowered the
+    template and its long tail: with red noise of 0.05-0.1 % the ED of the
+    template fit alone scattered 3-4 times more than its own error said.
+    The equivalent duration (s) is measured where the fitted template is
+    above 1 % of its peak (the data less the line, so a flare of another
+    shape, e.g. one exponential, is measured, not the template's tail
+    extrapolated) plus the template's area beyond; its error is that of the
+    template's area from the fit's covariance (scaled by the reduced
+    chi-square and by the red noise left in blocks of 3 FWHM, when above
+    1) and the noise of the measured sum, added in quadrature.  Measured
+    (``benchmarks/variability_recovery.py``): at injected signal-to-noise
+    >= 20 98 % of the EDs are within 20 %, at 7-20 60 %; the Cramer-Rao
+    bound of the template fit (free amplitude, peak time, FWHM) is
+    ``sigma_ED / ED = 1.31 / SNR`` with that SNR, so no unbiased estimator
+    does better than 71 % within 20 % at SNR 7 (89 % over the 7-20
+    trials).  The fit without the line (the first one) is
+    used when the joint fit fails.  When both fail, the fallback is the
     old measure: the peak is the maximum of the smoothed residual near the
     onset (a least-squares sudden rise with an exponential decay), the
     amplitude the smoothed residual there, the equivalent duration the
@@ -77,6 +91,15 @@ _CORE_LEVEL = 0.05
 _RISES = (1.0, 0.5, 0.25, 0.1, 0.03)
 # smoothing widths tried for the peak, in seconds (after 3 frames)
 _PEAK_WIDTHS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
+# the window of the fit with a local baseline, in FWHM before and after the peak
+_BEFORE, _AFTER = 5.0, 25.0
+# the red noise left around a flare is measured in blocks of this many FWHM
+_RED_SCALE = 3.0
+# the flare is measured (the data less the line) where the template is above this fraction
+# of its peak, and modelled (the template) beyond
+_MEASURED_LEVEL = 0.01
+# a dip beside a flare (this many sigma) ends the window of the fit with a line
+_DIP_SIGMA = 4.0
 
 
 def _crossing(times, window_mean, width, peak, step):
@@ -173,7 +196,7 @@ def _describe(times, resid, valid, window_mean, cadence, found, k):
     first = min(peak, _crossing(times, window_mean, wide, peak - 1, -1) + 1)
     last = max(peak, _crossing(times, window_mean, wide, peak + 1, 1) - 1)
     fit = _fit_template(times, resid, valid, cadence, found.noise_at, float(times[peak]), box,
-                        first, last)
+                        first, last, window_mean)
     if fit is None:   # the fallback: the integral of the residual from start to stop
         span = float(times[last] - times[first]) + cadence
         used = valid[first:last + 1]
@@ -201,7 +224,8 @@ def _binned_window(times, resid, valid, low, high, size):
     return sum_t / counts[keep], sum_r / counts[keep], counts[keep].astype(float)
 
 
-def _fit_template(times, resid, valid, cadence, noise_at, peak, box, first, last):
+def _fit_template(times, resid, valid, cadence, noise_at, peak, box, first, last,
+                  window_mean):
     """Fit of the flare template: ``(peak, fwhm, amplitude, error, ED, error)`` or None.
 
     The template (`spelunker.variability.template.flare_template`) with free
@@ -215,7 +239,8 @@ def _fit_template(times, resid, valid, cadence, noise_at, peak, box, first, last
     chi-square when above 1) gives the errors of the amplitude and of the
     equivalent duration ``FLARE_AREA * amplitude * FWHM``.  None when the
     fit fails (no positive amplitude, a FWHM at the grid's edge of the bounds,
-    a singular covariance).
+    a singular covariance).  Its result starts `_fit_with_baseline`, whose
+    equivalent duration and error replace the template's when it succeeds.
     """
     shortest, longest = max(cadence, box / 12), 2.0 * box
     size = max(cadence, shortest / 8)
@@ -247,7 +272,7 @@ def _fit_template(times, resid, valid, cadence, noise_at, peak, box, first, last
         amplitude, peak_time, fwhm, rise = params
         return (amplitude * flare_template((centres - peak_time) / fwhm, rise) - means) / sigma
 
-    bounds = ([0.0, low, size / 2, _RISES[-1]], [np.inf, high, 4 * longest, 1.0])
+    bounds = ([0.0, low, size / 2, _RISES[-1]], [np.inf, high, 2 * longest, 1.0])
     start = np.clip(best[1:], np.array(bounds[0]) * (1 + 1e-9) + 1e-12, bounds[1])
     try:
         result = least_squares(scaled, start, bounds=bounds,
@@ -263,6 +288,12 @@ def _fit_template(times, resid, valid, cadence, noise_at, peak, box, first, last
     if not (amplitude > 0 and np.all(np.isfinite(covariance))
             and fwhm < 0.99 * bounds[1][2] and fwhm > 1.01 * bounds[0][2]):
         return None
+    local = _fit_with_baseline(times, resid, valid, cadence, noise_at,
+                               (amplitude, peak_time, fwhm, rise), (shortest, longest),
+                               _clear_window(window_mean, noise_at, peak_time, fwhm))
+    if local is not None:   # its ED; the peak and amplitude of the template's fit alone
+        return (peak_time, fwhm, amplitude, float(np.sqrt(max(covariance[0, 0], 0.0))),
+                local[4], local[5])
     area = flare_area(rise)
     gradient = np.array([fwhm * area, 0.0, amplitude * area, amplitude * fwhm * RISE_AREA])
     # what the template leaves of the flare (a flare of another shape) counts as an error
@@ -272,6 +303,116 @@ def _fit_template(times, resid, valid, cadence, noise_at, peak, box, first, last
     ed_error = float(np.sqrt(max(gradient @ covariance @ gradient, 0.0) + mismatch ** 2))
     return (peak_time, fwhm, amplitude, float(np.sqrt(max(covariance[0, 0], 0.0))),
             area * amplitude * fwhm, ed_error)
+
+
+def _red_factor(residual, counts, size, scale):
+    """Scatter of ``residual`` (bins of ``size`` s) in blocks of ``scale`` s over white noise.
+
+    The weighted means of consecutive blocks of the normalised residual
+    (residual / its bin's error) against the 1 their count expects: at
+    least 1; 1 with fewer than 4 blocks.
+    """
+    per = max(1, int(round(scale / size)))
+    n_blocks = residual.size // per
+    if n_blocks < 4:
+        return 1.0
+    blocks = residual[:n_blocks * per].reshape(n_blocks, per)
+    weight = np.sqrt(counts[:n_blocks * per].reshape(n_blocks, per))
+    means = np.sum(blocks * weight, axis=1) / np.sqrt(np.sum(weight ** 2, axis=1))
+    return max(1.0, float(np.sqrt(np.mean(means ** 2))))
+
+
+def _clear_window(window_mean, noise_at, peak, fwhm):
+    """The window of `_fit_with_baseline`: `_BEFORE` FWHM before ``peak`` to `_AFTER` after.
+
+    Shortened to end 2 FWHM short of a dip beside the flare (the residual's
+    mean over 2 FWHM below `_DIP_SIGMA` times its noise, 1 FWHM before the
+    peak or 3 after it), which the straight line cannot follow (the sample
+    visit's transit 75 s after its 5-s flare).
+    """
+    width = 2.0 * fwhm
+    limit = -_DIP_SIGMA * float(noise_at(width))
+    after = peak + fwhm * np.arange(3.0, _AFTER + 0.25, 0.5)
+    before = peak - fwhm * np.arange(1.0, _BEFORE + 0.25, 0.5)
+    low, high = peak - _BEFORE * fwhm, peak + _AFTER * fwhm
+    dips = np.flatnonzero(window_mean(after - width / 2, after + width / 2) < limit)
+    if dips.size:
+        high = float(after[dips[0]]) - width
+    dips = np.flatnonzero(window_mean(before - width / 2, before + width / 2) < limit)
+    if dips.size:
+        low = float(before[dips[0]]) + width
+    return low, high
+
+
+def _fit_with_baseline(times, resid, valid, cadence, noise_at, start, widths, limits):
+    """Template plus a local straight line fitted around a flare: the `_fit_template` tuple.
+
+    ``start`` is ``(amplitude, peak, fwhm, rise)`` of the fit without a
+    line, ``widths`` the bounds of the FWHM, ``limits`` the window of
+    `_clear_window` (from `_BEFORE` FWHM before the peak to `_AFTER` after
+    it, short of a neighbouring dip), binned to a sixteenth of the
+    FWHM (at least a frame), each bin weighted by the white noise of its
+    frames; the line's offset and slope have a prior of the noise of a box
+    of the window's length (red noise included).  The line takes up what
+    the trend left of slow (red) noise around the flare.  The ED is the
+    data less the line where the template is above `_MEASURED_LEVEL` of its
+    peak plus the template beyond; its error the template area's (the
+    covariance scaled by the reduced chi-square and by the red noise left
+    in blocks of `_RED_SCALE` FWHM, when above 1) and the noise of the
+    measured sum, in quadrature.  None when the fit fails.
+    """
+    amplitude, peak, fwhm, rise = start
+    low, high = limits
+    size = max(cadence, fwhm / 16)
+    centres, means, counts = _binned_window(times, resid, valid, low, high, size)
+    if centres.size < 12:
+        return None
+    sigma = float(noise_at(cadence)) / np.sqrt(counts)
+    if not np.all(np.isfinite(sigma)) or not np.all(sigma > 0) or not noise_at(high - low) > 0:
+        return None
+    x = (centres - peak) / (high - low)
+
+    # the line's prior: the residual's mean over the window has the noise of a box that long
+    prior = float(noise_at(high - low))
+
+    def scaled(params):
+        a, t0, w, r, c0, c1 = params
+        return np.concatenate([
+            (a * flare_template((centres - t0) / w, r) + c0 + c1 * x - means) / sigma,
+            [c0 / prior, c1 / prior]])
+
+    bounds = ([0.0, low, max(size / 2, widths[0]), _RISES[-1], -np.inf, -np.inf],
+              [np.inf, high, widths[1], 1.0, np.inf, np.inf])
+    first = np.array([amplitude, peak, fwhm, rise, 0.0, 0.0])
+    first[:4] = np.clip(first[:4], np.array(bounds[0][:4]) * (1 + 1e-9) + 1e-12, bounds[1][:4])
+    try:
+        result = least_squares(scaled, first, bounds=bounds,
+                               x_scale=[amplitude, fwhm, fwhm, 0.1, amplitude, amplitude])
+        covariance = np.linalg.inv(result.jac.T @ result.jac)
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    amplitude, peak_time, fwhm, rise = (float(v) for v in result.x[:4])
+    dof = max(1, centres.size - 4)
+    fun = result.fun[:-2]
+    red = _red_factor(fun, counts, size, max(_RED_SCALE * fwhm, size))
+    covariance *= max(1.0, float(np.sum(fun ** 2)) / dof, red ** 2)
+    if not (amplitude > 0 and np.all(np.isfinite(covariance))
+            and fwhm < 0.99 * bounds[1][2] and fwhm > 1.01 * bounds[0][2]):
+        return None
+    area = flare_area(rise)
+    gradient = np.array([fwhm * area, 0.0, amplitude * area, amplitude * fwhm * RISE_AREA,
+                         0.0, 0.0])
+    # the flare's core is measured, not modelled: what the template leaves there (a flare
+    # of another shape) is added, with the noise of that sum
+    shape = amplitude * flare_template((centres - peak_time) / fwhm, rise)
+    core = shape > _MEASURED_LEVEL * amplitude
+    left = float(np.sum((fun * sigma * counts)[core])) * cadence
+    log.debug("flare fit: template ED %.4g, measured less template %.4g, line %.3g %.3g",
+              area * amplitude * fwhm, -left, *result.x[4:])
+    core_error = float(noise_at(cadence)) * math.sqrt(float(np.sum(counts[core]))) * cadence * red
+    ed_error = float(np.sqrt(max(gradient @ covariance @ gradient, 0.0) + core_error ** 2))
+    return (peak_time, fwhm, amplitude, float(np.sqrt(max(covariance[0, 0], 0.0))),
+            area * amplitude * fwhm - left, ed_error)
 
 
 def find_flares(times, flux, *, mask=None, threshold=FLARE_THRESHOLD, min_duration=1.0,
