@@ -15,6 +15,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 
 import numpy as np
@@ -98,12 +99,17 @@ def test_import_and_fit_as_nobody_over_a_root_owned_install():
 def test_private_cache_folder_when_numba_has_none(monkeypatch, tmp_path):
     blocked = tmp_path / "file"
     blocked.write_text("a file, not a folder")
-    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "")  # unset for the test, restored after it
+    config = sys.modules.get("numba.core.config")
+    if config is not None:  # numba already imported: its setting is restored after the test
+        monkeypatch.setattr(config, "CACHE_DIR", config.CACHE_DIR)
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))  # <file>/numba cannot be made
     monkeypatch.setattr(_jit.tempfile, "tempdir", str(tmp_path))
     folder = _jit.use_writable_cache()
     assert folder == str(tmp_path / f"spelunker-numba-{os.getuid()}")
     assert os.environ["NUMBA_CACHE_DIR"] == folder
+    if config is not None:
+        assert config.CACHE_DIR == folder
     assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
     # Set by the user (or by the first call): left alone.
     assert _jit.use_writable_cache() is None
@@ -119,16 +125,27 @@ def test_a_folder_others_can_write_is_never_the_cache(monkeypatch, tmp_path):
     assert _jit._private_folder() == str(shared)
 
 
-def test_kernels_compile_on_first_call_and_replace_themselves():
-    from spelunker.fitting import _kernels
+def test_kernels_compile_on_first_call_and_replace_themselves(monkeypatch):
+    module = types.ModuleType("jit_probe")
+    monkeypatch.setitem(sys.modules, "jit_probe", module)
+    exec(textwrap.dedent("""
+        from spelunker._jit import njit
 
-    called = _kernels.fit_moments_block
-    frames = np.ones((2, 8, 8))
-    assert callable(called)
-    # Calls go through numba's dispatcher; the module's globals hold numba's own
-    # dispatchers once compiled (the kernels call each other through them).
-    from spelunker.fitting import fit_moments_frames
+        @njit(nogil=True)
+        def twice(x):
+            return 2.0 * x
 
-    fit_moments_frames(frames)
-    assert type(_kernels._pack_frame).__module__.startswith("numba")
-    assert called.dispatcher is _kernels.fit_moments_block
+        @njit(nogil=True)
+        def total(values):
+            s = 0.0
+            for v in values:
+                s += twice(v)
+            return s
+    """), module.__dict__)
+    deferred = module.total
+    assert type(deferred).__name__ == "_Deferred" and type(module.twice) is type(deferred)
+    assert deferred(np.arange(4.0)) == 12.0
+    # The first call compiled the module's functions; numba's dispatchers now stand in the
+    # module (where the kernels find each other) and behind the names imported earlier.
+    assert type(module.twice).__module__.startswith("numba")
+    assert deferred.dispatcher is module.total and deferred(np.ones(2)) == 4.0
