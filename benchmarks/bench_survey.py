@@ -17,10 +17,27 @@ time with its wall time).
 
 The second form measures one 1M-frame visit: the per-worker peak memory of a
 survey (one visit per worker at a time).
+
+    python benchmarks/bench_survey.py --overhead [--visits 8] [--n-frames 20000] [--workers 2]
+        [--base /work/base-2f914da] [--repeat 1]
+
+The third form measures the survey's overhead: the visits' own work (each visit
+run by `run_visit` in this process, warm, one after the other; their sum divided
+by the workers is the ideal parallel time) against the ``spelunker-survey``
+command on a fresh LocalCluster (import, cluster start and imports on the
+workers included), overhead = command wall - own work / workers (target <= 3 s
+for 8 visits of 20,000 frames on 2 workers); then the same command again, a
+resume with nothing to do (target <= 3 s).  With ``--base`` the command and
+the resume are also timed for another checkout (the landed main) in the same
+run.
 """
 
 import argparse
+import os
+import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -84,19 +101,97 @@ def survey(data, output, workers):
     return wall, table
 
 
+def own_work(data, output):
+    """(wall, CPU) seconds of each visit run by run_visit in this process, warm."""
+    from spelunker.survey import plan_survey, run_visit
+
+    tasks, _ = plan_survey(input_dir=data)
+    run_visit(tasks[0], output=output / "warm-up")  # imports, kernels loaded: not counted
+    seconds = []
+    for task in tasks:
+        start, cpu = time.perf_counter(), time.process_time()
+        row = run_visit(task, output=output / "own")
+        seconds.append((time.perf_counter() - start, time.process_time() - cpu))
+        if row["status"] != "ok":
+            raise SystemExit(f"{task.visit_id}: {row['error']}")
+    return seconds
+
+
+def command(tree, data, output, workers):
+    """(wall, CPU of every process) seconds of ``spelunker-survey`` with ``tree`` on the path."""
+    script = os.path.join(os.path.dirname(sys.executable), "spelunker-survey")
+    argv = [script] if os.path.exists(script) else [sys.executable, "-m", "spelunker.survey"]
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run([*argv, "--input", str(data), "--output", str(output), "--workers",
+                           str(workers), "--no-progress"], env=env, capture_output=True,
+                          text=True, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"spelunker-survey (PYTHONPATH={tree}) exited {done.returncode}:\n"
+                         f"{done.stderr[-3000:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def overhead(args, data, tmp):
+    """The survey command's overhead beyond the visits' own work, and an empty resume."""
+    tree = Path(__file__).resolve().parent.parent
+    trees = {"tree": tree}
+    if args.base:
+        trees["base"] = Path(args.base)
+    own = own_work(data, Path(tmp) / "in_process")
+    ideal = sum(w for w, _ in own) / args.workers
+    own_cpu = sum(c for _, c in own)
+    walls = {(name, kind): [] for name in trees for kind in ("survey", "resume")}
+    for k in range(args.repeat):
+        for name, path in trees.items():
+            output = Path(tmp) / f"{name}-{k}"
+            walls[name, "survey"].append(command(path, data, output, args.workers))
+            walls[name, "resume"].append(command(path, data, output, args.workers))
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; medians of "
+          f"{args.repeat}")
+    print(f"visits' own work: {len(own)} visits, {sum(w for w, _ in own):.1f} s wall in this "
+          f"process (median {statistics.median(w for w, _ in own):.2f} s per visit), CPU "
+          f"{own_cpu:.1f} s; wall / {args.workers} workers = {ideal:.1f} s")
+    print("overhead = command wall - own wall / workers (target <= 3 s); CPU overhead = CPU of "
+          "all the command's processes - the visits' own CPU (insensitive to other load)")
+    for name in trees:
+        wall = statistics.median(w for w, _ in walls[name, "survey"])
+        cpu = statistics.median(c for _, c in walls[name, "survey"])
+        resume = statistics.median(w for w, _ in walls[name, "resume"])
+        resume_cpu = statistics.median(c for _, c in walls[name, "resume"])
+        extra = wall - ideal
+        print(f"{name:5s} spelunker-survey: {wall:5.1f} s wall, overhead {extra:+5.1f} s "
+              f"(target <= 3 s: {'met' if extra <= 3 else 'MISSED'}), CPU {cpu:5.1f} s, "
+              f"CPU overhead {cpu - own_cpu:+5.1f} s; resume with nothing to do {resume:4.1f} s "
+              f"(CPU {resume_cpu:.1f} s; target <= 3 s: {'met' if resume <= 3 else 'MISSED'})")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--visits", type=int, default=8)
-    parser.add_argument("--n-frames", type=int, default=100_000)
+    parser.add_argument("--n-frames", type=int,
+                        help="frames per visit (default 100,000; 20,000 with --overhead)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--serial-only", action="store_true", help="only the 1-worker survey")
     parser.add_argument("--data-dir", help="keep the generated visits here (reused if present)")
+    parser.add_argument("--overhead", action="store_true",
+                        help="the command's overhead beyond the visits' own work, and a resume")
+    parser.add_argument("--base", help="with --overhead: another checkout timed in the same run")
+    parser.add_argument("--repeat", type=int, default=1, help="with --overhead: runs per median")
     args = parser.parse_args()
+    if args.n_frames is None:
+        args.n_frames = 20_000 if args.overhead else 100_000
 
     with tempfile.TemporaryDirectory(prefix="bench_survey_") as tmp:
         data = Path(args.data_dir) if args.data_dir else Path(tmp) / "visits"
         data.mkdir(parents=True, exist_ok=True)
         make_visits(data, args.visits, args.n_frames)
+        if args.overhead:
+            overhead(args, data, tmp)
+            return
         print(f"survey of {args.visits} visits x {args.n_frames:,} frames (quick-look profile, "
               "files on disk)")
         serial, table = survey(data, Path(tmp) / "one", 1)

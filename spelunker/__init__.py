@@ -12,7 +12,12 @@ compiled kernels; ``from spelunker import GuideStarModel`` works as before.
 import importlib
 import importlib.util
 
+from spelunker._jit import use_writable_cache
 from spelunker._version import __version__
+
+# numba (ours and wotan's kernels) caches on disk: where its folders cannot be written,
+# a private one, before numba is first imported (see spelunker._jit).
+use_writable_cache()
 
 __all__ = ["__version__", "GuideStarModel", "SpelunkerError", "ParameterError", "read_guidestar",
            "load", "Spelunker",

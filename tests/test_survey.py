@@ -24,12 +24,13 @@ import textwrap
 import time
 from importlib.metadata import entry_points
 
+import dask
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from astropy.table import MaskedColumn, Table
 from astroquery.mast.discovery_portal import PortalAPI
-from distributed import LocalCluster
+from distributed import Client, LocalCluster
 from mast_server import FakeMast
 
 from spelunker import GuideStarFitStep, GuideStarModel, datasets
@@ -451,7 +452,7 @@ def test_interrupted_survey_says_how_to_resume(monkeypatch, tmp_path, capsys):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "run_survey", interrupted)
+    monkeypatch.setattr(execution, "run_survey", interrupted)  # main imports it when called
     code = main(["--program", "1534", "--output", str(tmp_path / "out")])
     assert code == 130 and 130 in EXIT_CODES
     err = capsys.readouterr().err
@@ -549,3 +550,55 @@ def test_worker_log_lines_print_above_the_bar(programs, cluster, tmp_path, capsy
     for match in re.finditer("LOG ", err):
         assert match.start() == 0 or err[match.start() - 1] in "\r\n", err
 
+
+
+def test_one_cluster_start_forked_workers_and_none_for_an_empty_resume(one_visit, tmp_path,
+                                                                         monkeypatch):
+    """The LocalCluster starts once per survey, its workers forked with the package loaded;
+    a resume with nothing to run starts no cluster at all."""
+    started = []
+
+    class CountedCluster(LocalCluster):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            method = dask.config.get("distributed.worker.multiprocessing-method")
+            with Client(self) as client:  # before any task: what the workers hold already
+                loaded = client.run(lambda: "spelunker.stpipe.guidestar_pipeline"
+                                    in __import__("sys").modules)
+            started.append((method, sorted(loaded.values())))
+
+    monkeypatch.setattr(execution, "LocalCluster", CountedCluster)
+    output = tmp_path / "out"
+    table = run_survey(output, input_dir=one_visit, workers=2, progress=False)
+    assert list(table["status"]) == ["ok"]
+    expected = "fork" if sys.platform.startswith("linux") else "spawn"
+    assert started == [(expected, [expected == "fork"] * 2)]
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("a resume with nothing to run started a cluster")
+
+    monkeypatch.setattr(execution, "LocalCluster", no_cluster)
+    monkeypatch.setattr(execution, "Client", no_cluster)
+    again = run_survey(output, input_dir=one_visit, workers=2, progress=False)
+    assert list(again["status"]) == ["ok"] and again["finished"][0] == table["finished"][0]
+
+
+def test_help_and_usage_errors_import_no_survey():
+    """--help and a usage error answer without Dask, jwst, numba, matplotlib, scipy.stats."""
+    assert cli._SCHEDULER_TIMEOUT_TEXT == f"{execution.SCHEDULER_TIMEOUT:g}"
+    heavy = ["distributed", "jwst", "stdatamodels", "stpipe", "numba", "matplotlib",
+             "scipy.stats", "pysiaf", "astropy.table"]
+    probe = textwrap.dedent(f"""
+        import sys
+        from spelunker.survey import main
+        for argv in (["--help"], ["--workers", "two", "--output", "x"]):
+            try:
+                main(argv)
+            except SystemExit as exc:
+                assert exc.code == (0 if argv == ["--help"] else 2), exc.code
+        print(sorted(name for name in {heavy!r} if name in sys.modules))
+    """)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"

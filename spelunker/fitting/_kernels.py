@@ -21,8 +21,8 @@ Parameter order is `spelunker.fitting.model.PARAMETER_NAMES`:
 import math
 
 import numpy as np
-from numba import njit
 
+from spelunker._jit import njit
 from spelunker.fitting.flags import FitFlag
 
 __all__ = []

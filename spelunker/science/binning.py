@@ -24,8 +24,8 @@ from astropy import units as u
 from astropy.io import fits
 from astropy.time import Time
 from astropy.timeseries import TimeSeries
-from numba import njit
 
+from spelunker._jit import njit
 from spelunker.barycentric import Ephemeris, barycentric_times, bjd_from_int_times
 from spelunker.datamodels import check_model
 from spelunker.errors import GuideStarInputError, ParameterError, ScienceInputError

@@ -7,8 +7,6 @@ from spelunker.datamodels import GuideStarModel
 from spelunker.errors import ParameterError
 from spelunker.io import open_visits
 from spelunker.names import selection_text, visit_id
-from spelunker.plotting import summarize, write_report_index, write_visit_report
-from spelunker.plotting.report import report_entry
 from spelunker.stpipe.core import SpelunkerPipeline
 from spelunker.stpipe.event_step import GuideStarEventStep
 from spelunker.stpipe.guide_star_fit_step import GuideStarFitStep
@@ -110,6 +108,9 @@ class GuideStarPipeline(SpelunkerPipeline):
             else:
                 results.append(model)
         if self.report:
+            # heavy: the presentation layer (matplotlib), imported when a report is written
+            from spelunker.plotting import write_report_index
+
             page = write_report_index(entries, self._report_dir())
             log.info("quick-look report index (open this page): %s", page)
         return results
@@ -127,6 +128,10 @@ class GuideStarPipeline(SpelunkerPipeline):
         model = self.periodogram.run(model)
         model = self.events.run(model)
         model = self.variability.run(model)
+        # heavy: spelunker.plotting (matplotlib) is imported when a visit is run, not by
+        # ``strun spelunker_pipeline --help``
+        from spelunker.plotting import summarize
+
         for line in summarize(model).splitlines():
             log.info(line)
         return model
@@ -136,6 +141,10 @@ class GuideStarPipeline(SpelunkerPipeline):
 
     def _report(self, models):
         """Write the report page of each visit model; returns their index entries."""
+        # heavy: the presentation layer (matplotlib), imported when a report is written
+        from spelunker.plotting import write_visit_report
+        from spelunker.plotting.report import report_entry
+
         entries = []
         for model in models:
             page = write_visit_report(model, self._report_dir())

@@ -18,11 +18,6 @@ from spelunker.events import find_events, store_events
 from spelunker.fitting import ensure_fit_table
 from spelunker.photometry import run_photometry, store_photometry
 from spelunker.stpipe.core import SpelunkerStep
-from spelunker.variability.core import (
-    check_variability_options,
-    find_variability,
-    store_variability,
-)
 
 __all__ = ["GuideStarVariabilityStep"]
 
@@ -74,6 +69,11 @@ class GuideStarVariabilityStep(SpelunkerStep):
         ``variability`` tables (and the light curve, fit and events tables
         if they had to be computed).
         """
+        # heavy: spelunker.variability loads scipy.optimize (0.1-0.3 s), imported when the step
+        # runs, not by ``strun spelunker_pipeline --help``
+        from spelunker.variability.core import (check_variability_options, find_variability,
+                                                store_variability)
+
         fit_table, mask_events, _, margin = check_variability_options(
             self.fit_table, self.mask_events, self.flare_threshold, self.dip_threshold,
             self.margin, where=self.name)

@@ -20,7 +20,9 @@ The package, one job per module
     `visit_summary`), `spelunker.survey.guidestars` (the guide-star
     catalogue, `guidestar_catalogue`), `spelunker.survey.execution` (`run_survey` on Dask,
     `run_visit`, the files written, resume) and `spelunker.survey.cli`
-    (the ``spelunker-survey`` command, `main`).
+    (the ``spelunker-survey`` command, `main`).  The names below are
+    imported from their modules on first use, so ``spelunker-survey --help``
+    answers without loading Dask, jwst or the compiled kernels.
 
 The output folder
     ``products/``: one ``jw<ppppp><ooo><vvv>_gs-fg_<stamp>_gspipe.fits`` per
@@ -49,12 +51,9 @@ Memory
     ``--nthreads 1`` (or give each thread that much memory).
 """
 
+import importlib
+
 from spelunker.survey.cli import main
-from spelunker.survey.execution import run_survey, run_visit
-from spelunker.survey.guidestars import CATALOGUE_COLUMNS, guidestar_catalogue
-from spelunker.survey.planning import VisitTask, plan_survey
-from spelunker.survey.summary import (COLUMNS, POINTING_COLUMNS, SCATTER_BIN, VARIABILITY_COLUMNS,
-                                      visit_summary)
 
 __all__ = [
     "CATALOGUE_COLUMNS",
@@ -70,3 +69,35 @@ __all__ = [
     "run_visit",
     "visit_summary",
 ]
+
+#: Public name -> the module that owns it, imported on first use (PEP 562): the
+#: command (`main`) answers ``--help`` without loading Dask, jwst or the kernels.
+_OWNERS = {
+    "run_survey": "spelunker.survey.execution",
+    "run_visit": "spelunker.survey.execution",
+    "CATALOGUE_COLUMNS": "spelunker.survey.guidestars",
+    "guidestar_catalogue": "spelunker.survey.guidestars",
+    "VisitTask": "spelunker.survey.planning",
+    "plan_survey": "spelunker.survey.planning",
+    "COLUMNS": "spelunker.survey.summary",
+    "POINTING_COLUMNS": "spelunker.survey.summary",
+    "SCATTER_BIN": "spelunker.survey.summary",
+    "VARIABILITY_COLUMNS": "spelunker.survey.summary",
+    "visit_summary": "spelunker.survey.summary",
+}
+
+
+def __getattr__(name):
+    """A public name, imported from its owner on first use."""
+    owner = _OWNERS.get(name)
+    if owner is None:
+        # AttributeError: Python's protocol for a missing module attribute (hasattr relies on it)
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(owner), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

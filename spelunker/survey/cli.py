@@ -2,7 +2,9 @@
 
 Every error the survey reports (`spelunker.errors.SpelunkerError`) is
 printed as one ``spelunker-survey: error: ...`` line on stderr, without a
-traceback, and sets the exit code (`EXIT_CODES`).
+traceback, and sets the exit code (`EXIT_CODES`).  The survey itself
+(Dask, jwst, the compiled kernels) is imported only once the arguments are
+parsed, so ``--help`` and usage errors answer at once.
 """
 
 import argparse
@@ -11,9 +13,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
-from spelunker.errors import SpelunkerError
-from spelunker.survey.execution import SCHEDULER_TIMEOUT, run_survey
 
 __all__ = ["EXIT_CODES", "main"]
 
@@ -28,6 +27,10 @@ EXIT_CODES = {
 }
 
 _PROG = "spelunker-survey"
+
+#: The --scheduler help's timeout: `spelunker.survey.execution.SCHEDULER_TIMEOUT`
+#: (tests/test_survey.py checks they agree), written here so --help imports no Dask.
+_SCHEDULER_TIMEOUT_TEXT = "5"
 
 
 def _parser():
@@ -56,7 +59,7 @@ def _parser():
                         help="LocalCluster worker processes (default: the CPUs)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="use the running cluster at this address (tcp://host:8786); "
-                             f"an error if it does not answer within {SCHEDULER_TIMEOUT:g} s")
+                             f"an error if it does not answer within {_SCHEDULER_TIMEOUT_TEXT} s")
     parser.add_argument("--download-dir", metavar="DIR",
                         help="download cache (default: OUTPUT/downloads)")
     parser.add_argument("--server", metavar="URL", help="MAST base URL (default: MAST)")
@@ -95,6 +98,11 @@ def main(argv=None):
     1
     """
     args = _parser().parse_args(argv)
+    # heavy: the survey (Dask, jwst datamodels, stpipe, the compiled kernels) is imported
+    # only once the arguments are parsed, so --help and usage errors answer at once.
+    from spelunker.errors import SpelunkerError
+    from spelunker.survey.execution import run_survey
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         table = run_survey(args.output, programs=args.program, observations=args.observation,
