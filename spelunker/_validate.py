@@ -15,9 +15,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-from astropy.nddata.bitmask import interpret_bit_flags
-from astropy.table import Table
-from stdatamodels.jwst.datamodels import dqflags
 
 from spelunker.errors import ParameterError
 from spelunker.instrument import FRAME_SHAPE
@@ -267,6 +264,10 @@ def parse_dq_bits(value, *, name="bad_dq_bits", where=None):
         if value < 0:
             _fail(where, f"{name}={value!r} must be >= 0")
         return int(value) & 0xFFFFFFFF
+    # heavy: astropy.nddata and stdatamodels cost ~1 s to import; only DQ names need them
+    from astropy.nddata.bitmask import interpret_bit_flags
+    from stdatamodels.jwst.datamodels import dqflags
+
     try:
         mask = interpret_bit_flags(str(value).strip(), flag_name_map=dqflags.pixel)
     except (KeyError, ValueError, TypeError) as exc:
@@ -373,6 +374,8 @@ def check_table(value, name, *, where=None):
     ...
     spelunker.errors.ParameterError: write_table: table=5 must be an astropy Table
     """
+    from astropy.table import Table  # heavy: ~0.2 s to import; only this check needs it
+
     if not isinstance(value, Table):
         _fail(where, f"{name}={value!r:.60} must be an astropy Table")
     return value

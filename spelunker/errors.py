@@ -31,7 +31,6 @@ Warnings: `CatalogFallbackWarning` (header values used where the catalog
 had none), `OrientationAssumedWarning` (a sky figure drawn without PA_V3).
 """
 
-from stpipe.exceptions import ValidationError as _StpipeValidationError
 
 __all__ = [
     "SpelunkerError",
@@ -70,16 +69,35 @@ class ParameterError(SpelunkerError, ValueError):
     """
 
 
-class StepParameterError(ParameterError, _StpipeValidationError):
-    """A step or pipeline parameter that its ``spec`` refuses.
+def _step_parameter_error():
+    """Make `StepParameterError`, a subclass of stpipe's ``ValidationError``.
 
-    Raised by every spelunker step and pipeline (``Step.call``, ``strun``,
-    ``Step(...)``) instead of stpipe's bare spec error.  The message names
-    the step, the parameter, the value given and the allowed values or
-    range.  It is a `ParameterError` (catch that), and also stpipe's
-    ``ValidationError``, so code and ``strun`` written for stpipe keep
-    working.
+    Made on first use (module ``__getattr__``): importing stpipe costs about
+    0.5 s, which a command's ``--help`` and every other error need not pay.
     """
+    from stpipe.exceptions import ValidationError  # heavy: stpipe costs ~0.5 s to import
+
+    class StepParameterError(ParameterError, ValidationError):
+        """A step or pipeline parameter that its ``spec`` refuses.
+
+        Raised by every spelunker step and pipeline (``Step.call``, ``strun``,
+        ``Step(...)``) instead of stpipe's bare spec error.  The message names
+        the step, the parameter, the value given and the allowed values or
+        range.  It is a `ParameterError` (catch that), and also stpipe's
+        ``ValidationError``, so code and ``strun`` written for stpipe keep
+        working.
+        """
+
+    StepParameterError.__module__ = __name__
+    StepParameterError.__qualname__ = "StepParameterError"
+    return StepParameterError
+
+
+def __getattr__(name):
+    if name == "StepParameterError":
+        globals()[name] = error = _step_parameter_error()
+        return error
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class GuideStarInputError(SpelunkerError, ValueError):
