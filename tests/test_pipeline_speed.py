@@ -26,3 +26,29 @@ def test_bin_medians_table_equals_one_sort():
             assert fast[k] == np.median(v[index == k])
     empty = np.zeros(0, dtype=np.int64)
     assert _bin_medians(empty, np.zeros(0), np.zeros(0, dtype=np.int64)).size == 0
+
+
+def test_step_run_freezes_imported_objects_for_stpipe_gc(tmp_path, monkeypatch):
+    # stpipe calls gc.collect() at the start of every step: the objects that
+    # exist when a top-level run starts are frozen for the run (not walked
+    # again at every step), and unfrozen after it.
+    import gc
+
+    from spelunker import datasets
+    from spelunker.stpipe import GuideStarFitStep
+
+    visit = datasets.make_guidestar_files(
+        tmp_path, visits=[datasets.VisitSpec(n_frames=200, n_segments=1)], seed=1)
+    seen = []
+    process = GuideStarFitStep.process
+
+    def recording(self, input_data):
+        seen.append(gc.get_freeze_count())
+        return process(self, input_data)
+
+    monkeypatch.setattr(GuideStarFitStep, "process", recording)
+    before = gc.get_freeze_count()
+    result = GuideStarFitStep.call(visit.files, method="quick")
+    assert len(result.quick_fit) == 200
+    assert seen and seen[0] > before
+    assert gc.get_freeze_count() == before
