@@ -52,3 +52,38 @@ def test_step_run_freezes_imported_objects_for_stpipe_gc(tmp_path, monkeypatch):
     assert len(result.quick_fit) == 200
     assert seen and seen[0] > before
     assert gc.get_freeze_count() == before
+
+
+def test_save_labels_tables_before_writing_same_file(tmp_path):
+    # GuideStarModel.save labels the table HDUs in memory and writes once;
+    # the file equals one written plainly and labelled afterwards
+    # (label_fits_tables, the former way): every header card but the dates,
+    # every table's bytes.
+    from astropy.io import fits
+    from stdatamodels import fits_support
+
+    from spelunker import datasets, read_guidestar
+    from spelunker.datamodels._units import label_fits_tables
+    from spelunker.fitting import run_fit, store_fit
+
+    visit = datasets.make_guidestar_files(
+        tmp_path / "in", visits=[datasets.VisitSpec(n_frames=300, n_segments=2)], seed=2)
+    model = read_guidestar(visit.files)
+    result, _ = run_fit(model, "quick")
+    store_fit(model, result, "quick")
+    new = tmp_path / "new.fits"
+    model.save(str(new))
+    old = tmp_path / "old.fits"
+    with model._string_columns_as_bytes():
+        fits_support.to_fits(model._instance, model._schema).writeto(old)
+    label_fits_tables(old, model)
+    with fits.open(new) as a, fits.open(old) as b:
+        assert [h.name for h in a] == [h.name for h in b]
+        for x, y in zip(a, b, strict=True):
+            cards = [(c.keyword, c.value) for c in x.header.cards if "DATE" not in c.keyword]
+            assert cards == [(c.keyword, c.value) for c in y.header.cards
+                             if "DATE" not in c.keyword], x.name
+            if isinstance(x, fits.BinTableHDU):
+                assert x.data.tobytes() == y.data.tobytes(), x.name
+        assert any(k.startswith("TUNIT") for k in a["FRAMES"].header)
+        assert a["FRAMES"].header["TIMESYS"] == "UTC"

@@ -14,18 +14,19 @@ fields (`GuideStarModel.select_files`) or time range
 import contextlib
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 from asdf import AsdfFile
 from astropy.io import fits
 from astropy.time import Time
-from stdatamodels import DataModel
+from stdatamodels import DataModel, fits_support
 from stdatamodels.jwst.datamodels import JwstDataModel
 
 from spelunker._validate import check_choice, check_path
 from spelunker.atomic import atomic_file
-from spelunker.datamodels._units import label_fits_tables, units_table
+from spelunker.datamodels._units import label_fits_hdus, units_table
 from spelunker.datamodels.rows import group_rows
 from spelunker.errors import CorruptFileError, GuideStarInputError, ParameterError
 from spelunker.filetable import fg_table
@@ -243,9 +244,30 @@ class GuideStarModel(JwstDataModel):
         with atomic_file(output, keep_name=True) as partial:
             with self._string_columns_as_bytes():
                 super().save(str(partial), None, *args, **kwargs)
-            if output.suffix == ".fits":
-                label_fits_tables(partial, self)
         return str(output) if head else tail
+
+    def to_fits(self, init, *args, **kwargs):
+        """Write the model to a FITS file, its tables labelled with units and time scales.
+
+        As ``stdatamodels.DataModel.to_fits``, with `label_fits_hdus` applied
+        to the HDUs before they are written (one write; labelling the saved
+        file afterwards rewrote it whole).
+
+        Parameters
+        ----------
+        init : str or file-like
+            The file to write.
+        *args, **kwargs
+            Passed to `astropy.io.fits.HDUList.writeto`.
+        """
+        self.on_save(init)
+        hdulist = fits_support.to_fits(self._instance, self._schema)
+        if getattr(self, "_no_asdf_extension", False) and "ASDF" in hdulist:
+            del hdulist["ASDF"]  # as stdatamodels does for such models
+        label_fits_hdus(hdulist, self)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Card is too long")
+            hdulist.writeto(init, *args, **kwargs)
 
     @contextlib.contextmanager
     def _string_columns_as_bytes(self):
