@@ -87,3 +87,27 @@ def test_save_labels_tables_before_writing_same_file(tmp_path):
                 assert x.data.tobytes() == y.data.tobytes(), x.name
         assert any(k.startswith("TUNIT") for k in a["FRAMES"].header)
         assert a["FRAMES"].header["TIMESYS"] == "UTC"
+
+
+def test_save_keeps_string_tables_columns_in_place(tmp_path):
+    # Saving a model whose tables are FITS_rec with string columns (a
+    # reopened product) writes the same file and leaves the tables' columns
+    # pointing at their own table, not at copies.
+    from astropy.io import fits
+
+    from spelunker import GuideStarModel, datasets, read_guidestar
+
+    visit = datasets.make_guidestar_files(
+        tmp_path / "in", visits=[datasets.VisitSpec(n_frames=300, n_segments=2)], seed=2)
+    read_guidestar(visit.files).save(str(tmp_path / "first.fits"))
+    with GuideStarModel(str(tmp_path / "first.fits")) as model:
+        tables = {name: getattr(model, name) for name in ("files", "centroid_table")}
+        assert all(isinstance(t, fits.FITS_rec) for t in tables.values())
+        model.save(str(tmp_path / "second.fits"))
+        for table in tables.values():
+            for column in table.columns:
+                if not column.format.endswith("A"):  # strings are decoded copies
+                    assert column.array.base is not None, column.name
+    with fits.open(tmp_path / "first.fits") as a, fits.open(tmp_path / "second.fits") as b:
+        for name in ("FILES", "CENTROID"):
+            assert a[name].data.tobytes() == b[name].data.tobytes()

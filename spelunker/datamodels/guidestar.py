@@ -12,6 +12,7 @@ fields (`GuideStarModel.select_files`) or time range
 """
 
 import contextlib
+import copy
 import logging
 import os
 import warnings
@@ -283,8 +284,12 @@ class GuideStarModel(JwstDataModel):
         try:
             with self.trusted_assignment():
                 for name, table in originals.items():
-                    setattr(self, name,
-                            fits.FITS_rec.from_columns(table.columns, character_as_bytes=True))
+                    # Copies of the column definitions: given the table's own,
+                    # from_columns points them at the temporary table, whose
+                    # deletion then copies every column (~0.2 s and the
+                    # table's size in memory per million rows).
+                    setattr(self, name, fits.FITS_rec.from_columns(
+                        copy.copy(table.columns), character_as_bytes=True))
             yield
         finally:
             with self.trusted_assignment():
