@@ -111,3 +111,32 @@ def test_save_keeps_string_tables_columns_in_place(tmp_path):
     with fits.open(tmp_path / "first.fits") as a, fits.open(tmp_path / "second.fits") as b:
         for name in ("FILES", "CENTROID"):
             assert a[name].data.tobytes() == b[name].data.tobytes()
+
+
+def test_nifty_one_series_per_transform_equals_batches(monkeypatch):
+    # One series per nifty-ls transform (a quarter of the memory) gives the
+    # power of batched transforms to float32 rounding, and the same peaks.
+    import spelunker.periodogram.engines as engines
+
+    rng = np.random.default_rng(1)
+    n = 5000
+    times = np.arange(n) * 0.0538 + rng.normal(0, 1e-4, n)
+    series = {f"s{k}": 0.02 * np.sin(2 * np.pi * times / (3.0 + k)) + rng.normal(0, 1, n)
+              for k in range(5)}
+    errors = {f"s{k}": np.abs(rng.normal(1, 0.1, n)) for k in range(5)}
+    assert engines._MAX_BATCH == 1
+    single = engines.lomb_scargle(times, series, errors=errors)
+    monkeypatch.setattr(engines, "_MAX_BATCH", 4)
+    batched = engines.lomb_scargle(times, series, errors=errors)
+    for name in series:
+        np.testing.assert_allclose(single.power[name], batched.power[name], rtol=1e-6, atol=0)
+    assert list(single.peaks["frequency"].value) == list(batched.peaks["frequency"].value)
+
+
+def test_periodogram_rows_of_one_run_are_a_slice():
+    from spelunker.periodogram.store import _rows
+
+    assert _rows(np.arange(3, 9)) == slice(3, 9)
+    gapped = np.array([0, 1, 3, 4])
+    assert _rows(gapped) is gapped
+    assert np.array_equal(np.arange(10)[_rows(np.array([2, 3, 4]))], [2, 3, 4])
