@@ -140,3 +140,24 @@ def test_periodogram_rows_of_one_run_are_a_slice():
     gapped = np.array([0, 1, 3, 4])
     assert _rows(gapped) is gapped
     assert np.array_equal(np.arange(10)[_rows(np.array([2, 3, 4]))], [2, 3, 4])
+
+
+def test_fit_inputs_without_full_size_temporaries():
+    # The DQ mask of uint32 flags is taken in their own dtype (the uint64
+    # path for other integers), and usable ERR is looked for a chunk at a
+    # time: the same answers as the whole-array expressions.
+    from spelunker.fitting._common import bad_pixel_mask
+    from spelunker.fitting.store import _any_usable
+
+    rng = np.random.default_rng(0)
+    dq = np.zeros((500, 8, 8), np.uint32)
+    dq[rng.integers(0, 500, 50), 3, 4] = 1 | 4
+    for bits in (1, 4, 2**40):
+        expected = (dq.astype(np.uint64) & np.uint64(bits)) != 0
+        assert np.array_equal(bad_pixel_mask(dq, bits, 0, 500, (8, 8)), expected)
+    signed = dq.astype(np.int32)
+    signed[0, 0, 0] = -1
+    assert bad_pixel_mask(signed, 2**31, 0, 500, (8, 8))[0, 0, 0]
+    nan = np.full((10, 8, 8), np.nan, np.float32)
+    assert not _any_usable(nan) and not _any_usable(np.zeros((3, 8, 8)))
+    assert _any_usable(np.concatenate([nan, np.ones((1, 8, 8), np.float32)]), chunk=7)
