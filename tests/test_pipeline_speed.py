@@ -161,3 +161,14 @@ def test_fit_inputs_without_full_size_temporaries():
     nan = np.full((10, 8, 8), np.nan, np.float32)
     assert not _any_usable(nan) and not _any_usable(np.zeros((3, 8, 8)))
     assert _any_usable(np.concatenate([nan, np.ones((1, 8, 8), np.float32)]), chunk=7)
+
+
+def test_centroid_flags_compared_as_written_first():
+    # TRUE/FALSE compared as written; other spellings stripped and
+    # upper-cased; anything else 255, as before.
+    from spelunker.io.reader import _flag_values
+
+    assert _flag_values(np.array(["TRUE", "FALSE", " true ", "False", "T", ""])).tolist() == [
+        1, 0, 1, 0, 255, 255]
+    assert _flag_values(np.array([b"TRUE", b" false", b"x"])).tolist() == [1, 0, 255]
+    assert _flag_values(np.array([1, 0])).tolist() == [255, 255]
