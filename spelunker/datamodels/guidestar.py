@@ -15,19 +15,19 @@ import contextlib
 import copy
 import logging
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
 from asdf import AsdfFile
 from astropy.io import fits
 from astropy.time import Time
-from stdatamodels import DataModel, fits_support
+from stdatamodels import DataModel
 from stdatamodels.jwst.datamodels import JwstDataModel
 
 from spelunker._validate import check_choice, check_path
 from spelunker.atomic import atomic_file
-from spelunker.datamodels._units import label_fits_hdus, units_table
+from spelunker.datamodels._fits_write import write_fits
+from spelunker.datamodels._units import units_table
 from spelunker.datamodels.rows import group_rows
 from spelunker.errors import CorruptFileError, GuideStarInputError, ParameterError
 from spelunker.filetable import fg_table
@@ -248,11 +248,7 @@ class GuideStarModel(JwstDataModel):
         return str(output) if head else tail
 
     def to_fits(self, init, *args, **kwargs):
-        """Write the model to a FITS file, its tables labelled with units and time scales.
-
-        As ``stdatamodels.DataModel.to_fits``, with `label_fits_hdus` applied
-        to the HDUs before they are written (one write; labelling the saved
-        file afterwards rewrote it whole).
+        """Write the model to a FITS file, its tables labelled first (``_fits_write``).
 
         Parameters
         ----------
@@ -262,13 +258,7 @@ class GuideStarModel(JwstDataModel):
             Passed to `astropy.io.fits.HDUList.writeto`.
         """
         self.on_save(init)
-        hdulist = fits_support.to_fits(self._instance, self._schema)
-        if getattr(self, "_no_asdf_extension", False) and "ASDF" in hdulist:
-            del hdulist["ASDF"]  # as stdatamodels does for such models
-        label_fits_hdus(hdulist, self)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Card is too long")
-            hdulist.writeto(init, *args, **kwargs)
+        write_fits(self, init, *args, **kwargs)
 
     @contextlib.contextmanager
     def _string_columns_as_bytes(self):
@@ -284,10 +274,8 @@ class GuideStarModel(JwstDataModel):
         try:
             with self.trusted_assignment():
                 for name, table in originals.items():
-                    # Copies of the column definitions: given the table's own,
-                    # from_columns points them at the temporary table, whose
-                    # deletion then copies every column (~0.2 s and the
-                    # table's size in memory per million rows).
+                    # Copied definitions: the table's own would be pointed at the
+                    # temporary table, whose deletion then copies every column.
                     setattr(self, name, fits.FITS_rec.from_columns(
                         copy.copy(table.columns), character_as_bytes=True))
             yield
@@ -1008,3 +996,4 @@ def check_model(value, name="model", *, where=None):
                 "(spelunker.io.open_guidestar opens files)")
         raise ParameterError(f"{where}: {text}" if where else text)
     return value
+
