@@ -30,6 +30,7 @@ same run, medians of ``--repeat`` runs (the 2-core machines are noisy):
 
 import argparse
 import datetime
+import itertools
 import json
 import os
 import re
@@ -246,7 +247,7 @@ def stage_seconds(t0, wall, lines):
     seconds["read"] = starts[steps[0]] - running[0]
     for name in steps:
         seconds[name] = ends[name] - starts[name]
-    seconds["between"] = sum(starts[b] - ends[a] for a, b in zip(steps, steps[1:]))
+    seconds["between"] = sum(starts[b] - ends[a] for a, b in itertools.pairwise(steps))
     seconds["write"] = saved[-1] - ends[steps[-1]]
     seconds["exit"] = t0 + wall - saved[-1]
     seconds["total"] = wall
@@ -357,8 +358,9 @@ def _print_stage_table(results, labels, curve_fit_frames_per_s, sizes):
         big = results[large][labels[-1]]
         worst = max(((big[k] / now[k], k) for k in keys + ["peak_gb"] if now[k] > 0.2),
                     default=(np.nan, ""))
-        checks.append((f"2M/1M <= {GROWTH_TARGET} every stage > 0.2 s and RSS (worst: "
-                       f"{worst[1]})", worst[0], GROWTH_TARGET))
+        label = (f"2M/1M <= {GROWTH_TARGET} every stage > 0.2 s and RSS (worst: "
+                 f"{worst[1]})")
+        checks.append((label, worst[0], GROWTH_TARGET))
     for label, value, target in checks:
         print(f"{label}: {value:.3g} (target {target}): {'met' if value <= target else 'MISSED'}")
 

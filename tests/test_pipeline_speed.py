@@ -116,7 +116,7 @@ def test_save_keeps_string_tables_columns_in_place(tmp_path):
 def test_nifty_one_series_per_transform_equals_batches(monkeypatch):
     # One series per nifty-ls transform (a quarter of the memory) gives the
     # power of batched transforms to float32 rounding, and the same peaks.
-    import spelunker.periodogram.engines as engines
+    from spelunker.periodogram import engines
 
     rng = np.random.default_rng(1)
     n = 5000
