@@ -200,3 +200,27 @@ def test_written_tables_released_without_column_copies(tmp_path, monkeypatch):
     gc.collect()
     assert copying == []
     assert np.array_equal(np.array(model.frames), frames)
+
+
+def test_bench_stage_seconds_from_the_log():
+    # benchmarks/bench_pipeline.py reads each stage's seconds from stpipe's log.
+    import datetime
+    import runpy
+    from pathlib import Path
+
+    bench = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks"
+                               / "bench_pipeline.py"))
+    lines = [f"2026-12-07 04:00:{s} - {name} - INFO - {text}" for s, name, text in (
+        ("02,000", "stpipe.step", "Step GuideStarPipeline running with args ('v',)."),
+        ("04,000", "stpipe.step", "Step fit running with args (m,)."),
+        ("06,500", "spelunker.stpipe.guide_star_fit_step",
+         "gauss fit: 1000 frames in 2.00 s (500 frames/s); 0 flagged (0.00%)"),
+        ("07,000", "stpipe.step", "Step fit done"),
+        ("07,250", "stpipe.step", "Step events running with args (m,)."),
+        ("08,000", "stpipe.step", "Step events done"),
+        ("09,000", "stpipe.step", "Saved model in out/x_gspipe.fits"))]
+    t0 = datetime.datetime(2026, 12, 7, 4, 0, 1).timestamp()
+    seconds = bench["stage_seconds"](t0, 10.0, lines)
+    expected = {"start": 1.0, "read": 2.0, "fit": 3.0, "events": 0.75, "between": 0.25,
+                "write": 1.0, "exit": 2.0, "total": 10.0, "fit_kernel": 2.0, "frames": 1000}
+    assert {key: round(value, 6) for key, value in seconds.items()} == expected
