@@ -1,6 +1,6 @@
 """Benchmark the analysis after the fit: periodograms, aperture search, whole pipeline.
 
-Three measurements (issue 4 targets), each against a named baseline in the
+Four measurements (issue 4 and 23 targets), each against a named baseline in the
 same run, medians of ``--repeat`` runs (the 2-core machines are noisy):
 
 1. Lomb-Scargle of 8 series of 1,000,000 points with spelunker's engine
@@ -9,21 +9,33 @@ same run, medians of ``--repeat`` runs (the 2-core machines are noisy):
    as a ratio.
 2. The optimal-aperture search on 1,000,000 frames -- target <= 3 s;
    baseline: the plain full-frame sum of the same frames.
-3. The whole pipeline through ``strun spelunker_pipeline`` on a
-   1,000,000-frame visit (50 segment files) in a subprocess -- target
-   <= 20 s wall and peak RSS <= 3 GB; baseline: reading the same visit.
+3. The whole pipeline through ``strun spelunker_pipeline`` (default
+   profile) on a 1,000,000-frame visit (50 segment files) in a subprocess,
+   per stage from its log (start, read, each step, between steps, write,
+   exit), with peak RSS and product/input bytes; against ``--baseline``
+   (another source tree, e.g. a worktree of 2f914da, run by the same
+   interpreter in the same run, alternating) and, with ``--double``, on the
+   2,000,000-frame, 100-file visit too (2x/1x growth).  Issue 23 targets:
+   wall <= 0.42x 2f914da, peak RSS <= 2.0 GB, product <= 0.5x input, the
+   fit step >= 250x a scipy curve_fit loop on frames of the same visit,
+   2x/1x <= 2.1 for every stage and peak RSS.
 4. The same on a program of 3 visits (that visit and two of 250,000 frames
    on other stars): 3 products, peak RSS that of the largest visit
    (<= 2.5 GB; baseline: the largest visit alone) and products no larger
    than their inputs.
 
     python benchmarks/bench_pipeline.py [--n-frames 1000000] [--repeat 3] [--skip-strun]
+    python benchmarks/bench_pipeline.py --stages-only --double --baseline ../base-2f914da
 """
 
 import argparse
+import datetime
+import itertools
 import json
 import os
+import re
 import resource
+import runpy
 import statistics
 import subprocess
 import sys
@@ -164,31 +176,193 @@ def bench_program(n_frames, n_files, repeat):
           f"{'met' if out_bytes <= in_bytes else 'MISSED'}")
 
 
-def bench_strun(n_frames, n_files, repeat):
-    files = _visit_files(n_frames, n_files)
-    output = Path(tempfile.mkdtemp(prefix="spelunker_bench_pipeline_"))
-    env_note = "STPIPE_DISABLE_CRDS_STEPPARS" in os.environ
-    pipeline_runs, read_runs, peaks = [], [], []
-    for _ in range(repeat):
-        wall, peak = _strun_peak(files, output, "--steps.fit.ncpus=2")
-        pipeline_runs.append(wall)
-        peaks.append(peak)
-        read_script = ("import time, sys, spelunker; s=time.perf_counter(); "
-                       "spelunker.read_guidestar(sys.argv[1:], progress=False); "
-                       "print(time.perf_counter()-s)")
-        result = subprocess.run([sys.executable, "-c", read_script, *files],
-                                check=True, capture_output=True, text=True)
-        read_runs.append(float(result.stdout.strip().splitlines()[-1]))
-    wall, peak, read = (statistics.median(pipeline_runs), statistics.median(peaks),
-                        statistics.median(read_runs))
-    products = sorted(p.name for p in output.iterdir())
-    print(f"[3] strun spelunker_pipeline on {n_frames} frames in {n_files} files (ncpus=2"
-          f"{', CRDS step pars disabled by env' if env_note else ''}): median wall {wall:.1f} s "
-          f"runs {[round(r, 1) for r in pipeline_runs]}, peak RSS {peak:.0f} MiB")
-    print(f"    targets: wall <= 20 s {'met' if wall <= 20 else 'MISSED'}; "
-          f"peak RSS <= 3 GB {'met' if peak <= 3 * 1024 else 'MISSED'}")
-    print(f"    baseline: reading the same visit {read:.1f} s "
-          f"(pipeline / read = {wall / read:.1f}x); products: {products}")
+#: One line of stpipe's log: time stamp, logger, level, message.
+_LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) - (\S+) - \w+ - (.*)$")
+_FIT_LINE = re.compile(r"(\w+) fit: (\d+) frames in ([0-9.]+) s")
+
+#: Targets of issue 23 (default profile, 1M-frame visit; 2M/1M ratios).
+WALL_RATIO_TARGET = 0.42   # wall against 2f914da in the same run (10 s for its 23.8 s)
+PEAK_RSS_TARGET = 2.0      # GB
+PRODUCT_RATIO_TARGET = 0.5  # product bytes / input bytes
+CURVE_FIT_TARGET = 250     # fit step frames/s against a scipy curve_fit loop
+GROWTH_TARGET = 2.1        # 2M visit against the 1M one, every stage and peak RSS
+
+
+def _timed_strun(tree, files, output, *options):
+    """Start time, wall time, peak RSS (bytes) and log of one ``strun spelunker_pipeline``.
+
+    ``tree``: a source tree put first on PYTHONPATH (another version of
+    spelunker run by the same interpreter and ``strun``), or None.
+    """
+    strun = str(Path(sys.executable).parent / "strun")
+    script = ("import resource, subprocess, sys, time, json; t0=time.time(); "
+              "s=time.perf_counter(); "
+              "r=subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, "
+              "text=True); w=time.perf_counter()-s; "
+              "print(r.stdout); print(json.dumps([t0, w, r.returncode, "
+              "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss*1024]))")
+    env = dict(os.environ)
+    if tree:
+        env["PYTHONPATH"] = str(tree)
+    result = subprocess.run(
+        [sys.executable, "-c", script, strun, "spelunker_pipeline", *files,
+         f"--output_dir={output}", *options], check=True, capture_output=True, text=True,
+        env=env)
+    *log_lines, last = result.stdout.rstrip().splitlines()
+    t0, wall, code, peak = json.loads(last)
+    if code:
+        raise RuntimeError("strun failed:\n" + "\n".join(log_lines[-30:]))
+    return t0, wall, peak, log_lines
+
+
+def stage_seconds(t0, wall, lines):
+    """Seconds of each stage of a pipeline run, from stpipe's log time stamps.
+
+    ``start`` (imports and parameters, up to the pipeline's first log line
+    of its run), ``read``, one entry per step (``fit``, ``photometry``,
+    ...), ``between`` (stpipe's work between steps), ``write`` (after the
+    last step, the summary and the product), ``exit`` and ``total``; also
+    ``fit_kernel`` (the fit's own time, its log line) and ``frames``.
+    """
+    events = []
+    for line in lines:
+        match = _LOG_LINE.match(line)
+        if match:
+            stamp = datetime.datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f")
+            events.append((stamp.timestamp(), match.group(3)))
+    seconds = {}
+    running = [t for t, text in events if text.startswith("Step GuideStarPipeline running")]
+    saved = [t for t, text in events if text.startswith("Saved model in")]
+    starts, ends = {}, {}
+    for t, text in events:
+        match = re.match(r"Step (\w+) (running|done)", text)
+        if match and match.group(1) != "GuideStarPipeline":
+            (starts if match.group(2) == "running" else ends)[match.group(1)] = t
+        fit = _FIT_LINE.search(text)
+        if fit:
+            seconds["fit_kernel"] = float(fit.group(3))
+            seconds["frames"] = int(fit.group(2))
+    steps = sorted(starts, key=starts.get)
+    seconds["start"] = running[0] - t0
+    seconds["read"] = starts[steps[0]] - running[0]
+    for name in steps:
+        seconds[name] = ends[name] - starts[name]
+    seconds["between"] = sum(starts[b] - ends[a] for a, b in itertools.pairwise(steps))
+    seconds["write"] = saved[-1] - ends[steps[-1]]
+    seconds["exit"] = t0 + wall - saved[-1]
+    seconds["total"] = wall
+    return seconds
+
+
+def curve_fit_rate(files, n_frames=300):
+    """Frames per second of a plain scipy ``curve_fit`` loop on frames of the visit."""
+    from astropy.io import fits
+
+    bench_fit = runpy.run_path(str(Path(__file__).parent / "bench_fit.py"))
+    from spelunker.fitting import PARAMETER_NAMES, fit_moments_frames
+
+    with fits.open(files[0]) as hdus:
+        data = np.asarray(hdus["SCI"].data[:n_frames], dtype=float)
+        err = np.asarray(hdus["ERR"].data[:n_frames], dtype=float)
+    quick = fit_moments_frames(data, err)
+    p0 = np.stack([quick[name] for name in PARAMETER_NAMES], axis=1)
+    p0 = np.where(np.isfinite(p0), p0, [1e5, 3.5, 3.5, 0.7, 0.7, 0.0, 20.0])
+    start = time.perf_counter()
+    bench_fit["curve_fit_loop"](data, err, p0)
+    return len(data) / (time.perf_counter() - start)
+
+
+def bench_stages(sizes, repeat, baseline, options=()):
+    """Per-stage seconds of the pipeline on each visit size, against ``baseline`` in the same run.
+
+    Runs alternate (baseline, this tree) ``repeat`` times per size; medians.
+    """
+    trees = ([("base", baseline)] if baseline else []) + [("now", None)]
+    results = {}
+    for n_frames, n_files in sizes:
+        files = _visit_files(n_frames, n_files)
+        in_bytes = sum(os.path.getsize(f) for f in files)
+        runs = {label: [] for label, _ in trees}
+        for _ in range(repeat):
+            for label, tree in trees:
+                output = Path(tempfile.mkdtemp(prefix="spelunker_bench_stages_"))
+                t0, wall, peak, lines = _timed_strun(tree, files, output, *options)
+                seconds = stage_seconds(t0, wall, lines)
+                products = list(output.glob("*_gspipe.fits"))
+                seconds["peak_gb"] = peak / 1e9
+                seconds["product_ratio"] = sum(p.stat().st_size for p in products) / in_bytes
+                for product in products:
+                    product.unlink()
+                output.rmdir()
+                runs[label].append(seconds)
+                print(f"    {n_frames} frames, {label}: wall {wall:.1f} s, peak "
+                      f"{peak / 1e9:.2f} GB, load {os.getloadavg()[0]:.1f}", flush=True)
+        results[n_frames] = {label: {key: statistics.median(run[key] for run in values)
+                                     for key in values[0] if all(key in r for r in values)}
+                             for label, values in runs.items()}
+    rate = curve_fit_rate(_visit_files(*sizes[0]))
+    _print_stage_table(results, [label for label, _ in trees], rate, sizes)
+    return results
+
+
+def _print_stage_table(results, labels, curve_fit_frames_per_s, sizes):
+    small, large = sizes[0][0], sizes[-1][0]
+    first = results[small][labels[-1]]
+    keys = [k for k in first if k not in ("frames", "peak_gb", "product_ratio", "fit_kernel")]
+    header = f"{'stage (s)':<14}"
+    for n in (small, large) if large != small else (small,):
+        header += "".join(f"{f'{n // 1000}k {label}':>11}" for label in labels)
+        if "base" in labels:
+            header += f"{'now/base':>10}"
+    if large != small:
+        header += "".join(f"{f'2x/1x {label}':>12}" for label in labels)
+    print(header)
+    print("-" * len(header))
+
+    def row(key, fmt):
+        line = f"{key:<14}"
+        for n in (small, large) if large != small else (small,):
+            values = [results[n][label].get(key, float("nan")) for label in labels]
+            line += "".join(f"{fmt.format(v):>11}" for v in values)
+            if "base" in labels:
+                line += f"{values[-1] / values[0]:>10.2f}"
+        if large != small:
+            for label in labels:
+                ratio = (results[large][label].get(key, np.nan)
+                         / results[small][label].get(key, np.nan))
+                line += f"{ratio:>12.2f}"
+        print(line)
+
+    for key in keys + ["fit_kernel"]:
+        row(key, "{:.2f}")
+    row("peak_gb", "{:.2f}")
+    row("product_ratio", "{:.3f}")
+    now = results[small][labels[-1]]
+    fit_rate = now["frames"] / now["fit"]
+    checks = [(f"wall <= {WALL_RATIO_TARGET}x the baseline (1M)",
+               now["total"] / results[small]["base"]["total"] if "base" in labels else np.nan,
+               WALL_RATIO_TARGET),
+              (f"peak RSS <= {PEAK_RSS_TARGET} GB (1M)", now["peak_gb"], PEAK_RSS_TARGET),
+              (f"product <= {PRODUCT_RATIO_TARGET}x input (1M)", now["product_ratio"],
+               PRODUCT_RATIO_TARGET)]
+    print(f"fit step {fit_rate:,.0f} frames/s (kernel "
+          f"{now['frames'] / now['fit_kernel']:,.0f}); curve_fit loop "
+          f"{curve_fit_frames_per_s:,.0f} frames/s on frames of the same visit: "
+          f"{fit_rate / curve_fit_frames_per_s:.0f}x (target >= {CURVE_FIT_TARGET}x: "
+          f"{'met' if fit_rate / curve_fit_frames_per_s >= CURVE_FIT_TARGET else 'MISSED'})")
+    if "base" in labels:
+        base = results[small]["base"]
+        print(f"fit step against the baseline's: {fit_rate / (base['frames'] / base['fit']):.2f}x "
+              f"(curve_fit ratio target {CURVE_FIT_TARGET}x = 1.35x the 185x of 2f914da)")
+    if large != small:
+        big = results[large][labels[-1]]
+        worst = max(((big[k] / now[k], k) for k in keys + ["peak_gb"] if now[k] > 0.2),
+                    default=(np.nan, ""))
+        label = (f"2M/1M <= {GROWTH_TARGET} every stage > 0.2 s and RSS (worst: "
+                 f"{worst[1]})")
+        checks.append((label, worst[0], GROWTH_TARGET))
+    for label, value, target in checks:
+        print(f"{label}: {value:.3g} (target {target}): {'met' if value <= target else 'MISSED'}")
 
 
 def main(argv=None):
@@ -199,12 +373,29 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-strun", action="store_true")
     parser.add_argument("--skip-program", action="store_true")
+    parser.add_argument("--stages-only", action="store_true",
+                        help="only the per-stage strun comparison [3]")
+    parser.add_argument("--baseline", default=None,
+                        help="source tree of the baseline (e.g. a worktree of 2f914da) run "
+                             "by the same interpreter in the same run; default: none")
+    parser.add_argument("--double", action="store_true",
+                        help="[3] also on a visit of twice the frames and files (2x/1x growth)")
     args = parser.parse_args(argv)
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()}")
+    sizes = [(args.n_frames, args.n_files)]
+    if args.double:
+        sizes.append((2 * args.n_frames, 2 * args.n_files))
+    if args.stages_only:
+        print(f"[3] strun spelunker_pipeline, default profile, per stage (medians of "
+              f"{args.repeat}); baseline {args.baseline}")
+        bench_stages(sizes, args.repeat, args.baseline)
+        return
     bench_periodogram(args.n_frames, args.repeat)
     bench_aperture(args.n_frames, args.repeat)
     if not args.skip_strun:
-        bench_strun(args.n_frames, args.n_files, args.repeat)
+        print(f"[3] strun spelunker_pipeline, default profile, per stage (medians of "
+              f"{args.repeat}); baseline {args.baseline}")
+        bench_stages(sizes, args.repeat, args.baseline)
     if not args.skip_program:
         bench_program(args.n_frames, args.n_files, args.repeat)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -60,12 +60,15 @@ def two_visits(tmp_path_factory):
 
 
 def test_a_failed_save_leaves_nothing(two_visits, tmp_path, monkeypatch):
-    from spelunker.datamodels import guidestar
+    from astropy.io import fits
 
-    def fail(*args):
+    def fail(self, path, *args, **kwargs):
+        # Half a file written, then the disk is full.
+        with open(path, "wb") as stream:
+            stream.write(b"SIMPLE  =")
         raise OSError("disk full")
 
-    monkeypatch.setattr(guidestar, "label_fits_tables", fail)
+    monkeypatch.setattr(fits.HDUList, "writeto", fail)
     with pytest.raises(OSError, match="disk full"):
         two_visits.save(tmp_path / "model.fits")
     assert list(tmp_path.iterdir()) == []

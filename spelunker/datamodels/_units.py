@@ -3,7 +3,7 @@
 `spelunker.GuideStarModel.table` gives each column its unit
 (`column_unit`, `units_table`); `spelunker.GuideStarModel.save` writes the same units and
 the UTC time labels into the FITS product's table headers
-(`label_fits_tables`).
+(`label_fits_hdus` before writing; `label_fits_tables` on a saved file).
 """
 
 import astropy.units as u
@@ -58,26 +58,36 @@ def _fits_unit(unit):
 
 def label_fits_tables(path, model):
     """Write the units and the time labels of every table HDU of a saved FITS product."""
+    with fits.open(path, mode="update", memmap=False) as hdulist:
+        label_fits_hdus(hdulist, model)
+
+
+def label_fits_hdus(hdulist, model):
+    """Set the units and the time labels of every table HDU of ``hdulist`` (in memory).
+
+    `spelunker.GuideStarModel.save` labels the HDUs before they are
+    written, so the file is written once (`label_fits_tables` rewrites a
+    saved file).
+    """
     hdus = {definition["fits_hdu"]: name for name, definition in model.schema["properties"].items()
             if "datatype" in definition and isinstance(definition.get("datatype"), list)
             and "fits_hdu" in definition}
-    with fits.open(path, mode="update", memmap=False) as hdulist:
-        for hdu in hdulist:
-            name = hdus.get(hdu.name)
-            if name is None or not isinstance(hdu, fits.BinTableHDU):
-                continue
-            times = _TIME_COLUMNS.get(name, ())
-            for number, column in enumerate(hdu.columns.names, start=1):
-                unit = column_unit(name, column)
-                if unit is not None:
-                    hdu.header[f"TUNIT{number}"] = _fits_unit(unit)
-                if column in times:
-                    hdu.header[f"TUNIT{number}"] = "d"
-                    hdu.header[f"TCTYP{number}"] = "UTC"
-            if times:
-                hdu.header["TIMESYS"] = ("UTC", "time scale of the time columns (MJD)")
-                hdu.header["MJDREF"] = (0.0, "time columns are MJD: reference MJD 0")
-                hdu.header["TIMEUNIT"] = ("d", "unit of the time columns")
+    for hdu in hdulist:
+        name = hdus.get(hdu.name)
+        if name is None or not isinstance(hdu, fits.BinTableHDU):
+            continue
+        times = _TIME_COLUMNS.get(name, ())
+        for number, column in enumerate(hdu.columns.names, start=1):
+            unit = column_unit(name, column)
+            if unit is not None:
+                hdu.header[f"TUNIT{number}"] = _fits_unit(unit)
+            if column in times:
+                hdu.header[f"TUNIT{number}"] = "d"
+                hdu.header[f"TCTYP{number}"] = "UTC"
+        if times:
+            hdu.header["TIMESYS"] = ("UTC", "time scale of the time columns (MJD)")
+            hdu.header["MJDREF"] = (0.0, "time columns are MJD: reference MJD 0")
+            hdu.header["TIMEUNIT"] = ("d", "unit of the time columns")
 
 
 def column_unit(table, column):

@@ -12,6 +12,7 @@ fields (`GuideStarModel.select_files`) or time range
 """
 
 import contextlib
+import copy
 import logging
 import os
 from pathlib import Path
@@ -25,7 +26,8 @@ from stdatamodels.jwst.datamodels import JwstDataModel
 
 from spelunker._validate import check_choice, check_path
 from spelunker.atomic import atomic_file
-from spelunker.datamodels._units import label_fits_tables, units_table
+from spelunker.datamodels._fits_write import write_fits
+from spelunker.datamodels._units import units_table
 from spelunker.datamodels.rows import group_rows
 from spelunker.errors import CorruptFileError, GuideStarInputError, ParameterError
 from spelunker.filetable import fg_table
@@ -245,9 +247,20 @@ class GuideStarModel(JwstDataModel):
         with atomic_file(output, keep_name=True) as partial:
             with self._string_columns_as_bytes():
                 super().save(str(partial), None, *args, **kwargs)
-            if output.suffix == ".fits":
-                label_fits_tables(partial, self)
         return str(output) if head else tail
+
+    def to_fits(self, init, *args, **kwargs):
+        """Write the model to a FITS file, its tables labelled first (``_fits_write``).
+
+        Parameters
+        ----------
+        init : str or file-like
+            The file to write.
+        *args, **kwargs
+            Passed to `astropy.io.fits.HDUList.writeto`.
+        """
+        self.on_save(init)
+        write_fits(self, init, *args, **kwargs)
 
     @contextlib.contextmanager
     def _string_columns_as_bytes(self):
@@ -263,8 +276,10 @@ class GuideStarModel(JwstDataModel):
         try:
             with self.trusted_assignment():
                 for name, table in originals.items():
-                    setattr(self, name,
-                            fits.FITS_rec.from_columns(table.columns, character_as_bytes=True))
+                    # Copied definitions: the table's own would be pointed at the
+                    # temporary table, whose deletion then copies every column.
+                    setattr(self, name, fits.FITS_rec.from_columns(
+                        copy.copy(table.columns), character_as_bytes=True))
             yield
         finally:
             with self.trusted_assignment():
@@ -983,3 +998,4 @@ def check_model(value, name="model", *, where=None):
                 "(spelunker.io.open_guidestar opens files)")
         raise ParameterError(f"{where}: {text}" if where else text)
     return value
+

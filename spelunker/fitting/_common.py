@@ -88,8 +88,12 @@ def bad_pixel_mask(dq, bad_dq_bits, start, stop, shape):
         block = dq[start:stop]
     if block.dtype == np.bool_:
         return np.ascontiguousarray(block) if bad_dq_bits & 1 else np.zeros_like(block)
+    block = np.asarray(block)
+    if block.dtype.kind == "u" and bad_dq_bits < 2 ** (8 * block.dtype.itemsize):
+        # Unsigned flags (the reader's uint32) and bits that fit them: no copy.
+        return np.ascontiguousarray((block & block.dtype.type(bad_dq_bits)) != 0)
     # Compare in uint64 so any bit pattern of any integer dtype works.
-    bits = np.asarray(block).astype(np.uint64, copy=False)
+    bits = block.astype(np.uint64, copy=False)
     return np.ascontiguousarray((bits & np.uint64(bad_dq_bits)) != 0)
 
 

@@ -412,13 +412,24 @@ def flag_counts(flags):
     return counts
 
 
+def _any_usable(err, chunk=65536):
+    """Whether some value of ``err`` is finite and positive, looked for a chunk at a time.
+
+    Usually the first chunk answers; the whole array is never copied into
+    temporaries (a 1M-frame visit's ERR is 256 MB).
+    """
+    flat = err.reshape(-1)
+    return any(np.any(np.isfinite(part) & (part > 0))
+               for part in (flat[start:start + chunk] for start in range(0, flat.size, chunk)))
+
+
 def _usable_err(model):
     """The model's ERR, or None (unweighted fit) when it has no usable value."""
     if not model.hasattr("err"):
         log.warning("input has no ERR array; fitting without weights")
         return None
     err = np.asarray(model.err)
-    if err.shape != np.shape(model.data) or not np.any(np.isfinite(err) & (err > 0)):
+    if err.shape != np.shape(model.data) or not _any_usable(err):
         log.warning("input ERR has no positive finite value; fitting without weights")
         return None
     return err

@@ -11,8 +11,8 @@ package's modules, one job each (every public name is imported here):
   Lomb-Scargle of several series sharing one time axis, each with its own
   validity mask and optional uncertainties (weights).  Engine ``'nifty'``
   (default) uses `nifty-ls <https://github.com/flatironinstitute/nifty-ls>`_
-  (a non-uniform FFT, accurate to about 1e-9 in power), batched over the
-  series that share a mask; engine ``'astropy'`` uses astropy's exact
+  (a non-uniform FFT, accurate to about 1e-9 in power), one series per
+  transform; engine ``'astropy'`` uses astropy's exact
   ``method='cython'``, the slow reference.
 - `spelunker.periodogram.peaks`: `find_peaks`, the strongest peaks of each
   series and their false-alarm probabilities.

@@ -10,8 +10,8 @@ Its parts:
   optional uncertainties (weights), with the strongest peaks of each
   (`spelunker.periodogram.peaks`).  Engine ``'nifty'`` (default) uses
   `nifty-ls <https://github.com/flatironinstitute/nifty-ls>`_ (a
-  non-uniform FFT, accurate to about 1e-9 in power), batched over the
-  series that share a mask; engine ``'astropy'`` uses astropy's exact
+  non-uniform FFT, accurate to about 1e-9 in power), one series per
+  transform (batches cost as much time and more memory); engine ``'astropy'`` uses astropy's exact
   ``method='cython'``, the slow reference.
 
 They know nothing of the model (`spelunker.periodogram.store` runs them
@@ -55,10 +55,12 @@ ENGINES = ("nifty", "astropy")
 #: is three parameters).
 MIN_POINTS = 4
 
-#: Most series per nifty-ls call: measured on 8 series of 1M points and 2.5M
-#: frequencies (2 cores), batches of 4 took the same time as one batch of 8
-#: (about 2.5 s) with 1.0 instead of 1.7 GB peak memory.
-_MAX_BATCH = 4
+#: Most series per nifty-ls call: measured on 7 series of 1M points and 2.5M
+#: frequencies (2 cores), one series per call took 4 % more CPU than
+#: batches of 4 (6.4 instead of 6.2 s) with 0.53 instead of 0.95 GB of
+#: memory, which set the pipeline's peak (issue 23).  The power agrees to
+#: float32 rounding (1e-8 relative).
+_MAX_BATCH = 1
 
 #: astropy's exact implementation used by engine ``'astropy'``.
 _ASTROPY_METHOD = "cython"
@@ -220,8 +222,8 @@ def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak
     samples_per_peak, minimum_frequency, maximum_frequency : optional
         Options of `frequency_grid`.
     engine : {'nifty', 'astropy'}, optional
-        ``'nifty'``: `nifty_ls.lombscargle`, one batched transform per
-        group of series sharing a mask.  ``'astropy'``:
+        ``'nifty'``: `nifty_ls.lombscargle`, one transform per
+        series (batches of `_MAX_BATCH` series sharing a mask).  ``'astropy'``:
         `astropy.timeseries.LombScargle` with ``method='cython'``, exact
         but O(points x frequencies): a reference for small problems.
     n_peaks : int, optional

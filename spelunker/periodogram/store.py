@@ -181,11 +181,12 @@ def run_periodogram(model, *, fit_table="auto", samples_per_peak=5.0, maximum_fr
     results = []
     for visit_index, guidestar_index, frames in groups:
         label = f"visit {visit_index}, guide star {guidestar_index}"
+        rows = _rows(frames)
         try:
             result = lomb_scargle(
-                times[frames] - times[frames[0]],
-                {name: values[frames] for name, values in series.items()},
-                errors={name: None if error is None else error[frames]
+                times[rows] - times[frames[0]],
+                {name: values[rows] for name, values in series.items()},
+                errors={name: None if error is None else error[rows]
                         for name, error in errors.items()},
                 samples_per_peak=samples_per_peak, maximum_frequency=maximum_frequency,
                 engine=engine, n_peaks=n_peaks)
@@ -202,6 +203,13 @@ def run_periodogram(model, *, fit_table="auto", samples_per_peak=5.0, maximum_fr
         raise GuideStarInputError(msg)
     store_periodogram(model, results, source=source, samples_per_peak=samples_per_peak)
     return results
+
+
+def _rows(frames):
+    """``frames`` as a slice when they are one run (views, not copies, of the series), else as is."""
+    if len(frames) and frames[-1] - frames[0] + 1 == len(frames) and np.all(np.diff(frames) == 1):
+        return slice(int(frames[0]), int(frames[-1]) + 1)
+    return frames
 
 
 def periodogram_groups(model):

@@ -32,6 +32,7 @@ What the classes here do instead:
   ``jw..._gs-fg_..._cal.fits`` into ``jw..._gs-fg_..._gsfit.fits``.
 """
 
+import gc
 import logging
 import os
 import re
@@ -173,7 +174,17 @@ class SpelunkerStep(Step):
             args = (list(args),)
             # strun has named the outputs after the first file alone.
             self.set_primary_input(args[0], exclusive=False)
-        return super().run(*args, **kwargs)
+        if self.parent is not None:
+            return super().run(*args, **kwargs)
+        # stpipe starts every step with a full gc.collect(), which walks all
+        # the objects of the imported packages (jwst, astropy, scipy, ...)
+        # each time: about 0.3 s per step.  Frozen for the run, they are not
+        # walked; only what the run makes is collected.
+        gc.freeze()
+        try:
+            return super().run(*args, **kwargs)
+        finally:
+            gc.unfreeze()
 
     @classmethod
     def _datamodels_open(cls, init, **kwargs):

@@ -1,0 +1,226 @@
+"""The fast paths of the pipeline (issue 23) give the results of the plain ones."""
+
+import numpy as np
+
+from spelunker.binning import time_bin_index
+from spelunker.changepoints import _bin_medians, _bin_medians_sorted
+
+
+def test_bin_medians_table_equals_one_sort():
+    # Bin medians from the padded per-bin table are those of one sort of all
+    # values: regular frames with gaps and ties, uneven bins, empty input.
+    rng = np.random.default_rng(3)
+    times = np.arange(20_000) * 0.0538
+    times = times[rng.random(times.size) > 0.05]
+    values = rng.normal(size=times.size)
+    values[rng.random(times.size) < 0.1] = 0.0
+    cases = [(times, values)]
+    uneven = np.sort(np.concatenate([rng.uniform(0, 100, 50), rng.uniform(3, 3.5, 500)]))
+    cases.append((uneven, rng.normal(size=uneven.size)))
+    for t, v in cases:
+        index = time_bin_index(t, 1.0)
+        counts = np.bincount(index, minlength=index[-1] + 1)
+        fast = _bin_medians(index, v, counts)
+        assert np.array_equal(fast, _bin_medians_sorted(index, v, counts), equal_nan=True)
+        for k in np.flatnonzero(counts)[:50]:
+            assert fast[k] == np.median(v[index == k])
+    empty = np.zeros(0, dtype=np.int64)
+    assert _bin_medians(empty, np.zeros(0), np.zeros(0, dtype=np.int64)).size == 0
+
+
+def test_step_run_freezes_imported_objects_for_stpipe_gc(tmp_path, monkeypatch):
+    # stpipe calls gc.collect() at the start of every step: the objects that
+    # exist when a top-level run starts are frozen for the run (not walked
+    # again at every step), and unfrozen after it.
+    import gc
+
+    from spelunker import datasets
+    from spelunker.stpipe import GuideStarFitStep
+
+    visit = datasets.make_guidestar_files(
+        tmp_path, visits=[datasets.VisitSpec(n_frames=200, n_segments=1)], seed=1)
+    seen = []
+    process = GuideStarFitStep.process
+
+    def recording(self, input_data):
+        seen.append(gc.get_freeze_count())
+        return process(self, input_data)
+
+    monkeypatch.setattr(GuideStarFitStep, "process", recording)
+    before = gc.get_freeze_count()
+    result = GuideStarFitStep.call(visit.files, method="quick")
+    assert len(result.quick_fit) == 200
+    assert seen and seen[0] > before
+    assert gc.get_freeze_count() == before
+
+
+def test_save_labels_tables_before_writing_same_file(tmp_path):
+    # GuideStarModel.save labels the table HDUs in memory and writes once;
+    # the file equals one written plainly and labelled afterwards
+    # (label_fits_tables, the former way): every header card but the dates,
+    # every table's bytes.
+    from astropy.io import fits
+    from stdatamodels import fits_support
+
+    from spelunker import datasets, read_guidestar
+    from spelunker.datamodels._units import label_fits_tables
+    from spelunker.fitting import run_fit, store_fit
+
+    visit = datasets.make_guidestar_files(
+        tmp_path / "in", visits=[datasets.VisitSpec(n_frames=300, n_segments=2)], seed=2)
+    model = read_guidestar(visit.files)
+    result, _ = run_fit(model, "quick")
+    store_fit(model, result, "quick")
+    new = tmp_path / "new.fits"
+    model.save(str(new))
+    old = tmp_path / "old.fits"
+    with model._string_columns_as_bytes():
+        fits_support.to_fits(model._instance, model._schema).writeto(old)
+    label_fits_tables(old, model)
+    with fits.open(new) as a, fits.open(old) as b:
+        assert [h.name for h in a] == [h.name for h in b]
+        for x, y in zip(a, b, strict=True):
+            cards = [(c.keyword, c.value) for c in x.header.cards if "DATE" not in c.keyword]
+            assert cards == [(c.keyword, c.value) for c in y.header.cards
+                             if "DATE" not in c.keyword], x.name
+            if isinstance(x, fits.BinTableHDU):
+                assert x.data.tobytes() == y.data.tobytes(), x.name
+        assert any(k.startswith("TUNIT") for k in a["FRAMES"].header)
+        assert a["FRAMES"].header["TIMESYS"] == "UTC"
+
+
+def test_save_keeps_string_tables_columns_in_place(tmp_path):
+    # Saving a model whose tables are FITS_rec with string columns (a
+    # reopened product) writes the same file and leaves the tables' columns
+    # pointing at their own table, not at copies.
+    from astropy.io import fits
+
+    from spelunker import GuideStarModel, datasets, read_guidestar
+
+    visit = datasets.make_guidestar_files(
+        tmp_path / "in", visits=[datasets.VisitSpec(n_frames=300, n_segments=2)], seed=2)
+    read_guidestar(visit.files).save(str(tmp_path / "first.fits"))
+    with GuideStarModel(str(tmp_path / "first.fits")) as model:
+        tables = {name: getattr(model, name) for name in ("files", "centroid_table")}
+        assert all(isinstance(t, fits.FITS_rec) for t in tables.values())
+        model.save(str(tmp_path / "second.fits"))
+        for table in tables.values():
+            for column in table.columns:
+                if not column.format.endswith("A"):  # strings are decoded copies
+                    assert column.array.base is not None, column.name
+    with fits.open(tmp_path / "first.fits") as a, fits.open(tmp_path / "second.fits") as b:
+        for name in ("FILES", "CENTROID"):
+            assert a[name].data.tobytes() == b[name].data.tobytes()
+
+
+def test_nifty_one_series_per_transform_equals_batches(monkeypatch):
+    # One series per nifty-ls transform (a quarter of the memory) gives the
+    # power of batched transforms to float32 rounding, and the same peaks.
+    from spelunker.periodogram import engines
+
+    rng = np.random.default_rng(1)
+    n = 5000
+    times = np.arange(n) * 0.0538 + rng.normal(0, 1e-4, n)
+    series = {f"s{k}": 0.02 * np.sin(2 * np.pi * times / (3.0 + k)) + rng.normal(0, 1, n)
+              for k in range(5)}
+    errors = {f"s{k}": np.abs(rng.normal(1, 0.1, n)) for k in range(5)}
+    assert engines._MAX_BATCH == 1
+    single = engines.lomb_scargle(times, series, errors=errors)
+    monkeypatch.setattr(engines, "_MAX_BATCH", 4)
+    batched = engines.lomb_scargle(times, series, errors=errors)
+    for name in series:
+        np.testing.assert_allclose(single.power[name], batched.power[name], rtol=1e-6, atol=0)
+    assert list(single.peaks["frequency"].value) == list(batched.peaks["frequency"].value)
+
+
+def test_periodogram_rows_of_one_run_are_a_slice():
+    from spelunker.periodogram.store import _rows
+
+    assert _rows(np.arange(3, 9)) == slice(3, 9)
+    gapped = np.array([0, 1, 3, 4])
+    assert _rows(gapped) is gapped
+    assert np.array_equal(np.arange(10)[_rows(np.array([2, 3, 4]))], [2, 3, 4])
+
+
+def test_fit_inputs_without_full_size_temporaries():
+    # The DQ mask of uint32 flags is taken in their own dtype (the uint64
+    # path for other integers), and usable ERR is looked for a chunk at a
+    # time: the same answers as the whole-array expressions.
+    from spelunker.fitting._common import bad_pixel_mask
+    from spelunker.fitting.store import _any_usable
+
+    rng = np.random.default_rng(0)
+    dq = np.zeros((500, 8, 8), np.uint32)
+    dq[rng.integers(0, 500, 50), 3, 4] = 1 | 4
+    for bits in (1, 4, 2**40):
+        expected = (dq.astype(np.uint64) & np.uint64(bits)) != 0
+        assert np.array_equal(bad_pixel_mask(dq, bits, 0, 500, (8, 8)), expected)
+    signed = dq.astype(np.int32)
+    signed[0, 0, 0] = -1
+    assert bad_pixel_mask(signed, 2**31, 0, 500, (8, 8))[0, 0, 0]
+    nan = np.full((10, 8, 8), np.nan, np.float32)
+    assert not _any_usable(nan) and not _any_usable(np.zeros((3, 8, 8)))
+    assert _any_usable(np.concatenate([nan, np.ones((1, 8, 8), np.float32)]), chunk=7)
+
+
+def test_centroid_flags_compared_as_written_first():
+    # TRUE/FALSE compared as written; other spellings stripped and
+    # upper-cased; anything else 255, as before.
+    from spelunker.io.reader import _flag_values
+
+    assert _flag_values(np.array(["TRUE", "FALSE", " true ", "False", "T", ""])).tolist() == [
+        1, 0, 1, 0, 255, 255]
+    assert _flag_values(np.array([b"TRUE", b" false", b"x"])).tolist() == [1, 0, 255]
+    assert _flag_values(np.array([1, 0])).tolist() == [255, 255]
+
+
+def test_written_tables_released_without_column_copies(tmp_path, monkeypatch):
+    # After the write, the temporary record arrays of the tables die
+    # without astropy copying their columns; the model's tables are intact.
+    from astropy.io import fits
+
+    from spelunker import datasets, read_guidestar
+
+    visit = datasets.make_guidestar_files(
+        tmp_path / "in", visits=[datasets.VisitSpec(n_frames=300, n_segments=1)], seed=2)
+    model = read_guidestar(visit.files)
+    frames = np.array(model.frames)
+    copying = []
+    original = fits.FITS_rec.__del__
+
+    def spy(self):
+        if "_coldefs" in self.__dict__ and self.dtype.names and len(self) == 300:
+            copying.append(self.dtype.names)
+        original(self)
+
+    monkeypatch.setattr(fits.FITS_rec, "__del__", spy)
+    model.save(str(tmp_path / "model.fits"))
+    import gc
+
+    gc.collect()
+    assert copying == []
+    assert np.array_equal(np.array(model.frames), frames)
+
+
+def test_bench_stage_seconds_from_the_log():
+    # benchmarks/bench_pipeline.py reads each stage's seconds from stpipe's log.
+    import datetime
+    import runpy
+    from pathlib import Path
+
+    bench = runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks"
+                               / "bench_pipeline.py"))
+    lines = [f"2026-12-07 04:00:{s} - {name} - INFO - {text}" for s, name, text in (
+        ("02,000", "stpipe.step", "Step GuideStarPipeline running with args ('v',)."),
+        ("04,000", "stpipe.step", "Step fit running with args (m,)."),
+        ("06,500", "spelunker.stpipe.guide_star_fit_step",
+         "gauss fit: 1000 frames in 2.00 s (500 frames/s); 0 flagged (0.00%)"),
+        ("07,000", "stpipe.step", "Step fit done"),
+        ("07,250", "stpipe.step", "Step events running with args (m,)."),
+        ("08,000", "stpipe.step", "Step events done"),
+        ("09,000", "stpipe.step", "Saved model in out/x_gspipe.fits"))]
+    t0 = datetime.datetime(2026, 12, 7, 4, 0, 1).timestamp()
+    seconds = bench["stage_seconds"](t0, 10.0, lines)
+    expected = {"start": 1.0, "read": 2.0, "fit": 3.0, "events": 0.75, "between": 0.25,
+                "write": 1.0, "exit": 2.0, "total": 10.0, "fit_kernel": 2.0, "frames": 1000}
+    assert {key: round(value, 6) for key, value in seconds.items()} == expected
