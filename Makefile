@@ -18,11 +18,14 @@ demo: venv
 	$(BIN)/python -m spelunker.demo --output demo_output
 
 # ruff first (the rules are in pyproject.toml; any finding fails), then the tests on
-# every core (pytest-xdist; a test module stays on one worker, so its module-scoped
-# fixtures are built once), the slowest 25 listed.
+# every core this process may use (pytest-xdist; a test module stays on one worker, so its
+# module-scoped fixtures are built once; `make test TEST_WORKERS=1` for one process), the
+# slowest 25 listed.
+TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
+
 test: venv
 	$(BIN)/python -m ruff check .
-	$(BIN)/python -m pytest -n auto --dist loadfile --durations=25
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 docs: venv
 	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
