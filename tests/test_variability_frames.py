@@ -11,8 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spelunker import (GuideStarEventStep, GuideStarFitStep, GuideStarVariabilityStep,
-                       PhotometryOptimizeStep, datasets, read_guidestar)
+from spelunker import (
+    GuideStarEventStep,
+    GuideStarFitStep,
+    GuideStarVariabilityStep,
+    PhotometryOptimizeStep,
+    datasets,
+    read_guidestar,
+)
 from spelunker.events import events_table
 from spelunker.variability import dips_table, flares_table
 
