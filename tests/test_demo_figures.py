@@ -191,7 +191,7 @@ def test_report_embeds_every_figure(demo_model, tmp_path):
     parser.feed(page.read_text(encoding="utf-8"))
     time_domain = ["timedomain"] if demo_model.hasattr("variability") else []  # issue 21
     fitted = demo_model.hasattr("gauss_fit") or demo_model.hasattr("quick_fit")
-    pointing = ["jitter"] if fitted else []  # issue 22: the pointing section with a fit
+    pointing = ["jitter"] if fitted else []  # issue 22
     assert sorted(parser.images) == sorted([*REPORT_FIGURES, *time_domain, *pointing])
     for name, source in parser.images.items():
         assert source.startswith("data:image/png;base64,")
