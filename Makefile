@@ -43,6 +43,7 @@ bench: venv
 	$(BIN)/python benchmarks/bench_times.py
 	$(BIN)/python benchmarks/bench_refine.py
 	$(BIN)/python benchmarks/bench_variability.py
+	$(BIN)/python benchmarks/bench_survey.py --overhead
 	$(BIN)/python benchmarks/summary.py
 
 clean:
