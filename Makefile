@@ -17,13 +17,24 @@ venv: $(VENV)/.installed
 demo: venv
 	$(BIN)/python -m spelunker.demo --output demo_output
 
+# ruff first (the rules are in pyproject.toml; any finding fails), then the tests on
+# every core this process may use (pytest-xdist; a test module stays on one worker, so its
+# module-scoped fixtures are built once; `make test TEST_WORKERS=1` for one process), the
+# slowest 25 listed.
+TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
+
 test: venv
-	$(BIN)/python -m pytest
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 docs: venv
 	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
+# Each script prints its own tables; those measuring an issue-23 figure also write
+# benchmarks/results/<script>.json, and summary.py ends with the one table of them all.
 bench: venv
+	rm -f benchmarks/results/*.json
+	$(BIN)/python benchmarks/bench_startup.py
 	$(BIN)/python benchmarks/bench_read.py
 	$(BIN)/python benchmarks/bench_fit.py
 	$(BIN)/python benchmarks/bench_pipeline.py
@@ -32,6 +43,8 @@ bench: venv
 	$(BIN)/python benchmarks/bench_times.py
 	$(BIN)/python benchmarks/bench_refine.py
 	$(BIN)/python benchmarks/bench_variability.py
+	$(BIN)/python benchmarks/bench_survey.py --overhead
+	$(BIN)/python benchmarks/summary.py
 
 clean:
-	rm -rf $(VENV) docs/_build demo_output .pytest_cache .hypothesis
+	rm -rf $(VENV) docs/_build demo_output .pytest_cache .hypothesis .ruff_cache benchmarks/results

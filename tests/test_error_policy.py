@@ -426,16 +426,33 @@ def _positional(obj):
 _NETWORK = "network access or CRDS query attempted"
 
 
+def _walkable(obj):
+    """Whether `obj` takes an argument to walk (a positional or a required keyword)."""
+    counts = _positional(obj)
+    return counts is not None and (counts[:2] != (0, 0) or bool(counts[2]))
+
+
+#: The public callables with an argument to walk; the others (no argument at all, or no
+#: readable signature) are left out at collection instead of skipped one by one.
+_WALKED = [(name, obj) for name, obj in _PUBLIC if _walkable(obj)]
+
+
+def test_callables_left_out_of_the_walk_take_no_argument():
+    left_out = [name for name, obj in _PUBLIC if (name, obj) not in _WALKED]
+    assert len(_WALKED) > 100 and len(left_out) < len(_PUBLIC) // 5
+    for name, obj in _PUBLIC:
+        if name in left_out:
+            counts = _positional(obj)
+            assert counts is None or (counts[:2] == (0, 0) and not counts[2]), name
+
+
 @pytest.mark.filterwarnings("ignore")
-@pytest.mark.parametrize(("name", "obj"), _PUBLIC, ids=[name for name, _ in _PUBLIC])
+@pytest.mark.parametrize(("name", "obj"), _WALKED, ids=[name for name, _ in _WALKED])
 def test_every_public_callable_refuses_wrong_values_with_spelunker_errors(name, obj):
     """Each wrong value in every required argument (or, for a function without one, in
     its first optional one, None excepted: it means the default) gives a SpelunkerError
     or a result, never another exception."""
-    counts = _positional(obj)
-    if counts is None or counts[:2] == (0, 0) and not counts[2]:
-        pytest.skip(f"{name} takes no argument to walk")
-    required, _, keywords = counts
+    required, _, keywords = _positional(obj)
     n_args = required or (0 if keywords else 1)
     values = _WRONG_VALUES if required or keywords else _WRONG_VALUES[1:]
     escaped = []

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from PIL import Image
+from variability_helpers import PERIOD, PERIOD_ERROR, with_variability
 
 from spelunker import (
     GuideStarFitStep,
@@ -31,7 +32,6 @@ from spelunker.plotting.report import REPORT_FIGURES, ReportEntry, _render, repo
 from spelunker.plotting.timedomain import time_domain_figure, time_domain_tables
 from spelunker.variability import flares_table
 from spelunker.visits import split_visits
-from variability_helpers import PERIOD, PERIOD_ERROR, with_variability
 
 STEM = "jw01534001001"
 
@@ -474,7 +474,8 @@ def test_summary_lists_the_peaks_of_each_visit_and_guide_star(two_visit_model):
 #: The documented command (docs/quicklook.rst) that checks the report in a browser.
 CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-WINDOW = (1400, 7000)  # the page with its time-domain and pointing sections
+WINDOW = (1400, 7000)  # the page with its time-domain and pointing sections (the pipeline's
+#                         variability step and the fit's jitter figure)
 
 #: Added to a copy of the page for ``--dump-dom``: after loading, the box of every image
 #: (page coordinates, CSS pixels) and the page size, written into the DOM.

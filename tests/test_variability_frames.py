@@ -11,8 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spelunker import (GuideStarEventStep, GuideStarFitStep, GuideStarVariabilityStep,
-                       PhotometryOptimizeStep, datasets, read_guidestar)
+from spelunker import (
+    GuideStarEventStep,
+    GuideStarFitStep,
+    GuideStarVariabilityStep,
+    PhotometryOptimizeStep,
+    datasets,
+    read_guidestar,
+)
 from spelunker.events import events_table
 from spelunker.variability import dips_table, flares_table
 
@@ -93,7 +99,7 @@ def test_variability_frames_benchmark_runs(capsys, monkeypatch):
     benchmarks = Path(__file__).resolve().parents[1] / "benchmarks"
     monkeypatch.syspath_prepend(str(benchmarks))  # it imports variability_recovery beside it
     module = runpy.run_path(str(benchmarks / "variability_frames.py"))
-    module["main"](["--quick", "--scale", "0.04", "--seed", "3", "--magnitudes", "14",
+    module["main"](["--quick", "--scale", "0.02", "--seed", "3", "--magnitudes", "14",
                     "--no-compare"])
     out = capsys.readouterr().out
     for label in ("[1] false events", "worst magnitude per 10 h per star", "[2] technical",

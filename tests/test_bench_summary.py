@@ -1,0 +1,53 @@
+"""benchmarks/summary.py: the closing table of ``make bench`` from the scripts' JSON files."""
+
+import doctest
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "summary.py"
+
+
+@pytest.fixture(scope="module")
+def summary():
+    spec = importlib.util.spec_from_file_location("bench_summary", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_doctests(summary):
+    failed, tried = doctest.testmod(summary)
+    assert tried >= 3 and failed == 0
+
+
+@pytest.mark.benchmark
+def test_table_of_figures_against_targets(summary, tmp_path, capsys):
+    summary.write_results("bench_startup", [
+        summary.figure("import_spelunker", 0.9, "s", target=1.5, baseline=3.0),
+        summary.figure("survey_help", 1.3, "s", target=1.0, baseline=4.3)], folder=tmp_path)
+    # A bare list, written with plain json, is read too.
+    (tmp_path / "bench_pipeline.json").write_text(json.dumps([
+        {"name": "fit_over_curve_fit", "value": 270.0, "unit": "x", "target": 250.0,
+         "baseline": None, "ratio": None, "better": "higher"},
+        {"name": "pipeline_1m_wall", "value": 11.0, "unit": "s", "target": 12.0,
+         "baseline": 24.0, "ratio": 0.458, "target_ratio": 0.42},
+        {"name": "read_1m", "value": 2.0, "unit": "s", "target": None, "baseline": None,
+         "ratio": None}]))
+    assert summary.main(["--results", str(tmp_path)]) == 0
+    lines = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()
+             if line.strip()}
+    assert lines["import_spelunker"][-2:] == ["ok", "bench_startup"]
+    assert "0.3" in lines["import_spelunker"]
+    assert lines["survey_help"][-2] == "MISS"
+    assert lines["fit_over_curve_fit"][-2] == "ok"
+    assert lines["pipeline_1m_wall"][-2] == "MISS"  # meets 12 s but not 0.42x its baseline
+    assert lines["read_1m"][-2] == "-"
+    assert lines["pipeline_1m_rss"][-2] == "missing"
+    # The issue's figures come first, in their order; the others after them.
+    names = list(lines)
+    assert names.index("pipeline_1m_wall") < names.index("import_spelunker") < names.index(
+        "read_1m")
+    assert summary.main(["--results", str(tmp_path), "--strict"]) == 1
