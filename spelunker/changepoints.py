@@ -231,7 +231,7 @@ def _periodic_motion(level, sigma, steps):
             # gain, 4 times oversampled): no sinusoid anywhere.
             break
         peak, width = frequencies[band[best]], 1.0 / n_fft
-        omega = 2 * np.pi * _golden(lambda f: -_gain(residual, k, 2 * np.pi * f),
+        omega = 2 * np.pi * _golden(lambda f, r=residual: -_gain(r, k, 2 * np.pi * f),
                                     peak - width, peak + width)
         gain, fit = _gain(residual, k, omega, fit=True)
         if gain < limit:

@@ -35,7 +35,7 @@ had none), `OrientationAssumedWarning` (a sky figure drawn without PA_V3).
 __all__ = [
     "SpelunkerError",
     "ParameterError",
-    "StepParameterError",
+    "StepParameterError",  # noqa: F822 (made on first use, by the module's __getattr__)
     "GuideStarInputError",
     "WrongProductError",
     "CorruptFileError",

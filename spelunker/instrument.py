@@ -153,7 +153,7 @@ def _fgs_siaf():
     return _siaf_module().Siaf("FGS")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _aperture(aperture_name):
     return _fgs_siaf()[aperture_name]
 

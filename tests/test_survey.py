@@ -316,7 +316,7 @@ def test_survey_tables_refuse_what_is_not_rows(make):
     row = {**summary.empty_row(1534, 1, 1), "n_frames": "many"}
     with pytest.raises(ParameterError, match="the rows' 'n_frames' values must be int or None"):
         make([row])
-    assert len(make((summary.empty_row(1534, 1, v) for v in (1, 2)))) == 2
+    assert len(make(summary.empty_row(1534, 1, v) for v in (1, 2))) == 2
 
 
 def test_empty_folder_is_a_survey_error(tmp_path):

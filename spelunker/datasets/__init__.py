@@ -54,16 +54,17 @@ from spelunker.datasets.astro_signals import (BoxOccultation, EclipsingBinary, F
                                               PhysicalTransit, Pulsation, RedNoise)
 from spelunker.datasets.guidestar_files import SyntheticVisit, make_guidestar_files
 from spelunker.datasets.light_curves import inject, light_curve_noise, synthetic_light_curve
-from spelunker.datasets.orbit import L2_DISTANCE_KM, VELOCITY_STEP
-from spelunker.datasets.plan import DEFAULT_START, VISIT_GAP, VisitSpec
+from spelunker.datasets.orbit import L2_DISTANCE_KM, VELOCITY_STEP  # noqa: F401
+from spelunker.datasets.plan import DEFAULT_START, VISIT_GAP, VisitSpec  # noqa: F401
 from spelunker.datasets.sample import sample_science, sample_visit
-from spelunker.datasets.science_product import (SCIENCE_COUNTRATE, SCIENCE_SHAPE,
+from spelunker.datasets.science_product import (SCIENCE_COUNTRATE, SCIENCE_SHAPE,  # noqa: F401
                                                 SyntheticScience, make_science_product)
 from spelunker.datasets.signals import (CentroidWobble, CosmicRays, EdgeStar, FluxModulation,
                                         HgaMove, LowPixels, NanFrames, PsfWidthStep, Transit)
-from spelunker.datasets.simulator import (COUNTRATE_MAG12, GAIN, READ_NOISE_DN,
+from spelunker.datasets.simulator import (COUNTRATE_MAG12, GAIN, READ_NOISE_DN,  # noqa: F401
                                           countrate_from_magnitude, simulate_frames)
-from spelunker.datasets.writers import (FINEGUIDE_NGROUPS, PACKET_CADENCE, PACKET_LATENCY,
+from spelunker.datasets.writers import (  # noqa: F401 (constants reachable here, as said above)
+                                        FINEGUIDE_NGROUPS, PACKET_CADENCE, PACKET_LATENCY,
                                         PACKET_MARGIN, POINTING_CADENCE, RAW_BIAS_DN)
 
 __all__ = [

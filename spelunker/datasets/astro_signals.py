@@ -31,8 +31,8 @@ import numpy as np
 
 from spelunker._validate import check_finite_float, check_positive_float
 from spelunker.errors import ParameterError
-from spelunker.variability.template import (FLARE_AREA, FLARE_DECAY_EDGE, FLARE_EDGE,
-                                            FLARE_RISE_EDGE, flare_template)
+from spelunker.variability.template import (FLARE_AREA, FLARE_DECAY_EDGE, FLARE_RISE_EDGE,
+                                            flare_template)
 
 __all__ = [
     "ASTRO_SIGNALS",

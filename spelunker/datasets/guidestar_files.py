@@ -173,7 +173,7 @@ def simulate_file(plan, signals, *, background, jitter, seed):
 def make_guidestar_files(
     directory,
     *,
-    visits=(VisitSpec(),),
+    visits=(VisitSpec(),),  # noqa: B008 (a frozen dataclass: one shared default is safe)
     program=1534,
     signals=(),
     seed=0,

@@ -302,7 +302,7 @@ def _check_image_hdu(name, hdul, extname):
 def _product_from_model(model):
     name = Path(model.meta.filename or "<GuiderCalModel>").name
     header = {}
-    for attribute, keyword, meta_path, _required in _HEADER_FIELDS:
+    for attribute, _keyword, meta_path, _required in _HEADER_FIELDS:
         value = model.meta
         for part in meta_path.split("."):
             value = getattr(value, part, None)

@@ -341,6 +341,9 @@ def _gauss_newton(t, y, w, f0, *, limit):
     frequency = f0
     params = None
     chi2 = math.inf
+    # Set by every iteration before the back-off can read them (chi2 is inf at first).
+    previous = step = None
+    step_scale = 1.0
     for _ in range(_MAX_ITERATIONS):
         phase = (2 * math.pi * frequency) * t
         s, c = np.sin(phase), np.cos(phase)

@@ -98,12 +98,12 @@ def _transform_of(aperture):
                       float(aperture.VIdlParity), float(np.cos(angle)), float(np.sin(angle)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _science_transform(detector):
     return _transform_of(guider_aperture(detector))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _onboard_transform(detector):
     return _transform_of(guider_aperture(detector, frame="onboard"))
 
