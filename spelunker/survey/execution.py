@@ -59,10 +59,11 @@ log = logging.getLogger(__name__)
 #: Seconds allowed to reach a running scheduler (``scheduler=``) before the survey gives up.
 SCHEDULER_TIMEOUT = 5.0
 
-#: How the LocalCluster starts its worker processes: forked from this process where the
-#: platform allows it, so they inherit the package it has imported (each spawned worker
-#: imports it again: 2-5 s) and the cluster starts in about a second.
-_START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
+#: How the LocalCluster starts its worker processes.  Spawned: each worker imports the
+#: package once (2-5 s), then keeps it for every visit it runs.  Forking them from this
+#: process (which runs Dask's event-loop threads) started the cluster faster but hung
+#: in the cluster's close under pytest-xdist: fork with threads running is not safe.
+_START_METHOD = "spawn"
 
 # Schemes whose address is host:port over TCP (the connection can be tried first).
 _TCP_SCHEMES = ("tcp", "tls", "ws", "wss")
