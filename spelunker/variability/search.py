@@ -57,6 +57,9 @@ _MIN_FILL = 0.6
 _MIN_SAMPLES = 5
 # at most this many running means enter a noise estimate
 _MAX_NOISE_SAMPLES = 10_000
+# a box counts in the noise estimate when at most this fraction of its frames lie in the
+# events found by an earlier pass
+_BUSY_FRACTION = 0.1
 #: Candidates closer to a more significant one than this fraction of its duration
 #: are part of the same event.
 MERGE_MARGIN = 0.5
@@ -166,7 +169,7 @@ class _Level:
     the count refuses it (the box starting right after a gap too).
     """
 
-    def __init__(self, start, sums, counts, bin_size, expected, gaps=None):
+    def __init__(self, start, sums, counts, bin_size, expected, gaps=None, busy=None):
         self.start = start          # start time of each entry
         self.bin_size = bin_size    # 0 for frames
         self.expected = expected    # frames expected per entry
@@ -176,13 +179,22 @@ class _Level:
         np.cumsum(counts, out=self.ccount[1:])
         if gaps is not None and np.any(gaps):
             self.ccount[1:] -= _GAP_PENALTY * np.concatenate(([0], np.cumsum(gaps[:-1])))
+        self.cbusy = None           # cumulative count of valid frames inside known events
+        if busy is not None:
+            self.cbusy = np.zeros(sums.size + 1)
+            np.cumsum(busy, out=self.cbusy[1:])
         self.size = sums.size
 
 
-def _levels(times, resid, valid, cadence, longest):
-    """The frame level and the binned levels up to the one needed for ``longest``."""
+def _levels(times, resid, valid, cadence, longest, busy=None):
+    """The frame level and the binned levels up to the one needed for ``longest``.
+
+    ``busy`` (bool, optional): frames inside events already found, counted
+    per entry so that their boxes stay out of the noise estimate.
+    """
     gaps = np.concatenate((np.diff(times) > _FRAME_GAP * cadence, [False]))
-    levels = [_Level(times, resid, valid, 0.0, 1.0, gaps=gaps)]
+    busy = None if busy is None else busy & valid
+    levels = [_Level(times, resid, valid, 0.0, 1.0, gaps=gaps, busy=busy)]
     first = _FIRST_BIN * cadence
     if longest < BINS_PER_BOX * first:
         return levels
@@ -190,16 +202,21 @@ def _levels(times, resid, valid, cadence, longest):
     length = int(np.floor((times[-1] - times[0]) / first)) + 1
     sums = np.bincount(index, weights=resid[valid], minlength=length)
     counts = np.bincount(index, minlength=length).astype(float)
+    busy_counts = None if busy is None else np.bincount(index, weights=busy[valid],
+                                                        minlength=length)
     bin_size = first
     while True:
         starts = times[0] + bin_size * np.arange(sums.size)
-        levels.append(_Level(starts, sums, counts, bin_size, bin_size / cadence))
+        levels.append(_Level(starts, sums, counts, bin_size, bin_size / cadence,
+                             busy=busy_counts))
         if longest < BINS_PER_BOX * bin_size * _LEVEL_FACTOR or sums.size < 2 * _LEVEL_FACTOR:
             return levels
         pad = (-sums.size) % _LEVEL_FACTOR
-        sums = np.concatenate((sums, np.zeros(pad))).reshape(-1, _LEVEL_FACTOR).sum(axis=1)
-        counts = np.concatenate((counts, np.zeros(pad))).reshape(
-            -1, _LEVEL_FACTOR).sum(axis=1)
+        sums, counts = (np.concatenate((a, np.zeros(pad))).reshape(-1, _LEVEL_FACTOR).sum(axis=1)
+                        for a in (sums, counts))
+        if busy_counts is not None:
+            busy_counts = np.concatenate((busy_counts, np.zeros(pad))).reshape(
+                -1, _LEVEL_FACTOR).sum(axis=1)
         bin_size *= _LEVEL_FACTOR
 
 
@@ -356,10 +373,15 @@ def event_table(columns):
     return table
 
 
-def run_search(times, resid, valid, cadence, durations, sign, threshold):
-    """`box_search` on checked arrays: ``resid`` is 0 where not ``valid``."""
+def run_search(times, resid, valid, cadence, durations, sign, threshold, *, busy=None):
+    """`box_search` on checked arrays: ``resid`` is 0 where not ``valid``.
+
+    ``busy`` (bool, optional): frames inside the events found by an earlier
+    pass; the noise of each duration is measured on the boxes clear of them
+    (when at least `_MIN_SAMPLES` are), not on all boxes.
+    """
     longest = float(np.max(durations))
-    levels = _levels(times, sign * resid, valid, cadence, longest)   # events are positive
+    levels = _levels(times, sign * resid, valid, cadence, longest, busy)   # events positive
     white = white_noise_of(resid, valid, times, cadence)
     used, noise, candidates, steps = [], [], [], []
     floor_previous = None
@@ -369,7 +391,12 @@ def run_search(times, resid, valid, cadence, durations, sign, threshold):
             continue
         effective = m * (level.bin_size or cadence)
         sums, counts, usable = _box_sums(level, m)
-        sigma = _robust_noise(sums, counts, usable, m)
+        sigma = math.nan
+        if level.cbusy is not None:   # the boxes clear of the events found (enough of them)
+            quiet = usable & (level.cbusy[m:] - level.cbusy[:-m] <= _BUSY_FRACTION * counts)
+            sigma = _robust_noise(sums, counts, quiet, m)
+        if math.isnan(sigma):
+            sigma = _robust_noise(sums, counts, usable, m)
         if math.isnan(sigma):
             continue
         sigma = max(sigma, white / math.sqrt(m * level.expected))
@@ -508,6 +535,13 @@ def _same_trend(old, new, valid, result):
     return bool(change < _TREND_TOLERANCE * float(np.min(noise)))
 
 
+def _same_mask(old, new):
+    """Whether two masks of events left out (None: none) are the same."""
+    if old is None or new is None:
+        return old is new
+    return bool(np.array_equal(old, new))
+
+
 def transient_search(times, flux, valid, cadence, searches):
     """Flares and dips searched together, each trend computed with the events found left out.
 
@@ -544,17 +578,18 @@ def transient_search(times, flux, valid, cadence, searches):
     if np.count_nonzero(valid) < 2:   # nothing to search
         return {sign: (np.zeros(times.size), nothing_found()) for sign in searches}
     exclude = None
-    found, trends = {}, {}
+    found, trends, busy = {}, {}, {}
     for attempt in range(_PASSES):
         changed = False
         for sign, (durations, threshold, window) in searches.items():
             resid, trend = residual(times, flux, valid, window, exclude=exclude)
-            if sign in found and _same_trend(trends[sign], trend, valid, found[sign][1]):
+            if sign in found and _same_trend(trends[sign], trend, valid, found[sign][1]) \
+                    and _same_mask(busy[sign], exclude):
                 continue      # the events left out did not move this trend: same search
             changed = True
-            trends[sign] = trend
+            trends[sign], busy[sign] = trend, exclude
             found[sign] = (resid, run_search(times, resid, valid, cadence, durations, sign,
-                                             threshold))
+                                             threshold, busy=exclude))
         if not changed:
             break
         strongest = {sign: float(np.max(result.significance, initial=0.0))
