@@ -60,6 +60,9 @@ _MAX_NOISE_SAMPLES = 10_000
 # a box counts in the noise estimate when at most this fraction of its frames lie in the
 # events found by an earlier pass
 _BUSY_FRACTION = 0.1
+# ... and only when such boxes are at least this share of the usable ones (a noise
+# measured on a small part of the series may catch a quiet phase of a modulation)
+_QUIET_SHARE = 1 / 3
 #: Candidates closer to a more significant one than this fraction of its duration
 #: are part of the same event.
 MERGE_MARGIN = 0.5
@@ -79,6 +82,10 @@ DIP_DURATIONS = (0.3, 10800.0)
 #: before and after it, for flares (+1: a flare's tail outlasts its best box several
 #: times) and dips (-1: the ingress and egress the box left out).
 EVENT_PAD = {1: (1.0, 6.0), -1: (1.0, 1.0)}
+#: Frames left out of the noise estimate of a later pass around every event found, in
+#: units of its box duration on each side (at least 1 s): the events themselves, not the
+#: long padding of the trend, so that enough of a short series stays to measure it.
+NOISE_PAD = 0.5
 # at most this many trend-and-search passes of `transient_search`
 _PASSES = 3
 # a trend that moves less than this fraction of the smallest box noise is the same (no
@@ -394,7 +401,8 @@ def run_search(times, resid, valid, cadence, durations, sign, threshold, *, busy
         sigma = math.nan
         if level.cbusy is not None:   # the boxes clear of the events found (enough of them)
             quiet = usable & (level.cbusy[m:] - level.cbusy[:-m] <= _BUSY_FRACTION * counts)
-            sigma = _robust_noise(sums, counts, quiet, m)
+            if np.count_nonzero(quiet) >= _QUIET_SHARE * np.count_nonzero(usable):
+                sigma = _robust_noise(sums, counts, quiet, m)
         if math.isnan(sigma):
             sigma = _robust_noise(sums, counts, usable, m)
         if math.isnan(sigma):
@@ -577,19 +585,19 @@ def transient_search(times, flux, valid, cadence, searches):
     """
     if np.count_nonzero(valid) < 2:   # nothing to search
         return {sign: (np.zeros(times.size), nothing_found()) for sign in searches}
-    exclude = None
+    exclude = noisy = None
     found, trends, busy = {}, {}, {}
     for attempt in range(_PASSES):
         changed = False
         for sign, (durations, threshold, window) in searches.items():
             resid, trend = residual(times, flux, valid, window, exclude=exclude)
             if sign in found and _same_trend(trends[sign], trend, valid, found[sign][1]) \
-                    and _same_mask(busy[sign], exclude):
+                    and _same_mask(busy[sign], noisy):
                 continue      # the events left out did not move this trend: same search
             changed = True
-            trends[sign], busy[sign] = trend, exclude
+            trends[sign], busy[sign] = trend, noisy
             found[sign] = (resid, run_search(times, resid, valid, cadence, durations, sign,
-                                             threshold, busy=exclude))
+                                             threshold, busy=noisy))
         if not changed:
             break
         strongest = {sign: float(np.max(result.significance, initial=0.0))
@@ -609,7 +617,11 @@ def transient_search(times, flux, valid, cadence, searches):
                                      *EVENT_PAD[sign])
                 if attempt > 0 or not np.any(span & events):
                     events |= span
-        if not np.any(events) or (exclude is not None and np.array_equal(events, exclude)):
+        starts, stops = (np.concatenate([getattr(r, name) for _, r in found.values()])
+                          for name in ("start", "stop"))
+        inside = padded_frames(times, starts, stops, NOISE_PAD, NOISE_PAD)
+        if not np.any(events) or (exclude is not None and np.array_equal(events, exclude)
+                                  and np.array_equal(inside, noisy)):
             break
-        exclude = events
+        exclude, noisy = events, inside
     return found
