@@ -92,6 +92,8 @@ _NOISE_PAD = 0.25
 #: The period search keeps at least this share of the used frames: the flares and dips
 #: are widened less when widening them by their duration would leave out more.
 _PERIOD_SHARE = 0.5
+#: ... when that leaves less than this many seconds of frames.
+_PERIOD_QUIET = 600.0
 
 #: At most this many searches of a light curve: a periodic one is searched again on the
 #: series with its refined sinusoid subtracted (pre-whitened), until the period found
@@ -349,11 +351,15 @@ def _period_quiet(lc, flares, dips, flare_frames):
     """The frames left out of the period search: masked, and the flares and dips widened.
 
     Each is widened by its duration (`_frames_of`); when that leaves less than
-    `_PERIOD_SHARE` of the used frames (a short visit with long events), by
-    `_NOISE_PAD` of it only.
+    `_PERIOD_SHARE` of the used frames and less than `_PERIOD_QUIET` seconds
+    (a short visit with long events), by `_NOISE_PAD` of it only.  In long
+    visits the full widening stays: what a search misses of many long events
+    (ingress, flare tails), with red noise, made periods of 1600-2900 s.
     """
     quiet = lc.mask | flare_frames | _frames_of(dips, lc.times)
-    if np.count_nonzero(~quiet) < _PERIOD_SHARE * lc.n_used:
+    left = np.count_nonzero(~quiet)
+    cadence = float(np.median(np.diff(lc.times))) if lc.times.size > 1 else 0.0
+    if left < _PERIOD_SHARE * lc.n_used and left * cadence < _PERIOD_QUIET:
         quiet = lc.mask | _frames_of(flares, lc.times, widen=_NOISE_PAD) | _frames_of(
             dips, lc.times, widen=_NOISE_PAD)
     return quiet
