@@ -88,6 +88,9 @@ EVENT_PAD = {1: (1.0, 6.0), -1: (1.0, 1.0)}
 NOISE_PAD = 0.5
 # at most this many trend-and-search passes of `transient_search`
 _PASSES = 3
+# a mask of events left out of the noise that changes on fewer than this fraction of the
+# valid frames leaves the search as it is
+_BUSY_TOLERANCE = 0.05
 # a trend that moves less than this fraction of the smallest box noise is the same (no
 # box significance moves by more than this many sigma)
 _TREND_TOLERANCE = 0.3
@@ -543,11 +546,17 @@ def _same_trend(old, new, valid, result):
     return bool(change < _TREND_TOLERANCE * float(np.min(noise)))
 
 
-def _same_mask(old, new):
-    """Whether two masks of events left out (None: none) are the same."""
-    if old is None or new is None:
-        return old is new
-    return bool(np.array_equal(old, new))
+def _same_mask(old, new, valid):
+    """Whether two masks of events left out of the noise (None: none) differ on few frames.
+
+    Fewer than `_BUSY_TOLERANCE` of the valid frames: a noise measured without
+    them moves by a few per cent at most (no box significance by more than
+    about `_TREND_TOLERANCE` sigma), not worth a new search.
+    """
+    if old is None and new is None:
+        return True
+    changed = (old if new is None else new) if old is None or new is None else old ^ new
+    return bool(np.count_nonzero(changed & valid) < _BUSY_TOLERANCE * np.count_nonzero(valid))
 
 
 def transient_search(times, flux, valid, cadence, searches):
@@ -592,7 +601,7 @@ def transient_search(times, flux, valid, cadence, searches):
         for sign, (durations, threshold, window) in searches.items():
             resid, trend = residual(times, flux, valid, window, exclude=exclude)
             if sign in found and _same_trend(trends[sign], trend, valid, found[sign][1]) \
-                    and _same_mask(busy[sign], noisy):
+                    and _same_mask(busy[sign], noisy, valid):
                 continue      # the events left out did not move this trend: same search
             changed = True
             trends[sign], busy[sign] = trend, noisy
