@@ -4,7 +4,10 @@ For each box duration of a geometric grid, the running mean of the
 detrended residual ``flux / trend - 1`` over every box position (valid
 frames only, never across a gap) is divided by the noise of that running
 mean, measured robustly on the series itself (1.4826 MAD of the running
-means sampled every half box), so red noise at that duration counts.  The
+means sampled every half box), so red noise at that duration counts; in
+the later passes of `transient_search` only the boxes clear of the events
+already found enter it (many deep events in a visit inflated it 1.5-2
+times at magnitude 12, where the box means inside them are far out).  The
 noise is never below the white-noise expectation, nor below the noise of
 the next shorter duration scaled by ``sqrt(shorter / longer)`` (no noise
 averages down faster than white noise), which steadies the estimate at
@@ -590,7 +593,12 @@ def transient_search(times, flux, valid, cadence, searches):
     left out only when their padded span does not touch that sign's: the
     false events a strong flare (dip) makes are dips (flares) beside it,
     spanning the quiet parts between strong events, and leaving them out
-    would leave no quiet frames.  A series where nothing is found is searched once.
+    would leave no quiet frames.  From the second pass the noise of each
+    duration leaves out the boxes that overlap the events found (both signs,
+    padded by `NOISE_PAD` of their duration), when they leave a third of the
+    boxes; a sign is searched again when its trend moved or when those
+    events changed on `_BUSY_TOLERANCE` of the frames or more.  A series
+    where nothing is found is searched once.
     """
     if np.count_nonzero(valid) < 2:   # nothing to search
         return {sign: (np.zeros(times.size), nothing_found()) for sign in searches}
