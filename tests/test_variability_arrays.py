@@ -413,3 +413,25 @@ def test_trend_follows_each_side_of_a_gap():
     times[20_000:] += 30.0
     trend = detrend(times, flux, window=600.0)
     assert abs(trend[20_000] - trend[19_999]) < 2e-4
+
+
+def test_a_few_events_do_not_search_the_series_again(monkeypatch):
+    """One short flare in 1.5 h: its frames are under 5 % of the series, so neither the
+    trend nor the noise moves enough for a second search (the speed of long visits)."""
+    import spelunker.variability.search as search
+    from spelunker.variability.noise import cadence_of, check_series
+
+    times, flux = light_curve(100_000, sigma=0.004, seed=5)
+    flux += flare(times, 2000.0, 0.01, 10.0)
+    calls = []
+    run_search = search.run_search
+
+    def counted(*args, **kwargs):
+        calls.append(args[5])
+        return run_search(*args, **kwargs)
+
+    monkeypatch.setattr(search, "run_search", counted)
+    found = search.transient_search(*check_series(times, flux, None, where="test"),
+                                    cadence_of(times), search.searches())
+    assert sorted(calls) == [-1, 1]
+    assert found[1][1].start.size == 1 and abs(found[1][1].start[0] - 2000.0) < 1.0
