@@ -98,6 +98,12 @@ _RED_SCALE = 3.0
 # the flare is measured (the data less the line) where the template is above this fraction
 # of its peak, and modelled (the template) beyond
 _MEASURED_LEVEL = 0.01
+# ... or, when higher, where the template is below this many times the noise of a box mean
+# of one FWHM (a tail that is not significant is modelled, not summed with the noise)
+_TAIL_SIGMA = 2.0
+# the FWHM of the fit with a line is at most the search's best box (a Davenport flare's
+# best box is 1.1-2.5 FWHM; longer fits read a noise bump after a faint flare as its tail)
+_FWHM_PER_BOX = 1.0
 # a dip beside a flare (this many sigma) ends the window of the fit with a line
 _DIP_SIGMA = 4.0
 
@@ -288,9 +294,10 @@ def _fit_template(times, resid, valid, cadence, noise_at, peak, box, first, last
     if not (amplitude > 0 and np.all(np.isfinite(covariance))
             and fwhm < 0.99 * bounds[1][2] and fwhm > 1.01 * bounds[0][2]):
         return None
+    cap = min(longest, _FWHM_PER_BOX * box)
     local = _fit_with_baseline(times, resid, valid, cadence, noise_at,
-                               (amplitude, peak_time, fwhm, rise), (shortest, longest),
-                               _clear_window(window_mean, noise_at, peak_time, fwhm))
+                               (amplitude, peak_time, min(fwhm, cap), rise), (shortest, cap),
+                               _clear_window(window_mean, noise_at, peak_time, min(fwhm, cap)))
     if local is not None:   # its ED; the peak and amplitude of the template's fit alone
         return (peak_time, fwhm, amplitude, float(np.sqrt(max(covariance[0, 0], 0.0))),
                 local[4], local[5])
@@ -397,7 +404,7 @@ def _fit_with_baseline(times, resid, valid, cadence, noise_at, start, widths, li
     red = _red_factor(fun, counts, size, max(_RED_SCALE * fwhm, size))
     covariance *= max(1.0, float(np.sum(fun ** 2)) / dof, red ** 2)
     if not (amplitude > 0 and np.all(np.isfinite(covariance))
-            and fwhm < 0.99 * bounds[1][2] and fwhm > 1.01 * bounds[0][2]):
+            and fwhm > 1.01 * bounds[0][2]):      # the FWHM may reach its cap
         return None
     area = flare_area(rise)
     gradient = np.array([fwhm * area, 0.0, amplitude * area, amplitude * fwhm * RISE_AREA,
@@ -405,7 +412,8 @@ def _fit_with_baseline(times, resid, valid, cadence, noise_at, start, widths, li
     # the flare's core is measured, not modelled: what the template leaves there (a flare
     # of another shape) is added, with the noise of that sum
     shape = amplitude * flare_template((centres - peak_time) / fwhm, rise)
-    core = shape > _MEASURED_LEVEL * amplitude
+    level = max(_MEASURED_LEVEL, _TAIL_SIGMA * float(noise_at(fwhm)) / amplitude)
+    core = shape > level * amplitude
     left = float(np.sum((fun * sigma * counts)[core])) * cadence
     log.debug("flare fit: template ED %.4g, measured less template %.4g, line %.3g %.3g",
               area * amplitude * fwhm, -left, *result.x[4:])
