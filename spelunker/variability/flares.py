@@ -41,10 +41,15 @@ Properties
     does not follow noise on 10-30 min), which lifted or lowered the
     template and its long tail: with red noise of 0.05-0.1 % the ED of the
     template fit alone scattered 3-4 times more than its own error said.
-    The equivalent duration (s) is measured where the fitted template is
-    above 1 % of its peak (the data less the line, so a flare of another
+    The FWHM of that fit is held within the search's best box (about 2
+    FWHM for a flare of the template): at signal-to-noise 7-10 the fit
+    read a noise bump after the flare as its tail and made the FWHM 2-20
+    times too long.  The equivalent duration (s) is measured where the
+    fitted template is above 1 % of its peak and above twice the noise of
+    a box mean of one FWHM (the data less the line, so a flare of another
     shape, e.g. one exponential, is measured, not the template's tail
-    extrapolated) plus the template's area beyond; its error is that of the
+    extrapolated; a tail below the noise is not summed with the noise)
+    plus the template's area beyond; its error is that of the
     template's area from the fit's covariance (scaled by the reduced
     chi-square and by the red noise left in blocks of 3 FWHM, when above
     1) and the noise of the measured sum, added in quadrature.  Measured
@@ -101,8 +106,9 @@ _MEASURED_LEVEL = 0.01
 # ... or, when higher, where the template is below this many times the noise of a box mean
 # of one FWHM (a tail that is not significant is modelled, not summed with the noise)
 _TAIL_SIGMA = 2.0
-# the FWHM of the fit with a line is at most the search's best box (a Davenport flare's
-# best box is 1.1-2.5 FWHM; longer fits read a noise bump after a faint flare as its tail)
+# the FWHM of the fit with a line is at most this many times the search's best box (a
+# flare of the template has a best box of about 2 FWHM, 1.1 at least in the benchmark's
+# 235 flares; longer fits read a noise bump after a faint flare as its tail)
 _FWHM_PER_BOX = 1.0
 # a dip beside a flare (this many sigma) ends the window of the fit with a line
 _DIP_SIGMA = 4.0
@@ -355,7 +361,8 @@ def _fit_with_baseline(times, resid, valid, cadence, noise_at, start, widths, li
     """Template plus a local straight line fitted around a flare: the `_fit_template` tuple.
 
     ``start`` is ``(amplitude, peak, fwhm, rise)`` of the fit without a
-    line, ``widths`` the bounds of the FWHM, ``limits`` the window of
+    line, ``widths`` the bounds of the FWHM (a fit at the upper one, the
+    cap of `_FWHM_PER_BOX` boxes, is kept), ``limits`` the window of
     `_clear_window` (from `_BEFORE` FWHM before the peak to `_AFTER` after
     it, short of a neighbouring dip), binned to a sixteenth of the
     FWHM (at least a frame), each bin weighted by the white noise of its
@@ -363,7 +370,8 @@ def _fit_with_baseline(times, resid, valid, cadence, noise_at, start, widths, li
     of the window's length (red noise included).  The line takes up what
     the trend left of slow (red) noise around the flare.  The ED is the
     data less the line where the template is above `_MEASURED_LEVEL` of its
-    peak plus the template beyond; its error the template area's (the
+    peak and above `_TAIL_SIGMA` times the noise of a box mean of one FWHM,
+    plus the template beyond; its error the template area's (the
     covariance scaled by the reduced chi-square and by the red noise left
     in blocks of `_RED_SCALE` FWHM, when above 1) and the noise of the
     measured sum, in quadrature.  None when the fit fails.
