@@ -342,6 +342,21 @@ def signal_visit(folder, seed, mag, hours):
     return model, injected, text
 
 
+def aperture_text(model, mag):
+    """The chosen aperture's pixels and white noise against `datasets.light_curve_noise`.
+
+    The aperture is chosen (PhotometryOptimizeStep) on the light curve with its
+    signals: when deep events dominate its binned scatter, a poor aperture
+    (a few pixels) can be chosen, which raises the white noise and lets the
+    centroid wobble into the flux.
+    """
+    search = model.table("aperture_search")
+    chosen = search["n_pixels"][search["selected"] != 0]
+    pixels = int(chosen[0]) if len(chosen) else -1
+    white = float(variability_table(model)["white_noise"][0])
+    return f"aperture {pixels} px, white noise {white / datasets.light_curve_noise(mag):.2f}x"
+
+
 def recovery(folder, hours, per_mag, magnitudes, rng):
     print(f"\n[3] astrophysical signals at frame level ({per_mag} visit(s) of {hours:g} h per "
           "magnitude; flares 1-20 %, FWHM 5-120 s; dips 0.3-50 %, 1 s - 30 min; background "
@@ -357,6 +372,7 @@ def recovery(folder, hours, per_mag, magnitudes, rng):
             if done is None:
                 continue
             model, injected, text = done
+            text = f"{text}; {aperture_text(model, mag)}"
             (v, g, frames), = model.frame_groups()
             lc = visit_lightcurve(model, v, g, frames, fit_table="gauss_fit", mask_events=False)
             t_signal = lc.times + 0.5 * CADENCE

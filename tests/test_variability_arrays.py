@@ -371,6 +371,16 @@ def test_flare_equivalent_durations_from_the_template_fit():
     assert within >= 5 and covered == 6
 
 
+def ed_ratio_on_a_bump(times, flux, bump, flare):
+    """Found / true ED of ``flare`` on ``flux`` plus a Gaussian ``bump`` (height, centre, sigma)."""
+    height, centre, width = bump
+    flux = flux + height * np.exp(-0.5 * ((times - centre) / width) ** 2)
+    flux = flux * flare.flux_factor(times)
+    found = find_flares(times, flux, max_duration=600)
+    assert len(found) == 1
+    return found["equivalent_duration"][0].value / flare.truth()["equivalent_duration"]
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_flare_ed_on_a_slow_bump_the_trend_leaves(seed):
     """A flare on a 0.1 %, 400-s bump (red noise the 30-min trend cannot follow).
@@ -381,13 +391,25 @@ def test_flare_ed_on_a_slow_bump_the_trend_leaves(seed):
     from spelunker import datasets
 
     times, flux = light_curve(45_000, sigma=0.0014, seed=seed)
-    flux += 0.001 * np.exp(-0.5 * ((times - 1200.0) / 400.0) ** 2)
     flare = datasets.Flare(peak_time=1200.0, fwhm=20.0, amplitude=0.01)
-    flux = flux * flare.flux_factor(times)
-    found = find_flares(times, flux, max_duration=600)
-    assert len(found) == 1
-    ratio = found["equivalent_duration"][0].value / flare.truth()["equivalent_duration"]
-    assert abs(ratio - 1) < 0.2
+    assert abs(ed_ratio_on_a_bump(times, flux, (0.001, 1200.0, 400.0), flare) - 1) < 0.2
+
+
+@pytest.mark.parametrize("seed", [1, 3, 5])
+def test_faint_flare_ed_with_a_noise_bump_after_it(seed):
+    """A flare of signal-to-noise ~10 with a 0.05 % bump 80 s after its peak: ED within 20 %.
+
+    The fit with a line read the bump as the flare's tail (FWHM too long, the
+    noisy tail summed): 27 % too large for these seeds; with the FWHM held
+    within the search's box and a tail below 2 sigma modelled, 3-12 %.
+    """
+    from spelunker import datasets
+
+    rng = np.random.default_rng(seed)
+    times = np.arange(40_000) * CADENCE
+    flux = 1 + rng.normal(0, 0.004, times.size)
+    flare = datasets.Flare(peak_time=1000.0, fwhm=10.0, amplitude=0.0045)
+    assert abs(ed_ratio_on_a_bump(times, flux, (0.0005, 1080.0, 25.0), flare) - 1) < 0.2
 
 
 def test_flare_ed_of_another_shape_is_measured_not_extrapolated():
@@ -402,3 +424,69 @@ def test_flare_ed_of_another_shape_is_measured_not_extrapolated():
         found = find_flares(times, flux)
         assert len(found) == 1
         assert_allclose(found["equivalent_duration"][0].value, 0.6, rtol=0.15)
+
+
+def test_box_noise_leaves_out_the_events_found():
+    """Deep dips over 30 % of a series do not inflate the noise of short boxes.
+
+    Measured on all boxes, the noise of a 1-20 s box mean was 1.8-2.2 times the
+    white expectation here; the boxes clear of the dips found give it, so a
+    flare of 10 sigma between the dips is found at 9-13 sigma (5-7 before).
+    """
+    from spelunker.variability.noise import cadence_of, check_series
+    from spelunker.variability.search import searches, transient_search
+
+    for seed in (30, 33):
+        times, flux = light_curve(60_000, sigma=0.004, seed=seed)
+        for k in range(8):                                 # 8 dips of 3 %, 120 s each
+            flux[np.abs(times - (150 + 400 * k)) < 60] -= 0.03
+        clean = flux.copy()
+        flux += flare(times, 2330.0, 0.0065, 5.0)
+        found = find_flares(times, flux)
+        assert len(found) == 1
+        assert abs(found["peak"][0].value - 2330.0) < 1.0
+        assert found["significance"][0] > 8
+        assert len(find_dips(times, flux)) == 8
+        checked = check_series(times, clean, None, where="test")
+        result = transient_search(*checked, cadence_of(times), searches())[1][1]
+        short = result.durations < 10
+        expected = 0.004 / np.sqrt(result.durations[short] / CADENCE)
+        assert_allclose(result.noise[short] / expected, 1.0, atol=0.1)
+
+
+def test_trend_follows_each_side_of_a_gap():
+    """A flux step across a 5-minute gap: each stretch is detrended on its own."""
+    times, flux = light_curve(40_000, sigma=0.004, seed=18)
+    times[20_000:] += 300.0
+    flux[20_000:] += 0.002
+    for window in (600.0, 10_800.0, 32_400.0):
+        trend = detrend(times, flux, window=window)
+        assert abs(np.median(trend[:20_000]) - 1.0) < 2e-4
+        assert abs(np.median(trend[20_000:]) - 1.002) < 2e-4
+    # a gap shorter than TREND_GAP is bridged: the trend is continuous across it
+    times, flux = light_curve(40_000, sigma=0.004, seed=19)
+    times[20_000:] += 30.0
+    trend = detrend(times, flux, window=600.0)
+    assert abs(trend[20_000] - trend[19_999]) < 2e-4
+
+
+def test_a_few_events_do_not_search_the_series_again(monkeypatch):
+    """One short flare in 1.5 h: its frames are under 5 % of the series, so neither the
+    trend nor the noise moves enough for a second search (the speed of long visits)."""
+    import spelunker.variability.search as search
+    from spelunker.variability.noise import cadence_of, check_series
+
+    times, flux = light_curve(100_000, sigma=0.004, seed=5)
+    flux += flare(times, 2000.0, 0.01, 10.0)
+    calls = []
+    run_search = search.run_search
+
+    def counted(*args, **kwargs):
+        calls.append(args[5])
+        return run_search(*args, **kwargs)
+
+    monkeypatch.setattr(search, "run_search", counted)
+    found = search.transient_search(*check_series(times, flux, None, where="test"),
+                                    cadence_of(times), search.searches())
+    assert sorted(calls) == [-1, 1]
+    assert found[1][1].start.size == 1 and abs(found[1][1].start[0] - 2000.0) < 1.0

@@ -89,6 +89,12 @@ _MIN_FRAMES = 16
 #: duration (at least 2 s) on each side.
 _NOISE_PAD = 0.25
 
+#: The period search keeps at least this share of the used frames: the flares and dips
+#: are widened less when widening them by their duration would leave out more.
+_PERIOD_SHARE = 0.5
+#: ... when that leaves less than this many seconds of frames.
+_PERIOD_QUIET = 600.0
+
 #: At most this many searches of a light curve: a periodic one is searched again on the
 #: series with its refined sinusoid subtracted (pre-whitened), until the period found
 #: with the flares and dips left out is the one subtracted.
@@ -302,8 +308,7 @@ def _search(lc, options):
     for _ in range(_PASSES):
         flares, dips = find_transients(lc.times, series, mask=lc.mask, **thresholds)
         flare_frames = _frames_of(flares, lc.times)
-        quiet = lc.mask | flare_frames | _frames_of(dips, lc.times)
-        period = _period(lc.times, lc.flux, quiet)
+        period = _period(lc.times, lc.flux, _period_quiet(lc, flares, dips, flare_frames))
         if not _periodic(period, hours, red_noise=False) or _same_period(subtracted, period):
             # not periodic (any more: the events left out leave too little), or the same
             break
@@ -340,6 +345,24 @@ def _search(lc, options):
                                         "period_significance": period.get("significance",
                                                                           np.nan)}))
     return flares, dips, row
+
+
+def _period_quiet(lc, flares, dips, flare_frames):
+    """The frames left out of the period search: masked, and the flares and dips widened.
+
+    Each is widened by its duration (`_frames_of`); when that leaves less than
+    `_PERIOD_SHARE` of the used frames and less than `_PERIOD_QUIET` seconds
+    (a short visit with long events), by `_NOISE_PAD` of it only.  In long
+    visits the full widening stays: what a search misses of many long events
+    (ingress, flare tails), with red noise, made periods of 1600-2900 s.
+    """
+    quiet = lc.mask | flare_frames | _frames_of(dips, lc.times)
+    left = np.count_nonzero(~quiet)
+    cadence = float(np.median(np.diff(lc.times))) if lc.times.size > 1 else 0.0
+    if left < _PERIOD_SHARE * lc.n_used and left * cadence < _PERIOD_QUIET:
+        quiet = lc.mask | _frames_of(flares, lc.times, widen=_NOISE_PAD) | _frames_of(
+            dips, lc.times, widen=_NOISE_PAD)
+    return quiet
 
 
 def _sinusoid(times, period):

@@ -16,14 +16,20 @@ import logging
 import numpy as np
 
 from spelunker._validate import check_positive_float
-from spelunker.variability.noise import cadence_of, check_series
+from spelunker.variability.noise import cadence_of, check_series, stretch_bounds
 
-__all__ = ["TREND_WINDOW_FACTOR", "detrend", "trend_window"]
+__all__ = ["TREND_GAP", "TREND_WINDOW_FACTOR", "detrend", "trend_window"]
 
 log = logging.getLogger(__name__)
 
 #: Window of the biweight trend, in units of the longest event duration searched.
 TREND_WINDOW_FACTOR = 3.0
+
+#: A gap (s) longer than this (or than half the window) ends a stretch detrended on its
+#: own: a trend bridging a gap cannot follow a flux step across it, and the two levels
+#: around it would pass for red noise or, once the events found are left out of the
+#: noise estimate, for a long flare or dip.
+TREND_GAP = 60.0
 
 # bins per window of the binned series given to wotan
 _BINS_PER_WINDOW = 100
@@ -84,8 +90,8 @@ def detrend(times, flux, *, window, mask=None):
     -----
     The series is binned to ``max(cadence, window / 100)`` (mean of the valid
     frames of each bin); wotan's ``flatten(method='biweight')`` runs on the
-    bins, each stretch separated by a gap longer than half the window on its
-    own; the trend is interpolated linearly back to the frame times.  A series
+    bins, each stretch separated by a gap longer than half the window or
+    `TREND_GAP` on its own; the trend is interpolated linearly back to the frame times.  A series
     of fewer than 3 bins gets its median as trend.
 
     Examples
@@ -107,7 +113,12 @@ def detrend(times, flux, *, window, mask=None):
     window = check_positive_float(window, "window", unit="seconds", where=where)
     cadence = cadence_of(times)
     bin_size = max(cadence, window / _BINS_PER_WINDOW)
-    bin_times, bin_flux, _ = binned_valid(times, flux, valid, bin_size)
+    # each stretch on its own: shifted apart by a window, so no bin and no biweight
+    # window spans a gap longer than TREND_GAP, and wotan splits there
+    starts, stops = stretch_bounds(times, cadence, gap=min(window / 2, TREND_GAP))
+    stretch = np.repeat(np.arange(starts.size), stops - starts)
+    shifted = times + (window + bin_size) * stretch if starts.size > 1 else times
+    bin_times, bin_flux, _ = binned_valid(shifted, flux, valid, bin_size)
     if bin_times.size < 3:
         return np.full(times.shape, float(np.median(flux[valid])))
     # wotan is imported here, not at the top: `import wotan` costs 0.8 s (numba, scipy)
@@ -120,8 +131,22 @@ def detrend(times, flux, *, window, mask=None):
         log.debug("%s: %d bins without trend", where, np.count_nonzero(~good))
     if np.count_nonzero(good) == 0:  # pragma: no cover
         return np.full(times.shape, float(np.median(flux[valid])))
-    log.debug("%s: %d bins of %.3g s, window %.4g s", where, bin_times.size, bin_size, window)
-    return np.interp(times, bin_times[good], trend[good])
+    log.debug("%s: %d bins of %.3g s, window %.4g s, %d stretch(es)", where, bin_times.size,
+              bin_size, window, starts.size)
+    bin_times, trend = bin_times[good], trend[good]
+    if starts.size == 1:
+        return np.interp(times, bin_times, trend)
+    out = np.empty(times.shape)
+    edges = np.searchsorted(bin_times, shifted[starts])
+    edges = np.append(edges, bin_times.size)
+    for k, (first, last) in enumerate(zip(starts, stops, strict=True)):
+        low, high = edges[k], edges[k + 1]
+        if high > low:     # the stretch's own bins
+            out[first:last] = np.interp(shifted[first:last], bin_times[low:high],
+                                        trend[low:high])
+        else:              # no valid frame in it: the nearest bins'
+            out[first:last] = np.interp(shifted[first:last], bin_times, trend)
+    return out
 
 
 def residual(times, flux, valid, window, *, exclude=None):

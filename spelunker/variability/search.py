@@ -4,7 +4,10 @@ For each box duration of a geometric grid, the running mean of the
 detrended residual ``flux / trend - 1`` over every box position (valid
 frames only, never across a gap) is divided by the noise of that running
 mean, measured robustly on the series itself (1.4826 MAD of the running
-means sampled every half box), so red noise at that duration counts.  The
+means sampled every half box), so red noise at that duration counts; in
+the later passes of `transient_search` only the boxes clear of the events
+already found enter it (many deep events in a visit inflated it 1.5-2
+times at magnitude 12, where the box means inside them are far out).  The
 noise is never below the white-noise expectation, nor below the noise of
 the next shorter duration scaled by ``sqrt(shorter / longer)`` (no noise
 averages down faster than white noise), which steadies the estimate at
@@ -57,6 +60,12 @@ _MIN_FILL = 0.6
 _MIN_SAMPLES = 5
 # at most this many running means enter a noise estimate
 _MAX_NOISE_SAMPLES = 10_000
+# a box counts in the noise estimate when at most this fraction of its frames lie in the
+# events found by an earlier pass
+_BUSY_FRACTION = 0.1
+# ... and only when such boxes are at least this share of the usable ones (a noise
+# measured on a small part of the series may catch a quiet phase of a modulation)
+_QUIET_SHARE = 1 / 3
 #: Candidates closer to a more significant one than this fraction of its duration
 #: are part of the same event.
 MERGE_MARGIN = 0.5
@@ -76,8 +85,15 @@ DIP_DURATIONS = (0.3, 10800.0)
 #: before and after it, for flares (+1: a flare's tail outlasts its best box several
 #: times) and dips (-1: the ingress and egress the box left out).
 EVENT_PAD = {1: (1.0, 6.0), -1: (1.0, 1.0)}
+#: Frames left out of the noise estimate of a later pass around every event found, in
+#: units of its box duration on each side (at least 1 s): the events themselves, not the
+#: long padding of the trend, so that enough of a short series stays to measure it.
+NOISE_PAD = 0.5
 # at most this many trend-and-search passes of `transient_search`
 _PASSES = 3
+# a mask of events left out of the noise that changes on fewer than this fraction of the
+# valid frames leaves the search as it is
+_BUSY_TOLERANCE = 0.05
 # a trend that moves less than this fraction of the smallest box noise is the same (no
 # box significance moves by more than this many sigma)
 _TREND_TOLERANCE = 0.3
@@ -166,7 +182,7 @@ class _Level:
     the count refuses it (the box starting right after a gap too).
     """
 
-    def __init__(self, start, sums, counts, bin_size, expected, gaps=None):
+    def __init__(self, start, sums, counts, bin_size, expected, gaps=None, busy=None):
         self.start = start          # start time of each entry
         self.bin_size = bin_size    # 0 for frames
         self.expected = expected    # frames expected per entry
@@ -176,13 +192,22 @@ class _Level:
         np.cumsum(counts, out=self.ccount[1:])
         if gaps is not None and np.any(gaps):
             self.ccount[1:] -= _GAP_PENALTY * np.concatenate(([0], np.cumsum(gaps[:-1])))
+        self.cbusy = None           # cumulative count of valid frames inside known events
+        if busy is not None:
+            self.cbusy = np.zeros(sums.size + 1)
+            np.cumsum(busy, out=self.cbusy[1:])
         self.size = sums.size
 
 
-def _levels(times, resid, valid, cadence, longest):
-    """The frame level and the binned levels up to the one needed for ``longest``."""
+def _levels(times, resid, valid, cadence, longest, busy=None):
+    """The frame level and the binned levels up to the one needed for ``longest``.
+
+    ``busy`` (bool, optional): frames inside events already found, counted
+    per entry so that their boxes stay out of the noise estimate.
+    """
     gaps = np.concatenate((np.diff(times) > _FRAME_GAP * cadence, [False]))
-    levels = [_Level(times, resid, valid, 0.0, 1.0, gaps=gaps)]
+    busy = None if busy is None else busy & valid
+    levels = [_Level(times, resid, valid, 0.0, 1.0, gaps=gaps, busy=busy)]
     first = _FIRST_BIN * cadence
     if longest < BINS_PER_BOX * first:
         return levels
@@ -190,16 +215,21 @@ def _levels(times, resid, valid, cadence, longest):
     length = int(np.floor((times[-1] - times[0]) / first)) + 1
     sums = np.bincount(index, weights=resid[valid], minlength=length)
     counts = np.bincount(index, minlength=length).astype(float)
+    busy_counts = None if busy is None else np.bincount(index, weights=busy[valid],
+                                                        minlength=length)
     bin_size = first
     while True:
         starts = times[0] + bin_size * np.arange(sums.size)
-        levels.append(_Level(starts, sums, counts, bin_size, bin_size / cadence))
+        levels.append(_Level(starts, sums, counts, bin_size, bin_size / cadence,
+                             busy=busy_counts))
         if longest < BINS_PER_BOX * bin_size * _LEVEL_FACTOR or sums.size < 2 * _LEVEL_FACTOR:
             return levels
         pad = (-sums.size) % _LEVEL_FACTOR
-        sums = np.concatenate((sums, np.zeros(pad))).reshape(-1, _LEVEL_FACTOR).sum(axis=1)
-        counts = np.concatenate((counts, np.zeros(pad))).reshape(
-            -1, _LEVEL_FACTOR).sum(axis=1)
+        sums, counts = (np.concatenate((a, np.zeros(pad))).reshape(-1, _LEVEL_FACTOR).sum(axis=1)
+                        for a in (sums, counts))
+        if busy_counts is not None:
+            busy_counts = np.concatenate((busy_counts, np.zeros(pad))).reshape(
+                -1, _LEVEL_FACTOR).sum(axis=1)
         bin_size *= _LEVEL_FACTOR
 
 
@@ -356,10 +386,15 @@ def event_table(columns):
     return table
 
 
-def run_search(times, resid, valid, cadence, durations, sign, threshold):
-    """`box_search` on checked arrays: ``resid`` is 0 where not ``valid``."""
+def run_search(times, resid, valid, cadence, durations, sign, threshold, *, busy=None):
+    """`box_search` on checked arrays: ``resid`` is 0 where not ``valid``.
+
+    ``busy`` (bool, optional): frames inside the events found by an earlier
+    pass; the noise of each duration is measured on the boxes clear of them
+    (when at least `_MIN_SAMPLES` are), not on all boxes.
+    """
     longest = float(np.max(durations))
-    levels = _levels(times, sign * resid, valid, cadence, longest)   # events are positive
+    levels = _levels(times, sign * resid, valid, cadence, longest, busy)   # events positive
     white = white_noise_of(resid, valid, times, cadence)
     used, noise, candidates, steps = [], [], [], []
     floor_previous = None
@@ -369,7 +404,13 @@ def run_search(times, resid, valid, cadence, durations, sign, threshold):
             continue
         effective = m * (level.bin_size or cadence)
         sums, counts, usable = _box_sums(level, m)
-        sigma = _robust_noise(sums, counts, usable, m)
+        sigma = math.nan
+        if level.cbusy is not None:   # the boxes clear of the events found (enough of them)
+            quiet = usable & (level.cbusy[m:] - level.cbusy[:-m] <= _BUSY_FRACTION * counts)
+            if np.count_nonzero(quiet) >= _QUIET_SHARE * np.count_nonzero(usable):
+                sigma = _robust_noise(sums, counts, quiet, m)
+        if math.isnan(sigma):
+            sigma = _robust_noise(sums, counts, usable, m)
         if math.isnan(sigma):
             continue
         sigma = max(sigma, white / math.sqrt(m * level.expected))
@@ -508,6 +549,19 @@ def _same_trend(old, new, valid, result):
     return bool(change < _TREND_TOLERANCE * float(np.min(noise)))
 
 
+def _same_mask(old, new, valid):
+    """Whether two masks of events left out of the noise (None: none) differ on few frames.
+
+    Fewer than `_BUSY_TOLERANCE` of the valid frames: a noise measured without
+    them moves by a few per cent at most (no box significance by more than
+    about `_TREND_TOLERANCE` sigma), not worth a new search.
+    """
+    if old is None and new is None:
+        return True
+    changed = (old if new is None else new) if old is None or new is None else old ^ new
+    return bool(np.count_nonzero(changed & valid) < _BUSY_TOLERANCE * np.count_nonzero(valid))
+
+
 def transient_search(times, flux, valid, cadence, searches):
     """Flares and dips searched together, each trend computed with the events found left out.
 
@@ -539,22 +593,28 @@ def transient_search(times, flux, valid, cadence, searches):
     left out only when their padded span does not touch that sign's: the
     false events a strong flare (dip) makes are dips (flares) beside it,
     spanning the quiet parts between strong events, and leaving them out
-    would leave no quiet frames.  A series where nothing is found is searched once.
+    would leave no quiet frames.  From the second pass the noise of each
+    duration leaves out the boxes that overlap the events found (both signs,
+    padded by `NOISE_PAD` of their duration), when they leave a third of the
+    boxes; a sign is searched again when its trend moved or when those
+    events changed on `_BUSY_TOLERANCE` of the frames or more.  A series
+    where nothing is found is searched once.
     """
     if np.count_nonzero(valid) < 2:   # nothing to search
         return {sign: (np.zeros(times.size), nothing_found()) for sign in searches}
-    exclude = None
-    found, trends = {}, {}
+    exclude = noisy = None
+    found, trends, busy = {}, {}, {}
     for attempt in range(_PASSES):
         changed = False
         for sign, (durations, threshold, window) in searches.items():
             resid, trend = residual(times, flux, valid, window, exclude=exclude)
-            if sign in found and _same_trend(trends[sign], trend, valid, found[sign][1]):
+            if sign in found and _same_trend(trends[sign], trend, valid, found[sign][1]) \
+                    and _same_mask(busy[sign], noisy, valid):
                 continue      # the events left out did not move this trend: same search
             changed = True
-            trends[sign] = trend
+            trends[sign], busy[sign] = trend, noisy
             found[sign] = (resid, run_search(times, resid, valid, cadence, durations, sign,
-                                             threshold))
+                                             threshold, busy=noisy))
         if not changed:
             break
         strongest = {sign: float(np.max(result.significance, initial=0.0))
@@ -574,7 +634,11 @@ def transient_search(times, flux, valid, cadence, searches):
                                      *EVENT_PAD[sign])
                 if attempt > 0 or not np.any(span & events):
                     events |= span
-        if not np.any(events) or (exclude is not None and np.array_equal(events, exclude)):
+        starts, stops = (np.concatenate([getattr(r, name) for _, r in found.values()])
+                          for name in ("start", "stop"))
+        inside = padded_frames(times, starts, stops, NOISE_PAD, NOISE_PAD)
+        if not np.any(events) or (exclude is not None and np.array_equal(events, exclude)
+                                  and np.array_equal(inside, noisy)):
             break
-        exclude = events
+        exclude, noisy = events, inside
     return found
