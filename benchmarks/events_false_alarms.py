@@ -119,7 +119,6 @@ def clean_visit(folder, seed, mag, wobble, hours):
 
 
 def false_events(folder, hours, periods, amplitudes, rng):
-    n = int(hours * 3600 / CADENCE)
     cells = [None] + [(p, a) for p in periods for a in amplitudes]
     print(f"[1] false technical events: {len(cells)} clean visits of {hours:g} h per magnitude "
           "(no wobble, then every wobble period x amplitude), drift, red noise, "

@@ -416,7 +416,7 @@ def recovery(folder, hours, per_mag, magnitudes, rng):
                           f"width {truth['width']:.1f} s at {truth['time']:.1f} s: {redo}  "
                           f"[{text}]")
                 results[kind].append(result)
-            for kind, (table, start, at, stop) in found_tables.items():
+            for kind, (table, _start, at, _stop) in found_tables.items():
                 for k in set(range(len(table))) - used[kind]:
                     origin = str(table["origin"][k])
                     extra[kind][origin] = extra[kind].get(origin, 0) + 1

@@ -94,10 +94,11 @@ def guider_name(detector, *, name="detector", where=None):
     --------
     >>> guider_name(" Guider1 ")
     'GUIDER1'
-    >>> guider_name("NRS1")
+    >>> guider_name("NRS1")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    spelunker.errors.ParameterError: detector='NRS1' is not a guider ('GUIDER1', 'GUIDER2', 'FGS1', 'FGS2')
+    spelunker.errors.ParameterError: detector='NRS1' is not a guider
+    ('GUIDER1', 'GUIDER2', 'FGS1', 'FGS2')
     """
     key = detector.strip().upper() if isinstance(detector, str) else None
     if key not in _ALIASES:

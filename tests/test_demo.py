@@ -58,7 +58,8 @@ def test_demo_runs_the_pipeline_and_writes_products(tmp_path, capsys, profile):
     assert len(found) == 1, found
     assert re.match(r"variability: [1-9]\d* flares? \(peak 20\d\d-\d\d-\d\dT[\d:.]+, "
                     r"amplitude [\d.]+ %, ED [\d.e+-]+ s[;)].*, [1-9]\d* dips? \(mid "
-                    r"20\d\d-\d\d-\d\dT[\d:.]+, depth [\d.e+-]+ %, [\d.e+-]+ s[;)]", found[0]), found
+                    r"20\d\d-\d\d-\d\dT[\d:.]+, depth [\d.e+-]+ %, [\d.e+-]+ s[;)]",
+                    found[0]), found
     classes = found[0].rsplit("classes ", 1)[1].split(",")
     assert "flaring" in classes and "dipping" in classes
     with GuideStarModel(products[0]) as model:

@@ -266,7 +266,8 @@ def test_wrong_shape_is_refused(three_segment_visit, tmp_path):
 def test_missing_time_keywords_are_refused(three_segment_visit, tmp_path, keyword):
     (path,) = copy_visit(three_segment_visit, tmp_path)[:1]
     edit_header(path, **{keyword: None})
-    with pytest.raises(MissingKeywordError, match=rf"{path.name}: header keyword {keyword} is missing"):
+    with pytest.raises(MissingKeywordError,
+                       match=rf"{path.name}: header keyword {keyword} is missing"):
         read_guidestar(path)
 
 

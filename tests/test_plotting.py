@@ -145,7 +145,8 @@ def test_time_unit_from_span(span, unit):
 
 
 def test_time_axis_refuses_an_unknown_unit():
-    with pytest.raises(ParameterError, match=r"TimeAxis.unit='day' is not one of \['s', 'min', 'h'\]"):
+    with pytest.raises(ParameterError,
+                       match=r"TimeAxis.unit='day' is not one of \['s', 'min', 'h'\]"):
         TimeAxis(Time("2022-12-04T01:35:36", scale="utc"), "day")
 
 

@@ -28,7 +28,7 @@ DAY = 86400.0
 
 
 def make_model(seed=3, n=3000, frame_time=0.0625, shuffle=False):
-    """A model with frames, a gauss fit (some flagged), photometry (some NaN) and on-board tables."""
+    """A model with frames, a gauss fit (some flagged), photometry (some NaN), on-board tables."""
     rng = np.random.default_rng(seed)
     seconds = np.sort(rng.uniform(0.0, n * frame_time, n))
     model = GuideStarModel()
@@ -289,8 +289,9 @@ def test_arrays_of_utc_times_with_an_observer(model):
     assert_allclose((binned.time - expected).to_value(u.s), 0, atol=1e-6)
     assert binned.meta["TIMESRC"] == "observer"
     # The same integrations in BJD_TDB come back to the same UTC boundaries.
-    bjd = bin_to_integrations(model, (start.tdb + start.light_travel_time(target, location=geocenter),
-                                      end.tdb + end.light_travel_time(target, location=geocenter)),
+    bjd = bin_to_integrations(model,
+                              (start.tdb + start.light_travel_time(target, location=geocenter),
+                               end.tdb + end.light_travel_time(target, location=geocenter)),
                               scale="bjd_tdb", target=target, observer="geocenter")
     assert_allclose((bjd["start_utc"] - start).to_value(u.s), 0, atol=1e-5)
     assert_array_equal(bjd["n_frames"], binned["n_frames"])

@@ -36,7 +36,7 @@ def test_empty_session_has_no_data(tmp_path, monkeypatch):
     with pytest.raises(GuideStarInputError, match="holds no data yet"):
         spk.gauss2d_fit()
     with pytest.raises(GuideStarInputError, match="holds no data yet"):
-        spk.fg_table
+        _ = spk.fg_table
     other = spelunker.load(dir=tmp_path / "elsewhere")
     assert other.fg_array is None
     # Nothing was created or written: no folder, no file.

@@ -120,7 +120,7 @@ def test_quickstart_flow_gives_the_step_numbers(servers, archive, tmp_path):
     assert stars["gaia_dr3_id"][0] == 4658000000000000002
     assert abs(stars["ra"][0].to_value("deg") - (spec.gs_ra + 1e-4)) < 1e-6
     assert gsc.requests == [spec.gs_id]
-    spk.object_properties  # cached: no second request
+    _ = spk.object_properties  # cached: no second request
     assert gsc.requests == [spec.gs_id]
 
 
@@ -190,7 +190,7 @@ def test_token_appears_nowhere(servers, tmp_path, caplog, capfd, monkeypatch):
         spk = spelunker.load(pid=1534, obs_num=1, dir=tmp_path / "data", token=TOKEN)
         spk.quick_fit()
         spk.periodogram()
-        spk.object_properties
+        _ = spk.object_properties
         saved = spk.save(tmp_path / "session_gs.fits")
         errors = []
         for call in (lambda: spelunker.load(pid=9999, dir=tmp_path / "data", token=TOKEN),

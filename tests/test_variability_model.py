@@ -264,7 +264,7 @@ def test_step_finds_the_transit_and_never_calls_the_tilt_astrophysical(tilt_visi
                and abs(_seconds(model, row["mid"]) - TRANSIT) < 2.0]
     assert len(transit) == 1
     assert transit[0]["depth"] == pytest.approx(0.03, rel=0.2)
-    for table, time_column in ((flares, "peak"), (dips, "mid")):
+    for table, _time_column in ((flares, "peak"), (dips, "mid")):
         for row in table:
             start, stop = _seconds(model, row["start"]), _seconds(model, row["stop"])
             if start - 5.0 <= TILT <= stop + 5.0 or (start <= HGA[1] and stop >= HGA[0]):

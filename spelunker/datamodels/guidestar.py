@@ -62,7 +62,10 @@ _ADDED_COLUMNS = (("FILES", "xstart", "J", 0), ("FILES", "ystart", "J", 0),
 
 
 def _with_added_columns(path):
-    """The product's HDUs, with the `_ADDED_COLUMNS` it lacks ("unknown"); None if none is missing."""
+    """The product's HDUs, with the `_ADDED_COLUMNS` it lacks ("unknown").
+
+    None if none is missing.
+    """
     # Read everything into memory and close the file: the model does not own this HDUList.
     with fits.open(path, memmap=False) as opened:
         hdul = fits.HDUList([hdu.copy() for hdu in opened])
@@ -353,10 +356,11 @@ class GuideStarModel(JwstDataModel):
         Examples
         --------
         >>> from spelunker import GuideStarModel
-        >>> GuideStarModel().require_frames("fitting")
+        >>> GuideStarModel().require_frames("fitting")  # doctest: +NORMALIZE_WHITESPACE
         Traceback (most recent call last):
         ...
-        spelunker.errors.GuideStarInputError: fitting needs the frames, but the model holds none (a product saved without frames?); read the guider products of its files table
+        spelunker.errors.GuideStarInputError: fitting needs the frames, but the model holds
+        none (a product saved without frames?); read the guider products of its files table
         """
         data = self.data if self.hasattr("data") else None
         if data is None or np.ndim(data) != 3 or len(data) == 0:
@@ -449,10 +453,11 @@ class GuideStarModel(JwstDataModel):
         Examples
         --------
         >>> from spelunker import GuideStarModel
-        >>> GuideStarModel().fit_table_name("quick")
+        >>> GuideStarModel().fit_table_name("quick")  # doctest: +NORMALIZE_WHITESPACE
         Traceback (most recent call last):
         ...
-        spelunker.errors.GuideStarInputError: the model has no quick_fit table; run GuideStarFitStep with method='quick'
+        spelunker.errors.GuideStarInputError: the model has no quick_fit table; run
+        GuideStarFitStep with method='quick'
         """
         names = {**{method: table for method, table in FIT_TABLES.items()},
                  **{table: table for table in FIT_TABLES.values()}}
@@ -557,8 +562,9 @@ class GuideStarModel(JwstDataModel):
         >>> import tempfile
         >>> from spelunker import datasets, read_guidestar
         >>> visit = datasets.make_guidestar_files(
-        ...     tempfile.mkdtemp(), visits=[datasets.VisitSpec(visit=1, n_frames=300, n_segments=1),
-        ...                                 datasets.VisitSpec(visit=2, n_frames=200, n_segments=1)],
+        ...     tempfile.mkdtemp(),
+        ...     visits=[datasets.VisitSpec(visit=1, n_frames=300, n_segments=1),
+        ...             datasets.VisitSpec(visit=2, n_frames=200, n_segments=1)],
         ...     seed=1)
         >>> [(v, g, len(frames)) for v, g, frames in read_guidestar(visit.files).frame_groups()]
         [(0, 0, 300), (1, 1, 200)]
@@ -988,10 +994,12 @@ def check_model(value, name="model", *, where=None):
     >>> from spelunker.datamodels import check_model
     >>> check_model(GuideStarModel()).__class__.__name__
     'GuideStarModel'
-    >>> check_model("visit.fits", where="lightcurve_table")  # doctest: +ELLIPSIS
+    >>> check_model("visit.fits",
+    ...             where="lightcurve_table")  # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    spelunker.errors.ParameterError: lightcurve_table: model='visit.fits' must be a GuideStarModel ...
+    spelunker.errors.ParameterError: lightcurve_table: model='visit.fits' must be a
+    GuideStarModel ...
     """
     if not isinstance(value, GuideStarModel):
         text = (f"{name}={value!r:.60} must be a GuideStarModel "

@@ -5,7 +5,8 @@ so is every uncertainty of the 2-D Gaussian fit (the moments "quick" fit
 gives uncertainties for the centre and background only; the others are
 NaN).  Any set bit means the row should not be trusted blindly (its values
 may be NaN).  The quick fit cannot see cosmic rays (it never sets
-CHI2_OUTLIER); use the Gaussian fit where that matters.  The bits are stored as ``uint32`` in result tables.
+CHI2_OUTLIER); use the Gaussian fit where that matters.  The bits are
+stored as ``uint32`` in result tables.
 """
 
 import enum

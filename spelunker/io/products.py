@@ -624,7 +624,8 @@ def _plain_table(table):
     if table is None or not isinstance(table, fits.FITS_rec):
         return table
     raw = table.view(np.ndarray)
-    scaled = [c.name for c in table.columns if c.bzero not in (None, 0) or c.bscale not in (None, 1)]
+    scaled = [c.name for c in table.columns
+              if c.bzero not in (None, 0) or c.bscale not in (None, 1)]
     if not scaled:
         return raw
     out = np.empty(len(raw), dtype=[(n, raw.dtype[n] if n not in scaled else table.field(n).dtype)

@@ -404,7 +404,8 @@ def _open_saved_product(path):
     if frames is None or len(frames) == 0 or (
             data is not None and (np.ndim(data) != 3 or len(frames) != len(data))):
         model.close()
-        msg = f"{path}: saved GuideStarModel has no frames table or one inconsistent with its frames"
+        msg = (f"{path}: saved GuideStarModel has no frames table or one inconsistent with its "
+               "frames")
         raise CorruptFileError(msg)
     if data is None:
         log.info("%s: a product without frames (results and tables only); the frames are in "

@@ -206,7 +206,10 @@ def run_periodogram(model, *, fit_table="auto", samples_per_peak=5.0, maximum_fr
 
 
 def _rows(frames):
-    """``frames`` as a slice when they are one run (views, not copies, of the series), else as is."""
+    """``frames`` as a slice when they are one run (views, not copies, of the series).
+
+    Else ``frames`` as is.
+    """
     if len(frames) and frames[-1] - frames[0] + 1 == len(frames) and np.all(np.diff(frames) == 1):
         return slice(int(frames[0]), int(frames[-1]) + 1)
     return frames

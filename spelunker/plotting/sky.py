@@ -482,8 +482,8 @@ def guidestar_plot(model, *, visit_index=None, guidestar_index=None, pa_v3=None,
                             gs_v3_pa=gs_v3_pa if np.isfinite(gs_v3_pa) else None)
     if sky.pa_v3_source == "assumed":
         warnings.warn(f"{where}: no pa_v3 given and the product has no PA_V3 or "
-                      f"GS_V3_PA; the FGS aperture is drawn at PA_V3 = {sky.pa_v3:g} deg (orientation not "
-                      "known)", OrientationAssumedWarning, stacklevel=2)
+                      f"GS_V3_PA; the FGS aperture is drawn at PA_V3 = {sky.pa_v3:g} deg "
+                      "(orientation not known)", OrientationAssumedWarning, stacklevel=2)
     others = [(float(other["gs_ra"]), float(other["gs_dec"]), str(other["gs_id"]))
               for k, other in enumerate(stars) if k != star]
     return draw_guidestar_sky(sky, label=str(row["gs_id"]), others=others, survey=survey,

@@ -1,4 +1,4 @@
-"""The notebook session's analysis: fits, photometry, periodograms, events, variability, science, pointing.
+"""The session's analysis: fits, photometry, periodograms, events, variability, science, pointing.
 
 A mixin of `spelunker.Spelunker` (`spelunker.session`).  Each method runs
 the function the pipeline step runs, on the session's model, and names it

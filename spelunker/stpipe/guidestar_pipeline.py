@@ -39,7 +39,8 @@ class GuideStarPipeline(SpelunkerPipeline):
     (moments fit)::
 
         strun spelunker_pipeline jw01534001001_gs-fg_*_cal.fits
-        strun "$(python -c 'import spelunker.stpipe as s; print(s.parameter_file("quicklook"))')" visit/
+        strun "$(python -c 'import spelunker.stpipe as s; print(s.parameter_file("quicklook"))')" \
+            visit/
 
     Examples
     --------
@@ -116,7 +117,10 @@ class GuideStarPipeline(SpelunkerPipeline):
         return results
 
     def save_model(self, model, *args, **kwargs):
-        """Save a product; without ``save_frames`` the frames stay out of it (not out of ``model``)."""
+        """Save a product; without ``save_frames`` the frames stay out of it.
+
+        ``model`` itself keeps its frames.
+        """
         if self.save_frames or not isinstance(model, GuideStarModel):
             return super().save_model(model, *args, **kwargs)
         with model.without_frames():

@@ -29,7 +29,8 @@ class PhotometryOptimizeStep(SpelunkerStep):
     the N whose light curve, binned in ``bin_size`` seconds, has the
     smallest relative scatter (`spelunker.photometry.optimize_aperture`).
     An input of several guide stars (a program, re-acquisitions) gets one
-    aperture per guide star unless ``per_guidestar`` is False; with ``aperture_mask`` a user aperture is used as it is.
+    aperture per guide star unless ``per_guidestar`` is False; with
+    ``aperture_mask`` a user aperture is used as it is.
 
     The input is anything `spelunker.io.open_guidestar` reads (calibrated
     fine-guide products, a glob, a directory, an association, a

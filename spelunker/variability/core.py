@@ -610,10 +610,11 @@ def flares_table(model):
     --------
     >>> from spelunker import GuideStarModel
     >>> from spelunker.variability import flares_table
-    >>> flares_table(GuideStarModel())
+    >>> flares_table(GuideStarModel())  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    spelunker.errors.GuideStarInputError: flares_table: the model has no flares table; run GuideStarVariabilityStep (strun spelunker_variability)
+    spelunker.errors.GuideStarInputError: flares_table: the model has no flares table; run
+    GuideStarVariabilityStep (strun spelunker_variability)
     """
     return _read(model, "flares", "flares_table")
 

@@ -51,7 +51,8 @@ from spelunker.errors import ParameterError
 from spelunker.variability.template import FLARE_AREA
 
 __all__ = ["ORIGINS", "COINCIDENCE", "PSF_SIGMA", "CENTROID_SIGMA", "MIN_WIDTH_CHANGE",
-           "MIN_CENTROID_SHIFT", "FLARE_CORE", "FLARE_JUDGED", "assign_origin", "coinciding_event", "series_change"]
+           "MIN_CENTROID_SHIFT", "FLARE_CORE", "FLARE_JUDGED", "assign_origin", "coinciding_event",
+           "series_change"]
 
 log = logging.getLogger(__name__)
 
