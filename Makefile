@@ -32,18 +32,22 @@ docs: venv
 
 # Each script prints its own tables; those measuring an issue-23 figure also write
 # benchmarks/results/<script>.json, and summary.py ends with the one table of them all.
+# BENCH_BASE: another checkout (the landed main, a worktree of 2f914da) timed in the same
+# run as the baseline of bench_startup, bench_pipeline and bench_survey; default the
+# worktree /work/base-2f914da if it exists; empty (BENCH_BASE=): no baseline (null).
+BENCH_BASE ?= $(wildcard /work/base-2f914da)
 bench: venv
 	rm -f benchmarks/results/*.json
-	$(BIN)/python benchmarks/bench_startup.py
+	$(BIN)/python benchmarks/bench_startup.py --base '$(BENCH_BASE)'
 	$(BIN)/python benchmarks/bench_read.py
 	$(BIN)/python benchmarks/bench_fit.py
-	$(BIN)/python benchmarks/bench_pipeline.py
+	$(BIN)/python benchmarks/bench_pipeline.py --double $(if $(BENCH_BASE),--baseline $(BENCH_BASE))
 	$(BIN)/python benchmarks/bench_dependencies.py
 	$(BIN)/python benchmarks/bench_science.py
 	$(BIN)/python benchmarks/bench_times.py
 	$(BIN)/python benchmarks/bench_refine.py
 	$(BIN)/python benchmarks/bench_variability.py
-	$(BIN)/python benchmarks/bench_survey.py --overhead
+	$(BIN)/python benchmarks/bench_survey.py --overhead --repeat 3 $(if $(BENCH_BASE),--base $(BENCH_BASE))
 	$(BIN)/python benchmarks/summary.py
 
 clean:

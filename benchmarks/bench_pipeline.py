@@ -24,6 +24,12 @@ same run, medians of ``--repeat`` runs (the 2-core machines are noisy):
    (<= 2.5 GB; baseline: the largest visit alone) and products no larger
    than their inputs.
 
+The issue-23 figures of [3] (``pipeline_1m_wall``, ``pipeline_1m_rss``,
+``product_over_input``, ``fit_over_curve_fit`` and, with ``--double``,
+``pipeline_2m_over_1m_wall`` and ``_rss``) go to
+``benchmarks/results/bench_pipeline.json`` (``--results``) for
+``benchmarks/summary.py``; their baseline is null without ``--baseline``.
+
     python benchmarks/bench_pipeline.py [--n-frames 1000000] [--repeat 3] [--skip-strun]
     python benchmarks/bench_pipeline.py --stages-only --double --baseline ../base-2f914da
 """
@@ -44,6 +50,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # summary.py, also under runpy
+from summary import RESULTS, figure, write_results
 
 CADENCE = 0.0538  # seconds between frames
 
@@ -272,10 +281,11 @@ def curve_fit_rate(files, n_frames=300):
     return len(data) / (time.perf_counter() - start)
 
 
-def bench_stages(sizes, repeat, baseline, options=()):
+def bench_stages(sizes, repeat, baseline, options=(), *, results_folder=RESULTS):
     """Per-stage seconds of the pipeline on each visit size, against ``baseline`` in the same run.
 
     Runs alternate (baseline, this tree) ``repeat`` times per size; medians.
+    The issue-23 figures go to ``results_folder/bench_pipeline.json``.
     """
     trees = ([("base", baseline)] if baseline else []) + [("now", None)]
     results = {}
@@ -302,7 +312,45 @@ def bench_stages(sizes, repeat, baseline, options=()):
                              for label, values in runs.items()}
     rate = curve_fit_rate(_visit_files(*sizes[0]))
     _print_stage_table(results, [label for label, _ in trees], rate, sizes)
+    write_results("bench_pipeline", stage_figures(results, rate, sizes, repeat, baseline),
+                  folder=results_folder)
     return results
+
+
+def stage_figures(results, curve_fit_frames_per_s, sizes, repeat, baseline):
+    """The issue-23 figures (summary.py's format) of `bench_stages`' medians.
+
+    The wall's target is 0.42x the baseline run in the same run, or 10 s
+    (the issue's figure for its machine) without a baseline.
+    """
+    small, large = sizes[0][0], sizes[-1][0]
+    now, base = results[small]["now"], results[small].get("base")
+    note = f"median of {repeat}; {small:,} frames; baseline: {baseline}"
+
+    def of_base(key):
+        return None if base is None else base[key]
+
+    figures = [
+        figure("pipeline_1m_wall", now["total"], "s", target=None if base else 10.0,
+               baseline=of_base("total"), target_ratio=WALL_RATIO_TARGET if base else None,
+               note=note),
+        figure("pipeline_1m_rss", now["peak_gb"], "GB", target=PEAK_RSS_TARGET,
+               baseline=of_base("peak_gb"), note=note),
+        figure("product_over_input", now["product_ratio"], "x", target=PRODUCT_RATIO_TARGET,
+               baseline=of_base("product_ratio"), note=note),
+        figure("fit_over_curve_fit", now["frames"] / now["fit"] / curve_fit_frames_per_s, "x",
+               target=CURVE_FIT_TARGET, better="higher",
+               baseline=None if base is None
+               else base["frames"] / base["fit"] / curve_fit_frames_per_s,
+               note=note + "; fit step frames/s over a curve_fit loop's in the same run")]
+    if large != small:
+        for name, key in (("pipeline_2m_over_1m_wall", "total"),
+                          ("pipeline_2m_over_1m_rss", "peak_gb")):
+            figures.append(figure(
+                name, results[large]["now"][key] / now[key], "x", target=GROWTH_TARGET,
+                baseline=None if base is None else results[large]["base"][key] / base[key],
+                note=f"median of {repeat}; {large:,} / {small:,} frames; baseline: {baseline}"))
+    return figures
 
 
 def _print_stage_table(results, labels, curve_fit_frames_per_s, sizes):
@@ -380,6 +428,8 @@ def main(argv=None):
                              "by the same interpreter in the same run; default: none")
     parser.add_argument("--double", action="store_true",
                         help="[3] also on a visit of twice the frames and files (2x/1x growth)")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="folder of the JSON figures for summary.py (default: %(default)s)")
     args = parser.parse_args(argv)
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()}")
     sizes = [(args.n_frames, args.n_files)]
@@ -388,14 +438,14 @@ def main(argv=None):
     if args.stages_only:
         print(f"[3] strun spelunker_pipeline, default profile, per stage (medians of "
               f"{args.repeat}); baseline {args.baseline}")
-        bench_stages(sizes, args.repeat, args.baseline)
+        bench_stages(sizes, args.repeat, args.baseline, results_folder=args.results)
         return
     bench_periodogram(args.n_frames, args.repeat)
     bench_aperture(args.n_frames, args.repeat)
     if not args.skip_strun:
         print(f"[3] strun spelunker_pipeline, default profile, per stage (medians of "
               f"{args.repeat}); baseline {args.baseline}")
-        bench_stages(sizes, args.repeat, args.baseline)
+        bench_stages(sizes, args.repeat, args.baseline, results_folder=args.results)
     if not args.skip_program:
         bench_program(args.n_frames, args.n_files, args.repeat)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

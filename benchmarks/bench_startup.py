@@ -17,9 +17,12 @@ interleaved so that both see the same load:
 
 Printed: one row per command, the medians, the ratio to the base, the target
 and whether it is met, with the load average (timings on a loaded machine
-are slower; compare the ratios).
+are slower; compare the ratios). The issue-23 figures (``import_spelunker``,
+``survey_help``, ``survey_bad_argument``, ``strun_help_over_stpipe``) go to
+``benchmarks/results/bench_startup.json`` for ``benchmarks/summary.py``.
 
     python benchmarks/bench_startup.py [--base /path/to/other/checkout] [--repeat 3]
+        [--results benchmarks/results]
 """
 
 import argparse
@@ -30,6 +33,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # summary.py, also under runpy
+from summary import RESULTS, figure, write_results
 
 TREE = Path(__file__).resolve().parent.parent
 DEFAULT_BASE = Path("/work/base-2f914da")
@@ -77,12 +83,21 @@ def run_once(argv, tree, codes):
     return wall, cpu
 
 
-def main():
+#: Figure name in benchmarks/results (summary.py) of each timed command with a target.
+FIGURES = {"import spelunker": "import_spelunker", "spelunker-survey --help": "survey_help",
+           "spelunker-survey bad argument": "survey_bad_argument",
+           "strun spelunker_pipeline --help": "strun_help_over_stpipe"}
+
+
+def main(argv=None):
+    """Time the commands; ``argv`` as on the command line (None: ``sys.argv[1:]``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default=str(DEFAULT_BASE) if DEFAULT_BASE.exists() else None,
                         help="another checkout of spelunker timed in the same run")
     parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="folder of the JSON figures for summary.py (default: %(default)s)")
+    args = parser.parse_args(argv)
     trees = {"tree": TREE}
     if args.base:
         trees["base"] = Path(args.base)
@@ -120,6 +135,21 @@ def main():
                        f"<= +{target[2]:.1f} s: {'met' if beyond <= target[2] else 'MISSED'}; "
                        f"{lookup:+.2f} s beyond the alias lookup")
         print(f"{label:34s} {mine_text} {base_text} {ratio}  {verdict}")
+
+    figures = []
+    note = f"median of {args.repeat}" + (f"; baseline: {trees['base']}" if args.base else "")
+    for label, _argv, _codes, target in table:
+        if target is None:
+            continue
+        if target[0] == "abs":
+            value, base, limit = median[label, "tree"], median.get((label, "base")), target[1]
+        else:  # seconds beyond the reference command, in each tree
+            value = median[label, "tree"] - median[target[1], "tree"]
+            base = (median[label, "base"] - median[target[1], "base"]) if args.base else None
+            limit = target[2]
+        figures.append(figure(FIGURES[label], round(value, 4), "s", target=limit,
+                              baseline=None if base is None else round(base, 4), note=note))
+    write_results("bench_startup", figures, folder=args.results)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,9 @@ workers included), overhead = command wall - own work / workers (target <= 3 s
 for 8 visits of 20,000 frames on 2 workers); then the same command again, a
 resume with nothing to do (target <= 3 s).  With ``--base`` the command and
 the resume are also timed for another checkout (the landed main) in the same
-run.
+run.  The two figures (``survey_overhead``, ``survey_resume_nothing``) go to
+``benchmarks/results/bench_survey.json`` (``--results``) for
+``benchmarks/summary.py``.
 """
 
 import argparse
@@ -43,6 +45,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # summary.py, also under runpy
+from summary import RESULTS, figure, write_results
 
 FRAMES_PER_SEGMENT = 50_000
 
@@ -157,6 +162,7 @@ def overhead(args, data, tmp):
           f"{own_cpu:.1f} s; wall / {args.workers} workers = {ideal:.1f} s")
     print("overhead = command wall - own wall / workers (target <= 3 s); CPU overhead = CPU of "
           "all the command's processes - the visits' own CPU (insensitive to other load)")
+    figures = {}
     for name in trees:
         wall = statistics.median(w for w, _ in walls[name, "survey"])
         cpu = statistics.median(c for _, c in walls[name, "survey"])
@@ -167,6 +173,13 @@ def overhead(args, data, tmp):
               f"(target <= 3 s: {'met' if extra <= 3 else 'MISSED'}), CPU {cpu:5.1f} s, "
               f"CPU overhead {cpu - own_cpu:+5.1f} s; resume with nothing to do {resume:4.1f} s "
               f"(CPU {resume_cpu:.1f} s; target <= 3 s: {'met' if resume <= 3 else 'MISSED'})")
+        figures[name] = {"survey_overhead": extra, "survey_resume_nothing": resume}
+    note = (f"median of {args.repeat}; {len(own)} visits x {args.n_frames:,} frames, "
+            f"{args.workers} workers; baseline: {args.base}")
+    write_results("bench_survey", [
+        figure(key, round(value, 4), "s", target=3.0, note=note,
+               baseline=round(figures["base"][key], 4) if "base" in figures else None)
+        for key, value in figures["tree"].items()], folder=args.results)
 
 
 def main():
@@ -181,6 +194,9 @@ def main():
                         help="the command's overhead beyond the visits' own work, and a resume")
     parser.add_argument("--base", help="with --overhead: another checkout timed in the same run")
     parser.add_argument("--repeat", type=int, default=1, help="with --overhead: runs per median")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="with --overhead: folder of the JSON figures for summary.py "
+                             "(default: %(default)s)")
     args = parser.parse_args()
     if args.n_frames is None:
         args.n_frames = 20_000 if args.overhead else 100_000

@@ -51,3 +51,37 @@ def test_table_of_figures_against_targets(summary, tmp_path, capsys):
     assert names.index("pipeline_1m_wall") < names.index("import_spelunker") < names.index(
         "read_1m")
     assert summary.main(["--results", str(tmp_path), "--strict"]) == 1
+
+
+@pytest.mark.benchmark
+def test_bench_pipeline_figures_read_by_the_summary(summary, tmp_path, capsys):
+    # bench_pipeline's per-stage medians -> its issue-23 figures -> the summary table.
+    import runpy
+
+    bench = runpy.run_path(str(SCRIPT.parent / "bench_pipeline.py"))
+    run = {"total": 12.0, "peak_gb": 1.5, "product_ratio": 0.4, "frames": 1000, "fit": 0.001}
+    base = {"total": 24.0, "peak_gb": 2.4, "product_ratio": 0.52, "frames": 1000, "fit": 0.002}
+    results = {1000: {"base": base, "now": run},
+               2000: {"base": base, "now": dict(run, total=26.4, peak_gb=3.0)}}
+    figures = bench["stage_figures"](results, 2000.0, [(1000, 1), (2000, 2)], 3, "base-tree")
+    summary.write_results("bench_pipeline", figures, folder=tmp_path)
+    assert summary.main(["--results", str(tmp_path)]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()
+            if line.strip()}
+    assert rows["pipeline_1m_wall"][-3:] == ["0.5", "MISS", "bench_pipeline"]  # > 0.42x base
+    assert rows["pipeline_1m_rss"][-2] == "ok"
+    assert rows["product_over_input"][-2] == "ok"
+    assert rows["fit_over_curve_fit"][1] == "500" and rows["fit_over_curve_fit"][-2] == "ok"
+    assert rows["pipeline_2m_over_1m_wall"][1:3] == ["2.2", "x"]
+    assert rows["pipeline_2m_over_1m_wall"][-2] == "MISS"
+    assert rows["pipeline_2m_over_1m_rss"][-2] == "ok"
+    found = summary.read_results(tmp_path)
+    assert found["pipeline_1m_wall"]["target_ratio"] == 0.42
+    # Without a baseline tree: baselines null, the wall against its absolute 10 s.
+    del results[1000]["base"], results[2000]["base"]
+    figures = bench["stage_figures"](results, 2000.0, [(1000, 1)], 3, None)
+    assert [f["name"] for f in figures] == ["pipeline_1m_wall", "pipeline_1m_rss",
+                                            "product_over_input", "fit_over_curve_fit"]
+    assert all(f["baseline"] is None and f["ratio"] is None for f in figures)
+    assert (figures[0]["target"], figures[0]["target_ratio"]) == (10.0, None)
+    assert summary.status(figures[0]) == "MISS"
