@@ -174,34 +174,6 @@ def test_centroid_flags_compared_as_written_first():
     assert _flag_values(np.array([1, 0])).tolist() == [255, 255]
 
 
-def test_written_tables_released_without_column_copies(tmp_path, monkeypatch):
-    # After the write, the temporary record arrays of the tables die
-    # without astropy copying their columns; the model's tables are intact.
-    from astropy.io import fits
-
-    from spelunker import datasets, read_guidestar
-
-    visit = datasets.make_guidestar_files(
-        tmp_path / "in", visits=[datasets.VisitSpec(n_frames=300, n_segments=1)], seed=2)
-    model = read_guidestar(visit.files)
-    frames = np.array(model.frames)
-    copying = []
-    original = fits.FITS_rec.__del__
-
-    def spy(self):
-        if "_coldefs" in self.__dict__ and self.dtype.names and len(self) == 300:
-            copying.append(self.dtype.names)
-        original(self)
-
-    monkeypatch.setattr(fits.FITS_rec, "__del__", spy)
-    model.save(str(tmp_path / "model.fits"))
-    import gc
-
-    gc.collect()
-    assert copying == []
-    assert np.array_equal(np.array(model.frames), frames)
-
-
 def test_bench_stage_seconds_from_the_log():
     # benchmarks/bench_pipeline.py reads each stage's seconds from stpipe's log.
     import datetime

@@ -1,21 +1,17 @@
 """Write a `~spelunker.GuideStarModel` to FITS in one pass: labelled tables, no column copies.
 
-`write_fits` is ``stdatamodels.DataModel.to_fits`` with two differences
-that matter for million-row tables (issue 23):
-
-- the table HDUs get their units and time labels
-  (`spelunker.datamodels._units.label_fits_hdus`) before the file is
-  written, instead of the saved file being reopened and rewritten;
-- after the write, the temporary record arrays of the tables go without
-  copying their columns (astropy's ``FITS_rec.__del__`` copies every column
-  still defined on a dying table so that its ``Column`` objects stay
-  usable; nothing uses them after a write, and the copies cost about 1 s
-  and the tables' size in memory per million rows).
+`write_fits` is ``stdatamodels.DataModel.to_fits`` with one difference
+that matters for million-row tables (issue 23): the table HDUs get their
+units and time labels (`spelunker.datamodels._units.label_fits_hdus`)
+before the file is written, instead of the saved file being reopened and
+rewritten.  (Dropping the column definitions of the written tables, so that
+astropy's ``FITS_rec.__del__`` would not copy their columns, saved about
+1 s per million rows but also stripped tables the model still used: the
+events of a saved model were lost.)
 """
 
 import warnings
 
-from astropy.io import fits
 from stdatamodels import fits_support
 
 from spelunker.datamodels._units import label_fits_hdus
@@ -35,15 +31,4 @@ def write_fits(model, init, *args, **kwargs):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Card is too long")
         hdulist.writeto(init, *args, **kwargs)
-    _release_tables(hdulist, model)
 
-
-def _release_tables(hdulist, model):
-    """Drop the column definitions of the written tables the model does not hold itself."""
-    own = {id(getattr(model, name)) for name in model.schema["properties"]
-           if model.hasattr(name)}
-    for hdu in hdulist:
-        data = hdu.__dict__.get("data") if isinstance(hdu, fits.BinTableHDU) else None
-        if isinstance(data, fits.FITS_rec) and id(data) not in own:
-            # Without its column definitions, FITS_rec.__del__ has nothing to copy.
-            del data._coldefs
