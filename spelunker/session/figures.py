@@ -380,7 +380,18 @@ class SessionFigures:
 
         Examples
         --------
-        >>> spk.guidestar_plot(pa_v3=120.0)                        # doctest: +SKIP
+        The geometry it draws, without the network
+        (`spelunker.plotting.sky.guidestar_sky`):
+
+        >>> from spelunker.plotting.sky import guidestar_sky
+        >>> sky = guidestar_sky(81.83, -69.96, detector="GUIDER1", xstart=1226, ystart=209,
+        ...                     gs_v3_pa=159.2)
+        >>> sky.aperture_name, sky.pa_v3_source
+        ('FGS1_FULL', 'GS_V3_PA')
+
+        The figure itself needs the hips2fits service (or a mirror)::
+
+            spk.guidestar_plot(pa_v3=120.0)
         """
         return guidestar_plot(self._require_model(), visit_index=visit_index,
                               guidestar_index=guidestar_index, pa_v3=pa_v3, survey=survey,
