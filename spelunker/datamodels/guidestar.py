@@ -27,6 +27,7 @@ from stdatamodels.jwst.datamodels import JwstDataModel
 from spelunker._validate import check_choice, check_path
 from spelunker.atomic import atomic_file
 from spelunker.datamodels._fits_write import write_fits
+from spelunker.datamodels._upgrade import with_added_columns
 from spelunker.datamodels._units import units_table
 from spelunker.datamodels.rows import group_rows
 from spelunker.errors import CorruptFileError, GuideStarInputError, ParameterError
@@ -54,37 +55,6 @@ _RESULT_META = ("fit_method", "fit_status", "fit_ncpus", "fit_n_flagged", "photo
 
 #: Tables with a ``file_index`` column, cut with the files.
 _PER_FILE_TABLES = ("pointing_table", "centroid_table")
-
-#: Columns the schema gained after products were first written: (HDU, column, FITS format,
-#: value meaning "unknown").  A saved product without them still opens, with that value.
-_ADDED_COLUMNS = (("FILES", "xstart", "J", 0), ("FILES", "ystart", "J", 0),
-                  ("GUIDESTARS", "gs_v3_pa", "D", np.nan))
-
-
-def _with_added_columns(path):
-    """The product's HDUs, with the `_ADDED_COLUMNS` it lacks ("unknown").
-
-    None if none is missing.
-    """
-    # Read everything into memory and close the file: the model does not own this HDUList.
-    with fits.open(path, memmap=False) as opened:
-        hdul = fits.HDUList([hdu.copy() for hdu in opened])
-    changed = False
-    for extname in {extname for extname, *_ in _ADDED_COLUMNS}:
-        if extname not in hdul:
-            continue
-        hdu = hdul[extname]
-        names = {name.lower() for name in hdu.columns.names}
-        missing = [fits.Column(name=column, format=form,
-                               array=np.full(hdu.header["NAXIS2"], unknown))
-                   for name, column, form, unknown in _ADDED_COLUMNS
-                   if name == extname and column not in names]
-        if missing:
-            hdul[extname] = fits.BinTableHDU.from_columns(hdu.columns + fits.ColDefs(missing),
-                                                          header=hdu.header, name=extname)
-            changed = True
-    return hdul if changed else None
-
 
 class GuideStarModel(JwstDataModel):
     """Stitched fine-guide frames of a visit (or program) and their results.
@@ -141,8 +111,8 @@ class GuideStarModel(JwstDataModel):
                 super().__init__(init, **kwargs)
             except ValueError as exc:
                 # A product written before the schema gained a column (see
-                # _ADDED_COLUMNS): open it with the column filled with zeros.
-                upgraded = (_with_added_columns(init) if "don't match schema" in str(exc)
+                # datamodels._upgrade): open it with the column's "unknown" value.
+                upgraded = (with_added_columns(init) if "don't match schema" in str(exc)
                             and os.fspath(init).lower().endswith(".fits") else None)
                 if upgraded is None:
                     raise

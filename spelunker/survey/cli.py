@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from spelunker.errors import SpelunkerError
+
 __all__ = ["EXIT_CODES", "main"]
 
 #: Exit codes of ``spelunker-survey``: code -> meaning.
@@ -100,7 +102,6 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     # heavy: the survey (Dask, jwst datamodels, stpipe, the compiled kernels) is imported
     # only once the arguments are parsed, so --help and usage errors answer at once.
-    from spelunker.errors import SpelunkerError
     from spelunker.survey.execution import run_survey
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
