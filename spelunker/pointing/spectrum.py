@@ -40,7 +40,7 @@ from scipy.special import gammaincc, ndtri
 
 from spelunker._validate import check_positive_float, check_positive_int
 from spelunker.errors import ParameterError
-from spelunker.pointing.stability import _arrays, _finite
+from spelunker.pointing.stability import _arrays, _usable
 
 __all__ = [
     "LINE_HALF_WIDTH",
@@ -158,9 +158,7 @@ def jitter_spectrum(seconds, dv2_mas, dv3_mas, *, segment_s=SEGMENT_S):
     where = "jitter_spectrum"
     segment_s = check_positive_float(segment_s, "segment_s", where=where)
     a = _arrays(where, seconds=seconds, dv2_mas=dv2_mas, dv3_mas=dv3_mas)
-    use = _finite(a["seconds"], a["dv2_mas"], a["dv3_mas"])
-    t, d2, d3 = (a[name] if use is None else a[name][use]
-                 for name in ("seconds", "dv2_mas", "dv3_mas"))
+    t, d2, d3 = _usable(a)
     empty = np.zeros(0)
     if t.size < 16:
         return JitterSpectrum(empty, empty, empty.copy(), float("nan"))

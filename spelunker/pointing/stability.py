@@ -118,6 +118,13 @@ def _finite(*arrays):
     return None if use.all() else use
 
 
+def _usable(arrays):
+    """``seconds``, ``dv2_mas``, ``dv3_mas`` of `_arrays`' dict, where all three are finite."""
+    use = _finite(arrays["seconds"], arrays["dv2_mas"], arrays["dv3_mas"])
+    return tuple(arrays[name] if use is None else arrays[name][use]
+                 for name in ("seconds", "dv2_mas", "dv3_mas"))
+
+
 def _bins(seconds, interval):
     """0-based consecutive interval of each time, counted from the first time."""
     return np.floor((seconds - seconds[0]) / interval).astype(np.int64)
@@ -158,8 +165,7 @@ def interval_averages(seconds, dv2_mas, dv3_mas, *, interval=AVERAGE_INTERVAL):
     where = "interval_averages"
     interval = check_positive_float(interval, "interval", where=where)
     a = _arrays(where, seconds=seconds, dv2_mas=dv2_mas, dv3_mas=dv3_mas)
-    use = np.isfinite(a["seconds"]) & np.isfinite(a["dv2_mas"]) & np.isfinite(a["dv3_mas"])
-    t, d2, d3 = a["seconds"][use], a["dv2_mas"][use], a["dv3_mas"][use]
+    t, d2, d3 = _usable(a)
     table = Table()
     if t.size == 0:
         index = np.zeros(0, np.int64)
