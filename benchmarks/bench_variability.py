@@ -75,7 +75,7 @@ def main(argv=None):
     photometry, photometry_cpu, with_lightcurve = timed(
         lambda: PhotometryOptimizeStep.call(fitted), args.repeat)
     with_events = GuideStarEventStep.call(with_lightcurve)
-    GuideStarVariabilityStep.call(with_events)   # warm-up: wotan's compiled functions
+    GuideStarVariabilityStep.call(with_events)   # warm-up: the compiled kernels
     variability, variability_cpu, _ = timed(lambda: GuideStarVariabilityStep.call(with_events),
                                             args.repeat)
     inside, inside_cpu, found = timed(lambda: find_and_store(with_events), args.repeat)

@@ -5,7 +5,7 @@ frames) with white noise of magnitude 14 (0.004 per frame), red noise (AR(1),
 0.08 %, 20 min), one gap, 1 % masked frames, a flare and a dip.  Each of
 `noise_model`, `find_flares`, `find_dips` (their detrending included) and
 `detrend` alone is timed (median of ``--repeat`` runs after one warm-up
-call, which also loads wotan's compiled functions); the budget of the
+call, which also loads the compiled biweight); the budget of the
 variability step's array work is 0.6 s for noise_model + find_flares +
 find_dips (judged on CPU time: on the shared 2-core machine the wall time
 counts the other processes).
@@ -71,7 +71,7 @@ def main(argv=None):
     times, flux, mask = make_series(args.n)
     start = time.perf_counter()
     detrend(times[:1000], flux[:1000], window=60.0)
-    print(f"first detrend (wotan import and load): {time.perf_counter() - start:.2f} s")
+    print(f"first detrend (compiled biweight loaded): {time.perf_counter() - start:.2f} s")
     calls = {
         "noise_model": lambda: noise_model(times, flux, mask=mask),
         "detrend (window 3 h)": lambda: detrend(times, flux, window=trend_window(3600.0),

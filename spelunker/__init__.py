@@ -15,7 +15,7 @@ import importlib.util
 from spelunker._jit import use_writable_cache
 from spelunker._version import __version__
 
-# numba (ours and wotan's kernels) caches on disk: where its folders cannot be written,
+# numba (spelunker's kernels) caches on disk: where its folders cannot be written,
 # a private one, before numba is first imported (see spelunker._jit).
 use_writable_cache()
 

@@ -1,7 +1,7 @@
 """Compiled kernels load anywhere: deferred numba, and a cache folder where numba has none.
 
 As user ``nobody`` over this (root-owned) install, with no writable home:
-``import spelunker``, a Gaussian fit and ``import wotan`` work, numba's cache
+``import spelunker``, a Gaussian fit and a detrend work, numba's cache
 goes to a private folder of that user under the temporary directory, and one
 INFO line says so.  Skipped unless the tests run as root and a ``nobody``
 user exists.
@@ -40,7 +40,10 @@ AS_NOBODY = textwrap.dedent("""
     result = fit_gaussian_frames(frames)
     x_mean = np.asarray(result["x_mean"])
     assert np.all(np.abs(x_mean - (3.4 + 0.05 * np.arange(20))) < 0.05), x_mean
-    import wotan  # its numba functions are disk-cached too
+    from spelunker.variability import detrend  # a second module's kernel, also cached
+    times = np.arange(200.0)
+    trend = detrend(times, 1 + 1e-3 * times, window=50.0)
+    assert np.all(np.abs(trend - (1 + 1e-3 * times)) < 2e-2), trend
     print("FIT OK", os.environ.get("NUMBA_CACHE_DIR"))
 """)
 

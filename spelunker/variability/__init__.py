@@ -6,8 +6,8 @@ Arrays (times in seconds, relative flux, optional mask):
 
 - `spelunker.variability.noise`: `noise_model` (white noise, binned rms
   against bin size, the red-noise factor beta);
-- `spelunker.variability.detrend`: `detrend`, `trend_window` (wotan's
-  robust biweight);
+- `spelunker.variability.detrend`: `detrend`, `trend_window`,
+  `sliding_biweight` (a sliding robust biweight);
 - `spelunker.variability.search`: `box_search`, the matched-box search
   shared by flares and dips;
 - `spelunker.variability.template`: `flare_template` (Davenport et al.
@@ -40,7 +40,8 @@ from spelunker.variability.core import (
     store_variability,
     variability_table,
 )
-from spelunker.variability.detrend import TREND_WINDOW_FACTOR, detrend, trend_window
+from spelunker.variability.detrend import (TREND_WINDOW_FACTOR, detrend, sliding_biweight,
+                                           trend_window)
 from spelunker.variability.dips import DIP_THRESHOLD, PeriodicDips, find_dips, periodic_dips
 from spelunker.variability.flares import FLARE_THRESHOLD, find_flares
 from spelunker.variability.lightcurve import VisitLightCurve, visit_lightcurve
@@ -77,6 +78,7 @@ __all__ = [
     "flares_table",
     "noise_model",
     "periodic_dips",
+    "sliding_biweight",
     "store_variability",
     "trend_window",
     "variability_table",

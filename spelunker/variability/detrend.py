@@ -1,24 +1,28 @@
-"""Detrending that keeps short events: wotan's robust biweight on a binned series.
+"""Detrending that keeps short events: a sliding robust biweight on a binned series.
 
 The trend of a light curve is the time-windowed biweight location (Tukey's
-biweight, wotan; Hippke et al. 2019) of the series binned to about 1/100 of
-the window (never finer than one frame), interpolated back to every frame.
-The biweight ignores outliers, so an event shorter than about a third of the
+biweight with tuning constant 5, the sliding robust detrender of Hippke et
+al. 2019, AJ 158, 143) of the series binned to about 1/100 of the window
+(never finer than one frame), interpolated back to every frame.  The
+biweight ignores outliers, so an event shorter than about a third of the
 window stays in the residual ``flux / trend - 1``: `trend_window` makes the
 window three times the longest duration searched.
 
-wotan compiles its numba functions on its first call in a fresh install
-(about 16 s, then cached on disk; about 0.2 s in later processes).
+The biweight is `sliding_biweight`, a numba kernel (compiled on first use,
+then cached on disk; see `spelunker._jit`).  A window never holds more than
+about 100 bins, so the trend of a million frames takes milliseconds.
 """
 
 import logging
 
 import numpy as np
 
+from spelunker._jit import njit
 from spelunker._validate import check_positive_float
 from spelunker.variability.noise import cadence_of, check_series, stretch_bounds
 
-__all__ = ["TREND_GAP", "TREND_WINDOW_FACTOR", "detrend", "trend_window"]
+__all__ = ["BIWEIGHT_C", "BIWEIGHT_TOLERANCE", "TREND_GAP", "TREND_WINDOW_FACTOR", "detrend",
+           "sliding_biweight", "trend_window"]
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +35,18 @@ TREND_WINDOW_FACTOR = 3.0
 #: noise estimate, for a long flare or dip.
 TREND_GAP = 60.0
 
-# bins per window of the binned series given to wotan
+#: Tuning constant of the biweight, in units of the window's median absolute deviation.
+BIWEIGHT_C = 5.0
+
+#: The biweight iteration stops when a step moves the location by less than
+#: this fraction of the window's median absolute deviation.
+BIWEIGHT_TOLERANCE = 1e-6
+
+# bins per window of the binned series given to the biweight
 _BINS_PER_WINDOW = 100
+
+# most iterations of one window's biweight (it converges in about ten)
+_MAX_ITERATIONS = 1000
 
 
 def trend_window(longest_duration):
@@ -89,9 +103,9 @@ def detrend(times, flux, *, window, mask=None):
     Notes
     -----
     The series is binned to ``max(cadence, window / 100)`` (mean of the valid
-    frames of each bin); wotan's ``flatten(method='biweight')`` runs on the
-    bins, each stretch separated by a gap longer than half the window or
-    `TREND_GAP` on its own; the trend is interpolated linearly back to the frame times.  A series
+    frames of each bin); `sliding_biweight` runs on the bins, each stretch
+    separated by a gap longer than half the window or `TREND_GAP` on its own;
+    the trend is interpolated linearly back to the frame times.  A series
     of fewer than 3 bins gets its median as trend.
 
     Examples
@@ -114,26 +128,17 @@ def detrend(times, flux, *, window, mask=None):
     cadence = cadence_of(times)
     bin_size = max(cadence, window / _BINS_PER_WINDOW)
     # each stretch on its own: shifted apart by a window, so no bin and no biweight
-    # window spans a gap longer than TREND_GAP, and wotan splits there
+    # window spans a gap longer than TREND_GAP
     starts, stops = stretch_bounds(times, cadence, gap=min(window / 2, TREND_GAP))
     stretch = np.repeat(np.arange(starts.size), stops - starts)
     shifted = times + (window + bin_size) * stretch if starts.size > 1 else times
     bin_times, bin_flux, _ = binned_valid(shifted, flux, valid, bin_size)
     if bin_times.size < 3:
         return np.full(times.shape, float(np.median(flux[valid])))
-    # wotan is imported here, not at the top: `import wotan` costs 0.8 s (numba, scipy)
-    import wotan  # noqa: PLC0415
-
-    _, trend = wotan.flatten(bin_times, bin_flux, window_length=window, method="biweight",
-                             return_trend=True, edge_cutoff=0, break_tolerance=window / 2)
-    good = np.isfinite(trend)
-    if not np.all(good):  # pragma: no cover - wotan leaves no NaN for finite input
-        log.debug("%s: %d bins without trend", where, np.count_nonzero(~good))
-    if np.count_nonzero(good) == 0:  # pragma: no cover
-        return np.full(times.shape, float(np.median(flux[valid])))
+    # stretches are a window apart: no biweight window holds bins of two of them
+    trend = sliding_biweight(bin_times, bin_flux, window=window)
     log.debug("%s: %d bins of %.3g s, window %.4g s, %d stretch(es)", where, bin_times.size,
               bin_size, window, starts.size)
-    bin_times, trend = bin_times[good], trend[good]
     if starts.size == 1:
         return np.interp(times, bin_times, trend)
     out = np.empty(times.shape)
@@ -146,6 +151,91 @@ def detrend(times, flux, *, window, mask=None):
                                         trend[low:high])
         else:              # no valid frame in it: the nearest bins'
             out[first:last] = np.interp(shifted[first:last], bin_times, trend)
+    return out
+
+
+def sliding_biweight(times, values, *, window):
+    """Biweight location of ``values`` in a window of ``window`` s around each time.
+
+    Parameters
+    ----------
+    times : array_like
+        Increasing times (s), finite.
+    values : array_like
+        Finite values, one per time.
+    window : float
+        Full width (s) of the window: point ``i`` uses the points with
+        ``times[i] - window / 2 <= t < times[i] + window / 2``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The location at each time (float64).
+
+    Notes
+    -----
+    Each window's location starts at its median ``M`` with the median
+    absolute deviation ``MAD``; it is then iterated as the weighted mean
+    ``c <- c + sum(w d) / sum(w)`` with ``d = x - c``, ``u = d / (C MAD)``,
+    ``w = (1 - u^2)^2`` for ``|u| < 1`` and 0 beyond (`BIWEIGHT_C` ``= 5``),
+    until a step moves it by at most `BIWEIGHT_TOLERANCE` ``x MAD``.  A window
+    whose MAD is 0 keeps its median.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spelunker.variability.detrend import sliding_biweight
+    >>> times = np.arange(11.0)
+    >>> values = np.ones(11)
+    >>> values[5] = 100.0   # an outlier leaves the location alone
+    >>> sliding_biweight(times, values, window=5.0)[3:8].tolist()
+    [1.0, 1.0, 1.0, 1.0, 1.0]
+    """
+    times = np.ascontiguousarray(times, dtype=np.float64)
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    if times.shape != values.shape or times.ndim != 1:
+        # internal invariant: detrend passes its own binned arrays of one shape
+        raise ValueError("times and values must be 1-D arrays of one shape")
+    return _sliding_biweight(times, values, float(window) / 2.0, BIWEIGHT_C,
+                             BIWEIGHT_TOLERANCE, _MAX_ITERATIONS)
+
+
+@njit(cache=True, nogil=True)
+def _sliding_biweight(times, values, half, tuning, tolerance, max_iterations):
+    n = times.size
+    out = np.empty(n)
+    buffer = np.empty(n)
+    first = 0
+    stop = 0
+    for i in range(n):
+        while first < n and times[first] < times[i] - half:
+            first += 1
+        while stop < n and times[stop] < times[i] + half:
+            stop += 1
+        count = stop - first
+        window = values[first:stop]
+        median = np.median(window)
+        for j in range(count):
+            buffer[j] = abs(window[j] - median)
+        mad = np.median(buffer[:count])
+        center = median
+        if mad > 0:
+            scale = 1.0 / (tuning * mad)
+            for _ in range(max_iterations):
+                sum_wd = 0.0
+                sum_w = 0.0
+                for j in range(count):
+                    d = window[j] - center
+                    u = d * scale
+                    if abs(u) < 1.0:
+                        w = (1.0 - u * u) ** 2
+                        sum_wd += w * d
+                        sum_w += w
+                step = sum_wd / sum_w if sum_w > 0 else 0.0
+                center += step
+                if abs(step) <= tolerance * mad:
+                    break
+        out[i] = center
     return out
 
 
