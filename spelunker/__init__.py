@@ -9,10 +9,8 @@ such as ``spelunker-jitter --help`` answers without loading jwst or the
 compiled kernels; ``from spelunker import GuideStarModel`` works as before.
 """
 
-import importlib
-import importlib.util
-
 from spelunker._jit import use_writable_cache
+from spelunker._lazy import lazy_exports
 from spelunker._version import __version__
 
 # numba (spelunker's kernels) caches on disk: where its folders cannot be written,
@@ -41,19 +39,4 @@ _OWNERS = {
 }
 
 
-def __getattr__(name):
-    """A public name (imported from its owner) or a subpackage, on first use."""
-    owner = _OWNERS.get(name)
-    if owner is not None:
-        value = getattr(importlib.import_module(owner), name)
-        globals()[name] = value
-        return value
-    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
-        return importlib.import_module(f"{__name__}.{name}")  # as an eager import exposed it
-    # AttributeError: Python's protocol for a missing module attribute (hasattr relies on it)
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _OWNERS, __all__)

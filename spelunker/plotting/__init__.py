@@ -36,35 +36,7 @@ excursion histogram; also the report's pointing section) and
 aperture and the 8x8 window on a hips2fits sky image).
 """
 
-from spelunker.plotting.animation import flux_spatial_timelapse_animation
-from spelunker.plotting.frames import frame_plot, position_plot
-from spelunker.plotting.periodograms import periodogram_plot
-from spelunker.plotting.pointing import jitter_plot, pointing_figure
-from spelunker.plotting.report import write_report_index, write_visit_report
-from spelunker.plotting.science import science_regressors_plot
-from spelunker.plotting.sky import guidestar_plot
-from spelunker.plotting.summary import summarize
-from spelunker.plotting.telemetry import (
-    plot_event_table,
-    plot_events,
-    plot_intervals,
-    plot_local_events,
-    plot_mnemonic,
-)
-from spelunker.plotting.timedomain import time_domain_figure
-from spelunker.plotting.timeaxis import TimeAxis, set_time_axis, time_axis, to_axis_time
-from spelunker.plotting.timeseries import (
-    relative_flux,
-    timeseries_binned_plot,
-    timeseries_list_plot,
-)
-from spelunker.plotting.variability import (
-    VARIABILITY_STYLES,
-    display_bin_size,
-    folded_lightcurve_plot,
-    rms_binning_plot,
-    variability_lightcurve_plot,
-)
+from spelunker._lazy import lazy_exports
 
 __all__ = [
     "timeseries_binned_plot", "timeseries_list_plot", "periodogram_plot", "frame_plot",
@@ -75,3 +47,40 @@ __all__ = [
     "rms_binning_plot", "folded_lightcurve_plot", "VARIABILITY_STYLES", "display_bin_size",
     "time_domain_figure", "jitter_plot", "pointing_figure", "guidestar_plot",
 ]
+
+#: Public name -> the submodule that owns it, imported on first use: the pipeline's
+#: log summary needs `summarize` alone, not the figures' modules (issue 23).
+_OWNERS = {
+    "timeseries_binned_plot": "spelunker.plotting.timeseries",
+    "timeseries_list_plot": "spelunker.plotting.timeseries",
+    "periodogram_plot": "spelunker.plotting.periodograms",
+    "frame_plot": "spelunker.plotting.frames",
+    "position_plot": "spelunker.plotting.frames",
+    "flux_spatial_timelapse_animation": "spelunker.plotting.animation",
+    "write_visit_report": "spelunker.plotting.report",
+    "summarize": "spelunker.plotting.summary",
+    "write_report_index": "spelunker.plotting.report",
+    "science_regressors_plot": "spelunker.plotting.science",
+    "plot_mnemonic": "spelunker.plotting.telemetry",
+    "plot_local_events": "spelunker.plotting.telemetry",
+    "plot_events": "spelunker.plotting.telemetry",
+    "plot_intervals": "spelunker.plotting.telemetry",
+    "plot_event_table": "spelunker.plotting.telemetry",
+    "relative_flux": "spelunker.plotting.timeseries",
+    "TimeAxis": "spelunker.plotting.timeaxis",
+    "time_axis": "spelunker.plotting.timeaxis",
+    "set_time_axis": "spelunker.plotting.timeaxis",
+    "to_axis_time": "spelunker.plotting.timeaxis",
+    "variability_lightcurve_plot": "spelunker.plotting.variability",
+    "rms_binning_plot": "spelunker.plotting.variability",
+    "folded_lightcurve_plot": "spelunker.plotting.variability",
+    "VARIABILITY_STYLES": "spelunker.plotting.variability",
+    "display_bin_size": "spelunker.plotting.variability",
+    "time_domain_figure": "spelunker.plotting.timedomain",
+    "jitter_plot": "spelunker.plotting.pointing",
+    "pointing_figure": "spelunker.plotting.pointing",
+    "guidestar_plot": "spelunker.plotting.sky",
+}
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _OWNERS, __all__)
