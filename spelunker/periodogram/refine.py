@@ -35,7 +35,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import gammaln
 
 from spelunker._validate import check_finite_float, check_float_array, check_positive_float
 from spelunker.errors import ParameterError
@@ -420,7 +419,7 @@ def _false_alarm(power, n_points, time_variance, maximum_frequency):
     if power >= 1:
         return 0.0
     nh, nk = n_points - 1, n_points - 3
-    gamma = math.sqrt(2 / nh) * math.exp(gammaln(nh / 2) - gammaln((nh - 1) / 2))
+    gamma = math.sqrt(2 / nh) * math.exp(math.lgamma(nh / 2) - math.lgamma((nh - 1) / 2))
     width = maximum_frequency * math.sqrt(4 * math.pi * time_variance)
     log_rest = math.log1p(-power)
     tau = gamma * width * math.exp(0.5 * (nk - 1) * log_rest) * math.sqrt(0.5 * nh * power)
