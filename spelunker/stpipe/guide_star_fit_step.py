@@ -46,7 +46,7 @@ class GuideStarFitStep(SpelunkerStep):
 
     spec = """
     method = option('gauss', 'quick', default='gauss')  # 'gauss': least-squares 2-D Gaussian fit of every frame, with errors and chi2; 'quick': image moments, faster, errors for centre and background only
-    ncpus = integer(min=1, default=1)  # Number of threads (capped at the CPUs available); results do not depend on it
+    ncpus = integer(min=1, default=None)  # Number of threads (capped at the CPUs available); default: every CPU this process may use; results do not depend on it
     max_iterations = integer(min=1, default=50)  # Most Levenberg-Marquardt iterations per frame (method 'gauss'); frames that need more are flagged
     bad_dq_bits = pass(default='DO_NOT_USE')  # DQ bits of pixels left out of the fit: an integer, or JWST DQ names joined by '+' or ','; '0' uses every finite pixel
     progress = boolean(default=False)  # Show progress bars while reading and fitting

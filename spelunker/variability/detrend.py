@@ -19,6 +19,7 @@ import numpy as np
 
 from spelunker._jit import njit
 from spelunker._validate import check_positive_float
+from spelunker.errors import ParameterError
 from spelunker.variability.noise import cadence_of, check_series, stretch_bounds
 
 __all__ = ["BIWEIGHT_C", "BIWEIGHT_TOLERANCE", "TREND_GAP", "TREND_WINDOW_FACTOR", "detrend",
@@ -191,12 +192,15 @@ def sliding_biweight(times, values, *, window):
     >>> sliding_biweight(times, values, window=5.0)[3:8].tolist()
     [1.0, 1.0, 1.0, 1.0, 1.0]
     """
+    where = "sliding_biweight"
+    times, values, finite = check_series(times, values, None, where=where, short_ok=True)
+    if not np.all(finite):
+        msg = f"{where}: values must be finite (bin or mask the series first, as detrend does)"
+        raise ParameterError(msg)
+    window = check_positive_float(window, "window", unit="seconds", where=where)
     times = np.ascontiguousarray(times, dtype=np.float64)
     values = np.ascontiguousarray(values, dtype=np.float64)
-    if times.shape != values.shape or times.ndim != 1:
-        # internal invariant: detrend passes its own binned arrays of one shape
-        raise ValueError("times and values must be 1-D arrays of one shape")
-    return _sliding_biweight(times, values, float(window) / 2.0, BIWEIGHT_C,
+    return _sliding_biweight(times, values, window / 2.0, BIWEIGHT_C,
                              BIWEIGHT_TOLERANCE, _MAX_ITERATIONS)
 
 
