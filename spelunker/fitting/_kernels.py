@@ -255,15 +255,56 @@ def _is_edge(x, y, nx, ny, margin):
     )
 
 
+# exp(x) = 2**k exp(r), k = round(x / ln 2), r = x - k ln 2 (ln 2 in two parts,
+# Cody-Waite), exp(r) by its Taylor polynomial to degree 12 (|r| <= ln(2)/2:
+# truncation error below 1e-16): within 2 ulp of math.exp.
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_INV_LN2 = 1.44269504088896338700e00
+#: Below this exp underflows (to a subnormal number): 0 is returned instead.
+_EXP_MIN = -708.0
+
+
+# No reassociation here: it would undo the two-part reduction.  "contract"
+# lets the polynomial use fused multiply-adds.
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _exp_block(x, out, bits, powers, n):
+    """``out[:n] = exp(x[:n])`` for ``x <= 0``, in loops the compiler vectorizes.
+
+    ``math.exp`` is a library call per value, which no loop can vectorize;
+    this polynomial form costs a fifth as much on 64 pixels.  Within 2 ulp
+    of ``math.exp``; 0 below ``exp(-708)`` (where ``math.exp`` gives
+    subnormal numbers) and NaN for NaN.  ``bits`` (int64) and ``powers``
+    (float64) are views of one buffer: ``powers[i]`` is 2**k built from its
+    bit pattern.  ``x``, ``out`` and ``bits`` must not overlap (the loops
+    would not vectorize).
+    """
+    for i in range(n):
+        v = x[i]
+        v = v if v >= _EXP_MIN else _EXP_MIN     # NaN stays NaN
+        k = math.floor(v * _INV_LN2 + 0.5)
+        r = (v - k * _LN2_HI) - k * _LN2_LO
+        poly = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (
+            1.0 / 120 + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (
+                1.0 / 362880 + r * (1.0 / 3628800 + r * (1.0 / 39916800 + r * (
+                    1.0 / 479001600))))))))))))
+        kk = int(k) if v == v else 0
+        bits[i] = (kk + 1023) << 52
+        out[i] = poly if x[i] >= _EXP_MIN or x[i] != x[i] else 0.0
+    for i in range(n):
+        out[i] *= powers[i]
+
+
 @njit(cache=True, nogil=True, fastmath=_FASTMATH)
-def _evaluate(px, py, pd, psw, n, p, ebuf, jtj, jtr):
+def _evaluate(px, py, pd, psw, n, p, qbuf, ebuf, bits, powers, jtj, jtr):
     """Chi-square and normal equations of the model at ``p``.
 
     Fills ``jtj = J^T W J`` and ``jtr = J^T W r`` (``r = data - model``,
     ``W = diag(1/err**2)``) and returns ``chi2 = r^T W r``.  The Jacobian is
     analytic; its rows are never stored: the 28 distinct products are
     accumulated in scalars (about twice as fast as storing J and taking dot
-    products).  The exponentials are computed first in their own loop.
+    products).  The exponentials are computed first, by `_exp_block`
+    (``qbuf``, ``ebuf``, ``bits`` and ``powers`` are its work arrays).
     """
     amp = p[0]
     x0 = p[1]
@@ -283,7 +324,8 @@ def _evaluate(px, py, pd, psw, n, p, ebuf, jtj, jtr):
         dy = py[i] - y0
         xr = cth * dx + sth * dy
         yr = -sth * dx + cth * dy
-        ebuf[i] = math.exp(-0.5 * (xr * xr * isx2 + yr * yr * isy2))
+        qbuf[i] = -0.5 * (xr * xr * isx2 + yr * yr * isy2)
+    _exp_block(qbuf, ebuf, bits, powers, n)
     s00 = s01 = s02 = s03 = s04 = s05 = s06 = 0.0
     s11 = s12 = s13 = s14 = s15 = s16 = 0.0
     s22 = s23 = s24 = s25 = s26 = 0.0
@@ -595,7 +637,10 @@ def fit_gaussian_block(
     nx = data.shape[2]
     buffers = _pixel_buffers(ny * nx)
     px, py, pd, psw, _, _, _, res = buffers
+    qbuf = np.empty(ny * nx)
     ebuf = np.empty(ny * nx)
+    bits = np.empty(ny * nx, dtype=np.int64)
+    powers = bits.view(np.float64)
     jtj = np.empty((NPAR, NPAR))
     jtr = np.empty(NPAR)
     jtj_trial = np.empty((NPAR, NPAR))
@@ -618,7 +663,7 @@ def fit_gaussian_block(
         _guess(res, nx, ny, lo, hi, p)
 
         flags = 0
-        chi2 = _evaluate(px, py, pd, psw, n, p, ebuf, jtj, jtr)
+        chi2 = _evaluate(px, py, pd, psw, n, p, qbuf, ebuf, bits, powers, jtj, jtr)
         if not math.isfinite(chi2):
             out_flags[k] = NONFINITE
             continue
@@ -657,7 +702,8 @@ def fit_gaussian_block(
                     p[a] = trial[a]
                 converged = True
                 break
-            chi2_trial = _evaluate(px, py, pd, psw, n, trial, ebuf, jtj_trial, jtr_trial)
+            chi2_trial = _evaluate(px, py, pd, psw, n, trial, qbuf, ebuf, bits, powers,
+                                   jtj_trial, jtr_trial)
             if chi2_trial < chi2:
                 jtj, jtj_trial = jtj_trial, jtj
                 jtr, jtr_trial = jtr_trial, jtr
