@@ -61,31 +61,64 @@ GTOL = 1e-5
 #: the covariance to count as non-singular.
 PIVOT_MIN = 1e-12
 
+#: numba options of every kernel.  The "numpy" error model makes a division by
+#: zero give inf or NaN (as IEEE) instead of testing every divisor to raise
+#: ZeroDivisionError: the kernels never divide by zero on purpose, check
+#: their results for non-finite values, and loops with divisions vectorize.
+_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy"}
+
 # Only reassociation-type fast-math flags: NaN/inf handling must stay IEEE
 # because the kernels test for non-finite values.
 _FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
 
 
-@njit(cache=True, nogil=True)
-def _pack_frame(data, err, bad, k, kb, use_err, px, py, pd, psw, psig, pborder):
+@njit(**_OPTIONS)
+def _pack_frame(data, err, bad, nx, k, kb, use_err, px, py, pd, psw, psig, pborder):
     """Copy the usable pixels of frame ``k`` into flat work arrays.
 
-    Returns the number of usable pixels.  ``psig`` holds err and ``psw``
-    1/err (the square root of the inverse-variance weight); both are 1 when
-    ``use_err`` is False.
+    ``data``, ``err`` and ``bad`` hold one frame per row (``nx`` pixels per
+    frame row).  Returns the number of usable pixels.  ``psig`` holds err
+    and ``psw`` 1/err (the square root of the inverse-variance weight); both
+    are 1 when ``use_err`` is False.  The usual frame, every pixel usable,
+    takes one branch-free pass (which the compiler vectorizes); otherwise
+    the usable pixels are gathered one by one (same result).
     """
-    ny = data.shape[1]
-    nx = data.shape[2]
+    npix = data.shape[1]
+    ny = npix // nx
+    n_unusable = 0
+    for i in range(npix):
+        v = float(data[k, i])
+        ok = math.isfinite(v) & (not bad[kb, i])
+        e = 1.0
+        sw = 1.0
+        if use_err:
+            e = float(err[k, i])
+            sw = 1.0 / e
+            ok = ok & (e > 0.0) & math.isfinite(e) & math.isfinite(sw)
+        n_unusable += 0 if ok else 1
+        pd[i] = v
+        psw[i] = sw
+        psig[i] = e
+    if n_unusable == 0:
+        i = 0
+        for r in range(ny):
+            for c in range(nx):
+                px[i] = c
+                py[i] = r
+                pborder[i] = (r == 0) | (r == ny - 1) | (c == 0) | (c == nx - 1)
+                i += 1
+        return npix
     n = 0
     for r in range(ny):
         for c in range(nx):
-            v = float(data[k, r, c])
-            if not math.isfinite(v) or bad[kb, r, c]:
+            i = r * nx + c
+            v = float(data[k, i])
+            if not math.isfinite(v) or bad[kb, i]:
                 continue
             sw = 1.0
             e = 1.0
             if use_err:
-                e = float(err[k, r, c])
+                e = float(err[k, i])
                 if not (e > 0.0) or not math.isfinite(e):
                     continue
                 sw = 1.0 / e
@@ -101,7 +134,7 @@ def _pack_frame(data, err, bad, k, kb, use_err, px, py, pd, psw, psig, pborder):
     return n
 
 
-@njit(cache=True, nogil=True)
+@njit(**_OPTIONS)
 def _sorted_quantile(values, n, q):
     """Quantile ``q`` of ``values[:n]``, sorting that slice in place.
 
@@ -122,7 +155,7 @@ def _sorted_quantile(values, n, q):
     return values[lo] * (1.0 - frac) + values[hi] * frac
 
 
-@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+@njit(**_OPTIONS, fastmath=_FASTMATH)
 def _moments(px, py, pd, psig, pborder, n, use_err, robust, tmp, res):
     """Robust background, centroid and second moments of packed pixels.
 
@@ -226,7 +259,7 @@ def _moments(px, py, pd, psig, pborder, n, use_err, robust, tmp, res):
     return True
 
 
-@njit(cache=True, nogil=True)
+@njit(**_OPTIONS)
 def _shape_from_moments(mxx, myy, mxy):
     """Major/minor standard deviations and major-axis angle of a covariance."""
     half_tr = 0.5 * (mxx + myy)
@@ -238,13 +271,13 @@ def _shape_from_moments(mxx, myy, mxy):
     return math.sqrt(max(major, 0.0)), math.sqrt(max(minor, 0.0)), theta
 
 
-@njit(cache=True, nogil=True)
+@njit(**_OPTIONS)
 def _wrap_angle(theta):
     """Wrap an angle into [-pi/2, pi/2)."""
     return (theta + 0.5 * math.pi) % math.pi - 0.5 * math.pi
 
 
-@njit(cache=True, nogil=True)
+@njit(**_OPTIONS)
 def _is_edge(x, y, nx, ny, margin):
     """True when (x, y) is within ``margin`` px of the frame's outer edge."""
     return (
@@ -267,7 +300,7 @@ _EXP_MIN = -708.0
 
 # No reassociation here: it would undo the two-part reduction.  "contract"
 # lets the polynomial use fused multiply-adds.
-@njit(cache=True, nogil=True, fastmath={"contract"})
+@njit(**_OPTIONS, fastmath={"contract"})
 def _exp_block(x, out, bits, powers, n):
     """``out[:n] = exp(x[:n])`` for ``x <= 0``, in loops the compiler vectorizes.
 
@@ -295,11 +328,11 @@ def _exp_block(x, out, bits, powers, n):
         out[i] *= powers[i]
 
 
-@njit(cache=True, nogil=True, fastmath=_FASTMATH)
+@njit(**_OPTIONS, fastmath=_FASTMATH)
 def _evaluate(px, py, pd, psw, n, p, qbuf, ebuf, bits, powers, jtj, jtr):
     """Chi-square and normal equations of the model at ``p``.
 
-    Fills ``jtj = J^T W J`` and ``jtr = J^T W r`` (``r = data - model``,
+    Fills the lower triangle of ``jtj = J^T W J`` and ``jtr = J^T W r`` (``r = data - model``,
     ``W = diag(1/err**2)``) and returns ``chi2 = r^T W r``.  The Jacobian is
     analytic; its rows are never stored: the 28 distinct products are
     accumulated in scalars (about twice as fast as storing J and taking dot
@@ -392,36 +425,33 @@ def _evaluate(px, py, pd, psw, n, p, qbuf, ebuf, bits, powers, jtj, jtr):
         r5 += j5 * r
         r6 += j6 * r
     jtj[0, 0] = s00
-    jtj[0, 1] = s01
-    jtj[0, 2] = s02
-    jtj[0, 3] = s03
-    jtj[0, 4] = s04
-    jtj[0, 5] = s05
-    jtj[0, 6] = s06
+    jtj[1, 0] = s01
+    jtj[2, 0] = s02
+    jtj[3, 0] = s03
+    jtj[4, 0] = s04
+    jtj[5, 0] = s05
+    jtj[6, 0] = s06
     jtj[1, 1] = s11
-    jtj[1, 2] = s12
-    jtj[1, 3] = s13
-    jtj[1, 4] = s14
-    jtj[1, 5] = s15
-    jtj[1, 6] = s16
+    jtj[2, 1] = s12
+    jtj[3, 1] = s13
+    jtj[4, 1] = s14
+    jtj[5, 1] = s15
+    jtj[6, 1] = s16
     jtj[2, 2] = s22
-    jtj[2, 3] = s23
-    jtj[2, 4] = s24
-    jtj[2, 5] = s25
-    jtj[2, 6] = s26
+    jtj[3, 2] = s23
+    jtj[4, 2] = s24
+    jtj[5, 2] = s25
+    jtj[6, 2] = s26
     jtj[3, 3] = s33
-    jtj[3, 4] = s34
-    jtj[3, 5] = s35
-    jtj[3, 6] = s36
+    jtj[4, 3] = s34
+    jtj[5, 3] = s35
+    jtj[6, 3] = s36
     jtj[4, 4] = s44
-    jtj[4, 5] = s45
-    jtj[4, 6] = s46
+    jtj[5, 4] = s45
+    jtj[6, 4] = s46
     jtj[5, 5] = s55
-    jtj[5, 6] = s56
+    jtj[6, 5] = s56
     jtj[6, 6] = s66
-    for a in range(NPAR):
-        for b in range(a):
-            jtj[a, b] = jtj[b, a]
     jtr[0] = r0
     jtr[1] = r1
     jtr[2] = r2
@@ -432,10 +462,19 @@ def _evaluate(px, py, pd, psw, n, p, qbuf, ebuf, bits, powers, jtj, jtr):
     return chi2
 
 
-@njit(cache=True, nogil=True)
-def _cholesky(m, size, pivot_min):
-    """In-place lower Cholesky factor of ``m[:size, :size]``; False if not PD."""
-    for j in range(size):
+# The normal-equation helpers below read and write only the lower triangle
+# (row >= column) of the symmetric 7x7 matrices, and multiply by reciprocals
+# computed once (7 divisions per factorisation instead of some 80).
+
+
+@njit(**_OPTIONS)
+def _cholesky(m, pivot_min, inv_diag):
+    """In-place lower Cholesky factor of ``m`` (its lower triangle); False if not PD.
+
+    ``inv_diag`` receives the reciprocals of the factor's diagonal (used by
+    the solves).
+    """
+    for j in range(NPAR):
         s = m[j, j]
         for k in range(j):
             s -= m[j, k] * m[j, k]
@@ -443,113 +482,120 @@ def _cholesky(m, size, pivot_min):
             return False
         d = math.sqrt(s)
         m[j, j] = d
-        for i in range(j + 1, size):
+        inv = 1.0 / d
+        inv_diag[j] = inv
+        for i in range(j + 1, NPAR):
             s = m[i, j]
             for k in range(j):
                 s -= m[i, k] * m[j, k]
-            m[i, j] = s / d
+            m[i, j] = s * inv
     return True
 
 
-@njit(cache=True, nogil=True)
-def _cholesky_solve(lower, b, size):
+@njit(**_OPTIONS)
+def _cholesky_solve(lower, inv_diag, b):
     """Solve ``L L^T x = b`` in place (``b`` becomes ``x``)."""
-    for i in range(size):
+    for i in range(NPAR):
         s = b[i]
         for k in range(i):
             s -= lower[i, k] * b[k]
-        b[i] = s / lower[i, i]
-    for i in range(size - 1, -1, -1):
+        b[i] = s * inv_diag[i]
+    for i in range(NPAR - 1, -1, -1):
         s = b[i]
-        for k in range(i + 1, size):
+        for k in range(i + 1, NPAR):
             s -= lower[k, i] * b[k]
-        b[i] = s / lower[i, i]
+        b[i] = s * inv_diag[i]
 
 
-@njit(cache=True, nogil=True)
-def _diag_scale(jtj, scale):
-    """Marquardt scales sqrt(diag(J^T W J)); 1 where the diagonal is 0."""
+@njit(**_OPTIONS)
+def _diag_scale(jtj, scale, inv_scale):
+    """Marquardt scales sqrt(diag(J^T W J)) (1 where the diagonal is 0) and their reciprocals."""
     for a in range(NPAR):
         d = jtj[a, a]
-        scale[a] = math.sqrt(d) if (d > 0.0 and math.isfinite(d)) else 1.0
+        sc = math.sqrt(d) if (d > 0.0 and math.isfinite(d)) else 1.0
+        scale[a] = sc
+        inv_scale[a] = 1.0 / sc
 
 
-@njit(cache=True, nogil=True)
-def _lm_step(jtj, jtr, lam, active, scale, work, step):
-    """Damped Gauss-Newton step with the ``active`` parameters held fixed."""
+@njit(**_OPTIONS)
+def _scaled_normal_matrix(jtj, inv_scale, work):
+    """Lower triangle of ``D^-1 J^T W J D^-1`` (D = diag(scale)) into ``work``."""
     for a in range(NPAR):
-        for b in range(NPAR):
-            if active[a] or active[b]:
-                work[a, b] = 0.0
-            else:
-                work[a, b] = jtj[a, b] / (scale[a] * scale[b])
+        ia = inv_scale[a]
+        for b in range(a + 1):
+            work[a, b] = jtj[a, b] * (ia * inv_scale[b])
+
+
+@njit(**_OPTIONS)
+def _lm_step(jtj, jtr, lam, active, scale, inv_scale, work, inv_diag, step):
+    """Damped Gauss-Newton step with the ``active`` parameters held fixed."""
+    _scaled_normal_matrix(jtj, inv_scale, work)
+    for a in range(NPAR):
         if active[a]:
+            for b in range(a):
+                work[a, b] = 0.0
+            for b in range(a + 1, NPAR):
+                work[b, a] = 0.0
             work[a, a] = 1.0
             step[a] = 0.0
         else:
             work[a, a] += lam
-            step[a] = jtr[a] / scale[a]
-    if not _cholesky(work, NPAR, 0.0):
+            step[a] = jtr[a] * inv_scale[a]
+    if not _cholesky(work, 0.0, inv_diag):
         return False
-    _cholesky_solve(work, step, NPAR)
+    _cholesky_solve(work, inv_diag, step)
     for a in range(NPAR):
-        step[a] /= scale[a]
+        step[a] *= inv_scale[a]
         if not math.isfinite(step[a]):
             return False
     return True
 
 
-@njit(cache=True, nogil=True)
-def _parameter_errors(jtj, scale, work, col, errors):
+@njit(**_OPTIONS)
+def _parameter_errors(jtj, inv_scale, work, inv_diag, col, errors):
     """1-sigma errors sqrt(diag((J^T W J)^-1)); False when singular.
 
-    On success ``work`` holds the Cholesky factor of the scaled normal
-    matrix (see `_flux_error`).
+    On success ``work`` and ``inv_diag`` hold the Cholesky factor of the
+    scaled normal matrix (see `_flux_error`).
     """
-    for a in range(NPAR):
-        for b in range(NPAR):
-            work[a, b] = jtj[a, b] / (scale[a] * scale[b])
-    if not _cholesky(work, NPAR, PIVOT_MIN):
+    _scaled_normal_matrix(jtj, inv_scale, work)
+    if not _cholesky(work, PIVOT_MIN, inv_diag):
         return False
     # diag(C^-1)[a] = sum_i (L^-1)[i, a]^2, column a of L^-1 from L col = e_a.
     for a in range(NPAR):
-        for i in range(NPAR):
-            col[i] = 0.0
-        col[a] = 1.0
-        total = 0.0
-        for i in range(a, NPAR):
-            s = col[i]
+        col[a] = inv_diag[a]
+        total = col[a] * col[a]
+        for i in range(a + 1, NPAR):
+            s = 0.0
             for k in range(a, i):
                 s -= work[i, k] * col[k]
-            col[i] = s / work[i, i]
+            col[i] = s * inv_diag[i]
             total += col[i] * col[i]
-        errors[a] = total
-    for a in range(NPAR):
-        errors[a] = math.sqrt(errors[a]) / scale[a]
+        errors[a] = math.sqrt(total) * inv_scale[a]
     return True
 
 
-@njit(cache=True, nogil=True)
-def _flux_error(p, lower, scale, col):
+@njit(**_OPTIONS)
+def _flux_error(p, lower, inv_diag, inv_scale, col):
     """1-sigma error of the flux 2 pi A sx sy from the factor of `_parameter_errors`."""
     two_pi = 2.0 * math.pi
     for a in range(NPAR):
         col[a] = 0.0
-    col[0] = two_pi * p[3] * p[4] / scale[0]
-    col[3] = two_pi * p[0] * p[4] / scale[3]
-    col[4] = two_pi * p[0] * p[3] / scale[4]
+    col[0] = two_pi * p[3] * p[4] * inv_scale[0]
+    col[3] = two_pi * p[0] * p[4] * inv_scale[3]
+    col[4] = two_pi * p[0] * p[3] * inv_scale[4]
     # var = g^T (L L^T)^-1 g = |L^-1 g|^2
     total = 0.0
     for i in range(NPAR):
         s = col[i]
         for k in range(i):
             s -= lower[i, k] * col[k]
-        col[i] = s / lower[i, i]
+        col[i] = s * inv_diag[i]
         total += col[i] * col[i]
     return math.sqrt(total)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_OPTIONS)
 def _guess(res, nx, ny, lo, hi, p):
     """Initial parameters from the moments in ``res`` (see `_moments`)."""
     major, minor, theta = _shape_from_moments(res[7], res[8], res[9])
@@ -566,7 +612,7 @@ def _guess(res, nx, ny, lo, hi, p):
         p[a] = min(max(p[a], lo[a]), hi[a])
 
 
-@njit(cache=True, nogil=True)
+@njit(**_OPTIONS)
 def _pixel_buffers(npix_max):
     """Work arrays of one frame's packed pixels: px, py, pd, psw, psig, pborder, tmp, res."""
     return (np.empty(npix_max), np.empty(npix_max), np.empty(npix_max), np.empty(npix_max),
@@ -574,8 +620,8 @@ def _pixel_buffers(npix_max):
             np.empty(12))
 
 
-@njit(cache=True, nogil=True)
-def _start_frame(data, err, bad, k, use_err, robust, buffers,
+@njit(**_OPTIONS)
+def _start_frame(data, err, bad, nx, k, use_err, robust, buffers,
                  out_par, out_err, out_chi2, out_dof, out_iter, out_flags):
     """Frame ``k``'s outputs reset (NaN), its usable pixels packed and their moments taken.
 
@@ -590,7 +636,7 @@ def _start_frame(data, err, bad, k, use_err, robust, buffers,
         out_err[a, k] = np.nan
     out_chi2[k] = np.nan
     out_iter[k] = 0
-    n = _pack_frame(data, err, bad, k, kb, use_err, px, py, pd, psw, psig, pborder)
+    n = _pack_frame(data, err, bad, nx, k, kb, use_err, px, py, pd, psw, psig, pborder)
     out_dof[k] = n - NPAR
     if n < MIN_PIXELS or n - NPAR < 1:
         out_flags[k] = TOO_FEW_PIXELS
@@ -601,19 +647,22 @@ def _start_frame(data, err, bad, k, use_err, robust, buffers,
     return n
 
 
-@njit(cache=True, nogil=True)
+@njit(**_OPTIONS)
 def fit_gaussian_block(
-    data, err, bad, use_err, lo, hi, max_iter, chi2_limit, edge_margin, snr_min,
+    data, err, bad, nx, use_err, lo, hi, max_iter, chi2_limit, edge_margin, snr_min,
     out_par, out_err, out_chi2, out_dof, out_iter, out_flags,
 ):
     """Levenberg-Marquardt fit of the 2-D Gaussian to every frame of a block.
 
     Parameters
     ----------
-    data, err : ndarray (m, ny, nx)
-        Frames and their 1-sigma errors (``err`` ignored unless ``use_err``).
-    bad : ndarray of bool (m or 1, ny, nx)
+    data, err : ndarray (m, ny * nx)
+        Frames, one per row (C order), and their 1-sigma errors (``err``
+        ignored unless ``use_err``).
+    bad : ndarray of bool (m or 1, ny * nx)
         Pixels excluded by their DQ.
+    nx : int
+        Pixels per frame row.
     lo, hi : ndarray (7,)
         Parameter bounds (inclusive); values are clamped into them.
     max_iter : int
@@ -633,8 +682,7 @@ def fit_gaussian_block(
         Outputs, (7, m) for parameters and errors, (m,) for the rest.
     """
     m = data.shape[0]
-    ny = data.shape[1]
-    nx = data.shape[2]
+    ny = data.shape[1] // nx
     buffers = _pixel_buffers(ny * nx)
     px, py, pd, psw, _, _, _, res = buffers
     qbuf = np.empty(ny * nx)
@@ -647,6 +695,8 @@ def fit_gaussian_block(
     jtr_trial = np.empty(NPAR)
     work = np.empty((NPAR, NPAR))
     scale = np.empty(NPAR)
+    inv_scale = np.empty(NPAR)
+    inv_diag = np.empty(NPAR)
     step = np.empty(NPAR)
     p = np.empty(NPAR)
     trial = np.empty(NPAR)
@@ -655,7 +705,7 @@ def fit_gaussian_block(
     active = np.zeros(NPAR, dtype=np.bool_)
 
     for k in range(m):
-        n = _start_frame(data, err, bad, k, use_err, False, buffers,
+        n = _start_frame(data, err, bad, nx, k, use_err, False, buffers,
                          out_par, out_err, out_chi2, out_dof, out_iter, out_flags)
         if n == 0:
             continue
@@ -682,9 +732,9 @@ def fit_gaussian_block(
                 active[a] = (p[a] <= lo[a] and jtr[a] < 0.0) or (
                     p[a] >= hi[a] and jtr[a] > 0.0
                 )
-            _diag_scale(jtj, scale)
+            _diag_scale(jtj, scale, inv_scale)
             noise = math.sqrt(chi2 / dof) if chi2 > 0.0 else 1.0
-            if not _lm_step(jtj, jtr, lam, active, scale, work, step):
+            if not _lm_step(jtj, jtr, lam, active, scale, inv_scale, work, inv_diag, step):
                 lam *= 10.0
                 if lam > LAMBDA_MAX:
                     break
@@ -730,7 +780,7 @@ def fit_gaussian_block(
         if not converged:
             # Accept a point where the projected scaled gradient vanishes.
             gmax = 0.0
-            _diag_scale(jtj, scale)
+            _diag_scale(jtj, scale, inv_scale)
             for a in range(NPAR):
                 free = not ((p[a] <= lo[a] and jtr[a] < 0.0) or (p[a] >= hi[a] and jtr[a] > 0.0))
                 if free:
@@ -742,8 +792,8 @@ def fit_gaussian_block(
                 flags |= NOT_CONVERGED
         out_iter[k] = it
 
-        _diag_scale(jtj, scale)
-        if _parameter_errors(jtj, scale, work, col, errors):
+        _diag_scale(jtj, scale, inv_scale)
+        if _parameter_errors(jtj, inv_scale, work, inv_diag, col, errors):
             # Without err (unit weights) the pixel noise is estimated from
             # the residuals, as curve_fit does with absolute_sigma=False.
             factor = 1.0 if use_err else math.sqrt(chi2 / dof)
@@ -752,7 +802,7 @@ def fit_gaussian_block(
             # Significance of the flux (better determined than the
             # amplitude, which trades off against the widths).
             flux = 2.0 * math.pi * p[0] * p[3] * p[4]
-            if not (flux > snr_min * factor * _flux_error(p, work, scale, col)):
+            if not (flux > snr_min * factor * _flux_error(p, work, inv_diag, inv_scale, col)):
                 flags |= NO_SIGNAL
         else:
             flags |= SINGULAR
@@ -792,9 +842,9 @@ def fit_gaussian_block(
         out_flags[k] = flags
 
 
-@njit(cache=True, nogil=True)
+@njit(**_OPTIONS)
 def fit_moments_block(
-    data, err, bad, use_err, sigma_lo, sigma_hi, edge_margin, snr_min,
+    data, err, bad, nx, use_err, sigma_lo, sigma_hi, edge_margin, snr_min,
     out_par, out_err, out_chi2, out_dof, out_iter, out_flags,
 ):
     """Moments ("quick") fit of every frame of a block (see `_moments`).
@@ -803,13 +853,12 @@ def fit_moments_block(
     errors are given for x_mean, y_mean and offset only (NaN otherwise).
     """
     m = data.shape[0]
-    ny = data.shape[1]
-    nx = data.shape[2]
+    ny = data.shape[1] // nx
     buffers = _pixel_buffers(ny * nx)
     px, py, pd, psw, _, _, _, res = buffers
 
     for k in range(m):
-        n = _start_frame(data, err, bad, k, use_err, True, buffers,
+        n = _start_frame(data, err, bad, nx, k, use_err, True, buffers,
                          out_par, out_err, out_chi2, out_dof, out_iter, out_flags)
         if n == 0:
             continue
