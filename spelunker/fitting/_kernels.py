@@ -314,7 +314,7 @@ def _exp_block(x, out, bits, powers, n):
     """
     for i in range(n):
         v = x[i]
-        v = v if v >= _EXP_MIN else _EXP_MIN     # NaN stays NaN
+        v = _EXP_MIN if v < _EXP_MIN else v     # NaN stays NaN
         k = math.floor(v * _INV_LN2 + 0.5)
         r = (v - k * _LN2_HI) - k * _LN2_LO
         poly = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (
