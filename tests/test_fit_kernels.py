@@ -33,14 +33,20 @@ def test_exp_block_underflows_to_zero_and_keeps_nan():
     assert out[5] == pytest.approx(math.exp(-1.0), rel=1e-15)
 
 
-def pack(frame, err, bad, use_err=True):
+def work_arrays(npix):
+    """px, py, pd, psw, psig, pborder and layout for `_kernels._pack_frame`."""
+    return ([np.empty(npix) for _ in range(5)] + [np.empty(npix, dtype=np.bool_)]
+            + [np.zeros(1, dtype=np.int64)])
+
+
+def pack(frame, err, bad, use_err=True, buffers=None):
     """``_pack_frame`` of one (ny, nx) frame: the packed arrays, trimmed to the count."""
     ny, nx = frame.shape
     npix = ny * nx
-    buffers = [np.empty(npix) for _ in range(5)] + [np.empty(npix, dtype=np.bool_)]
+    buffers = work_arrays(npix) if buffers is None else buffers
     n = _kernels._pack_frame(frame.reshape(1, npix), err.reshape(1, npix),
                              bad.reshape(1, npix), nx, 0, 0, use_err, *buffers)
-    return [b[:n] for b in buffers]
+    return [b[:n] for b in buffers[:6]]
 
 
 def expected_pack(frame, err, usable, use_err=True):
@@ -54,23 +60,27 @@ def expected_pack(frame, err, usable, use_err=True):
 
 @pytest.mark.parametrize("use_err", [True, False])
 def test_pack_frame_all_usable_and_gathered_agree_with_numpy(use_err):
-    data, err, _ = simulate_frames(1, shape=(6, 9), seed=3)
-    frame, frame_err = data[0], err[0]
-    bad = np.zeros(frame.shape, dtype=np.bool_)
-    # Every pixel usable: the one-pass path.
-    for got, want in zip(pack(frame, frame_err, bad, use_err),
-                         expected_pack(frame, frame_err, ~bad, use_err), strict=True):
-        assert_array_equal(got, want)
-    # Some pixels not: the gathering path, same packed values.
-    frame = frame.copy()
-    frame_err = frame_err.copy()
-    frame[0, 3] = np.nan
-    bad[2, 2] = True
-    frame_err[4, 5] = 0.0 if use_err else frame_err[4, 5]
-    usable = np.isfinite(frame) & ~bad & ((frame_err > 0) | (not use_err))
-    for got, want in zip(pack(frame, frame_err, bad, use_err),
-                         expected_pack(frame, frame_err, usable, use_err), strict=True):
-        assert_array_equal(got, want)
+    data, err, _ = simulate_frames(3, shape=(6, 9), seed=3)
+    bad = np.zeros(data.shape[1:], dtype=np.bool_)
+    # Some pixels unusable in the second frame only.
+    data[1, 0, 3] = np.nan
+    bad_1 = bad.copy()
+    bad_1[2, 2] = True
+    if use_err:
+        err[1, 4, 5] = 0.0
+    frames = [(data[0], err[0], bad), (data[1], err[1], bad_1), (data[2], err[2], bad),
+              (data[0], err[0], bad)]
+    # One set of work arrays through the frames, as in a block: every-pixel
+    # frames after a gathered one, and after one another (layout kept).
+    buffers = work_arrays(data[0].size)
+    for frame, frame_err, frame_bad in frames:
+        usable = np.isfinite(frame) & ~frame_bad & ((frame_err > 0) | (not use_err))
+        want = expected_pack(frame, frame_err, usable, use_err)
+        for fresh in (None, buffers):
+            for got, expected in zip(pack(frame, frame_err, frame_bad, use_err, fresh), want,
+                                     strict=True):
+                assert_array_equal(got, expected)
+    assert buffers[6][0] == 1  # the whole-frame layout is in place after an every-pixel frame
 
 
 def random_normal_matrix(seed):

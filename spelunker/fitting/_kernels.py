@@ -73,7 +73,7 @@ _FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
 
 
 @njit(**_OPTIONS)
-def _pack_frame(data, err, bad, nx, k, kb, use_err, px, py, pd, psw, psig, pborder):
+def _pack_frame(data, err, bad, nx, k, kb, use_err, px, py, pd, psw, psig, pborder, layout):
     """Copy the usable pixels of frame ``k`` into flat work arrays.
 
     ``data``, ``err`` and ``bad`` hold one frame per row (``nx`` pixels per
@@ -81,7 +81,9 @@ def _pack_frame(data, err, bad, nx, k, kb, use_err, px, py, pd, psw, psig, pbord
     and ``psw`` 1/err (the square root of the inverse-variance weight); both
     are 1 when ``use_err`` is False.  The usual frame, every pixel usable,
     takes one branch-free pass (which the compiler vectorizes); otherwise
-    the usable pixels are gathered one by one (same result).
+    the usable pixels are gathered one by one (same result).  ``layout[0]``
+    is 1 while ``px``, ``py`` and ``pborder`` hold the whole frame's pixels
+    in order (from the previous frame), which then need no rewriting.
     """
     npix = data.shape[1]
     ny = npix // nx
@@ -100,6 +102,9 @@ def _pack_frame(data, err, bad, nx, k, kb, use_err, px, py, pd, psw, psig, pbord
         psw[i] = sw
         psig[i] = e
     if n_unusable == 0:
+        if layout[0] == 1:
+            return npix
+        layout[0] = 1
         i = 0
         for r in range(ny):
             for c in range(nx):
@@ -108,6 +113,7 @@ def _pack_frame(data, err, bad, nx, k, kb, use_err, px, py, pd, psw, psig, pbord
                 pborder[i] = (r == 0) | (r == ny - 1) | (c == 0) | (c == nx - 1)
                 i += 1
         return npix
+    layout[0] = 0
     n = 0
     for r in range(ny):
         for c in range(nx):
@@ -616,10 +622,13 @@ def _guess(res, nx, ny, lo, hi, p):
 
 @njit(**_OPTIONS)
 def _pixel_buffers(npix_max):
-    """Work arrays of one frame's packed pixels: px, py, pd, psw, psig, pborder, tmp, res."""
+    """Work arrays of one frame's packed pixels.
+
+    px, py, pd, psw, psig, pborder, layout (see `_pack_frame`), tmp, res.
+    """
     return (np.empty(npix_max), np.empty(npix_max), np.empty(npix_max), np.empty(npix_max),
-            np.empty(npix_max), np.empty(npix_max, dtype=np.bool_), np.empty(npix_max),
-            np.empty(12))
+            np.empty(npix_max), np.empty(npix_max, dtype=np.bool_),
+            np.zeros(1, dtype=np.int64), np.empty(npix_max), np.empty(12))
 
 
 @njit(**_OPTIONS)
@@ -631,14 +640,15 @@ def _start_frame(data, err, bad, nx, k, use_err, robust, buffers,
     too few pixels (TOO_FEW_PIXELS) or no pixel above the threshold
     (NO_SIGNAL), its flag then set.  ``robust`` is `_moments`'.
     """
-    px, py, pd, psw, psig, pborder, tmp, res = buffers
+    px, py, pd, psw, psig, pborder, layout, tmp, res = buffers
     kb = 0 if bad.shape[0] == 1 else k
     for a in range(NPAR):
         out_par[a, k] = np.nan
         out_err[a, k] = np.nan
     out_chi2[k] = np.nan
     out_iter[k] = 0
-    n = _pack_frame(data, err, bad, nx, k, kb, use_err, px, py, pd, psw, psig, pborder)
+    n = _pack_frame(data, err, bad, nx, k, kb, use_err, px, py, pd, psw, psig, pborder,
+                    layout)
     out_dof[k] = n - NPAR
     if n < MIN_PIXELS or n - NPAR < 1:
         out_flags[k] = TOO_FEW_PIXELS
@@ -686,7 +696,7 @@ def fit_gaussian_block(
     m = data.shape[0]
     ny = data.shape[1] // nx
     buffers = _pixel_buffers(ny * nx)
-    px, py, pd, psw, _, _, _, res = buffers
+    px, py, pd, psw, _, _, _, _, res = buffers
     qbuf = np.empty(ny * nx)
     ebuf = np.empty(ny * nx)
     bits = np.empty(ny * nx, dtype=np.int64)
@@ -857,7 +867,7 @@ def fit_moments_block(
     m = data.shape[0]
     ny = data.shape[1] // nx
     buffers = _pixel_buffers(ny * nx)
-    px, py, pd, psw, _, _, _, res = buffers
+    px, py, pd, psw, _, _, _, _, res = buffers
 
     for k in range(m):
         n = _start_frame(data, err, bad, nx, k, use_err, True, buffers,
