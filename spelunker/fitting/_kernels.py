@@ -16,6 +16,14 @@ on-disk cache of this module would not see a change of the values in
 
 Parameter order is `spelunker.fitting.model.PARAMETER_NAMES`:
 ``amplitude, x_mean, y_mean, x_stddev, y_stddev, theta, offset``.
+
+Speed: a block's frames come as rows of ``ny * nx`` pixels, so the per-pixel
+work runs in single loops over a frame that the compiler vectorizes
+(packing, exponentials by `_exp_block`, the Jacobian's products); divisions
+follow the "numpy" error model (no zero test, which would stop
+vectorization); the 7x7 algebra avoids square roots and repeated divisions.
+The Levenberg-Marquardt path itself (start, steps, tests) is that of the
+straightforward implementation, so results change only by rounding.
 """
 
 import math
