@@ -15,7 +15,8 @@ def test_bench_fit_runs(capsys):
     module["main"](["--n-frames", "400", "--curve-fit-frames", "10", "--repeat", "1"])
     out = capsys.readouterr().out
     for label in ("gauss ncpus=1", "gauss ncpus=2", "quick ncpus=1", "curve_fit loop",
-                  "gauss(ncpus=2) / curve_fit", "max |gauss - curve_fit|"):
+                  "fit step ncpus=2", "LM iterations per frame", "gauss(ncpus=2) / curve_fit",
+                  "fit step(ncpus=2) / curve_fit", "max |gauss - curve_fit|"):
         assert label in out
     # The compiled fit reproduces curve_fit's centres on the subset.
     x_line = next(line for line in out.splitlines() if line.strip().startswith("x_mean:"))

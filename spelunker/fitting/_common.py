@@ -101,10 +101,12 @@ def run_blocks(kernel, extra_args, data, err, dq, bad_dq_bits, dtype, *,
                ncpus, chunk_size, progress, desc):
     """Run ``kernel`` over frame blocks, on ``ncpus`` threads, into a FitResult.
 
-    ``kernel(data, err, bad, use_err, *extra_args, out_par, out_err, out_chi2,
-    out_dof, out_iter, out_flags)`` must be a nogil numba function.
+    ``kernel(data, err, bad, nx, use_err, *extra_args, out_par, out_err,
+    out_chi2, out_dof, out_iter, out_flags)`` must be a nogil numba function;
+    it sees each block's frames as rows of ``ny * nx`` pixels (C order).
     """
     n, ny, nx = data.shape
+    npix = ny * nx
     # Parameter-major so that every result column is a contiguous row.
     out_par = np.empty((7, n))
     out_err = np.empty((7, n))
@@ -113,7 +115,7 @@ def run_blocks(kernel, extra_args, data, err, dq, bad_dq_bits, dtype, *,
     out_iter = np.empty(n, dtype=np.int32)
     out_flags = np.empty(n, dtype=np.uint32)
     use_err = err is not None
-    dummy_err = np.ones((1, 1, 1), dtype=dtype)
+    dummy_err = np.ones((1, 1), dtype=dtype)
 
     # Blocks no larger than chunk_size, and at least one per thread.
     block = max(1, min(chunk_size, math.ceil(n / ncpus))) if n else 1
@@ -121,11 +123,12 @@ def run_blocks(kernel, extra_args, data, err, dq, bad_dq_bits, dtype, *,
 
     def work(start):
         stop = min(start + block, n)
-        d = np.ascontiguousarray(data[start:stop], dtype=dtype)
-        e = np.ascontiguousarray(err[start:stop], dtype=dtype) if use_err else dummy_err
+        d = np.ascontiguousarray(data[start:stop], dtype=dtype).reshape(-1, npix)
+        e = (np.ascontiguousarray(err[start:stop], dtype=dtype).reshape(-1, npix) if use_err
+             else dummy_err)
         bad = bad_pixel_mask(dq, bad_dq_bits, start, stop, (ny, nx))
         kernel(
-            d, e, bad, use_err, *extra_args,
+            d, e, bad.reshape(len(bad), npix), nx, use_err, *extra_args,
             out_par[:, start:stop], out_err[:, start:stop], out_chi2[start:stop],
             out_dof[start:stop], out_iter[start:stop], out_flags[start:stop],
         )
