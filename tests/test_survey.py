@@ -23,6 +23,8 @@ import sys
 import textwrap
 import time
 from importlib.metadata import entry_points
+from pathlib import Path
+from multiprocessing import forkserver
 
 import dask
 import numpy as np
@@ -39,6 +41,7 @@ from spelunker.errors import ParameterError, SurveyError
 from spelunker.instrument import pixel_scales
 from spelunker.survey import COLUMNS, main, plan_survey, run_survey, visit_summary
 from spelunker.survey import cli, execution, planning, summary
+from spelunker.survey import workers as workers_module
 from spelunker.survey.cli import EXIT_CODES
 
 N_FRAMES = 300  # at 1 s per frame: 5 bins of 60 s for the binned scatter
@@ -552,27 +555,40 @@ def test_worker_log_lines_print_above_the_bar(programs, cluster, tmp_path, capsy
 
 
 
-def test_one_cluster_start_spawned_workers_and_none_for_an_empty_resume(one_visit, tmp_path,
-                                                                          monkeypatch):
-    """The LocalCluster starts once per survey, its workers spawned (never forked from a
-    process running threads); a resume with nothing to run starts no cluster at all."""
+def test_one_cluster_start_forked_warm_workers_and_none_for_an_empty_resume(one_visit, tmp_path,
+                                                                             monkeypatch):
+    """The LocalCluster starts once per survey, its workers forked from the fork server
+    (never from this process, which runs threads) with the pipeline imported before their
+    first task and Dask's worker variables set; a resume with nothing to run starts no
+    cluster at all."""
     started = []
+
+    def probe():
+        return ("spelunker.stpipe.guidestar_pipeline" in sys.modules, os.getppid(),
+                os.environ.get("OMP_NUM_THREADS"))
 
     class CountedCluster(LocalCluster):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             method = dask.config.get("distributed.worker.multiprocessing-method")
             with Client(self) as client:  # before any task: what the workers hold already
-                loaded = client.run(lambda: "spelunker.stpipe.guidestar_pipeline"
-                                    in __import__("sys").modules)
-            started.append((method, sorted(loaded.values())))
+                started.append((method, sorted(client.run(probe).values())))
 
     monkeypatch.setattr(execution, "LocalCluster", CountedCluster)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     output = tmp_path / "out"
     table = run_survey(output, input_dir=one_visit, workers=2, progress=False)
     assert list(table["status"]) == ["ok"]
-    # the preload (this module) imports the pipeline as each worker starts: once per worker
-    assert started == [("spawn", [True, True])]
+    server = forkserver._forkserver._forkserver_pid
+    (method, workers), = started
+    assert method == "forkserver"
+    # both workers hold the pipeline, imported once by the fork server (their parent)
+    assert workers == [(True, server, "1")] * 2
+    # the fork server had Dask's worker variables from its start (BLAS reads them as numpy
+    # loads, before the worker's own environment is set)
+    environ = Path(f"/proc/{server}/environ")
+    if environ.exists():
+        assert b"\0OMP_NUM_THREADS=1\0" in b"\0" + environ.read_bytes()
 
     def no_cluster(*args, **kwargs):
         raise AssertionError("a resume with nothing to run started a cluster")
@@ -581,6 +597,44 @@ def test_one_cluster_start_spawned_workers_and_none_for_an_empty_resume(one_visi
     monkeypatch.setattr(execution, "Client", no_cluster)
     again = run_survey(output, input_dir=one_visit, workers=2, progress=False)
     assert list(again["status"]) == ["ok"] and again["finished"][0] == table["finished"][0]
+
+
+def test_the_cluster_closes_when_the_survey_fails(one_visit, tmp_path, monkeypatch):
+    """An error while the tasks run (here in the progress bookkeeping) closes the cluster:
+    no worker process outlives the survey."""
+    clusters = []
+
+    class KeptCluster(LocalCluster):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            clusters.append(self)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(execution, "LocalCluster", KeptCluster)
+    monkeypatch.setattr(execution, "_run_tasks", broken)
+    with pytest.raises(OSError, match="disk full"):
+        run_survey(tmp_path / "out", input_dir=one_visit, workers=1, progress=False)
+    (cluster,) = clusters
+    assert cluster.status.name == "closed" and not cluster.workers
+
+
+def test_command_starts_the_fork_server_only_with_visits_ahead(tmp_path, monkeypatch):
+    """A new survey (or --rerun) starts the workers' fork server as soon as the arguments
+    are parsed (it imports the pipeline while the command plans); a resume, which may have
+    nothing to run, and a survey on a running scheduler do not."""
+    calls = []
+    monkeypatch.setattr(workers_module, "start_fork_server", lambda: calls.append(True))
+    monkeypatch.setattr(execution, "run_survey", lambda *a, **k: Table({"status": ["ok"]}))
+    output = tmp_path / "out"
+    assert main(["--input", str(tmp_path), "--output", str(output)]) == 0
+    (output / "rows").mkdir(parents=True)
+    assert main(["--input", str(tmp_path), "--output", str(output)]) == 0
+    assert main(["--input", str(tmp_path), "--output", str(output), "--rerun"]) == 0
+    assert main(["--input", str(tmp_path), "--output", str(tmp_path / "new"),
+                 "--scheduler", "tcp://127.0.0.1:8786"]) == 0
+    assert calls == [True, True]
 
 
 def test_help_and_usage_errors_import_no_survey():

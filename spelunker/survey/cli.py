@@ -102,6 +102,12 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     # heavy: the survey (Dask, jwst datamodels, stpipe, the compiled kernels) is imported
     # only once the arguments are parsed, so --help and usage errors answer at once.
+    from spelunker.survey.workers import start_fork_server
+
+    if args.scheduler is None and (args.rerun or not (Path(args.output) / "rows").is_dir()):
+        # A new survey (or a rerun) has visits to run: the workers' fork server imports
+        # the pipeline now, while this process imports the survey and plans the visits.
+        start_fork_server()
     from spelunker.survey.execution import run_survey
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
