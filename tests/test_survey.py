@@ -41,6 +41,7 @@ from spelunker.errors import ParameterError, SurveyError
 from spelunker.instrument import pixel_scales
 from spelunker.survey import COLUMNS, main, plan_survey, run_survey, visit_summary
 from spelunker.survey import cli, execution, planning, summary
+from spelunker.survey import _preload
 from spelunker.survey import workers as workers_module
 from spelunker.survey.cli import EXIT_CODES
 
@@ -603,8 +604,12 @@ def test_one_cluster_start_forked_warm_workers_and_none_for_an_empty_resume(one_
     started = []
 
     def probe():
-        return ("spelunker.stpipe.guidestar_pipeline" in sys.modules, os.getppid(),
-                os.environ.get("OMP_NUM_THREADS"))
+        from spelunker import instrument  # noqa: PLC0415 - runs on the worker
+
+        warm = {"pipeline": "spelunker.stpipe.guidestar_pipeline" in sys.modules,
+                "numba": "numba" in sys.modules,
+                "siaf": instrument._fgs_siaf.cache_info().currsize == 1}
+        return warm, os.getppid(), os.environ.get("OMP_NUM_THREADS")
 
     class CountedCluster(LocalCluster):
         def __init__(self, *args, **kwargs):
@@ -621,8 +626,11 @@ def test_one_cluster_start_forked_warm_workers_and_none_for_an_empty_resume(one_
     server = forkserver._forkserver._forkserver_pid
     (method, workers), = started
     assert method == "forkserver"
-    # both workers hold the pipeline, imported once by the fork server (their parent)
-    assert workers == [(True, server, "1")] * 2
+    # both workers hold the pipeline, numba and the FGS SIAF, loaded once by the fork
+    # server (their parent) before it forked them
+    warm = {"pipeline": True, "numba": True, "siaf": True}
+    assert workers == [(warm, server, "1")] * 2
+    assert workers_module._WARM_VARIABLE == _preload.WARM_VARIABLE
     # the fork server had Dask's worker variables from its start (BLAS reads them as numpy
     # loads, before the worker's own environment is set)
     environ = Path(f"/proc/{server}/environ")

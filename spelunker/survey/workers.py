@@ -38,8 +38,13 @@ log = logging.getLogger(__name__)
 START_METHOD = "forkserver"
 
 #: The modules the fork server imports before it forks the first worker: the survey's
-#: execution module (the pipeline, jwst datamodels, stpipe, Dask).
-PRELOAD = ("spelunker.survey.execution",)
+#: execution module (the pipeline, jwst datamodels, stpipe, Dask), through the module
+#: that also loads what a visit loads on first use (`spelunker.survey._preload`).
+PRELOAD = ("spelunker.survey._preload",)
+
+#: `spelunker.survey._preload.WARM_VARIABLE`, written here so that this module imports
+#: no pipeline (tests/test_survey.py checks they agree).
+_WARM_VARIABLE = "SPELUNKER_SURVEY_WARM"
 
 
 def worker_environment():
@@ -72,7 +77,8 @@ def start_fork_server():
     """Start the fork server of the survey's workers, unless it runs already.
 
     It imports `PRELOAD` while this process goes on (the call returns at
-    once); the first worker forked from it waits for that.  It starts with
+    once) and warms up (`spelunker.survey._preload`); the first worker forked
+    from it waits for that.  It starts with
     the variables Dask sets for a worker process (`worker_environment`): a
     forked worker inherits the fork server's environment, and BLAS reads
     its thread count when numpy loads.  This process's environment is left
@@ -85,7 +91,7 @@ def start_fork_server():
     >>> start_fork_server()  # doctest: +SKIP
     """
     multiprocessing.get_context(START_METHOD).set_forkserver_preload(list(PRELOAD))
-    variables = worker_environment()
+    variables = {**worker_environment(), _WARM_VARIABLE: "1"}
     saved = {name: os.environ.get(name) for name in variables}
     os.environ.update(variables)
     try:
