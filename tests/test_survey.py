@@ -599,12 +599,14 @@ def test_one_cluster_start_forked_warm_workers_and_none_for_an_empty_resume(one_
                                                                              monkeypatch):
     """The LocalCluster starts once per survey, its workers forked from the fork server
     (never from this process, which runs threads) with the pipeline imported before their
-    first task and Dask's worker variables set; a resume with nothing to run starts no
-    cluster at all."""
+    first task, Dask's worker variables and this process's environment as it is when the
+    survey starts; a resume with nothing to run starts no cluster at all."""
     started = []
 
     def probe():
         from spelunker import instrument  # noqa: PLC0415 - runs on the worker
+
+        assert os.environ.get("SPELUNKER_TEST_LATE") == "set after the fork server started"
 
         warm = {"pipeline": "spelunker.stpipe.guidestar_pipeline" in sys.modules,
                 "numba": "numba" in sys.modules,
@@ -620,6 +622,9 @@ def test_one_cluster_start_forked_warm_workers_and_none_for_an_empty_resume(one_
 
     monkeypatch.setattr(execution, "LocalCluster", CountedCluster)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    workers_module.start_fork_server()
+    # a variable set once the server runs reaches the workers too (a token, say)
+    monkeypatch.setenv("SPELUNKER_TEST_LATE", "set after the fork server started")
     output = tmp_path / "out"
     table = run_survey(output, input_dir=one_visit, workers=2, progress=False)
     assert list(table["status"]) == ["ok"]

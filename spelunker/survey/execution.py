@@ -388,10 +388,14 @@ def _client(workers, scheduler):
         return
     # One thread per worker process: a worker holds one visit at a time.  The start method
     # stays set while the cluster lives: a worker that dies is started again the same way.
+    # The workers fork from a server started earlier (maybe by an earlier survey): env
+    # gives them this process's environment as it is now (MAST_API_TOKEN, ...), as a
+    # spawned worker had it.
     start_fork_server()
     with dask.config.set({"distributed.worker.multiprocessing-method": START_METHOD}), \
             LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                         dashboard_address=":0", preload=[__name__]) as cluster, \
+                         dashboard_address=":0", preload=[__name__],
+                         env=dict(os.environ)) as cluster, \
             Client(cluster) as client:
         log.info("Started a LocalCluster of %d workers (dashboard %s)", workers,
                  client.dashboard_link)
