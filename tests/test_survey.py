@@ -44,6 +44,7 @@ from spelunker.survey import cli, execution, planning, summary
 from spelunker.survey import _preload
 from spelunker.survey import workers as workers_module
 from spelunker.survey.cli import EXIT_CODES
+from spelunker.survey.workers import START_METHOD, start_fork_server
 
 N_FRAMES = 300  # at 1 s per frame: 5 bins of 60 s for the binned scatter
 CORRUPT = (1541, 1, 2)
@@ -81,9 +82,12 @@ def product_name(programs, key):
 
 @pytest.fixture(scope="module")
 def cluster():
-    """Two worker processes of one thread, closed after the module."""
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as cluster:
+    """Two worker processes of one thread, closed after the module; forked from the
+    survey's fork server, as the survey's own LocalCluster (warm, and fast to close)."""
+    start_fork_server()
+    with dask.config.set({"distributed.worker.multiprocessing-method": START_METHOD}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                         dashboard_address=":0") as cluster:
         yield cluster
 
 
@@ -675,7 +679,8 @@ def test_the_cluster_closes_when_the_survey_fails(one_visit, tmp_path, monkeypat
 def test_command_starts_the_fork_server_only_with_visits_ahead(tmp_path, monkeypatch):
     """A new survey (or --rerun) starts the workers' fork server as soon as the arguments
     are parsed (it imports the pipeline while the command plans); a resume, which may have
-    nothing to run, and a survey on a running scheduler do not."""
+    nothing to run, a survey on a running scheduler and an input folder that does not
+    exist do not."""
     calls = []
     monkeypatch.setattr(workers_module, "start_fork_server", lambda: calls.append(True))
     monkeypatch.setattr(execution, "run_survey", lambda *a, **k: Table({"status": ["ok"]}))
@@ -686,6 +691,7 @@ def test_command_starts_the_fork_server_only_with_visits_ahead(tmp_path, monkeyp
     assert main(["--input", str(tmp_path), "--output", str(output), "--rerun"]) == 0
     assert main(["--input", str(tmp_path), "--output", str(tmp_path / "new"),
                  "--scheduler", "tcp://127.0.0.1:8786"]) == 0
+    assert main(["--input", str(tmp_path / "typo"), "--output", str(tmp_path / "new")]) == 0
     assert calls == [True, True]
 
 

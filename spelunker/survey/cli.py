@@ -127,15 +127,23 @@ def _exit(code):
     os._exit(code)
 
 
+def _visits_ahead(args):
+    """Whether the survey of ``args`` will run visits on a LocalCluster, as far as cheap
+    checks tell: a new survey (or ``--rerun``) of an input folder that exists, or of MAST."""
+    if args.scheduler is not None or (args.input is not None and not Path(args.input).is_dir()):
+        return False
+    return args.rerun or not (Path(args.output) / "rows").is_dir()
+
+
 def _run(args):
     """The survey of the parsed arguments ``args``; the exit code."""
     # heavy: the survey (Dask, jwst datamodels, stpipe, the compiled kernels) is imported
     # only once the arguments are parsed, so --help and usage errors answer at once.
     from spelunker.survey.workers import start_fork_server
 
-    if args.scheduler is None and (args.rerun or not (Path(args.output) / "rows").is_dir()):
-        # A new survey (or a rerun) has visits to run: the workers' fork server imports
-        # the pipeline now, while this process imports the survey and plans the visits.
+    if _visits_ahead(args):
+        # The workers' fork server imports the pipeline now, while this process imports
+        # the survey and plans the visits.
         start_fork_server()
     from spelunker.survey.execution import run_survey
 
