@@ -27,7 +27,11 @@ by the workers is the ideal parallel time) against the ``spelunker-survey``
 command on a fresh LocalCluster (import, cluster start and imports on the
 workers included), overhead = command wall - own work / workers (target <= 3 s
 for 8 visits of 20,000 frames on 2 workers); then the same command again, a
-resume with nothing to do (target <= 3 s).  With ``--base`` the command and
+resume with nothing to do (target <= 3 s).  The command's CPU is that of every
+process under it (its fork server and workers too), and its phases (`PHASES`:
+import + plan, cluster start, a worker's first task's extra, tasks, close +
+tables, exit) are read from its log lines and the rows' times: on a shared
+machine they say more than the total.  With ``--base`` the command and
 the resume are also timed for another checkout (the landed main) in the same
 run.  The two figures (``survey_overhead``, ``survey_resume_nothing``) go to
 ``benchmarks/results/bench_survey.json`` (``--results``) for
