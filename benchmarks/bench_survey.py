@@ -27,7 +27,11 @@ by the workers is the ideal parallel time) against the ``spelunker-survey``
 command on a fresh LocalCluster (import, cluster start and imports on the
 workers included), overhead = command wall - own work / workers (target <= 3 s
 for 8 visits of 20,000 frames on 2 workers); then the same command again, a
-resume with nothing to do (target <= 3 s).  With ``--base`` the command and
+resume with nothing to do (target <= 3 s).  The command's CPU is that of every
+process under it (its fork server and workers too), and its phases (`PHASES`:
+import + plan, cluster start, a worker's first task's extra, tasks, close +
+tables, exit) are read from its log lines and the rows' times: on a shared
+machine they say more than the total.  With ``--base`` the command and
 the resume are also timed for another checkout (the landed main) in the same
 run.  The two figures (``survey_overhead``, ``survey_resume_nothing``) go to
 ``benchmarks/results/bench_survey.json`` (``--results``) for
@@ -35,8 +39,10 @@ run.  The two figures (``survey_overhead``, ``survey_resume_nothing``) go to
 """
 
 import argparse
+import contextlib
+import datetime
+import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -50,6 +56,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # summary.py, also und
 from summary import RESULTS, figure, write_results
 
 FRAMES_PER_SEGMENT = 50_000
+
+#: The command's phases printed by --overhead: import + plan (command start -> the plan's
+#: log line), cluster start (-> "Started a LocalCluster"), first task's extra (a worker's
+#: first visit minus the median of its later ones: imports and loads on first use),
+#: tasks (cluster ready -> the last row written), close + tables (-> "Survey done"), exit.
+PHASES = ("import + plan", "cluster start", "first task's extra",
+          "tasks (cluster ready -> last row)", "close + tables", "exit")
 
 
 def make_visits(directory, n_visits, n_frames):
@@ -122,22 +135,87 @@ def own_work(data, output):
     return seconds
 
 
+def _tree_cpu(process, seen):
+    """Record the CPU seconds (user + system) of ``process`` and its descendants in ``seen``."""
+    import psutil
+
+    try:
+        family = [process, *process.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for member in family:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            times = member.cpu_times()
+            seen[member.pid] = max(seen.get(member.pid, 0.0), times.user + times.system)
+
+
+def _stamp(line):
+    """The time (epoch s) of a log line of the command (``%(asctime)s``), or None."""
+    try:
+        return datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    except ValueError:
+        return None
+
+
+def _phases(log, output, start, end):
+    """The command's phases (s) from its log lines and the rows' times (see `PHASES`)."""
+    marks = {}
+    for line in log.splitlines():
+        for key, text in (("plan", "Survey plan:"), ("cluster", "Started a LocalCluster"),
+                          ("done", "Survey done:")):
+            if text in line and _stamp(line) is not None:
+                marks[key] = _stamp(line)
+    rows = []
+    for path in sorted((Path(output) / "rows").glob("*.json")):
+        row = json.loads(path.read_text())
+        finished = datetime.datetime.fromisoformat(row["finished"]).replace(
+            tzinfo=datetime.UTC).timestamp()
+        rows.append((finished - row["elapsed"], finished, row["elapsed"], row["worker"]))
+    if not rows or len(marks) < 3:
+        return None
+    rows.sort()
+    workers, first, later = set(), [], []
+    for _, _, elapsed, worker in rows:  # by start time: each worker's first visit first
+        (later if worker in workers else first).append(elapsed)
+        workers.add(worker)
+    steady = statistics.median(later) if later else 0.0
+    last = max(finished for _, finished, _, _ in rows)
+    return {"import + plan": marks["plan"] - start,
+            "cluster start": marks["cluster"] - marks["plan"],
+            "first task's extra": statistics.median(first) - steady,
+            "tasks (cluster ready -> last row)": last - marks["cluster"],
+            "close + tables": marks["done"] - last,
+            "exit": end - marks["done"]}
+
+
 def command(tree, data, output, workers):
-    """(wall, CPU of every process) seconds of ``spelunker-survey`` with ``tree`` on the path."""
+    """Wall, CPU and phases of ``spelunker-survey`` with ``tree`` on the path.
+
+    The CPU is that of the command and every process under it (the fork
+    server and the workers included), sampled every 50 ms (`psutil`).
+    """
+    import psutil
+
     script = os.path.join(os.path.dirname(sys.executable), "spelunker-survey")
     argv = [script] if os.path.exists(script) else [sys.executable, "-m", "spelunker.survey"]
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    done = subprocess.run([*argv, "--input", str(data), "--output", str(output), "--workers",
-                           str(workers), "--no-progress"], env=env, capture_output=True,
-                          text=True, check=False)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        raise SystemExit(f"spelunker-survey (PYTHONPATH={tree}) exited {done.returncode}:\n"
-                         f"{done.stderr[-3000:]}")
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    seen = {}
+    start = time.time()
+    with tempfile.TemporaryFile(mode="w+") as err:
+        process = subprocess.Popen([*argv, "--input", str(data), "--output", str(output),
+                                    "--workers", str(workers), "--no-progress"], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=err, text=True)
+        watched = psutil.Process(process.pid)
+        while process.poll() is None:
+            _tree_cpu(watched, seen)
+            time.sleep(0.05)
+        end = time.time()
+        err.seek(0)
+        log = err.read()
+    if process.returncode != 0:
+        raise SystemExit(f"spelunker-survey (PYTHONPATH={tree}) exited {process.returncode}:\n"
+                         f"{log[-3000:]}")
+    return end - start, sum(seen.values()), _phases(log, output, start, end)
 
 
 def overhead(args, data, tmp):
@@ -149,12 +227,12 @@ def overhead(args, data, tmp):
     own = own_work(data, Path(tmp) / "in_process")
     ideal = sum(w for w, _ in own) / args.workers
     own_cpu = sum(c for _, c in own)
-    walls = {(name, kind): [] for name in trees for kind in ("survey", "resume")}
+    runs = {(name, kind): [] for name in trees for kind in ("survey", "resume")}
     for k in range(args.repeat):
         for name, path in trees.items():
             output = Path(tmp) / f"{name}-{k}"
-            walls[name, "survey"].append(command(path, data, output, args.workers))
-            walls[name, "resume"].append(command(path, data, output, args.workers))
+            runs[name, "survey"].append(command(path, data, output, args.workers))
+            runs[name, "resume"].append(command(path, data, output, args.workers))
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; medians of "
           f"{args.repeat}")
     print(f"visits' own work: {len(own)} visits, {sum(w for w, _ in own):.1f} s wall in this "
@@ -164,16 +242,24 @@ def overhead(args, data, tmp):
           "all the command's processes - the visits' own CPU (insensitive to other load)")
     figures = {}
     for name in trees:
-        wall = statistics.median(w for w, _ in walls[name, "survey"])
-        cpu = statistics.median(c for _, c in walls[name, "survey"])
-        resume = statistics.median(w for w, _ in walls[name, "resume"])
-        resume_cpu = statistics.median(c for _, c in walls[name, "resume"])
+        wall = statistics.median(w for w, _, _ in runs[name, "survey"])
+        cpu = statistics.median(c for _, c, _ in runs[name, "survey"])
+        resume = statistics.median(w for w, _, _ in runs[name, "resume"])
+        resume_cpu = statistics.median(c for _, c, _ in runs[name, "resume"])
         extra = wall - ideal
         print(f"{name:5s} spelunker-survey: {wall:5.1f} s wall, overhead {extra:+5.1f} s "
               f"(target <= 3 s: {'met' if extra <= 3 else 'MISSED'}), CPU {cpu:5.1f} s, "
               f"CPU overhead {cpu - own_cpu:+5.1f} s; resume with nothing to do {resume:4.1f} s "
               f"(CPU {resume_cpu:.1f} s; target <= 3 s: {'met' if resume <= 3 else 'MISSED'})")
         figures[name] = {"survey_overhead": extra, "survey_resume_nothing": resume}
+    print("phases of the command (s, medians; from its log lines and the rows' times):")
+    print(f"  {'phase':36s}" + "".join(f"{name:>8s}" for name in trees))
+    for phase in PHASES:
+        values = []
+        for name in trees:
+            found = [p[phase] for _, _, p in runs[name, "survey"] if p]
+            values.append(f"{statistics.median(found):8.2f}" if found else f"{'-':>8s}")
+        print(f"  {phase:36s}" + "".join(values))
     note = (f"median of {args.repeat}; {len(own)} visits x {args.n_frames:,} frames, "
             f"{args.workers} workers; baseline: {args.base}")
     write_results("bench_survey", [

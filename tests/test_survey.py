@@ -23,6 +23,8 @@ import sys
 import textwrap
 import time
 from importlib.metadata import entry_points
+from pathlib import Path
+from multiprocessing import forkserver
 
 import dask
 import numpy as np
@@ -39,7 +41,10 @@ from spelunker.errors import ParameterError, SurveyError
 from spelunker.instrument import pixel_scales
 from spelunker.survey import COLUMNS, main, plan_survey, run_survey, visit_summary
 from spelunker.survey import cli, execution, planning, summary
+from spelunker.survey import _preload
+from spelunker.survey import workers as workers_module
 from spelunker.survey.cli import EXIT_CODES
+from spelunker.survey.workers import START_METHOD, start_fork_server
 
 N_FRAMES = 300  # at 1 s per frame: 5 bins of 60 s for the binned scatter
 CORRUPT = (1541, 1, 2)
@@ -77,9 +82,12 @@ def product_name(programs, key):
 
 @pytest.fixture(scope="module")
 def cluster():
-    """Two worker processes of one thread, closed after the module."""
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as cluster:
+    """Two worker processes of one thread, closed after the module; forked from the
+    survey's fork server, as the survey's own LocalCluster (warm, and fast to close)."""
+    start_fork_server()
+    with dask.config.set({"distributed.worker.multiprocessing-method": START_METHOD}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                         dashboard_address=":0") as cluster:
         yield cluster
 
 
@@ -472,6 +480,45 @@ def test_module_and_console_script_run_the_command(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+EXIT_PROBE = textwrap.dedent("""
+    import atexit, sys
+    atexit.register(print, "exit handlers ran")  # its output must be flushed before the end
+    from spelunker.survey import main
+    print("survey", end=" ")
+    sys.exit(main())
+""")
+
+
+def test_the_command_ends_after_its_exit_handlers_without_teardown(tmp_path, monkeypatch):
+    """The command's process (main() without arguments) ends with os._exit once its exit
+    handlers ran and its output is flushed, skipping the interpreter's tear-down of its
+    modules (0.4-1.5 s after a survey); main(argv) returns the code."""
+    result = subprocess.run([sys.executable, "-c", EXIT_PROBE, "--input",
+                             str(tmp_path / "typo"), "--output", str(tmp_path / "out")],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 1
+    assert "input_dir=" in one_error_line(result.stderr)
+    assert result.stdout.splitlines() == ["survey exit handlers ran"]
+
+    class Ended(Exception):
+        pass
+
+    calls = []
+
+    def ended(code):
+        calls.append(("os._exit", code))
+        raise Ended
+
+    monkeypatch.setattr(cli.atexit, "_run_exitfuncs", lambda: calls.append(("atexit", None)))
+    monkeypatch.setattr(cli.os, "_exit", ended)
+    monkeypatch.setattr(sys, "argv", ["spelunker-survey", "--input", str(tmp_path / "typo"),
+                                      "--output", str(tmp_path / "out")])
+    with pytest.raises(Ended):
+        main()
+    assert calls == [("atexit", None), ("os._exit", 1)]
+    assert main(sys.argv[1:]) == 1 and len(calls) == 2
+
+
 KILLED_SAVE = textwrap.dedent("""
     import os, sys
     from spelunker import GuideStarModel
@@ -552,27 +599,52 @@ def test_worker_log_lines_print_above_the_bar(programs, cluster, tmp_path, capsy
 
 
 
-def test_one_cluster_start_spawned_workers_and_none_for_an_empty_resume(one_visit, tmp_path,
-                                                                          monkeypatch):
-    """The LocalCluster starts once per survey, its workers spawned (never forked from a
-    process running threads); a resume with nothing to run starts no cluster at all."""
+def test_one_cluster_start_forked_warm_workers_and_none_for_an_empty_resume(one_visit, tmp_path,
+                                                                             monkeypatch):
+    """The LocalCluster starts once per survey, its workers forked from the fork server
+    (never from this process, which runs threads) with the pipeline imported before their
+    first task, Dask's worker variables and this process's environment as it is when the
+    survey starts; a resume with nothing to run starts no cluster at all."""
     started = []
+
+    def probe():
+        from spelunker import instrument  # noqa: PLC0415 - runs on the worker
+
+        assert os.environ.get("SPELUNKER_TEST_LATE") == "set after the fork server started"
+
+        warm = {"pipeline": "spelunker.stpipe.guidestar_pipeline" in sys.modules,
+                "numba": "numba" in sys.modules,
+                "siaf": instrument._fgs_siaf.cache_info().currsize == 1}
+        return warm, os.getppid(), os.environ.get("OMP_NUM_THREADS")
 
     class CountedCluster(LocalCluster):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             method = dask.config.get("distributed.worker.multiprocessing-method")
             with Client(self) as client:  # before any task: what the workers hold already
-                loaded = client.run(lambda: "spelunker.stpipe.guidestar_pipeline"
-                                    in __import__("sys").modules)
-            started.append((method, sorted(loaded.values())))
+                started.append((method, sorted(client.run(probe).values())))
 
     monkeypatch.setattr(execution, "LocalCluster", CountedCluster)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    workers_module.start_fork_server()
+    # a variable set once the server runs reaches the workers too (a token, say)
+    monkeypatch.setenv("SPELUNKER_TEST_LATE", "set after the fork server started")
     output = tmp_path / "out"
     table = run_survey(output, input_dir=one_visit, workers=2, progress=False)
     assert list(table["status"]) == ["ok"]
-    # the preload (this module) imports the pipeline as each worker starts: once per worker
-    assert started == [("spawn", [True, True])]
+    server = forkserver._forkserver._forkserver_pid
+    (method, workers), = started
+    assert method == "forkserver"
+    # both workers hold the pipeline, numba and the FGS SIAF, loaded once by the fork
+    # server (their parent) before it forked them
+    warm = {"pipeline": True, "numba": True, "siaf": True}
+    assert workers == [(warm, server, "1")] * 2
+    assert workers_module._WARM_VARIABLE == _preload.WARM_VARIABLE
+    # the fork server had Dask's worker variables from its start (BLAS reads them as numpy
+    # loads, before the worker's own environment is set)
+    environ = Path(f"/proc/{server}/environ")
+    if environ.exists():
+        assert b"\0OMP_NUM_THREADS=1\0" in b"\0" + environ.read_bytes()
 
     def no_cluster(*args, **kwargs):
         raise AssertionError("a resume with nothing to run started a cluster")
@@ -581,6 +653,46 @@ def test_one_cluster_start_spawned_workers_and_none_for_an_empty_resume(one_visi
     monkeypatch.setattr(execution, "Client", no_cluster)
     again = run_survey(output, input_dir=one_visit, workers=2, progress=False)
     assert list(again["status"]) == ["ok"] and again["finished"][0] == table["finished"][0]
+
+
+def test_the_cluster_closes_when_the_survey_fails(one_visit, tmp_path, monkeypatch):
+    """An error while the tasks run (here in the progress bookkeeping) closes the cluster:
+    no worker process outlives the survey."""
+    clusters = []
+
+    class KeptCluster(LocalCluster):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            clusters.append(self)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(execution, "LocalCluster", KeptCluster)
+    monkeypatch.setattr(execution, "_run_tasks", broken)
+    with pytest.raises(OSError, match="disk full"):
+        run_survey(tmp_path / "out", input_dir=one_visit, workers=1, progress=False)
+    (cluster,) = clusters
+    assert cluster.status.name == "closed" and not cluster.workers
+
+
+def test_command_starts_the_fork_server_only_with_visits_ahead(tmp_path, monkeypatch):
+    """A new survey (or --rerun) starts the workers' fork server as soon as the arguments
+    are parsed (it imports the pipeline while the command plans); a resume, which may have
+    nothing to run, a survey on a running scheduler and an input folder that does not
+    exist do not."""
+    calls = []
+    monkeypatch.setattr(workers_module, "start_fork_server", lambda: calls.append(True))
+    monkeypatch.setattr(execution, "run_survey", lambda *a, **k: Table({"status": ["ok"]}))
+    output = tmp_path / "out"
+    assert main(["--input", str(tmp_path), "--output", str(output)]) == 0
+    (output / "rows").mkdir(parents=True)
+    assert main(["--input", str(tmp_path), "--output", str(output)]) == 0
+    assert main(["--input", str(tmp_path), "--output", str(output), "--rerun"]) == 0
+    assert main(["--input", str(tmp_path), "--output", str(tmp_path / "new"),
+                 "--scheduler", "tcp://127.0.0.1:8786"]) == 0
+    assert main(["--input", str(tmp_path / "typo"), "--output", str(tmp_path / "new")]) == 0
+    assert calls == [True, True]
 
 
 def test_help_and_usage_errors_import_no_survey():

@@ -14,6 +14,7 @@ import json
 import math
 
 import astropy.units as u
+import dask
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -35,6 +36,7 @@ from spelunker.survey import (
 )
 from spelunker.survey.guidestars import catalogue_arrow, visit_guidestars
 from spelunker.survey.summary import NO_VARIABILITY, empty_row, variability_rows
+from spelunker.survey.workers import START_METHOD, start_fork_server
 
 
 def row(visit, gs_id, *, status="ok", **values):
@@ -263,9 +265,12 @@ def test_catalogue_paths_that_are_folders_are_refused_before_anything_runs(tmp_p
 
 @pytest.fixture(scope="module")
 def cluster():
-    """Two worker processes of one thread, closed after the module."""
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as cluster:
+    """Two worker processes of one thread, closed after the module; forked from the
+    survey's fork server, as the survey's own LocalCluster (warm, and fast to close)."""
+    start_fork_server()
+    with dask.config.set({"distributed.worker.multiprocessing-method": START_METHOD}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                         dashboard_address=":0") as cluster:
         yield cluster
 
 

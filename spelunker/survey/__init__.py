@@ -19,8 +19,9 @@ The package, one job per module
     `spelunker.survey.summary` (the table's `COLUMNS` and a visit's row,
     `visit_summary`), `spelunker.survey.guidestars` (the guide-star
     catalogue, `guidestar_catalogue`), `spelunker.survey.execution` (`run_survey` on Dask,
-    `run_visit`, the files written, resume) and `spelunker.survey.cli`
-    (the ``spelunker-survey`` command, `main`).  The names below are
+    `run_visit`, the files written, resume), `spelunker.survey.workers` (the
+    fork server the LocalCluster's workers fork from, warm) and
+    `spelunker.survey.cli` (the ``spelunker-survey`` command, `main`).  The names below are
     imported from their modules on first use, so ``spelunker-survey --help``
     answers without loading Dask, jwst or the compiled kernels.
 

@@ -51,6 +51,7 @@ from spelunker.survey.summary import (
     survey_table,
     visit_summary,
 )
+from spelunker.survey.workers import START_METHOD, start_fork_server
 
 __all__ = ["SCHEDULER_TIMEOUT", "check_scheduler_address", "run_survey", "run_visit"]
 
@@ -58,12 +59,6 @@ log = logging.getLogger(__name__)
 
 #: Seconds allowed to reach a running scheduler (``scheduler=``) before the survey gives up.
 SCHEDULER_TIMEOUT = 5.0
-
-#: How the LocalCluster starts its worker processes.  Spawned: each worker imports the
-#: package once (2-5 s), then keeps it for every visit it runs.  Forking them from this
-#: process (which runs Dask's event-loop threads) started the cluster faster but hung
-#: in the cluster's close under pytest-xdist: fork with threads running is not safe.
-_START_METHOD = "spawn"
 
 # Schemes whose address is host:port over TCP (the connection can be tried first).
 _TCP_SCHEMES = ("tcp", "tls", "ws", "wss")
@@ -393,9 +388,14 @@ def _client(workers, scheduler):
         return
     # One thread per worker process: a worker holds one visit at a time.  The start method
     # stays set while the cluster lives: a worker that dies is started again the same way.
-    with dask.config.set({"distributed.worker.multiprocessing-method": _START_METHOD}), \
+    # The workers fork from a server started earlier (maybe by an earlier survey): env
+    # gives them this process's environment as it is now (MAST_API_TOKEN, ...), as a
+    # spawned worker had it.
+    start_fork_server()
+    with dask.config.set({"distributed.worker.multiprocessing-method": START_METHOD}), \
             LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                         dashboard_address=":0", preload=[__name__]) as cluster, \
+                         dashboard_address=":0", preload=[__name__],
+                         env=dict(os.environ)) as cluster, \
             Client(cluster) as client:
         log.info("Started a LocalCluster of %d workers (dashboard %s)", workers,
                  client.dashboard_link)
@@ -411,8 +411,9 @@ def _is_console_handler(handler):
 def dask_setup(worker):
     """Preload of the survey's LocalCluster workers (Dask calls it as each worker starts).
 
-    A forked worker inherits this process's console log handlers: they are
-    removed, as a spawned worker has none, so that its records reach the
+    A worker inherits the console log handlers of the process it is forked
+    from (the fork server, `spelunker.survey.workers`, has none unless an
+    import added one): they are removed, so that its records reach the
     console once, forwarded to this process (``forward_logging``), above the
     progress bar.
     """

@@ -1,0 +1,105 @@
+"""The survey's LocalCluster workers: forked from a fork server that imported the pipeline once.
+
+`start_fork_server` starts multiprocessing's fork server (a process of its
+own, started clean with one thread) and has it import `PRELOAD`: the
+pipeline, jwst datamodels, stpipe and Dask.  Each worker of the survey's
+`~distributed.LocalCluster` (``distributed.worker.multiprocessing-method``
+`START_METHOD`) is then forked from it with all of that imported, and ends
+without the interpreter's shut-down.  Spawned workers each imported the
+package themselves (1-2 s of CPU each, and as long again at the cluster's
+close to tear it down); forking them from the survey's own process, which
+runs Dask's event-loop threads, is not safe (it hung under pytest-xdist).
+
+The command (`spelunker.survey.cli`) starts the fork server as soon as its
+arguments are parsed, so that it imports the pipeline while the command
+imports its own modules and plans the visits; `run_survey` starts it (if
+it is not running yet) just before the cluster.  It lives as long as the
+process that started it: a second survey, or a worker restarted by its
+nanny, forks from it at once.  This module imports only Dask, so the
+command can start the server before it imports the survey.
+"""
+
+import logging
+import multiprocessing
+import os
+from multiprocessing import forkserver
+
+import dask
+
+# distributed registers its configuration defaults (distributed.yaml, where the
+# variables of `worker_environment` are) when it is imported.
+import distributed  # noqa: F401
+
+__all__ = ["PRELOAD", "START_METHOD", "start_fork_server", "worker_environment"]
+
+log = logging.getLogger(__name__)
+
+#: How the survey's LocalCluster starts its worker processes.
+START_METHOD = "forkserver"
+
+#: The modules the fork server imports before it forks the first worker: the survey's
+#: execution module (the pipeline, jwst datamodels, stpipe, Dask), through the module
+#: that also loads what a visit loads on first use (`spelunker.survey._preload`).
+PRELOAD = ("spelunker.survey._preload",)
+
+#: `spelunker.survey._preload.WARM_VARIABLE`, written here so that this module imports
+#: no pipeline (tests/test_survey.py checks they agree).
+_WARM_VARIABLE = "SPELUNKER_SURVEY_WARM"
+
+
+def worker_environment():
+    """The variables Dask sets before it starts a worker process (``OMP_NUM_THREADS=1``, ...).
+
+    As `distributed.Nanny` does: ``distributed.nanny.pre-spawn-environ``
+    where this process's environment does not set them, and Dask's fixed
+    ``PYTHONHASHSEED`` unless one is set.
+
+    Returns
+    -------
+    dict
+        Variable name -> value (str).
+
+    Examples
+    --------
+    >>> from spelunker.survey.workers import worker_environment
+    >>> worker_environment()["OMP_NUM_THREADS"]  # doctest: +SKIP
+    '1'
+    """
+    config = dask.config.get("distributed.nanny.pre-spawn-environ")
+    variables = {name: os.environ.get(name, str(value)) for name, value in config.items()
+                 if value is not None}
+    if variables.get("PYTHONHASHSEED") in (None, "0"):
+        variables["PYTHONHASHSEED"] = "6640"  # Dask's value: the workers hash alike
+    return variables
+
+
+def start_fork_server():
+    """Start the fork server of the survey's workers, unless it runs already.
+
+    It imports `PRELOAD` while this process goes on (the call returns at
+    once) and warms up (`spelunker.survey._preload`); the first worker forked
+    from it waits for that.  It starts with
+    the variables Dask sets for a worker process (`worker_environment`): a
+    forked worker inherits the fork server's environment, and BLAS reads
+    its thread count when numpy loads.  This process's environment is left
+    as it was.  A running server is left as it is (multiprocessing keeps
+    one per process).
+
+    Examples
+    --------
+    >>> from spelunker.survey.workers import start_fork_server
+    >>> start_fork_server()  # doctest: +SKIP
+    """
+    multiprocessing.get_context(START_METHOD).set_forkserver_preload(list(PRELOAD))
+    variables = {**worker_environment(), _WARM_VARIABLE: "1"}
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        forkserver.ensure_running()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
+    log.debug("The survey workers' fork server runs (preloading %s)", ", ".join(PRELOAD))
