@@ -35,10 +35,12 @@ from astroquery.mast.discovery_portal import PortalAPI
 from distributed import Client, LocalCluster
 from mast_server import FakeMast
 
-from spelunker import GuideStarFitStep, GuideStarModel, datasets
+from spelunker import GuideStarFitStep, GuideStarModel, GuideStarPipeline, datasets
+from spelunker._validate import available_cpus
 from spelunker.atomic import TEMPORARY_PREFIX, is_temporary
 from spelunker.errors import ParameterError, SurveyError
 from spelunker.instrument import pixel_scales
+from spelunker.stpipe import parameter_file
 from spelunker.survey import COLUMNS, main, plan_survey, run_survey, visit_summary
 from spelunker.survey import cli, execution, planning, summary
 from spelunker.survey import _preload
@@ -312,6 +314,27 @@ def test_run_visit_checks_its_arguments_before_writing(programs, tmp_path):
     with pytest.raises(ParameterError, match=r"run_visit: download_dir=5 must be a folder path"):
         execution.run_visit(task, output=output, download_dir=5)
     assert not output.exists()
+
+
+def test_run_visit_gives_the_fit_its_share_of_the_cores_unless_the_file_says(programs, tmp_path):
+    (task,), _ = plan_survey(input_dir=programs[1534].files[0].parent, visits=["1534:1:1"])
+
+    def fit_ncpus(config_file, fit_threads, name):
+        row = execution.run_visit(task, output=tmp_path / name, config_file=config_file,
+                                  fit_threads=fit_threads)
+        assert row["status"] == "ok", row["error"]
+        with GuideStarModel(row["product"]) as model:
+            return model.meta.spelunker.fit_ncpus
+
+    # the default profile leaves ncpus to the step (every CPU): the survey's share wins
+    assert fit_ncpus("pipeline", 1, "share") == 1
+    assert fit_ncpus("pipeline", None, "alone") == available_cpus()
+    # a parameter file that names ncpus keeps it
+    named = tmp_path / "two.asdf"
+    GuideStarPipeline.from_config_file(parameter_file("pipeline")).export_config(named)
+    text = named.read_text().replace("ncpus: null", "ncpus: 2")
+    named.write_text(text)
+    assert fit_ncpus(named, 1, "named") == min(2, available_cpus())
 
 
 @pytest.mark.parametrize("make", [summary.survey_table, summary.arrow_table])

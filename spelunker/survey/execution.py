@@ -98,7 +98,7 @@ def _config_digest(config_file):
 
 
 def run_visit(task, *, output, config_file=None, download_dir=None, token=None, server=None,
-              keep_downloads=True):
+              keep_downloads=True, fit_threads=None):
     """Download, run and summarise one visit; the task a survey maps onto the cluster.
 
     Any error of the visit (a MAST or download error, a corrupt or unusable
@@ -127,6 +127,11 @@ def run_visit(task, *, output, config_file=None, download_dir=None, token=None, 
         MAST base URL; default astroquery's.
     keep_downloads : bool, optional
         Keep the downloaded products after a successful run.
+    fit_threads : int, optional
+        Threads of the fit when the parameter file leaves ``steps.fit.ncpus``
+        to its default (every CPU of the process): a survey's workers share
+        the machine's cores, so `run_survey` gives each its share.  Default:
+        the parameter file's.
 
     Returns
     -------
@@ -176,8 +181,12 @@ def run_visit(task, *, output, config_file=None, download_dir=None, token=None, 
                                       progress=False)
         else:
             paths = [Path(p) for p in task.files]
+        overrides = {}
+        if fit_threads is not None and \
+                GuideStarPipeline.from_config_file(config_file).fit.ncpus is None:
+            overrides["steps"] = {"fit": {"ncpus": fit_threads}}
         model = GuideStarPipeline.call([str(p) for p in paths], config_file=config_file,
-                                       save_results=False, configure_log=False)
+                                       save_results=False, configure_log=False, **overrides)
         row.update(visit_summary(model))
         row["_guidestars"] = visit_guidestars(model)
         products = output / "products"
@@ -508,9 +517,11 @@ def _run_tasks(client, todo, bar, *, output, config_file, download_dir, token, s
     rows = {}
     failed = 0
     bar.set_postfix(failed=failed)
+    # the workers share this machine's cores: each visit's fit gets its share of them
+    fit_threads = max(1, available_cpus() // max(1, len(client.scheduler_info()["workers"])))
     futures = client.map(run_visit, todo, output=str(output), config_file=config_file,
                          download_dir=download_dir, token=token, server=server,
-                         keep_downloads=keep_downloads,
+                         keep_downloads=keep_downloads, fit_threads=fit_threads,
                          key=[f"spelunker-survey-{t.visit_id}-{secrets.token_hex(4)}"
                               for t in todo], pure=False)
     owner = {future.key: task for future, task in zip(futures, todo, strict=True)}
