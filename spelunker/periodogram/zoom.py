@@ -299,8 +299,13 @@ class _Sums:
     def grid_power(self):
         """float64 power at the internal grid points ``fmin + delta * j``, ``0 <= j < n_grid``."""
         fmin, n = self.transform.fmin, self.transform.n_grid
-        return _power(self.sy.on_grid(fmin, 1, n), self.sw.on_grid(fmin, 1, n),
-                      self.sw2.on_grid(2 * fmin, 2, n), self.norm)
+        sy, sw, sw2 = (self.sy.on_grid(fmin, 1, n), self.sw.on_grid(fmin, 1, n),
+                       self.sw2.on_grid(2 * fmin, 2, n))
+        power = np.empty(n)
+        for first in range(0, n, _CHUNK):  # chunks: small temporaries
+            part = slice(first, first + _CHUNK)
+            power[part] = _power(sy[part], sw[part], sw2[part], self.norm)
+        return power
 
     def power_at(self, frequency):
         """float64 power at any ``frequency`` (array, Hz) within the grid, interpolated."""
