@@ -130,7 +130,8 @@ def zoom_periodograms(times, series, errors, masks, *, fmin, step, n_power, fine
                  math.ceil((n_fine - 1) * fine_step / delta) + 2)
     kwargs = {} if refine_below is None else {"refine_below": refine_below}
     power, rows = {}, {}
-    with ThreadPoolExecutor(_threads()) as pool:
+    workers = _threads()
+    with ThreadPoolExecutor(workers) as pool:
         for mask, names in _masks_in_order(masks):
             t = times[mask]
             window = _window(t, fmin, fine_step, n_fine, peak_separation)
@@ -150,8 +151,8 @@ def zoom_periodograms(times, series, errors, masks, *, fmin, step, n_power, fine
                                        fmin + fine_step * index.astype(float), values,
                                        fmin + fine_step * (n_fine - 1), **kwargs))
 
-            for name, (group_power, group_rows) in zip(names, pool.map(one, names),
-                                                        strict=True):
+            each = map(one, names) if workers == 1 else pool.map(one, names)
+            for name, (group_power, group_rows) in zip(names, each, strict=True):
                 power[name], rows[name] = group_power, group_rows
     return power, peaks_qtable([row for name in series if name in rows for row in rows[name]])
 
