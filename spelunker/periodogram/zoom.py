@@ -46,7 +46,8 @@ from scipy.special import i0
 
 from spelunker.periodogram.peaks import _peak_window, _rows_of_peaks, _separation, peaks_qtable
 
-__all__ = ["MIN_OVERSAMPLING", "zoom_periodograms"]
+# zoom_periodograms is the engine of lomb_scargle, which checks its arguments.
+__all__ = ["MIN_OVERSAMPLING"]
 
 log = logging.getLogger(__name__)
 
