@@ -73,8 +73,9 @@ _FFTW_ESTIMATE = 64
 #: Frequencies interpolated at a time (memory: 2 x 16 x 16 bytes each for each sum).
 _CHUNK = 1 << 15
 
-#: Most series computed at once (threads; each holds its sums and finufft plans).
-_MAX_THREADS = 4
+#: Most series computed at once (threads; each holds its sums and finufft plans, about
+#: 0.17 GB per million frames).
+_MAX_THREADS = 2
 
 #: Strongest internal points around which the fine power is first computed, per peak asked.
 _FIRST_CANDIDATES = 40
