@@ -219,7 +219,7 @@ class _Transform:
         x = (2 * np.pi * delta) * self.times
         origin = fmin - _TAPS * delta
         multiple = fmin / delta
-        self.aligned = abs(multiple - round(multiple)) < 1e-6
+        self.aligned = abs(multiple - round(multiple)) < 1e-9
         n_a = n_grid + 2 * _TAPS
         if self.aligned:
             self.grids = [(origin, n_a, 1),
