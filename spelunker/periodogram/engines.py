@@ -39,7 +39,7 @@ from spelunker._validate import (
 from spelunker.binning import check_times
 from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.periodogram.peaks import _series_peaks
-from spelunker.periodogram.zoom import zoom_periodograms
+from spelunker.periodogram.zoom import group_by_mask, zoom_periodograms
 
 __all__ = ["ENGINES", "MAX_MEMORY", "MIN_POINTS", "PeriodogramResult", "frequency_grid",
            "lomb_scargle"]
@@ -368,7 +368,7 @@ def _powers(times, series, errors, masks, frequency, engine):
     """float32 power on ``frequency`` of every series of ``masks`` (all NaN for the others)."""
     _check_size(len(frequency), len(masks), engine)
     power = {}
-    for mask, names in _group_by_mask(masks):
+    for mask, names in group_by_mask(masks):
         start = time.perf_counter()
         t = times[mask]
         y = np.stack([series[name][mask] for name in names])
@@ -442,19 +442,6 @@ def _astropy_power(t, y, dy, frequency):
 
 # --------------------------------------------------------------------------
 # Checks
-
-
-def _group_by_mask(masks):
-    """[(mask, [names])] of the series that share exactly the same mask, in order."""
-    groups = []
-    for name, mask in masks.items():
-        for group_mask, names in groups:
-            if np.array_equal(group_mask, mask):
-                names.append(name)
-                break
-        else:
-            groups.append((mask, [name]))
-    return groups
 
 
 def _as_seconds(times, name):

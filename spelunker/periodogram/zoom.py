@@ -134,7 +134,7 @@ def zoom_periodograms(times, series, errors, masks, *, fmin, step, n_power, fine
     power, rows = {}, {}
     workers = _threads()
     with ThreadPoolExecutor(workers) as pool:
-        for mask, names in _masks_in_order(masks):
+        for mask, names in group_by_mask(masks):
             t = times[mask]
             window = _window(t, fmin, fine_step, n_fine, peak_separation)
             local = threading.local()  # one _Transform (finufft plans) per thread
@@ -187,8 +187,8 @@ def _span(times):
     return float(times.max() - times.min())
 
 
-def _masks_in_order(masks):
-    """[(mask, [names])] of the series sharing one mask, in the order of ``masks``."""
+def group_by_mask(masks):
+    """[(mask, [names])] of the series that share exactly the same mask, in order."""
     groups = []
     for name, mask in masks.items():
         for group_mask, names in groups:
