@@ -13,7 +13,11 @@ package's modules, one job each (every public name is imported here):
   (default) uses `nifty-ls <https://github.com/flatironinstitute/nifty-ls>`_
   (a non-uniform FFT, accurate to about 1e-9 in power), one series per
   transform; engine ``'astropy'`` uses astropy's exact
-  ``method='cython'``, the slow reference.
+  ``method='cython'``, the slow reference.  With ``peak_samples_per_peak``
+  finer than ``samples_per_peak``, the peaks are those of the finer grid.
+- `spelunker.periodogram.zoom`: `zoom_periodograms`, the power on the
+  coarse grid and the peaks of the fine one computed around the candidates
+  only (finufft sums, interpolated), what ``'nifty'`` does then.
 - `spelunker.periodogram.peaks`: `find_peaks`, the strongest peaks of each
   series and their false-alarm probabilities.
 - `spelunker.periodogram.refine`: `refine_period`, a periodogram peak
@@ -23,7 +27,8 @@ package's modules, one job each (every public name is imported here):
   parameters of a fit table (flagged frames left out, errors as weights)
   and the light curve's flux; `run_periodogram`, all of it on a model
   (fitting first if it has no fit table), one periodogram per visit and
-  guide star (`periodogram_groups`), the computation behind the step;
+  guide star (`periodogram_groups`), the computation behind the step (the
+  table stored at 2 points per peak, the peaks found at 5);
   `store_periodogram`, `periodogram_table`, `periodogram_peaks_table`: the
   model's ``periodogram`` and ``periodogram_peaks`` tables.
 """

@@ -39,6 +39,7 @@ from spelunker._validate import (
 from spelunker.binning import check_times
 from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.periodogram.peaks import _series_peaks
+from spelunker.periodogram.zoom import group_by_mask, zoom_periodograms
 
 __all__ = ["ENGINES", "MAX_MEMORY", "MIN_POINTS", "PeriodogramResult", "frequency_grid",
            "lomb_scargle"]
@@ -161,11 +162,21 @@ def frequency_grid(times, *, samples_per_peak=5.0, minimum_frequency=None,
     (2493, 9.2918, 9.2937)
     """
     times = _as_seconds(times, "times")
+    fmin, step, n_frequencies = _grid(times, samples_per_peak, minimum_frequency,
+                                      maximum_frequency)
+    return fmin + step * np.arange(n_frequencies)
+
+
+def _grid(times, samples_per_peak, minimum_frequency, maximum_frequency, *, span=None):
+    """``(fmin, step, n)`` of `frequency_grid` (``times`` checked seconds), its checks.
+
+    ``span``: ``(baseline, cadence)`` of ``times`` if already known.
+    """
     samples_per_peak = check_positive_float(samples_per_peak, "samples_per_peak")
     if samples_per_peak < 1:
         msg = f"samples_per_peak={samples_per_peak!r} must be >= 1"
         raise ParameterError(msg)
-    baseline, cadence = _baseline_and_cadence(times)
+    baseline, cadence = _baseline_and_cadence(times) if span is None else span
     step = 1.0 / (samples_per_peak * baseline)
     fmin = (1.0 / baseline if minimum_frequency is None
             else _frequency_value(minimum_frequency, "minimum_frequency"))
@@ -190,12 +201,12 @@ def frequency_grid(times, *, samples_per_peak=5.0, minimum_frequency=None,
                f"maximum_frequency or samples_per_peak")
         raise ParameterError(msg)
     _check_size(n_frequencies, 1, "nifty")  # refuse before allocating a huge grid
-    return fmin + step * np.arange(n_frequencies)
+    return fmin, step, n_frequencies
 
 
 def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak=5.0,
                  minimum_frequency=None, maximum_frequency=None, engine="nifty", n_peaks=5,
-                 peak_separation=None):
+                 peak_separation=None, peak_samples_per_peak=None):
     """Lomb-Scargle periodograms of several series sampled at the same times.
 
     Each series is fitted at every frequency with a sinusoid plus a
@@ -221,6 +232,14 @@ def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak
         next three options, which must then not be given.
     samples_per_peak, minimum_frequency, maximum_frequency : optional
         Options of `frequency_grid`.
+    peak_samples_per_peak : float, optional
+        Grid points per ``1 / baseline`` of the grid the peaks are found on;
+        default (None) ``samples_per_peak``, the returned grid.  A larger
+        value (engine ``'nifty'``, default grid) keeps the returned power on
+        the coarse ``samples_per_peak`` grid and finds the peaks on the
+        finer one, its power computed only around the candidates
+        (`spelunker.periodogram.zoom`): the same peaks as on that grid in
+        full, for a fraction of its time.
     engine : {'nifty', 'astropy'}, optional
         ``'nifty'``: `nifty_ls.lombscargle`, one transform per
         series (batches of `_MAX_BATCH` series sharing a mask).  ``'astropy'``:
@@ -275,13 +294,26 @@ def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak
     times = _as_seconds(times, "times")
     series = _as_series(series, len(times))
     errors = _as_errors(errors, series)
+    zoom = fine_frequency = None
     if frequency is None:
-        frequency = frequency_grid(times, samples_per_peak=samples_per_peak,
-                                   minimum_frequency=minimum_frequency,
-                                   maximum_frequency=maximum_frequency)
+        span = _baseline_and_cadence(times)
+        fmin, step, n_frequencies = _grid(times, samples_per_peak, minimum_frequency,
+                                          maximum_frequency, span=span)
+        frequency = fmin + step * np.arange(n_frequencies)
+        if peak_samples_per_peak is not None:
+            _, fine_step, n_fine = _grid(times, peak_samples_per_peak, minimum_frequency,
+                                         maximum_frequency, span=span)
+            if fine_step < step and engine == "nifty":
+                zoom = {"fmin": fmin, "step": step, "n_power": n_frequencies,
+                        "fine_step": fine_step, "n_fine": n_fine}
+            elif fine_step < step:  # 'astropy': the fine grid in full
+                fine_frequency = fmin + fine_step * np.arange(n_fine)
     else:
         if minimum_frequency is not None or maximum_frequency is not None:
             msg = "give either frequency or minimum_frequency / maximum_frequency, not both"
+            raise ParameterError(msg)
+        if peak_samples_per_peak is not None:
+            msg = "give either frequency or peak_samples_per_peak, not both"
             raise ParameterError(msg)
         frequency = _checked_frequency(frequency, engine)
     if peak_separation is not None:
@@ -309,13 +341,39 @@ def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak
         else:
             masks[name] = mask
 
+    if zoom is not None:
+        _check_size(2 * zoom["n_power"], len(masks), engine)
+        start = time.perf_counter()
+        power, peaks = zoom_periodograms(times, series, errors, masks, n_peaks=n_peaks,
+                                         peak_separation=peak_separation, **zoom)
+        log.info("Lomb-Scargle (%s) of %d series: %d points x %d frequencies, peaks on a "
+                 "grid of %d, in %.2f s", engine, len(masks), len(times), len(frequency),
+                 zoom["n_fine"], time.perf_counter() - start)
+    else:
+        power = _powers(times, series, errors, masks, frequency, engine)
+        peak_frequency, peak_power = frequency, power
+        if fine_frequency is not None:
+            peak_frequency = fine_frequency
+            peak_power = _powers(times, series, errors, masks, fine_frequency, engine)
+        peaks = _series_peaks(times, peak_frequency, peak_power, series, masks, errors,
+                              n_peaks=n_peaks, peak_separation=peak_separation)
+    # Series in the order given; NaN power for those that could not be computed.
+    power = {name: power[name] if name in power
+             else np.full(len(frequency), np.nan, dtype=np.float32) for name in series}
+    return PeriodogramResult(frequency=frequency, power=power, peaks=peaks,
+                             n_points=n_points, weighted=weighted, engine=engine)
+
+
+def _powers(times, series, errors, masks, frequency, engine):
+    """float32 power on ``frequency`` of every series of ``masks`` (all NaN for the others)."""
     _check_size(len(frequency), len(masks), engine)
-    for mask, names in _group_by_mask(masks):
+    power = {}
+    for mask, names in group_by_mask(masks):
         start = time.perf_counter()
         t = times[mask]
         y = np.stack([series[name][mask] for name in names])
-        if any(weighted[name] for name in names):
-            dy = np.stack([errors[name][mask] if weighted[name] else np.ones(len(t))
+        if any(errors[name] is not None for name in names):
+            dy = np.stack([errors[name][mask] if errors[name] is not None else np.ones(len(t))
                            for name in names])
         else:
             dy = None
@@ -327,14 +385,8 @@ def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak
             power[name] = np.asarray(row, dtype=np.float32)
         log.info("Lomb-Scargle (%s) of %s: %d points x %d frequencies in %.2f s", engine,
                  ", ".join(names), len(t), len(frequency), time.perf_counter() - start)
-
-    # Series in the order given; NaN power for those that could not be computed.
-    power = {name: power[name] if name in power
-             else np.full(len(frequency), np.nan, dtype=np.float32) for name in series}
-    peaks = _series_peaks(times, frequency, power, series, masks, errors, n_peaks=n_peaks,
-                         peak_separation=peak_separation)
-    return PeriodogramResult(frequency=frequency, power=power, peaks=peaks,
-                             n_points=n_points, weighted=weighted, engine=engine)
+    return {name: power.get(name, np.full(len(frequency), np.nan, dtype=np.float32))
+            for name in series}
 
 
 def _nifty_power(t, y, dy, frequency):
@@ -392,19 +444,6 @@ def _astropy_power(t, y, dy, frequency):
 # Checks
 
 
-def _group_by_mask(masks):
-    """[(mask, [names])] of the series that share exactly the same mask, in order."""
-    groups = []
-    for name, mask in masks.items():
-        for group_mask, names in groups:
-            if np.array_equal(group_mask, mask):
-                names.append(name)
-                break
-        else:
-            groups.append((mask, [name]))
-    return groups
-
-
 def _as_seconds(times, name):
     """``times`` (numbers in seconds, a time Quantity or Time) as float seconds, checked."""
     if isinstance(times, Time):
@@ -429,8 +468,11 @@ _MIN_PERIODOGRAM_TIMES = 4
 
 def _baseline_and_cadence(times):
     """The span of ``times`` and their median step between distinct values."""
-    ordered = np.sort(times)
-    steps = np.diff(ordered)
+    steps = np.diff(times)
+    ordered = times
+    if np.any(steps < 0):  # frame times are usually in order already
+        ordered = np.sort(times)
+        steps = np.diff(ordered)
     steps = steps[steps > 0]
     if not len(steps):
         msg = (f"the series is too short for a periodogram: {len(np.unique(times))} distinct "

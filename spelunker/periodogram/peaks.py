@@ -158,34 +158,59 @@ def _series_peaks(times, frequency, power, series, masks, errors, *, n_peaks,
         if name not in masks:
             continue
         mask = masks[name]
-        separation = peak_separation
-        if separation is None:  # the resolution of this series: 1 / its own valid baseline
-            baseline = float(np.ptp(times[mask]))
-            separation = 1.0 / baseline if baseline > 0 else 0.0
-        window = max(1, int(round(separation / spacing))) if spacing > 0 else 1
+        window = _peak_window(times[mask], spacing, peak_separation)
         index = find_peaks(power[name], n_peaks=n_peaks, window=window)
-        if not len(index):
-            continue
-        fap = _false_alarm_probability(times[mask], series[name][mask],
-                                       None if errors[name] is None else errors[name][mask],
-                                       power[name][index].astype(float), frequency[-1])
-        prepared = None
-        for rank, (i, probability) in enumerate(zip(index, fap, strict=True), start=1):
-            refined = (np.nan, np.nan, np.nan, np.nan, FLAG_NOT_SIGNIFICANT)
-            # A fit of a noise peak means nothing (and costs time): only the
-            # significant peaks are refined.
-            if probability <= refine_below:
-                if prepared is None:  # the series' points, once for all its peaks
-                    prepared = _Series(times[mask], series[name][mask],
-                                       None if errors[name] is None else errors[name][mask],
-                                       frequency[-1])
-                fit = prepared.refine(1.0 / frequency[i], max_shift=0.5,
-                                      max_false_alarm=max(refine_below, MAX_REFINE_FALSE_ALARM))
-                refined = (fit.period, fit.period_error, fit.amplitude, fit.amplitude_error,
-                           fit.flag)
-            rows.append((name, rank, frequency[i], float(power[name][i]), probability,
-                         *refined))
+        rows += _rows_of_peaks(name, times[mask], series[name][mask],
+                               None if errors[name] is None else errors[name][mask],
+                               frequency[index], power[name][index], frequency[-1],
+                               refine_below=refine_below)
     return peaks_qtable(rows)
+
+
+def _peak_window(times, spacing, peak_separation):
+    """Grid points on each side within which a peak must be the highest (at least 1).
+
+    ``spacing`` is the grid's step (Hz); the separation is `_separation`.
+    """
+    separation = _separation(times, peak_separation)
+    return max(1, int(round(separation / spacing))) if spacing > 0 else 1
+
+
+def _separation(times, peak_separation):
+    """``peak_separation`` (Hz), or if None ``1 / baseline`` of ``times`` (valid points)."""
+    if peak_separation is not None:
+        return peak_separation
+    baseline = float(np.ptp(times)) if len(times) else 0.0
+    return 1.0 / baseline if baseline > 0 else 0.0
+
+
+def _rows_of_peaks(name, times, values, errors, frequency, power, maximum_frequency, *,
+                   refine_below=MAX_REFINE_FALSE_ALARM):
+    """Peak-table rows of the peaks of one series at ``frequency`` (Hz) with ``power``, ranked.
+
+    ``times``, ``values``, ``errors`` (or None) are the series' valid
+    points; ``maximum_frequency`` the grid's last frequency (false-alarm
+    probabilities, refinement).
+    """
+    if not len(frequency):
+        return []
+    fap = _false_alarm_probability(times, values, errors, np.asarray(power, dtype=float),
+                                   maximum_frequency)
+    rows = []
+    prepared = None
+    for rank, (peak, probability) in enumerate(zip(frequency, fap, strict=True), start=1):
+        refined = (np.nan, np.nan, np.nan, np.nan, FLAG_NOT_SIGNIFICANT)
+        # A fit of a noise peak means nothing (and costs time): only the
+        # significant peaks are refined.
+        if probability <= refine_below:
+            if prepared is None:  # the series' points, once for all its peaks
+                prepared = _Series(times, values, errors, maximum_frequency)
+            fit = prepared.refine(1.0 / peak, max_shift=0.5,
+                                  max_false_alarm=max(refine_below, MAX_REFINE_FALSE_ALARM))
+            refined = (fit.period, fit.period_error, fit.amplitude, fit.amplitude_error,
+                       fit.flag)
+        rows.append((name, rank, float(peak), float(power[rank - 1]), probability, *refined))
+    return rows
 
 
 def _false_alarm_probability(t, values, dy, power, maximum_frequency):

@@ -127,8 +127,8 @@ def series_from_model(model, *, fit_table="auto"):
     return times, series, errors, fit_table
 
 
-def run_periodogram(model, *, fit_table="auto", samples_per_peak=5.0, maximum_frequency=None,
-                    n_peaks=5, engine="nifty"):
+def run_periodogram(model, *, fit_table="auto", samples_per_peak=2.0, maximum_frequency=None,
+                    n_peaks=5, engine="nifty", peak_samples_per_peak=5.0):
     """Periodograms of every series of ``model``, one per visit and guide star, stored in it.
 
     The computation behind `~spelunker.PeriodogramStep`, shared with the
@@ -146,7 +146,15 @@ def run_periodogram(model, *, fit_table="auto", samples_per_peak=5.0, maximum_fr
         Modified in place.
     fit_table : {'auto', 'gauss_fit', 'quick_fit'}, optional
         Fit table whose parameters are analysed ('auto' prefers gauss_fit).
-    samples_per_peak, maximum_frequency, n_peaks, engine
+    samples_per_peak : float, optional
+        Oversampling of the stored ``periodogram`` table (as in
+        `lomb_scargle`); default 2, a tenth of a peak's height at most lost
+        between grid points for evenly spread frames.
+    peak_samples_per_peak : float, optional
+        Oversampling of the grid the peaks are found on (as in
+        `lomb_scargle`); default 5, the peaks of the 5-point grid in full,
+        computed around the candidates only.  None: the stored grid.
+    maximum_frequency, n_peaks, engine
         As in `lomb_scargle`.
 
     Returns
@@ -189,7 +197,7 @@ def run_periodogram(model, *, fit_table="auto", samples_per_peak=5.0, maximum_fr
                 errors={name: None if error is None else error[rows]
                         for name, error in errors.items()},
                 samples_per_peak=samples_per_peak, maximum_frequency=maximum_frequency,
-                engine=engine, n_peaks=n_peaks)
+                engine=engine, n_peaks=n_peaks, peak_samples_per_peak=peak_samples_per_peak)
         except SpelunkerError as exc:
             if len(groups) == 1:
                 raise

@@ -251,7 +251,7 @@ class SessionAnalysis:
         return lightcurve_table(model)
 
     def periodogram(self, table=None, time=None, save=False, plot=True, *, fit_table="auto",
-                    samples_per_peak=5.0, maximum_frequency=None, n_peaks=5):
+                    samples_per_peak=2.0, maximum_frequency=None, n_peaks=5):
         """Lomb-Scargle periodograms of every series (as `~spelunker.PeriodogramStep`).
 
         Computed by `spelunker.periodogram.run_periodogram` (the step's

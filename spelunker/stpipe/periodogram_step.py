@@ -31,9 +31,12 @@ class PeriodogramStep(SpelunkerStep):
     periodogram on one frequency grid (`spelunker.periodogram.frequency_grid`:
     ``1 / baseline`` to the Nyquist frequency of the median cadence).  The
     output adds the ``periodogram`` table (frequency in Hz, one power column
-    per series, NaN for a series that is not available) and the
+    per series, NaN for a series that is not available; ``samples_per_peak``
+    grid points per ``1 / baseline``, 2 by default) and the
     ``periodogram_peaks`` table (the ``n_peaks`` strongest peaks of each
-    series: frequency, period, power, false-alarm probability).
+    series: frequency, period, power, false-alarm probability), found on
+    the finer grid of ``peak_samples_per_peak`` (5), whose power is
+    computed around the candidate peaks only (`spelunker.periodogram.zoom`).
 
     A model without the fit table asked for is fitted first (moments,
     ``quick``, for ``fit_table='auto'``), with a warning; the fit table is
@@ -61,10 +64,11 @@ class PeriodogramStep(SpelunkerStep):
 
     spec = """
     fit_table = option('auto', 'gauss_fit', 'quick_fit', default='auto')  # Fit table whose PSF parameters get periodograms; 'auto' prefers gauss_fit, then quick_fit, and runs the quick (moments) fit if the model has neither
-    samples_per_peak = float(min=1, default=5)  # Frequency grid points per peak width (1 / baseline): spacing is 1 / (samples_per_peak * baseline)
+    samples_per_peak = float(min=1, default=2)  # Frequency grid points per peak width (1 / baseline) of the stored periodogram table: spacing 1 / (samples_per_peak * baseline)
+    peak_samples_per_peak = float(min=1, default=5)  # Grid points per peak width of the grid the peaks are found on; finer than samples_per_peak, its power is computed around the candidate peaks only (the same peaks as on that grid in full)
     maximum_frequency = float(default=None)  # Highest frequency of the grid (Hz); None: the Nyquist frequency of the median cadence (about 9 Hz for 53.8 ms frames)
     n_peaks = integer(min=1, default=5)  # Number of strongest peaks reported per series in the periodogram_peaks table
-    engine = option('nifty', 'astropy', default='nifty')  # 'nifty': nifty-ls non-uniform FFT, batched over series (fast, ~1e-9 accurate); 'astropy': astropy's exact method='cython', slow, a reference for small inputs
+    engine = option('nifty', 'astropy', default='nifty')  # 'nifty': non-uniform FFTs (nifty-ls, or finufft directly when the peaks are zoomed; fast, ~1e-9 accurate); 'astropy': astropy's exact method='cython', slow, a reference for small inputs
     suffix = string(default='gspgram')  # Suffix of the output file name
     """  # noqa: E501
 
@@ -75,11 +79,12 @@ class PeriodogramStep(SpelunkerStep):
         ``periodogram_peaks`` tables and ``meta.spelunker.periodogram_*``
         filled in (and a fit table if one had to be computed).
         """
-        fit_table, samples_per_peak, maximum_frequency, n_peaks, engine = (
+        fit_table, samples_per_peak, maximum_frequency, n_peaks, engine, peak_samples = (
             self._checked_parameters())
         model = self.open_input(input_data, progress=False)
         run_periodogram(model, fit_table=fit_table, samples_per_peak=samples_per_peak,
-                        maximum_frequency=maximum_frequency, n_peaks=n_peaks, engine=engine)
+                        maximum_frequency=maximum_frequency, n_peaks=n_peaks, engine=engine,
+                        peak_samples_per_peak=peak_samples)
         return model
 
     def _checked_parameters(self):
@@ -92,11 +97,9 @@ class PeriodogramStep(SpelunkerStep):
         name = self.name
         fit_table = check_choice(self.fit_table, "fit_table", _FIT_TABLE_OPTIONS, where=name)
         engine = check_choice(self.engine, "engine", ENGINES, where=name)
-        samples_per_peak = check_finite_float(self.samples_per_peak, "samples_per_peak",
-                                              where=name)
-        if samples_per_peak < 1:
-            msg = f"{name}: samples_per_peak={self.samples_per_peak!r} must be >= 1"
-            raise ParameterError(msg)
+        samples_per_peak, peak_samples = (
+            _at_least_one(getattr(self, option), option, name)
+            for option in ("samples_per_peak", "peak_samples_per_peak"))
         maximum_frequency = self.maximum_frequency
         if maximum_frequency is not None:
             maximum_frequency = check_finite_float(maximum_frequency, "maximum_frequency",
@@ -106,4 +109,13 @@ class PeriodogramStep(SpelunkerStep):
                        f"positive (Hz), or None for the Nyquist frequency")
                 raise ParameterError(msg)
         n_peaks = check_positive_int(self.n_peaks, "n_peaks", where=name)
-        return fit_table, samples_per_peak, maximum_frequency, n_peaks, engine
+        return fit_table, samples_per_peak, maximum_frequency, n_peaks, engine, peak_samples
+
+
+def _at_least_one(value, option, where):
+    """``value`` of grid option ``option`` as a float >= 1, or ParameterError."""
+    checked = check_finite_float(value, option, where=where)
+    if checked < 1:
+        msg = f"{where}: {option}={value!r} must be >= 1"
+        raise ParameterError(msg)
+    return checked

@@ -1,0 +1,176 @@
+"""The zoomed peaks: power stored on a coarse grid, the peaks those of the fine grid in full."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from spelunker import PeriodogramStep
+from spelunker.errors import ParameterError
+from spelunker.periodogram import find_peaks, frequency_grid, lomb_scargle
+from spelunker.periodogram import zoom as zoom_module
+from spelunker.periodogram.zoom import _level, _sparse_peaks
+
+CADENCE = 0.0625
+N_POINTS = 4000
+BASELINE = (N_POINTS - 1) * CADENCE
+
+
+def sine(frequency, amplitude, times):
+    return amplitude * np.sin(2 * np.pi * frequency * times + 0.3)
+
+
+def assert_same_peaks(zoomed, full, rtol=1e-6):
+    """The zoomed peak table is the full grid's: same peaks, power and refined columns."""
+    assert len(zoomed) == len(full)
+    assert_array_equal(zoomed["series"], full["series"])
+    assert_array_equal(zoomed["rank"], full["rank"])
+    assert_array_equal(zoomed["frequency"], full["frequency"])
+    assert_allclose(zoomed["power"], full["power"], rtol=rtol)
+    assert_allclose(zoomed["false_alarm_probability"], full["false_alarm_probability"],
+                    rtol=1e-4)
+    assert_array_equal(zoomed["refine_flag"], full["refine_flag"])
+    assert_allclose(zoomed["period_refined"], full["period_refined"], rtol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def times():
+    return np.arange(N_POINTS) * CADENCE
+
+
+def test_a_peak_between_coarse_points_is_found_at_its_fine_grid_power(times):
+    # 0.4 of a coarse step (2 points per peak) from the nearest coarse point,
+    # exactly on the 5-point grid: the coarse grid sees 88 % of its height.
+    fine = frequency_grid(times, samples_per_peak=5)
+    coarse = frequency_grid(times, samples_per_peak=2)
+    target = fine[1 + 5 * 300]
+    assert np.min(np.abs(coarse - target)) > 0.39 / (2 * BASELINE)
+    values = sine(target, 0.5, times) + np.random.default_rng(1).normal(0, 1, N_POINTS)
+    zoomed = lomb_scargle(times, {"x": values}, samples_per_peak=2, peak_samples_per_peak=5)
+    full = lomb_scargle(times, {"x": values}, samples_per_peak=5)
+    assert_array_equal(zoomed.frequency, coarse)
+    assert_same_peaks(zoomed.peaks, full.peaks)
+    best = zoomed.peaks[0]
+    assert best["frequency"].value == target
+    # The coarse grid alone has neither this frequency nor this power.
+    assert best["power"] > 1.1 * np.max(zoomed.power["x"])
+    assert np.min(np.abs(coarse - best["frequency"].value)) > 0
+
+
+def test_the_peaks_are_ranked_by_their_fine_grid_power(times):
+    # A sits on a coarse point; B, 7 % stronger, between two: on the coarse
+    # grid B looks weaker than A (0.88 x 1.07), on the fine grid it is first.
+    fine = frequency_grid(times, samples_per_peak=5)
+    coarse = frequency_grid(times, samples_per_peak=2)
+    at_coarse, between = coarse[2 * 700], fine[1 + 5 * 700]
+    values = (sine(at_coarse, 1.0, times) + sine(between, 1.0 * np.sqrt(1.07), times)
+              + np.random.default_rng(2).normal(0, 0.3, N_POINTS))
+    coarse_only = lomb_scargle(times, {"x": values}, samples_per_peak=2, n_peaks=2)
+    assert coarse_only.peaks["frequency"][0].value == at_coarse
+    zoomed = lomb_scargle(times, {"x": values}, samples_per_peak=2, peak_samples_per_peak=5,
+                          n_peaks=2)
+    full = lomb_scargle(times, {"x": values}, samples_per_peak=5, n_peaks=2)
+    assert_same_peaks(zoomed.peaks, full.peaks)
+    assert zoomed.peaks["frequency"][0].value == between
+
+
+@pytest.mark.parametrize("options", [
+    {},
+    {"minimum_frequency": 2.7 / BASELINE},      # not a multiple of the internal step
+    {"maximum_frequency": 3.0, "peak_separation": 2.5 / BASELINE},
+    {"samples_per_peak": 1, "peak_samples_per_peak": 10},
+    {"samples_per_peak": 2.5, "peak_samples_per_peak": 4},
+], ids=["default", "minimum_frequency", "maximum_and_separation", "1_to_10", "2.5_to_4"])
+def test_zoomed_peaks_equal_the_full_grid_on_noise(times, options):
+    rng = np.random.default_rng(3)
+    keep = np.ones(N_POINTS, bool)
+    keep[1000:1600] = False  # a gap
+    t = times[keep] + rng.normal(0, 1e-4, keep.sum())
+    n = len(t)
+    series = {"white": rng.normal(0, 1, n), "red": np.cumsum(rng.normal(0, 1, n)),
+              "weighted": rng.normal(0, 1, n) * np.exp(rng.normal(0, 0.5, n))}
+    series["red"][rng.random(n) < 0.05] = np.nan  # a mask of its own
+    errors = {"weighted": np.abs(series["weighted"]) + 0.5}
+    options = {"samples_per_peak": 2, "peak_samples_per_peak": 5, **options}
+    full_grid = options["peak_samples_per_peak"]
+    limits = {key: options[key] for key in ("minimum_frequency", "maximum_frequency",
+                                            "peak_separation") if key in options}
+    zoomed = lomb_scargle(t, series, errors=errors, n_peaks=20, **options)
+    full = lomb_scargle(t, series, errors=errors, n_peaks=20, samples_per_peak=full_grid,
+                        **limits)
+    assert_same_peaks(zoomed.peaks, full.peaks)
+    stored = lomb_scargle(t, series, errors=errors, n_peaks=1,
+                          samples_per_peak=options["samples_per_peak"], **limits)
+    assert_array_equal(zoomed.frequency, stored.frequency)
+    for name in series:  # the stored power is nifty-ls's on the coarse grid
+        assert_allclose(zoomed.power[name][:-1], stored.power[name][:-1], rtol=0,
+                        atol=1e-6 * np.nanmax(stored.power[name]))
+
+
+def test_the_astropy_engine_finds_the_peaks_on_the_fine_grid(times):
+    values = sine(3.1, 0.2, times[:1500]) + np.random.default_rng(4).normal(0, 1, 1500)
+    options = {"samples_per_peak": 2, "peak_samples_per_peak": 5, "n_peaks": 3}
+    exact = lomb_scargle(times[:1500], values, engine="astropy", **options)
+    zoomed = lomb_scargle(times[:1500], values, **options)
+    assert_array_equal(exact.frequency, frequency_grid(times[:1500], samples_per_peak=2))
+    assert_same_peaks(zoomed.peaks, exact.peaks)
+
+
+def test_sparse_peaks_follow_the_rule_of_find_peaks():
+    rng = np.random.default_rng(5)
+    for window in (1, 2, 5):
+        power = rng.exponential(1.0, 3000).astype(np.float32)
+        power[rng.integers(0, 3000, 40)] = np.nan
+        everything = np.arange(3000)
+        assert_array_equal(everything[_sparse_peaks(everything, power, 3000, 10, window)],
+                           find_peaks(power, n_peaks=10, window=window))
+        # Points left out count as lower than any: known points above a level
+        # (with their neighbours) give the same strongest peaks.
+        level = np.sort(power[np.isfinite(power)])[-200]
+        high = np.flatnonzero(power >= level)
+        known = np.unique(np.clip(np.concatenate([high - 1, high, high + 1]), 0, 2999))
+        lowered = np.where(np.isin(everything, known), power, -1.0)
+        found = find_peaks(lowered, n_peaks=5, window=window)
+        assert np.all(power[found] >= level)
+        assert_array_equal(known[_sparse_peaks(known, power[known], 3000, 5, window)], found)
+
+
+def test_the_level_bounds_the_loss_between_grid_points():
+    # Evenly spread times at 2 points per peak: a sinusoid's power half a
+    # step from its peak is 0.81 of it; the margin halves that.
+    t = np.linspace(-50, 50, 10001)
+    variance = np.var(t)
+    assert _level(variance, 1 / (2 * 100)) == pytest.approx(0.5 * (1 - np.pi ** 2 / 96) ** 2,
+                                                              rel=1e-3)
+    # Two clumps at the ends, the worst case: still positive.
+    assert 0.2 < _level(50.0 ** 2, 1 / (2 * 100)) < 0.3
+
+
+def test_the_fine_power_is_computed_around_the_candidates_only(times, monkeypatch):
+    evaluated = []
+    original = zoom_module._Sums.power_at
+
+    def counting(self, frequency):
+        evaluated.append(len(frequency))
+        return original(self, frequency)
+
+    monkeypatch.setattr(zoom_module._Sums, "power_at", counting)
+    values = np.random.default_rng(6).normal(0, 1, N_POINTS)
+    result = lomb_scargle(times, {"x": values}, samples_per_peak=2, peak_samples_per_peak=5)
+    n_fine = len(frequency_grid(times, samples_per_peak=5))
+    assert len(result.peaks) == 5
+    assert 0 < sum(evaluated) < 0.2 * n_fine
+
+
+def test_peak_samples_per_peak_options():
+    times = np.arange(200) * CADENCE
+    values = np.sin(times)
+    with pytest.raises(ParameterError, match="frequency or peak_samples_per_peak"):
+        lomb_scargle(times, values, frequency=np.linspace(0.1, 1, 10), peak_samples_per_peak=5)
+    with pytest.raises(ParameterError, match="samples_per_peak"):
+        lomb_scargle(times, values, peak_samples_per_peak=0.5)
+    # Not finer than the stored grid: the peaks are the stored grid's own.
+    same = lomb_scargle(times, values, samples_per_peak=5, peak_samples_per_peak=3)
+    plain = lomb_scargle(times, values, samples_per_peak=5)
+    assert_array_equal(same.peaks["frequency"], plain.peaks["frequency"])
+    with pytest.raises(ParameterError, match="peak_samples_per_peak"):
+        PeriodogramStep(peak_samples_per_peak=0.5)._checked_parameters()
