@@ -290,10 +290,14 @@ def _read_products(products, *, progress=None):
     start = 0
     bar = tqdm(products, desc="reading guider products", unit="file", disable=_no_bar(progress))
     for index, product in enumerate(bar):
-        _load_arrays(product)
-        stop = start + product.n_frames
-        data[start:stop] = product.sci
-        err[start:stop] = product.err
+        stop = start + product.header["frames"]
+        # Read straight into the stitched arrays when the file allows it.
+        places = {"SCI": data[start:stop], "ERR": err[start:stop]}
+        _load_arrays(product, out=places)
+        if product.sci is not places["SCI"]:
+            data[start:stop] = product.sci
+        if product.err is not places["ERR"]:
+            err[start:stop] = product.err
         if product.dq is not None and np.any(product.dq):
             dq[start:stop] |= product.dq.astype(np.uint32)
         bad = ~np.isfinite(data[start:stop])  # the native copy: FITS data are big-endian
