@@ -227,3 +227,28 @@ def test_bench_stage_seconds_from_the_log():
     expected = {"start": 1.0, "read": 2.0, "fit": 3.0, "events": 0.75, "between": 0.25,
                 "write": 1.0, "exit": 2.0, "total": 10.0, "fit_kernel": 2.0, "frames": 1000}
     assert {key: round(value, 6) for key, value in seconds.items()} == expected
+
+
+def test_objects_are_frozen_at_exit_after_a_run(tmp_path):
+    # After a top-level step run the interpreter's exit starts by freezing
+    # every object, so the shutdown's collections do not walk the imported
+    # packages again (about 1 s after a pipeline run); the other exit
+    # handlers still run.
+    import subprocess
+    import sys
+
+    script = (
+        "import atexit, gc\n"
+        # registered first, so it runs last, after spelunker's handler
+        "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+        "from spelunker import datasets\n"
+        "from spelunker.stpipe import GuideStarFitStep\n"
+        f"visit = datasets.make_guidestar_files({str(tmp_path)!r}, seed=1,\n"
+        "    visits=[datasets.VisitSpec(n_frames=50, n_segments=1)])\n"
+        "print('frozen before the run:', gc.get_freeze_count() > 0)\n"
+        "GuideStarFitStep.call(visit.files, method='quick')\n"
+        "print('frozen after the run:', gc.get_freeze_count() > 0)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.splitlines()[-3:] == [
+        "frozen before the run: False", "frozen after the run: False", "frozen at exit: True"]
