@@ -133,3 +133,19 @@ def test_store_fit_refuses_integers_the_table_cannot_hold():
         store_fit(model, result, "gauss")
     with pytest.raises(ParameterError, match="max_iterations"):
         run_fit(model, "gauss", max_iterations=40_000)
+
+
+def test_checksum_write_has_the_same_tables(fitted, tmp_path):
+    # to_fits(checksum=True) lets astropy write every HDU (each with its
+    # CHECKSUM/DATASUM); the tables are those the streamed write gives.
+    model, _, path = fitted
+    summed = tmp_path / "summed.fits"
+    model.to_fits(str(summed), checksum=True)
+    with fits.open(summed, checksum=True) as a, fits.open(path) as b:
+        assert [h.name for h in a] == [h.name for h in b]
+        for hdu in a:
+            assert "CHECKSUM" in hdu.header and "DATASUM" in hdu.header, hdu.name
+            if isinstance(hdu, fits.BinTableHDU) and hdu.name != "ASDF":
+                assert hdu.data.tobytes() == b[hdu.name].data.tobytes(), hdu.name
+    with pytest.raises(ParameterError, match="overwrite"):
+        model.to_fits(str(summed))
