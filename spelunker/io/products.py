@@ -7,7 +7,9 @@ and the problem (`~spelunker.errors.WrongProductError`,
 `~spelunker.errors.EmptySelectionError`,
 `~spelunker.errors.InconsistentVisitError`), from the headers of every
 product before any array is read.  `spelunker.io.reader` stitches the
-products checked here.
+products checked here.  Their arrays and tables are then read straight from
+the files with the layout the header pass noted (`_load_raw`; astropy reads
+anything unusual).
 """
 
 import functools
