@@ -85,3 +85,30 @@ def test_truncated_data_is_refused(visit, tmp_path):
     with pytest.raises(CorruptFileError, match="truncated"):
         products._load_arrays(product, out={"SCI": np.empty((product.header["frames"], 8, 8),
                                                             dtype=np.float32)})
+
+
+def test_stitched_arrays_are_allocated_without_huge_page_advice(visit, monkeypatch):
+    # numpy's MADV_HUGEPAGE advice makes the kernel compact memory while the
+    # stitched arrays are first written (seconds on a fragmented machine):
+    # they are allocated without it, and numpy's setting is restored.
+    from spelunker.io import reader
+
+    if reader._set_madvise_hugepage is None:
+        pytest.skip("this numpy has no huge-page switch")
+    settings = []
+    empty = np.empty
+
+    def recording(*args, **kwargs):
+        settings.append(reader._set_madvise_hugepage(False))
+        reader._set_madvise_hugepage(settings[-1])
+        return empty(*args, **kwargs)
+
+    before = reader._set_madvise_hugepage(True)
+    try:
+        monkeypatch.setattr(reader.np, "empty", recording)
+        read_guidestar(visit.files, progress=False)
+        monkeypatch.undo()
+        assert settings[:2] == [False, False]  # data and err
+        assert reader._set_madvise_hugepage(True) is True  # restored
+    finally:
+        reader._set_madvise_hugepage(before)
