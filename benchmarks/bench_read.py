@@ -7,10 +7,15 @@ first datamodel a process creates loads every installed asdf extension (a
 one-time cost of about a second, paid by any jwst datamodel); each worker
 pays it before the clock starts and it is printed separately.  The baseline,
 measured in the same run, is the naive way: open every file as a
-``GuiderCalModel`` and ``np.concatenate`` the arrays.  Targets (issue 2):
-spelunker's read <= 3 s and peak RSS <= 2x the size of SCI + ERR.
+``GuiderCalModel`` and ``np.concatenate`` the arrays; ``--before TREE``
+also times spelunker's read from another source tree (e.g. a worktree of
+the commit before a change) in the same run.  Wall and CPU seconds
+(``time.process_time``: less sensitive to a busy machine) are printed.
+Targets (issue 2): spelunker's read <= 3 s and peak RSS <= 2x the size of
+SCI + ERR.
 
     python benchmarks/bench_read.py [--n-frames 1000000] [--n-files 50] [--repeat 3]
+                                    [--before ../before]
 """
 
 import argparse
@@ -36,6 +41,7 @@ def _worker(reader, directory):
     setup_start = time.perf_counter()
     spelunker.GuideStarModel().close()  # the process's one-time asdf extension loading
     setup = time.perf_counter() - setup_start
+    cpu = time.process_time()
     if reader == "imports":
         start = time.perf_counter()
         n_frames = 0
@@ -56,8 +62,8 @@ def _worker(reader, directory):
     else:
         raise SystemExit(f"unknown reader {reader}")
     wall = time.perf_counter() - start
-    print(json.dumps({"wall": wall, "setup": setup, "peak_mib": _peak_rss_mib(),
-                      "n_frames": n_frames}))
+    print(json.dumps({"wall": wall, "cpu": time.process_time() - cpu, "setup": setup,
+                      "peak_mib": _peak_rss_mib(), "n_frames": n_frames}))
 
 
 def _peak_rss_mib():
@@ -68,10 +74,11 @@ def _peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
 
 
-def _run(reader, directory):
+def _run(reader, directory, tree=None):
+    env = dict(os.environ, PYTHONPATH=str(tree)) if tree else None
     output = subprocess.run(
         [sys.executable, __file__, "--worker", reader, str(directory)],
-        check=True, capture_output=True, text=True,
+        check=True, capture_output=True, text=True, env=env,
     ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -83,6 +90,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--directory", type=Path, default=None,
                         help="where the synthetic visit is written (reused if complete)")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="another source tree whose read is timed in the same run")
     parser.add_argument("--worker", nargs=2, metavar=("READER", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -109,10 +118,15 @@ def main():
           f"SCI+ERR {sci_err_mib:.0f} MiB in memory; {os.cpu_count()} cores")
 
     results = {}
-    for reader in ("imports", "spelunker", "baseline"):
-        runs = [_run(reader, directory) for _ in range(args.repeat)]
-        results[reader] = {
+    readers = [("imports", "imports", None), ("spelunker", "spelunker", None),
+               ("baseline", "baseline", None)]
+    if args.before:
+        readers.append(("before", "spelunker", args.before))
+    for label, reader, tree in readers:
+        runs = [_run(reader, directory, tree) for _ in range(args.repeat)]
+        results[label] = {
             "wall": statistics.median(r["wall"] for r in runs),
+            "cpu": statistics.median(r["cpu"] for r in runs),
             "peak_mib": statistics.median(r["peak_mib"] for r in runs),
             "walls": [round(r["wall"], 2) for r in runs],
             "setup": statistics.median(r["setup"] for r in runs),
@@ -123,8 +137,14 @@ def main():
     s, b, i = results["spelunker"], results["baseline"], results["imports"]
     print(f"imports only          peak RSS {i['peak_mib']:7.0f} MiB  "
           f"(one-time datamodel setup, not timed below: median {i['setup']:.2f} s)")
-    print(f"spelunker read        median {s['wall']:6.2f} s  (runs {s['walls']})  "
-          f"peak RSS {s['peak_mib']:7.0f} MiB")
+    print(f"spelunker read        median {s['wall']:6.2f} s  (runs {s['walls']}; CPU "
+          f"{s['cpu']:.2f} s)  peak RSS {s['peak_mib']:7.0f} MiB")
+    if args.before:
+        before = results["before"]
+        print(f"spelunker read of {args.before}: median {before['wall']:6.2f} s (CPU "
+              f"{before['cpu']:.2f} s)  peak RSS {before['peak_mib']:7.0f} MiB; this tree / "
+              f"that one: wall {s['wall'] / before['wall']:.2f}x, CPU "
+              f"{s['cpu'] / before['cpu']:.2f}x")
     print(f"baseline (GuiderCalModel per file + concatenate) median {b['wall']:6.2f} s  "
           f"(runs {b['walls']})  peak RSS {b['peak_mib']:7.0f} MiB")
     print(f"speed ratio baseline/spelunker: {b['wall'] / s['wall']:.2f}x")

@@ -3,7 +3,7 @@
 `spelunker.GuideStarModel.table` gives each column its unit
 (`column_unit`, `units_table`); `spelunker.GuideStarModel.save` writes the same units and
 the UTC time labels into the FITS product's table headers
-(`label_fits_hdus` before writing; `label_fits_tables` on a saved file).
+(`label_table_header` before writing; `label_fits_tables` on a saved file).
 """
 
 import astropy.units as u
@@ -62,32 +62,48 @@ def label_fits_tables(path, model):
         label_fits_hdus(hdulist, model)
 
 
-def label_fits_hdus(hdulist, model):
-    """Set the units and the time labels of every table HDU of ``hdulist`` (in memory).
+def table_hdus(model):
+    """``{table: EXTNAME}`` of the model's tables (schema properties with a list of columns).
 
-    `spelunker.GuideStarModel.save` labels the HDUs before they are
-    written, so the file is written once (`label_fits_tables` rewrites a
-    saved file).
+    Examples
+    --------
+    >>> from spelunker import GuideStarModel
+    >>> table_hdus(GuideStarModel())["gauss_fit"]
+    'GAUSS_FIT'
     """
-    hdus = {definition["fits_hdu"]: name for name, definition in model.schema["properties"].items()
-            if "datatype" in definition and isinstance(definition.get("datatype"), list)
-            and "fits_hdu" in definition}
+    return {name: definition["fits_hdu"]
+            for name, definition in model.schema["properties"].items()
+            if isinstance(definition.get("datatype"), list) and "fits_hdu" in definition}
+
+
+def label_fits_hdus(hdulist, model):
+    """Set the units and the time labels of every table HDU of ``hdulist`` (in memory)."""
+    hdus = {extname: name for name, extname in table_hdus(model).items()}
     for hdu in hdulist:
         name = hdus.get(hdu.name)
-        if name is None or not isinstance(hdu, fits.BinTableHDU):
-            continue
-        times = _TIME_COLUMNS.get(name, ())
-        for number, column in enumerate(hdu.columns.names, start=1):
-            unit = column_unit(name, column)
-            if unit is not None:
-                hdu.header[f"TUNIT{number}"] = _fits_unit(unit)
-            if column in times:
-                hdu.header[f"TUNIT{number}"] = "d"
-                hdu.header[f"TCTYP{number}"] = "UTC"
-        if times:
-            hdu.header["TIMESYS"] = ("UTC", "time scale of the time columns (MJD)")
-            hdu.header["MJDREF"] = (0.0, "time columns are MJD: reference MJD 0")
-            hdu.header["TIMEUNIT"] = ("d", "unit of the time columns")
+        if name is not None and isinstance(hdu, fits.BinTableHDU):
+            label_table_header(hdu.header, name, hdu.columns.names)
+
+
+def label_table_header(header, name, columns):
+    """Set the units (``TUNITn``) and time labels of the header of the model's table ``name``.
+
+    ``columns`` are the table's column names in order.  `spelunker.GuideStarModel.save`
+    labels each table's header before the table is written, so the file
+    is written once (`label_fits_tables` rewrites a saved file).
+    """
+    times = _TIME_COLUMNS.get(name, ())
+    for number, column in enumerate(columns, start=1):
+        unit = column_unit(name, column)
+        if unit is not None:
+            header[f"TUNIT{number}"] = _fits_unit(unit)
+        if column in times:
+            header[f"TUNIT{number}"] = "d"
+            header[f"TCTYP{number}"] = "UTC"
+    if times:
+        header["TIMESYS"] = ("UTC", "time scale of the time columns (MJD)")
+        header["MJDREF"] = (0.0, "time columns are MJD: reference MJD 0")
+        header["TIMEUNIT"] = ("d", "unit of the time columns")
 
 
 def column_unit(table, column):

@@ -12,7 +12,6 @@ fields (`GuideStarModel.select_files`) or time range
 """
 
 import contextlib
-import copy
 import logging
 import os
 from pathlib import Path
@@ -175,10 +174,10 @@ class GuideStarModel(JwstDataModel):
         (``TUNITn``) and its time columns are labelled as MJD in UTC
         (``TIMESYS``, ``MJDREF``, ``TIMEUNIT``, ``TCTYPn``), so
         ``astropy.table.Table.read(path, hdu="FRAMES", astropy_native=True)``
-        gives `~astropy.time.Time` columns and units without spelunker.  String columns are written
-        straight from their ASCII bytes (stdatamodels would decode and
-        encode every string of the million-row CENTROID table, about a
-        second per million rows).
+        gives `~astropy.time.Time` columns and units without spelunker.  The
+        tables are written straight from their columns, a block of rows at a
+        time (`spelunker.datamodels._fits_write`): no string is decoded and
+        no table copied whole.
 
         Parameters
         ----------
@@ -218,12 +217,11 @@ class GuideStarModel(JwstDataModel):
         # The final name inside a temporary folder beside it: the product
         # records its own file name.
         with atomic_file(output, keep_name=True) as partial:
-            with self._string_columns_as_bytes():
-                super().save(str(partial), None, *args, **kwargs)
+            super().save(str(partial), None, *args, **kwargs)
         return str(output) if head else tail
 
     def to_fits(self, init, *args, **kwargs):
-        """Write the model to a FITS file, its tables labelled first (``_fits_write``).
+        """Write the model to a FITS file, its tables streamed from their columns (``_fits_write``).
 
         Parameters
         ----------
@@ -234,30 +232,6 @@ class GuideStarModel(JwstDataModel):
         """
         self.on_save(init)
         write_fits(self, init, *args, **kwargs)
-
-    @contextlib.contextmanager
-    def _string_columns_as_bytes(self):
-        """Temporarily hold tables with string columns as bytes-valued FITS_rec."""
-        originals = {}
-        for name, definition in self.schema["properties"].items():
-            if "datatype" not in definition or not isinstance(definition["datatype"], list):
-                continue
-            table = getattr(self, name, None) if self.hasattr(name) else None
-            if isinstance(table, fits.FITS_rec) and any(
-                    column.format.endswith("A") for column in table.columns):
-                originals[name] = table
-        try:
-            with self.trusted_assignment():
-                for name, table in originals.items():
-                    # Copied definitions: the table's own would be pointed at the
-                    # temporary table, whose deletion then copies every column.
-                    setattr(self, name, fits.FITS_rec.from_columns(
-                        copy.copy(table.columns), character_as_bytes=True))
-            yield
-        finally:
-            with self.trusted_assignment():
-                for name, table in originals.items():
-                    setattr(self, name, table)
 
     def table_dtype(self, name):
         """Return the numpy dtype the schema gives the table ``name``.

@@ -38,6 +38,9 @@ __all__ = ["run_fit", "store_fit", "fit_table", "ensure_fit_table", "fit_target"
 
 log = logging.getLogger(__name__)
 
+#: Largest iteration limit: the fit tables store ``iterations`` as int16.
+_MAX_ITERATIONS = np.iinfo(np.int16).max
+
 
 def _check_method(method):
     if method not in FIT_TABLES:
@@ -59,7 +62,8 @@ def run_fit(model, method, *, ncpus=1, max_iterations=50, bad_dq_bits=1, progres
     ncpus : int, optional
         Number of threads.
     max_iterations : int, optional
-        Iteration limit of the Gaussian fit.
+        Iteration limit of the Gaussian fit (at most 32767: the fit table
+        stores ``iterations`` as int16).
     bad_dq_bits : int, optional
         DQ bits of pixels left out of the fit.
     progress : bool, optional
@@ -85,6 +89,11 @@ def run_fit(model, method, *, ncpus=1, max_iterations=50, bad_dq_bits=1, progres
     check_model(model, where="run_fit")
     _check_method(method)
     ncpus = check_positive_int(ncpus, "ncpus")
+    max_iterations = check_positive_int(max_iterations, "max_iterations")
+    if max_iterations > _MAX_ITERATIONS:
+        msg = (f"max_iterations={max_iterations} is more than the fit table's iterations "
+               f"column holds ({_MAX_ITERATIONS}, int16)")
+        raise ParameterError(msg)
     model.require_frames("fitting")
     data = np.asarray(model.data)
     err = _usable_err(model)
@@ -162,6 +171,14 @@ def store_fit(model, result, method, *, ncpus=None):
         if dtype[column].kind in "iu" and values.dtype.kind not in "iub":
             if not np.all(np.isfinite(values) & (values == np.round(values))):
                 msg = f"fit result column {column!r} holds non-integer {values.dtype} values"
+                raise ParameterError(msg)
+        if dtype[column].kind in "iu" and values.size:
+            # The table's narrow integers (int16: dof, iterations, flag bits) hold
+            # every value a fit gives; anything else would wrap silently.
+            limits = np.iinfo(dtype[column])
+            if values.min() < limits.min or values.max() > limits.max:
+                msg = (f"fit result column {column!r} holds values outside "
+                       f"{limits.min}..{limits.max} (the {name} table's {dtype[column]})")
                 raise ParameterError(msg)
         table[column] = values
     setattr(model, name, table)

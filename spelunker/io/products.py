@@ -7,7 +7,9 @@ and the problem (`~spelunker.errors.WrongProductError`,
 `~spelunker.errors.EmptySelectionError`,
 `~spelunker.errors.InconsistentVisitError`), from the headers of every
 product before any array is read.  `spelunker.io.reader` stitches the
-products checked here.
+products checked here.  Their arrays and tables are then read straight from
+the files with the layout the header pass noted (`_load_raw`; astropy reads
+anything unusual).
 """
 
 import functools
@@ -15,6 +17,7 @@ import glob
 import json
 import logging
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +84,10 @@ class _Product:
     err: np.ndarray = None
     dq: np.ndarray = None
     tables: dict = field(default_factory=dict)
+    #: EXTNAME -> (header, byte offset of the data) of the HDUs the arrays
+    #: come from, noted by the header pass so that they are read without
+    #: parsing the headers again (`_load_raw`).
+    layout: dict = field(default_factory=dict)
 
     @property
     def n_frames(self):
@@ -255,12 +262,22 @@ def _product_from_path(path):
             header = _header_from_fits(path, hdul)
             problem = _product_problem(path.name, header, sci_shape=_hdu_shape(hdul, "SCI"),
                                        sci_kind=_hdu_kind(hdul, "SCI"))
+            layout = _layout(hdul)
         except fits.VerifyError as exc:
             msg = f"{path}: FITS header is damaged ({exc})"
             raise CorruptFileError(msg) from exc
     if problem is not None:
         raise problem
-    return _Product(name=path.name, source=path, header=header)
+    return _Product(name=path.name, source=path, header=header, layout=layout)
+
+
+def _layout(hdul):
+    """EXTNAME -> (header, data offset) of the HDUs `_load_raw` reads; {} if unsure."""
+    try:
+        return {hdu.name: (hdu.header, hdu.fileinfo()["datLoc"]) for hdu in hdul
+                if hdu.name in _RAW_HDUS}
+    except (fits.VerifyError, KeyError, TypeError, ValueError, OSError):
+        return {}  # a damaged header: the arrays are read through astropy, which says what
 
 
 def _spelunker_product_error(path):
@@ -536,8 +553,14 @@ def _check_detectors(products):
 # Loading arrays
 
 
-def _load_arrays(product):
-    """Load SCI, ERR, DQ and the two tables of one product into ``product``."""
+def _load_arrays(product, *, out=None):
+    """Load SCI, ERR, DQ and the two tables of one product into ``product``.
+
+    ``out`` may give float32 arrays of the product's shape for ``"SCI"``
+    and ``"ERR"`` (the places they go in a stitched model): a file read
+    without astropy fills them directly (``product.sci`` is then that
+    array), else they are left alone.
+    """
     if isinstance(product.source, JwstDataModel):
         model = product.source
         product.sci = np.asarray(model.data)
@@ -545,7 +568,7 @@ def _load_arrays(product):
         product.dq = None if model.dq is None else np.asarray(model.dq)
         product.tables = {"pointing_table": _plain_table(getattr(model, "pointing_table", None)),
                           "centroid_table": _plain_table(getattr(model, "centroid_table", None))}
-    else:
+    elif not _load_raw(product, out or {}):
         path = product.source
         with _open_fits(path, check_complete=False) as hdul:
             try:
@@ -553,8 +576,8 @@ def _load_arrays(product):
                 product.err = np.asarray(hdul["ERR"].data) if "ERR" in hdul else None
                 product.dq = np.asarray(hdul["DQ"].data) if "DQ" in hdul else None
                 product.tables = {
-                    "pointing_table": _fits_table(hdul, "POINTING"),
-                    "centroid_table": _fits_table(hdul, "FGS CENTROID PACKET"),
+                    "pointing_table": _fits_table(hdul, "POINTING", path),
+                    "centroid_table": _fits_table(hdul, "FGS CENTROID PACKET", path),
                 }
             except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError,
                     fits.VerifyError) as exc:
@@ -608,10 +631,138 @@ def _dq_bits(name, dq):
     raise CorruptFileError(msg)
 
 
-def _fits_table(hdul, extname):
-    if extname not in hdul or hdul[extname].data is None:
+#: HDUs a product's arrays and tables are read from: image extensions, then tables.
+_RAW_IMAGES = {"SCI": "sci", "ERR": "err", "DQ": "dq"}
+_RAW_TABLES = {"POINTING": "pointing_table", "FGS CENTROID PACKET": "centroid_table"}
+_RAW_HDUS = {*_RAW_IMAGES, *_RAW_TABLES}
+
+#: numpy types of FITS image BITPIX values an image is read raw with.
+_BITPIX_TYPES = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}
+
+
+def _load_raw(product, out):
+    """Read a product's arrays and tables straight from its file, with the noted layout.
+
+    Returns False (nothing loaded) when some HDU needs astropy: images
+    without data or scaled (other than unsigned 32-bit DQ), tables of other
+    column kinds or without rows, or a layout the header pass did not note;
+    the caller then reads the file with astropy as before.  A file shorter
+    than its headers announce is a `CorruptFileError`.
+    """
+    path, layout = product.source, product.layout
+    if "SCI" not in layout:
+        return False
+    kinds = {}
+    for extname, (header, _) in layout.items():
+        kinds[extname] = (_raw_image_dtype(header) if extname in _RAW_IMAGES
+                          else _raw_table_dtype(header))
+        if kinds[extname] is None:
+            return False
+    arrays = {}
+    for extname, (header, offset) in layout.items():
+        kind = kinds[extname]
+        shape = ((header["NAXIS2"],) if extname in _RAW_TABLES else
+                 tuple(header[f"NAXIS{axis}"] for axis in range(header["NAXIS"], 0, -1)))
+        count = int(np.prod(shape))
+        target = out.get(extname)
+        if (target is not None and kind == np.dtype(">f4") and target.dtype == np.float32
+                and target.shape == shape and target.flags.c_contiguous):
+            arrays[extname] = _read_into(path, offset, target, extname)
+            continue
+        values = np.fromfile(path, dtype=kind, count=count, offset=offset)
+        if values.size != count:
+            msg = f"{path}: {extname} is truncated ({values.size} of {count} values)"
+            raise CorruptFileError(msg)
+        if extname in _RAW_IMAGES and header.get("BZERO", 0) == 2**31:
+            values = (values.view(">u4") ^ np.uint32(2**31))  # FITS's unsigned 32-bit ints
+        arrays[extname] = values.reshape(shape)
+    product.sci = arrays["SCI"]
+    product.err = arrays.get("ERR")
+    product.dq = arrays.get("DQ")
+    product.tables = {table: arrays.get(extname) for extname, table in _RAW_TABLES.items()}
+    return True
+
+
+def _read_into(path, offset, target, extname):
+    """Fill the native float32 ``target`` with the big-endian float32 values at ``offset``."""
+    raw = target.reshape(-1).view(np.uint8)
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        size = handle.readinto(memoryview(raw))
+    if size != raw.size:
+        msg = f"{path}: {extname} is truncated ({size} of {raw.size} bytes)"
+        raise CorruptFileError(msg)
+    target.byteswap(inplace=True)
+    return target
+
+
+def _raw_image_dtype(header):
+    """The numpy dtype of an image's values from its header, or None if astropy is needed."""
+    try:
+        kind = _BITPIX_TYPES.get(header["BITPIX"])
+        if kind is None or header["NAXIS"] < 1 or header.get("BSCALE", 1) != 1:
+            return None
+        zero = header.get("BZERO", 0)
+        if zero != 0 and not (zero == 2**31 and header["BITPIX"] == 32):
+            return None
+        return np.dtype(kind)
+    except (KeyError, TypeError, ValueError, fits.VerifyError):
         return None
-    return _plain_table(hdul[extname].data)
+
+
+#: numpy types of the FITS binary-table column codes a table is read raw with.
+_TFORM_TYPES = {"L": "i1", "B": "u1", "I": ">i2", "J": ">i4", "K": ">i8", "E": ">f4", "D": ">f8"}
+_TFORM = re.compile(r"^\s*(\d*)([LBIJKEDA])\s*$")
+
+
+def _fits_table(hdul, extname, path):
+    """The rows of a product's table HDU as a plain structured array (strings as bytes).
+
+    Read straight from the file in the FITS (big-endian) types its header
+    declares: astropy's table machinery (column objects, a record array
+    per table) costs more than the reading for the 50 files of a visit.
+    Tables whose columns need astropy (scaled, variable-length,
+    multi-dimensional, or a header that does not add up) are read by
+    astropy as before (`_plain_table`).
+    """
+    if extname not in hdul:
+        return None
+    hdu = hdul[extname]
+    dtype = _raw_table_dtype(hdu.header)
+    if dtype is None:
+        return None if hdu.data is None else _plain_table(hdu.data)
+    n_rows = hdu.header["NAXIS2"]
+    rows = np.fromfile(path, dtype=dtype, count=n_rows, offset=hdu.fileinfo()["datLoc"])
+    if len(rows) != n_rows:
+        msg = f"{path}: {extname} is truncated ({len(rows)} of its {n_rows} rows)"
+        raise CorruptFileError(msg)
+    return rows
+
+
+def _raw_table_dtype(header):
+    """The numpy dtype of a binary table's rows from its header, or None if astropy is needed."""
+    try:
+        n_fields, row_bytes, n_rows = header["TFIELDS"], header["NAXIS1"], header["NAXIS2"]
+        if header.get("XTENSION") != "BINTABLE" or n_rows < 1 or n_fields < 1:
+            return None
+        fields = []
+        for number in range(1, n_fields + 1):
+            if any(f"{key}{number}" in header for key in ("TZERO", "TSCAL", "TDIM")):
+                return None
+            match = _TFORM.match(str(header[f"TFORM{number}"]))
+            if match is None:
+                return None
+            repeat = int(match.group(1) or 1)
+            if match.group(2) == "A":
+                kind = np.dtype(f"S{repeat}")
+            else:
+                kind = np.dtype((_TFORM_TYPES[match.group(2)], (repeat,))) if repeat != 1 \
+                    else np.dtype(_TFORM_TYPES[match.group(2)])
+            fields.append((str(header[f"TTYPE{number}"]), kind))
+        dtype = np.dtype(fields)
+    except (KeyError, TypeError, ValueError, fits.VerifyError):  # left to astropy
+        return None
+    return dtype if dtype.itemsize == row_bytes else None
 
 
 def _plain_table(table):

@@ -7,6 +7,7 @@ products).  The products are found and checked by `spelunker.io.products`
 and their frames timed by `spelunker.io.frame_times` first.
 """
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -35,6 +36,11 @@ from spelunker.io.products import (
     _load_arrays,
 )
 from spelunker.names import id_number_or_none, parse_selection, strip_segment
+
+try:  # numpy's switch of its huge-page advice for new arrays (numpy 2)
+    from numpy._core.multiarray import _set_madvise_hugepage
+except ImportError:
+    _set_madvise_hugepage = None
 
 __all__ = ["read_guidestar", "read_visits", "open_visits", "VisitInput", "open_guidestar"]
 
@@ -279,10 +285,11 @@ def _visit_key(visit):
 def _read_products(products, *, progress=None):
     """Read and stitch checked ``products`` (time ordered) into a new model."""
     n_total = sum(p.header["frames"] for p in products)
-    data = np.empty((n_total, *FRAME_SHAPE), dtype=np.float32)
-    err = np.empty((n_total, *FRAME_SHAPE), dtype=np.float32)
-    # Zero pages cost no memory until a file or a bad pixel writes to them.
-    dq = np.zeros((n_total, *FRAME_SHAPE), dtype=np.uint32)
+    with _ordinary_pages():
+        data = np.empty((n_total, *FRAME_SHAPE), dtype=np.float32)
+        err = np.empty((n_total, *FRAME_SHAPE), dtype=np.float32)
+        # Zero pages cost no memory until a file or a bad pixel writes to them.
+        dq = np.zeros((n_total, *FRAME_SHAPE), dtype=np.uint32)
     mid_times = np.empty(n_total, dtype=np.float64)
     time_sources = []
     tables = {"pointing_table": [], "centroid_table": []}
@@ -290,10 +297,14 @@ def _read_products(products, *, progress=None):
     start = 0
     bar = tqdm(products, desc="reading guider products", unit="file", disable=_no_bar(progress))
     for index, product in enumerate(bar):
-        _load_arrays(product)
-        stop = start + product.n_frames
-        data[start:stop] = product.sci
-        err[start:stop] = product.err
+        stop = start + product.header["frames"]
+        # Read straight into the stitched arrays when the file allows it.
+        places = {"SCI": data[start:stop], "ERR": err[start:stop]}
+        _load_arrays(product, out=places)
+        if product.sci is not places["SCI"]:
+            data[start:stop] = product.sci
+        if product.err is not places["ERR"]:
+            err[start:stop] = product.err
         if product.dq is not None and np.any(product.dq):
             dq[start:stop] |= product.dq.astype(np.uint32)
         bad = ~np.isfinite(data[start:stop])  # the native copy: FITS data are big-endian
@@ -327,6 +338,28 @@ def _read_products(products, *, progress=None):
     log.info("read %d frames from %d file(s) of %d guide star(s), %s to %s (UTC)",
              n_total, len(products), len(model.guidestars), first_last[0], first_last[1])
     return model
+
+
+@contextlib.contextmanager
+def _ordinary_pages():
+    """Allocate inside the block without numpy's huge-page advice (``MADV_HUGEPAGE``).
+
+    With the advice, Linux compacts memory to find 2 MB pages when the
+    stitched arrays are first written (transparent huge pages with
+    ``defrag=madvise``, the usual setting): on a machine whose memory is
+    fragmented that stalls the read in the kernel, 0.8-1.4 s of system time
+    for the 768 MB of a 1,000,000-frame visit against 0.45 s with ordinary
+    pages (issue 23; ``benchmarks/bench_read.py``).  The kernel may still
+    use huge pages it has free.  numpy's setting is restored on exit.
+    """
+    if _set_madvise_hugepage is None:  # a numpy without the switch: nothing to change
+        yield
+        return
+    previous = _set_madvise_hugepage(False)
+    try:
+        yield
+    finally:
+        _set_madvise_hugepage(previous)
 
 
 def open_guidestar(inputs, *, progress=None):

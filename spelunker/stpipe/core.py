@@ -32,6 +32,8 @@ What the classes here do instead:
   ``jw..._gs-fg_..._cal.fits`` into ``jw..._gs-fg_..._gsfit.fits``.
 """
 
+import atexit
+import functools
 import gc
 import logging
 import os
@@ -52,6 +54,20 @@ from spelunker.names import FINE_GUIDE_GLOB, strip_segment
 __all__ = ["SpelunkerStep", "SpelunkerPipeline"]
 
 log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _freeze_at_exit():
+    """Freeze every object when the interpreter exits (registered once, after a run).
+
+    While the interpreter shuts down, the cyclic collector walks all the
+    objects of the imported packages (numba's and LLVM's among them) again
+    and again: about 1 s after a pipeline run, for memory the process is
+    handing back anyway.  Frozen first, they are not walked.  Python does not
+    promise ``__del__`` of objects alive at exit; products are written and
+    closed by then, and the other exit handlers still run.
+    """
+    atexit.register(gc.freeze)
 
 #: Loggers that stpipe configures for spelunker steps (``strun``, ``Step.call``).
 STPIPE_LOGGERS = (
@@ -185,6 +201,7 @@ class SpelunkerStep(Step):
             return super().run(*args, **kwargs)
         finally:
             gc.unfreeze()
+            _freeze_at_exit()
 
     @classmethod
     def _datamodels_open(cls, init, **kwargs):

@@ -1,0 +1,114 @@
+"""Reading guider products straight from their files gives what astropy's reading gives (issue 23).
+
+`spelunker.io.products._load_raw` reads SCI, ERR, DQ and the two tables
+with the layout the header pass noted (no second header parse, no astropy
+record arrays), SCI and ERR straight into the stitched arrays; anything
+unusual is left to astropy.
+"""
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from spelunker import datasets, read_guidestar
+from spelunker.errors import CorruptFileError
+from spelunker.io import products
+
+TABLES = ("frames", "files", "guidestars", "pointing_table", "centroid_table")
+
+
+@pytest.fixture(scope="module")
+def visit(tmp_path_factory):
+    return datasets.make_guidestar_files(
+        tmp_path_factory.mktemp("raw"), seed=6,
+        visits=[datasets.VisitSpec(n_frames=400, n_segments=3)])
+
+
+def _same(a, b):
+    assert a.data.tobytes() == b.data.tobytes()
+    assert a.err.tobytes() == b.err.tobytes()
+    assert a.dq.tobytes() == b.dq.tobytes()
+    for name in TABLES:
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype, name
+        for column in x.dtype.names:
+            assert np.array_equal(np.asarray(x[column]), np.asarray(y[column]),
+                                  equal_nan=x.dtype[column].kind == "f"), (name, column)
+
+
+def test_raw_reading_equals_astropy_reading(visit, monkeypatch):
+    calls = []
+    load_raw = products._load_raw
+
+    def counting(product, out):
+        calls.append(load_raw(product, out))
+        return calls[-1]
+
+    monkeypatch.setattr(products, "_load_raw", counting)
+    raw = read_guidestar(visit.files, progress=False)
+    assert calls == [True] * len(visit.files)  # every file read without astropy
+    monkeypatch.setattr(products, "_load_raw", lambda product, out: False)
+    through_astropy = read_guidestar(visit.files, progress=False)
+    _same(raw, through_astropy)
+
+
+def test_unsigned_dq_and_scaled_tables(visit, tmp_path, monkeypatch):
+    # An unsigned 32-bit DQ cube (FITS offset integers) is read raw; a table
+    # with a scaled column is left to astropy; both give astropy's values.
+    path = tmp_path / visit.files[0].name
+    with fits.open(visit.files[0]) as hdul:
+        n = hdul["SCI"].data.shape[0]
+        dq = np.zeros((n, 8, 8), dtype=np.uint32)
+        dq[::7, 2, 3] = 2**31 + 5
+        dq[1, 0, 0] = 4
+        hdul["DQ"] = fits.ImageHDU(dq, header=hdul["DQ"].header, name="DQ")
+        pointing = hdul["POINTING"]
+        pointing.columns["jitter"].bscale = 2.0  # a scaled column
+        hdul.writeto(path)
+    product = products._checked_products([path])[0]
+    assert products._load_raw(product, {}) is False  # the scaled table: astropy
+    product.layout.pop("POINTING")
+    assert products._load_raw(product, {}) is True
+    assert product.dq.dtype.kind == "u" and np.array_equal(product.dq, dq)
+    monkeypatch.setattr(products, "_load_raw", lambda product, out: False)
+    reference = products._checked_products([path])[0]
+    products._load_arrays(reference)
+    assert np.array_equal(reference.dq, dq)
+
+
+def test_truncated_data_is_refused(visit, tmp_path):
+    path = tmp_path / visit.files[0].name
+    path.write_bytes(visit.files[0].read_bytes())
+    product = products._checked_products([path])[0]
+    with open(path, "r+b") as handle:  # the file loses its end after the header pass
+        handle.truncate(product.layout["SCI"][1] + 1000)
+    with pytest.raises(CorruptFileError, match="truncated"):
+        products._load_arrays(product, out={"SCI": np.empty((product.header["frames"], 8, 8),
+                                                            dtype=np.float32)})
+
+
+def test_stitched_arrays_are_allocated_without_huge_page_advice(visit, monkeypatch):
+    # numpy's MADV_HUGEPAGE advice makes the kernel compact memory while the
+    # stitched arrays are first written (seconds on a fragmented machine):
+    # they are allocated without it, and numpy's setting is restored.
+    from spelunker.io import reader
+
+    if reader._set_madvise_hugepage is None:
+        pytest.skip("this numpy has no huge-page switch")
+    settings = []
+    empty = np.empty
+
+    def recording(*args, **kwargs):
+        settings.append(reader._set_madvise_hugepage(False))
+        reader._set_madvise_hugepage(settings[-1])
+        return empty(*args, **kwargs)
+
+    before = reader._set_madvise_hugepage(True)
+    try:
+        monkeypatch.setattr(reader.np, "empty", recording)
+        read_guidestar(visit.files, progress=False)
+        monkeypatch.undo()
+        assert settings[:2] == [False, False]  # data and err
+        assert reader._set_madvise_hugepage(True) is True  # restored
+    finally:
+        reader._set_madvise_hugepage(before)
