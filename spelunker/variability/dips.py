@@ -34,9 +34,13 @@ log = logging.getLogger(__name__)
 
 # BLS: bins per shortest duration, and durations searched per factor of 2
 _BLS_BINS_PER_DURATION = 4
-# default shortest period (s) and BLS period-grid spacing (astropy's autoperiod)
+# default shortest period (s)
 _MIN_PERIOD = 3600.0
-_FREQUENCY_FACTOR = 1.0
+# BLS trial periods: log-spaced, so that a period half a step off moves the last dip
+# of the span by at most this fraction of the shortest duration (astropy's autoperiod
+# allows half a duration at a period as long as the span and far less at short
+# periods: its grid grows as span**2, this one as span)
+_GRID_DRIFT = 0.25
 # phase steps per duration of the refining BLS grid
 _OVERSAMPLE = 100
 
@@ -310,6 +314,27 @@ def _refine_period(bls, period, duration, span):
     return float(periods[best]), float(result.duration[best]), float(width)
 
 
+def period_grid(shortest, longest, min_duration, span):
+    """Trial periods (s) of the periodic-dip search, log-spaced from ``shortest`` to ``longest``.
+
+    A trial period ``P`` off the true one by ``dP`` moves the last dip of a
+    ``span`` long series by ``span * dP / P``; the relative step
+    ``2 * _GRID_DRIFT * min_duration / span`` keeps that within `_GRID_DRIFT`
+    (a quarter) of the shortest duration half a step away, at every period.
+    The number of periods grows as ``span / min_duration``.
+
+    Examples
+    --------
+    >>> from spelunker.variability.dips import period_grid
+    >>> grid = period_grid(3600.0, 31_250.0, 120.0, 62_500.0)
+    >>> len(grid), float(grid[0]), round(float(grid[-1]))
+    (2253, 3600.0, 31250)
+    """
+    step = 2 * _GRID_DRIFT * min_duration / span
+    count = int(np.ceil(np.log(longest / shortest) / step)) + 1
+    return shortest * np.exp(np.linspace(0.0, np.log(longest / shortest), count))
+
+
 def periodic_dips(times, flux, *, mask=None, min_period=None, max_period=None,
                   min_duration=120.0, max_duration=3600.0):
     """Best periodic box-shaped dip (eclipsing binary, transit) by BoxLeastSquares.
@@ -327,9 +352,8 @@ def periodic_dips(times, flux, *, mask=None, min_period=None, max_period=None,
         longer) to half the time span (at least 2 dips in the data).
     min_duration, max_duration : float, optional
         Dip durations searched (s); durations longer than a third of
-        ``min_period`` are left out.  The cost grows as the number of periods,
-        ``span**2 / min_duration``: 0.1-0.3 s for a 15 h visit with the defaults
-        (``benchmarks/bench_variability_arrays.py``).
+        ``min_period`` are left out.  The cost grows as the number of periods
+        (`period_grid`) times the bins, ``span**2 / min_duration**2``.
 
     Returns
     -------
@@ -386,9 +410,10 @@ def periodic_dips(times, flux, *, mask=None, min_period=None, max_period=None,
     resid, _ = residual(times, flux, valid, trend_window(max(high, shortest)))
     coarse = _binned_bls(times, resid, valid, max(cadence, low / _BLS_BINS_PER_DURATION), low,
                          cadence)
-    grid = coarse.autoperiod(durations, minimum_period=shortest, maximum_period=longest,
-                             frequency_factor=_FREQUENCY_FACTOR)
-    result = coarse.power(grid, durations, objective="likelihood")
+    grid = period_grid(shortest, longest, low, span)
+    # phase steps of one coarse bin: finer steps than the data bins add cost, not resolution
+    result = coarse.power(grid, durations, objective="likelihood",
+                          oversample=_BLS_BINS_PER_DURATION)
     best = int(np.argmax(result.power))
     duration = float(result.duration[best])
     # refined on bins of 1/50 of the dip: the coarse bins bias the period at high snr
