@@ -14,7 +14,6 @@ times a `scipy.optimize.curve_fit` loop per core, and agrees with
 import logging
 
 import numpy as np
-from scipy.special import chdtri
 
 from spelunker._validate import check_positive_int
 from spelunker.errors import ParameterError
@@ -41,9 +40,12 @@ def _chi2_limits(npix, pvalue):
     """Chi2 thresholds for 0..npix degrees of freedom (inf: never an outlier)."""
     limits = np.full(npix + 1, np.inf)
     if pvalue is not None and npix >= 1:
+        # heavy: scipy.special (0.05 s) is imported when a fit runs, not by a command's
+        # --help; chi2.isf(pvalue, dof) as scipy.stats computes it (the same ufunc),
+        # without importing scipy.stats (1 s)
+        from scipy.special import chdtri  # noqa: PLC0415
+
         dof = np.arange(1, npix + 1)
-        # chi2.isf(pvalue, dof) as scipy.stats computes it (the same ufunc),
-        # without importing scipy.stats (1 s).
         limits[1:] = chdtri(dof, pvalue)
     return limits
 

@@ -42,7 +42,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import finufft
 import numpy as np
-from scipy.special import i0
 
 from spelunker.periodogram.peaks import _peak_window, _rows_of_peaks, _separation, peaks_qtable
 
@@ -285,7 +284,8 @@ class _Samples:
         fractions, inverse = np.unique(key % _FRACTIONS, return_inverse=True)
         offsets = np.arange(-_TAPS + 1, _TAPS + 1)
         distance = (fractions / _FRACTIONS)[:, None] - offsets
-        window = i0(beta * np.sqrt(np.clip(1.0 - (distance / _TAPS) ** 2, 0.0, None))) / i0(beta)
+        taper = np.sqrt(np.clip(1.0 - (distance / _TAPS) ** 2, 0.0, None))
+        window = np.i0(beta * taper) / np.i0(beta)
         kernels = np.sinc(distance) * window
         return np.einsum("ij,ij->i", self.values[base[:, None] + offsets], kernels[inverse])
 
