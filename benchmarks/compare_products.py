@@ -31,12 +31,14 @@ TABLES = ("GAUSS_FIT", "LIGHTCURVE", "APERTURE", "APERSRCH", "PERIODOGRAM", "PGP
 
 
 def run_pipeline(tree, files, output):
-    """The product path of ``strun spelunker_pipeline`` run with ``tree`` first on the path."""
-    from spelunker.stpipe import parameter_file
+    """The product path of ``strun spelunker_pipeline`` run with ``tree`` first on the path.
 
+    Each tree runs its own shipped default parameter file (their parameters may differ).
+    """
     env = dict(os.environ, PYTHONPATH=str(tree))
     strun = str(Path(sys.executable).parent / "strun")
-    subprocess.run([strun, parameter_file("pipeline"), *map(str, files),
+    parameters = Path(tree) / "spelunker" / "resources" / "parameters" / "spelunker_pipeline.asdf"
+    subprocess.run([strun, str(parameters), *map(str, files),
                     f"--output_dir={output}"], check=True, env=env, capture_output=True)
     (product,) = sorted(Path(output).glob("*_gspipe.fits"))
     return product
