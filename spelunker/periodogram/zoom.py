@@ -36,13 +36,13 @@ stretches where a point is high enough to matter.
 
 import logging
 import math
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import finufft
 import numpy as np
 
+from spelunker._validate import available_cpus
 from spelunker.periodogram.peaks import _peak_window, _rows_of_peaks, _separation, peaks_qtable
 
 # zoom_periodograms is the engine of lomb_scargle, which checks its arguments.
@@ -160,11 +160,7 @@ def zoom_periodograms(times, series, errors, masks, *, fmin, step, n_power, fine
 
 def _threads():
     """Series computed at once: the CPUs this process may use, at most `_MAX_THREADS`."""
-    try:
-        available = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        available = os.cpu_count() or 1
-    return max(1, min(available, _MAX_THREADS))
+    return min(available_cpus(), _MAX_THREADS)
 
 
 def _window(times, fmin, fine_step, n_fine, peak_separation):

@@ -7,6 +7,7 @@ from spelunker.datamodels import GuideStarModel
 from spelunker.errors import ParameterError
 from spelunker.io import open_visits
 from spelunker.names import selection_text, visit_id
+from spelunker.plotting.summary import summarize
 from spelunker.stpipe.core import SpelunkerPipeline
 from spelunker.stpipe.event_step import GuideStarEventStep
 from spelunker.stpipe.guide_star_fit_step import GuideStarFitStep
@@ -132,10 +133,6 @@ class GuideStarPipeline(SpelunkerPipeline):
         model = self.periodogram.run(model)
         model = self.events.run(model)
         model = self.variability.run(model)
-        # heavy: spelunker.plotting (matplotlib) is imported when a visit is run, not by
-        # ``strun spelunker_pipeline --help``
-        from spelunker.plotting import summarize
-
         for line in summarize(model).splitlines():
             log.info(line)
         return model

@@ -52,8 +52,7 @@ Memory
     ``--nthreads 1`` (or give each thread that much memory).
 """
 
-import importlib
-
+from spelunker._lazy import lazy_exports
 from spelunker.survey.cli import main
 
 __all__ = [
@@ -88,17 +87,4 @@ _OWNERS = {
 }
 
 
-def __getattr__(name):
-    """A public name, imported from its owner on first use."""
-    owner = _OWNERS.get(name)
-    if owner is None:
-        # AttributeError: Python's protocol for a missing module attribute (hasattr relies on it)
-        msg = f"module {__name__!r} has no attribute {name!r}"
-        raise AttributeError(msg)
-    value = getattr(importlib.import_module(owner), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _OWNERS, __all__)
