@@ -22,8 +22,10 @@ survey (one visit per worker at a time).
         [--base /work/base-2f914da] [--repeat 1]
 
 The third form measures the survey's overhead: the visits' own work (each visit
-run by `run_visit` in this process, warm, one after the other; their sum divided
-by the workers is the ideal parallel time) against the ``spelunker-survey``
+run by `run_visit`, warm, one after the other, in a process set up as a survey
+worker: Dask's worker variables such as ``OMP_NUM_THREADS=1`` and the worker's
+share of the fit threads; their sum divided by the workers is the ideal
+parallel time) against the ``spelunker-survey``
 command on a fresh LocalCluster (import, cluster start and imports on the
 workers included), overhead = command wall - own work / workers (target <= 3 s
 for 8 visits of 20,000 frames on 2 workers); then the same command again, a
@@ -119,20 +121,45 @@ def survey(data, output, workers):
     return wall, table
 
 
-def own_work(data, output):
-    """(wall, CPU) seconds of each visit run by run_visit in this process, warm."""
-    from spelunker.survey import plan_survey, run_visit
+def own_work(data, output, workers):
+    """(wall, CPU) seconds of each visit run by run_visit, warm, as a survey's worker runs it.
 
-    tasks, _ = plan_survey(input_dir=data)
-    run_visit(tasks[0], output=output / "warm-up")  # imports, kernels loaded: not counted
-    seconds = []
-    for task in tasks:
-        start, cpu = time.perf_counter(), time.process_time()
-        row = run_visit(task, output=output / "own")
-        seconds.append((time.perf_counter() - start, time.process_time() - cpu))
-        if row["status"] != "ok":
-            raise SystemExit(f"{task.visit_id}: {row['error']}")
-    return seconds
+    In a process of its own, started with the variables Dask sets for a
+    worker process (`spelunker.survey.workers.worker_environment`:
+    ``OMP_NUM_THREADS=1``, ...) and with the fit threads a survey of
+    ``workers`` workers gives each visit (CPUs // workers): the same work
+    the survey's workers do.  In this process, OpenMP (finufft) and the fit
+    would use every core, and the sum of the walls divided by the workers
+    would count the cores twice.
+    """
+    from spelunker.survey.workers import worker_environment
+
+    script = f"""
+import json, sys, time
+from pathlib import Path
+from spelunker._validate import available_cpus
+from spelunker.survey import plan_survey, run_visit
+
+tasks, _ = plan_survey(input_dir={str(data)!r})
+threads = max(1, available_cpus() // {workers})
+output = Path({str(output)!r})
+run_visit(tasks[0], output=output / "warm-up", fit_threads=threads)  # first use: not counted
+seconds = []
+for task in tasks:
+    start, cpu = time.perf_counter(), time.process_time()
+    row = run_visit(task, output=output / "own", fit_threads=threads)
+    seconds.append((time.perf_counter() - start, time.process_time() - cpu))
+    if row["status"] != "ok":
+        sys.exit(f"{{task.visit_id}}: {{row['error']}}")
+print(json.dumps(seconds))
+"""
+    env = {**os.environ, **worker_environment(),
+           "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the visits' own work failed:\n{done.stderr[-3000:]}")
+    return [tuple(pair) for pair in json.loads(done.stdout.splitlines()[-1])]
 
 
 def _tree_cpu(process, seen):
@@ -224,7 +251,7 @@ def overhead(args, data, tmp):
     trees = {"tree": tree}
     if args.base:
         trees["base"] = Path(args.base)
-    own = own_work(data, Path(tmp) / "in_process")
+    own = own_work(data, Path(tmp) / "in_process", args.workers)
     ideal = sum(w for w, _ in own) / args.workers
     own_cpu = sum(c for _, c in own)
     runs = {(name, kind): [] for name in trees for kind in ("survey", "resume")}
@@ -235,9 +262,9 @@ def overhead(args, data, tmp):
             runs[name, "resume"].append(command(path, data, output, args.workers))
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; medians of "
           f"{args.repeat}")
-    print(f"visits' own work: {len(own)} visits, {sum(w for w, _ in own):.1f} s wall in this "
-          f"process (median {statistics.median(w for w, _ in own):.2f} s per visit), CPU "
-          f"{own_cpu:.1f} s; wall / {args.workers} workers = {ideal:.1f} s")
+    print(f"visits' own work: {len(own)} visits, {sum(w for w, _ in own):.1f} s wall in a "
+          f"process set up as a worker (median {statistics.median(w for w, _ in own):.2f} s "
+          f"per visit), CPU {own_cpu:.1f} s; wall / {args.workers} workers = {ideal:.1f} s")
     print("overhead = command wall - own wall / workers (target <= 3 s); CPU overhead = CPU of "
           "all the command's processes - the visits' own CPU (insensitive to other load)")
     figures = {}
