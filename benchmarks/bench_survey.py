@@ -143,11 +143,11 @@ from spelunker.survey import plan_survey, run_visit
 tasks, _ = plan_survey(input_dir={str(data)!r})
 threads = max(1, available_cpus() // {workers})
 output = Path({str(output)!r})
-run_visit(tasks[0], output=output / "warm-up", fit_threads=threads)  # first use: not counted
+run_visit(tasks[0], output=output / "warm-up", threads=threads)  # first use: not counted
 seconds = []
 for task in tasks:
     start, cpu = time.perf_counter(), time.process_time()
-    row = run_visit(task, output=output / "own", fit_threads=threads)
+    row = run_visit(task, output=output / "own", threads=threads)
     seconds.append((time.perf_counter() - start, time.process_time() - cpu))
     if row["status"] != "ok":
         sys.exit(f"{{task.visit_id}}: {{row['error']}}")

@@ -319,9 +319,9 @@ def test_run_visit_checks_its_arguments_before_writing(programs, tmp_path):
 def test_run_visit_gives_the_fit_its_share_of_the_cores_unless_the_file_says(programs, tmp_path):
     (task,), _ = plan_survey(input_dir=programs[1534].files[0].parent, visits=["1534:1:1"])
 
-    def fit_ncpus(config_file, fit_threads, name):
+    def fit_ncpus(config_file, threads, name):
         row = execution.run_visit(task, output=tmp_path / name, config_file=config_file,
-                                  fit_threads=fit_threads)
+                                  threads=threads)
         assert row["status"] == "ok", row["error"]
         with GuideStarModel(row["product"]) as model:
             return model.meta.spelunker.fit_ncpus

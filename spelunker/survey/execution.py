@@ -32,6 +32,7 @@ from astropy.time import Time
 from distributed import Client, LocalCluster, as_completed
 from distributed.comm import get_address_host_port, parse_address
 from distributed.comm.registry import backends
+from stpipe import config_parser
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -53,9 +54,12 @@ from spelunker.survey.summary import (
 )
 from spelunker.survey.workers import START_METHOD, start_fork_server
 
-__all__ = ["SCHEDULER_TIMEOUT", "check_scheduler_address", "run_survey", "run_visit"]
+__all__ = ["SCHEDULER_TIMEOUT", "THREADED_STEPS", "check_scheduler_address", "run_survey", "run_visit"]
 
 log = logging.getLogger(__name__)
+
+#: The steps of the pipeline whose threads (``ncpus``) `run_visit` sets to a worker's share.
+THREADED_STEPS = ("fit",)
 
 #: Seconds allowed to reach a running scheduler (``scheduler=``) before the survey gives up.
 SCHEDULER_TIMEOUT = 5.0
@@ -98,7 +102,7 @@ def _config_digest(config_file):
 
 
 def run_visit(task, *, output, config_file=None, download_dir=None, token=None, server=None,
-              keep_downloads=True, fit_threads=None):
+              keep_downloads=True, threads=None):
     """Download, run and summarise one visit; the task a survey maps onto the cluster.
 
     Any error of the visit (a MAST or download error, a corrupt or unusable
@@ -127,11 +131,11 @@ def run_visit(task, *, output, config_file=None, download_dir=None, token=None, 
         MAST base URL; default astroquery's.
     keep_downloads : bool, optional
         Keep the downloaded products after a successful run.
-    fit_threads : int, optional
-        Threads of the fit when the parameter file leaves ``steps.fit.ncpus``
-        to its default (every CPU of the process): a survey's workers share
-        the machine's cores, so `run_survey` gives each its share.  Default:
-        the parameter file's.
+    threads : int, optional
+        Threads of each step of `THREADED_STEPS` whose ``ncpus`` the
+        parameter file leaves to its default (every CPU of the process): a
+        survey's workers share the machine's cores, so `run_survey` gives
+        each its share.  Default: the parameter file's.
 
     Returns
     -------
@@ -181,10 +185,7 @@ def run_visit(task, *, output, config_file=None, download_dir=None, token=None, 
                                       progress=False)
         else:
             paths = [Path(p) for p in task.files]
-        overrides = {}
-        if fit_threads is not None and \
-                GuideStarPipeline.from_config_file(config_file).fit.ncpus is None:
-            overrides["steps"] = {"fit": {"ncpus": fit_threads}}
+        overrides = _thread_overrides(config_file, threads)
         model = GuideStarPipeline.call([str(p) for p in paths], config_file=config_file,
                                        save_results=False, configure_log=False, **overrides)
         row.update(visit_summary(model))
@@ -212,6 +213,21 @@ def run_visit(task, *, output, config_file=None, download_dir=None, token=None, 
                worker_peak_rss=_peak_rss_mb(), finished=Time.now().isot)
     _write_row(output, row)
     return row
+
+
+def _thread_overrides(config_file, threads):
+    """The pipeline's overrides giving ``threads`` to the steps the file leaves at every CPU.
+
+    The file is read as stpipe reads it (its ``class`` is not resolved:
+    that would import every package's steps, jwst's among them, 0.4 s in a
+    worker's first visit).
+    """
+    if threads is None:
+        return {}
+    steps = config_parser.load_config_file(config_file).get("steps", {})
+    shares = {name: {"ncpus": threads} for name in THREADED_STEPS
+              if steps.get(name, {}).get("ncpus") is None}
+    return {"steps": shares} if shares else {}
 
 
 # --------------------------------------------------------------------------
@@ -518,10 +534,10 @@ def _run_tasks(client, todo, bar, *, output, config_file, download_dir, token, s
     failed = 0
     bar.set_postfix(failed=failed)
     # the workers share this machine's cores: each visit's fit gets its share of them
-    fit_threads = max(1, available_cpus() // max(1, len(client.scheduler_info()["workers"])))
+    threads = max(1, available_cpus() // max(1, len(client.scheduler_info()["workers"])))
     futures = client.map(run_visit, todo, output=str(output), config_file=config_file,
                          download_dir=download_dir, token=token, server=server,
-                         keep_downloads=keep_downloads, fit_threads=fit_threads,
+                         keep_downloads=keep_downloads, threads=threads,
                          key=[f"spelunker-survey-{t.visit_id}-{secrets.token_hex(4)}"
                               for t in todo], pure=False)
     owner = {future.key: task for future, task in zip(futures, todo, strict=True)}
