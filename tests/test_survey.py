@@ -678,6 +678,31 @@ def test_one_cluster_start_forked_warm_workers_and_none_for_an_empty_resume(one_
     assert list(again["status"]) == ["ok"] and again["finished"][0] == table["finished"][0]
 
 
+def test_worker_environment_is_dask_s_read_without_importing_distributed(monkeypatch):
+    """The fork server's variables are the ones a Nanny sets, from distributed's defaults
+    under the user's configuration, read before distributed is imported."""
+    key = "distributed.nanny.pre-spawn-environ"
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    # distributed is imported in this process: its registered defaults are the reference
+    registered = {name: str(value) for name, value in dask.config.get(key).items()
+                  if value is not None}
+    variables = workers_module.worker_environment()
+    assert variables.pop("PYTHONHASHSEED") == os.environ.get("PYTHONHASHSEED", "6640")
+    assert variables == {**registered, **{name: os.environ[name] for name in registered
+                                          if name in os.environ}}
+    assert workers_module._distributed_default(key) == {
+        name: value for name, value in dask.config.get(key).items()}
+    with dask.config.set({f"{key}.OMP_NUM_THREADS": 3}):
+        assert workers_module.worker_environment()["OMP_NUM_THREADS"] == "3"
+    # the command imports this module to start the server: distributed is not imported yet
+    code = ("import sys, spelunker.survey.workers as w; w.worker_environment(); "
+            "print('distributed' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "False"
+
+
 def test_the_cluster_closes_when_the_survey_fails(one_visit, tmp_path, monkeypatch):
     """An error while the tasks run (here in the progress bookkeeping) closes the cluster:
     no worker process outlives the survey."""

@@ -54,7 +54,8 @@ from spelunker.survey.summary import (
 )
 from spelunker.survey.workers import START_METHOD, start_fork_server
 
-__all__ = ["SCHEDULER_TIMEOUT", "THREADED_STEPS", "check_scheduler_address", "run_survey", "run_visit"]
+__all__ = ["SCHEDULER_TIMEOUT", "THREADED_STEPS", "check_scheduler_address", "run_survey",
+           "run_visit"]
 
 log = logging.getLogger(__name__)
 
