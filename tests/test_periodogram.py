@@ -4,6 +4,7 @@ import copy
 import logging
 import re
 import socket
+import threading
 
 import numpy as np
 import pytest
@@ -29,6 +30,7 @@ from spelunker.periodogram import (
     store_periodogram,
 )
 from spelunker.periodogram import peaks as peaks_module
+from spelunker.periodogram import zoom as zoom_module
 from spelunker.periodogram.peaks import peaks_qtable
 from spelunker.periodogram.refine import FLAG_NOT_SIGNIFICANT
 from spelunker import PeriodogramStep
@@ -413,6 +415,25 @@ def test_step_on_a_fitted_model_leaves_it_unmodified(fitted):
     assert np.all(np.isnan(skipped["period_refined"]))
 
 
+def test_step_ncpus_one_computes_in_this_thread_with_the_results_of_two(fitted, monkeypatch):
+    threads = []
+    original = zoom_module._Transform.sums
+
+    def recording(self, values, errors):
+        threads.append(threading.get_ident())
+        return original(self, values, errors)
+
+    monkeypatch.setattr(zoom_module._Transform, "sums", recording)
+    one = PeriodogramStep.call(fitted, ncpus=1)
+    assert len(threads) == len(PERIODOGRAM_SERIES)
+    assert set(threads) == {threading.get_ident()}
+    two = PeriodogramStep.call(fitted, ncpus=2)
+    for name in ("periodogram", "periodogram_peaks"):
+        first, second = getattr(one, name), getattr(two, name)
+        for column in first.dtype.names:
+            assert_array_equal(first[column], second[column], err_msg=f"{name}.{column}")
+
+
 def test_step_without_fit_table_runs_the_quick_fit(visit, caplog):
     model = read_guidestar(visit.files)
     before = snapshot(model)
@@ -482,6 +503,7 @@ def test_parameter_file_sets_parameters(fitted, tmp_path):
         ({"n_peaks": 0}, ["n_peaks", "too small"]),
         ({"engine": "fft"}, ["engine", "fft"]),
         ({"fit_table": "moments"}, ["fit_table", "moments"]),
+        ({"ncpus": 0}, ["ncpus", "too small"]),
     ],
 )
 def test_invalid_step_parameters_raise_validation_errors(fitted, parameters, words):
@@ -502,7 +524,8 @@ def test_step_parameter_values_it_cannot_use_raise_clear_errors(fitted):
              ("engine", "fft", "engine='fft' is not one of"),
              ("fit_table", "moments", "fit_table='moments' is not one of"),
              ("samples_per_peak", 0.5, "samples_per_peak=0.5 must be >= 1"),
-             ("maximum_frequency", "high", "maximum_frequency='high' must be a number"))
+             ("maximum_frequency", "high", "maximum_frequency='high' must be a number"),
+             ("ncpus", 0, "ncpus=0 must be an integer >= 1"))
     for attribute, value, words in cases:
         step = PeriodogramStep()
         setattr(step, attribute, value)

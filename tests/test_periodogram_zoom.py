@@ -1,5 +1,7 @@
 """The zoomed peaks: power stored on a coarse grid, the peaks those of the fine grid in full."""
 
+import threading
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -174,3 +176,38 @@ def test_peak_samples_per_peak_options():
     assert_array_equal(same.peaks["frequency"], plain.peaks["frequency"])
     with pytest.raises(ParameterError, match="peak_samples_per_peak"):
         PeriodogramStep(peak_samples_per_peak=0.5)._checked_parameters()
+
+
+def test_ncpus_one_computes_the_series_in_this_thread_with_the_results_of_two(times,
+                                                                             monkeypatch):
+    threads = []
+    original = zoom_module._Transform.sums
+
+    def recording(self, values, errors):
+        threads.append(threading.get_ident())
+        return original(self, values, errors)
+
+    monkeypatch.setattr(zoom_module._Transform, "sums", recording)
+    rng = np.random.default_rng(7)
+    series = {name: sine(0.37 * (k + 1), 0.2, times) + rng.normal(0, 1, N_POINTS)
+              for k, name in enumerate(("a", "b", "c"))}
+    errors = {"a": None, "b": np.full(N_POINTS, 0.5), "c": None}
+    options = {"errors": errors, "samples_per_peak": 2, "peak_samples_per_peak": 5}
+    one = lomb_scargle(times, series, ncpus=1, **options)
+    assert threads == [threading.get_ident()] * 3
+    threads.clear()
+    two = lomb_scargle(times, series, ncpus=2, **options)
+    assert len(threads) == 3
+    if zoom_module.available_cpus() >= 2:
+        assert threading.get_ident() not in threads   # computed in the pool's threads
+    for name in series:
+        assert_array_equal(one.power[name], two.power[name], err_msg=name)
+    assert_same_peaks(one.peaks, two.peaks, rtol=0)
+    assert_array_equal(one.peaks["false_alarm_probability"], two.peaks["false_alarm_probability"])
+    # The default is every CPU, at most two series at once.
+    threads.clear()
+    default = lomb_scargle(times, series, **options)
+    assert_same_peaks(default.peaks, two.peaks, rtol=0)
+    with pytest.raises(ParameterError, match="ncpus=0 must be an integer >= 1"):
+        lomb_scargle(times, series, ncpus=0, **options)
+

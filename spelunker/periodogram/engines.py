@@ -31,6 +31,7 @@ from astropy.timeseries import LombScargle
 
 from spelunker._validate import (
     check_choice,
+    check_cpus,
     check_finite_float,
     check_float_array,
     check_positive_float,
@@ -206,7 +207,7 @@ def _grid(times, samples_per_peak, minimum_frequency, maximum_frequency, *, span
 
 def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak=5.0,
                  minimum_frequency=None, maximum_frequency=None, engine="nifty", n_peaks=5,
-                 peak_separation=None, peak_samples_per_peak=None):
+                 peak_separation=None, peak_samples_per_peak=None, ncpus=None):
     """Lomb-Scargle periodograms of several series sampled at the same times.
 
     Each series is fitted at every frequency with a sinusoid plus a
@@ -253,6 +254,12 @@ def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak
         which also keeps the side lobes of a strong peak out of the list.
         The baseline is that of each series' own valid points: a series
         masked at the ends has broader peaks and side lobes farther apart.
+    ncpus : int, optional
+        Threads of engine ``'nifty'`` (capped at the CPUs this process may
+        use): with zoomed peaks, series computed at once (at most 2, for
+        memory), 1 computing them in the calling thread; otherwise the
+        threads of each nifty-ls transform.  Default (None): every CPU of
+        the process.  The results do not depend on it.
 
     Returns
     -------
@@ -291,6 +298,8 @@ def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak
     """
     engine = check_choice(engine, "engine", ENGINES)
     n_peaks = check_positive_int(n_peaks, "n_peaks")
+    if ncpus is not None:
+        ncpus = check_cpus(ncpus, log=log)
     times = _as_seconds(times, "times")
     series = _as_series(series, len(times))
     errors = _as_errors(errors, series)
@@ -345,16 +354,17 @@ def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak
         _check_size(2 * zoom["n_power"], len(masks), engine)
         start = time.perf_counter()
         power, peaks = zoom_periodograms(times, series, errors, masks, n_peaks=n_peaks,
-                                         peak_separation=peak_separation, **zoom)
+                                         peak_separation=peak_separation, threads=ncpus,
+                                         **zoom)
         log.info("Lomb-Scargle (%s) of %d series: %d points x %d frequencies, peaks on a "
                  "grid of %d, in %.2f s", engine, len(masks), len(times), len(frequency),
                  zoom["n_fine"], time.perf_counter() - start)
     else:
-        power = _powers(times, series, errors, masks, frequency, engine)
+        power = _powers(times, series, errors, masks, frequency, engine, ncpus)
         peak_frequency, peak_power = frequency, power
         if fine_frequency is not None:
             peak_frequency = fine_frequency
-            peak_power = _powers(times, series, errors, masks, fine_frequency, engine)
+            peak_power = _powers(times, series, errors, masks, fine_frequency, engine, ncpus)
         peaks = _series_peaks(times, peak_frequency, peak_power, series, masks, errors,
                               n_peaks=n_peaks, peak_separation=peak_separation)
     # Series in the order given; NaN power for those that could not be computed.
@@ -364,8 +374,11 @@ def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak
                              n_points=n_points, weighted=weighted, engine=engine)
 
 
-def _powers(times, series, errors, masks, frequency, engine):
-    """float32 power on ``frequency`` of every series of ``masks`` (all NaN for the others)."""
+def _powers(times, series, errors, masks, frequency, engine, ncpus=None):
+    """float32 power on ``frequency`` of every series of ``masks`` (all NaN for the others).
+
+    ``ncpus``: threads of each nifty-ls transform (None: nifty-ls's default).
+    """
     _check_size(len(frequency), len(masks), engine)
     power = {}
     for mask, names in group_by_mask(masks):
@@ -378,7 +391,7 @@ def _powers(times, series, errors, masks, frequency, engine):
         else:
             dy = None
         if engine == "nifty":
-            group_power = _nifty_power(t, y, dy, frequency)
+            group_power = _nifty_power(t, y, dy, frequency, ncpus)
         else:
             group_power = _astropy_power(t, y, dy, frequency)
         for name, row in zip(names, group_power, strict=True):
@@ -389,8 +402,9 @@ def _powers(times, series, errors, masks, frequency, engine):
             for name in series}
 
 
-def _nifty_power(t, y, dy, frequency):
-    """Batched nifty-ls power (float32), shape (n_series, n_frequencies)."""
+def _nifty_power(t, y, dy, frequency, ncpus=None):
+    """Batched nifty-ls power (float32), shape (n_series, n_frequencies); ``ncpus`` threads."""
+    threads = {} if ncpus is None else {"nthreads": ncpus}
     t = np.ascontiguousarray(t, dtype=np.float64)
     power = np.empty((len(y), len(frequency)), dtype=np.float32)
     for first in range(0, len(y), _MAX_BATCH):
@@ -400,7 +414,7 @@ def _nifty_power(t, y, dy, frequency):
             np.ascontiguousarray(y[batch], dtype=np.float64),
             None if dy is None else np.ascontiguousarray(dy[batch], dtype=np.float64),
             fmin=float(frequency[0]), fmax=float(frequency[-1]), Nf=len(frequency),
-            center_data=True, fit_mean=True, normalization="standard",
+            center_data=True, fit_mean=True, normalization="standard", **threads,
         )
         power[batch] = np.atleast_2d(result.power)
     return power

@@ -128,7 +128,7 @@ def series_from_model(model, *, fit_table="auto"):
 
 
 def run_periodogram(model, *, fit_table="auto", samples_per_peak=2.0, maximum_frequency=None,
-                    n_peaks=5, engine="nifty", peak_samples_per_peak=5.0):
+                    n_peaks=5, engine="nifty", peak_samples_per_peak=5.0, ncpus=None):
     """Periodograms of every series of ``model``, one per visit and guide star, stored in it.
 
     The computation behind `~spelunker.PeriodogramStep`, shared with the
@@ -154,8 +154,8 @@ def run_periodogram(model, *, fit_table="auto", samples_per_peak=2.0, maximum_fr
         Oversampling of the grid the peaks are found on (as in
         `lomb_scargle`); default 5, the peaks of the 5-point grid in full,
         computed around the candidates only.  None: the stored grid.
-    maximum_frequency, n_peaks, engine
-        As in `lomb_scargle`.
+    maximum_frequency, n_peaks, engine, ncpus
+        As in `lomb_scargle` (``ncpus`` None: every CPU of the process).
 
     Returns
     -------
@@ -197,7 +197,8 @@ def run_periodogram(model, *, fit_table="auto", samples_per_peak=2.0, maximum_fr
                 errors={name: None if error is None else error[rows]
                         for name, error in errors.items()},
                 samples_per_peak=samples_per_peak, maximum_frequency=maximum_frequency,
-                engine=engine, n_peaks=n_peaks, peak_samples_per_peak=peak_samples_per_peak)
+                engine=engine, n_peaks=n_peaks, peak_samples_per_peak=peak_samples_per_peak,
+                ncpus=ncpus)
         except SpelunkerError as exc:
             if len(groups) == 1:
                 raise

@@ -81,7 +81,7 @@ _FIRST_CANDIDATES = 40
 
 
 def zoom_periodograms(times, series, errors, masks, *, fmin, step, n_power, fine_step,
-                      n_fine, n_peaks, peak_separation=None, refine_below=None):
+                      n_fine, n_peaks, peak_separation=None, refine_below=None, threads=None):
     """Coarse power of every series and the peaks of the fine grid, zoomed around candidates.
 
     Parameters
@@ -103,6 +103,10 @@ def zoom_periodograms(times, series, errors, masks, *, fmin, step, n_power, fine
         As in `spelunker.periodogram.lomb_scargle`.
     refine_below : float or None, optional
         As in ``spelunker.periodogram.peaks._series_peaks`` (None: its default).
+    threads : int or None, optional
+        Most series computed at once (at most `_MAX_THREADS`); 1 computes
+        them one after the other in the calling thread.  None: `_threads`,
+        the CPUs this process may use.  The results do not depend on it.
 
     Returns
     -------
@@ -131,7 +135,7 @@ def zoom_periodograms(times, series, errors, masks, *, fmin, step, n_power, fine
                  math.ceil((n_fine - 1) * fine_step / delta) + 2)
     kwargs = {} if refine_below is None else {"refine_below": refine_below}
     power, rows = {}, {}
-    workers = _threads()
+    workers = _threads() if threads is None else max(1, min(int(threads), _MAX_THREADS))
     with ThreadPoolExecutor(workers) as pool:
         for mask, names in group_by_mask(masks):
             t = times[mask]

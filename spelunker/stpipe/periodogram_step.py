@@ -7,7 +7,7 @@ when the model has no fit table), return the model.
 
 import logging
 
-from spelunker._validate import check_choice, check_finite_float, check_positive_int
+from spelunker._validate import check_choice, check_cpus, check_finite_float, check_positive_int
 from spelunker.errors import ParameterError
 from spelunker.periodogram import ENGINES, run_periodogram
 from spelunker.stpipe.core import SpelunkerStep
@@ -37,6 +37,9 @@ class PeriodogramStep(SpelunkerStep):
     series: frequency, period, power, false-alarm probability), found on
     the finer grid of ``peak_samples_per_peak`` (5), whose power is
     computed around the candidate peaks only (`spelunker.periodogram.zoom`).
+    ``ncpus`` caps the threads (None: every CPU of the process; the zoomed
+    peaks compute at most two series at once, 1 computes them in the
+    calling thread); the results do not depend on it.
 
     A model without the fit table asked for is fitted first (moments,
     ``quick``, for ``fit_table='auto'``), with a warning; the fit table is
@@ -68,6 +71,7 @@ class PeriodogramStep(SpelunkerStep):
     peak_samples_per_peak = float(min=1, default=5)  # Grid points per peak width of the grid the peaks are found on; finer than samples_per_peak, its power is computed around the candidate peaks only (the same peaks as on that grid in full)
     maximum_frequency = float(default=None)  # Highest frequency of the grid (Hz); None: the Nyquist frequency of the median cadence (about 9 Hz for 53.8 ms frames)
     n_peaks = integer(min=1, default=5)  # Number of strongest peaks reported per series in the periodogram_peaks table
+    ncpus = integer(min=1, default=None)  # Number of threads (capped at the CPUs available; the zoomed peaks compute at most 2 series at once); default: every CPU this process may use; results do not depend on it
     engine = option('nifty', 'astropy', default='nifty')  # 'nifty': non-uniform FFTs (nifty-ls, or finufft directly when the peaks are zoomed; fast, ~1e-9 accurate); 'astropy': astropy's exact method='cython', slow, a reference for small inputs
     suffix = string(default='gspgram')  # Suffix of the output file name
     """  # noqa: E501
@@ -81,10 +85,12 @@ class PeriodogramStep(SpelunkerStep):
         """
         fit_table, samples_per_peak, maximum_frequency, n_peaks, engine, peak_samples = (
             self._checked_parameters())
+        # None stays None: the engines' own default (every CPU, nifty-ls's own choice).
+        ncpus = None if self.ncpus is None else check_cpus(self.ncpus, where=self.name, log=log)
         model = self.open_input(input_data, progress=False)
         run_periodogram(model, fit_table=fit_table, samples_per_peak=samples_per_peak,
                         maximum_frequency=maximum_frequency, n_peaks=n_peaks, engine=engine,
-                        peak_samples_per_peak=peak_samples)
+                        peak_samples_per_peak=peak_samples, ncpus=ncpus)
         return model
 
     def _checked_parameters(self):
