@@ -316,7 +316,7 @@ def test_run_visit_checks_its_arguments_before_writing(programs, tmp_path):
     assert not output.exists()
 
 
-def test_run_visit_gives_the_fit_its_share_of_the_cores_unless_the_file_says(programs, tmp_path):
+def test_run_visit_gives_steps_their_share_of_the_cores_unless_the_file_says(programs, tmp_path):
     (task,), _ = plan_survey(input_dir=programs[1534].files[0].parent, visits=["1534:1:1"])
 
     def fit_ncpus(config_file, threads, name):
@@ -335,6 +335,18 @@ def test_run_visit_gives_the_fit_its_share_of_the_cores_unless_the_file_says(pro
     text = named.read_text().replace("ncpus: null", "ncpus: 2")
     named.write_text(text)
     assert fit_ncpus(named, 1, "named") == min(2, available_cpus())
+    # every threaded step gets the share (the periodogram's too), read without resolving the
+    # file's class; a step whose ncpus the file names keeps it
+    assert execution.THREADED_STEPS == ("fit", "periodogram")
+    assert execution._thread_overrides(parameter_file("pipeline"), 1) == {
+        "steps": {"fit": {"ncpus": 1}, "periodogram": {"ncpus": 1}}}
+    assert execution._thread_overrides(parameter_file("pipeline"), None) == {}
+    assert execution._thread_overrides(named, 1) == {}
+    one = tmp_path / "one.asdf"
+    one.write_text(text.replace("ncpus: 2", "ncpus: null", 1))
+    (left,) = [name for name in ("fit", "periodogram")
+               if GuideStarPipeline.from_config_file(one).steps[name]["ncpus"] is None]
+    assert execution._thread_overrides(one, 1) == {"steps": {left: {"ncpus": 1}}}
 
 
 @pytest.mark.parametrize("make", [summary.survey_table, summary.arrow_table])
