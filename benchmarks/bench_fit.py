@@ -59,9 +59,9 @@ def median_times(methods, repeat):
 
 def fit_step(model, ncpus):
     """The pipeline's fit step after reading: the model's frames to its gauss_fit table."""
-    result, _ = run_fit(model, "gauss", ncpus=ncpus)
-    store_fit(model, result, "gauss", ncpus=ncpus)
-    return result
+    table, _ = run_fit(model, "gauss", ncpus=ncpus, table=True)
+    store_fit(model, table, "gauss", ncpus=ncpus)
+    return table
 
 
 def curve_fit_loop(data, err, p0):
