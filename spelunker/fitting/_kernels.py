@@ -188,15 +188,26 @@ def _moments(px, py, pd, psig, pborder, n, use_err, robust, tmp, res):
     """
     nb = 0
     var_bkg_pixels = 0.0
-    for i in range(n):
-        if pborder[i]:
-            tmp[nb] = pd[i]
-            var_bkg_pixels += psig[i] * psig[i]
-            nb += 1
+    bkg = 0.0
+    mean_only = use_err and not robust
+    if mean_only:
+        # Only the border pixels' mean and variance are needed: branch-free
+        # sums (selects), which the compiler vectorizes.
+        for i in range(n):
+            border = pborder[i]
+            bkg += pd[i] if border else 0.0
+            var_bkg_pixels += psig[i] * psig[i] if border else 0.0
+            nb += 1 if border else 0
+    else:
+        for i in range(n):
+            if pborder[i]:
+                tmp[nb] = pd[i]
+                var_bkg_pixels += psig[i] * psig[i]
+                nb += 1
     if nb >= 4 and not robust:
-        bkg = 0.0
-        for i in range(nb):
-            bkg += tmp[i]
+        if not mean_only:
+            for i in range(nb):
+                bkg += tmp[i]
         bkg /= nb
         ns = nb
     elif nb >= 4:
@@ -479,7 +490,8 @@ def _evaluate(px, py, pd, psw, n, p, qbuf, ebuf, bits, powers, jtj, jtr):
 # The normal-equation helpers below read and write only the lower triangle
 # (row >= column) of the symmetric 7x7 matrices.  They factor C = L D L^T
 # (L unit lower triangular, D diagonal): no square roots, and one division
-# per column, on the chain of dependent operations that sets their speed.
+# per column, on the chain of dependent operations that sets their speed
+# (the factor is right-looking to keep that chain short).
 
 
 @njit(**_OPTIONS)
@@ -489,21 +501,23 @@ def _ldl(m, pivot_min, inv_d):
     ``m`` receives L below its diagonal and D on it; ``inv_d`` the
     reciprocals 1/D.  D[j] is the squared pivot of the Cholesky factor: the
     matrix counts as positive definite when every D[j] > ``pivot_min``.
+    Right-looking: each column, once divided by its pivot, updates the
+    rest of the matrix at once (independent operations), so the chain of
+    dependent operations is one division and two products per column.
     """
     for j in range(NPAR):
         d = m[j, j]
-        for k in range(j):
-            d -= m[j, k] * m[j, k] * m[k, k]
         if not (d > pivot_min):
             return False
-        m[j, j] = d
         inv = 1.0 / d
         inv_d[j] = inv
-        for i in range(j + 1, NPAR):
-            s = m[i, j]
-            for k in range(j):
-                s -= m[i, k] * m[j, k] * m[k, k]
-            m[i, j] = s * inv
+        # Rows from the last up: m[k, j] (k <= i) are still unscaled.
+        for i in range(NPAR - 1, j, -1):
+            c = m[i, j]
+            lij = c * inv
+            for k in range(j + 1, i + 1):
+                m[i, k] -= lij * m[k, j]
+            m[i, j] = lij
     return True
 
 
