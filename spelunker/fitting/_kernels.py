@@ -372,10 +372,10 @@ def _evaluate(px, py, pd, psw, n, p, qbuf, ebuf, bits, powers, jtj, jtr):
     cth = math.cos(p[5])
     sth = math.sin(p[5])
     off = p[6]
-    isx2 = 1.0 / (sx * sx)
-    isy2 = 1.0 / (sy * sy)
     isx = 1.0 / sx
     isy = 1.0 / sy
+    isx2 = isx * isx
+    isy2 = isy * isy
     dinv = isx2 - isy2
     for i in range(n):
         dx = px[i] - x0
@@ -754,6 +754,8 @@ def fit_gaussian_block(
         lam = LAMBDA_START
         converged = False
         capped = False
+        # scale and inv_scale are those of jtj (unchanged by a rejected step).
+        scaled = False
         it = 0
         while True:
             if it >= max_iter:
@@ -766,7 +768,9 @@ def fit_gaussian_block(
                 active[a] = (p[a] <= lo[a] and jtr[a] < 0.0) or (
                     p[a] >= hi[a] and jtr[a] > 0.0
                 )
-            _diag_scale(jtj, scale, inv_scale)
+            if not scaled:
+                _diag_scale(jtj, scale, inv_scale)
+                scaled = True
             noise = math.sqrt(chi2 / dof) if chi2 > 0.0 else 1.0
             if not _lm_step(jtj, jtr, lam, active, scale, inv_scale, work, inv_diag, step):
                 lam *= 10.0
@@ -791,6 +795,7 @@ def fit_gaussian_block(
             if chi2_trial < chi2:
                 jtj, jtj_trial = jtj_trial, jtj
                 jtr, jtr_trial = jtr_trial, jtr
+                scaled = False
                 decrease = chi2 - chi2_trial
                 chi2 = chi2_trial
                 for a in range(NPAR):
@@ -814,7 +819,9 @@ def fit_gaussian_block(
         if not converged:
             # Accept a point where the projected scaled gradient vanishes.
             gmax = 0.0
-            _diag_scale(jtj, scale, inv_scale)
+            if not scaled:
+                _diag_scale(jtj, scale, inv_scale)
+                scaled = True
             for a in range(NPAR):
                 free = not ((p[a] <= lo[a] and jtr[a] < 0.0) or (p[a] >= hi[a] and jtr[a] > 0.0))
                 if free:
@@ -826,7 +833,8 @@ def fit_gaussian_block(
                 flags |= NOT_CONVERGED
         out_iter[k] = it
 
-        _diag_scale(jtj, scale, inv_scale)
+        if not scaled:
+            _diag_scale(jtj, scale, inv_scale)
         if _parameter_errors(jtj, inv_scale, work, inv_diag, col, errors):
             # Without err (unit weights) the pixel noise is estimated from
             # the residuals, as curve_fit does with absolute_sigma=False.
