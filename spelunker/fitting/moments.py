@@ -65,12 +65,8 @@ def fit_moments_frames(
     progress : bool, optional
         Show a tqdm progress bar.
     out : numpy.ndarray, optional
-        A structured array with one row per frame and (at least) the
-        result's fields, numbers of any type (e.g. a fit table's dtype,
-        `spelunker.GuideStarModel.table_dtype`): filled and returned instead
-        of a FitResult.  Each block is fitted into small arrays and copied
-        into it (integer fields must hold the values, else ParameterError),
-        so no float64 copy of the whole result is made.
+        A table (structured array, one row per frame) filled and returned
+        instead of a FitResult, as in `fit_gaussian_frames`.
 
     Returns
     -------
