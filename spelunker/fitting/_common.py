@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from spelunker.errors import ParameterError
 from spelunker.fitting.model import PARAMETER_NAMES
-from spelunker.fitting.result import RESULT_KEYS, FitResult, check_column_range
+from spelunker.fitting.result import RESULT_KEYS, FitResult
 
 __all__ = []
 
@@ -96,6 +96,41 @@ def bad_pixel_mask(dq, bad_dq_bits, start, stop, shape):
     # Compare in uint64 so any bit pattern of any integer dtype works.
     bits = block.astype(np.uint64, copy=False)
     return np.ascontiguousarray((bits & np.uint64(bad_dq_bits)) != 0)
+
+
+def check_column_range(values, dtype, column, table):
+    """A ParameterError unless the integers ``values`` fit the integer ``dtype`` of a table column.
+
+    The fit tables' narrow integers (int16: ``dof``, ``iterations``,
+    ``flags``) hold every value a fit of guider frames gives; anything else
+    would wrap silently when stored.  Does nothing for a float ``dtype``.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        The column's values (integers).
+    dtype : numpy.dtype
+        The column's type in the table.
+    column, table : str
+        Names for the message.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spelunker.fitting._common import check_column_range
+    >>> check_column_range(np.array([3, 57]), np.dtype(np.int16), "dof", "gauss_fit")
+    >>> check_column_range(np.array([40000]), np.dtype(np.int16), "dof", "gauss_fit")
+    Traceback (most recent call last):
+    ...
+    spelunker.errors.ParameterError: fit result column 'dof' holds values outside -32768..32767 (the gauss_fit table's int16)
+    """  # noqa: E501
+    if np.dtype(dtype).kind not in "iu" or not values.size:
+        return
+    limits = np.iinfo(dtype)
+    if values.min() < limits.min or values.max() > limits.max:
+        msg = (f"fit result column {column!r} holds values outside "
+               f"{limits.min}..{limits.max} (the {table} table's {np.dtype(dtype)})")
+        raise ParameterError(msg)
 
 
 def check_out(out, n_frames):

@@ -9,7 +9,7 @@ from spelunker._validate import check_float_array, check_table
 from spelunker.errors import ParameterError
 from spelunker.fitting.model import PARAMETER_NAMES
 
-__all__ = ["FitResult", "fit_result_table", "PARAMETER_UNITS", "check_column_range"]
+__all__ = ["FitResult", "fit_result_table", "PARAMETER_UNITS"]
 
 #: Unit of each model parameter (and of its uncertainty).
 PARAMETER_UNITS = {
@@ -28,41 +28,6 @@ RESULT_KEYS = (
     + tuple(name + "_err" for name in PARAMETER_NAMES)
     + ("chi2", "dof", "iterations", "flags")
 )
-
-
-def check_column_range(values, dtype, column, table):
-    """A ParameterError unless the integers ``values`` fit the integer ``dtype`` of a table column.
-
-    The fit tables' narrow integers (int16: ``dof``, ``iterations``,
-    ``flags``) hold every value a fit of guider frames gives; anything else
-    would wrap silently when stored.  Does nothing for a float ``dtype``.
-
-    Parameters
-    ----------
-    values : numpy.ndarray
-        The column's values (integers).
-    dtype : numpy.dtype
-        The column's type in the table.
-    column, table : str
-        Names for the message.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from spelunker.fitting.result import check_column_range
-    >>> check_column_range(np.array([3, 57]), np.dtype(np.int16), "dof", "gauss_fit")
-    >>> check_column_range(np.array([40000]), np.dtype(np.int16), "dof", "gauss_fit")
-    Traceback (most recent call last):
-    ...
-    spelunker.errors.ParameterError: fit result column 'dof' holds values outside -32768..32767 (the gauss_fit table's int16)
-    """  # noqa: E501
-    if np.dtype(dtype).kind not in "iu" or not values.size:
-        return
-    limits = np.iinfo(dtype)
-    if values.min() < limits.min or values.max() > limits.max:
-        msg = (f"fit result column {column!r} holds values outside "
-               f"{limits.min}..{limits.max} (the {table} table's {np.dtype(dtype)})")
-        raise ParameterError(msg)
 
 
 class FitResult(dict):

@@ -31,7 +31,8 @@ from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.fitting.flags import FitFlag
 from spelunker.fitting.gaussian import fit_gaussian_frames
 from spelunker.fitting.moments import fit_moments_frames
-from spelunker.fitting.result import check_column_range, fit_result_table
+from spelunker.fitting._common import check_column_range
+from spelunker.fitting.result import fit_result_table
 
 __all__ = ["run_fit", "store_fit", "fit_table", "ensure_fit_table", "fit_target", "which_fit",
            "flag_counts"]
