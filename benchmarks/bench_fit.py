@@ -6,10 +6,11 @@ the fit step on two threads and a plain `scipy.optimize.curve_fit` loop
 (same model, weights and starting values from the quick fit) over a subset
 of the same frames.  The fit step is what `~spelunker.GuideStarFitStep`
 does inside the pipeline once the frames are read: from the model's frames
-(``data``, ``err``, ``dq``) to its ``gauss_fit`` table (`run_fit` then
-`store_fit`); its rate against curve_fit's is issue 23's figure (target
->= 250x).  The methods run in turn in each of ``--repeat`` rounds and the
-median of each is reported, because the shared 2-core machines are noisy;
+(``data``, ``err``, ``dq``) to its ``gauss_fit`` table (``run_fit(...,
+table=True)`` then `store_fit`, which keeps that table); its rate against
+curve_fit's is issue 23's figure (target >= 250x).  The methods run in
+turn in each of ``--repeat`` rounds and the median of each is reported,
+because the shared 2-core machines are noisy;
 the mean number of LM iterations per frame is printed too.  Finally
 compares the Gaussian fit's parameters with curve_fit's on the subset.
 
