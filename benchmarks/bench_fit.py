@@ -6,10 +6,11 @@ the fit step on two threads and a plain `scipy.optimize.curve_fit` loop
 (same model, weights and starting values from the quick fit) over a subset
 of the same frames.  The fit step is what `~spelunker.GuideStarFitStep`
 does inside the pipeline once the frames are read: from the model's frames
-(``data``, ``err``, ``dq``) to its ``gauss_fit`` table (`run_fit` then
-`store_fit`); its rate against curve_fit's is issue 23's figure (target
->= 250x).  The methods run in turn in each of ``--repeat`` rounds and the
-median of each is reported, because the shared 2-core machines are noisy;
+(``data``, ``err``, ``dq``) to its ``gauss_fit`` table (``run_fit(...,
+table=True)`` then `store_fit`, which keeps that table); its rate against
+curve_fit's is issue 23's figure (target >= 250x).  The methods run in
+turn in each of ``--repeat`` rounds and the median of each is reported,
+because the shared 2-core machines are noisy;
 the mean number of LM iterations per frame is printed too.  Finally
 compares the Gaussian fit's parameters with curve_fit's on the subset.
 
@@ -59,9 +60,9 @@ def median_times(methods, repeat):
 
 def fit_step(model, ncpus):
     """The pipeline's fit step after reading: the model's frames to its gauss_fit table."""
-    result, _ = run_fit(model, "gauss", ncpus=ncpus)
-    store_fit(model, result, "gauss", ncpus=ncpus)
-    return result
+    table, _ = run_fit(model, "gauss", ncpus=ncpus, table=True)
+    store_fit(model, table, "gauss", ncpus=ncpus)
+    return table
 
 
 def curve_fit_loop(data, err, p0):

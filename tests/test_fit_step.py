@@ -401,6 +401,22 @@ def test_store_fit_converts_a_fit_result(frames):
     assert model.meta.spelunker.fit_ncpus == 3
 
 
+@pytest.mark.parametrize("method", ["gauss", "quick"])
+def test_run_fit_table_is_stored_as_it_is_with_the_same_values(frames, method):
+    from spelunker.fitting import run_fit
+
+    model = frames.copy()
+    result, _ = run_fit(model, method, ncpus=2)
+    table, _ = run_fit(model, method, ncpus=2, table=True)
+    name = f"{method}_fit"
+    assert table.dtype == model.table_dtype(name)
+    stored = store_fit(model, table, method)
+    assert stored is table and np.shares_memory(np.asarray(getattr(model, name)), table)
+    other = frames.copy()
+    store_fit(other, result, method)
+    assert np.asarray(getattr(other, name)).tobytes() == table.tobytes()
+
+
 def test_store_fit_rejects_bad_results(frames):
     model = frames.copy()
     result = dict(fit_moments_frames(model.data[:5]))

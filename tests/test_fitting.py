@@ -505,6 +505,52 @@ def test_ncpus_give_identical_results():
             assert_array_equal(one[key], two[key], err_msg=key)
 
 
+@pytest.mark.parametrize("fitter", [fit_gaussian_frames, fit_moments_frames])
+def test_out_table_holds_the_result_cast_to_its_columns(fitter):
+    from spelunker import GuideStarModel
+
+    data, err, _ = simulate_frames(1500, fgs_mag=15.0, seed=54)
+    bad, bad_err, _ = pathological_batch()
+    data = np.concatenate([data, bad.astype(np.float32)])
+    err = np.concatenate([err, bad_err.astype(np.float32)])
+    dtype = GuideStarModel().table_dtype("gauss_fit")
+    reference = fitter(data, err)
+    expected = np.empty(len(data), dtype=dtype)
+    for key in dtype.names:
+        expected[key] = reference[key]
+    for ncpus, chunk_size in ((1, 65536), (1, 400), (2, 333)):
+        out = np.full(len(data), 7, dtype=dtype)
+        returned = fitter(data, err, ncpus=ncpus, chunk_size=chunk_size, out=out)
+        assert returned is out
+        assert out.tobytes() == expected.tobytes(), (ncpus, chunk_size)
+    # Any numeric field types, extra fields left alone.
+    wide = np.zeros(len(data), dtype=[(key, np.float64) for key in dtype.names] + [("x", "i1")])
+    fitter(data, err, out=wide)
+    for key in dtype.names:
+        assert_array_equal(wide[key], reference[key].astype(np.float64), err_msg=key)
+    assert not wide["x"].any()
+
+
+def test_out_table_is_checked():
+    data, err, _ = simulate_frames(20, seed=55)
+    names = list(fit_gaussian_frames(data[:1], err[:1]))
+    good = [(key, np.float64) for key in names]
+    with pytest.raises(ParameterError, match="structured array"):
+        fit_gaussian_frames(data, err, out=np.zeros(20))
+    with pytest.raises(ParameterError, match="lacks the field.*chi2"):
+        fit_gaussian_frames(data, err, out=np.zeros(20, [f for f in good if f[0] != "chi2"]))
+    with pytest.raises(ParameterError, match="one row per frame \\(20\\)"):
+        fit_moments_frames(data, err, out=np.zeros(19, good))
+    with pytest.raises(ParameterError, match="do not hold numbers"):
+        fit_gaussian_frames(data, err, out=np.zeros(20, [(k, "S3" if k == "dof" else t)
+                                                         for k, t in good]))
+    # An integer field too narrow for the values: an error, never silent wrapping.
+    frames = np.pad(data[:3], ((0, 0), (4, 4), (4, 4)), mode="edge")  # 16x16: dof 249
+    narrow = np.zeros(3, [(k, "i1" if k == "dof" else t) for k, t in good])
+    with pytest.raises(ParameterError, match="'dof' holds values outside -128..127"):
+        fit_gaussian_frames(frames, out=narrow)
+
+
 KERNELS = {fit_gaussian_frames: "fit_gaussian_block", fit_moments_frames: "fit_moments_block"}
 
 

@@ -188,15 +188,26 @@ def _moments(px, py, pd, psig, pborder, n, use_err, robust, tmp, res):
     """
     nb = 0
     var_bkg_pixels = 0.0
-    for i in range(n):
-        if pborder[i]:
-            tmp[nb] = pd[i]
-            var_bkg_pixels += psig[i] * psig[i]
-            nb += 1
+    bkg = 0.0
+    mean_only = use_err and not robust
+    if mean_only:
+        # Only the border pixels' mean and variance are needed: branch-free
+        # sums (selects), which the compiler vectorizes.
+        for i in range(n):
+            border = pborder[i]
+            bkg += pd[i] if border else 0.0
+            var_bkg_pixels += psig[i] * psig[i] if border else 0.0
+            nb += 1 if border else 0
+    else:
+        for i in range(n):
+            if pborder[i]:
+                tmp[nb] = pd[i]
+                var_bkg_pixels += psig[i] * psig[i]
+                nb += 1
     if nb >= 4 and not robust:
-        bkg = 0.0
-        for i in range(nb):
-            bkg += tmp[i]
+        if not mean_only:
+            for i in range(nb):
+                bkg += tmp[i]
         bkg /= nb
         ns = nb
     elif nb >= 4:
@@ -361,10 +372,10 @@ def _evaluate(px, py, pd, psw, n, p, qbuf, ebuf, bits, powers, jtj, jtr):
     cth = math.cos(p[5])
     sth = math.sin(p[5])
     off = p[6]
-    isx2 = 1.0 / (sx * sx)
-    isy2 = 1.0 / (sy * sy)
     isx = 1.0 / sx
     isy = 1.0 / sy
+    isx2 = isx * isx
+    isy2 = isy * isy
     dinv = isx2 - isy2
     for i in range(n):
         dx = px[i] - x0
@@ -479,7 +490,8 @@ def _evaluate(px, py, pd, psw, n, p, qbuf, ebuf, bits, powers, jtj, jtr):
 # The normal-equation helpers below read and write only the lower triangle
 # (row >= column) of the symmetric 7x7 matrices.  They factor C = L D L^T
 # (L unit lower triangular, D diagonal): no square roots, and one division
-# per column, on the chain of dependent operations that sets their speed.
+# per column, on the chain of dependent operations that sets their speed
+# (the factor is right-looking to keep that chain short).
 
 
 @njit(**_OPTIONS)
@@ -489,21 +501,23 @@ def _ldl(m, pivot_min, inv_d):
     ``m`` receives L below its diagonal and D on it; ``inv_d`` the
     reciprocals 1/D.  D[j] is the squared pivot of the Cholesky factor: the
     matrix counts as positive definite when every D[j] > ``pivot_min``.
+    Right-looking: each column, once divided by its pivot, updates the
+    rest of the matrix at once (independent operations), so the chain of
+    dependent operations is one division and two products per column.
     """
     for j in range(NPAR):
         d = m[j, j]
-        for k in range(j):
-            d -= m[j, k] * m[j, k] * m[k, k]
         if not (d > pivot_min):
             return False
-        m[j, j] = d
         inv = 1.0 / d
         inv_d[j] = inv
-        for i in range(j + 1, NPAR):
-            s = m[i, j]
-            for k in range(j):
-                s -= m[i, k] * m[j, k] * m[k, k]
-            m[i, j] = s * inv
+        # Rows from the last up: m[k, j] (k <= i) are still unscaled.
+        for i in range(NPAR - 1, j, -1):
+            c = m[i, j]
+            lij = c * inv
+            for k in range(j + 1, i + 1):
+                m[i, k] -= lij * m[k, j]
+            m[i, j] = lij
     return True
 
 
@@ -740,6 +754,8 @@ def fit_gaussian_block(
         lam = LAMBDA_START
         converged = False
         capped = False
+        # scale and inv_scale are those of jtj (unchanged by a rejected step).
+        scaled = False
         it = 0
         while True:
             if it >= max_iter:
@@ -752,7 +768,9 @@ def fit_gaussian_block(
                 active[a] = (p[a] <= lo[a] and jtr[a] < 0.0) or (
                     p[a] >= hi[a] and jtr[a] > 0.0
                 )
-            _diag_scale(jtj, scale, inv_scale)
+            if not scaled:
+                _diag_scale(jtj, scale, inv_scale)
+                scaled = True
             noise = math.sqrt(chi2 / dof) if chi2 > 0.0 else 1.0
             if not _lm_step(jtj, jtr, lam, active, scale, inv_scale, work, inv_diag, step):
                 lam *= 10.0
@@ -777,6 +795,7 @@ def fit_gaussian_block(
             if chi2_trial < chi2:
                 jtj, jtj_trial = jtj_trial, jtj
                 jtr, jtr_trial = jtr_trial, jtr
+                scaled = False
                 decrease = chi2 - chi2_trial
                 chi2 = chi2_trial
                 for a in range(NPAR):
@@ -800,7 +819,9 @@ def fit_gaussian_block(
         if not converged:
             # Accept a point where the projected scaled gradient vanishes.
             gmax = 0.0
-            _diag_scale(jtj, scale, inv_scale)
+            if not scaled:
+                _diag_scale(jtj, scale, inv_scale)
+                scaled = True
             for a in range(NPAR):
                 free = not ((p[a] <= lo[a] and jtr[a] < 0.0) or (p[a] >= hi[a] and jtr[a] > 0.0))
                 if free:
@@ -812,7 +833,8 @@ def fit_gaussian_block(
                 flags |= NOT_CONVERGED
         out_iter[k] = it
 
-        _diag_scale(jtj, scale, inv_scale)
+        if not scaled:
+            _diag_scale(jtj, scale, inv_scale)
         if _parameter_errors(jtj, inv_scale, work, inv_diag, col, errors):
             # Without err (unit weights) the pixel noise is estimated from
             # the residuals, as curve_fit does with absolute_sigma=False.

@@ -61,6 +61,7 @@ def fit_gaussian_frames(
     chunk_size=16384,
     chi2_pvalue=1e-6,
     progress=False,
+    out=None,
 ):
     """Fit a 2-D Gaussian plus constant to every frame.
 
@@ -101,14 +102,22 @@ def fit_gaussian_frames(
         is flagged CHI2_OUTLIER (needs ``err``; None disables the test).
     progress : bool, optional
         Show a tqdm progress bar, updated per block.
+    out : numpy.ndarray, optional
+        A structured array with one row per frame and (at least) the
+        result's fields, numbers of any type (e.g. a fit table's dtype,
+        `spelunker.GuideStarModel.table_dtype`): filled and returned instead
+        of a FitResult.  Each block is fitted into small arrays and copied
+        into it (integer fields must hold the values, else ParameterError),
+        so no float64 copy of the whole result is made.
 
     Returns
     -------
-    FitResult
+    FitResult or numpy.ndarray
         A dict of 1-D arrays, one entry per frame: the seven parameters
         (``amplitude, x_mean, y_mean, x_stddev, y_stddev, theta, offset``),
         their 1-sigma errors ``<name>_err``, ``chi2``, ``dof`` (usable
-        pixels - 7), ``iterations`` and ``flags`` (`FitFlag` bits).
+        pixels - 7), ``iterations`` and ``flags`` (`FitFlag` bits); or
+        ``out``, holding them.
 
     Notes
     -----
@@ -177,6 +186,6 @@ def fit_gaussian_frames(
     extra = (lo, hi, max_iterations, limits, EDGE_MARGIN, SNR_MIN)
     return run_blocks(
         fit_gaussian_block, extra, data, err, dq, bad_dq_bits, dtype,
-        ncpus=ncpus, chunk_size=chunk_size, progress=progress, desc="gauss fit",
+        ncpus=ncpus, chunk_size=chunk_size, progress=progress, desc="gauss fit", out=out,
     )
 

@@ -27,6 +27,7 @@ def fit_moments_frames(
     ncpus=1,
     chunk_size=65536,
     progress=False,
+    out=None,
 ):
     """Estimate the Gaussian parameters of every frame from its moments.
 
@@ -63,11 +64,14 @@ def fit_moments_frames(
         Frames per block (bounds temporary memory; progress updates).
     progress : bool, optional
         Show a tqdm progress bar.
+    out : numpy.ndarray, optional
+        A table (structured array, one row per frame) filled and returned
+        instead of a FitResult, as in `fit_gaussian_frames`.
 
     Returns
     -------
-    FitResult
-        Same keys as `fit_gaussian_frames`.  Only ``x_mean_err``,
+    FitResult or numpy.ndarray
+        Same keys as `fit_gaussian_frames` (or ``out``, holding them).  Only ``x_mean_err``,
         ``y_mean_err`` (noise propagated through the centroid, ignoring the
         threshold) and ``offset_err`` (error of the median) are given; the
         other errors are NaN.  ``chi2`` is that of the implied Gaussian
@@ -94,5 +98,5 @@ def fit_moments_frames(
     extra = (SIGMA_BOUNDS[0], SIGMA_BOUNDS[1], EDGE_MARGIN, SNR_MIN)
     return run_blocks(
         fit_moments_block, extra, data, err, dq, bad_dq_bits, dtype,
-        ncpus=ncpus, chunk_size=chunk_size, progress=progress, desc="quick fit",
+        ncpus=ncpus, chunk_size=chunk_size, progress=progress, desc="quick fit", out=out,
     )

@@ -31,6 +31,7 @@ from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.fitting.flags import FitFlag
 from spelunker.fitting.gaussian import fit_gaussian_frames
 from spelunker.fitting.moments import fit_moments_frames
+from spelunker.fitting._common import check_column_range
 from spelunker.fitting.result import fit_result_table
 
 __all__ = ["run_fit", "store_fit", "fit_table", "ensure_fit_table", "fit_target", "which_fit",
@@ -49,7 +50,8 @@ def _check_method(method):
     return method
 
 
-def run_fit(model, method, *, ncpus=1, max_iterations=50, bad_dq_bits=1, progress=False):
+def run_fit(model, method, *, ncpus=1, max_iterations=50, bad_dq_bits=1, progress=False,
+            table=False):
     """Fit the frames of ``model`` with ``method`` and time it.
 
     Parameters
@@ -68,16 +70,23 @@ def run_fit(model, method, *, ncpus=1, max_iterations=50, bad_dq_bits=1, progres
         DQ bits of pixels left out of the fit.
     progress : bool, optional
         Progress bar.
+    table : bool, optional
+        Give the result as a new structured array in the dtype of the
+        model's fit table (`spelunker.GuideStarModel.table_dtype`), filled
+        block by block (the fitting functions' ``out``), which `store_fit`
+        stores without a copy: what `~spelunker.GuideStarFitStep` does.  The
+        stored values are the same either way.
 
     Returns
     -------
-    result : FitResult
-        The fitting function's result.
+    result : FitResult or numpy.ndarray
+        The fitting function's result (a structured array with ``table``).
     elapsed : float
         Wall-clock seconds spent fitting.
 
     Examples
     --------
+    >>> import numpy as np
     >>> from spelunker import GuideStarModel
     >>> from spelunker.datasets import simulate_frames
     >>> from spelunker.fitting import run_fit
@@ -85,6 +94,9 @@ def run_fit(model, method, *, ncpus=1, max_iterations=50, bad_dq_bits=1, progres
     >>> result, seconds = run_fit(GuideStarModel(data=data, err=err), "quick")
     >>> result.n_frames
     5
+    >>> rows, _ = run_fit(GuideStarModel(data=data, err=err), "quick", table=True)
+    >>> rows.dtype["x_mean_err"], bool(np.array_equal(rows["x_mean"], result["x_mean"]))
+    (dtype('float32'), True)
     """
     check_model(model, where="run_fit")
     _check_method(method)
@@ -100,12 +112,13 @@ def run_fit(model, method, *, ncpus=1, max_iterations=50, bad_dq_bits=1, progres
     dq = np.asarray(model.dq) if model.hasattr("dq") else None
     log.info("fitting %d frames with method %r on %d thread(s)", len(data), method, ncpus)
     start = time.perf_counter()
+    out = np.empty(len(data), dtype=model.table_dtype(FIT_TABLES[method])) if table else None
     if method == "gauss":
         result = fit_gaussian_frames(data, err, dq=dq, bad_dq_bits=bad_dq_bits, ncpus=ncpus,
-                                     max_iterations=max_iterations, progress=progress)
+                                     max_iterations=max_iterations, progress=progress, out=out)
     else:
         result = fit_moments_frames(data, err, dq=dq, bad_dq_bits=bad_dq_bits, ncpus=ncpus,
-                                    progress=progress)
+                                    progress=progress, out=out)
     return result, time.perf_counter() - start
 
 
@@ -121,11 +134,13 @@ def store_fit(model, result, method, *, ncpus=None):
         Modified in place: the table and ``meta.spelunker.fit_method``,
         ``fit_status`` (``COMPLETE``), ``fit_n_flagged`` and, if given,
         ``fit_ncpus``.
-    result : mapping
+    result : mapping or numpy.ndarray
         Result of `~spelunker.fitting.fit_gaussian_frames` or
         `~spelunker.fitting.fit_moments_frames`: one array per table column
         (``amplitude`` ... ``offset``, their ``_err``, ``chi2``, ``dof``,
-        ``iterations``, ``flags``), one value per frame.
+        ``iterations``, ``flags``), one value per frame.  A structured array
+        in the table's own dtype (``run_fit(..., table=True)``) is stored
+        as it is, not copied.
     method : {'gauss', 'quick'}
         Selects the table: ``gauss_fit`` or ``quick_fit``.
     ncpus : int, optional
@@ -157,11 +172,28 @@ def store_fit(model, result, method, *, ncpus=None):
     name = FIT_TABLES[_check_method(method)]
     dtype = model.table_dtype(name)
     n_frames = len(model.data)
-    table = np.zeros(n_frames, dtype=dtype)
+    if isinstance(result, np.ndarray) and result.dtype == dtype and result.shape == (n_frames,):
+        # Already the table (run_fit(..., table=True)): stored as it is.
+        table = result
+    else:
+        table = _fill_table(result, dtype, n_frames, name)
+    setattr(model, name, table)
+    spelunker_meta = model.meta.spelunker
+    spelunker_meta.fit_method = method
+    spelunker_meta.fit_status = "COMPLETE"
+    spelunker_meta.fit_n_flagged = int(np.count_nonzero(table["flags"]))
+    if ncpus is not None:
+        spelunker_meta.fit_ncpus = int(ncpus)
+    return table
+
+
+def _fill_table(result, dtype, n_frames, name, chunk=32768):
+    """A new table of ``dtype`` holding the columns of ``result`` (checked first)."""
+    columns = {}
     for column in dtype.names:
         try:
             values = np.asarray(result[column])
-        except (KeyError, TypeError, IndexError):
+        except (KeyError, TypeError, IndexError, ValueError):
             msg = f"fit result has no column {column!r} (needed for the {name} table)"
             raise ParameterError(msg) from None
         if values.shape != (n_frames,):
@@ -172,22 +204,16 @@ def store_fit(model, result, method, *, ncpus=None):
             if not np.all(np.isfinite(values) & (values == np.round(values))):
                 msg = f"fit result column {column!r} holds non-integer {values.dtype} values"
                 raise ParameterError(msg)
-        if dtype[column].kind in "iu" and values.size:
-            # The table's narrow integers (int16: dof, iterations, flag bits) hold
-            # every value a fit gives; anything else would wrap silently.
-            limits = np.iinfo(dtype[column])
-            if values.min() < limits.min or values.max() > limits.max:
-                msg = (f"fit result column {column!r} holds values outside "
-                       f"{limits.min}..{limits.max} (the {name} table's {dtype[column]})")
-                raise ParameterError(msg)
-        table[column] = values
-    setattr(model, name, table)
-    spelunker_meta = model.meta.spelunker
-    spelunker_meta.fit_method = method
-    spelunker_meta.fit_status = "COMPLETE"
-    spelunker_meta.fit_n_flagged = int(np.count_nonzero(table["flags"]))
-    if ncpus is not None:
-        spelunker_meta.fit_ncpus = int(ncpus)
+        check_column_range(values, dtype[column], column, name)
+        columns[column] = values
+    table = np.empty(n_frames, dtype=dtype)
+    # A chunk of rows at a time: every column of a chunk is written while its
+    # rows are in the cache (a whole column at a time would pass over the
+    # table once per column).
+    for start in range(0, n_frames, chunk):
+        rows = table[start:start + chunk]
+        for column, values in columns.items():
+            rows[column] = values[start:start + chunk]
     return table
 
 

@@ -67,8 +67,10 @@ class GuideStarFitStep(SpelunkerStep):
                                             where=self.name)
         bad_bits = parse_dq_bits(self.bad_dq_bits, where=self.name)
         model = self.open_input(input_data, progress=bool(self.progress))
+        # table=True: the fit writes the model's table itself, which store_fit keeps.
         result, elapsed = run_fit(model, method, ncpus=ncpus, max_iterations=max_iterations,
-                                  bad_dq_bits=bad_bits, progress=bool(self.progress))
+                                  bad_dq_bits=bad_bits, progress=bool(self.progress),
+                                  table=True)
         table = store_fit(model, result, method, ncpus=ncpus)
         _log_summary(table, method, elapsed)
         return model
