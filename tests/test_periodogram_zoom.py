@@ -183,9 +183,9 @@ def test_ncpus_one_computes_the_series_in_this_thread_with_the_results_of_two(ti
     threads = []
     original = zoom_module._Transform.sums
 
-    def recording(self, values, errors):
+    def recording(self, *args):
         threads.append(threading.get_ident())
-        return original(self, values, errors)
+        return original(self, *args)
 
     monkeypatch.setattr(zoom_module._Transform, "sums", recording)
     rng = np.random.default_rng(7)
@@ -211,3 +211,43 @@ def test_ncpus_one_computes_the_series_in_this_thread_with_the_results_of_two(ti
     with pytest.raises(ParameterError, match="ncpus=0 must be an integer >= 1"):
         lomb_scargle(times, series, ncpus=0, **options)
 
+
+
+def test_the_power_kernel_gives_numpys_numbers():
+    rng = np.random.default_rng(8)
+
+    def sums(n, scale):
+        return (rng.normal(size=n) + 1j * rng.normal(size=n)) * scale
+
+    sy, sw, sw2 = sums(20_000, 1e-3), sums(20_000, 1e-2), sums(20_000, 1e-2)
+    for args in ((sy, sw, sw2), (sy[::2], sw[1::2], sw2[::2])):   # strided, as on the grid
+        assert_array_equal(zoom_module._power(*args, 0.37), zoom_module._numpy_power(*args, 0.37))
+    zero = np.zeros(3, complex)
+    assert np.isnan(zoom_module._power(zero, zero, zero, 1.0)).all()
+
+
+def test_masks_differing_inside_share_one_transform(times, monkeypatch):
+    made = []
+    original = zoom_module._Points.__init__
+
+    def counting(self, *args):
+        made.append(len(args[0]))
+        original(self, *args)
+
+    monkeypatch.setattr(zoom_module._Points, "__init__", counting)
+    rng = np.random.default_rng(9)
+    x = sine(0.5, 0.2, times) + rng.normal(0, 1, N_POINTS)
+    flux = sine(1.1, 0.1, times) + rng.normal(0, 1, N_POINTS)
+    x[[5, 700, 2900]] = np.nan              # flagged inside: shares the flux's points
+    ends = flux.copy()
+    ends[:10] = np.nan                      # another start: its own transform
+    errors = {"x": np.full(N_POINTS, 0.5), "flux": None, "ends": None}
+    options = {"errors": errors, "samples_per_peak": 2, "peak_samples_per_peak": 5}
+    both = lomb_scargle(times, {"x": x, "flux": flux, "ends": ends}, **options)
+    assert sorted(made) == [N_POINTS - 10, N_POINTS]
+    for name, values in (("x", x), ("flux", flux), ("ends", ends)):
+        alone = lomb_scargle(times, {name: values}, errors={name: errors[name]},
+                             samples_per_peak=2, peak_samples_per_peak=5)
+        # weight 0 on the points a series lacks: the same sums but for rounding
+        assert_allclose(both.power[name], alone.power[name], rtol=1e-6, atol=1e-9)
+        assert_same_peaks(both.peaks[both.peaks["series"] == name], alone.peaks, rtol=1e-9)
