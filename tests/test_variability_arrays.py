@@ -289,6 +289,29 @@ def test_periodic_dips():
     assert periodic_dips(times[:50_000], flux[:50_000]) is None
 
 
+def test_periodic_dips_in_threads_equal_one_thread(monkeypatch):
+    from spelunker.variability import dips as dips_module
+
+    times, flux = light_curve(140_000, sigma=0.004, seed=15)
+    flux[((times - 200.0) % 1700.0) < 80.0] *= 0.993
+    calls = []
+    original = dips_module.BoxLeastSquares.power
+
+    def counting(self, period, *args, **kwargs):
+        calls.append(len(np.atleast_1d(period)))
+        return original(self, period, *args, **kwargs)
+
+    monkeypatch.setattr(dips_module.BoxLeastSquares, "power", counting)
+    monkeypatch.setattr(dips_module, "available_cpus", lambda: 2)
+    threaded = periodic_dips(times, flux, min_period=600, min_duration=30, max_duration=200)
+    split = len(calls)
+    calls.clear()
+    monkeypatch.setattr(dips_module, "_BLS_THREADS", 1)
+    alone = periodic_dips(times, flux, min_period=600, min_duration=30, max_duration=200)
+    assert split > len(calls)   # the searches were split between threads
+    assert threaded == alone    # to the last bit
+
+
 # --- arguments ------------------------------------------------------------------------
 
 
