@@ -32,6 +32,10 @@ peaks can be:
 The peaks are then exactly those of the fine grid computed in full
 (`spelunker.periodogram.find_peaks` on it), the same rule applied to the
 stretches where a point is high enough to matter.
+
+The series run on a pool of at most `_MAX_THREADS` threads, each with its
+own finufft plans; series whose masks differ only inside the span share
+one set of points (`_point_groups`: weight 0 where a series has none).
 """
 
 import logging
