@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from spelunker import PeriodogramStep
+from spelunker import GuideStarFitStep, PeriodogramStep, datasets
 from spelunker.errors import ParameterError
-from spelunker.periodogram import find_peaks, frequency_grid, lomb_scargle
+from spelunker.periodogram import FIT_PARAMETERS, find_peaks, frequency_grid, lomb_scargle
 from spelunker.periodogram import zoom as zoom_module
 from spelunker.periodogram.zoom import _level, _sparse_peaks
 
@@ -178,16 +178,21 @@ def test_peak_samples_per_peak_options():
         PeriodogramStep(peak_samples_per_peak=0.5)._checked_parameters()
 
 
-def test_ncpus_one_computes_the_series_in_this_thread_with_the_results_of_two(times,
-                                                                             monkeypatch):
-    threads = []
+@pytest.fixture
+def threads(monkeypatch):
+    """The threads that compute each series' sums, in order (``_Transform.sums`` recorded)."""
+    seen = []
     original = zoom_module._Transform.sums
 
     def recording(self, *args):
-        threads.append(threading.get_ident())
+        seen.append(threading.get_ident())
         return original(self, *args)
 
     monkeypatch.setattr(zoom_module._Transform, "sums", recording)
+    return seen
+
+
+def test_ncpus_one_computes_the_series_in_this_thread_with_the_results_of_two(times, threads):
     rng = np.random.default_rng(7)
     series = {name: sine(0.37 * (k + 1), 0.2, times) + rng.normal(0, 1, N_POINTS)
               for k, name in enumerate(("a", "b", "c"))}
@@ -252,3 +257,18 @@ def test_masks_differing_inside_share_one_transform(times, monkeypatch):
         # weight 0 on the points a series lacks: the same sums but for rounding
         assert_allclose(both.power[name], alone.power[name], rtol=1e-6, atol=1e-9)
         assert_same_peaks(both.peaks[both.peaks["series"] == name], alone.peaks, rtol=1e-9)
+
+
+def test_the_step_ncpus_one_computes_in_this_thread_with_the_results_of_two(tmp_path, threads):
+    visit = datasets.make_guidestar_files(
+        tmp_path, visits=[datasets.VisitSpec(n_frames=400, n_segments=1)],
+        signals=[datasets.CentroidWobble(period=2.0, amplitude=0.05)], seed=3)
+    fitted = GuideStarFitStep.call(visit.files, method="quick")
+    one = PeriodogramStep.call(fitted, ncpus=1)
+    assert len(threads) == len(FIT_PARAMETERS)   # no light curve: the fit parameters
+    assert set(threads) == {threading.get_ident()}
+    two = PeriodogramStep.call(fitted, ncpus=2)
+    for name in ("periodogram", "periodogram_peaks"):
+        first, second = getattr(one, name), getattr(two, name)
+        for column in first.dtype.names:
+            assert_array_equal(first[column], second[column], err_msg=f"{name}.{column}")

@@ -347,14 +347,9 @@ def _gauss_newton(t, y, w, f0, *, limit):
         phase = (2 * math.pi * frequency) * t
         s, c = np.sin(phase), np.cos(phase)
         ws, wc = w * s, w * c
-        if params is None:  # linear start at the peak frequency: columns (1, s, c)
-            linear = np.empty((3, 3))
-            linear[0, 0] = w.sum()
-            linear[0, 1] = linear[1, 0] = ws.sum()
-            linear[0, 2] = linear[2, 0] = wc.sum()
-            linear[1, 1] = _long_dot(ws, s)
-            linear[1, 2] = linear[2, 1] = _long_dot(ws, c)
-            linear[2, 2] = _long_dot(wc, c)
+        linear = None
+        if params is None:  # linear start at the peak frequency
+            linear = _linear_normal(w, ws, wc, s, c)
             try:
                 params = np.linalg.solve(linear, [_long_dot(w, y), _long_dot(ws, y),
                                                   _long_dot(wc, y)])
@@ -377,12 +372,7 @@ def _gauss_newton(t, y, w, f0, *, limit):
         normal[0, 1] = normal[1, 0] = wd.sum()
         normal[0, 2] = normal[2, 0] = _long_dot(wd, s)
         normal[0, 3] = normal[3, 0] = _long_dot(wd, c)
-        normal[1, 1] = w.sum()
-        normal[1, 2] = normal[2, 1] = ws.sum()
-        normal[1, 3] = normal[3, 1] = wc.sum()
-        normal[2, 2] = _long_dot(ws, s)
-        normal[2, 3] = normal[3, 2] = _long_dot(ws, c)
-        normal[3, 3] = _long_dot(wc, c)
+        normal[1:, 1:] = _linear_normal(w, ws, wc, s, c) if linear is None else linear
         gradient = np.array([_long_dot(wd, residual), _long_dot(w, residual),
                              _long_dot(ws, residual), _long_dot(wc, residual)])
         try:
@@ -430,6 +420,18 @@ def _long_dot(a, b):
     3.0
     """
     return float(np.einsum("i,i->", a, b))
+
+
+def _linear_normal(w, ws, wc, s, c):
+    """J^T W J of the columns (1, s, c): weights ``w``, ``ws = w * s``, ``wc = w * c``."""
+    normal = np.empty((3, 3))
+    normal[0, 0] = w.sum()
+    normal[0, 1] = normal[1, 0] = ws.sum()
+    normal[0, 2] = normal[2, 0] = wc.sum()
+    normal[1, 1] = _long_dot(ws, s)
+    normal[1, 2] = normal[2, 1] = _long_dot(ws, c)
+    normal[2, 2] = _long_dot(wc, c)
+    return normal
 
 
 def _false_alarm(power, n_points, time_variance, maximum_frequency):
