@@ -272,3 +272,15 @@ def test_the_step_ncpus_one_computes_in_this_thread_with_the_results_of_two(tmp_
         first, second = getattr(one, name), getattr(two, name)
         for column in first.dtype.names:
             assert_array_equal(first[column], second[column], err_msg=f"{name}.{column}")
+
+
+def test_point_groups_compare_the_earliest_and_latest_times_not_the_first_and_last():
+    times = np.array([5.0, 0.0, 1.0, 2.0, 3.0, 9.0, 4.0])    # unsorted: 0 and 9 inside
+    every = np.ones(7, bool)
+    inner = every.copy()
+    inner[2] = False          # not an end: shares
+    no_start = every.copy()
+    no_start[1] = False       # the earliest time: its own points
+    groups = zoom_module._point_groups(times, {"a": every, "b": inner, "c": no_start})
+    assert [names for _, names in groups] == [["a", "b"], ["c"]]
+    assert groups[0][0] is every

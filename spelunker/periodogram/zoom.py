@@ -229,8 +229,8 @@ def _point_groups(times, masks):
     for mask, names in group_by_mask(masks):
         ends = _ends(times, mask)
         for group in groups:
-            union = group[0] | mask
-            if ends == group[2] and _ends(times, union) == ends:
+            if ends == group[2]:   # then the union has these ends too
+                union = group[0] | mask
                 group[0] = group[0] if np.array_equal(union, group[0]) else union
                 group[1].extend(names)
                 break
@@ -240,9 +240,9 @@ def _point_groups(times, masks):
 
 
 def _ends(times, mask):
-    """First and last time of ``mask``'s points (None when it has none)."""
-    valid = np.flatnonzero(mask)
-    return (times[valid[0]], times[valid[-1]]) if len(valid) else None
+    """Earliest and latest time of ``mask``'s points (the times need not be sorted)."""
+    return (float(times.min(where=mask, initial=np.inf)),
+            float(times.max(where=mask, initial=-np.inf)))
 
 
 def group_by_mask(masks):
