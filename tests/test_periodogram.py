@@ -4,7 +4,6 @@ import copy
 import logging
 import re
 import socket
-import threading
 
 import numpy as np
 import pytest
@@ -30,7 +29,6 @@ from spelunker.periodogram import (
     store_periodogram,
 )
 from spelunker.periodogram import peaks as peaks_module
-from spelunker.periodogram import zoom as zoom_module
 from spelunker.periodogram.peaks import peaks_qtable
 from spelunker.periodogram.refine import FLAG_NOT_SIGNIFICANT
 from spelunker import PeriodogramStep
@@ -413,25 +411,6 @@ def test_step_on_a_fitted_model_leaves_it_unmodified(fitted):
     skipped = peaks[peaks["refine_flag"] == FLAG_NOT_SIGNIFICANT]
     assert np.all(skipped["false_alarm_probability"] > 0.01)
     assert np.all(np.isnan(skipped["period_refined"]))
-
-
-def test_step_ncpus_one_computes_in_this_thread_with_the_results_of_two(fitted, monkeypatch):
-    threads = []
-    original = zoom_module._Transform.sums
-
-    def recording(self, values, errors):
-        threads.append(threading.get_ident())
-        return original(self, values, errors)
-
-    monkeypatch.setattr(zoom_module._Transform, "sums", recording)
-    one = PeriodogramStep.call(fitted, ncpus=1)
-    assert len(threads) == len(PERIODOGRAM_SERIES)
-    assert set(threads) == {threading.get_ident()}
-    two = PeriodogramStep.call(fitted, ncpus=2)
-    for name in ("periodogram", "periodogram_peaks"):
-        first, second = getattr(one, name), getattr(two, name)
-        for column in first.dtype.names:
-            assert_array_equal(first[column], second[column], err_msg=f"{name}.{column}")
 
 
 def test_step_without_fit_table_runs_the_quick_fit(visit, caplog):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from spelunker import PeriodogramStep
+from spelunker import GuideStarFitStep, PeriodogramStep, datasets
 from spelunker.errors import ParameterError
-from spelunker.periodogram import find_peaks, frequency_grid, lomb_scargle
+from spelunker.periodogram import FIT_PARAMETERS, find_peaks, frequency_grid, lomb_scargle
 from spelunker.periodogram import zoom as zoom_module
 from spelunker.periodogram.zoom import _level, _sparse_peaks
 
@@ -178,16 +178,21 @@ def test_peak_samples_per_peak_options():
         PeriodogramStep(peak_samples_per_peak=0.5)._checked_parameters()
 
 
-def test_ncpus_one_computes_the_series_in_this_thread_with_the_results_of_two(times,
-                                                                             monkeypatch):
-    threads = []
+@pytest.fixture
+def threads(monkeypatch):
+    """The threads that compute each series' sums, in order (``_Transform.sums`` recorded)."""
+    seen = []
     original = zoom_module._Transform.sums
 
-    def recording(self, values, errors):
-        threads.append(threading.get_ident())
-        return original(self, values, errors)
+    def recording(self, *args):
+        seen.append(threading.get_ident())
+        return original(self, *args)
 
     monkeypatch.setattr(zoom_module._Transform, "sums", recording)
+    return seen
+
+
+def test_ncpus_one_computes_the_series_in_this_thread_with_the_results_of_two(times, threads):
     rng = np.random.default_rng(7)
     series = {name: sine(0.37 * (k + 1), 0.2, times) + rng.normal(0, 1, N_POINTS)
               for k, name in enumerate(("a", "b", "c"))}
@@ -211,3 +216,71 @@ def test_ncpus_one_computes_the_series_in_this_thread_with_the_results_of_two(ti
     with pytest.raises(ParameterError, match="ncpus=0 must be an integer >= 1"):
         lomb_scargle(times, series, ncpus=0, **options)
 
+
+
+def test_the_power_kernel_gives_numpys_numbers_to_rounding():
+    rng = np.random.default_rng(8)
+
+    def sums(n, scale):
+        return (rng.normal(size=n) + 1j * rng.normal(size=n)) * scale
+
+    sy, sw, sw2 = sums(20_000, 1e-3), sums(20_000, 1e-2), sums(20_000, 1e-2)
+    for args in ((sy, sw, sw2), (sy[::2], sw[1::2], sw2[::2])):   # strided, as on the grid
+        assert_allclose(zoom_module._power(*args, 0.37), zoom_module._numpy_power(*args, 0.37),
+                        rtol=1e-13)
+    zero = np.zeros(3, complex)
+    assert np.isnan(zoom_module._power(zero, zero, zero, 1.0)).all()
+
+
+def test_masks_differing_inside_share_one_transform(times, monkeypatch):
+    made = []
+    original = zoom_module._Points.__init__
+
+    def counting(self, *args):
+        made.append(len(args[0]))
+        original(self, *args)
+
+    monkeypatch.setattr(zoom_module._Points, "__init__", counting)
+    rng = np.random.default_rng(9)
+    x = sine(0.5, 0.2, times) + rng.normal(0, 1, N_POINTS)
+    flux = sine(1.1, 0.1, times) + rng.normal(0, 1, N_POINTS)
+    x[[5, 700, 2900]] = np.nan              # flagged inside: shares the flux's points
+    ends = flux.copy()
+    ends[:10] = np.nan                      # another start: its own transform
+    errors = {"x": np.full(N_POINTS, 0.5), "flux": None, "ends": None}
+    options = {"errors": errors, "samples_per_peak": 2, "peak_samples_per_peak": 5}
+    both = lomb_scargle(times, {"x": x, "flux": flux, "ends": ends}, **options)
+    assert sorted(made) == [N_POINTS - 10, N_POINTS]
+    for name, values in (("x", x), ("flux", flux), ("ends", ends)):
+        alone = lomb_scargle(times, {name: values}, errors={name: errors[name]},
+                             samples_per_peak=2, peak_samples_per_peak=5)
+        # weight 0 on the points a series lacks: the same sums but for rounding
+        assert_allclose(both.power[name], alone.power[name], rtol=1e-6, atol=1e-9)
+        assert_same_peaks(both.peaks[both.peaks["series"] == name], alone.peaks, rtol=1e-9)
+
+
+def test_the_step_ncpus_one_computes_in_this_thread_with_the_results_of_two(tmp_path, threads):
+    visit = datasets.make_guidestar_files(
+        tmp_path, visits=[datasets.VisitSpec(n_frames=400, n_segments=1)],
+        signals=[datasets.CentroidWobble(period=2.0, amplitude=0.05)], seed=3)
+    fitted = GuideStarFitStep.call(visit.files, method="quick")
+    one = PeriodogramStep.call(fitted, ncpus=1)
+    assert len(threads) == len(FIT_PARAMETERS)   # no light curve: the fit parameters
+    assert set(threads) == {threading.get_ident()}
+    two = PeriodogramStep.call(fitted, ncpus=2)
+    for name in ("periodogram", "periodogram_peaks"):
+        first, second = getattr(one, name), getattr(two, name)
+        for column in first.dtype.names:
+            assert_array_equal(first[column], second[column], err_msg=f"{name}.{column}")
+
+
+def test_point_groups_compare_the_earliest_and_latest_times_not_the_first_and_last():
+    times = np.array([5.0, 0.0, 1.0, 2.0, 3.0, 9.0, 4.0])    # unsorted: 0 and 9 inside
+    every = np.ones(7, bool)
+    inner = every.copy()
+    inner[2] = False          # not an end: shares
+    no_start = every.copy()
+    no_start[1] = False       # the earliest time: its own points
+    groups = zoom_module._point_groups(times, {"a": every, "b": inner, "c": no_start})
+    assert [names for _, names in groups] == [["a", "b"], ["c"]]
+    assert groups[0][0] is every

@@ -5,6 +5,8 @@ long injection-recovery and false-alarm measurements are in
 benchmarks/variability_recovery.py.
 """
 
+import threading
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -287,6 +289,57 @@ def test_periodic_dips():
                          max_duration=200).snr < 5
     # too short for 2 dips of the shortest period
     assert periodic_dips(times[:50_000], flux[:50_000]) is None
+
+
+def test_transient_search_signs_in_threads_equal_one_thread(monkeypatch):
+    from spelunker.variability import search as search_module
+    from spelunker.variability import find_transients
+
+    times, flux = light_curve(60_000, sigma=0.004, seed=16)
+    flux[20_000:20_200] += 0.02 * np.exp(-np.arange(200) / 40.0)       # a flare
+    flux[40_000:40_600] -= 0.006                                         # a dip
+    seen = set()
+    original = search_module.run_search
+
+    def recording(*args, **kwargs):
+        seen.add(threading.get_ident())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(search_module, "run_search", recording)
+    monkeypatch.setattr(search_module, "available_cpus", lambda: 2)
+    threaded = find_transients(times, flux)
+    assert threading.get_ident() not in seen and len(seen) >= 1
+    seen.clear()
+    monkeypatch.setattr(search_module, "_SEARCH_THREADS", 1)
+    alone = find_transients(times, flux)
+    assert seen == {threading.get_ident()}
+    for ours, theirs in zip(threaded, alone, strict=True):
+        assert len(ours) == len(theirs) >= 1
+        for name in ours.colnames:
+            assert np.array_equal(np.asarray(ours[name]), np.asarray(theirs[name])), name
+
+
+def test_periodic_dips_in_threads_equal_one_thread(monkeypatch):
+    from spelunker.variability import dips as dips_module
+
+    times, flux = light_curve(140_000, sigma=0.004, seed=15)
+    flux[((times - 200.0) % 1700.0) < 80.0] *= 0.993
+    calls = []
+    original = dips_module.BoxLeastSquares.power
+
+    def counting(self, period, *args, **kwargs):
+        calls.append(len(np.atleast_1d(period)))
+        return original(self, period, *args, **kwargs)
+
+    monkeypatch.setattr(dips_module.BoxLeastSquares, "power", counting)
+    monkeypatch.setattr(dips_module, "available_cpus", lambda: 2)
+    threaded = periodic_dips(times, flux, min_period=600, min_duration=30, max_duration=200)
+    split = len(calls)
+    calls.clear()
+    monkeypatch.setattr(dips_module, "_BLS_THREADS", 1)
+    alone = periodic_dips(times, flux, min_period=600, min_duration=30, max_duration=200)
+    assert split > len(calls)   # the searches were split between threads
+    assert threaded == alone    # to the last bit
 
 
 # --- arguments ------------------------------------------------------------------------

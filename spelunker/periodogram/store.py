@@ -103,15 +103,16 @@ def series_from_model(model, *, fit_table="auto"):
     # Field access: a saved FITS_rec's raw storage holds uint32 with an offset.
     flags = np.asarray(table["flags"])
     clean = flags == 0
+    flagged = ~clean
     series = {}
     errors = {}
     for name in FIT_PARAMETERS:
         values = np.array(table[name], dtype=float)
-        values[~clean] = np.nan
+        values[flagged] = np.nan
         series[name] = values
         errors[name] = _usable_errors(np.asarray(table[f"{name}_err"], dtype=float),
                                       clean & np.isfinite(values), name)
-    n_flagged = int(np.count_nonzero(~clean))
+    n_flagged = int(np.count_nonzero(flagged))
     if n_flagged:
         log.info("%s: %d of %d frames flagged (fit flags != 0) and left out", fit_table,
                  n_flagged, n_frames)
@@ -340,7 +341,11 @@ def store_periodogram(model, result, *, source, samples_per_peak):
         table["guidestar_index"] = peaks["guidestar_index"] = guidestar_index
         tables.append(table)
         peak_tables.append(peaks)
-    table = np.concatenate(tables) if tables else np.zeros(0, model.table_dtype("periodogram"))
+    if len(tables) == 1:  # one visit and guide star: its table, not a copy (48 MB at 1M)
+        table = tables[0]
+    else:
+        table = np.concatenate(tables) if tables else np.zeros(
+            0, model.table_dtype("periodogram"))
     peaks = np.concatenate(peak_tables) if peak_tables else np.zeros(
         0, model.table_dtype("periodogram_peaks"))
     with model.trusted_assignment():

@@ -32,6 +32,10 @@ peaks can be:
 The peaks are then exactly those of the fine grid computed in full
 (`spelunker.periodogram.find_peaks` on it), the same rule applied to the
 stretches where a point is high enough to matter.
+
+The series run on a pool of at most `_MAX_THREADS` threads, each with its
+own finufft plans; series whose masks differ only inside the span share
+one set of points (`_point_groups`: weight 0 where a series has none).
 """
 
 import logging
@@ -42,8 +46,10 @@ from concurrent.futures import ThreadPoolExecutor
 import finufft
 import numpy as np
 
+from spelunker._jit import njit
 from spelunker._validate import available_cpus
 from spelunker.periodogram.peaks import _peak_window, _rows_of_peaks, _separation, peaks_qtable
+from spelunker.periodogram.refine import _long_dot
 
 # zoom_periodograms is the engine of lomb_scargle, which checks its arguments.
 __all__ = ["MIN_OVERSAMPLING"]
@@ -134,31 +140,46 @@ def zoom_periodograms(times, series, errors, masks, *, fmin, step, n_power, fine
     n_grid = max((n_power - 1) * multiple + 1,
                  math.ceil((n_fine - 1) * fine_step / delta) + 2)
     kwargs = {} if refine_below is None else {"refine_below": refine_below}
-    power, rows = {}, {}
+    groups = _point_groups(times, masks)
+    group_of = {name: index for index, (_, names) in enumerate(groups) for name in names}
+    shared = _SharedPoints(times, groups, fmin, delta, n_grid)
+    local = threading.local()  # each thread's finufft plans, one _Transform per group
+
+    def one(name):
+        index = group_of[name]
+        transforms = getattr(local, "transforms", None)
+        if transforms is None:
+            transforms = local.transforms = {}
+        if index not in transforms:
+            transforms[index] = _Transform(shared.points(index))
+        points, mask = groups[index][0], masks[name]
+        t, values = times[mask], series[name][mask]
+        dy = None if errors[name] is None else errors[name][mask]
+        if points is mask:
+            sums = transforms[index].sums(values, dy)
+        else:  # the group's points, weight 0 where this series has none
+            own = mask[points]
+            sums = transforms[index].sums(_spread(values, own),
+                                          None if dy is None else _spread(dy, own), own)
+        coarse = sums.grid_power()
+        window = _window(t, fmin, fine_step, n_fine, peak_separation)
+        index, values_at = _zoom(sums, coarse, fmin, fine_step, n_fine, n_peaks, window)
+        log.debug("%s: fine power at %d of %d frequencies", name, sums.evaluated, n_fine)
+        return (coarse[:(n_power - 1) * multiple + 1:multiple].astype(np.float32),
+                _rows_of_peaks(name, t, values, dy, fmin + fine_step * index.astype(float),
+                               values_at, fmin + fine_step * (n_fine - 1), **kwargs))
+
+    names = list(masks)
     workers = _threads() if threads is None else max(1, min(int(threads), _MAX_THREADS))
-    with ThreadPoolExecutor(workers) as pool:
-        for mask, names in group_by_mask(masks):
-            t = times[mask]
-            window = _window(t, fmin, fine_step, n_fine, peak_separation)
-            local = threading.local()  # one _Transform (finufft plans) per thread
-
-            def one(name, t=t, mask=mask, window=window, local=local):
-                if not hasattr(local, "transform"):
-                    local.transform = _Transform(t, fmin, delta, n_grid)
-                dy = None if errors[name] is None else errors[name][mask]
-                sums = local.transform.sums(series[name][mask], dy)
-                coarse = sums.grid_power()
-                index, values = _zoom(sums, coarse, fmin, fine_step, n_fine, n_peaks, window)
-                log.debug("%s: fine power at %d of %d frequencies", name, sums.evaluated,
-                          n_fine)
-                return (coarse[:(n_power - 1) * multiple + 1:multiple].astype(np.float32),
-                        _rows_of_peaks(name, t, series[name][mask], dy,
-                                       fmin + fine_step * index.astype(float), values,
-                                       fmin + fine_step * (n_fine - 1), **kwargs))
-
-            each = map(one, names) if workers == 1 else pool.map(one, names)
-            for name, (group_power, group_rows) in zip(names, each, strict=True):
-                power[name], rows[name] = group_power, group_rows
+    if workers == 1 or len(names) == 1:
+        results = list(map(one, names))
+    else:
+        # One pool for every series, whatever its group: no thread waits for a group's end.
+        with ThreadPoolExecutor(min(workers, len(names))) as pool:
+            results = list(pool.map(one, names))
+    power, rows = {}, {}
+    for name, (series_power, series_rows) in zip(names, results, strict=True):
+        power[name], rows[name] = series_power, series_rows
     return power, peaks_qtable([row for name in series if name in rows for row in rows[name]])
 
 
@@ -186,6 +207,44 @@ def _span(times):
     return float(times.max() - times.min())
 
 
+def _spread(values, own):
+    """``values`` (at the points ``own`` of a group) on all the group's points, 0 elsewhere."""
+    spread = np.zeros(len(own))
+    spread[own] = values
+    return spread
+
+
+def _point_groups(times, masks):
+    """[(points, [names])]: the series whose periodograms share one set of finufft points.
+
+    Series with the same mask share it; a series whose mask differs (a few
+    frames flagged in the fit, not in the light curve) joins a group when
+    their union has the same first and last time as each of them: the
+    group's transform is then the same (same centre and span), the frames
+    missing from a series get weight 0, and the sums differ from its own
+    transform's by rounding only.  ``points`` is the group's first mask
+    when it is the union, else the union.
+    """
+    groups = []
+    for mask, names in group_by_mask(masks):
+        ends = _ends(times, mask)
+        for group in groups:
+            if ends == group[2]:   # then the union has these ends too
+                union = group[0] | mask
+                group[0] = group[0] if np.array_equal(union, group[0]) else union
+                group[1].extend(names)
+                break
+        else:
+            groups.append([mask, list(names), ends])
+    return [(points, names) for points, names, _ in groups]
+
+
+def _ends(times, mask):
+    """Earliest and latest time of ``mask``'s points (the times need not be sorted)."""
+    return (float(times.min(where=mask, initial=np.inf)),
+            float(times.max(where=mask, initial=-np.inf)))
+
+
 def group_by_mask(masks):
     """[(mask, [names])] of the series that share exactly the same mask, in order."""
     groups = []
@@ -199,8 +258,26 @@ def group_by_mask(masks):
     return groups
 
 
-class _Transform:
-    """finufft plans of one set of times, for sums on the internal grid ``fmin + delta * j``.
+class _SharedPoints:
+    """The `_Points` of each group of `_point_groups`, made once (by the first thread to ask)."""
+
+    def __init__(self, times, groups, fmin, delta, n_grid):
+        self.times, self.groups = times, groups
+        self.fmin, self.delta, self.n_grid = fmin, delta, n_grid
+        self.made = {}
+        self.locks = [threading.Lock() for _ in groups]
+
+    def points(self, index):
+        """The `_Points` of group ``index``."""
+        with self.locks[index]:
+            if index not in self.made:
+                self.made[index] = _Points(self.times[self.groups[index][0]], self.fmin,
+                                           self.delta, self.n_grid)
+            return self.made[index]
+
+
+class _Points:
+    """One set of times and the grids of its sums on the internal grid ``fmin + delta * j``.
 
     ``Sy`` is computed on grid A, ``fmin + delta * (j - _TAPS)`` for ``0 <=
     j < n_grid + 2 * _TAPS``.  When ``fmin`` is a multiple of ``delta`` (the
@@ -208,14 +285,15 @@ class _Transform:
     grid from A's first frequency to beyond the doubled last one, which
     holds both ``Sw(f)`` and ``Sw(2 f)``; otherwise on grid A (with ``Sy``)
     and on grid B, ``2 * fmin + delta * (i - _TAPS)`` for ``0 <= i < 2 *
-    n_grid + 2 * _TAPS``.
+    n_grid + 2 * _TAPS``.  Read-only once made: the threads share it (each
+    has its own finufft plans, `_Transform`).
     """
 
     def __init__(self, times, fmin, delta, n_grid):
         self.times = times - 0.5 * (times.min() + times.max())  # centred: smooth sums
         self.fmin, self.delta, self.n_grid = fmin, delta, n_grid
         self.oversampling = 1.0 / (delta * _span(times)) if len(times) > 1 else np.inf
-        x = (2 * np.pi * delta) * self.times
+        self.x = (2 * np.pi * delta) * self.times
         origin = fmin - _TAPS * delta
         multiple = fmin / delta
         self.aligned = abs(multiple - round(multiple)) < 1e-9
@@ -225,26 +303,48 @@ class _Transform:
                           (origin, int(round(multiple)) + 2 * n_grid + 2 * _TAPS, 1)]
         else:
             self.grids = [(origin, n_a, 2), (2 * fmin - _TAPS * delta, 2 * n_grid + 2 * _TAPS, 1)]
-        self.plans, self.shifts = [], []
-        for grid_origin, n_modes, n_trans in self.grids:
+        # finufft's output j is at origin + delta j when the input is shifted to the centre.
+        self.shifts = [np.exp((2j * np.pi * (grid_origin + delta * (n_modes // 2))) * self.times)
+                       for grid_origin, n_modes, _ in self.grids]
+
+
+class _Transform:
+    """finufft plans of one `_Points` (one thread's: a plan is not shared between threads)."""
+
+    def __init__(self, points):
+        self.points = points
+        self.times, self.shifts, self.grids = points.times, points.shifts, points.grids
+        self.fmin, self.delta, self.n_grid = points.fmin, points.delta, points.n_grid
+        self.oversampling = points.oversampling
+        self.plans = []
+        for _, n_modes, n_trans in self.grids:
             plan = finufft.Plan(1, (n_modes,), n_trans=n_trans, eps=_EPS, isign=1,
                                 upsampfac=1.25, fftw=_FFTW_ESTIMATE, nthreads=1)
-            plan.setpts(x)
+            plan.setpts(points.x)
             self.plans.append(plan)
-            centre = grid_origin + delta * (n_modes // 2)  # finufft's output j: origin + delta j
-            self.shifts.append(np.exp((2j * np.pi * centre) * self.times))
 
-    def sums(self, values, errors):
-        """The `_Sums` of one series (its points those of this transform)."""
-        if errors is None:
-            weight = np.full(len(values), 1.0 / len(values))
+    def sums(self, values, errors, valid=None):
+        """The `_Sums` of one series (its points those of this transform).
+
+        ``valid``: the points that are the series' (the others have weight 0
+        and any finite value); None: all.
+        """
+        if valid is None:
+            count = len(values)
         else:
-            weight = errors ** -2.0
+            count = int(np.count_nonzero(valid))
+        if errors is None:
+            weight = np.full(len(values), 1.0 / count)
+        else:
+            weight = errors ** -2.0 if valid is None else np.where(valid, errors, 1.0) ** -2.0
+        if valid is not None:
+            weight[~valid] = 0.0
+        if errors is not None:
             weight /= weight.sum()
-        centred = values - weight @ values
-        norm = float(weight @ centred ** 2)
-        mean_time = float(weight @ self.times)
-        variance = float(weight @ (self.times - mean_time) ** 2)
+        centred = values - _long_dot(weight, values)
+        norm = _long_dot(weight, centred * centred)
+        mean_time = _long_dot(weight, self.times)
+        variance = _long_dot(weight, (self.times - mean_time) ** 2)
         (origin_a, _, n_trans), (origin_b, _, _) = self.grids
         if n_trans == 1:
             sy = _Samples(self.plans[0].execute((weight * centred) * self.shifts[0]), origin_a,
@@ -287,7 +387,22 @@ class _Samples:
         taper = np.sqrt(np.clip(1.0 - (distance / _TAPS) ** 2, 0.0, None))
         window = np.i0(beta * taper) / np.i0(beta)
         kernels = np.sinc(distance) * window
-        return np.einsum("ij,ij->i", self.values[base[:, None] + offsets], kernels[inverse])
+        out = np.empty(len(base), dtype=complex)
+        _interpolate(self.values, base - (_TAPS - 1), inverse, kernels, out)
+        return out
+
+
+@njit(cache=True, nogil=True)
+def _interpolate(values, first, inverse, kernels, out):
+    """``out[k] = sum_j values[first[k] + j] * kernels[inverse[k], j]`` (real kernels)."""
+    for k in range(out.size):
+        start, row = first[k], inverse[k]
+        real = imag = 0.0
+        for j in range(kernels.shape[1]):
+            value, weight = values[start + j], kernels[row, j]
+            real += value.real * weight
+            imag += value.imag * weight
+        out[k] = complex(real, imag)
 
 
 class _Sums:
@@ -304,11 +419,7 @@ class _Sums:
         fmin, n = self.transform.fmin, self.transform.n_grid
         sy, sw, sw2 = (self.sy.on_grid(fmin, 1, n), self.sw.on_grid(fmin, 1, n),
                        self.sw2.on_grid(2 * fmin, 2, n))
-        power = np.empty(n)
-        for first in range(0, n, _CHUNK):  # chunks: small temporaries
-            part = slice(first, first + _CHUNK)
-            power[part] = _power(sy[part], sw[part], sw2[part], self.norm)
-        return power
+        return _power(sy, sw, sw2, self.norm)
 
     def power_at(self, frequency):
         """float64 power at any ``frequency`` (array, Hz) within the grid, interpolated."""
@@ -341,7 +452,42 @@ def _level(variance, delta):
 
 
 def _power(sy, sw, sw2, norm):
-    """Standard-normalised floating-mean Lomb-Scargle power from its sums (nifty-ls's formula)."""
+    """Standard-normalised floating-mean Lomb-Scargle power from its sums (nifty-ls's formula).
+
+    Computed by `_power_kernel`, one pass and no temporaries, the
+    operations of `_numpy_power` in the same order but for ``hypot``, taken
+    as ``sqrt(x**2 + y**2)`` (25 times faster; the sums are at most 1, so
+    nothing overflows): the same numbers to rounding (1e-15).
+    """
+    out = np.empty(len(sy))
+    _power_kernel(sy, sw, sw2, float(norm), out)
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _power_kernel(sy, sw, sw2, norm, out):
+    for k in range(out.size):
+        syr, syi = sy[k].real, sy[k].imag
+        swr, swi = sw[k].real, sw[k].imag
+        sw2r, sw2i = sw2[k].real, sw2[k].imag
+        numerator = sw2i - 2.0 * swi * swr
+        denominator = sw2r - (swr * swr - swi * swi)
+        radius = math.sqrt(numerator * numerator + denominator * denominator)
+        cos_2 = np.abs(denominator) / radius
+        sin_2 = numerator * np.copysign(1.0, denominator) / radius
+        cos_1 = np.sqrt(0.5 * (1.0 + cos_2))
+        sin_1 = np.copysign(np.sqrt(0.5 * (1.0 - cos_2)), sin_2)
+        yc = syr * cos_1 + syi * sin_1
+        ys = syi * cos_1 - syr * sin_1
+        c = swr * cos_1 + swi * sin_1
+        s = swi * cos_1 - swr * sin_1
+        cc = 0.5 * (1.0 + sw2r * cos_2 + sw2i * sin_2) - c * c
+        ss = 0.5 * (1.0 - sw2r * cos_2 - sw2i * sin_2) - s * s
+        out[k] = (yc * yc / cc + ys * ys / ss) / norm
+
+
+def _numpy_power(sy, sw, sw2, norm):
+    """`_power` in numpy (the reference of the tests)."""
     numerator = sw2.imag - 2.0 * sw.imag * sw.real
     denominator = sw2.real - (sw.real * sw.real - sw.imag * sw.imag)
     with np.errstate(invalid="ignore", divide="ignore"):

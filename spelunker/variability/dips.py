@@ -10,13 +10,14 @@ on the binned residual.
 
 import logging
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import astropy.units as u
 import numpy as np
 from astropy.timeseries import BoxLeastSquares
 
-from spelunker._validate import check_positive_float
+from spelunker._validate import available_cpus, check_positive_float
 from spelunker.errors import ParameterError
 from spelunker.variability.detrend import binned_valid, residual, trend_window
 from spelunker.variability.noise import cadence_of, check_series
@@ -43,6 +44,9 @@ _MIN_PERIOD = 3600.0
 _GRID_DRIFT = 0.25
 # phase steps per duration of the refining BLS grid
 _OVERSAMPLE = 100
+# most threads of one BLS search: astropy's BLS releases the GIL and computes every trial
+# period on its own, so the periods split between threads give the same numbers
+_BLS_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -303,7 +307,7 @@ def _refine_period(bls, period, duration, span):
     for _ in range(6):
         periods = np.linspace(period - 4 * width, period + 4 * width, 161)
         periods = periods[periods > 1.3 * durations[-1]]
-        result = bls.power(periods, durations, objective="likelihood", oversample=_OVERSAMPLE)
+        result = _bls_power(bls, periods, durations, _OVERSAMPLE)
         best = int(np.argmax(result.power))
         inside = periods[result.power >= result.power[best] - 0.5]
         if inside.size >= 5 and inside[0] > periods[0] and inside[-1] < periods[-1]:
@@ -412,8 +416,7 @@ def periodic_dips(times, flux, *, mask=None, min_period=None, max_period=None,
                          cadence)
     grid = period_grid(shortest, longest, low, span)
     # phase steps of one coarse bin: finer steps than the data bins add cost, not resolution
-    result = coarse.power(grid, durations, objective="likelihood",
-                          oversample=_BLS_BINS_PER_DURATION)
+    result = _bls_power(coarse, grid, durations, _BLS_BINS_PER_DURATION)
     best = int(np.argmax(result.power))
     duration = float(result.duration[best])
     # refined on bins of 1/50 of the dip: the coarse bins bias the period at high snr
@@ -491,6 +494,55 @@ def _ephemeris(timed, period, period_error, duration, depth, depth_error, cadenc
         floor = max(floor, scatter)
     error = max(period_error, floor / math.sqrt(spread))
     return float(slope), float(error), intercept + slope * epochs
+
+
+@dataclass(frozen=True)
+class _BlsPower:
+    """The columns of astropy's BLS result that the search reads, one value per period."""
+
+    period: np.ndarray
+    power: np.ndarray
+    duration: np.ndarray
+
+
+def _bls_power(bls, periods, durations, oversample):
+    """``bls.power`` (likelihood) at ``periods``, in up to `_BLS_THREADS` threads.
+
+    Each thread takes a run of periods of about equal cost (a period's phase
+    bins grow with it); astropy computes each period alone, so the result is
+    the one call's, number for number.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropy.timeseries import BoxLeastSquares
+    >>> from spelunker.variability.dips import _bls_power
+    >>> t = np.arange(5000.0)
+    >>> y = np.where(t % 700 < 30, -1.0, 0.0)
+    >>> bls = BoxLeastSquares(t, y, dy=np.ones(t.size))
+    >>> periods = np.linspace(600, 800, 41)
+    >>> ours = _bls_power(bls, periods, [20, 30, 40], 4)
+    >>> theirs = bls.power(periods, [20, 30, 40], objective="likelihood", oversample=4)
+    >>> bool(np.array_equal(ours.power, theirs.power)), float(ours.period[np.argmax(ours.power)])
+    (True, 700.0)
+    """
+    periods = np.asarray(periods, dtype=float)
+    threads = min(_BLS_THREADS, available_cpus(), periods.size)
+
+    def run(part):
+        return bls.power(part, durations, objective="likelihood", oversample=oversample)
+
+    if threads <= 1:
+        result = run(periods)
+        return _BlsPower(np.asarray(result.period), np.asarray(result.power),
+                         np.asarray(result.duration))
+    cost = np.cumsum(periods)
+    cuts = np.searchsorted(cost, cost[-1] * np.arange(1, threads) / threads)
+    parts = [part for part in np.split(periods, cuts) if part.size]
+    with ThreadPoolExecutor(len(parts)) as pool:
+        results = list(pool.map(run, parts))
+    return _BlsPower(*(np.concatenate([np.asarray(getattr(result, name)) for result in results])
+                       for name in ("period", "power", "duration")))
 
 
 def _binned_bls(times, resid, valid, bin_size, low, cadence):

@@ -28,12 +28,13 @@ are dropped.
 
 import logging
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from astropy.table import QTable
 
-from spelunker._validate import check_float_array, check_positive_float
+from spelunker._validate import available_cpus, check_float_array, check_positive_float
 from spelunker.errors import ParameterError
 from spelunker.variability.detrend import residual, trend_window
 from spelunker.variability.noise import cadence_of, check_series, white_noise_of
@@ -91,6 +92,8 @@ EVENT_PAD = {1: (1.0, 6.0), -1: (1.0, 1.0)}
 NOISE_PAD = 0.5
 # at most this many trend-and-search passes of `transient_search`
 _PASSES = 3
+# threads of a pass of `transient_search`: its flare and dip searches run at once
+_SEARCH_THREADS = 2
 # a mask of events left out of the noise that changes on fewer than this fraction of the
 # valid frames leaves the search as it is
 _BUSY_TOLERANCE = 0.05
@@ -604,41 +607,50 @@ def transient_search(times, flux, valid, cadence, searches):
         return {sign: (np.zeros(times.size), nothing_found()) for sign in searches}
     exclude = noisy = None
     found, trends, busy = {}, {}, {}
-    for attempt in range(_PASSES):
-        changed = False
-        for sign, (durations, threshold, window) in searches.items():
-            resid, trend = residual(times, flux, valid, window, exclude=exclude)
-            if sign in found and _same_trend(trends[sign], trend, valid, found[sign][1]) \
-                    and _same_mask(busy[sign], noisy, valid):
-                continue      # the events left out did not move this trend: same search
-            changed = True
-            trends[sign], busy[sign] = trend, noisy
-            found[sign] = (resid, run_search(times, resid, valid, cadence, durations, sign,
-                                             threshold, busy=noisy))
-        if not changed:
-            break
-        strongest = {sign: float(np.max(result.significance, initial=0.0))
-                     for sign, (_, result) in found.items()}
-        events = np.zeros(times.size, dtype=bool)
-        dominant = max(strongest, key=strongest.get)
-        result = found[dominant][1]
-        events |= padded_frames(times, result.start, result.stop, *EVENT_PAD[dominant])
-        for sign in found:
-            if sign == dominant:
-                continue
-            result = found[sign][1]
-            for k in range(result.start.size):
-                # after the first pass all; in it, only the weaker sign's events apart from
-                # the stronger's (those beside them may be made by them)
-                span = padded_frames(times, result.start[k:k + 1], result.stop[k:k + 1],
-                                     *EVENT_PAD[sign])
-                if attempt > 0 or not np.any(span & events):
-                    events |= span
-        starts, stops = (np.concatenate([getattr(r, name) for _, r in found.values()])
-                          for name in ("start", "stop"))
-        inside = padded_frames(times, starts, stops, NOISE_PAD, NOISE_PAD)
-        if not np.any(events) or (exclude is not None and np.array_equal(events, exclude)
-                                  and np.array_equal(inside, noisy)):
-            break
-        exclude, noisy = events, inside
+
+    def one(sign):
+        """This pass's search of ``sign``: (trend, (residual, result)), or None if the same."""
+        durations, threshold, window = searches[sign]
+        resid, trend = residual(times, flux, valid, window, exclude=exclude)
+        if sign in found and _same_trend(trends[sign], trend, valid, found[sign][1]) \
+                and _same_mask(busy[sign], noisy, valid):
+            return None       # the events left out did not move this trend: same search
+        return trend, (resid, run_search(times, resid, valid, cadence, durations, sign,
+                                         threshold, busy=noisy))
+
+    # The signs of a pass are independent (the biweight and numpy release the GIL).
+    threads = min(len(searches), _SEARCH_THREADS, available_cpus())
+    with ThreadPoolExecutor(threads) as pool:
+        for attempt in range(_PASSES):
+            done = list(pool.map(one, searches) if threads > 1 else map(one, searches))
+            for sign, result in zip(searches, done, strict=True):
+                if result is not None:
+                    trends[sign], busy[sign] = result[0], noisy
+                    found[sign] = result[1]
+            if all(result is None for result in done):
+                break
+            strongest = {sign: float(np.max(result.significance, initial=0.0))
+                         for sign, (_, result) in found.items()}
+            events = np.zeros(times.size, dtype=bool)
+            dominant = max(strongest, key=strongest.get)
+            result = found[dominant][1]
+            events |= padded_frames(times, result.start, result.stop, *EVENT_PAD[dominant])
+            for sign in found:
+                if sign == dominant:
+                    continue
+                result = found[sign][1]
+                for k in range(result.start.size):
+                    # after the first pass all; in it, only the weaker sign's events apart from
+                    # the stronger's (those beside them may be made by them)
+                    span = padded_frames(times, result.start[k:k + 1], result.stop[k:k + 1],
+                                         *EVENT_PAD[sign])
+                    if attempt > 0 or not np.any(span & events):
+                        events |= span
+            starts, stops = (np.concatenate([getattr(r, name) for _, r in found.values()])
+                              for name in ("start", "stop"))
+            inside = padded_frames(times, starts, stops, NOISE_PAD, NOISE_PAD)
+            if not np.any(events) or (exclude is not None and np.array_equal(events, exclude)
+                                      and np.array_equal(inside, noisy)):
+                break
+            exclude, noisy = events, inside
     return found
