@@ -337,14 +337,14 @@ def test_run_visit_gives_steps_their_share_of_the_cores_unless_the_file_says(pro
     assert fit_ncpus(named, 1, "named") == min(2, available_cpus())
     # every threaded step gets the share (the periodogram's too), read without resolving the
     # file's class; a step whose ncpus the file names keeps it
-    assert execution.THREADED_STEPS == ("fit", "periodogram")
+    assert execution.THREADED_STEPS == ("fit", "periodogram", "variability")
     assert execution._thread_overrides(parameter_file("pipeline"), 1) == {
-        "steps": {"fit": {"ncpus": 1}, "periodogram": {"ncpus": 1}}}
+        "steps": {name: {"ncpus": 1} for name in ("fit", "periodogram", "variability")}}
     assert execution._thread_overrides(parameter_file("pipeline"), None) == {}
     assert execution._thread_overrides(named, 1) == {}
     one = tmp_path / "one.asdf"
     one.write_text(text.replace("ncpus: 2", "ncpus: null", 1))
-    (left,) = [name for name in ("fit", "periodogram")
+    (left,) = [name for name in execution.THREADED_STEPS
                if GuideStarPipeline.from_config_file(one).steps[name]["ncpus"] is None]
     assert execution._thread_overrides(one, 1) == {"steps": {left: {"ncpus": 1}}}
 

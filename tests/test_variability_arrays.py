@@ -340,6 +340,15 @@ def test_periodic_dips_in_threads_equal_one_thread(monkeypatch):
     alone = periodic_dips(times, flux, min_period=600, min_duration=30, max_duration=200)
     assert split > len(calls)   # the searches were split between threads
     assert threaded == alone    # to the last bit
+    # threads=1 keeps every search in the calling thread, whatever the CPUs
+    monkeypatch.setattr(dips_module, "_BLS_THREADS", 2)
+    n_alone = len(calls)
+    calls.clear()
+    assert periodic_dips(times, flux, min_period=600, min_duration=30, max_duration=200,
+                         threads=1) == alone
+    assert len(calls) == n_alone
+    with pytest.raises(ParameterError, match="threads=0"):
+        periodic_dips(times, flux, min_period=600, threads=0)
 
 
 # --- arguments ------------------------------------------------------------------------

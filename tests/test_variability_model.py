@@ -2,6 +2,7 @@
 
 import logging
 import math
+import threading
 
 import astropy.units as u
 import numpy as np
@@ -306,6 +307,43 @@ def test_step_finds_the_transit_and_never_calls_the_tilt_astrophysical(tilt_visi
     again = GuideStarVariabilityStep.call(events_model)
     assert len(again.events) == len(events_model.events)
     assert not events_model.hasattr("dips")
+
+
+def _column_values(column):
+    """A table column as a plain array (Time as MJD, Quantity as its values)."""
+    if isinstance(column, Time):
+        return column.mjd
+    return np.asarray(getattr(column, "value", column))
+
+
+def test_ncpus_keeps_the_searches_in_the_calling_thread(tilt_visit, monkeypatch):
+    """ncpus=1: the flare and dip searches run in the calling thread; the same tables."""
+    from spelunker.variability import search as search_module
+
+    _, model = tilt_visit
+    monkeypatch.setattr(search_module, "available_cpus", lambda: 2)
+    seen = []
+    original = search_module.run_search
+
+    def recorded(*args, **kwargs):
+        seen.append(threading.get_ident())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(search_module, "run_search", recorded)
+    default = find_variability(model)
+    assert set(seen) - {threading.get_ident()}   # the two signs at once on 2 CPUs
+    seen.clear()
+    alone = find_variability(model, ncpus=1)
+    assert seen and set(seen) == {threading.get_ident()}
+    for name in ("flares", "dips", "variability"):
+        ours, theirs = getattr(alone, name), getattr(default, name)
+        assert ours.colnames == theirs.colnames and len(ours) == len(theirs)
+        for column in ours.colnames:
+            assert_array_equal(_column_values(ours[column]), _column_values(theirs[column]))
+    with pytest.raises(ParameterError, match="ncpus=0"):
+        find_variability(model, ncpus=0)
+    with pytest.raises(ParameterError, match="ncpus"):
+        GuideStarVariabilityStep.call(model, ncpus=0)
 
 
 def test_store_variability_round_trip_in_memory(tilt_visit):

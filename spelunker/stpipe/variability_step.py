@@ -14,6 +14,7 @@ changes are masked and never taken for astrophysical signals), call
 import logging
 import time
 
+from spelunker._validate import check_cpus
 from spelunker.events import find_events, store_events
 from spelunker.fitting import ensure_fit_table
 from spelunker.photometry import run_photometry, store_photometry
@@ -59,6 +60,7 @@ class GuideStarVariabilityStep(SpelunkerStep):
     margin = float(default=2.0)  # Seconds left out on each side of a technical event: a mirror tilt completes within about 1.4 s
     flare_threshold = float(default=None)  # Significance (sigma) of a flare; default that of spelunker.variability.find_flares
     dip_threshold = float(default=None)  # Significance (sigma) of a dip; default that of spelunker.variability.find_dips
+    ncpus = integer(min=1, default=None)  # Number of threads (capped at the CPUs available; the flare and dip searches and the BoxLeastSquares periods run at most 2 at once); default: every CPU this process may use; results do not depend on it
     suffix = string(default='gsvar')  # Suffix of the output file name
     """  # noqa: E501
 
@@ -77,6 +79,7 @@ class GuideStarVariabilityStep(SpelunkerStep):
         fit_table, mask_events, _, margin = check_variability_options(
             self.fit_table, self.mask_events, self.flare_threshold, self.dip_threshold,
             self.margin, where=self.name)
+        ncpus = None if self.ncpus is None else check_cpus(self.ncpus, where=self.name, log=log)
         model = self.open_input(input_data, progress=False)
         if not model.hasattr("lightcurve"):
             model.require_frames("the light curve (photometry)")
@@ -94,7 +97,7 @@ class GuideStarVariabilityStep(SpelunkerStep):
         start = time.perf_counter()
         result = find_variability(model, fit_table=fit_table, mask_events=mask_events,
                                   margin=margin, flare_threshold=self.flare_threshold,
-                                  dip_threshold=self.dip_threshold)
+                                  dip_threshold=self.dip_threshold, ncpus=ncpus)
         store_variability(model, result)
         log.info("variability: %d flare(s), %d dip(s) in %.2f s", len(result.flares),
                  len(result.dips), time.perf_counter() - start)

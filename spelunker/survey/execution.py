@@ -60,7 +60,7 @@ __all__ = ["SCHEDULER_TIMEOUT", "THREADED_STEPS", "check_scheduler_address", "ru
 log = logging.getLogger(__name__)
 
 #: The steps of the pipeline whose threads (``ncpus``) `run_visit` sets to a worker's share.
-THREADED_STEPS = ("fit", "periodogram")
+THREADED_STEPS = ("fit", "periodogram", "variability")
 
 #: Seconds allowed to reach a running scheduler (``scheduler=``) before the survey gives up.
 SCHEDULER_TIMEOUT = 5.0

@@ -50,7 +50,7 @@ from astropy import units as u
 from astropy.table import QTable
 from astropy.time import Time
 
-from spelunker._validate import check_choice, check_finite_float, check_positive_float
+from spelunker._validate import check_choice, check_cpus, check_finite_float, check_positive_float
 from spelunker.binning import time_bin_index
 from spelunker.datamodels import check_model
 from spelunker.datamodels._units import column_unit, units_table
@@ -160,7 +160,7 @@ def check_variability_options(fit_table, mask_events, flare_threshold, dip_thres
 
 
 def find_variability(model, *, fit_table="auto", mask_events=True, flare_threshold=None,
-                     dip_threshold=None, margin=EVENT_MARGIN):
+                     dip_threshold=None, margin=EVENT_MARGIN, ncpus=None):
     """Flares, dips, periods, noise and classes of every visit and guide star of ``model``.
 
     Parameters
@@ -178,6 +178,10 @@ def find_variability(model, *, fit_table="auto", mask_events=True, flare_thresho
         Significance (sigma) of a flare or dip; default the detectors'.
     margin : float, optional
         Seconds masked on each side of a technical event.
+    ncpus : int, optional
+        Most threads of the searches (the flare and dip searches, the
+        BoxLeastSquares periods: 2 at most); default the CPUs this process
+        may use.  The results do not depend on it.
 
     Returns
     -------
@@ -222,6 +226,7 @@ def find_variability(model, *, fit_table="auto", mask_events=True, flare_thresho
     check_model(model, where=where)
     fit_table, mask_events, options, margin = check_variability_options(
         fit_table, mask_events, flare_threshold, dip_threshold, margin, where=where)
+    threads = None if ncpus is None else check_cpus(ncpus, where=where, log=log)
     if not model.hasattr("lightcurve") or not model.hasattr("frames") \
             or len(model.lightcurve) != len(model.frames):
         msg = (f"{where}: the model has no light curve of its frames; run "
@@ -242,7 +247,7 @@ def find_variability(model, *, fit_table="auto", mask_events=True, flare_thresho
         lc = visit_lightcurve(model, visit_index, guidestar_index, frames, fit_table=fit,
                               mask_events=mask_events, margin=margin, seconds=seconds,
                               events=events)
-        flares, dips, row = _search(lc, options)
+        flares, dips, row = _search(lc, options, threads)
         row["visit_id"] = visit_id(*keys[visit_index]) if visit_index < len(keys) else ""
         row["guidestar_id"] = ids[guidestar_index] if guidestar_index < len(ids) else ""
         _log_group(row, flares, dips)
@@ -287,7 +292,7 @@ def _frames_of(table, times, *, widen=1.0, least=2.0):
     return np.cumsum(covered[:-1]) > 0
 
 
-def _search(lc, options):
+def _search(lc, options, threads=None):
     """Flares, dips (with their origin) and the variability row of one light curve.
 
     Too few usable frames: no flares or dips (None), a row of NaN numbers
@@ -306,7 +311,8 @@ def _search(lc, options):
                   for name, value in options.items()}
     series, subtracted = lc.flux, None
     for _ in range(_PASSES):
-        flares, dips = find_transients(lc.times, series, mask=lc.mask, **thresholds)
+        flares, dips = find_transients(lc.times, series, mask=lc.mask, threads=threads,
+                                       **thresholds)
         flare_frames = _frames_of(flares, lc.times)
         period = _period(lc.times, lc.flux, _period_quiet(lc, flares, dips, flare_frames))
         if not _periodic(period, hours, red_noise=False) or _same_period(subtracted, period):
@@ -329,7 +335,7 @@ def _search(lc, options):
     searched = lc.mask | flare_frames
     # the flares (widened) may cover a short visit: no periodic dips to search then
     usable = np.count_nonzero(~searched & np.isfinite(residual)) >= _MIN_FRAMES
-    bls = periodic_dips(lc.times, residual, mask=searched) if usable else None
+    bls = periodic_dips(lc.times, residual, mask=searched, threads=threads) if usable else None
     n_flares = int(np.count_nonzero(flares["origin"] == "astrophysical"))
     row.update(white_noise=noise.white_noise, rms_1min=noise.rms_1min,
                rms_10min=noise.rms_10min, rms_1h=noise.rms_1h, beta_1min=noise.beta_1min,

@@ -17,7 +17,7 @@ import astropy.units as u
 import numpy as np
 from astropy.timeseries import BoxLeastSquares
 
-from spelunker._validate import available_cpus, check_positive_float
+from spelunker._validate import available_cpus, check_cpus, check_positive_float
 from spelunker.errors import ParameterError
 from spelunker.variability.detrend import binned_valid, residual, trend_window
 from spelunker.variability.noise import cadence_of, check_series
@@ -296,7 +296,7 @@ def _merge_touching(sums, fits, cadence):
     return rows
 
 
-def _refine_period(bls, period, duration, span):
+def _refine_period(bls, period, duration, span, threads):
     """Best ``(period, duration)`` on a fine local grid and the period's 1-sigma error.
 
     The error is the half width of the period range where the BLS
@@ -307,7 +307,7 @@ def _refine_period(bls, period, duration, span):
     for _ in range(6):
         periods = np.linspace(period - 4 * width, period + 4 * width, 161)
         periods = periods[periods > 1.3 * durations[-1]]
-        result = _bls_power(bls, periods, durations, _OVERSAMPLE)
+        result = _bls_power(bls, periods, durations, _OVERSAMPLE, threads)
         best = int(np.argmax(result.power))
         inside = periods[result.power >= result.power[best] - 0.5]
         if inside.size >= 5 and inside[0] > periods[0] and inside[-1] < periods[-1]:
@@ -340,7 +340,7 @@ def period_grid(shortest, longest, min_duration, span):
 
 
 def periodic_dips(times, flux, *, mask=None, min_period=None, max_period=None,
-                  min_duration=120.0, max_duration=3600.0):
+                  min_duration=120.0, max_duration=3600.0, threads=None):
     """Best periodic box-shaped dip (eclipsing binary, transit) by BoxLeastSquares.
 
     Parameters
@@ -358,6 +358,9 @@ def periodic_dips(times, flux, *, mask=None, min_period=None, max_period=None,
         Dip durations searched (s); durations longer than a third of
         ``min_period`` are left out.  The cost grows as the number of periods
         (`period_grid`) times the bins, ``span**2 / min_duration**2``.
+    threads : int or None, optional
+        Most threads of each BoxLeastSquares search (at most 2); None: the
+        CPUs this process may use.  The result does not depend on it.
 
     Returns
     -------
@@ -398,6 +401,7 @@ def periodic_dips(times, flux, *, mask=None, min_period=None, max_period=None,
     where = "periodic_dips"
     times, flux, valid = check_series(times, flux, mask, where=where)
     low, high = check_durations(min_duration, max_duration, where)
+    threads = None if threads is None else check_cpus(threads, name="threads", where=where)
     shortest = max(_MIN_PERIOD, 3 * low) if min_period is None else check_positive_float(
         min_period, "min_period", unit="seconds", where=where)
     if low >= shortest / 3:
@@ -416,14 +420,14 @@ def periodic_dips(times, flux, *, mask=None, min_period=None, max_period=None,
                          cadence)
     grid = period_grid(shortest, longest, low, span)
     # phase steps of one coarse bin: finer steps than the data bins add cost, not resolution
-    result = _bls_power(coarse, grid, durations, _BLS_BINS_PER_DURATION)
+    result = _bls_power(coarse, grid, durations, _BLS_BINS_PER_DURATION, threads)
     best = int(np.argmax(result.power))
     duration = float(result.duration[best])
     # refined on bins of 1/50 of the dip: the coarse bins bias the period at high snr
     fine_bin = max(cadence, duration / 50)
     bls = _binned_bls(times, resid, valid, fine_bin, low, cadence)
     period, duration, period_error = _refine_period(bls, float(result.period[best]), duration,
-                                                    span)
+                                                    span, threads)
     fine = bls.power([period], [duration], objective="likelihood", oversample=_OVERSAMPLE)
     stats = bls.compute_stats(period, duration, float(fine.transit_time[0]))
     depth, depth_error = (float(v) for v in stats["depth"])
@@ -505,8 +509,10 @@ class _BlsPower:
     duration: np.ndarray
 
 
-def _bls_power(bls, periods, durations, oversample):
+def _bls_power(bls, periods, durations, oversample, threads=None):
     """``bls.power`` (likelihood) at ``periods``, in up to `_BLS_THREADS` threads.
+
+    ``threads`` caps them (None: the CPUs this process may use).
 
     Each thread takes a run of periods of about equal cost (a period's phase
     bins grow with it); astropy computes each period alone, so the result is
@@ -527,7 +533,7 @@ def _bls_power(bls, periods, durations, oversample):
     (True, 700.0)
     """
     periods = np.asarray(periods, dtype=float)
-    threads = min(_BLS_THREADS, available_cpus(), periods.size)
+    threads = min(_BLS_THREADS, available_cpus() if threads is None else threads, periods.size)
 
     def run(part):
         return bls.power(part, durations, objective="likelihood", oversample=oversample)

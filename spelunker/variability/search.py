@@ -565,7 +565,7 @@ def _same_mask(old, new, valid):
     return bool(np.count_nonzero(changed & valid) < _BUSY_TOLERANCE * np.count_nonzero(valid))
 
 
-def transient_search(times, flux, valid, cadence, searches):
+def transient_search(times, flux, valid, cadence, searches, threads=None):
     """Flares and dips searched together, each trend computed with the events found left out.
 
     Parameters
@@ -577,6 +577,9 @@ def transient_search(times, flux, valid, cadence, searches):
     searches : dict
         ``{sign: (durations, threshold, window)}`` for +1 (flares) and/or -1
         (dips): the box durations, the threshold and the biweight window (s).
+    threads : int or None, optional
+        Most threads (the signs of a pass run at once); None: the CPUs this
+        process may use.  The result does not depend on it.
 
     Returns
     -------
@@ -619,7 +622,8 @@ def transient_search(times, flux, valid, cadence, searches):
                                          threshold, busy=noisy))
 
     # The signs of a pass are independent (the biweight and numpy release the GIL).
-    threads = min(len(searches), _SEARCH_THREADS, available_cpus())
+    threads = min(len(searches), _SEARCH_THREADS,
+                  available_cpus() if threads is None else threads)
     with ThreadPoolExecutor(threads) as pool:
         for attempt in range(_PASSES):
             done = list(pool.map(one, searches) if threads > 1 else map(one, searches))

@@ -8,7 +8,7 @@ search leaves out the events of both and the searches run once.
 
 import logging
 
-from spelunker._validate import check_positive_float
+from spelunker._validate import check_cpus, check_positive_float
 from spelunker.variability.dips import dip_table
 from spelunker.variability.flares import flare_table
 from spelunker.variability.noise import cadence_of, check_series
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def find_transients(times, flux, *, mask=None, flare_threshold=FLARE_THRESHOLD,
                     dip_threshold=DIP_THRESHOLD, flare_durations=FLARE_DURATIONS,
-                    dip_durations=DIP_DURATIONS):
+                    dip_durations=DIP_DURATIONS, threads=None):
     """Flares and dips of a relative light curve: ``(flares, dips)`` QTables.
 
     Parameters
@@ -34,6 +34,9 @@ def find_transients(times, flux, *, mask=None, flare_threshold=FLARE_THRESHOLD,
         Significance thresholds (sigma).
     flare_durations, dip_durations : tuple of float, optional
         ``(min_duration, max_duration)`` (s) of each search.
+    threads : int or None, optional
+        Most threads (the flare and dip searches run at once); None: the
+        CPUs this process may use.  The result does not depend on it.
 
     Returns
     -------
@@ -65,10 +68,11 @@ def find_transients(times, flux, *, mask=None, flare_threshold=FLARE_THRESHOLD,
     dip_low, dip_high = check_durations(*dip_durations, where)
     flare_threshold = check_positive_float(flare_threshold, "flare_threshold", where=where)
     dip_threshold = check_positive_float(dip_threshold, "dip_threshold", where=where)
+    threads = None if threads is None else check_cpus(threads, name="threads", where=where)
     cadence = cadence_of(times) if times.size >= 2 else 0.0
     found = transient_search(times, flux, valid, cadence, searches(
         flares=(flare_low, flare_high, flare_threshold),
-        dips=(dip_low, dip_high, dip_threshold)))
+        dips=(dip_low, dip_high, dip_threshold)), threads)
     flares = flare_table(times, found[1][0], valid, cadence, found[1][1])
     dips = dip_table(times, found[-1][0], valid, cadence, found[-1][1])
     log.debug("%s: %d flares, %d dips", where, len(flares), len(dips))
