@@ -684,16 +684,34 @@ def _load_raw(product, out):
 
 
 def _read_into(path, offset, target, extname):
-    """Fill the native float32 ``target`` with the big-endian float32 values at ``offset``."""
-    raw = target.reshape(-1).view(np.uint8)
-    with open(path, "rb") as handle:
+    """Fill the native float32 ``target`` with the big-endian float32 values at ``offset``.
+
+    The file is read a chunk at a time into a small buffer that stays in the
+    processor's cache, and each chunk is byte-swapped on its way into
+    ``target``: ``target`` is written once instead of being filled and then
+    swapped in place (a second pass over 512 MB for a 1,000,000-frame
+    visit; about 0.06 s of its read).
+    """
+    flat = target.reshape(-1)
+    buffer = np.empty(_CHUNK_BYTES, dtype=np.uint8)
+    step = _CHUNK_BYTES // 4
+    done = 0
+    with open(path, "rb") as handle:  # buffered: readinto fills the chunk unless at the end
         handle.seek(offset)
-        size = handle.readinto(memoryview(raw))
-    if size != raw.size:
-        msg = f"{path}: {extname} is truncated ({size} of {raw.size} bytes)"
-        raise CorruptFileError(msg)
-    target.byteswap(inplace=True)
+        while done < flat.size:
+            count = min(step, flat.size - done)
+            size = handle.readinto(memoryview(buffer[:4 * count]))
+            if size != 4 * count:
+                got = 4 * done + (size or 0)
+                msg = f"{path}: {extname} is truncated ({got} of {4 * flat.size} bytes)"
+                raise CorruptFileError(msg)
+            np.copyto(flat[done:done + count], buffer[:4 * count].view(">f4"))
+            done += count
     return target
+
+
+#: Bytes read at a time by `_read_into` (1 MB: fits in the cache, few system calls).
+_CHUNK_BYTES = 1 << 20
 
 
 def _raw_image_dtype(header):
