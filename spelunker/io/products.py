@@ -726,30 +726,43 @@ _LENGTH_CARD = re.compile(rb"NAXIS([1-9][0-9]?) *= *([0-9]{1,18}) *(?:/.*)?")
 
 
 def _header_key(block, table):
-    """(cards, lengths) of a header's bytes: the cards other than NAXISn, and NAXIS1..n.
+    """(cards, lengths) of a header's bytes: the cards the layout depends on, and NAXIS1..n.
 
-    For a table only NAXIS2 (its rows) is taken out: NAXIS1, the row
+    The cards kept are those the dtype is read from (`_LAYOUT_KEYWORDS`,
+    with the CONTINUE cards after them and any HIERARCH card; other cards,
+    such as a segment's statistics, are left out); NAXISn are taken out as
+    the lengths, but for a table only NAXIS2 (its rows): NAXIS1, the row
     length, is part of the row's type.  None when a length card is not a
     plain integer or the lengths are not NAXIS1..n in order.
     """
     cards, lengths = [], []
+    kept = False
     for start in range(0, len(block) - 79, 80):
         card = block[start:start + 80]
-        if card.startswith(b"NAXIS") and card[5:6] != b" ":
+        if card.startswith(b"NAXIS") and card[5:6] != b" " and not (table and card[5:6] == b"1"):
             match = _LENGTH_CARD.fullmatch(card.rstrip())
-            if match is None or int(match.group(1)) != len(lengths) + 1:
+            if match is None or int(match.group(1)) != len(lengths) + 1 + (1 if table else 0):
                 return None
             lengths.append(int(match.group(2)))
-            if not table or len(lengths) == 2:
-                continue
-        cards.append(card)
+            continue
         if card.startswith(b"END") and not card[3:].strip():
             break
+        kept = (card[:9].upper().lstrip().startswith(_LAYOUT_KEYWORDS)
+                or (kept and card.upper().startswith(b"CONTINUE")))
+        if kept:
+            cards.append(card)
     else:
         return None  # no END card: a header astropy read differently
-    if table and len(lengths) != 2:
-        return None
+    if table:
+        if len(lengths) != 1:
+            return None
+        lengths.insert(0, None)  # NAXIS1 is among the cards
     return b"".join(cards), lengths
+
+
+#: Starts of the cards a raw layout depends on (`_raw_image_dtype`, `_raw_table_dtype`).
+_LAYOUT_KEYWORDS = (b"XTENSION", b"BITPIX", b"NAXIS", b"PCOUNT", b"GCOUNT", b"BSCALE", b"BZERO",
+                    b"TFIELDS", b"TTYPE", b"TFORM", b"TZERO", b"TSCAL", b"TDIM", b"HIERARCH")
 
 
 def _header_plan(header, table):
