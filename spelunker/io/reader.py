@@ -290,7 +290,7 @@ def _read_products(products, *, progress=None):
         err = np.empty((n_total, *FRAME_SHAPE), dtype=np.float32)
         # Zero pages cost no memory until a file or a bad pixel writes to them.
         dq = np.zeros((n_total, *FRAME_SHAPE), dtype=np.uint32)
-    mid_times = np.empty(n_total, dtype=np.float64)
+        mid_times = np.empty(n_total, dtype=np.float64)
     time_sources = []
     tables = {"pointing_table": [], "centroid_table": []}
 
@@ -332,7 +332,8 @@ def _read_products(products, *, progress=None):
         model.data = data
         model.err = err
         model.dq = dq
-        _fill_tables(model, products, mid_times, time_sources, tables)
+        with _ordinary_pages():  # the frames and centroid tables: 100 MB for 1,000,000 frames
+            _fill_tables(model, products, mid_times, time_sources, tables)
     _fill_meta(model, products, time_sources)
     first_last = Time(mid_times[[0, -1]], format="mjd", scale="utc").isot
     log.info("read %d frames from %d file(s) of %d guide star(s), %s to %s (UTC)",
@@ -345,11 +346,13 @@ def _ordinary_pages():
     """Allocate inside the block without numpy's huge-page advice (``MADV_HUGEPAGE``).
 
     With the advice, Linux compacts memory to find 2 MB pages when the
-    stitched arrays are first written (transparent huge pages with
-    ``defrag=madvise``, the usual setting): on a machine whose memory is
+    stitched arrays and tables are first written (transparent huge pages
+    with ``defrag=madvise``, the usual setting): on a machine whose memory is
     fragmented that stalls the read in the kernel, 0.8-1.4 s of system time
     for the 768 MB of a 1,000,000-frame visit against 0.45 s with ordinary
-    pages (issue 23; ``benchmarks/bench_read.py``).  The kernel may still
+    pages (issue 23; ``benchmarks/bench_read.py``); the 64 MB of the
+    stitched centroid table stall 0.1-0.15 s where ordinary pages take
+    0.02 s longer than free huge pages would.  The kernel may still
     use huge pages it has free.  numpy's setting is restored on exit.
     """
     if _set_madvise_hugepage is None:  # a numpy without the switch: nothing to change
