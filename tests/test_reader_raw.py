@@ -95,20 +95,29 @@ def test_stitched_arrays_are_allocated_without_huge_page_advice(visit, monkeypat
 
     if reader._set_madvise_hugepage is None:
         pytest.skip("this numpy has no huge-page switch")
-    settings = []
-    empty = np.empty
+    settings, table_settings = [], []
+    empty, zeros = np.empty, np.zeros
 
     def recording(*args, **kwargs):
         settings.append(reader._set_madvise_hugepage(False))
         reader._set_madvise_hugepage(settings[-1])
         return empty(*args, **kwargs)
 
+    def recording_tables(shape, dtype=float, **kwargs):
+        if np.dtype(dtype).names:  # a stitched table (frames, files, centroid packet...)
+            table_settings.append(reader._set_madvise_hugepage(False))
+            reader._set_madvise_hugepage(table_settings[-1])
+        return zeros(shape, dtype, **kwargs)
+
     before = reader._set_madvise_hugepage(True)
     try:
         monkeypatch.setattr(reader.np, "empty", recording)
+        monkeypatch.setattr(reader.np, "zeros", recording_tables)
         read_guidestar(visit.files, progress=False)
         monkeypatch.undo()
-        assert settings[:2] == [False, False]  # data and err
+        assert settings[:3] == [False, False, False]  # data, err and the frame times
+        # frames, files, guidestars, pointing and centroid tables
+        assert table_settings == [False] * 5
         assert reader._set_madvise_hugepage(True) is True  # restored
     finally:
         reader._set_madvise_hugepage(before)
