@@ -684,19 +684,20 @@ def _raw_plans(path, layout):
     The dtype comes from the HDU's header (`_raw_image_dtype`,
     `_raw_table_dtype`), whose values astropy parses card by card (0.05 s
     for the 50 files of a visit).  The segments of a visit carry the same
-    headers but for their lengths, so the dtype is kept by the header's
-    bytes without its length cards (`_header_key`): a header seen before
-    is not parsed again.  A header whose lengths are not plain integers is
-    read through astropy as before.
+    layout cards but for their lengths, so the dtype is kept by those cards
+    (`_header_key`, read again from the file): a layout seen before is not
+    parsed again, and every file keeps its own lengths.  A header whose
+    lengths are not plain integers is read through astropy as before.
     """
     plans = {}
     with open(path, "rb") as handle:
         for extname, (header, data_offset, *header_offset) in layout.items():
             table = extname in _RAW_TABLES
             key = block = None
-            if header_offset:
+            size = data_offset - header_offset[0] if header_offset else 0
+            if 0 < size <= _MAX_HEADER_BYTES:
                 handle.seek(header_offset[0])
-                block = handle.read(data_offset - header_offset[0])
+                block = handle.read(size)
                 key = _header_key(block, table)
             if key is None:  # lengths not plain integers (or an older layout): astropy's reading
                 plan = _header_plan(header, table)
@@ -720,8 +721,10 @@ def _raw_plans(path, layout):
     return plans
 
 
-#: Header bytes without their length cards -> (dtype, unsigned) or None (`_raw_plans`).
+#: Layout cards of a header (`_header_key`) -> (dtype, unsigned, NAXIS) or None (`_raw_plans`).
 _PLANS = {}
+#: Longer headers than this (1,000 blocks) are not read again: astropy's parse is used.
+_MAX_HEADER_BYTES = 2880 * 1000
 _LENGTH_CARD = re.compile(rb"NAXIS([1-9][0-9]?) *= *([0-9]{1,18}) *(?:/.*)?")
 
 
@@ -782,7 +785,8 @@ def _parse_header(block):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a damaged header: the astropy reading says what
             return fits.Header.fromstring(block.decode("ascii"))
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError, fits.VerifyError):
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError, AttributeError,
+            fits.VerifyError):  # astropy's kinds for damaged headers
         return None
 
 
