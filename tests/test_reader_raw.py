@@ -6,6 +6,9 @@ record arrays), SCI and ERR straight into the stitched arrays; anything
 unusual is left to astropy.
 """
 
+import sys
+import types
+
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -181,3 +184,37 @@ def test_header_key_refuses_lengths_that_are_not_plain_integers(card):
     assert products._header_key(block, False)[1] == [8, 8]
     block = block.replace(b"NAXIS2  =                    8", card.ljust(30))
     assert products._header_key(block, False) is None  # astropy reads it
+
+
+def test_stitched_frames_are_mapped_in_one_call(visit, monkeypatch):
+    # SCI and ERR of the stitched model are written whole: their pages are
+    # mapped by one madvise(MADV_POPULATE_WRITE) call (Linux), not a page
+    # fault per 4 kB page; small arrays and other systems are left alone.
+    from spelunker.io import reader
+
+    populated = []
+    monkeypatch.setattr(reader, "_populate", lambda array: populated.append(array.shape))
+    model = read_guidestar(visit.files, progress=False)
+    assert populated == [model.data.shape, model.err.shape]
+    monkeypatch.undo()
+    if not sys.platform.startswith("linux"):
+        pytest.skip("MADV_POPULATE_WRITE is Linux's")
+    calls = []
+    madvise = reader._libc().madvise
+
+    def recording(*args):
+        calls.append((args, madvise(*args)))
+        return calls[-1][1]
+
+    monkeypatch.setattr(reader, "_libc", lambda: types.SimpleNamespace(madvise=recording))
+    reader._populate(np.empty(1000, np.float32))
+    assert calls == []  # too small to matter
+    big = np.empty(16 * 2**20, np.float32)  # 64 MB
+    reader._populate(big)
+    (start, size, advice), result = calls[0]
+    assert start % 4096 == 0 and start + size == big.ctypes.data + big.nbytes
+    assert advice == 23
+    if result != 0:
+        pytest.skip("this kernel has no MADV_POPULATE_WRITE (before Linux 5.14)")
+    big[:] = 1.0
+    assert big.sum() == big.size

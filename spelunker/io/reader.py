@@ -8,8 +8,11 @@ and their frames timed by `spelunker.io.frame_times` first.
 """
 
 import contextlib
+import ctypes
+import functools
 import logging
 import os
+import sys
 from pathlib import Path
 
 import asdf
@@ -288,6 +291,8 @@ def _read_products(products, *, progress=None):
     with _ordinary_pages():
         data = np.empty((n_total, *FRAME_SHAPE), dtype=np.float32)
         err = np.empty((n_total, *FRAME_SHAPE), dtype=np.float32)
+        _populate(data)
+        _populate(err)
         # Zero pages cost no memory until a file or a bad pixel writes to them.
         dq = np.zeros((n_total, *FRAME_SHAPE), dtype=np.uint32)
         mid_times = np.empty(n_total, dtype=np.float64)
@@ -363,6 +368,38 @@ def _ordinary_pages():
         yield
     finally:
         _set_madvise_hugepage(previous)
+
+
+#: Linux's ``MADV_POPULATE_WRITE`` (5.14 and later): map an area's pages in one call.
+_MADV_POPULATE_WRITE = 23
+
+
+def _populate(array):
+    """Map the pages of a new array that is about to be written whole, in one system call.
+
+    Otherwise the kernel maps each 4 kB page when it is first written, one
+    page fault each: for the 512 MB of SCI and ERR of a 1,000,000-frame
+    visit that costs about 0.05 s more.  Only on Linux, for arrays of 64 MB
+    and more; where the call is not available (an older kernel) or fails
+    (no memory to map now) the pages are mapped on first write as before.
+    """
+    if not sys.platform.startswith("linux") or array.nbytes < 64 * 2**20:
+        return
+    try:
+        madvise = _libc().madvise
+    except (OSError, AttributeError):  # no C library to call: pages mapped on first write
+        return
+    start = array.ctypes.data & ~4095  # madvise takes whole pages
+    madvise(start, array.nbytes + array.ctypes.data - start, _MADV_POPULATE_WRITE)
+
+
+@functools.lru_cache(maxsize=1)
+def _libc():
+    """The process's C library (`ctypes`), its ``madvise`` typed."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    libc.madvise.restype = ctypes.c_int
+    return libc
 
 
 def open_guidestar(inputs, *, progress=None):
