@@ -9,7 +9,7 @@ pays it before the clock starts and it is printed separately.  The baseline,
 measured in the same run, is the naive way: open every file as a
 ``GuiderCalModel`` and ``np.concatenate`` the arrays; ``--before TREE``
 also times spelunker's read from another source tree (e.g. a worktree of
-the commit before a change) in the same run.  Wall and CPU seconds
+the commit before a change) in the same run, the readers taking turns.  Wall and CPU seconds
 (``time.process_time``: less sensitive to a busy machine) are printed.
 Targets (issue 2): spelunker's read <= 3 s and peak RSS <= 2x the size of
 SCI + ERR.
@@ -122,8 +122,14 @@ def main():
                ("baseline", "baseline", None)]
     if args.before:
         readers.append(("before", "spelunker", args.before))
-    for label, reader, tree in readers:
-        runs = [_run(reader, directory, tree) for _ in range(args.repeat)]
+    # Round robin (one run of each reader in turn): a load that comes and
+    # goes on a shared machine falls on every reader alike.
+    all_runs = {label: [] for label, _, _ in readers}
+    for _ in range(args.repeat):
+        for label, reader, tree in readers:
+            all_runs[label].append(_run(reader, directory, tree))
+    for label, reader, _ in readers:
+        runs = all_runs[label]
         results[label] = {
             "wall": statistics.median(r["wall"] for r in runs),
             "cpu": statistics.median(r["cpu"] for r in runs),

@@ -272,10 +272,10 @@ def _product_from_path(path):
 
 
 def _layout(hdul):
-    """EXTNAME -> (header, data offset) of the HDUs `_load_raw` reads; {} if unsure."""
+    """EXTNAME -> (header, data offset, header offset) of the HDUs `_load_raw` reads, or {}."""
     try:
-        return {hdu.name: (hdu.header, hdu.fileinfo()["datLoc"]) for hdu in hdul
-                if hdu.name in _RAW_HDUS}
+        return {hdu.name: (hdu.header, info["datLoc"], info["hdrLoc"]) for hdu in hdul
+                if hdu.name in _RAW_HDUS for info in (hdu.fileinfo(),)}
     except (fits.VerifyError, KeyError, TypeError, ValueError, OSError):
         return {}  # a damaged header: the arrays are read through astropy, which says what
 
@@ -652,17 +652,12 @@ def _load_raw(product, out):
     path, layout = product.source, product.layout
     if "SCI" not in layout:
         return False
-    kinds = {}
-    for extname, (header, _) in layout.items():
-        kinds[extname] = (_raw_image_dtype(header) if extname in _RAW_IMAGES
-                          else _raw_table_dtype(header))
-        if kinds[extname] is None:
-            return False
+    plans = _raw_plans(path, layout)
+    if plans is None:
+        return False
     arrays = {}
-    for extname, (header, offset) in layout.items():
-        kind = kinds[extname]
-        shape = ((header["NAXIS2"],) if extname in _RAW_TABLES else
-                 tuple(header[f"NAXIS{axis}"] for axis in range(header["NAXIS"], 0, -1)))
+    for extname, (kind, shape, unsigned) in plans.items():
+        offset = layout[extname][1]
         count = int(np.prod(shape))
         target = out.get(extname)
         if (target is not None and kind == np.dtype(">f4") and target.dtype == np.float32
@@ -673,7 +668,7 @@ def _load_raw(product, out):
         if values.size != count:
             msg = f"{path}: {extname} is truncated ({values.size} of {count} values)"
             raise CorruptFileError(msg)
-        if extname in _RAW_IMAGES and header.get("BZERO", 0) == 2**31:
+        if unsigned:
             values = (values.view(">u4") ^ np.uint32(2**31))  # FITS's unsigned 32-bit ints
         arrays[extname] = values.reshape(shape)
     product.sci = arrays["SCI"]
@@ -683,17 +678,154 @@ def _load_raw(product, out):
     return True
 
 
-def _read_into(path, offset, target, extname):
-    """Fill the native float32 ``target`` with the big-endian float32 values at ``offset``."""
-    raw = target.reshape(-1).view(np.uint8)
+def _raw_plans(path, layout):
+    """EXTNAME -> (dtype, shape, unsigned) of each HDU of ``layout``; None if astropy is needed.
+
+    The dtype comes from the HDU's header (`_raw_image_dtype`,
+    `_raw_table_dtype`), whose values astropy parses card by card (0.05 s
+    for the 50 files of a visit).  The segments of a visit carry the same
+    layout cards but for their lengths, so the dtype is kept by those cards
+    (`_header_key`, read again from the file): a layout seen before is not
+    parsed again, and every file keeps its own lengths.  A header whose
+    lengths are not plain integers is read through astropy as before.
+    """
+    plans = {}
     with open(path, "rb") as handle:
+        for extname, (header, data_offset, *header_offset) in layout.items():
+            table = extname in _RAW_TABLES
+            key = block = None
+            size = data_offset - header_offset[0] if header_offset else 0
+            if 0 < size <= _MAX_HEADER_BYTES:
+                handle.seek(header_offset[0])
+                block = handle.read(size)
+                key = _header_key(block, table)
+            if key is None:  # lengths not plain integers (or an older layout): astropy's reading
+                plan = _header_plan(header, table)
+                if plan is None:
+                    return None
+                plans[extname] = (plan[0], _header_shape(header, table), plan[1])
+                continue
+            cards, lengths = key
+            if cards not in _PLANS:
+                if len(_PLANS) >= 64:  # internal cache bound: a few kinds of header per session
+                    _PLANS.clear()
+                _PLANS[cards] = _header_plan(_parse_header(block), table)
+            plan = _PLANS[cards]
+            if plan is None:
+                return None
+            kind, unsigned, n_axes = plan
+            shape = (lengths[1],) if table else tuple(reversed(lengths))
+            if len(lengths) != n_axes or (table and shape[0] < 1):
+                return None  # no rows or lengths astropy reads otherwise: astropy's reading
+            plans[extname] = (kind, shape, unsigned)
+    return plans
+
+
+#: Layout cards of a header (`_header_key`) -> (dtype, unsigned, NAXIS) or None (`_raw_plans`).
+_PLANS = {}
+#: Longer headers than this (1,000 blocks) are not read again: astropy's parse is used.
+_MAX_HEADER_BYTES = 2880 * 1000
+_LENGTH_CARD = re.compile(rb"NAXIS([1-9][0-9]?) *= *([0-9]{1,18}) *(?:/.*)?")
+
+
+def _header_key(block, table):
+    """(cards, lengths) of a header's bytes: the cards the layout depends on, and NAXIS1..n.
+
+    The cards kept are those the dtype is read from (`_LAYOUT_KEYWORDS`,
+    with the CONTINUE cards after them and any HIERARCH card; other cards,
+    such as a segment's statistics, are left out); NAXISn are taken out as
+    the lengths, but for a table only NAXIS2 (its rows): NAXIS1, the row
+    length, is part of the row's type.  None when a length card is not a
+    plain integer or the lengths are not NAXIS1..n in order.
+    """
+    cards, lengths = [], []
+    kept = False
+    for start in range(0, len(block) - 79, 80):
+        card = block[start:start + 80]
+        if card.startswith(b"NAXIS") and card[5:6] != b" " and not (table and card[5:6] == b"1"):
+            match = _LENGTH_CARD.fullmatch(card.rstrip())
+            if match is None or int(match.group(1)) != len(lengths) + 1 + (1 if table else 0):
+                return None
+            lengths.append(int(match.group(2)))
+            continue
+        if card.startswith(b"END") and not card[3:].strip():
+            break
+        kept = (card[:9].upper().lstrip().startswith(_LAYOUT_KEYWORDS)
+                or (kept and card.upper().startswith(b"CONTINUE")))
+        if kept:
+            cards.append(card)
+    else:
+        return None  # no END card: a header astropy read differently
+    if table:
+        if len(lengths) != 1:
+            return None
+        lengths.insert(0, None)  # NAXIS1 is among the cards
+    return b"".join(cards), lengths
+
+
+#: Starts of the cards a raw layout depends on (`_raw_image_dtype`, `_raw_table_dtype`).
+_LAYOUT_KEYWORDS = (b"XTENSION", b"BITPIX", b"NAXIS", b"PCOUNT", b"GCOUNT", b"BSCALE", b"BZERO",
+                    b"TFIELDS", b"TTYPE", b"TFORM", b"TZERO", b"TSCAL", b"TDIM", b"HIERARCH")
+
+
+def _header_plan(header, table):
+    """(dtype, unsigned, NAXIS) of an HDU read raw, from its astropy header; None: astropy."""
+    if header is None:
+        return None
+    if table:
+        kind = _raw_table_dtype(header)
+        return None if kind is None else (kind, False, 2)
+    kind = _raw_image_dtype(header)
+    return None if kind is None else (kind, header.get("BZERO", 0) == 2**31, header["NAXIS"])
+
+
+def _parse_header(block):
+    """astropy's `~astropy.io.fits.Header` of a header's bytes; None if it cannot parse them."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a damaged header: the astropy reading says what
+            return fits.Header.fromstring(block.decode("ascii"))
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError, AttributeError,
+            fits.VerifyError):  # astropy's kinds for damaged headers
+        return None
+
+
+def _header_shape(header, table):
+    """The data shape an HDU's astropy header gives."""
+    if table:
+        return (header["NAXIS2"],)
+    return tuple(header[f"NAXIS{axis}"] for axis in range(header["NAXIS"], 0, -1))
+
+
+def _read_into(path, offset, target, extname):
+    """Fill the native float32 ``target`` with the big-endian float32 values at ``offset``.
+
+    The file is read a chunk at a time into a small buffer that stays in the
+    processor's cache, and each chunk is byte-swapped on its way into
+    ``target``: ``target`` is written once instead of being filled and then
+    swapped in place (a second pass over 512 MB for a 1,000,000-frame
+    visit; about 0.06 s of its read).
+    """
+    flat = target.reshape(-1)
+    buffer = np.empty(_CHUNK_BYTES, dtype=np.uint8)
+    step = _CHUNK_BYTES // 4
+    done = 0
+    with open(path, "rb") as handle:  # buffered: readinto fills the chunk unless at the end
         handle.seek(offset)
-        size = handle.readinto(memoryview(raw))
-    if size != raw.size:
-        msg = f"{path}: {extname} is truncated ({size} of {raw.size} bytes)"
-        raise CorruptFileError(msg)
-    target.byteswap(inplace=True)
+        while done < flat.size:
+            count = min(step, flat.size - done)
+            size = handle.readinto(memoryview(buffer[:4 * count]))
+            if size != 4 * count:
+                got = 4 * done + (size or 0)
+                msg = f"{path}: {extname} is truncated ({got} of {4 * flat.size} bytes)"
+                raise CorruptFileError(msg)
+            np.copyto(flat[done:done + count], buffer[:4 * count].view(">f4"))
+            done += count
     return target
+
+
+#: Bytes read at a time by `_read_into` (1 MB: fits in the cache, few system calls).
+_CHUNK_BYTES = 1 << 20
 
 
 def _raw_image_dtype(header):
