@@ -230,3 +230,26 @@ def test_datamodels_docstring_says_its_job():
 
     first = spelunker.datamodels.__doc__.splitlines()[0]
     assert "GuideStarModel" in first and "reads and writes" in first
+
+
+def test_asdf_manifests_are_parsed_by_libyaml_into_the_same_objects():
+    """spelunker.datamodels has asdf parse its extension manifests with yaml.CSafeLoader: the
+    same objects as PyYAML's pure-Python safe_load, every manifest installed."""
+    import asdf
+    import yaml
+    from asdf.extension import _manifest
+
+    from spelunker.datamodels._manifests import _LibyamlSafe, use_libyaml_for_manifests
+
+    if not yaml.__with_libyaml__:   # nothing to gain: asdf keeps PyYAML's own parser
+        assert use_libyaml_for_manifests() is False and _manifest.yaml is yaml
+        return
+    assert use_libyaml_for_manifests() is True   # done at import, idempotent
+    assert isinstance(_manifest.yaml, _LibyamlSafe)
+    assert _manifest.yaml.SafeLoader is yaml.SafeLoader   # the rest is PyYAML's
+    resources = asdf.get_config().resource_manager
+    manifests = [uri for uri in resources if "/manifests/" in uri]
+    assert len(manifests) >= 10
+    for uri in manifests:
+        assert _manifest.yaml.safe_load(resources[uri]) == yaml.safe_load(resources[uri]), uri
+    assert asdf.get_config().extensions   # and asdf loads them
