@@ -54,6 +54,41 @@ def test_step_run_freezes_imported_objects_for_stpipe_gc(tmp_path, monkeypatch):
     assert gc.get_freeze_count() == before
 
 
+def test_pipeline_steps_freeze_what_the_steps_before_them_loaded(tmp_path, monkeypatch):
+    # Inside a pipeline's run each step freezes again before stpipe's gc.collect():
+    # what the steps before it made (numba's objects, loaded on the fit's first call)
+    # is not walked again; the run ends with the process unfrozen as it was.
+    import gc
+
+    from spelunker import GuideStarPipeline, datasets
+    from spelunker.stpipe import GuideStarEventStep, PhotometryOptimizeStep
+
+    visit = datasets.make_guidestar_files(
+        tmp_path, visits=[datasets.VisitSpec(n_frames=600, n_segments=1)], seed=1)
+    seen = {}
+    for step in (PhotometryOptimizeStep, GuideStarEventStep):
+        def recording(self, input_data, _process=step.process, _name=step.__name__):
+            seen[_name] = gc.get_freeze_count(), len(gc.get_objects())
+            return _process(self, input_data)
+
+        monkeypatch.setattr(step, "process", recording)
+    made = []
+    pipeline_process = GuideStarPipeline._run_visit
+
+    def after_fit(self, model):
+        made.append([[] for _ in range(5000)])  # tracked objects alive while the pipeline runs
+        return pipeline_process(self, model)
+
+    monkeypatch.setattr(GuideStarPipeline, "_run_visit", after_fit)
+    before = gc.get_freeze_count()
+    GuideStarPipeline.call(visit.files, steps={"fit": {"method": "quick"}})
+    photometry, events = seen["PhotometryOptimizeStep"], seen["GuideStarEventStep"]
+    assert photometry[0] > before and events[0] >= photometry[0]
+    # each step's collector walks only what was made since the step before it started
+    assert photometry[1] < 5000 and events[1] < 5000
+    assert gc.get_freeze_count() == before
+
+
 def test_save_labels_tables_before_writing_same_file(tmp_path):
     # GuideStarModel.save streams the tables from their columns, labelled
     # before they are written; the file equals one written plainly by

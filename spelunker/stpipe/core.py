@@ -56,6 +56,10 @@ __all__ = ["SpelunkerStep", "SpelunkerPipeline"]
 log = logging.getLogger(__name__)
 
 
+#: The top-level step whose run has frozen the objects of the process (see `SpelunkerStep.run`).
+_FROZEN_RUN = []
+
+
 @functools.cache
 def _freeze_at_exit():
     """Freeze every object when the interpreter exits (registered once, after a run).
@@ -191,15 +195,21 @@ class SpelunkerStep(Step):
             # strun has named the outputs after the first file alone.
             self.set_primary_input(args[0], exclusive=False)
         if self.parent is not None:
+            if _FROZEN_RUN:
+                # What the steps before loaded on first use (numba and LLVM: ~80k objects)
+                # is frozen too, so this step's gc.collect() does not walk it again.
+                gc.freeze()
             return super().run(*args, **kwargs)
         # stpipe starts every step with a full gc.collect(), which walks all
         # the objects of the imported packages (jwst, astropy, scipy, ...)
         # each time: about 0.3 s per step.  Frozen for the run, they are not
         # walked; only what the run makes is collected.
         gc.freeze()
+        _FROZEN_RUN.append(self)
         try:
             return super().run(*args, **kwargs)
         finally:
+            _FROZEN_RUN.pop()
             gc.unfreeze()
             _freeze_at_exit()
 
