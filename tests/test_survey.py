@@ -715,6 +715,36 @@ def test_worker_environment_is_dask_s_read_without_importing_distributed(monkeyp
     assert done.stdout.strip() == "False"
 
 
+def test_the_dashboard_is_served_on_request(one_visit, tmp_path, monkeypatch, caplog):
+    """Off by default (bokeh's import costs the start 0.75 s); --dashboard serves and logs it."""
+    addresses = []
+
+    class RecordedCluster(LocalCluster):
+        def __init__(self, *args, **kwargs):
+            addresses.append(kwargs["dashboard_address"])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(execution, "LocalCluster", RecordedCluster)
+    with pytest.raises(ParameterError, match="dashboard='yes' must be True or False"):
+        run_survey(tmp_path / "bad", input_dir=one_visit, workers=1, dashboard="yes")
+    assert not (tmp_path / "bad").exists()
+    def started():
+        return [record.getMessage() for record in caplog.records
+                if record.name.startswith("spelunker") and "LocalCluster" in record.getMessage()]
+
+    with caplog.at_level(logging.INFO, logger="spelunker"):
+        run_survey(tmp_path / "plain", input_dir=one_visit, workers=1, progress=False)
+        assert started() == ["Started a LocalCluster of 1 workers"]
+        caplog.clear()
+        run_survey(tmp_path / "watched", input_dir=one_visit, workers=1, progress=False,
+                   dashboard=True)
+    assert addresses == [None, ":0"]
+    (line,) = started()
+    assert re.fullmatch(r"Started a LocalCluster of 1 workers \(dashboard http://\S+\)", line)
+    assert cli._parser().parse_args(["--output", "o", "--dashboard"]).dashboard is True
+    assert cli._parser().parse_args(["--output", "o"]).dashboard is False
+
+
 def test_the_cluster_closes_when_the_survey_fails(one_visit, tmp_path, monkeypatch):
     """An error while the tasks run (here in the progress bookkeeping) closes the cluster:
     no worker process outlives the survey."""

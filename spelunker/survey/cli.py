@@ -73,6 +73,9 @@ def _parser():
     parser.add_argument("--rerun", action="store_true",
                         help="run every visit again, also those already complete")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--dashboard", action="store_true",
+                        help="serve Dask's dashboard from the LocalCluster (needs bokeh; its "
+                             "address is logged)")
     return parser
 
 
@@ -154,7 +157,8 @@ def _run(args):
                            workers=args.workers, scheduler=args.scheduler,
                            download_dir=args.download_dir, server=args.server,
                            keep_downloads=not args.delete_downloads, rerun=args.rerun,
-                           progress=False if args.no_progress else None)
+                           progress=False if args.no_progress else None,
+                           dashboard=args.dashboard)
     except SpelunkerError as exc:
         print(f"{_PROG}: error: {exc}", file=sys.stderr)
         return 1
