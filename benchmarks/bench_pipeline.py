@@ -353,6 +353,11 @@ def stage_figures(results, curve_fit_frames_per_s, sizes, repeat, baseline):
     return figures
 
 
+def _ratio(numerator, denominator):
+    """``numerator / denominator``; NaN for a zero denominator (a stage of 0.00 s)."""
+    return numerator / denominator if denominator else float("nan")
+
+
 def _print_stage_table(results, labels, curve_fit_frames_per_s, sizes):
     small, large = sizes[0][0], sizes[-1][0]
     first = results[small][labels[-1]]
@@ -373,11 +378,11 @@ def _print_stage_table(results, labels, curve_fit_frames_per_s, sizes):
             values = [results[n][label].get(key, float("nan")) for label in labels]
             line += "".join(f"{fmt.format(v):>11}" for v in values)
             if "base" in labels:
-                line += f"{values[-1] / values[0]:>10.2f}"
+                line += f"{_ratio(values[-1], values[0]):>10.2f}"
         if large != small:
             for label in labels:
-                ratio = (results[large][label].get(key, np.nan)
-                         / results[small][label].get(key, np.nan))
+                ratio = _ratio(results[large][label].get(key, np.nan),
+                               results[small][label].get(key, np.nan))
                 line += f"{ratio:>12.2f}"
         print(line)
 
