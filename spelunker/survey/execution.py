@@ -537,7 +537,7 @@ def _run_tasks(client, todo, bar, *, output, config_file, download_dir, token, s
     rows = {}
     failed = 0
     bar.set_postfix(failed=failed)
-    # the workers share this machine's cores: each visit's fit gets its share of them
+    # the workers share this machine's cores: each visit's threaded steps get their share
     threads = max(1, available_cpus() // max(1, len(client.scheduler_info()["workers"])))
     futures = client.map(run_visit, todo, output=str(output), config_file=config_file,
                          download_dir=download_dir, token=token, server=server,
