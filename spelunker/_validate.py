@@ -206,6 +206,22 @@ def available_cpus():
         return max(1, os.cpu_count() or 1)
 
 
+def thread_count(threads, *, most):
+    """Threads to start for at most ``most`` tasks at once: ``threads``, None meaning
+    `available_cpus`, kept within 1..``most``.
+
+    The one rule of every thread pool of the package; ``threads`` is a
+    value already checked (`check_cpus`) or None.
+
+    Examples
+    --------
+    >>> from spelunker._validate import thread_count
+    >>> thread_count(1, most=2), thread_count(8, most=2), thread_count(None, most=1)
+    (1, 2, 1)
+    """
+    return max(1, min(available_cpus() if threads is None else int(threads), most))
+
+
 def check_cpus(value, *, name="ncpus", where=None, log=None):
     """Return a thread count: ``value`` capped at `available_cpus`, None meaning all.
 

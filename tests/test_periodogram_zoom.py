@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
+from spelunker import _validate
 from spelunker import GuideStarFitStep, PeriodogramStep, datasets
 from spelunker.errors import ParameterError
 from spelunker.periodogram import FIT_PARAMETERS, find_peaks, frequency_grid, lomb_scargle
@@ -203,7 +204,7 @@ def test_ncpus_one_computes_the_series_in_this_thread_with_the_results_of_two(ti
     threads.clear()
     two = lomb_scargle(times, series, ncpus=2, **options)
     assert len(threads) == 3
-    if zoom_module.available_cpus() >= 2:
+    if _validate.available_cpus() >= 2:
         assert threading.get_ident() not in threads   # computed in the pool's threads
     for name in series:
         assert_array_equal(one.power[name], two.power[name], err_msg=name)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+from spelunker import _validate
 from spelunker.errors import ParameterError
 from spelunker.variability import (
     DIP_THRESHOLD,
@@ -306,7 +307,7 @@ def test_transient_search_signs_in_threads_equal_one_thread(monkeypatch):
         return original(*args, **kwargs)
 
     monkeypatch.setattr(search_module, "run_search", recording)
-    monkeypatch.setattr(search_module, "available_cpus", lambda: 2)
+    monkeypatch.setattr(_validate, "available_cpus", lambda: 2)   # thread_count asks it
     threaded = find_transients(times, flux)
     assert threading.get_ident() not in seen and len(seen) >= 1
     seen.clear()
@@ -332,7 +333,7 @@ def test_periodic_dips_in_threads_equal_one_thread(monkeypatch):
         return original(self, period, *args, **kwargs)
 
     monkeypatch.setattr(dips_module.BoxLeastSquares, "power", counting)
-    monkeypatch.setattr(dips_module, "available_cpus", lambda: 2)
+    monkeypatch.setattr(_validate, "available_cpus", lambda: 2)   # thread_count asks it
     threaded = periodic_dips(times, flux, min_period=600, min_duration=30, max_duration=200)
     split = len(calls)
     calls.clear()

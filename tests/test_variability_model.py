@@ -12,6 +12,7 @@ from astropy.table import QTable, Table
 from astropy.time import Time
 from numpy.testing import assert_array_equal
 
+from spelunker import _validate
 from spelunker import (
     GuideStarEventStep,
     GuideStarFitStep,
@@ -321,7 +322,7 @@ def test_ncpus_keeps_the_searches_in_the_calling_thread(tilt_visit, monkeypatch)
     from spelunker.variability import search as search_module
 
     _, model = tilt_visit
-    monkeypatch.setattr(search_module, "available_cpus", lambda: 2)
+    monkeypatch.setattr(_validate, "available_cpus", lambda: 2)   # thread_count asks it
     seen = []
     original = search_module.run_search
 

@@ -47,7 +47,7 @@ import finufft
 import numpy as np
 
 from spelunker._jit import njit
-from spelunker._validate import available_cpus
+from spelunker._validate import thread_count
 from spelunker.periodogram.peaks import _peak_window, _rows_of_peaks, _separation, peaks_qtable
 from spelunker.periodogram.refine import _long_dot
 
@@ -111,8 +111,8 @@ def zoom_periodograms(times, series, errors, masks, *, fmin, step, n_power, fine
         As in ``spelunker.periodogram.peaks._series_peaks`` (None: its default).
     threads : int or None, optional
         Most series computed at once (at most `_MAX_THREADS`); 1 computes
-        them one after the other in the calling thread.  None: `_threads`,
-        the CPUs this process may use.  The results do not depend on it.
+        them one after the other in the calling thread.  None: every CPU
+        this process may use (`spelunker._validate.thread_count`).  The results do not depend on it.
 
     Returns
     -------
@@ -170,7 +170,7 @@ def zoom_periodograms(times, series, errors, masks, *, fmin, step, n_power, fine
                                values_at, fmin + fine_step * (n_fine - 1), **kwargs))
 
     names = list(masks)
-    workers = _threads() if threads is None else max(1, min(int(threads), _MAX_THREADS))
+    workers = thread_count(threads, most=_MAX_THREADS)
     if workers == 1 or len(names) == 1:
         results = list(map(one, names))
     else:
@@ -181,11 +181,6 @@ def zoom_periodograms(times, series, errors, masks, *, fmin, step, n_power, fine
     for name, (series_power, series_rows) in zip(names, results, strict=True):
         power[name], rows[name] = series_power, series_rows
     return power, peaks_qtable([row for name in series if name in rows for row in rows[name]])
-
-
-def _threads():
-    """Series computed at once: the CPUs this process may use, at most `_MAX_THREADS`."""
-    return min(available_cpus(), _MAX_THREADS)
 
 
 def _window(times, fmin, fine_step, n_fine, peak_separation):

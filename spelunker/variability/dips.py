@@ -17,7 +17,7 @@ import astropy.units as u
 import numpy as np
 from astropy.timeseries import BoxLeastSquares
 
-from spelunker._validate import available_cpus, check_cpus, check_positive_float
+from spelunker._validate import check_cpus, check_positive_float, thread_count
 from spelunker.errors import ParameterError
 from spelunker.variability.detrend import binned_valid, residual, trend_window
 from spelunker.variability.noise import cadence_of, check_series
@@ -533,7 +533,7 @@ def _bls_power(bls, periods, durations, oversample, threads=None):
     (True, 700.0)
     """
     periods = np.asarray(periods, dtype=float)
-    threads = min(_BLS_THREADS, available_cpus() if threads is None else threads, periods.size)
+    threads = thread_count(threads, most=min(_BLS_THREADS, periods.size))
 
     def run(part):
         return bls.power(part, durations, objective="likelihood", oversample=oversample)

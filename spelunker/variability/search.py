@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.table import QTable
 
-from spelunker._validate import available_cpus, check_float_array, check_positive_float
+from spelunker._validate import check_float_array, check_positive_float, thread_count
 from spelunker.errors import ParameterError
 from spelunker.variability.detrend import residual, trend_window
 from spelunker.variability.noise import cadence_of, check_series, white_noise_of
@@ -622,8 +622,7 @@ def transient_search(times, flux, valid, cadence, searches, threads=None):
                                          threshold, busy=noisy))
 
     # The signs of a pass are independent (the biweight and numpy release the GIL).
-    threads = min(len(searches), _SEARCH_THREADS,
-                  available_cpus() if threads is None else threads)
+    threads = thread_count(threads, most=min(len(searches), _SEARCH_THREADS))
     with ThreadPoolExecutor(threads) as pool:
         for attempt in range(_PASSES):
             done = list(pool.map(one, searches) if threads > 1 else map(one, searches))
