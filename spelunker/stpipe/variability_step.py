@@ -79,7 +79,7 @@ class GuideStarVariabilityStep(SpelunkerStep):
         fit_table, mask_events, _, margin = check_variability_options(
             self.fit_table, self.mask_events, self.flare_threshold, self.dip_threshold,
             self.margin, where=self.name)
-        ncpus = None if self.ncpus is None else check_cpus(self.ncpus, where=self.name, log=log)
+        ncpus = check_cpus(self.ncpus, where=self.name, log=log)
         model = self.open_input(input_data, progress=False)
         if not model.hasattr("lightcurve"):
             model.require_frames("the light curve (photometry)")

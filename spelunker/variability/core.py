@@ -226,7 +226,7 @@ def find_variability(model, *, fit_table="auto", mask_events=True, flare_thresho
     check_model(model, where=where)
     fit_table, mask_events, options, margin = check_variability_options(
         fit_table, mask_events, flare_threshold, dip_threshold, margin, where=where)
-    threads = None if ncpus is None else check_cpus(ncpus, where=where, log=log)
+    threads = check_cpus(ncpus, where=where, log=log)
     if not model.hasattr("lightcurve") or not model.hasattr("frames") \
             or len(model.lightcurve) != len(model.frames):
         msg = (f"{where}: the model has no light curve of its frames; run "

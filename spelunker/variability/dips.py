@@ -401,7 +401,7 @@ def periodic_dips(times, flux, *, mask=None, min_period=None, max_period=None,
     where = "periodic_dips"
     times, flux, valid = check_series(times, flux, mask, where=where)
     low, high = check_durations(min_duration, max_duration, where)
-    threads = None if threads is None else check_cpus(threads, name="threads", where=where)
+    threads = check_cpus(threads, name="threads", where=where)
     shortest = max(_MIN_PERIOD, 3 * low) if min_period is None else check_positive_float(
         min_period, "min_period", unit="seconds", where=where)
     if low >= shortest / 3:

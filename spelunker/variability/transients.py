@@ -68,7 +68,7 @@ def find_transients(times, flux, *, mask=None, flare_threshold=FLARE_THRESHOLD,
     dip_low, dip_high = check_durations(*dip_durations, where)
     flare_threshold = check_positive_float(flare_threshold, "flare_threshold", where=where)
     dip_threshold = check_positive_float(dip_threshold, "dip_threshold", where=where)
-    threads = None if threads is None else check_cpus(threads, name="threads", where=where)
+    threads = check_cpus(threads, name="threads", where=where)
     cadence = cadence_of(times) if times.size >= 2 else 0.0
     found = transient_search(times, flux, valid, cadence, searches(
         flares=(flare_low, flare_high, flare_threshold),
