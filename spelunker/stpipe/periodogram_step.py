@@ -104,7 +104,7 @@ class PeriodogramStep(SpelunkerStep):
         fit_table = check_choice(self.fit_table, "fit_table", _FIT_TABLE_OPTIONS, where=name)
         engine = check_choice(self.engine, "engine", ENGINES, where=name)
         samples_per_peak, peak_samples = (
-            _at_least_one(getattr(self, option), option, name)
+            check_finite_float(getattr(self, option), option, minimum=1, where=name)
             for option in ("samples_per_peak", "peak_samples_per_peak"))
         maximum_frequency = self.maximum_frequency
         if maximum_frequency is not None:
@@ -117,11 +117,3 @@ class PeriodogramStep(SpelunkerStep):
         n_peaks = check_positive_int(self.n_peaks, "n_peaks", where=name)
         return fit_table, samples_per_peak, maximum_frequency, n_peaks, engine, peak_samples
 
-
-def _at_least_one(value, option, where):
-    """``value`` of grid option ``option`` as a float >= 1, or ParameterError."""
-    checked = check_finite_float(value, option, where=where)
-    if checked < 1:
-        msg = f"{where}: {option}={value!r} must be >= 1"
-        raise ParameterError(msg)
-    return checked
