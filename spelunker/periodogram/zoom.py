@@ -307,7 +307,6 @@ class _Transform:
     """finufft plans of one `_Points` (one thread's: a plan is not shared between threads)."""
 
     def __init__(self, points):
-        self.points = points
         self.times, self.shifts, self.grids = points.times, points.shifts, points.grids
         self.fmin, self.delta, self.n_grid = points.fmin, points.delta, points.n_grid
         self.oversampling = points.oversampling
