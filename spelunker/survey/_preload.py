@@ -22,13 +22,12 @@ import numba  # noqa: F401 - the kernels' compiler (0.3 s), imported once for al
 import spelunker.survey.execution  # noqa: F401 - the pipeline, imported once for all workers
 from spelunker.instrument import pixel_scales
 from spelunker.stpipe import parameter_file
+from spelunker.survey.workers import WARM_VARIABLE
 
-__all__ = ["WARM_VARIABLE", "warm_up"]
+__all__ = ["warm_up"]
 
 log = logging.getLogger(__name__)
 
-#: The variable `start_fork_server` sets for the fork server: import warms it up.
-WARM_VARIABLE = "SPELUNKER_SURVEY_WARM"
 
 
 def warm_up():

@@ -29,7 +29,8 @@ from pathlib import Path
 import dask
 import yaml
 
-__all__ = ["PRELOAD", "START_METHOD", "start_fork_server", "worker_environment"]
+__all__ = ["PRELOAD", "START_METHOD", "WARM_VARIABLE", "start_fork_server",
+           "worker_environment"]
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +42,9 @@ START_METHOD = "forkserver"
 #: that also loads what a visit loads on first use (`spelunker.survey._preload`).
 PRELOAD = ("spelunker.survey._preload",)
 
-#: `spelunker.survey._preload.WARM_VARIABLE`, written here so that this module imports
-#: no pipeline (tests/test_survey.py checks they agree).
-_WARM_VARIABLE = "SPELUNKER_SURVEY_WARM"
+#: The variable `start_fork_server` sets for the fork server: importing
+#: `spelunker.survey._preload` there warms it up.
+WARM_VARIABLE = "SPELUNKER_SURVEY_WARM"
 
 #: Dask's configuration key of the variables set before a worker process starts.
 _ENVIRON_KEY = "distributed.nanny.pre-spawn-environ"
@@ -106,7 +107,7 @@ def start_fork_server():
     >>> start_fork_server()  # doctest: +SKIP
     """
     multiprocessing.get_context(START_METHOD).set_forkserver_preload(list(PRELOAD))
-    variables = {**worker_environment(), _WARM_VARIABLE: "1"}
+    variables = {**worker_environment(), WARM_VARIABLE: "1"}
     saved = {name: os.environ.get(name) for name in variables}
     os.environ.update(variables)
     try:
