@@ -341,6 +341,9 @@ def test_run_visit_gives_steps_their_share_of_the_cores_unless_the_file_says(pro
     assert execution._thread_overrides(parameter_file("pipeline"), 1) == {
         "steps": {name: {"ncpus": 1} for name in ("fit", "periodogram", "variability")}}
     assert execution._thread_overrides(parameter_file("pipeline"), None) == {}
+    # a LocalCluster's workers share this machine's CPUs; another cluster's are unknown here
+    assert execution._worker_share(2, None) == max(1, available_cpus() // 2)
+    assert execution._worker_share(None, "tcp://scheduler:8786") is None
     assert execution._thread_overrides(named, 1) == {}
     one = tmp_path / "one.asdf"
     one.write_text(text.replace("ncpus: 2", "ncpus: null", 1))
@@ -674,7 +677,7 @@ def test_one_cluster_start_forked_warm_workers_and_none_for_an_empty_resume(one_
     # server (their parent) before it forked them
     warm = {"pipeline": True, "numba": True, "siaf": True}
     assert workers == [(warm, server, "1")] * 2
-    assert workers_module._WARM_VARIABLE == _preload.WARM_VARIABLE
+    assert workers_module.WARM_VARIABLE == _preload.WARM_VARIABLE
     # the fork server had Dask's worker variables from its start (BLAS reads them as numpy
     # loads, before the worker's own environment is set)
     environ = Path(f"/proc/{server}/environ")

@@ -531,14 +531,22 @@ def _failed_task_row(task, exc, token, config_file):
     return row
 
 
+def _worker_share(workers, scheduler):
+    """Threads of each visit's threaded steps (`run_visit`'s ``threads``).
+
+    A LocalCluster's workers share this machine's CPUs: each gets CPUs //
+    workers.  On an existing cluster this machine's CPUs say nothing of the
+    workers': the parameter file decides (None).
+    """
+    return None if scheduler is not None else max(1, available_cpus() // workers)
+
+
 def _run_tasks(client, todo, bar, *, output, config_file, download_dir, token, server,
-               keep_downloads):
+               keep_downloads, threads):
     """Map `run_visit` over ``todo``; the rows by visit id, as the tasks end."""
     rows = {}
     failed = 0
     bar.set_postfix(failed=failed)
-    # the workers share this machine's cores: each visit's threaded steps get their share
-    threads = max(1, available_cpus() // max(1, len(client.scheduler_info()["workers"])))
     futures = client.map(run_visit, todo, output=str(output), config_file=config_file,
                          download_dir=download_dir, token=token, server=server,
                          keep_downloads=keep_downloads, threads=threads,
@@ -677,7 +685,8 @@ def run_survey(output, *, programs=(), observations=(), visits=(), input_dir=Non
                 rows.update(_run_tasks(client, todo, bar, output=output,
                                        config_file=config_file, download_dir=download_dir,
                                        token=token, server=server,
-                                       keep_downloads=keep_downloads))
+                                       keep_downloads=keep_downloads,
+                                       threads=_worker_share(workers, scheduler)))
     else:
         _prepare_output(output, download_dir)
 
