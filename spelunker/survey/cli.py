@@ -140,8 +140,9 @@ def _visits_ahead(args):
 
 def _run(args):
     """The survey of the parsed arguments ``args``; the exit code."""
-    # heavy: the survey (Dask, jwst datamodels, stpipe, the compiled kernels) is imported
-    # only once the arguments are parsed, so --help and usage errors answer at once.
+    # heavy: imported only once the arguments are parsed, so --help and usage errors answer
+    # at once: the fork server's module (dask, 0.1 s) first, then the survey (distributed,
+    # jwst datamodels, stpipe, the compiled kernels) while the server imports the pipeline.
     from spelunker.survey.workers import start_fork_server
 
     if _visits_ahead(args):
