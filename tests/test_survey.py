@@ -718,14 +718,22 @@ def test_worker_environment_is_dask_s_read_without_importing_distributed(monkeyp
     assert done.stdout.strip() == "False"
 
 
+def _profiler_enabled():
+    return dask.config.get("distributed.worker.profile.enabled")
+
+
 def test_the_dashboard_is_served_on_request(one_visit, tmp_path, monkeypatch, caplog):
-    """Off by default (bokeh's import costs the start 0.75 s); --dashboard serves and logs it."""
+    """Off by default (bokeh's import costs the start 0.75 s); --dashboard serves and logs it.
+    The workers sample their stacks (Dask's profiler, read by the dashboard) only with it."""
     addresses = []
+    profilers = []
 
     class RecordedCluster(LocalCluster):
         def __init__(self, *args, **kwargs):
             addresses.append(kwargs["dashboard_address"])
             super().__init__(*args, **kwargs)
+            with Client(self) as client:  # what the worker processes were configured with
+                profilers.append(set(client.run(_profiler_enabled).values()))
 
     monkeypatch.setattr(execution, "LocalCluster", RecordedCluster)
     with pytest.raises(ParameterError, match="dashboard='yes' must be True or False"):
@@ -742,6 +750,8 @@ def test_the_dashboard_is_served_on_request(one_visit, tmp_path, monkeypatch, ca
         run_survey(tmp_path / "watched", input_dir=one_visit, workers=1, progress=False,
                    dashboard=True)
     assert addresses == [None, ":0"]
+    assert profilers == [{False}, {True}]
+    assert _profiler_enabled() is True  # this process's configuration is left as it was
     (line,) = started()
     assert re.fullmatch(r"Started a LocalCluster of 1 workers \(dashboard http://\S+\)", line)
     assert cli._parser().parse_args(["--output", "o", "--dashboard"]).dashboard is True
