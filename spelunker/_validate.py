@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from spelunker.errors import ParameterError
-from spelunker.instrument import FRAME_SHAPE
 
 __all__ = [
     "available_cpus",
@@ -397,26 +396,30 @@ def check_table(value, name, *, where=None):
     return value
 
 
-def check_frames(value, name, *, where=None):
-    """Return ``value`` as FGS frames: a float array ``(n, 8, 8)`` (one frame ``(8, 8)`` -> n=1).
+def check_frames(value, name, *, shape, where=None):
+    """Return ``value`` as frames of ``shape``: a float array ``(n, *shape)`` (one frame -> n=1).
+
+    ``shape`` is the frame's (rows, columns): `spelunker.instrument.FRAME_SHAPE`
+    for FGS frames (this module stays below the instrument's).
 
     Examples
     --------
     >>> import numpy as np
     >>> from spelunker._validate import check_frames
-    >>> check_frames(np.zeros((8, 8)), "fg_array").shape
+    >>> check_frames(np.zeros((8, 8)), "fg_array", shape=(8, 8)).shape
     (1, 8, 8)
-    >>> check_frames(np.zeros((3, 4)), "fg_array")
+    >>> check_frames(np.zeros((3, 4)), "fg_array", shape=(8, 8))
     Traceback (most recent call last):
     ...
     spelunker.errors.ParameterError: fg_array of shape (3, 4) is not frames (n, 8, 8)
     """
+    expected = "(n, " + ", ".join(str(size) for size in shape) + ")"
     try:
         frames = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        _fail(where, f"{name} must be frames (n, 8, 8) of numbers; got {type(value).__name__}")
-    if frames.ndim == 2:
+        _fail(where, f"{name} must be frames {expected} of numbers; got {type(value).__name__}")
+    if frames.ndim == len(shape):
         frames = frames[np.newaxis]
-    if frames.ndim != 3 or frames.shape[1:] != FRAME_SHAPE or not len(frames):
-        _fail(where, f"{name} of shape {np.shape(value)} is not frames (n, 8, 8)")
+    if frames.shape[1:] != tuple(shape) or not len(frames):
+        _fail(where, f"{name} of shape {np.shape(value)} is not frames {expected}")
     return frames

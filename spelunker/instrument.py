@@ -9,9 +9,17 @@ never from each other.
   the synthetic generator (real conversions use the SIAF below).
 - `FRAME_SHAPE`: the 8x8 fine-guide window.
 - `GUIDER_APERTURES`, `ONBOARD_APERTURES`, `guider_aperture`,
-  `pixel_scales`: the FGS1/FGS2 apertures of STScI's Science Instrument
-  Aperture File (pysiaf, which ships the SIAF, so this works offline), and
-  the per-detector pixel scales they give.
+  `aperture_numbers`, `pixel_scales`: the FGS1/FGS2 apertures of STScI's
+  Science Instrument Aperture File (pysiaf, which ships the SIAF, so this
+  works offline), the numbers of theirs spelunker computes with, and the
+  per-detector pixel scales they give.
+
+The numbers (`aperture_numbers`) are read from pysiaf once per pysiaf
+version and kept in spelunker's cache folder (``$SPELUNKER_CACHE/siaf``,
+default ``~/.cache/spelunker/siaf``): importing pysiaf costs about 0.45 s
+(its own import of matplotlib.pyplot), which every survey worker and
+pointing analysis paid to read a few dozen numbers.  Where the folder
+cannot be written, they are read from pysiaf in each process.
 
 Examples
 --------
@@ -26,9 +34,14 @@ Examples
 """
 
 import functools
+import importlib.metadata
+import json
 import logging
 import threading
+import types
 
+from spelunker._cache import cache_folder
+from spelunker.atomic import atomic_file
 from spelunker.errors import ParameterError
 
 __all__ = [
@@ -37,6 +50,8 @@ __all__ = [
     "MAS_PER_PIXEL",
     "ONBOARD_APERTURES",
     "PIXEL_SCALE",
+    "SIAF_FIELDS",
+    "aperture_numbers",
     "guider_aperture",
     "guider_name",
     "pixel_scales",
@@ -63,6 +78,11 @@ GUIDER_APERTURES = {"GUIDER1": "FGS1_FULL", "GUIDER2": "FGS2_FULL"}
 #: one of the CENTROID packets' ``guide_star_position_x/y`` and of the
 #: SA_ZFGGSPOSX/Y telemetry (x of opposite sign to the science ideal frame).
 ONBOARD_APERTURES = {"GUIDER1": "FGS1_FULL_OSS", "GUIDER2": "FGS2_FULL_OSS"}
+
+#: The SIAF fields of an aperture in `aperture_numbers`, besides its science -> ideal
+#: polynomial coefficients ``Sci2IdlX<i><j>``, ``Sci2IdlY<i><j>`` (0 <= j <= i <= Sci2IdlDeg).
+SIAF_FIELDS = ("XSciRef", "YSciRef", "XSciScale", "YSciScale", "V2Ref", "V3Ref",
+               "V3IdlYAngle", "VIdlParity", "Sci2IdlDeg")
 
 _ALIASES = {"GUIDER1": "GUIDER1", "FGS1": "GUIDER1", "GUIDER2": "GUIDER2", "FGS2": "GUIDER2"}
 
@@ -201,6 +221,99 @@ def guider_aperture(detector, *, frame="science"):
     return _aperture(names[detector])
 
 
+def _coefficient_names(degree):
+    return [f"Sci2Idl{axis}{i}{j}" for axis in "XY" for i in range(degree + 1)
+            for j in range(i + 1)]
+
+
+def _numbers_of(aperture):
+    """The `aperture_numbers` of a pysiaf aperture, as a dict of floats."""
+    numbers = {field: float(getattr(aperture, field)) for field in SIAF_FIELDS}
+    for name in _coefficient_names(int(aperture.Sci2IdlDeg)):
+        numbers[name] = float(getattr(aperture, name))
+    return numbers
+
+
+def _usable(cached):
+    """Whether a cache file's content holds the numbers of every FGS aperture."""
+    names = [*GUIDER_APERTURES.values(), *ONBOARD_APERTURES.values()]
+    if not isinstance(cached, dict) or sorted(cached) != sorted(names):
+        return False
+    for numbers in cached.values():
+        if not isinstance(numbers, dict) or not all(
+                isinstance(numbers.get(field), float) for field in SIAF_FIELDS):
+            return False
+        degree = numbers["Sci2IdlDeg"]
+        if degree != int(degree) or not 1 <= degree <= 9 or not all(
+                isinstance(numbers.get(name), float) for name in _coefficient_names(int(degree))):
+            return False
+    return True
+
+
+@functools.cache
+def _fgs_numbers():
+    """{aperture name: its numbers} of the four FGS apertures: from the cache, else pysiaf."""
+    path = cache_folder("siaf") / f"fgs-pysiaf-{importlib.metadata.version('pysiaf')}.json"
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # missing, unreadable or not JSON: read pysiaf again
+        cached = None
+    if _usable(cached):
+        return cached
+    names = [*GUIDER_APERTURES.values(), *ONBOARD_APERTURES.values()]
+    numbers = {name: _numbers_of(_aperture(name)) for name in names}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(path) as partial:
+            partial.write_text(json.dumps(numbers, indent=1), encoding="utf-8")
+    except OSError as exc:
+        log.debug("The FGS SIAF numbers are not cached (%s): %s", path, exc)
+    return numbers
+
+
+def aperture_numbers(detector, *, frame="science"):
+    """The SIAF numbers of a guider's full-detector aperture that spelunker computes with.
+
+    The fields `SIAF_FIELDS` (reference pixel XSciRef/YSciRef, pixel
+    scales XSciScale/YSciScale in arcsec per pixel, V2Ref/V3Ref in arcsec,
+    V3IdlYAngle in degrees, VIdlParity, Sci2IdlDeg) and the science ->
+    ideal polynomial coefficients ``Sci2IdlX<i><j>``, ``Sci2IdlY<i><j>``,
+    as pysiaf gives them for the aperture `guider_aperture` names, without
+    importing pysiaf once they are cached (see the module).
+
+    Parameters
+    ----------
+    detector : str
+        'GUIDER1' or 'GUIDER2' (or 'FGS1', 'FGS2').
+    frame : {'science', 'onboard'}, optional
+        The aperture, as in `guider_aperture`.
+
+    Returns
+    -------
+    mapping
+        Read-only: field name -> float.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        ``detector`` is not a guider, or an unknown ``frame``.
+
+    Examples
+    --------
+    >>> numbers = aperture_numbers("GUIDER1")
+    >>> numbers["V2Ref"], numbers["VIdlParity"]
+    (206.407, -1.0)
+    >>> aperture_numbers("FGS1", frame="onboard")["VIdlParity"]
+    1.0
+    """
+    detector = guider_name(detector, where="aperture_numbers")
+    if frame not in ("science", "onboard"):
+        msg = f"aperture_numbers: frame={frame!r:.40} is not 'science' or 'onboard'"
+        raise ParameterError(msg)
+    names = GUIDER_APERTURES if frame == "science" else ONBOARD_APERTURES
+    return types.MappingProxyType(_fgs_numbers()[names[detector]])
+
+
 def pixel_scales(detector):
     """The SIAF pixel scales of a guider, ``(x, y)`` in arcsec per pixel.
 
@@ -228,5 +341,5 @@ def pixel_scales(detector):
     >>> [round(scale, 5) for scale in pixel_scales("GUIDER2")]
     [0.06788, 0.06976]
     """
-    aperture = guider_aperture(detector)
-    return float(aperture.XSciScale), float(aperture.YSciScale)
+    numbers = aperture_numbers(guider_name(detector, where="pixel_scales"))
+    return numbers["XSciScale"], numbers["YSciScale"]

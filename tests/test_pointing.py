@@ -17,7 +17,8 @@ from spelunker.datamodels import GuideStarModel
 from spelunker.errors import ParameterError
 from spelunker.events import find_events, store_events
 from spelunker.fitting import fit_gaussian_frames, fit_moments_frames, fit_table, store_fit
-from spelunker.instrument import GUIDER_APERTURES, guider_aperture, guider_name, pixel_scales
+from spelunker.instrument import (GUIDER_APERTURES, SIAF_FIELDS, aperture_numbers, guider_aperture,
+                                  guider_name, pixel_scales)
 from spelunker.io.reader import open_guidestar
 from spelunker.pointing import (STABILITY_COLUMNS, excursion_histogram, expected_stability,
                                 ideal_to_telescope, interval_averages, jitter_spectrum,
@@ -66,6 +67,67 @@ def test_guider_names_and_apertures():
         assert guider_aperture(detector, frame="onboard").AperName == aperture.AperName + "_OSS"
         assert pixel_scales(detector) == (aperture.XSciScale, aperture.YSciScale)
         assert all(0.067 < scale < 0.071 for scale in pixel_scales(detector))
+
+
+@pytest.mark.parametrize("frame", ["science", "onboard"])
+@pytest.mark.parametrize("detector", GUIDERS)
+def test_aperture_numbers_are_pysiafs(detector, frame):
+    aperture = guider_aperture(detector, frame=frame)
+    numbers = aperture_numbers(detector, frame=frame)
+    degree = int(aperture.Sci2IdlDeg)
+    names = [*SIAF_FIELDS, *(f"Sci2Idl{axis}{i}{j}" for axis in "XY"
+                             for i in range(degree + 1) for j in range(i + 1))]
+    assert sorted(numbers) == sorted(names)
+    assert all(numbers[name] == float(getattr(aperture, name)) for name in names)
+    with pytest.raises(TypeError):
+        numbers["V2Ref"] = 0.0  # one shared copy per process: read-only
+    with pytest.raises(ParameterError, match="aperture_numbers: frame='sky'"):
+        aperture_numbers(detector, frame="sky")
+
+
+_CACHED_NUMBERS = textwrap.dedent("""
+    import json, sys
+    from spelunker.instrument import aperture_numbers, pixel_scales
+    from spelunker.pointing import window_to_sky
+    sky = window_to_sky(3.5, 3.5, detector="GUIDER2", xstart=1021, ystart=1021)
+    print(json.dumps({"pysiaf": "pysiaf" in sys.modules, "scales": pixel_scales("GUIDER1"),
+                      "v2": float(sky.v2), "numbers": dict(aperture_numbers("FGS2"))}))
+""")
+
+
+def _cached_numbers(cache):
+    done = subprocess.run([sys.executable, "-c", _CACHED_NUMBERS], capture_output=True,
+                          text=True, timeout=120, check=False,
+                          env={**os.environ, "SPELUNKER_CACHE": str(cache),
+                               "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_aperture_numbers_are_cached_per_pysiaf_version(tmp_path):
+    """The first process reads pysiaf and keeps the numbers; later ones do not import pysiaf
+    (0.45 s) and compute the same; a damaged cache file is read from pysiaf again and
+    replaced; an unwritable cache folder costs only the time."""
+    import pysiaf  # noqa: PLC0415 - for its version
+
+    first = _cached_numbers(tmp_path / "cache")
+    (cached,) = (tmp_path / "cache" / "siaf").iterdir()
+    assert cached.name == f"fgs-pysiaf-{pysiaf.__version__}.json"
+    later = _cached_numbers(tmp_path / "cache")
+    assert first["pysiaf"] and not later["pysiaf"]
+    assert later == {**first, "pysiaf": False}
+    assert first["numbers"] == dict(aperture_numbers("GUIDER2"))
+    assert first["scales"] == list(pixel_scales("GUIDER1"))
+
+    for damage in ("{", json.dumps({"FGS1_FULL": {"V2Ref": 1.0}}), "[]"):
+        cached.write_text(damage, encoding="utf-8")
+        again = _cached_numbers(tmp_path / "cache")
+        assert again == first
+        assert json.loads(cached.read_text(encoding="utf-8"))["FGS2_FULL"] == first["numbers"]
+
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder would be", encoding="utf-8")
+    assert _cached_numbers(blocked) == first
 
 
 def test_pysiaf_import_asks_no_server_and_logs_no_warning(tmp_path):

@@ -652,7 +652,7 @@ def test_one_cluster_start_forked_warm_workers_and_none_for_an_empty_resume(one_
 
         warm = {"pipeline": "spelunker.stpipe.guidestar_pipeline" in sys.modules,
                 "numba": "numba" in sys.modules,
-                "siaf": instrument._fgs_siaf.cache_info().currsize == 1}
+                "siaf": instrument._fgs_numbers.cache_info().currsize == 1}
         return warm, os.getppid(), os.environ.get("OMP_NUM_THREADS")
 
     class CountedCluster(LocalCluster):

@@ -25,7 +25,6 @@ import re
 import warnings
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 
 import astropy.units as u
 import numpy as np
@@ -33,6 +32,7 @@ import requests
 from astropy.table import MaskedColumn, QTable, Table
 from astropy.time import Time
 
+from spelunker._cache import cache_folder
 from spelunker._validate import check_path, check_positive_float
 from spelunker.atomic import atomic_file
 from spelunker.errors import CatalogError, CatalogFallbackWarning, ParameterError
@@ -52,9 +52,6 @@ DEFAULT_GSC_URL = "https://gsss.stsci.edu/webservices/vo/CatalogSearch.aspx"
 
 #: Environment variable that replaces `DEFAULT_GSC_URL`.
 URL_ENVIRONMENT = "SPELUNKER_GSC_URL"
-
-#: Environment variable naming spelunker's cache folder (``<it>/gsc`` holds this cache).
-CACHE_ENVIRONMENT = "SPELUNKER_CACHE"
 
 #: Version of the JSON cache layout; other versions are ignored and replaced.
 CACHE_FORMAT = 1
@@ -133,9 +130,7 @@ def default_cache_dir():
     >>> default_cache_dir().name
     'gsc'
     """
-    root = os.environ.get(CACHE_ENVIRONMENT)
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "spelunker"
-    return base / "gsc"
+    return cache_folder("gsc")
 
 
 def _service_url(url):

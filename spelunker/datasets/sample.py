@@ -16,6 +16,7 @@ from pathlib import Path
 
 import stdatamodels
 
+from spelunker._cache import cache_folder
 from spelunker.atomic import atomic_file
 from spelunker.datasets.guidestar_files import generate
 from spelunker.datasets.plan import VisitSpec
@@ -61,16 +62,10 @@ def _sample_science_arguments():
                 noise=2e-4, seed=1534, kind="rateints", transit_time=60.0)
 
 
-def _cache_dir(name):
-    root = os.environ.get("SPELUNKER_CACHE")
-    base = Path(root) if root else Path.home() / ".cache" / "spelunker"
-    return base / name
-
-
 def _folder(directory, name, where):
     """``directory`` as a Path, or the cache folder ``name`` when it is None."""
     if directory is None:
-        return _cache_dir(name)
+        return cache_folder(name)
     if isinstance(directory, bool) or not isinstance(directory, (str, os.PathLike)) or not (
             os.fspath(directory)):
         raise ParameterError(f"{where}: directory={directory!r} must be a folder path or None")
@@ -208,7 +203,7 @@ def sample_science(directory=None):
     key = _cache_key(_SCIENCE_VERSION, _SAMPLE_VERSION, visit_arguments, arguments)
     manifest_path = directory / "sample_science.json"
     # The truth of the sample visit, without writing its files.
-    visit = generate(_cache_dir("sample_visit"), write=False, **visit_arguments)
+    visit = generate(cache_folder("sample_visit"), write=False, **visit_arguments)
     names = _cached_files(manifest_path, key)
     if names:
         science, _, _, _ = plan_science(visit, **arguments)

@@ -33,6 +33,7 @@ from spelunker.fitting.gaussian import fit_gaussian_frames
 from spelunker.fitting.moments import fit_moments_frames
 from spelunker.fitting._common import check_column_range
 from spelunker.fitting.result import fit_result_table
+from spelunker.instrument import FRAME_SHAPE
 
 __all__ = ["run_fit", "store_fit", "fit_table", "ensure_fit_table", "fit_target", "which_fit",
            "flag_counts"]
@@ -347,7 +348,7 @@ def fit_target(model, frames, *, where=None):
     (True, False)
     """
     check_model(model, where=where or "fit_target")
-    frames = check_frames(frames, "fg_array", where=where)
+    frames = check_frames(frames, "fg_array", shape=FRAME_SHAPE, where=where)
     model.require_frames("fitting")
     index = locate_rows(np.asarray(model.data), frames)
     if index is not None:

@@ -23,7 +23,8 @@ The on-board centroids (CENTROID packets) are in the ideal frame of the
 on-board apertures ``FGS1_FULL_OSS`` / ``FGS2_FULL_OSS``, whose x has the
 opposite sign; `ideal_to_telescope` converts either.
 
-The coefficients are read from pysiaf once per detector and evaluated here
+The coefficients are read from pysiaf once per detector (cached on disk by
+`spelunker.instrument.aperture_numbers`) and evaluated here
 with numpy (Horner-like, about 40 ms for a million positions; pysiaf's
 astropy models take longer); ``tests/test_pointing.py`` checks the results
 against pysiaf's own transforms to 1e-6 arcsec.
@@ -44,7 +45,7 @@ import numpy as np
 
 from spelunker._validate import check_choice
 from spelunker.errors import ParameterError
-from spelunker.instrument import guider_aperture, guider_name
+from spelunker.instrument import aperture_numbers, guider_name
 
 __all__ = [
     "SkyPosition",
@@ -87,25 +88,26 @@ class _Transform:
     sin_angle: float
 
 
-def _transform_of(aperture):
-    degree = int(aperture.Sci2IdlDeg)
+def _transform_of(numbers):
+    """The transform of an aperture's SIAF numbers (`spelunker.instrument.aperture_numbers`)."""
+    degree = int(numbers["Sci2IdlDeg"])
     powers = tuple((i - j, j) for i in range(degree + 1) for j in range(i + 1))
-    coeff_x = np.array([float(getattr(aperture, f"Sci2IdlX{i + j}{j}")) for i, j in powers])
-    coeff_y = np.array([float(getattr(aperture, f"Sci2IdlY{i + j}{j}")) for i, j in powers])
-    angle = np.deg2rad(float(aperture.V3IdlYAngle))
-    return _Transform(degree, float(aperture.XSciRef), float(aperture.YSciRef), coeff_x, coeff_y,
-                      powers, float(aperture.V2Ref), float(aperture.V3Ref),
-                      float(aperture.VIdlParity), float(np.cos(angle)), float(np.sin(angle)))
+    coeff_x = np.array([numbers[f"Sci2IdlX{i + j}{j}"] for i, j in powers])
+    coeff_y = np.array([numbers[f"Sci2IdlY{i + j}{j}"] for i, j in powers])
+    angle = np.deg2rad(numbers["V3IdlYAngle"])
+    return _Transform(degree, numbers["XSciRef"], numbers["YSciRef"], coeff_x, coeff_y,
+                      powers, numbers["V2Ref"], numbers["V3Ref"],
+                      numbers["VIdlParity"], float(np.cos(angle)), float(np.sin(angle)))
 
 
 @functools.cache
 def _science_transform(detector):
-    return _transform_of(guider_aperture(detector))
+    return _transform_of(aperture_numbers(detector))
 
 
 @functools.cache
 def _onboard_transform(detector):
-    return _transform_of(guider_aperture(detector, frame="onboard"))
+    return _transform_of(aperture_numbers(detector, frame="onboard"))
 
 
 def _float_array(value, name, where):

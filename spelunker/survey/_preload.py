@@ -5,9 +5,10 @@ calls nothing, so `spelunker.survey.workers.start_fork_server` lists this
 module and starts the server with ``SPELUNKER_SURVEY_WARM=1``; imported
 there, it imports the pipeline (`spelunker.survey.execution`) and runs
 `warm_up`: the ASDF extensions (read with the quick-look parameter file)
-and the FGS SIAF (pysiaf); with numba, imported here too, about 1.3 s of
-each worker's first visit, loaded once for every worker forked after (the
-kernels themselves load from numba's cache on their first call).
+and the FGS SIAF numbers (from spelunker's cache, or pysiaf the first
+time, see `spelunker.instrument`); with numba, imported here too, loaded
+once for every worker forked after (the kernels themselves load from
+numba's cache on their first call).
 Imported anywhere else (the variable unset, e.g. by the doctest
 collection) it only imports.  Nothing here starts a thread: the fork
 server must have only one when it forks.
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 def warm_up():
-    """Load the ASDF extensions and the FGS SIAF, as a visit's first use would.
+    """Load the ASDF extensions and the FGS SIAF numbers, as a visit's first use would.
 
     A failure is logged (DEBUG) and left to the visits, which meet it
     again and report it in their rows: the fork server must start anyway.
