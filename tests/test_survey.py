@@ -650,6 +650,7 @@ def test_one_cluster_start_forked_warm_workers_and_none_for_an_empty_resume(one_
 
         assert os.environ.get("SPELUNKER_TEST_LATE") == "set after the fork server started"
 
+        assert "MALLOC_TRIM_THRESHOLD_" not in os.environ  # glibc's own thresholds
         warm = {"pipeline": "spelunker.stpipe.guidestar_pipeline" in sys.modules,
                 "numba": "numba" in sys.modules,
                 "siaf": instrument._fgs_numbers.cache_info().currsize == 1}
@@ -683,6 +684,8 @@ def test_one_cluster_start_forked_warm_workers_and_none_for_an_empty_resume(one_
     environ = Path(f"/proc/{server}/environ")
     if environ.exists():
         assert b"\0OMP_NUM_THREADS=1\0" in b"\0" + environ.read_bytes()
+        if "MALLOC_TRIM_THRESHOLD_" not in os.environ:  # glibc reads it as a process starts
+            assert b"\0MALLOC_TRIM_THRESHOLD_=" not in b"\0" + environ.read_bytes()
 
     def no_cluster(*args, **kwargs):
         raise AssertionError("a resume with nothing to run started a cluster")
@@ -702,10 +705,19 @@ def test_worker_environment_is_dask_s_read_without_importing_distributed(monkeyp
     # distributed is imported in this process: its registered defaults are the reference
     registered = {name: str(value) for name, value in dask.config.get(key).items()
                   if value is not None}
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
     variables = workers_module.worker_environment()
     assert variables.pop("PYTHONHASHSEED") == os.environ.get("PYTHONHASHSEED", "6640")
-    assert variables == {**registered, **{name: os.environ[name] for name in registered
-                                          if name in os.environ}}
+    assert variables == {**{name: value for name, value in registered.items()
+                            if name not in workers_module.LEFT_OUT},
+                         **{name: os.environ[name] for name in registered
+                            if name in os.environ}}
+    # glibc's malloc thresholds stay its own (Dask fixes them), unless the user sets them
+    assert "MALLOC_TRIM_THRESHOLD_" in registered and workers_module.LEFT_OUT == (
+        "MALLOC_TRIM_THRESHOLD_",)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1048576")
+    assert workers_module.worker_environment()["MALLOC_TRIM_THRESHOLD_"] == "1048576"
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
     assert workers_module._distributed_default(key) == {
         name: value for name, value in dask.config.get(key).items()}
     with dask.config.set({f"{key}.OMP_NUM_THREADS": 3}):
