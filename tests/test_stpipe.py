@@ -240,6 +240,23 @@ def test_strun_help_lists_every_parameter(tmp_path):
         assert first_words in " ".join(result.stdout.split()), key
 
 
+def test_importing_the_steps_loads_neither_kernels_nor_figures_nor_run_time_libraries():
+    """strun's alias lookup (``strun <alias> --help`` too) imports spelunker.stpipe.
+
+    It must not load numba (the kernels compile on first call), matplotlib
+    (the report imports it), nor the libraries that only a run uses, each
+    imported in the function that needs it: nifty_ls and astropy.timeseries
+    (periodograms), tqdm (progress bars).
+    """
+    deferred = ["numba", "matplotlib", "nifty_ls", "astropy.timeseries", "tqdm"]
+    probe = ("import sys, spelunker.stpipe; "
+             f"print(sorted(name for name in {deferred!r} if name in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_strun_reports_bad_parameters_and_inputs(small_visit, tmp_path):
     result = run_cli(tmp_path, STRUN, "spelunker_fit", small_visit.files[0], "--method=bogus")
     assert result.returncode != 0

@@ -6,7 +6,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from spelunker.errors import ParameterError
 from spelunker.fitting.model import PARAMETER_NAMES
@@ -225,6 +224,9 @@ def run_blocks(kernel, extra_args, data, err, dq, bad_dq_bits, dtype, *,
 
     bar = None
     if progress and n:
+        # heavy: tqdm.auto loads asyncio (~12 ms together), which a command's --help need not pay
+        from tqdm.auto import tqdm
+
         bar = tqdm(total=n, desc=desc, unit="frame")
     try:
         if ncpus == 1 or len(starts) <= 1:

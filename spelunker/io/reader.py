@@ -20,7 +20,6 @@ import numpy as np
 from astropy.io import fits
 from astropy.time import Time
 from stdatamodels.jwst.datamodels import dqflags
-from tqdm.auto import tqdm
 
 from spelunker._version import __version__
 from spelunker.datamodels import GuideStarModel
@@ -300,6 +299,9 @@ def _read_products(products, *, progress=None):
     tables = {"pointing_table": [], "centroid_table": []}
 
     start = 0
+    # heavy: tqdm.auto loads asyncio (~12 ms together), which a command's --help need not pay
+    from tqdm.auto import tqdm
+
     bar = tqdm(products, desc="reading guider products", unit="file", disable=_no_bar(progress))
     for index, product in enumerate(bar):
         stop = start + product.header["frames"]

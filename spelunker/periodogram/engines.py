@@ -22,12 +22,10 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-import nifty_ls
 import numpy as np
 from astropy import units as u
 from astropy.table import QTable
 from astropy.time import Time
-from astropy.timeseries import LombScargle
 
 from spelunker._validate import (
     check_choice,
@@ -404,6 +402,10 @@ def _powers(times, series, errors, masks, frequency, engine, ncpus=None):
 
 def _nifty_power(t, y, dy, frequency, ncpus=None):
     """Batched nifty-ls power (float32), shape (n_series, n_frequencies); ``ncpus`` threads."""
+    # heavy: nifty_ls and the astropy.timeseries it loads (~11 ms), which a command's --help
+    # need not pay
+    import nifty_ls
+
     threads = {} if ncpus is None else {"nthreads": ncpus}
     t = np.ascontiguousarray(t, dtype=np.float64)
     power = np.empty((len(y), len(frequency)), dtype=np.float32)
@@ -442,6 +444,9 @@ def _check_size(n_frequencies, n_series, engine):
 
 def _astropy_power(t, y, dy, frequency):
     """astropy's exact power, one series at a time, shape (n_series, n_frequencies)."""
+    # heavy: astropy.timeseries (~7 ms), which a command's --help need not pay
+    from astropy.timeseries import LombScargle
+
     if len(t) * len(frequency) > 1e10:
         log.warning("engine 'astropy' is exact but slow: %d points x %d frequencies per "
                     "series; engine 'nifty' gives the same power to ~1e-9",

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sized
 import numpy as np
 from astropy import units as u
 from astropy.table import QTable
-from astropy.timeseries import LombScargle
 
 from spelunker._validate import check_positive_int
 from spelunker.errors import ParameterError
@@ -215,6 +214,9 @@ def _rows_of_peaks(name, times, values, errors, frequency, power, maximum_freque
 
 def _false_alarm_probability(t, values, dy, power, maximum_frequency):
     """astropy's Baluev false-alarm probability of ``power`` (cheap: no periodogram)."""
+    # heavy: astropy.timeseries (~7 ms), which a command's --help need not pay
+    from astropy.timeseries import LombScargle
+
     periodogram = LombScargle(t, values, dy, fit_mean=True, center_data=True,
                               normalization="standard")
     with np.errstate(over="ignore", under="ignore"):
