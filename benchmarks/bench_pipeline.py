@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # summary.py, also under runpy
+from bytecode import compile_tree
 from summary import RESULTS, figure, write_results
 
 CADENCE = 0.0538  # seconds between frames
@@ -288,6 +289,8 @@ def bench_stages(sizes, repeat, baseline, options=(), *, results_folder=RESULTS)
     The issue-23 figures go to ``results_folder/bench_pipeline.json``.
     """
     trees = ([("base", baseline)] if baseline else []) + [("now", None)]
+    for _, tree in trees:
+        compile_tree(tree or Path(__file__).resolve().parent.parent)
     results = {}
     for n_frames, n_files in sizes:
         files = _visit_files(n_frames, n_files)

@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # summary.py, also under runpy
+from bytecode import compile_tree
 from summary import RESULTS, figure, write_results
 
 TREE = Path(__file__).resolve().parent.parent
@@ -101,6 +102,8 @@ def main(argv=None):
     trees = {"tree": TREE}
     if args.base:
         trees["base"] = Path(args.base)
+    for tree in trees.values():
+        compile_tree(tree)
     table = commands()
     times = {(label, name): [] for label, *_ in table for name in trees}
     for _ in range(args.repeat):

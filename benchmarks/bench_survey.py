@@ -55,6 +55,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # summary.py, also under runpy
+from bytecode import compile_tree
 from summary import RESULTS, figure, write_results
 
 FRAMES_PER_SEGMENT = 50_000
@@ -251,6 +252,8 @@ def overhead(args, data, tmp):
     trees = {"tree": tree}
     if args.base:
         trees["base"] = Path(args.base)
+    for path in trees.values():
+        compile_tree(path)
     own = own_work(data, Path(tmp) / "in_process", args.workers)
     ideal = sum(w for w, _ in own) / args.workers
     own_cpu = sum(c for _, c in own)
