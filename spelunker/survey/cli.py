@@ -15,8 +15,6 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from spelunker.errors import SpelunkerError
 
 __all__ = ["EXIT_CODES", "main"]
@@ -141,7 +139,8 @@ def _visits_ahead(args):
 def _run(args):
     """The survey of the parsed arguments ``args``; the exit code."""
     # heavy: imported only once the arguments are parsed, so --help and usage errors answer
-    # at once: the fork server's module (dask, 0.1 s) first, then the survey (distributed,
+    # at once (this module imports neither numpy nor dask, so the server starts as early as
+    # it can): the fork server's module (dask, 0.1 s) first, then the survey (distributed,
     # jwst datamodels, stpipe, the compiled kernels) while the server imports the pipeline.
     from spelunker.survey.workers import start_fork_server
 
@@ -167,10 +166,10 @@ def _run(args):
         print(f"{_PROG}: interrupted; run the same command again to resume (complete visits "
               f"are kept)", file=sys.stderr)
         return 130
-    ok = int(np.count_nonzero(np.asarray(table["status"]) == "ok"))
-    print(f"{len(table)} visits: {ok} ok, {len(table) - ok} failed; "
+    failed = [row for row in table if row["status"] != "ok"]
+    print(f"{len(table)} visits: {len(table) - len(failed)} ok, {len(failed)} failed; "
           f"table {Path(args.output) / 'survey.ecsv'}, guide stars "
           f"{Path(args.output) / 'guidestars.ecsv'}")
-    for row in table[np.asarray(table["status"]) != "ok"]:
+    for row in failed:
         print(f"  {row['visit_id'] or row['program']}: {row['error']}")
-    return 0 if ok == len(table) else 3
+    return 3 if failed else 0

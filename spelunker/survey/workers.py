@@ -63,7 +63,7 @@ def _distributed_default(key):
     ``distributed.yaml`` as distributed registers it on import, without importing it."""
     spec = importlib.util.find_spec("distributed")
     with open(Path(spec.origin).with_name("distributed.yaml"), encoding="utf-8") as file:
-        value = yaml.safe_load(file)
+        value = yaml.load(file, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     for part in key.split("."):
         value = value[part]
     return value
