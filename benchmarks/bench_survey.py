@@ -126,14 +126,14 @@ def own_work(data, output, workers):
     """(wall, CPU) seconds of each visit run by run_visit, warm, as a survey's worker runs it.
 
     In a process of its own, started with the variables Dask sets for a
-    worker process (`spelunker.survey.workers.worker_environment`:
+    worker process (`spelunker.survey.environment.worker_environment`:
     ``OMP_NUM_THREADS=1``, ...) and with the fit threads a survey of
     ``workers`` workers gives each visit (CPUs // workers): the same work
     the survey's workers do.  In this process, OpenMP (finufft) and the fit
     would use every core, and the sum of the walls divided by the workers
     would count the cores twice.
     """
-    from spelunker.survey.workers import worker_environment
+    from spelunker.survey.environment import worker_environment
 
     script = f"""
 import json, sys, time
@@ -163,18 +163,24 @@ print(json.dumps(seconds))
     return [tuple(pair) for pair in json.loads(done.stdout.splitlines()[-1])]
 
 
-def _tree_cpu(process, seen):
-    """Record the CPU seconds (user + system) of ``process`` and its descendants in ``seen``."""
+def _tree_cpu(family, seen):
+    """Record the CPU seconds (user + system) of each process of ``family`` in ``seen``."""
     import psutil
 
-    try:
-        family = [process, *process.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return
     for member in family:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
             times = member.cpu_times()
             seen[member.pid] = max(seen.get(member.pid, 0.0), times.user + times.system)
+
+
+def _family(process, family):
+    """``family`` (pid -> psutil.Process) with ``process`` and its descendants added."""
+    import psutil
+
+    with contextlib.suppress(psutil.NoSuchProcess):
+        for member in [process, *process.children(recursive=True)]:
+            family.setdefault(member.pid, member)
+    return family
 
 
 def _stamp(line):
@@ -220,7 +226,9 @@ def command(tree, data, output, workers):
     """Wall, CPU and phases of ``spelunker-survey`` with ``tree`` on the path.
 
     The CPU is that of the command and every process under it (the fork
-    server and the workers included), sampled every 50 ms (`psutil`).
+    server and the workers included), sampled every 50 ms (`psutil`); the
+    processes are looked for every 0.25 s only, since finding them reads
+    every process of the machine (CPU taken from the command measured).
     """
     import psutil
 
@@ -234,8 +242,13 @@ def command(tree, data, output, workers):
                                     "--workers", str(workers), "--no-progress"], env=env,
                                    stdout=subprocess.DEVNULL, stderr=err, text=True)
         watched = psutil.Process(process.pid)
+        family = {}
+        polls = 0
         while process.poll() is None:
-            _tree_cpu(watched, seen)
+            if polls % 5 == 0:
+                _family(watched, family)
+            _tree_cpu(family.values(), seen)
+            polls += 1
             time.sleep(0.05)
         end = time.time()
         err.seek(0)

@@ -23,13 +23,13 @@ import sys
 import textwrap
 import time
 from importlib.metadata import entry_points
-from pathlib import Path
 from multiprocessing import forkserver
 
 import dask
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import threadpoolctl
 from astropy.table import MaskedColumn, Table
 from astroquery.mast.discovery_portal import PortalAPI
 from distributed import Client, LocalCluster
@@ -44,6 +44,7 @@ from spelunker.stpipe import parameter_file
 from spelunker.survey import COLUMNS, main, plan_survey, run_survey, visit_summary
 from spelunker.survey import cli, execution, planning, summary
 from spelunker.survey import _preload
+from spelunker.survey import environment
 from spelunker.survey import workers as workers_module
 from spelunker.survey.cli import EXIT_CODES
 from spelunker.survey.workers import START_METHOD, start_fork_server
@@ -654,7 +655,10 @@ def test_one_cluster_start_forked_warm_workers_and_none_for_an_empty_resume(one_
         warm = {"pipeline": "spelunker.stpipe.guidestar_pipeline" in sys.modules,
                 "numba": "numba" in sys.modules,
                 "siaf": instrument._fgs_numbers.cache_info().currsize == 1}
-        return warm, os.getppid(), os.environ.get("OMP_NUM_THREADS")
+        # the thread counts BLAS and OpenMP took as the fork server loaded them
+        pools = {(pool["user_api"], pool["num_threads"])
+                 for pool in threadpoolctl.threadpool_info()}
+        return warm, os.getppid(), os.environ.get("OMP_NUM_THREADS"), sorted(pools)
 
     class CountedCluster(LocalCluster):
         def __init__(self, *args, **kwargs):
@@ -664,7 +668,10 @@ def test_one_cluster_start_forked_warm_workers_and_none_for_an_empty_resume(one_
                 started.append((method, sorted(client.run(probe).values())))
 
     monkeypatch.setattr(execution, "LocalCluster", CountedCluster)
+    # A Nanny sets Dask's worker variables in its own process (this one) too: an earlier
+    # cluster's are removed.
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
     workers_module.start_fork_server()
     # a variable set once the server runs reaches the workers too (a token, say)
     monkeypatch.setenv("SPELUNKER_TEST_LATE", "set after the fork server started")
@@ -677,15 +684,12 @@ def test_one_cluster_start_forked_warm_workers_and_none_for_an_empty_resume(one_
     # both workers hold the pipeline, numba and the FGS SIAF, loaded once by the fork
     # server (their parent) before it forked them
     warm = {"pipeline": True, "numba": True, "siaf": True}
-    assert workers == [(warm, server, "1")] * 2
+    # the fork server set Dask's worker variables before it loaded numpy and finufft: BLAS
+    # and OpenMP run one thread in each worker (they read the variables as they load,
+    # before the worker's own environment is set)
+    pools = [("blas", 1), ("openmp", 1)]
+    assert workers == [(warm, server, "1", pools)] * 2
     assert workers_module.WARM_VARIABLE == _preload.WARM_VARIABLE
-    # the fork server had Dask's worker variables from its start (BLAS reads them as numpy
-    # loads, before the worker's own environment is set)
-    environ = Path(f"/proc/{server}/environ")
-    if environ.exists():
-        assert b"\0OMP_NUM_THREADS=1\0" in b"\0" + environ.read_bytes()
-        if "MALLOC_TRIM_THRESHOLD_" not in os.environ:  # glibc reads it as a process starts
-            assert b"\0MALLOC_TRIM_THRESHOLD_=" not in b"\0" + environ.read_bytes()
 
     def no_cluster(*args, **kwargs):
         raise AssertionError("a resume with nothing to run started a cluster")
@@ -694,6 +698,40 @@ def test_one_cluster_start_forked_warm_workers_and_none_for_an_empty_resume(one_
     monkeypatch.setattr(execution, "Client", no_cluster)
     again = run_survey(output, input_dir=one_visit, workers=2, progress=False)
     assert list(again["status"]) == ["ok"] and again["finished"][0] == table["finished"][0]
+
+
+def test_the_fork_server_starts_at_once_and_sets_dask_s_variables_before_numpy(monkeypatch):
+    """The server starts with only what Python reads as it starts (Dask's hash seed): no
+    dask import first, and no MALLOC_TRIM_THRESHOLD_ (glibc reads it then); the first
+    module it imports sets Dask's worker variables, before numpy loads BLAS."""
+    started = []
+    monkeypatch.setattr(forkserver, "ensure_running", lambda: started.append(dict(os.environ)))
+    for name in ("OMP_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_", "PYTHONHASHSEED"):
+        monkeypatch.delenv(name, raising=False)
+    before = dict(os.environ)
+    workers_module.start_fork_server()
+    (environ,) = started
+    assert {name: environ[name] for name in set(environ) - set(before)} == {
+        "PYTHONHASHSEED": workers_module.HASH_SEED, workers_module.WARM_VARIABLE: "1"}
+    assert dict(os.environ) == before  # this process's environment is left as it was
+    assert workers_module.PRELOAD[0] == "spelunker.survey.environment"
+
+    probe = textwrap.dedent("""
+        import os
+        import spelunker.survey.environment  # as in the server: before numpy loads BLAS
+        print(os.environ.get("OMP_NUM_THREADS"), os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+        import numpy, threadpoolctl
+        print(sorted({pool["num_threads"] for pool in threadpoolctl.threadpool_info()}))
+    """)
+    clean = {name: value for name, value in os.environ.items()
+             if name not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                             "MALLOC_TRIM_THRESHOLD_")}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, env={**clean, workers_module.WARM_VARIABLE: "1"})
+    assert done.stdout.split("\n")[:2] == ["1 None", "[1]"]
+    elsewhere = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                               check=True, env=clean)
+    assert elsewhere.stdout.split("\n")[0] == "None None"  # imported elsewhere: nothing set
 
 
 def test_worker_environment_is_dask_s_read_without_importing_distributed(monkeypatch):
@@ -706,24 +744,24 @@ def test_worker_environment_is_dask_s_read_without_importing_distributed(monkeyp
     registered = {name: str(value) for name, value in dask.config.get(key).items()
                   if value is not None}
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
-    variables = workers_module.worker_environment()
+    variables = environment.worker_environment()
     assert variables.pop("PYTHONHASHSEED") == os.environ.get("PYTHONHASHSEED", "6640")
     assert variables == {**{name: value for name, value in registered.items()
-                            if name not in workers_module.LEFT_OUT},
+                            if name not in environment.LEFT_OUT},
                          **{name: os.environ[name] for name in registered
                             if name in os.environ}}
     # glibc's malloc thresholds stay its own (Dask fixes them), unless the user sets them
-    assert "MALLOC_TRIM_THRESHOLD_" in registered and workers_module.LEFT_OUT == (
+    assert "MALLOC_TRIM_THRESHOLD_" in registered and environment.LEFT_OUT == (
         "MALLOC_TRIM_THRESHOLD_",)
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1048576")
-    assert workers_module.worker_environment()["MALLOC_TRIM_THRESHOLD_"] == "1048576"
+    assert environment.worker_environment()["MALLOC_TRIM_THRESHOLD_"] == "1048576"
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
-    assert workers_module._distributed_default(key) == {
+    assert environment._distributed_default(key) == {
         name: value for name, value in dask.config.get(key).items()}
     with dask.config.set({f"{key}.OMP_NUM_THREADS": 3}):
-        assert workers_module.worker_environment()["OMP_NUM_THREADS"] == "3"
+        assert environment.worker_environment()["OMP_NUM_THREADS"] == "3"
     # the command imports this module to start the server: distributed is not imported yet
-    code = ("import sys, spelunker.survey.workers as w; w.worker_environment(); "
+    code = ("import sys, spelunker.survey.environment as e; e.worker_environment(); "
             "print('distributed' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)

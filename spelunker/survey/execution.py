@@ -52,7 +52,8 @@ from spelunker.survey.summary import (
     survey_table,
     visit_summary,
 )
-from spelunker.survey.workers import LEFT_OUT, START_METHOD, start_fork_server
+from spelunker.survey.environment import LEFT_OUT
+from spelunker.survey.workers import START_METHOD, start_fork_server
 
 __all__ = ["SCHEDULER_TIMEOUT", "THREADED_STEPS", "check_scheduler_address", "run_survey",
            "run_visit"]
@@ -430,7 +431,7 @@ def _client(workers, scheduler, dashboard=False):
     # spawned worker had it.
     start_fork_server()
     # The variables the Nanny sets in a worker are those it was forked with (glibc reads
-    # its malloc thresholds as a process starts: the fork server's, see workers.LEFT_OUT).
+    # its malloc thresholds as a process starts: the fork server's, see environment.LEFT_OUT).
     left_out = {f"distributed.nanny.pre-spawn-environ.{name}": None for name in LEFT_OUT
                 if name not in os.environ}
     with dask.config.set({"distributed.worker.multiprocessing-method": START_METHOD,
