@@ -137,7 +137,7 @@ def _attitude(v2, v3, ra, dec, pa_v3):
     V1 differs from it by the convergence of the meridians, so the roll is
     corrected until V3's position angle at V1 is ``pa_v3`` (to 1e-10 deg).
     """
-    # heavy: pysiaf costs ~1.5 s to import; guidestar_sky has imported it offline first
+    # heavy: pysiaf costs ~0.45 s to import; guidestar_sky has imported it offline first
     # (spelunker.instrument.guider_aperture skips pysiaf's online version check)
     from pysiaf.utils import rotations
 
@@ -153,20 +153,20 @@ def _attitude(v2, v3, ra, dec, pa_v3):
 
 def _roll_attitude(v2, v3, ra, dec, roll):
     """Attitude placing (v2, v3) at (ra, dec) with V3 at position angle ``roll`` there."""
-    from pysiaf.utils import rotations  # heavy: pysiaf costs ~1.5 s to import (as _attitude)
+    from pysiaf.utils import rotations  # heavy: pysiaf, ~0.45 s to import (as _attitude)
 
     return rotations.attitude(v2, v3, ra, dec, roll)
 
 
 def _pa_at_v1(attitude):
     """Position angle of V3 at V1 (deg, 0-360) of an attitude."""
-    from pysiaf.utils import rotations  # heavy: pysiaf costs ~1.5 s to import (as _attitude)
+    from pysiaf.utils import rotations  # heavy: pysiaf, ~0.45 s to import (as _attitude)
 
     return float(rotations.posangle(attitude, 0.0, 0.0)) % 360.0
 
 
 def _to_sky(attitude, v2, v3):
-    from pysiaf.utils import rotations  # heavy: pysiaf costs ~1.5 s to import (as _attitude)
+    from pysiaf.utils import rotations  # heavy: pysiaf, ~0.45 s to import (as _attitude)
 
     ra, dec = rotations.pointing(attitude, np.asarray(v2, float), np.asarray(v3, float))
     return np.atleast_1d(np.asarray(ra, float)), np.atleast_1d(np.asarray(dec, float))
