@@ -179,6 +179,16 @@ def _aperture(aperture_name):
     return _fgs_siaf()[aperture_name]
 
 
+def _aperture_name(detector, frame, *, where):
+    """The SIAF name of a guider's full-detector aperture in ``frame`` (both checked)."""
+    detector = guider_name(detector, where=where)
+    if frame not in ("science", "onboard"):
+        msg = f"{where}: frame={frame!r:.40} is not 'science' or 'onboard'"
+        raise ParameterError(msg)
+    names = GUIDER_APERTURES if frame == "science" else ONBOARD_APERTURES
+    return names[detector]
+
+
 def guider_aperture(detector, *, frame="science"):
     """The SIAF aperture (`pysiaf.JwstAperture`) of a guider's full detector.
 
@@ -213,12 +223,7 @@ def guider_aperture(detector, *, frame="science"):
     >>> guider_aperture("FGS1", frame="onboard").AperName
     'FGS1_FULL_OSS'
     """
-    detector = guider_name(detector, where="guider_aperture")
-    if frame not in ("science", "onboard"):
-        msg = f"guider_aperture: frame={frame!r:.40} is not 'science' or 'onboard'"
-        raise ParameterError(msg)
-    names = GUIDER_APERTURES if frame == "science" else ONBOARD_APERTURES
-    return _aperture(names[detector])
+    return _aperture(_aperture_name(detector, frame, where="guider_aperture"))
 
 
 def _coefficient_names(degree):
@@ -306,12 +311,8 @@ def aperture_numbers(detector, *, frame="science"):
     >>> aperture_numbers("FGS1", frame="onboard")["VIdlParity"]
     1.0
     """
-    detector = guider_name(detector, where="aperture_numbers")
-    if frame not in ("science", "onboard"):
-        msg = f"aperture_numbers: frame={frame!r:.40} is not 'science' or 'onboard'"
-        raise ParameterError(msg)
-    names = GUIDER_APERTURES if frame == "science" else ONBOARD_APERTURES
-    return types.MappingProxyType(_fgs_numbers()[names[detector]])
+    name = _aperture_name(detector, frame, where="aperture_numbers")
+    return types.MappingProxyType(_fgs_numbers()[name])
 
 
 def pixel_scales(detector):
