@@ -139,9 +139,9 @@ def _visits_ahead(args):
 def _run(args):
     """The survey of the parsed arguments ``args``; the exit code."""
     # heavy: imported only once the arguments are parsed, so --help and usage errors answer
-    # at once (this module imports neither numpy nor dask, so the server starts as early as
-    # it can): the fork server's module (dask, 0.1 s) first, then the survey (distributed,
-    # jwst datamodels, stpipe, the compiled kernels) while the server imports the pipeline.
+    # at once: the fork server's module first (the standard library only: neither numpy nor
+    # dask is imported before the server starts), then the survey (distributed, jwst
+    # datamodels, stpipe, the compiled kernels) while the server imports the pipeline.
     from spelunker.survey.workers import start_fork_server
 
     if _visits_ahead(args):
