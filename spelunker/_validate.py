@@ -20,6 +20,7 @@ from spelunker.errors import ParameterError
 
 __all__ = [
     "available_cpus",
+    "check_bool",
     "check_choice",
     "check_cpus",
     "check_finite_float",
@@ -43,6 +44,24 @@ def _fail(where, text):
 
 def _is_bool(value):
     return isinstance(value, (bool, np.bool_))
+
+
+def check_bool(value, name, *, where=None):
+    """Return ``value`` as a bool; it must be True or False (numpy's too).
+
+    Examples
+    --------
+    >>> from spelunker._validate import check_bool
+    >>> check_bool(True, "dashboard")
+    True
+    >>> check_bool("yes", "dashboard", where="run_survey")
+    Traceback (most recent call last):
+    ...
+    spelunker.errors.ParameterError: run_survey: dashboard='yes' must be True or False
+    """
+    if not _is_bool(value):
+        _fail(where, f"{name}={value!r:.60} must be True or False")
+    return bool(value)
 
 
 def check_positive_int(value, name, *, where=None):

@@ -36,7 +36,7 @@ from stpipe import config_parser
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from spelunker._validate import available_cpus, check_path, check_positive_int
+from spelunker._validate import available_cpus, check_bool, check_path, check_positive_int
 from spelunker.archive import download_products
 from spelunker.archive.tokens import resolve_token
 from spelunker.atomic import atomic_file, remove_stale_temporaries
@@ -661,9 +661,7 @@ def run_survey(output, *, programs=(), observations=(), visits=(), input_dir=Non
     >>> table["visit_id", "n_frames", "centroid_rms_x_mas", "status"]  # doctest: +SKIP
     """
     progress = _check_progress(progress)
-    if not isinstance(dashboard, (bool, np.bool_)):
-        msg = f"dashboard={dashboard!r} must be True or False"
-        raise ParameterError(msg)
+    dashboard = check_bool(dashboard, "dashboard")
     if scheduler is None:
         workers = available_cpus() if workers is None else check_positive_int(workers, "workers")
     else:

@@ -50,7 +50,8 @@ from astropy import units as u
 from astropy.table import QTable
 from astropy.time import Time
 
-from spelunker._validate import check_choice, check_cpus, check_finite_float, check_positive_float
+from spelunker._validate import (check_bool, check_choice, check_cpus, check_finite_float,
+                                  check_positive_float)
 from spelunker.binning import time_bin_index
 from spelunker.datamodels import check_model
 from spelunker.datamodels._units import column_unit, units_table
@@ -147,9 +148,7 @@ def check_variability_options(fit_table, mask_events, flare_threshold, dip_thres
     """
     fit_table = check_choice(fit_table, "fit_table", ("auto", "gauss_fit", "quick_fit"),
                              where=where)
-    if not isinstance(mask_events, (bool, np.bool_)):
-        msg = f"{where}: mask_events={mask_events!r} must be True or False"
-        raise ParameterError(msg)
+    mask_events = check_bool(mask_events, "mask_events", where=where)
     options = {}
     for name, value, key in (("flare_threshold", flare_threshold, "flares"),
                              ("dip_threshold", dip_threshold, "dips")):
