@@ -301,7 +301,7 @@ def aperture_numbers(detector, *, frame="science"):
     Raises
     ------
     spelunker.errors.ParameterError
-        ``detector`` is not a guider, or an unknown ``frame``.
+        As `guider_aperture` (the message names this function).
 
     Examples
     --------
