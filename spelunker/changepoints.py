@@ -164,20 +164,25 @@ def find_series_steps(times, series, *, bin_size=1.0, window=10, threshold=5.5):
     Raises
     ------
     spelunker.errors.ParameterError
-        For mismatched arrays, non-finite or decreasing times, or bad options.
+        For ``series`` that is not a mapping, a series whose length is not
+        that of the times, non-finite or decreasing times, or bad options.
 
     Examples
     --------
-    >>> import numpy as np
+    Two series of 20,000 frames, a step in the first:
+
     >>> from spelunker.changepoints import find_series_steps
-    >>> rng = np.random.default_rng(1)
-    >>> times = np.arange(20000) * 0.0538
+    >>> import numpy as np
+    >>> times, rng = np.arange(20000) * 0.0538, np.random.default_rng(1)
     >>> steps = find_series_steps(times, {
     ...     "x": rng.normal(0, 0.01, times.size) + 0.01 * (times > 500.0),
     ...     "y": rng.normal(0, 0.01, times.size)})
     >>> [(name, len(found)) for name, found in steps.items()]
     [('x', 1), ('y', 0)]
     """
+    if not hasattr(series, "items"):
+        msg = f"series must be a mapping of name to values, not {type(series).__name__}"
+        raise ParameterError(msg)
     try:
         times = np.asarray(times, dtype=np.float64)
         series = {name: np.asarray(values, dtype=np.float64)

@@ -85,6 +85,8 @@ def test_series_sharing_times_get_the_steps_of_each_and_stay_unmodified():
         assert abs(one["time"] - 700.3) < 2.0
     with pytest.raises(ParameterError, match="equal length"):
         find_series_steps(times, {"step": step, "cut": step[:-1]})
+    with pytest.raises(ParameterError, match="mapping"):
+        find_series_steps(times, step)
 
 
 def test_step_options_are_checked():
