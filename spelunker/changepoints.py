@@ -47,11 +47,12 @@ event per 10 hours (``benchmarks/events_false_alarms.py``,
 
 import numpy as np
 
+from spelunker._jit import njit
 from spelunker._validate import check_positive_float, check_positive_int
 from spelunker.binning import time_bin_index
 from spelunker.errors import ParameterError
 
-__all__ = ["check_step_options", "find_steps", "STEP_COLUMNS"]
+__all__ = ["check_step_options", "find_steps", "find_series_steps", "STEP_COLUMNS"]
 
 #: Columns of the structured array `find_steps` returns.
 STEP_COLUMNS = (("time", np.float64), ("frame", np.int64), ("delta", np.float64),
@@ -133,32 +134,98 @@ def find_steps(times, values, *, bin_size=1.0, window=10, threshold=5.5):
     >>> len(steps), bool(abs(steps["time"][0] - 500.0) < 1.0)
     (1, True)
     """
+    return find_series_steps(times, {"values": values}, bin_size=bin_size, window=window,
+                             threshold=threshold)["values"]
+
+
+def find_series_steps(times, series, *, bin_size=1.0, window=10, threshold=5.5):
+    """`find_steps` of several series sampled at the same times.
+
+    The times are checked and binned once for all the series (a visit's
+    five searched series share them), and no copy of a whole series is
+    made unless a periodic motion is subtracted from it: the same steps as
+    `find_steps` on each series, for less time and memory.
+
+    Parameters
+    ----------
+    times : array_like
+        ``(n,)`` finite times in seconds, increasing.
+    series : mapping of str to array_like
+        ``(n,)`` values of each series; NaN for samples to leave out.
+        Not modified.
+    bin_size, window, threshold : optional
+        As in `find_steps`.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        The steps of each series (`find_steps`), in the order given.
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        For ``series`` that is not a mapping, a series whose length is not
+        that of the times, non-finite or decreasing times, or bad options.
+
+    Examples
+    --------
+    Two series of 20,000 frames, a step in the first:
+
+    >>> from spelunker.changepoints import find_series_steps
+    >>> import numpy as np
+    >>> times, rng = np.arange(20000) * 0.0538, np.random.default_rng(1)
+    >>> steps = find_series_steps(times, {
+    ...     "x": rng.normal(0, 0.01, times.size) + 0.01 * (times > 500.0),
+    ...     "y": rng.normal(0, 0.01, times.size)})
+    >>> [(name, len(found)) for name, found in steps.items()]
+    [('x', 1), ('y', 0)]
+    """
+    if not hasattr(series, "items"):
+        msg = f"series must be a mapping of name to values, not {type(series).__name__}"
+        raise ParameterError(msg)
     try:
         times = np.asarray(times, dtype=np.float64)
-        values = np.asarray(values, dtype=np.float64)
+        series = {name: np.asarray(values, dtype=np.float64)
+                  for name, values in series.items()}
     except (TypeError, ValueError) as exc:
         msg = f"times and values must be arrays of numbers ({exc})"
         raise ParameterError(msg) from None
-    if times.ndim != 1 or values.shape != times.shape:
-        msg = (f"times and values must be 1-D and of equal length; got shapes {times.shape} "
-               f"and {values.shape}")
-        raise ParameterError(msg)
+    for values in series.values():
+        if times.ndim != 1 or values.shape != times.shape:
+            msg = (f"times and values must be 1-D and of equal length; got shapes "
+                   f"{times.shape} and {values.shape}")
+            raise ParameterError(msg)
     if times.size and (not np.all(np.isfinite(times)) or np.any(np.diff(times) < 0)):
         msg = "times must be finite and in increasing order"
         raise ParameterError(msg)
     bin_size, window, threshold = check_step_options(bin_size, window, threshold)
-    empty = np.zeros(0, dtype=list(STEP_COLUMNS))
-    valid = np.isfinite(values)
-    if np.count_nonzero(valid) < 2 * window:
-        return empty
-    index = time_bin_index(times, bin_size)
+    index = None  # the bin of each time, made for the first series that needs it
+    found = {}
+    for name, values in series.items():
+        valid = np.isfinite(values)
+        n_valid = int(np.count_nonzero(valid))
+        if n_valid < 2 * window:
+            found[name] = np.zeros(0, dtype=list(STEP_COLUMNS))
+            continue
+        if index is None:
+            index = time_bin_index(times, bin_size)
+        found[name] = _steps(times, values, valid, n_valid, index, bin_size, window,
+                             threshold)
+    return found
+
+
+def _steps(times, values, valid, n_valid, index, bin_size, window, threshold):
+    """`find_steps` of one series: ``valid`` its finite values, ``index`` the bins of the times."""
     n_bins = int(index[-1]) + 1
-    counts = np.bincount(index[valid], minlength=n_bins)
+    if n_valid == values.size:  # every value usable: no copies of the series
+        valid_index, valid_values = index, values
+    else:
+        valid_index, valid_values = index[valid], values[valid]
+    counts = np.bincount(valid_index, minlength=n_bins)
     full = counts >= _MIN_FILL * np.median(counts[counts > 0])
-    means = np.where(full, _bin_medians(index[valid], values[valid], counts), np.nan)
-    # Bin positions of the frames (bin k is centred on k): for the periodic part.
-    position = (times - times.min()) / bin_size - 0.5
-    values = values.copy()  # the caller's array is not modified
+    means = np.where(full, _bin_medians(valid_index, valid_values, counts), np.nan)
+    del valid_index, valid_values
+    copied = False  # the caller's array is not modified: copied before a wave is removed
     steps = []
     for first, stop in _runs(full):
         if stop - first < 2 * window:
@@ -184,11 +251,16 @@ def find_steps(times, values, *, bin_size=1.0, window=10, threshold=5.5):
             if [b - first for b, *_ in found] == candidates:
                 break
         if waves:
-            inside = (index >= first) & (index < stop)
-            values[inside] -= _waves(waves, position[inside] - first)
+            if not copied:
+                values, copied = values.copy(), True
+            # The frames of bins first to stop - 1 (the bins are in time order), at their
+            # bin positions (bin k is centred on k).
+            inside = slice(*np.searchsorted(index, [first, stop]))
+            position = (times[inside] - times[0]) / bin_size - 0.5
+            values[inside] -= _waves(waves, position - first)
         steps.extend(found)
     if not steps:
-        return empty
+        return np.zeros(0, dtype=list(STEP_COLUMNS))
     out = np.zeros(len(steps), dtype=list(STEP_COLUMNS))
     for row, (boundary, delta, error, z, sigma) in enumerate(sorted(steps)):
         frame = _place(times, values, valid, index, boundary, window, delta, means)
@@ -292,24 +364,37 @@ def _bin_medians(index, values, counts):
     is no rarer; a tenth of outliers of any size barely moves a median.
 
     ``index`` is non-decreasing (times in order), so the values of a bin are
-    one run: they are laid out one bin per row of a NaN-padded table and
-    the rows sorted, which costs O(n log(bin count)) instead of a sort of
-    all n values (the same order statistics, so the same medians).  Bins
-    of very uneven fill (padding over 4x the values) are sorted together.
+    one run, sorted on its own (`_run_medians`), which costs O(n log(bin
+    count)) instead of a sort of all n values and makes no temporary of the
+    series' size (the same order statistics, so the same medians).
     """
-    n_bins = counts.size
-    width = int(counts.max()) if n_bins else 0
-    if index.size == 0 or width * n_bins > 4 * index.size + 1024:
-        return _bin_medians_sorted(index, values, counts)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    table = np.full((n_bins, width), np.nan)
-    table[index, np.arange(index.size) - starts[index]] = values
-    table.sort(axis=1)
-    rows = np.arange(n_bins)
-    low = np.maximum((counts - 1) // 2, 0)
-    high = np.minimum(counts // 2, width - 1)
-    with np.errstate(invalid="ignore"):
-        return np.where(counts > 0, 0.5 * (table[rows, low] + table[rows, high]), np.nan)
+    out = np.empty(counts.size)
+    if counts.size:
+        _run_medians(np.ascontiguousarray(values, dtype=np.float64),
+                     np.ascontiguousarray(counts, dtype=np.int64), out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _run_medians(values, counts, out):
+    """``out[k]``: the median of the ``counts[k]`` values of run ``k`` (NaN if none)."""
+    run = np.empty(max(counts.max(), 1))
+    start = 0
+    for k in range(counts.size):
+        count = counts[k]
+        if count == 0:
+            out[k] = np.nan
+            continue
+        # Insertion sort: a bin holds some twenty values.
+        for i in range(count):
+            value = values[start + i]
+            j = i
+            while j > 0 and run[j - 1] > value:
+                run[j] = run[j - 1]
+                j -= 1
+            run[j] = value
+        out[k] = 0.5 * (run[(count - 1) // 2] + run[count // 2])
+        start += count
 
 
 def _bin_medians_sorted(index, values, counts):

@@ -27,7 +27,7 @@ from astropy.table import QTable
 from astropy.time import Time
 
 from spelunker._validate import check_choice, check_positive_float
-from spelunker.changepoints import check_step_options, find_steps
+from spelunker.changepoints import check_step_options, find_series_steps
 from spelunker.datamodels import check_model
 from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.periodogram import periodogram_groups
@@ -394,7 +394,7 @@ def find_events(model, *, fit_table="auto", bin_size=1.0, window=10, threshold=5
     - ``gap``: consecutive frames more than ``gap`` seconds and 5 cadences
       apart.
 
-    Steps are found by `spelunker.changepoints.find_steps` on the fit's
+    Steps are found by `spelunker.changepoints.find_series_steps` on the fit's
     clean frames (flags 0); a smooth periodic motion of the star (a
     wobble) or a slow drift is no step.
 
@@ -478,12 +478,14 @@ def _series(model, name, frames):
     table = getattr(model, name)
     clean = np.asarray(table["flags"])[frames] == 0
     series = {}
+    flagged = ~clean
+    # frames is an index array: indexing makes the copy that is written to (not the model).
     for column in ("x_mean", "y_mean", "x_stddev", "y_stddev"):
-        values = np.array(table[column], dtype=float)[frames]
-        values[~clean] = np.nan
+        values = np.asarray(table[column], dtype=float)[frames]
+        values[flagged] = np.nan
         series[column] = values
     if model.hasattr("lightcurve") and len(model.lightcurve) == len(model.frames):
-        series["flux"] = np.array(model.lightcurve["flux"], dtype=float)[frames]
+        series["flux"] = np.asarray(model.lightcurve["flux"], dtype=float)[frames]
     elif model.hasattr("data"):  # no light curve yet: the sum of the usable pixels
         dq = np.asarray(model.dq)[frames] if model.hasattr("dq") and np.shape(
             model.dq) == np.shape(model.data) else None
@@ -494,8 +496,9 @@ def _series(model, name, frames):
 def _step_events(model, name, times, frames, *, bin_size, window, threshold, coincidence,
                  technical):
     series = _series(model, name, frames)
-    found = {key: find_steps(times[frames], values, bin_size=bin_size, window=window,
-                             threshold=threshold) for key, values in series.items()}
+    # One binning of the interval's times for its five series.
+    found = find_series_steps(times[frames], series, bin_size=bin_size, window=window,
+                              threshold=threshold)
     rows = []
     # Width steps make tilts; centroid steps join the tilt they coincide with.
     width = sorted((float(s["time"]), key, s) for key in ("x_stddev", "y_stddev")

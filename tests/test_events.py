@@ -15,7 +15,7 @@ from spelunker import (
     datasets,
     read_guidestar,
 )
-from spelunker.changepoints import find_steps
+from spelunker.changepoints import find_series_steps, find_steps
 from spelunker.datasets import simulate_frames
 from spelunker.events import events_table, find_events, hga_moves, store_events
 from spelunker.fitting import fit_gaussian_frames
@@ -58,6 +58,35 @@ def test_white_noise_and_gaps_give_no_step():
     times = np.concatenate((times[:10_000], times[10_000:] + 300.0))
     values = rng.normal(0, 0.01, times.size) + 0.5 * (np.arange(times.size) >= 10_000)
     assert len(find_steps(times, values)) == 0
+
+
+def test_series_sharing_times_get_the_steps_of_each_and_stay_unmodified():
+    # find_series_steps bins the times once for all series: each gets the steps
+    # find_steps finds on it alone (a wobble removed, NaN left out, a series too
+    # short), and no input array is modified (the wobble is removed from a copy).
+    rng = np.random.default_rng(5)
+    times = np.arange(40000) * CADENCE
+    step = 0.7 + rng.normal(0, 0.01, times.size) + 0.012 * (times >= 700.3)
+    wobble = step + 0.02 * np.sin(2 * np.pi * times / 90.0)
+    holes = step.copy()
+    holes[rng.random(times.size) < 0.02] = np.nan
+    short = np.full(times.size, np.nan)
+    short[:5] = 1.0
+    series = {"step": step, "wobble": wobble, "holes": holes, "short": short}
+    kept = {name: values.copy() for name, values in series.items()}
+    found = find_series_steps(times, series)
+    assert list(found) == list(series)
+    for name, values in series.items():
+        assert_array_equal(values, kept[name])
+        assert_array_equal(found[name], find_steps(times, values))
+    assert len(found["short"]) == 0
+    for name in ("step", "wobble", "holes"):
+        (one,) = found[name]
+        assert abs(one["time"] - 700.3) < 2.0
+    with pytest.raises(ParameterError, match="equal length"):
+        find_series_steps(times, {"step": step, "cut": step[:-1]})
+    with pytest.raises(ParameterError, match="mapping"):
+        find_series_steps(times, step)
 
 
 def test_step_options_are_checked():

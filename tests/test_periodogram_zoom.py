@@ -285,3 +285,24 @@ def test_point_groups_compare_the_earliest_and_latest_times_not_the_first_and_la
     groups = zoom_module._point_groups(times, {"a": every, "b": inner, "c": no_start})
     assert [names for _, names in groups] == [["a", "b"], ["c"]]
     assert groups[0][0] is every
+
+
+def test_a_transform_reuses_the_memory_of_its_sums_with_the_same_numbers():
+    # The sums of one series at a time: the next series' transforms write into the
+    # same arrays (no fresh memory per series), and give the numbers of a new transform.
+    rng = np.random.default_rng(2)
+    t = np.arange(3000) * 0.0538
+    span = float(t[-1])
+    points = zoom_module._Points(t, 1 / span, 1 / (2 * span), 3000)
+    first, second = rng.normal(size=(2, t.size))
+    errors = rng.uniform(0.5, 1.5, t.size)
+    reused = zoom_module._Transform(points)
+    sums = reused.sums(first, None)
+    arrays = sums.sy.values, sums.sw.values
+    sums = reused.sums(second, errors)
+    assert sums.sy.values is arrays[0] and sums.sw.values is arrays[1]
+    fresh = zoom_module._Transform(points).sums(second, errors)
+    assert_array_equal(sums.sy.values, fresh.sy.values)
+    assert_array_equal(sums.sw2.values, fresh.sw2.values)
+    assert_array_equal(sums.grid_power(), fresh.grid_power())
+    assert (sums.norm, sums.variance) == (fresh.norm, fresh.variance)

@@ -304,7 +304,12 @@ class _Points:
 
 
 class _Transform:
-    """finufft plans of one `_Points` (one thread's: a plan is not shared between threads)."""
+    """finufft plans of one `_Points` (one thread's: a plan is not shared between threads).
+
+    It also holds the memory of the sums of one series (`sums`), reused by the
+    next: a series' transforms take no fresh memory (at 2 million points,
+    0.2 GB of page faults per series otherwise).
+    """
 
     def __init__(self, points):
         self.times, self.shifts, self.grids = points.times, points.shifts, points.grids
@@ -316,12 +321,21 @@ class _Transform:
                                 upsampfac=1.25, fftw=_FFTW_ESTIMATE, nthreads=1)
             plan.setpts(points.x)
             self.plans.append(plan)
+        self._memory = {}
+
+    def _scratch(self, key, n, dtype):
+        """This transform's array ``key`` of ``n`` values, made on first use, then reused."""
+        array = self._memory.get(key)
+        if array is None:
+            array = self._memory[key] = np.empty(n, dtype=dtype)
+        return array
 
     def sums(self, values, errors, valid=None):
         """The `_Sums` of one series (its points those of this transform).
 
         ``valid``: the points that are the series' (the others have weight 0
-        and any finite value); None: all.
+        and any finite value); None: all.  The sums of one series at a time:
+        the next call reuses their memory.
         """
         if valid is None:
             count = len(values)
@@ -336,15 +350,21 @@ class _Transform:
         if errors is not None:
             weight /= weight.sum()
         centred = values - _long_dot(weight, values)
-        norm = _long_dot(weight, centred * centred)
+        work = self._scratch("work", len(values), float)
+        norm = _long_dot(weight, np.multiply(centred, centred, out=work))
         mean_time = _long_dot(weight, self.times)
-        variance = _long_dot(weight, (self.times - mean_time) ** 2)
-        (origin_a, _, n_trans), (origin_b, _, _) = self.grids
+        np.subtract(self.times, mean_time, out=work)
+        variance = _long_dot(weight, np.square(work, out=work))
+        (origin_a, n_a, n_trans), (origin_b, n_b, _) = self.grids
         if n_trans == 1:
-            sy = _Samples(self.plans[0].execute((weight * centred) * self.shifts[0]), origin_a,
-                          self.delta)
-            sw = sw2 = _Samples(self.plans[1].execute(weight * self.shifts[1]), origin_b,
-                                self.delta)
+            # The products as numpy makes them (the real factor taken as complex), in place.
+            data = self._scratch("data", len(values), complex)
+            np.multiply(np.multiply(weight, centred, out=work), self.shifts[0], out=data)
+            sy = _Samples(self.plans[0].execute(data, out=self._scratch("a", n_a, complex)),
+                          origin_a, self.delta)
+            np.multiply(weight, self.shifts[1], out=data)
+            sw = sw2 = _Samples(self.plans[1].execute(data, out=self._scratch("b", n_b, complex)),
+                                origin_b, self.delta)
         else:
             pair = np.stack([weight * centred, weight]) * self.shifts[0]
             sy_sw = self.plans[0].execute(pair)
