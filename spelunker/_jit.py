@@ -17,7 +17,9 @@ spelunker`` is fast and works for every user:
   ``NUMBA_CACHE_DIR`` to choose the folder.
 
 This module imports nothing heavy; the kernels live in
-`spelunker.fitting._kernels` and `spelunker.science.binning`.
+`spelunker.fitting._kernels`, `spelunker.science.binning`,
+`spelunker.changepoints`, `spelunker.periodogram.zoom` and
+`spelunker.variability.detrend`.
 """
 
 import functools
