@@ -17,6 +17,7 @@ from spelunker.datamodels import GuideStarModel
 from spelunker.errors import ParameterError
 from spelunker.events import find_events, store_events
 from spelunker.fitting import fit_gaussian_frames, fit_moments_frames, fit_table, store_fit
+from spelunker import instrument
 from spelunker.instrument import (GUIDER_APERTURES, SIAF_FIELDS, aperture_numbers, guider_aperture,
                                   guider_name, pixel_scales)
 from spelunker.io.reader import open_guidestar
@@ -104,7 +105,7 @@ def _cached_numbers(cache):
     return json.loads(done.stdout)
 
 
-def test_aperture_numbers_are_cached_per_pysiaf_version(tmp_path):
+def test_aperture_numbers_are_cached_per_pysiaf_version(tmp_path, monkeypatch):
     """The first process reads pysiaf and keeps the numbers; later ones do not import pysiaf
     (0.45 s) and compute the same; a damaged cache file is read from pysiaf again and
     replaced; an unwritable cache folder costs only the time."""
@@ -119,15 +120,17 @@ def test_aperture_numbers_are_cached_per_pysiaf_version(tmp_path):
     assert first["numbers"] == dict(aperture_numbers("GUIDER2"))
     assert first["scales"] == list(pixel_scales("GUIDER1"))
 
+    read_cache = instrument._fgs_numbers.__wrapped__  # what a new process does, uncached
+    monkeypatch.setenv("SPELUNKER_CACHE", str(tmp_path / "cache"))
     for damage in ("{", json.dumps({"FGS1_FULL": {"V2Ref": 1.0}}), "[]"):
         cached.write_text(damage, encoding="utf-8")
-        again = _cached_numbers(tmp_path / "cache")
-        assert again == first
+        assert read_cache()["FGS2_FULL"] == first["numbers"]
         assert json.loads(cached.read_text(encoding="utf-8"))["FGS2_FULL"] == first["numbers"]
 
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where the cache folder would be", encoding="utf-8")
-    assert _cached_numbers(blocked) == first
+    monkeypatch.setenv("SPELUNKER_CACHE", str(blocked))
+    assert read_cache()["FGS2_FULL"] == first["numbers"]
 
 
 def test_pysiaf_import_asks_no_server_and_logs_no_warning(tmp_path):
