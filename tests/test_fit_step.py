@@ -417,6 +417,23 @@ def test_run_fit_table_is_stored_as_it_is_with_the_same_values(frames, method):
     assert np.asarray(getattr(other, name)).tobytes() == table.tobytes()
 
 
+def test_run_fit_iteration_limit_is_what_the_fit_table_holds(frames):
+    """The Gaussian fit's iterations go to an int16 column: a larger limit is refused before
+    any fit; the moments fit does not iterate, so its limit is only checked positive."""
+    from spelunker.fitting import run_fit
+
+    model = frames.copy()
+    most = np.iinfo(model.table_dtype("gauss_fit")["iterations"]).max
+    assert most == 32767
+    message = "max_iterations=32768 is more than the fit table's iterations column holds"
+    with pytest.raises(ParameterError, match=rf"{message} \({most}, int16\)"):
+        run_fit(model, "gauss", max_iterations=most + 1)
+    result, _ = run_fit(model, "quick", max_iterations=most + 1)
+    assert len(result["x_mean"]) == len(model.data)
+    with pytest.raises(ParameterError, match="max_iterations=0 must be an integer >= 1"):
+        run_fit(model, "quick", max_iterations=0)
+
+
 def test_store_fit_rejects_bad_results(frames):
     model = frames.copy()
     result = dict(fit_moments_frames(model.data[:5]))

@@ -40,9 +40,6 @@ __all__ = ["run_fit", "store_fit", "fit_table", "ensure_fit_table", "fit_target"
 
 log = logging.getLogger(__name__)
 
-#: Largest iteration limit: the fit tables store ``iterations`` as int16.
-_MAX_ITERATIONS = np.iinfo(np.int16).max
-
 
 def _check_method(method):
     if method not in FIT_TABLES:
@@ -65,8 +62,8 @@ def run_fit(model, method, *, ncpus=1, max_iterations=50, bad_dq_bits=1, progres
     ncpus : int, optional
         Number of threads.
     max_iterations : int, optional
-        Iteration limit of the Gaussian fit (at most 32767: the fit table
-        stores ``iterations`` as int16).
+        Iteration limit of the Gaussian fit (at most what the fit table's
+        ``iterations`` column holds: 32767, int16).
     bad_dq_bits : int, optional
         DQ bits of pixels left out of the fit.
     progress : bool, optional
@@ -103,10 +100,12 @@ def run_fit(model, method, *, ncpus=1, max_iterations=50, bad_dq_bits=1, progres
     _check_method(method)
     ncpus = check_positive_int(ncpus, "ncpus")
     max_iterations = check_positive_int(max_iterations, "max_iterations")
-    if max_iterations > _MAX_ITERATIONS:
-        msg = (f"max_iterations={max_iterations} is more than the fit table's iterations "
-               f"column holds ({_MAX_ITERATIONS}, int16)")
-        raise ParameterError(msg)
+    if method == "gauss":  # the moments fit does not iterate
+        dtype = model.table_dtype(FIT_TABLES[method])["iterations"]
+        if max_iterations > np.iinfo(dtype).max:
+            msg = (f"max_iterations={max_iterations} is more than the fit table's iterations "
+                   f"column holds ({np.iinfo(dtype).max}, {dtype.name})")
+            raise ParameterError(msg)
     model.require_frames("fitting")
     data = np.asarray(model.data)
     err = _usable_err(model)
