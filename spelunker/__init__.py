@@ -17,11 +17,6 @@ from spelunker._version import __version__
 # a private one, before numba is first imported (see spelunker._jit).
 use_writable_cache()
 
-__all__ = ["__version__", "GuideStarModel", "SpelunkerError", "ParameterError", "read_guidestar",
-           "load", "Spelunker",
-           "GuideStarFitStep", "PhotometryOptimizeStep", "PeriodogramStep", "GuideStarEventStep",
-           "GuideStarVariabilityStep", "GuideStarPipeline"]
-
 #: Public name -> the module that owns it (imported on first use).
 _OWNERS = {
     "GuideStarModel": "spelunker.datamodels",
@@ -38,5 +33,6 @@ _OWNERS = {
     "GuideStarPipeline": "spelunker.stpipe",
 }
 
+__all__ = ["__version__", *_OWNERS]
 
 __getattr__, __dir__ = lazy_exports(__name__, _OWNERS, __all__)

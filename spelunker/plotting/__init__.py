@@ -38,16 +38,6 @@ aperture and the 8x8 window on a hips2fits sky image).
 
 from spelunker._lazy import lazy_exports
 
-__all__ = [
-    "timeseries_binned_plot", "timeseries_list_plot", "periodogram_plot", "frame_plot",
-    "position_plot", "flux_spatial_timelapse_animation", "write_visit_report", "summarize",
-    "write_report_index", "science_regressors_plot", "plot_mnemonic", "plot_local_events",
-    "plot_events", "plot_intervals", "plot_event_table", "relative_flux", "TimeAxis",
-    "time_axis", "set_time_axis", "to_axis_time", "variability_lightcurve_plot",
-    "rms_binning_plot", "folded_lightcurve_plot", "VARIABILITY_STYLES", "display_bin_size",
-    "time_domain_figure", "jitter_plot", "pointing_figure", "guidestar_plot",
-]
-
 #: Public name -> the submodule that owns it, imported on first use: the pipeline's
 #: log summary needs `summarize` alone, not the figures' modules (issue 23).
 _OWNERS = {
@@ -82,5 +72,6 @@ _OWNERS = {
     "guidestar_plot": "spelunker.plotting.sky",
 }
 
+__all__ = list(_OWNERS)
 
 __getattr__, __dir__ = lazy_exports(__name__, _OWNERS, __all__)

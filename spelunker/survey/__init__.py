@@ -55,21 +55,6 @@ Memory
 from spelunker._lazy import lazy_exports
 from spelunker.survey.cli import main
 
-__all__ = [
-    "CATALOGUE_COLUMNS",
-    "COLUMNS",
-    "SCATTER_BIN",
-    "POINTING_COLUMNS",
-    "VARIABILITY_COLUMNS",
-    "VisitTask",
-    "guidestar_catalogue",
-    "main",
-    "plan_survey",
-    "run_survey",
-    "run_visit",
-    "visit_summary",
-]
-
 #: Public name -> the module that owns it, imported on first use (PEP 562): the
 #: command (`main`) answers ``--help`` without loading Dask, jwst or the kernels.
 _OWNERS = {
@@ -86,5 +71,6 @@ _OWNERS = {
     "visit_summary": "spelunker.survey.summary",
 }
 
+__all__ = ["main", *_OWNERS]
 
 __getattr__, __dir__ = lazy_exports(__name__, _OWNERS, __all__)
