@@ -68,8 +68,7 @@ def write_fits(model, init, *args, **kwargs):
             hdulist.append(fits.BinTableHDU(_storage_copy(table), header=headers[name]))
         if asdf_hdu is not None:
             hdulist.append(asdf_hdu)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Card is too long")
+        with _long_cards():
             hdulist.writeto(init, *args, **kwargs)
         return
     overwrite = kwargs.pop("overwrite", False)
@@ -79,13 +78,20 @@ def write_fits(model, init, *args, **kwargs):
     opened = open(init, "wb") if isinstance(init, (str, os.PathLike)) \
         else contextlib.nullcontext(init)
     with opened as handle:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Card is too long")
+        with _long_cards():
             hdulist.writeto(handle, *args, **kwargs)
         for name, table in tables.items():
             _write_table(handle, headers[name], table)
         if asdf_hdu is not None:
             _write_table(handle, asdf_hdu.header, asdf_hdu.data)
+
+
+@contextlib.contextmanager
+def _long_cards():
+    """Without astropy's "Card is too long" warning: long values go to CONTINUE cards."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Card is too long")
+        yield
 
 
 def _storage_dtype(dtype):
@@ -100,8 +106,7 @@ def _table_header(name, extname, table, cards):
     appends a reopened product's other cards, FITS structure keywords left out.
     """
     empty = np.zeros(0, dtype=_storage_dtype(table.dtype))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Card is too long")
+    with _long_cards():
         header = fits.BinTableHDU(empty, name=extname).header
         header["NAXIS2"] = len(table)
         header["EXTVER"] = (1, "extension value")  # as stdatamodels numbers its HDUs
