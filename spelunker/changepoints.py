@@ -223,7 +223,7 @@ def _steps(times, values, valid, n_valid, index, bin_size, window, threshold):
         valid_index, valid_values = index[valid], values[valid]
     counts = np.bincount(valid_index, minlength=n_bins)
     full = counts >= _MIN_FILL * np.median(counts[counts > 0])
-    means = np.where(full, _bin_medians(valid_index, valid_values, counts), np.nan)
+    means = np.where(full, _bin_medians(valid_values, counts), np.nan)
     del valid_index, valid_values
     copied = False  # the caller's array is not modified: copied before a wave is removed
     steps = []
@@ -356,17 +356,17 @@ def _golden(function, low, high, iterations=20):
     return 0.5 * (a + b)
 
 
-def _bin_medians(index, values, counts):
+def _bin_medians(values, counts):
     """Median of the values of each bin (NaN for an empty bin).
 
     The median, not the mean: real fine-guide frames hold zeroed or negative
     pixels in about one frame in ten, and a cosmic ray the fit did not flag
     is no rarer; a tenth of outliers of any size barely moves a median.
 
-    ``index`` is non-decreasing (times in order), so the values of a bin are
-    one run, sorted on its own (`_run_medians`), which costs O(n log(bin
-    count)) instead of a sort of all n values and makes no temporary of the
-    series' size (the same order statistics, so the same medians).
+    ``values`` are in time order, so bin ``k``'s are one run of ``counts[k]``
+    values, sorted on its own (`_run_medians`, by insertion: a bin holds some
+    twenty values) instead of one sort of all the values, with no temporary
+    of the series' size (the same order statistics, so the same medians).
     """
     out = np.empty(counts.size)
     if counts.size:
@@ -395,17 +395,6 @@ def _run_medians(values, counts, out):
             run[j] = value
         out[k] = 0.5 * (run[(count - 1) // 2] + run[count // 2])
         start += count
-
-
-def _bin_medians_sorted(index, values, counts):
-    """`_bin_medians` by one sort of all the values (any fill of the bins)."""
-    order = np.lexsort((values, index))
-    ordered = values[order]
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    low = np.minimum(starts + (counts - 1) // 2, max(ordered.size - 1, 0))
-    high = np.minimum(starts + counts // 2, max(ordered.size - 1, 0))
-    with np.errstate(invalid="ignore"):
-        return np.where(counts > 0, 0.5 * (ordered[low] + ordered[high]), np.nan)
 
 
 def _runs(mask):
