@@ -84,6 +84,9 @@ ONBOARD_APERTURES = {"GUIDER1": "FGS1_FULL_OSS", "GUIDER2": "FGS2_FULL_OSS"}
 SIAF_FIELDS = ("XSciRef", "YSciRef", "XSciScale", "YSciScale", "V2Ref", "V3Ref",
                "V3IdlYAngle", "VIdlParity", "Sci2IdlDeg")
 
+#: The four apertures of `aperture_numbers`, as kept in the cache file.
+_FGS_APERTURES = (*GUIDER_APERTURES.values(), *ONBOARD_APERTURES.values())
+
 _ALIASES = {"GUIDER1": "GUIDER1", "FGS1": "GUIDER1", "GUIDER2": "GUIDER2", "FGS2": "GUIDER2"}
 
 _SIAF_LOCK = threading.Lock()
@@ -241,8 +244,7 @@ def _numbers_of(aperture):
 
 def _usable(cached):
     """Whether a cache file's content holds the numbers of every FGS aperture."""
-    names = [*GUIDER_APERTURES.values(), *ONBOARD_APERTURES.values()]
-    if not isinstance(cached, dict) or sorted(cached) != sorted(names):
+    if not isinstance(cached, dict) or sorted(cached) != sorted(_FGS_APERTURES):
         return False
     for numbers in cached.values():
         if not isinstance(numbers, dict) or not all(
@@ -265,8 +267,7 @@ def _fgs_numbers():
         cached = None
     if _usable(cached):
         return cached
-    names = [*GUIDER_APERTURES.values(), *ONBOARD_APERTURES.values()]
-    numbers = {name: _numbers_of(_aperture(name)) for name in names}
+    numbers = {name: _numbers_of(_aperture(name)) for name in _FGS_APERTURES}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_file(path) as partial:
@@ -342,5 +343,5 @@ def pixel_scales(detector):
     >>> [round(scale, 5) for scale in pixel_scales("GUIDER2")]
     [0.06788, 0.06976]
     """
-    numbers = aperture_numbers(guider_name(detector, where="pixel_scales"))
+    numbers = _fgs_numbers()[_aperture_name(detector, "science", where="pixel_scales")]
     return numbers["XSciScale"], numbers["YSciScale"]
