@@ -20,7 +20,7 @@ import yaml
 
 from spelunker.survey.workers import HASH_SEED, WARM_VARIABLE
 
-__all__ = ["LEFT_OUT", "worker_environment"]
+__all__ = ["LEFT_OUT", "nanny_overrides", "worker_environment"]
 
 #: Dask's configuration key of the variables set before a worker process starts.
 _ENVIRON_KEY = "distributed.nanny.pre-spawn-environ"
@@ -32,6 +32,32 @@ _ENVIRON_KEY = "distributed.nanny.pre-spawn-environ"
 #: instead of 0.44 s.  A worker holds one visit at a time, and the memory it keeps
 #: between visits is what the next one reuses.
 LEFT_OUT = ("MALLOC_TRIM_THRESHOLD_",)
+
+
+def _left_out():
+    """The names of `LEFT_OUT` this process's environment does not set: those left out."""
+    return [name for name in LEFT_OUT if name not in os.environ]
+
+
+def nanny_overrides():
+    """Dask configuration keeping a Nanny from setting the `LEFT_OUT` variables in a worker.
+
+    A forked worker has its fork server's environment, in which they are
+    not set (`worker_environment`); the Nanny would set Dask's values in the
+    worker after it starts, where glibc no longer reads them.
+
+    Returns
+    -------
+    dict
+        Dask configuration key -> None (Dask's way of unsetting a variable).
+
+    Examples
+    --------
+    >>> from spelunker.survey.environment import nanny_overrides
+    >>> nanny_overrides()  # doctest: +SKIP
+    {'distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_': None}
+    """
+    return {f"{_ENVIRON_KEY}.{name}": None for name in _left_out()}
 
 
 def _distributed_default(key):
@@ -67,8 +93,9 @@ def worker_environment():
     # The user's configuration (dask's files, DASK_* variables) over distributed's defaults.
     config = dask.config.merge(_distributed_default(_ENVIRON_KEY),
                                dask.config.get(_ENVIRON_KEY, default=None) or {})
+    left_out = _left_out()
     variables = {name: os.environ.get(name, str(value)) for name, value in config.items()
-                 if value is not None and (name not in LEFT_OUT or name in os.environ)}
+                 if value is not None and name not in left_out}
     if variables.get("PYTHONHASHSEED") in (None, "0"):
         variables["PYTHONHASHSEED"] = HASH_SEED  # Dask's value: the workers hash alike
     return variables

@@ -52,7 +52,7 @@ from spelunker.survey.summary import (
     survey_table,
     visit_summary,
 )
-from spelunker.survey.environment import LEFT_OUT
+from spelunker.survey.environment import nanny_overrides
 from spelunker.survey.workers import START_METHOD, start_fork_server
 
 __all__ = ["SCHEDULER_TIMEOUT", "THREADED_STEPS", "check_scheduler_address", "run_survey",
@@ -430,12 +430,8 @@ def _client(workers, scheduler, dashboard=False):
     # gives them this process's environment as it is now (MAST_API_TOKEN, ...), as a
     # spawned worker had it.
     start_fork_server()
-    # The variables the Nanny sets in a worker are those it was forked with (glibc reads
-    # its malloc thresholds as a process starts: the fork server's, see environment.LEFT_OUT).
-    left_out = {f"distributed.nanny.pre-spawn-environ.{name}": None for name in LEFT_OUT
-                if name not in os.environ}
     with dask.config.set({"distributed.worker.multiprocessing-method": START_METHOD,
-                          _PROFILER_KEY: bool(dashboard), **left_out}), \
+                          _PROFILER_KEY: bool(dashboard), **nanny_overrides()}), \
             LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                          dashboard_address=":0" if dashboard else None, preload=[__name__],
                          env=dict(os.environ)) as cluster, \
