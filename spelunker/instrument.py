@@ -251,7 +251,7 @@ def _usable(cached):
                 isinstance(numbers.get(field), float) for field in SIAF_FIELDS):
             return False
         degree = numbers["Sci2IdlDeg"]
-        if degree != int(degree) or not 1 <= degree <= 9 or not all(
+        if not 1 <= degree <= 9 or degree != int(degree) or not all(
                 isinstance(numbers.get(name), float) for name in _coefficient_names(int(degree))):
             return False
     return True

@@ -122,7 +122,10 @@ def test_aperture_numbers_are_cached_per_pysiaf_version(tmp_path, monkeypatch):
 
     read_cache = instrument._fgs_numbers.__wrapped__  # what a new process does, uncached
     monkeypatch.setenv("SPELUNKER_CACHE", str(tmp_path / "cache"))
-    for damage in ("{", json.dumps({"FGS1_FULL": {"V2Ref": 1.0}}), "[]"):
+    not_a_degree = json.loads(cached.read_text(encoding="utf-8"))
+    not_a_degree["FGS1_FULL"]["Sci2IdlDeg"] = float("nan")  # JSON's NaN: int() would raise
+    for damage in ("{", json.dumps({"FGS1_FULL": {"V2Ref": 1.0}}), "[]",
+                   json.dumps(not_a_degree)):
         cached.write_text(damage, encoding="utf-8")
         assert read_cache()["FGS2_FULL"] == first["numbers"]
         assert json.loads(cached.read_text(encoding="utf-8"))["FGS2_FULL"] == first["numbers"]
