@@ -312,3 +312,26 @@ def test_red_noise_inflates_the_period_error_so_it_stays_honest():
         inside += abs(fit.period - 720.0) <= 3 * fit.period_error
     assert np.median(factors) > 2
     assert inside >= 19
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_peak_false_alarm_probability_is_baluevs_at_the_last_grid_frequency(weighted):
+    # The peak table's probability: astropy's Baluev formula for the grid's last
+    # frequency as it is (astropy's LombScargle method would round it to its own grid),
+    # from the variance of the series' own valid times, weighted by 1 / error**2.
+    rng = np.random.default_rng(8)
+    times = np.sort(rng.uniform(0, 400, 3000))
+    values = 0.2 * np.sin(2 * np.pi * times / 23.0) + rng.normal(0, 1, 3000)
+    errors = rng.uniform(0.5, 2.0, 3000) if weighted else None
+    values[:40] = np.nan   # the valid points span less than the times
+    valid = np.isfinite(values)
+    result = lomb_scargle(times, {"flux": values},
+                          errors=None if errors is None else {"flux": errors}, n_peaks=3)
+    fmax = float(result.frequency[-1])
+    dy = None if errors is None else errors[valid]
+    for row in result.peaks:
+        expected = fap_baluev(float(row["power"]), fmax, times[valid], values[valid], dy,
+                              "standard")
+        assert row["false_alarm_probability"] == pytest.approx(float(expected), rel=1e-9,
+                                                               abs=1e-300)
+    assert result.peaks["false_alarm_probability"][0] < 1e-6

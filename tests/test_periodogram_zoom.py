@@ -288,21 +288,46 @@ def test_point_groups_compare_the_earliest_and_latest_times_not_the_first_and_la
 
 
 def test_a_transform_reuses_the_memory_of_its_sums_with_the_same_numbers():
-    # The sums of one series at a time: the next series' transforms write into the
-    # same arrays (no fresh memory per series), and give the numbers of a new transform.
+    # The sums of one series at a time: the next series' points are gathered and its
+    # transforms written into the same arrays (no fresh memory per series), and give
+    # the numbers of a new transform.
     rng = np.random.default_rng(2)
     t = np.arange(3000) * 0.0538
     span = float(t[-1])
     points = zoom_module._Points(t, 1 / span, 1 / (2 * span), 3000)
     first, second = rng.normal(size=(2, t.size))
     errors = rng.uniform(0.5, 1.5, t.size)
+    every = np.ones(t.size, bool)
     reused = zoom_module._Transform(points)
-    sums = reused.sums(first, None)
-    arrays = sums.sy.values, sums.sw.values
-    sums = reused.sums(second, errors)
+    sums = reused.sums(first, None, every, every)
+    arrays = sums.sy.values, sums.sw.values, sums.grid_power()
+    sums = reused.sums(second, errors, every, every)
     assert sums.sy.values is arrays[0] and sums.sw.values is arrays[1]
-    fresh = zoom_module._Transform(points).sums(second, errors)
+    assert sums.grid_power() is arrays[2]
+    fresh = zoom_module._Transform(points).sums(second, errors, every, every)
     assert_array_equal(sums.sy.values, fresh.sy.values)
     assert_array_equal(sums.sw2.values, fresh.sw2.values)
     assert_array_equal(sums.grid_power(), fresh.grid_power())
-    assert (sums.norm, sums.variance) == (fresh.norm, fresh.variance)
+    assert (sums.norm, sums.variance, sums.count) == (fresh.norm, fresh.variance, 3000)
+
+
+def test_a_series_missing_some_of_the_points_weighs_them_zero():
+    # A series whose mask lacks a few of its group's points: its sums on the group's
+    # points are those of its own points to rounding, whatever its values there.
+    rng = np.random.default_rng(3)
+    t = np.arange(3000) * 0.0538
+    span = float(t[-1])
+    values = rng.normal(size=t.size)
+    errors = rng.uniform(0.5, 1.5, t.size)
+    mask = np.ones(t.size, bool)
+    mask[[5, 700, 1400]] = False
+    values[~mask], errors[~mask] = np.nan, -1.0   # never read
+    every = np.ones(t.size, bool)
+    group = zoom_module._Transform(zoom_module._Points(t, 1 / span, 1 / (2 * span), 3000))
+    own = zoom_module._Transform(zoom_module._Points(t[mask], 1 / span, 1 / (2 * span), 3000))
+    for dy in (None, errors):
+        shared = group.sums(values, dy, mask, every)
+        alone = own.sums(values, dy, mask, mask)
+        assert shared.count == alone.count == 2997
+        assert shared.variance == pytest.approx(alone.variance, rel=1e-12)
+        assert_allclose(shared.grid_power(), alone.grid_power(), rtol=1e-9, atol=1e-12)

@@ -278,9 +278,9 @@ def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak
     A peak is an interior grid point that is higher than its left
     neighbour, at least as high as its right one, and the highest within
     ``peak_separation`` on both sides.  Its false-alarm probability is
-    astropy's Baluev (2008) approximation for the grid's maximum
-    frequency: the probability that noise alone gives a peak this high
-    somewhere in the grid.
+    Baluev's (2008) approximation (astropy's ``method='baluev'``) for the
+    grid's last frequency: the probability that noise alone gives a peak
+    this high somewhere in the grid.
 
     Examples
     --------

@@ -2,8 +2,10 @@
 
 A peak is an interior grid point that is higher than its left neighbour,
 at least as high as its right one, and the highest within a window on both
-sides (`find_peaks`); its false-alarm probability is astropy's Baluev
-(2008) approximation for the grid's maximum frequency.
+sides (`find_peaks`); its false-alarm probability is Baluev's (2008)
+approximation for the grid's maximum frequency (astropy's
+``method='baluev'``, computed by ``spelunker.periodogram.refine._false_alarm``
+from the weighted variance of the times).
 `spelunker.periodogram.lomb_scargle` reports the peaks of every series it
 computes.
 """
@@ -16,7 +18,13 @@ from astropy.table import QTable
 
 from spelunker._validate import check_positive_int
 from spelunker.errors import ParameterError
-from spelunker.periodogram.refine import FLAG_FAILED, FLAG_NOT_SIGNIFICANT, _Series
+from spelunker.periodogram.refine import (
+    FLAG_FAILED,
+    FLAG_NOT_SIGNIFICANT,
+    _false_alarm,
+    _long_dot,
+    _Series,
+)
 
 __all__ = ["find_peaks", "peaks_qtable", "REFINED_COLUMNS", "MAX_REFINE_FALSE_ALARM"]
 
@@ -157,72 +165,85 @@ def _series_peaks(times, frequency, power, series, masks, errors, *, n_peaks,
         if name not in masks:
             continue
         mask = masks[name]
-        window = _peak_window(times[mask], spacing, peak_separation)
+        t, values = times[mask], series[name][mask]
+        dy = None if errors[name] is None else errors[name][mask]
+        window = _peak_window(_baseline(t), spacing, peak_separation)
         index = find_peaks(power[name], n_peaks=n_peaks, window=window)
-        rows += _rows_of_peaks(name, times[mask], series[name][mask],
-                               None if errors[name] is None else errors[name][mask],
-                               frequency[index], power[name][index], frequency[-1],
+        rows += _rows_of_peaks(name, frequency[index], power[name][index], frequency[-1],
+                               n_points=len(t), time_variance=_time_variance(t, dy),
+                               points=lambda t=t, values=values, dy=dy: (t, values, dy),
                                refine_below=refine_below)
     return peaks_qtable(rows)
 
 
-def _peak_window(times, spacing, peak_separation):
+def _peak_window(baseline, spacing, peak_separation):
     """Grid points on each side within which a peak must be the highest (at least 1).
 
     ``spacing`` is the grid's step (Hz); the separation is `_separation`.
     """
-    separation = _separation(times, peak_separation)
+    separation = _separation(baseline, peak_separation)
     return max(1, int(round(separation / spacing))) if spacing > 0 else 1
 
 
-def _separation(times, peak_separation):
-    """``peak_separation`` (Hz), or if None ``1 / baseline`` of ``times`` (valid points)."""
+def _separation(baseline, peak_separation):
+    """``peak_separation`` (Hz), or if None ``1 / baseline`` (s, the valid points' span)."""
     if peak_separation is not None:
         return peak_separation
-    baseline = float(np.ptp(times)) if len(times) else 0.0
     return 1.0 / baseline if baseline > 0 else 0.0
 
 
-def _rows_of_peaks(name, times, values, errors, frequency, power, maximum_frequency, *,
-                   refine_below=MAX_REFINE_FALSE_ALARM):
+def _baseline(times):
+    """Span (s) of ``times``; 0 for none."""
+    return float(np.ptp(times)) if len(times) else 0.0
+
+
+def _time_variance(times, errors):
+    """Weighted variance of ``times`` (s**2): Baluev's effective baseline is ``sqrt(4 pi var)``.
+
+    The weights are ``errors**-2`` (None: equal), as in astropy's
+    false-alarm probabilities; the times are centred on their weighted
+    mean first, so no precision is lost to a large time origin.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spelunker.periodogram.peaks import _time_variance
+    >>> _time_variance(np.array([0.0, 1.0, 2.0]), None)
+    0.6666666666666666
+    """
+    weight = np.ones(len(times)) if errors is None else np.asarray(errors, dtype=float) ** -2.0
+    weight /= weight.sum()
+    centred = times - _long_dot(weight, times)
+    return _long_dot(weight, np.square(centred, out=centred))
+
+
+def _rows_of_peaks(name, frequency, power, maximum_frequency, *, n_points, time_variance,
+                   points, refine_below=MAX_REFINE_FALSE_ALARM):
     """Peak-table rows of the peaks of one series at ``frequency`` (Hz) with ``power``, ranked.
 
-    ``times``, ``values``, ``errors`` (or None) are the series' valid
-    points; ``maximum_frequency`` the grid's last frequency (false-alarm
-    probabilities, refinement).
+    ``n_points`` and ``time_variance`` (`_time_variance`) are those of the
+    series' valid points, ``maximum_frequency`` the grid's last frequency
+    (false-alarm probabilities, refinement).  ``points()`` returns the
+    valid ``(times, values, errors or None)``; it is called only when a
+    peak is significant enough to be refined.
     """
-    if not len(frequency):
-        return []
-    fap = _false_alarm_probability(times, values, errors, np.asarray(power, dtype=float),
-                                   maximum_frequency)
     rows = []
     prepared = None
-    for rank, (peak, probability) in enumerate(zip(frequency, fap, strict=True), start=1):
+    for rank, peak in enumerate(frequency, start=1):
+        peak_power = float(power[rank - 1])
+        probability = _false_alarm(peak_power, n_points, time_variance, maximum_frequency)
         refined = (np.nan, np.nan, np.nan, np.nan, FLAG_NOT_SIGNIFICANT)
         # A fit of a noise peak means nothing (and costs time): only the
         # significant peaks are refined.
         if probability <= refine_below:
             if prepared is None:  # the series' points, once for all its peaks
-                prepared = _Series(times, values, errors, maximum_frequency)
+                prepared = _Series(*points(), maximum_frequency)
             fit = prepared.refine(1.0 / peak, max_shift=0.5,
                                   max_false_alarm=max(refine_below, MAX_REFINE_FALSE_ALARM))
             refined = (fit.period, fit.period_error, fit.amplitude, fit.amplitude_error,
                        fit.flag)
-        rows.append((name, rank, float(peak), float(power[rank - 1]), probability, *refined))
+        rows.append((name, rank, float(peak), peak_power, probability, *refined))
     return rows
-
-
-def _false_alarm_probability(t, values, dy, power, maximum_frequency):
-    """astropy's Baluev false-alarm probability of ``power`` (cheap: no periodogram)."""
-    # heavy: astropy.timeseries (~7 ms), which a command's --help need not pay
-    from astropy.timeseries import LombScargle
-
-    periodogram = LombScargle(t, values, dy, fit_mean=True, center_data=True,
-                              normalization="standard")
-    with np.errstate(over="ignore", under="ignore"):
-        fap = periodogram.false_alarm_probability(power, method="baluev",
-                                                  maximum_frequency=maximum_frequency)
-    return np.clip(np.asarray(fap, dtype=float), 0.0, 1.0)
 
 
 def peaks_qtable(rows):

@@ -153,21 +153,21 @@ def zoom_periodograms(times, series, errors, masks, *, fmin, step, n_power, fine
         if index not in transforms:
             transforms[index] = _Transform(shared.points(index))
         points, mask = groups[index][0], masks[name]
-        t, values = times[mask], series[name][mask]
-        dy = None if errors[name] is None else errors[name][mask]
-        if points is mask:
-            sums = transforms[index].sums(values, dy)
-        else:  # the group's points, weight 0 where this series has none
-            own = mask[points]
-            sums = transforms[index].sums(_spread(values, own),
-                                          None if dy is None else _spread(dy, own), own)
+        values, dy = series[name], errors[name]
+        sums = transforms[index].sums(values, dy, mask, points)
         coarse = sums.grid_power()
-        window = _window(t, fmin, fine_step, n_fine, peak_separation)
+        power = coarse[:(n_power - 1) * multiple + 1:multiple].astype(np.float32)
+        first, last = _ends(times, mask)
+        window = _window(last - first, fmin, fine_step, n_fine, peak_separation)
         index, values_at = _zoom(sums, coarse, fmin, fine_step, n_fine, n_peaks, window)
         log.debug("%s: fine power at %d of %d frequencies", name, sums.evaluated, n_fine)
-        return (coarse[:(n_power - 1) * multiple + 1:multiple].astype(np.float32),
-                _rows_of_peaks(name, t, values, dy, fmin + fine_step * index.astype(float),
-                               values_at, fmin + fine_step * (n_fine - 1), **kwargs))
+        return (power,
+                _rows_of_peaks(name, fmin + fine_step * index.astype(float), values_at,
+                               fmin + fine_step * (n_fine - 1), n_points=sums.count,
+                               time_variance=sums.variance,
+                               points=lambda: (times[mask], values[mask],
+                                               None if dy is None else dy[mask]),
+                               **kwargs))
 
     names = list(masks)
     workers = thread_count(threads, most=_MAX_THREADS)
@@ -183,30 +183,24 @@ def zoom_periodograms(times, series, errors, masks, *, fmin, step, n_power, fine
     return power, peaks_qtable([row for name in series if name in rows for row in rows[name]])
 
 
-def _window(times, fmin, fine_step, n_fine, peak_separation):
+def _window(baseline, fmin, fine_step, n_fine, peak_separation):
     """`_peak_window` on the fine grid, spaced by its median step as on the grid in full.
 
-    The median step differs from ``fine_step`` by rounding only, which
-    changes the window only when the separation is half-way between two
-    numbers of steps: then the grid is made to measure it.
+    ``baseline`` is the span (s) of the series' valid points.  The median
+    step differs from ``fine_step`` by rounding only, which changes the
+    window only when the separation is half-way between two numbers of
+    steps: then the grid is made to measure it.
     """
-    window = _peak_window(times, fine_step, peak_separation)
-    ratio = _separation(times, peak_separation) / fine_step
+    window = _peak_window(baseline, fine_step, peak_separation)
+    ratio = _separation(baseline, peak_separation) / fine_step
     if abs(ratio - math.floor(ratio) - 0.5) < 1e-6:
         grid = fmin + fine_step * np.arange(n_fine)
-        window = _peak_window(times, float(np.median(np.diff(grid))), peak_separation)
+        window = _peak_window(baseline, float(np.median(np.diff(grid))), peak_separation)
     return window
 
 
 def _span(times):
     return float(times.max() - times.min())
-
-
-def _spread(values, own):
-    """``values`` (at the points ``own`` of a group) on all the group's points, 0 elsewhere."""
-    spread = np.zeros(len(own))
-    spread[own] = values
-    return spread
 
 
 def _point_groups(times, masks):
@@ -306,9 +300,10 @@ class _Points:
 class _Transform:
     """finufft plans of one `_Points` (one thread's: a plan is not shared between threads).
 
-    It also holds the memory of the sums of one series (`sums`), reused by the
-    next: a series' transforms take no fresh memory (at 2 million points,
-    0.2 GB of page faults per series otherwise).
+    It also holds the memory of one series (`scratch`: its gathered points and
+    weights, its sums, its power on the internal grid), reused by the next: a
+    series takes no fresh memory the size of the visit but finufft's own
+    (at 2 million points, 0.3 GB of page faults per series otherwise).
     """
 
     def __init__(self, points):
@@ -323,34 +318,44 @@ class _Transform:
             self.plans.append(plan)
         self._memory = {}
 
-    def _scratch(self, key, n, dtype):
+    def scratch(self, key, n, dtype):
         """This transform's array ``key`` of ``n`` values, made on first use, then reused."""
         array = self._memory.get(key)
         if array is None:
             array = self._memory[key] = np.empty(n, dtype=dtype)
         return array
 
-    def sums(self, values, errors, valid=None):
-        """The `_Sums` of one series (its points those of this transform).
+    def sums(self, values, errors, mask, points):
+        """The `_Sums` of one series whose valid frames are ``mask``.
 
-        ``valid``: the points that are the series' (the others have weight 0
-        and any finite value); None: all.  The sums of one series at a time:
-        the next call reuses their memory.
+        ``values`` and ``errors`` (None: unweighted) are the series' arrays
+        over all frames; ``points`` are the frames of this transform, a
+        superset of ``mask`` (or ``mask`` itself): the frames missing from
+        the series get weight 0.  The sums of one series at a time: the
+        next call reuses their memory, and the series' points are gathered
+        into it (at 2 million frames, each fresh array would cost about 16
+        MB of page faults).
         """
-        if valid is None:
-            count = len(values)
-        else:
-            count = int(np.count_nonzero(valid))
+        n = len(self.times)
+        y = np.compress(points, values, out=self.scratch("values", n, float))
+        weight = self.scratch("weight", n, float)
+        invalid = None if points is mask else ~mask[points]
+        count = n if invalid is None else n - int(np.count_nonzero(invalid))
+        if invalid is not None:
+            y[invalid] = 0.0
         if errors is None:
-            weight = np.full(len(values), 1.0 / count)
+            weight.fill(1.0 / count)
         else:
-            weight = errors ** -2.0 if valid is None else np.where(valid, errors, 1.0) ** -2.0
-        if valid is not None:
-            weight[~valid] = 0.0
+            np.compress(points, errors, out=weight)
+            if invalid is not None:
+                weight[invalid] = 1.0
+            np.power(weight, -2.0, out=weight)
+        if invalid is not None:
+            weight[invalid] = 0.0
         if errors is not None:
             weight /= weight.sum()
-        centred = values - _long_dot(weight, values)
-        work = self._scratch("work", len(values), float)
+        centred = np.subtract(y, _long_dot(weight, y), out=y)
+        work = self.scratch("work", n, float)
         norm = _long_dot(weight, np.multiply(centred, centred, out=work))
         mean_time = _long_dot(weight, self.times)
         np.subtract(self.times, mean_time, out=work)
@@ -358,19 +363,19 @@ class _Transform:
         (origin_a, n_a, n_trans), (origin_b, n_b, _) = self.grids
         if n_trans == 1:
             # The products as numpy makes them (the real factor taken as complex), in place.
-            data = self._scratch("data", len(values), complex)
+            data = self.scratch("data", n, complex)
             np.multiply(np.multiply(weight, centred, out=work), self.shifts[0], out=data)
-            sy = _Samples(self.plans[0].execute(data, out=self._scratch("a", n_a, complex)),
+            sy = _Samples(self.plans[0].execute(data, out=self.scratch("a", n_a, complex)),
                           origin_a, self.delta)
             np.multiply(weight, self.shifts[1], out=data)
-            sw = sw2 = _Samples(self.plans[1].execute(data, out=self._scratch("b", n_b, complex)),
+            sw = sw2 = _Samples(self.plans[1].execute(data, out=self.scratch("b", n_b, complex)),
                                 origin_b, self.delta)
         else:
             pair = np.stack([weight * centred, weight]) * self.shifts[0]
             sy_sw = self.plans[0].execute(pair)
             sy, sw = (_Samples(row, origin_a, self.delta) for row in sy_sw)
             sw2 = _Samples(self.plans[1].execute(weight * self.shifts[1]), origin_b, self.delta)
-        return _Sums(sy, sw, sw2, norm, self, variance)
+        return _Sums(sy, sw, sw2, norm, self, variance, count)
 
 
 class _Samples:
@@ -422,18 +427,22 @@ def _interpolate(values, first, inverse, kernels, out):
 class _Sums:
     """``Sy``, ``Sw`` and ``Sw`` at doubled frequencies (`_Samples`) of one series."""
 
-    def __init__(self, sy, sw, sw2, norm, transform, variance):
+    def __init__(self, sy, sw, sw2, norm, transform, variance, count):
         self.sy, self.sw, self.sw2, self.norm = sy, sw, sw2, norm
         self.transform = transform
-        self.variance = variance
+        self.variance = variance  # weighted variance of the series' times (s**2)
+        self.count = count        # the series' points
         self.evaluated = 0
 
     def grid_power(self):
-        """float64 power at the internal grid points ``fmin + delta * j``, ``0 <= j < n_grid``."""
+        """float64 power at the internal grid points ``fmin + delta * j``, ``0 <= j < n_grid``.
+
+        In the transform's memory: valid until its next series.
+        """
         fmin, n = self.transform.fmin, self.transform.n_grid
         sy, sw, sw2 = (self.sy.on_grid(fmin, 1, n), self.sw.on_grid(fmin, 1, n),
                        self.sw2.on_grid(2 * fmin, 2, n))
-        return _power(sy, sw, sw2, self.norm)
+        return _power(sy, sw, sw2, self.norm, out=self.transform.scratch("power", n, float))
 
     def power_at(self, frequency):
         """float64 power at any ``frequency`` (array, Hz) within the grid, interpolated."""
@@ -465,15 +474,17 @@ def _level(variance, delta):
     return _LEVEL_MARGIN * max(bound, 0.0) ** 2
 
 
-def _power(sy, sw, sw2, norm):
+def _power(sy, sw, sw2, norm, *, out=None):
     """Standard-normalised floating-mean Lomb-Scargle power from its sums (nifty-ls's formula).
 
     Computed by `_power_kernel`, one pass and no temporaries, the
     operations of `_numpy_power` in the same order but for ``hypot``, taken
     as ``sqrt(x**2 + y**2)`` (25 times faster; the sums are at most 1, so
-    nothing overflows): the same numbers to rounding (1e-15).
+    nothing overflows): the same numbers to rounding (1e-15).  ``out``: a
+    float64 array of their length to write into (None: a new one).
     """
-    out = np.empty(len(sy))
+    if out is None:
+        out = np.empty(len(sy))
     _power_kernel(sy, sw, sw2, float(norm), out)
     return out
 
@@ -520,12 +531,16 @@ def _numpy_power(sy, sw, sw2, norm):
 
 
 def _zoom(sums, coarse, fmin, fine_step, n_fine, n_peaks, window):
-    """Fine-grid indices and float32 powers of the ``n_peaks`` strongest fine peaks, in order."""
+    """Fine-grid indices and float32 powers of the ``n_peaks`` strongest fine peaks, in order.
+
+    ``coarse`` (`_Sums.grid_power`) is modified: -inf where not finite.
+    """
     ratio = sums.transform.delta / fine_step  # fine steps per internal step
     alpha = sums.level()
-    finite = np.where(np.isfinite(coarse), coarse, -np.inf)
+    finite = coarse  # modified in place: -inf where not finite
+    finite[~np.isfinite(finite)] = -np.inf
     n_first = min(len(finite), _FIRST_CANDIDATES * n_peaks)
-    threshold = np.partition(finite, len(finite) - n_first)[len(finite) - n_first]
+    threshold = _nth_highest(finite, n_first, sums.transform)
     index = np.zeros(0, dtype=np.int64)
     values = np.zeros(0, dtype=np.float32)
     while True:
@@ -550,7 +565,18 @@ def _zoom(sums, coarse, fmin, fine_step, n_fine, n_peaks, window):
         else:  # fewer peaks than asked among these points: take many more
             n_first *= 8
             threshold = (-np.inf if n_first >= len(finite)
-                         else np.partition(finite, len(finite) - n_first)[len(finite) - n_first])
+                         else _nth_highest(finite, n_first, sums.transform))
+
+
+def _nth_highest(values, n, transform):
+    """The ``n``-th highest of ``values`` (``1 <= n <= len(values)``).
+
+    Partitioned in a copy in ``transform``'s memory (`_Transform.scratch`).
+    """
+    copy = transform.scratch("partition", len(values), values.dtype)
+    np.copyto(copy, values)
+    copy.partition(len(values) - n)
+    return copy[len(values) - n]
 
 
 def _ranges(low, high):
