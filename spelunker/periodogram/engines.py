@@ -341,8 +341,8 @@ def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak
         reason = None
         if n_points[name] < MIN_POINTS:
             reason = f"{n_points[name]} valid point(s), fewer than {MIN_POINTS}"
-        elif np.ptp(values[mask]) == 0:
-            reason = "it is constant"
+        elif values.max(where=mask, initial=-np.inf) == values.min(where=mask, initial=np.inf):
+            reason = "it is constant"  # (the extremes read in place: no copy of the series)
         if reason:
             log.warning("no periodogram of %s: %s", name, reason)
         else:
