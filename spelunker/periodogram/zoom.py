@@ -293,8 +293,10 @@ class _Points:
         else:
             self.grids = [(origin, n_a, 2), (2 * fmin - _TAPS * delta, 2 * n_grid + 2 * _TAPS, 1)]
         # finufft's output j is at origin + delta j when the input is shifted to the centre.
-        self.shifts = [np.exp((2j * np.pi * (grid_origin + delta * (n_modes // 2))) * self.times)
-                       for grid_origin, n_modes, _ in self.grids]
+        self.shifts = []
+        for grid_origin, n_modes, _ in self.grids:
+            shift = np.multiply(2j * np.pi * (grid_origin + delta * (n_modes // 2)), self.times)
+            self.shifts.append(np.exp(shift, out=shift))  # in place: one array, not two
 
 
 class _Transform:
