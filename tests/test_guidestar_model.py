@@ -225,6 +225,43 @@ def test_rows_functions_check_their_arrays():
             locate_rows(current, [1.0])
 
 
+def _group_rows_by_sort(visits, stars):
+    """The grouping by definition: each key's rows, ordered by the key's first row."""
+    visits, stars = np.asarray(visits, np.int64), np.asarray(stars, np.int64)
+    keys = visits * (int(stars.max(initial=0)) + 1) + stars
+    _, first = np.unique(keys, return_index=True)
+    return [(int(visits[i]), int(stars[i]), np.flatnonzero(keys == keys[i]))
+            for i in np.sort(first)]
+
+
+@pytest.mark.parametrize("pattern", ["one", "runs", "returning", "interleaved"])
+def test_group_rows_groups_runs_as_a_sort_of_every_row_would(pattern, monkeypatch):
+    # group_rows finds the runs of one visit and guide star instead of sorting every
+    # row; any pattern gives the grouping of the sort, rows in order, groups by first row.
+    from spelunker.datamodels import rows as rows_module
+
+    rng = np.random.default_rng(4)
+    n = 5000
+    if pattern == "one":
+        visits, stars = np.full(n, 2), np.full(n, 1)
+    elif pattern == "runs":         # visits one after the other, a guide-star change in one
+        visits = np.repeat([0, 1, 2], [1500, 2000, 1500])
+        stars = np.where(np.arange(n) < 2500, 0, 3)
+    elif pattern == "returning":    # a guide star re-acquired after another
+        visits = np.zeros(n, int)
+        stars = np.repeat([1, 0, 1, 2, 0], [1000, 500, 1500, 1000, 1000])
+    else:                           # row by row: more runs than the limit, the sort's path
+        visits, stars = rng.integers(0, 3, n), rng.integers(0, 2, n)
+        monkeypatch.setattr(rows_module, "_MAX_RUNS", 100)
+    groups = rows_module.group_rows(visits, stars)
+    expected = _group_rows_by_sort(visits, stars)
+    assert [(v, g) for v, g, _ in groups] == [(v, g) for v, g, _ in expected]
+    for (_, _, rows), (_, _, reference) in zip(groups, expected, strict=True):
+        assert rows.dtype == reference.dtype
+        np.testing.assert_array_equal(rows, reference)
+    assert sum(len(rows) for _, _, rows in groups) == n
+
+
 def test_datamodels_docstring_says_its_job():
     import spelunker.datamodels
 

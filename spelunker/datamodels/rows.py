@@ -20,6 +20,10 @@ __all__ = ["TIME_MATCH_DAYS", "group_rows", "locate_rows"]
 #: `locate_rows` for MJD times.
 TIME_MATCH_DAYS = 1e-3 / 86400.0
 
+#: `group_rows` looks at runs of rows with one key up to this many runs; more
+#: (groups interleaved row by row) are grouped by a sort of every row.
+_MAX_RUNS = 10_000
+
 
 def group_rows(visit_index, guidestar_index):
     """Rows of a table grouped by visit and guide star, in order of first appearance.
@@ -58,9 +62,24 @@ def group_rows(visit_index, guidestar_index):
                f"({len(stars)}) must have one value per row each")
         raise ParameterError(msg)
     keys = visits * (int(stars.max(initial=0)) + 1) + stars
-    _, first = np.unique(keys, return_index=True)
-    return [(int(visits[start]), int(stars[start]), np.flatnonzero(keys == keys[start]))
-            for start in np.sort(first)]
+    # Rows come in runs of one key (a visit's frames follow one another): the
+    # runs are found in one pass, and a group is the rows of its runs.  No
+    # sort of every row (at 2 million frames: 0.1-0.2 s and 100 MB).
+    starts = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+    if len(starts) >= _MAX_RUNS:  # rows of many interleaved groups
+        _, first = np.unique(keys, return_index=True)
+        return [(int(visits[start]), int(stars[start]), np.flatnonzero(keys == keys[start]))
+                for start in np.sort(first)]
+    bounds = [0, *starts.tolist(), len(keys)] if len(keys) else []
+    runs = {}  # key: [(start, end), ...], in order of first appearance
+    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+        runs.setdefault(int(keys[start]), []).append((start, end))
+    groups = []
+    for spans in runs.values():
+        start = spans[0][0]
+        rows = np.concatenate([np.arange(first, end, dtype=np.intp) for first, end in spans])
+        groups.append((int(visits[start]), int(stars[start]), rows))
+    return groups
 
 
 def locate_rows(current, values, *, atol=None):
@@ -153,7 +172,7 @@ def _index_array(values, name):
     if not valid:
         msg = f"group_rows: {name}={values!r:.60} must be a 1-D array of integer indices"
         raise ParameterError(msg)
-    return array.astype(np.int64)
+    return array.astype(np.int64, copy=False)
 
 
 def _row_bits(values):
