@@ -374,6 +374,26 @@ def test_series_from_model_prefers_gauss_and_weights_only_finite_errors(fitted):
         assert errors[name] is None, name
 
 
+def test_series_from_model_copies_the_columns_the_same_on_any_number_of_threads(fitted):
+    # The columns are copied on two threads at once; one gives the same arrays, and
+    # the series carry NaN on flagged frames either way.
+    one = series_from_model(fitted, ncpus=1)
+    two = series_from_model(fitted, ncpus=2)
+    assert list(one[1]) == list(two[1])
+    for name in one[1]:
+        assert_array_equal(one[1][name], two[1][name])
+        assert one[1][name].dtype == np.float64 and one[1][name].flags.c_contiguous
+        if one[2][name] is None:
+            assert two[2][name] is None
+        else:
+            assert_array_equal(one[2][name], two[2][name])
+    flagged = np.asarray(fitted.gauss_fit["flags"]) != 0
+    assert np.isnan(two[1]["x_mean"][flagged]).all()
+    for bad in ("x", 0, -1):
+        with pytest.raises(ParameterError, match="ncpus"):
+            series_from_model(fitted, ncpus=bad)
+
+
 # --------------------------------------------------------------------------
 # The step
 

@@ -237,9 +237,9 @@ def test_masks_differing_inside_share_one_transform(times, monkeypatch):
     made = []
     original = zoom_module._Points.__init__
 
-    def counting(self, *args):
+    def counting(self, *args, **kwargs):
         made.append(len(args[0]))
-        original(self, *args)
+        original(self, *args, **kwargs)
 
     monkeypatch.setattr(zoom_module._Points, "__init__", counting)
     rng = np.random.default_rng(9)
@@ -283,8 +283,9 @@ def test_point_groups_compare_the_earliest_and_latest_times_not_the_first_and_la
     no_start = every.copy()
     no_start[1] = False       # the earliest time: its own points
     groups = zoom_module._point_groups(times, {"a": every, "b": inner, "c": no_start})
-    assert [names for _, names in groups] == [["a", "b"], ["c"]]
+    assert [names for _, names, _ in groups] == [["a", "b"], ["c"]]
     assert groups[0][0] is every
+    assert [ends for _, _, ends in groups] == [(0.0, 9.0), (1.0, 9.0)]   # each member's ends
 
 
 def test_a_transform_reuses_the_memory_of_its_sums_with_the_same_numbers():

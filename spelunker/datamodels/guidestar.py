@@ -459,7 +459,7 @@ class GuideStarModel(JwstDataModel):
         """
         n_frames = len(self.frames) if self.hasattr("frames") else 0
         rows = self._visit_file_rows()
-        if not rows:
+        if len(rows) <= 1:  # every frame in visit 0 (np.zeros: no memory is written)
             return np.zeros(n_frames, dtype=np.int64)
         file_visit = np.zeros(len(self.files), dtype=np.int64)
         for position, (_, file_rows) in enumerate(rows):

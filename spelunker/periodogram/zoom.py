@@ -141,8 +141,9 @@ def zoom_periodograms(times, series, errors, masks, *, fmin, step, n_power, fine
                  math.ceil((n_fine - 1) * fine_step / delta) + 2)
     kwargs = {} if refine_below is None else {"refine_below": refine_below}
     groups = _point_groups(times, masks)
-    group_of = {name: index for index, (_, names) in enumerate(groups) for name in names}
-    shared = _SharedPoints(times, groups, fmin, delta, n_grid)
+    group_of = {name: index for index, (_, names, _) in enumerate(groups) for name in names}
+    workers = thread_count(threads, most=_MAX_THREADS)
+    shared = _SharedPoints(times, groups, fmin, delta, n_grid, threads=workers)
     local = threading.local()  # each thread's finufft plans, one _Transform per group
 
     def one(name):
@@ -157,7 +158,7 @@ def zoom_periodograms(times, series, errors, masks, *, fmin, step, n_power, fine
         sums = transforms[index].sums(values, dy, mask, points)
         coarse = sums.grid_power()
         power = coarse[:(n_power - 1) * multiple + 1:multiple].astype(np.float32)
-        first, last = _ends(times, mask)
+        first, last = groups[index][2]  # every series of a group has the group's ends
         window = _window(last - first, fmin, fine_step, n_fine, peak_separation)
         index, values_at = _zoom(sums, coarse, fmin, fine_step, n_fine, n_peaks, window)
         log.debug("%s: fine power at %d of %d frequencies", name, sums.evaluated, n_fine)
@@ -170,7 +171,6 @@ def zoom_periodograms(times, series, errors, masks, *, fmin, step, n_power, fine
                                **kwargs))
 
     names = list(masks)
-    workers = thread_count(threads, most=_MAX_THREADS)
     if workers == 1 or len(names) == 1:
         results = list(map(one, names))
     else:
@@ -204,7 +204,7 @@ def _span(times):
 
 
 def _point_groups(times, masks):
-    """[(points, [names])]: the series whose periodograms share one set of finufft points.
+    """[(points, [names], ends)]: the series whose periodograms share one set of finufft points.
 
     Series with the same mask share it; a series whose mask differs (a few
     frames flagged in the fit, not in the light curve) joins a group when
@@ -212,7 +212,8 @@ def _point_groups(times, masks):
     group's transform is then the same (same centre and span), the frames
     missing from a series get weight 0, and the sums differ from its own
     transform's by rounding only.  ``points`` is the group's first mask
-    when it is the union, else the union.
+    when it is the union, else the union; ``ends`` the first and last time
+    of each of them (`_ends`).
     """
     groups = []
     for mask, names in group_by_mask(masks):
@@ -225,7 +226,7 @@ def _point_groups(times, masks):
                 break
         else:
             groups.append([mask, list(names), ends])
-    return [(points, names) for points, names, _ in groups]
+    return [(points, names, ends) for points, names, ends in groups]
 
 
 def _ends(times, mask):
@@ -250,9 +251,10 @@ def group_by_mask(masks):
 class _SharedPoints:
     """The `_Points` of each group of `_point_groups`, made once (by the first thread to ask)."""
 
-    def __init__(self, times, groups, fmin, delta, n_grid):
+    def __init__(self, times, groups, fmin, delta, n_grid, *, threads=1):
         self.times, self.groups = times, groups
         self.fmin, self.delta, self.n_grid = fmin, delta, n_grid
+        self.threads = threads
         self.made = {}
         self.locks = [threading.Lock() for _ in groups]
 
@@ -261,7 +263,7 @@ class _SharedPoints:
         with self.locks[index]:
             if index not in self.made:
                 self.made[index] = _Points(self.times[self.groups[index][0]], self.fmin,
-                                           self.delta, self.n_grid)
+                                           self.delta, self.n_grid, threads=self.threads)
             return self.made[index]
 
 
@@ -278,7 +280,7 @@ class _Points:
     has its own finufft plans, `_Transform`).
     """
 
-    def __init__(self, times, fmin, delta, n_grid):
+    def __init__(self, times, fmin, delta, n_grid, *, threads=1):
         self.times = times - 0.5 * (times.min() + times.max())  # centred: smooth sums
         self.fmin, self.delta, self.n_grid = fmin, delta, n_grid
         self.oversampling = 1.0 / (delta * _span(times)) if len(times) > 1 else np.inf
@@ -292,11 +294,20 @@ class _Points:
                           (origin, int(round(multiple)) + 2 * n_grid + 2 * _TAPS, 1)]
         else:
             self.grids = [(origin, n_a, 2), (2 * fmin - _TAPS * delta, 2 * n_grid + 2 * _TAPS, 1)]
-        # finufft's output j is at origin + delta j when the input is shifted to the centre.
-        self.shifts = []
-        for grid_origin, n_modes, _ in self.grids:
-            shift = np.multiply(2j * np.pi * (grid_origin + delta * (n_modes // 2)), self.times)
-            self.shifts.append(np.exp(shift, out=shift))  # in place: one array, not two
+        # The grids' shifts at once on ``threads`` threads (numpy's exp releases the GIL):
+        # the other series' threads wait for these points.
+        if threads > 1:
+            with ThreadPoolExecutor(min(threads, len(self.grids))) as pool:
+                self.shifts = list(pool.map(self._shift, self.grids))
+        else:
+            self.shifts = [self._shift(grid) for grid in self.grids]
+
+    def _shift(self, grid):
+        """``exp(2 pi i f_c t)``: finufft's output j is at ``origin + delta j`` when the
+        input is shifted to the grid's centre ``f_c``.  Made in place: one array, not two."""
+        grid_origin, n_modes, _ = grid
+        shift = np.multiply(2j * np.pi * (grid_origin + self.delta * (n_modes // 2)), self.times)
+        return np.exp(shift, out=shift)
 
 
 class _Transform:
