@@ -139,9 +139,10 @@ def _visits_ahead(args):
 def _run(args):
     """The survey of the parsed arguments ``args``; the exit code."""
     # heavy: imported only once the arguments are parsed, so --help and usage errors answer
-    # at once: the fork server's module first (the standard library only: neither numpy nor
-    # dask is imported before the server starts), then the survey (distributed, jwst
-    # datamodels, stpipe, the compiled kernels) while the server imports the pipeline.
+    # at once: the fork server's module first (multiprocessing, about 7 ms; the standard
+    # library only, so neither numpy nor dask is imported before the server starts), then
+    # the survey (distributed, jwst datamodels, stpipe, the compiled kernels, seconds) while
+    # the server imports the pipeline.
     from spelunker.survey.workers import start_fork_server
 
     if _visits_ahead(args):

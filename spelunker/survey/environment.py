@@ -18,7 +18,7 @@ from pathlib import Path
 import dask
 import yaml
 
-from spelunker.survey.workers import HASH_SEED, WARM_VARIABLE
+from spelunker.survey.workers import WARM_VARIABLE, hash_seed
 
 __all__ = ["LEFT_OUT", "nanny_overrides", "worker_environment"]
 
@@ -96,8 +96,8 @@ def worker_environment():
     left_out = _left_out()
     variables = {name: os.environ.get(name, str(value)) for name, value in config.items()
                  if value is not None and name not in left_out}
-    if variables.get("PYTHONHASHSEED") in (None, "0"):
-        variables["PYTHONHASHSEED"] = HASH_SEED  # Dask's value: the workers hash alike
+    variables["PYTHONHASHSEED"] = hash_seed(variables.get("PYTHONHASHSEED",
+                                                         os.environ.get("PYTHONHASHSEED")))
     return variables
 
 

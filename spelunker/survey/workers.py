@@ -26,7 +26,8 @@ import multiprocessing
 import os
 from multiprocessing import forkserver
 
-__all__ = ["HASH_SEED", "PRELOAD", "START_METHOD", "WARM_VARIABLE", "start_fork_server"]
+__all__ = ["HASH_SEED", "PRELOAD", "START_METHOD", "WARM_VARIABLE", "hash_seed",
+           "start_fork_server"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,20 @@ WARM_VARIABLE = "SPELUNKER_SURVEY_WARM"
 
 #: Dask's fixed hash seed of its worker processes (Python reads it as it starts).
 HASH_SEED = "6640"
+
+
+def hash_seed(seed):
+    """The workers' ``PYTHONHASHSEED``: ``seed`` (a value set), or `HASH_SEED` if unset or "0".
+
+    Dask's rule: the workers hash alike.
+
+    Examples
+    --------
+    >>> from spelunker.survey.workers import hash_seed
+    >>> hash_seed(None), hash_seed("0"), hash_seed("12")
+    ('6640', '6640', '12')
+    """
+    return HASH_SEED if seed in (None, "0") else seed
 
 
 def start_fork_server():
@@ -66,9 +81,7 @@ def start_fork_server():
     >>> start_fork_server()  # doctest: +SKIP
     """
     multiprocessing.get_context(START_METHOD).set_forkserver_preload(list(PRELOAD))
-    variables = {WARM_VARIABLE: "1"}
-    if os.environ.get("PYTHONHASHSEED") in (None, "0"):
-        variables["PYTHONHASHSEED"] = HASH_SEED  # Dask's value: the workers hash alike
+    variables = {WARM_VARIABLE: "1", "PYTHONHASHSEED": hash_seed(os.environ.get("PYTHONHASHSEED"))}
     saved = {name: os.environ.get(name) for name in variables}
     os.environ.update(variables)
     try:
