@@ -48,7 +48,13 @@ import numpy as np
 
 from spelunker._jit import njit
 from spelunker._validate import thread_count
-from spelunker.periodogram.peaks import _peak_window, _rows_of_peaks, _separation, peaks_qtable
+from spelunker.periodogram.peaks import (
+    _baseline,
+    _peak_window,
+    _rows_of_peaks,
+    _separation,
+    peaks_qtable,
+)
 from spelunker.periodogram.refine import _long_dot
 
 # zoom_periodograms is the engine of lomb_scargle, which checks its arguments.
@@ -135,7 +141,7 @@ def zoom_periodograms(times, series, errors, masks, *, fmin, step, n_power, fine
     (2.0, 'float32')
     """
     # Internal grid points per returned one: at least MIN_OVERSAMPLING per 1 / baseline.
-    multiple = max(1, math.ceil(MIN_OVERSAMPLING * step * _span(times) - 1e-9))
+    multiple = max(1, math.ceil(MIN_OVERSAMPLING * step * _baseline(times) - 1e-9))
     delta = step / multiple
     n_grid = max((n_power - 1) * multiple + 1,
                  math.ceil((n_fine - 1) * fine_step / delta) + 2)
@@ -197,10 +203,6 @@ def _window(baseline, fmin, fine_step, n_fine, peak_separation):
         grid = fmin + fine_step * np.arange(n_fine)
         window = _peak_window(baseline, float(np.median(np.diff(grid))), peak_separation)
     return window
-
-
-def _span(times):
-    return float(times.max() - times.min())
 
 
 def _point_groups(times, masks):
@@ -283,7 +285,7 @@ class _Points:
     def __init__(self, times, fmin, delta, n_grid, *, threads=1):
         self.times = times - 0.5 * (times.min() + times.max())  # centred: smooth sums
         self.fmin, self.delta, self.n_grid = fmin, delta, n_grid
-        self.oversampling = 1.0 / (delta * _span(times)) if len(times) > 1 else np.inf
+        self.oversampling = 1.0 / (delta * _baseline(times)) if len(times) > 1 else np.inf
         self.x = (2 * np.pi * delta) * self.times
         origin = fmin - _TAPS * delta
         multiple = fmin / delta
