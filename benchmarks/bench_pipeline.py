@@ -15,7 +15,8 @@ same run, medians of ``--repeat`` runs (the 2-core machines are noisy):
    exit), with peak RSS and product/input bytes; against ``--baseline``
    (another source tree, e.g. a worktree of 2f914da, run by the same
    interpreter in the same run, alternating) and, with ``--double``, on the
-   2,000,000-frame, 100-file visit too (2x/1x growth).  Issue 23 targets:
+   2,000,000-frame, 100-file visit too (2x/1x growth; each round runs both
+   sizes back to back, and the ratios within each round are printed too).  Issue 23 targets:
    wall <= 0.42x 2f914da, peak RSS <= 2.0 GB, product <= 0.5x input, the
    fit step >= 250x a scipy curve_fit loop on frames of the same visit,
    2x/1x <= 2.1 for every stage and peak RSS.
@@ -285,18 +286,22 @@ def curve_fit_rate(files, n_frames=300):
 def bench_stages(sizes, repeat, baseline, options=(), *, results_folder=RESULTS):
     """Per-stage seconds of the pipeline on each visit size, against ``baseline`` in the same run.
 
-    Runs alternate (baseline, this tree) ``repeat`` times per size; medians.
-    The issue-23 figures go to ``results_folder/bench_pipeline.json``.
+    Each of the ``repeat`` rounds runs every size, each size with the
+    baseline then this tree, so that the sizes compared (2x/1x) and the
+    trees compared run minutes apart at most, not one size's rounds after
+    the other's (a host slowing down in between would show as growth);
+    medians over the rounds.  The issue-23 figures go to
+    ``results_folder/bench_pipeline.json``.
     """
     trees = ([("base", baseline)] if baseline else []) + [("now", None)]
     for _, tree in trees:
         compile_tree(tree or Path(__file__).resolve().parent.parent)
-    results = {}
-    for n_frames, n_files in sizes:
-        files = _visit_files(n_frames, n_files)
-        in_bytes = sum(os.path.getsize(f) for f in files)
-        runs = {label: [] for label, _ in trees}
-        for _ in range(repeat):
+    visits = {n_frames: _visit_files(n_frames, n_files) for n_frames, n_files in sizes}
+    runs = {n_frames: {label: [] for label, _ in trees} for n_frames, _ in sizes}
+    for _ in range(repeat):
+        for n_frames, _ in sizes:
+            files = visits[n_frames]
+            in_bytes = sum(os.path.getsize(f) for f in files)
             for label, tree in trees:
                 output = Path(tempfile.mkdtemp(prefix="spelunker_bench_stages_"))
                 t0, wall, peak, lines = _timed_strun(tree, files, output, *options)
@@ -307,17 +312,39 @@ def bench_stages(sizes, repeat, baseline, options=(), *, results_folder=RESULTS)
                 for product in products:
                     product.unlink()
                 output.rmdir()
-                runs[label].append(seconds)
+                runs[n_frames][label].append(seconds)
                 print(f"    {n_frames} frames, {label}: wall {wall:.1f} s, peak "
                       f"{peak / 1e9:.2f} GB, load {os.getloadavg()[0]:.1f}", flush=True)
-        results[n_frames] = {label: {key: statistics.median(run[key] for run in values)
-                                     for key in values[0] if all(key in r for r in values)}
-                             for label, values in runs.items()}
-    rate = curve_fit_rate(_visit_files(*sizes[0]))
+    results = {n_frames: {label: {key: statistics.median(run[key] for run in values)
+                                  for key in values[0] if all(key in r for r in values)}
+                          for label, values in by_tree.items()}
+               for n_frames, by_tree in runs.items()}
+    rate = curve_fit_rate(visits[sizes[0][0]])
     _print_stage_table(results, [label for label, _ in trees], rate, sizes)
+    if len(sizes) > 1:
+        _print_round_ratios(runs, sizes)
     write_results("bench_pipeline", stage_figures(results, rate, sizes, repeat, baseline),
                   folder=results_folder)
     return results
+
+
+def _print_round_ratios(runs, sizes):
+    """2x/1x of each stage within each round (the two sizes run back to back), and their median.
+
+    A second view of the growth beside the ratio of the medians: it shows
+    whether a ratio is the code's or one round's.
+    """
+    small, large = sizes[0][0], sizes[-1][0]
+    for label, small_runs in runs[small].items():
+        large_runs = runs[large][label]
+        keys = [k for k in small_runs[0] if k not in ("frames", "product_ratio", "fit_kernel")
+                and all(k in r for r in small_runs + large_runs)]
+        print(f"2x/1x within each round, {label} (median; rounds):")
+        for key in keys:
+            ratios = [_ratio(big[key], one[key]) for one, big in
+                      zip(small_runs, large_runs, strict=True)]
+            print(f"    {key:<14}{statistics.median(ratios):>7.2f}   "
+                  + " ".join(f"{r:.2f}" for r in ratios))
 
 
 def stage_figures(results, curve_fit_frames_per_s, sizes, repeat, baseline):
