@@ -198,6 +198,13 @@ PRODUCT_RATIO_TARGET = 0.5  # product bytes / input bytes
 CURVE_FIT_TARGET = 250     # fit step frames/s against a scipy curve_fit loop
 GROWTH_TARGET = 2.1        # 2M visit against the 1M one, every stage and peak RSS
 
+#: Pause before each pipeline run of [3] (s).  A virtual machine whose kernel hands free
+#: memory back to its host (free page reporting, a few seconds after it is freed) gives a
+#: run started just after another exits the memory that run freed, still backed: the
+#: first seconds of the run (the 1M visit's periodograms, not the 2M one's) then skip
+#: the host's page faults.  Every run starts from the same state after the pause.
+SETTLE_SECONDS = 15.0
+
 
 def _timed_strun(tree, files, output, *options):
     """Start time, wall time, peak RSS (bytes) and log of one ``strun spelunker_pipeline``.
@@ -283,14 +290,16 @@ def curve_fit_rate(files, n_frames=300):
     return len(data) / (time.perf_counter() - start)
 
 
-def bench_stages(sizes, repeat, baseline, options=(), *, results_folder=RESULTS):
+def bench_stages(sizes, repeat, baseline, options=(), *, results_folder=RESULTS,
+                 settle=SETTLE_SECONDS):
     """Per-stage seconds of the pipeline on each visit size, against ``baseline`` in the same run.
 
     Each of the ``repeat`` rounds runs every size, each size with the
     baseline then this tree, so that the sizes compared (2x/1x) and the
     trees compared run minutes apart at most, not one size's rounds after
     the other's (a host slowing down in between would show as growth);
-    medians over the rounds.  The issue-23 figures go to
+    medians over the rounds.  Each run starts ``settle`` seconds after the
+    one before (`SETTLE_SECONDS`).  The issue-23 figures go to
     ``results_folder/bench_pipeline.json``.
     """
     trees = ([("base", baseline)] if baseline else []) + [("now", None)]
@@ -303,6 +312,7 @@ def bench_stages(sizes, repeat, baseline, options=(), *, results_folder=RESULTS)
             files = visits[n_frames]
             in_bytes = sum(os.path.getsize(f) for f in files)
             for label, tree in trees:
+                time.sleep(settle)
                 output = Path(tempfile.mkdtemp(prefix="spelunker_bench_stages_"))
                 t0, wall, peak, lines = _timed_strun(tree, files, output, *options)
                 seconds = stage_seconds(t0, wall, lines)
@@ -461,6 +471,9 @@ def main(argv=None):
     parser.add_argument("--baseline", default=None,
                         help="source tree of the baseline (e.g. a worktree of 2f914da) run "
                              "by the same interpreter in the same run; default: none")
+    parser.add_argument("--settle", type=float, default=SETTLE_SECONDS,
+                        help="[3] seconds of pause before each pipeline run (default: "
+                             "%(default)s; see SETTLE_SECONDS)")
     parser.add_argument("--double", action="store_true",
                         help="[3] also on a visit of twice the frames and files (2x/1x growth)")
     parser.add_argument("--results", type=Path, default=RESULTS,
@@ -473,14 +486,16 @@ def main(argv=None):
     if args.stages_only:
         print(f"[3] strun spelunker_pipeline, default profile, per stage (medians of "
               f"{args.repeat}); baseline {args.baseline}")
-        bench_stages(sizes, args.repeat, args.baseline, results_folder=args.results)
+        bench_stages(sizes, args.repeat, args.baseline, results_folder=args.results,
+                     settle=args.settle)
         return
     bench_periodogram(args.n_frames, args.repeat)
     bench_aperture(args.n_frames, args.repeat)
     if not args.skip_strun:
         print(f"[3] strun spelunker_pipeline, default profile, per stage (medians of "
               f"{args.repeat}); baseline {args.baseline}")
-        bench_stages(sizes, args.repeat, args.baseline, results_folder=args.results)
+        bench_stages(sizes, args.repeat, args.baseline, results_folder=args.results,
+                     settle=args.settle)
     if not args.skip_program:
         bench_program(args.n_frames, args.n_files, args.repeat)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
