@@ -312,6 +312,33 @@ def test_a_transform_reuses_the_memory_of_its_sums_with_the_same_numbers():
     assert (sums.norm, sums.variance, sums.count) == (fresh.norm, fresh.variance, 3000)
 
 
+def test_a_transform_finds_the_frames_of_its_points_once():
+    # The series of a group share its points: their frames are found once, and each
+    # series gathers its values (and errors) at them.
+    t = np.arange(400) * 0.0538
+    span = float(t[-1])
+    points = np.ones(t.size, bool)
+    points[[3, 50, 51]] = False
+    transform = zoom_module._Transform(zoom_module._Points(t[points], 1 / span,
+                                                           1 / (2 * span), 400))
+    frames = transform.frames(points)
+    assert_array_equal(frames, np.flatnonzero(points))
+    assert transform.frames(points) is frames
+    other = points.copy()
+    other[7] = False
+    assert_array_equal(transform.frames(other), np.flatnonzero(other))
+    values = np.random.default_rng(4).normal(size=t.size)
+    sums = transform.sums(values, None, points, points)
+    inside = np.ones(points.sum(), bool)   # the same points, given alone
+    again = zoom_module._Transform(zoom_module._Points(t[points], 1 / span, 1 / (2 * span),
+                                                       400)).sums(values[points], None,
+                                                                  inside, inside)
+    assert_array_equal(sums.grid_power(), again.grid_power())
+    assert sums.count == 397
+    with pytest.raises(ValueError):   # points that are not the transform's
+        transform.sums(values, None, other, other)
+
+
 def test_a_series_missing_some_of_the_points_weighs_them_zero():
     # A series whose mask lacks a few of its group's points: its sums on the group's
     # points are those of its own points to rounding, whatever its values there.
