@@ -299,7 +299,8 @@ def bench_stages(sizes, repeat, baseline, options=(), *, results_folder=RESULTS,
     trees compared run minutes apart at most, not one size's rounds after
     the other's (a host slowing down in between would show as growth);
     medians over the rounds.  Each run starts ``settle`` seconds after the
-    one before (`SETTLE_SECONDS`).  The issue-23 figures go to
+    one before (`SETTLE_SECONDS`).  The fit's baseline, a scipy curve_fit
+    loop (`curve_fit_rate`), is timed once per round too: its median.  The issue-23 figures go to
     ``results_folder/bench_pipeline.json``.
     """
     trees = ([("base", baseline)] if baseline else []) + [("now", None)]
@@ -307,7 +308,10 @@ def bench_stages(sizes, repeat, baseline, options=(), *, results_folder=RESULTS,
         compile_tree(tree or Path(__file__).resolve().parent.parent)
     visits = {n_frames: _visit_files(n_frames, n_files) for n_frames, n_files in sizes}
     runs = {n_frames: {label: [] for label, _ in trees} for n_frames, _ in sizes}
+    rates = []
     for _ in range(repeat):
+        # The curve_fit baseline in every round too, between the rounds' runs.
+        rates.append(curve_fit_rate(visits[sizes[0][0]]))
         for n_frames, _ in sizes:
             files = visits[n_frames]
             in_bytes = sum(os.path.getsize(f) for f in files)
@@ -329,7 +333,9 @@ def bench_stages(sizes, repeat, baseline, options=(), *, results_folder=RESULTS,
                                   for key in values[0] if all(key in r for r in values)}
                           for label, values in by_tree.items()}
                for n_frames, by_tree in runs.items()}
-    rate = curve_fit_rate(visits[sizes[0][0]])
+    rate = statistics.median(rates)
+    print(f"curve_fit loop: median {rate:,.0f} frames/s; rounds "
+          f"{', '.join(f'{r:,.0f}' for r in rates)}")
     _print_stage_table(results, [label for label, _ in trees], rate, sizes)
     if len(sizes) > 1:
         _print_round_ratios(runs, sizes)

@@ -337,6 +337,8 @@ def test_a_transform_finds_the_frames_of_its_points_once():
     assert sums.count == 397
     with pytest.raises(ValueError):   # points that are not the transform's
         transform.sums(values, None, other, other)
+    with pytest.raises(ParameterError, match="same frames; got 400, 399 and 400"):
+        transform.sums(values[1:], None, points, points)
 
 
 def test_a_series_missing_some_of_the_points_weighs_them_zero():

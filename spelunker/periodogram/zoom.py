@@ -48,6 +48,7 @@ import numpy as np
 
 from spelunker._jit import njit
 from spelunker._validate import thread_count
+from spelunker.errors import ParameterError
 from spelunker.periodogram.peaks import (
     _baseline,
     _peak_window,
@@ -346,8 +347,8 @@ class _Transform:
 
         Found once for the series of a group, which share ``points``: a
         gather by mask (`numpy.compress`) would find them again for every
-        series and array (at 2 million frames, 16 MB of fresh memory each
-        time).
+        series and array, and gather into a temporary copy (at 2 million
+        frames, 32 MB of fresh memory each time).
         """
         if self._frames[0] is not points:
             self._frames = (points, np.flatnonzero(points))
@@ -365,8 +366,14 @@ class _Transform:
         MB of page faults).
         """
         n = len(self.times)
+        if not len(points) == len(values) == len(mask):
+            msg = (f"points, values and mask must cover the same frames; got {len(points)}, "
+                   f"{len(values)} and {len(mask)}")
+            raise ParameterError(msg)
         frames = self.frames(points)
-        y = np.take(values, frames, out=self.scratch("values", n, float))
+        # mode='clip' (the frames are in range): with the default 'raise', numpy gathers
+        # into a temporary array first, then copies it into ``out``.
+        y = np.take(values, frames, out=self.scratch("values", n, float), mode="clip")
         weight = self.scratch("weight", n, float)
         invalid = None if points is mask else ~mask[points]
         count = n if invalid is None else n - int(np.count_nonzero(invalid))
@@ -375,7 +382,7 @@ class _Transform:
         if errors is None:
             weight.fill(1.0 / count)
         else:
-            np.take(errors, frames, out=weight)
+            np.take(errors, frames, out=weight, mode="clip")
             if invalid is not None:
                 weight[invalid] = 1.0
             np.power(weight, -2.0, out=weight)
