@@ -85,3 +85,23 @@ def test_bench_pipeline_figures_read_by_the_summary(summary, tmp_path, capsys):
     assert all(f["baseline"] is None and f["ratio"] is None for f in figures)
     assert (figures[0]["target"], figures[0]["target_ratio"]) == (10.0, None)
     assert summary.status(figures[0]) == "MISS"
+
+
+@pytest.mark.benchmark
+def test_bench_pipeline_prints_the_growth_within_each_round(capsys):
+    # Each round runs both sizes back to back: the 2x/1x of each stage within each
+    # round, and their median, beside the ratio of the medians.
+    import runpy
+
+    bench = runpy.run_path(str(SCRIPT.parent / "bench_pipeline.py"))
+    small = [{"periodogram": p, "total": 10.0, "frames": 1000, "product_ratio": 0.4,
+              "fit_kernel": 1.0} for p in (1.0, 1.5, 2.0)]
+    large = [dict(run, periodogram=p, total=19.0) for run, p in zip(small, (2.4, 3.0, 3.6))]
+    bench["_print_round_ratios"]({1000: {"now": small}, 2000: {"now": large}},
+                                 [(1000, 1), (2000, 2)])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "2x/1x within each round, now (median; rounds):"
+    rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
+    assert set(rows) == {"periodogram", "total"}   # not frames, product_ratio, fit_kernel
+    assert rows["periodogram"] == ["2.00", "2.40", "2.00", "1.80"]
+    assert rows["total"] == ["1.90", "1.90", "1.90", "1.90"]
