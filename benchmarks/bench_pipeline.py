@@ -16,8 +16,8 @@ same run, medians of ``--repeat`` runs (the 2-core machines are noisy):
    (another source tree, e.g. a worktree of 2f914da, run by the same
    interpreter in the same run, alternating) and, with ``--double``, on the
    2,000,000-frame, 100-file visit too (2x/1x growth; each round runs both
-   sizes back to back, and the ratios within each round are printed too).  Issue 23 targets:
-   wall <= 0.42x 2f914da, peak RSS <= 2.0 GB, product <= 0.5x input, the
+   sizes back to back, and the ratios within each round are printed too).
+   Issue 23 targets: wall <= 0.42x 2f914da, peak RSS <= 2.0 GB, product <= 0.5x input, the
    fit step >= 250x a scipy curve_fit loop on frames of the same visit,
    2x/1x <= 2.1 for every stage and peak RSS.
 4. The same on a program of 3 visits (that visit and two of 250,000 frames
@@ -300,13 +300,15 @@ def bench_stages(sizes, repeat, baseline, options=(), *, results_folder=RESULTS,
     the other's (a host slowing down in between would show as growth);
     medians over the rounds.  Each run starts ``settle`` seconds after the
     one before (`SETTLE_SECONDS`).  The fit's baseline, a scipy curve_fit
-    loop (`curve_fit_rate`), is timed once per round too: its median.  The issue-23 figures go to
-    ``results_folder/bench_pipeline.json``.
+    loop (`curve_fit_rate`), is timed once per round too: its median.  The
+    issue-23 figures go to ``results_folder/bench_pipeline.json``.
     """
     trees = ([("base", baseline)] if baseline else []) + [("now", None)]
     for _, tree in trees:
         compile_tree(tree or Path(__file__).resolve().parent.parent)
     visits = {n_frames: _visit_files(n_frames, n_files) for n_frames, n_files in sizes}
+    in_bytes = {n_frames: sum(os.path.getsize(f) for f in files)
+                for n_frames, files in visits.items()}
     runs = {n_frames: {label: [] for label, _ in trees} for n_frames, _ in sizes}
     rates = []
     for _ in range(repeat):
@@ -314,7 +316,6 @@ def bench_stages(sizes, repeat, baseline, options=(), *, results_folder=RESULTS,
         rates.append(curve_fit_rate(visits[sizes[0][0]]))
         for n_frames, _ in sizes:
             files = visits[n_frames]
-            in_bytes = sum(os.path.getsize(f) for f in files)
             for label, tree in trees:
                 time.sleep(settle)
                 output = Path(tempfile.mkdtemp(prefix="spelunker_bench_stages_"))
@@ -322,7 +323,8 @@ def bench_stages(sizes, repeat, baseline, options=(), *, results_folder=RESULTS,
                 seconds = stage_seconds(t0, wall, lines)
                 products = list(output.glob("*_gspipe.fits"))
                 seconds["peak_gb"] = peak / 1e9
-                seconds["product_ratio"] = sum(p.stat().st_size for p in products) / in_bytes
+                seconds["product_ratio"] = (sum(p.stat().st_size for p in products)
+                                            / in_bytes[n_frames])
                 for product in products:
                     product.unlink()
                 output.rmdir()

@@ -312,21 +312,22 @@ def test_a_transform_reuses_the_memory_of_its_sums_with_the_same_numbers():
     assert (sums.norm, sums.variance, sums.count) == (fresh.norm, fresh.variance, 3000)
 
 
-def test_a_transform_finds_the_frames_of_its_points_once():
-    # The series of a group share its points: their frames are found once, and each
-    # series gathers its values (and errors) at them.
+def test_the_points_of_a_group_carry_their_frames():
+    # The series of a group share its points: their frames are found once (with the
+    # points, shared by the threads), and each series gathers its values (and errors)
+    # at them.
     t = np.arange(400) * 0.0538
     span = float(t[-1])
     points = np.ones(t.size, bool)
     points[[3, 50, 51]] = False
-    transform = zoom_module._Transform(zoom_module._Points(t[points], 1 / span,
-                                                           1 / (2 * span), 400))
-    frames = transform.frames(points)
-    assert_array_equal(frames, np.flatnonzero(points))
-    assert transform.frames(points) is frames
+    shared = zoom_module._SharedPoints(t, [(points, ["a"], (0.0, float(t[-1])))], 1 / span,
+                                       1 / (2 * span), 400)
+    made = shared.points(0)
+    assert_array_equal(made.frames, np.flatnonzero(points))
+    assert shared.points(0) is made
+    transform = zoom_module._Transform(made)
     other = points.copy()
     other[7] = False
-    assert_array_equal(transform.frames(other), np.flatnonzero(other))
     values = np.random.default_rng(4).normal(size=t.size)
     sums = transform.sums(values, None, points, points)
     inside = np.ones(points.sum(), bool)   # the same points, given alone
@@ -354,7 +355,8 @@ def test_a_series_missing_some_of_the_points_weighs_them_zero():
     values[~mask], errors[~mask] = np.nan, -1.0   # never read
     every = np.ones(t.size, bool)
     group = zoom_module._Transform(zoom_module._Points(t, 1 / span, 1 / (2 * span), 3000))
-    own = zoom_module._Transform(zoom_module._Points(t[mask], 1 / span, 1 / (2 * span), 3000))
+    own = zoom_module._Transform(zoom_module._Points(t[mask], 1 / span, 1 / (2 * span), 3000,
+                                                     frames=np.flatnonzero(mask)))
     for dy in (None, errors):
         shared = group.sums(values, dy, mask, every)
         alone = own.sums(values, dy, mask, mask)

@@ -265,8 +265,9 @@ class _SharedPoints:
         """The `_Points` of group ``index``."""
         with self.locks[index]:
             if index not in self.made:
-                self.made[index] = _Points(self.times[self.groups[index][0]], self.fmin,
-                                           self.delta, self.n_grid, threads=self.threads)
+                frames = np.flatnonzero(self.groups[index][0])
+                self.made[index] = _Points(self.times[frames], self.fmin, self.delta,
+                                           self.n_grid, frames=frames, threads=self.threads)
             return self.made[index]
 
 
@@ -280,10 +281,13 @@ class _Points:
     holds both ``Sw(f)`` and ``Sw(2 f)``; otherwise on grid A (with ``Sy``)
     and on grid B, ``2 * fmin + delta * (i - _TAPS)`` for ``0 <= i < 2 *
     n_grid + 2 * _TAPS``.  Read-only once made: the threads share it (each
-    has its own finufft plans, `_Transform`).
+    has its own finufft plans, `_Transform`).  ``frames``: the indices of
+    these times in the series' arrays, where each series is gathered (None:
+    every frame, in order).
     """
 
-    def __init__(self, times, fmin, delta, n_grid, *, threads=1):
+    def __init__(self, times, fmin, delta, n_grid, *, frames=None, threads=1):
+        self.frames = np.arange(len(times)) if frames is None else frames
         self.times = times - 0.5 * (times.min() + times.max())  # centred: smooth sums
         self.fmin, self.delta, self.n_grid = fmin, delta, n_grid
         self.oversampling = 1.0 / (delta * _baseline(times)) if len(times) > 1 else np.inf
@@ -324,6 +328,7 @@ class _Transform:
 
     def __init__(self, points):
         self.times, self.shifts, self.grids = points.times, points.shifts, points.grids
+        self.frames = points.frames
         self.fmin, self.delta, self.n_grid = points.fmin, points.delta, points.n_grid
         self.oversampling = points.oversampling
         self.plans = []
@@ -333,7 +338,6 @@ class _Transform:
             plan.setpts(points.x)
             self.plans.append(plan)
         self._memory = {}
-        self._frames = (None, None)
 
     def scratch(self, key, n, dtype):
         """This transform's array ``key`` of ``n`` values, made on first use, then reused."""
@@ -341,18 +345,6 @@ class _Transform:
         if array is None:
             array = self._memory[key] = np.empty(n, dtype=dtype)
         return array
-
-    def frames(self, points):
-        """The frames (indices) of ``points``, a mask over the series' frames.
-
-        Found once for the series of a group, which share ``points``: a
-        gather by mask (`numpy.compress`) would find them again for every
-        series and array, and gather into a temporary copy (at 2 million
-        frames, 32 MB of fresh memory each time).
-        """
-        if self._frames[0] is not points:
-            self._frames = (points, np.flatnonzero(points))
-        return self._frames[1]
 
     def sums(self, values, errors, mask, points):
         """The `_Sums` of one series whose valid frames are ``mask``.
@@ -362,15 +354,20 @@ class _Transform:
         superset of ``mask`` (or ``mask`` itself): the frames missing from
         the series get weight 0.  The sums of one series at a time: the
         next call reuses their memory, and the series' points are gathered
-        into it (at 2 million frames, each fresh array would cost about 16
-        MB of page faults).
+        into it at the frames of `_Points` (found once per group; a gather by
+        mask, `numpy.compress`, finds them again at each call and gathers
+        into a temporary copy: 32 MB of fresh memory at 2 million frames).
         """
         n = len(self.times)
         if not len(points) == len(values) == len(mask):
             msg = (f"points, values and mask must cover the same frames; got {len(points)}, "
                    f"{len(values)} and {len(mask)}")
             raise ParameterError(msg)
-        frames = self.frames(points)
+        if int(np.count_nonzero(points)) != n:
+            msg = (f"points has {int(np.count_nonzero(points))} of them; this transform's "
+                   f"points are {n}")
+            raise ParameterError(msg)
+        frames = self.frames
         # mode='clip' (the frames are in range): with the default 'raise', numpy gathers
         # into a temporary array first, then copies it into ``out``.
         y = np.take(values, frames, out=self.scratch("values", n, float), mode="clip")
