@@ -217,14 +217,11 @@ def find_series_steps(times, series, *, bin_size=1.0, window=10, threshold=5.5):
 def _steps(times, values, valid, n_valid, index, bin_size, window, threshold):
     """`find_steps` of one series: ``valid`` its finite values, ``index`` the bins of the times."""
     n_bins = int(index[-1]) + 1
-    if n_valid == values.size:  # every value usable: no copies of the series
-        valid_index, valid_values = index, values
-    else:
-        valid_index, valid_values = index[valid], values[valid]
-    counts = np.bincount(valid_index, minlength=n_bins)
+    # The usable values are read in place, where they are: no copy of the series.
+    usable = None if n_valid == values.size else valid
+    counts = _bin_counts(index, usable, n_bins)
     full = counts >= _MIN_FILL * np.median(counts[counts > 0])
-    means = np.where(full, _bin_medians(valid_values, counts), np.nan)
-    del valid_index, valid_values
+    means = np.where(full, _bin_medians(values, counts, usable), np.nan)
     copied = False  # the caller's array is not modified: copied before a wave is removed
     steps = []
     for first, stop in _runs(full):
@@ -356,45 +353,79 @@ def _golden(function, low, high, iterations=20):
     return 0.5 * (a + b)
 
 
-def _bin_medians(values, counts):
-    """Median of the values of each bin (NaN for an empty bin).
+def _bin_counts(index, usable, n_bins):
+    """Usable values in each of ``n_bins`` bins (int64); ``usable`` None: every value.
+
+    ``index`` is the bin of each value.  Counted where the values are
+    (`_usable_counts`): ``np.bincount(index[usable])`` would copy the index
+    first, 16 MB at 2 million frames.
+    """
+    if usable is None:
+        return np.bincount(index, minlength=n_bins)
+    counts = np.zeros(n_bins, dtype=np.int64)
+    _usable_counts(np.ascontiguousarray(index, dtype=np.int64), usable, counts)
+    return counts
+
+
+@njit(cache=True, nogil=True)
+def _usable_counts(index, usable, counts):
+    """``counts[index[i]] += 1`` for every ``i`` where ``usable[i]``."""
+    for i in range(index.size):
+        if usable[i]:
+            counts[index[i]] += 1
+
+
+def _bin_medians(values, counts, usable=None):
+    """Median of the usable values of each bin (NaN for an empty bin).
 
     The median, not the mean: real fine-guide frames hold zeroed or negative
     pixels in about one frame in ten, and a cosmic ray the fit did not flag
     is no rarer; a tenth of outliers of any size barely moves a median.
 
-    ``values`` are in time order, so bin ``k``'s are one run of ``counts[k]``
-    values, sorted on its own (`_run_medians`, by insertion: a bin holds some
-    twenty values) instead of one sort of all the values, with no temporary
-    of the series' size (the same order statistics, so the same medians).
+    ``values`` are in time order, so bin ``k``'s usable values are the next
+    ``counts[k]`` of them, sorted on their own (`_run_medians`, by
+    insertion: a bin holds some twenty values) instead of one sort of all
+    the values, with no temporary of the series' size (the same order
+    statistics, so the same medians).  ``usable``: a boolean array of the
+    values to read, the others skipped (None: every value).
     """
     out = np.empty(counts.size)
     if counts.size:
+        every = np.zeros(0, dtype=bool)  # numba's "every value": no array of the series' size
         _run_medians(np.ascontiguousarray(values, dtype=np.float64),
-                     np.ascontiguousarray(counts, dtype=np.int64), out)
+                     np.ascontiguousarray(counts, dtype=np.int64),
+                     every if usable is None else np.ascontiguousarray(usable, dtype=bool),
+                     out)
     return out
 
 
 @njit(cache=True, nogil=True)
-def _run_medians(values, counts, out):
-    """``out[k]``: the median of the ``counts[k]`` values of run ``k`` (NaN if none)."""
+def _run_medians(values, counts, usable, out):
+    """``out[k]``: the median of the next ``counts[k]`` usable values (NaN if none).
+
+    ``usable`` empty: every value is.
+    """
     run = np.empty(max(counts.max(), 1))
-    start = 0
+    every = usable.size == 0
+    i = 0
     for k in range(counts.size):
         count = counts[k]
         if count == 0:
             out[k] = np.nan
             continue
         # Insertion sort: a bin holds some twenty values.
-        for i in range(count):
-            value = values[start + i]
-            j = i
-            while j > 0 and run[j - 1] > value:
-                run[j] = run[j - 1]
-                j -= 1
-            run[j] = value
+        n = 0
+        while n < count:
+            if every or usable[i]:
+                value = values[i]
+                j = n
+                while j > 0 and run[j - 1] > value:
+                    run[j] = run[j - 1]
+                    j -= 1
+                run[j] = value
+                n += 1
+            i += 1
         out[k] = 0.5 * (run[(count - 1) // 2] + run[count // 2])
-        start += count
 
 
 def _runs(mask):
@@ -423,11 +454,8 @@ def _segment_steps(level, first, sigma, window, threshold):
     # better than a straight line does.  A smooth variation (a variable star,
     # a drift, an ingress of several seconds) is close to a line there.
     abrupt = _step_beats_line(level, boundary, window, after, before, sigma)
-    order = np.argsort(-np.abs(z), kind="stable")
     taken, seen = [], []
-    for k in order:
-        if abs(z[k]) < threshold:
-            break
+    for k in _strongest(z, threshold):
         b = int(boundary[k])
         if any(abs(b - other) < window for other in seen):
             continue  # the shoulder of a stronger maximum, kept or not
@@ -440,6 +468,27 @@ def _segment_steps(level, first, sigma, window, threshold):
         found.append((first + b, float(after[k] - before[k]), float(error), float(abs(z[k])),
                       sigma))
     return found
+
+
+def _strongest(z, threshold):
+    """Positions of ``z`` by decreasing ``|z|`` (ties in order), up to the first below ``threshold``.
+
+    The start of ``np.argsort(-np.abs(z), kind="stable")``, found by sorting
+    only the values that reach the threshold (a few, against the 100,000
+    boundaries of a 2-million-frame visit).  A NaN sorts last, so it is
+    reached only when no value is below the threshold.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spelunker.changepoints import _strongest
+    >>> _strongest(np.array([1.0, -7.0, 6.0, 0.5, 7.0]), 5.5).tolist()
+    [1, 4, 2]
+    """
+    size = np.abs(z)
+    below = size < threshold
+    strong = np.flatnonzero(~below if not below.any() else size >= threshold)
+    return strong[np.argsort(-size[strong], kind="stable")]
 
 
 def _step_beats_line(level, boundary, window, after, before, sigma):

@@ -3,7 +3,7 @@
 import numpy as np
 
 from spelunker.binning import time_bin_index
-from spelunker.changepoints import _bin_medians
+from spelunker.changepoints import _bin_counts, _bin_medians, _strongest
 
 
 def _medians_by_one_sort(index, values, counts):
@@ -298,3 +298,40 @@ def test_objects_are_frozen_at_exit_after_a_run(tmp_path):
                             check=True)
     assert result.stdout.splitlines()[-3:] == [
         "frozen before the run: False", "frozen after the run: False", "frozen at exit: True"]
+
+
+def test_bin_medians_read_the_usable_values_in_place():
+    # Medians and counts of the usable values read where they are equal those
+    # of the usable values copied out first (the copies the step search made).
+    rng = np.random.default_rng(5)
+    times = np.arange(30_000) * 0.0538
+    values = rng.normal(size=times.size)
+    values[rng.random(times.size) < 0.02] = np.nan
+    values[1000:1040] = np.nan  # a bin with no usable value
+    usable = np.isfinite(values)
+    index = time_bin_index(times, 1.0)
+    n_bins = int(index[-1]) + 1
+    counts = _bin_counts(index, usable, n_bins)
+    assert np.array_equal(counts, np.bincount(index[usable], minlength=n_bins))
+    assert counts.dtype == np.int64 and 0 in counts
+    medians = _bin_medians(values, counts, usable)
+    assert np.array_equal(medians, _bin_medians(values[usable], counts), equal_nan=True)
+    assert np.isnan(medians[counts == 0]).all() and np.isfinite(medians[counts > 0]).all()
+    every = np.bincount(index, minlength=n_bins)
+    assert np.array_equal(_bin_counts(index, None, n_bins), every)
+
+
+def test_strongest_boundaries_are_the_start_of_a_full_sort():
+    # Sorting only the boundaries that reach the threshold gives the full
+    # stable sort up to the first one below it; ties keep their order, and a
+    # NaN is reached only when no value is below the threshold.
+    rng = np.random.default_rng(6)
+    z = np.round(rng.normal(0, 3, 5000), 1)  # many ties
+    z[[10, 20]] = np.nan
+    cases = [(z, 5.5), (z, 0.0), (np.array([6.0, np.nan, -6.0, 7.0]), 5.5),
+             (np.array([6.0, np.nan, 1.0]), 5.5), (np.zeros(0), 5.5)]
+    for values, threshold in cases:
+        full = np.argsort(-np.abs(values), kind="stable")
+        stop = next((i for i, k in enumerate(full) if abs(values[k]) < threshold), full.size)
+        assert _strongest(values, threshold).tolist() == full[:stop].tolist()
+    assert _strongest(np.array([6.0, np.nan, -6.0, 7.0]), 5.5).tolist() == [3, 0, 2, 1]
