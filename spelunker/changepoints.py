@@ -471,7 +471,7 @@ def _segment_steps(level, first, sigma, window, threshold):
 
 
 def _strongest(z, threshold):
-    """Positions of ``z`` by decreasing ``|z|`` (ties in order), up to the first below ``threshold``.
+    """Positions of ``z`` by decreasing ``|z|`` (ties in order), up to the first below threshold.
 
     The start of ``np.argsort(-np.abs(z), kind="stable")``, found by sorting
     only the values that reach the threshold (a few, against the 100,000

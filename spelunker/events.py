@@ -29,6 +29,7 @@ from astropy.time import Time
 from spelunker._validate import check_choice, check_positive_float
 from spelunker.changepoints import check_step_options, find_series_steps
 from spelunker.datamodels import check_model
+from spelunker.datamodels.rows import run_slice
 from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.periodogram import periodogram_groups
 from spelunker.photometry import full_frame_flux
@@ -476,16 +477,17 @@ EVENT_KINDS = ("tilt", "centroid_jump", "flux_excursion", "hga_move", "guide_sta
 
 def _series(model, name, frames):
     table = getattr(model, name)
-    clean = np.asarray(table["flags"])[frames] == 0
+    rows = run_slice(frames)  # one run of frames: read in place, not gathered frame by frame
+    clean = np.asarray(table["flags"])[rows] == 0
     series = {}
     flagged = ~clean
-    # frames is an index array: indexing makes the copy that is written to (not the model).
     for column in ("x_mean", "y_mean", "x_stddev", "y_stddev"):
-        values = np.asarray(table[column], dtype=float)[frames]
+        # A copy of the model's column: it is written to.
+        values = np.array(np.asarray(table[column])[rows], dtype=float)
         values[flagged] = np.nan
         series[column] = values
     if model.hasattr("lightcurve") and len(model.lightcurve) == len(model.frames):
-        series["flux"] = np.asarray(model.lightcurve["flux"], dtype=float)[frames]
+        series["flux"] = np.array(np.asarray(model.lightcurve["flux"])[rows], dtype=float)
     elif model.hasattr("data"):  # no light curve yet: the sum of the usable pixels
         dq = np.asarray(model.dq)[frames] if model.hasattr("dq") and np.shape(
             model.dq) == np.shape(model.data) else None
@@ -497,8 +499,8 @@ def _step_events(model, name, times, frames, *, bin_size, window, threshold, coi
                  technical):
     series = _series(model, name, frames)
     # One binning of the interval's times for its five series.
-    found = find_series_steps(times[frames], series, bin_size=bin_size, window=window,
-                              threshold=threshold)
+    found = find_series_steps(times[run_slice(frames)], series, bin_size=bin_size,
+                              window=window, threshold=threshold)
     rows = []
     # Width steps make tilts; centroid steps join the tilt they coincide with.
     width = sorted((float(s["time"]), key, s) for key in ("x_stddev", "y_stddev")

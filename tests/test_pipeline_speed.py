@@ -4,6 +4,7 @@ import numpy as np
 
 from spelunker.binning import time_bin_index
 from spelunker.changepoints import _bin_counts, _bin_medians, _strongest
+from spelunker.datamodels.rows import run_slice
 
 
 def _medians_by_one_sort(index, values, counts):
@@ -335,3 +336,14 @@ def test_strongest_boundaries_are_the_start_of_a_full_sort():
         stop = next((i for i, k in enumerate(full) if abs(values[k]) < threshold), full.size)
         assert _strongest(values, threshold).tolist() == full[:stop].tolist()
     assert _strongest(np.array([6.0, np.nan, -6.0, 7.0]), 5.5).tolist() == [3, 0, 2, 1]
+
+
+def test_a_run_of_rows_is_read_as_a_slice():
+    # One run of consecutive rows becomes a slice (read in place); rows with
+    # a gap stay an index array; both read the same values.
+    assert run_slice(np.arange(5, 9)) == slice(5, 9)
+    assert run_slice(np.array([0, 1, 3])).tolist() == [0, 1, 3]
+    assert run_slice(np.zeros(0, dtype=np.intp)).size == 0
+    values = np.arange(10.0) * 2
+    for rows in (np.arange(2, 7), np.array([1, 4, 5])):
+        assert values[run_slice(rows)].tolist() == values[rows].tolist()

@@ -14,7 +14,7 @@ import numpy as np
 
 from spelunker.errors import ParameterError
 
-__all__ = ["TIME_MATCH_DAYS", "group_rows", "locate_rows"]
+__all__ = ["TIME_MATCH_DAYS", "group_rows", "locate_rows", "run_slice"]
 
 #: Times given for frames match a frame within this many days (1 ms): the ``atol`` of
 #: `locate_rows` for MJD times.
@@ -80,6 +80,27 @@ def group_rows(visit_index, guidestar_index):
     return [(visit, star, np.concatenate([np.arange(first, end, dtype=np.intp)
                                           for first, end in spans]))
             for (visit, star), spans in runs.items()]
+
+
+def run_slice(rows):
+    """The rows of a group of `group_rows` as a slice when they are one run, else as given.
+
+    A group is usually one run of consecutive rows (a visit's frames follow
+    one another); a slice reads a table's column in place, in order, where
+    an index array gathers it row by row.  The rows are increasing, as
+    `group_rows` gives them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spelunker.datamodels.rows import run_slice
+    >>> run_slice(np.arange(3, 7)), run_slice(np.array([0, 1, 5])).tolist()
+    (slice(3, 7, None), [0, 1, 5])
+    """
+    rows = np.asarray(rows)
+    if rows.size and int(rows[-1]) - int(rows[0]) + 1 == rows.size:
+        return slice(int(rows[0]), int(rows[-1]) + 1)
+    return rows
 
 
 def locate_rows(current, values, *, atol=None):
