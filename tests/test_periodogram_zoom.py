@@ -363,3 +363,41 @@ def test_a_series_missing_some_of_the_points_weighs_them_zero():
         assert shared.count == alone.count == 2997
         assert shared.variance == pytest.approx(alone.variance, rel=1e-12)
         assert_allclose(shared.grid_power(), alone.grid_power(), rtol=1e-9, atol=1e-12)
+
+
+def test_a_group_of_every_frame_is_read_in_place():
+    # A group that holds every frame has no index: each series is read in place,
+    # with the sums of the same frames given by index.
+    rng = np.random.default_rng(7)
+    t = np.arange(500) * 0.0538
+    span = float(t[-1])
+    every = np.ones(t.size, bool)
+    shared = zoom_module._SharedPoints(t, [(every, ["a"], (0.0, span))], 1 / span,
+                                       1 / (2 * span), 600)
+    made = shared.points(0)
+    assert made.frames is None
+    values, errors = rng.normal(size=t.size), rng.uniform(0.5, 1.5, t.size)
+    indexed = zoom_module._Transform(zoom_module._Points(t, 1 / span, 1 / (2 * span), 600,
+                                                        frames=np.arange(t.size)))
+    for dy in (None, errors):
+        in_place = zoom_module._Transform(made).sums(values, dy, every, every)
+        by_index = indexed.sums(values, dy, every, every)
+        assert_array_equal(in_place.grid_power(), by_index.grid_power())
+        assert (in_place.norm, in_place.variance) == (by_index.norm, by_index.variance)
+
+
+def test_the_partition_uses_the_working_array_of_the_sums():
+    # The n-th highest power is partitioned in the transform's working array
+    # (sized for the grid, longer than the points here): no array is added.
+    t = np.arange(500) * 0.0538
+    span = float(t[-1])
+    every = np.ones(t.size, bool)
+    transform = zoom_module._Transform(zoom_module._Points(t, 1 / span, 1 / (2 * span), 600))
+    values = np.random.default_rng(8).normal(size=t.size)
+    power = transform.sums(values, None, every, every).grid_power()
+    kept = dict(transform._memory)
+    for n in (1, 10, 600):
+        assert zoom_module._nth_highest(power, n, transform) == np.sort(power)[-n]
+    assert transform._memory.keys() == kept.keys()
+    assert all(transform._memory[key] is kept[key] for key in kept)
+    assert transform.work(3).base is transform.work(600).base

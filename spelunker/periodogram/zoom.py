@@ -265,9 +265,12 @@ class _SharedPoints:
         """The `_Points` of group ``index``."""
         with self.locks[index]:
             if index not in self.made:
-                frames = np.flatnonzero(self.groups[index][0])
-                self.made[index] = _Points(self.times[frames], self.fmin, self.delta,
-                                           self.n_grid, frames=frames, threads=self.threads)
+                mask = self.groups[index][0]
+                # Every frame (the usual group): the series are read in place, no index.
+                frames = None if mask.all() else np.flatnonzero(mask)
+                times = self.times if frames is None else self.times[frames]
+                self.made[index] = _Points(times, self.fmin, self.delta, self.n_grid,
+                                           frames=frames, threads=self.threads)
             return self.made[index]
 
 
@@ -283,11 +286,11 @@ class _Points:
     n_grid + 2 * _TAPS``.  Read-only once made: the threads share it (each
     has its own finufft plans, `_Transform`).  ``frames``: the indices of
     these times in the series' arrays, where each series is gathered (None:
-    every frame, in order).
+    every frame, in order, read in place).
     """
 
     def __init__(self, times, fmin, delta, n_grid, *, frames=None, threads=1):
-        self.frames = np.arange(len(times)) if frames is None else frames
+        self.frames = frames
         self.times = times - 0.5 * (times.min() + times.max())  # centred: smooth sums
         self.fmin, self.delta, self.n_grid = fmin, delta, n_grid
         self.oversampling = 1.0 / (delta * _baseline(times)) if len(times) > 1 else np.inf
@@ -346,6 +349,24 @@ class _Transform:
             array = self._memory[key] = np.empty(n, dtype=dtype)
         return array
 
+    def work(self, n):
+        """``n`` float64 values of this transform's working array, made on first use.
+
+        `sums` uses it, then `_nth_highest` (a series' partition of its
+        power): never at once.  Sized for either, it is one array, not two.
+        """
+        return self.scratch("work", max(len(self.times), self.n_grid), float)[:n]
+
+    def _gather(self, array, out):
+        """``array`` (over all frames) at this transform's frames, into ``out``."""
+        if self.frames is None:  # every frame, in order
+            np.copyto(out, array)
+        else:
+            # mode='clip' (the frames are in range): with the default 'raise', numpy
+            # gathers into a temporary array first, then copies it into ``out``.
+            np.take(array, self.frames, out=out, mode="clip")
+        return out
+
     def sums(self, values, errors, mask, points):
         """The `_Sums` of one series whose valid frames are ``mask``.
 
@@ -367,10 +388,7 @@ class _Transform:
             msg = (f"points has {int(np.count_nonzero(points))} of them; this transform's "
                    f"points are {n}")
             raise ParameterError(msg)
-        frames = self.frames
-        # mode='clip' (the frames are in range): with the default 'raise', numpy gathers
-        # into a temporary array first, then copies it into ``out``.
-        y = np.take(values, frames, out=self.scratch("values", n, float), mode="clip")
+        y = self._gather(values, self.scratch("values", n, float))
         weight = self.scratch("weight", n, float)
         invalid = None if points is mask else ~mask[points]
         count = n if invalid is None else n - int(np.count_nonzero(invalid))
@@ -379,7 +397,7 @@ class _Transform:
         if errors is None:
             weight.fill(1.0 / count)
         else:
-            np.take(errors, frames, out=weight, mode="clip")
+            self._gather(errors, weight)
             if invalid is not None:
                 weight[invalid] = 1.0
             np.power(weight, -2.0, out=weight)
@@ -388,7 +406,7 @@ class _Transform:
         if errors is not None:
             weight /= weight.sum()
         centred = np.subtract(y, _long_dot(weight, y), out=y)
-        work = self.scratch("work", n, float)
+        work = self.work(n)
         norm = _long_dot(weight, np.multiply(centred, centred, out=work))
         mean_time = _long_dot(weight, self.times)
         np.subtract(self.times, mean_time, out=work)
@@ -604,9 +622,9 @@ def _zoom(sums, coarse, fmin, fine_step, n_fine, n_peaks, window):
 def _nth_highest(values, n, transform):
     """The ``n``-th highest of ``values`` (``1 <= n <= len(values)``).
 
-    Partitioned in a copy in ``transform``'s memory (`_Transform.scratch`).
+    Partitioned in a copy in ``transform``'s working array (`_Transform.work`).
     """
-    copy = transform.scratch("partition", len(values), values.dtype)
+    copy = transform.work(len(values))
     np.copyto(copy, values)
     copy.partition(len(values) - n)
     return copy[len(values) - n]
