@@ -18,6 +18,7 @@ from astropy.table import QTable
 
 from spelunker._validate import check_cpus, check_positive_float, thread_count
 from spelunker.datamodels import check_model
+from spelunker.datamodels.rows import run_slice
 from spelunker.errors import GuideStarInputError, ParameterError, SpelunkerError
 from spelunker.fitting import ensure_fit_table
 from spelunker.periodogram.engines import PeriodogramResult, lomb_scargle
@@ -203,7 +204,7 @@ def run_periodogram(model, *, fit_table="auto", samples_per_peak=2.0, maximum_fr
     results = []
     for visit_index, guidestar_index, frames in groups:
         label = f"visit {visit_index}, guide star {guidestar_index}"
-        rows = _rows(frames)
+        rows = run_slice(frames)  # one run of frames: views of the series, not copies
         try:
             result = lomb_scargle(
                 times[rows] - times[frames[0]],
@@ -226,16 +227,6 @@ def run_periodogram(model, *, fit_table="auto", samples_per_peak=2.0, maximum_fr
         raise GuideStarInputError(msg)
     store_periodogram(model, results, source=source, samples_per_peak=samples_per_peak)
     return results
-
-
-def _rows(frames):
-    """``frames`` as a slice when they are one run (views, not copies, of the series).
-
-    Else ``frames`` as is.
-    """
-    if len(frames) and frames[-1] - frames[0] + 1 == len(frames) and np.all(np.diff(frames) == 1):
-        return slice(int(frames[0]), int(frames[-1]) + 1)
-    return frames
 
 
 def periodogram_groups(model):

@@ -33,6 +33,7 @@ from astropy import units as u
 from astropy.table import Table
 
 from spelunker.datamodels.guidestar import check_model
+from spelunker.datamodels.rows import run_slice
 from spelunker.errors import GuideStarInputError, ParameterError
 from spelunker.instrument import guider_name
 from spelunker.pointing.sky import (ideal_to_telescope, telescope_offsets_mas, window_jacobian,
@@ -330,16 +331,10 @@ def pointing_series(model, *, visit_index, guidestar_index, fit_table=None, mask
                    all_seconds=model.frame_seconds())
 
 
-def _take(array, frames):
-    """``array[frames]``, a view when the frames are consecutive (one visit, one star)."""
-    if frames.size and frames[-1] - frames[0] + 1 == frames.size:
-        return array[frames[0]:frames[-1] + 1]
-    return array[frames]
-
-
 def _series(model, fit, frames, visit_index, guidestar_index, *, mask_events, all_seconds):
     files = np.asarray(model.files) if model.hasattr("files") and len(model.files) else None
-    file_index = _take(np.asarray(model.frames["file_index"]), frames)
+    rows = run_slice(frames)  # a view when the frames are one run (one visit, one star)
+    file_index = np.asarray(model.frames["file_index"])[rows]
     file_rows = np.unique(file_index[[0, -1]]) if frames.size else file_index[:0]
     if file_rows.size and (file_index.min() < file_rows[0] or file_index.max() > file_rows[-1]
                            or np.any(np.diff(file_index) < 0)):
@@ -373,13 +368,13 @@ def _series(model, fit, frames, visit_index, guidestar_index, *, mask_events, al
     else:
         lookup = np.searchsorted(file_rows, file_index)
         xstart, ystart = starts[0][lookup], starts[1][lookup]
-    x = _take(fit["x_mean"], frames).astype(np.float64)
-    y = _take(fit["y_mean"], frames).astype(np.float64)
+    x = fit["x_mean"][rows].astype(np.float64)
+    y = fit["y_mean"][rows].astype(np.float64)
     sky = window_to_sky(x, y, detector=detector, xstart=xstart, ystart=ystart)
     good = np.isfinite(sky.v2) & np.isfinite(sky.v3)
     if fit["flags"] is not None:
-        good &= _take(fit["flags"], frames) == 0
-    in_event = _take(_event_frames(model, len(model.frames)), frames)
+        good &= fit["flags"][rows] == 0
+    in_event = _event_frames(model, len(model.frames))[rows]
     if mask_events:
         good &= ~in_event
     # The pixel -> V2/V3 Jacobian at a typical position (it changes by < 0.1 %
@@ -390,15 +385,15 @@ def _series(model, fit, frames, visit_index, guidestar_index, *, mask_events, al
                           y[at] if np.isfinite(y[at]) else 3.5, detector=detector,
                           xstart=np.broadcast_to(xstart, x.shape)[at],
                           ystart=np.broadcast_to(ystart, y.shape)[at])
-    sx = _take(fit["x_mean_err"], frames).astype(np.float64)
-    sy = _take(fit["y_mean_err"], frames).astype(np.float64)
+    sx = fit["x_mean_err"][rows].astype(np.float64)
+    sy = fit["y_mean_err"][rows].astype(np.float64)
     err_v2 = np.hypot(jac[0] * sx, jac[1] * sy)
     err_v2 *= 1000.0
     err_v3 = np.hypot(jac[2] * sx, jac[3] * sy)
     err_v3 *= 1000.0
     dv2, dv3 = telescope_offsets_mas(sky.v2, sky.v3, good)
-    mjd = _take(np.asarray(model.frames["mid_time_mjd"], dtype=np.float64), frames)
-    seconds = _take(all_seconds, frames) - all_seconds[frames[0]]
+    mjd = np.asarray(model.frames["mid_time_mjd"], dtype=np.float64)[rows]
+    seconds = all_seconds[rows] - all_seconds[frames[0]]
     onboard, difference = _onboard(model, mjd, good, sky.v2, sky.v3, file_rows, detector)
     return PointingSeries(seconds, mjd, sky.v2, sky.v3, dv2, dv3, err_v2, err_v3, good,
                           in_event, detector, np.asarray(frames), int(visit_index),

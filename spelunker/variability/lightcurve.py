@@ -21,6 +21,7 @@ import numpy as np
 
 from spelunker._validate import check_finite_float
 from spelunker.datamodels import check_model
+from spelunker.datamodels.rows import run_slice
 from spelunker.errors import GuideStarInputError, ParameterError
 
 __all__ = ["VisitLightCurve", "visit_lightcurve", "model_events", "MASKED_KINDS",
@@ -230,9 +231,7 @@ def visit_lightcurve(model, visit_index, guidestar_index, frames, *, fit_table=N
     mjd_zero = float(mjd.min()) if mjd.size else 0.0
     if seconds is None:
         seconds = model.frame_seconds()
-    # A group is usually a run of rows: a slice then reads without a gather.
-    rows = slice(int(frames[0]), int(frames[-1]) + 1) if frames.size and \
-        frames[-1] - frames[0] + 1 == frames.size else frames
+    rows = run_slice(frames)  # usually one run of rows: read without a gather
     times = np.asarray(seconds, dtype=np.float64)[rows]
     raw = np.asarray(model.lightcurve["flux"])[rows]
     mask = ~np.isfinite(raw)
