@@ -138,7 +138,7 @@ def find_steps(times, values, *, bin_size=1.0, window=10, threshold=5.5):
                              threshold=threshold)["values"]
 
 
-def find_series_steps(times, series, *, bin_size=1.0, window=10, threshold=5.5):
+def find_series_steps(times, series, *, bin_size=1.0, window=10, threshold=5.5, usable=None):
     """`find_steps` of several series sampled at the same times.
 
     The times are checked and binned once for all the series (a visit's
@@ -152,9 +152,14 @@ def find_series_steps(times, series, *, bin_size=1.0, window=10, threshold=5.5):
         ``(n,)`` finite times in seconds, increasing.
     series : mapping of str to array_like
         ``(n,)`` values of each series; NaN for samples to leave out.
-        Not modified.
+        Not modified; float64 values are read where they are (a table's
+        column too), not copied.
     bin_size, window, threshold : optional
         As in `find_steps`.
+    usable : mapping of str to array_like of bool, optional
+        ``(n,)`` samples of a series that may be used; the others are left
+        out as NaN values are (flagged fits, without a copy of the series to
+        write NaN into).  Series not named: every finite value.
 
     Returns
     -------
@@ -183,6 +188,7 @@ def find_series_steps(times, series, *, bin_size=1.0, window=10, threshold=5.5):
     if not hasattr(series, "items"):
         msg = f"series must be a mapping of name to values, not {type(series).__name__}"
         raise ParameterError(msg)
+    usable = _checked_usable(usable, series, np.shape(times))
     try:
         times = np.asarray(times, dtype=np.float64)
         series = {name: np.asarray(values, dtype=np.float64)
@@ -203,6 +209,8 @@ def find_series_steps(times, series, *, bin_size=1.0, window=10, threshold=5.5):
     found = {}
     for name, values in series.items():
         valid = np.isfinite(values)
+        if name in usable:
+            valid &= usable[name]
         n_valid = int(np.count_nonzero(valid))
         if n_valid < 2 * window:
             found[name] = np.zeros(0, dtype=list(STEP_COLUMNS))
@@ -212,6 +220,27 @@ def find_series_steps(times, series, *, bin_size=1.0, window=10, threshold=5.5):
         found[name] = _steps(times, values, valid, n_valid, index, bin_size, window,
                              threshold)
     return found
+
+
+def _checked_usable(usable, series, shape):
+    """``usable`` of `find_series_steps` as a dict of boolean arrays of ``shape``."""
+    if usable is None:
+        return {}
+    if not hasattr(usable, "items"):
+        msg = f"usable must be a mapping of series name to booleans, not {type(usable).__name__}"
+        raise ParameterError(msg)
+    checked = {}
+    for name, flags in usable.items():
+        if name not in series:
+            msg = f"usable names {name!r}, which is not one of the series {list(series)}"
+            raise ParameterError(msg)
+        flags = np.asarray(flags)
+        if flags.dtype != bool or flags.shape != tuple(shape):
+            msg = (f"usable[{name!r}] must be booleans of the times' shape {tuple(shape)}; "
+                   f"got {flags.dtype} of shape {flags.shape}")
+            raise ParameterError(msg)
+        checked[name] = flags
+    return checked
 
 
 def _steps(times, values, valid, n_valid, index, bin_size, window, threshold):
@@ -392,7 +421,8 @@ def _bin_medians(values, counts, usable=None):
     out = np.empty(counts.size)
     if counts.size:
         every = np.zeros(0, dtype=bool)  # numba's "every value": no array of the series' size
-        _run_medians(np.ascontiguousarray(values, dtype=np.float64),
+        # float64 values read where they are (numba takes any stride): no copy.
+        _run_medians(np.asarray(values, dtype=np.float64),
                      np.ascontiguousarray(counts, dtype=np.int64),
                      every if usable is None else np.ascontiguousarray(usable, dtype=bool),
                      out)

@@ -476,31 +476,33 @@ EVENT_KINDS = ("tilt", "centroid_jump", "flux_excursion", "hga_move", "guide_sta
 
 
 def _series(model, name, frames):
+    """The searched series of the frames ``frames`` of ``model`` and their usable frames.
+
+    ``(series, usable)`` for `find_series_steps`: the four PSF columns of
+    the fit table ``name`` read in place (views when the frames are one
+    run) with ``usable`` their unflagged frames, and the flux.
+    """
     table = getattr(model, name)
     rows = run_slice(frames)  # one run of frames: read in place, not gathered frame by frame
     clean = np.asarray(table["flags"])[rows] == 0
-    series = {}
-    flagged = ~clean
-    for column in ("x_mean", "y_mean", "x_stddev", "y_stddev"):
-        # A copy of the model's column: it is written to.
-        values = np.array(np.asarray(table[column])[rows], dtype=float)
-        values[flagged] = np.nan
-        series[column] = values
+    series = {column: np.asarray(table[column])[rows]
+              for column in ("x_mean", "y_mean", "x_stddev", "y_stddev")}
+    usable = dict.fromkeys(series, clean)
     if model.hasattr("lightcurve") and len(model.lightcurve) == len(model.frames):
-        series["flux"] = np.array(np.asarray(model.lightcurve["flux"])[rows], dtype=float)
+        series["flux"] = np.asarray(model.lightcurve["flux"])[rows]
     elif model.hasattr("data"):  # no light curve yet: the sum of the usable pixels
         dq = np.asarray(model.dq)[frames] if model.hasattr("dq") and np.shape(
             model.dq) == np.shape(model.data) else None
         series["flux"], _ = full_frame_flux(np.asarray(model.data)[frames], dq=dq)
-    return series
+    return series, usable
 
 
 def _step_events(model, name, times, frames, *, bin_size, window, threshold, coincidence,
                  technical):
-    series = _series(model, name, frames)
+    series, usable = _series(model, name, frames)
     # One binning of the interval's times for its five series.
     found = find_series_steps(times[run_slice(frames)], series, bin_size=bin_size,
-                              window=window, threshold=threshold)
+                              window=window, threshold=threshold, usable=usable)
     rows = []
     # Width steps make tilts; centroid steps join the tilt they coincide with.
     width = sorted((float(s["time"]), key, s) for key in ("x_stddev", "y_stddev")

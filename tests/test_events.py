@@ -89,6 +89,36 @@ def test_series_sharing_times_get_the_steps_of_each_and_stay_unmodified():
         find_series_steps(times, step)
 
 
+def test_usable_samples_are_left_out_as_nan_values_are():
+    # A series read in place from a table's rows (strided, flagged rows not NaN)
+    # with its usable rows gets the steps of its copy with NaN on the others
+    # (the events' flagged fits); a wobble is removed from a copy, not the table.
+    rng = np.random.default_rng(9)
+    times = np.arange(40000) * CADENCE
+    table = np.zeros(times.size, dtype=[("x", "f8"), ("flags", "i2"), ("y", "f8")])
+    table["x"] = 0.7 + rng.normal(0, 0.01, times.size) + 0.012 * (times >= 700.3)
+    table["y"] = table["x"] + 0.02 * np.sin(2 * np.pi * times / 90.0)
+    flagged = rng.random(times.size) < 0.03
+    table["flags"][flagged] = 1
+    table["x"][flagged] = table["y"][flagged] = 50.0  # garbage where flagged
+    kept = table.copy()
+    clean = table["flags"] == 0
+    found = find_series_steps(times, {"x": table["x"], "y": table["y"]},
+                              usable={"x": clean, "y": clean})
+    for name in ("x", "y"):
+        copy = np.where(clean, table[name], np.nan)
+        assert_array_equal(found[name], find_steps(times, copy))
+        (one,) = found[name]
+        assert abs(one["time"] - 700.3) < 2.0
+    assert_array_equal(table, kept)
+    with pytest.raises(ParameterError, match="not one of the series"):
+        find_series_steps(times, {"x": table["x"]}, usable={"z": clean})
+    with pytest.raises(ParameterError, match="booleans of the times' shape"):
+        find_series_steps(times, {"x": table["x"]}, usable={"x": clean[:-1]})
+    with pytest.raises(ParameterError, match="booleans of the times' shape"):
+        find_series_steps(times, {"x": table["x"]}, usable={"x": clean.astype(int)})
+
+
 def test_step_options_are_checked():
     times = np.arange(100) * CADENCE
     with pytest.raises(ParameterError, match="window=0"):
