@@ -33,6 +33,7 @@ __all__ = [
     "check_positive_float",
     "check_positive_int",
     "check_table",
+    "check_usable",
     "parse_dq_bits",
 ]
 
@@ -442,3 +443,39 @@ def check_frames(value, name, *, shape, where=None):
     if frames.shape[1:] != tuple(shape) or not len(frames):
         _fail(where, f"{name} of shape {np.shape(value)} is not frames {expected}")
     return frames
+
+
+def check_usable(value, series, shape, *, name="usable", where=None):
+    """Return ``value`` (a mapping of series name to booleans) as a dict of boolean arrays.
+
+    The samples of each named series that may be used: a caller reading a
+    table's column in place passes its flagged rows here instead of
+    writing NaN into a copy.  ``series`` are the names allowed, ``shape``
+    the samples' shape.  None gives ``{}`` (every sample of every series).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spelunker._validate import check_usable
+    >>> check_usable({"x": [True, False]}, ["x", "y"], (2,))["x"].tolist()
+    [True, False]
+    >>> check_usable({"z": [True, False]}, ["x", "y"], (2,))
+    Traceback (most recent call last):
+    ...
+    spelunker.errors.ParameterError: usable names 'z', which is not one of the series ['x', 'y']
+    """
+    if value is None:
+        return {}
+    if not hasattr(value, "items"):
+        _fail(where, f"{name} must be a mapping of series name to booleans, not "
+                     f"{type(value).__name__}")
+    checked = {}
+    for key, flags in value.items():
+        if key not in series:
+            _fail(where, f"{name} names {key!r}, which is not one of the series {list(series)}")
+        flags = np.asarray(flags)
+        if flags.dtype != bool or flags.shape != tuple(shape):
+            _fail(where, f"{name}[{key!r}] must be booleans of the times' shape "
+                         f"{tuple(shape)}; got {flags.dtype} of shape {flags.shape}")
+        checked[key] = flags
+    return checked

@@ -48,7 +48,7 @@ event per 10 hours (``benchmarks/events_false_alarms.py``,
 import numpy as np
 
 from spelunker._jit import njit
-from spelunker._validate import check_positive_float, check_positive_int
+from spelunker._validate import check_positive_float, check_positive_int, check_usable
 from spelunker.binning import time_bin_index
 from spelunker.errors import ParameterError
 
@@ -188,7 +188,7 @@ def find_series_steps(times, series, *, bin_size=1.0, window=10, threshold=5.5, 
     if not hasattr(series, "items"):
         msg = f"series must be a mapping of name to values, not {type(series).__name__}"
         raise ParameterError(msg)
-    usable = _checked_usable(usable, series, np.shape(times))
+    usable = check_usable(usable, series, np.shape(times))
     try:
         times = np.asarray(times, dtype=np.float64)
         series = {name: np.asarray(values, dtype=np.float64)
@@ -220,27 +220,6 @@ def find_series_steps(times, series, *, bin_size=1.0, window=10, threshold=5.5, 
         found[name] = _steps(times, values, valid, n_valid, index, bin_size, window,
                              threshold)
     return found
-
-
-def _checked_usable(usable, series, shape):
-    """``usable`` of `find_series_steps` as a dict of boolean arrays of ``shape``."""
-    if usable is None:
-        return {}
-    if not hasattr(usable, "items"):
-        msg = f"usable must be a mapping of series name to booleans, not {type(usable).__name__}"
-        raise ParameterError(msg)
-    checked = {}
-    for name, flags in usable.items():
-        if name not in series:
-            msg = f"usable names {name!r}, which is not one of the series {list(series)}"
-            raise ParameterError(msg)
-        flags = np.asarray(flags)
-        if flags.dtype != bool or flags.shape != tuple(shape):
-            msg = (f"usable[{name!r}] must be booleans of the times' shape {tuple(shape)}; "
-                   f"got {flags.dtype} of shape {flags.shape}")
-            raise ParameterError(msg)
-        checked[name] = flags
-    return checked
 
 
 def _steps(times, values, valid, n_valid, index, bin_size, window, threshold):

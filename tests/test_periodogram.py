@@ -25,10 +25,12 @@ from spelunker.periodogram import (
     lomb_scargle,
     periodogram_peaks_table,
     periodogram_table,
+    run_periodogram,
     series_from_model,
     store_periodogram,
 )
 from spelunker.periodogram import peaks as peaks_module
+from spelunker.periodogram import store as store_module
 from spelunker.periodogram.peaks import peaks_qtable
 from spelunker.periodogram.refine import FLAG_NOT_SIGNIFICANT
 from spelunker import PeriodogramStep
@@ -331,6 +333,48 @@ def test_flagged_frames_are_left_out(fitted):
     # The light curve does not depend on the fit flags.
     assert clean.n_points["flux"] == N_FRAMES
     assert_allclose(top_peak(clean.peaks, "x_mean")["period"].value, WOBBLE_PERIOD, rtol=1e-3)
+
+
+def test_the_periodograms_read_the_fit_table_in_place(fitted):
+    # run_periodogram reads the fit table's columns where they are (float64 values,
+    # float32 errors, flagged rows holding junk) with the unflagged rows as usable:
+    # the power and peaks of lomb_scargle on series_from_model's float64 copies with
+    # NaN on the flagged frames, bit for bit; nothing of the visit is copied.
+    rng = np.random.default_rng(8)
+    bad = rng.random(N_FRAMES) < 0.05
+    model = fitted.copy()
+    table = fit_columns(fitted)
+    table["flags"][bad] |= np.uint32(FitFlag.CHI2_OUTLIER)
+    for name in FIT_PARAMETERS:
+        table[name][bad] = rng.choice([1e6, np.nan], size=bad.sum())
+    with model.trusted_assignment():
+        model.gauss_fit = table
+    times, series, errors, usable = store_module._series_in_place(model, "gauss_fit")
+    for name in FIT_PARAMETERS:
+        assert np.shares_memory(series[name], np.asarray(model.gauss_fit))
+        assert errors[name] is None or errors[name].dtype == np.float32
+        assert_array_equal(usable[name], ~bad)
+    (_, _, in_place), = run_periodogram(model)
+    times, copies, float64_errors, _ = series_from_model(model)
+    expected = lomb_scargle(times, copies, errors=float64_errors, samples_per_peak=2.0,
+                            peak_samples_per_peak=5.0)
+    for name in PERIODOGRAM_SERIES:
+        assert_array_equal(in_place.power[name], expected.power[name], err_msg=name)
+        assert in_place.n_points[name] == expected.n_points[name]
+    for column in expected.peaks.colnames:
+        assert_array_equal(np.asarray(in_place.peaks[column]), np.asarray(expected.peaks[column]))
+    # The other engines read the float32 errors as float64: the same as the copies.
+    few = slice(0, 3000)
+    view = {"x_mean": series["x_mean"][few]}
+    astropy_in_place = lomb_scargle(times[few], view, engine="astropy",
+                                    errors={"x_mean": errors["x_mean"][few]},
+                                    usable={"x_mean": usable["x_mean"][few]})
+    astropy_copies = lomb_scargle(times[few], {"x_mean": copies["x_mean"][few]},
+                                  engine="astropy",
+                                  errors={"x_mean": float64_errors["x_mean"][few]})
+    assert_array_equal(astropy_in_place.power["x_mean"], astropy_copies.power["x_mean"])
+    with pytest.raises(ParameterError, match="usable names 'flux'"):
+        lomb_scargle(times[few], view, usable={"flux": usable["x_mean"][few]})
 
 
 def test_unusable_series_give_nan_power_and_no_peaks(caplog):

@@ -96,8 +96,13 @@ def run_slice(rows):
     >>> from spelunker.datamodels.rows import run_slice
     >>> run_slice(np.arange(3, 7)), run_slice(np.array([0, 1, 5])).tolist()
     (slice(3, 7, None), [0, 1, 5])
+
+    Raises
+    ------
+    spelunker.errors.ParameterError
+        Rows that are not a 1-D array of integer indices.
     """
-    rows = np.asarray(rows)
+    rows = _index_array(rows, "rows", where="run_slice")
     if rows.size and int(rows[-1]) - int(rows[0]) + 1 == rows.size:
         return slice(int(rows[0]), int(rows[-1]) + 1)
     return rows
@@ -182,7 +187,7 @@ def locate_rows(current, values, *, atol=None):
     return index
 
 
-def _index_array(values, name):
+def _index_array(values, name, *, where="group_rows"):
     """``values`` as a 1-D int64 array of row indices, or a ParameterError naming ``name``."""
     try:
         array = np.asarray(values)
@@ -191,7 +196,7 @@ def _index_array(values, name):
     except (TypeError, ValueError):
         valid = False
     if not valid:
-        msg = f"group_rows: {name}={values!r:.60} must be a 1-D array of integer indices"
+        msg = f"{where}: {name}={values!r:.60} must be a 1-D array of integer indices"
         raise ParameterError(msg)
     return array.astype(np.int64, copy=False)
 

@@ -34,6 +34,7 @@ from spelunker._validate import (
     check_float_array,
     check_positive_float,
     check_positive_int,
+    check_usable,
 )
 from spelunker.binning import check_times
 from spelunker.errors import GuideStarInputError, ParameterError
@@ -205,7 +206,7 @@ def _grid(times, samples_per_peak, minimum_frequency, maximum_frequency, *, span
 
 def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak=5.0,
                  minimum_frequency=None, maximum_frequency=None, engine="nifty", n_peaks=5,
-                 peak_separation=None, peak_samples_per_peak=None, ncpus=None):
+                 peak_separation=None, peak_samples_per_peak=None, ncpus=None, usable=None):
     """Lomb-Scargle periodograms of several series sampled at the same times.
 
     Each series is fitted at every frequency with a sinusoid plus a
@@ -224,7 +225,8 @@ def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak
         single 1-D array is named ``'series'``.
     errors : mapping of str to array-like or None, optional
         1-sigma uncertainties of some series, used as weights; None (for
-        the whole mapping or one series) means unweighted.
+        the whole mapping or one series) means unweighted.  float32 arrays
+        (a fit table's) are read as they are, in float64 where used.
     frequency : array-like or Quantity, optional
         Frequencies (Hz), increasing and positive; for engine ``'nifty'``
         a regular grid.  Default `frequency_grid` of ``times`` with the
@@ -258,6 +260,10 @@ def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak
         memory), 1 computing them in the calling thread; otherwise the
         threads of each nifty-ls transform.  Default (None): every CPU of
         the process.  The results do not depend on it.
+    usable : mapping of str to array-like of bool, optional
+        Points of a series that may be used; the others are left out as
+        NaN values are (a fit table's flagged frames, read in place
+        without a copy to write NaN into).  Series not named: every point.
 
     Returns
     -------
@@ -301,6 +307,7 @@ def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak
     times = _as_seconds(times, "times")
     series = _as_series(series, len(times))
     errors = _as_errors(errors, series)
+    usable = check_usable(usable, series, times.shape)
     zoom = fine_frequency = None
     if frequency is None:
         span = _baseline_and_cadence(times)
@@ -334,6 +341,8 @@ def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak
     masks = {}
     for name, values in series.items():
         mask = np.isfinite(values)
+        if name in usable:
+            mask &= usable[name]
         if errors[name] is not None:
             mask &= np.isfinite(errors[name]) & (errors[name] > 0)
         n_points[name] = int(np.count_nonzero(mask))
@@ -358,6 +367,9 @@ def lomb_scargle(times, series, *, errors=None, frequency=None, samples_per_peak
                  "grid of %d, in %.2f s", engine, len(masks), len(times), len(frequency),
                  zoom["n_fine"], time.perf_counter() - start)
     else:
+        # These engines read float64 errors.
+        errors = {name: None if error is None else np.asarray(error, dtype=float)
+                  for name, error in errors.items()}
         power = _powers(times, series, errors, masks, frequency, engine, ncpus)
         peak_frequency, peak_power = frequency, power
         if fine_frequency is not None:
@@ -541,7 +553,9 @@ def _as_errors(errors, series):
         if error is not None:
             if isinstance(error, u.Quantity):
                 error = error.value
-            error = check_float_array(error, f"errors of {name!r}")
+            if not (isinstance(error, np.ndarray) and error.dtype == np.float32):
+                # float32 (a fit table's column) as it is: no float64 copy of the visit
+                error = check_float_array(error, f"errors of {name!r}")
             if error.ndim == 0:
                 error = np.full(values.shape, float(error))
             if error.shape != values.shape:

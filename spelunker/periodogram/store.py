@@ -98,6 +98,32 @@ def series_from_model(model, *, fit_table="auto", ncpus=None):
     """
     fit_table = check_model(model, where="series_from_model").fit_table_name(
         fit_table, name="fit_table")
+    threads = thread_count(None if ncpus is None else check_cpus(ncpus), most=2)
+    times, series, errors, usable = _series_in_place(model, fit_table)
+    names = list(series)
+    columns = [series[name] for name in names]
+    columns += [errors[name] for name in names if errors[name] is not None]
+    # Each column read from the table's rows into a float array of its own:
+    # numpy's copies release the GIL, so two run at once (0.7 s at 2 million
+    # frames one after the other, memory touched for the first time).
+    with ThreadPoolExecutor(threads) as pool:
+        floats = iter(pool.map(_float_copy, columns))
+    series = {name: next(floats) for name in names}
+    errors = {name: None if errors[name] is None else next(floats) for name in names}
+    for name, clean in usable.items():
+        series[name][~clean] = np.nan
+    return times, series, errors, fit_table
+
+
+def _series_in_place(model, fit_table):
+    """`series_from_model`'s series read in place, flagged frames as they are.
+
+    ``(times, series, errors, usable)``: the columns of the fit table
+    ``fit_table`` (a name, checked) and of the light curve as the model
+    holds them (views: float64 values, float32 errors), with ``usable``
+    the unflagged frames of each fit parameter (`lomb_scargle`'s
+    ``usable``).  The periodograms read them so, with no copy of the visit.
+    """
     if not model.hasattr("frames"):
         msg = "the model has no frames table (frame times)"
         raise GuideStarInputError(msg)
@@ -107,39 +133,25 @@ def series_from_model(model, *, fit_table="auto", ncpus=None):
     table = getattr(model, fit_table)
     _check_length(table, n_frames, fit_table)
     # Field access: a saved FITS_rec's raw storage holds uint32 with an offset.
-    flags = np.asarray(table["flags"])
-    clean = flags == 0
-    flagged = ~clean
-    columns = [np.asarray(table[name]) for name in FIT_PARAMETERS]
-    columns += [np.asarray(table[f"{name}_err"]) for name in FIT_PARAMETERS]
-    # Each column read from the table's rows into a float array of its own:
-    # numpy's copies release the GIL, so two run at once (0.7 s at 2 million
-    # frames one after the other, memory touched for the first time).
-    threads = thread_count(None if ncpus is None else check_cpus(ncpus), most=2)
-    with ThreadPoolExecutor(threads) as pool:
-        floats = list(pool.map(_float_copy, columns))
-    n_parameters = len(FIT_PARAMETERS)
-    series = {}
-    errors = {}
-    for name, values, error in zip(FIT_PARAMETERS, floats[:n_parameters],
-                                   floats[n_parameters:], strict=True):
-        values[flagged] = np.nan
-        series[name] = values
-        errors[name] = _usable_errors(error, clean & np.isfinite(values), name)
-    n_flagged = int(np.count_nonzero(flagged))
+    clean = np.asarray(table["flags"]) == 0
+    series, errors = {}, {}
+    for name in FIT_PARAMETERS:
+        series[name] = np.asarray(table[name])
+        errors[name] = _usable_errors(np.asarray(table[f"{name}_err"]),
+                                      clean & np.isfinite(series[name]), name)
+    n_flagged = n_frames - int(np.count_nonzero(clean))
     if n_flagged:
         log.info("%s: %d of %d frames flagged (fit flags != 0) and left out", fit_table,
                  n_flagged, n_frames)
     if model.hasattr("lightcurve"):
         lightcurve = model.lightcurve
         _check_length(lightcurve, n_frames, "lightcurve")
-        flux = np.array(lightcurve["flux"], dtype=float)
-        series["flux"] = flux
-        errors["flux"] = _usable_errors(np.asarray(lightcurve["flux_err"], dtype=float),
-                                        np.isfinite(flux), "flux")
+        series["flux"] = np.asarray(lightcurve["flux"])
+        errors["flux"] = _usable_errors(np.asarray(lightcurve["flux_err"]),
+                                        np.isfinite(series["flux"]), "flux")
     else:
         log.info("the model has no lightcurve table: no flux periodogram")
-    return times, series, errors, fit_table
+    return times, series, errors, dict.fromkeys(FIT_PARAMETERS, clean)
 
 
 def run_periodogram(model, *, fit_table="auto", samples_per_peak=2.0, maximum_frequency=None,
@@ -199,7 +211,8 @@ def run_periodogram(model, *, fit_table="auto", samples_per_peak=2.0, maximum_fr
     ('quick_fit', 1)
     """
     fit_table = ensure_fit_table(check_model(model, where="run_periodogram"), fit_table)
-    times, series, errors, source = series_from_model(model, fit_table=fit_table, ncpus=ncpus)
+    times, series, errors, usable = _series_in_place(model, fit_table)
+    source = fit_table
     groups = periodogram_groups(model)
     results = []
     for visit_index, guidestar_index, frames in groups:
@@ -211,6 +224,7 @@ def run_periodogram(model, *, fit_table="auto", samples_per_peak=2.0, maximum_fr
                 {name: values[rows] for name, values in series.items()},
                 errors={name: None if error is None else error[rows]
                         for name, error in errors.items()},
+                usable={name: clean[rows] for name, clean in usable.items()},
                 samples_per_peak=samples_per_peak, maximum_frequency=maximum_frequency,
                 engine=engine, n_peaks=n_peaks, peak_samples_per_peak=peak_samples_per_peak,
                 ncpus=ncpus)

@@ -173,8 +173,8 @@ def zoom_periodograms(times, series, errors, masks, *, fmin, step, n_power, fine
                 _rows_of_peaks(name, fmin + fine_step * index.astype(float), values_at,
                                fmin + fine_step * (n_fine - 1), n_points=sums.count,
                                time_variance=sums.variance,
-                               points=lambda: (times[mask], values[mask],
-                                               None if dy is None else dy[mask]),
+                               points=lambda: (times[mask], values[mask], None if dy is None
+                                               else np.asarray(dy[mask], dtype=float)),
                                **kwargs))
 
     names = list(masks)
@@ -358,13 +358,16 @@ class _Transform:
         return self.scratch("work", max(len(self.times), self.n_grid), float)[:n]
 
     def _gather(self, array, out):
-        """``array`` (over all frames) at this transform's frames, into ``out``."""
+        """``array`` (over all frames, any stride and float type) at this transform's
+        frames, into ``out`` (float64)."""
         if self.frames is None:  # every frame, in order
             np.copyto(out, array)
-        else:
+        elif array.dtype == out.dtype:
             # mode='clip' (the frames are in range): with the default 'raise', numpy
             # gathers into a temporary array first, then copies it into ``out``.
             np.take(array, self.frames, out=out, mode="clip")
+        else:  # float32 errors: gathered, then cast
+            np.copyto(out, array[self.frames])
         return out
 
     def sums(self, values, errors, mask, points):
