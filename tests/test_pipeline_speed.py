@@ -1,6 +1,7 @@
 """The fast paths of the pipeline (issue 23) give the results of the plain ones."""
 
 import numpy as np
+from numpy.testing import assert_array_equal
 
 from spelunker.binning import time_bin_index
 from spelunker.changepoints import _bin_counts, _bin_medians, _strongest
@@ -339,3 +340,32 @@ def test_a_run_of_rows_is_read_as_a_slice():
     values = np.arange(10.0) * 2
     for rows in (np.arange(2, 7), np.array([1, 4, 5])):
         assert values[run_slice(rows)].tolist() == values[rows].tolist()
+
+
+def test_valid_points_of_a_series_in_one_pass():
+    # The mask, count and extremes of a series' valid points read in one pass
+    # (any stride, float32 errors, usable flags) are those of numpy's expressions.
+    from spelunker.periodogram.engines import _valid_points
+
+    rng = np.random.default_rng(11)
+    rows = np.zeros(5000, dtype=[("v", "f8"), ("e", "f4"), ("flags", "i2")])
+    rows["v"] = rng.normal(size=rows.size)
+    rows["e"] = rng.uniform(0.5, 2.0, rows.size)
+    rows["v"][rng.random(rows.size) < 0.02] = np.nan
+    rows["v"][:3] = [np.inf, -np.inf, 50.0]
+    rows["e"][rng.random(rows.size) < 0.02] = rng.choice([0.0, -1.0, np.nan, np.inf], 1)[0]
+    usable = rng.random(rows.size) > 0.05
+    usable[2] = False  # the outlier is not usable: it is not the highest
+    values, errors = rows["v"], rows["e"]
+    for dy, flags in ((None, None), (errors, None), (errors, usable), (None, usable)):
+        expected = np.isfinite(values)
+        if flags is not None:
+            expected &= flags
+        if dy is not None:
+            expected &= np.isfinite(dy) & (dy > 0)
+        mask, count, lowest, highest = _valid_points(values, dy, flags)
+        assert_array_equal(mask, expected)
+        assert count == int(expected.sum())
+        assert lowest == values[expected].min() and highest == values[expected].max()
+    assert _valid_points(values, None, None)[3] == 50.0
+    assert _valid_points(np.zeros(0), None, None)[1:] == (0, np.inf, -np.inf)
