@@ -161,9 +161,11 @@ def run_periodogram(model, *, fit_table="auto", samples_per_peak=2.0, maximum_fr
     The computation behind `~spelunker.PeriodogramStep`, shared with the
     notebook API: the fit table is computed first (quick fit, with a
     warning) if the model has none (`spelunker.fitting.ensure_fit_table`),
-    then `lomb_scargle` runs on the series of `series_from_model`, on the
-    frames of each group of `periodogram_groups` (its grid bounded by the
-    group's own span and cadence), and `store_periodogram` writes the tables.
+    then `lomb_scargle` runs on the series of `series_from_model` (read in
+    place from the model's tables, the flagged frames passed as ``usable``
+    instead of NaN written into copies), on the frames of each group of
+    `periodogram_groups` (its grid bounded by the group's own span and
+    cadence), and `store_periodogram` writes the tables.
     With several groups, a group too short for a periodogram is left out
     with a warning.
 
@@ -212,7 +214,6 @@ def run_periodogram(model, *, fit_table="auto", samples_per_peak=2.0, maximum_fr
     """
     fit_table = ensure_fit_table(check_model(model, where="run_periodogram"), fit_table)
     times, series, errors, usable = _series_in_place(model, fit_table)
-    source = fit_table
     groups = periodogram_groups(model)
     results = []
     for visit_index, guidestar_index, frames in groups:
@@ -233,13 +234,13 @@ def run_periodogram(model, *, fit_table="auto", samples_per_peak=2.0, maximum_fr
                 raise
             log.warning("no periodogram for %s (%d frames): %s", label, len(frames), exc)
             continue
-        _log_summary(result, source, label if len(groups) > 1 else None)
+        _log_summary(result, fit_table, label if len(groups) > 1 else None)
         results.append((visit_index, guidestar_index, result))
     if not results:
         msg = (f"none of the {len(groups)} visit/guide-star intervals can have a periodogram; "
                "see the warnings above")
         raise GuideStarInputError(msg)
-    store_periodogram(model, results, source=source, samples_per_peak=samples_per_peak)
+    store_periodogram(model, results, source=fit_table, samples_per_peak=samples_per_peak)
     return results
 
 

@@ -358,8 +358,7 @@ class _Transform:
         return self.scratch("work", max(len(self.times), self.n_grid), float)[:n]
 
     def _gather(self, array, out):
-        """``array`` (over all frames, any stride and float type) at this transform's
-        frames, into ``out`` (float64)."""
+        """Gather ``array`` (all frames; any stride, float32 or 64) at our frames into ``out``."""
         if self.frames is None:  # every frame, in order
             np.copyto(out, array)
         elif array.dtype == out.dtype:
