@@ -44,7 +44,7 @@ def summarize(model, *, n_peaks=3):
     n_peaks = check_positive_int(n_peaks, "n_peaks", where="summarize")
     check_model(model, where="summarize")
     lines = []
-    times = model.frame_times[[0, -1]]
+    times = model.frame_times_at([0, -1])
     span = (times[1] - times[0]).to_value("s")
     lines.append(f"frames: {len(model.frames)} from {len(model.files)} file(s), "
                  f"{len(model.guidestars)} guide star(s), {span:.1f} s "
@@ -87,7 +87,7 @@ def summarize(model, *, n_peaks=3):
             counts[str(kind)] = counts.get(str(kind), 0) + 1
         lines.append(f"events: {len(events)}" + (" (" + ", ".join(
             f"{n} {kind}" for kind, n in counts.items()) + ")" if counts else ""))
-        t0 = model.frame_times[0]
+        t0 = model.frame_times_at(0)
         for row in events[:10]:
             lines.append(f"  {row['kind']} at {(row['start'] - t0).to_value('s'):.1f} s "
                          f"({row['start'].isot} UTC), {row['duration'].to_value('s'):.1f} s"
