@@ -3,6 +3,7 @@
 import doctest
 import importlib.util
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,43 @@ def test_bench_pipeline_prints_the_growth_within_each_round(capsys):
     assert set(rows) == {"periodogram", "total"}   # not frames, product_ratio, fit_kernel
     assert rows["periodogram"] == ["2.00", "2.40", "2.00", "1.80"]
     assert rows["total"] == ["1.90", "1.90", "1.90", "1.90"]
+
+
+@pytest.mark.benchmark
+def test_bench_pipeline_checks_the_whole_run_and_prints_each_stage(capsys):
+    # The growth check is the whole run's (every stage included) and the peak RSS's;
+    # each stage above 0.2 s is printed beside it, largest ratio first.
+    import runpy
+
+    bench = runpy.run_path(str(SCRIPT.parent / "bench_pipeline.py"))
+    one = {"read": 1.0, "periodogram": 1.5, "events": 0.1, "total": 10.0, "frames": 1000,
+           "fit": 2.0, "fit_kernel": 1.0, "peak_gb": 1.5, "product_ratio": 0.4}
+    two = dict(one, read=1.9, periodogram=3.3, events=0.3, total=20.5, fit=4.0,
+               fit_kernel=2.0, peak_gb=2.7)
+    results = {1000: {"now": one}, 2000: {"now": two}}
+    bench["_print_stage_table"](results, ["now"], 100.0, [(1000, 1), (2000, 2)])
+    lines = capsys.readouterr().out.splitlines()
+    checks = {line.split(":")[0]: line for line in lines if "(target" in line}
+    whole = checks["2M/1M <= 2.1, whole run (every stage included)"]
+    assert whole.endswith(": 2.05 (target 2.1): met")
+    assert checks["2M/1M <= 2.1, peak RSS"].endswith(": 1.8 (target 2.1): met")
+    stages = [line for line in lines if line.startswith("2M/1M of each stage")]
+    # Largest first; events (0.1 s at 1M) and the total are not stages above 0.2 s.
+    assert stages[0].endswith("periodogram 2.20, fit 2.00, read 1.90")
+    two["total"] = 21.5
+    bench["_print_stage_table"](results, ["now"], 100.0, [(1000, 1), (2000, 2)])
+    assert ": 2.15 (target 2.1): MISSED" in capsys.readouterr().out
+
+
+@pytest.mark.benchmark
+def test_transform_growth_times_both_sizes(capsys):
+    # The periodograms' two transforms alone, at both sizes, with the N log N bound.
+    import runpy
+
+    bench = runpy.run_path(str(SCRIPT.parent / "bench_pipeline.py"))
+    seconds = bench["transform_growth"](2_000, 4_000, 1)
+    assert set(seconds) == {2_000, 4_000} and all(s > 0 for s in seconds.values())
+    line = capsys.readouterr().out.strip()
+    bound = 4_000 * math.log(4_000) / (2_000 * math.log(2_000))
+    assert line.endswith(f"(N log N: {bound:.2f}x)")
+    assert f"{seconds[4_000] / seconds[2_000]:.2f}x" in line
