@@ -23,8 +23,8 @@ same run, medians of ``--repeat`` runs (the 2-core machines are noisy):
    2.0 GB, product <= 0.5x input, the fit step >= 250x a scipy curve_fit
    loop on frames of the same visit, 2x/1x <= 2.1 for the whole run (every
    stage included) and peak RSS.  Each stage's 2x/1x is printed too, with
-   that of the periodograms' own transforms alone (`transform_growth`): an
-   N log N computation, bounded below by 2 log(2N) / log(N) = 2.10 at 1M.
+   that of the periodograms' own transforms alone (`transform_growth`):
+   their FFTs cost N log N, 2 log(2N) / log(N) = 2.10x from 1M to 2M.
 4. The same on a program of 3 visits (that visit and two of 250,000 frames
    on other stars): 3 products, peak RSS that of the largest visit
    (<= 2.5 GB; baseline: the largest visit alone) and products no larger
@@ -131,10 +131,9 @@ def transform_growth(n_small, n_large, repeat):
     Nyquist frequency, and on the grid of twice its span), on ``n`` frames
     at the visit's cadence, one thread, the plans made once: the stage's
     core without the rest of the pipeline.  Both the points and the
-    frequencies grow with the visit, so its cost is of order N log N: its
-    growth from ``n_small`` to ``n_large`` points is bounded below by
-    ``n_large log(n_large) / (n_small log(n_small))`` (2.10 from 1M to 2M)
-    before the cost of the larger FFTs leaving the CPU caches.
+    frequencies grow with the visit: the spreading of the points grows as
+    N, the FFTs as N log N, ``n_large log(n_large) / (n_small log(n_small))``
+    (2.10x from 1M to 2M), before the larger FFTs leave the CPU caches.
 
     Returns ``{n: seconds}`` (medians of ``repeat``).
     """
@@ -157,6 +156,7 @@ def transform_growth(n_small, n_large, repeat):
                                 fftw=zoom._FFTW_ESTIMATE, nthreads=1)
             plan.setpts(x)
             plans.append((plan, np.empty(modes, dtype=complex)))
+
         def transforms(data=data, plans=plans):
             for plan, out in plans:
                 plan.execute(data, out=out)
@@ -166,7 +166,7 @@ def transform_growth(n_small, n_large, repeat):
     print(f"    the periodograms' two transforms per series alone (finufft, 1 thread): "
           f"{n_small:,} points {seconds[n_small]:.3f} s, {n_large:,} points "
           f"{seconds[n_large]:.3f} s: {seconds[n_large] / seconds[n_small]:.2f}x "
-          f"(N log N: {bound:.2f}x)")
+          f"(an N log N cost: {bound:.2f}x)")
     return seconds
 
 
@@ -530,7 +530,7 @@ def _print_stage_table(results, labels, curve_fit_frames_per_s, sizes):
     if large != small:
         stages = sorted(((big[k] / now[k], k) for k in keys if k != "total" and now[k] > 0.2),
                         reverse=True)
-        print("2M/1M of each stage > 0.2 s (the periodograms are N log N: see "
+        print("2M/1M of each stage > 0.2 s (the periodograms' FFTs are N log N: see "
               "transform_growth): " + ", ".join(f"{k} {r:.2f}" for r, k in stages))
 
 

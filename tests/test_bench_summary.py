@@ -144,5 +144,5 @@ def test_transform_growth_times_both_sizes(capsys):
     assert set(seconds) == {2_000, 4_000} and all(s > 0 for s in seconds.values())
     line = capsys.readouterr().out.strip()
     bound = 4_000 * math.log(4_000) / (2_000 * math.log(2_000))
-    assert line.endswith(f"(N log N: {bound:.2f}x)")
+    assert line.endswith(f"(an N log N cost: {bound:.2f}x)")
     assert f"{seconds[4_000] / seconds[2_000]:.2f}x" in line
