@@ -146,3 +146,18 @@ def test_transform_growth_times_both_sizes(capsys):
     bound = 4_000 * math.log(4_000) / (2_000 * math.log(2_000))
     assert line.endswith(f"(an N log N cost: {bound:.2f}x)")
     assert f"{seconds[4_000] / seconds[2_000]:.2f}x" in line
+
+
+def test_compare_products_reports_a_product_it_cannot_open(tmp_path, capsys):
+    # A product this tree cannot open (an older version's, or a damaged one) is reported
+    # as not compared, not a traceback, and counts as a difference.
+    import runpy
+
+    compare = runpy.run_path(str(SCRIPT.parent / "compare_products.py"))
+    damaged = tmp_path / "jw01534001001_gs-fg_2022338013723_gspipe.fits"
+    damaged.write_bytes(b"SIMPLE  =                    T" + b" " * 50)
+    assert compare["compare_science"]([damaged, damaged], tmp_path / "science.fits",
+                                      1e-6) is False
+    out = capsys.readouterr().out
+    assert out.startswith("SCIENCE      not compared: ")
+    assert str(damaged) in out
