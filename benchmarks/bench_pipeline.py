@@ -126,10 +126,10 @@ def bench_aperture(n_frames, repeat):
 def transform_growth(n_small, n_large, repeat):
     """Seconds and growth of the periodograms' finufft transforms alone, on ``n`` points.
 
-    The two transforms of each series in `spelunker.periodogram.zoom` (its
-    sums on the internal grid, 2 points per ``1 / baseline`` up to the
-    Nyquist frequency, and on the grid of twice its span), on ``n`` frames
-    at the visit's cadence, one thread, the plans made once: the stage's
+    The finufft plans of `spelunker.periodogram.zoom` itself (its
+    ``_Transform`` of the ``_Points`` of ``n`` frames at the visit's cadence,
+    on the default grid: 2 points per ``1 / baseline`` up to the Nyquist
+    frequency, and twice its span), one thread, executed alone: the stage's
     core without the rest of the pipeline.  Both the points and the
     frequencies grow with the visit: the spreading of the points grows as
     N, the FFTs as N log N, ``n_large log(n_large) / (n_small log(n_small))``
@@ -137,25 +137,19 @@ def transform_growth(n_small, n_large, repeat):
 
     Returns ``{n: seconds}`` (medians of ``repeat``).
     """
-    import finufft
-
-    from spelunker.periodogram import zoom
+    from spelunker.periodogram import frequency_grid, zoom
 
     rng = np.random.default_rng(3)
     seconds = {}
     for n in (n_small, n_large):
         t = np.arange(n) * CADENCE
-        t -= 0.5 * t[-1]
-        n_grid = n + 2  # the visit's 2 points per 1 / baseline up to the Nyquist frequency
-        delta = 1.0 / (2 * CADENCE * n_grid)
-        x = 2 * np.pi * delta * t
+        # The stored grid of run_periodogram (2 points per 1 / baseline to the Nyquist
+        # frequency): zoom's internal grid is the same here, one point longer.
+        grid = frequency_grid(t, samples_per_peak=2.0)
+        points = zoom._Points(t, grid[0], grid[1] - grid[0], len(grid) + 1)
+        plans = [(plan, np.empty(n_modes, dtype=complex)) for plan, (_, n_modes, _)
+                 in zip(zoom._Transform(points).plans, points.grids, strict=True)]
         data = rng.normal(size=n) + 0j
-        plans = []
-        for modes in (n_grid + 2 * zoom._TAPS, 2 * n_grid + 2 * zoom._TAPS + 2):
-            plan = finufft.Plan(1, (modes,), eps=zoom._EPS, isign=1, upsampfac=1.25,
-                                fftw=zoom._FFTW_ESTIMATE, nthreads=1)
-            plan.setpts(x)
-            plans.append((plan, np.empty(modes, dtype=complex)))
 
         def transforms(data=data, plans=plans):
             for plan, out in plans:

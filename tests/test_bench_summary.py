@@ -136,7 +136,7 @@ def test_bench_pipeline_checks_the_whole_run_and_prints_each_stage(capsys):
 
 @pytest.mark.benchmark
 def test_transform_growth_times_both_sizes(capsys):
-    # The periodograms' two transforms alone, at both sizes, with the N log N bound.
+    # The periodograms' two transforms alone, at both sizes, beside an N log N cost's growth.
     import runpy
 
     bench = runpy.run_path(str(SCRIPT.parent / "bench_pipeline.py"))
