@@ -119,7 +119,7 @@ def check_finite_float(value, name, *, minimum=None, where=None):
     return number
 
 
-def check_float_array(value, name, *, shape=None, needed=None, where=None):
+def check_float_array(value, name, *, shape=None, needed=None, where=None, keep_float32=False):
     """Return ``value`` (an array-like or a Quantity's value) as a float array.
 
     Parameters
@@ -133,6 +133,9 @@ def check_float_array(value, name, *, shape=None, needed=None, where=None):
     needed : str, optional
         What the argument must hold, for the messages (e.g. ``"one value per
         integration"``).
+    keep_float32 : bool, optional
+        Return a float32 array as it is (e.g. a fit table's column of
+        uncertainties, read in place) instead of a float64 copy of it.
 
     Raises
     ------
@@ -148,10 +151,16 @@ def check_float_array(value, name, *, shape=None, needed=None, where=None):
     Traceback (most recent call last):
     ...
     spelunker.errors.ParameterError: flux must be numbers, one value per integration; got list
+    >>> import numpy as np
+    >>> errors = np.ones(3, dtype=np.float32)
+    >>> check_float_array(errors, "errors", keep_float32=True) is errors
+    True
     """
     hint = f", {needed}" if needed else ""
+    value = getattr(value, "value", value)
+    kept = keep_float32 and isinstance(value, np.ndarray) and value.dtype == np.float32
     try:
-        array = np.asarray(getattr(value, "value", value), dtype=float)
+        array = value if kept else np.asarray(value, dtype=float)
     except (TypeError, ValueError):
         _fail(where, f"{name} must be numbers{hint}; got {type(value).__name__}")
     if shape is not None and array.shape != tuple(shape):

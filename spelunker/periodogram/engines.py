@@ -587,9 +587,8 @@ def _as_errors(errors, series):
         if error is not None:
             if isinstance(error, u.Quantity):
                 error = error.value
-            if not (isinstance(error, np.ndarray) and error.dtype == np.float32):
-                # float32 (a fit table's column) as it is: no float64 copy of the visit
-                error = check_float_array(error, f"errors of {name!r}")
+            # float32 (a fit table's column) as it is: no float64 copy of the visit
+            error = check_float_array(error, f"errors of {name!r}", keep_float32=True)
             if error.ndim == 0:
                 error = np.full(values.shape, float(error))
             if error.shape != values.shape:
